@@ -1,0 +1,84 @@
+package io.sparge4j.kernels;
+
+/**
+ * Float math for kernels, named after TornadoVM's {@code TornadoMath}.
+ *
+ * <p>{@link java.lang.Math} works on doubles; a kernel that calls it would compute in fp64, which many
+ * GPUs lack or run slowly. These methods take and return {@code float}, so the kernel JIT can map each
+ * one to the device's single-precision function ({@code expf}, {@code native_exp}, ...). On the JVM they
+ * run as ordinary Java.
+ */
+public final class KernelMath {
+    private KernelMath() {
+    }
+
+    /** @return e^x */
+    public static float exp(float x) {
+        return (float) Math.exp(x);
+    }
+
+    /** @return the natural logarithm of x */
+    public static float log(float x) {
+        return (float) Math.log(x);
+    }
+
+    /** @return the square root of x */
+    public static float sqrt(float x) {
+        return (float) Math.sqrt(x);
+    }
+
+    /** @return 1 / sqrt(x) */
+    public static float rsqrt(float x) {
+        return (float) (1.0 / Math.sqrt(x));
+    }
+
+    /** @return the hyperbolic tangent of x */
+    public static float tanh(float x) {
+        return (float) Math.tanh(x);
+    }
+
+    /** @return sin(x) */
+    public static float sin(float x) {
+        return (float) Math.sin(x);
+    }
+
+    /** @return cos(x) */
+    public static float cos(float x) {
+        return (float) Math.cos(x);
+    }
+
+    /** @return x^y */
+    public static float pow(float x, float y) {
+        return (float) Math.pow(x, y);
+    }
+
+    /** @return the larger of a and b */
+    public static float max(float a, float b) {
+        return Math.max(a, b);
+    }
+
+    /** @return the smaller of a and b */
+    public static float min(float a, float b) {
+        return Math.min(a, b);
+    }
+
+    /** @return the larger of a and b */
+    public static int max(int a, int b) {
+        return Math.max(a, b);
+    }
+
+    /** @return the smaller of a and b */
+    public static int min(int a, int b) {
+        return Math.min(a, b);
+    }
+
+    /** @return |x| */
+    public static float abs(float x) {
+        return Math.abs(x);
+    }
+
+    /** @return a * b + c with one rounding */
+    public static float fma(float a, float b, float c) {
+        return Math.fma(a, b, c);
+    }
+}
