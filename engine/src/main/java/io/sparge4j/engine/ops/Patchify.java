@@ -27,6 +27,8 @@ public final class Patchify {
     }
 
     /**
+     * The token grid of a video shape.
+     *
      * @param videoShape (B, C, F, H, W) with F, H, W divisible by the patch
      * @param pt patch size along frames
      * @param ph patch size along height

@@ -50,7 +50,11 @@ public final class Rope {
             Check.positive("Rope.Grid", "cols", cols);
         }
 
-        /** @return frames * rows * cols, the number of tokens the grid positions */
+        /**
+         * The number of tokens the grid positions.
+         *
+         * @return frames * rows * cols
+         */
         public long tokens() {
             return (long) frames * rows * cols;
         }
@@ -62,6 +66,8 @@ public final class Rope {
     }
 
     /**
+     * How many of a head's pairs each axis rotates.
+     *
      * @param headDim the head dimension d, even
      * @return the number of rotated pairs that follow the frame, row and column positions
      */
@@ -70,7 +76,13 @@ public final class Rope {
         return new int[]{(headDim - 2 * hw) / 2, hw / 2, hw / 2};
     }
 
-    /** Rotates {@code x} of shape (B, L, H, d). See {@link #apply(Tensor, Grid, Layout)}. */
+    /**
+     * Applies the 3D rotary embedding to {@code x} of shape (B, L, H, d); see {@link #apply(Tensor, Grid, Layout)}.
+     *
+     * @param x queries or keys (B, L, H, d)
+     * @param grid the token grid
+     * @return a new tensor of {@code x}'s shape and dtype
+     */
     public static Tensor apply(Tensor x, Grid grid) {
         return apply(x, grid, Layout.BLHD);
     }
@@ -88,7 +100,13 @@ public final class Rope {
         return rotate("Rope.apply", "x", x, grid, layout, false);
     }
 
-    /** Backward of {@link #apply(Tensor, Grid)} for (B, L, H, d). */
+    /**
+     * Backward of {@link #apply(Tensor, Grid)} for (B, L, H, d).
+     *
+     * @param dy gradient with respect to the output (B, L, H, d)
+     * @param grid the token grid given to the forward pass
+     * @return the gradient with respect to the input
+     */
     public static Tensor backward(Tensor dy, Grid grid) {
         return backward(dy, grid, Layout.BLHD);
     }

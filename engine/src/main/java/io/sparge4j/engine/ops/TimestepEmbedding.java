@@ -21,6 +21,8 @@ public final class TimestepEmbedding {
     }
 
     /**
+     * Embeds timesteps.
+     *
      * @param t timesteps (B), on Wan's 0..1000 scale; any floating-point or integer dtype
      * @param dim embedding width, even and positive (Wan2.1 uses 256)
      * @return the embedding (B, dim), f32
