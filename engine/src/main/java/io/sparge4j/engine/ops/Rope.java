@@ -147,6 +147,9 @@ public final class Rope {
         double sign = inverse ? -1.0 : 1.0;
         CpuRuntime.parallelForRange(rows, Shapes.grainFor(rowLen), (from, to) -> {
             float[] buf = new float[rowLen];
+            double[] cos = new double[d / 2];
+            double[] sin = new double[d / 2];
+            int lastToken = -1;
             for (int row = from; row < to; row++) {
                 int token = row % len;
                 long offset = (long) row * rowLen;
@@ -155,15 +158,13 @@ public final class Rope {
                             offset * x.dtype().byteSize(), (long) rowLen * x.dtype().byteSize());
                     continue;
                 }
+                if (token != lastToken) {
+                    tables.angles(grid, token, sign, cos, sin);
+                    lastToken = token;
+                }
                 load(x, offset, buf);
-                int f = token / (grid.rows() * grid.cols());
-                int r = token / grid.cols() % grid.rows();
-                int c = token % grid.cols();
-                for (int h = 0; h < heads; h++) {
-                    int base = h * d;
-                    base = rotatePairs(buf, base, tables.cosF, tables.sinF, f * tables.pf, tables.pf, sign);
-                    base = rotatePairs(buf, base, tables.cosH, tables.sinH, r * tables.ph, tables.ph, sign);
-                    rotatePairs(buf, base, tables.cosW, tables.sinW, c * tables.pw, tables.pw, sign);
+                for (int base = 0; base < rowLen; base += d) {
+                    rotatePairs(buf, base, cos, sin);
                 }
                 store(out, offset, buf);
             }
@@ -171,18 +172,14 @@ public final class Rope {
         return out;
     }
 
-    /** Rotates {@code n} pairs starting at {@code buf[base]}; returns the index after them. */
-    private static int rotatePairs(float[] buf, int base, double[] cos, double[] sin, int tableOff, int n,
-                                   double sign) {
-        for (int i = 0; i < n; i++) {
+    /** Multiplies the pairs of one head, starting at {@code buf[base]}, by {@code cos + j*sin}. */
+    private static void rotatePairs(float[] buf, int base, double[] cos, double[] sin) {
+        for (int i = 0; i < cos.length; i++) {
             double re = buf[base + 2 * i];
             double im = buf[base + 2 * i + 1];
-            double co = cos[tableOff + i];
-            double si = sign * sin[tableOff + i];
-            buf[base + 2 * i] = (float) (re * co - im * si);
-            buf[base + 2 * i + 1] = (float) (re * si + im * co);
+            buf[base + 2 * i] = (float) (re * cos[i] - im * sin[i]);
+            buf[base + 2 * i + 1] = (float) (re * sin[i] + im * cos[i]);
         }
-        return base + 2 * n;
     }
 
     private static void load(Tensor t, long offset, float[] buf) {
@@ -244,6 +241,27 @@ public final class Rope {
             cosW = new double[grid.cols() * pw];
             sinW = new double[cosW.length];
             fill(cosW, sinW, grid.cols(), pw);
+        }
+
+        /**
+         * Gathers the cos and sin of every pair of one token into {@code cos} and {@code sin} (length d/2);
+         * {@code sign} -1 gives the inverse rotation.
+         */
+        void angles(Grid g, int token, double sign, double[] cos, double[] sin) {
+            int f = token / (g.rows() * g.cols());
+            int r = token / g.cols() % g.rows();
+            int c = token % g.cols();
+            gather(cosF, sinF, f * pf, pf, 0, sign, cos, sin);
+            gather(cosH, sinH, r * ph, ph, pf, sign, cos, sin);
+            gather(cosW, sinW, c * pw, pw, pf + ph, sign, cos, sin);
+        }
+
+        private static void gather(double[] cosA, double[] sinA, int from, int n, int to, double sign, double[] cos,
+                                   double[] sin) {
+            System.arraycopy(cosA, from, cos, to, n);
+            for (int i = 0; i < n; i++) {
+                sin[to + i] = sign * sinA[from + i];
+            }
         }
 
         /** Axis with {@code pairs} pairs, i.e. 2*pairs rotary dims: angle(pos, i) = pos / THETA^(2i / (2*pairs)). */
