@@ -36,6 +36,8 @@ class ElementwiseTest {
             {{1}, {1}},
             {{2, 3, 1, 5}, {3, 4, 1}},
             {{3, 100, 70}, {100, 1}}, // > one parallel chunk, inner dim not a multiple of 16
+            {{2, 20001}, {2, 20001}}, // one merged run of 40002, cut into pieces for the threads
+            {{3, 20001}, {3, 1}}, // long rows with a broadcast scalar, cut into pieces
     };
 
     private static final int[][][] SMALL_SHAPE_PAIRS = {

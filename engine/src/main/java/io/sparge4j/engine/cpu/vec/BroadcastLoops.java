@@ -3,6 +3,7 @@ package io.sparge4j.engine.cpu.vec;
 import io.sparge4j.engine.cpu.CpuRuntime;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 
 /**
@@ -16,6 +17,7 @@ import java.util.Arrays;
 public final class BroadcastLoops {
     /** Elements per parallel chunk: large enough to amortise task overhead. */
     private static final int CHUNK_ELEMENTS = 16384;
+    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT;
 
     private BroadcastLoops() {
     }
@@ -121,13 +123,19 @@ public final class BroadcastLoops {
                 sb *= sizes[j];
             }
         }
-        int n = sizes[runs - 1];
+        int inner = sizes[runs - 1];
         int innerKind = kinds[runs - 1];
         int outerRuns = runs - 1;
-        long rows = total / n;
-        int grain = Math.max(1, CHUNK_ELEMENTS / n);
-        CpuRuntime.parallelForRange(Math.toIntExact(rows), grain, (from, to) -> {
-            for (int row = from; row < to; row++) {
+        long rows = total / inner;
+        // long inner runs (same-shape operands merge into one run) are cut into pieces so all threads work
+        int pieces = (inner + CHUNK_ELEMENTS - 1) / CHUNK_ELEMENTS;
+        int pieceLen = (inner + pieces - 1) / pieces;
+        int grain = Math.max(1, CHUNK_ELEMENTS / inner);
+        CpuRuntime.parallelForRange(Math.toIntExact(rows * pieces), grain, (from, to) -> {
+            for (int item = from; item < to; item++) {
+                int row = item / pieces;
+                int start = (item % pieces) * pieceLen;
+                int n = Math.min(pieceLen, inner - start);
                 long ao = 0;
                 long bo = 0;
                 long rem = row;
@@ -137,11 +145,11 @@ public final class BroadcastLoops {
                     ao += c * aStride[j];
                     bo += c * bStride[j];
                 }
-                long oo = (long) row * n;
+                long oo = (long) row * inner + start;
                 switch (innerKind) {
-                    case 0 -> k.binary(op, a, ao, b, bo, out, oo, n);
-                    case 1 -> k.binaryScalarLeft(op, a.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, ao), b, bo, out, oo, n);
-                    case 2 -> k.binaryScalarRight(op, a, ao, b.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, bo), out, oo, n);
+                    case 0 -> k.binary(op, a, ao + start, b, bo + start, out, oo, n);
+                    case 1 -> k.binaryScalarLeft(op, a.getAtIndex(F, ao), b, bo + start, out, oo, n);
+                    case 2 -> k.binaryScalarRight(op, a, ao + start, b.getAtIndex(F, bo), out, oo, n);
                     default -> throw new IllegalStateException("merged run broadcast on both sides");
                 }
             }
@@ -232,7 +240,7 @@ public final class BroadcastLoops {
                     for (long rr = 0; rr < outerCount; rr++) {
                         s += k.sum(src, base + offset(rr, reducedRuns, outerReduced, sizes, srcStride), n);
                     }
-                    dst.setAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, t, s);
+                    dst.setAtIndex(F, t, s);
                 }
             });
         }
