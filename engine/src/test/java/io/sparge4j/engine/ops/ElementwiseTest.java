@@ -342,7 +342,8 @@ class ElementwiseTest {
         SplittableRandom rng = new SplittableRandom(20);
         int[][][] cases = {
                 {{2, 3, 5}, {2, 5}}, {{2, 3, 5}, {2, 1, 5}}, {{2, 3, 5}, {5}}, {{2, 3, 5}, {1, 5}}, {{4, 6}, {6}},
-                {{2, 70, 20}, {2, 20}}, // several column blocks and row groups in the reductions
+                {{2, 70, 20}, {2, 20}}, // two row groups in the reductions
+                {{2, 15, 150}, {150}}, // several column blocks, reduced over the batch too
         };
         for (int[][] c : cases) {
             int[] xs = c[0];
