@@ -57,7 +57,8 @@ final class ElementCopier {
             copySame(src, out, srcType, from, to - from);
         } else if (srcType == DType.BF16 && dstType == DType.F32) {
             for (long i = from; i < to; i++) {
-                out.setAtIndex(ValueLayout.JAVA_FLOAT, i, HalfFloats.bf16ToFloat(src.getAtIndex(SHORT_LE, i)));
+                // bf16 is the top half of a binary32: move bits, so NaN payloads survive exactly.
+                out.setAtIndex(ValueLayout.JAVA_INT, i, (src.getAtIndex(SHORT_LE, i) & 0xffff) << 16);
             }
         } else if (srcType == DType.F16 && dstType == DType.F32) {
             for (long i = from; i < to; i++) {

@@ -137,7 +137,8 @@ public final class SafetensorsFile implements AutoCloseable {
     }
 
     /**
-     * A read-only tensor over the file's bytes, without copying. It is valid until this file is closed.
+     * A read-only tensor over the file's bytes, without copying. It is valid until this file is closed;
+     * writing to it throws.
      *
      * <p>The view is zero-copy when the data is aligned to its element size (always so for files written
      * by {@link Safetensors#write} and by the reference writer) on a little-endian machine; otherwise the
@@ -156,7 +157,8 @@ public final class SafetensorsFile implements AutoCloseable {
         }
         Tensor copy = Tensor.allocate(arena, t.dtype(), t.shape());
         ElementCopier.copy(slice, t.dtype(), copy);
-        return copy;
+        // Read-only like a true view, so callers see one behaviour whatever the file's alignment.
+        return Tensor.wrap(copy.segment().asSlice(0, t.byteSize()).asReadOnly(), t.dtype(), t.shape());
     }
 
     /**
