@@ -1,6 +1,7 @@
 package io.sparge4j.engine.io;
 
 import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
@@ -85,7 +86,7 @@ final class SafetensorsHeader {
             throw e;
         } catch (JsonProcessingException e) {
             throw new SafetensorsFormatException(file, reader.currentTensor,
-                    "header is not valid JSON: " + e.getOriginalMessage(), e);
+                    "header is not valid JSON: " + jsonProblem(e), e);
         } catch (IOException e) {
             // A parser over a String does no I/O; anything else is still a parse failure.
             throw new SafetensorsFormatException(file, reader.currentTensor, "header cannot be parsed: " + e, e);
@@ -97,6 +98,17 @@ final class SafetensorsHeader {
         }
         return new SafetensorsHeader(Collections.unmodifiableMap(byName),
                 Collections.unmodifiableMap(reader.metadata));
+    }
+
+    /** @return Jackson's message without its source dump, with the position in the header */
+    private static String jsonProblem(JsonProcessingException e) {
+        String message = String.valueOf(e.getOriginalMessage());
+        int marker = message.indexOf(" (start marker at");
+        if (marker > 0) {
+            message = message.substring(0, marker);
+        }
+        JsonLocation at = e.getLocation();
+        return at == null ? message : message + " (header line " + at.getLineNr() + ", column " + at.getColumnNr() + ")";
     }
 
     private static String decodeUtf8(Path file, byte[] json) throws SafetensorsFormatException {
