@@ -61,7 +61,9 @@ public final class SafetensorsFile implements AutoCloseable {
                 throw new SafetensorsFormatException(path, null,
                         "file has " + size + " bytes, too short for the 8-byte header length");
             }
-            long headerLength = readFully(ch, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
+            ByteBuffer lengthField = ByteBuffer.allocate(8);
+            readFully(ch, 0, lengthField);
+            long headerLength = lengthField.flip().order(ByteOrder.LITTLE_ENDIAN).getLong();
             // The length is an unsigned 64-bit number: a negative long is a value above 2^63.
             if (headerLength < 0 || headerLength > Safetensors.MAX_HEADER_BYTES) {
                 throw new SafetensorsFormatException(path, null, "header length " + Long.toUnsignedString(headerLength)
@@ -72,7 +74,7 @@ public final class SafetensorsFile implements AutoCloseable {
                         + " runs past the end of the file, which has " + size + " bytes");
             }
             byte[] json = new byte[(int) headerLength];
-            readFully(ch, 8, (int) headerLength).get(json);
+            readFully(ch, 8, ByteBuffer.wrap(json));
             long dataStart = 8 + headerLength;
             SafetensorsHeader header = SafetensorsHeader.parse(path, json, dataStart, size - dataStart);
 
@@ -87,14 +89,13 @@ public final class SafetensorsFile implements AutoCloseable {
         }
     }
 
-    private static ByteBuffer readFully(FileChannel ch, long position, int length) throws IOException {
-        ByteBuffer buf = ByteBuffer.allocate(length);
+    private static void readFully(FileChannel ch, long position, ByteBuffer buf) throws IOException {
         while (buf.hasRemaining()) {
             if (ch.read(buf, position + buf.position()) < 0) {
-                throw new IOException("unexpected end of file while reading " + length + " bytes at " + position);
+                // The size was checked, so only a file shrinking under us gets here.
+                throw new IOException("unexpected end of file while reading " + buf.capacity() + " bytes at " + position);
             }
         }
-        return buf.flip();
     }
 
     /** @return the file this was opened from */
@@ -112,7 +113,10 @@ public final class SafetensorsFile implements AutoCloseable {
         return header.tensors().size();
     }
 
-    /** @return true if the file holds a tensor called {@code name} */
+    /**
+     * @param name a tensor name
+     * @return true if the file holds a tensor called {@code name}
+     */
     public boolean contains(String name) {
         return header.tensors().containsKey(name);
     }

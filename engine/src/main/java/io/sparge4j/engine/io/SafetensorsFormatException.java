@@ -14,7 +14,9 @@ public final class SafetensorsFormatException extends IOException {
 
     /** The file at fault (kept as text: {@link Path} is not serializable). */
     private final String file;
+    /** The tensor at fault, or null. */
     private final String tensor;
+    /** The problem alone. */
     private final String problem;
 
     /**

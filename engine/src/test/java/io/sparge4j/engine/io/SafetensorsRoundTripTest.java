@@ -255,6 +255,23 @@ class SafetensorsRoundTripTest {
     }
 
     @Test
+    void viewsOfAnOpenFileCanBeWrittenOverThatSameFile() throws IOException {
+        // Converting a checkpoint in place: the old mapping stays valid while the new file replaces it.
+        Tensor x = Tensor.randn(8, 4, 6);
+        Path file = dir.resolve("inplace.safetensors");
+        Safetensors.write(file, Map.of("x", x), Map.of("step", "1"));
+        try (SafetensorsFile f = SafetensorsFile.open(file)) {
+            Safetensors.write(file, Map.of("x", f.tensor("x"), "x_bf16", f.load("x", DType.BF16)), Map.of("step", "2"));
+            assertArrayEquals(x.toFloatArray(), f.tensor("x").toFloatArray(), "old mapping still readable");
+        }
+        try (SafetensorsFile f = SafetensorsFile.open(file)) {
+            assertEquals(Map.of("step", "2"), f.metadata());
+            assertArrayEquals(x.toFloatArray(), f.load("x").toFloatArray());
+            assertArrayEquals(x.to(DType.BF16).toFloatArray(), f.load("x_bf16").toFloatArray());
+        }
+    }
+
+    @Test
     void unknownNameIsAnIllegalArgumentNamingIt() throws IOException {
         Path file = dir.resolve("n.safetensors");
         Safetensors.write(file, Map.of("x", Tensor.randn(1, 3)));
