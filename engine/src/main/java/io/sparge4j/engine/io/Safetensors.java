@@ -91,10 +91,15 @@ public final class Safetensors {
 
         Path target = path.toAbsolutePath();
         Path dir = target.getParent();
+        if (dir == null) {
+            throw new IllegalArgumentException("Safetensors.write: path is " + path + ", expected a file path");
+        }
         Path tmp = dir.resolve("." + target.getFileName() + "."
                 + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextLong()) + ".tmp");
+        // Created before the try: if creation fails there is nothing of ours to delete.
+        FileChannel channel = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
         try {
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            try (FileChannel ch = channel) {
                 ByteBuffer prefix = ByteBuffer.allocate(8 + header.length).order(ByteOrder.LITTLE_ENDIAN);
                 prefix.putLong(header.length).put(header).flip();
                 writeFully(ch, prefix);

@@ -21,6 +21,12 @@ import java.util.Set;
  *
  * <p>{@link #open(Path)} reads and validates the header before mapping anything: a malformed file fails
  * there with a {@link SafetensorsFormatException}, so every later call works on a consistent layout.
+ * The checks: the 8-byte length fits the file and {@link Safetensors#MAX_HEADER_BYTES}; the header is
+ * UTF-8 JSON starting with '{' (trailing spaces allowed), an object of entries with a known dtype, a shape
+ * of non-negative integers and two integer data_offsets, plus an optional {@code __metadata__} object of
+ * strings; no duplicate names; each range's size equals its shape times its dtype size (overflow
+ * checked); and the ranges, sorted, cover the data buffer exactly, with no overlap, gap or trailing byte.
+ * Unknown fields in an entry are ignored, as the reference reader does.
  * Tensors come either as zero-copy read-only views of the mapping ({@link #tensor(String)}), valid until
  * {@link #close()}, or as owned copies ({@link #load(String, DType)}) that outlive the file.
  *
