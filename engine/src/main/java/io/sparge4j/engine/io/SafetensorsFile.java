@@ -13,7 +13,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.Objects;
 import java.util.Set;
 
 /**
@@ -60,7 +59,9 @@ public final class SafetensorsFile implements AutoCloseable {
      * @throws IOException if the file cannot be read
      */
     public static SafetensorsFile open(Path path) throws IOException {
-        Objects.requireNonNull(path, "path");
+        if (path == null) {
+            throw new IllegalArgumentException("SafetensorsFile.open: path is null, expected a file path");
+        }
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
             long size = ch.size();
             if (size < 8) {
@@ -176,6 +177,7 @@ public final class SafetensorsFile implements AutoCloseable {
      *
      * @param name a tensor name
      * @return a new tensor the caller owns (and should close)
+     * @throws IllegalArgumentException if the file has no such tensor
      */
     public Tensor load(String name) {
         return load(name, info(name).dtype());
@@ -189,10 +191,13 @@ public final class SafetensorsFile implements AutoCloseable {
      * @param name a tensor name
      * @param target the dtype of the result
      * @return a new tensor the caller owns (and should close)
+     * @throws IllegalArgumentException if the file has no such tensor or {@code target} is null
      */
     public Tensor load(String name, DType target) {
-        Objects.requireNonNull(target, "target");
         TensorInfo t = info(name);
+        if (target == null) {
+            throw new IllegalArgumentException("SafetensorsFile.load: target is null, expected a dtype");
+        }
         Tensor out = Tensor.allocate(target, t.shape());
         ElementCopier.copy(data.asSlice(t.dataBegin(), t.byteSize()), t.dtype(), out);
         return out;
