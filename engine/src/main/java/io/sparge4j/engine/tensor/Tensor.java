@@ -53,8 +53,9 @@ public final class Tensor implements AutoCloseable {
      */
     public static Tensor allocate(DType dtype, int... shape) {
         int[] s = checkShape("allocate", shape);
-        Storage st = Storage.allocateOwned(numelOf(s) * Objects.requireNonNull(dtype, "dtype").byteSize());
-        return new Tensor(st, st.segment(), dtype, s, false);
+        long bytes = numelOf(s) * Objects.requireNonNull(dtype, "dtype").byteSize();
+        Storage st = Storage.allocateOwned(bytes);
+        return new Tensor(st, st.segment().asSlice(0, bytes), dtype, s, false);
     }
 
     /**
@@ -67,8 +68,9 @@ public final class Tensor implements AutoCloseable {
      */
     public static Tensor allocate(Arena arena, DType dtype, int... shape) {
         int[] s = checkShape("allocate", shape);
-        Storage st = Storage.allocateIn(arena, numelOf(s) * dtype.byteSize());
-        return new Tensor(st, st.segment(), dtype, s, false);
+        long bytes = numelOf(s) * dtype.byteSize();
+        Storage st = Storage.allocateIn(arena, bytes);
+        return new Tensor(st, st.segment().asSlice(0, bytes), dtype, s, false);
     }
 
     /**

@@ -104,4 +104,13 @@ class TensorTest {
             assertTrue(t.toString().contains("i32 (4)"), t.toString());
         }
     }
+
+    @Test
+    void segmentHoldsExactlyTheData() {
+        assertEquals(0, Tensor.allocate(DType.F32, 0, 5).segment().byteSize());
+        assertEquals(6, Tensor.allocate(DType.F16, 3).segment().byteSize());
+        try (Arena arena = Arena.ofConfined()) {
+            assertEquals(0, Tensor.allocate(arena, DType.I32, 0).segment().byteSize());
+        }
+    }
 }
