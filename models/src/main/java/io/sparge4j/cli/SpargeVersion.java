@@ -46,10 +46,12 @@ public final class SpargeVersion implements CommandLine.IVersionProvider {
                 + System.getProperty("os.name") + " " + System.getProperty("os.arch");
     }
 
-    /** @return e.g. "Vector API on, 16 float lanes (512-bit)" or "Vector API off, scalar code" */
+    /** @return e.g. "Vector API on, 16 float lanes (512-bit)", or "Vector API off, scalar code" and why */
     public static String vectorApi() {
         if (!SimdSupport.available()) {
-            return "Vector API off, scalar code (add --add-modules jdk.incubator.vector)";
+            boolean moduleAdded = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
+            return "Vector API off, scalar code" + (moduleAdded ? " (-Dsparge.scalar=true)"
+                    : " (add --add-modules jdk.incubator.vector)");
         }
         int lanes = SimdSupport.floatLanes();
         return "Vector API on, " + lanes + " float lanes (" + lanes * Float.SIZE + "-bit)";

@@ -54,9 +54,12 @@ class SpargeCliTest {
         assertTrue(expected != null && !expected.isBlank(), "surefire must pass sparge.expectedVersion");
         assertEquals("sparge " + expected, lines.get(0));
         assertTrue(lines.get(1).startsWith("Java " + Runtime.version().feature() + "."), lines.get(1));
-        assertEquals(SimdSupport.available() ? "Vector API on, " + SimdSupport.floatLanes() + " float lanes ("
-                + SimdSupport.floatLanes() * 32 + "-bit)" : "Vector API off, scalar code (add --add-modules"
-                + " jdk.incubator.vector)", lines.get(2));
+        if (SimdSupport.available()) {
+            assertEquals("Vector API on, " + SimdSupport.floatLanes() + " float lanes ("
+                    + SimdSupport.floatLanes() * 32 + "-bit)", lines.get(2));
+        } else {
+            assertTrue(lines.get(2).startsWith("Vector API off, scalar code ("), lines.get(2));
+        }
         assertEquals("", err.toString());
     }
 
