@@ -17,7 +17,7 @@ import java.util.List;
 import java.util.concurrent.Callable;
 
 /** {@code sparge info}: the backends found on this machine and their devices. */
-@Command(name = "info", mixinStandardHelpOptions = true,
+@Command(name = "info",
         description = {"Lists the backends found on this machine (CPU always; CUDA and OpenCL when their drivers"
                 + " load), with device names, memory, compute units and the CPU's vector width."})
 public final class InfoCommand implements Callable<Integer> {
@@ -27,6 +27,9 @@ public final class InfoCommand implements Callable<Integer> {
 
     @Spec
     private CommandSpec spec;
+
+    @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.")
+    private boolean help;
 
     @Option(names = "--json", description = "Print the same as JSON.")
     private boolean json;

@@ -190,6 +190,7 @@ public final class CudaDriver {
         return errorText(cuGetErrorString, result).orElse("");
     }
 
+    @SuppressWarnings("restricted") // reads a driver-owned C string of unknown length
     private static Optional<String> errorText(Optional<MethodHandle> handle, int result) {
         if (handle.isEmpty()) {
             return Optional.empty();

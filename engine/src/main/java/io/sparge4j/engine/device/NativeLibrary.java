@@ -35,6 +35,7 @@ public final class NativeLibrary {
      * @return the opened library
      * @throws BackendException when none of them can be opened
      */
+    @SuppressWarnings("restricted") // loading native code is this class's purpose
     public static NativeLibrary open(String what, String... candidates) {
         List<String> failures = new ArrayList<>();
         for (String candidate : candidates) {
@@ -73,6 +74,7 @@ public final class NativeLibrary {
      * @param descriptor its signature
      * @return the handle, or empty when the library lacks the function
      */
+    @SuppressWarnings("restricted") // downcalls are this class's purpose
     public Optional<MethodHandle> optionalFunction(String symbol, FunctionDescriptor descriptor) {
         Optional<MemorySegment> address = lookup.find(symbol);
         return address.map(a -> LINKER.downcallHandle(a, descriptor));
