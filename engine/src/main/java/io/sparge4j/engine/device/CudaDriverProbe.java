@@ -1,0 +1,88 @@
+package io.sparge4j.engine.device;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandle;
+import java.util.ArrayList;
+import java.util.List;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+
+/**
+ * Describes the CUDA backend: the driver's version, whether NVRTC (the run-time compiler that CUDA
+ * kernels need) is present, and each device's name, memory, SM count and compute capability.
+ */
+public final class CudaDriverProbe {
+    private static final String NAME = "cuda";
+
+    private CudaDriverProbe() {
+    }
+
+    /** @return the CUDA backend, or why it is unavailable; never throws */
+    public static BackendInfo probe() {
+        CudaDriver driver;
+        try {
+            driver = CudaDriver.load();
+        } catch (BackendException e) {
+            return BackendInfo.unavailable(NAME, e.getMessage(), List.of());
+        }
+        List<String> details = new ArrayList<>();
+        details.add("library " + driver.libraryName());
+        try {
+            int version = driver.driverVersion();
+            details.add("driver API " + version / 1000 + "." + version % 1000 / 10);
+            details.add(nvrtcDetail());
+            driver.init();
+            int count = driver.deviceCount();
+            if (count == 0) {
+                return BackendInfo.unavailable(NAME, "the CUDA driver is installed but sees no device", details);
+            }
+            List<DeviceInfo> devices = new ArrayList<>(count);
+            for (int i = 0; i < count; i++) {
+                devices.add(describe(driver, i));
+            }
+            return BackendInfo.available(NAME, details, devices);
+        } catch (CudaException e) {
+            String reason = e.code() == CudaDriver.ERROR_NO_DEVICE
+                    ? "the CUDA driver is installed but found no CUDA device: " + e.getMessage()
+                    : e.getMessage();
+            return BackendInfo.unavailable(NAME, reason, details);
+        } catch (RuntimeException e) {
+            return BackendInfo.unavailable(NAME, String.valueOf(e.getMessage()), details);
+        }
+    }
+
+    private static DeviceInfo describe(CudaDriver driver, int ordinal) {
+        int device = driver.device(ordinal);
+        int major = driver.attribute(device, CudaDriver.ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR);
+        int minor = driver.attribute(device, CudaDriver.ATTRIBUTE_COMPUTE_CAPABILITY_MINOR);
+        int sms = driver.attribute(device, CudaDriver.ATTRIBUTE_MULTIPROCESSOR_COUNT);
+        return new DeviceInfo(ordinal, driver.deviceName(device), "gpu", driver.totalMemory(device), sms,
+                "compute " + major + "." + minor + " (sm_" + major + minor + ")", List.of());
+    }
+
+    /** NVRTC is a separate library; its absence does not stop the driver from listing devices. */
+    static String nvrtcDetail() {
+        NativeLibrary nvrtc;
+        try {
+            nvrtc = NativeLibrary.open("NVRTC", "libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2",
+                    "libnvrtc.so");
+        } catch (BackendException e) {
+            return e.getMessage() + " (CUDA kernels cannot be compiled without it)";
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MethodHandle version = nvrtc.function("nvrtcVersion", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+            MemorySegment major = arena.allocate(JAVA_INT);
+            MemorySegment minor = arena.allocate(JAVA_INT);
+            int status = (int) version.invokeExact(major, minor);
+            if (status != 0) {
+                return "NVRTC " + nvrtc.name() + ": nvrtcVersion failed with nvrtcResult " + status;
+            }
+            return "NVRTC " + major.get(JAVA_INT, 0) + "." + minor.get(JAVA_INT, 0) + " (" + nvrtc.name() + ")";
+        } catch (Throwable t) {
+            return "NVRTC " + nvrtc.name() + ": " + t.getMessage();
+        }
+    }
+}
