@@ -14,6 +14,8 @@ import java.util.Objects;
  * offset with a leading dimension, so tensors, views and slices are used in place. A and C are f32;
  * B may be f32, bf16 or f16 (half-precision weights are widened to f32 while packing). Accumulation is
  * in f32 with fused multiply-adds. With {@code beta == 0} C is not read, so it may hold garbage.
+ * Segments of a confined arena are only usable from their owner thread, so the product then runs on
+ * the calling thread alone; use shared, global or automatic memory (as tensors do) for all threads.
  *
  * <p>Blocked and packed like BLIS, with an AVX-512 register-tiled micro-kernel (Vector API), on all of
  * {@link io.sparge4j.engine.cpu.CpuRuntime}'s threads; plain Java when the Vector API is absent.
@@ -86,10 +88,10 @@ public final class Gemm {
         Objects.requireNonNull(b, "gemm: b");
         Objects.requireNonNull(c, "gemm: c");
         if (a.dtype() != DType.F32) {
-            throw new IllegalArgumentException("gemm: a has dtype " + a.dtype() + ", expected F32");
+            throw new IllegalArgumentException("gemm: a has dtype " + a.dtype() + ", expected " + DType.F32);
         }
         if (!Packing.isFloat(b.dtype())) {
-            throw new IllegalArgumentException("gemm: b has dtype " + b.dtype() + ", expected F32, BF16 or F16");
+            throw new IllegalArgumentException("gemm: b has dtype " + b.dtype() + ", expected " + DType.F32 + ", " + DType.BF16 + " or " + DType.F16);
         }
         checkFits("a", a.segment(), a.dtype().byteSize(), a.offset(), a.ld(),
                 a.transposed() ? k : m, a.transposed() ? m : k);

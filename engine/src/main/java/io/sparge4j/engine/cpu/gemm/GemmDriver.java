@@ -20,6 +20,8 @@ final class GemmDriver {
     /** Below this many multiply-adds a single thread is faster than waking the pool. */
     private static final long PARALLEL_MIN_FMAS = 1L << 18;
 
+    /** Never started: only a thread identity for {@link #isShareable}. */
+    private static final Thread OTHER_THREAD = Thread.ofPlatform().unstarted(() -> { });
     private static final ThreadLocal<float[]> A_SCRATCH = new ThreadLocal<>();
     private static final ThreadLocal<float[]> B_SCRATCH = new ThreadLocal<>();
     private static final ThreadLocal<float[]> TILE_SCRATCH = new ThreadLocal<>();
@@ -32,7 +34,8 @@ final class GemmDriver {
             MemorySegment c, long cOffset, long ldc) {
         int mr = kernel.mr();
         int nr = kernel.nr();
-        int threads = (long) m * n * k < PARALLEL_MIN_FMAS ? 1 : CpuRuntime.threads();
+        boolean shareable = isShareable(a.segment()) && isShareable(b.segment()) && isShareable(c);
+        int threads = (long) m * n * k < PARALLEL_MIN_FMAS || !shareable ? 1 : CpuRuntime.threads();
         int mcMax = MC_MAX / mr * mr;
         int icBlocks = ceilDiv(m, mcMax);
         if (threads > 1 && icBlocks % threads != 0 && m >= threads * mr * 4) {
@@ -101,6 +104,11 @@ final class GemmDriver {
                 kernel.store(tile, rows, cols, c, cIndex, ldc, cScale);
             }
         }
+    }
+
+    /** Whether threads other than the caller may access the segment (false for a confined arena's). */
+    private static boolean isShareable(MemorySegment segment) {
+        return segment.isAccessibleBy(OTHER_THREAD);
     }
 
     private static float[] scratch(ThreadLocal<float[]> cache, int size) {
