@@ -93,6 +93,10 @@ final class Packing {
         MemorySegment seg = m.segment();
         switch (m.dtype()) {
             case F32 -> {
+                if (stride == 1) {
+                    MemorySegment.copy(seg, F32, src * Float.BYTES, dst, d, count);
+                    return;
+                }
                 for (int i = 0; i < count; i++, d += stride) {
                     dst[d] = seg.getAtIndex(F32, src + i);
                 }
