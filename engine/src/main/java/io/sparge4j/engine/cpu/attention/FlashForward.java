@@ -91,13 +91,14 @@ public final class FlashForward {
         float[] l = s.rowSum;
         Arrays.fill(o, 0, qt * dp, 0f);
         Arrays.fill(m, 0, qt, Float.NEGATIVE_INFINITY);
-        Arrays.fill(l, 0, qt, 0f);
+        Arrays.fill(l, 0, qt * TileMath.SUM_STRIDE, 0f);
         int qOff = qb * qt * dp;
         for (int kb : schedule.keyBlocks(bh, qb)) {
             math.gemm(qPacked, qOff, dp, kT, kb * kt * dp, kt, s.scores, 0, kt, qt, kt, dp, null, false);
             int valid = Math.min(sh.keyBlock(), sh.keyLen() - kb * sh.keyBlock());
-            math.onlineSoftmax(s.scores, qt, kt, valid, m, l, s.alpha);
-            math.gemm(s.scores, 0, kt, vPacked, kb * kt * dp, dp, o, 0, dp, qt, dp, kt, s.alpha, true);
+            boolean rescale = math.onlineSoftmax(s.scores, qt, kt, valid, m, l, s.alpha);
+            math.gemm(s.scores, 0, kt, vPacked, kb * kt * dp, dp, o, 0, dp, qt, dp, kt, rescale ? s.alpha : null,
+                    true);
         }
         int b = bh / sh.heads();
         int h = bh % sh.heads();
@@ -105,10 +106,14 @@ public final class FlashForward {
         int rows = Math.min(sh.queryBlock(), sh.queryLen() - first);
         for (int r = 0; r < rows; r++) {
             int n = first + r;
+            float sum = 0;
+            for (int lane = 0; lane < TileMath.SUM_STRIDE; lane++) {
+                sum += l[r * TileMath.SUM_STRIDE + lane];
+            }
             // A query that sees no key (an empty block list) gets a zero output and logsumexp -inf.
-            float inv = l[r] > 0 ? 1f / l[r] : 0f;
+            float inv = sum > 0 ? 1f / sum : 0f;
             RowIo.writeF32(out, sh.rowIndex(sh.queryLen(), b, h, n), o, r * dp, sh.headDim(), inv);
-            float logsumexp = l[r] > 0 ? (float) (m[r] * LN2 + Math.log(l[r])) : Float.NEGATIVE_INFINITY;
+            float logsumexp = sum > 0 ? (float) (m[r] * LN2 + Math.log(sum)) : Float.NEGATIVE_INFINITY;
             lse.setFloat((long) bh * sh.queryLen() + n, logsumexp);
         }
     }

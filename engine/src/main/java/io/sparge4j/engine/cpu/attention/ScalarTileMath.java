@@ -35,8 +35,9 @@ public final class ScalarTileMath implements TileMath {
     }
 
     @Override
-    public void onlineSoftmax(float[] s, int rows, int cols, int validCols, float[] rowMax, float[] rowSum,
-                              float[] alpha) {
+    public boolean onlineSoftmax(float[] s, int rows, int cols, int validCols, float[] rowMax, float[] rowSum,
+                                 float[] alpha) {
+        // Always moves the max to the exact running max: the textbook online softmax.
         for (int i = 0; i < rows; i++) {
             int row = i * cols;
             float max = rowMax[i];
@@ -54,9 +55,10 @@ public final class ScalarTileMath implements TileMath {
             }
             float a = exp2(rowMax[i] - max);
             alpha[i] = a;
-            rowSum[i] = rowSum[i] * a + sum;
+            rowSum[i * SUM_STRIDE] = rowSum[i * SUM_STRIDE] * a + sum;
             rowMax[i] = max;
         }
+        return true;
     }
 
     @Override

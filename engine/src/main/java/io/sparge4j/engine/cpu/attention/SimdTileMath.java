@@ -186,8 +186,12 @@ public final class SimdTileMath implements TileMath {
     }
 
     @Override
-    public void onlineSoftmax(float[] s, int rows, int cols, int validCols, float[] rowMax, float[] rowSum,
-                              float[] alpha) {
+    public boolean onlineSoftmax(float[] s, int rows, int cols, int validCols, float[] rowMax, float[] rowSum,
+                                 float[] alpha) {
+        // Lazy rescaling: the reference max only moves when a score overshoots it by more than
+        // MAX_OVERSHOOT, which after the first tiles is rare; that skips the horizontal max and the
+        // rescaling of the output accumulator. Sums stay lane-wise, so no horizontal add either.
+        boolean rescaled = false;
         for (int i = 0; i < rows; i++) {
             int row = i * cols;
             for (int j = validCols; j < cols; j++) {
@@ -197,19 +201,29 @@ public final class SimdTileMath implements TileMath {
             for (int j = L; j < cols; j += L) {
                 mv = mv.max(FloatVector.fromArray(S, s, row + j));
             }
-            float old = rowMax[i];
-            float max = Math.max(old, mv.reduceLanes(VectorOperators.MAX));
-            FloatVector sum = FloatVector.zero(S);
+            float m = rowMax[i];
+            float a = 1f;
+            if (mv.compare(VectorOperators.GT, m + MAX_OVERSHOOT).anyTrue()) {
+                float newMax = Math.max(m, mv.reduceLanes(VectorOperators.MAX));
+                a = ScalarTileMath.exp2(m - newMax);
+                m = newMax;
+                rowMax[i] = m;
+                rescaled = true;
+            }
+            alpha[i] = a;
+            int sumAt = i * SUM_STRIDE;
+            FloatVector sum = FloatVector.fromArray(S, rowSum, sumAt);
+            if (a != 1f) {
+                sum = sum.mul(a);
+            }
             for (int j = 0; j < cols; j += L) {
-                FloatVector p = exp2(FloatVector.fromArray(S, s, row + j).sub(max));
+                FloatVector p = exp2(FloatVector.fromArray(S, s, row + j).sub(m));
                 p.intoArray(s, row + j);
                 sum = sum.add(p);
             }
-            float a = ScalarTileMath.exp2(old - max);
-            alpha[i] = a;
-            rowSum[i] = rowSum[i] * a + sum.reduceLanes(VectorOperators.ADD);
-            rowMax[i] = max;
+            sum.intoArray(rowSum, sumAt);
         }
+        return rescaled;
     }
 
     @Override
@@ -242,12 +256,13 @@ public final class SimdTileMath implements TileMath {
     }
 
     /**
-     * 2^x for x in about [-127, 127]: x = n + f with n an integer and |f| <= 1/2, 2^f by polynomial and 2^n
-     * by building the exponent bits. Anything at or below -127 (including -inf) gives exactly 0.
+     * 2^x for x up to 127: x = n + f with n an integer and |f| <= 1/2, 2^f by polynomial and 2^n by
+     * building the exponent bits. Anything at or below -127 (including -inf) gives exactly 0.
      */
     static FloatVector exp2(FloatVector x) {
-        FloatVector xc = x.max(-127f).min(127f);
-        FloatVector n = xc.add(ROUND).sub(ROUND);
+        FloatVector xc = x.max(-127f);
+        FloatVector shifted = xc.add(ROUND);
+        FloatVector n = shifted.sub(ROUND);
         FloatVector f = xc.sub(n);
         FloatVector poly = f.fma(C7, C6);
         poly = poly.fma(f, FloatVector.broadcast(S, C5));
@@ -256,7 +271,8 @@ public final class SimdTileMath implements TileMath {
         poly = poly.fma(f, FloatVector.broadcast(S, C2));
         poly = poly.fma(f, FloatVector.broadcast(S, C1));
         poly = poly.fma(f, FloatVector.broadcast(S, 1f));
-        IntVector bits = ((IntVector) n.convert(VectorOperators.F2I, 0)).add(127).lanewise(VectorOperators.LSHL, 23);
+        // The low mantissa bits of x + 1.5 * 2^23 hold n; move n + 127 into the exponent field.
+        IntVector bits = shifted.reinterpretAsInts().add(127 - 0x4B400000).lanewise(VectorOperators.LSHL, 23);
         return poly.mul(bits.reinterpretAsFloats());
     }
 }

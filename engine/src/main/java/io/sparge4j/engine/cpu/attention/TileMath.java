@@ -21,14 +21,24 @@ public interface TileMath {
     void gemm(float[] a, int aOff, int lda, float[] b, int bOff, int ldb, float[] c, int cOff, int ldc,
               int m, int n, int k, float[] rowScale, boolean accumulate);
 
+    /** Floats of {@code rowSum} per row in {@link #onlineSoftmax}: lane-wise partial sums, added up at the end. */
+    int SUM_STRIDE = 16;
+
     /**
-     * One online-softmax step on a rows x cols score tile (base 2): for each row, folds the tile into the
-     * running max and sum, writes {@code alpha = 2^(oldMax - newMax)}, and replaces the scores with
-     * {@code 2^(s - newMax)}. Columns from {@code validCols} on are padding and become 0.
+     * One online-softmax step on a rows x cols score tile (base 2). Each row keeps a reference max m
+     * ({@code rowMax[i]}) and a sum ({@code rowSum[i * SUM_STRIDE ...]}, whose {@code SUM_STRIDE} entries
+     * add up to the row's sum of {@code 2^(s - m)}). The step may raise m (it must when a score exceeds it
+     * by more than {@link #MAX_OVERSHOOT}); the factor {@code 2^(oldMax - newMax)} by which older sums and
+     * outputs must be rescaled goes to {@code alpha[i]}. Scores are replaced by {@code 2^(s - m)}; columns
+     * from {@code validCols} on are padding and become 0.
      *
      * @param cols the tile width (a multiple of 16), also its leading dimension
+     * @return false if every alpha is 1 (nothing to rescale)
      */
-    void onlineSoftmax(float[] s, int rows, int cols, int validCols, float[] rowMax, float[] rowSum, float[] alpha);
+    boolean onlineSoftmax(float[] s, int rows, int cols, int validCols, float[] rowMax, float[] rowSum, float[] alpha);
+
+    /** How far (base 2) a score may exceed the reference max before the max must be raised: p stays below 2^8. */
+    float MAX_OVERSHOOT = 8f;
 
     /**
      * The softmax backward on a rows x cols tile: {@code p = 2^(s - shift)} replaces s, and

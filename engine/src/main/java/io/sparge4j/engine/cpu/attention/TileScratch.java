@@ -34,7 +34,7 @@ final class TileScratch {
         }
         if (s.rowMax.length < qt) {
             s.rowMax = new float[qt];
-            s.rowSum = new float[qt];
+            s.rowSum = new float[qt * TileMath.SUM_STRIDE];
             s.alpha = new float[qt];
         }
         if (s.row.length < dp) {
