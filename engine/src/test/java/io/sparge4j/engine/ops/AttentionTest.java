@@ -199,6 +199,26 @@ class AttentionTest {
     }
 
     @Test
+    void resultsAreBitwiseRepeatable() {
+        // Every output row is owned by one task (no atomics), so reruns on the thread pool give the same bits.
+        Case c = new Case(2, 3, 200, 150, 64, AttentionLayout.BHND, Float.NaN, 64, 32);
+        SplittableRandom rng = new SplittableRandom(13);
+        try (Tensor q = Tensor.randn(rng, DType.F32, c.qShape());
+             Tensor k = Tensor.randn(rng, DType.F32, c.kShape());
+             Tensor v = Tensor.randn(rng, DType.F32, c.kShape());
+             Tensor dOut = Tensor.randn(rng, DType.F32, c.qShape());
+             Attention.Result r1 = Attention.forward(q, k, v, c.options());
+             Attention.Result r2 = Attention.forward(q, k, v, c.options());
+             Attention.Gradients g1 = Attention.backward(dOut, q, k, v, r1.out(), r1.logsumexp(), c.options());
+             Attention.Gradients g2 = Attention.backward(dOut, q, k, v, r1.out(), r1.logsumexp(), c.options())) {
+            org.junit.jupiter.api.Assertions.assertArrayEquals(r1.out().toFloatArray(), r2.out().toFloatArray(), "out");
+            org.junit.jupiter.api.Assertions.assertArrayEquals(g1.dq().toFloatArray(), g2.dq().toFloatArray(), "dq");
+            org.junit.jupiter.api.Assertions.assertArrayEquals(g1.dk().toFloatArray(), g2.dk().toFloatArray(), "dk");
+            org.junit.jupiter.api.Assertions.assertArrayEquals(g1.dv().toFloatArray(), g2.dv().toFloatArray(), "dv");
+        }
+    }
+
+    @Test
     void rejectsBadArguments() {
         try (Tensor q = Tensor.randn(1, 1, 2, 8, 16);
              Tensor k = Tensor.randn(2, 1, 2, 5, 16);
