@@ -7,7 +7,8 @@ import io.sparge4j.engine.ops.AttentionLayout;
  *
  * <p>Query block {@code i} holds rows {@code [i * queryBlock, min(queryLen, (i + 1) * queryBlock))}, and
  * likewise for keys. Tiles are padded with zeros to {@link #queryTile()} x {@link #keyTile()} rows and
- * {@link #paddedDim()} columns (multiples of 16) so that the micro-kernels never handle ragged edges.
+ * {@link #paddedDim()} columns (multiples of 16) so that the micro-kernels never handle ragged edges; a tile
+ * is no larger than the sequence needs, so short sequences do not pay for long blocks.
  *
  * @param batch B
  * @param heads H
@@ -43,14 +44,14 @@ public record AttentionShape(int batch, int heads, int queryLen, int keyLen, int
         return roundUp(headDim, ALIGN);
     }
 
-    /** @return query block rows rounded up to a multiple of 16 */
+    /** @return rows per query tile: the most rows a query block holds, rounded up to a multiple of 16 */
     public int queryTile() {
-        return roundUp(queryBlock, ALIGN);
+        return roundUp(Math.min(queryBlock, queryLen), ALIGN);
     }
 
-    /** @return key block rows rounded up to a multiple of 16 */
+    /** @return rows per key tile: the most rows a key block holds, rounded up to a multiple of 16 */
     public int keyTile() {
-        return roundUp(keyBlock, ALIGN);
+        return roundUp(Math.min(keyBlock, keyLen), ALIGN);
     }
 
     /**
