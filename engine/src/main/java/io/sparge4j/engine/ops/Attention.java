@@ -126,6 +126,21 @@ public final class Attention {
         return forward(q, k, v, options, null, TileMaths.best());
     }
 
+    /**
+     * Block-sparse attention: each query block attends only to the key blocks {@code schedule} lists, with the
+     * softmax normalised over those keys. Blocks are {@code options}' query and key blocks.
+     *
+     * @param q queries
+     * @param k keys
+     * @param v values
+     * @param options layout, scale and block sizes (the schedule's units)
+     * @param schedule kept key blocks per query block and the transpose; null means dense
+     * @return the output and the logsumexp (a query with no kept block gets 0 and -inf)
+     */
+    public static Result forward(Tensor q, Tensor k, Tensor v, Options options, BlockSchedule schedule) {
+        return forward(q, k, v, options, schedule, TileMaths.best());
+    }
+
     /** The forward with an explicit tile schedule (null = dense) and arithmetic; for tests and sparse attention. */
     static Result forward(Tensor q, Tensor k, Tensor v, Options options, BlockSchedule schedule, TileMath math) {
         AttentionShape sh = validate(FORWARD, q, k, v, options);
@@ -152,6 +167,25 @@ public final class Attention {
     public static Gradients backward(Tensor dOut, Tensor q, Tensor k, Tensor v, Tensor out, Tensor logsumexp,
                                      Options options) {
         return backward(dOut, q, k, v, out, logsumexp, options, null, TileMaths.best());
+    }
+
+    /**
+     * The backward of {@link #forward(Tensor, Tensor, Tensor, Options, BlockSchedule)}: gradients flow only through
+     * the tiles the schedule lists, using its transposed lists for dK and dV.
+     *
+     * @param dOut gradient with respect to out
+     * @param q the forward's queries
+     * @param k the forward's keys
+     * @param v the forward's values
+     * @param out the forward's output
+     * @param logsumexp the forward's logsumexp
+     * @param options the forward's options
+     * @param schedule the forward's schedule; null means dense
+     * @return dq, dk, dv
+     */
+    public static Gradients backward(Tensor dOut, Tensor q, Tensor k, Tensor v, Tensor out, Tensor logsumexp,
+                                     Options options, BlockSchedule schedule) {
+        return backward(dOut, q, k, v, out, logsumexp, options, schedule, TileMaths.best());
     }
 
     /** The backward with an explicit tile schedule (null = dense) and arithmetic; for tests and sparse attention. */

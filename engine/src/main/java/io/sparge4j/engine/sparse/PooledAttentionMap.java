@@ -1,6 +1,7 @@
 package io.sparge4j.engine.sparse;
 
 import io.sparge4j.engine.cpu.CpuRuntime;
+import io.sparge4j.engine.ops.AttentionLayout;
 import io.sparge4j.engine.ops.Check;
 import io.sparge4j.engine.tensor.Tensor;
 
@@ -31,16 +32,17 @@ public final class PooledAttentionMap {
     /**
      * Builds the pooled map.
      *
-     * @param q queries, (B,H,Nq,d) or, with {@code tokensBeforeHeads}, (B,Nq,H,d); f32, bf16 or f16
-     * @param k keys, same layout, (B,H,Nk,d) or (B,Nk,H,d)
+     * @param q queries, (B,H,Nq,d) or, in the BNHD layout, (B,Nq,H,d); f32, bf16 or f16
+     * @param k keys in the same layout, (B,H,Nk,d) or (B,Nk,H,d)
      * @param queryBlock tokens per query block (paper: 128)
      * @param keyBlock tokens per key block (paper: 64)
      * @param scale softmax scale (usually 1/sqrt(d))
-     * @param tokensBeforeHeads true for the (B,N,H,d) layout
+     * @param layout the memory order of q and k
      * @return the map
      */
     public static PooledAttentionMap compute(Tensor q, Tensor k, int queryBlock, int keyBlock, float scale,
-            boolean tokensBeforeHeads) {
+            AttentionLayout layout) {
+        boolean tokensBeforeHeads = layout == AttentionLayout.BNHD;
         String op = "PooledAttentionMap";
         Check.floating(op, "q", q);
         Check.floating(op, "k", k);

@@ -1,6 +1,7 @@
 package io.sparge4j.engine.sparse;
 
 import io.sparge4j.engine.tensor.DType;
+import io.sparge4j.engine.ops.AttentionLayout;
 import io.sparge4j.engine.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 
@@ -59,7 +60,7 @@ class PooledAttentionMapTest {
         float scale = (float) (1 / Math.sqrt(d));
         Tensor q = Tensor.randn(new SplittableRandom(1), DType.F32, b, h, nq, d);
         Tensor k = Tensor.randn(new SplittableRandom(2), DType.F32, b, h, nk, d);
-        PooledAttentionMap bhnd = PooledAttentionMap.compute(q, k, bq, bkv, scale, false);
+        PooledAttentionMap bhnd = PooledAttentionMap.compute(q, k, bq, bkv, scale, AttentionLayout.BHND);
         // Same data in (B,N,H,d).
         Tensor qt = Tensor.zeros(b, nq, h, d);
         Tensor kt = Tensor.zeros(b, nk, h, d);
@@ -75,7 +76,7 @@ class PooledAttentionMapTest {
                 }
             }
         }
-        PooledAttentionMap bnhd = PooledAttentionMap.compute(qt, kt, bq, bkv, scale, true);
+        PooledAttentionMap bnhd = PooledAttentionMap.compute(qt, kt, bq, bkv, scale, AttentionLayout.BNHD);
         assertEquals(5, bhnd.queryGrid().blocks());
         assertEquals(7, bhnd.keyGrid().blocks());
         for (int bi = 0; bi < b; bi++) {
@@ -108,8 +109,8 @@ class PooledAttentionMapTest {
     void halfPrecisionInputsPoolTheirRoundedValues() {
         Tensor q = Tensor.randn(new SplittableRandom(4), DType.BF16, 1, 2, 40, 16);
         Tensor k = Tensor.randn(new SplittableRandom(5), DType.F16, 1, 2, 30, 16);
-        PooledAttentionMap half = PooledAttentionMap.compute(q, k, 8, 8, 0.25f, false);
-        PooledAttentionMap full = PooledAttentionMap.compute(q.to(DType.F32), k.to(DType.F32), 8, 8, 0.25f, false);
+        PooledAttentionMap half = PooledAttentionMap.compute(q, k, 8, 8, 0.25f, AttentionLayout.BHND);
+        PooledAttentionMap full = PooledAttentionMap.compute(q.to(DType.F32), k.to(DType.F32), 8, 8, 0.25f, AttentionLayout.BHND);
         for (int h = 0; h < 2; h++) {
             for (int i = 0; i < 5; i++) {
                 for (int j = 0; j < 4; j++) {
@@ -123,10 +124,10 @@ class PooledAttentionMapTest {
     void mismatchedShapesAreNamed() {
         Tensor q = Tensor.randn(1, 1, 2, 10, 8);
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> PooledAttentionMap.compute(q, Tensor.randn(2, 1, 2, 10, 4), 4, 4, 1f, false));
+                () -> PooledAttentionMap.compute(q, Tensor.randn(2, 1, 2, 10, 4), 4, 4, 1f, AttentionLayout.BHND));
         assertTrue(e.getMessage().contains("k has shape [1, 2, 10, 4]"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class,
-                () -> PooledAttentionMap.compute(q, Tensor.randn(3, 1, 2, 10, 8), 0, 4, 1f, false));
+                () -> PooledAttentionMap.compute(q, Tensor.randn(3, 1, 2, 10, 8), 0, 4, 1f, AttentionLayout.BHND));
         assertTrue(e.getMessage().contains("queryBlock is 0"), e.getMessage());
     }
 
@@ -150,7 +151,7 @@ class PooledAttentionMapTest {
                 }
             }
         }
-        PooledAttentionMap map = PooledAttentionMap.compute(q, k, 64, 32, (float) (1 / Math.sqrt(d)), false);
+        PooledAttentionMap map = PooledAttentionMap.compute(q, k, 64, 32, (float) (1 / Math.sqrt(d)), AttentionLayout.BHND);
         Calibration.Result r = Calibration.calibrateP(map, MaskMode.HYBRID, 0.03, 0.9);
         assertEquals(0.9, r.sparsity(), 0.005, "calibrated p=" + r.p());
         assertEquals(r.sparsity(), BlockSelector.select(map, MaskMode.HYBRID, 0.03, r.p()).sparsity(), 1e-12);

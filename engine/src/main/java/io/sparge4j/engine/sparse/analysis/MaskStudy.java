@@ -6,6 +6,7 @@ import io.sparge4j.engine.sparse.Calibration;
 import io.sparge4j.engine.sparse.MaskMode;
 import io.sparge4j.engine.sparse.PooledAttentionMap;
 import io.sparge4j.engine.sparse.ReferenceAttention;
+import io.sparge4j.engine.ops.AttentionLayout;
 import io.sparge4j.engine.tensor.Tensor;
 
 import java.util.ArrayList;
@@ -186,7 +187,7 @@ public final class MaskStudy {
 
     /** @return the pooled map of a case's inputs */
     public PooledAttentionMap pooledMap(Inputs in) {
-        return PooledAttentionMap.compute(in.q(), in.k(), queryBlock, keyBlock, scale(), false);
+        return PooledAttentionMap.compute(in.q(), in.k(), queryBlock, keyBlock, scale(), AttentionLayout.BHND);
     }
 
     /**
