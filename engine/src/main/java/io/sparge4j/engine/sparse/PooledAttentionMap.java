@@ -1,9 +1,13 @@
 package io.sparge4j.engine.sparse;
 
 import io.sparge4j.engine.cpu.CpuRuntime;
+import io.sparge4j.engine.cpu.vec.FloatKernels;
 import io.sparge4j.engine.ops.AttentionLayout;
 import io.sparge4j.engine.ops.Check;
+import io.sparge4j.engine.tensor.DType;
 import io.sparge4j.engine.tensor.Tensor;
+
+import java.lang.foreign.MemorySegment;
 
 /**
  * The pooled attention map P = softmax_rowwise(mean-pooled Q · mean-pooled K^T · scale), one row per query block
@@ -63,19 +67,38 @@ public final class PooledAttentionMap {
         int cols = kg.blocks();
         float[] probs = new float[b * h * rows * cols];
         int[] order = new int[probs.length];
-        CpuRuntime.parallelFor(b * h, bh -> {
-            double[] qp = pool(q, bh / h, bh % h, qg, d, tokensBeforeHeads, h);
-            double[] kp = pool(k, bh / h, bh % h, kg, d, tokensBeforeHeads, h);
+        double[][] qPooled = new double[b * h][];
+        double[][] kPooled = new double[b * h][];
+        for (int bh = 0; bh < b * h; bh++) {
+            qPooled[bh] = new double[rows * d];
+            kPooled[bh] = new double[cols * d];
+        }
+        // Phase 1: one task per block of q or k, so that even a single head keeps every core busy.
+        int blocksPerHead = rows + cols;
+        CpuRuntime.parallelFor(b * h * blocksPerHead, item -> {
+            int bh = item / blocksPerHead;
+            int blk = item % blocksPerHead;
+            if (blk < rows) {
+                poolBlock(q, bh / h, bh % h, qg, blk, d, tokensBeforeHeads, h, qPooled[bh]);
+            } else {
+                poolBlock(k, bh / h, bh % h, kg, blk - rows, d, tokensBeforeHeads, h, kPooled[bh]);
+            }
+        });
+        // Phase 2: scores, softmax and the descending order, one task per query block.
+        CpuRuntime.parallelForRange(b * h * rows, 4, (from, to) -> {
             double[] row = new double[cols];
             long[] keys = new long[cols];
-            for (int i = 0; i < rows; i++) {
+            for (int r = from; r < to; r++) {
+                double[] qp = qPooled[r / rows];
+                double[] kp = kPooled[r / rows];
+                int i = r % rows;
                 double max = Double.NEGATIVE_INFINITY;
                 for (int j = 0; j < cols; j++) {
-                    double s = 0;
+                    double sc = 0;
                     for (int c = 0; c < d; c++) {
-                        s += qp[i * d + c] * kp[j * d + c];
+                        sc += qp[i * d + c] * kp[j * d + c];
                     }
-                    row[j] = s * scale;
+                    row[j] = sc * scale;
                     max = Math.max(max, row[j]);
                 }
                 double sum = 0;
@@ -83,7 +106,7 @@ public final class PooledAttentionMap {
                     row[j] = Math.exp(row[j] - max);
                     sum += row[j];
                 }
-                int base = (bh * rows + i) * cols;
+                int base = r * cols;
                 for (int j = 0; j < cols; j++) {
                     probs[base + j] = (float) (row[j] / sum);
                 }
@@ -132,25 +155,41 @@ public final class PooledAttentionMap {
         }
     }
 
-    private static double[] pool(Tensor t, int bi, int hi, BlockGrid grid, int d, boolean tokensBeforeHeads, int heads) {
+    /** Mean of one block's token rows, accumulated in float64, into {@code pooled[blk * d ...]}. */
+    private static void poolBlock(Tensor t, int bi, int hi, BlockGrid grid, int blk, int d, boolean tokensBeforeHeads,
+            int heads, double[] pooled) {
         int n = grid.length();
-        double[] pooled = new double[grid.blocks() * d];
-        for (int blk = 0; blk < grid.blocks(); blk++) {
-            int start = grid.start(blk);
-            int len = grid.size(blk);
-            for (int tok = start; tok < start + len; tok++) {
-                long base = tokensBeforeHeads
-                        ? (((long) bi * n + tok) * heads + hi) * d
-                        : (((long) bi * heads + hi) * n + tok) * d;
+        int start = grid.start(blk);
+        int len = grid.size(blk);
+        MemorySegment seg = t.segment();
+        boolean f32 = t.dtype() == DType.F32;
+        double[] acc = new double[d];
+        float[] partial = new float[d];
+        MemorySegment partialSeg = MemorySegment.ofArray(partial);
+        FloatKernels kernels = FloatKernels.preferred();
+        for (int r = 0; r < len; r++) {
+            int tok = start + r;
+            long base = tokensBeforeHeads
+                    ? (((long) bi * n + tok) * heads + hi) * d
+                    : (((long) bi * heads + hi) * n + tok) * d;
+            // Vectorised float sums of up to 8 rows, folded into float64 so that the mean stays accurate.
+            if (f32) {
+                kernels.axpy(1f, seg, base, partialSeg, 0, d);
+            } else {
                 for (int c = 0; c < d; c++) {
-                    pooled[blk * d + c] += t.getFloat(base + c);
+                    partial[c] += t.getFloat(base + c);
                 }
             }
-            for (int c = 0; c < d; c++) {
-                pooled[blk * d + c] /= len;
+            if (r % 8 == 7 || r == len - 1) {
+                for (int c = 0; c < d; c++) {
+                    acc[c] += partial[c];
+                    partial[c] = 0;
+                }
             }
         }
-        return pooled;
+        for (int c = 0; c < d; c++) {
+            pooled[blk * d + c] = acc[c] / len;
+        }
     }
 
     /** @return batch size B */
