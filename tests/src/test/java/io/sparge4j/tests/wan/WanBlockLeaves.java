@@ -75,7 +75,8 @@ final class WanBlockLeaves {
     /** @return these leaves with one replaced (the others shared) */
     WanBlockLeaves with(String name, double[] replacement) {
         if (replacement.length != get(name).length) {
-            throw new IllegalArgumentException(name + ": " + replacement.length + " values, expected " + get(name).length);
+            throw new IllegalArgumentException(name + ": " + replacement.length + " values, expected "
+                    + get(name).length);
         }
         Map<String, double[]> copy = new LinkedHashMap<>(values);
         copy.put(name, replacement);

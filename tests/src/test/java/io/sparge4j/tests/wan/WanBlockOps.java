@@ -145,7 +145,8 @@ final class WanBlockOps implements AutoCloseable {
         // (c) x2 = x1 + cy
         Elementwise.BroadcastGrads residual = own(Elementwise.addBackward(dx2, x1, cy));
         Tensor dx1 = residual.da();
-        Linear.LinearGrads crossO = own(Linear.linearBackward(residual.db(), crossMerged, leaf.get("cross.o.weight"), true));
+        Linear.LinearGrads crossO = own(Linear.linearBackward(residual.db(), crossMerged, leaf.get("cross.o.weight"),
+                true));
         put(grads, "cross.o", crossO);
         Attention.Gradients dCross = own(Attention.backward(tokensGradToHeads(crossO.dx(), TOKENS), cqHeads, ckHeads,
                 cvHeads, crossAttn.out(), crossAttn.logsumexp(), options));
@@ -176,8 +177,8 @@ final class WanBlockOps implements AutoCloseable {
         dMod[2] = g2.dGate();
         Linear.LinearGrads selfO = own(Linear.linearBackward(g2.dy(), selfMerged, leaf.get("self.o.weight"), true));
         put(grads, "self.o", selfO);
-        Attention.Gradients dSelf = own(Attention.backward(tokensGradToHeads(selfO.dx(), TOKENS), qHeads, kHeads, vHeads,
-                selfAttn.out(), selfAttn.logsumexp(), options));
+        Attention.Gradients dSelf = own(Attention.backward(tokensGradToHeads(selfO.dx(), TOKENS), qHeads, kHeads,
+                vHeads, selfAttn.out(), selfAttn.logsumexp(), options));
         Norms.NormGrads qNorm = own(Norms.rmsNormBackward(headsGradToTokens(dSelf.dq(), TOKENS, true), q0,
                 leaf.get("self.norm_q"), EPS));
         grads.put("self.norm_q", qNorm.dWeight().toFloatArray());

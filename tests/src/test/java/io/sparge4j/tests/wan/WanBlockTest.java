@@ -111,8 +111,8 @@ class WanBlockTest {
     @Test
     void bnhdLayoutMatchesBhnd() {
         WanBlockLeaves p = WanBlockLeaves.random(SEED);
-        assertClose(toDouble(forward(p, AttentionLayout.BHND)), forward(p, AttentionLayout.BNHD), LAYOUT_TOL, LAYOUT_TOL,
-                "block output, BNHD vs BHND");
+        assertClose(toDouble(forward(p, AttentionLayout.BHND)), forward(p, AttentionLayout.BNHD), LAYOUT_TOL,
+                LAYOUT_TOL, "block output, BNHD vs BHND");
         double[] g = upstreamGradient();
         Map<String, float[]> bhnd = backward(p, AttentionLayout.BHND, g);
         Map<String, float[]> bnhd = backward(p, AttentionLayout.BNHD, g);
