@@ -67,7 +67,14 @@ class SparseAttentionTest {
                 new Case("hybrid 300x200 d64 128x64 BHND f16 scale 0.3", HYBRID, BHND, DType.F16, null, dims(300, 200, 64, 128, 64), 0.25, 0.3, 0.3f),
                 new Case("mask u8 300x200 d64 128x64 BHND", MASK, BHND, DType.F32, DType.U8, dims(300, 200, 64, 128, 64), 0, 0, dflt),
                 new Case("mask bool 300x200 d48 32x16 BNHD", MASK, BNHD, DType.F32, DType.BOOL, dims(300, 200, 48, 32, 16), 0, 0, dflt),
-                new Case("mask u8 300x200 d64 32x16 BNHD bf16", MASK, BNHD, DType.BF16, DType.U8, dims(300, 200, 64, 32, 16), 0, 0, 0.2f));
+                new Case("mask u8 300x200 d64 32x16 BNHD bf16", MASK, BNHD, DType.BF16, DType.U8, dims(300, 200, 64, 32, 16), 0, 0, 0.2f),
+                // Awkward tiles: key blocks larger than query blocks, d not a multiple of the vector width, d at its
+                // maximum of 256, blocks of 1 to 7 tokens, a single query or key.
+                new Case("topp 300x200 d65 48x80 BNHD", TOPP, BNHD, DType.F32, null, dims(300, 200, 65, 48, 80), Double.NaN, 0.55, dflt),
+                new Case("hybrid 37x41 d256 5x7 BHND", HYBRID, BHND, DType.F32, null, dims(37, 41, 256, 5, 7), 0.2, 0.3, dflt),
+                new Case("topk 1x29 d7 1x3 BNHD", TOPK, BNHD, DType.F32, null, dims(1, 29, 7, 1, 3), 0.3, Double.NaN, dflt),
+                new Case("mask bool 23x1 d16 4x1 BHND", MASK, BHND, DType.F32, DType.BOOL, dims(23, 1, 16, 4, 1), 0, 0, dflt),
+                new Case("dense 50x60 d16 blocks larger than N", DENSE, BHND, DType.F32, null, dims(50, 60, 16, 128, 64), 0, 0, dflt));
     }
 
     @ParameterizedTest(name = "{0}")
