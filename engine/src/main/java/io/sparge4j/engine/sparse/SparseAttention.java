@@ -51,11 +51,13 @@ public final class SparseAttention {
             if (mode == MaskMode.TOPP || mode == MaskMode.HYBRID) {
                 BlockSelector.checkFraction("topp", topp);
             }
-            if (queryBlock <= 0) {
-                throw new IllegalArgumentException("bq: got " + queryBlock + ", expected a positive block size");
+            if (queryBlock <= 0 || queryBlock > Attention.MAX_BLOCK) {
+                throw new IllegalArgumentException("bq: got " + queryBlock + ", expected a positive block size of at most "
+                        + Attention.MAX_BLOCK);
             }
-            if (keyBlock <= 0) {
-                throw new IllegalArgumentException("bkv: got " + keyBlock + ", expected a positive block size");
+            if (keyBlock <= 0 || keyBlock > Attention.MAX_BLOCK) {
+                throw new IllegalArgumentException("bkv: got " + keyBlock + ", expected a positive block size of at most "
+                        + Attention.MAX_BLOCK);
             }
             if (layout == null) {
                 throw new IllegalArgumentException(OP + ": layout is null, expected BHND or BNHD");

@@ -46,11 +46,12 @@ class SparseAttentionErrorsTest {
     }
 
     @Test
-    void nonPositiveBlockSizesAreRejected() {
-        for (int bad : new int[] {0, -3}) {
+    void nonPositiveOrOversizedBlockSizesAreRejected() {
+        for (int bad : new int[] {0, -3, 1025}) {
             assertRejected(() -> Config.defaults().withBlocks(bad, 64), "bq", String.valueOf(bad), "expected a positive");
             assertRejected(() -> Config.defaults().withBlocks(128, bad), "bkv", String.valueOf(bad), "expected a positive");
         }
+        assertDoesNotThrow(() -> Config.defaults().withBlocks(1024, 1));
     }
 
     @Test

@@ -174,6 +174,87 @@ class SparseAttentionTest {
     }
 
     @Test
+    void rowsKeepingOnlyAOneTokenLastBlockReturnThatTokensValue() {
+        // Nk = 193 in blocks of 16: the last key block holds one token. Softmax over one key is exactly 1, so out is
+        // that token's value and lse its scaled score; padded key slots must contribute nothing.
+        Dims dims = new Dims(2, 3, 70, 193, 40, 32, 16);
+        int nkb = dims.keyBlocks();
+        boolean[] kept = new boolean[dims.batch() * dims.heads() * dims.queryBlocks() * nkb];
+        for (int r = 0; r < kept.length / nkb; r++) {
+            kept[r * nkb + nkb - 1] = true;
+        }
+        for (AttentionLayout layout : AttentionLayout.values()) {
+            try (Problem pr = SparseReference.problem(41, dims, layout, DType.F32);
+                 Tensor mask = maskTensor(kept, dims, DType.U8)) {
+                var config = SparseAttention.Config.defaults().withBlocks(32, 16).withLayout(layout).withMask(mask);
+                try (SparseAttention.Result r = SparseAttention.forward(pr.q(), pr.k(), pr.v(), config)) {
+                    double[] out = SparseReference.canonical(r.out(), dims, dims.queries(), layout);
+                    float[] lse = r.logsumexp().toFloatArray();
+                    double scale = (float) (1 / Math.sqrt(40));
+                    int d = dims.headDim();
+                    for (int bh = 0; bh < 6; bh++) {
+                        int last = (bh * dims.keys() + dims.keys() - 1) * d;
+                        for (int i = 0; i < dims.queries(); i++) {
+                            double score = 0;
+                            for (int c = 0; c < d; c++) {
+                                assertEquals(pr.vd()[last + c], out[(bh * dims.queries() + i) * d + c], 1e-6,
+                                        layout + " out of query " + i);
+                                score += pr.qd()[(bh * dims.queries() + i) * d + c] * pr.kd()[last + c];
+                            }
+                            assertEquals(score * scale, lse[bh * dims.queries() + i], 1e-5 * (1 + Math.abs(score)));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void largeLogitsStayAccurate() {
+        // scale 2 on d = 64: token scores reach the hundreds, so the online softmax must rescale without overflow.
+        // lse is of the order of 100, so its absolute error is ~1e-5 * 100; out keeps the usual tolerance.
+        Dims dims = dims(300, 200, 64, 32, 16);
+        try (Problem pr = SparseReference.problem(51, dims, BNHD, DType.F32)) {
+            var config = new SparseAttention.Config(HYBRID, 0.1, 0.5, 32, 16, BNHD, 2f, null);
+            boolean[] expected = rulesOnReferenceMap(pr, dims, 2.0, HYBRID, 0.1, 0.5);
+            try (SparseAttention.Result r = SparseAttention.forward(pr.q(), pr.k(), pr.v(), config)) {
+                assertArrayEquals(expected, SparseReference.flags(r.selection().mask()));
+                SparseReference.Forward ref = SparseReference.attention(pr.qd(), pr.kd(), pr.vd(), expected, dims, 2.0);
+                assertTrue(SparseReference.maxAbs(ref.lse()) > 50, "the case must have large logits");
+                SparseReference.assertClose(ref.out(), SparseReference.canonical(r.out(), dims, dims.queries(), BNHD),
+                        1e-4, 1e-4, "out");
+                SparseReference.assertClose(ref.lse(), r.logsumexp().toDoubleArray(), 1e-6, 1e-6, "lse");
+            }
+        }
+    }
+
+    @Test
+    void resultsDoNotDependOnTheThreadCount() {
+        Dims dims = dims(300, 200, 64, 32, 16);
+        int threads = io.sparge4j.engine.cpu.CpuRuntime.threads();
+        try (Problem pr = SparseReference.problem(61, dims, BHND, DType.F32);
+             Tensor dOut = Tensor.randn(62, pr.q().shape())) {
+            var config = SparseAttention.Config.defaults().withBlocks(32, 16).withTopk(0.1).withTopp(0.5);
+            float[][] many = run(pr, dOut, config);
+            io.sparge4j.engine.cpu.CpuRuntime.setThreads(1);
+            float[][] one = run(pr, dOut, config);
+            for (int i = 0; i < many.length; i++) {
+                assertArrayEquals(many[i], one[i], "output " + i + " with 1 thread vs " + threads);
+            }
+        } finally {
+            io.sparge4j.engine.cpu.CpuRuntime.setThreads(threads);
+        }
+    }
+
+    private static float[][] run(Problem pr, Tensor dOut, SparseAttention.Config config) {
+        try (SparseAttention.Result r = SparseAttention.forward(pr.q(), pr.k(), pr.v(), config);
+             var g = SparseAttention.backward(dOut, pr.q(), pr.k(), pr.v(), r, config)) {
+            return new float[][] {r.out().toFloatArray(), r.logsumexp().toFloatArray(), g.dq().toFloatArray(),
+                    g.dk().toFloatArray(), g.dv().toFloatArray()};
+        }
+    }
+
+    @Test
     void hybridWithPOneEqualsDense() {
         Dims dims = dims(300, 200, 64, 32, 16);
         try (Problem pr = SparseReference.problem(12, dims, BNHD, DType.F32)) {
