@@ -74,7 +74,9 @@ class SparseAttentionTest {
                 new Case("hybrid 37x41 d256 5x7 BHND", HYBRID, BHND, DType.F32, null, dims(37, 41, 256, 5, 7), 0.2, 0.3, dflt),
                 new Case("topk 1x29 d7 1x3 BNHD", TOPK, BNHD, DType.F32, null, dims(1, 29, 7, 1, 3), 0.3, Double.NaN, dflt),
                 new Case("mask bool 23x1 d16 4x1 BHND", MASK, BHND, DType.F32, DType.BOOL, dims(23, 1, 16, 4, 1), 0, 0, dflt),
-                new Case("dense 50x60 d16 blocks larger than N", DENSE, BHND, DType.F32, null, dims(50, 60, 16, 128, 64), 0, 0, dflt));
+                new Case("dense 50x60 d16 blocks larger than N", DENSE, BHND, DType.F32, null, dims(50, 60, 16, 128, 64), 0, 0, dflt),
+                new Case("mask u8 40x50 d1 8x8 BNHD", MASK, BNHD, DType.F32, DType.U8, dims(40, 50, 1, 8, 8), 0, 0, dflt),
+                new Case("hybrid B3 H5 64x96 d16 16x16 BNHD", HYBRID, BNHD, DType.F32, null, new Dims(3, 5, 64, 96, 16, 16, 16), 0.2, 0.4, dflt));
     }
 
     @ParameterizedTest(name = "{0}")
