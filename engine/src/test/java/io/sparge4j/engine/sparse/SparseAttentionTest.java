@@ -265,9 +265,10 @@ class SparseAttentionTest {
                  SparseAttention.Result d = SparseAttention.forward(pr.q(), pr.k(), pr.v(), hybrid.withMode(DENSE))) {
                 assertEquals(0.0, h.statistics().sparsity());
                 assertEquals(dims.keyBlocks(), h.statistics().keptPerRowMin());
-                // Same tiles in the same order: bit-identical, not merely close.
-                assertArrayEquals(d.out().toFloatArray(), h.out().toFloatArray());
-                assertArrayEquals(d.logsumexp().toFloatArray(), h.logsumexp().toFloatArray());
+                assertArrayEquals(SparseReference.flags(d.selection().mask()), SparseReference.flags(h.selection().mask()));
+                // Same tiles, so equal up to summation order (a dense fast path may order them differently).
+                SparseReference.assertClose(d.out().toDoubleArray(), h.out().toDoubleArray(), 1e-6, 1e-6, "out");
+                SparseReference.assertClose(d.logsumexp().toDoubleArray(), h.logsumexp().toDoubleArray(), 1e-6, 1e-6, "lse");
             }
         }
     }
