@@ -272,8 +272,15 @@ public final class SparseAttention {
             Dims dims = bnhd
                     ? new Dims(q.dim(0), q.dim(2), q.dim(1), k.dim(1), q.dim(3))
                     : new Dims(q.dim(0), q.dim(1), q.dim(2), k.dim(2), q.dim(3));
+            Check.positive(OP, "q batch size", dims.batch);
+            Check.positive(OP, "q heads", dims.heads);
+            Check.positive(OP, "q sequence length", dims.queries);
+            Check.positive(OP, "q head dim", dims.headDim);
+            Check.that(dims.headDim <= Attention.MAX_HEAD_DIM, OP, "q head dim", dims.headDim,
+                    "at most " + Attention.MAX_HEAD_DIM);
             Check.shape(OP, "k", k, bnhd ? new int[] {dims.batch, -1, dims.heads, dims.headDim}
                     : new int[] {dims.batch, dims.heads, -1, dims.headDim});
+            Check.positive(OP, "k sequence length", dims.keys);
             if (v != null) {
                 Check.dtype(OP, "v", v, q.dtype());
                 Check.sameShape(OP, "k", k, "v", v);

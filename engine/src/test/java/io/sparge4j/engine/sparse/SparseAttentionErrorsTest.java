@@ -95,6 +95,17 @@ class SparseAttentionErrorsTest {
                         "SparseAttention", "q has dtype", "expected f32, bf16 or f16");
                 assertRejected(() -> SparseAttention.forward(null, pr.k(), pr.v(), config),
                         "SparseAttention", "q is null");
+                try (Tensor qEmpty = Tensor.zeros(2, 3, 0, 64);
+                     Tensor kEmpty = Tensor.zeros(2, 3, 0, 64);
+                     Tensor qWide = Tensor.zeros(1, 1, 4, 257);
+                     Tensor kWide = Tensor.zeros(1, 1, 4, 257)) {
+                    assertRejected(() -> SparseAttention.forward(qEmpty, pr.k(), pr.v(), config),
+                            "SparseAttention", "q sequence length is 0", "expected a positive integer");
+                    assertRejected(() -> SparseAttention.forward(pr.q(), kEmpty, kEmpty, config),
+                            "SparseAttention", "k sequence length is 0", "expected a positive integer");
+                    assertRejected(() -> SparseAttention.forward(qWide, kWide, kWide, config),
+                            "SparseAttention", "q head dim is 257", "expected at most 256");
+                }
             }
         }
     }
