@@ -1,6 +1,7 @@
 package io.sparge4j.engine.sparse;
 
 import io.sparge4j.engine.cpu.CpuRuntime;
+import io.sparge4j.engine.ops.Check;
 import io.sparge4j.engine.tensor.Tensor;
 
 /**
@@ -8,6 +9,8 @@ import io.sparge4j.engine.tensor.Tensor;
  * for benchmarks ({@code max_rel_err}) and analysis, never the fast path.
  */
 public final class ReferenceAttention {
+    private static final String OP = "ReferenceAttention";
+
     private ReferenceAttention() {
     }
 
@@ -25,6 +28,14 @@ public final class ReferenceAttention {
      * @return the output row (length d)
      */
     public static double[] row(Tensor q, Tensor k, Tensor v, BlockMask mask, float scale, int b, int h, int row) {
+        check(q, k, v, mask);
+        Check.that(b >= 0 && b < q.dim(0) && h >= 0 && h < q.dim(1) && row >= 0 && row < q.dim(2), OP, "(b, h, row)",
+                "(" + b + ", " + h + ", " + row + ")", "an index into q of shape " + java.util.Arrays.toString(q.shape()));
+        return rowUnchecked(q, k, v, mask, scale, b, h, row);
+    }
+
+    private static double[] rowUnchecked(Tensor q, Tensor k, Tensor v, BlockMask mask, float scale, int b, int h,
+            int row) {
         int heads = q.dim(1);
         int nq = q.dim(2);
         int nk = k.dim(2);
@@ -79,15 +90,33 @@ public final class ReferenceAttention {
      * @return row-major (B,H,Nq,d) values
      */
     public static double[] forward(Tensor q, Tensor k, Tensor v, BlockMask mask, float scale) {
+        check(q, k, v, mask);
         int b = q.dim(0);
         int h = q.dim(1);
         int nq = q.dim(2);
         int d = q.dim(3);
         double[] out = new double[b * h * nq * d];
         CpuRuntime.parallelFor(b * h * nq, r -> {
-            double[] o = row(q, k, v, mask, scale, r / nq / h, r / nq % h, r % nq);
+            double[] o = rowUnchecked(q, k, v, mask, scale, r / nq / h, r / nq % h, r % nq);
             System.arraycopy(o, 0, out, r * d, d);
         });
         return out;
+    }
+
+    /** The (B,H,N,d) layout only: k and v must match q, and the mask must cover them. */
+    private static void check(Tensor q, Tensor k, Tensor v, BlockMask mask) {
+        Check.floating(OP, "q", q);
+        Check.rank(OP, "q", q, 4);
+        Check.floating(OP, "k", k);
+        Check.shape(OP, "k", k, q.dim(0), q.dim(1), -1, q.dim(3));
+        Check.floating(OP, "v", v);
+        Check.sameShape(OP, "k", k, "v", v);
+        if (mask != null) {
+            boolean ok = mask.batch() == q.dim(0) && mask.heads() == q.dim(1)
+                    && mask.queryGrid().length() == q.dim(2) && mask.keyGrid().length() == k.dim(2);
+            Check.that(ok, OP, "mask", "B=" + mask.batch() + " H=" + mask.heads() + " Nq=" + mask.queryGrid().length()
+                    + " Nk=" + mask.keyGrid().length(), "B=" + q.dim(0) + " H=" + q.dim(1) + " Nq=" + q.dim(2) + " Nk="
+                    + k.dim(2) + " (from q and k in (B,H,N,d))");
+        }
     }
 }

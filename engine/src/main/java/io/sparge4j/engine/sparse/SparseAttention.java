@@ -2,6 +2,7 @@ package io.sparge4j.engine.sparse;
 
 import io.sparge4j.engine.ops.Attention;
 import io.sparge4j.engine.ops.AttentionLayout;
+import io.sparge4j.engine.ops.Check;
 import io.sparge4j.engine.tensor.Tensor;
 
 /**
@@ -50,11 +51,13 @@ public final class SparseAttention {
             if (mode == MaskMode.TOPP || mode == MaskMode.HYBRID) {
                 BlockSelector.checkFraction("topp", topp);
             }
-            if (queryBlock <= 0) {
-                throw new IllegalArgumentException("bq: got " + queryBlock + ", expected a positive block size");
+            if (queryBlock <= 0 || queryBlock > Attention.MAX_BLOCK) {
+                throw new IllegalArgumentException("bq: got " + queryBlock + ", expected a positive block size of at most "
+                        + Attention.MAX_BLOCK);
             }
-            if (keyBlock <= 0) {
-                throw new IllegalArgumentException("bkv: got " + keyBlock + ", expected a positive block size");
+            if (keyBlock <= 0 || keyBlock > Attention.MAX_BLOCK) {
+                throw new IllegalArgumentException("bkv: got " + keyBlock + ", expected a positive block size of at most "
+                        + Attention.MAX_BLOCK);
             }
             if (layout == null) {
                 throw new IllegalArgumentException(OP + ": layout is null, expected BHND or BNHD");
@@ -152,8 +155,8 @@ public final class SparseAttention {
      * @return the mask, the pooled map and the statistics
      */
     public static Selection selectBlocks(Tensor q, Tensor k, Config config) {
-        boolean bnhd = config.layout() == AttentionLayout.BNHD;
-        Dims dims = Dims.of(q, k, bnhd);
+        checkConfig(config);
+        Dims dims = Dims.of(q, k, null, config.layout() == AttentionLayout.BNHD);
         BlockGrid qg = new BlockGrid(dims.queries, config.queryBlock());
         BlockGrid kg = new BlockGrid(dims.keys, config.keyBlock());
         return switch (config.mode()) {
@@ -185,6 +188,8 @@ public final class SparseAttention {
      * @return output, logsumexp and the mask with its statistics
      */
     public static Result forward(Tensor q, Tensor k, Tensor v, Config config) {
+        checkConfig(config);
+        Dims.of(q, k, v, config.layout() == AttentionLayout.BNHD); // before the mask is built
         return forward(q, k, v, selectBlocks(q, k, config), config);
     }
 
@@ -199,7 +204,11 @@ public final class SparseAttention {
      * @return output, logsumexp and the mask
      */
     public static Result forward(Tensor q, Tensor k, Tensor v, Selection selection, Config config) {
-        checkMatches(q, k, selection.mask(), config);
+        checkConfig(config);
+        if (selection == null) {
+            throw new IllegalArgumentException(OP + ": selection is null, expected the result of selectBlocks");
+        }
+        checkMatches(q, k, v, selection.mask(), config);
         Attention.Result r = Attention.forward(q, k, v, config.attentionOptions(), new BlockMaskSchedule(selection.mask()));
         return new Result(r.out(), r.logsumexp(), selection);
     }
@@ -218,36 +227,65 @@ public final class SparseAttention {
      * @return dq, dk, dv (f32)
      */
     public static Attention.Gradients backward(Tensor dOut, Tensor q, Tensor k, Tensor v, Result forward, Config config) {
+        checkConfig(config);
+        if (forward == null) {
+            throw new IllegalArgumentException(OP + ": forward is null, expected the forward's Result");
+        }
         BlockMask mask = forward.selection().mask();
-        checkMatches(q, k, mask, config);
+        checkMatches(q, k, v, mask, config);
         return Attention.backward(dOut, q, k, v, forward.out(), forward.logsumexp(), config.attentionOptions(),
                 new BlockMaskSchedule(mask));
     }
 
-    private static void checkMatches(Tensor q, Tensor k, BlockMask mask, Config config) {
-        Dims dims = Dims.of(q, k, config.layout() == AttentionLayout.BNHD);
+    private static void checkConfig(Config config) {
+        if (config == null) {
+            throw new IllegalArgumentException(OP + ": config is null, expected a SparseAttention.Config");
+        }
+    }
+
+    private static void checkMatches(Tensor q, Tensor k, Tensor v, BlockMask mask, Config config) {
+        Dims dims = Dims.of(q, k, v, config.layout() == AttentionLayout.BNHD);
         boolean ok = mask.batch() == dims.batch && mask.heads() == dims.heads
                 && mask.queryGrid().equals(new BlockGrid(dims.queries, config.queryBlock()))
                 && mask.keyGrid().equals(new BlockGrid(dims.keys, config.keyBlock()));
         if (!ok) {
-            throw new IllegalArgumentException(OP + ": mask covers B=" + mask.batch() + " H=" + mask.heads() + " "
-                    + mask.queryGrid() + " x " + mask.keyGrid() + ", expected B=" + dims.batch + " H=" + dims.heads
-                    + " Nq=" + dims.queries + " in blocks of " + config.queryBlock() + ", Nk=" + dims.keys
-                    + " in blocks of " + config.keyBlock());
+            throw new IllegalArgumentException(OP + ": selection covers " + describe(mask.batch(), mask.heads(),
+                    mask.queryGrid(), mask.keyGrid()) + ", expected " + describe(dims.batch, dims.heads,
+                    new BlockGrid(dims.queries, config.queryBlock()), new BlockGrid(dims.keys, config.keyBlock()))
+                    + " (from q, k and the config)");
         }
     }
 
-    /** Sizes read from q and k in either layout; the kernels validate everything else. */
+    private static String describe(int batch, int heads, BlockGrid queries, BlockGrid keys) {
+        return "B=" + batch + " H=" + heads + ", " + queries.length() + " queries in blocks of " + queries.blockSize()
+                + ", " + keys.length() + " keys in blocks of " + keys.blockSize();
+    }
+
+    /** Sizes read from q and k in either layout, after checking that q and k (and v when given) agree. */
     private record Dims(int batch, int heads, int queries, int keys, int headDim) {
-        static Dims of(Tensor q, Tensor k, boolean bnhd) {
-            if (q == null || k == null || q.rank() != 4 || k.rank() != 4) {
-                throw new IllegalArgumentException(OP + ": q and k must be rank-4 tensors, got "
-                        + (q == null ? "null" : java.util.Arrays.toString(q.shape())) + " and "
-                        + (k == null ? "null" : java.util.Arrays.toString(k.shape())));
-            }
-            return bnhd
+        static Dims of(Tensor q, Tensor k, Tensor v, boolean bnhd) {
+            Check.floating(OP, "q", q);
+            Check.rank(OP, "q", q, 4);
+            Check.notNull(OP, "k", k);
+            Check.rank(OP, "k", k, 4);
+            Check.dtype(OP, "k", k, q.dtype());
+            Dims dims = bnhd
                     ? new Dims(q.dim(0), q.dim(2), q.dim(1), k.dim(1), q.dim(3))
                     : new Dims(q.dim(0), q.dim(1), q.dim(2), k.dim(2), q.dim(3));
+            Check.positive(OP, "q batch size", dims.batch);
+            Check.positive(OP, "q heads", dims.heads);
+            Check.positive(OP, "q sequence length", dims.queries);
+            Check.positive(OP, "q head dim", dims.headDim);
+            Check.that(dims.headDim <= Attention.MAX_HEAD_DIM, OP, "q head dim", dims.headDim,
+                    "at most " + Attention.MAX_HEAD_DIM);
+            Check.shape(OP, "k", k, bnhd ? new int[] {dims.batch, -1, dims.heads, dims.headDim}
+                    : new int[] {dims.batch, dims.heads, -1, dims.headDim});
+            Check.positive(OP, "k sequence length", dims.keys);
+            if (v != null) {
+                Check.dtype(OP, "v", v, q.dtype());
+                Check.sameShape(OP, "k", k, "v", v);
+            }
+            return dims;
         }
     }
 }
