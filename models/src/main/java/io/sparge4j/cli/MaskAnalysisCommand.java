@@ -35,6 +35,9 @@ public final class MaskAnalysisCommand implements Callable<Integer> {
             MaskStudy.Case.FLAT, new double[] {0.4150, 0.3726, 0.3707},
             MaskStudy.Case.SINK, new double[] {0.1664, 0.2160, 0.1671});
 
+    /** MaskStudy picks 8 distinct key blocks besides block 0 per row, so it needs at least 9. */
+    static final int MIN_KEY_BLOCKS = 9;
+
     @Spec
     private CommandSpec spec;
 
@@ -110,6 +113,11 @@ public final class MaskAnalysisCommand implements Callable<Integer> {
         if (tokens <= 0 || tokens % queryBlock != 0 || tokens % keyBlock != 0) {
             throw SparseFlags.invalid(spec, "--tokens", String.valueOf(tokens), "a positive multiple of --bq "
                     + queryBlock + " and --bkv " + keyBlock);
+        }
+        if (tokens / keyBlock < MIN_KEY_BLOCKS) {
+            // The study's flat rows spread their mass over 8 blocks besides the sink block 0.
+            throw SparseFlags.invalid(spec, "--tokens", String.valueOf(tokens), "at least " + MIN_KEY_BLOCKS
+                    + " key blocks, i.e. --tokens >= " + MIN_KEY_BLOCKS * keyBlock + " with --bkv " + keyBlock);
         }
         if (!(targetSparsity > 0 && targetSparsity < 1)) {
             throw SparseFlags.invalid(spec, "--target-sparsity", String.valueOf(targetSparsity), "a fraction in (0, 1)");
