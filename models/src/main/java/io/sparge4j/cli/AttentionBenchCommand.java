@@ -1,0 +1,139 @@
+package io.sparge4j.cli;
+
+import io.sparge4j.engine.bench.AttentionBench;
+import io.sparge4j.engine.bench.BenchShape;
+import io.sparge4j.engine.sparse.MaskMode;
+import io.sparge4j.engine.tensor.DType;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+import java.io.PrintWriter;
+import java.util.EnumSet;
+import java.util.concurrent.Callable;
+
+/** {@code sparge attention-bench}: dense against block-sparse attention, forward and backward (engine's AttentionBench). */
+@Command(name = "attention-bench",
+        description = {"Times dense and block-sparse attention, forward and backward (medians after a warm-up), the"
+                + " mask builder, and checks the sparse output against float64 masked attention on sampled rows."
+                + " Inputs are seeded random q and k sharing a smooth low-rank component, so the pooled map has"
+                + " structure. --target-sparsity S keeps --topk and calibrates p on these inputs."})
+public final class AttentionBenchCommand implements Callable<Integer> {
+    @Spec
+    private CommandSpec spec;
+
+    @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.")
+    private boolean help;
+
+    @Option(names = "--backend", paramLabel = "cpu|cuda|opencl", defaultValue = "cpu",
+            description = "Where to run (default cpu; the GPU kernels come with a later issue).")
+    private String backend;
+
+    @Option(names = "--shape", paramLabel = "SHAPE", defaultValue = "cpu-s",
+            description = "cpu-s (1,4,4096,64), wan13b-480p, wan14b-720p, or B,H,N,d (default ${DEFAULT-VALUE}).")
+    private String shape;
+
+    @Option(names = "--mode", paramLabel = "MODE", defaultValue = "hybrid",
+            description = "dense, topk, topp or hybrid (default ${DEFAULT-VALUE}).")
+    private String mode;
+
+    @Option(names = "--topk", paramLabel = "K", defaultValue = "0.03",
+            description = "Top-k fraction in (0, 1] (default ${DEFAULT-VALUE}).")
+    private double topk;
+
+    @Option(names = "--topp", paramLabel = "P", defaultValue = "0.2",
+            description = "Top-p threshold in (0, 1] (default ${DEFAULT-VALUE}; unused with --target-sparsity).")
+    private double topp;
+
+    @Option(names = "--target-sparsity", paramLabel = "S",
+            description = "Keep --topk and calibrate p on the benchmark's inputs to this sparsity, in [0, 1).")
+    private Double targetSparsity;
+
+    @Option(names = "--bq", paramLabel = "N", defaultValue = "128", description = "Query block size (default ${DEFAULT-VALUE}).")
+    private int queryBlock;
+
+    @Option(names = "--bkv", paramLabel = "N", defaultValue = "64", description = "Key block size (default ${DEFAULT-VALUE}).")
+    private int keyBlock;
+
+    @Option(names = "--dtype", paramLabel = "f32|bf16|f16", defaultValue = "f32",
+            description = "Input dtype (default ${DEFAULT-VALUE}).")
+    private String dtype;
+
+    @Option(names = "--warmup", paramLabel = "N", description = "Untimed rounds first (default 2; --quick: 0).")
+    private Integer warmup;
+
+    @Option(names = "--reps", paramLabel = "N", description = "Timed rounds; times are medians (default 7; --quick: 1).")
+    private Integer reps;
+
+    @Option(names = "--rows", paramLabel = "N", description = "Rows per head checked against float64 for max_rel_err"
+            + " (default 64; --quick: 16).")
+    private Integer rows;
+
+    @Option(names = "--seed", paramLabel = "N", defaultValue = "0", description = "Input seed (default ${DEFAULT-VALUE}).")
+    private long seed;
+
+    @Option(names = "--quick", description = "A quick run for tests: shape 1,2,512,64 unless --shape is given, no"
+            + " warm-up, one round.")
+    private boolean quick;
+
+    @Option(names = "--json", description = "Print one JSON line.")
+    private boolean json;
+
+    /** Picocli creates it. */
+    public AttentionBenchCommand() {
+    }
+
+    @Override
+    public Integer call() {
+        AttentionBench.Settings settings = settings();
+        AttentionBench.Result result = AttentionBench.run(settings);
+        PrintWriter out = spec.commandLine().getOut();
+        if (result.calibrationNote() != null) {
+            PrintWriter err = spec.commandLine().getErr();
+            err.println("sparge: " + result.calibrationNote());
+            err.flush();
+        }
+        out.print(json ? result.toJson() + System.lineSeparator() : result.toTable());
+        out.flush();
+        return 0;
+    }
+
+    private AttentionBench.Settings settings() {
+        try {
+            // The backend first: a GPU backend is refused before anything else is looked at.
+            AttentionBench.checkBackend(backend);
+            AttentionBench.Settings base = quick ? AttentionBench.Settings.quick() : AttentionBench.Settings.cpuS();
+            boolean shapeGiven = spec.commandLine().getParseResult().hasMatchedOption("--shape");
+            BenchShape benchShape = quick && !shapeGiven ? base.shape() : BenchShape.parse(shape);
+            MaskMode m = SparseFlags.parseMode(spec, mode,
+                    EnumSet.of(MaskMode.DENSE, MaskMode.TOPK, MaskMode.TOPP, MaskMode.HYBRID));
+            return new AttentionBench.Settings(backend, benchShape, m, topk, topp,
+                    targetSparsity == null ? Double.NaN : targetSparsity, queryBlock, keyBlock, DType.parse(dtype),
+                    warmup == null ? base.warmup() : warmup, reps == null ? base.reps() : reps, seed,
+                    rows == null ? base.sampledRows() : rows);
+        } catch (IllegalArgumentException e) {
+            throw usage(e.getMessage());
+        }
+    }
+
+    /** Turns "field: got x, expected y" from the engine into the CLI's "Invalid value for option '--field': ...". */
+    private ParameterException usage(String message) {
+        int colon = message.indexOf(": ");
+        if (colon > 0) {
+            String field = message.substring(0, colon);
+            String option = switch (field) {
+                case "backend", "shape", "mode", "topk", "topp", "target-sparsity", "bq", "bkv", "dtype", "warmup",
+                     "reps", "rows" -> "--" + field;
+                case "sampled rows" -> "--rows";
+                default -> null;
+            };
+            if (option != null) {
+                return new ParameterException(spec.commandLine(), "Invalid value for option '" + option + "': "
+                        + message.substring(colon + 2));
+            }
+        }
+        return new ParameterException(spec.commandLine(), message);
+    }
+}

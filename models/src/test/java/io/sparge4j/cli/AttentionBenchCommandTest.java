@@ -1,0 +1,102 @@
+package io.sparge4j.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class AttentionBenchCommandTest {
+    private static final List<String> FIELDS = List.of("backend", "dtype", "shape", "mode", "k", "p", "sparsity",
+            "dense_fwd_ms", "sparse_fwd_ms", "fwd_speedup", "dense_bwd_ms", "sparse_bwd_ms", "bwd_speedup", "mask_ms",
+            "max_rel_err");
+
+    @Test
+    void jsonIsOneLineWithExactlyTheIssuesFields() throws Exception {
+        CliRun r = CliRun.of("attention-bench", "--backend", "cpu", "--shape", "1,2,384,32", "--mode", "hybrid",
+                "--topk", "0.1", "--topp", "0.3", "--warmup", "0", "--reps", "1", "--json");
+        assertEquals(0, r.exit(), r.toString());
+        assertEquals(1, r.out().lines().count(), r.out());
+        JsonNode node = new ObjectMapper().readTree(r.out());
+        List<String> names = new ArrayList<>();
+        node.fieldNames().forEachRemaining(names::add);
+        assertEquals(FIELDS, names);
+        assertEquals("cpu", node.get("backend").asText());
+        assertEquals("f32", node.get("dtype").asText());
+        assertEquals("1,2,384,32", node.get("shape").asText());
+        assertEquals("hybrid", node.get("mode").asText());
+        assertEquals(0.1, node.get("k").asDouble());
+        assertEquals(0.3, node.get("p").asDouble());
+        for (String f : FIELDS.subList(4, FIELDS.size())) {
+            assertTrue(node.get(f).isNumber(), f + ": " + r.out());
+        }
+        double sparsity = node.get("sparsity").asDouble();
+        assertTrue(sparsity >= 0 && sparsity <= 1, r.out());
+        assertTrue(node.get("max_rel_err").asDouble() < 1e-4, r.out());
+        assertEquals(node.get("dense_fwd_ms").asDouble() / node.get("sparse_fwd_ms").asDouble(),
+                node.get("fwd_speedup").asDouble(), 1e-9);
+    }
+
+    @Test
+    void targetSparsityCalibratesPAndQuickTableIsReadable() throws Exception {
+        CliRun r = CliRun.of("attention-bench", "--quick", "--shape", "1,2,2048,64", "--target-sparsity", "0.9",
+                "--json");
+        assertEquals(0, r.exit(), r.toString());
+        JsonNode node = new ObjectMapper().readTree(r.out());
+        assertEquals(0.03, node.get("k").asDouble());
+        assertEquals(0.9, node.get("sparsity").asDouble(), 0.005);
+        assertTrue(node.get("calibration_note") == null, r.out());
+
+        r = CliRun.of("attention-bench", "--quick");
+        assertEquals(0, r.exit(), r.toString());
+        assertTrue(r.out().startsWith("attention-bench: backend cpu, dtype f32, shape 1,2,512,64 (B,H,N,d), mode hybrid"),
+                r.out());
+        assertTrue(r.out().contains("\nforward ") && r.out().contains("\nbackward ") && r.out().contains("\nmask "),
+                r.out());
+    }
+
+    @Test
+    void unreachableTargetSaysSoInJsonAndOnStderr() throws Exception {
+        CliRun r = CliRun.of("attention-bench", "--quick", "--topk", "0.5", "--target-sparsity", "0.9", "--json");
+        assertEquals(0, r.exit(), r.toString());
+        JsonNode node = new ObjectMapper().readTree(r.out());
+        assertTrue(node.get("calibration_note").asText().contains("out of reach"), r.out());
+        assertTrue(r.err().startsWith("sparge: target sparsity 0.9000 is out of reach"), r.err());
+    }
+
+    private static void assertUsage(String expectedStart, String... args) {
+        CliRun r = CliRun.of(args);
+        assertEquals(2, r.exit(), r.toString());
+        assertTrue(r.err().startsWith("sparge: " + expectedStart), r.toString());
+        assertEquals("", r.out());
+    }
+
+    @Test
+    void badArgumentsAreUsageErrorsWithClearMessages() {
+        assertUsage("Invalid value for option '--shape': got 'cpu-xl', expected cpu-s, wan13b-480p, wan14b-720p or"
+                + " B,H,N,d", "attention-bench", "--shape", "cpu-xl", "--json");
+        assertUsage("Invalid value for option '--shape': got '1,4,4096'", "attention-bench", "--shape", "1,4,4096");
+        assertUsage("Invalid value for option '--backend': got cuda, but the GPU attention kernels come with a later"
+                + " issue", "attention-bench", "--backend", "cuda", "--shape", "cpu-s", "--json");
+        assertUsage("Invalid value for option '--backend': got opencl", "attention-bench", "--backend", "opencl");
+        assertUsage("Invalid value for option '--topk': got 0.0, expected a fraction in (0, 1]", "attention-bench",
+                "--quick", "--topk", "0");
+        assertUsage("Invalid value for option '--topp': got 2.0, expected a fraction in (0, 1]", "attention-bench",
+                "--quick", "--topp", "2");
+        assertUsage("Invalid value for option '--bq': got 0, expected a block size", "attention-bench", "--quick",
+                "--bq", "0");
+        assertUsage("Invalid value for option '--mode': got 'mask', expected one of dense, topk, topp, hybrid",
+                "attention-bench", "--quick", "--mode", "mask");
+        assertUsage("Invalid value for option '--target-sparsity': calibrates p with k fixed", "attention-bench",
+                "--quick", "--mode", "topk", "--target-sparsity", "0.9");
+        assertUsage("Invalid value for option '--dtype': got i32, expected f32, bf16 or f16", "attention-bench",
+                "--quick", "--dtype", "i32");
+        assertUsage("Invalid value for option '--dtype': got 'f64', expected one of", "attention-bench", "--quick",
+                "--dtype", "f64");
+        assertUsage("Invalid value for option '--reps': got 0", "attention-bench", "--quick", "--reps", "0");
+    }
+}
