@@ -65,6 +65,9 @@ public final class MaskStudy {
     public record Selection(MaskMode mode, double k, double p, BlockMask mask) {
     }
 
+    /** The maps need a sink block plus 8 distinct others per row. */
+    public static final int MIN_KEY_BLOCKS = 9;
+
     private final int tokens;
     private final int headDim;
     private final int queryBlock;
@@ -87,6 +90,10 @@ public final class MaskStudy {
         if (queryBlock <= 0 || keyBlock <= 0 || tokens % queryBlock != 0 || tokens % keyBlock != 0) {
             throw new IllegalArgumentException("mask study: tokens " + tokens + " must be a positive multiple of the block"
                     + " sizes, got bq=" + queryBlock + " bkv=" + keyBlock);
+        }
+        if (tokens / keyBlock < MIN_KEY_BLOCKS) {
+            throw new IllegalArgumentException("mask study: got " + tokens / keyBlock + " key blocks (tokens " + tokens
+                    + " / bkv " + keyBlock + "), expected at least " + MIN_KEY_BLOCKS + " (a sink plus 8 others)");
         }
         if (tokens / keyBlock > headDim) {
             throw new IllegalArgumentException("mask study: " + tokens / keyBlock + " key blocks need head dim >= "
