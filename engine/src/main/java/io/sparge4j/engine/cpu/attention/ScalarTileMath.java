@@ -62,15 +62,15 @@ public final class ScalarTileMath implements TileMath {
     }
 
     @Override
-    public void softmaxGrad(float[] s, float[] dp, int rows, int cols, int validCols, float[] shift,
-                            float[] delta, int vecOff, boolean perColumn) {
+    public void softmaxGrad(float[] s, float[] dp, int rows, int cols, int validCols, float[] shift, int shiftOff,
+                            float[] delta, int deltaOff, boolean perColumn) {
         for (int i = 0; i < rows; i++) {
             int row = i * cols;
             for (int j = 0; j < validCols; j++) {
-                int v = vecOff + (perColumn ? j : i);
-                float p = exp2(s[row + j] - shift[v]);
+                int v = perColumn ? j : i;
+                float p = exp2(s[row + j] - shift[shiftOff + v]);
                 s[row + j] = p;
-                dp[row + j] = p * (dp[row + j] - delta[v]);
+                dp[row + j] = p * (dp[row + j] - delta[deltaOff + v]);
             }
             for (int j = validCols; j < cols; j++) {
                 s[row + j] = 0f;

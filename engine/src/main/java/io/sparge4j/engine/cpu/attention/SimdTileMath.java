@@ -226,21 +226,21 @@ public final class SimdTileMath implements TileMath {
     }
 
     @Override
-    public void softmaxGrad(float[] s, float[] dp, int rows, int cols, int validCols, float[] shift,
-                            float[] delta, int vecOff, boolean perColumn) {
+    public void softmaxGrad(float[] s, float[] dp, int rows, int cols, int validCols, float[] shift, int shiftOff,
+                            float[] delta, int deltaOff, boolean perColumn) {
         for (int i = 0; i < rows; i++) {
             int row = i * cols;
             if (perColumn) {
                 for (int j = 0; j < cols; j += L) {
                     FloatVector p = exp2(FloatVector.fromArray(S, s, row + j)
-                            .sub(FloatVector.fromArray(S, shift, vecOff + j)));
+                            .sub(FloatVector.fromArray(S, shift, shiftOff + j)));
                     p.intoArray(s, row + j);
-                    p.mul(FloatVector.fromArray(S, dp, row + j).sub(FloatVector.fromArray(S, delta, vecOff + j)))
+                    p.mul(FloatVector.fromArray(S, dp, row + j).sub(FloatVector.fromArray(S, delta, deltaOff + j)))
                             .intoArray(dp, row + j);
                 }
             } else {
-                float sh = shift[vecOff + i];
-                float de = delta[vecOff + i];
+                float sh = shift[shiftOff + i];
+                float de = delta[deltaOff + i];
                 for (int j = 0; j < cols; j += L) {
                     FloatVector p = exp2(FloatVector.fromArray(S, s, row + j).sub(sh));
                     p.intoArray(s, row + j);

@@ -48,6 +48,6 @@ public interface TileMath {
      *
      * @param cols the tile width (a multiple of 16), also its leading dimension
      */
-    void softmaxGrad(float[] s, float[] dp, int rows, int cols, int validCols, float[] shift, float[] delta,
-                     int vecOff, boolean perColumn);
+    void softmaxGrad(float[] s, float[] dp, int rows, int cols, int validCols, float[] shift, int shiftOff,
+                     float[] delta, int deltaOff, boolean perColumn);
 }

@@ -1,52 +1,81 @@
 package io.sparge4j.engine.cpu.attention;
 
+import io.sparge4j.engine.ops.AttentionLayout;
 import io.sparge4j.engine.tensor.Tensor;
 
+import java.util.Arrays;
+
 /**
- * Copies one block of a head's rows out of a (B,H,N,d) or (B,N,H,d) tensor into a zero-padded f32 tile,
- * either as rows (tile x paddedDim) or transposed (paddedDim x tile, so that a GEMM over the head
- * dimension reads contiguous vectors). Padding stays zero, so it adds nothing to any product.
+ * Copies one block of a head's rows out of a (B,H,N,d) or (B,N,H,d) tensor into zero-padded f32 tiles.
+ * A block is first {@link #stage staged} as dense {@code count x headDim} floats (one bulk read when the
+ * rows are contiguous), then laid out as rows (tile x paddedDim) and/or transposed (paddedDim x tile, so
+ * that a GEMM over the head dimension reads contiguous vectors). Every padding element is written as zero,
+ * so reused buffers never carry stale values into a product.
  */
 final class TilePacker {
     private TilePacker() {
     }
 
-    /**
-     * @param seqLen the tensor's sequence length
-     * @param blockSize rows per block
-     * @param tile padded rows per tile
-     * @param block the block to pack
-     * @param mul factor applied to every element
-     * @param dst per-head buffer; block {@code block} starts at {@code block * tile * paddedDim}
-     */
-    static void rows(Tensor t, AttentionShape sh, int seqLen, int b, int h, int blockSize, int tile, int block,
-                     float mul, float[] dst) {
-        int dp = sh.paddedDim();
-        int first = block * blockSize;
-        int count = Math.min(blockSize, seqLen - first);
-        for (int r = 0; r < count; r++) {
-            RowIo.read(t, sh.rowIndex(seqLen, b, h, first + r), dst, (block * tile + r) * dp, sh.headDim(), mul);
-        }
+    /** @return the rows block {@code block} holds: {@code blockSize}, or fewer for the last block */
+    static int count(int seqLen, int blockSize, int block) {
+        return Math.min(blockSize, seqLen - block * blockSize);
     }
 
     /**
-     * Like {@link #rows} but transposed: element (row r, column c) of block {@code block} lands at
-     * {@code block * tile * paddedDim + c * tile + r}.
+     * Reads the rows of block {@code block} of head (b, h), times {@code mul}, into
+     * {@code stage[r * headDim + c]}.
      *
-     * @param row scratch of at least headDim floats
+     * @param seqLen the tensor's sequence length
+     * @param stage at least {@code blockSize * headDim} floats
+     * @return the number of rows read
      */
-    static void transposed(Tensor t, AttentionShape sh, int seqLen, int b, int h, int blockSize, int tile, int block,
-                           float mul, float[] dst, float[] row) {
+    static int stage(Tensor t, AttentionShape sh, int seqLen, int b, int h, int blockSize, int block, float mul,
+                     float[] stage) {
         int d = sh.headDim();
-        int base = block * tile * sh.paddedDim();
         int first = block * blockSize;
-        int count = Math.min(blockSize, seqLen - first);
-        for (int r = 0; r < count; r++) {
-            RowIo.read(t, sh.rowIndex(seqLen, b, h, first + r), row, 0, d, mul);
-            for (int c = 0; c < d; c++) {
-                dst[base + c * tile + r] = row[c];
+        int count = count(seqLen, blockSize, block);
+        if (sh.layout() == AttentionLayout.BHND) {
+            // A head's rows are contiguous in BHND: one read for the whole block.
+            RowIo.read(t, sh.rowIndex(seqLen, b, h, first), stage, 0, count * d, mul);
+        } else {
+            for (int r = 0; r < count; r++) {
+                RowIo.read(t, sh.rowIndex(seqLen, b, h, first + r), stage, r * d, d, mul);
             }
         }
+        return count;
+    }
+
+    /** Lays {@code count} staged rows out as a {@code tile x paddedDim} tile at {@code dst[off]}, zero padded. */
+    static void rows(float[] stage, int count, AttentionShape sh, int tile, float[] dst, int off) {
+        int d = sh.headDim();
+        int dp = sh.paddedDim();
+        for (int r = 0; r < count; r++) {
+            int at = off + r * dp;
+            System.arraycopy(stage, r * d, dst, at, d);
+            if (dp > d) {
+                Arrays.fill(dst, at + d, at + dp, 0f);
+            }
+        }
+        Arrays.fill(dst, off + count * dp, off + tile * dp, 0f);
+    }
+
+    /**
+     * Lays {@code count} staged rows out transposed: element (row r, column c) lands at {@code dst[off + c * tile + r]};
+     * padding rows and columns are zero.
+     */
+    static void transposed(float[] stage, int count, AttentionShape sh, int tile, float[] dst, int off) {
+        int d = sh.headDim();
+        int dp = sh.paddedDim();
+        for (int c = 0; c < d; c++) {
+            int at = off + c * tile;
+            for (int r = 0, src = c; r < count; r++, src += d) {
+                dst[at + r] = stage[src];
+            }
+            if (count < tile) {
+                Arrays.fill(dst, at + count, at + tile, 0f);
+            }
+        }
+        Arrays.fill(dst, off + d * tile, off + dp * tile, 0f);
     }
 
     /** @return how many heads to pack at once so that the packed copies stay within a memory budget */

@@ -128,24 +128,25 @@ class TileMathTest {
     @ParameterizedTest
     @MethodSource("maths")
     void softmaxGradByRowAndByColumn(TileMath math) {
-        int rows = 4, cols = 32, valid = 20, off = 3;
+        // Shift and delta sit at different offsets (the kernels keep both in one packed array).
+        int rows = 4, cols = 32, valid = 20, off = 3, deltaOff = 11;
         SplittableRandom rng = new SplittableRandom(4);
         float[] s0 = random(rng, rows * cols);
         float[] dp0 = random(rng, rows * cols);
         float[] shift = random(rng, off + cols);
-        float[] delta = random(rng, off + cols);
+        float[] delta = random(rng, deltaOff + cols);
         for (boolean perColumn : new boolean[] {false, true}) {
             float[] s = s0.clone();
             float[] dp = dp0.clone();
-            math.softmaxGrad(s, dp, rows, cols, valid, shift, delta, off, perColumn);
+            math.softmaxGrad(s, dp, rows, cols, valid, shift, off, delta, deltaOff, perColumn);
             double[] wantP = new double[rows * cols];
             double[] wantDs = new double[rows * cols];
             for (int i = 0; i < rows; i++) {
                 for (int j = 0; j < valid; j++) {
-                    int v = off + (perColumn ? j : i);
-                    double p = Math.pow(2, (double) s0[i * cols + j] - shift[v]);
+                    int v = perColumn ? j : i;
+                    double p = Math.pow(2, (double) s0[i * cols + j] - shift[off + v]);
                     wantP[i * cols + j] = p;
-                    wantDs[i * cols + j] = p * ((double) dp0[i * cols + j] - delta[v]);
+                    wantDs[i * cols + j] = p * ((double) dp0[i * cols + j] - delta[deltaOff + v]);
                 }
             }
             assertClose(wantP, s, 1e-6, 1e-7, "p perColumn=" + perColumn);
