@@ -21,7 +21,8 @@ import java.util.Arrays;
 public final class FlashBackward {
     private static final float LN2 = (float) Math.log(2);
     private static final float LOG2E = (float) (1 / Math.log(2));
-    private static final PackedBuffer PACKED = new PackedBuffer();
+    /** Packed operands, reused across calls (package-private so that tests can poison it). */
+    static final PackedBuffer PACKED = new PackedBuffer();
 
     private FlashBackward() {
     }

@@ -19,8 +19,12 @@ import java.util.Arrays;
 public final class FlashForward {
     private static final double LN2 = Math.log(2);
     private static final float LOG2E = (float) (1 / Math.log(2));
-    private static final PackedBuffer PACKED = new PackedBuffer();
+    /** Packed operands, reused across calls (package-private so that tests can poison it). */
+    static final PackedBuffer PACKED = new PackedBuffer();
+    /** Query rows per strip: a multiple of 6 and of 4 (the GEMM's row blocks); tiles are multiples of 16 rows. */
+    private static final int STRIP = 24;
 
+    static final boolean DBG = Boolean.getBoolean("dbg");
     private FlashForward() {
     }
 
@@ -52,6 +56,7 @@ public final class FlashForward {
             for (int first = 0; first < sh.batchHeads(); first += chunk) {
                 int heads = Math.min(chunk, sh.batchHeads() - first);
                 int start = first;
+                long t0 = System.nanoTime();
                 int[] keyItems = WorkOrder.usedKeyBlocks(schedule, start, heads, nqb, nkb);
                 CpuRuntime.parallelFor(keyItems.length, i -> {
                     int c = keyItems[i] / nkb;
@@ -66,6 +71,7 @@ public final class FlashForward {
                     count = TilePacker.stage(v, sh, sh.keyLen(), b, h, sh.keyBlock(), kb, 1f, stage);
                     TilePacker.rows(stage, count, sh, kt, packed, at + kSize);
                 });
+                long t1 = System.nanoTime();
                 int[] order = WorkOrder.byCostDescending(heads * nqb,
                         item -> schedule.keyBlocks(start + item / nqb, item % nqb).length);
                 CpuRuntime.parallelFor(order.length, i -> {
@@ -74,6 +80,8 @@ public final class FlashForward {
                     queryBlock(sh, start + c, order[i] % nqb, q, qMul, packed, base, base + kSize, out, lse,
                             schedule, math);
                 });
+                long t2 = System.nanoTime();
+                if (DBG) System.err.printf("pack %.2f tiles %.2f (%d key blocks)%n", (t1-t0)/1e6, (t2-t1)/1e6, keyItems.length);
             }
         } finally {
             PACKED.release(packed);
@@ -102,11 +110,16 @@ public final class FlashForward {
         }
         for (int kb : keyBlocks) {
             int kOff = kb * kt * dp;
-            math.gemm(s.tile, 0, dp, packed, kTBase + kOff, kt, s.scores, 0, kt, qt, kt, dp, null, false);
             int valid = TilePacker.count(sh.keyLen(), sh.keyBlock(), kb);
-            boolean rescale = math.onlineSoftmax(s.scores, qt, kt, valid, m, l, s.alpha);
-            math.gemm(s.scores, 0, kt, packed, vBase + kOff, dp, o, 0, dp, qt, dp, kt, rescale ? s.alpha : null,
-                    true);
+            // A strip of query rows at a time: its scores stay in L1 between the two products, and the key
+            // and value tiles stay hot across strips.
+            for (int r0 = 0; r0 < qt; r0 += STRIP) {
+                int rows = Math.min(STRIP, qt - r0);
+                math.gemm(s.tile, r0 * dp, dp, packed, kTBase + kOff, kt, s.scores, 0, kt, rows, kt, dp, null, false);
+                boolean rescale = math.onlineSoftmax(s.scores, rows, kt, valid, m, l, r0, s.alpha);
+                math.gemm(s.scores, 0, kt, packed, vBase + kOff, dp, o, r0 * dp, dp, rows, dp, kt,
+                        rescale ? s.alpha : null, true);
+            }
         }
         int first = qb * sh.queryBlock();
         int rows = TilePacker.count(sh.queryLen(), sh.queryBlock(), qb);

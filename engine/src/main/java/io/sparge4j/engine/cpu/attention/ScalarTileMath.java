@@ -36,11 +36,12 @@ public final class ScalarTileMath implements TileMath {
 
     @Override
     public boolean onlineSoftmax(float[] s, int rows, int cols, int validCols, float[] rowMax, float[] rowSum,
-                                 float[] alpha) {
+                                 int firstRow, float[] alpha) {
         // Always moves the max to the exact running max: the textbook online softmax.
         for (int i = 0; i < rows; i++) {
             int row = i * cols;
-            float max = rowMax[i];
+            int r = firstRow + i;
+            float max = rowMax[r];
             for (int j = 0; j < validCols; j++) {
                 max = Math.max(max, s[row + j]);
             }
@@ -53,10 +54,10 @@ public final class ScalarTileMath implements TileMath {
             for (int j = validCols; j < cols; j++) {
                 s[row + j] = 0f;
             }
-            float a = exp2(rowMax[i] - max);
+            float a = exp2(rowMax[r] - max);
             alpha[i] = a;
-            rowSum[i * SUM_STRIDE] = rowSum[i * SUM_STRIDE] * a + sum;
-            rowMax[i] = max;
+            rowSum[r * SUM_STRIDE] = rowSum[r * SUM_STRIDE] * a + sum;
+            rowMax[r] = max;
         }
         return true;
     }
