@@ -24,7 +24,6 @@ public final class FlashForward {
     /** Query rows per strip: a multiple of 6 and of 4 (the GEMM's row blocks); tiles are multiples of 16 rows. */
     private static final int STRIP = 24;
 
-    static final boolean DBG = Boolean.getBoolean("dbg");
     private FlashForward() {
     }
 
@@ -56,7 +55,6 @@ public final class FlashForward {
             for (int first = 0; first < sh.batchHeads(); first += chunk) {
                 int heads = Math.min(chunk, sh.batchHeads() - first);
                 int start = first;
-                long t0 = System.nanoTime();
                 int[] keyItems = WorkOrder.usedKeyBlocks(schedule, start, heads, nqb, nkb);
                 CpuRuntime.parallelFor(keyItems.length, i -> {
                     int c = keyItems[i] / nkb;
@@ -71,7 +69,6 @@ public final class FlashForward {
                     count = TilePacker.stage(v, sh, sh.keyLen(), b, h, sh.keyBlock(), kb, 1f, stage);
                     TilePacker.rows(stage, count, sh, kt, packed, at + kSize);
                 });
-                long t1 = System.nanoTime();
                 int[] order = WorkOrder.byCostDescending(heads * nqb,
                         item -> schedule.keyBlocks(start + item / nqb, item % nqb).length);
                 CpuRuntime.parallelFor(order.length, i -> {
@@ -80,8 +77,6 @@ public final class FlashForward {
                     queryBlock(sh, start + c, order[i] % nqb, q, qMul, packed, base, base + kSize, out, lse,
                             schedule, math);
                 });
-                long t2 = System.nanoTime();
-                if (DBG) System.err.printf("pack %.2f tiles %.2f (%d key blocks)%n", (t1-t0)/1e6, (t2-t1)/1e6, keyItems.length);
             }
         } finally {
             PACKED.release(packed);
