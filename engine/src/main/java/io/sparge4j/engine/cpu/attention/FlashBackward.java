@@ -147,23 +147,24 @@ public final class FlashBackward {
         int bq = sh.queryBlock();
         int b = bh / sh.heads();
         int h = bh % sh.heads();
-        int tileOff = qb * qt * sh.paddedDim();
+        int dp = sh.paddedDim();
+        int tileOff = qb * qt * dp;
+        int qRows = base + lay.qScaled() + tileOff;
+        int dORows = base + lay.dOut() + tileOff;
         TileScratch s = TileScratch.forShape(sh);
-        int count = TilePacker.stage(q, sh, nq, b, h, bq, qb, qMul, s.stage);
-        TilePacker.rows(s.stage, count, sh, qt, packed, base + lay.qScaled() + tileOff);
-        TilePacker.transposed(s.stage, count, sh, qt, packed, base + lay.qScaledT() + tileOff);
-        TilePacker.stage(dOut, sh, nq, b, h, bq, qb, 1f, s.stage);
-        TilePacker.rows(s.stage, count, sh, qt, packed, base + lay.dOut() + tileOff);
-        TilePacker.transposed(s.stage, count, sh, qt, packed, base + lay.dOutT() + tileOff);
-        TilePacker.stage(out, sh, nq, b, h, bq, qb, 1f, s.stage2);
+        int count = TilePacker.rows(q, sh, nq, b, h, bq, qb, qMul, qt, packed, qRows);
+        TilePacker.transposed(packed, qRows, dp, count, sh, qt, packed, base + lay.qScaledT() + tileOff);
+        TilePacker.rows(dOut, sh, nq, b, h, bq, qb, 1f, qt, packed, dORows);
+        TilePacker.transposed(packed, dORows, dp, count, sh, qt, packed, base + lay.dOutT() + tileOff);
+        TilePacker.stage(out, sh, nq, b, h, bq, qb, 1f, s.stage);
         int lse2 = base + lay.lse2() + qb * qt;
         int delta = base + lay.delta() + qb * qt;
         long lseBase = (long) bh * nq + (long) qb * bq;
         for (int r = 0; r < count; r++) {
             packed[lse2 + r] = lse.getFloat(lseBase + r) * LOG2E;
             float dot = 0;
-            for (int c = 0, at = r * d; c < d; c++, at++) {
-                dot = Math.fma(s.stage[at], s.stage2[at], dot);
+            for (int c = 0, at = dORows + r * dp, o = r * d; c < d; c++) {
+                dot = Math.fma(packed[at + c], s.stage[o + c], dot);
             }
             packed[delta + r] = dot;
         }
@@ -178,12 +179,13 @@ public final class FlashBackward {
         int b = bh / sh.heads();
         int h = bh % sh.heads();
         int tileOff = kb * kt * sh.paddedDim();
+        int dp = sh.paddedDim();
+        int kRows = base + lay.key() + tileOff;
+        int count = TilePacker.rows(k, sh, sh.keyLen(), b, h, sh.keyBlock(), kb, 1f, kt, packed, kRows);
+        TilePacker.transposed(packed, kRows, dp, count, sh, kt, packed, base + lay.keyT() + tileOff);
         float[] stage = TileScratch.forShape(sh).stage;
-        int count = TilePacker.stage(k, sh, sh.keyLen(), b, h, sh.keyBlock(), kb, 1f, stage);
-        TilePacker.rows(stage, count, sh, kt, packed, base + lay.key() + tileOff);
-        TilePacker.transposed(stage, count, sh, kt, packed, base + lay.keyT() + tileOff);
         TilePacker.stage(v, sh, sh.keyLen(), b, h, sh.keyBlock(), kb, 1f, stage);
-        TilePacker.transposed(stage, count, sh, kt, packed, base + lay.valueT() + tileOff);
+        TilePacker.transposed(stage, 0, sh.headDim(), count, sh, kt, packed, base + lay.valueT() + tileOff);
     }
 
     private static void queryGradients(AttentionShape sh, int bh, int qb, float[] packed, int base, Layout lay,
@@ -231,8 +233,7 @@ public final class FlashBackward {
         int[] queryBlocks = schedule.queryBlocks(bh, kb);
         if (queryBlocks.length > 0) {
             // V rows are only ever the left operand of this task: pack them into scratch, not the shared buffer.
-            int count = TilePacker.stage(v, sh, sh.keyLen(), b, h, sh.keyBlock(), kb, 1f, s.stage);
-            TilePacker.rows(s.stage, count, sh, kt, s.tile, 0);
+            TilePacker.rows(v, sh, sh.keyLen(), b, h, sh.keyBlock(), kb, 1f, kt, s.tile, 0);
         }
         for (int qb : queryBlocks) {
             int qOff = qb * qt * dp;

@@ -65,9 +65,8 @@ public final class FlashForward {
                     float[] stage = TileScratch.forShape(sh).stage;
                     int at = Math.toIntExact(c * perHead + (long) kb * kt * dp);
                     int count = TilePacker.stage(k, sh, sh.keyLen(), b, h, sh.keyBlock(), kb, 1f, stage);
-                    TilePacker.transposed(stage, count, sh, kt, packed, at);
-                    count = TilePacker.stage(v, sh, sh.keyLen(), b, h, sh.keyBlock(), kb, 1f, stage);
-                    TilePacker.rows(stage, count, sh, kt, packed, at + kSize);
+                    TilePacker.transposed(stage, 0, sh.headDim(), count, sh, kt, packed, at);
+                    TilePacker.rows(v, sh, sh.keyLen(), b, h, sh.keyBlock(), kb, 1f, kt, packed, at + kSize);
                 });
                 int[] order = WorkOrder.byCostDescending(heads * nqb,
                         item -> schedule.keyBlocks(start + item / nqb, item % nqb).length);
@@ -100,8 +99,7 @@ public final class FlashForward {
         Arrays.fill(l, 0, qt * TileMath.SUM_STRIDE, 0f);
         int[] keyBlocks = schedule.keyBlocks(bh, qb);
         if (keyBlocks.length > 0) {
-            int count = TilePacker.stage(q, sh, sh.queryLen(), b, h, sh.queryBlock(), qb, qMul, s.stage);
-            TilePacker.rows(s.stage, count, sh, qt, s.tile, 0);
+            TilePacker.rows(q, sh, sh.queryLen(), b, h, sh.queryBlock(), qb, qMul, qt, s.tile, 0);
         }
         for (int kb : keyBlocks) {
             int kOff = kb * kt * dp;

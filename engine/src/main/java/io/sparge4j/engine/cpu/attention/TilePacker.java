@@ -6,11 +6,11 @@ import io.sparge4j.engine.tensor.Tensor;
 import java.util.Arrays;
 
 /**
- * Copies one block of a head's rows out of a (B,H,N,d) or (B,N,H,d) tensor into zero-padded f32 tiles.
- * A block is first {@link #stage staged} as dense {@code count x headDim} floats (one bulk read when the
- * rows are contiguous), then laid out as rows (tile x paddedDim) and/or transposed (paddedDim x tile, so
- * that a GEMM over the head dimension reads contiguous vectors). Every padding element is written as zero,
- * so reused buffers never carry stale values into a product.
+ * Copies one block of a head's rows out of a (B,H,N,d) or (B,N,H,d) tensor into zero-padded f32 tiles:
+ * as rows (tile x paddedDim), read straight into place, or transposed (paddedDim x tile, so that a GEMM
+ * over the head dimension reads contiguous vectors), from rows already packed or {@link #stage staged}
+ * (one bulk read when the rows are contiguous). Every padding element is written as zero, so reused
+ * buffers never carry stale values into a product.
  */
 final class TilePacker {
     private TilePacker() {
@@ -45,31 +45,45 @@ final class TilePacker {
         return count;
     }
 
-    /** Lays {@code count} staged rows out as a {@code tile x paddedDim} tile at {@code dst[off]}, zero padded. */
-    static void rows(float[] stage, int count, AttentionShape sh, int tile, float[] dst, int off) {
+    /**
+     * Packs the rows of block {@code block} of head (b, h), times {@code mul}, as a {@code tile x paddedDim}
+     * tile at {@code dst[off]}, zero padded. Rows are read straight into place: a BHND block whose head
+     * dimension needs no padding is one bulk read.
+     *
+     * @return the number of rows packed
+     */
+    static int rows(Tensor t, AttentionShape sh, int seqLen, int b, int h, int blockSize, int block, float mul,
+                    int tile, float[] dst, int off) {
         int d = sh.headDim();
         int dp = sh.paddedDim();
-        for (int r = 0; r < count; r++) {
-            int at = off + r * dp;
-            System.arraycopy(stage, r * d, dst, at, d);
-            if (dp > d) {
+        int first = block * blockSize;
+        int count = count(seqLen, blockSize, block);
+        if (d == dp && sh.layout() == AttentionLayout.BHND) {
+            RowIo.read(t, sh.rowIndex(seqLen, b, h, first), dst, off, count * d, mul);
+        } else {
+            for (int r = 0; r < count; r++) {
+                int at = off + r * dp;
+                RowIo.read(t, sh.rowIndex(seqLen, b, h, first + r), dst, at, d, mul);
                 Arrays.fill(dst, at + d, at + dp, 0f);
             }
         }
         Arrays.fill(dst, off + count * dp, off + tile * dp, 0f);
+        return count;
     }
 
     /**
-     * Lays {@code count} staged rows out transposed: element (row r, column c) lands at {@code dst[off + c * tile + r]};
-     * padding rows and columns are zero.
+     * Lays {@code count} rows of {@code headDim} floats, row r at {@code src[srcOff + r * srcStride]}, out
+     * transposed: element (row r, column c) lands at {@code dst[off + c * tile + r]}; padding rows and columns
+     * are zero.
      */
-    static void transposed(float[] stage, int count, AttentionShape sh, int tile, float[] dst, int off) {
+    static void transposed(float[] src, int srcOff, int srcStride, int count, AttentionShape sh, int tile,
+                           float[] dst, int off) {
         int d = sh.headDim();
         int dp = sh.paddedDim();
         for (int c = 0; c < d; c++) {
             int at = off + c * tile;
-            for (int r = 0, src = c; r < count; r++, src += d) {
-                dst[at + r] = stage[src];
+            for (int r = 0, from = srcOff + c; r < count; r++, from += srcStride) {
+                dst[at + r] = src[from];
             }
             if (count < tile) {
                 Arrays.fill(dst, at + count, at + tile, 0f);

@@ -15,8 +15,6 @@ final class TileScratch {
     float[] tile = new float[0];
     /** Staged block rows (see {@link TilePacker#stage}). */
     float[] stage = new float[0];
-    /** A second staging buffer, for passes that read two tensors' blocks at once. */
-    float[] stage2 = new float[0];
 
     private TileScratch() {
     }
@@ -47,7 +45,6 @@ final class TileScratch {
                 * sh.headDim();
         if (s.stage.length < stageSize) {
             s.stage = new float[stageSize];
-            s.stage2 = new float[stageSize];
         }
         return s;
     }
