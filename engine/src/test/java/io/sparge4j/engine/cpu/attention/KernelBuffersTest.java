@@ -171,4 +171,27 @@ class KernelBuffersTest {
         assertArrayEquals(new int[] {2, 4, 0, 3, 5, 1}, WorkOrder.byCostDescending(cost.length, i -> cost[i]));
         assertArrayEquals(new int[0], WorkOrder.byCostDescending(0, i -> 0));
     }
+
+    @Test
+    void transposedTilesHoldEveryRowAndZeroPadding() {
+        // 13 rows: one block of eight, five left over; head dim 20 pads to 32, and the tile has 16 rows.
+        AttentionShape sh = new AttentionShape(1, 1, 13, 13, 20, AttentionLayout.BHND, 16, 16);
+        int count = 13, d = 20, dp = 32, tile = 16, srcOff = 5, stride = 27, off = 3;
+        float[] src = new float[srcOff + count * stride];
+        for (int i = 0; i < src.length; i++) {
+            src[i] = i + 1;
+        }
+        float[] dst = new float[off + dp * tile + 4];
+        Arrays.fill(dst, Float.NaN);
+        TilePacker.transposed(src, srcOff, stride, count, sh, tile, dst, off);
+        for (int c = 0; c < dp; c++) {
+            for (int r = 0; r < tile; r++) {
+                float want = c < d && r < count ? src[srcOff + r * stride + c] : 0f;
+                assertEquals(want, dst[off + c * tile + r], "column " + c + " row " + r);
+            }
+        }
+        for (int i : new int[] {0, 1, 2, off + dp * tile, dst.length - 1}) {
+            assertEquals(Float.NaN, dst[i], "outside the tile at " + i);
+        }
+    }
 }
