@@ -108,11 +108,12 @@ public final class FlashBackward {
                     if (i < queryItems.length) {
                         int c = queryItems[i] / nqb;
                         packQueryBlock(sh, start + c, queryItems[i] % nqb, q, dOut, out, lse, qMul, packed,
-                                Math.toIntExact(c * perHead), lay);
+                                Math.toIntExact(c * perHead), lay, math);
                     } else {
                         int item = keyItems[i - queryItems.length];
                         int c = item / nkb;
-                        packKeyBlock(sh, start + c, item % nkb, k, v, packed, Math.toIntExact(c * perHead), lay);
+                        packKeyBlock(sh, start + c, item % nkb, k, v, packed, Math.toIntExact(c * perHead), lay,
+                                math);
                     }
                 });
                 // Both kinds of task in one loop, longest first; a dK/dV tile costs about 4/3 of a dQ tile.
@@ -140,7 +141,7 @@ public final class FlashBackward {
 
     /** Packs Q (scaled) and dO as rows and transposed, and fills the block's base-2 logsumexp and D. */
     private static void packQueryBlock(AttentionShape sh, int bh, int qb, Tensor q, Tensor dOut, Tensor out,
-                                       Tensor lse, float qMul, float[] packed, int base, Layout lay) {
+                                       Tensor lse, float qMul, float[] packed, int base, Layout lay, TileMath math) {
         int d = sh.headDim();
         int qt = sh.queryTile();
         int nq = sh.queryLen();
@@ -153,9 +154,9 @@ public final class FlashBackward {
         int dORows = base + lay.dOut() + tileOff;
         TileScratch s = TileScratch.forShape(sh);
         int count = TilePacker.rows(q, sh, nq, b, h, bq, qb, qMul, qt, packed, qRows);
-        TilePacker.transposed(packed, qRows, dp, count, sh, qt, packed, base + lay.qScaledT() + tileOff);
+        TilePacker.transposed(math, packed, qRows, dp, count, sh, qt, packed, base + lay.qScaledT() + tileOff);
         TilePacker.rows(dOut, sh, nq, b, h, bq, qb, 1f, qt, packed, dORows);
-        TilePacker.transposed(packed, dORows, dp, count, sh, qt, packed, base + lay.dOutT() + tileOff);
+        TilePacker.transposed(math, packed, dORows, dp, count, sh, qt, packed, base + lay.dOutT() + tileOff);
         TilePacker.stage(out, sh, nq, b, h, bq, qb, 1f, s.stage);
         int lse2 = base + lay.lse2() + qb * qt;
         int delta = base + lay.delta() + qb * qt;
@@ -174,7 +175,7 @@ public final class FlashBackward {
 
     /** Packs K as rows and transposed, and V transposed. */
     private static void packKeyBlock(AttentionShape sh, int bh, int kb, Tensor k, Tensor v, float[] packed, int base,
-                                     Layout lay) {
+                                     Layout lay, TileMath math) {
         int kt = sh.keyTile();
         int b = bh / sh.heads();
         int h = bh % sh.heads();
@@ -182,10 +183,10 @@ public final class FlashBackward {
         int dp = sh.paddedDim();
         int kRows = base + lay.key() + tileOff;
         int count = TilePacker.rows(k, sh, sh.keyLen(), b, h, sh.keyBlock(), kb, 1f, kt, packed, kRows);
-        TilePacker.transposed(packed, kRows, dp, count, sh, kt, packed, base + lay.keyT() + tileOff);
+        TilePacker.transposed(math, packed, kRows, dp, count, sh, kt, packed, base + lay.keyT() + tileOff);
         float[] stage = TileScratch.forShape(sh).stage;
         TilePacker.stage(v, sh, sh.keyLen(), b, h, sh.keyBlock(), kb, 1f, stage);
-        TilePacker.transposed(stage, 0, sh.headDim(), count, sh, kt, packed, base + lay.valueT() + tileOff);
+        TilePacker.transposed(math, stage, 0, sh.headDim(), count, sh, kt, packed, base + lay.valueT() + tileOff);
     }
 
     private static void queryGradients(AttentionShape sh, int bh, int qb, float[] packed, int base, Layout lay,

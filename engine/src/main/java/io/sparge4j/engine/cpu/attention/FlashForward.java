@@ -65,7 +65,7 @@ public final class FlashForward {
                     float[] stage = TileScratch.forShape(sh).stage;
                     int at = Math.toIntExact(c * perHead + (long) kb * kt * dp);
                     int count = TilePacker.stage(k, sh, sh.keyLen(), b, h, sh.keyBlock(), kb, 1f, stage);
-                    TilePacker.transposed(stage, 0, sh.headDim(), count, sh, kt, packed, at);
+                    TilePacker.transposed(math, stage, 0, sh.headDim(), count, sh, kt, packed, at);
                     TilePacker.rows(v, sh, sh.keyLen(), b, h, sh.keyBlock(), kb, 1f, kt, packed, at + kSize);
                 });
                 int[] order = WorkOrder.byCostDescending(heads * nqb,

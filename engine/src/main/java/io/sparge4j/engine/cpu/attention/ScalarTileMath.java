@@ -80,6 +80,37 @@ public final class ScalarTileMath implements TileMath {
         }
     }
 
+    @Override
+    public void transpose(float[] src, int srcOff, int srcStride, int rows, int cols, float[] dst, int dstOff,
+                          int dstStride) {
+        transposeRows(src, srcOff, srcStride, 0, rows, cols, dst, dstOff, dstStride);
+    }
+
+    /** {@link #transpose} of rows {@code [from, to)} only; also the SIMD path's tail. */
+    static void transposeRows(float[] src, int srcOff, int srcStride, int from, int to, int cols, float[] dst,
+                              int dstOff, int dstStride) {
+        int r = from;
+        // Eight rows at a time: eight independent loads per column, one contiguous run of stores.
+        for (; r + 8 <= to; r += 8) {
+            int s1 = srcStride;
+            for (int c = 0, f = srcOff + r * srcStride, at = dstOff + r; c < cols; c++, f++, at += dstStride) {
+                dst[at] = src[f];
+                dst[at + 1] = src[f + s1];
+                dst[at + 2] = src[f + 2 * s1];
+                dst[at + 3] = src[f + 3 * s1];
+                dst[at + 4] = src[f + 4 * s1];
+                dst[at + 5] = src[f + 5 * s1];
+                dst[at + 6] = src[f + 6 * s1];
+                dst[at + 7] = src[f + 7 * s1];
+            }
+        }
+        for (; r < to; r++) {
+            for (int c = 0, f = srcOff + r * srcStride, at = dstOff + r; c < cols; c++, at += dstStride) {
+                dst[at] = src[f + c];
+            }
+        }
+    }
+
     /** 2^x, with 2^-inf = 0; NaN when the max itself is -inf (a fully masked row, which callers avoid). */
     static float exp2(float x) {
         return x == Float.NEGATIVE_INFINITY ? 0f : (float) Math.exp(x * LN2);

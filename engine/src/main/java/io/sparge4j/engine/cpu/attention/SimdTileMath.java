@@ -387,6 +387,23 @@ public final class SimdTileMath implements TileMath {
         }
     }
 
+    @Override
+    public void transpose(float[] src, int srcOff, int srcStride, int rows, int cols, float[] dst, int dstOff,
+                          int dstStride) {
+        // Each column of L rows is one gather and one contiguous store; leftover rows go the scalar way.
+        int[] rowStarts = new int[L];
+        for (int i = 0; i < L; i++) {
+            rowStarts[i] = i * srcStride;
+        }
+        int r = 0;
+        for (; r + L <= rows; r += L) {
+            for (int c = 0, f = srcOff + r * srcStride, at = dstOff + r; c < cols; c++, f++, at += dstStride) {
+                FloatVector.fromArray(S, src, f, rowStarts, 0).intoArray(dst, at);
+            }
+        }
+        ScalarTileMath.transposeRows(src, srcOff, srcStride, r, rows, cols, dst, dstOff, dstStride);
+    }
+
     /**
      * 2^x for x up to 127: x = n + f with n an integer and |f| <= 1/2, 2^f by polynomial and 2^n by
      * building the exponent bits. Anything at or below -127 (including -inf) gives exactly 0.

@@ -52,4 +52,10 @@ public interface TileMath {
      */
     void softmaxGrad(float[] s, float[] dp, int rows, int cols, int validCols, float[] shift, int shiftOff,
                      float[] delta, int deltaOff, boolean perColumn);
+
+    /**
+     * Copies a rows x cols block transposed: {@code dst[dstOff + c * dstStride + r] = src[srcOff + r * srcStride + c]}.
+     * Nothing else in dst is written.
+     */
+    void transpose(float[] src, int srcOff, int srcStride, int rows, int cols, float[] dst, int dstOff, int dstStride);
 }

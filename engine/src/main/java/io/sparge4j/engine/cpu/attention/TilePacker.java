@@ -76,33 +76,11 @@ final class TilePacker {
      * transposed: element (row r, column c) lands at {@code dst[off + c * tile + r]}; padding rows and columns
      * are zero.
      */
-    static void transposed(float[] src, int srcOff, int srcStride, int count, AttentionShape sh, int tile,
-                           float[] dst, int off) {
+    static void transposed(TileMath math, float[] src, int srcOff, int srcStride, int count, AttentionShape sh,
+                           int tile, float[] dst, int off) {
         int d = sh.headDim();
         int dp = sh.paddedDim();
-        int r = 0;
-        // Eight rows at a time: eight independent loads per column, one contiguous run of stores.
-        for (; r + 8 <= count; r += 8) {
-            int from = srcOff + r * srcStride;
-            int s1 = srcStride;
-            for (int c = 0; c < d; c++) {
-                int at = off + c * tile + r;
-                int f = from + c;
-                dst[at] = src[f];
-                dst[at + 1] = src[f + s1];
-                dst[at + 2] = src[f + 2 * s1];
-                dst[at + 3] = src[f + 3 * s1];
-                dst[at + 4] = src[f + 4 * s1];
-                dst[at + 5] = src[f + 5 * s1];
-                dst[at + 6] = src[f + 6 * s1];
-                dst[at + 7] = src[f + 7 * s1];
-            }
-        }
-        for (; r < count; r++) {
-            for (int c = 0, from = srcOff + r * srcStride, at = off + r; c < d; c++, at += tile) {
-                dst[at] = src[from + c];
-            }
-        }
+        math.transpose(src, srcOff, srcStride, count, d, dst, off, tile);
         if (count < tile) {
             for (int c = 0; c < d; c++) {
                 Arrays.fill(dst, off + c * tile + count, off + (c + 1) * tile, 0f);

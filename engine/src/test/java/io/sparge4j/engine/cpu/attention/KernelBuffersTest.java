@@ -172,8 +172,9 @@ class KernelBuffersTest {
         assertArrayEquals(new int[0], WorkOrder.byCostDescending(0, i -> 0));
     }
 
-    @Test
-    void transposedTilesHoldEveryRowAndZeroPadding() {
+    @ParameterizedTest
+    @MethodSource("maths")
+    void transposedTilesHoldEveryRowAndZeroPadding(TileMath math) {
         // 13 rows: one block of eight, five left over; head dim 20 pads to 32, and the tile has 16 rows.
         AttentionShape sh = new AttentionShape(1, 1, 13, 13, 20, AttentionLayout.BHND, 16, 16);
         int count = 13, d = 20, dp = 32, tile = 16, srcOff = 5, stride = 27, off = 3;
@@ -183,7 +184,7 @@ class KernelBuffersTest {
         }
         float[] dst = new float[off + dp * tile + 4];
         Arrays.fill(dst, Float.NaN);
-        TilePacker.transposed(src, srcOff, stride, count, sh, tile, dst, off);
+        TilePacker.transposed(math, src, srcOff, stride, count, sh, tile, dst, off);
         for (int c = 0; c < dp; c++) {
             for (int r = 0; r < tile; r++) {
                 float want = c < d && r < count ? src[srcOff + r * stride + c] : 0f;

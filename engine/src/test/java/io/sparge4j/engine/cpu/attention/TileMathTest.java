@@ -177,6 +177,31 @@ class TileMathTest {
         }
     }
 
+    @ParameterizedTest
+    @MethodSource("maths")
+    void transposeCopiesEveryElementAndNothingElse(TileMath math) {
+        // 37 rows: two full 16-row groups plus 5 left over (and four 8-row groups plus 5); uneven strides.
+        int rows = 37, cols = 21, srcOff = 4, srcStride = 23, dstOff = 6, dstStride = 41;
+        SplittableRandom rng = new SplittableRandom(6);
+        float[] src = random(rng, srcOff + rows * srcStride);
+        float[] dst = new float[dstOff + cols * dstStride + 3];
+        Arrays.fill(dst, Float.NaN);
+        math.transpose(src, srcOff, srcStride, rows, cols, dst, dstOff, dstStride);
+        boolean[] written = new boolean[dst.length];
+        for (int c = 0; c < cols; c++) {
+            for (int r = 0; r < rows; r++) {
+                int at = dstOff + c * dstStride + r;
+                assertEquals(src[srcOff + r * srcStride + c], dst[at], "row " + r + " column " + c);
+                written[at] = true;
+            }
+        }
+        for (int i = 0; i < dst.length; i++) {
+            if (!written[i]) {
+                assertTrue(Float.isNaN(dst[i]), "untouched element " + i);
+            }
+        }
+    }
+
     @Test
     void simdExp2IsAccurateAndFlushesToZero() {
         assumeTrue(SimdSupport.available(), "Vector API not enabled");
