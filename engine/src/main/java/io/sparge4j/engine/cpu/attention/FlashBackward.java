@@ -196,9 +196,13 @@ public final class FlashBackward {
         int kt = sh.keyTile();
         TileScratch s = TileScratch.forShape(sh);
         float[] acc = s.acc;
-        Arrays.fill(acc, 0, qt * dp, 0f);
         int qOff = qb * qt * dp;
-        for (int kb : schedule.keyBlocks(bh, qb)) {
+        int[] keyBlocks = schedule.keyBlocks(bh, qb);
+        if (keyBlocks.length == 0) {
+            Arrays.fill(acc, 0, qt * dp, 0f);
+        }
+        for (int at = 0; at < keyBlocks.length; at++) {
+            int kb = keyBlocks[at];
             int kOff = kb * kt * dp;
             math.gemm(packed, base + lay.qScaled() + qOff, dp, packed, base + lay.keyT() + kOff, kt, s.scores, 0, kt,
                     qt, kt, dp, null, false);
@@ -207,7 +211,8 @@ public final class FlashBackward {
             int valid = TilePacker.count(sh.keyLen(), sh.keyBlock(), kb);
             math.softmaxGrad(s.scores, s.scoreGrads, qt, kt, valid, packed, base + lay.lse2() + qb * qt, packed,
                     base + lay.delta() + qb * qt, false);
-            math.gemm(s.scoreGrads, 0, kt, packed, base + lay.key() + kOff, dp, acc, 0, dp, qt, dp, kt, null, true);
+            // The first block's product overwrites the accumulator, so it is never cleared.
+            math.gemm(s.scoreGrads, 0, kt, packed, base + lay.key() + kOff, dp, acc, 0, dp, qt, dp, kt, null, at > 0);
         }
         int b = bh / sh.heads();
         int h = bh % sh.heads();
@@ -228,15 +233,19 @@ public final class FlashBackward {
         TileScratch s = TileScratch.forShape(sh);
         float[] accK = s.acc;
         float[] accV = s.acc2;
-        Arrays.fill(accK, 0, kt * dp, 0f);
-        Arrays.fill(accV, 0, kt * dp, 0f);
         int kOff = kb * kt * dp;
         int[] queryBlocks = schedule.queryBlocks(bh, kb);
         if (queryBlocks.length > 0) {
             // V rows are only ever the left operand of this task: pack them into scratch, not the shared buffer.
             TilePacker.rows(v, sh, sh.keyLen(), b, h, sh.keyBlock(), kb, 1f, kt, s.tile, 0);
         }
-        for (int qb : queryBlocks) {
+        if (queryBlocks.length == 0) {
+            Arrays.fill(accK, 0, kt * dp, 0f);
+            Arrays.fill(accV, 0, kt * dp, 0f);
+        }
+        for (int at = 0; at < queryBlocks.length; at++) {
+            int qb = queryBlocks[at];
+            boolean accumulate = at > 0; // the first products overwrite the accumulators
             int qOff = qb * qt * dp;
             // Transposed tiles: rows are keys, columns are queries.
             math.gemm(packed, base + lay.key() + kOff, dp, packed, base + lay.qScaledT() + qOff, qt, s.scores, 0, qt,
@@ -246,9 +255,10 @@ public final class FlashBackward {
             // Padding query columns have lse2 = +inf, so P = 0 there without a mask.
             math.softmaxGrad(s.scores, s.scoreGrads, kt, qt, qt, packed, base + lay.lse2() + qb * qt, packed,
                     base + lay.delta() + qb * qt, true);
-            math.gemm(s.scores, 0, qt, packed, base + lay.dOut() + qOff, dp, accV, 0, dp, kt, dp, qt, null, true);
+            math.gemm(s.scores, 0, qt, packed, base + lay.dOut() + qOff, dp, accV, 0, dp, kt, dp, qt, null,
+                    accumulate);
             math.gemm(s.scoreGrads, 0, qt, packed, base + lay.qScaled() + qOff, dp, accK, 0, dp, kt, dp, qt, null,
-                    true);
+                    accumulate);
         }
         int first = kb * sh.keyBlock();
         int rows = TilePacker.count(sh.keyLen(), sh.keyBlock(), kb);

@@ -94,14 +94,19 @@ public final class FlashForward {
         float[] o = s.acc;
         float[] m = s.rowMax;
         float[] l = s.rowSum;
-        Arrays.fill(o, 0, qt * dp, 0f);
         Arrays.fill(m, 0, qt, Float.NEGATIVE_INFINITY);
         Arrays.fill(l, 0, qt * TileMath.SUM_STRIDE, 0f);
         int[] keyBlocks = schedule.keyBlocks(bh, qb);
         if (keyBlocks.length > 0) {
             TilePacker.rows(q, sh, sh.queryLen(), b, h, sh.queryBlock(), qb, qMul, qt, s.tile, 0);
         }
-        for (int kb : keyBlocks) {
+        if (keyBlocks.length == 0) {
+            Arrays.fill(o, 0, qt * dp, 0f);
+        }
+        for (int at = 0; at < keyBlocks.length; at++) {
+            int kb = keyBlocks[at];
+            // The first block's product overwrites the accumulator, so it is never cleared.
+            boolean accumulate = at > 0;
             int kOff = kb * kt * dp;
             int valid = TilePacker.count(sh.keyLen(), sh.keyBlock(), kb);
             // A strip of query rows at a time: its scores stay in L1 between the two products, and the key
@@ -111,7 +116,7 @@ public final class FlashForward {
                 math.gemm(s.tile, r0 * dp, dp, packed, kTBase + kOff, kt, s.scores, 0, kt, rows, kt, dp, null, false);
                 boolean rescale = math.onlineSoftmax(s.scores, rows, kt, valid, m, l, r0, s.alpha);
                 math.gemm(s.scores, 0, kt, packed, vBase + kOff, dp, o, r0 * dp, dp, rows, dp, kt,
-                        rescale ? s.alpha : null, true);
+                        rescale ? s.alpha : null, accumulate);
             }
         }
         int first = qb * sh.queryBlock();
