@@ -68,10 +68,6 @@ public final class FlashBackward {
         int delta() { // rowsum(dO * O)
             return 4 * qSize + 3 * kSize + qRows;
         }
-
-        int perHead() {
-            return 4 * qSize + 3 * kSize + 2 * qRows;
-        }
     }
 
     /**
@@ -93,8 +89,8 @@ public final class FlashBackward {
         int nkb = sh.keyBlocks();
         Layout lay = new Layout(Math.toIntExact((long) nqb * qt * dp), Math.toIntExact((long) nkb * kt * dp),
                 nqb * qt);
-        long perHead = Math.addExact(4L * lay.qSize() + 3L * lay.kSize(), 2L * lay.qRows());
-        Math.toIntExact(perHead);
+        // Layout offsets are ints: one head's packed operands must fit in one array.
+        long perHead = Math.toIntExact(4L * lay.qSize() + 3L * lay.kSize() + 2L * lay.qRows());
         int chunk = TilePacker.headsPerChunk(sh, perHead);
         float[] packed = PACKED.acquire(chunk * perHead);
         try {
