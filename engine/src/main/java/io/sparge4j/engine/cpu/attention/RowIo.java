@@ -37,15 +37,17 @@ final class RowIo {
         }
     }
 
-    /** Writes {@code len} floats from src, each multiplied by {@code mul}, to an f32 tensor at flat index {@code index}. */
+    /**
+     * Writes {@code len} floats from src, each multiplied by {@code mul}, to an f32 tensor at flat index
+     * {@code index}. A scaled row is formed in src itself (which the caller no longer needs) and copied in
+     * bulk: per-element segment stores cost several times more.
+     */
     static void writeF32(Tensor t, long index, float[] src, int off, int len, float mul) {
-        MemorySegment seg = t.segment();
-        if (mul == 1f) {
-            MemorySegment.copy(src, off, seg, F32, index * 4, len);
-        } else {
-            for (int i = 0; i < len; i++) {
-                seg.setAtIndex(F32, index + i, src[off + i] * mul);
+        if (mul != 1f) {
+            for (int i = off; i < off + len; i++) {
+                src[i] *= mul;
             }
         }
+        MemorySegment.copy(src, off, t.segment(), F32, index * 4, len);
     }
 }

@@ -36,11 +36,12 @@ public final class ScalarTileMath implements TileMath {
 
     @Override
     public boolean onlineSoftmax(float[] s, int rows, int cols, int validCols, float[] rowMax, float[] rowSum,
-                                 float[] alpha) {
+                                 int firstRow, float[] alpha) {
         // Always moves the max to the exact running max: the textbook online softmax.
         for (int i = 0; i < rows; i++) {
             int row = i * cols;
-            float max = rowMax[i];
+            int r = firstRow + i;
+            float max = rowMax[r];
             for (int j = 0; j < validCols; j++) {
                 max = Math.max(max, s[row + j]);
             }
@@ -53,28 +54,59 @@ public final class ScalarTileMath implements TileMath {
             for (int j = validCols; j < cols; j++) {
                 s[row + j] = 0f;
             }
-            float a = exp2(rowMax[i] - max);
+            float a = exp2(rowMax[r] - max);
             alpha[i] = a;
-            rowSum[i * SUM_STRIDE] = rowSum[i * SUM_STRIDE] * a + sum;
-            rowMax[i] = max;
+            rowSum[r * SUM_STRIDE] = rowSum[r * SUM_STRIDE] * a + sum;
+            rowMax[r] = max;
         }
         return true;
     }
 
     @Override
-    public void softmaxGrad(float[] s, float[] dp, int rows, int cols, int validCols, float[] shift,
-                            float[] delta, int vecOff, boolean perColumn) {
+    public void softmaxGrad(float[] s, float[] dp, int rows, int cols, int validCols, float[] shift, int shiftOff,
+                            float[] delta, int deltaOff, boolean perColumn) {
         for (int i = 0; i < rows; i++) {
             int row = i * cols;
             for (int j = 0; j < validCols; j++) {
-                int v = vecOff + (perColumn ? j : i);
-                float p = exp2(s[row + j] - shift[v]);
+                int v = perColumn ? j : i;
+                float p = exp2(s[row + j] - shift[shiftOff + v]);
                 s[row + j] = p;
-                dp[row + j] = p * (dp[row + j] - delta[v]);
+                dp[row + j] = p * (dp[row + j] - delta[deltaOff + v]);
             }
             for (int j = validCols; j < cols; j++) {
                 s[row + j] = 0f;
                 dp[row + j] = 0f;
+            }
+        }
+    }
+
+    @Override
+    public void transpose(float[] src, int srcOff, int srcStride, int rows, int cols, float[] dst, int dstOff,
+                          int dstStride) {
+        transposeRows(src, srcOff, srcStride, 0, rows, cols, dst, dstOff, dstStride);
+    }
+
+    /** {@link #transpose} of rows {@code [from, to)} only; also the SIMD path's tail. */
+    static void transposeRows(float[] src, int srcOff, int srcStride, int from, int to, int cols, float[] dst,
+                              int dstOff, int dstStride) {
+        int r = from;
+        // Eight rows at a time: eight independent loads per column, one contiguous run of stores.
+        for (; r + 8 <= to; r += 8) {
+            int s1 = srcStride;
+            for (int c = 0, f = srcOff + r * srcStride, at = dstOff + r; c < cols; c++, f++, at += dstStride) {
+                dst[at] = src[f];
+                dst[at + 1] = src[f + s1];
+                dst[at + 2] = src[f + 2 * s1];
+                dst[at + 3] = src[f + 3 * s1];
+                dst[at + 4] = src[f + 4 * s1];
+                dst[at + 5] = src[f + 5 * s1];
+                dst[at + 6] = src[f + 6 * s1];
+                dst[at + 7] = src[f + 7 * s1];
+            }
+        }
+        for (; r < to; r++) {
+            for (int c = 0, f = srcOff + r * srcStride, at = dstOff + r; c < cols; c++, at += dstStride) {
+                dst[at] = src[f + c];
             }
         }
     }

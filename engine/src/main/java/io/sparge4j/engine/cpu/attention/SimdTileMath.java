@@ -6,7 +6,7 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * {@link TileMath} on the Vector API: a register-blocked GEMM (4 rows x 4 vectors of accumulators) and a
+ * {@link TileMath} on the Vector API: a register-blocked GEMM (6 or 4 rows x 4 vectors of accumulators) and a
  * degree-6 polynomial 2^x. Load only after {@code SimdSupport.available()} is true.
  */
 public final class SimdTileMath implements TileMath {
@@ -33,7 +33,21 @@ public final class SimdTileMath implements TileMath {
     @Override
     public void gemm(float[] a, int aOff, int lda, float[] b, int bOff, int ldb, float[] c, int cOff, int ldc,
                      int m, int n, int k, float[] rowScale, boolean accumulate) {
-        for (int i = 0; i < m; i += 4) {
+        int i = 0;
+        if (n % (4 * L) == 0) {
+            // Six rows at a time (24 accumulators per 10 loads), as long as the rows left stay a multiple of 4.
+            int sixes = m / 6;
+            if ((m - 6 * sixes) % 4 != 0) {
+                sixes--;
+            }
+            for (; i < 6 * sixes; i += 6) {
+                for (int col = 0; col < n; col += 4 * L) {
+                    block6x4(a, aOff + i * lda, lda, b, bOff + col, ldb, c, cOff + i * ldc + col, ldc, k, rowScale, i,
+                            accumulate);
+                }
+            }
+        }
+        for (; i < m; i += 4) {
             int col = 0;
             for (; col + 4 * L <= n; col += 4 * L) {
                 block4x4(a, aOff + i * lda, lda, b, bOff + col, ldb, c, cOff + i * ldc + col, ldc, k, rowScale, i,
@@ -44,6 +58,125 @@ public final class SimdTileMath implements TileMath {
                         accumulate);
             }
         }
+    }
+
+    private static void block6x4(float[] a, int a0, int lda, float[] b, int b0, int ldb, float[] c, int c0, int ldc,
+                                 int k, float[] rowScale, int row, boolean accumulate) {
+        FloatVector c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33;
+        FloatVector c40, c41, c42, c43, c50, c51, c52, c53;
+        int c1 = c0 + ldc;
+        int c2 = c1 + ldc;
+        int c3 = c2 + ldc;
+        int c4 = c3 + ldc;
+        int c5 = c4 + ldc;
+        if (accumulate) {
+            float s0 = 1f, s1 = 1f, s2 = 1f, s3 = 1f, s4 = 1f, s5 = 1f;
+            if (rowScale != null) {
+                s0 = rowScale[row];
+                s1 = rowScale[row + 1];
+                s2 = rowScale[row + 2];
+                s3 = rowScale[row + 3];
+                s4 = rowScale[row + 4];
+                s5 = rowScale[row + 5];
+            }
+            c00 = FloatVector.fromArray(S, c, c0).mul(s0);
+            c01 = FloatVector.fromArray(S, c, c0 + L).mul(s0);
+            c02 = FloatVector.fromArray(S, c, c0 + 2 * L).mul(s0);
+            c03 = FloatVector.fromArray(S, c, c0 + 3 * L).mul(s0);
+            c10 = FloatVector.fromArray(S, c, c1).mul(s1);
+            c11 = FloatVector.fromArray(S, c, c1 + L).mul(s1);
+            c12 = FloatVector.fromArray(S, c, c1 + 2 * L).mul(s1);
+            c13 = FloatVector.fromArray(S, c, c1 + 3 * L).mul(s1);
+            c20 = FloatVector.fromArray(S, c, c2).mul(s2);
+            c21 = FloatVector.fromArray(S, c, c2 + L).mul(s2);
+            c22 = FloatVector.fromArray(S, c, c2 + 2 * L).mul(s2);
+            c23 = FloatVector.fromArray(S, c, c2 + 3 * L).mul(s2);
+            c30 = FloatVector.fromArray(S, c, c3).mul(s3);
+            c31 = FloatVector.fromArray(S, c, c3 + L).mul(s3);
+            c32 = FloatVector.fromArray(S, c, c3 + 2 * L).mul(s3);
+            c33 = FloatVector.fromArray(S, c, c3 + 3 * L).mul(s3);
+            c40 = FloatVector.fromArray(S, c, c4).mul(s4);
+            c41 = FloatVector.fromArray(S, c, c4 + L).mul(s4);
+            c42 = FloatVector.fromArray(S, c, c4 + 2 * L).mul(s4);
+            c43 = FloatVector.fromArray(S, c, c4 + 3 * L).mul(s4);
+            c50 = FloatVector.fromArray(S, c, c5).mul(s5);
+            c51 = FloatVector.fromArray(S, c, c5 + L).mul(s5);
+            c52 = FloatVector.fromArray(S, c, c5 + 2 * L).mul(s5);
+            c53 = FloatVector.fromArray(S, c, c5 + 3 * L).mul(s5);
+        } else {
+            FloatVector z = FloatVector.zero(S);
+            c00 = z; c01 = z; c02 = z; c03 = z;
+            c10 = z; c11 = z; c12 = z; c13 = z;
+            c20 = z; c21 = z; c22 = z; c23 = z;
+            c30 = z; c31 = z; c32 = z; c33 = z;
+            c40 = z; c41 = z; c42 = z; c43 = z;
+            c50 = z; c51 = z; c52 = z; c53 = z;
+        }
+        int a1 = a0 + lda;
+        int a2 = a1 + lda;
+        int a3 = a2 + lda;
+        int a4 = a3 + lda;
+        int a5 = a4 + lda;
+        for (int p = 0, bp = b0; p < k; p++, bp += ldb) {
+            FloatVector b0v = FloatVector.fromArray(S, b, bp);
+            FloatVector b1v = FloatVector.fromArray(S, b, bp + L);
+            FloatVector b2v = FloatVector.fromArray(S, b, bp + 2 * L);
+            FloatVector b3v = FloatVector.fromArray(S, b, bp + 3 * L);
+            FloatVector x = FloatVector.broadcast(S, a[a0 + p]);
+            c00 = x.fma(b0v, c00);
+            c01 = x.fma(b1v, c01);
+            c02 = x.fma(b2v, c02);
+            c03 = x.fma(b3v, c03);
+            x = FloatVector.broadcast(S, a[a1 + p]);
+            c10 = x.fma(b0v, c10);
+            c11 = x.fma(b1v, c11);
+            c12 = x.fma(b2v, c12);
+            c13 = x.fma(b3v, c13);
+            x = FloatVector.broadcast(S, a[a2 + p]);
+            c20 = x.fma(b0v, c20);
+            c21 = x.fma(b1v, c21);
+            c22 = x.fma(b2v, c22);
+            c23 = x.fma(b3v, c23);
+            x = FloatVector.broadcast(S, a[a3 + p]);
+            c30 = x.fma(b0v, c30);
+            c31 = x.fma(b1v, c31);
+            c32 = x.fma(b2v, c32);
+            c33 = x.fma(b3v, c33);
+            x = FloatVector.broadcast(S, a[a4 + p]);
+            c40 = x.fma(b0v, c40);
+            c41 = x.fma(b1v, c41);
+            c42 = x.fma(b2v, c42);
+            c43 = x.fma(b3v, c43);
+            x = FloatVector.broadcast(S, a[a5 + p]);
+            c50 = x.fma(b0v, c50);
+            c51 = x.fma(b1v, c51);
+            c52 = x.fma(b2v, c52);
+            c53 = x.fma(b3v, c53);
+        }
+        c00.intoArray(c, c0);
+        c01.intoArray(c, c0 + L);
+        c02.intoArray(c, c0 + 2 * L);
+        c03.intoArray(c, c0 + 3 * L);
+        c10.intoArray(c, c1);
+        c11.intoArray(c, c1 + L);
+        c12.intoArray(c, c1 + 2 * L);
+        c13.intoArray(c, c1 + 3 * L);
+        c20.intoArray(c, c2);
+        c21.intoArray(c, c2 + L);
+        c22.intoArray(c, c2 + 2 * L);
+        c23.intoArray(c, c2 + 3 * L);
+        c30.intoArray(c, c3);
+        c31.intoArray(c, c3 + L);
+        c32.intoArray(c, c3 + 2 * L);
+        c33.intoArray(c, c3 + 3 * L);
+        c40.intoArray(c, c4);
+        c41.intoArray(c, c4 + L);
+        c42.intoArray(c, c4 + 2 * L);
+        c43.intoArray(c, c4 + 3 * L);
+        c50.intoArray(c, c5);
+        c51.intoArray(c, c5 + L);
+        c52.intoArray(c, c5 + 2 * L);
+        c53.intoArray(c, c5 + 3 * L);
     }
 
     private static void block4x4(float[] a, int a0, int lda, float[] b, int b0, int ldb, float[] c, int c0, int ldc,
@@ -186,7 +319,7 @@ public final class SimdTileMath implements TileMath {
 
     @Override
     public boolean onlineSoftmax(float[] s, int rows, int cols, int validCols, float[] rowMax, float[] rowSum,
-                                 float[] alpha) {
+                                 int firstRow, float[] alpha) {
         // Lazy rescaling: the reference max only moves when a score overshoots it by more than
         // MAX_OVERSHOOT, which after the first tiles is rare; that skips the horizontal max and the
         // rescaling of the output accumulator. Sums stay lane-wise, so no horizontal add either.
@@ -200,17 +333,17 @@ public final class SimdTileMath implements TileMath {
             for (int j = L; j < cols; j += L) {
                 mv = mv.max(FloatVector.fromArray(S, s, row + j));
             }
-            float m = rowMax[i];
+            float m = rowMax[firstRow + i];
             float a = 1f;
             if (mv.compare(VectorOperators.GT, m + MAX_OVERSHOOT).anyTrue()) {
                 float newMax = Math.max(m, mv.reduceLanes(VectorOperators.MAX));
                 a = ScalarTileMath.exp2(m - newMax);
                 m = newMax;
-                rowMax[i] = m;
+                rowMax[firstRow + i] = m;
                 rescaled = true;
             }
             alpha[i] = a;
-            int sumAt = i * SUM_STRIDE;
+            int sumAt = (firstRow + i) * SUM_STRIDE;
             FloatVector sum = FloatVector.fromArray(S, rowSum, sumAt);
             if (a != 1f) {
                 sum = sum.mul(a);
@@ -226,21 +359,21 @@ public final class SimdTileMath implements TileMath {
     }
 
     @Override
-    public void softmaxGrad(float[] s, float[] dp, int rows, int cols, int validCols, float[] shift,
-                            float[] delta, int vecOff, boolean perColumn) {
+    public void softmaxGrad(float[] s, float[] dp, int rows, int cols, int validCols, float[] shift, int shiftOff,
+                            float[] delta, int deltaOff, boolean perColumn) {
         for (int i = 0; i < rows; i++) {
             int row = i * cols;
             if (perColumn) {
                 for (int j = 0; j < cols; j += L) {
                     FloatVector p = exp2(FloatVector.fromArray(S, s, row + j)
-                            .sub(FloatVector.fromArray(S, shift, vecOff + j)));
+                            .sub(FloatVector.fromArray(S, shift, shiftOff + j)));
                     p.intoArray(s, row + j);
-                    p.mul(FloatVector.fromArray(S, dp, row + j).sub(FloatVector.fromArray(S, delta, vecOff + j)))
+                    p.mul(FloatVector.fromArray(S, dp, row + j).sub(FloatVector.fromArray(S, delta, deltaOff + j)))
                             .intoArray(dp, row + j);
                 }
             } else {
-                float sh = shift[vecOff + i];
-                float de = delta[vecOff + i];
+                float sh = shift[shiftOff + i];
+                float de = delta[deltaOff + i];
                 for (int j = 0; j < cols; j += L) {
                     FloatVector p = exp2(FloatVector.fromArray(S, s, row + j).sub(sh));
                     p.intoArray(s, row + j);
@@ -252,6 +385,23 @@ public final class SimdTileMath implements TileMath {
                 dp[row + j] = 0f;
             }
         }
+    }
+
+    @Override
+    public void transpose(float[] src, int srcOff, int srcStride, int rows, int cols, float[] dst, int dstOff,
+                          int dstStride) {
+        // Each column of L rows is one gather and one contiguous store; leftover rows go the scalar way.
+        int[] rowStarts = new int[L];
+        for (int i = 0; i < L; i++) {
+            rowStarts[i] = i * srcStride;
+        }
+        int r = 0;
+        for (; r + L <= rows; r += L) {
+            for (int c = 0, f = srcOff + r * srcStride, at = dstOff + r; c < cols; c++, f++, at += dstStride) {
+                FloatVector.fromArray(S, src, f, rowStarts, 0).intoArray(dst, at);
+            }
+        }
+        ScalarTileMath.transposeRows(src, srcOff, srcStride, r, rows, cols, dst, dstOff, dstStride);
     }
 
     /**

@@ -25,17 +25,19 @@ public interface TileMath {
     int SUM_STRIDE = 16;
 
     /**
-     * One online-softmax step on a rows x cols score tile (base 2). Each row keeps a reference max m
-     * ({@code rowMax[i]}) and a sum ({@code rowSum[i * SUM_STRIDE ...]}, whose {@code SUM_STRIDE} entries
+     * One online-softmax step on a rows x cols score tile (base 2). Row i of the tile is row
+     * {@code r = firstRow + i} of the running state: it keeps a reference max m ({@code rowMax[r]}) and a sum
+     * ({@code rowSum[r * SUM_STRIDE ...]}, whose {@code SUM_STRIDE} entries
      * add up to the row's sum of {@code 2^(s - m)}). The step may raise m (it must when a score exceeds it
      * by more than {@link #MAX_OVERSHOOT}); the factor {@code 2^(oldMax - newMax)} by which older sums and
-     * outputs must be rescaled goes to {@code alpha[i]}. Scores are replaced by {@code 2^(s - m)}; columns
+     * outputs must be rescaled goes to {@code alpha[i]} (indexed by tile row). Scores are replaced by {@code 2^(s - m)}; columns
      * from {@code validCols} on are padding and become 0.
      *
      * @param cols the tile width (a multiple of 16), also its leading dimension
      * @return false if every alpha is 1 (nothing to rescale)
      */
-    boolean onlineSoftmax(float[] s, int rows, int cols, int validCols, float[] rowMax, float[] rowSum, float[] alpha);
+    boolean onlineSoftmax(float[] s, int rows, int cols, int validCols, float[] rowMax, float[] rowSum, int firstRow,
+                          float[] alpha);
 
     /** How far (base 2) a score may exceed the reference max before the max must be raised: p stays below 2^8. */
     float MAX_OVERSHOOT = 8f;
@@ -48,6 +50,12 @@ public interface TileMath {
      *
      * @param cols the tile width (a multiple of 16), also its leading dimension
      */
-    void softmaxGrad(float[] s, float[] dp, int rows, int cols, int validCols, float[] shift, float[] delta,
-                     int vecOff, boolean perColumn);
+    void softmaxGrad(float[] s, float[] dp, int rows, int cols, int validCols, float[] shift, int shiftOff,
+                     float[] delta, int deltaOff, boolean perColumn);
+
+    /**
+     * Copies a rows x cols block transposed: {@code dst[dstOff + c * dstStride + r] = src[srcOff + r * srcStride + c]}.
+     * Nothing else in dst is written.
+     */
+    void transpose(float[] src, int srcOff, int srcStride, int rows, int cols, float[] dst, int dstOff, int dstStride);
 }

@@ -11,7 +11,10 @@ final class TileScratch {
     float[] rowMax = new float[0];
     float[] rowSum = new float[0];
     float[] alpha = new float[0];
-    float[] row = new float[0];
+    /** A task's own packed operand tile (the query tile of the forward, the value tile of dK/dV). */
+    float[] tile = new float[0];
+    /** Staged block rows (see {@link TilePacker#stage}). */
+    float[] stage = new float[0];
 
     private TileScratch() {
     }
@@ -31,14 +34,17 @@ final class TileScratch {
         if (s.acc.length < accSize) {
             s.acc = new float[accSize];
             s.acc2 = new float[accSize];
+            s.tile = new float[accSize];
         }
         if (s.rowMax.length < qt) {
             s.rowMax = new float[qt];
             s.rowSum = new float[qt * TileMath.SUM_STRIDE];
             s.alpha = new float[qt];
         }
-        if (s.row.length < dp) {
-            s.row = new float[dp];
+        int stageSize = Math.max(Math.min(sh.queryBlock(), sh.queryLen()), Math.min(sh.keyBlock(), sh.keyLen()))
+                * sh.headDim();
+        if (s.stage.length < stageSize) {
+            s.stage = new float[stageSize];
         }
         return s;
     }

@@ -38,8 +38,22 @@ class TileMathTest {
     @MethodSource("maths")
     void gemmOverwritesAccumulatesAndRescales(TileMath math) {
         // n = 80 exercises the 4-vector blocks and the single-vector remainder; offsets and leading dims are uneven.
-        int m = 12, n = 80, k = 19, lda = 23, ldb = 85, ldc = 96, aOff = 5, bOff = 3, cOff = 7;
-        SplittableRandom rng = new SplittableRandom(1);
+        checkGemm(math, 12, 80, 19, 23, 85, 96, 5, 3, 7, 1);
+    }
+
+    @ParameterizedTest
+    @MethodSource("maths")
+    void gemmSixRowBlocksWithFourRowRemainder(TileMath math) {
+        // n = 128 (a multiple of 4 vectors) takes the six-row blocks; m = 20 leaves 8 rows
+        // (two 4-row blocks) and m = 16 leaves 4; m = 8 has no six-row block at all.
+        for (int m : new int[] {20, 16, 8}) {
+            checkGemm(math, m, 128, 21, 29, 131, 140, 2, 9, 4, m);
+        }
+    }
+
+    private static void checkGemm(TileMath math, int m, int n, int k, int lda, int ldb, int ldc, int aOff, int bOff,
+                                  int cOff, long seed) {
+        SplittableRandom rng = new SplittableRandom(seed);
         float[] a = random(rng, aOff + m * lda);
         float[] b = random(rng, bOff + k * ldb);
         float[] c0 = random(rng, cOff + m * ldc);
@@ -61,8 +75,8 @@ class TileMathTest {
                     got[i * n + j] = c[cOff + i * ldc + j];
                 }
             }
-            // k = 19 f32 products of N(0,1) values: 1e-5 relative plus 1e-5 absolute (sums cross zero).
-            assertClose(want, got, 1e-5, 1e-5, "gemm mode " + mode);
+            // Up to 21 f32 products of N(0,1) values: 1e-5 relative plus 1e-5 absolute (sums cross zero).
+            assertClose(want, got, 1e-5, 1e-5, "gemm m=" + m + " mode " + mode);
             // Elements outside the m x n window are untouched.
             for (int i = 0; i < m; i++) {
                 for (int j = n; j < ldc; j++) {
@@ -85,17 +99,26 @@ class TileMathTest {
         }
         float[] s1 = first.clone();
         float[] s2 = second.clone();
-        float[] max = new float[rows];
-        Arrays.fill(max, Float.NEGATIVE_INFINITY);
-        float[] sum = new float[rows * TileMath.SUM_STRIDE];
+        // The tile's rows are rows 3.. of the running state (the kernels walk a query tile in strips).
+        int firstRow = 3;
+        float[] state = new float[firstRow + rows];
+        Arrays.fill(state, Float.NEGATIVE_INFINITY);
+        float[] sum = new float[(firstRow + rows) * TileMath.SUM_STRIDE];
         float[] alpha1 = new float[rows];
         float[] alpha2 = new float[rows];
-        math.onlineSoftmax(s1, rows, cols, cols, max, sum, alpha1);
-        math.onlineSoftmax(s2, rows, cols, valid, max, sum, alpha2);
+        math.onlineSoftmax(s1, rows, cols, cols, state, sum, firstRow, alpha1);
+        math.onlineSoftmax(s2, rows, cols, valid, state, sum, firstRow, alpha2);
+        float[] max = Arrays.copyOfRange(state, firstRow, firstRow + rows);
+        for (int i = 0; i < firstRow; i++) {
+            assertEquals(Float.NEGATIVE_INFINITY, state[i], "state before the tile's rows is untouched");
+        }
+        for (int i = 0; i < firstRow * TileMath.SUM_STRIDE; i++) {
+            assertEquals(0f, sum[i], "sums before the tile's rows are untouched");
+        }
         for (int i = 0; i < rows; i++) {
             double total = 0;
             for (int l = 0; l < TileMath.SUM_STRIDE; l++) {
-                total += sum[i * TileMath.SUM_STRIDE + l];
+                total += sum[(firstRow + i) * TileMath.SUM_STRIDE + l];
             }
             double ref = 0;
             for (int j = 0; j < cols; j++) {
@@ -128,28 +151,54 @@ class TileMathTest {
     @ParameterizedTest
     @MethodSource("maths")
     void softmaxGradByRowAndByColumn(TileMath math) {
-        int rows = 4, cols = 32, valid = 20, off = 3;
+        // Shift and delta sit at different offsets (the kernels keep both in one packed array).
+        int rows = 4, cols = 32, valid = 20, off = 3, deltaOff = 11;
         SplittableRandom rng = new SplittableRandom(4);
         float[] s0 = random(rng, rows * cols);
         float[] dp0 = random(rng, rows * cols);
         float[] shift = random(rng, off + cols);
-        float[] delta = random(rng, off + cols);
+        float[] delta = random(rng, deltaOff + cols);
         for (boolean perColumn : new boolean[] {false, true}) {
             float[] s = s0.clone();
             float[] dp = dp0.clone();
-            math.softmaxGrad(s, dp, rows, cols, valid, shift, delta, off, perColumn);
+            math.softmaxGrad(s, dp, rows, cols, valid, shift, off, delta, deltaOff, perColumn);
             double[] wantP = new double[rows * cols];
             double[] wantDs = new double[rows * cols];
             for (int i = 0; i < rows; i++) {
                 for (int j = 0; j < valid; j++) {
-                    int v = off + (perColumn ? j : i);
-                    double p = Math.pow(2, (double) s0[i * cols + j] - shift[v]);
+                    int v = perColumn ? j : i;
+                    double p = Math.pow(2, (double) s0[i * cols + j] - shift[off + v]);
                     wantP[i * cols + j] = p;
-                    wantDs[i * cols + j] = p * ((double) dp0[i * cols + j] - delta[v]);
+                    wantDs[i * cols + j] = p * ((double) dp0[i * cols + j] - delta[deltaOff + v]);
                 }
             }
             assertClose(wantP, s, 1e-6, 1e-7, "p perColumn=" + perColumn);
             assertClose(wantDs, dp, 1e-5, 1e-6, "ds perColumn=" + perColumn);
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("maths")
+    void transposeCopiesEveryElementAndNothingElse(TileMath math) {
+        // 37 rows: two full 16-row groups plus 5 left over (and four 8-row groups plus 5); uneven strides.
+        int rows = 37, cols = 21, srcOff = 4, srcStride = 23, dstOff = 6, dstStride = 41;
+        SplittableRandom rng = new SplittableRandom(6);
+        float[] src = random(rng, srcOff + rows * srcStride);
+        float[] dst = new float[dstOff + cols * dstStride + 3];
+        Arrays.fill(dst, Float.NaN);
+        math.transpose(src, srcOff, srcStride, rows, cols, dst, dstOff, dstStride);
+        boolean[] written = new boolean[dst.length];
+        for (int c = 0; c < cols; c++) {
+            for (int r = 0; r < rows; r++) {
+                int at = dstOff + c * dstStride + r;
+                assertEquals(src[srcOff + r * srcStride + c], dst[at], "row " + r + " column " + c);
+                written[at] = true;
+            }
+        }
+        for (int i = 0; i < dst.length; i++) {
+            if (!written[i]) {
+                assertTrue(Float.isNaN(dst[i]), "untouched element " + i);
+            }
         }
     }
 
