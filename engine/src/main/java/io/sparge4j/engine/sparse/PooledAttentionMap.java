@@ -1,13 +1,11 @@
 package io.sparge4j.engine.sparse;
 
 import io.sparge4j.engine.cpu.CpuRuntime;
-import io.sparge4j.engine.cpu.vec.FloatKernels;
 import io.sparge4j.engine.ops.AttentionLayout;
 import io.sparge4j.engine.ops.Check;
 import io.sparge4j.engine.tensor.DType;
 import io.sparge4j.engine.tensor.Tensor;
 
-import java.lang.foreign.MemorySegment;
 
 /**
  * The pooled attention map P = softmax_rowwise(mean-pooled Q · mean-pooled K^T · scale), one row per query block
@@ -161,29 +159,19 @@ public final class PooledAttentionMap {
         int n = grid.length();
         int start = grid.start(blk);
         int len = grid.size(blk);
-        MemorySegment seg = t.segment();
-        boolean f32 = t.dtype() == DType.F32;
         double[] acc = new double[d];
-        float[] partial = new float[d];
-        MemorySegment partialSeg = MemorySegment.ofArray(partial);
-        FloatKernels kernels = FloatKernels.preferred();
-        for (int r = 0; r < len; r++) {
-            int tok = start + r;
-            long base = tokensBeforeHeads
-                    ? (((long) bi * n + tok) * heads + hi) * d
-                    : (((long) bi * heads + hi) * n + tok) * d;
-            // Vectorised float sums of up to 8 rows, folded into float64 so that the mean stays accurate.
-            if (f32) {
-                kernels.axpy(1f, seg, base, partialSeg, 0, d);
-            } else {
+        if (t.dtype() == DType.F32) {
+            long first = tokensBeforeHeads
+                    ? (((long) bi * n + start) * heads + hi) * d
+                    : (((long) bi * heads + hi) * n + start) * d;
+            RowSums.add(t.segment(), first, tokensBeforeHeads ? (long) heads * d : d, len, d, acc, 0);
+        } else {
+            for (int tok = start; tok < start + len; tok++) {
+                long base = tokensBeforeHeads
+                        ? (((long) bi * n + tok) * heads + hi) * d
+                        : (((long) bi * heads + hi) * n + tok) * d;
                 for (int c = 0; c < d; c++) {
-                    partial[c] += t.getFloat(base + c);
-                }
-            }
-            if (r % 8 == 7 || r == len - 1) {
-                for (int c = 0; c < d; c++) {
-                    acc[c] += partial[c];
-                    partial[c] = 0;
+                    acc[c] += t.getFloat(base + c);
                 }
             }
         }
