@@ -61,7 +61,7 @@ public final class AttentionBenchCommand implements Callable<Integer> {
             description = "Input dtype (default ${DEFAULT-VALUE}).")
     private String dtype;
 
-    @Option(names = "--warmup", paramLabel = "N", description = "Untimed rounds first (default 2; --quick: 0).")
+    @Option(names = "--warmup", paramLabel = "N", description = "Untimed rounds first (default 20; --quick: 0).")
     private Integer warmup;
 
     @Option(names = "--reps", paramLabel = "N", description = "Timed rounds; times are medians (default 7; --quick: 1).")
