@@ -92,11 +92,7 @@ public final class PooledAttentionMap {
                 int i = r % rows;
                 double max = Double.NEGATIVE_INFINITY;
                 for (int j = 0; j < cols; j++) {
-                    double sc = 0;
-                    for (int c = 0; c < d; c++) {
-                        sc += qp[i * d + c] * kp[j * d + c];
-                    }
-                    row[j] = sc * scale;
+                    row[j] = PoolingKernels.dot(qp, i * d, kp, j * d, d) * scale;
                     max = Math.max(max, row[j]);
                 }
                 double sum = 0;
@@ -164,7 +160,7 @@ public final class PooledAttentionMap {
             long first = tokensBeforeHeads
                     ? (((long) bi * n + start) * heads + hi) * d
                     : (((long) bi * heads + hi) * n + start) * d;
-            RowSums.add(t.segment(), first, tokensBeforeHeads ? (long) heads * d : d, len, d, acc, 0);
+            PoolingKernels.add(t.segment(), first, tokensBeforeHeads ? (long) heads * d : d, len, d, acc, 0);
         } else {
             for (int tok = start; tok < start + len; tok++) {
                 long base = tokensBeforeHeads

@@ -7,7 +7,7 @@ import org.junit.jupiter.api.Test;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-class RowSumsTest {
+class PoolingKernelsTest {
     @Test
     void bothPathsMatchFloat64ColumnSumsAtAwkwardSizes() {
         assertTrue(SimdSupport.available(), "the build runs tests with the Vector API");
@@ -26,8 +26,8 @@ class RowSumsTest {
             }
             double[] simd = new double[d + 2];
             double[] scalar = new double[d + 2];
-            SimdRowSums.add(t.segment(), first, stride, rows, d, simd, 1);
-            RowSums.scalar(t.segment(), first, stride, rows, d, scalar, 1);
+            SimdPoolingKernels.add(t.segment(), first, stride, rows, d, simd, 1);
+            PoolingKernels.scalar(t.segment(), first, stride, rows, d, scalar, 1);
             for (int j = 0; j < d; j++) {
                 // Float partials over at most 8 rows of N(0,1): error below 8 * 2^-24 * 8 * 4 per chunk, far under 1e-5.
                 assertEquals(expected[j], simd[j + 1], 1e-5, "simd rows=" + rows + " d=" + d + " col " + j);
@@ -35,6 +35,22 @@ class RowSumsTest {
             }
             assertEquals(0.0, simd[0]);
             assertEquals(0.0, simd[d + 1], "nothing written past the columns");
+        }
+    }
+
+    @Test
+    void dotProductsMatchOnBothPaths() {
+        java.util.SplittableRandom rng = new java.util.SplittableRandom(5);
+        for (int n : new int[] {1, 3, 7, 8, 9, 64, 65, 129}) {
+            double[] a = rng.doubles(n + 3, -2, 2).toArray();
+            double[] b = rng.doubles(n + 5, -2, 2).toArray();
+            double expected = 0;
+            for (int i = 0; i < n; i++) {
+                expected += a[i + 3] * b[i + 5];
+            }
+            // Reassociated float64 sums of n terms of size <= 4: error below n * 4 * 2^-52.
+            assertEquals(expected, SimdPoolingKernels.dot(a, 3, b, 5, n), 1e-13 * n, "simd n=" + n);
+            assertEquals(expected, PoolingKernels.scalarDot(a, 3, b, 5, n), 1e-13 * n, "scalar n=" + n);
         }
     }
 }
