@@ -12,21 +12,24 @@ final class GroupBarrier {
     private final Condition tripped = lock.newCondition();
     private final int parties;
     private final String scope;
+    private final GroupProgress progress;
     private int waiting;
     private int exited;
     private long generation;
     private boolean broken;
 
-    GroupBarrier(int parties, String scope) {
+    GroupBarrier(int parties, String scope, GroupProgress progress) {
         this.parties = parties;
         this.scope = scope;
+        this.progress = progress;
     }
 
     /**
      * Waits for all parties.
      *
      * @throws GroupAbortedException if the barrier is broken
-     * @throws IllegalStateException if a party has already returned (barrier divergence)
+     * @throws IllegalStateException if a party has already returned, or no work-item of the group can make
+     *     progress (barrier divergence)
      */
     void await(String operation) {
         lock.lock();
@@ -41,10 +44,17 @@ final class GroupBarrier {
             }
             long arrival = generation;
             if (++waiting == parties) {
+                progress.release(parties - 1);
                 waiting = 0;
                 generation++;
                 tripped.signalAll();
                 return;
+            }
+            if (progress.block()) {
+                breakLocked();
+                throw new IllegalStateException(operation + " would wait forever: every work-item of the group waits"
+                        + " at a barrier or has returned, but not all at the same one; every work-item must reach"
+                        + " every barrier (and a sub-group's lanes every sub-group operation) in the same order");
             }
             while (arrival == generation && !broken) {
                 tripped.awaitUninterruptibly();

@@ -18,7 +18,8 @@ import java.util.concurrent.atomic.AtomicReference;
  *
  * <p>A work-item that throws fails the launch with a {@link KernelLaunchException} naming its group and local
  * ids; its group's barriers are broken so the other work-items do not wait forever, and no further groups
- * start. A work-item that returns while others wait at a barrier is reported the same way.
+ * start. A work-item that returns while others wait at a barrier, or a group whose work-items all wait at
+ * different barriers, is reported the same way instead of hanging.
  *
  * <p>Loop-style kernels ({@code @Parallel} loops) are plain sequential Java: call them directly, no emulator
  * is needed.
@@ -143,6 +144,7 @@ public final class KernelEmulator {
             fail(group, ctx, t, failure);
         } finally {
             int left = Math.max(group.barrier.exit(), group.subBarriers[ctx.subGroup()].exit());
+            left = Math.max(left, group.progress.exit());
             if (left > 0) {
                 fail(group, ctx, new IllegalStateException("work-item returned while " + left
                         + " other work-item(s) waited at a barrier: every work-item must reach every barrier"),

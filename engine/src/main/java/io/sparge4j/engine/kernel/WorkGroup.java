@@ -9,6 +9,7 @@ final class WorkGroup {
     final int[] groupId;
     final int size;
     final int subGroupWidth;
+    final GroupProgress progress;
     final GroupBarrier barrier;
     final GroupBarrier[] subBarriers;
     final float[][] exchange;
@@ -19,13 +20,14 @@ final class WorkGroup {
         this.groupId = groupId;
         this.size = size;
         this.subGroupWidth = subGroupWidth;
-        this.barrier = new GroupBarrier(size, "work-group");
+        this.progress = new GroupProgress(size);
+        this.barrier = new GroupBarrier(size, "work-group", progress);
         int count = (size + subGroupWidth - 1) / subGroupWidth;
         this.subBarriers = new GroupBarrier[count];
         this.exchange = new float[count][];
         for (int s = 0; s < count; s++) {
             int lanes = subGroupLanes(s);
-            subBarriers[s] = new GroupBarrier(lanes, "sub-group");
+            subBarriers[s] = new GroupBarrier(lanes, "sub-group", progress);
             exchange[s] = new float[lanes];
         }
     }

@@ -324,6 +324,24 @@ class KernelEmulatorTest {
 
     @Test
     @Timeout(value = 10, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void workItemsWaitingAtDifferentBarriersAreReportedNotHung() {
+        // lane 0 of each sub-group goes to the group barrier first, its other lanes to simdSum first: no barrier
+        // can ever complete
+        var e = assertThrows(KernelLaunchException.class, () -> emulator.execute(grid1D(128, 64), ctx -> {
+            if (ctx.simdLaneId() == 0) {
+                ctx.localBarrier();
+                ctx.simdSum(1f);
+            } else {
+                ctx.simdSum(1f);
+                ctx.localBarrier();
+            }
+        }));
+        assertTrue(e.getMessage().contains("would wait forever"), e.getMessage());
+        assertInstanceOf(IllegalStateException.class, e.getCause());
+    }
+
+    @Test
+    @Timeout(value = 10, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
     void mismatchedLocalAllocationsAreReported() {
         var e = assertThrows(KernelLaunchException.class, () -> emulator.execute(grid1D(8, 8), ctx -> {
             if (ctx.localIdx == 0) {
