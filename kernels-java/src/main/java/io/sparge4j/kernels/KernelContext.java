@@ -134,7 +134,8 @@ public abstract class KernelContext {
     public abstract short[] allocateBFloat16LocalArray(int size);
 
     /**
-     * Atomically adds {@code value} to {@code array[index]} (global memory).
+     * Atomically adds {@code value} to {@code array[index]} (global memory). On the JVM the array must be
+     * native memory aligned to 4 bytes, as every allocated array and engine tensor is.
      *
      * @param array the array
      * @param index element index
@@ -147,7 +148,7 @@ public abstract class KernelContext {
 
     /**
      * Atomically adds {@code value} to {@code array[index]} (global memory; a compare-and-set loop where the
-     * device has no float atomic add).
+     * device has no float atomic add). The order of concurrent adds, and so the rounding, is unspecified.
      *
      * @param array the array
      * @param index element index
