@@ -10,9 +10,11 @@ import java.lang.annotation.Target;
  * {@code for (@Parallel int i = 0; i < n; i++)}. Up to three nested loops form a 1D/2D/3D range.
  *
  * <p>On the JVM a loop-style kernel is plain sequential Java and needs no emulator; the annotation only tells
- * the kernel JIT which loops become work-item dimensions.
+ * the kernel JIT which loops become work-item dimensions. As a {@code TYPE_USE} annotation on a local it is
+ * kept in the method's {@code RuntimeVisibleTypeAnnotations}, with the variable's bytecode range, which is
+ * where the JIT finds it.
  */
-@Retention(RetentionPolicy.CLASS)
+@Retention(RetentionPolicy.RUNTIME)
 @Target({ElementType.LOCAL_VARIABLE, ElementType.TYPE_USE})
 public @interface Parallel {
 }

@@ -9,7 +9,7 @@ import java.lang.annotation.Target;
  * Marks a loop-style kernel's output parameter (or local) as the target of a {@code + * min max} reduction
  * over a {@link Parallel} loop, as TornadoVM's {@code @Reduce}. On the JVM the loop runs sequentially.
  */
-@Retention(RetentionPolicy.CLASS)
+@Retention(RetentionPolicy.RUNTIME)
 @Target({ElementType.PARAMETER, ElementType.LOCAL_VARIABLE, ElementType.TYPE_USE})
 public @interface Reduce {
 }
