@@ -81,4 +81,28 @@ public final class KernelMath {
     public static float fma(float a, float b, float c) {
         return Math.fma(a, b, c);
     }
+
+    /** @return the float value of f16 bits (exact) */
+    public static float halfToFloat(short bits) {
+        return Float.float16ToFloat(bits);
+    }
+
+    /** @return the f16 bits nearest to {@code x} (round to nearest even) */
+    public static short floatToHalf(float x) {
+        return Float.floatToFloat16(x);
+    }
+
+    /** @return the float value of bf16 bits (exact: bf16 is the top half of a float) */
+    public static float bfloat16ToFloat(short bits) {
+        return Float.intBitsToFloat((bits & 0xffff) << 16);
+    }
+
+    /** @return the bf16 bits nearest to {@code x} (round to nearest even; NaN stays a quiet NaN) */
+    public static short floatToBFloat16(float x) {
+        int bits = Float.floatToRawIntBits(x);
+        if ((bits & 0x7fffffff) > 0x7f800000) {
+            return (short) ((bits >>> 16) | 0x0040);
+        }
+        return (short) ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16);
+    }
 }

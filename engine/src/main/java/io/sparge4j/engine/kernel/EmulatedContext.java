@@ -1,0 +1,128 @@
+package io.sparge4j.engine.kernel;
+
+import io.sparge4j.kernels.KernelContext;
+
+/** One work-item's {@link KernelContext} on the emulator. */
+final class EmulatedContext extends KernelContext {
+    private final WorkGroup group;
+    private final int subGroup;
+    private final int lane;
+    private int allocations;
+
+    EmulatedContext(WorkGroup group, int[] globalId, int[] localId, int[] localSize, int[] globalSize) {
+        super(globalId, localId, group.groupId, localSize, globalSize);
+        this.group = group;
+        int linear = localLinearId();
+        this.subGroup = linear / group.subGroupWidth;
+        this.lane = linear % group.subGroupWidth;
+    }
+
+    int subGroup() {
+        return subGroup;
+    }
+
+    @Override
+    public void localBarrier() {
+        group.barrier.await("localBarrier");
+    }
+
+    @Override
+    public void globalBarrier() {
+        group.barrier.await("globalBarrier");
+    }
+
+    @Override
+    public float[] allocateFloatLocalArray(int size) {
+        return group.localArray(nextAllocation("allocateFloatLocalArray", size), "float", size, float[]::new);
+    }
+
+    @Override
+    public int[] allocateIntLocalArray(int size) {
+        return group.localArray(nextAllocation("allocateIntLocalArray", size), "int", size, int[]::new);
+    }
+
+    @Override
+    public short[] allocateHalfFloatLocalArray(int size) {
+        return group.localArray(nextAllocation("allocateHalfFloatLocalArray", size), "half", size, short[]::new);
+    }
+
+    @Override
+    public short[] allocateBFloat16LocalArray(int size) {
+        return group.localArray(nextAllocation("allocateBFloat16LocalArray", size), "bfloat16", size, short[]::new);
+    }
+
+    private int nextAllocation(String op, int size) {
+        if (size < 1) {
+            throw new IllegalArgumentException(op + ": size is " + size + ", expected > 0");
+        }
+        return allocations++;
+    }
+
+    @Override
+    public int simdGroupSize() {
+        return group.subGroupWidth;
+    }
+
+    @Override
+    public float simdSum(float value) {
+        float[] slots = publish(value, "simdSum");
+        float sum = 0f;
+        for (float v : slots) {
+            sum += v;
+        }
+        return release(sum, "simdSum");
+    }
+
+    @Override
+    public float simdShuffleDown(float value, int delta) {
+        if (delta < 0) {
+            throw new IllegalArgumentException("simdShuffleDown: delta is " + delta + ", expected >= 0");
+        }
+        float[] slots = publish(value, "simdShuffleDown");
+        float result = lane + delta < slots.length ? slots[lane + delta] : value;
+        return release(result, "simdShuffleDown");
+    }
+
+    @Override
+    public float simdBroadcastFirst(float value) {
+        float[] slots = publish(value, "simdBroadcastFirst");
+        return release(slots[0], "simdBroadcastFirst");
+    }
+
+    /** Writes this lane's value to the sub-group's exchange and waits until every lane has written. */
+    private float[] publish(float value, String op) {
+        float[] slots = group.exchange[subGroup];
+        slots[lane] = value;
+        group.subBarriers[subGroup].await(op);
+        return slots;
+    }
+
+    /** Waits until every lane has read the exchange, so the next operation may overwrite it. */
+    private float release(float result, String op) {
+        group.subBarriers[subGroup].await(op);
+        return result;
+    }
+
+    @Override
+    public void mma16x8x16F16(short[] a, int aOffset, int lda, short[] b, int bOffset, int ldb,
+            float[] c, int cOffset, int ldc) {
+        mma("mma16x8x16F16", false, a, aOffset, lda, b, bOffset, ldb, c, cOffset, ldc);
+    }
+
+    @Override
+    public void mma16x8x16BF16(short[] a, int aOffset, int lda, short[] b, int bOffset, int ldb,
+            float[] c, int cOffset, int ldc) {
+        mma("mma16x8x16BF16", true, a, aOffset, lda, b, bOffset, ldb, c, cOffset, ldc);
+    }
+
+    /** Lane 0 computes the tile between two sub-group barriers: inputs are complete before, C is after. */
+    private void mma(String op, boolean bf16, short[] a, int aOffset, int lda, short[] b, int bOffset, int ldb,
+            float[] c, int cOffset, int ldc) {
+        GroupBarrier barrier = group.subBarriers[subGroup];
+        barrier.await(op);
+        if (lane == 0) {
+            MmaTile.multiplyAccumulate(op, bf16, a, aOffset, lda, b, bOffset, ldb, c, cOffset, ldc);
+        }
+        barrier.await(op);
+    }
+}

@@ -1,0 +1,271 @@
+package io.sparge4j.kernels;
+
+import io.sparge4j.kernels.types.arrays.FloatArray;
+import io.sparge4j.kernels.types.arrays.IntArray;
+
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+
+/**
+ * What a work-item of a kernel sees: its ids, the grid's sizes, local (shared) memory, barriers, atomics,
+ * sub-group (warp) operations and a tensor-core style matrix multiply-accumulate. Names follow TornadoVM's
+ * {@code KernelContext}, so a kernel ports with an import change.
+ *
+ * <p>A kernel is a static method whose first parameter is a {@code KernelContext}, e.g.
+ * {@code static void saxpy(KernelContext ctx, float a, FloatArray x, FloatArray y, int n)}. An executor
+ * supplies the behaviour: the CPU emulator gives each work-item its own context object, and the kernel JIT
+ * replaces every call by the device's intrinsic. As on a GPU, ids are fields; everything else is a method.
+ *
+ * <p>Rules the executors rely on: every work-item of a group reaches the same barriers and makes the same local
+ * allocations in the same order; the sub-group operations and the MMA are called by every work-item of the
+ * sub-group (convergently) with the same arguments where the method says so.
+ *
+ * <p>Sub-groups are {@link #simdGroupSize()} consecutive work-items in linear local order
+ * ({@code localIdx + localIdy * localGroupSizeX + localIdz * localGroupSizeX * localGroupSizeY}); the last one
+ * of a group may be smaller.
+ */
+public abstract class KernelContext {
+    private static final VarHandle INT_SEGMENT = ValueLayout.JAVA_INT.varHandle();
+    private static final VarHandle INT_ARRAY = MethodHandles.arrayElementVarHandle(int[].class);
+
+    /** Global id in x (OpenCL {@code get_global_id(0)}, CUDA {@code blockIdx.x * blockDim.x + threadIdx.x}). */
+    public final int globalIdx;
+    /** Global id in y. */
+    public final int globalIdy;
+    /** Global id in z. */
+    public final int globalIdz;
+    /** Id within the work-group in x (OpenCL {@code get_local_id(0)}, CUDA {@code threadIdx.x}). */
+    public final int localIdx;
+    /** Id within the work-group in y. */
+    public final int localIdy;
+    /** Id within the work-group in z. */
+    public final int localIdz;
+    /** Work-group id in x (OpenCL {@code get_group_id(0)}, CUDA {@code blockIdx.x}). */
+    public final int groupIdx;
+    /** Work-group id in y. */
+    public final int groupIdy;
+    /** Work-group id in z. */
+    public final int groupIdz;
+    /** Work-group size in x (OpenCL {@code get_local_size(0)}, CUDA {@code blockDim.x}). */
+    public final int localGroupSizeX;
+    /** Work-group size in y. */
+    public final int localGroupSizeY;
+    /** Work-group size in z. */
+    public final int localGroupSizeZ;
+    /** Global size in x (OpenCL {@code get_global_size(0)}, CUDA {@code gridDim.x * blockDim.x}). */
+    public final int globalGroupSizeX;
+    /** Global size in y. */
+    public final int globalGroupSizeY;
+    /** Global size in z. */
+    public final int globalGroupSizeZ;
+
+    /**
+     * For executors: one context per work-item. Each array holds {x, y, z}.
+     *
+     * @param globalId the work-item's global id (including any global offset)
+     * @param localId its id within the work-group
+     * @param groupId the work-group's id
+     * @param localSize the work-group size
+     * @param globalSize the global size
+     */
+    protected KernelContext(int[] globalId, int[] localId, int[] groupId, int[] localSize, int[] globalSize) {
+        globalIdx = globalId[0];
+        globalIdy = globalId[1];
+        globalIdz = globalId[2];
+        localIdx = localId[0];
+        localIdy = localId[1];
+        localIdz = localId[2];
+        groupIdx = groupId[0];
+        groupIdy = groupId[1];
+        groupIdz = groupId[2];
+        localGroupSizeX = localSize[0];
+        localGroupSizeY = localSize[1];
+        localGroupSizeZ = localSize[2];
+        globalGroupSizeX = globalSize[0];
+        globalGroupSizeY = globalSize[1];
+        globalGroupSizeZ = globalSize[2];
+    }
+
+    /**
+     * Waits until every work-item of the group has arrived; local-memory writes before it are visible to the
+     * group after it (OpenCL {@code barrier(CLK_LOCAL_MEM_FENCE)}, CUDA {@code __syncthreads()}).
+     */
+    public abstract void localBarrier();
+
+    /**
+     * A work-group barrier that also orders global-memory accesses (OpenCL
+     * {@code barrier(CLK_GLOBAL_MEM_FENCE)}). As in TornadoVM it does not synchronise different work-groups.
+     */
+    public abstract void globalBarrier();
+
+    /**
+     * Allocates a float array in local (shared) memory, one per work-group, shared by its work-items.
+     *
+     * @param size number of elements: a compile-time constant for the JIT
+     * @return the group's array (zeroed on the emulator; undefined contents on a device)
+     */
+    public abstract float[] allocateFloatLocalArray(int size);
+
+    /**
+     * Allocates an int array in local (shared) memory, one per work-group.
+     *
+     * @param size number of elements: a compile-time constant for the JIT
+     * @return the group's array
+     */
+    public abstract int[] allocateIntLocalArray(int size);
+
+    /**
+     * Allocates an f16 array in local (shared) memory, one per work-group. Elements are raw f16 bits (convert
+     * with {@link KernelMath#halfToFloat} and {@link KernelMath#floatToHalf}); TornadoVM returns
+     * {@code HalfFloat[]} here, so a port changes the element accesses.
+     *
+     * @param size number of elements: a compile-time constant for the JIT
+     * @return the group's array
+     */
+    public abstract short[] allocateHalfFloatLocalArray(int size);
+
+    /**
+     * Allocates a bf16 array (raw bits) in local (shared) memory, one per work-group. Not in TornadoVM.
+     *
+     * @param size number of elements: a compile-time constant for the JIT
+     * @return the group's array
+     */
+    public abstract short[] allocateBFloat16LocalArray(int size);
+
+    /**
+     * Atomically adds {@code value} to {@code array[index]} (global memory). On the JVM the array must be
+     * native memory aligned to 4 bytes, as every allocated array and engine tensor is.
+     *
+     * @param array the array
+     * @param index element index
+     * @param value the addend
+     */
+    public void atomicAdd(IntArray array, int index, int value) {
+        checkAtomicIndex(index, array.getSize(), "IntArray");
+        INT_SEGMENT.getAndAdd(array.getSegment(), (long) index * Integer.BYTES, value);
+    }
+
+    /**
+     * Atomically adds {@code value} to {@code array[index]} (global memory; a compare-and-set loop where the
+     * device has no float atomic add). The order of concurrent adds, and so the rounding, is unspecified.
+     *
+     * @param array the array
+     * @param index element index
+     * @param value the addend
+     */
+    public void atomicAdd(FloatArray array, int index, float value) {
+        checkAtomicIndex(index, array.getSize(), "FloatArray");
+        long offset = (long) index * Float.BYTES;
+        int old;
+        do {
+            old = (int) INT_SEGMENT.getVolatile(array.getSegment(), offset);
+        } while (!INT_SEGMENT.compareAndSet(array.getSegment(), offset, old,
+                Float.floatToRawIntBits(Float.intBitsToFloat(old) + value)));
+    }
+
+    /**
+     * Atomically adds {@code value} to {@code array[index]} of a local int array.
+     *
+     * @param array a local array from {@link #allocateIntLocalArray}
+     * @param index element index
+     * @param value the addend
+     */
+    public void atomicAdd(int[] array, int index, int value) {
+        checkAtomicIndex(index, array.length, "int[]");
+        INT_ARRAY.getAndAdd(array, index, value);
+    }
+
+    private static void checkAtomicIndex(int index, int size, String type) {
+        if (Integer.compareUnsigned(index, size) >= 0) {
+            throw new IndexOutOfBoundsException("atomicAdd: index " + index + " out of bounds for " + type
+                    + " of size " + size);
+        }
+    }
+
+    /**
+     * Not in TornadoVM (whose warps are 32 wide).
+     *
+     * @return the sub-group (warp) width: 32 on NVIDIA and on the emulator by default
+     */
+    public abstract int simdGroupSize();
+
+    /** @return the work-item's lane within its sub-group, {@code linear local id % simdGroupSize()} */
+    public final int simdLaneId() {
+        return localLinearId() % simdGroupSize();
+    }
+
+    /** @return {@code localIdx + localIdy * localGroupSizeX + localIdz * localGroupSizeX * localGroupSizeY} */
+    public final int localLinearId() {
+        return localIdx + localGroupSizeX * (localIdy + localGroupSizeY * localIdz);
+    }
+
+    /**
+     * Sum of {@code value} over the work-item's sub-group, the same on every lane (lanes added in lane order).
+     * Sub-group collective.
+     *
+     * @param value this lane's value
+     * @return the sub-group's sum
+     */
+    public abstract float simdSum(float value);
+
+    /**
+     * The value of the lane {@code delta} lanes further on; a lane with no such lane in its sub-group gets its
+     * own value (CUDA {@code __shfl_down_sync}). Sub-group collective, same {@code delta} on every lane.
+     *
+     * @param value this lane's value
+     * @param delta lanes to look ahead, {@code >= 0}
+     * @return lane {@code lane + delta}'s value, or {@code value}
+     */
+    public abstract float simdShuffleDown(float value, int delta);
+
+    /**
+     * Lane 0's value, on every lane. Sub-group collective.
+     *
+     * @param value this lane's value
+     * @return lane 0's value
+     */
+    public abstract float simdBroadcastFirst(float value);
+
+    /**
+     * One m16n8k16 tensor-core tile with f16 inputs and f32 accumulation: {@code C += A * B}, where A is
+     * 16x16 (row {@code i} at {@code a[aOffset + i * lda]}), B is 16x8 (row {@code k} at
+     * {@code b[bOffset + k * ldb]}) and C is 16x8 floats (row {@code i} at {@code c[cOffset + i * ldc]}).
+     * A and B hold raw f16 bits.
+     *
+     * <p>Sub-group collective: every lane calls it with the same arguments, and the arrays should be local
+     * arrays shared by the sub-group (the JIT loads A and B with {@code ldmatrix} and runs {@code mma.sync},
+     * or plain FMA where there are no tensor cores). C is complete on every lane when the call returns.
+     * Reference semantics: for each (i, j), {@code acc = C[i][j]; for k in 0..15: acc += A[i][k] * B[k][j]}
+     * in float, products exact (f16 x f16 fits a float), then {@code C[i][j] = acc}. Hardware may sum the 16
+     * products in another order; the difference is a float rounding per add.
+     *
+     * @param a A tile, f16 bits
+     * @param aOffset index of A[0][0]
+     * @param lda A's row stride in elements
+     * @param b B tile, f16 bits
+     * @param bOffset index of B[0][0]
+     * @param ldb B's row stride
+     * @param c C tile, accumulated in place
+     * @param cOffset index of C[0][0]
+     * @param ldc C's row stride
+     */
+    public abstract void mma16x8x16F16(short[] a, int aOffset, int lda, short[] b, int bOffset, int ldb,
+            float[] c, int cOffset, int ldc);
+
+    /**
+     * As {@link #mma16x8x16F16} with bf16 inputs (bf16 x bf16 products are also exact in float).
+     *
+     * @param a A tile (16x16), bf16 bits
+     * @param aOffset index of A[0][0]
+     * @param lda A's row stride in elements
+     * @param b B tile (16x8), bf16 bits
+     * @param bOffset index of B[0][0]
+     * @param ldb B's row stride
+     * @param c C tile (16x8 floats), accumulated in place
+     * @param cOffset index of C[0][0]
+     * @param ldc C's row stride
+     */
+    public abstract void mma16x8x16BF16(short[] a, int aOffset, int lda, short[] b, int bOffset, int ldb,
+            float[] c, int cOffset, int ldc);
+}
