@@ -19,8 +19,9 @@ import java.util.SplittableRandom;
  *
  * <p>Equal sparsity: every rule keeps the same number of key blocks per row on average, round((1 - target) * nk).
  * Top-k's k is that budget as a fraction of nk; Top-p's p is calibrated by bisection to the same sparsity; hybrid
- * gives 60% of the budget to k (the paper's ratio, k = 0.03 at about 5% density) and calibrates p for the rest. With sequence lengths that are multiples of the block
- * sizes, equal mean kept blocks and equal sparsity are the same thing.
+ * gives 60% of the budget to k (the paper's ratio, k = 0.03 at about 5% density) and calibrates p for the rest.
+ * With sequence lengths that are multiples of the block sizes, equal mean kept blocks and equal sparsity are the
+ * same thing.
  */
 public final class MaskStudy {
     /** Which synthetic attention map to build. */
