@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 log=${1:-bench-results}
 mkdir -p "$log"
-java=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}/bin/java
+export JAVA_HOME=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
+java=$JAVA_HOME/bin/java
 ./mvnw -B -q -DskipTests package
 date -u; uptime
 python3 bench/anchors/numpy_gemm.py 2048 2048 2048
