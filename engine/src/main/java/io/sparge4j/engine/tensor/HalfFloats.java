@@ -1,10 +1,13 @@
 package io.sparge4j.engine.tensor;
 
+import io.sparge4j.kernels.KernelMath;
+
 /**
  * Conversions between {@code float} and the 16-bit storage formats.
  *
- * <p>F16 uses the JDK's own {@link Float#floatToFloat16} (round to nearest even); bf16 is done with bit
- * operations because the JDK has no bfloat16 type.
+ * <p>The conversions are the kernel language's ({@link KernelMath}), so that tensors and kernel arrays round
+ * alike: f16 through the JDK's {@link Float#floatToFloat16} (round to nearest even), bf16 with bit operations
+ * because the JDK has no bfloat16 type.
  */
 public final class HalfFloats {
     private HalfFloats() {
@@ -12,27 +15,22 @@ public final class HalfFloats {
 
     /** @return the bf16 bits nearest to {@code f} (round to nearest even; NaN stays NaN) */
     public static short floatToBf16(float f) {
-        int bits = Float.floatToRawIntBits(f);
-        if ((bits & 0x7fffffff) > 0x7f800000) {
-            return (short) ((bits >>> 16) | 0x0040); // quiet NaN, keep the sign
-        }
-        int rounding = 0x7fff + ((bits >>> 16) & 1);
-        return (short) ((bits + rounding) >>> 16);
+        return KernelMath.floatToBFloat16(f);
     }
 
     /** @return the float value of bf16 bits (exact) */
     public static float bf16ToFloat(short bits) {
-        return Float.intBitsToFloat((bits & 0xffff) << 16);
+        return KernelMath.bfloat16ToFloat(bits);
     }
 
     /** @return the f16 bits nearest to {@code f} */
     public static short floatToF16(float f) {
-        return Float.floatToFloat16(f);
+        return KernelMath.floatToHalf(f);
     }
 
     /** @return the float value of f16 bits (exact) */
     public static float f16ToFloat(short bits) {
-        return Float.float16ToFloat(bits);
+        return KernelMath.halfToFloat(bits);
     }
 
     /** @return {@code f} rounded through bf16 and back */
