@@ -25,7 +25,10 @@ import java.lang.invoke.VarHandle;
  * ({@code localIdx + localIdy * localGroupSizeX + localIdz * localGroupSizeX * localGroupSizeY}); the last one
  * of a group may be smaller.
  */
-public abstract class KernelContext {
+public class KernelContext {
+    private static final int[] ZERO = {0, 0, 0};
+    private static final int[] ONE = {1, 1, 1};
+
     private static final VarHandle INT_SEGMENT = ValueLayout.JAVA_INT.varHandle();
     private static final VarHandle INT_ARRAY = MethodHandles.arrayElementVarHandle(int[].class);
 
@@ -61,6 +64,15 @@ public abstract class KernelContext {
     public final int globalGroupSizeZ;
 
     /**
+     * A placeholder to pass as a {@code TaskGraph} task's context argument, as in TornadoVM
+     * ({@code new KernelContext()}): the executor replaces it by each work-item's own context. Its ids are 0 and
+     * its operations throw, because it is not a work-item.
+     */
+    public KernelContext() {
+        this(ZERO, ZERO, ZERO, ONE, ONE);
+    }
+
+    /**
      * For executors: one context per work-item. Each array holds {x, y, z}.
      *
      * @param globalId the work-item's global id (including any global offset)
@@ -91,13 +103,17 @@ public abstract class KernelContext {
      * Waits until every work-item of the group has arrived; local-memory writes before it are visible to the
      * group after it (OpenCL {@code barrier(CLK_LOCAL_MEM_FENCE)}, CUDA {@code __syncthreads()}).
      */
-    public abstract void localBarrier();
+    public void localBarrier() {
+        throw notAWorkItem("localBarrier");
+    }
 
     /**
      * A work-group barrier that also orders global-memory accesses (OpenCL
      * {@code barrier(CLK_GLOBAL_MEM_FENCE)}). As in TornadoVM it does not synchronise different work-groups.
      */
-    public abstract void globalBarrier();
+    public void globalBarrier() {
+        throw notAWorkItem("globalBarrier");
+    }
 
     /**
      * Allocates a float array in local (shared) memory, one per work-group, shared by its work-items.
@@ -105,7 +121,9 @@ public abstract class KernelContext {
      * @param size number of elements: a compile-time constant for the JIT
      * @return the group's array (zeroed on the emulator; undefined contents on a device)
      */
-    public abstract float[] allocateFloatLocalArray(int size);
+    public float[] allocateFloatLocalArray(int size) {
+        throw notAWorkItem("allocateFloatLocalArray");
+    }
 
     /**
      * Allocates an int array in local (shared) memory, one per work-group.
@@ -113,7 +131,9 @@ public abstract class KernelContext {
      * @param size number of elements: a compile-time constant for the JIT
      * @return the group's array
      */
-    public abstract int[] allocateIntLocalArray(int size);
+    public int[] allocateIntLocalArray(int size) {
+        throw notAWorkItem("allocateIntLocalArray");
+    }
 
     /**
      * Allocates an f16 array in local (shared) memory, one per work-group. Elements are raw f16 bits (convert
@@ -123,7 +143,9 @@ public abstract class KernelContext {
      * @param size number of elements: a compile-time constant for the JIT
      * @return the group's array
      */
-    public abstract short[] allocateHalfFloatLocalArray(int size);
+    public short[] allocateHalfFloatLocalArray(int size) {
+        throw notAWorkItem("allocateHalfFloatLocalArray");
+    }
 
     /**
      * Allocates a bf16 array (raw bits) in local (shared) memory, one per work-group. Not in TornadoVM.
@@ -131,7 +153,9 @@ public abstract class KernelContext {
      * @param size number of elements: a compile-time constant for the JIT
      * @return the group's array
      */
-    public abstract short[] allocateBFloat16LocalArray(int size);
+    public short[] allocateBFloat16LocalArray(int size) {
+        throw notAWorkItem("allocateBFloat16LocalArray");
+    }
 
     /**
      * Atomically adds {@code value} to {@code array[index]} (global memory). On the JVM the array must be
@@ -188,7 +212,9 @@ public abstract class KernelContext {
      *
      * @return the sub-group (warp) width: 32 on NVIDIA and on the emulator by default
      */
-    public abstract int simdGroupSize();
+    public int simdGroupSize() {
+        throw notAWorkItem("simdGroupSize");
+    }
 
     /** @return the work-item's lane within its sub-group, {@code linear local id % simdGroupSize()} */
     public final int simdLaneId() {
@@ -207,7 +233,9 @@ public abstract class KernelContext {
      * @param value this lane's value
      * @return the sub-group's sum
      */
-    public abstract float simdSum(float value);
+    public float simdSum(float value) {
+        throw notAWorkItem("simdSum");
+    }
 
     /**
      * The value of the lane {@code delta} lanes further on; a lane with no such lane in its sub-group gets its
@@ -217,7 +245,9 @@ public abstract class KernelContext {
      * @param delta lanes to look ahead, {@code >= 0}
      * @return lane {@code lane + delta}'s value, or {@code value}
      */
-    public abstract float simdShuffleDown(float value, int delta);
+    public float simdShuffleDown(float value, int delta) {
+        throw notAWorkItem("simdShuffleDown");
+    }
 
     /**
      * Lane 0's value, on every lane. Sub-group collective.
@@ -225,7 +255,9 @@ public abstract class KernelContext {
      * @param value this lane's value
      * @return lane 0's value
      */
-    public abstract float simdBroadcastFirst(float value);
+    public float simdBroadcastFirst(float value) {
+        throw notAWorkItem("simdBroadcastFirst");
+    }
 
     /**
      * One m16n8k16 tensor-core tile with f16 inputs and f32 accumulation: {@code C += A * B}, where A is
@@ -250,8 +282,10 @@ public abstract class KernelContext {
      * @param cOffset index of C[0][0]
      * @param ldc C's row stride
      */
-    public abstract void mma16x8x16F16(short[] a, int aOffset, int lda, short[] b, int bOffset, int ldb,
-            float[] c, int cOffset, int ldc);
+    public void mma16x8x16F16(short[] a, int aOffset, int lda, short[] b, int bOffset, int ldb,
+            float[] c, int cOffset, int ldc) {
+        throw notAWorkItem("mma16x8x16F16");
+    }
 
     /**
      * As {@link #mma16x8x16F16} with bf16 inputs (bf16 x bf16 products are also exact in float).
@@ -266,6 +300,119 @@ public abstract class KernelContext {
      * @param cOffset index of C[0][0]
      * @param ldc C's row stride
      */
-    public abstract void mma16x8x16BF16(short[] a, int aOffset, int lda, short[] b, int bOffset, int ldb,
-            float[] c, int cOffset, int ldc);
+    public void mma16x8x16BF16(short[] a, int aOffset, int lda, short[] b, int bOffset, int ldb,
+            float[] c, int cOffset, int ldc) {
+        throw notAWorkItem("mma16x8x16BF16");
+    }
+
+    // Fragment-level MMA: the accumulator stays in registers across many tiles, as fast GEMMs and attention need.
+    // Layouts are PTX's for mma.m16n8k16 with g = lane / 4 and t = lane % 4 (lane = simdLaneId()).
+
+    /** Elements per lane of an A fragment: {@code short[8]}. */
+    public static final int MMA_A_FRAGMENT = 8;
+    /** Elements per lane of a B fragment: {@code short[4]}. */
+    public static final int MMA_B_FRAGMENT = 4;
+    /** Elements per lane of a C (accumulator) fragment: {@code float[4]}. */
+    public static final int MMA_C_FRAGMENT = 4;
+
+    /**
+     * Loads this lane's A fragment of the 16x16 tile whose element (r, c) is {@code tile[offset + r * ld + c]}:
+     * fragment element {@code i} is (r, c) = ({@code g + 8 * ((i >> 1) & 1)}, {@code 2 * t + (i & 1) + 8 * (i >> 2)}).
+     * Per lane (not collective).
+     *
+     * @param tile a local f16 or bf16 array
+     * @param offset index of element (0, 0)
+     * @param ld row stride in elements
+     * @param fragment {@code short[MMA_A_FRAGMENT]}, written
+     */
+    public final void mmaLoadA(short[] tile, int offset, int ld, short[] fragment) {
+        int g = simdLaneId() >> 2;
+        int t = simdLaneId() & 3;
+        for (int i = 0; i < MMA_A_FRAGMENT; i++) {
+            fragment[i] = tile[offset + (g + 8 * ((i >> 1) & 1)) * ld + 2 * t + (i & 1) + 8 * (i >> 2)];
+        }
+    }
+
+    /**
+     * Loads this lane's B fragment of the 16x8 (k x n) tile whose element (k, n) is
+     * {@code tile[offset + k * ld + n]}: fragment element {@code i} is (k, n) = ({@code 2 * t + (i & 1) + 8 * (i >> 1)},
+     * {@code g}). Per lane.
+     *
+     * @param tile a local f16 or bf16 array
+     * @param offset index of element (0, 0)
+     * @param ld row stride in elements
+     * @param fragment {@code short[MMA_B_FRAGMENT]}, written
+     */
+    public final void mmaLoadB(short[] tile, int offset, int ld, short[] fragment) {
+        int g = simdLaneId() >> 2;
+        int t = simdLaneId() & 3;
+        for (int i = 0; i < MMA_B_FRAGMENT; i++) {
+            fragment[i] = tile[offset + (2 * t + (i & 1) + 8 * (i >> 1)) * ld + g];
+        }
+    }
+
+    /**
+     * As {@link #mmaLoadB} for a B stored transposed, element (k, n) at {@code tile[offset + n * ld + k]}, as
+     * K is for {@code Q K^T}. Per lane.
+     *
+     * @param tile a local f16 or bf16 array holding B transposed (8 rows of 16)
+     * @param offset index of element (k, n) = (0, 0)
+     * @param ld stride between B's columns (the stored rows)
+     * @param fragment {@code short[MMA_B_FRAGMENT]}, written
+     */
+    public final void mmaLoadBTransposed(short[] tile, int offset, int ld, short[] fragment) {
+        int g = simdLaneId() >> 2;
+        int t = simdLaneId() & 3;
+        for (int i = 0; i < MMA_B_FRAGMENT; i++) {
+            fragment[i] = tile[offset + g * ld + 2 * t + (i & 1) + 8 * (i >> 1)];
+        }
+    }
+
+    /**
+     * Stores this lane's C fragment into the 16x8 float tile whose element (r, c) is {@code tile[offset + r * ld + c]}:
+     * fragment element {@code i} is (r, c) = ({@code g + 8 * (i >> 1)}, {@code 2 * t + (i & 1)}). Per lane.
+     *
+     * @param fragment {@code float[MMA_C_FRAGMENT]}
+     * @param tile a local or private float array
+     * @param offset index of element (0, 0)
+     * @param ld row stride in elements
+     */
+    public final void mmaStoreC(float[] fragment, float[] tile, int offset, int ld) {
+        int g = simdLaneId() >> 2;
+        int t = simdLaneId() & 3;
+        for (int i = 0; i < MMA_C_FRAGMENT; i++) {
+            tile[offset + (g + 8 * (i >> 1)) * ld + 2 * t + (i & 1)] = fragment[i];
+        }
+    }
+
+    /**
+     * {@code D = A * B + C} on one m16n8k16 tile held in fragments (f16 inputs, f32 accumulation), the
+     * accumulator updated in place: PTX {@code mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32}. Sub-group
+     * collective: every lane of a full 32-wide sub-group calls it; devices without tensor cores run FMAs through
+     * local memory, which also needs every work-item of the group to reach the call.
+     *
+     * @param a this lane's A fragment, {@code short[MMA_A_FRAGMENT]} of f16 bits
+     * @param b this lane's B fragment, {@code short[MMA_B_FRAGMENT]} of f16 bits
+     * @param c this lane's accumulator, {@code float[MMA_C_FRAGMENT]}, updated
+     */
+    public void mmaF16(short[] a, short[] b, float[] c) {
+        throw notAWorkItem("mmaF16");
+    }
+
+    /**
+     * As {@link #mmaF16} with bf16 inputs ({@code .bf16.bf16}).
+     *
+     * @param a this lane's A fragment of bf16 bits
+     * @param b this lane's B fragment of bf16 bits
+     * @param c this lane's accumulator, updated
+     */
+    public void mmaBF16(short[] a, short[] b, float[] c) {
+        throw notAWorkItem("mmaBF16");
+    }
+
+    private static IllegalStateException notAWorkItem(String operation) {
+        return new IllegalStateException("KernelContext." + operation + " runs only inside a kernel launch: this "
+                + "context is a placeholder for a TaskGraph task; run the task through an ExecutionPlan or an "
+                + "emulator");
+    }
 }
