@@ -323,13 +323,14 @@ public class KernelContext {
      * @param tile a local f16 or bf16 array
      * @param offset index of element (0, 0)
      * @param ld row stride in elements
-     * @param fragment {@code short[MMA_A_FRAGMENT]}, written
+     * @param fragment receives {@link #MMA_A_FRAGMENT} elements
+     * @param fragmentOffset where in {@code fragment} they go
      */
-    public final void mmaLoadA(short[] tile, int offset, int ld, short[] fragment) {
+    public final void mmaLoadA(short[] tile, int offset, int ld, short[] fragment, int fragmentOffset) {
         int g = simdLaneId() >> 2;
         int t = simdLaneId() & 3;
         for (int i = 0; i < MMA_A_FRAGMENT; i++) {
-            fragment[i] = tile[offset + (g + 8 * ((i >> 1) & 1)) * ld + 2 * t + (i & 1) + 8 * (i >> 2)];
+            fragment[fragmentOffset + i] = tile[offset + (g + 8 * ((i >> 1) & 1)) * ld + 2 * t + (i & 1) + 8 * (i >> 2)];
         }
     }
 
@@ -341,30 +342,32 @@ public class KernelContext {
      * @param tile a local f16 or bf16 array
      * @param offset index of element (0, 0)
      * @param ld row stride in elements
-     * @param fragment {@code short[MMA_B_FRAGMENT]}, written
+     * @param fragment receives {@link #MMA_B_FRAGMENT} elements
+     * @param fragmentOffset where in {@code fragment} they go
      */
-    public final void mmaLoadB(short[] tile, int offset, int ld, short[] fragment) {
+    public final void mmaLoadB(short[] tile, int offset, int ld, short[] fragment, int fragmentOffset) {
         int g = simdLaneId() >> 2;
         int t = simdLaneId() & 3;
         for (int i = 0; i < MMA_B_FRAGMENT; i++) {
-            fragment[i] = tile[offset + (2 * t + (i & 1) + 8 * (i >> 1)) * ld + g];
+            fragment[fragmentOffset + i] = tile[offset + (2 * t + (i & 1) + 8 * (i >> 1)) * ld + g];
         }
     }
 
     /**
      * As {@link #mmaLoadB} for a B stored transposed, element (k, n) at {@code tile[offset + n * ld + k]}, as
-     * K is for {@code Q K^T}. Per lane.
+     * K is for {@code Q K^T} and a weight is for {@code x W^T}. Per lane.
      *
      * @param tile a local f16 or bf16 array holding B transposed (8 rows of 16)
      * @param offset index of element (k, n) = (0, 0)
      * @param ld stride between B's columns (the stored rows)
-     * @param fragment {@code short[MMA_B_FRAGMENT]}, written
+     * @param fragment receives {@link #MMA_B_FRAGMENT} elements
+     * @param fragmentOffset where in {@code fragment} they go
      */
-    public final void mmaLoadBTransposed(short[] tile, int offset, int ld, short[] fragment) {
+    public final void mmaLoadBTransposed(short[] tile, int offset, int ld, short[] fragment, int fragmentOffset) {
         int g = simdLaneId() >> 2;
         int t = simdLaneId() & 3;
         for (int i = 0; i < MMA_B_FRAGMENT; i++) {
-            fragment[i] = tile[offset + g * ld + 2 * t + (i & 1) + 8 * (i >> 1)];
+            fragment[fragmentOffset + i] = tile[offset + g * ld + 2 * t + (i & 1) + 8 * (i >> 1)];
         }
     }
 
@@ -372,16 +375,17 @@ public class KernelContext {
      * Stores this lane's C fragment into the 16x8 float tile whose element (r, c) is {@code tile[offset + r * ld + c]}:
      * fragment element {@code i} is (r, c) = ({@code g + 8 * (i >> 1)}, {@code 2 * t + (i & 1)}). Per lane.
      *
-     * @param fragment {@code float[MMA_C_FRAGMENT]}
+     * @param fragment holds {@link #MMA_C_FRAGMENT} accumulator elements
+     * @param fragmentOffset where in {@code fragment} they start
      * @param tile a local or private float array
      * @param offset index of element (0, 0)
      * @param ld row stride in elements
      */
-    public final void mmaStoreC(float[] fragment, float[] tile, int offset, int ld) {
+    public final void mmaStoreC(float[] fragment, int fragmentOffset, float[] tile, int offset, int ld) {
         int g = simdLaneId() >> 2;
         int t = simdLaneId() & 3;
         for (int i = 0; i < MMA_C_FRAGMENT; i++) {
-            tile[offset + (g + 8 * (i >> 1)) * ld + 2 * t + (i & 1)] = fragment[i];
+            tile[offset + (g + 8 * (i >> 1)) * ld + 2 * t + (i & 1)] = fragment[fragmentOffset + i];
         }
     }
 
@@ -391,23 +395,51 @@ public class KernelContext {
      * collective: every lane of a full 32-wide sub-group calls it; devices without tensor cores run FMAs through
      * local memory, which also needs every work-item of the group to reach the call.
      *
-     * @param a this lane's A fragment, {@code short[MMA_A_FRAGMENT]} of f16 bits
-     * @param b this lane's B fragment, {@code short[MMA_B_FRAGMENT]} of f16 bits
-     * @param c this lane's accumulator, {@code float[MMA_C_FRAGMENT]}, updated
+     * @param a holds this lane's A fragment ({@link #MMA_A_FRAGMENT} f16 values) from {@code aOffset}
+     * @param aOffset start of the A fragment
+     * @param b holds this lane's B fragment ({@link #MMA_B_FRAGMENT} f16 values) from {@code bOffset}
+     * @param bOffset start of the B fragment
+     * @param c holds this lane's accumulator ({@link #MMA_C_FRAGMENT} floats) from {@code cOffset}, updated
+     * @param cOffset start of the accumulator
      */
-    public void mmaF16(short[] a, short[] b, float[] c) {
+    public void mmaF16(short[] a, int aOffset, short[] b, int bOffset, float[] c, int cOffset) {
         throw notAWorkItem("mmaF16");
     }
 
     /**
      * As {@link #mmaF16} with bf16 inputs ({@code .bf16.bf16}).
      *
-     * @param a this lane's A fragment of bf16 bits
-     * @param b this lane's B fragment of bf16 bits
+     * @param a holds this lane's A fragment of bf16 bits from {@code aOffset}
+     * @param aOffset start of the A fragment
+     * @param b holds this lane's B fragment of bf16 bits from {@code bOffset}
+     * @param bOffset start of the B fragment
+     * @param c holds this lane's accumulator from {@code cOffset}, updated
+     * @param cOffset start of the accumulator
+     */
+    public void mmaBF16(short[] a, int aOffset, short[] b, int bOffset, float[] c, int cOffset) {
+        throw notAWorkItem("mmaBF16");
+    }
+
+    /**
+     * {@link #mmaF16(short[], int, short[], int, float[], int)} with fragments at offset 0.
+     *
+     * @param a this lane's A fragment
+     * @param b this lane's B fragment
      * @param c this lane's accumulator, updated
      */
-    public void mmaBF16(short[] a, short[] b, float[] c) {
-        throw notAWorkItem("mmaBF16");
+    public final void mmaF16(short[] a, short[] b, float[] c) {
+        mmaF16(a, 0, b, 0, c, 0);
+    }
+
+    /**
+     * {@link #mmaBF16(short[], int, short[], int, float[], int)} with fragments at offset 0.
+     *
+     * @param a this lane's A fragment
+     * @param b this lane's B fragment
+     * @param c this lane's accumulator, updated
+     */
+    public final void mmaBF16(short[] a, short[] b, float[] c) {
+        mmaBF16(a, 0, b, 0, c, 0);
     }
 
     private static IllegalStateException notAWorkItem(String operation) {

@@ -2,6 +2,8 @@ package io.sparge4j.engine.kernel;
 
 import io.sparge4j.kernels.KernelContext;
 
+import java.util.Arrays;
+
 /** One work-item's {@link KernelContext} on the emulator. */
 final class EmulatedContext extends KernelContext {
     private final WorkGroup group;
@@ -124,5 +126,37 @@ final class EmulatedContext extends KernelContext {
             MmaTile.multiplyAccumulate(op, bf16, a, aOffset, lda, b, bOffset, ldb, c, cOffset, ldc);
         }
         barrier.await(op);
+    }
+
+    @Override
+    public void mmaF16(short[] a, int aOffset, short[] b, int bOffset, float[] c, int cOffset) {
+        mmaFragments("mmaF16", false, a, aOffset, b, bOffset, c, cOffset);
+    }
+
+    @Override
+    public void mmaBF16(short[] a, int aOffset, short[] b, int bOffset, float[] c, int cOffset) {
+        mmaFragments("mmaBF16", true, a, aOffset, b, bOffset, c, cOffset);
+    }
+
+    /**
+     * Every lane publishes its A and B fragments; after a sub-group barrier each lane gathers the rows and columns
+     * of its own four accumulator elements from the other lanes' fragments; a second barrier keeps the fragments
+     * unchanged until every lane has read them.
+     */
+    private void mmaFragments(String op, boolean bf16, short[] a, int aOffset, short[] b, int bOffset, float[] c,
+            int cOffset) {
+        MmaFragments.checkRanges(op, a, aOffset, b, bOffset, c, cOffset);
+        if (group.subGroupLanes(subGroup) != MmaFragments.LANES) {
+            throw new IllegalStateException(op + ": sub-group " + subGroup + " has " + group.subGroupLanes(subGroup)
+                    + " work-items, expected " + MmaFragments.LANES + " (a full warp)");
+        }
+        GroupBarrier barrier = group.subBarriers[subGroup];
+        group.mmaA[subGroup][lane] = Arrays.copyOfRange(a, aOffset, aOffset + MMA_A_FRAGMENT);
+        group.mmaB[subGroup][lane] = Arrays.copyOfRange(b, bOffset, bOffset + MMA_B_FRAGMENT);
+        barrier.await(op);
+        float[] d = MmaFragments.multiplyAccumulate(bf16, group.mmaA[subGroup], group.mmaB[subGroup], c, cOffset,
+                lane);
+        barrier.await(op);
+        System.arraycopy(d, 0, c, cOffset, d.length);
     }
 }

@@ -13,6 +13,9 @@ final class WorkGroup {
     final GroupBarrier barrier;
     final GroupBarrier[] subBarriers;
     final float[][] exchange;
+    /** Each lane's A and B fragment arrays during a fragment-level MMA, per sub-group. */
+    final short[][][] mmaA;
+    final short[][][] mmaB;
     private final List<Object> localArrays = new ArrayList<>();
     private final List<String> localNames = new ArrayList<>();
 
@@ -25,10 +28,14 @@ final class WorkGroup {
         int count = (size + subGroupWidth - 1) / subGroupWidth;
         this.subBarriers = new GroupBarrier[count];
         this.exchange = new float[count][];
+        this.mmaA = new short[count][][];
+        this.mmaB = new short[count][][];
         for (int s = 0; s < count; s++) {
             int lanes = subGroupLanes(s);
             subBarriers[s] = new GroupBarrier(lanes, "sub-group", progress);
             exchange[s] = new float[lanes];
+            mmaA[s] = new short[lanes][];
+            mmaB[s] = new short[lanes][];
         }
     }
 
