@@ -2,6 +2,8 @@ package io.sparge4j.kernels.selftest;
 
 import io.sparge4j.kernels.KernelContext;
 import io.sparge4j.kernels.KernelMath;
+import io.sparge4j.kernels.annotations.Constant;
+import io.sparge4j.kernels.annotations.Parallel;
 import io.sparge4j.kernels.types.arrays.BFloat16Array;
 import io.sparge4j.kernels.types.arrays.FloatArray;
 import io.sparge4j.kernels.types.arrays.HalfFloatArray;
@@ -249,5 +251,49 @@ public final class PortabilityKernels {
 
     private static float cube(float v) {
         return v * v * v;
+    }
+
+    /**
+     * Sliding-window sums {@code y[i] = x[i] + ... + x[i + width - 1]} (terms past the end count as 0), with
+     * {@code width} a specialisation constant: the JIT folds it, so the loop unrolls. 1D grid.
+     *
+     * @param ctx the work-item
+     * @param x input
+     * @param y output
+     * @param width window length, a specialisation constant
+     * @param n element count
+     */
+    public static void windowSum(KernelContext ctx, FloatArray x, FloatArray y, @Constant int width, int n) {
+        int i = ctx.globalIdx;
+        if (i < n) {
+            float sum = 0f;
+            for (int j = 0; j < width; j++) {
+                if (i + j < n) {
+                    sum += x.get(i + j);
+                }
+            }
+            y.set(i, sum);
+        }
+    }
+
+    /**
+     * A loop-style kernel (no {@link KernelContext}): {@code C = A * B} for row-major {@code n x n} matrices, the
+     * two outer loops marked {@link Parallel} as in TornadoVM's loop API. Any grid computes all of C.
+     *
+     * @param a A
+     * @param b B
+     * @param c C (written)
+     * @param n the matrices' edge
+     */
+    public static void matmulLoops(FloatArray a, FloatArray b, FloatArray c, int n) {
+        for (@Parallel int row = 0; row < n; row++) {
+            for (@Parallel int col = 0; col < n; col++) {
+                float acc = 0f;
+                for (int p = 0; p < n; p++) {
+                    acc = KernelMath.fma(a.get(row * n + p), b.get(p * n + col), acc);
+                }
+                c.set(row * n + col, acc);
+            }
+        }
     }
 }

@@ -1,0 +1,143 @@
+package io.sparge4j.engine.kernel;
+
+import io.sparge4j.kernels.WorkerGrid1D;
+import io.sparge4j.kernels.WorkerGrid2D;
+import io.sparge4j.kernels.linalg.GemmKernels;
+import io.sparge4j.kernels.selftest.PortabilityKernels;
+import io.sparge4j.kernels.types.arrays.BFloat16Array;
+import io.sparge4j.kernels.types.arrays.FloatArray;
+import io.sparge4j.kernels.types.arrays.HalfFloatArray;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.util.Random;
+
+import static io.sparge4j.engine.testing.Assertions2.assertClose;
+
+/**
+ * The GPU GEMM kernels, the specialisation-constant kernel and the loop-style kernel on the emulator, against
+ * float64 references at sizes that are not multiples of the tiles.
+ */
+@Timeout(value = 120, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+class GemmKernelsEmulatorTest {
+    private final KernelEmulator emulator = new KernelEmulator();
+
+    private static float[] gaussian(Random rnd, int n) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = (float) rnd.nextGaussian();
+        }
+        return v;
+    }
+
+    private static FloatArray poisoned(int n) {
+        FloatArray a = new FloatArray(n);
+        a.init(Float.NaN);
+        return a;
+    }
+
+    @Test
+    void sgemmAtAwkwardSizes() {
+        Random rnd = new Random(11);
+        int m = 150;
+        int n = 131;
+        int k = 37;
+        FloatArray a = FloatArray.fromArray(gaussian(rnd, m * k));
+        FloatArray b = FloatArray.fromArray(gaussian(rnd, k * n));
+        FloatArray c = poisoned(m * n);
+        WorkerGrid2D grid = new WorkerGrid2D(ceil(n, GemmKernels.BLOCK) * GemmKernels.SGEMM_GROUP_EDGE,
+                ceil(m, GemmKernels.BLOCK) * GemmKernels.SGEMM_GROUP_EDGE);
+        grid.setLocalWork(GemmKernels.SGEMM_GROUP_EDGE, GemmKernels.SGEMM_GROUP_EDGE, 1);
+        emulator.execute(grid, ctx -> GemmKernels.sgemm(ctx, a, b, c, m, n, k));
+        double[] expected = new double[m * n];
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < n; j++) {
+                double s = 0;
+                for (int p = 0; p < k; p++) {
+                    s += (double) a.get(i * k + p) * b.get(p * n + j);
+                }
+                expected[i * n + j] = s;
+            }
+        }
+        // 37 float FMAs on N(0,1) data: relative 1e-5, absolute 1e-5 where sums cancel
+        assertClose(expected, c.toHeapArray(), 1e-5, 1e-5, "sgemm 150x131x37");
+    }
+
+    @Test
+    void mmaGemmsAtAwkwardSizes() {
+        Random rnd = new Random(12);
+        int m = 140;
+        int n = 136;
+        int k = 40;
+        float[] av = gaussian(rnd, m * k);
+        float[] bv = gaussian(rnd, n * k);
+        BFloat16Array a8 = BFloat16Array.fromArray(av);
+        BFloat16Array b8 = BFloat16Array.fromArray(bv);
+        HalfFloatArray a16 = HalfFloatArray.fromArray(av);
+        HalfFloatArray b16 = HalfFloatArray.fromArray(bv);
+        FloatArray c8 = poisoned(m * n);
+        FloatArray c16 = poisoned(m * n);
+        WorkerGrid2D grid = new WorkerGrid2D(ceil(n, GemmKernels.BLOCK) * GemmKernels.MMA_GROUP_SIZE,
+                ceil(m, GemmKernels.BLOCK));
+        grid.setLocalWork(GemmKernels.MMA_GROUP_SIZE, 1, 1);
+        emulator.execute(grid, ctx -> GemmKernels.mmaGemmBF16(ctx, a8, b8, c8, m, n, k));
+        emulator.execute(grid, ctx -> GemmKernels.mmaGemmF16(ctx, a16, b16, c16, m, n, k));
+        double[] e8 = new double[m * n];
+        double[] e16 = new double[m * n];
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < n; j++) {
+                for (int p = 0; p < k; p++) {
+                    e8[i * n + j] += (double) a8.get(i * k + p) * b8.get(j * k + p);
+                    e16[i * n + j] += (double) a16.get(i * k + p) * b16.get(j * k + p);
+                }
+            }
+        }
+        // products of 16-bit values are exact in float; 40 float adds of sums up to ~25: 2e-5 absolute
+        assertClose(e8, c8.toHeapArray(), 1e-5, 2e-5, "mmaGemmBF16 140x136x40");
+        assertClose(e16, c16.toHeapArray(), 1e-5, 2e-5, "mmaGemmF16 140x136x40");
+    }
+
+    @Test
+    void windowSumWithSpecialisationConstant() {
+        Random rnd = new Random(13);
+        int n = 300;
+        int width = 5;
+        FloatArray x = FloatArray.fromArray(gaussian(rnd, n));
+        FloatArray y = poisoned(n);
+        WorkerGrid1D grid = new WorkerGrid1D(320);
+        grid.setLocalWork(64, 1, 1);
+        emulator.execute(grid, ctx -> PortabilityKernels.windowSum(ctx, x, y, width, n));
+        double[] expected = new double[n];
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < width && i + j < n; j++) {
+                expected[i] += x.get(i + j);
+            }
+        }
+        // 5 float adds: 1e-6 relative, 1e-6 absolute
+        assertClose(expected, y.toHeapArray(), 1e-6, 1e-6, "windowSum");
+    }
+
+    @Test
+    void loopStyleMatmul() {
+        Random rnd = new Random(14);
+        int n = 23;
+        FloatArray a = FloatArray.fromArray(gaussian(rnd, n * n));
+        FloatArray b = FloatArray.fromArray(gaussian(rnd, n * n));
+        FloatArray c = poisoned(n * n);
+        PortabilityKernels.matmulLoops(a, b, c, n);
+        double[] expected = new double[n * n];
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < n; j++) {
+                for (int p = 0; p < n; p++) {
+                    expected[i * n + j] += (double) a.get(i * n + p) * b.get(p * n + j);
+                }
+            }
+        }
+        // 23 float FMAs: 1e-5 relative, 1e-5 absolute
+        assertClose(expected, c.toHeapArray(), 1e-5, 1e-5, "matmulLoops");
+    }
+
+    private static int ceil(int a, int b) {
+        return (a + b - 1) / b;
+    }
+}
