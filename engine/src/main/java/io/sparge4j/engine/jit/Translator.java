@@ -133,6 +133,7 @@ final class Translator {
         final Map<Integer, Value> refs = new HashMap<>();
         final Map<String, Expr> bound = new HashMap<>();
         final Map<String, String> varNames = new HashMap<>();
+        final Map<String, String> scopedNames = new HashMap<>();
         final Map<Integer, List<Value>> shapes = new HashMap<>();
         final Map<Integer, int[]> parallelStores = new HashMap<>();
         final Map<Integer, int[]> parallelIncrements = new HashMap<>();
@@ -198,15 +199,45 @@ final class Translator {
             return owner.getSimpleName() + "." + methodName;
         }
 
-        /** The LVT name of a slot holding a value of the given kind, or null. */
+        /** The LVT name of a slot holding a reference, or null. */
         String lvtName(int slot, JType type) {
             for (LocalVariable lv : lvt) {
-                if (lv.slot() == slot && (type == null ? lv.type().stringValue().startsWith("L")
-                        || lv.type().stringValue().startsWith("[") : kindOf(lv.type().stringValue()) == type)) {
+                if (lv.slot() == slot && matches(lv, type)) {
                     return lv.name().stringValue();
                 }
             }
             return null;
+        }
+
+        /**
+         * The LVT variable of a slot at an offset: the one whose range covers it, else the next one to start
+         * (javac starts a range where the variable is definitely assigned, after stores in branches), else any.
+         */
+        LocalVariable lvtAt(int slot, JType type, int pc) {
+            LocalVariable next = null;
+            int nextStart = Integer.MAX_VALUE;
+            LocalVariable any = null;
+            for (LocalVariable lv : lvt) {
+                if (lv.slot() != slot || !matches(lv, type)) {
+                    continue;
+                }
+                int start = code.labelToBci(lv.startScope());
+                int end = code.labelToBci(lv.endScope());
+                if (start <= pc && pc < end) {
+                    return lv;
+                }
+                if (start > pc && start < nextStart) {
+                    next = lv;
+                    nextStart = start;
+                }
+                any = any == null ? lv : any;
+            }
+            return next != null ? next : any;
+        }
+
+        private static boolean matches(LocalVariable lv, JType type) {
+            String d = lv.type().stringValue();
+            return type == null ? d.startsWith("L") || d.startsWith("[") : kindOf(d) == type;
         }
     }
 
@@ -263,8 +294,19 @@ final class Translator {
         return name;
     }
 
+    private String pendingComment;
+
     private void emit(String statement) {
+        flushComment();
         body.append("    ").append(statement).append('\n');
+    }
+
+    /** Line comments are written only before a statement, so lines that emit nothing leave no comment. */
+    private void flushComment() {
+        if (pendingComment != null) {
+            body.append("    // ").append(pendingComment).append('\n');
+            pendingComment = null;
+        }
     }
 
     private static Expr var(String name, JType type) {
@@ -441,15 +483,23 @@ final class Translator {
         }
     }
 
-    private String varName(Frame f, int slot, JType type) {
+    /** The C variable for a slot at an offset: one per Java variable (slot, kind and LVT entry). */
+    private String varName(Frame f, int slot, JType type, int pc) {
         String key = slot + ":" + type.letter;
-        String name = f.varNames.get(key);
+        String param = f.varNames.get(key);
+        if (param != null) {
+            return param; // a kernel parameter or a bound argument keeps its slot
+        }
+        LocalVariable lv = f.lvtAt(slot, type, pc);
+        String javaName = lv == null ? "v" + slot : lv.name().stringValue();
+        String scopedKey = key + ":" + (lv == null ? "" : javaName + "@" + f.code.labelToBci(lv.startScope()));
+        String name = f.scopedNames.get(scopedKey);
         if (name == null) {
             if (type == JType.DOUBLE) {
                 requireFp64("a double variable");
             }
-            name = uniqueName(f.lvtName(slot, type) == null ? "v" + slot : f.lvtName(slot, type));
-            f.varNames.put(key, name);
+            name = uniqueName(javaName);
+            f.scopedNames.put(scopedKey, name);
             declarations.put(name, type);
         }
         return name;
@@ -682,10 +732,7 @@ final class Translator {
             if (f.line != lastLine || f != lastLineFrame) {
                 lastLine = f.line;
                 lastLineFrame = f;
-                if (f.line >= 0) {
-                    body.append("    // ").append(inlined ? f.javaName() + " " : "").append('L').append(f.line)
-                            .append('\n');
-                }
+                pendingComment = f.line < 0 ? null : (inlined ? f.javaName() + " " : "") + "L" + f.line;
             }
             int next = k + 1 < f.insns.size() ? f.bci[k + 1] : -1;
             nextInsn = k + 1 < f.insns.size() ? f.insns.get(k + 1) : null;
@@ -951,7 +998,7 @@ final class Translator {
             stack.add(bound);
             return;
         }
-        stack.add(var(varName(f, l.slot(), type), type));
+        stack.add(var(varName(f, l.slot(), type, f.pc), type));
     }
 
     private void store(Frame f, StoreInstruction s, List<Value> stack) {
@@ -962,7 +1009,7 @@ final class Translator {
             return;
         }
         Expr value = expr(v, "a store");
-        String name = varName(f, s.slot(), type);
+        String name = varName(f, s.slot(), type, f.pc + s.sizeInBytes());
         spillReading(stack, name);
         int[] parallel = f.id == 0 ? f.parallelStores.get(f.pc) : null;
         if (parallel != null) {
@@ -976,7 +1023,7 @@ final class Translator {
     }
 
     private void increment(Frame f, IncrementInstruction i, List<Value> stack) {
-        String name = varName(f, i.slot(), JType.INT);
+        String name = varName(f, i.slot(), JType.INT, f.pc);
         spillReading(stack, name);
         int[] parallel = f.id == 0 ? f.parallelIncrements.get(f.pc) : null;
         if (parallel != null) {
@@ -1631,7 +1678,7 @@ final class Translator {
                         && !e.code().startsWith("st")) {
                     f.bound.put(key, e);
                 } else {
-                    String v = varName(f, slot, t);
+                    String v = varName(f, slot, t, 0);
                     emit(v + " = " + text(e) + ";");
                 }
             } else {
