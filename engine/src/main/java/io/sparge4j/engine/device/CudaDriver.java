@@ -70,6 +70,11 @@ public final class CudaDriver {
         return Loaded.get();
     }
 
+    /** @return the opened driver library, for bindings beyond the ones here (the CUDA device runtime) */
+    public NativeLibrary library() {
+        return library;
+    }
+
     /** @return the file name the driver library was opened by */
     public String libraryName() {
         return library.name();

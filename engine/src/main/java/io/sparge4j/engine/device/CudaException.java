@@ -15,7 +15,19 @@ public final class CudaException extends BackendException {
      * @param description the driver's description of the code (may be empty)
      */
     public CudaException(String function, int code, String errorName, String description) {
-        super(function + " failed: " + errorName + (description.isEmpty() ? "" : " (" + description + ")"));
+        this(function, code, errorName, description, "");
+    }
+
+    /**
+     * @param function the driver function that failed, e.g. {@code cuMemAlloc_v2}
+     * @param code the {@code CUresult} it returned
+     * @param errorName the code's name, e.g. {@code CUDA_ERROR_OUT_OF_MEMORY}
+     * @param description the driver's description of the code (may be empty)
+     * @param advice what the user can do about it (may be empty)
+     */
+    public CudaException(String function, int code, String errorName, String description, String advice) {
+        super(function + " failed: " + errorName + (description.isEmpty() ? "" : " (" + description + ")")
+                + (advice.isEmpty() ? "" : ". " + advice));
         this.function = function;
         this.code = code;
         this.errorName = errorName;
