@@ -12,9 +12,25 @@ public final class OpenClException extends BackendException {
      * @param code the {@code cl_int} error code it returned
      */
     public OpenClException(String function, int code) {
-        super(function + " failed: " + OpenClErrors.name(code) + " (" + code + ")");
+        this(function, code, "");
+    }
+
+    /**
+     * @param function the OpenCL function that failed, e.g. {@code clBuildProgram}
+     * @param code the {@code cl_int} error code it returned
+     * @param detail what was being done and with what (e.g. the kernel's name and its build log); may be empty
+     */
+    public OpenClException(String function, int code, String detail) {
+        super(message(function, code, detail));
         this.function = function;
         this.code = code;
+    }
+
+    private static String message(String function, int code, String detail) {
+        String advice = OpenClErrors.advice(code);
+        return function + " failed: " + OpenClErrors.name(code) + " (" + code + ")"
+                + (advice.isEmpty() ? "" : "; " + advice)
+                + (detail.isEmpty() ? "" : ". " + detail);
     }
 
     /** @return the OpenCL function that failed */
