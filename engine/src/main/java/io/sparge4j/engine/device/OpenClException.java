@@ -12,10 +12,14 @@ public final class OpenClException extends BackendException {
      * @param code the {@code cl_int} error code it returned
      */
     public OpenClException(String function, int code) {
-        this(function, code, "");
+        super(function + " failed: " + OpenClErrors.name(code) + " (" + code + ")");
+        this.function = function;
+        this.code = code;
     }
 
     /**
+     * An error with what the user can do ({@link OpenClErrors#advice}) and what was being done.
+     *
      * @param function the OpenCL function that failed, e.g. {@code clBuildProgram}
      * @param code the {@code cl_int} error code it returned
      * @param detail what was being done and with what (e.g. the kernel's name and its build log); may be empty

@@ -168,6 +168,11 @@ public final class OpenClDevice implements ComputeDevice {
         }
     }
 
+    /** @return the program builder, for tests of the binary cache */
+    OpenClProgramBuilder programBuilder() {
+        return builder;
+    }
+
     /** @return where this device was found: platform, device, version */
     public OpenClDeviceRef ref() {
         return ref;

@@ -200,7 +200,7 @@ final class OpenClRuntime {
      */
     void write(MemorySegment queue, MemorySegment buffer, long offset, MemorySegment host, MemorySegment event) {
         try {
-            OpenCl.check("clEnqueueWriteBuffer", (int) clEnqueueWriteBuffer.invokeExact(queue, buffer, TRUE, offset,
+            check("clEnqueueWriteBuffer", (int) clEnqueueWriteBuffer.invokeExact(queue, buffer, TRUE, offset,
                     host.byteSize(), host, 0, MemorySegment.NULL, event));
         } catch (BackendException e) {
             throw e;
@@ -212,7 +212,7 @@ final class OpenClRuntime {
     /** Blocking read of {@code host.byteSize()} bytes at {@code offset} of {@code buffer}. */
     void read(MemorySegment queue, MemorySegment buffer, long offset, MemorySegment host, MemorySegment event) {
         try {
-            OpenCl.check("clEnqueueReadBuffer", (int) clEnqueueReadBuffer.invokeExact(queue, buffer, TRUE, offset,
+            check("clEnqueueReadBuffer", (int) clEnqueueReadBuffer.invokeExact(queue, buffer, TRUE, offset,
                     host.byteSize(), host, 0, MemorySegment.NULL, event));
         } catch (BackendException e) {
             throw e;
@@ -254,7 +254,7 @@ final class OpenClRuntime {
             MemorySegment program = (MemorySegment) clCreateProgramWithBinary.invokeExact(context, 1, devices,
                     lengths, binaries, binaryStatus, status);
             check("clCreateProgramWithBinary", status);
-            OpenCl.check("clCreateProgramWithBinary", binaryStatus.get(JAVA_INT, 0));
+            check("clCreateProgramWithBinary", binaryStatus.get(JAVA_INT, 0));
             return program;
         } catch (BackendException e) {
             throw e;
@@ -278,14 +278,14 @@ final class OpenClRuntime {
     String buildLog(MemorySegment program, MemorySegment device) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment size = arena.allocate(JAVA_LONG);
-            OpenCl.check("clGetProgramBuildInfo", (int) clGetProgramBuildInfo.invokeExact(program, device,
+            check("clGetProgramBuildInfo", (int) clGetProgramBuildInfo.invokeExact(program, device,
                     PROGRAM_BUILD_LOG, 0L, MemorySegment.NULL, size));
             long bytes = size.get(JAVA_LONG, 0);
             if (bytes <= 1) {
                 return "";
             }
             MemorySegment log = arena.allocate(bytes + 1);
-            OpenCl.check("clGetProgramBuildInfo", (int) clGetProgramBuildInfo.invokeExact(program, device,
+            check("clGetProgramBuildInfo", (int) clGetProgramBuildInfo.invokeExact(program, device,
                     PROGRAM_BUILD_LOG, bytes, log, MemorySegment.NULL));
             return log.getString(0).strip();
         } catch (BackendException e) {
@@ -299,7 +299,7 @@ final class OpenClRuntime {
     byte[] binary(MemorySegment program) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment sizes = arena.allocate(JAVA_LONG);
-            OpenCl.check("clGetProgramInfo", (int) clGetProgramInfo.invokeExact(program, PROGRAM_BINARY_SIZES,
+            check("clGetProgramInfo", (int) clGetProgramInfo.invokeExact(program, PROGRAM_BINARY_SIZES,
                     JAVA_LONG.byteSize(), sizes, MemorySegment.NULL));
             long bytes = sizes.get(JAVA_LONG, 0);
             if (bytes <= 0) {
@@ -308,7 +308,7 @@ final class OpenClRuntime {
             MemorySegment binary = arena.allocate(bytes);
             MemorySegment pointers = arena.allocate(ADDRESS);
             pointers.set(ADDRESS, 0, binary);
-            OpenCl.check("clGetProgramInfo", (int) clGetProgramInfo.invokeExact(program, PROGRAM_BINARIES,
+            check("clGetProgramInfo", (int) clGetProgramInfo.invokeExact(program, PROGRAM_BINARIES,
                     ADDRESS.byteSize(), pointers, MemorySegment.NULL));
             return binary.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
         } catch (BackendException e) {
@@ -336,7 +336,7 @@ final class OpenClRuntime {
     long kernelWorkGroupSize(MemorySegment kernel, MemorySegment device) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment out = arena.allocate(JAVA_LONG);
-            OpenCl.check("clGetKernelWorkGroupInfo", (int) clGetKernelWorkGroupInfo.invokeExact(kernel, device,
+            check("clGetKernelWorkGroupInfo", (int) clGetKernelWorkGroupInfo.invokeExact(kernel, device,
                     KERNEL_WORK_GROUP_SIZE, JAVA_LONG.byteSize(), out, MemorySegment.NULL));
             return out.get(JAVA_LONG, 0);
         } catch (BackendException e) {
@@ -349,7 +349,7 @@ final class OpenClRuntime {
     /** Sets argument {@code index} to the bytes of {@code value}. */
     void setArg(MemorySegment kernel, int index, MemorySegment value, String what) {
         try {
-            OpenCl.check("clSetKernelArg", (int) clSetKernelArg.invokeExact(kernel, index, value.byteSize(), value));
+            check("clSetKernelArg", (int) clSetKernelArg.invokeExact(kernel, index, value.byteSize(), value));
         } catch (OpenClException e) {
             throw new OpenClException(e.function(), e.code(), what);
         } catch (BackendException e) {
@@ -378,7 +378,7 @@ final class OpenClRuntime {
 
     void finish(MemorySegment queue) {
         try {
-            OpenCl.check("clFinish", (int) clFinish.invokeExact(queue));
+            check("clFinish", (int) clFinish.invokeExact(queue));
         } catch (BackendException e) {
             throw e;
         } catch (Throwable t) {
@@ -390,7 +390,7 @@ final class OpenClRuntime {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment events = arena.allocate(ADDRESS);
             events.set(ADDRESS, 0, event);
-            OpenCl.check("clWaitForEvents", (int) clWaitForEvents.invokeExact(1, events));
+            check("clWaitForEvents", (int) clWaitForEvents.invokeExact(1, events));
         } catch (BackendException e) {
             throw e;
         } catch (Throwable t) {
@@ -402,7 +402,7 @@ final class OpenClRuntime {
     long profilingTime(MemorySegment event, int param) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment out = arena.allocate(JAVA_LONG);
-            OpenCl.check("clGetEventProfilingInfo", (int) clGetEventProfilingInfo.invokeExact(event, param,
+            check("clGetEventProfilingInfo", (int) clGetEventProfilingInfo.invokeExact(event, param,
                     JAVA_LONG.byteSize(), out, MemorySegment.NULL));
             return out.get(JAVA_LONG, 0);
         } catch (BackendException e) {
@@ -438,7 +438,7 @@ final class OpenClRuntime {
 
     private static void release(String function, MethodHandle handle, MemorySegment object) {
         try {
-            OpenCl.check(function, (int) handle.invokeExact(object));
+            check(function, (int) handle.invokeExact(object));
         } catch (BackendException e) {
             throw e;
         } catch (Throwable t) {
@@ -446,8 +446,15 @@ final class OpenClRuntime {
         }
     }
 
+    /** Like {@link OpenCl#check}, with advice on what to do in the message. */
+    static void check(String function, int status) {
+        if (status != OpenClErrors.SUCCESS) {
+            throw new OpenClException(function, status, "");
+        }
+    }
+
     private static void check(String function, MemorySegment status) {
-        OpenCl.check(function, status.get(JAVA_INT, 0));
+        check(function, status.get(JAVA_INT, 0));
     }
 
     private static void check(String function, MemorySegment status, String what) {
