@@ -5,6 +5,7 @@ import io.sparge4j.engine.compute.KernelParameter;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.List;
+import java.util.function.Supplier;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_DOUBLE;
@@ -28,18 +29,23 @@ final class OpenClArguments {
             for (int i = 0; i < parameters.size(); i++) {
                 KernelParameter p = parameters.get(i);
                 MemorySegment value = encode(arena, name, i, p, arguments.get(i), device);
-                cl.setArg(kernel.kernel(), i, value, "kernel " + name + ", argument " + i + " (" + p.name() + ")");
+                int index = i;
+                cl.setArg(kernel.kernel(), i, value, () -> "kernel " + name + ", argument " + index + " ("
+                        + p.name() + ")");
             }
         }
     }
 
     private static MemorySegment encode(Arena arena, String kernel, int index, KernelParameter p, Object value,
             OpenClDevice device) {
-        String where = "launch " + kernel + ": argument " + index + " (" + p.name() + ", " + p.role() + " "
-                + p.type().getSimpleName() + ")";
+        // Built only for a message: launches are hot.
+        Supplier<String> where = () -> "launch " + kernel + ": argument " + index + " (" + p.name() + ", "
+                + p.role() + " " + p.type().getSimpleName() + ")";
         return switch (p.role()) {
             case BUFFER -> {
-                MemorySegment handle = device.own(value, where).handle();
+                OpenClBuffer buffer = value instanceof OpenClBuffer b && b.device() == device && !b.closed() ? b
+                        : device.own(value, where.get());
+                MemorySegment handle = buffer.handle();
                 MemorySegment slot = arena.allocate(ADDRESS);
                 slot.set(ADDRESS, 0, handle);
                 yield slot;
@@ -56,15 +62,15 @@ final class OpenClArguments {
                 } else if (type == double.class) {
                     yield arena.allocateFrom(JAVA_DOUBLE, expect(value, Double.class, where));
                 }
-                throw new IllegalArgumentException(where + ": scalar type " + type
+                throw new IllegalArgumentException(where.get() + ": scalar type " + type
                         + " is not supported, expected int, long, float or double");
             }
         };
     }
 
-    private static <T> T expect(Object value, Class<T> type, String where) {
+    private static <T> T expect(Object value, Class<T> type, Supplier<String> where) {
         if (!type.isInstance(value)) {
-            throw new IllegalArgumentException(where + ": got " + (value == null ? "null"
+            throw new IllegalArgumentException(where.get() + ": got " + (value == null ? "null"
                     : value.getClass().getSimpleName() + " " + value) + ", expected " + type.getSimpleName());
         }
         return type.cast(value);

@@ -288,7 +288,7 @@ public final class OpenClDevice implements ComputeDevice {
         OpenClArguments.set(cl, k, arguments, this);
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment event = eventSlot(arena);
-            cl.enqueueKernel(queue, k.kernel(), globalSize.clone(), local, event, "kernel " + name
+            cl.enqueueKernel(queue, k.kernel(), globalSize.clone(), local, event, () -> "kernel " + name
                     + ", global " + Arrays.toString(globalSize) + ", local " + Arrays.toString(localSize)
                     + " (kernel limit " + k.maxWorkGroupSize() + " work-items per group)");
             record(event);

@@ -11,6 +11,7 @@ import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
 import java.util.Optional;
+import java.util.function.Supplier;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -347,11 +348,11 @@ final class OpenClRuntime {
     }
 
     /** Sets argument {@code index} to the bytes of {@code value}. */
-    void setArg(MemorySegment kernel, int index, MemorySegment value, String what) {
+    void setArg(MemorySegment kernel, int index, MemorySegment value, Supplier<String> what) {
         try {
             check("clSetKernelArg", (int) clSetKernelArg.invokeExact(kernel, index, value.byteSize(), value));
         } catch (OpenClException e) {
-            throw new OpenClException(e.function(), e.code(), what);
+            throw new OpenClException(e.function(), e.code(), what.get());
         } catch (BackendException e) {
             throw e;
         } catch (Throwable t) {
@@ -360,14 +361,14 @@ final class OpenClRuntime {
     }
 
     void enqueueKernel(MemorySegment queue, MemorySegment kernel, long[] global, long[] local, MemorySegment event,
-            String what) {
+            Supplier<String> what) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment globalSizes = arena.allocateFrom(JAVA_LONG, global);
             MemorySegment localSizes = arena.allocateFrom(JAVA_LONG, local);
             int status = (int) clEnqueueNDRangeKernel.invokeExact(queue, kernel, global.length, MemorySegment.NULL,
                     globalSizes, localSizes, 0, MemorySegment.NULL, event);
             if (status != OpenClErrors.SUCCESS) {
-                throw new OpenClException("clEnqueueNDRangeKernel", status, what);
+                throw new OpenClException("clEnqueueNDRangeKernel", status, what.get());
             }
         } catch (BackendException e) {
             throw e;
