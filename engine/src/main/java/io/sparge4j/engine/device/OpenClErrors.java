@@ -29,6 +29,8 @@ public final class OpenClErrors {
             case -11 -> "the device compiler rejected the kernel source; see the build log";
             case -42 -> "the program binary does not fit this device or driver; delete the kernel cache"
                     + " (SPARGE_CACHE_DIR) to rebuild from source";
+            case -46 -> "the program has no kernel of that name; the generated entry name and the source disagree";
+            case -51 -> "a kernel argument's size does not match its parameter: pass the parameter's exact type";
             case -52 -> "a kernel argument was not set; pass one argument per kernel parameter";
             case -54 -> "the local (work-group) size is not allowed: each global size must be a multiple of the"
                     + " local size, and the product of the local sizes at most the kernel's work-group limit"
@@ -89,6 +91,8 @@ public final class OpenClErrors {
             case -49 -> "CL_INVALID_ARG_INDEX";
             case -50 -> "CL_INVALID_ARG_VALUE";
             case -51 -> "CL_INVALID_ARG_SIZE";
+            case -46 -> "the program has no kernel of that name; the generated entry name and the source disagree";
+            case -51 -> "a kernel argument's size does not match its parameter: pass the parameter's exact type";
             case -52 -> "CL_INVALID_KERNEL_ARGS";
             case -53 -> "CL_INVALID_WORK_DIMENSION";
             case -54 -> "CL_INVALID_WORK_GROUP_SIZE";
