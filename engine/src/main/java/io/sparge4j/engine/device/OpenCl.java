@@ -37,6 +37,18 @@ public final class OpenCl {
     public static final int DEVICE_VERSION = 0x102F;
     /** {@code CL_DEVICE_EXTENSIONS}: a space-separated list. */
     public static final int DEVICE_EXTENSIONS = 0x1030;
+    /** {@code CL_DEVICE_MAX_WORK_GROUP_SIZE} (a {@code size_t}). */
+    public static final int DEVICE_MAX_WORK_GROUP_SIZE = 0x1004;
+    /** {@code CL_DEVICE_MAX_WORK_ITEM_SIZES} (a {@code size_t[]}, one per dimension). */
+    public static final int DEVICE_MAX_WORK_ITEM_SIZES = 0x1005;
+    /** {@code CL_DEVICE_LOCAL_MEM_SIZE} (a {@code cl_ulong}). */
+    public static final int DEVICE_LOCAL_MEM_SIZE = 0x1023;
+    /** {@code CL_DEVICE_VENDOR}. */
+    public static final int DEVICE_VENDOR = 0x102C;
+    /** {@code CL_DRIVER_VERSION}. */
+    public static final int DRIVER_VERSION = 0x102D;
+    /** {@code CL_DEVICE_DOUBLE_FP_CONFIG} (a {@code cl_device_fp_config} bit field; 0 without fp64). */
+    public static final int DEVICE_DOUBLE_FP_CONFIG = 0x1032;
     /** {@code CL_DEVICE_TYPE_CPU}. */
     public static final long DEVICE_TYPE_CPU = 1L << 1;
     /** {@code CL_DEVICE_TYPE_GPU}. */
@@ -76,6 +88,11 @@ public final class OpenCl {
     /** @return the file name the OpenCL library was opened by */
     public String libraryName() {
         return library.name();
+    }
+
+    /** @return the opened library, for bindings beyond discovery (the OpenCL runtime in {@code device.opencl}) */
+    public NativeLibrary library() {
+        return library;
     }
 
     /**
@@ -185,6 +202,27 @@ public final class OpenCl {
     }
 
     /**
+     * @param device a {@code cl_device_id}
+     * @param param a {@code size_t[]}-valued {@code cl_device_info}, e.g. {@link #DEVICE_MAX_WORK_ITEM_SIZES}
+     * @return the values
+     */
+    public long[] deviceLongs(MemorySegment device, int param) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment size = arena.allocate(JAVA_LONG);
+            check("clGetDeviceInfo", (int) clGetDeviceInfo.invokeExact(device, param, 0L, MemorySegment.NULL, size));
+            long bytes = size.get(JAVA_LONG, 0);
+            MemorySegment out = arena.allocate(Math.max(bytes, JAVA_LONG.byteSize()));
+            check("clGetDeviceInfo", (int) clGetDeviceInfo.invokeExact(device, param, bytes, out,
+                    MemorySegment.NULL));
+            return out.asSlice(0, bytes / JAVA_LONG.byteSize() * JAVA_LONG.byteSize()).toArray(JAVA_LONG);
+        } catch (BackendException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw downcallFailed("clGetDeviceInfo", t);
+        }
+    }
+
+    /**
      * Throws unless {@code status} is {@code CL_SUCCESS}.
      *
      * @param function the OpenCL function that returned it, for the message
@@ -224,7 +262,12 @@ public final class OpenCl {
         return List.copyOf(out);
     }
 
-    private static BackendException downcallFailed(String function, Throwable t) {
+    /**
+     * @param function the OpenCL function whose downcall threw (not an error code: a JVM-side failure)
+     * @param t what it threw
+     * @return an exception saying so
+     */
+    public static BackendException downcallFailed(String function, Throwable t) {
         return new BackendException(function + ": the downcall failed: " + t, t);
     }
 

@@ -6,10 +6,41 @@ public final class OpenClErrors {
     public static final int SUCCESS = 0;
     /** {@code CL_DEVICE_NOT_FOUND}: a platform has no device of the type asked for. */
     public static final int DEVICE_NOT_FOUND = -1;
+    /** {@code CL_BUILD_PROGRAM_FAILURE}: the device compiler rejected the source; the build log says why. */
+    public static final int BUILD_PROGRAM_FAILURE = -11;
+    /** {@code CL_INVALID_BINARY}: a program binary the device cannot load. */
+    public static final int INVALID_BINARY = -42;
     /** {@code CL_PLATFORM_NOT_FOUND_KHR}: the ICD loader found no vendor driver. */
     public static final int PLATFORM_NOT_FOUND_KHR = -1001;
 
     private OpenClErrors() {
+    }
+
+    /**
+     * @param code an OpenCL error code
+     * @return what the user can do about it, or {@code ""} when there is nothing specific to say
+     */
+    public static String advice(int code) {
+        return switch (code) {
+            case -4 -> "the device could not allocate the buffer: free buffers or use smaller tensors";
+            case -5 -> "the device ran out of resources for this command: use a smaller local (work-group) size,"
+                    + " fewer or smaller buffers, or less local memory per work-group";
+            case -6 -> "the host ran out of memory for the OpenCL driver";
+            case -11 -> "the device compiler rejected the kernel source; see the build log";
+            case -42 -> "the program binary does not fit this device or driver; delete the kernel cache"
+                    + " (SPARGE_CACHE_DIR) to rebuild from source";
+            case -46 -> "the program has no kernel of that name; the generated entry name and the source disagree";
+            case -51 -> "a kernel argument's size does not match its parameter: pass the parameter's exact type";
+            case -52 -> "a kernel argument was not set; pass one argument per kernel parameter";
+            case -54 -> "the local (work-group) size is not allowed: each global size must be a multiple of the"
+                    + " local size, and the product of the local sizes at most the kernel's work-group limit"
+                    + " (CL_KERNEL_WORK_GROUP_SIZE); use a smaller local size";
+            case -55 -> "a local size exceeds the device's CL_DEVICE_MAX_WORK_ITEM_SIZES for its dimension";
+            case -61 -> "the buffer exceeds CL_DEVICE_MAX_MEM_ALLOC_SIZE; allocate less per buffer";
+            case -63 -> "a global size is 0 or exceeds what the device can address";
+            case -1001 -> "no OpenCL driver is installed: install pocl-opencl-icd or the GPU vendor's OpenCL driver";
+            default -> "";
+        };
     }
 
     /**
@@ -60,6 +91,8 @@ public final class OpenClErrors {
             case -49 -> "CL_INVALID_ARG_INDEX";
             case -50 -> "CL_INVALID_ARG_VALUE";
             case -51 -> "CL_INVALID_ARG_SIZE";
+            case -46 -> "the program has no kernel of that name; the generated entry name and the source disagree";
+            case -51 -> "a kernel argument's size does not match its parameter: pass the parameter's exact type";
             case -52 -> "CL_INVALID_KERNEL_ARGS";
             case -53 -> "CL_INVALID_WORK_DIMENSION";
             case -54 -> "CL_INVALID_WORK_GROUP_SIZE";

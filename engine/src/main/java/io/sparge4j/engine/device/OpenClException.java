@@ -17,6 +17,26 @@ public final class OpenClException extends BackendException {
         this.code = code;
     }
 
+    /**
+     * An error with what the user can do ({@link OpenClErrors#advice}) and what was being done.
+     *
+     * @param function the OpenCL function that failed, e.g. {@code clBuildProgram}
+     * @param code the {@code cl_int} error code it returned
+     * @param detail what was being done and with what (e.g. the kernel's name and its build log); may be empty
+     */
+    public OpenClException(String function, int code, String detail) {
+        super(message(function, code, detail));
+        this.function = function;
+        this.code = code;
+    }
+
+    private static String message(String function, int code, String detail) {
+        String advice = OpenClErrors.advice(code);
+        return function + " failed: " + OpenClErrors.name(code) + " (" + code + ")"
+                + (advice.isEmpty() ? "" : "; " + advice)
+                + (detail.isEmpty() ? "" : ". " + detail);
+    }
+
     /** @return the OpenCL function that failed */
     public String function() {
         return function;
