@@ -94,7 +94,11 @@ public final class TaskGraphExecutor implements TaskExecutor {
         for (ImmutableTaskGraph graph : graphs) {
             for (TaskSpec task : graph.tasks()) {
                 Method m = method(task);
-                if (isContextKernel(m) && grids.get(task.qualifiedName()) == null) {
+                WorkerGrid grid = grids.get(task.qualifiedName());
+                if (grid != null) {
+                    LaunchShape.of(grid, task.qualifiedName(), device.features().maxWorkGroupSize());
+                }
+                if (isContextKernel(m) && grid == null) {
                     throw new IllegalArgumentException("task \"" + task.qualifiedName() + "\": " + m.getName()
                             + " is a KernelContext kernel and needs a WorkerGrid: plan.withGridScheduler(new"
                             + " GridScheduler(\"" + task.qualifiedName() + "\", grid))");
