@@ -2,6 +2,9 @@ package io.sparge4j.engine.execution;
 
 import io.sparge4j.engine.compute.ComputeDevice;
 import io.sparge4j.engine.device.BackendException;
+import io.sparge4j.engine.device.cuda.CudaDevice;
+import io.sparge4j.engine.device.opencl.OpenClDevice;
+import io.sparge4j.engine.jit.KernelJit;
 
 /**
  * The one place where the backends' compilers and device openers are wired: the emulator here, and the kernel
@@ -9,18 +12,11 @@ import io.sparge4j.engine.device.BackendException;
  * {@code ExecutionPlan} service) goes through {@link #compiler} and {@link #openDevice}.
  */
 public final class ExecutionBackends {
-    // TEMPORARY until the JIT and the device runtimes are merged: the coordinator replaces these three with
-    //   JIT    = KernelJit.shared()::compile;
-    //   CUDA   = s -> CudaDevice.open(s.cudaOrdinal());
-    //   OPENCL = s -> { OpenClAddress a = s.openClAddress(); return OpenClDevice.open(...a...); };
-    private static final KernelCompiler JIT = (kernel, args, dialect, features, groupSize) -> {
-        throw notWired("the kernel JIT (KernelJit)");
-    };
-    private static final DeviceOpener CUDA = selection -> {
-        throw notWired("the CUDA runtime (CudaDevice)");
-    };
+    private static final KernelCompiler JIT = KernelJit.shared()::compile;
+    private static final DeviceOpener CUDA = selection -> CudaDevice.open(selection.cudaOrdinal());
     private static final DeviceOpener OPENCL = selection -> {
-        throw notWired("the OpenCL runtime (OpenClDevice)");
+        OpenClAddress address = selection.openClAddress();
+        return OpenClDevice.open(Integer.toString(address.platformIndex()), Integer.toString(address.deviceIndex()));
     };
 
     private static final KernelCompiler EMULATOR = new EmulatorCompiler();
@@ -58,10 +54,5 @@ public final class ExecutionBackends {
     public static TaskGraphExecutor openExecutor(BackendSelection selection) {
         ComputeDevice device = openDevice(selection);
         return new TaskGraphExecutor(device, compiler(selection), true);
-    }
-
-    private static BackendException notWired(String what) {
-        return new BackendException(what + " is not wired into ExecutionBackends yet: this build runs kernels on"
-                + " the emulator only (use --backend emulator)");
     }
 }
