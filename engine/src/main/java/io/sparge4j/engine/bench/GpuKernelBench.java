@@ -15,7 +15,7 @@ import io.sparge4j.kernels.types.arrays.FloatArray;
 import io.sparge4j.kernels.types.arrays.HalfFloatArray;
 import io.sparge4j.kernels.types.arrays.NativeArray;
 
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.lang.reflect.Method;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -36,7 +36,7 @@ public final class GpuKernelBench {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final Supplier<ComputeDevice> opener;
-    private final PrintStream out;
+    private final PrintWriter out;
     private final int reps;
 
     /**
@@ -44,7 +44,7 @@ public final class GpuKernelBench {
      * @param out where the JSON lines go
      * @param reps timed launches per case, {@code >= 1}
      */
-    public GpuKernelBench(Supplier<ComputeDevice> opener, PrintStream out, int reps) {
+    public GpuKernelBench(Supplier<ComputeDevice> opener, PrintWriter out, int reps) {
         if (reps < 1) {
             throw new IllegalArgumentException("reps is " + reps + ", expected >= 1");
         }
