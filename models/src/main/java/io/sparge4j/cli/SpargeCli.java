@@ -22,7 +22,7 @@ import java.util.Map;
 @Command(name = "sparge", mixinStandardHelpOptions = true, versionProvider = SpargeVersion.class,
         description = "Sparge4J: SpargeAttention2 block-sparse attention and video diffusion transformers in pure Java.",
         subcommands = {InfoCommand.class, MaskCommand.class, AttentionCommand.class, MaskAnalysisCommand.class,
-                AttentionBenchCommand.class, CommandLine.HelpCommand.class})
+                AttentionBenchCommand.class, SelftestCommand.class, CommandLine.HelpCommand.class})
 public final class SpargeCli implements Runnable {
     /** ForkJoinPool's largest parallelism. */
     static final int MAX_THREADS = 0x7fff;
@@ -38,6 +38,11 @@ public final class SpargeCli implements Runnable {
      */
     public SpargeCli(Map<String, String> env) {
         this.env = env;
+    }
+
+    /** @return the environment the tool was started with ({@code SPARGE_BACKEND}, {@code SPARGE_DEVICE}, ...) */
+    Map<String, String> env() {
+        return env;
     }
 
     /**
