@@ -96,7 +96,7 @@ class TaskGraphTest {
         e = assertThrows(IllegalArgumentException.class,
                 () -> g.transferToDevice(DataTransferMode.FIRST_EXECUTION, x, new float[3]));
         assertEquals("TaskGraph \"g\".transferToDevice: argument 1 is [F, expected a kernel array (FloatArray,"
-                + " IntArray, HalfFloatArray, BFloat16Array, ByteArray)", e.getMessage());
+                + " IntArray, LongArray, DoubleArray, HalfFloatArray, BFloat16Array, ByteArray)", e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> g.transferToDevice(DataTransferMode.FIRST_EXECUTION));
         assertTrue(e.getMessage().endsWith("no arrays given, expected at least one kernel array"), e.getMessage());
         g.task("t", PortabilityKernels::saxpy, new KernelContext(), 2f, x, y, 8);
