@@ -353,7 +353,8 @@ public final class TaskGraph {
             if (!(arrays[i] instanceof NativeArray a)) {
                 throw new IllegalArgumentException("TaskGraph \"" + name + "\"." + op + ": argument " + i + " is "
                         + (arrays[i] == null ? "null" : arrays[i].getClass().getName())
-                        + ", expected a kernel array (FloatArray, IntArray, HalfFloatArray, BFloat16Array, ByteArray)");
+                        + ", expected a kernel array (FloatArray, IntArray, LongArray, DoubleArray, HalfFloatArray, BFloat16Array,"
+                        + " ByteArray)");
             }
             out.add(a);
         }

@@ -7,6 +7,8 @@ import io.sparge4j.engine.cpu.SimdSupport;
 import io.sparge4j.engine.device.BackendInfo;
 import io.sparge4j.engine.device.Backends;
 import io.sparge4j.engine.device.DeviceInfo;
+import io.sparge4j.engine.execution.DeviceCatalog;
+import io.sparge4j.engine.execution.OpenClAddress;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -19,10 +21,15 @@ import java.util.concurrent.Callable;
 /** {@code sparge info}: the backends found on this machine and their devices. */
 @Command(name = "info",
         description = {"Lists the backends found on this machine (CPU always; CUDA and OpenCL when their drivers"
-                + " load), with device names, memory, compute units and the CPU's vector width."})
+                + " load), with device names, memory, compute units and the CPU's vector width, and how --device"
+                + " selects each device (CUDA ordinal; OpenCL platform:device)."})
 public final class InfoCommand implements Callable<Integer> {
-    /** What {@code --json} prints: the versions and every backend probed. */
-    record Report(String version, String java, boolean vectorApi, int floatLanes, List<BackendInfo> backends) {
+    /**
+     * What {@code --json} prints: the versions, every backend probed, and the OpenCL devices by
+     * {@code platform:device} (empty unless OpenCL was probed and found devices).
+     */
+    record Report(String version, String java, boolean vectorApi, int floatLanes, List<BackendInfo> backends,
+            List<OpenClAddress> openClDevices) {
     }
 
     @Spec
@@ -50,8 +57,9 @@ public final class InfoCommand implements Callable<Integer> {
         List<BackendInfo> backends = backend == null ? Backends.discover() : List.of(Backends.probe(backend.name()));
         PrintWriter out = spec.commandLine().getOut();
         if (json) {
+            boolean openCl = backends.stream().anyMatch(b -> b.name().equals("opencl") && b.available());
             Report report = new Report(SpargeVersion.version(), SpargeVersion.runtime(), SimdSupport.available(),
-                    SimdSupport.floatLanes(), backends);
+                    SimdSupport.floatLanes(), backends, openCl ? DeviceCatalog.openClDevices() : List.of());
             out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(report));
         } else {
             out.println("sparge " + SpargeVersion.version() + ", " + SpargeVersion.runtime());
@@ -81,6 +89,27 @@ public final class InfoCommand implements Callable<Integer> {
             if (!d.notes().isEmpty()) {
                 out.println("      " + String.join("; ", d.notes()));
             }
+        }
+        printSelectors(out, backend);
+    }
+
+    /** How {@code --device} names this backend's devices, so that a user can pick one. */
+    private static void printSelectors(PrintWriter out, BackendInfo backend) {
+        if (!backend.available()) {
+            return;
+        }
+        switch (backend.name()) {
+            case "cuda" -> out.println("  select: --backend cuda --device N (the ordinal in brackets) or part of the"
+                    + " device name");
+            case "opencl" -> {
+                out.println("  select: --backend opencl --device P:D (platform:device), a flat index N (in brackets"
+                        + " above) or part of the device or platform name:");
+                for (OpenClAddress a : DeviceCatalog.openClDevices()) {
+                    out.println("    " + a.selector() + "  [" + a.flatIndex() + "] " + a.deviceName() + " (platform "
+                            + a.platformIndex() + ": " + a.platformName() + ")");
+                }
+            }
+            default -> out.println("  kernels run on the CPU emulator: --backend cpu (or emulator)");
         }
     }
 

@@ -22,7 +22,7 @@ import java.util.Map;
 @Command(name = "sparge", mixinStandardHelpOptions = true, versionProvider = SpargeVersion.class,
         description = "Sparge4J: SpargeAttention2 block-sparse attention and video diffusion transformers in pure Java.",
         subcommands = {InfoCommand.class, MaskCommand.class, AttentionCommand.class, MaskAnalysisCommand.class,
-                AttentionBenchCommand.class, KernelBenchCommand.class,
+                AttentionBenchCommand.class, SelftestCommand.class, KernelBenchCommand.class,
                 CommandLine.HelpCommand.class})
 public final class SpargeCli implements Runnable {
     /** ForkJoinPool's largest parallelism. */
@@ -39,6 +39,11 @@ public final class SpargeCli implements Runnable {
      */
     public SpargeCli(Map<String, String> env) {
         this.env = env;
+    }
+
+    /** @return the environment the tool was started with ({@code SPARGE_BACKEND}, {@code SPARGE_DEVICE}, ...) */
+    Map<String, String> env() {
+        return env;
     }
 
     /**

@@ -6,9 +6,11 @@ import io.sparge4j.engine.compute.GeneratedKernel;
 import io.sparge4j.engine.compute.KernelParameter;
 import io.sparge4j.kernels.KernelContext;
 import io.sparge4j.kernels.types.arrays.ByteArray;
+import io.sparge4j.kernels.types.arrays.DoubleArray;
 import io.sparge4j.kernels.types.arrays.FloatArray;
 import io.sparge4j.kernels.types.arrays.HalfWidthFloatArray;
 import io.sparge4j.kernels.types.arrays.IntArray;
+import io.sparge4j.kernels.types.arrays.LongArray;
 
 import java.lang.invoke.MethodType;
 import java.lang.reflect.Method;
@@ -42,13 +44,17 @@ public final class EmulatorCompiler implements KernelCompiler {
                 parameters.add(new KernelParameter(name, KernelParameter.Role.BUFFER, i, int.class));
             } else if (HalfWidthFloatArray.class.isAssignableFrom(t)) {
                 parameters.add(new KernelParameter(name, KernelParameter.Role.BUFFER, i, short.class));
+            } else if (t == LongArray.class) {
+                parameters.add(new KernelParameter(name, KernelParameter.Role.BUFFER, i, long.class));
+            } else if (t == DoubleArray.class) {
+                parameters.add(new KernelParameter(name, KernelParameter.Role.BUFFER, i, double.class));
             } else if (t == ByteArray.class) {
                 parameters.add(new KernelParameter(name, KernelParameter.Role.BUFFER, i, byte.class));
             } else {
                 throw new IllegalArgumentException("EmulatorCompiler: parameter " + i + " of "
                         + kernel.getDeclaringClass().getName() + "." + kernel.getName() + " is a " + t.getName()
-                        + ", expected a primitive or a kernel array (FloatArray, IntArray, HalfFloatArray,"
-                        + " BFloat16Array, ByteArray)");
+                        + ", expected a primitive or a kernel array (FloatArray, IntArray, LongArray,"
+                        + " DoubleArray, HalfFloatArray, BFloat16Array, ByteArray)");
             }
         }
         String descriptor = MethodType.methodType(kernel.getReturnType(), types).toMethodDescriptorString();

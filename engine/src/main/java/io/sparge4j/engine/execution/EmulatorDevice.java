@@ -12,9 +12,11 @@ import io.sparge4j.kernels.KernelContext;
 import io.sparge4j.kernels.WorkerGrid3D;
 import io.sparge4j.kernels.types.arrays.BFloat16Array;
 import io.sparge4j.kernels.types.arrays.ByteArray;
+import io.sparge4j.kernels.types.arrays.DoubleArray;
 import io.sparge4j.kernels.types.arrays.FloatArray;
 import io.sparge4j.kernels.types.arrays.HalfFloatArray;
 import io.sparge4j.kernels.types.arrays.IntArray;
+import io.sparge4j.kernels.types.arrays.LongArray;
 import io.sparge4j.kernels.types.arrays.NativeArray;
 
 import java.lang.foreign.Arena;
@@ -197,7 +199,8 @@ public final class EmulatorDevice implements ComputeDevice {
 
     /** A kernel array over the buffer's memory (trailing bytes of a 1-byte buffer for an empty array dropped). */
     private static NativeArray view(MemorySegment segment, Class<?> type) {
-        int element = type == ByteArray.class ? 1 : type == FloatArray.class || type == IntArray.class ? 4 : 2;
+        int element = type == ByteArray.class ? 1 : type == FloatArray.class || type == IntArray.class ? 4
+                : type == LongArray.class || type == DoubleArray.class ? 8 : 2;
         MemorySegment data = segment.asSlice(0, segment.byteSize() - segment.byteSize() % element);
         if (type == FloatArray.class) {
             return FloatArray.fromSegmentShallow(data);
@@ -209,6 +212,10 @@ public final class EmulatorDevice implements ComputeDevice {
             return BFloat16Array.fromSegmentShallow(data);
         } else if (type == ByteArray.class) {
             return ByteArray.fromSegmentShallow(data);
+        } else if (type == LongArray.class) {
+            return LongArray.fromSegmentShallow(data);
+        } else if (type == DoubleArray.class) {
+            return DoubleArray.fromSegmentShallow(data);
         }
         throw new IllegalArgumentException("EmulatorDevice: cannot pass a buffer as " + type.getName());
     }

@@ -14,7 +14,10 @@ import io.sparge4j.kernels.WorkerGrid1D;
 import io.sparge4j.kernels.enums.DataTransferMode;
 import io.sparge4j.kernels.selftest.PortabilityKernels;
 import io.sparge4j.kernels.tasks.Task2;
+import io.sparge4j.kernels.types.arrays.ByteArray;
+import io.sparge4j.kernels.types.arrays.DoubleArray;
 import io.sparge4j.kernels.types.arrays.FloatArray;
+import io.sparge4j.kernels.types.arrays.LongArray;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -24,6 +27,7 @@ import java.util.List;
 import java.util.Random;
 
 import static io.sparge4j.engine.testing.Assertions2.assertClose;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
@@ -311,6 +315,54 @@ class TaskGraphExecutorTest {
             r.transferToHost(x);
             assertEquals(3f, x.get(0), "fetched on demand");
         }
+    }
+
+    /** Every scalar type and the 8- and 1-byte arrays, for argument passing. */
+    static void mixed(KernelContext ctx, DoubleArray d, LongArray l, ByteArray b, boolean flag, long add, double scale,
+            short s) {
+        int i = ctx.globalIdx;
+        if (i < d.getSize()) {
+            d.set(i, d.get(i) * scale + (flag ? 1 : 0));
+            l.set(i, l.get(i) + add + s);
+            b.set(i, (byte) (b.get(i) + 1));
+        }
+    }
+
+    @Test
+    void everyScalarTypeAndWideArraysPass() {
+        int n = 40;
+        DoubleArray d = new DoubleArray(n);
+        LongArray l = new LongArray(n);
+        ByteArray b = new ByteArray(n);
+        double[] expectedD = new double[n];
+        long[] expectedL = new long[n];
+        for (int i = 0; i < n; i++) {
+            d.set(i, rnd.nextGaussian());
+            l.set(i, rnd.nextLong() >> 2);
+            b.set(i, (byte) i);
+            expectedD[i] = d.get(i) * 0.25 + 1;
+            expectedL[i] = l.get(i) + (1L << 40) + (short) -3;
+        }
+        WorkerGrid1D grid = new WorkerGrid1D(64);
+        grid.setLocalWork(32, 1, 1);
+        ImmutableTaskGraph graph = new TaskGraph("x")
+                .transferToDevice(DataTransferMode.FIRST_EXECUTION, d, l, b)
+                .task("mixed", TaskGraphExecutorTest::mixed, new KernelContext(), d, l, b, true, 1L << 40, 0.25,
+                        (short) -3)
+                .transferToHost(DataTransferMode.EVERY_EXECUTION, d, l, b)
+                .snapshot();
+        try (ExecutionPlan plan = plan(graph, new GridScheduler("x.mixed", grid))) {
+            plan.execute();
+        }
+        // one double multiply-add: exact to double rounding
+        assertClose(expectedD, d.toHeapArray(), 1e-15, 0, "double array");
+        assertArrayEquals(expectedL, l.toHeapArray());
+        assertEquals(5, b.get(4));
+        List<Object> args = device.launches.getFirst();
+        assertEquals(List.of(Integer.class, Long.class, Double.class, Integer.class),
+                args.subList(3, 7).stream().map(Object::getClass).toList(), "boolean and short pass as int");
+        assertEquals(1, args.get(3));
+        assertEquals(-3, args.get(6));
     }
 
     static void twoArgs(FloatArray a, int v) {

@@ -10,7 +10,7 @@ import java.lang.foreign.MemorySegment;
  * front of the data: element 0 sits at the segment's first byte, so freshly allocated arrays are 64-byte
  * aligned and engine tensors wrap into arrays without copying.
  */
-public abstract sealed class NativeArray permits FloatArray, IntArray, ByteArray, HalfWidthFloatArray {
+public abstract sealed class NativeArray permits FloatArray, IntArray, ByteArray, HalfWidthFloatArray, LongArray, DoubleArray {
     /** Alignment in bytes of arrays allocated by the constructors (AVX-512 lines, 16-byte GPU loads). */
     public static final long ALIGNMENT = 64;
 
