@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Issue 4 on the GPU machine: GPU tests, selftest on every device, the kernel harness with its PyTorch anchors.
+# Run from the checkout's root on the GPU machine after bench/pack-device.sh filled .device/ here:
+#   bash bench/run-gpu.sh [tests|selftest|bench|all]
+# Results go to $OUT (default ./gpu-out): junit.txt, selftest-*.txt/json, kernels-cuda.txt, bench.jsonl.
+set -uo pipefail
+what=${1:-all}
+out=${OUT:-gpu-out}
+mkdir -p "$out"
+java() { bash .device/java.sh "$@"; }
+cp_main='.device/lib/*'
+sparge() { java -cp "$cp_main" io.sparge4j.cli.SpargeCli "$@"; }
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv,noheader > "$out/gpu.txt" 2>&1
+
+if [[ $what == tests || $what == all ]]; then
+  java -jar .device/tools/junit-platform-console-standalone-1.14.4.jar execute \
+    -cp "$cp_main:.device/testclasses/engine:.device/testclasses/tests" \
+    --select-package io.sparge4j.engine.device.cuda --select-package io.sparge4j.engine.device.opencl \
+    --select-package io.sparge4j.engine.jit --select-class io.sparge4j.tests.portability.PortabilitySuiteTest \
+    --details=tree --disable-banner > "$out/junit.txt" 2>&1
+  tail -n 15 "$out/junit.txt"
+fi
+
+if [[ $what == selftest || $what == all ]]; then
+  SPARGE_PRINT_KERNELS=1 sparge selftest --backend cuda > "$out/selftest-cuda.txt" 2> "$out/kernels-cuda.txt"
+  echo "selftest cuda rc=$?"; tail -n 14 "$out/selftest-cuda.txt"
+  sparge selftest --backend opencl --device NVIDIA > "$out/selftest-opencl-nvidia.txt" 2>&1
+  echo "selftest opencl nvidia rc=$?"; tail -n 14 "$out/selftest-opencl-nvidia.txt"
+  sparge selftest --backend cuda --json > "$out/selftest-cuda.json" 2>&1
+fi
+
+if [[ $what == bench || $what == all ]]; then
+  export SPARGE_CACHE_DIR=$(mktemp -d)
+  python3 bench/anchors/torch_kernels.py > "$out/bench.jsonl" 2>&1
+  sparge kernel-bench --backend cuda >> "$out/bench.jsonl" 2>&1
+  sparge kernel-bench --backend opencl --device NVIDIA --gemm 2048 --reps 10 >> "$out/bench.jsonl" 2>&1
+  python3 bench/anchors/torch_kernels.py >> "$out/bench.jsonl" 2>&1
+  cat "$out/bench.jsonl"
+fi
