@@ -1,0 +1,149 @@
+package io.sparge4j.engine.jit;
+
+import io.sparge4j.engine.compute.DeviceFeatures;
+import io.sparge4j.engine.compute.Dialect;
+import io.sparge4j.engine.compute.GeneratedKernel;
+import io.sparge4j.engine.compute.KernelParameter;
+import io.sparge4j.kernels.KernelContext;
+import io.sparge4j.kernels.linalg.GemmKernels;
+import io.sparge4j.kernels.selftest.PortabilityKernels;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+import java.io.IOException;
+import java.lang.reflect.Method;
+import java.lang.reflect.Modifier;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * Every kernel of PortabilityKernels and GemmKernels translates for both dialects and two feature sets (PoCL-like:
+ * no sub-groups, no fp16, no MMA; H200-like: 32-wide sub-groups, fp16, MMA), and the CUDA output compiles with
+ * nvcc for sm_90 (skipped with a reason when nvcc is absent).
+ */
+class KernelJitCompileTest {
+    static final DeviceFeatures POCL = new DeviceFeatures(0, false, false, true, 4096, 65536,
+            "opencl|pthread-cpu|PoCL|test");
+    static final DeviceFeatures H200 = new DeviceFeatures(32, true, true, true, 1024, 232448,
+            "cuda|NVIDIA H200|sm_90|test");
+    static final Path NVCC = Path.of("/usr/local/bin/nvcc");
+
+    static List<Method> kernels() {
+        List<Method> out = new ArrayList<>();
+        for (Class<?> c : List.of(PortabilityKernels.class, GemmKernels.class)) {
+            for (Method m : c.getDeclaredMethods()) {
+                if (Modifier.isPublic(m.getModifiers()) && Modifier.isStatic(m.getModifiers())
+                        && m.getReturnType() == void.class) {
+                    out.add(m);
+                }
+            }
+        }
+        out.sort((a, b) -> (a.getDeclaringClass().getSimpleName() + a.getName())
+                .compareTo(b.getDeclaringClass().getSimpleName() + b.getName()));
+        return out;
+    }
+
+    static Object[] args(Method m) {
+        Object[] args = new Object[m.getParameterCount()];
+        if (m.getName().equals("windowSum")) {
+            args[3] = 5;
+        }
+        if (m.getParameterTypes()[0] == KernelContext.class) {
+            args[0] = new KernelContext();
+        }
+        return args;
+    }
+
+    static Stream<Arguments> targets() {
+        List<Arguments> out = new ArrayList<>();
+        for (Method m : kernels()) {
+            for (Dialect d : Dialect.values()) {
+                out.add(Arguments.of(m.getDeclaringClass().getSimpleName() + "." + m.getName(), m, d, POCL));
+                out.add(Arguments.of(m.getDeclaringClass().getSimpleName() + "." + m.getName(), m, d, H200));
+            }
+        }
+        return out.stream();
+    }
+
+    static int groupSize(Method m) {
+        return m.getName().startsWith("mmaGemm") ? 256 : m.getName().equals("sgemm") || m.getName().equals("gemmTiled")
+                ? 256 : m.getName().startsWith("mma") || m.getName().equals("softmaxRows") ? 32 : 128;
+    }
+
+    static GeneratedKernel generate(Method m, Dialect d, DeviceFeatures f) {
+        return KernelJit.shared().compile(m, args(m), d, f, groupSize(m));
+    }
+
+    @ParameterizedTest(name = "{0} {2} {3}")
+    @MethodSource("targets")
+    void translatesEveryKernel(String name, Method m, Dialect d, DeviceFeatures f) throws IOException {
+        GeneratedKernel k = generate(m, d, f);
+        assertEquals(m.getName(), k.entryName());
+        assertEquals(64, k.cacheKey().length());
+        assertTrue(k.source().contains(d == Dialect.CUDA ? "extern \"C\" __global__ void " + m.getName() + "("
+                : "__kernel void " + m.getName() + "("), k.source());
+        boolean context = m.getParameterTypes()[0] == KernelContext.class;
+        assertEquals(context ? 0 : 2, k.parallelDimensions(), "parallel dimensions of " + name);
+        // every Java array parameter is a BUFFER with its index, every non-@Constant scalar a SCALAR
+        int expected = 0;
+        for (int i = context ? 1 : 0; i < m.getParameterCount(); i++) {
+            if (!(m.getName().equals("windowSum") && i == 3)) {
+                expected++;
+            }
+        }
+        assertEquals(expected, k.parameters().stream().filter(p -> p.role() != KernelParameter.Role.BUFFER_SIZE)
+                .count(), k.parameters().toString());
+        Path dir = Path.of("target", "jit-sources");
+        Files.createDirectories(dir);
+        String file = name + "-" + f.identity().split("\\|")[1].replaceAll("[^A-Za-z0-9]", "") + (d == Dialect.CUDA
+                ? ".cu" : ".cl");
+        Files.writeString(dir.resolve(file), k.source());
+    }
+
+    @ParameterizedTest(name = "{0} {2} {3}")
+    @MethodSource("targets")
+    void cudaSourceCompilesWithNvcc(String name, Method m, Dialect d, DeviceFeatures f) throws Exception {
+        assumeTrue(d == Dialect.CUDA, "OpenCL sources are built by KernelJitOpenClTest");
+        assumeTrue(Files.isExecutable(NVCC), "nvcc not found at " + NVCC + ": CUDA compile check skipped");
+        GeneratedKernel k = generate(m, d, f);
+        Path dir = Files.createTempDirectory("sparge-jit-nvcc");
+        Path cu = dir.resolve(m.getName() + ".cu");
+        Files.writeString(cu, k.source());
+        Process p = new ProcessBuilder(NVCC.toString(), "-arch=sm_90", "-cubin", "-o",
+                dir.resolve("k.cubin").toString(), cu.toString()).redirectErrorStream(true).start();
+        String log = new String(p.getInputStream().readAllBytes());
+        assertTrue(p.waitFor(300, TimeUnit.SECONDS), "nvcc timed out");
+        assertEquals(0, p.exitValue(), "nvcc failed for " + name + ":\n" + log + "\n" + numbered(k.source()));
+        assertFalse(log.contains("warning"), "nvcc warned for " + name + ":\n" + log);
+    }
+
+    static String numbered(String source) {
+        StringBuilder out = new StringBuilder();
+        String[] lines = source.split("\n");
+        for (int i = 0; i < lines.length; i++) {
+            out.append(i + 1).append(": ").append(lines[i]).append('\n');
+        }
+        return out.toString();
+    }
+
+    @Test
+    void sameInputGivesSameSource() {
+        Method m = kernels().stream().filter(k -> k.getName().equals("mmaGemmBF16")).findFirst().orElseThrow();
+        GeneratedKernel a = new KernelJit(LibrarySource.DEVICE_LIBRARY).compile(m, args(m), Dialect.CUDA, H200, 256);
+        GeneratedKernel b = new KernelJit(LibrarySource.DEVICE_LIBRARY).compile(m, args(m), Dialect.CUDA, H200, 256);
+        assertEquals(a.source(), b.source());
+        assertEquals(a.cacheKey(), b.cacheKey());
+        assertEquals(a, b);
+    }
+}

@@ -1,0 +1,262 @@
+package io.sparge4j.engine.jit;
+
+import io.sparge4j.engine.compute.Dialect;
+import io.sparge4j.engine.compute.GeneratedKernel;
+import io.sparge4j.engine.compute.KernelParameter;
+import io.sparge4j.engine.device.BackendException;
+import io.sparge4j.kernels.selftest.PortabilityKernels;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.reflect.Method;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * Builds every generated OpenCL kernel (PoCL-like features: all fallbacks) on the first OpenCL device, and runs
+ * some end to end against float64 references on fresh seeded random inputs. Skipped with a reason when there is
+ * no OpenCL device.
+ */
+class KernelJitOpenClTest {
+    private static ClRunner cl;
+    private static String unavailable;
+
+    @BeforeAll
+    static void open() {
+        try {
+            cl = ClRunner.open();
+        } catch (BackendException | UnsatisfiedLinkError e) {
+            unavailable = e.getMessage();
+        }
+    }
+
+    @AfterAll
+    static void close() {
+        if (cl != null) {
+            cl.close();
+        }
+    }
+
+    private static ClRunner cl() {
+        assumeTrue(cl != null, "no OpenCL device to build generated kernels on: " + unavailable);
+        return cl;
+    }
+
+    static List<Method> kernels() {
+        return KernelJitCompileTest.kernels();
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("kernels")
+    void generatedOpenClBuilds(Method m) {
+        GeneratedKernel k = KernelJitCompileTest.generate(m, Dialect.OPENCL, KernelJitCompileTest.POCL);
+        cl().kernel(k.source(), k.entryName()); // throws with the build log and numbered source on failure
+    }
+
+    private static GeneratedKernel generate(String name, Object... javaArgs) {
+        for (Method m : kernels()) {
+            if (m.getName().equals(name)) {
+                return KernelJit.shared().compile(m, javaArgs, Dialect.OPENCL, KernelJitCompileTest.POCL, 64);
+            }
+        }
+        throw new IllegalArgumentException(name);
+    }
+
+    /** Launches with arguments by Java parameter index: float[]/int[] arrays become buffers, scalars pass by value. */
+    private static Map<Integer, MemorySegment> launch(GeneratedKernel k, long global, long local, Object... javaArgs) {
+        Map<Integer, MemorySegment> buffers = new HashMap<>();
+        List<Object> args = new ArrayList<>();
+        for (KernelParameter p : k.parameters()) {
+            Object a = javaArgs[p.javaIndex()];
+            switch (p.role()) {
+                case BUFFER -> args.add(buffers.computeIfAbsent(p.javaIndex(), i -> cl().buffer(a instanceof float[] f
+                        ? MemorySegment.ofArray(f) : MemorySegment.ofArray((int[]) a))));
+                case BUFFER_SIZE -> args.add(a instanceof float[] f ? f.length : ((int[]) a).length);
+                case SCALAR -> args.add(a);
+            }
+        }
+        cl().run(cl().kernel(k.source(), k.entryName()), global, local, args.toArray());
+        return buffers;
+    }
+
+    private static float[] read(MemorySegment buffer, int n) {
+        float[] out = new float[n];
+        cl().read(buffer, MemorySegment.ofArray(out));
+        return out;
+    }
+
+    private static float[] random(Random rnd, int n, float scale) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = (rnd.nextFloat() * 2 - 1) * scale;
+        }
+        return v;
+    }
+
+    private static void assertClose(double[] expected, float[] actual, double abs, double rel, String what) {
+        assertEquals(expected.length, actual.length, what + " length");
+        for (int i = 0; i < expected.length; i++) {
+            double tol = abs + rel * Math.abs(expected[i]);
+            if (!(Math.abs(expected[i] - actual[i]) <= tol)) {
+                fail(what + "[" + i + "] = " + actual[i] + ", expected " + expected[i] + " within " + tol);
+            }
+        }
+    }
+
+    @Test
+    void saxpyMatchesFloat64() {
+        cl();
+        Random rnd = new Random(11);
+        int n = 1000;
+        float alpha = 1.75f;
+        float[] x = random(rnd, n, 3);
+        float[] y = random(rnd, n, 3);
+        double[] expected = new double[n];
+        for (int i = 0; i < n; i++) {
+            expected[i] = (double) alpha * x[i] + y[i];
+        }
+        GeneratedKernel k = generate("saxpy", null, alpha, null, null, n);
+        Map<Integer, MemorySegment> b = launch(k, 1024, 64, null, alpha, x, y, n);
+        // one fused rounding: within half an ulp of the float64 result
+        assertClose(expected, read(b.get(3), n), 0, 1e-7, "saxpy y");
+    }
+
+    @Test
+    void softmaxRowsMatchesFloat64() {
+        cl();
+        Random rnd = new Random(12);
+        int rows = 7;
+        int cols = 100;
+        float[] input = random(rnd, rows * cols, 5);
+        double[] expected = new double[rows * cols];
+        for (int r = 0; r < rows; r++) {
+            double max = Double.NEGATIVE_INFINITY;
+            for (int j = 0; j < cols; j++) {
+                max = Math.max(max, input[r * cols + j]);
+            }
+            double sum = 0;
+            for (int j = 0; j < cols; j++) {
+                sum += Math.exp(input[r * cols + j] - max);
+            }
+            for (int j = 0; j < cols; j++) {
+                expected[r * cols + j] = Math.exp(input[r * cols + j] - max) / sum;
+            }
+        }
+        GeneratedKernel k = KernelJit.shared().compile(method("softmaxRows"), null, Dialect.OPENCL,
+                KernelJitCompileTest.POCL, PortabilityKernels.WARP);
+        float[] output = new float[rows * cols];
+        Map<Integer, MemorySegment> b = launch(k, (long) rows * PortabilityKernels.WARP, PortabilityKernels.WARP,
+                null, input, output, rows, cols);
+        // float exp (a few ulp) and a 100-term float sum: relative error well under 1e-5
+        assertClose(expected, read(b.get(2), rows * cols), 1e-9, 1e-5, "softmax");
+    }
+
+    @Test
+    void windowSumWithConstantWidthMatchesFloat64() {
+        cl();
+        Random rnd = new Random(13);
+        int n = 300;
+        int width = 5;
+        float[] x = random(rnd, n, 2);
+        double[] expected = new double[n];
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < width && i + j < n; j++) {
+                expected[i] += x[i + j];
+            }
+        }
+        GeneratedKernel k = generate("windowSum", null, null, null, width, n);
+        Map<Integer, MemorySegment> b = launch(k, 320, 64, null, x, new float[n], width, n);
+        assertClose(expected, read(b.get(2), n), 1e-6, 1e-6, "windowSum");
+    }
+
+    @Test
+    void matmulLoopsCoversEveryElementWithAnyGrid() {
+        cl();
+        Random rnd = new Random(14);
+        int n = 37;
+        float[] a = random(rnd, n * n, 1);
+        float[] bm = random(rnd, n * n, 1);
+        double[] expected = new double[n * n];
+        for (int r = 0; r < n; r++) {
+            for (int c = 0; c < n; c++) {
+                for (int p = 0; p < n; p++) {
+                    expected[r * n + c] += (double) a[r * n + p] * bm[p * n + c];
+                }
+            }
+        }
+        GeneratedKernel k = generate("matmulLoops", null, null, null, n);
+        assertEquals(2, k.parallelDimensions());
+        // a 1D grid smaller than the matrix: the grid-stride loops still cover all of C
+        Map<Integer, MemorySegment> b = launch(k, 64, 32, a, bm, new float[n * n], n);
+        assertClose(expected, read(b.get(2), n * n), 1e-5, 1e-5, "matmulLoops");
+    }
+
+    @Test
+    void histogramCountsExactly() {
+        cl();
+        Random rnd = new Random(15);
+        int n = 1000;
+        int[] values = new int[n];
+        int[] expected = new int[16];
+        for (int i = 0; i < n; i++) {
+            values[i] = rnd.nextInt(16);
+            expected[values[i]]++;
+        }
+        GeneratedKernel k = generate("histogram", null, null, null, n);
+        Map<Integer, MemorySegment> b = launch(k, 1024, 64, null, values, new int[16], n);
+        int[] bins = new int[16];
+        cl().read(b.get(2), MemorySegment.ofArray(bins));
+        assertArrayEquals(expected, bins);
+    }
+
+    @Test
+    void reduceSumMatchesFloat64PerGroup() {
+        cl();
+        Random rnd = new Random(16);
+        int n = 1000;
+        int group = 128;
+        int groups = (n + group - 1) / group;
+        float[] input = random(rnd, n, 1);
+        double[] expected = new double[groups];
+        for (int i = 0; i < n; i++) {
+            expected[i / group] += input[i];
+        }
+        GeneratedKernel k = KernelJit.shared().compile(method("reduceSum"), null, Dialect.OPENCL,
+                KernelJitCompileTest.POCL, group);
+        Map<Integer, MemorySegment> b = launch(k, (long) groups * group, group, null, input, new float[groups], n);
+        assertClose(expected, read(b.get(2), groups), 1e-5, 1e-5, "reduceSum");
+    }
+
+    @Test
+    void geluScaledMatchesFloat64() {
+        cl();
+        Random rnd = new Random(17);
+        int n = 500;
+        float scale = 0.5f;
+        float[] x = random(rnd, n, 4);
+        double[] expected = new double[n];
+        for (int i = 0; i < n; i++) {
+            double v = x[i];
+            expected[i] = 0.5 * v * (1 + Math.tanh(0.7978845608 * (v + 0.044715 * v * v * v))) * scale;
+        }
+        GeneratedKernel k = generate("geluScaled", null, null, null, scale, n);
+        Map<Integer, MemorySegment> b = launch(k, 512, 64, null, x, new float[n], scale, n);
+        assertClose(expected, read(b.get(2), n), 1e-6, 1e-5, "gelu");
+    }
+
+    private static Method method(String name) {
+        return kernels().stream().filter(m -> m.getName().equals(name)).findFirst().orElseThrow();
+    }
+}
