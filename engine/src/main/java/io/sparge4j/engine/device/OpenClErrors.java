@@ -91,8 +91,6 @@ public final class OpenClErrors {
             case -49 -> "CL_INVALID_ARG_INDEX";
             case -50 -> "CL_INVALID_ARG_VALUE";
             case -51 -> "CL_INVALID_ARG_SIZE";
-            case -46 -> "the program has no kernel of that name; the generated entry name and the source disagree";
-            case -51 -> "a kernel argument's size does not match its parameter: pass the parameter's exact type";
             case -52 -> "CL_INVALID_KERNEL_ARGS";
             case -53 -> "CL_INVALID_WORK_DIMENSION";
             case -54 -> "CL_INVALID_WORK_GROUP_SIZE";
