@@ -5,12 +5,16 @@ import io.sparge4j.kernels.KernelContext;
 import io.sparge4j.kernels.selftest.PortabilityKernels;
 import io.sparge4j.kernels.types.arrays.FloatArray;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.lang.reflect.Method;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -25,6 +29,43 @@ class OpenClJitSaxpyTest {
         assumeTrue(OpenClDevice.list().stream().anyMatch(d -> d.platformName().equals("Portable Computing Language")),
                 () -> "OpenCL test skipped: no PoCL platform; found " + OpenClDevice.list()
                         + "; install it with apt-get install pocl-opencl-icd ocl-icd-libopencl1");
+    }
+
+    @Test
+    void aKernelFromTheBinaryCacheRunsLikeTheBuiltOne(@TempDir Path folder) throws ReflectiveOperationException {
+        assumePocl();
+        Method saxpy = PortabilityKernels.class.getMethod("saxpy", KernelContext.class, float.class, FloatArray.class,
+                FloatArray.class, int.class);
+        int n = 1000;
+        float[] results = null;
+        for (int round = 0; round < 2; round++) {
+            Random random = new Random(9); // the same inputs both rounds
+            FloatArray x = new FloatArray(n);
+            FloatArray y = new FloatArray(n);
+            for (int i = 0; i < n; i++) {
+                x.set(i, (float) random.nextGaussian());
+                y.set(i, (float) random.nextGaussian());
+            }
+            float[] y0 = y.toHeapArray();
+            // A new cache over the same folder stands for a new process.
+            try (OpenClDevice device = OpenClDevice.open("portable", null, new KernelCache(folder));
+                    JitLaunch run = new JitLaunch(device, saxpy, new Object[] {new KernelContext(), 1.5f, x, y, n},
+                            GROUP)) {
+                assertEquals(round == 1, run.kernel.fromDiskCache(), "round " + round);
+                assertEquals(round == 1 ? "binary" : "source", run.kernel.binaryKind());
+                assertTrue(run.kernel.compileMillis() > 0);
+                run.launch(new long[] {Math.ceilDiv(n, GROUP) * (long) GROUP}, new int[] {GROUP});
+                run.download();
+            }
+            float[] got = y.toHeapArray();
+            for (int i = 0; i < n; i++) {
+                assertTrue(got[i] != y0[i] || x.get(i) == 0, "y[" + i + "] was not updated in round " + round);
+            }
+            if (results != null) {
+                assertArrayEquals(results, got, 0f, "the cached binary computes what the built one did");
+            }
+            results = got;
+        }
     }
 
     @Test
