@@ -152,7 +152,8 @@ class OpenClDeviceTest {
         buffer.close();
         IllegalStateException e = assertThrows(IllegalStateException.class, () -> other.allocate(16));
         assertTrue(e.getMessage().contains("closed"), e.getMessage());
-        assertThrows(IllegalStateException.class, () -> other.copyToHost(buffer, 0, MemorySegment.ofArray(new byte[4])));
+        assertThrows(IllegalStateException.class,
+                () -> other.copyToHost(buffer, 0, MemorySegment.ofArray(new byte[4])));
     }
 
     @Test
