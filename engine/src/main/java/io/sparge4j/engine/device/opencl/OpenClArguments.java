@@ -20,27 +20,27 @@ final class OpenClArguments {
 
     static void set(OpenClRuntime cl, OpenClKernel kernel, List<Object> arguments, OpenClDevice device) {
         List<KernelParameter> parameters = kernel.generated().parameters();
-        String name = kernel.generated().javaName();
         if (arguments == null || arguments.size() != parameters.size()) {
-            throw new IllegalArgumentException("launch " + name + ": got " + (arguments == null ? "null"
-                    : arguments.size()) + " arguments, expected " + parameters.size() + " " + parameters);
+            throw new IllegalArgumentException("launch " + kernel.generated().javaName() + ": got "
+                    + (arguments == null ? "null" : arguments.size()) + " arguments, expected " + parameters.size()
+                    + " " + parameters);
         }
         try (Arena arena = Arena.ofConfined()) {
             for (int i = 0; i < parameters.size(); i++) {
                 KernelParameter p = parameters.get(i);
-                MemorySegment value = encode(arena, name, i, p, arguments.get(i), device);
+                MemorySegment value = encode(arena, kernel, i, p, arguments.get(i), device);
                 int index = i;
-                cl.setArg(kernel.kernel(), i, value, () -> "kernel " + name + ", argument " + index + " ("
-                        + p.name() + ")");
+                cl.setArg(kernel.kernel(), i, value, () -> "kernel " + kernel.generated().javaName() + ", argument "
+                        + index + " (" + p.name() + ")");
             }
         }
     }
 
-    private static MemorySegment encode(Arena arena, String kernel, int index, KernelParameter p, Object value,
+    private static MemorySegment encode(Arena arena, OpenClKernel kernel, int index, KernelParameter p, Object value,
             OpenClDevice device) {
         // Built only for a message: launches are hot.
-        Supplier<String> where = () -> "launch " + kernel + ": argument " + index + " (" + p.name() + ", "
-                + p.role() + " " + p.type().getSimpleName() + ")";
+        Supplier<String> where = () -> "launch " + kernel.generated().javaName() + ": argument " + index + " ("
+                + p.name() + ", " + p.role() + " " + p.type().getSimpleName() + ")";
         return switch (p.role()) {
             case BUFFER -> {
                 OpenClBuffer buffer = value instanceof OpenClBuffer b && b.device() == device && !b.closed() ? b

@@ -263,11 +263,17 @@ public final class OpenClDevice implements ComputeDevice {
         MemorySegment handle;
         long maxGroup;
         try {
-            handle = cl.createKernel(built.program(), kernel.entryName());
-            maxGroup = cl.kernelWorkGroupSize(handle, deviceId);
+            handle = cl.createKernel(built.program(), kernel.entryName(), kernel.javaName());
         } catch (RuntimeException e) {
             cl.releaseProgram(built.program());
-            throw new BackendException("Kernel " + kernel.javaName() + ": " + e.getMessage(), e);
+            throw e;
+        }
+        try {
+            maxGroup = cl.kernelWorkGroupSize(handle, deviceId);
+        } catch (RuntimeException e) {
+            cl.releaseKernel(handle);
+            cl.releaseProgram(built.program());
+            throw e;
         }
         loaded = new OpenClKernel(kernel, built.program(), handle, maxGroup, built.millis(), built.fromCache(),
                 built.fromCache() ? "binary" : "source", this);
@@ -282,15 +288,14 @@ public final class OpenClDevice implements ComputeDevice {
             throw new IllegalArgumentException("launch: kernel " + kernel + " was not loaded on OpenCL device "
                     + deviceName() + "; load it with this device's load()");
         }
-        String name = k.generated().javaName();
-        long[] local = OpenClLaunchCheck.check(name, globalSize, localSize, maxWorkItemSizes,
+        long[] local = OpenClLaunchCheck.check(k.generated()::javaName, globalSize, localSize, maxWorkItemSizes,
                 Math.min(features.maxWorkGroupSize(), k.maxWorkGroupSize()));
         OpenClArguments.set(cl, k, arguments, this);
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment event = eventSlot(arena);
-            cl.enqueueKernel(queue, k.kernel(), globalSize.clone(), local, event, () -> "kernel " + name
-                    + ", global " + Arrays.toString(globalSize) + ", local " + Arrays.toString(localSize)
-                    + " (kernel limit " + k.maxWorkGroupSize() + " work-items per group)");
+            cl.enqueueKernel(queue, k.kernel(), globalSize.clone(), local, event, () -> "kernel "
+                    + k.generated().javaName() + ", global " + Arrays.toString(globalSize) + ", local "
+                    + Arrays.toString(localSize) + " (kernel limit " + k.maxWorkGroupSize() + " work-items per group)");
             record(event);
         }
     }

@@ -319,12 +319,12 @@ final class OpenClRuntime {
         }
     }
 
-    MemorySegment createKernel(MemorySegment program, String entryName) {
+    MemorySegment createKernel(MemorySegment program, String entryName, String javaName) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment status = arena.allocate(JAVA_INT);
             MemorySegment kernel = (MemorySegment) clCreateKernel.invokeExact(program, arena.allocateFrom(entryName),
                     status);
-            check("clCreateKernel", status, "entry point \"" + entryName + "\"");
+            check("clCreateKernel", status, "Kernel " + javaName + ", entry point \"" + entryName + "\"");
             return kernel;
         } catch (BackendException e) {
             throw e;

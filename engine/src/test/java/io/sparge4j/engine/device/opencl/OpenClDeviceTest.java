@@ -143,6 +143,20 @@ class OpenClDeviceTest {
     }
 
     @Test
+    void closedDeviceRejectsUseAndFreesItsBuffers() {
+        assumePocl();
+        OpenClDevice other = OpenClDevice.open("portable", null, new KernelCache(null));
+        DeviceBuffer buffer = other.allocate(128);
+        other.close();
+        other.close();
+        buffer.close();
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> other.allocate(16));
+        assertTrue(e.getMessage().contains("closed"), e.getMessage());
+        assertThrows(IllegalStateException.class,
+                () -> other.copyToHost(buffer, 0, MemorySegment.ofArray(new byte[4])));
+    }
+
+    @Test
     void timeNanosIsPositiveForACopy() {
         assumePocl();
         try (Arena arena = Arena.ofConfined(); DeviceBuffer buffer = device.allocate(1 << 22)) {
