@@ -361,7 +361,11 @@ final class Translator {
         return "((" + l + " != " + l + " || " + r + " != " + r + ") ? " + cmp.nanResult() + " : " + ordered + ")";
     }
 
+    /** Whether the kernel uses doubles (OpenCL then needs the cl_khr_fp64 pragma). */
+    boolean usesDouble;
+
     private void requireFp64(String what) {
+        usesDouble = true;
         if (!features.fp64()) {
             throw error("uses " + what + " but the device has no double precision (fp64): use float");
         }

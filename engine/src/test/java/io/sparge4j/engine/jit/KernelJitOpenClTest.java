@@ -296,6 +296,13 @@ class KernelJitOpenClTest {
         }
     }
 
+    @Test
+    void doubleKernelBuildsWithFp64Pragma() {
+        GeneratedKernel k = KernelJit.shared().compile(KernelJitRefusalTest.kernel("usesDouble"), null,
+                Dialect.OPENCL, KernelJitCompileTest.POCL, 64);
+        cl().kernel(k.source(), k.entryName());
+    }
+
     /** A work-item of a 1D launch, for running a kernel method in plain Java. */
     private static final class WorkItem extends io.sparge4j.kernels.KernelContext {
         WorkItem(int i) {
