@@ -866,14 +866,16 @@ final class Translator {
             case IncrementInstruction i -> increment(f, i, stack);
             case ConstantInstruction ci -> {
                 Object value = ci.constantValue();
+                if (ci.opcode() == Opcode.ACONST_NULL) {
+                    throw error("uses null: not supported in kernels");
+                }
                 if (value instanceof String) {
                     throw error("uses the string constant \"" + value + "\": strings are not supported in kernels");
                 }
                 if (!(value instanceof Number)) {
                     throw error("loads the constant " + value + ": only numeric constants are supported in kernels");
                 }
-                stack.add(ci.opcode() == Opcode.ACONST_NULL ? refuse("uses null: not supported in kernels")
-                        : constant(value));
+                stack.add(constant(value));
             }
             case OperatorInstruction o -> operator(o, stack);
             case ConvertInstruction cv -> convert(cv, stack);
@@ -936,10 +938,6 @@ final class Translator {
             }
         }
         return fallback;
-    }
-
-    private <T> T refuse(String reason) {
-        throw error(reason);
     }
 
     private String describe(Instruction insn) {
@@ -1431,11 +1429,9 @@ final class Translator {
         }
         if (owner.startsWith("java.") || owner.startsWith("javax.") || owner.startsWith("jdk.")
                 || owner.startsWith("sun.") || owner.startsWith("com.sun.")) {
-            String shortName = owner.substring(owner.lastIndexOf('.') + 1) + "." + name;
             String hint = KERNEL_MATH_FLOAT.contains(name)
                     ? "use KernelMath." + name + "(float)" : "use KernelMath or plain arithmetic";
-            throw error("calls " + signature(owner, name, type) + ": not supported in kernels; " + hint
-                    + (shortName.isEmpty() ? "" : ""));
+            throw error("calls " + signature(owner, name, type) + ": not supported in kernels; " + hint);
         }
         return inline(loadClass(inv.owner().asSymbol()), name, desc, args, null);
     }

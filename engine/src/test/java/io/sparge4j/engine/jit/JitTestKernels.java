@@ -2,7 +2,9 @@ package io.sparge4j.engine.jit;
 
 import io.sparge4j.kernels.KernelContext;
 import io.sparge4j.kernels.KernelMath;
+import io.sparge4j.kernels.types.arrays.BFloat16Array;
 import io.sparge4j.kernels.types.arrays.FloatArray;
+import io.sparge4j.kernels.types.arrays.HalfFloatArray;
 import io.sparge4j.kernels.types.arrays.IntArray;
 
 /** Kernels the JIT must refuse, and small kernels for cache-key tests. Markers name the offending lines. */
@@ -98,6 +100,17 @@ final class JitTestKernels {
             small[i & 3] += a;
             small[(i + 1) & 3] -= b;
             out.set(o + 15, small[0] * 7 + small[1] * 5 + small[2] * 3 + small[3]);
+        }
+    }
+
+    /** Half and bf16 element access with conversions: out = h + b, then h *= 2 and b *= 3. */
+    static void halfAndBf16(KernelContext ctx, HalfFloatArray h, BFloat16Array b, FloatArray out, int n) {
+        int i = ctx.globalIdx;
+        if (i < n) {
+            float sum = h.get(i) + b.get(i);
+            out.set(i, sum);
+            h.set(i, h.get(i) * 2.5f);
+            b.set(i, b.get(i) * 3.5f);
         }
     }
 }

@@ -297,6 +297,42 @@ class KernelJitOpenClTest {
     }
 
     @Test
+    void halfAndBf16ConversionsMatchJavaBitForBit() {
+        cl();
+        Random rnd = new Random(21);
+        int n = 300;
+        float[] values = random(rnd, n, 70000f); // past f16's range: overflow to infinity must match too
+        values[0] = Float.NaN;
+        values[1] = 1e-6f;
+        values[2] = -0f;
+        var h = io.sparge4j.kernels.types.arrays.HalfFloatArray.fromArray(values);
+        var bf = io.sparge4j.kernels.types.arrays.BFloat16Array.fromArray(values);
+        short[] hBits = new short[n];
+        short[] bBits = new short[n];
+        for (int i = 0; i < n; i++) {
+            hBits[i] = h.getHalfBits(i);
+            bBits[i] = bf.getHalfBits(i);
+        }
+        var out = new io.sparge4j.kernels.types.arrays.FloatArray(n);
+        for (int i = 0; i < n; i++) {
+            JitTestKernels.halfAndBf16(new WorkItem(i), h, bf, out, n);
+        }
+        GeneratedKernel k = KernelJit.shared().compile(KernelJitRefusalTest.kernel("halfAndBf16"), null,
+                Dialect.OPENCL, KernelJitCompileTest.POCL, 64);
+        Map<Integer, MemorySegment> b = launch(k, 320, 64, null, hBits, bBits, new float[n], n);
+        float[] sums = read(b.get(3), n);
+        short[] hOut = new short[n];
+        short[] bOut = new short[n];
+        cl().read(b.get(1), MemorySegment.ofArray(hOut));
+        cl().read(b.get(2), MemorySegment.ofArray(bOut));
+        for (int i = 0; i < n; i++) {
+            assertEquals(Float.floatToIntBits(out.get(i)), Float.floatToIntBits(sums[i]), "sum " + i);
+            assertEquals(h.getHalfBits(i), hOut[i], "f16 bits " + i + " of " + values[i]);
+            assertEquals(bf.getHalfBits(i), bOut[i], "bf16 bits " + i + " of " + values[i]);
+        }
+    }
+
+    @Test
     void doubleKernelBuildsWithFp64Pragma() {
         GeneratedKernel k = KernelJit.shared().compile(KernelJitRefusalTest.kernel("usesDouble"), null,
                 Dialect.OPENCL, KernelJitCompileTest.POCL, 64);
