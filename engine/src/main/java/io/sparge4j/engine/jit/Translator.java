@@ -1421,7 +1421,8 @@ final class Translator {
                     return call(c.intMax(name.equals("max")), JType.INT, args);
                 }
                 case "abs(I)I" -> {
-                    return call(c.intAbs(), JType.INT, args);
+                    Expr a = expr(args.get(0), "abs");
+                    return op("((int)" + c.intAbs() + "(" + a.code() + "))", JType.INT, a); // OpenCL's abs is unsigned
                 }
                 default -> {
                 }
