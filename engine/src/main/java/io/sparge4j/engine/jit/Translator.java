@@ -361,7 +361,11 @@ final class Translator {
         return "((" + l + " != " + l + " || " + r + " != " + r + ") ? " + cmp.nanResult() + " : " + ordered + ")";
     }
 
+    /** Whether the kernel uses doubles (OpenCL then needs the cl_khr_fp64 pragma). */
+    boolean usesDouble;
+
     private void requireFp64(String what) {
+        usesDouble = true;
         if (!features.fp64()) {
             throw error("uses " + what + " but the device has no double precision (fp64): use float");
         }
@@ -862,14 +866,16 @@ final class Translator {
             case IncrementInstruction i -> increment(f, i, stack);
             case ConstantInstruction ci -> {
                 Object value = ci.constantValue();
+                if (ci.opcode() == Opcode.ACONST_NULL) {
+                    throw error("uses null: not supported in kernels");
+                }
                 if (value instanceof String) {
                     throw error("uses the string constant \"" + value + "\": strings are not supported in kernels");
                 }
                 if (!(value instanceof Number)) {
                     throw error("loads the constant " + value + ": only numeric constants are supported in kernels");
                 }
-                stack.add(ci.opcode() == Opcode.ACONST_NULL ? refuse("uses null: not supported in kernels")
-                        : constant(value));
+                stack.add(constant(value));
             }
             case OperatorInstruction o -> operator(o, stack);
             case ConvertInstruction cv -> convert(cv, stack);
@@ -932,10 +938,6 @@ final class Translator {
             }
         }
         return fallback;
-    }
-
-    private <T> T refuse(String reason) {
-        throw error(reason);
     }
 
     private String describe(Instruction insn) {
@@ -1419,7 +1421,8 @@ final class Translator {
                     return call(c.intMax(name.equals("max")), JType.INT, args);
                 }
                 case "abs(I)I" -> {
-                    return call(c.intAbs(), JType.INT, args);
+                    Expr a = expr(args.get(0), "abs");
+                    return op("((int)" + c.intAbs() + "(" + a.code() + "))", JType.INT, a); // OpenCL's abs is unsigned
                 }
                 default -> {
                 }
@@ -1427,11 +1430,9 @@ final class Translator {
         }
         if (owner.startsWith("java.") || owner.startsWith("javax.") || owner.startsWith("jdk.")
                 || owner.startsWith("sun.") || owner.startsWith("com.sun.")) {
-            String shortName = owner.substring(owner.lastIndexOf('.') + 1) + "." + name;
             String hint = KERNEL_MATH_FLOAT.contains(name)
                     ? "use KernelMath." + name + "(float)" : "use KernelMath or plain arithmetic";
-            throw error("calls " + signature(owner, name, type) + ": not supported in kernels; " + hint
-                    + (shortName.isEmpty() ? "" : ""));
+            throw error("calls " + signature(owner, name, type) + ": not supported in kernels; " + hint);
         }
         return inline(loadClass(inv.owner().asSymbol()), name, desc, args, null);
     }

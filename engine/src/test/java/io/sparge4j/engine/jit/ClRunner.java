@@ -144,6 +144,11 @@ final class ClRunner implements AutoCloseable {
 
     /** Runs {@code kernel} over a 1D range; {@code args} are buffers (MemorySegment), Integers or Floats. */
     void run(MemorySegment kernel, long global, long local, Object... args) {
+        run(kernel, new long[] {global}, new long[] {local}, args);
+    }
+
+    /** Runs {@code kernel} over a 1D to 3D range. */
+    void run(MemorySegment kernel, long[] global, long[] local, Object... args) {
         for (int i = 0; i < args.length; i++) {
             MemorySegment value;
             long size;
@@ -165,7 +170,8 @@ final class ClRunner implements AutoCloseable {
         }
         MemorySegment g = arena.allocateFrom(JAVA_LONG, global);
         MemorySegment l = arena.allocateFrom(JAVA_LONG, local);
-        OpenCl.check("clEnqueueNDRangeKernel", call(() -> (int) enqueueNdRange.invokeExact(queue, kernel, 1,
+        int dims = global.length;
+        OpenCl.check("clEnqueueNDRangeKernel", call(() -> (int) enqueueNdRange.invokeExact(queue, kernel, dims,
                 MemorySegment.NULL, g, l, 0, MemorySegment.NULL, MemorySegment.NULL)));
         OpenCl.check("clFinish", call(() -> (int) finish.invokeExact(queue)));
     }

@@ -1,7 +1,11 @@
 package io.sparge4j.engine.jit;
 
 import io.sparge4j.kernels.KernelContext;
+import io.sparge4j.kernels.KernelMath;
+import io.sparge4j.kernels.types.arrays.BFloat16Array;
 import io.sparge4j.kernels.types.arrays.FloatArray;
+import io.sparge4j.kernels.types.arrays.HalfFloatArray;
+import io.sparge4j.kernels.types.arrays.IntArray;
 
 /** Kernels the JIT must refuse, and small kernels for cache-key tests. Markers name the offending lines. */
 final class JitTestKernels {
@@ -61,6 +65,52 @@ final class JitTestKernels {
         if (i < x.getSize()) {
             long wide = offset + i;
             y.set(i, x.get(i) + (float) (wide >>> 1) + (i >>> 3) + (i << 35) + (short) i + (byte) (i * 7));
+        }
+    }
+
+    /** Java semantics the C must keep: 16 int results per element (see KernelJitSemanticsTest). */
+    static void semantics(KernelContext ctx, FloatArray x, IntArray out, int n) {
+        int i = ctx.globalIdx;
+        if (i < n) {
+            float f = x.get(i);
+            float g = x.get(n - 1 - i);
+            int a = Float.floatToRawIntBits(f);
+            int b = Float.floatToRawIntBits(g) | 1;
+            int o = i * 16;
+            out.set(o, a / b);
+            out.set(o + 1, a % b);
+            out.set(o + 2, a >> i);
+            out.set(o + 3, a >>> i);
+            out.set(o + 4, a << i);
+            out.set(o + 5, (int) f);
+            out.set(o + 6, (int) (((long) a * b) >>> 7));
+            out.set(o + 7, (byte) a + (short) b * 3 + (char) a);
+            out.set(o + 8, f < g ? 1 : 0);
+            out.set(o + 9, f >= g ? 1 : 0);
+            out.set(o + 10, f == g ? 1 : f != g ? 2 : 3);
+            out.set(o + 11, !(f > g) && i % 3 != 0 || f <= g && i > 5 ? 1 : 0);
+            out.set(o + 12, KernelMath.max(a, b) - KernelMath.min(a, b) / 2);
+            out.set(o + 13, (int) ((long) (f * 1e10f) >> 20));
+            long acc = 1;
+            for (int k = 0; k < (i & 7); k++) {
+                acc = acc * 31 + a;
+            }
+            out.set(o + 14, (int) (acc ^ (acc >>> 32)));
+            int[] small = new int[4];
+            small[i & 3] += a;
+            small[(i + 1) & 3] -= b;
+            out.set(o + 15, small[0] * 7 + small[1] * 5 + small[2] * 3 + small[3]);
+        }
+    }
+
+    /** Half and bf16 element access with conversions: out = h + b, then h *= 2 and b *= 3. */
+    static void halfAndBf16(KernelContext ctx, HalfFloatArray h, BFloat16Array b, FloatArray out, int n) {
+        int i = ctx.globalIdx;
+        if (i < n) {
+            float sum = h.get(i) + b.get(i);
+            out.set(i, sum);
+            h.set(i, h.get(i) * 2.5f);
+            b.set(i, b.get(i) * 3.5f);
         }
     }
 }

@@ -118,6 +118,7 @@ class KernelJitCacheKeyTest {
         assertTrue(s.contains("(unsigned long long)"), s); // >>> on long
         assertTrue(s.contains("(unsigned int)"), s); // >>> on int
         assertTrue(s.contains("<< 3)"), s); // i << 35 masks the count to 3 as Java does
+        java.nio.file.Files.writeString(java.nio.file.Path.of("target", "jit-sources", "sizeAndLongs.cu"), s);
         GeneratedKernel cl = compile(m, null, Dialect.OPENCL, KernelJitCompileTest.POCL);
         assertTrue(cl.source().contains("__global float* x") && cl.source().contains("long offset"), cl.source());
     }

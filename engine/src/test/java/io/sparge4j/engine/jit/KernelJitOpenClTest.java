@@ -76,13 +76,21 @@ class KernelJitOpenClTest {
 
     /** Launches with arguments by Java parameter index: float[]/int[] arrays become buffers, scalars pass by value. */
     private static Map<Integer, MemorySegment> launch(GeneratedKernel k, long global, long local, Object... javaArgs) {
+        return launch(k, new long[] {global}, new long[] {local}, javaArgs);
+    }
+
+    private static Map<Integer, MemorySegment> launch(GeneratedKernel k, long[] global, long[] local,
+            Object... javaArgs) {
         Map<Integer, MemorySegment> buffers = new HashMap<>();
         List<Object> args = new ArrayList<>();
         for (KernelParameter p : k.parameters()) {
             Object a = javaArgs[p.javaIndex()];
             switch (p.role()) {
-                case BUFFER -> args.add(buffers.computeIfAbsent(p.javaIndex(), i -> cl().buffer(a instanceof float[] f
-                        ? MemorySegment.ofArray(f) : MemorySegment.ofArray((int[]) a))));
+                case BUFFER -> args.add(buffers.computeIfAbsent(p.javaIndex(), i -> cl().buffer(switch (a) {
+                    case float[] f -> MemorySegment.ofArray(f);
+                    case short[] h -> MemorySegment.ofArray(h);
+                    default -> MemorySegment.ofArray((int[]) a);
+                })));
                 case BUFFER_SIZE -> args.add(a instanceof float[] f ? f.length : ((int[]) a).length);
                 case SCALAR -> args.add(a);
             }
@@ -254,6 +262,148 @@ class KernelJitOpenClTest {
         GeneratedKernel k = generate("geluScaled", null, null, null, scale, n);
         Map<Integer, MemorySegment> b = launch(k, 512, 64, null, x, new float[n], scale, n);
         assertClose(expected, read(b.get(2), n), 1e-6, 1e-5, "gelu");
+    }
+
+
+    @Test
+    void javaIntegerAndComparisonSemanticsHoldBitForBit() {
+        cl();
+        Random rnd = new Random(18);
+        int n = 200;
+        float[] x = random(rnd, n, 1e3f);
+        float[] special = {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, 3e9f, -3e9f, -0f, 0f, 0.5f,
+            -0.5f, 1e-40f, 2.5e9f, -2.147483648e9f, Float.NaN, 7f, 7f};
+        System.arraycopy(special, 0, x, 0, special.length);
+        System.arraycopy(special, 0, x, n - special.length, special.length);
+        int[] expected = new int[n * 16];
+        io.sparge4j.kernels.types.arrays.FloatArray hx = io.sparge4j.kernels.types.arrays.FloatArray.fromArray(x);
+        io.sparge4j.kernels.types.arrays.IntArray hout = new io.sparge4j.kernels.types.arrays.IntArray(n * 16);
+        for (int i = 0; i < n; i++) {
+            JitTestKernels.semantics(new WorkItem(i), hx, hout, n);
+        }
+        System.arraycopy(hout.toHeapArray(), 0, expected, 0, expected.length);
+        GeneratedKernel k = KernelJit.shared().compile(KernelJitRefusalTest.kernel("semantics"), null,
+                Dialect.OPENCL, KernelJitCompileTest.POCL, 64);
+        Map<Integer, MemorySegment> b = launch(k, 256, 64, null, x, new int[n * 16], n);
+        int[] actual = new int[n * 16];
+        cl().read(b.get(2), MemorySegment.ofArray(actual));
+        for (int i = 0; i < actual.length; i++) {
+            if (expected[i] != actual[i]) {
+                fail("semantics result " + (i % 16) + " of element " + (i / 16) + " (x = " + x[i / 16] + ", g = "
+                        + x[n - 1 - i / 16] + "): device " + actual[i] + ", Java " + expected[i] + "\n"
+                        + k.source());
+            }
+        }
+    }
+
+    @Test
+    void halfAndBf16ConversionsMatchJavaBitForBit() {
+        cl();
+        Random rnd = new Random(21);
+        int n = 300;
+        float[] values = random(rnd, n, 70000f); // past f16's range: overflow to infinity must match too
+        values[0] = Float.NaN;
+        values[1] = 1e-6f;
+        values[2] = -0f;
+        var h = io.sparge4j.kernels.types.arrays.HalfFloatArray.fromArray(values);
+        var bf = io.sparge4j.kernels.types.arrays.BFloat16Array.fromArray(values);
+        short[] hBits = new short[n];
+        short[] bBits = new short[n];
+        for (int i = 0; i < n; i++) {
+            hBits[i] = h.getHalfBits(i);
+            bBits[i] = bf.getHalfBits(i);
+        }
+        var out = new io.sparge4j.kernels.types.arrays.FloatArray(n);
+        for (int i = 0; i < n; i++) {
+            JitTestKernels.halfAndBf16(new WorkItem(i), h, bf, out, n);
+        }
+        GeneratedKernel k = KernelJit.shared().compile(KernelJitRefusalTest.kernel("halfAndBf16"), null,
+                Dialect.OPENCL, KernelJitCompileTest.POCL, 64);
+        Map<Integer, MemorySegment> b = launch(k, 320, 64, null, hBits, bBits, new float[n], n);
+        float[] sums = read(b.get(3), n);
+        short[] hOut = new short[n];
+        short[] bOut = new short[n];
+        cl().read(b.get(1), MemorySegment.ofArray(hOut));
+        cl().read(b.get(2), MemorySegment.ofArray(bOut));
+        for (int i = 0; i < n; i++) {
+            assertEquals(Float.floatToIntBits(out.get(i)), Float.floatToIntBits(sums[i]), "sum " + i);
+            assertEquals(h.getHalfBits(i), hOut[i], "f16 bits " + i + " of " + values[i]);
+            assertEquals(bf.getHalfBits(i), bOut[i], "bf16 bits " + i + " of " + values[i]);
+        }
+    }
+
+    @Test
+    void doubleKernelBuildsWithFp64Pragma() {
+        GeneratedKernel k = KernelJit.shared().compile(KernelJitRefusalTest.kernel("usesDouble"), null,
+                Dialect.OPENCL, KernelJitCompileTest.POCL, 64);
+        cl().kernel(k.source(), k.entryName());
+    }
+
+    /** A work-item of a 1D launch, for running a kernel method in plain Java. */
+    private static final class WorkItem extends io.sparge4j.kernels.KernelContext {
+        WorkItem(int i) {
+            super(new int[] {i, 0, 0}, new int[] {i % 64, 0, 0}, new int[] {i / 64, 0, 0}, new int[] {64, 1, 1},
+                    new int[] {256, 1, 1});
+        }
+    }
+
+    @Test
+    void sgemmMatchesFloat64WithEdges() {
+        cl();
+        Random rnd = new Random(19);
+        int m = 130;
+        int n = 70;
+        int kk = 20;
+        float[] a = random(rnd, m * kk, 1);
+        float[] bm = random(rnd, kk * n, 1);
+        double[] expected = new double[m * n];
+        for (int r = 0; r < m; r++) {
+            for (int c = 0; c < n; c++) {
+                for (int p = 0; p < kk; p++) {
+                    expected[r * n + c] += (double) a[r * kk + p] * bm[p * n + c];
+                }
+            }
+        }
+        GeneratedKernel k = KernelJit.shared().compile(method("sgemm"), null, Dialect.OPENCL,
+                KernelJitCompileTest.POCL, 256);
+        long gx = (n + 127) / 128 * 16;
+        long gy = (m + 127) / 128 * 16;
+        Map<Integer, MemorySegment> b = launch(k, new long[] {gx, gy}, new long[] {16, 16}, null, a, bm,
+                new float[m * n], m, n, kk);
+        // 20 float FMAs per element: relative error within 20 ulp of the magnitude sum
+        assertClose(expected, read(b.get(3), m * n), 1e-5, 1e-5, "sgemm");
+    }
+
+    @Test
+    void mmaGemmBF16MatchesFloat64WithEdges() {
+        cl();
+        Random rnd = new Random(20);
+        int m = 100;
+        int n = 90;
+        int kk = 40;
+        short[] a = new short[m * kk];
+        short[] bt = new short[n * kk];
+        for (int i = 0; i < a.length; i++) {
+            a[i] = io.sparge4j.kernels.KernelMath.floatToBFloat16(rnd.nextFloat() * 2 - 1);
+        }
+        for (int i = 0; i < bt.length; i++) {
+            bt[i] = io.sparge4j.kernels.KernelMath.floatToBFloat16(rnd.nextFloat() * 2 - 1);
+        }
+        double[] expected = new double[m * n];
+        for (int r = 0; r < m; r++) {
+            for (int c = 0; c < n; c++) {
+                for (int p = 0; p < kk; p++) {
+                    expected[r * n + c] += (double) io.sparge4j.kernels.KernelMath.bfloat16ToFloat(a[r * kk + p])
+                            * io.sparge4j.kernels.KernelMath.bfloat16ToFloat(bt[c * kk + p]);
+                }
+            }
+        }
+        GeneratedKernel k = KernelJit.shared().compile(method("mmaGemmBF16"), null, Dialect.OPENCL,
+                KernelJitCompileTest.POCL, 256);
+        // one 128x128 block covers the matrix: a single work-group of 256
+        Map<Integer, MemorySegment> b = launch(k, 256, 256, null, a, bt, new float[m * n], m, n, kk);
+        // bf16 products are exact in float; 40 float adds: within 1e-5 relative
+        assertClose(expected, read(b.get(3), m * n), 1e-5, 1e-5, "mmaGemmBF16");
     }
 
     private static Method method(String name) {
