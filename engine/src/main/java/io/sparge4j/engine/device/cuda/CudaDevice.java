@@ -162,6 +162,21 @@ public final class CudaDevice implements ComputeDevice {
                 + nvrtcVersion.map(v -> v[0] + "." + v[1]).orElse("none");
     }
 
+    /**
+     * For {@code sparge info}: which NVRTC this backend would use, found as {@link #load} finds it.
+     *
+     * @return e.g. {@code "NVRTC 13.0 (libnvrtc.so.13)"}, or why it is missing and how to point at it
+     */
+    public static String nvrtcDescription() {
+        try {
+            Nvrtc nvrtc = Nvrtc.load();
+            int[] version = nvrtc.version();
+            return "NVRTC " + version[0] + "." + version[1] + " (" + nvrtc.libraryName() + ")";
+        } catch (BackendException e) {
+            return e.getMessage();
+        }
+    }
+
     private static Optional<int[]> nvrtcVersion() {
         try {
             return Optional.of(Nvrtc.load().version());
