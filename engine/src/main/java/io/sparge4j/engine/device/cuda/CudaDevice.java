@@ -145,13 +145,15 @@ public final class CudaDevice implements ComputeDevice {
     private static int initialisedCount(CudaDriver driver) {
         try {
             driver.init();
+            return driver.deviceCount();
         } catch (CudaException e) {
             if (e.code() == CudaDriver.ERROR_NO_DEVICE) {
                 return 0;
             }
-            throw e;
+            String advice = CudaErrors.advice(e.errorName());
+            throw new BackendException("no CUDA device: " + e.getMessage() + (advice.isEmpty() ? "" : ". " + advice),
+                    e);
         }
-        return driver.deviceCount();
     }
 
     /**
