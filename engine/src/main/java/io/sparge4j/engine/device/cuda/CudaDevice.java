@@ -31,7 +31,11 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
  *
  * <p>Thread-safe: every public method takes the device's lock and makes the context current on the calling
  * thread first, since a CUDA context is bound per OS thread and callers (virtual threads included) may move.
- * NVRTC is optional until the first {@link #load}: without it memory and copies still work.
+ * NVRTC is optional until the first {@link #load}: without it memory and copies still work. NVRTC is found through
+ * {@code SPARGE_NVRTC=/full/path/libnvrtc.so} if set, else as {@code libnvrtc.so.13}, {@code .12} or {@code .so}
+ * on the loader path.
+ *
+ * <p>{@link #copyToDevice} waits for the stream (so the host memory may be reused at once); launches do not.
  */
 public final class CudaDevice implements ComputeDevice {
     private final CudaCalls cuda;
