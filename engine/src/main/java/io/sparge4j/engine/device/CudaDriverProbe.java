@@ -1,14 +1,9 @@
 package io.sparge4j.engine.device;
 
-import java.lang.foreign.Arena;
-import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.MemorySegment;
-import java.lang.invoke.MethodHandle;
+import io.sparge4j.engine.device.cuda.CudaDevice;
+
 import java.util.ArrayList;
 import java.util.List;
-
-import static java.lang.foreign.ValueLayout.ADDRESS;
-import static java.lang.foreign.ValueLayout.JAVA_INT;
 
 /**
  * Describes the CUDA backend: the driver's version, whether NVRTC (the run-time compiler that CUDA
@@ -65,24 +60,6 @@ public final class CudaDriverProbe {
 
     /** NVRTC is a separate library; its absence does not stop the driver from listing devices. */
     static String nvrtcDetail() {
-        NativeLibrary nvrtc;
-        try {
-            nvrtc = NativeLibrary.open("NVRTC", "libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2",
-                    "libnvrtc.so");
-        } catch (BackendException e) {
-            return e.getMessage() + " (CUDA kernels cannot be compiled without it)";
-        }
-        try (Arena arena = Arena.ofConfined()) {
-            MethodHandle version = nvrtc.function("nvrtcVersion", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
-            MemorySegment major = arena.allocate(JAVA_INT);
-            MemorySegment minor = arena.allocate(JAVA_INT);
-            int status = (int) version.invokeExact(major, minor);
-            if (status != 0) {
-                return "NVRTC " + nvrtc.name() + ": nvrtcVersion failed with nvrtcResult " + status;
-            }
-            return "NVRTC " + major.get(JAVA_INT, 0) + "." + minor.get(JAVA_INT, 0) + " (" + nvrtc.name() + ")";
-        } catch (Throwable t) {
-            return "NVRTC " + nvrtc.name() + ": " + t.getMessage();
-        }
+        return CudaDevice.nvrtcDescription();
     }
 }

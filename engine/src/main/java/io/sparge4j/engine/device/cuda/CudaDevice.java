@@ -31,7 +31,11 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
  *
  * <p>Thread-safe: every public method takes the device's lock and makes the context current on the calling
  * thread first, since a CUDA context is bound per OS thread and callers (virtual threads included) may move.
- * NVRTC is optional until the first {@link #load}: without it memory and copies still work.
+ * NVRTC is optional until the first {@link #load}: without it memory and copies still work. NVRTC is found through
+ * {@code SPARGE_NVRTC=/full/path/libnvrtc.so} if set, else as {@code libnvrtc.so.13}, {@code .12} or {@code .so}
+ * on the loader path.
+ *
+ * <p>{@link #copyToDevice} waits for the stream (so the host memory may be reused at once); launches do not.
  */
 public final class CudaDevice implements ComputeDevice {
     private final CudaCalls cuda;
@@ -145,13 +149,15 @@ public final class CudaDevice implements ComputeDevice {
     private static int initialisedCount(CudaDriver driver) {
         try {
             driver.init();
+            return driver.deviceCount();
         } catch (CudaException e) {
             if (e.code() == CudaDriver.ERROR_NO_DEVICE) {
                 return 0;
             }
-            throw e;
+            String advice = CudaErrors.advice(e.errorName());
+            throw new BackendException("no CUDA device: " + e.getMessage() + (advice.isEmpty() ? "" : ". " + advice),
+                    e);
         }
-        return driver.deviceCount();
     }
 
     /**
@@ -160,6 +166,21 @@ public final class CudaDevice implements ComputeDevice {
     static String identity(String deviceName, int architecture, int driverVersion, Optional<int[]> nvrtcVersion) {
         return "cuda|" + deviceName + "|sm_" + architecture + "|driver " + driverVersion + "|nvrtc "
                 + nvrtcVersion.map(v -> v[0] + "." + v[1]).orElse("none");
+    }
+
+    /**
+     * For {@code sparge info}: which NVRTC this backend would use, found as {@link #load} finds it.
+     *
+     * @return e.g. {@code "NVRTC 13.0 (libnvrtc.so.13)"}, or why it is missing and how to point at it
+     */
+    public static String nvrtcDescription() {
+        try {
+            Nvrtc nvrtc = Nvrtc.load();
+            int[] version = nvrtc.version();
+            return "NVRTC " + version[0] + "." + version[1] + " (" + nvrtc.libraryName() + ")";
+        } catch (BackendException e) {
+            return e.getMessage();
+        }
     }
 
     private static Optional<int[]> nvrtcVersion() {

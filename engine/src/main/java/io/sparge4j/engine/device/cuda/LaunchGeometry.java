@@ -23,24 +23,25 @@ record LaunchGeometry(int[] grid, int[] block) {
     private static final String[] AXES = {"x", "y", "z"};
 
     /**
-     * @param globalSize work-items in x[, y[, z]]: 1 to 3 entries, each a multiple of the local size
-     * @param localSize work-group size in as many dimensions
+     * @param globalSize work-items in x[, y[, z]]: 1 to 3 entries, each a multiple of the local size; missing
+     *     dimensions are 1
+     * @param localSize work-group size in x[, y[, z]], missing dimensions 1
      * @param limits the device's limits
-     * @return grid = global / local, and block = local, padded to three dimensions with 1
+     * @return grid = global / local, and block = local, both in three dimensions
      * @throws IllegalArgumentException naming the argument, its value and what was expected
      */
     static LaunchGeometry of(long[] globalSize, int[] localSize, Limits limits) {
         if (globalSize == null || localSize == null || globalSize.length < 1 || globalSize.length > 3
-                || localSize.length != globalSize.length) {
+                || localSize.length < 1 || localSize.length > 3) {
             throw new IllegalArgumentException("launch: globalSize " + Arrays.toString(globalSize) + " and localSize "
-                    + Arrays.toString(localSize) + ": expected 1 to 3 dimensions, the same number in both");
+                    + Arrays.toString(localSize) + ": expected 1 to 3 dimensions each");
         }
         int[] grid = {1, 1, 1};
         int[] block = {1, 1, 1};
         long threads = 1;
-        for (int d = 0; d < globalSize.length; d++) {
-            long global = globalSize[d];
-            int local = localSize[d];
+        for (int d = 0; d < 3; d++) {
+            long global = d < globalSize.length ? globalSize[d] : 1;
+            int local = d < localSize.length ? localSize[d] : 1;
             if (local < 1 || local > limits.maxBlock()[d]) {
                 throw new IllegalArgumentException("launch: localSize[" + d + "] (" + AXES[d] + ") is " + local
                         + ", expected 1 to " + limits.maxBlock()[d] + " on this device");

@@ -2,6 +2,8 @@ package io.sparge4j.engine.device.cuda;
 
 import io.sparge4j.engine.compute.DeviceBuffer;
 import io.sparge4j.engine.compute.DeviceFeatures;
+import io.sparge4j.engine.compute.Dialect;
+import io.sparge4j.engine.compute.GeneratedKernel;
 import io.sparge4j.engine.device.BackendException;
 import io.sparge4j.engine.device.CudaException;
 import org.junit.jupiter.api.AfterAll;
@@ -182,6 +184,26 @@ class CudaDeviceGpuTest {
         try (DeviceBuffer small = device.allocate(16)) {
             device.copyToDevice(MemorySegment.ofArray(new long[] {5, 6}), small, 0);
         }
+    }
+
+    @Test
+    void aSourceNvrtcRejectsIsReportedWithItsLogAndNumberedLines() {
+        needDevice();
+        try {
+            Nvrtc.load();
+        } catch (BackendException e) {
+            assumeTrue(false, "NVRTC test skipped: " + e.getMessage());
+        }
+        // Not CUDA C at all: only the error path is under test.
+        GeneratedKernel garbage = new GeneratedKernel("entry", "first line\nsecond line is not C++ either\n",
+                Dialect.CUDA, List.of(), "garbage-" + System.nanoTime(), List.of(), "demo.Broken", "kernel", 0);
+        BackendException e = assertThrows(BackendException.class, () -> device.load(garbage));
+        assertTrue(e.getMessage().contains("demo.Broken.kernel") && e.getMessage().contains("NVRTC_ERROR_COMPILATION")
+                && e.getMessage().contains("demo.Broken.kernel.cu(1): error"), e.getMessage());
+        assertTrue(e.getMessage().contains("    1| first line"), e.getMessage());
+        var opencl = assertThrows(IllegalArgumentException.class, () -> device.load(new GeneratedKernel("k", "",
+                Dialect.OPENCL, List.of(), "k", List.of(), "demo.K", "k", 0)));
+        assertTrue(opencl.getMessage().contains("dialect OPENCL, expected CUDA"), opencl.getMessage());
     }
 
     @Test

@@ -48,8 +48,13 @@ class LaunchGeometryTest {
     }
 
     @Test
-    void mismatchedOrEmptyOrNonPositiveSizesAreRefused() {
-        assertThrows(IllegalArgumentException.class, () -> LaunchGeometry.of(new long[] {64}, new int[] {64, 1}, H200));
+    void missingDimensionsAreOneAndEmptyOrNonPositiveSizesAreRefused() {
+        assertArrayEquals(new int[] {1, 1, 1}, LaunchGeometry.of(new long[] {64}, new int[] {64, 1}, H200).grid());
+        var padded = assertThrows(IllegalArgumentException.class,
+                () -> LaunchGeometry.of(new long[] {64}, new int[] {64, 2}, H200));
+        assertTrue(padded.getMessage().contains("globalSize[1] (y) is 1"), padded.getMessage());
+        assertThrows(IllegalArgumentException.class,
+                () -> LaunchGeometry.of(new long[] {1, 1, 1, 1}, new int[] {1}, H200));
         assertThrows(IllegalArgumentException.class, () -> LaunchGeometry.of(new long[0], new int[0], H200));
         var zero = assertThrows(IllegalArgumentException.class,
                 () -> LaunchGeometry.of(new long[] {0}, new int[] {64}, H200));
