@@ -16,7 +16,7 @@ if [[ $what == tests || $what == all ]]; then
   java -jar .device/tools/junit-platform-console-standalone-1.14.4.jar execute \
     -cp "$cp_main:.device/testclasses/engine:.device/testclasses/tests" \
     --select-package io.sparge4j.engine.device.cuda --select-package io.sparge4j.engine.device.opencl \
-    --select-package io.sparge4j.engine.jit --select-class io.sparge4j.tests.portability.PortabilitySuiteTest \
+    --select-class io.sparge4j.tests.portability.PortabilitySuiteTest \
     --details=tree --disable-banner > "$out/junit.txt" 2>&1
   tail -n 15 "$out/junit.txt"
 fi
