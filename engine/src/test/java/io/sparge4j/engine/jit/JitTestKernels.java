@@ -2,6 +2,7 @@ package io.sparge4j.engine.jit;
 
 import io.sparge4j.kernels.KernelContext;
 import io.sparge4j.kernels.KernelMath;
+import io.sparge4j.kernels.annotations.Parallel;
 import io.sparge4j.kernels.types.arrays.BFloat16Array;
 import io.sparge4j.kernels.types.arrays.FloatArray;
 import io.sparge4j.kernels.types.arrays.HalfFloatArray;
@@ -111,6 +112,28 @@ final class JitTestKernels {
             out.set(i, sum);
             h.set(i, h.get(i) * 2.5f);
             b.set(i, b.get(i) * 3.5f);
+        }
+    }
+
+    /** A @Parallel loop that steps by 2: refused. */
+    static void parallelStepTwo(FloatArray y, int n) {
+        for (@Parallel int i = 0; i < n; i += 2) { // MARK:step
+            y.set(i, 1f);
+        }
+    }
+
+    /** Three nested @Parallel loops and a sequential fourth: y[(a * n + b) * n + c] = a * 10000 + b * 100 + c + m. */
+    static void fill3(FloatArray y, int n, int m) {
+        for (@Parallel int a = 0; a < n; a++) {
+            for (@Parallel int b = 0; b < n; b++) {
+                for (@Parallel int c = 0; c < n; c++) {
+                    float extra = 0f;
+                    for (int d = 0; d < m; d++) {
+                        extra += 1f;
+                    }
+                    y.set((a * n + b) * n + c, a * 10000 + b * 100 + c + extra);
+                }
+            }
         }
     }
 }

@@ -333,6 +333,27 @@ class KernelJitOpenClTest {
     }
 
     @Test
+    void threeParallelLoopsCoverEverythingWithASmallGrid() {
+        cl();
+        int n = 9;
+        int m = 3;
+        GeneratedKernel k = KernelJit.shared().compile(KernelJitRefusalTest.kernel("fill3"), null, Dialect.OPENCL,
+                KernelJitCompileTest.POCL, 4);
+        assertEquals(3, k.parallelDimensions());
+        Map<Integer, MemorySegment> b = launch(k, new long[] {4, 2, 2}, new long[] {2, 1, 1}, new float[n * n * n],
+                n, m);
+        float[] y = read(b.get(0), n * n * n);
+        for (int a = 0; a < n; a++) {
+            for (int bb = 0; bb < n; bb++) {
+                for (int c = 0; c < n; c++) {
+                    assertEquals(a * 10000 + bb * 100 + c + m, y[(a * n + bb) * n + c], "y[" + a + "][" + bb + "]["
+                            + c + "]");
+                }
+            }
+        }
+    }
+
+    @Test
     void doubleKernelBuildsWithFp64Pragma() {
         GeneratedKernel k = KernelJit.shared().compile(KernelJitRefusalTest.kernel("usesDouble"), null,
                 Dialect.OPENCL, KernelJitCompileTest.POCL, 64);

@@ -92,4 +92,11 @@ class KernelJitRefusalTest {
     void nonConstantPrivateArrayIsRefused() throws IOException {
         assertRefused("variableArray", "variableArray", "size", "non-constant size", "constant size");
     }
+
+    @Test
+    void parallelLoopWithOtherStepIsRefused() {
+        KernelCompileException e = refused("parallelStepTwo", KernelJitCompileTest.H200);
+        assertTrue(e.reason().contains("for (int v = start; v < bound; v++)"), e.getMessage());
+        assertEquals("parallelStepTwo", e.methodName());
+    }
 }
