@@ -35,6 +35,8 @@ import java.util.function.Supplier;
 public final class GpuKernelBench {
     private static final ObjectMapper JSON = new ObjectMapper();
 
+    private static final int WARMUP_LAUNCHES = 30;
+
     private final Supplier<ComputeDevice> opener;
     private final PrintWriter out;
     private final int reps;
@@ -226,7 +228,11 @@ public final class GpuKernelBench {
     }
 
     private double median(ComputeDevice device, Runnable launch) {
-        launch.run();
+        // Warm-up launches also let the JVM compile the launch path, whose interpreted host time would otherwise
+        // leave the device idle between timed kernels.
+        for (int w = 0; w < WARMUP_LAUNCHES; w++) {
+            launch.run();
+        }
         device.synchronize();
         double[] ms = new double[reps];
         for (int r = 0; r < reps; r++) {

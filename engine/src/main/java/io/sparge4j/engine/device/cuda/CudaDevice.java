@@ -49,6 +49,9 @@ public final class CudaDevice implements ComputeDevice {
     private final MemorySegment stream;
     private final KernelCache cache;
     private final ReentrantLock lock = new ReentrantLock();
+    /** The start event of a running {@link #timeNanos}, until the first enqueue records it; guarded by the lock. */
+    private MemorySegment pendingStart;
+    private boolean timing;
     private final Set<CudaBuffer> buffers = ConcurrentHashMap.newKeySet();
     private final Map<String, CudaKernel> kernels = new ConcurrentHashMap<>();
     private volatile boolean closed;
@@ -268,6 +271,7 @@ public final class CudaDevice implements ComputeDevice {
         enter();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment source = host.isNative() ? host : arena.allocate(host.byteSize()).copyFrom(host);
+            startPendingTiming();
             cuda.memcpyHtoDAsync(buffer.pointer() + dstOffset, source, host.byteSize(), stream);
             // The caller may reuse host as soon as this returns, and a pinned source would still be in flight.
             cuda.streamSynchronize(stream);
@@ -290,6 +294,7 @@ public final class CudaDevice implements ComputeDevice {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment target = host.isNative() ? host : arena.allocate(host.byteSize());
             // Async on our stream (a plain cuMemcpyDtoH would not wait for a non-blocking stream), then wait.
+            startPendingTiming();
             cuda.memcpyDtoHAsync(target, buffer.pointer() + srcOffset, host.byteSize(), stream);
             cuda.streamSynchronize(stream);
             if (target != host) {
@@ -383,6 +388,7 @@ public final class CudaDevice implements ComputeDevice {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment parameters = KernelArguments.pack(arena, cudaKernel.generated(), arguments,
                     buffer -> own(buffer, "argument").pointer());
+            startPendingTiming();
             cuda.launchKernel(cudaKernel.function(), geometry.grid(), geometry.block(), stream, parameters);
         } finally {
             lock.unlock();
@@ -405,9 +411,15 @@ public final class CudaDevice implements ComputeDevice {
         MemorySegment end;
         enter();
         try {
+            if (timing) {
+                throw new IllegalStateException("timeNanos: already timing on this device; timings do not nest");
+            }
+            timing = true;
             start = cuda.eventCreate();
             end = cuda.eventCreate();
-            cuda.eventRecord(start, stream);
+            // The start is recorded by the first enqueue, right before it: the host's time preparing the first
+            // launch (argument packing, and the interpreter on a cold JVM) is not device time.
+            pendingStart = start;
         } finally {
             lock.unlock();
         }
@@ -416,6 +428,7 @@ public final class CudaDevice implements ComputeDevice {
             work.run();
             enter();
             try {
+                startPendingTiming();
                 cuda.eventRecord(end, stream);
                 cuda.eventSynchronize(end);
                 return Math.round(cuda.eventElapsedMillis(start, end) * 1e6);
@@ -423,6 +436,10 @@ public final class CudaDevice implements ComputeDevice {
                 lock.unlock();
             }
         } finally {
+            lock.lock();
+            timing = false;
+            pendingStart = null;
+            lock.unlock();
             if (!closed) {
                 enter();
                 try {
@@ -432,6 +449,14 @@ public final class CudaDevice implements ComputeDevice {
                     lock.unlock();
                 }
             }
+        }
+    }
+
+    /** Records the start event of a {@link #timeNanos} waiting for its first enqueue; call under the lock. */
+    private void startPendingTiming() {
+        if (pendingStart != null) {
+            cuda.eventRecord(pendingStart, stream);
+            pendingStart = null;
         }
     }
 
