@@ -14,7 +14,7 @@ nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv,noh
 
 if [[ $what == tests || $what == all ]]; then
   java -jar .device/tools/junit-platform-console-standalone-1.14.4.jar execute \
-    -cp "$cp_main:.device/testclasses/engine:.device/testclasses/tests" \
+    -cp "$(printf '%s:' .device/lib/*.jar).device/testclasses/engine:.device/testclasses/tests" \
     --select-package io.sparge4j.engine.device.cuda --select-package io.sparge4j.engine.device.opencl \
     --select-class io.sparge4j.tests.portability.PortabilitySuiteTest \
     --details=tree --disable-banner > "$out/junit.txt" 2>&1
