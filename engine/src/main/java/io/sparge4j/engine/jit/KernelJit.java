@@ -141,8 +141,8 @@ public final class KernelJit {
         CSyntax syntax = new CSyntax(dialect);
         Translator translator = new Translator(syntax, features);
         translator.translateKernel(kernel, constants);
-        Set<LibraryFunction> used = EnumSet.copyOf(translator.used.isEmpty() ? EnumSet.noneOf(LibraryFunction.class)
-                : translator.used);
+        Set<LibraryFunction> used = EnumSet.noneOf(LibraryFunction.class);
+        used.addAll(translator.used);
         LibrarySource library = libraries.forTarget(dialect, features);
         String functions = used.isEmpty() ? "" : library.functions(used);
         String prologue = used.isEmpty() ? "" : library.kernelPrologue(used, workGroupSize);

@@ -46,7 +46,6 @@ import java.lang.reflect.Field;
 import java.lang.reflect.Modifier;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Deque;
 import java.util.EnumSet;
 import java.util.HashMap;
@@ -65,7 +64,6 @@ import java.util.TreeSet;
  * a store that would change what they read, or a second use forces them into a temporary.
  */
 final class Translator {
-    static final String KERNEL_CONTEXT = "io.sparge4j.kernels.KernelContext";
     static final String KERNEL_MATH = "io.sparge4j.kernels.KernelMath";
     private static final String ARRAYS = "io.sparge4j.kernels.types.arrays.";
 
@@ -625,7 +623,15 @@ final class Translator {
             slot += t == long.class || t == double.class ? 2 : 1;
         }
         ParallelLoops parallel = types.length > 0 && types[0] == KernelContext() ? null
-                : ParallelLoops.find(f.code, f.insns, f.bci, this::error);
+                : ParallelLoops.find(f.code, f.insns, f.bci, (pc, reason) -> {
+                    f.pc = pc;
+                    for (int k = 0; k < f.insns.size(); k++) {
+                        if (f.bci[k] <= pc) {
+                            f.line = f.lines[k];
+                        }
+                    }
+                    return error(reason);
+                });
         if (parallel != null) {
             parallelDimensions = parallel.dimensions();
             for (ParallelLoops.Loop loop : parallel.loops()) {
@@ -667,7 +673,8 @@ final class Translator {
     private void recordKey(Frame f) {
         try {
             byte[] digest = java.security.MessageDigest.getInstance("SHA-256").digest(f.code.codeArray());
-            keyParts.add(f.owner.getName() + "." + f.methodName + f.descriptor + " " + HexFormat.of().formatHex(digest));
+            keyParts.add(f.owner.getName() + "." + f.methodName + f.descriptor + " "
+                    + HexFormat.of().formatHex(digest));
         } catch (java.security.NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
@@ -943,9 +950,10 @@ final class Translator {
     private String describe(Instruction insn) {
         String op = insn.opcode().name().toLowerCase();
         return switch (insn.opcode()) {
-            case NEW -> "allocates an object (" + op + " " + ((java.lang.classfile.instruction.NewObjectInstruction) insn)
-                    .className().asInternalName().replace('/', '.') + "): kernels cannot allocate objects; pass kernel "
-                    + "arrays as parameters or use new float[CONSTANT] / ctx.allocateFloatLocalArray(CONSTANT)";
+            case NEW -> "allocates an object (" + op + " "
+                    + ((java.lang.classfile.instruction.NewObjectInstruction) insn).className().asInternalName()
+                    .replace('/', '.') + "): kernels cannot allocate objects; pass kernel arrays as parameters or use "
+                    + "new float[CONSTANT] / ctx.allocateFloatLocalArray(CONSTANT)";
             case ATHROW -> "throws an exception (athrow): not supported in kernels; guard with an if instead";
             case MONITORENTER, MONITOREXIT -> "uses synchronized (" + op + "): not supported in kernels; use "
                     + "ctx.localBarrier() or ctx.atomicAdd";

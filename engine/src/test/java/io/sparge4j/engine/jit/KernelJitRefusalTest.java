@@ -94,8 +94,10 @@ class KernelJitRefusalTest {
     }
 
     @Test
-    void parallelLoopWithOtherStepIsRefused() {
+    void parallelLoopWithOtherStepIsRefused() throws IOException {
         KernelCompileException e = refused("parallelStepTwo", KernelJitCompileTest.H200);
+        assertEquals(line("step"), e.line(), e.getMessage());
+        assertTrue(e.bytecodeOffset() > 0, e.getMessage());
         assertTrue(e.reason().contains("for (int v = start; v < bound; v++)"), e.getMessage());
         assertEquals("parallelStepTwo", e.methodName());
     }
