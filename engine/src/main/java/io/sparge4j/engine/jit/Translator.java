@@ -485,7 +485,7 @@ final class Translator {
         }
     }
 
-    /** The C variable for a slot at an offset: one per Java variable (slot, kind and LVT entry). */
+    /** The C variable for a slot at an offset: one per Java variable (slot, kind and name). */
     private String varName(Frame f, int slot, JType type, int pc) {
         String key = slot + ":" + type.letter;
         String param = f.varNames.get(key);
@@ -494,7 +494,9 @@ final class Translator {
         }
         LocalVariable lv = f.lvtAt(slot, type, pc);
         String javaName = lv == null ? "v" + slot : lv.name().stringValue();
-        String scopedKey = key + ":" + (lv == null ? "" : javaName + "@" + f.code.labelToBci(lv.startScope()));
+        // one C variable per slot, kind and Java name: javac may describe one variable by several ranges (e.g. one
+        // per switch case that assigns it), so ranges must not split it
+        String scopedKey = key + ":" + javaName;
         String name = f.scopedNames.get(scopedKey);
         if (name == null) {
             if (type == JType.DOUBLE) {
