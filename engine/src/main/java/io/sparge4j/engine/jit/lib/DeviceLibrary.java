@@ -24,6 +24,8 @@ import java.util.Set;
 public final class DeviceLibrary {
     /** Version of the emitted C text; part of the JIT's cache key. */
     public static final String VERSION = "sp-devlib-1";
+    /** Width of a sub-group on every path (CUDA warps and the emulated sub-groups): {@code simdGroupSize()}. */
+    public static final int SUB_GROUP_WIDTH = CTarget.WIDTH;
 
     private final Dialect dialect;
     private final DeviceFeatures features;
