@@ -184,7 +184,8 @@ public final class KernelJit {
         translator.keyParts.forEach(part -> keyText.append(part).append('\n'));
         keyText.append("dialect ").append(dialect).append('\n').append("features ").append(features).append('\n')
                 .append("work-group ").append(workGroupSize).append('\n')
-                .append("library ").append(KernelCache.sha256(functions + "\n" + prologue + "\n" + paths))
+                .append("library ").append(io.sparge4j.engine.jit.lib.DeviceLibrary.VERSION).append(' ')
+                .append(KernelCache.sha256(functions + "\n" + prologue + "\n" + paths))
                 .append('\n');
         String cacheKey = KernelCache.sha256(keyText.toString());
         GeneratedKernel generated = new GeneratedKernel(entry, source.toString(), dialect, parameters, cacheKey, paths,

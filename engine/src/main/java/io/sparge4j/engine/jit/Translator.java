@@ -1509,7 +1509,9 @@ final class Translator {
                 return localArray(JType.SHORT, args);
             }
             case "simdGroupSize()I" -> {
-                return constant(features.subGroupSize() > 0 ? features.subGroupSize() : 32);
+                // the device library runs 32-wide sub-groups on every path (native warps or emulated), whatever
+                // the device's native width, so lane arithmetic must agree with it
+                return constant(io.sparge4j.engine.jit.lib.DeviceLibrary.SUB_GROUP_WIDTH);
             }
             case "simdSum(F)F" -> {
                 return libraryStatement(LibraryFunction.SIMD_SUM, JType.FLOAT,
