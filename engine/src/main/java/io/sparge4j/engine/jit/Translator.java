@@ -634,6 +634,12 @@ final class Translator {
                     }
                     return error(reason);
                 });
+        if (parallel != null && parallel.dimensions() == 0) {
+            f.pc = 0;
+            f.line = f.lines.length > 0 ? f.lines[0] : -1;
+            throw error("has neither a KernelContext parameter nor @Parallel loops, so every work-item would run "
+                    + "all of it; mark the outer loops @Parallel or take a KernelContext first");
+        }
         if (parallel != null) {
             parallelDimensions = parallel.dimensions();
             for (ParallelLoops.Loop loop : parallel.loops()) {

@@ -216,4 +216,11 @@ final class JitTestKernels {
         }
         return count;
     }
+
+    /** Neither a KernelContext nor @Parallel: refused. */
+    static void noParallelism(FloatArray y, int n) {
+        for (int i = 0; i < n; i++) {
+            y.set(i, 1f);
+        }
+    }
 }

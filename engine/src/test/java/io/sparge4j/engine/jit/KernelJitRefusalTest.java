@@ -101,4 +101,11 @@ class KernelJitRefusalTest {
         assertTrue(e.reason().contains("for (int v = start; v < bound; v++)"), e.getMessage());
         assertEquals("parallelStepTwo", e.methodName());
     }
+
+    @Test
+    void loopKernelWithoutParallelLoopsIsRefused() {
+        KernelCompileException e = refused("noParallelism", KernelJitCompileTest.H200);
+        assertTrue(e.reason().contains("@Parallel"), e.getMessage());
+        assertEquals("noParallelism", e.methodName());
+    }
 }
