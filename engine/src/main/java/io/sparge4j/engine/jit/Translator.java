@@ -718,7 +718,15 @@ final class Translator {
     /** Translates a frame's bytecode; returns its return value (null for void). */
     private Expr translateBody(Frame f) {
         if (!f.code.exceptionHandlers().isEmpty()) {
-            f.pc = 0;
+            int start = f.code.labelToBci(f.code.exceptionHandlers().getFirst().tryStart());
+            for (int k = 0; k < f.insns.size(); k++) {
+                if (f.insns.get(k).opcode() == Opcode.MONITORENTER || f.bci[k] == start) {
+                    f.pc = f.bci[k];
+                    f.line = f.lines[k];
+                    throw error(f.insns.get(k).opcode() == Opcode.MONITORENTER ? describe(f.insns.get(k))
+                            : "has exception handlers (try/catch/finally): not supported in kernels; remove them");
+                }
+            }
             throw error("has exception handlers (try/catch/finally): not supported in kernels; remove them");
         }
         boolean inlined = f.id != 0;

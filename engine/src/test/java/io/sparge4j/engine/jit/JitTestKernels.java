@@ -223,4 +223,18 @@ final class JitTestKernels {
             y.set(i, 1f);
         }
     }
+
+    static float mutable = 1f;
+
+    /** Reads a mutable static field: refused. */
+    static void readsMutableStatic(KernelContext ctx, FloatArray y) {
+        y.set(ctx.globalIdx, mutable); // MARK:static
+    }
+
+    /** Uses synchronized: refused. */
+    static void locks(KernelContext ctx, FloatArray y) {
+        synchronized (JitTestKernels.class) { // MARK:sync
+            y.set(ctx.globalIdx, 1f);
+        }
+    }
 }

@@ -108,4 +108,15 @@ class KernelJitRefusalTest {
         assertTrue(e.reason().contains("@Parallel"), e.getMessage());
         assertEquals("noParallelism", e.methodName());
     }
+
+    @Test
+    void mutableStaticFieldIsRefused() throws IOException {
+        assertRefused("readsMutableStatic", "readsMutableStatic", "static", "JitTestKernels.mutable",
+                "static final primitive constants");
+    }
+
+    @Test
+    void synchronizedIsRefused() throws IOException {
+        assertRefused("locks", "locks", "sync", "uses synchronized", "ctx.localBarrier()");
+    }
 }
