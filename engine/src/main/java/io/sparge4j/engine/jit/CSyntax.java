@@ -70,7 +70,8 @@ final class CSyntax {
     }
 
     String unsignedShiftRight(String value, String shift, JType type) {
-        String unsigned = type == JType.INT ? (cuda ? "unsigned int" : "uint") : (cuda ? "unsigned long long" : "ulong");
+        String unsigned = type == JType.INT ? (cuda ? "unsigned int" : "uint")
+                : (cuda ? "unsigned long long" : "ulong");
         return "((" + type(type) + ")((" + unsigned + ")" + value + " >> " + shift + "))";
     }
 

@@ -141,8 +141,8 @@ public final class KernelJit {
         CSyntax syntax = new CSyntax(dialect);
         Translator translator = new Translator(syntax, features);
         translator.translateKernel(kernel, constants);
-        Set<LibraryFunction> used = EnumSet.copyOf(translator.used.isEmpty() ? EnumSet.noneOf(LibraryFunction.class)
-                : translator.used);
+        Set<LibraryFunction> used = EnumSet.noneOf(LibraryFunction.class);
+        used.addAll(translator.used);
         LibrarySource library = libraries.forTarget(dialect, features);
         String functions = used.isEmpty() ? "" : library.functions(used);
         String prologue = used.isEmpty() ? "" : library.kernelPrologue(used, workGroupSize);
@@ -184,7 +184,8 @@ public final class KernelJit {
         translator.keyParts.forEach(part -> keyText.append(part).append('\n'));
         keyText.append("dialect ").append(dialect).append('\n').append("features ").append(features).append('\n')
                 .append("work-group ").append(workGroupSize).append('\n')
-                .append("library ").append(KernelCache.sha256(functions + "\n" + prologue + "\n" + paths))
+                .append("library ").append(io.sparge4j.engine.jit.lib.DeviceLibrary.VERSION).append(' ')
+                .append(KernelCache.sha256(functions + "\n" + prologue + "\n" + paths))
                 .append('\n');
         String cacheKey = KernelCache.sha256(keyText.toString());
         GeneratedKernel generated = new GeneratedKernel(entry, source.toString(), dialect, parameters, cacheKey, paths,

@@ -8,7 +8,7 @@ import java.lang.classfile.instruction.IncrementInstruction;
 import java.lang.classfile.instruction.StoreInstruction;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.function.Function;
+import java.util.function.BiFunction;
 
 /**
  * The {@code @Parallel} loops of a loop-style kernel. javac keeps {@code @Parallel} on a local variable only as a
@@ -38,7 +38,7 @@ record ParallelLoops(List<Loop> loops, int dimensions) {
     }
 
     static ParallelLoops find(CodeAttribute code, List<Instruction> insns, int[] bci,
-            Function<String, KernelCompileException> error) {
+            BiFunction<Integer, String, KernelCompileException> error) {
         List<Range> ranges = new ArrayList<>();
         var attribute = code.findAttribute(Attributes.runtimeVisibleTypeAnnotations());
         if (attribute.isEmpty()) {
@@ -65,19 +65,20 @@ record ParallelLoops(List<Loop> loops, int dimensions) {
                     if (bci[k] >= start && bci[k] < end) {
                         if (insn instanceof IncrementInstruction inc && inc.slot() == slot) {
                             if (inc.constant() != 1 || incrementPc != -1) {
-                                throw error.apply("@Parallel loop variable (slot " + slot + ") changes by other than "
-                                        + "one v++ per iteration; write @Parallel loops as for (int v = start; "
-                                        + "v < bound; v++)");
+                                throw error.apply(bci[k], "@Parallel loop variable (slot " + slot
+                                        + ") changes by other than one v++ per iteration; write @Parallel loops as "
+                                        + "for (int v = start; v < bound; v++)");
                             }
                             incrementPc = bci[k];
                         } else if (insn instanceof StoreInstruction s && s.slot() == slot) {
-                            throw error.apply("@Parallel loop variable (slot " + slot + ") is assigned in the loop; "
-                                    + "write @Parallel loops as for (int v = start; v < bound; v++)");
+                            throw error.apply(bci[k], "@Parallel loop variable (slot " + slot
+                                    + ") is assigned in the loop; write @Parallel loops as for (int v = start; "
+                                    + "v < bound; v++)");
                         }
                     }
                 }
                 if (storePc == -1 || incrementPc == -1) {
-                    throw error.apply("@Parallel on a variable (slot " + slot + ") that is not a counted loop; "
+                    throw error.apply(start, "@Parallel on a variable (slot " + slot + ") that is not a counted loop; "
                             + "write @Parallel loops as for (int v = start; v < bound; v++)");
                 }
                 ranges.add(new Range(slot, start, end, storePc, incrementPc));

@@ -46,7 +46,6 @@ import java.lang.reflect.Field;
 import java.lang.reflect.Modifier;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Deque;
 import java.util.EnumSet;
 import java.util.HashMap;
@@ -65,7 +64,6 @@ import java.util.TreeSet;
  * a store that would change what they read, or a second use forces them into a temporary.
  */
 final class Translator {
-    static final String KERNEL_CONTEXT = "io.sparge4j.kernels.KernelContext";
     static final String KERNEL_MATH = "io.sparge4j.kernels.KernelMath";
     private static final String ARRAYS = "io.sparge4j.kernels.types.arrays.";
 
@@ -487,7 +485,7 @@ final class Translator {
         }
     }
 
-    /** The C variable for a slot at an offset: one per Java variable (slot, kind and LVT entry). */
+    /** The C variable for a slot at an offset: one per Java variable (slot, kind and name). */
     private String varName(Frame f, int slot, JType type, int pc) {
         String key = slot + ":" + type.letter;
         String param = f.varNames.get(key);
@@ -496,7 +494,9 @@ final class Translator {
         }
         LocalVariable lv = f.lvtAt(slot, type, pc);
         String javaName = lv == null ? "v" + slot : lv.name().stringValue();
-        String scopedKey = key + ":" + (lv == null ? "" : javaName + "@" + f.code.labelToBci(lv.startScope()));
+        // one C variable per slot, kind and Java name: javac may describe one variable by several ranges (e.g. one
+        // per switch case that assigns it), so ranges must not split it
+        String scopedKey = key + ":" + javaName;
         String name = f.scopedNames.get(scopedKey);
         if (name == null) {
             if (type == JType.DOUBLE) {
@@ -625,7 +625,21 @@ final class Translator {
             slot += t == long.class || t == double.class ? 2 : 1;
         }
         ParallelLoops parallel = types.length > 0 && types[0] == KernelContext() ? null
-                : ParallelLoops.find(f.code, f.insns, f.bci, this::error);
+                : ParallelLoops.find(f.code, f.insns, f.bci, (pc, reason) -> {
+                    f.pc = pc;
+                    for (int k = 0; k < f.insns.size(); k++) {
+                        if (f.bci[k] <= pc) {
+                            f.line = f.lines[k];
+                        }
+                    }
+                    return error(reason);
+                });
+        if (parallel != null && parallel.dimensions() == 0) {
+            f.pc = 0;
+            f.line = f.lines.length > 0 ? f.lines[0] : -1;
+            throw error("has neither a KernelContext parameter nor @Parallel loops, so every work-item would run "
+                    + "all of it; mark the outer loops @Parallel or take a KernelContext first");
+        }
         if (parallel != null) {
             parallelDimensions = parallel.dimensions();
             for (ParallelLoops.Loop loop : parallel.loops()) {
@@ -667,7 +681,8 @@ final class Translator {
     private void recordKey(Frame f) {
         try {
             byte[] digest = java.security.MessageDigest.getInstance("SHA-256").digest(f.code.codeArray());
-            keyParts.add(f.owner.getName() + "." + f.methodName + f.descriptor + " " + HexFormat.of().formatHex(digest));
+            keyParts.add(f.owner.getName() + "." + f.methodName + f.descriptor + " "
+                    + HexFormat.of().formatHex(digest));
         } catch (java.security.NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
@@ -703,7 +718,15 @@ final class Translator {
     /** Translates a frame's bytecode; returns its return value (null for void). */
     private Expr translateBody(Frame f) {
         if (!f.code.exceptionHandlers().isEmpty()) {
-            f.pc = 0;
+            int start = f.code.labelToBci(f.code.exceptionHandlers().getFirst().tryStart());
+            for (int k = 0; k < f.insns.size(); k++) {
+                if (f.insns.get(k).opcode() == Opcode.MONITORENTER || f.bci[k] == start) {
+                    f.pc = f.bci[k];
+                    f.line = f.lines[k];
+                    throw error(f.insns.get(k).opcode() == Opcode.MONITORENTER ? describe(f.insns.get(k))
+                            : "has exception handlers (try/catch/finally): not supported in kernels; remove them");
+                }
+            }
             throw error("has exception handlers (try/catch/finally): not supported in kernels; remove them");
         }
         boolean inlined = f.id != 0;
@@ -943,9 +966,10 @@ final class Translator {
     private String describe(Instruction insn) {
         String op = insn.opcode().name().toLowerCase();
         return switch (insn.opcode()) {
-            case NEW -> "allocates an object (" + op + " " + ((java.lang.classfile.instruction.NewObjectInstruction) insn)
-                    .className().asInternalName().replace('/', '.') + "): kernels cannot allocate objects; pass kernel "
-                    + "arrays as parameters or use new float[CONSTANT] / ctx.allocateFloatLocalArray(CONSTANT)";
+            case NEW -> "allocates an object (" + op + " "
+                    + ((java.lang.classfile.instruction.NewObjectInstruction) insn).className().asInternalName()
+                    .replace('/', '.') + "): kernels cannot allocate objects; pass kernel arrays as parameters or use "
+                    + "new float[CONSTANT] / ctx.allocateFloatLocalArray(CONSTANT)";
             case ATHROW -> "throws an exception (athrow): not supported in kernels; guard with an if instead";
             case MONITORENTER, MONITOREXIT -> "uses synchronized (" + op + "): not supported in kernels; use "
                     + "ctx.localBarrier() or ctx.atomicAdd";
@@ -1499,7 +1523,9 @@ final class Translator {
                 return localArray(JType.SHORT, args);
             }
             case "simdGroupSize()I" -> {
-                return constant(features.subGroupSize() > 0 ? features.subGroupSize() : 32);
+                // the device library runs 32-wide sub-groups on every path (native warps or emulated), whatever
+                // the device's native width, so lane arithmetic must agree with it
+                return constant(io.sparge4j.engine.jit.lib.DeviceLibrary.SUB_GROUP_WIDTH);
             }
             case "simdSum(F)F" -> {
                 return libraryStatement(LibraryFunction.SIMD_SUM, JType.FLOAT,

@@ -136,4 +136,105 @@ final class JitTestKernels {
             }
         }
     }
+
+    /** Control flow javac produces: multi-return helpers, while/break/continue, switches, do-while, ternary indices. */
+    static void controlFlow(KernelContext ctx, FloatArray x, IntArray out, int n) {
+        int i = ctx.globalIdx;
+        if (i >= n) {
+            return;
+        }
+        float v = x.get(i);
+        int o = i * 8;
+        out.set(o, classify(v));
+        int steps = 0;
+        int k = i;
+        while (true) {
+            if (k == 1 || steps > 200) {
+                break;
+            }
+            steps++;
+            if ((k & 1) == 0) {
+                k /= 2;
+                continue;
+            }
+            k = 3 * k + 1;
+        }
+        out.set(o + 1, steps);
+        int s;
+        switch (i % 5) {
+            case 0 -> s = 10;
+            case 1 -> s = 20;
+            case 3 -> s = 40;
+            default -> s = -1;
+        }
+        out.set(o + 2, s);
+        int t = switch (i * 1000) {
+            case 0 -> 1;
+            case 7000 -> 2;
+            case 99000 -> 3;
+            default -> 4;
+        };
+        out.set(o + 3, t);
+        int[] bins = new int[4];
+        for (int j = 0; j < 10; j++) {
+            bins[v > 0 ? j & 3 : 3 - (j & 3)] += j * (i + 1);
+        }
+        out.set(o + 4, bins[0] - bins[1] * 3 + bins[2] * 5 - bins[3] * 7);
+        long acc = 0;
+        int d = 0;
+        do {
+            acc += (long) d * i;
+            d++;
+        } while (d < (i & 15));
+        out.set(o + 5, (int) acc);
+        boolean flag = v > 0.5f || v < -0.5f && i % 2 == 0;
+        out.set(o + 6, flag ? 1 : 0);
+        out.set(o + 7, helperLoop(i, v));
+    }
+
+    private static int classify(float v) {
+        if (v != v) {
+            return -2;
+        }
+        if (v < -1f) {
+            return -1;
+        }
+        if (v > 1f) {
+            return 1;
+        }
+        return 0;
+    }
+
+    private static int helperLoop(int i, float v) {
+        int count = 0;
+        for (int j = 0; j < i % 7; j++) {
+            if (j * v > 0.25f) {
+                count += j;
+            } else if (j == 3) {
+                return -count;
+            }
+        }
+        return count;
+    }
+
+    /** Neither a KernelContext nor @Parallel: refused. */
+    static void noParallelism(FloatArray y, int n) {
+        for (int i = 0; i < n; i++) {
+            y.set(i, 1f);
+        }
+    }
+
+    static float mutable = 1f;
+
+    /** Reads a mutable static field: refused. */
+    static void readsMutableStatic(KernelContext ctx, FloatArray y) {
+        y.set(ctx.globalIdx, mutable); // MARK:static
+    }
+
+    /** Uses synchronized: refused. */
+    static void locks(KernelContext ctx, FloatArray y) {
+        synchronized (JitTestKernels.class) { // MARK:sync
+            y.set(ctx.globalIdx, 1f);
+        }
+    }
 }

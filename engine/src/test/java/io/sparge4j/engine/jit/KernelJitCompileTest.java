@@ -131,6 +131,26 @@ class KernelJitCompileTest {
         assertFalse(log.contains("warning"), "nvcc warned for " + name + ":\n" + log);
     }
 
+    @ParameterizedTest(name = "{0}")
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"semantics", "controlFlow", "halfAndBf16", "sizeAndLongs",
+        "fill3", "scaleWithHelper", "usesDouble"})
+    void testKernelsCompileWithNvcc(String name) throws Exception {
+        assumeTrue(Files.isExecutable(NVCC), "nvcc not found at " + NVCC + ": CUDA compile check skipped");
+        for (DeviceFeatures f : List.of(POCL, H200)) {
+            GeneratedKernel k = KernelJit.shared().compile(KernelJitRefusalTest.kernel(name), null, Dialect.CUDA, f,
+                    64);
+            Path dir = Files.createTempDirectory("sparge-jit-nvcc");
+            Path cu = dir.resolve(name + ".cu");
+            Files.writeString(cu, k.source());
+            Process p = new ProcessBuilder(NVCC.toString(), "-arch=sm_90", "-cubin", "-o",
+                    dir.resolve("k.cubin").toString(), cu.toString()).redirectErrorStream(true).start();
+            String log = new String(p.getInputStream().readAllBytes());
+            assertTrue(p.waitFor(300, TimeUnit.SECONDS), "nvcc timed out");
+            assertEquals(0, p.exitValue(), "nvcc failed for " + name + ":\n" + log + "\n" + numbered(k.source()));
+            assertFalse(log.contains("warning"), "nvcc warned for " + name + ":\n" + log);
+        }
+    }
+
     static String numbered(String source) {
         StringBuilder out = new StringBuilder();
         String[] lines = source.split("\n");

@@ -354,6 +354,31 @@ class KernelJitOpenClTest {
     }
 
     @Test
+    void controlFlowMatchesJava() {
+        cl();
+        Random rnd = new Random(22);
+        int n = 200;
+        float[] x = random(rnd, n, 2);
+        x[3] = Float.NaN;
+        var out = new io.sparge4j.kernels.types.arrays.IntArray(n * 8);
+        for (int i = 0; i < n; i++) {
+            JitTestKernels.controlFlow(new WorkItem(i), io.sparge4j.kernels.types.arrays.FloatArray.fromArray(x), out,
+                    n);
+        }
+        GeneratedKernel k = KernelJit.shared().compile(KernelJitRefusalTest.kernel("controlFlow"), null,
+                Dialect.OPENCL, KernelJitCompileTest.POCL, 64);
+        Map<Integer, MemorySegment> b = launch(k, 256, 64, null, x, new int[n * 8], n);
+        int[] actual = new int[n * 8];
+        cl().read(b.get(2), MemorySegment.ofArray(actual));
+        for (int i = 0; i < actual.length; i++) {
+            if (out.get(i) != actual[i]) {
+                fail("controlFlow result " + (i % 8) + " of element " + (i / 8) + ": device " + actual[i] + ", Java "
+                        + out.get(i) + "\n" + k.source());
+            }
+        }
+    }
+
+    @Test
     void doubleKernelBuildsWithFp64Pragma() {
         GeneratedKernel k = KernelJit.shared().compile(KernelJitRefusalTest.kernel("usesDouble"), null,
                 Dialect.OPENCL, KernelJitCompileTest.POCL, 64);

@@ -94,9 +94,29 @@ class KernelJitRefusalTest {
     }
 
     @Test
-    void parallelLoopWithOtherStepIsRefused() {
+    void parallelLoopWithOtherStepIsRefused() throws IOException {
         KernelCompileException e = refused("parallelStepTwo", KernelJitCompileTest.H200);
+        assertEquals(line("step"), e.line(), e.getMessage());
+        assertTrue(e.bytecodeOffset() > 0, e.getMessage());
         assertTrue(e.reason().contains("for (int v = start; v < bound; v++)"), e.getMessage());
         assertEquals("parallelStepTwo", e.methodName());
+    }
+
+    @Test
+    void loopKernelWithoutParallelLoopsIsRefused() {
+        KernelCompileException e = refused("noParallelism", KernelJitCompileTest.H200);
+        assertTrue(e.reason().contains("@Parallel"), e.getMessage());
+        assertEquals("noParallelism", e.methodName());
+    }
+
+    @Test
+    void mutableStaticFieldIsRefused() throws IOException {
+        assertRefused("readsMutableStatic", "readsMutableStatic", "static", "JitTestKernels.mutable",
+                "static final primitive constants");
+    }
+
+    @Test
+    void synchronizedIsRefused() throws IOException {
+        assertRefused("locks", "locks", "sync", "uses synchronized", "ctx.localBarrier()");
     }
 }
