@@ -1,9 +1,13 @@
 package io.sparge4j.engine.jit;
 
+import io.sparge4j.engine.compute.DeviceBuffer;
+import io.sparge4j.engine.compute.DeviceKernel;
 import io.sparge4j.engine.compute.Dialect;
 import io.sparge4j.engine.compute.GeneratedKernel;
+import io.sparge4j.engine.compute.KernelCache;
 import io.sparge4j.engine.compute.KernelParameter;
 import io.sparge4j.engine.device.BackendException;
+import io.sparge4j.engine.device.opencl.OpenClDevice;
 import io.sparge4j.kernels.selftest.PortabilityKernels;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -25,18 +29,19 @@ import static org.junit.jupiter.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
- * Builds every generated OpenCL kernel (PoCL-like features: all fallbacks) on the first OpenCL device, and runs
- * some end to end against float64 references on fresh seeded random inputs. Skipped with a reason when there is
- * no OpenCL device.
+ * Builds every generated OpenCL kernel (PoCL-like features: all fallbacks) on an OpenCL device (a GPU if there is
+ * one, else the first device), and runs some end to end against float64 references on fresh seeded random inputs.
+ * Skipped with a reason when there is no OpenCL device.
  */
 class KernelJitOpenClTest {
-    private static ClRunner cl;
+    private static OpenClDevice cl;
     private static String unavailable;
 
     @BeforeAll
     static void open() {
         try {
-            cl = ClRunner.open();
+            // A memory-only cache, fresh per run: every kernel is built from its source, never a cached binary.
+            cl = OpenClDevice.open(null, null, new KernelCache(null));
         } catch (BackendException | UnsatisfiedLinkError e) {
             unavailable = e.getMessage();
         }
@@ -49,7 +54,7 @@ class KernelJitOpenClTest {
         }
     }
 
-    private static ClRunner cl() {
+    private static OpenClDevice cl() {
         assumeTrue(cl != null, "no OpenCL device to build generated kernels on: " + unavailable);
         return cl;
     }
@@ -61,8 +66,16 @@ class KernelJitOpenClTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("kernels")
     void generatedOpenClBuilds(Method m) {
-        GeneratedKernel k = KernelJitCompileTest.generate(m, Dialect.OPENCL, KernelJitCompileTest.POCL);
-        cl().kernel(k.source(), k.entryName()); // throws with the build log and numbered source on failure
+        load(KernelJitCompileTest.generate(m, Dialect.OPENCL, KernelJitCompileTest.POCL));
+    }
+
+    /** Builds {@code k}; a failure carries the build log and the numbered source. */
+    private static DeviceKernel load(GeneratedKernel k) {
+        try {
+            return cl().load(k);
+        } catch (BackendException e) {
+            throw new AssertionError(e.getMessage() + "\nsource:\n" + KernelJitCompileTest.numbered(k.source()), e);
+        }
     }
 
     private static GeneratedKernel generate(String name, Object... javaArgs) {
@@ -75,18 +88,18 @@ class KernelJitOpenClTest {
     }
 
     /** Launches with arguments by Java parameter index: float[]/int[] arrays become buffers, scalars pass by value. */
-    private static Map<Integer, MemorySegment> launch(GeneratedKernel k, long global, long local, Object... javaArgs) {
-        return launch(k, new long[] {global}, new long[] {local}, javaArgs);
+    private static Map<Integer, DeviceBuffer> launch(GeneratedKernel k, long global, int local, Object... javaArgs) {
+        return launch(k, new long[] {global}, new int[] {local}, javaArgs);
     }
 
-    private static Map<Integer, MemorySegment> launch(GeneratedKernel k, long[] global, long[] local,
+    private static Map<Integer, DeviceBuffer> launch(GeneratedKernel k, long[] global, int[] local,
             Object... javaArgs) {
-        Map<Integer, MemorySegment> buffers = new HashMap<>();
+        Map<Integer, DeviceBuffer> buffers = new HashMap<>();
         List<Object> args = new ArrayList<>();
         for (KernelParameter p : k.parameters()) {
             Object a = javaArgs[p.javaIndex()];
             switch (p.role()) {
-                case BUFFER -> args.add(buffers.computeIfAbsent(p.javaIndex(), i -> cl().buffer(switch (a) {
+                case BUFFER -> args.add(buffers.computeIfAbsent(p.javaIndex(), i -> upload(switch (a) {
                     case float[] f -> MemorySegment.ofArray(f);
                     case short[] h -> MemorySegment.ofArray(h);
                     default -> MemorySegment.ofArray((int[]) a);
@@ -95,13 +108,25 @@ class KernelJitOpenClTest {
                 case SCALAR -> args.add(a);
             }
         }
-        cl().run(cl().kernel(k.source(), k.entryName()), global, local, args.toArray());
+        cl().launch(load(k), global, local, args);
         return buffers;
     }
 
-    private static float[] read(MemorySegment buffer, int n) {
+    /** @return a device buffer holding a copy of {@code host} */
+    private static DeviceBuffer upload(MemorySegment host) {
+        DeviceBuffer buffer = cl().allocate(host.byteSize());
+        cl().copyToDevice(host, buffer, 0);
+        return buffer;
+    }
+
+    /** Copies {@code buffer} into {@code host}, after the work enqueued before (blocking). */
+    private static void read(DeviceBuffer buffer, MemorySegment host) {
+        cl().copyToHost(buffer, 0, host);
+    }
+
+    private static float[] read(DeviceBuffer buffer, int n) {
         float[] out = new float[n];
-        cl().read(buffer, MemorySegment.ofArray(out));
+        read(buffer, MemorySegment.ofArray(out));
         return out;
     }
 
@@ -136,7 +161,7 @@ class KernelJitOpenClTest {
             expected[i] = (double) alpha * x[i] + y[i];
         }
         GeneratedKernel k = generate("saxpy", null, alpha, null, null, n);
-        Map<Integer, MemorySegment> b = launch(k, 1024, 64, null, alpha, x, y, n);
+        Map<Integer, DeviceBuffer> b = launch(k, 1024, 64, null, alpha, x, y, n);
         // one fused rounding: within half an ulp of the float64 result
         assertClose(expected, read(b.get(3), n), 0, 1e-7, "saxpy y");
     }
@@ -165,7 +190,7 @@ class KernelJitOpenClTest {
         GeneratedKernel k = KernelJit.shared().compile(method("softmaxRows"), null, Dialect.OPENCL,
                 KernelJitCompileTest.POCL, PortabilityKernels.WARP);
         float[] output = new float[rows * cols];
-        Map<Integer, MemorySegment> b = launch(k, (long) rows * PortabilityKernels.WARP, PortabilityKernels.WARP,
+        Map<Integer, DeviceBuffer> b = launch(k, (long) rows * PortabilityKernels.WARP, PortabilityKernels.WARP,
                 null, input, output, rows, cols);
         // float exp (a few ulp) and a 100-term float sum: relative error well under 1e-5
         assertClose(expected, read(b.get(2), rows * cols), 1e-9, 1e-5, "softmax");
@@ -185,7 +210,7 @@ class KernelJitOpenClTest {
             }
         }
         GeneratedKernel k = generate("windowSum", null, null, null, width, n);
-        Map<Integer, MemorySegment> b = launch(k, 320, 64, null, x, new float[n], width, n);
+        Map<Integer, DeviceBuffer> b = launch(k, 320, 64, null, x, new float[n], width, n);
         assertClose(expected, read(b.get(2), n), 1e-6, 1e-6, "windowSum");
     }
 
@@ -207,7 +232,7 @@ class KernelJitOpenClTest {
         GeneratedKernel k = generate("matmulLoops", null, null, null, n);
         assertEquals(2, k.parallelDimensions());
         // a 1D grid smaller than the matrix: the grid-stride loops still cover all of C
-        Map<Integer, MemorySegment> b = launch(k, 64, 32, a, bm, new float[n * n], n);
+        Map<Integer, DeviceBuffer> b = launch(k, 64, 32, a, bm, new float[n * n], n);
         assertClose(expected, read(b.get(2), n * n), 1e-5, 1e-5, "matmulLoops");
     }
 
@@ -223,9 +248,9 @@ class KernelJitOpenClTest {
             expected[values[i]]++;
         }
         GeneratedKernel k = generate("histogram", null, null, null, n);
-        Map<Integer, MemorySegment> b = launch(k, 1024, 64, null, values, new int[16], n);
+        Map<Integer, DeviceBuffer> b = launch(k, 1024, 64, null, values, new int[16], n);
         int[] bins = new int[16];
-        cl().read(b.get(2), MemorySegment.ofArray(bins));
+        read(b.get(2), MemorySegment.ofArray(bins));
         assertArrayEquals(expected, bins);
     }
 
@@ -243,7 +268,7 @@ class KernelJitOpenClTest {
         }
         GeneratedKernel k = KernelJit.shared().compile(method("reduceSum"), null, Dialect.OPENCL,
                 KernelJitCompileTest.POCL, group);
-        Map<Integer, MemorySegment> b = launch(k, (long) groups * group, group, null, input, new float[groups], n);
+        Map<Integer, DeviceBuffer> b = launch(k, (long) groups * group, group, null, input, new float[groups], n);
         assertClose(expected, read(b.get(2), groups), 1e-5, 1e-5, "reduceSum");
     }
 
@@ -260,7 +285,7 @@ class KernelJitOpenClTest {
             expected[i] = 0.5 * v * (1 + Math.tanh(0.7978845608 * (v + 0.044715 * v * v * v))) * scale;
         }
         GeneratedKernel k = generate("geluScaled", null, null, null, scale, n);
-        Map<Integer, MemorySegment> b = launch(k, 512, 64, null, x, new float[n], scale, n);
+        Map<Integer, DeviceBuffer> b = launch(k, 512, 64, null, x, new float[n], scale, n);
         assertClose(expected, read(b.get(2), n), 1e-6, 1e-5, "gelu");
     }
 
@@ -284,9 +309,9 @@ class KernelJitOpenClTest {
         System.arraycopy(hout.toHeapArray(), 0, expected, 0, expected.length);
         GeneratedKernel k = KernelJit.shared().compile(KernelJitRefusalTest.kernel("semantics"), null,
                 Dialect.OPENCL, KernelJitCompileTest.POCL, 64);
-        Map<Integer, MemorySegment> b = launch(k, 256, 64, null, x, new int[n * 16], n);
+        Map<Integer, DeviceBuffer> b = launch(k, 256, 64, null, x, new int[n * 16], n);
         int[] actual = new int[n * 16];
-        cl().read(b.get(2), MemorySegment.ofArray(actual));
+        read(b.get(2), MemorySegment.ofArray(actual));
         for (int i = 0; i < actual.length; i++) {
             if (expected[i] != actual[i]) {
                 fail("semantics result " + (i % 16) + " of element " + (i / 16) + " (x = " + x[i / 16] + ", g = "
@@ -319,12 +344,12 @@ class KernelJitOpenClTest {
         }
         GeneratedKernel k = KernelJit.shared().compile(KernelJitRefusalTest.kernel("halfAndBf16"), null,
                 Dialect.OPENCL, KernelJitCompileTest.POCL, 64);
-        Map<Integer, MemorySegment> b = launch(k, 320, 64, null, hBits, bBits, new float[n], n);
+        Map<Integer, DeviceBuffer> b = launch(k, 320, 64, null, hBits, bBits, new float[n], n);
         float[] sums = read(b.get(3), n);
         short[] hOut = new short[n];
         short[] bOut = new short[n];
-        cl().read(b.get(1), MemorySegment.ofArray(hOut));
-        cl().read(b.get(2), MemorySegment.ofArray(bOut));
+        read(b.get(1), MemorySegment.ofArray(hOut));
+        read(b.get(2), MemorySegment.ofArray(bOut));
         for (int i = 0; i < n; i++) {
             assertEquals(Float.floatToIntBits(out.get(i)), Float.floatToIntBits(sums[i]), "sum " + i);
             assertEquals(h.getHalfBits(i), hOut[i], "f16 bits " + i + " of " + values[i]);
@@ -340,7 +365,7 @@ class KernelJitOpenClTest {
         GeneratedKernel k = KernelJit.shared().compile(KernelJitRefusalTest.kernel("fill3"), null, Dialect.OPENCL,
                 KernelJitCompileTest.POCL, 4);
         assertEquals(3, k.parallelDimensions());
-        Map<Integer, MemorySegment> b = launch(k, new long[] {4, 2, 2}, new long[] {2, 1, 1}, new float[n * n * n],
+        Map<Integer, DeviceBuffer> b = launch(k, new long[] {4, 2, 2}, new int[] {2, 1, 1}, new float[n * n * n],
                 n, m);
         float[] y = read(b.get(0), n * n * n);
         for (int a = 0; a < n; a++) {
@@ -367,9 +392,9 @@ class KernelJitOpenClTest {
         }
         GeneratedKernel k = KernelJit.shared().compile(KernelJitRefusalTest.kernel("controlFlow"), null,
                 Dialect.OPENCL, KernelJitCompileTest.POCL, 64);
-        Map<Integer, MemorySegment> b = launch(k, 256, 64, null, x, new int[n * 8], n);
+        Map<Integer, DeviceBuffer> b = launch(k, 256, 64, null, x, new int[n * 8], n);
         int[] actual = new int[n * 8];
-        cl().read(b.get(2), MemorySegment.ofArray(actual));
+        read(b.get(2), MemorySegment.ofArray(actual));
         for (int i = 0; i < actual.length; i++) {
             if (out.get(i) != actual[i]) {
                 fail("controlFlow result " + (i % 8) + " of element " + (i / 8) + ": device " + actual[i] + ", Java "
@@ -382,7 +407,7 @@ class KernelJitOpenClTest {
     void doubleKernelBuildsWithFp64Pragma() {
         GeneratedKernel k = KernelJit.shared().compile(KernelJitRefusalTest.kernel("usesDouble"), null,
                 Dialect.OPENCL, KernelJitCompileTest.POCL, 64);
-        cl().kernel(k.source(), k.entryName());
+        load(k);
     }
 
     /** A work-item of a 1D launch, for running a kernel method in plain Java. */
@@ -414,7 +439,7 @@ class KernelJitOpenClTest {
                 KernelJitCompileTest.POCL, 256);
         long gx = (n + 127) / 128 * 16;
         long gy = (m + 127) / 128 * 16;
-        Map<Integer, MemorySegment> b = launch(k, new long[] {gx, gy}, new long[] {16, 16}, null, a, bm,
+        Map<Integer, DeviceBuffer> b = launch(k, new long[] {gx, gy}, new int[] {16, 16}, null, a, bm,
                 new float[m * n], m, n, kk);
         // 20 float FMAs per element: relative error within 20 ulp of the magnitude sum
         assertClose(expected, read(b.get(3), m * n), 1e-5, 1e-5, "sgemm");
@@ -447,7 +472,7 @@ class KernelJitOpenClTest {
         GeneratedKernel k = KernelJit.shared().compile(method("mmaGemmBF16"), null, Dialect.OPENCL,
                 KernelJitCompileTest.POCL, 256);
         // one 128x128 block covers the matrix: a single work-group of 256
-        Map<Integer, MemorySegment> b = launch(k, 256, 256, null, a, bt, new float[m * n], m, n, kk);
+        Map<Integer, DeviceBuffer> b = launch(k, 256, 256, null, a, bt, new float[m * n], m, n, kk);
         // bf16 products are exact in float; 40 float adds: within 1e-5 relative
         assertClose(expected, read(b.get(3), m * n), 1e-5, 1e-5, "mmaGemmBF16");
     }

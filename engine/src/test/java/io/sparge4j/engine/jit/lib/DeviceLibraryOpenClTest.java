@@ -1,8 +1,14 @@
 package io.sparge4j.engine.jit.lib;
 
+import io.sparge4j.engine.compute.DeviceBuffer;
 import io.sparge4j.engine.compute.DeviceFeatures;
+import io.sparge4j.engine.compute.DeviceKernel;
 import io.sparge4j.engine.compute.Dialect;
+import io.sparge4j.engine.compute.GeneratedKernel;
+import io.sparge4j.engine.compute.KernelCache;
+import io.sparge4j.engine.compute.KernelParameter;
 import io.sparge4j.engine.device.BackendException;
+import io.sparge4j.engine.device.opencl.OpenClDevice;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -10,7 +16,11 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Random;
+import java.util.stream.Collectors;
+import java.util.stream.IntStream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -18,9 +28,9 @@ import static org.junit.jupiter.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
- * Runs the OpenCL library (every fallback path) on the first OpenCL device, e.g. PoCL, through generated driver
- * kernels, and compares with Java: conversions bit for bit, sub-group and FMA results bit for bit with the
- * emulator's semantics and within a stated tolerance of float64.
+ * Runs the OpenCL library (every fallback path) on an OpenCL device, e.g. PoCL, through generated driver kernels
+ * loaded by {@link OpenClDevice}, and compares with Java: conversions bit for bit, sub-group and FMA results bit
+ * for bit with the emulator's semantics and within a stated tolerance of float64.
  */
 class DeviceLibraryOpenClTest {
     private static final DeviceFeatures NO_FEATURES =
@@ -28,14 +38,15 @@ class DeviceLibraryOpenClTest {
     private static final DriverSources DRIVER = new DriverSources(Dialect.OPENCL,
             DeviceLibrary.forTarget(Dialect.OPENCL, NO_FEATURES));
 
-    private static ClTestRuntime cl;
+    private static OpenClDevice cl;
     private static String unavailable;
 
     @BeforeAll
     static void open() {
         try {
-            cl = ClTestRuntime.open();
-        } catch (BackendException e) {
+            // A memory-only cache, fresh per run: every driver is built from its source, never a cached binary.
+            cl = OpenClDevice.open(null, null, new KernelCache(null));
+        } catch (BackendException | UnsatisfiedLinkError e) {
             unavailable = e.getMessage();
         }
     }
@@ -47,23 +58,71 @@ class DeviceLibraryOpenClTest {
         }
     }
 
-    private static ClTestRuntime cl() {
+    private static OpenClDevice cl() {
         assumeTrue(cl != null, "no OpenCL device to run the library on: " + unavailable);
         return cl;
     }
 
+    /**
+     * Loads the driver kernel {@code entry} of {@code program} (C text the library and {@link DriverSources}
+     * generate), with its signature's buffers then scalars, which the device's launch checks arguments against.
+     * A build failure carries the build log and the numbered source.
+     */
+    private static DeviceKernel driver(String program, String entry, List<KernelParameter> buffers,
+            KernelParameter... scalars) {
+        List<KernelParameter> parameters = new ArrayList<>(buffers);
+        parameters.addAll(List.of(scalars));
+        GeneratedKernel kernel = new GeneratedKernel(entry, program, Dialect.OPENCL, parameters,
+                KernelCache.sha256(entry + "|" + program), List.of(), DriverSources.class.getSimpleName(), entry, 0);
+        try {
+            return cl().load(kernel);
+        } catch (BackendException e) {
+            String[] lines = program.split("\n");
+            String numbered = IntStream.range(0, lines.length).mapToObj(i -> (i + 1) + ": " + lines[i])
+                    .collect(Collectors.joining("\n"));
+            throw new AssertionError(e.getMessage() + "\nsource:\n" + numbered, e);
+        }
+    }
+
+    /** @return buffer parameters {@code 0..n-1}, one per element type, as the driver's signature lists them */
+    private static List<KernelParameter> buffers(Class<?>... elementTypes) {
+        List<KernelParameter> out = new ArrayList<>();
+        for (int i = 0; i < elementTypes.length; i++) {
+            out.add(new KernelParameter("p" + i, KernelParameter.Role.BUFFER, i, elementTypes[i]));
+        }
+        return out;
+    }
+
+    /** @return a device buffer holding a copy of {@code host} */
+    private static DeviceBuffer upload(MemorySegment host) {
+        DeviceBuffer buffer = cl().allocate(host.byteSize());
+        cl().copyToDevice(host, buffer, 0);
+        return buffer;
+    }
+
+    /** Launches a 1D range of {@code global} work-items in groups of {@code local}. */
+    private static void run(DeviceKernel kernel, long global, int local, Object... arguments) {
+        cl().launch(kernel, new long[] {global}, new int[] {local}, List.of(arguments));
+    }
+
+    /** Copies {@code buffer} into {@code host}, after the work enqueued before (blocking). */
+    private static void read(DeviceBuffer buffer, MemorySegment host) {
+        cl().copyToHost(buffer, 0, host);
+    }
+
     @Test
     void halfToFloatIsExactForAll65536BitPatterns() {
-        ClTestRuntime rt = cl();
+        OpenClDevice rt = cl();
         short[] in = new short[65536];
         for (int i = 0; i < in.length; i++) {
             in[i] = (short) i;
         }
         int[] out = new int[in.length];
-        MemorySegment kernel = rt.kernel(DRIVER.program(DriverSources.HALVES, DRIVER.halves()), "t_h2f");
-        MemorySegment outBuffer = rt.buffer(MemorySegment.ofArray(out));
-        rt.run(kernel, in.length, 64, rt.buffer(MemorySegment.ofArray(in)), outBuffer);
-        rt.read(outBuffer, MemorySegment.ofArray(out));
+        DeviceKernel kernel = driver(DRIVER.program(DriverSources.HALVES, DRIVER.halves()), "t_h2f",
+                buffers(short.class, int.class));
+        DeviceBuffer outBuffer = upload(MemorySegment.ofArray(out));
+        run(kernel, in.length, 64, upload(MemorySegment.ofArray(in)), outBuffer);
+        read(outBuffer, MemorySegment.ofArray(out));
         for (int i = 0; i < in.length; i++) {
             int expected = Float.floatToRawIntBits(Float.float16ToFloat(in[i]));
             if (out[i] != expected) {
@@ -75,13 +134,14 @@ class DeviceLibraryOpenClTest {
 
     @Test
     void floatToHalfIsExactOnEdgesMidpointsAndRandomFloats() {
-        ClTestRuntime rt = cl();
+        OpenClDevice rt = cl();
         int[] bits = floatToHalfInputs(new Random(0x5eed_f16L));
         short[] out = new short[bits.length];
-        MemorySegment kernel = rt.kernel(DRIVER.program(DriverSources.HALVES, DRIVER.halves()), "t_f2h");
-        MemorySegment outBuffer = rt.buffer(MemorySegment.ofArray(out));
-        rt.run(kernel, bits.length, 64, rt.buffer(MemorySegment.ofArray(bits)), outBuffer);
-        rt.read(outBuffer, MemorySegment.ofArray(out));
+        DeviceKernel kernel = driver(DRIVER.program(DriverSources.HALVES, DRIVER.halves()), "t_f2h",
+                buffers(int.class, short.class));
+        DeviceBuffer outBuffer = upload(MemorySegment.ofArray(out));
+        run(kernel, bits.length, 64, upload(MemorySegment.ofArray(bits)), outBuffer);
+        read(outBuffer, MemorySegment.ofArray(out));
         for (int i = 0; i < bits.length; i++) {
             short expected = Float.floatToFloat16(Float.intBitsToFloat(bits[i]));
             if (out[i] != expected) {
@@ -129,7 +189,7 @@ class DeviceLibraryOpenClTest {
     @ParameterizedTest(name = "work-group size {0}")
     @ValueSource(ints = {64, 128, 80})
     void subGroupFallbackMatchesTheEmulatorsLaneOrderSemantics(int workGroupSize) {
-        ClTestRuntime rt = cl();
+        cl();
         int groups = 3;
         int n = groups * workGroupSize;
         Random random = new Random(workGroupSize);
@@ -139,18 +199,20 @@ class DeviceLibraryOpenClTest {
             in[i] = (float) ((random.nextDouble() + 0.1) * Math.scalb(1.0, random.nextInt(17) - 8)
                     * (random.nextBoolean() ? 1 : -1));
         }
-        MemorySegment kernel = rt.kernel(DRIVER.program(DriverSources.SIMD, DRIVER.simd(workGroupSize)), "t_simd");
+        DeviceKernel kernel = driver(DRIVER.program(DriverSources.SIMD, DRIVER.simd(workGroupSize)), "t_simd",
+                buffers(float.class, float.class, float.class, float.class),
+                new KernelParameter("delta", KernelParameter.Role.SCALAR, 4, int.class));
         for (int delta : new int[] {1, 5, 16, 31, 32}) {
             float[] sum = new float[n];
             float[] down = new float[n];
             float[] first = new float[n];
-            MemorySegment sumB = rt.buffer(MemorySegment.ofArray(sum));
-            MemorySegment downB = rt.buffer(MemorySegment.ofArray(down));
-            MemorySegment firstB = rt.buffer(MemorySegment.ofArray(first));
-            rt.run(kernel, n, workGroupSize, rt.buffer(MemorySegment.ofArray(in)), sumB, downB, firstB, delta);
-            rt.read(sumB, MemorySegment.ofArray(sum));
-            rt.read(downB, MemorySegment.ofArray(down));
-            rt.read(firstB, MemorySegment.ofArray(first));
+            DeviceBuffer sumB = upload(MemorySegment.ofArray(sum));
+            DeviceBuffer downB = upload(MemorySegment.ofArray(down));
+            DeviceBuffer firstB = upload(MemorySegment.ofArray(first));
+            run(kernel, n, workGroupSize, upload(MemorySegment.ofArray(in)), sumB, downB, firstB, delta);
+            read(sumB, MemorySegment.ofArray(sum));
+            read(downB, MemorySegment.ofArray(down));
+            read(firstB, MemorySegment.ofArray(first));
             for (int i = 0; i < n; i++) {
                 int local = i % workGroupSize;
                 int base = i - local % 32;
@@ -172,7 +234,7 @@ class DeviceLibraryOpenClTest {
     @ParameterizedTest(name = "bf16 {0}")
     @ValueSource(booleans = {false, true})
     void fragmentMmaFallbackMatchesTheEmulatorAndFloat64(boolean bf16) {
-        ClTestRuntime rt = cl();
+        cl();
         int workGroupSize = 64;
         int warps = 4;
         Random random = new Random(bf16 ? 16 : 61);
@@ -184,12 +246,13 @@ class DeviceLibraryOpenClTest {
             cases[w] = MmaCase.random(random, bf16);
             cases[w].scatterFragments(a, b, c, w * 32);
         }
-        MemorySegment kernel = rt.kernel(DRIVER.program(DriverSources.fragments(bf16),
-                DRIVER.mmaFragments(workGroupSize, bf16)), "t_mma");
-        MemorySegment cB = rt.buffer(MemorySegment.ofArray(c));
-        rt.run(kernel, warps * 32, workGroupSize, rt.buffer(MemorySegment.ofArray(a)),
-                rt.buffer(MemorySegment.ofArray(b)), cB);
-        rt.read(cB, MemorySegment.ofArray(c));
+        DeviceKernel kernel = driver(DRIVER.program(DriverSources.fragments(bf16),
+                DRIVER.mmaFragments(workGroupSize, bf16)), "t_mma",
+                buffers(short.class, short.class, float.class));
+        DeviceBuffer cB = upload(MemorySegment.ofArray(c));
+        run(kernel, warps * 32, workGroupSize, upload(MemorySegment.ofArray(a)),
+                upload(MemorySegment.ofArray(b)), cB);
+        read(cB, MemorySegment.ofArray(c));
         for (int w = 0; w < warps; w++) {
             cases[w].check(cases[w].gatherFragments(c, w * 32), "sp_mma_" + (bf16 ? "bf16" : "f16") + " warp " + w);
         }
@@ -198,7 +261,7 @@ class DeviceLibraryOpenClTest {
     @ParameterizedTest(name = "bf16 {0}")
     @ValueSource(booleans = {false, true})
     void tileMmaFallbackMatchesTheEmulatorAndFloat64(boolean bf16) {
-        ClTestRuntime rt = cl();
+        cl();
         int subGroupsPerGroup = 2;
         int tiles = 4;
         Random random = new Random(bf16 ? 0xb16 : 0xf16);
@@ -212,12 +275,13 @@ class DeviceLibraryOpenClTest {
             System.arraycopy(cases[s].b, 0, b, s * 128, 128);
             System.arraycopy(cases[s].c, 0, c, s * 128, 128);
         }
-        MemorySegment kernel = rt.kernel(DRIVER.program(DriverSources.tile(bf16),
-                DRIVER.mmaTile(subGroupsPerGroup, bf16)), "t_tile");
-        MemorySegment cB = rt.buffer(MemorySegment.ofArray(c));
-        rt.run(kernel, tiles * 32, subGroupsPerGroup * 32, rt.buffer(MemorySegment.ofArray(a)),
-                rt.buffer(MemorySegment.ofArray(b)), cB);
-        rt.read(cB, MemorySegment.ofArray(c));
+        DeviceKernel kernel = driver(DRIVER.program(DriverSources.tile(bf16),
+                DRIVER.mmaTile(subGroupsPerGroup, bf16)), "t_tile",
+                buffers(short.class, short.class, float.class));
+        DeviceBuffer cB = upload(MemorySegment.ofArray(c));
+        run(kernel, tiles * 32, subGroupsPerGroup * 32, upload(MemorySegment.ofArray(a)),
+                upload(MemorySegment.ofArray(b)), cB);
+        read(cB, MemorySegment.ofArray(c));
         for (int s = 0; s < tiles; s++) {
             float[] got = new float[128];
             System.arraycopy(c, s * 128, got, 0, 128);
@@ -227,7 +291,7 @@ class DeviceLibraryOpenClTest {
 
     @Test
     void atomicAddsSumEveryWorkItemsValue() {
-        ClTestRuntime rt = cl();
+        cl();
         int n = 1024;
         int workGroupSize = 64;
         Random random = new Random(7);
@@ -246,16 +310,17 @@ class DeviceLibraryOpenClTest {
         int[] gi = {1, 2, 3, 4};
         float[] gf = {0.5f, -0.25f, 1f, 2f};
         int[] li = new int[4];
-        MemorySegment giB = rt.buffer(MemorySegment.ofArray(gi));
-        MemorySegment gfB = rt.buffer(MemorySegment.ofArray(gf));
-        MemorySegment liB = rt.buffer(MemorySegment.ofArray(li));
-        MemorySegment kernel = rt.kernel(DRIVER.program(DriverSources.ATOMICS, DRIVER.atomics()), "t_atomic");
-        rt.run(kernel, n, workGroupSize, giB, gfB, liB, rt.buffer(MemorySegment.ofArray(vi)),
-                rt.buffer(MemorySegment.ofArray(vf)));
+        DeviceBuffer giB = upload(MemorySegment.ofArray(gi));
+        DeviceBuffer gfB = upload(MemorySegment.ofArray(gf));
+        DeviceBuffer liB = upload(MemorySegment.ofArray(li));
+        DeviceKernel kernel = driver(DRIVER.program(DriverSources.ATOMICS, DRIVER.atomics()), "t_atomic",
+                buffers(int.class, float.class, int.class, int.class, float.class));
+        run(kernel, n, workGroupSize, giB, gfB, liB, upload(MemorySegment.ofArray(vi)),
+                upload(MemorySegment.ofArray(vf)));
         float[] gf0 = {0.5f, -0.25f, 1f, 2f};
-        rt.read(giB, MemorySegment.ofArray(gi));
-        rt.read(gfB, MemorySegment.ofArray(gf));
-        rt.read(liB, MemorySegment.ofArray(li));
+        read(giB, MemorySegment.ofArray(gi));
+        read(gfB, MemorySegment.ofArray(gf));
+        read(liB, MemorySegment.ofArray(li));
         for (int j = 0; j < 4; j++) {
             assertEquals(j + 1 + expectedInt[j], gi[j], "sp_atomic_add_gi slot " + j);
             assertEquals(expectedInt[j], li[j], "sp_atomic_add_li (summed over groups) slot " + j);
