@@ -2,6 +2,8 @@ package io.sparge4j.engine.jit;
 
 import io.sparge4j.engine.compute.Dialect;
 
+import java.lang.classfile.TypeKind;
+
 /** Types of C variables and array elements; values on the JVM stack are only INT, LONG, FLOAT or DOUBLE. */
 enum JType {
     INT("int", "int", 'i'),
@@ -48,6 +50,31 @@ enum JType {
             case SHORT -> short.class;
             case BYTE -> byte.class;
             case CHAR -> char.class;
+        };
+    }
+
+    /** @return the stack type of a primitive field or method descriptor ({@code "I"}, {@code "J"}...), else null */
+    static JType ofDescriptor(String descriptor) {
+        return switch (descriptor) {
+            case "I", "Z", "S", "B", "C" -> INT;
+            case "J" -> LONG;
+            case "F" -> FLOAT;
+            case "D" -> DOUBLE;
+            default -> null;
+        };
+    }
+
+    /** @return the type of an instruction's operand kind (booleans as INT), or null for references and void */
+    static JType of(TypeKind kind) {
+        return switch (kind) {
+            case INT, BOOLEAN -> INT;
+            case LONG -> LONG;
+            case FLOAT -> FLOAT;
+            case DOUBLE -> DOUBLE;
+            case SHORT -> SHORT;
+            case BYTE -> BYTE;
+            case CHAR -> CHAR;
+            default -> null;
         };
     }
 }

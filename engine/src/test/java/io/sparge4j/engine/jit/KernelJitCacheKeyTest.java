@@ -118,7 +118,9 @@ class KernelJitCacheKeyTest {
         assertTrue(s.contains("(unsigned long long)"), s); // >>> on long
         assertTrue(s.contains("(unsigned int)"), s); // >>> on int
         assertTrue(s.contains("<< 3)"), s); // i << 35 masks the count to 3 as Java does
-        java.nio.file.Files.writeString(java.nio.file.Path.of("target", "jit-sources", "sizeAndLongs.cu"), s);
+        // kept beside KernelJitCompileTest's sources; this test may run first, in a fresh target folder
+        java.nio.file.Path dir = java.nio.file.Files.createDirectories(java.nio.file.Path.of("target", "jit-sources"));
+        java.nio.file.Files.writeString(dir.resolve("sizeAndLongs.cu"), s);
         GeneratedKernel cl = compile(m, null, Dialect.OPENCL, KernelJitCompileTest.POCL);
         assertTrue(cl.source().contains("__global float* x") && cl.source().contains("long offset"), cl.source());
     }
