@@ -4,9 +4,9 @@ import io.sparge4j.engine.device.BackendException;
 import io.sparge4j.engine.device.BackendInfo;
 import io.sparge4j.engine.device.CudaDriverProbe;
 import io.sparge4j.engine.device.DeviceInfo;
-import io.sparge4j.engine.device.OpenCl;
+import io.sparge4j.engine.device.opencl.OpenClDevice;
+import io.sparge4j.engine.device.opencl.OpenClDeviceRef;
 
-import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -25,33 +25,15 @@ public final class DeviceCatalog {
         return info.available() ? info.devices() : List.of();
     }
 
-    /** @return every OpenCL device of every platform, in platform order; empty when OpenCL is unavailable */
+    /**
+     * @return every OpenCL device of every platform, in platform order, as {@link OpenClDevice#list()} finds them
+     *     (so {@code P:D} here is what {@link OpenClDevice#open} opens); empty when OpenCL is unavailable
+     */
     public static List<OpenClAddress> openClDevices() {
-        OpenCl cl;
-        try {
-            cl = OpenCl.load();
-        } catch (BackendException e) {
-            return List.of();
-        }
         List<OpenClAddress> out = new ArrayList<>();
-        List<MemorySegment> platforms;
-        try {
-            platforms = cl.platforms();
-        } catch (RuntimeException e) {
-            return List.of();
-        }
-        for (int p = 0; p < platforms.size(); p++) {
-            // One broken vendor driver must not hide the others' devices.
-            try {
-                String platformName = cl.platformString(platforms.get(p), OpenCl.PLATFORM_NAME);
-                List<MemorySegment> devices = cl.devices(platforms.get(p), OpenCl.DEVICE_TYPE_ALL);
-                for (int d = 0; d < devices.size(); d++) {
-                    out.add(new OpenClAddress(p, d, out.size(), platformName,
-                            cl.deviceString(devices.get(d), OpenCl.DEVICE_NAME)));
-                }
-            } catch (RuntimeException e) {
-                // skipped: the probe in sparge info reports the broken platform
-            }
+        for (OpenClDeviceRef d : OpenClDevice.list()) {
+            out.add(new OpenClAddress(d.platformIndex(), d.deviceIndex(), out.size(), d.platformName(),
+                    d.deviceName()));
         }
         return out;
     }

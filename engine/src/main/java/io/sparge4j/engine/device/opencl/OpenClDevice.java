@@ -73,14 +73,14 @@ public final class OpenClDevice implements ComputeDevice {
         try {
             info = OpenCl.load();
             platforms = info.platforms();
-        } catch (BackendException e) {
-            return List.of();
+        } catch (RuntimeException e) {
+            return List.of(); // listing never throws: a missing or broken loader is no device
         }
         List<OpenClDeviceRef> out = new ArrayList<>();
         for (int p = 0; p < platforms.size(); p++) {
             try {
                 out.addAll(describe(info, p, platforms.get(p)));
-            } catch (BackendException e) {
+            } catch (RuntimeException e) {
                 // One broken vendor driver must not hide the other platforms' devices.
             }
         }
