@@ -4,7 +4,6 @@ import io.sparge4j.engine.compute.DeviceBuffer;
 import io.sparge4j.engine.compute.DeviceKernel;
 import io.sparge4j.engine.compute.Dialect;
 import io.sparge4j.engine.compute.GeneratedKernel;
-import io.sparge4j.engine.compute.KernelCache;
 import io.sparge4j.engine.compute.KernelParameter;
 import io.sparge4j.engine.device.BackendException;
 import io.sparge4j.engine.device.opencl.OpenClDevice;
@@ -26,7 +25,6 @@ import java.util.Random;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.fail;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Builds every generated OpenCL kernel (PoCL-like features: all fallbacks) on an OpenCL device (a GPU if there is
@@ -34,29 +32,20 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * Skipped with a reason when there is no OpenCL device.
  */
 class KernelJitOpenClTest {
-    private static OpenClDevice cl;
-    private static String unavailable;
+    private static OpenClTestDevice cl;
 
     @BeforeAll
     static void open() {
-        try {
-            // A memory-only cache, fresh per run: every kernel is built from its source, never a cached binary.
-            cl = OpenClDevice.open(null, null, new KernelCache(null));
-        } catch (BackendException | UnsatisfiedLinkError e) {
-            unavailable = e.getMessage();
-        }
+        cl = OpenClTestDevice.open();
     }
 
     @AfterAll
     static void close() {
-        if (cl != null) {
-            cl.close();
-        }
+        cl.close();
     }
 
     private static OpenClDevice cl() {
-        assumeTrue(cl != null, "no OpenCL device to build generated kernels on: " + unavailable);
-        return cl;
+        return cl.device("build generated kernels on");
     }
 
     static List<Method> kernels() {
@@ -99,7 +88,7 @@ class KernelJitOpenClTest {
         for (KernelParameter p : k.parameters()) {
             Object a = javaArgs[p.javaIndex()];
             switch (p.role()) {
-                case BUFFER -> args.add(buffers.computeIfAbsent(p.javaIndex(), i -> upload(switch (a) {
+                case BUFFER -> args.add(buffers.computeIfAbsent(p.javaIndex(), i -> cl.upload(switch (a) {
                     case float[] f -> MemorySegment.ofArray(f);
                     case short[] h -> MemorySegment.ofArray(h);
                     default -> MemorySegment.ofArray((int[]) a);
@@ -112,21 +101,9 @@ class KernelJitOpenClTest {
         return buffers;
     }
 
-    /** @return a device buffer holding a copy of {@code host} */
-    private static DeviceBuffer upload(MemorySegment host) {
-        DeviceBuffer buffer = cl().allocate(host.byteSize());
-        cl().copyToDevice(host, buffer, 0);
-        return buffer;
-    }
-
-    /** Copies {@code buffer} into {@code host}, after the work enqueued before (blocking). */
-    private static void read(DeviceBuffer buffer, MemorySegment host) {
-        cl().copyToHost(buffer, 0, host);
-    }
-
     private static float[] read(DeviceBuffer buffer, int n) {
         float[] out = new float[n];
-        read(buffer, MemorySegment.ofArray(out));
+        cl.read(buffer, MemorySegment.ofArray(out));
         return out;
     }
 
@@ -250,7 +227,7 @@ class KernelJitOpenClTest {
         GeneratedKernel k = generate("histogram", null, null, null, n);
         Map<Integer, DeviceBuffer> b = launch(k, 1024, 64, null, values, new int[16], n);
         int[] bins = new int[16];
-        read(b.get(2), MemorySegment.ofArray(bins));
+        cl.read(b.get(2), MemorySegment.ofArray(bins));
         assertArrayEquals(expected, bins);
     }
 
@@ -311,7 +288,7 @@ class KernelJitOpenClTest {
                 Dialect.OPENCL, KernelJitCompileTest.POCL, 64);
         Map<Integer, DeviceBuffer> b = launch(k, 256, 64, null, x, new int[n * 16], n);
         int[] actual = new int[n * 16];
-        read(b.get(2), MemorySegment.ofArray(actual));
+        cl.read(b.get(2), MemorySegment.ofArray(actual));
         for (int i = 0; i < actual.length; i++) {
             if (expected[i] != actual[i]) {
                 fail("semantics result " + (i % 16) + " of element " + (i / 16) + " (x = " + x[i / 16] + ", g = "
@@ -348,8 +325,8 @@ class KernelJitOpenClTest {
         float[] sums = read(b.get(3), n);
         short[] hOut = new short[n];
         short[] bOut = new short[n];
-        read(b.get(1), MemorySegment.ofArray(hOut));
-        read(b.get(2), MemorySegment.ofArray(bOut));
+        cl.read(b.get(1), MemorySegment.ofArray(hOut));
+        cl.read(b.get(2), MemorySegment.ofArray(bOut));
         for (int i = 0; i < n; i++) {
             assertEquals(Float.floatToIntBits(out.get(i)), Float.floatToIntBits(sums[i]), "sum " + i);
             assertEquals(h.getHalfBits(i), hOut[i], "f16 bits " + i + " of " + values[i]);
@@ -394,7 +371,7 @@ class KernelJitOpenClTest {
                 Dialect.OPENCL, KernelJitCompileTest.POCL, 64);
         Map<Integer, DeviceBuffer> b = launch(k, 256, 64, null, x, new int[n * 8], n);
         int[] actual = new int[n * 8];
-        read(b.get(2), MemorySegment.ofArray(actual));
+        cl.read(b.get(2), MemorySegment.ofArray(actual));
         for (int i = 0; i < actual.length; i++) {
             if (out.get(i) != actual[i]) {
                 fail("controlFlow result " + (i % 8) + " of element " + (i / 8) + ": device " + actual[i] + ", Java "

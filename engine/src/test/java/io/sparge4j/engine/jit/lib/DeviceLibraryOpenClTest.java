@@ -9,6 +9,7 @@ import io.sparge4j.engine.compute.KernelCache;
 import io.sparge4j.engine.compute.KernelParameter;
 import io.sparge4j.engine.device.BackendException;
 import io.sparge4j.engine.device.opencl.OpenClDevice;
+import io.sparge4j.engine.jit.OpenClTestDevice;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -25,7 +26,6 @@ import java.util.stream.IntStream;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Runs the OpenCL library (every fallback path) on an OpenCL device, e.g. PoCL, through generated driver kernels
@@ -38,29 +38,20 @@ class DeviceLibraryOpenClTest {
     private static final DriverSources DRIVER = new DriverSources(Dialect.OPENCL,
             DeviceLibrary.forTarget(Dialect.OPENCL, NO_FEATURES));
 
-    private static OpenClDevice cl;
-    private static String unavailable;
+    private static OpenClTestDevice cl;
 
     @BeforeAll
     static void open() {
-        try {
-            // A memory-only cache, fresh per run: every driver is built from its source, never a cached binary.
-            cl = OpenClDevice.open(null, null, new KernelCache(null));
-        } catch (BackendException | UnsatisfiedLinkError e) {
-            unavailable = e.getMessage();
-        }
+        cl = OpenClTestDevice.open();
     }
 
     @AfterAll
     static void close() {
-        if (cl != null) {
-            cl.close();
-        }
+        cl.close();
     }
 
     private static OpenClDevice cl() {
-        assumeTrue(cl != null, "no OpenCL device to run the library on: " + unavailable);
-        return cl;
+        return cl.device("run the library on");
     }
 
     /**
@@ -93,21 +84,9 @@ class DeviceLibraryOpenClTest {
         return out;
     }
 
-    /** @return a device buffer holding a copy of {@code host} */
-    private static DeviceBuffer upload(MemorySegment host) {
-        DeviceBuffer buffer = cl().allocate(host.byteSize());
-        cl().copyToDevice(host, buffer, 0);
-        return buffer;
-    }
-
     /** Launches a 1D range of {@code global} work-items in groups of {@code local}. */
     private static void run(DeviceKernel kernel, long global, int local, Object... arguments) {
         cl().launch(kernel, new long[] {global}, new int[] {local}, List.of(arguments));
-    }
-
-    /** Copies {@code buffer} into {@code host}, after the work enqueued before (blocking). */
-    private static void read(DeviceBuffer buffer, MemorySegment host) {
-        cl().copyToHost(buffer, 0, host);
     }
 
     @Test
@@ -120,9 +99,9 @@ class DeviceLibraryOpenClTest {
         int[] out = new int[in.length];
         DeviceKernel kernel = driver(DRIVER.program(DriverSources.HALVES, DRIVER.halves()), "t_h2f",
                 buffers(short.class, int.class));
-        DeviceBuffer outBuffer = upload(MemorySegment.ofArray(out));
-        run(kernel, in.length, 64, upload(MemorySegment.ofArray(in)), outBuffer);
-        read(outBuffer, MemorySegment.ofArray(out));
+        DeviceBuffer outBuffer = cl.upload(MemorySegment.ofArray(out));
+        run(kernel, in.length, 64, cl.upload(MemorySegment.ofArray(in)), outBuffer);
+        cl.read(outBuffer, MemorySegment.ofArray(out));
         for (int i = 0; i < in.length; i++) {
             int expected = Float.floatToRawIntBits(Float.float16ToFloat(in[i]));
             if (out[i] != expected) {
@@ -139,9 +118,9 @@ class DeviceLibraryOpenClTest {
         short[] out = new short[bits.length];
         DeviceKernel kernel = driver(DRIVER.program(DriverSources.HALVES, DRIVER.halves()), "t_f2h",
                 buffers(int.class, short.class));
-        DeviceBuffer outBuffer = upload(MemorySegment.ofArray(out));
-        run(kernel, bits.length, 64, upload(MemorySegment.ofArray(bits)), outBuffer);
-        read(outBuffer, MemorySegment.ofArray(out));
+        DeviceBuffer outBuffer = cl.upload(MemorySegment.ofArray(out));
+        run(kernel, bits.length, 64, cl.upload(MemorySegment.ofArray(bits)), outBuffer);
+        cl.read(outBuffer, MemorySegment.ofArray(out));
         for (int i = 0; i < bits.length; i++) {
             short expected = Float.floatToFloat16(Float.intBitsToFloat(bits[i]));
             if (out[i] != expected) {
@@ -206,13 +185,13 @@ class DeviceLibraryOpenClTest {
             float[] sum = new float[n];
             float[] down = new float[n];
             float[] first = new float[n];
-            DeviceBuffer sumB = upload(MemorySegment.ofArray(sum));
-            DeviceBuffer downB = upload(MemorySegment.ofArray(down));
-            DeviceBuffer firstB = upload(MemorySegment.ofArray(first));
-            run(kernel, n, workGroupSize, upload(MemorySegment.ofArray(in)), sumB, downB, firstB, delta);
-            read(sumB, MemorySegment.ofArray(sum));
-            read(downB, MemorySegment.ofArray(down));
-            read(firstB, MemorySegment.ofArray(first));
+            DeviceBuffer sumB = cl.upload(MemorySegment.ofArray(sum));
+            DeviceBuffer downB = cl.upload(MemorySegment.ofArray(down));
+            DeviceBuffer firstB = cl.upload(MemorySegment.ofArray(first));
+            run(kernel, n, workGroupSize, cl.upload(MemorySegment.ofArray(in)), sumB, downB, firstB, delta);
+            cl.read(sumB, MemorySegment.ofArray(sum));
+            cl.read(downB, MemorySegment.ofArray(down));
+            cl.read(firstB, MemorySegment.ofArray(first));
             for (int i = 0; i < n; i++) {
                 int local = i % workGroupSize;
                 int base = i - local % 32;
@@ -249,10 +228,10 @@ class DeviceLibraryOpenClTest {
         DeviceKernel kernel = driver(DRIVER.program(DriverSources.fragments(bf16),
                 DRIVER.mmaFragments(workGroupSize, bf16)), "t_mma",
                 buffers(short.class, short.class, float.class));
-        DeviceBuffer cB = upload(MemorySegment.ofArray(c));
-        run(kernel, warps * 32, workGroupSize, upload(MemorySegment.ofArray(a)),
-                upload(MemorySegment.ofArray(b)), cB);
-        read(cB, MemorySegment.ofArray(c));
+        DeviceBuffer cB = cl.upload(MemorySegment.ofArray(c));
+        run(kernel, warps * 32, workGroupSize, cl.upload(MemorySegment.ofArray(a)),
+                cl.upload(MemorySegment.ofArray(b)), cB);
+        cl.read(cB, MemorySegment.ofArray(c));
         for (int w = 0; w < warps; w++) {
             cases[w].check(cases[w].gatherFragments(c, w * 32), "sp_mma_" + (bf16 ? "bf16" : "f16") + " warp " + w);
         }
@@ -278,10 +257,10 @@ class DeviceLibraryOpenClTest {
         DeviceKernel kernel = driver(DRIVER.program(DriverSources.tile(bf16),
                 DRIVER.mmaTile(subGroupsPerGroup, bf16)), "t_tile",
                 buffers(short.class, short.class, float.class));
-        DeviceBuffer cB = upload(MemorySegment.ofArray(c));
-        run(kernel, tiles * 32, subGroupsPerGroup * 32, upload(MemorySegment.ofArray(a)),
-                upload(MemorySegment.ofArray(b)), cB);
-        read(cB, MemorySegment.ofArray(c));
+        DeviceBuffer cB = cl.upload(MemorySegment.ofArray(c));
+        run(kernel, tiles * 32, subGroupsPerGroup * 32, cl.upload(MemorySegment.ofArray(a)),
+                cl.upload(MemorySegment.ofArray(b)), cB);
+        cl.read(cB, MemorySegment.ofArray(c));
         for (int s = 0; s < tiles; s++) {
             float[] got = new float[128];
             System.arraycopy(c, s * 128, got, 0, 128);
@@ -310,17 +289,17 @@ class DeviceLibraryOpenClTest {
         int[] gi = {1, 2, 3, 4};
         float[] gf = {0.5f, -0.25f, 1f, 2f};
         int[] li = new int[4];
-        DeviceBuffer giB = upload(MemorySegment.ofArray(gi));
-        DeviceBuffer gfB = upload(MemorySegment.ofArray(gf));
-        DeviceBuffer liB = upload(MemorySegment.ofArray(li));
+        DeviceBuffer giB = cl.upload(MemorySegment.ofArray(gi));
+        DeviceBuffer gfB = cl.upload(MemorySegment.ofArray(gf));
+        DeviceBuffer liB = cl.upload(MemorySegment.ofArray(li));
         DeviceKernel kernel = driver(DRIVER.program(DriverSources.ATOMICS, DRIVER.atomics()), "t_atomic",
                 buffers(int.class, float.class, int.class, int.class, float.class));
-        run(kernel, n, workGroupSize, giB, gfB, liB, upload(MemorySegment.ofArray(vi)),
-                upload(MemorySegment.ofArray(vf)));
+        run(kernel, n, workGroupSize, giB, gfB, liB, cl.upload(MemorySegment.ofArray(vi)),
+                cl.upload(MemorySegment.ofArray(vf)));
         float[] gf0 = {0.5f, -0.25f, 1f, 2f};
-        read(giB, MemorySegment.ofArray(gi));
-        read(gfB, MemorySegment.ofArray(gf));
-        read(liB, MemorySegment.ofArray(li));
+        cl.read(giB, MemorySegment.ofArray(gi));
+        cl.read(gfB, MemorySegment.ofArray(gf));
+        cl.read(liB, MemorySegment.ofArray(li));
         for (int j = 0; j < 4; j++) {
             assertEquals(j + 1 + expectedInt[j], gi[j], "sp_atomic_add_gi slot " + j);
             assertEquals(expectedInt[j], li[j], "sp_atomic_add_li (summed over groups) slot " + j);
