@@ -124,33 +124,28 @@ final class Arithmetic {
     }
 
     private Expr fold(Expr a, Expr b, String sym, JType type) {
-        if (a.constant() instanceof Integer x && b.constant() instanceof Integer y
-                && !((sym.equals("/") || sym.equals("%")) && y == 0)) {
-            return exprs.constant(switch (sym) {
-                case "+" -> x + y;
-                case "-" -> x - y;
-                case "*" -> x * y;
-                case "/" -> x / y;
-                case "%" -> x % y;
-                case "&" -> x & y;
-                case "|" -> x | y;
-                default -> x ^ y;
-            });
+        boolean divides = sym.equals("/") || sym.equals("%");
+        if (a.constant() instanceof Integer x && b.constant() instanceof Integer y && !(divides && y == 0)) {
+            // the low 32 bits of the long result are Java's int result, overflow (MIN_VALUE / -1) included
+            return exprs.constant((int) foldLong(x, y, sym));
         }
-        if (a.constant() instanceof Long x && b.constant() instanceof Long y
-                && !((sym.equals("/") || sym.equals("%")) && y == 0)) {
-            return exprs.constant(switch (sym) {
-                case "+" -> x + y;
-                case "-" -> x - y;
-                case "*" -> x * y;
-                case "/" -> x / y;
-                case "%" -> x % y;
-                case "&" -> x & y;
-                case "|" -> x | y;
-                default -> x ^ y;
-            });
+        if (a.constant() instanceof Long x && b.constant() instanceof Long y && !(divides && y == 0)) {
+            return exprs.constant(foldLong(x, y, sym));
         }
         return Exprs.op("(" + a.code() + " " + sym + " " + b.code() + ")", type, a, b);
+    }
+
+    private static long foldLong(long x, long y, String sym) {
+        return switch (sym) {
+            case "+" -> x + y;
+            case "-" -> x - y;
+            case "*" -> x * y;
+            case "/" -> x / y;
+            case "%" -> x % y;
+            case "&" -> x & y;
+            case "|" -> x | y;
+            default -> x ^ y;
+        };
     }
 
     void convert(ConvertInstruction cv, List<Value> stack) {
