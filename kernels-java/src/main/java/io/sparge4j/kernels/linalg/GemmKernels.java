@@ -5,6 +5,7 @@ import io.sparge4j.kernels.KernelMath;
 import io.sparge4j.kernels.types.arrays.BFloat16Array;
 import io.sparge4j.kernels.types.arrays.FloatArray;
 import io.sparge4j.kernels.types.arrays.HalfFloatArray;
+import io.sparge4j.kernels.types.arrays.IntArray;
 
 /**
  * Matrix multiplies written for GPUs: a register-blocked f32 GEMM (CUDA cores) and tensor-core GEMMs in f16 and
@@ -25,6 +26,18 @@ public final class GemmKernels {
     private static final int MMA_BK = 32;
     /** Row stride of the MMA kernels' local tiles: 8 elements of padding keep fragment loads free of bank conflicts. */
     private static final int MMA_LDS = MMA_BK + 8;
+    /** k elements per tile of the pair kernels. */
+    private static final int PAIR_BK = 32;
+    /** Ints (k pairs) per row of a pair-kernel tile. */
+    private static final int PAIR_KP = PAIR_BK / 2;
+    /** Row stride in ints of the pair kernels' local tiles: 4 ints of padding make fragment loads conflict-free. */
+    private static final int PAIR_LD = PAIR_KP + 4;
+    /** One operand's tile in ints; local memory holds two per operand (double buffering). */
+    private static final int PAIR_TILE = BLOCK * PAIR_LD;
+    /** Rows of a tile one pass of the work-group loads: 16 work-items per row of 16 ints. */
+    private static final int PAIR_ROWS_PER_PASS = MMA_GROUP_SIZE / PAIR_KP;
+    /** Ints each work-item loads per operand and tile. */
+    private static final int PAIR_LOADS = BLOCK / PAIR_ROWS_PER_PASS;
     private static final int WARP_M_TILES = 2;
     private static final int WARP_N_TILES = 8;
 
@@ -200,6 +213,158 @@ public final class GemmKernels {
             ctx.localBarrier();
         }
         storeAccumulators(ctx, acc, c, m, n, rowBase + warpRow, colBase + warpCol);
+    }
+
+    /**
+     * {@link #mmaGemmBF16} reading both operands as pairs of bf16 in 32-bit words: {@code a} and {@code bt} are
+     * int views of the bf16 matrices (e.g. {@code IntArray.fromSegmentShallow(bf16.getSegment())}), element
+     * {@code 2p} in the low half of int {@code p}, so {@code k} must be even (for odd {@code k} use
+     * {@link #mmaGemmBF16}). Whole tiles inside the matrices load without bounds checks; the next k-tile is
+     * fetched into registers while the tensor cores work on the current one (two local buffers, one barrier per
+     * tile). Grid as {@link #mmaGemmBF16}: 256x1 work-groups over {@code (ceil(n / 128) * 256, ceil(m / 128))}.
+     *
+     * @param ctx the work-item
+     * @param a A as int pairs, row-major m x k/2
+     * @param bt B transposed as int pairs, row-major n x k/2
+     * @param c C (m x n, f32), written
+     * @param m rows of A and C
+     * @param n rows of Bt, columns of C
+     * @param k the reduction length in bf16 elements, even
+     */
+    public static void mmaGemmBF16Pairs(KernelContext ctx, IntArray a, IntArray bt, FloatArray c, int m, int n,
+            int k) {
+        int[] as = ctx.allocateIntLocalArray(2 * PAIR_TILE);
+        int[] bs = ctx.allocateIntLocalArray(2 * PAIR_TILE);
+        float[] acc = new float[WARP_M_TILES * WARP_N_TILES * KernelContext.MMA_C_FRAGMENT];
+        short[] af = new short[WARP_M_TILES * KernelContext.MMA_A_FRAGMENT];
+        short[] bf = new short[WARP_N_TILES * KernelContext.MMA_B_FRAGMENT];
+        int[] ra = new int[PAIR_LOADS];
+        int[] rb = new int[PAIR_LOADS];
+        mmaGemmPairs(ctx, as, bs, acc, af, bf, ra, rb, a, bt, c, m, n, k, true);
+    }
+
+    /**
+     * As {@link #mmaGemmBF16Pairs} with f16 operands (int views of f16 matrices); for odd {@code k} use
+     * {@link #mmaGemmF16}.
+     *
+     * @param ctx the work-item
+     * @param a A as int pairs, row-major m x k/2
+     * @param bt B transposed as int pairs, row-major n x k/2
+     * @param c C (m x n, f32), written
+     * @param m rows of A and C
+     * @param n rows of Bt, columns of C
+     * @param k the reduction length in f16 elements, even
+     */
+    public static void mmaGemmF16Pairs(KernelContext ctx, IntArray a, IntArray bt, FloatArray c, int m, int n,
+            int k) {
+        int[] as = ctx.allocateIntLocalArray(2 * PAIR_TILE);
+        int[] bs = ctx.allocateIntLocalArray(2 * PAIR_TILE);
+        float[] acc = new float[WARP_M_TILES * WARP_N_TILES * KernelContext.MMA_C_FRAGMENT];
+        short[] af = new short[WARP_M_TILES * KernelContext.MMA_A_FRAGMENT];
+        short[] bf = new short[WARP_N_TILES * KernelContext.MMA_B_FRAGMENT];
+        int[] ra = new int[PAIR_LOADS];
+        int[] rb = new int[PAIR_LOADS];
+        mmaGemmPairs(ctx, as, bs, acc, af, bf, ra, rb, a, bt, c, m, n, k, false);
+    }
+
+    /** The pair kernels' body: double-buffered local tiles, register prefetch of the next k-tile. */
+    private static void mmaGemmPairs(KernelContext ctx, int[] as, int[] bs, float[] acc, short[] af, short[] bf,
+            int[] ra, int[] rb, IntArray a, IntArray bt, FloatArray c, int m, int n, int k, boolean bf16) {
+        int tid = ctx.localIdx;
+        int warp = tid >> 5;
+        int lane = tid & 31;
+        int g = lane >> 2;
+        int tq = lane & 3;
+        int warpRow = (warp >> 1) * 32;
+        int warpCol = (warp & 1) * 64;
+        int rowBase = ctx.groupIdy * BLOCK;
+        int colBase = ctx.groupIdx * BLOCK;
+        int kp = k >> 1;
+        int loadRow = tid / PAIR_KP;
+        int loadCol = tid % PAIR_KP;
+        int storeAt = loadRow * PAIR_LD + loadCol;
+        loadPairs(a, ra, rowBase + loadRow, m, kp, loadCol, rowBase + BLOCK <= m && PAIR_KP <= kp);
+        loadPairs(bt, rb, colBase + loadRow, n, kp, loadCol, colBase + BLOCK <= n && PAIR_KP <= kp);
+        storePairs(as, ra, storeAt);
+        storePairs(bs, rb, storeAt);
+        ctx.localBarrier();
+        int cur = 0;
+        for (int tp = 0; tp < kp; tp += PAIR_KP) {
+            int next = tp + PAIR_KP;
+            if (next < kp) {
+                // issued now, consumed after the MMAs: the loads' latency hides behind the tensor-core work
+                loadPairs(a, ra, rowBase + loadRow, m, kp, next + loadCol,
+                        rowBase + BLOCK <= m && next + PAIR_KP <= kp);
+                loadPairs(bt, rb, colBase + loadRow, n, kp, next + loadCol,
+                        colBase + BLOCK <= n && next + PAIR_KP <= kp);
+            }
+            for (int ks = 0; ks < PAIR_KP; ks += 8) {
+                for (int i = 0; i < WARP_M_TILES; i++) {
+                    int at = cur + (warpRow + i * 16 + g) * PAIR_LD + ks + tq;
+                    int f = i * KernelContext.MMA_A_FRAGMENT;
+                    splitPair(as[at], af, f);
+                    splitPair(as[at + 8 * PAIR_LD], af, f + 2);
+                    splitPair(as[at + 4], af, f + 4);
+                    splitPair(as[at + 8 * PAIR_LD + 4], af, f + 6);
+                }
+                for (int j = 0; j < WARP_N_TILES; j++) {
+                    int at = cur + (warpCol + j * 8 + g) * PAIR_LD + ks + tq;
+                    int f = j * KernelContext.MMA_B_FRAGMENT;
+                    splitPair(bs[at], bf, f);
+                    splitPair(bs[at + 4], bf, f + 2);
+                }
+                for (int i = 0; i < WARP_M_TILES; i++) {
+                    for (int j = 0; j < WARP_N_TILES; j++) {
+                        int fa = i * KernelContext.MMA_A_FRAGMENT;
+                        int fb = j * KernelContext.MMA_B_FRAGMENT;
+                        int fc = (i * WARP_N_TILES + j) * KernelContext.MMA_C_FRAGMENT;
+                        if (bf16) {
+                            ctx.mmaBF16(af, fa, bf, fb, acc, fc);
+                        } else {
+                            ctx.mmaF16(af, fa, bf, fb, acc, fc);
+                        }
+                    }
+                }
+            }
+            cur = PAIR_TILE - cur;
+            if (next < kp) {
+                // the other buffer was last read before the previous barrier
+                storePairs(as, ra, cur + storeAt);
+                storePairs(bs, rb, cur + storeAt);
+            }
+            ctx.localBarrier();
+        }
+        storeAccumulators(ctx, acc, c, m, n, rowBase + warpRow, colBase + warpCol);
+    }
+
+    /**
+     * Loads one operand's share of a k-tile of int pairs into registers: rows {@code row0 + 16 * e}, int column
+     * {@code col}; without checks when the whole tile is inside ({@code inside}), else zero outside.
+     */
+    private static void loadPairs(IntArray src, int[] regs, int row0, int rows, int kp, int col, boolean inside) {
+        if (inside) {
+            for (int e = 0; e < PAIR_LOADS; e++) {
+                regs[e] = src.get((row0 + e * PAIR_ROWS_PER_PASS) * kp + col);
+            }
+        } else {
+            for (int e = 0; e < PAIR_LOADS; e++) {
+                int row = row0 + e * PAIR_ROWS_PER_PASS;
+                regs[e] = row < rows && col < kp ? src.get(row * kp + col) : 0;
+            }
+        }
+    }
+
+    /** Stores a work-item's loaded ints into a local tile from {@code at}, 16 rows apart. */
+    private static void storePairs(int[] tile, int[] regs, int at) {
+        for (int e = 0; e < PAIR_LOADS; e++) {
+            tile[at + e * PAIR_ROWS_PER_PASS * PAIR_LD] = regs[e];
+        }
+    }
+
+    /** Splits two packed 16-bit values into fragment elements {@code at} (low half) and {@code at + 1}. */
+    private static void splitPair(int pair, short[] fragment, int at) {
+        fragment[at] = (short) pair;
+        fragment[at + 1] = (short) (pair >>> 16);
     }
 
     /** Writes a warp's 2x8 accumulator fragments to C at (row0, col0), guarding the edges. */
