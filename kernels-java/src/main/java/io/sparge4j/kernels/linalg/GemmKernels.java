@@ -30,8 +30,11 @@ public final class GemmKernels {
     private static final int PAIR_BK = 32;
     /** Ints (k pairs) per row of a pair-kernel tile. */
     private static final int PAIR_KP = PAIR_BK / 2;
-    /** Row stride in ints of the pair kernels' local tiles: 4 ints of padding make fragment loads conflict-free. */
-    private static final int PAIR_LD = PAIR_KP + 4;
+    /**
+     * Row stride in ints of the pair kernels' local tiles: 8 ints of padding put a half-warp's four rows of 64-bit
+     * fragment loads on all 32 banks.
+     */
+    private static final int PAIR_LD = PAIR_KP + 8;
     /** One operand's tile in ints; local memory holds two per operand (double buffering). */
     private static final int PAIR_TILE = BLOCK * PAIR_LD;
     /** Rows of a tile one pass of the work-group loads: 16 work-items per row of 16 ints. */
@@ -282,15 +285,20 @@ public final class GemmKernels {
         int kp = k >> 1;
         int loadRow = tid / PAIR_KP;
         int loadCol = tid % PAIR_KP;
-        int storeAt = loadRow * PAIR_LD + loadCol;
+        int storeAt = loadRow * PAIR_LD + interleavePairs(loadCol);
+        // this lane's fragment origins; pairs t and t + 4 are adjacent (interleavePairs), so each fragment row
+        // is one 64-bit load
+        int aFragment = (warpRow + g) * PAIR_LD + 2 * tq;
+        int bFragment = (warpCol + g) * PAIR_LD + 2 * tq;
         loadPairs(a, ra, rowBase + loadRow, m, kp, loadCol, rowBase + BLOCK <= m && PAIR_KP <= kp);
         loadPairs(bt, rb, colBase + loadRow, n, kp, loadCol, colBase + BLOCK <= n && PAIR_KP <= kp);
         storePairs(as, ra, storeAt);
         storePairs(bs, rb, storeAt);
         ctx.localBarrier();
-        int cur = 0;
         for (int tp = 0; tp < kp; tp += PAIR_KP) {
             int next = tp + PAIR_KP;
+            // derived from tp (not toggled) so the compiler sees fragment indices are even: 64-bit local loads
+            int cur = (tp / PAIR_KP & 1) * PAIR_TILE;
             if (next < kp) {
                 // issued now, consumed after the MMAs: the loads' latency hides behind the tensor-core work
                 loadPairs(a, ra, rowBase + loadRow, m, kp, next + loadCol,
@@ -300,18 +308,18 @@ public final class GemmKernels {
             }
             for (int ks = 0; ks < PAIR_KP; ks += 8) {
                 for (int i = 0; i < WARP_M_TILES; i++) {
-                    int at = cur + (warpRow + i * 16 + g) * PAIR_LD + ks + tq;
+                    int at = cur + aFragment + i * 16 * PAIR_LD + ks;
                     int f = i * KernelContext.MMA_A_FRAGMENT;
                     splitPair(as[at], af, f);
                     splitPair(as[at + 8 * PAIR_LD], af, f + 2);
-                    splitPair(as[at + 4], af, f + 4);
-                    splitPair(as[at + 8 * PAIR_LD + 4], af, f + 6);
+                    splitPair(as[at + 1], af, f + 4);
+                    splitPair(as[at + 8 * PAIR_LD + 1], af, f + 6);
                 }
                 for (int j = 0; j < WARP_N_TILES; j++) {
-                    int at = cur + (warpCol + j * 8 + g) * PAIR_LD + ks + tq;
+                    int at = cur + bFragment + j * 8 * PAIR_LD + ks;
                     int f = j * KernelContext.MMA_B_FRAGMENT;
                     splitPair(bs[at], bf, f);
-                    splitPair(bs[at + 4], bf, f + 2);
+                    splitPair(bs[at + 1], bf, f + 2);
                 }
                 for (int i = 0; i < WARP_M_TILES; i++) {
                     for (int j = 0; j < WARP_N_TILES; j++) {
@@ -326,11 +334,10 @@ public final class GemmKernels {
                     }
                 }
             }
-            cur = PAIR_TILE - cur;
             if (next < kp) {
                 // the other buffer was last read before the previous barrier
-                storePairs(as, ra, cur + storeAt);
-                storePairs(bs, rb, cur + storeAt);
+                storePairs(as, ra, PAIR_TILE - cur + storeAt);
+                storePairs(bs, rb, PAIR_TILE - cur + storeAt);
             }
             ctx.localBarrier();
         }
@@ -352,6 +359,14 @@ public final class GemmKernels {
                 regs[e] = row < rows && col < kp ? src.get(row * kp + col) : 0;
             }
         }
+    }
+
+    /**
+     * Where k pair {@code p} of a tile row sits: within each group of 8 pairs (16 k) the order is 0 4 1 5 2 6 3 7,
+     * so the pairs t and t + 4 that an MMA fragment takes lie side by side.
+     */
+    private static int interleavePairs(int p) {
+        return (p & ~7) | ((p & 3) << 1) | ((p >> 2) & 1);
     }
 
     /** Stores a work-item's loaded ints into a local tile from {@code at}, 16 rows apart. */
