@@ -39,12 +39,11 @@ class GemmKernelsEmulatorTest {
         return a;
     }
 
-    @Test
-    void sgemmAtAwkwardSizes() {
-        Random rnd = new Random(11);
-        int m = 150;
-        int n = 131;
-        int k = 37;
+    /** 150x131x37 is edges only, 256x256x64 whole tiles only, 260x130x70 both (edges in m, n and k). */
+    @ParameterizedTest(name = "{0}x{1}x{2}")
+    @CsvSource({"150, 131, 37", "256, 256, 64", "260, 130, 70"})
+    void sgemmInsideAndAtEdges(int m, int n, int k) {
+        Random rnd = new Random(11L * m + n + k);
         FloatArray a = FloatArray.fromArray(gaussian(rnd, m * k));
         FloatArray b = FloatArray.fromArray(gaussian(rnd, k * n));
         FloatArray c = poisoned(m * n);
@@ -62,8 +61,8 @@ class GemmKernelsEmulatorTest {
                 expected[i * n + j] = s;
             }
         }
-        // 37 float FMAs on N(0,1) data: relative 1e-5, absolute 1e-5 where sums cancel
-        assertClose(expected, c.toHeapArray(), 1e-5, 1e-5, "sgemm 150x131x37");
+        // up to 70 float FMAs on N(0,1) data (sums ~ 8): relative 1e-5, absolute 2e-5 where sums cancel
+        assertClose(expected, c.toHeapArray(), 1e-5, 2e-5, "sgemm " + m + "x" + n + "x" + k);
     }
 
     @Test

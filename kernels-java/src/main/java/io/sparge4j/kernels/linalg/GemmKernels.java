@@ -23,6 +23,12 @@ public final class GemmKernels {
 
     private static final int SGEMM_BK = 8;
     private static final int SGEMM_THREAD_TILE = 8;
+    /** A work-item's 8x8 is 2x2 blocks of 4x4, 64 rows and columns apart. */
+    private static final int SGEMM_HALF_TILE = SGEMM_THREAD_TILE / 2;
+    /** One operand's k-tile: 8 k by 128 rows or columns; local memory holds two per operand. */
+    private static final int SGEMM_TILE = SGEMM_BK * BLOCK;
+    /** Elements each work-item loads per operand and k-tile. */
+    private static final int SGEMM_LOADS = SGEMM_TILE / (SGEMM_GROUP_EDGE * SGEMM_GROUP_EDGE);
     private static final int MMA_BK = 32;
     /** Row stride of the MMA kernels' local tiles: 8 elements of padding keep fragment loads free of bank conflicts. */
     private static final int MMA_LDS = MMA_BK + 8;
@@ -48,8 +54,11 @@ public final class GemmKernels {
     }
 
     /**
-     * {@code C (m x n) = A (m x k) * B (k x n)} in f32. Each work-item computes an 8x8 block of C from registers;
-     * A's tile is kept transposed in local memory so both operands are read as contiguous runs.
+     * {@code C (m x n) = A (m x k) * B (k x n)} in f32. Each work-item computes an 8x8 block of C from registers,
+     * as 2x2 blocks of 4x4 that lie 64 rows and columns apart, so a warp's 128-bit local loads are free of bank
+     * conflicts. A's tile is kept transposed in local memory so both operands are read as contiguous runs. Two
+     * local buffers: the next k-tile is fetched into registers while the current one is multiplied (one barrier
+     * per tile), and tiles wholly inside the matrices load without bounds checks.
      *
      * @param ctx the work-item
      * @param a A, row-major
@@ -60,55 +69,110 @@ public final class GemmKernels {
      * @param k columns of A, rows of B
      */
     public static void sgemm(KernelContext ctx, FloatArray a, FloatArray b, FloatArray c, int m, int n, int k) {
-        float[] as = ctx.allocateFloatLocalArray(SGEMM_BK * BLOCK);
-        float[] bs = ctx.allocateFloatLocalArray(SGEMM_BK * BLOCK);
+        float[] as = ctx.allocateFloatLocalArray(2 * SGEMM_TILE);
+        float[] bs = ctx.allocateFloatLocalArray(2 * SGEMM_TILE);
         float[] acc = new float[SGEMM_THREAD_TILE * SGEMM_THREAD_TILE];
         float[] ra = new float[SGEMM_THREAD_TILE];
         float[] rb = new float[SGEMM_THREAD_TILE];
+        float[] pa = new float[SGEMM_LOADS];
+        float[] pb = new float[SGEMM_LOADS];
         int tx = ctx.localIdx;
         int ty = ctx.localIdy;
         int tid = ty * SGEMM_GROUP_EDGE + tx;
         int rowBase = ctx.groupIdy * BLOCK;
         int colBase = ctx.groupIdx * BLOCK;
+        // A: two work-items per tile row, 4 k each; B: 32 work-items per k row, 4 columns each
+        int aRow = tid >> 1;
+        int aK = (tid & 1) * SGEMM_LOADS;
+        int bK = tid >> 5;
+        int bCol = (tid & 31) * SGEMM_LOADS;
+        boolean rowsInside = rowBase + BLOCK <= m;
+        boolean colsInside = colBase + BLOCK <= n;
+        sgemmLoadA(a, pa, rowBase + aRow, m, k, aK, rowsInside && SGEMM_BK <= k);
+        sgemmLoadB(b, pb, bK, k, n, colBase + bCol, colsInside && SGEMM_BK <= k);
+        sgemmStore(as, pa, aK * BLOCK + aRow, BLOCK);
+        sgemmStore(bs, pb, bK * BLOCK + bCol, 1);
+        ctx.localBarrier();
+        int aFragment = ty * SGEMM_HALF_TILE;
+        int bFragment = tx * SGEMM_HALF_TILE;
         for (int t = 0; t < k; t += SGEMM_BK) {
-            for (int e = 0; e < 4; e++) {
-                int r = tid >> 1;
-                int kk = (tid & 1) * 4 + e;
-                int row = rowBase + r;
-                int col = t + kk;
-                as[kk * BLOCK + r] = row < m && col < k ? a.get(row * k + col) : 0f;
+            int next = t + SGEMM_BK;
+            // derived from t so the compiler sees 16-byte aligned fragment reads (128-bit local loads)
+            int cur = (t / SGEMM_BK & 1) * SGEMM_TILE;
+            if (next < k) {
+                // issued now, stored after the FMAs: the loads' latency hides behind the arithmetic
+                sgemmLoadA(a, pa, rowBase + aRow, m, k, next + aK, rowsInside && next + SGEMM_BK <= k);
+                sgemmLoadB(b, pb, next + bK, k, n, colBase + bCol, colsInside && next + SGEMM_BK <= k);
             }
-            for (int e = 0; e < 4; e++) {
-                int kk = tid >> 5;
-                int cc = (tid & 31) * 4 + e;
-                int row = t + kk;
-                int col = colBase + cc;
-                bs[kk * BLOCK + cc] = row < k && col < n ? b.get(row * n + col) : 0f;
+            // two k per trip: the compiler leaves this loop rolled, so the trip overhead is halved by hand
+            for (int kk = 0; kk < SGEMM_BK; kk += 2) {
+                sgemmStep(as, bs, ra, rb, acc, cur + kk * BLOCK + aFragment, cur + kk * BLOCK + bFragment);
+                sgemmStep(as, bs, ra, rb, acc, cur + (kk + 1) * BLOCK + aFragment,
+                        cur + (kk + 1) * BLOCK + bFragment);
             }
-            ctx.localBarrier();
-            for (int kk = 0; kk < SGEMM_BK; kk++) {
-                for (int i = 0; i < SGEMM_THREAD_TILE; i++) {
-                    ra[i] = as[kk * BLOCK + ty * SGEMM_THREAD_TILE + i];
-                }
-                for (int j = 0; j < SGEMM_THREAD_TILE; j++) {
-                    rb[j] = bs[kk * BLOCK + tx * SGEMM_THREAD_TILE + j];
-                }
-                for (int i = 0; i < SGEMM_THREAD_TILE; i++) {
-                    for (int j = 0; j < SGEMM_THREAD_TILE; j++) {
-                        acc[i * SGEMM_THREAD_TILE + j] = KernelMath.fma(ra[i], rb[j], acc[i * SGEMM_THREAD_TILE + j]);
-                    }
-                }
+            if (next < k) {
+                // the other buffer was last read before the previous barrier
+                sgemmStore(as, pa, SGEMM_TILE - cur + aK * BLOCK + aRow, BLOCK);
+                sgemmStore(bs, pb, SGEMM_TILE - cur + bK * BLOCK + bCol, 1);
             }
             ctx.localBarrier();
         }
         for (int i = 0; i < SGEMM_THREAD_TILE; i++) {
-            int row = rowBase + ty * SGEMM_THREAD_TILE + i;
+            int row = rowBase + (i / SGEMM_HALF_TILE) * (BLOCK / 2) + ty * SGEMM_HALF_TILE + i % SGEMM_HALF_TILE;
             for (int j = 0; j < SGEMM_THREAD_TILE; j++) {
-                int col = colBase + tx * SGEMM_THREAD_TILE + j;
+                int col = colBase + (j / SGEMM_HALF_TILE) * (BLOCK / 2) + tx * SGEMM_HALF_TILE + j % SGEMM_HALF_TILE;
                 if (row < m && col < n) {
                     c.set(row * n + col, acc[i * SGEMM_THREAD_TILE + j]);
                 }
             }
+        }
+    }
+
+    /** One k of the 8x8 outer product: A's fragment from {@code as[aAt ..]}, B's from {@code bs[bAt ..]}. */
+    private static void sgemmStep(float[] as, float[] bs, float[] ra, float[] rb, float[] acc, int aAt, int bAt) {
+        for (int i = 0; i < SGEMM_HALF_TILE; i++) {
+            ra[i] = as[aAt + i];
+            ra[SGEMM_HALF_TILE + i] = as[aAt + BLOCK / 2 + i];
+            rb[i] = bs[bAt + i];
+            rb[SGEMM_HALF_TILE + i] = bs[bAt + BLOCK / 2 + i];
+        }
+        for (int i = 0; i < SGEMM_THREAD_TILE; i++) {
+            for (int j = 0; j < SGEMM_THREAD_TILE; j++) {
+                acc[i * SGEMM_THREAD_TILE + j] = KernelMath.fma(ra[i], rb[j], acc[i * SGEMM_THREAD_TILE + j]);
+            }
+        }
+    }
+
+    /** Loads A[row][col .. col + 3] into registers; unchecked when the tile is inside, else zero outside. */
+    private static void sgemmLoadA(FloatArray a, float[] regs, int row, int m, int k, int col, boolean inside) {
+        if (inside) {
+            for (int e = 0; e < SGEMM_LOADS; e++) {
+                regs[e] = a.get(row * k + col + e);
+            }
+        } else {
+            for (int e = 0; e < SGEMM_LOADS; e++) {
+                regs[e] = row < m && col + e < k ? a.get(row * k + col + e) : 0f;
+            }
+        }
+    }
+
+    /** Loads B[row][col .. col + 3] into registers; unchecked when the tile is inside, else zero outside. */
+    private static void sgemmLoadB(FloatArray b, float[] regs, int row, int k, int n, int col, boolean inside) {
+        if (inside) {
+            for (int e = 0; e < SGEMM_LOADS; e++) {
+                regs[e] = b.get(row * n + col + e);
+            }
+        } else {
+            for (int e = 0; e < SGEMM_LOADS; e++) {
+                regs[e] = row < k && col + e < n ? b.get(row * n + col + e) : 0f;
+            }
+        }
+    }
+
+    /** Stores loaded registers into a local tile from {@code at}, {@code stride} apart. */
+    private static void sgemmStore(float[] tile, float[] regs, int at, int stride) {
+        for (int e = 0; e < SGEMM_LOADS; e++) {
+            tile[at + e * stride] = regs[e];
         }
     }
 
