@@ -189,8 +189,9 @@ public final class GpuKernelBench {
         try (DeviceBuffer da = upload(device, a); DeviceBuffer db = upload(device, bt);
                 DeviceBuffer dc = device.allocate(c.getNumBytesOfSegment())) {
             DeviceKernel loaded = device.load(KernelJit.shared().compile(kernel, args, device.dialect(), device.features(), group));
-            long tiles = (s + GemmKernels.BLOCK - 1) / GemmKernels.BLOCK;
-            long[] global = {tiles * group, tiles, 1};
+            int blockM = pairs ? GemmKernels.PAIR_BLOCK_M : GemmKernels.BLOCK;
+            int blockN = pairs ? GemmKernels.PAIR_BLOCK_N : GemmKernels.BLOCK;
+            long[] global = {(long) (s + blockN - 1) / blockN * group, (s + blockM - 1) / blockM, 1};
             int[] local = {group, 1, 1};
             List<Object> launchArgs = arguments(loaded.generated(), args, Map.of(aArg, da, btArg, db, c, dc));
             double ms = median(device, () -> device.launch(loaded, global, local, launchArgs));

@@ -394,13 +394,13 @@ public final class SelfTest {
     }
 
     /**
-     * The general MMA GEMM at 70x45x48 (edges only) and the pair kernel at 260x130x70 (whole tiles and edges in
+     * The general MMA GEMM at 70x45x48 (edges only) and the pair kernel at 260x300x70 (whole tiles and edges in
      * m, n and k), both against float64; their results are checked as one array.
      */
     private Outcome mmaGemm(boolean bf16) {
         Random rnd = new Random(bf16 ? 112 : 113);
         Outcome general = mmaGemmRun(rnd, bf16, false, 70, 45, 48);
-        Outcome pairs = mmaGemmRun(rnd, bf16, true, 260, 130, 70);
+        Outcome pairs = mmaGemmRun(rnd, bf16, true, 260, 300, 70);
         int g = general.actual().length;
         float[] actual = Arrays.copyOf(general.actual(), g + pairs.actual().length);
         double[] expected = Arrays.copyOf(general.expected(), actual.length);
@@ -449,9 +449,10 @@ public final class SelfTest {
             }
         }
         graph.transferToHost(DataTransferMode.EVERY_EXECUTION, c);
-        int block = GemmKernels.BLOCK;
-        TaskProfile p = execute(graph, grid2D((n + block - 1) / block * GemmKernels.MMA_GROUP_SIZE,
-                (m + block - 1) / block, GemmKernels.MMA_GROUP_SIZE, 1));
+        int blockM = pairs ? GemmKernels.PAIR_BLOCK_M : GemmKernels.BLOCK;
+        int blockN = pairs ? GemmKernels.PAIR_BLOCK_N : GemmKernels.BLOCK;
+        TaskProfile p = execute(graph, grid2D((n + blockN - 1) / blockN * GemmKernels.MMA_GROUP_SIZE,
+                (m + blockM - 1) / blockM, GemmKernels.MMA_GROUP_SIZE, 1));
         return new Outcome(c.toHeapArray(), expected, 0, 0, p);
     }
 

@@ -100,11 +100,12 @@ class GemmKernelsEmulatorTest {
     }
 
     /**
-     * The pair kernels: interior tiles take the unchecked path, edge tiles (in m, n and k) the guarded one;
-     * 256x256x64 is whole tiles only, 260x130x70 has edges in every dimension, 2 is the shortest even k.
+     * The pair kernels (128x256 per work-group): interior tiles take the unchecked path, edge tiles (in m, n and
+     * k) the guarded one; 256x256x64 is whole tiles only, 260x300x70 has both in every dimension, 140x136x40
+     * edges only, 2 is the shortest even k.
      */
     @ParameterizedTest(name = "{0}x{1}x{2}")
-    @CsvSource({"256, 256, 64", "260, 130, 70", "140, 136, 40", "130, 129, 2"})
+    @CsvSource({"256, 256, 64", "260, 300, 70", "140, 136, 40", "130, 129, 2"})
     void mmaGemmPairsInsideAndAtEdges(int m, int n, int k) {
         Random rnd = new Random(15L * m + 7L * n + k);
         float[] av = gaussian(rnd, m * k);
@@ -115,8 +116,8 @@ class GemmKernelsEmulatorTest {
         HalfFloatArray b16 = HalfFloatArray.fromArray(bv);
         FloatArray c8 = poisoned(m * n);
         FloatArray c16 = poisoned(m * n);
-        WorkerGrid2D grid = new WorkerGrid2D(ceil(n, GemmKernels.BLOCK) * GemmKernels.MMA_GROUP_SIZE,
-                ceil(m, GemmKernels.BLOCK));
+        WorkerGrid2D grid = new WorkerGrid2D(ceil(n, GemmKernels.PAIR_BLOCK_N) * GemmKernels.MMA_GROUP_SIZE,
+                ceil(m, GemmKernels.PAIR_BLOCK_M));
         grid.setLocalWork(GemmKernels.MMA_GROUP_SIZE, 1, 1);
         IntArray a8p = IntArray.fromSegmentShallow(a8.getSegment());
         IntArray b8p = IntArray.fromSegmentShallow(b8.getSegment());

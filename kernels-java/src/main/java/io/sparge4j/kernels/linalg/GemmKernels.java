@@ -32,21 +32,26 @@ public final class GemmKernels {
     private static final int MMA_BK = 32;
     /** Row stride of the MMA kernels' local tiles: 8 elements of padding keep fragment loads free of bank conflicts. */
     private static final int MMA_LDS = MMA_BK + 8;
+    /** Rows of C per work-group of the pair kernels. */
+    public static final int PAIR_BLOCK_M = 128;
+    /** Columns of C per work-group of the pair kernels. */
+    public static final int PAIR_BLOCK_N = 256;
     /** k elements per tile of the pair kernels. */
     private static final int PAIR_BK = 32;
-    /** Ints (k pairs) per row of a pair-kernel tile. */
-    private static final int PAIR_KP = PAIR_BK / 2;
     /**
-     * Row stride in ints of the pair kernels' local tiles: 8 ints of padding put a half-warp's four rows of 64-bit
-     * fragment loads on all 32 banks.
+     * Ints (k pairs) per row of a pair-kernel local tile, unpadded: a swizzle ({@link #pairSlot}) keeps the
+     * 64-bit fragment loads and the tile stores free of bank conflicts.
      */
-    private static final int PAIR_LD = PAIR_KP + 8;
-    /** One operand's tile in ints; local memory holds two per operand (double buffering). */
-    private static final int PAIR_TILE = BLOCK * PAIR_LD;
+    private static final int PAIR_KP = PAIR_BK / 2;
+    /** Warps of a pair-kernel work-group along n (two along m); each owns 64x64 of C. */
+    private static final int PAIR_WARPS_N = 4;
+    private static final int PAIR_WARP_M_TILES = 4;
+    private static final int PAIR_WARP_N_TILES = 8;
+    /** A's and Bt's tiles in ints; local memory holds two of each (double buffering). */
+    private static final int PAIR_A_TILE = PAIR_BLOCK_M * PAIR_KP;
+    private static final int PAIR_B_TILE = PAIR_BLOCK_N * PAIR_KP;
     /** Rows of a tile one pass of the work-group loads: 16 work-items per row of 16 ints. */
     private static final int PAIR_ROWS_PER_PASS = MMA_GROUP_SIZE / PAIR_KP;
-    /** Ints each work-item loads per operand and tile. */
-    private static final int PAIR_LOADS = BLOCK / PAIR_ROWS_PER_PASS;
     private static final int WARP_M_TILES = 2;
     private static final int WARP_N_TILES = 8;
 
@@ -227,7 +232,7 @@ public final class GemmKernels {
             }
             ctx.localBarrier();
         }
-        storeAccumulators(ctx, acc, c, m, n, rowBase + warpRow, colBase + warpCol);
+        storeAccumulators(ctx, acc, WARP_M_TILES, WARP_N_TILES, c, m, n, rowBase + warpRow, colBase + warpCol);
     }
 
     /**
@@ -279,16 +284,17 @@ public final class GemmKernels {
             }
             ctx.localBarrier();
         }
-        storeAccumulators(ctx, acc, c, m, n, rowBase + warpRow, colBase + warpCol);
+        storeAccumulators(ctx, acc, WARP_M_TILES, WARP_N_TILES, c, m, n, rowBase + warpRow, colBase + warpCol);
     }
 
     /**
      * {@link #mmaGemmBF16} reading both operands as pairs of bf16 in 32-bit words: {@code a} and {@code bt} are
      * int views of the bf16 matrices (e.g. {@code IntArray.fromSegmentShallow(bf16.getSegment())}), element
      * {@code 2p} in the low half of int {@code p}, so {@code k} must be even (for odd {@code k} use
-     * {@link #mmaGemmBF16}). Whole tiles inside the matrices load without bounds checks; the next k-tile is
-     * fetched into registers while the tensor cores work on the current one (two local buffers, one barrier per
-     * tile). Grid as {@link #mmaGemmBF16}: 256x1 work-groups over {@code (ceil(n / 128) * 256, ceil(m / 128))}.
+     * {@link #mmaGemmBF16}). A work-group of eight warps computes 128x256 of C, each warp 64x64 (4x8 accumulator
+     * fragments). Whole tiles inside the matrices load without bounds checks; the next k-tile is fetched into
+     * registers while the tensor cores work on the current one (two local buffers, one barrier per tile).
+     * Grid: 256x1 work-groups over {@code (ceil(n / 256) * 256, ceil(m / 128))}.
      *
      * @param ctx the work-item
      * @param a A as int pairs, row-major m x k/2
@@ -300,19 +306,19 @@ public final class GemmKernels {
      */
     public static void mmaGemmBF16Pairs(KernelContext ctx, IntArray a, IntArray bt, FloatArray c, int m, int n,
             int k) {
-        int[] as = ctx.allocateIntLocalArray(2 * PAIR_TILE);
-        int[] bs = ctx.allocateIntLocalArray(2 * PAIR_TILE);
-        float[] acc = new float[WARP_M_TILES * WARP_N_TILES * KernelContext.MMA_C_FRAGMENT];
-        short[] af = new short[WARP_M_TILES * KernelContext.MMA_A_FRAGMENT];
-        short[] bf = new short[WARP_N_TILES * KernelContext.MMA_B_FRAGMENT];
-        int[] ra = new int[PAIR_LOADS];
-        int[] rb = new int[PAIR_LOADS];
+        int[] as = ctx.allocateIntLocalArray(2 * PAIR_A_TILE);
+        int[] bs = ctx.allocateIntLocalArray(2 * PAIR_B_TILE);
+        float[] acc = new float[PAIR_WARP_M_TILES * PAIR_WARP_N_TILES * KernelContext.MMA_C_FRAGMENT];
+        short[] af = new short[PAIR_WARP_M_TILES * KernelContext.MMA_A_FRAGMENT];
+        short[] bf = new short[PAIR_WARP_N_TILES * KernelContext.MMA_B_FRAGMENT];
+        int[] ra = new int[PAIR_BLOCK_M / PAIR_ROWS_PER_PASS];
+        int[] rb = new int[PAIR_BLOCK_N / PAIR_ROWS_PER_PASS];
         mmaGemmPairs(ctx, as, bs, acc, af, bf, ra, rb, a, bt, c, m, n, k, true);
     }
 
     /**
      * As {@link #mmaGemmBF16Pairs} with f16 operands (int views of f16 matrices); for odd {@code k} use
-     * {@link #mmaGemmF16}.
+     * {@link #mmaGemmF16}. Same grid.
      *
      * @param ctx the work-item
      * @param a A as int pairs, row-major m x k/2
@@ -324,13 +330,13 @@ public final class GemmKernels {
      */
     public static void mmaGemmF16Pairs(KernelContext ctx, IntArray a, IntArray bt, FloatArray c, int m, int n,
             int k) {
-        int[] as = ctx.allocateIntLocalArray(2 * PAIR_TILE);
-        int[] bs = ctx.allocateIntLocalArray(2 * PAIR_TILE);
-        float[] acc = new float[WARP_M_TILES * WARP_N_TILES * KernelContext.MMA_C_FRAGMENT];
-        short[] af = new short[WARP_M_TILES * KernelContext.MMA_A_FRAGMENT];
-        short[] bf = new short[WARP_N_TILES * KernelContext.MMA_B_FRAGMENT];
-        int[] ra = new int[PAIR_LOADS];
-        int[] rb = new int[PAIR_LOADS];
+        int[] as = ctx.allocateIntLocalArray(2 * PAIR_A_TILE);
+        int[] bs = ctx.allocateIntLocalArray(2 * PAIR_B_TILE);
+        float[] acc = new float[PAIR_WARP_M_TILES * PAIR_WARP_N_TILES * KernelContext.MMA_C_FRAGMENT];
+        short[] af = new short[PAIR_WARP_M_TILES * KernelContext.MMA_A_FRAGMENT];
+        short[] bf = new short[PAIR_WARP_N_TILES * KernelContext.MMA_B_FRAGMENT];
+        int[] ra = new int[PAIR_BLOCK_M / PAIR_ROWS_PER_PASS];
+        int[] rb = new int[PAIR_BLOCK_N / PAIR_ROWS_PER_PASS];
         mmaGemmPairs(ctx, as, bs, acc, af, bf, ra, rb, a, bt, c, m, n, k, false);
     }
 
@@ -342,54 +348,61 @@ public final class GemmKernels {
         int lane = tid & 31;
         int g = lane >> 2;
         int tq = lane & 3;
-        int warpRow = (warp >> 1) * 32;
-        int warpCol = (warp & 1) * 64;
-        int rowBase = ctx.groupIdy * BLOCK;
-        int colBase = ctx.groupIdx * BLOCK;
+        int warpRow = warp / PAIR_WARPS_N * 64;
+        int warpCol = warp % PAIR_WARPS_N * 64;
+        int rowBase = ctx.groupIdy * PAIR_BLOCK_M;
+        int colBase = ctx.groupIdx * PAIR_BLOCK_N;
         int kp = k >> 1;
         int loadRow = tid / PAIR_KP;
         int loadCol = tid % PAIR_KP;
-        int storeAt = loadRow * PAIR_LD + interleavePairs(loadCol);
-        // this lane's fragment origins; pairs t and t + 4 are adjacent (interleavePairs), so each fragment row
-        // is one 64-bit load
-        int aFragment = (warpRow + g) * PAIR_LD + 2 * tq;
-        int bFragment = (warpCol + g) * PAIR_LD + 2 * tq;
-        loadPairs(a, ra, rowBase + loadRow, m, kp, loadCol, rowBase + BLOCK <= m && PAIR_KP <= kp);
-        loadPairs(bt, rb, colBase + loadRow, n, kp, loadCol, colBase + BLOCK <= n && PAIR_KP <= kp);
-        storePairs(as, ra, storeAt);
-        storePairs(bs, rb, storeAt);
+        // loadRow + 16 e keeps loadRow's swizzle, so one slot serves every row this work-item stores
+        int storeAt = loadRow * PAIR_KP + pairSlot(loadRow, loadCol);
+        // this lane's fragment origins (pairSlot for k pair 2 tq of rows g, g + 8, g + 16, ...: same swizzle)
+        int swizzle = ((g >> 1) & 1) << 3;
+        int aFragment = (warpRow + g) * PAIR_KP + 2 * tq;
+        int bFragment = (warpCol + g) * PAIR_KP + 2 * tq;
+        boolean rowsInside = rowBase + PAIR_BLOCK_M <= m;
+        boolean colsInside = colBase + PAIR_BLOCK_N <= n;
+        loadPairs(a, ra, PAIR_BLOCK_M, rowBase + loadRow, m, kp, loadCol, rowsInside && PAIR_KP <= kp);
+        loadPairs(bt, rb, PAIR_BLOCK_N, colBase + loadRow, n, kp, loadCol, colsInside && PAIR_KP <= kp);
+        storePairs(as, ra, PAIR_BLOCK_M, storeAt);
+        storePairs(bs, rb, PAIR_BLOCK_N, storeAt);
         ctx.localBarrier();
         for (int tp = 0; tp < kp; tp += PAIR_KP) {
             int next = tp + PAIR_KP;
-            // derived from tp (not toggled) so the compiler sees fragment indices are even: 64-bit local loads
-            int cur = (tp / PAIR_KP & 1) * PAIR_TILE;
+            // derived from tp (not toggled) so the compiler sees even fragment indices: 64-bit local loads
+            int odd = tp / PAIR_KP & 1;
+            int aCur = odd * PAIR_A_TILE;
+            int bCur = odd * PAIR_B_TILE;
             if (next < kp) {
                 // issued now, consumed after the MMAs: the loads' latency hides behind the tensor-core work
-                loadPairs(a, ra, rowBase + loadRow, m, kp, next + loadCol,
-                        rowBase + BLOCK <= m && next + PAIR_KP <= kp);
-                loadPairs(bt, rb, colBase + loadRow, n, kp, next + loadCol,
-                        colBase + BLOCK <= n && next + PAIR_KP <= kp);
+                loadPairs(a, ra, PAIR_BLOCK_M, rowBase + loadRow, m, kp, next + loadCol,
+                        rowsInside && next + PAIR_KP <= kp);
+                loadPairs(bt, rb, PAIR_BLOCK_N, colBase + loadRow, n, kp, next + loadCol,
+                        colsInside && next + PAIR_KP <= kp);
             }
             for (int ks = 0; ks < PAIR_KP; ks += 8) {
-                for (int i = 0; i < WARP_M_TILES; i++) {
-                    int at = cur + aFragment + i * 16 * PAIR_LD + ks;
+                int kAt = ks ^ swizzle;
+                for (int i = 0; i < PAIR_WARP_M_TILES; i++) {
+                    // pairs t and t + 4 are adjacent (pairSlot): one 64-bit load for each of rows g and g + 8
+                    int at = aCur + aFragment + i * 16 * PAIR_KP + kAt;
                     int f = i * KernelContext.MMA_A_FRAGMENT;
                     splitPair(as[at], af, f);
-                    splitPair(as[at + 8 * PAIR_LD], af, f + 2);
+                    splitPair(as[at + 8 * PAIR_KP], af, f + 2);
                     splitPair(as[at + 1], af, f + 4);
-                    splitPair(as[at + 8 * PAIR_LD + 1], af, f + 6);
+                    splitPair(as[at + 8 * PAIR_KP + 1], af, f + 6);
                 }
-                for (int j = 0; j < WARP_N_TILES; j++) {
-                    int at = cur + bFragment + j * 8 * PAIR_LD + ks;
+                for (int j = 0; j < PAIR_WARP_N_TILES; j++) {
+                    int at = bCur + bFragment + j * 8 * PAIR_KP + kAt;
                     int f = j * KernelContext.MMA_B_FRAGMENT;
                     splitPair(bs[at], bf, f);
                     splitPair(bs[at + 1], bf, f + 2);
                 }
-                for (int i = 0; i < WARP_M_TILES; i++) {
-                    for (int j = 0; j < WARP_N_TILES; j++) {
+                for (int i = 0; i < PAIR_WARP_M_TILES; i++) {
+                    for (int j = 0; j < PAIR_WARP_N_TILES; j++) {
                         int fa = i * KernelContext.MMA_A_FRAGMENT;
                         int fb = j * KernelContext.MMA_B_FRAGMENT;
-                        int fc = (i * WARP_N_TILES + j) * KernelContext.MMA_C_FRAGMENT;
+                        int fc = (i * PAIR_WARP_N_TILES + j) * KernelContext.MMA_C_FRAGMENT;
                         if (bf16) {
                             ctx.mmaBF16(af, fa, bf, fb, acc, fc);
                         } else {
@@ -399,26 +412,29 @@ public final class GemmKernels {
                 }
             }
             if (next < kp) {
-                // the other buffer was last read before the previous barrier
-                storePairs(as, ra, PAIR_TILE - cur + storeAt);
-                storePairs(bs, rb, PAIR_TILE - cur + storeAt);
+                // the other buffers were last read before the previous barrier
+                storePairs(as, ra, PAIR_BLOCK_M, PAIR_A_TILE - aCur + storeAt);
+                storePairs(bs, rb, PAIR_BLOCK_N, PAIR_B_TILE - bCur + storeAt);
             }
             ctx.localBarrier();
         }
-        storeAccumulators(ctx, acc, c, m, n, rowBase + warpRow, colBase + warpCol);
+        storeAccumulators(ctx, acc, PAIR_WARP_M_TILES, PAIR_WARP_N_TILES, c, m, n, rowBase + warpRow,
+                colBase + warpCol);
     }
 
     /**
-     * Loads one operand's share of a k-tile of int pairs into registers: rows {@code row0 + 16 * e}, int column
-     * {@code col}; without checks when the whole tile is inside ({@code inside}), else zero outside.
+     * Loads one operand's share of a k-tile of int pairs into registers: rows {@code row0 + 16 * e} for
+     * {@code e < tileRows / 16}, int column {@code col}; without checks when the whole tile is inside
+     * ({@code inside}), else zero outside.
      */
-    private static void loadPairs(IntArray src, int[] regs, int row0, int rows, int kp, int col, boolean inside) {
+    private static void loadPairs(IntArray src, int[] regs, int tileRows, int row0, int rows, int kp, int col,
+            boolean inside) {
         if (inside) {
-            for (int e = 0; e < PAIR_LOADS; e++) {
+            for (int e = 0; e < tileRows / PAIR_ROWS_PER_PASS; e++) {
                 regs[e] = src.get((row0 + e * PAIR_ROWS_PER_PASS) * kp + col);
             }
         } else {
-            for (int e = 0; e < PAIR_LOADS; e++) {
+            for (int e = 0; e < tileRows / PAIR_ROWS_PER_PASS; e++) {
                 int row = row0 + e * PAIR_ROWS_PER_PASS;
                 regs[e] = row < rows && col < kp ? src.get(row * kp + col) : 0;
             }
@@ -426,17 +442,18 @@ public final class GemmKernels {
     }
 
     /**
-     * Where k pair {@code p} of a tile row sits: within each group of 8 pairs (16 k) the order is 0 4 1 5 2 6 3 7,
-     * so the pairs t and t + 4 that an MMA fragment takes lie side by side.
+     * Where k pair {@code p} of tile row {@code row} sits within the row: within each group of 8 pairs (16 k)
+     * the order is 0 4 1 5 2 6 3 7, so the pairs t and t + 4 that an MMA fragment takes lie side by side; rows
+     * 2 and 3 of every 4 swap the two groups, so the four rows a half-warp's 64-bit loads touch cover all banks.
      */
-    private static int interleavePairs(int p) {
-        return (p & ~7) | ((p & 3) << 1) | ((p >> 2) & 1);
+    private static int pairSlot(int row, int p) {
+        return ((p & ~7) ^ (((row >> 1) & 1) << 3)) | ((p & 3) << 1) | ((p >> 2) & 1);
     }
 
     /** Stores a work-item's loaded ints into a local tile from {@code at}, 16 rows apart. */
-    private static void storePairs(int[] tile, int[] regs, int at) {
-        for (int e = 0; e < PAIR_LOADS; e++) {
-            tile[at + e * PAIR_ROWS_PER_PASS * PAIR_LD] = regs[e];
+    private static void storePairs(int[] tile, int[] regs, int tileRows, int at) {
+        for (int e = 0; e < tileRows / PAIR_ROWS_PER_PASS; e++) {
+            tile[at + e * PAIR_ROWS_PER_PASS * PAIR_KP] = regs[e];
         }
     }
 
@@ -446,19 +463,19 @@ public final class GemmKernels {
         fragment[at + 1] = (short) (pair >>> 16);
     }
 
-    /** Writes a warp's 2x8 accumulator fragments to C at (row0, col0), guarding the edges. */
-    private static void storeAccumulators(KernelContext ctx, float[] acc, FloatArray c, int m, int n, int row0,
-            int col0) {
+    /** Writes a warp's mTiles x nTiles accumulator fragments to C at (row0, col0), guarding the edges. */
+    private static void storeAccumulators(KernelContext ctx, float[] acc, int mTiles, int nTiles, FloatArray c, int m,
+            int n, int row0, int col0) {
         int lane = ctx.simdLaneId();
         int g = lane >> 2;
         int t = lane & 3;
-        for (int i = 0; i < WARP_M_TILES; i++) {
-            for (int j = 0; j < WARP_N_TILES; j++) {
+        for (int i = 0; i < mTiles; i++) {
+            for (int j = 0; j < nTiles; j++) {
                 for (int e = 0; e < KernelContext.MMA_C_FRAGMENT; e++) {
                     int row = row0 + i * 16 + g + 8 * (e >> 1);
                     int col = col0 + j * 8 + 2 * t + (e & 1);
                     if (row < m && col < n) {
-                        c.set(row * n + col, acc[(i * WARP_N_TILES + j) * KernelContext.MMA_C_FRAGMENT + e]);
+                        c.set(row * n + col, acc[(i * nTiles + j) * KernelContext.MMA_C_FRAGMENT + e]);
                     }
                 }
             }
