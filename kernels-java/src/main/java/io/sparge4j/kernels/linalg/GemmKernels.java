@@ -381,36 +381,11 @@ public final class GemmKernels {
                 loadPairs(bt, rb, PAIR_BLOCK_N, colBase + loadRow, n, kp, next + loadCol,
                         colsInside && next + PAIR_KP <= kp);
             }
-            for (int ks = 0; ks < PAIR_KP; ks += 8) {
-                int kAt = ks ^ swizzle;
-                for (int i = 0; i < PAIR_WARP_M_TILES; i++) {
-                    // pairs t and t + 4 are adjacent (pairSlot): one 64-bit load for each of rows g and g + 8
-                    int at = aCur + aFragment + i * 16 * PAIR_KP + kAt;
-                    int f = i * KernelContext.MMA_A_FRAGMENT;
-                    splitPair(as[at], af, f);
-                    splitPair(as[at + 8 * PAIR_KP], af, f + 2);
-                    splitPair(as[at + 1], af, f + 4);
-                    splitPair(as[at + 8 * PAIR_KP + 1], af, f + 6);
-                }
-                for (int j = 0; j < PAIR_WARP_N_TILES; j++) {
-                    int at = bCur + bFragment + j * 8 * PAIR_KP + kAt;
-                    int f = j * KernelContext.MMA_B_FRAGMENT;
-                    splitPair(bs[at], bf, f);
-                    splitPair(bs[at + 1], bf, f + 2);
-                }
-                for (int i = 0; i < PAIR_WARP_M_TILES; i++) {
-                    for (int j = 0; j < PAIR_WARP_N_TILES; j++) {
-                        int fa = i * KernelContext.MMA_A_FRAGMENT;
-                        int fb = j * KernelContext.MMA_B_FRAGMENT;
-                        int fc = (i * PAIR_WARP_N_TILES + j) * KernelContext.MMA_C_FRAGMENT;
-                        if (bf16) {
-                            ctx.mmaBF16(af, fa, bf, fb, acc, fc);
-                        } else {
-                            ctx.mmaF16(af, fa, bf, fb, acc, fc);
-                        }
-                    }
-                }
-            }
+            // both 16-k steps written out (the compiler leaves a 2-trip loop rolled): the second step's local
+            // loads can then issue under the first step's MMAs
+            pairStep(ctx, as, bs, af, bf, acc, aCur + aFragment + swizzle, bCur + bFragment + swizzle, bf16);
+            pairStep(ctx, as, bs, af, bf, acc, aCur + aFragment + (8 ^ swizzle), bCur + bFragment + (8 ^ swizzle),
+                    bf16);
             if (next < kp) {
                 // the other buffers were last read before the previous barrier
                 storePairs(as, ra, PAIR_BLOCK_M, PAIR_A_TILE - aCur + storeAt);
@@ -420,6 +395,41 @@ public final class GemmKernels {
         }
         storeAccumulators(ctx, acc, PAIR_WARP_M_TILES, PAIR_WARP_N_TILES, c, m, n, rowBase + warpRow,
                 colBase + warpCol);
+    }
+
+    /**
+     * One 16-k step of a warp's 64x64: fragments from the local tiles at {@code aAt} and {@code bAt} (this lane's
+     * row g and k pair 2t, swizzle applied), then 4x8 MMAs.
+     */
+    private static void pairStep(KernelContext ctx, int[] as, int[] bs, short[] af, short[] bf, float[] acc,
+            int aAt, int bAt, boolean bf16) {
+        for (int i = 0; i < PAIR_WARP_M_TILES; i++) {
+            // pairs t and t + 4 are adjacent (pairSlot): one 64-bit load for each of rows g and g + 8
+            int at = aAt + i * 16 * PAIR_KP;
+            int f = i * KernelContext.MMA_A_FRAGMENT;
+            splitPair(as[at], af, f);
+            splitPair(as[at + 8 * PAIR_KP], af, f + 2);
+            splitPair(as[at + 1], af, f + 4);
+            splitPair(as[at + 8 * PAIR_KP + 1], af, f + 6);
+        }
+        for (int j = 0; j < PAIR_WARP_N_TILES; j++) {
+            int at = bAt + j * 8 * PAIR_KP;
+            int f = j * KernelContext.MMA_B_FRAGMENT;
+            splitPair(bs[at], bf, f);
+            splitPair(bs[at + 1], bf, f + 2);
+        }
+        for (int i = 0; i < PAIR_WARP_M_TILES; i++) {
+            for (int j = 0; j < PAIR_WARP_N_TILES; j++) {
+                int fa = i * KernelContext.MMA_A_FRAGMENT;
+                int fb = j * KernelContext.MMA_B_FRAGMENT;
+                int fc = (i * PAIR_WARP_N_TILES + j) * KernelContext.MMA_C_FRAGMENT;
+                if (bf16) {
+                    ctx.mmaBF16(af, fa, bf, fb, acc, fc);
+                } else {
+                    ctx.mmaF16(af, fa, bf, fb, acc, fc);
+                }
+            }
+        }
     }
 
     /**
