@@ -9,16 +9,25 @@ import io.sparge4j.kernels.types.arrays.IntArray;
 
 /**
  * Matrix multiplies written for GPUs: a register-blocked f32 GEMM (CUDA cores) and tensor-core GEMMs in f16 and
- * bf16 with f32 accumulation. Row-major, any sizes (edges are guarded). Grids: {@link #sgemm} takes 16x16
- * work-groups over a grid of {@code (ceil(n / 128) * 16, ceil(m / 128) * 16)}; the MMA GEMMs take 256x1
- * work-groups over {@code (ceil(n / 128) * 256, ceil(m / 128))}.
+ * bf16 with f32 accumulation. Row-major, any sizes (edges are guarded; whole tiles skip the checks). Grids:
+ * <ul>
+ * <li>{@link #sgemm}: 16x16 work-groups over {@code (ceil(n / 128) * 16, ceil(m / 128) * 16)};</li>
+ * <li>{@link #mmaGemmBF16Pairs}, {@link #mmaGemmF16Pairs} (even k, operands as int views; the fast ones):
+ * 256x1 work-groups over {@code (ceil(n / 256) * 256, ceil(m / 128))};</li>
+ * <li>{@link #mmaGemmBF16}, {@link #mmaGemmF16} (any k, 16-bit loads): 256x1 work-groups over
+ * {@code (ceil(n / 128) * 256, ceil(m / 128))}.</li>
+ * </ul>
  */
 public final class GemmKernels {
-    /** Rows and columns of C per work-group. */
+    /** Rows and columns of C per work-group of {@link #sgemm}, {@link #mmaGemmBF16} and {@link #mmaGemmF16}. */
     public static final int BLOCK = 128;
+    /** Rows of C per work-group of {@link #mmaGemmBF16Pairs} and {@link #mmaGemmF16Pairs}. */
+    public static final int PAIR_BLOCK_M = 128;
+    /** Columns of C per work-group of {@link #mmaGemmBF16Pairs} and {@link #mmaGemmF16Pairs}. */
+    public static final int PAIR_BLOCK_N = 256;
     /** Work-group edge of {@link #sgemm}. */
     public static final int SGEMM_GROUP_EDGE = 16;
-    /** Work-group size of the MMA GEMMs: eight warps. */
+    /** Work-group size of all the MMA GEMMs: eight warps. */
     public static final int MMA_GROUP_SIZE = 256;
 
     private static final int SGEMM_BK = 8;
@@ -32,10 +41,6 @@ public final class GemmKernels {
     private static final int MMA_BK = 32;
     /** Row stride of the MMA kernels' local tiles: 8 elements of padding keep fragment loads free of bank conflicts. */
     private static final int MMA_LDS = MMA_BK + 8;
-    /** Rows of C per work-group of the pair kernels. */
-    public static final int PAIR_BLOCK_M = 128;
-    /** Columns of C per work-group of the pair kernels. */
-    public static final int PAIR_BLOCK_N = 256;
     /** k elements per tile of the pair kernels. */
     private static final int PAIR_BK = 32;
     /**
