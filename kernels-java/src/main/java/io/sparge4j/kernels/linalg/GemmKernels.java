@@ -12,9 +12,8 @@ import io.sparge4j.kernels.types.arrays.IntArray;
  * bf16 with f32 accumulation. Row-major, any sizes (edges are guarded; whole tiles skip the checks). Grids:
  * <ul>
  * <li>{@link #sgemm}: 16x16 work-groups over {@code (ceil(n / 128) * 16, ceil(m / 128) * 16)};</li>
- * <li>{@link #mmaGemmBF16Pairs}, {@link #mmaGemmF16Pairs} (even k, operands as int views; the fast ones):
- * 256x1 work-groups over {@code (ceil(n / 256) * 256, ceil(m / 128))};</li>
- * <li>{@link #mmaGemmBF16}, {@link #mmaGemmF16} (any k, 16-bit loads): 256x1 work-groups over
+ * <li>the MMA GEMMs, {@link #mmaGemmBF16Pairs} and {@link #mmaGemmF16Pairs} (even k, operands as int views;
+ * the fast ones) as {@link #mmaGemmBF16} and {@link #mmaGemmF16} (any k, 16-bit loads): 256x1 work-groups over
  * {@code (ceil(n / 128) * 256, ceil(m / 128))}.</li>
  * </ul>
  */
@@ -24,7 +23,7 @@ public final class GemmKernels {
     /** Rows of C per work-group of {@link #mmaGemmBF16Pairs} and {@link #mmaGemmF16Pairs}. */
     public static final int PAIR_BLOCK_M = 128;
     /** Columns of C per work-group of {@link #mmaGemmBF16Pairs} and {@link #mmaGemmF16Pairs}. */
-    public static final int PAIR_BLOCK_N = 256;
+    public static final int PAIR_BLOCK_N = 128;
     /** Work-group edge of {@link #sgemm}. */
     public static final int SGEMM_GROUP_EDGE = 16;
     /** Work-group size of all the MMA GEMMs: eight warps. */
@@ -48,9 +47,14 @@ public final class GemmKernels {
      * 64-bit fragment loads and the tile stores free of bank conflicts.
      */
     private static final int PAIR_KP = PAIR_BK / 2;
-    /** Warps of a pair-kernel work-group along n (two along m); each owns 64x64 of C. */
-    private static final int PAIR_WARPS_N = 4;
-    private static final int PAIR_WARP_M_TILES = 4;
+    /**
+     * Warps of a pair-kernel work-group along n (four along m); each owns 32x64 of C as 2x8 accumulator
+     * fragments. (Eight warps of 64x64 over 128x256 would need 48 KiB of double-buffered tiles, more than a
+     * device without tensor cores has beside the MMA fallback's scratch; 128 registers also let two work-groups
+     * share a multiprocessor.)
+     */
+    private static final int PAIR_WARPS_N = 2;
+    private static final int PAIR_WARP_M_TILES = 2;
     private static final int PAIR_WARP_N_TILES = 8;
     /** A's and Bt's tiles in ints; local memory holds two of each (double buffering). */
     private static final int PAIR_A_TILE = PAIR_BLOCK_M * PAIR_KP;
@@ -296,10 +300,10 @@ public final class GemmKernels {
      * {@link #mmaGemmBF16} reading both operands as pairs of bf16 in 32-bit words: {@code a} and {@code bt} are
      * int views of the bf16 matrices (e.g. {@code IntArray.fromSegmentShallow(bf16.getSegment())}), element
      * {@code 2p} in the low half of int {@code p}, so {@code k} must be even (for odd {@code k} use
-     * {@link #mmaGemmBF16}). A work-group of eight warps computes 128x256 of C, each warp 64x64 (4x8 accumulator
+     * {@link #mmaGemmBF16}). A work-group of eight warps computes 128x128 of C, each warp 32x64 (2x8 accumulator
      * fragments). Whole tiles inside the matrices load without bounds checks; the next k-tile is fetched into
      * registers while the tensor cores work on the current one (two local buffers, one barrier per tile).
-     * Grid: 256x1 work-groups over {@code (ceil(n / 256) * 256, ceil(m / 128))}.
+     * Grid as {@link #mmaGemmBF16}: 256x1 work-groups over {@code (ceil(n / 128) * 256, ceil(m / 128))}.
      *
      * @param ctx the work-item
      * @param a A as int pairs, row-major m x k/2
@@ -353,8 +357,8 @@ public final class GemmKernels {
         int lane = tid & 31;
         int g = lane >> 2;
         int tq = lane & 3;
-        int warpRow = warp / PAIR_WARPS_N * 64;
-        int warpCol = warp % PAIR_WARPS_N * 64;
+        int warpRow = warp / PAIR_WARPS_N * (PAIR_WARP_M_TILES * 16);
+        int warpCol = warp % PAIR_WARPS_N * (PAIR_WARP_N_TILES * 8);
         int rowBase = ctx.groupIdy * PAIR_BLOCK_M;
         int colBase = ctx.groupIdx * PAIR_BLOCK_N;
         int kp = k >> 1;
@@ -386,11 +390,12 @@ public final class GemmKernels {
                 loadPairs(bt, rb, PAIR_BLOCK_N, colBase + loadRow, n, kp, next + loadCol,
                         colsInside && next + PAIR_KP <= kp);
             }
-            // both 16-k steps written out (the compiler leaves a 2-trip loop rolled): the second step's local
-            // loads can then issue under the first step's MMAs
-            pairStep(ctx, as, bs, af, bf, acc, aCur + aFragment + swizzle, bCur + bFragment + swizzle, bf16);
-            pairStep(ctx, as, bs, af, bf, acc, aCur + aFragment + (8 ^ swizzle), bCur + bFragment + (8 ^ swizzle),
-                    bf16);
+            // a loop, not written out: unrolled, the two steps' fragments take 152 registers, one work-group per
+            // multiprocessor instead of two
+            for (int ks = 0; ks < PAIR_KP; ks += 8) {
+                pairStep(ctx, as, bs, af, bf, acc, aCur + aFragment + (ks ^ swizzle), bCur + bFragment + (ks ^ swizzle),
+                        bf16);
+            }
             if (next < kp) {
                 // the other buffers were last read before the previous barrier
                 storePairs(as, ra, PAIR_BLOCK_M, PAIR_A_TILE - aCur + storeAt);
@@ -403,8 +408,8 @@ public final class GemmKernels {
     }
 
     /**
-     * One 16-k step of a warp's 64x64: fragments from the local tiles at {@code aAt} and {@code bAt} (this lane's
-     * row g and k pair 2t, swizzle applied), then 4x8 MMAs.
+     * One 16-k step of a warp's 32x64: fragments from the local tiles at {@code aAt} and {@code bAt} (this lane's
+     * row g and k pair 2t, swizzle applied), then 2x8 MMAs.
      */
     private static void pairStep(KernelContext ctx, int[] as, int[] bs, short[] af, short[] bf, float[] acc,
             int aAt, int bAt, boolean bf16) {
