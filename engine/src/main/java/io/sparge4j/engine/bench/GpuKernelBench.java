@@ -13,6 +13,7 @@ import io.sparge4j.kernels.selftest.PortabilityKernels;
 import io.sparge4j.kernels.types.arrays.BFloat16Array;
 import io.sparge4j.kernels.types.arrays.FloatArray;
 import io.sparge4j.kernels.types.arrays.HalfFloatArray;
+import io.sparge4j.kernels.types.arrays.IntArray;
 import io.sparge4j.kernels.types.arrays.NativeArray;
 
 import java.io.PrintWriter;
@@ -178,22 +179,28 @@ public final class GpuKernelBench {
         NativeArray a = bf16 ? BFloat16Array.fromArray(av) : HalfFloatArray.fromArray(av);
         NativeArray bt = bf16 ? BFloat16Array.fromArray(bv) : HalfFloatArray.fromArray(bv);
         FloatArray c = new FloatArray(s * s);
-        Method kernel = method(GemmKernels.class, bf16 ? "mmaGemmBF16" : "mmaGemmF16");
-        Object[] args = {null, a, bt, c, s, s, s};
+        // even k: the int-pair kernels read two 16-bit elements per 32-bit load through zero-copy int views
+        boolean pairs = s % 2 == 0;
+        NativeArray aArg = pairs ? IntArray.fromSegmentShallow(a.getSegment()) : a;
+        NativeArray btArg = pairs ? IntArray.fromSegmentShallow(bt.getSegment()) : bt;
+        Method kernel = method(GemmKernels.class, (bf16 ? "mmaGemmBF16" : "mmaGemmF16") + (pairs ? "Pairs" : ""));
+        Object[] args = {null, aArg, btArg, c, s, s, s};
         int group = GemmKernels.MMA_GROUP_SIZE;
         try (DeviceBuffer da = upload(device, a); DeviceBuffer db = upload(device, bt);
                 DeviceBuffer dc = device.allocate(c.getNumBytesOfSegment())) {
             DeviceKernel loaded = device.load(KernelJit.shared().compile(kernel, args, device.dialect(), device.features(), group));
-            long tiles = (s + GemmKernels.BLOCK - 1) / GemmKernels.BLOCK;
-            long[] global = {tiles * group, tiles, 1};
+            int blockM = pairs ? GemmKernels.PAIR_BLOCK_M : GemmKernels.BLOCK;
+            int blockN = pairs ? GemmKernels.PAIR_BLOCK_N : GemmKernels.BLOCK;
+            long[] global = {(long) (s + blockN - 1) / blockN * group, (s + blockM - 1) / blockM, 1};
             int[] local = {group, 1, 1};
-            List<Object> launchArgs = arguments(loaded.generated(), args, Map.of(a, da, bt, db, c, dc));
+            List<Object> launchArgs = arguments(loaded.generated(), args, Map.of(aArg, da, btArg, db, c, dc));
             double ms = median(device, () -> device.launch(loaded, global, local, launchArgs));
             device.copyToHost(dc, 0, c.getSegment());
             double err = bf16
                     ? sampledGemmError(s, (i, kk) -> ((BFloat16Array) a).get(i * s + kk), (kk, j) -> ((BFloat16Array) bt).get(j * s + kk), c)
                     : sampledGemmError(s, (i, kk) -> ((HalfFloatArray) a).get(i * s + kk), (kk, j) -> ((HalfFloatArray) bt).get(j * s + kk), c);
-            Map<String, Object> line = header("gemm " + (bf16 ? "bf16" : "f16") + " A*B^T (JIT MMA)", device.backendName(),
+            Map<String, Object> line = header("gemm " + (bf16 ? "bf16" : "f16") + " A*B^T (JIT "
+                    + kernel.getName() + ")", device.backendName(),
                     device.deviceName());
             line.put("shape", List.of(s, s, s));
             line.put("median_ms", round(ms, 3));

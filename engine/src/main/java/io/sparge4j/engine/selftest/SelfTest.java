@@ -23,6 +23,7 @@ import io.sparge4j.kernels.types.arrays.HalfWidthFloatArray;
 import io.sparge4j.kernels.types.arrays.IntArray;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.function.Supplier;
@@ -392,11 +393,26 @@ public final class SelfTest {
         return new Outcome(c.toHeapArray(), expected, 1e-5, 1e-4, p);
     }
 
+    /**
+     * The general MMA GEMM at 70x45x48 (edges only) and the pair kernel at 260x300x70 (whole tiles and edges in
+     * m, n and k), both against float64; their results are checked as one array.
+     */
     private Outcome mmaGemm(boolean bf16) {
         Random rnd = new Random(bf16 ? 112 : 113);
-        int m = 70;
-        int n = 45;
-        int k = 48;
+        Outcome general = mmaGemmRun(rnd, bf16, false, 70, 45, 48);
+        Outcome pairs = mmaGemmRun(rnd, bf16, true, 260, 300, 70);
+        int g = general.actual().length;
+        float[] actual = Arrays.copyOf(general.actual(), g + pairs.actual().length);
+        double[] expected = Arrays.copyOf(general.expected(), actual.length);
+        System.arraycopy(pairs.actual(), 0, actual, g, pairs.actual().length);
+        System.arraycopy(pairs.expected(), 0, expected, g, pairs.expected().length);
+        // 16-bit products are exact in float; up to 70 float adds of sums ~ 8 in the tensor core's order:
+        // 1e-5 relative, 1e-4 absolute
+        return new Outcome(actual, expected, 1e-5, 1e-4, pairs.profile());
+    }
+
+    /** Runs mmaGemmBF16/F16 or, with {@code pairs}, their int-pair variants on fresh inputs (tolerances unset). */
+    private Outcome mmaGemmRun(Random rnd, boolean bf16, boolean pairs, int m, int n, int k) {
         float[] av = gaussian(rnd, m * k);
         float[] bv = gaussian(rnd, n * k);
         HalfWidthFloatArray a = bf16 ? BFloat16Array.fromArray(av) : HalfFloatArray.fromArray(av);
@@ -410,21 +426,34 @@ public final class SelfTest {
                 }
             }
         }
-        TaskGraph graph = new TaskGraph("selftest").transferToDevice(DataTransferMode.FIRST_EXECUTION, a, bt);
-        if (bf16) {
-            graph.task("mmaGemmBF16", GemmKernels::mmaGemmBF16, new KernelContext(), (BFloat16Array) a,
-                    (BFloat16Array) bt, c, m, n, k);
+        TaskGraph graph = new TaskGraph("selftest");
+        if (pairs) {
+            IntArray ap = IntArray.fromSegmentShallow(a.getSegment());
+            IntArray bp = IntArray.fromSegmentShallow(bt.getSegment());
+            graph.transferToDevice(DataTransferMode.FIRST_EXECUTION, ap, bp);
+            if (bf16) {
+                graph.task("mmaGemmBF16Pairs", GemmKernels::mmaGemmBF16Pairs, new KernelContext(), ap, bp, c, m, n,
+                        k);
+            } else {
+                graph.task("mmaGemmF16Pairs", GemmKernels::mmaGemmF16Pairs, new KernelContext(), ap, bp, c, m, n,
+                        k);
+            }
         } else {
-            graph.task("mmaGemmF16", GemmKernels::mmaGemmF16, new KernelContext(), (HalfFloatArray) a,
-                    (HalfFloatArray) bt, c, m, n, k);
+            graph.transferToDevice(DataTransferMode.FIRST_EXECUTION, a, bt);
+            if (bf16) {
+                graph.task("mmaGemmBF16", GemmKernels::mmaGemmBF16, new KernelContext(), (BFloat16Array) a,
+                        (BFloat16Array) bt, c, m, n, k);
+            } else {
+                graph.task("mmaGemmF16", GemmKernels::mmaGemmF16, new KernelContext(), (HalfFloatArray) a,
+                        (HalfFloatArray) bt, c, m, n, k);
+            }
         }
         graph.transferToHost(DataTransferMode.EVERY_EXECUTION, c);
-        int block = GemmKernels.BLOCK;
-        TaskProfile p = execute(graph, grid2D((n + block - 1) / block * GemmKernels.MMA_GROUP_SIZE,
-                (m + block - 1) / block, GemmKernels.MMA_GROUP_SIZE, 1));
-        // 16-bit products are exact in float; 48 float adds of sums ~ 7 in the tensor core's order:
-        // 1e-5 relative, 1e-4 absolute
-        return new Outcome(c.toHeapArray(), expected, 1e-5, 1e-4, p);
+        int blockM = pairs ? GemmKernels.PAIR_BLOCK_M : GemmKernels.BLOCK;
+        int blockN = pairs ? GemmKernels.PAIR_BLOCK_N : GemmKernels.BLOCK;
+        TaskProfile p = execute(graph, grid2D((n + blockN - 1) / blockN * GemmKernels.MMA_GROUP_SIZE,
+                (m + blockM - 1) / blockM, GemmKernels.MMA_GROUP_SIZE, 1));
+        return new Outcome(c.toHeapArray(), expected, 0, 0, p);
     }
 
     private static double[] gemmReference(FloatArray a, FloatArray b, int m, int n, int k) {

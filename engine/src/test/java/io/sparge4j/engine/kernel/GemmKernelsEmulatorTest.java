@@ -7,8 +7,11 @@ import io.sparge4j.kernels.selftest.PortabilityKernels;
 import io.sparge4j.kernels.types.arrays.BFloat16Array;
 import io.sparge4j.kernels.types.arrays.FloatArray;
 import io.sparge4j.kernels.types.arrays.HalfFloatArray;
+import io.sparge4j.kernels.types.arrays.IntArray;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 import java.util.Random;
 
@@ -36,12 +39,11 @@ class GemmKernelsEmulatorTest {
         return a;
     }
 
-    @Test
-    void sgemmAtAwkwardSizes() {
-        Random rnd = new Random(11);
-        int m = 150;
-        int n = 131;
-        int k = 37;
+    /** 150x131x37 is edges only, 256x256x64 whole tiles only, 260x130x70 both (edges in m, n and k). */
+    @ParameterizedTest(name = "{0}x{1}x{2}")
+    @CsvSource({"150, 131, 37", "256, 256, 64", "260, 130, 70"})
+    void sgemmInsideAndAtEdges(int m, int n, int k) {
+        Random rnd = new Random(11L * m + n + k);
         FloatArray a = FloatArray.fromArray(gaussian(rnd, m * k));
         FloatArray b = FloatArray.fromArray(gaussian(rnd, k * n));
         FloatArray c = poisoned(m * n);
@@ -59,8 +61,8 @@ class GemmKernelsEmulatorTest {
                 expected[i * n + j] = s;
             }
         }
-        // 37 float FMAs on N(0,1) data: relative 1e-5, absolute 1e-5 where sums cancel
-        assertClose(expected, c.toHeapArray(), 1e-5, 1e-5, "sgemm 150x131x37");
+        // up to 70 float FMAs on N(0,1) data (sums ~ 8): relative 1e-5, absolute 2e-5 where sums cancel
+        assertClose(expected, c.toHeapArray(), 1e-5, 2e-5, "sgemm " + m + "x" + n + "x" + k);
     }
 
     @Test
@@ -95,6 +97,48 @@ class GemmKernelsEmulatorTest {
         // products of 16-bit values are exact in float; 40 float adds of sums up to ~25: 2e-5 absolute
         assertClose(e8, c8.toHeapArray(), 1e-5, 2e-5, "mmaGemmBF16 140x136x40");
         assertClose(e16, c16.toHeapArray(), 1e-5, 2e-5, "mmaGemmF16 140x136x40");
+    }
+
+    /**
+     * The pair kernels (128x256 per work-group): interior tiles take the unchecked path, edge tiles (in m, n and
+     * k) the guarded one; 256x256x64 is whole tiles only, 260x300x70 has both in every dimension, 140x136x40
+     * edges only, 2 is the shortest even k.
+     */
+    @ParameterizedTest(name = "{0}x{1}x{2}")
+    @CsvSource({"256, 256, 64", "260, 300, 70", "140, 136, 40", "130, 129, 2"})
+    void mmaGemmPairsInsideAndAtEdges(int m, int n, int k) {
+        Random rnd = new Random(15L * m + 7L * n + k);
+        float[] av = gaussian(rnd, m * k);
+        float[] bv = gaussian(rnd, n * k);
+        BFloat16Array a8 = BFloat16Array.fromArray(av);
+        BFloat16Array b8 = BFloat16Array.fromArray(bv);
+        HalfFloatArray a16 = HalfFloatArray.fromArray(av);
+        HalfFloatArray b16 = HalfFloatArray.fromArray(bv);
+        FloatArray c8 = poisoned(m * n);
+        FloatArray c16 = poisoned(m * n);
+        WorkerGrid2D grid = new WorkerGrid2D(ceil(n, GemmKernels.PAIR_BLOCK_N) * GemmKernels.MMA_GROUP_SIZE,
+                ceil(m, GemmKernels.PAIR_BLOCK_M));
+        grid.setLocalWork(GemmKernels.MMA_GROUP_SIZE, 1, 1);
+        IntArray a8p = IntArray.fromSegmentShallow(a8.getSegment());
+        IntArray b8p = IntArray.fromSegmentShallow(b8.getSegment());
+        IntArray a16p = IntArray.fromSegmentShallow(a16.getSegment());
+        IntArray b16p = IntArray.fromSegmentShallow(b16.getSegment());
+        emulator.execute(grid, ctx -> GemmKernels.mmaGemmBF16Pairs(ctx, a8p, b8p, c8, m, n, k));
+        emulator.execute(grid, ctx -> GemmKernels.mmaGemmF16Pairs(ctx, a16p, b16p, c16, m, n, k));
+        double[] e8 = new double[m * n];
+        double[] e16 = new double[m * n];
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < n; j++) {
+                for (int p = 0; p < k; p++) {
+                    e8[i * n + j] += (double) a8.get(i * k + p) * b8.get(j * k + p);
+                    e16[i * n + j] += (double) a16.get(i * k + p) * b16.get(j * k + p);
+                }
+            }
+        }
+        // exact products; up to 70 float adds of sums up to ~30: 1e-5 relative, 4e-5 absolute
+        String size = m + "x" + n + "x" + k;
+        assertClose(e8, c8.toHeapArray(), 1e-5, 4e-5, "mmaGemmBF16Pairs " + size);
+        assertClose(e16, c16.toHeapArray(), 1e-5, 4e-5, "mmaGemmF16Pairs " + size);
     }
 
     @Test
