@@ -21,14 +21,18 @@ public final class AdamWKernels {
     public static final int BETA1 = 1;
     /** Index: beta2. */
     public static final int BETA2 = 2;
+    /** Index: {@code 1 - beta1}, rounded from float64 (1 - 0.999f in float would be 5e-5 off, relatively). */
+    public static final int ONE_MINUS_BETA1 = 3;
+    /** Index: {@code 1 - beta2}, rounded from float64. */
+    public static final int ONE_MINUS_BETA2 = 4;
     /** Index: eps. */
-    public static final int EPS = 3;
+    public static final int EPS = 5;
     /** Index: the step size {@code lr / (1 - beta1^step)}. */
-    public static final int STEP_SIZE = 4;
+    public static final int STEP_SIZE = 6;
     /** Index: {@code sqrt(1 - beta2^step)}. */
-    public static final int BC2_SQRT = 5;
+    public static final int BC2_SQRT = 7;
     /** Length of the hyperparameter array. */
-    public static final int HYPER_SIZE = 6;
+    public static final int HYPER_SIZE = 8;
 
     private AdamWKernels() {
     }
@@ -49,13 +53,15 @@ public final class AdamWKernels {
         float decay = hyper.get(DECAY);
         float beta1 = hyper.get(BETA1);
         float beta2 = hyper.get(BETA2);
+        float oneMinusBeta1 = hyper.get(ONE_MINUS_BETA1);
+        float oneMinusBeta2 = hyper.get(ONE_MINUS_BETA2);
         float eps = hyper.get(EPS);
         float stepSize = hyper.get(STEP_SIZE);
         float bc2Sqrt = hyper.get(BC2_SQRT);
         for (int i = ctx.globalIdx; i < n; i += ctx.globalGroupSizeX) {
             float g = grad.get(i);
-            float mi = KernelMath.fma(beta1, m.get(i), (1f - beta1) * g);
-            float vi = KernelMath.fma(beta2, v.get(i), (1f - beta2) * g * g);
+            float mi = KernelMath.fma(beta1, m.get(i), oneMinusBeta1 * g);
+            float vi = KernelMath.fma(beta2, v.get(i), oneMinusBeta2 * g * g);
             float denom = KernelMath.sqrt(vi) / bc2Sqrt + eps;
             m.set(i, mi);
             v.set(i, vi);
@@ -86,6 +92,8 @@ public final class AdamWKernels {
         out.set(DECAY, (float) (1 - lr * weightDecay));
         out.set(BETA1, (float) beta1);
         out.set(BETA2, (float) beta2);
+        out.set(ONE_MINUS_BETA1, (float) (1 - beta1));
+        out.set(ONE_MINUS_BETA2, (float) (1 - beta2));
         out.set(EPS, (float) eps);
         out.set(STEP_SIZE, (float) (lr / (1 - Math.pow(beta1, step))));
         out.set(BC2_SQRT, (float) Math.sqrt(1 - Math.pow(beta2, step)));

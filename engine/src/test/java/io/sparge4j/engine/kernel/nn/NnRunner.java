@@ -62,19 +62,27 @@ final class NnRunner implements AutoCloseable {
      * @return the result; its device buffers are freed, the host arrays hold what was transferred back
      */
     ExecutionResult run(TaskGraph graph, Object... grids) {
-        GridScheduler scheduler = new GridScheduler();
-        for (int i = 0; i < grids.length; i += 2) {
-            scheduler.addWorkerGrid(graph.getTaskGraphName() + "." + grids[i], (WorkerGrid) grids[i + 1]);
-        }
         ExecutionResult result;
-        try (ExecutionPlan plan = new ExecutionPlan(graph.snapshot()).withGridScheduler(scheduler)
-                .withExecutor(new TaskGraphExecutor(device, ExecutionBackends.compiler(selection), false))) {
+        try (ExecutionPlan plan = plan(graph, grids)) {
             result = plan.execute();
         }
         for (TaskProfile p : result.tasks()) {
             assertTrue(p.kernelNanos() > 0, p.taskName() + " did not run");
         }
         return result;
+    }
+
+    /**
+     * A plan of the graph on this runner's device, each task on its grid ({@code grids} alternate task names and
+     * grids), for graphs executed more than once; the caller closes it.
+     */
+    ExecutionPlan plan(TaskGraph graph, Object... grids) {
+        GridScheduler scheduler = new GridScheduler();
+        for (int i = 0; i < grids.length; i += 2) {
+            scheduler.addWorkerGrid(graph.getTaskGraphName() + "." + grids[i], (WorkerGrid) grids[i + 1]);
+        }
+        return new ExecutionPlan(graph.snapshot()).withGridScheduler(scheduler)
+                .withExecutor(new TaskGraphExecutor(device, ExecutionBackends.compiler(selection), false));
     }
 
     @Override
@@ -115,13 +123,20 @@ final class NnRunner implements AutoCloseable {
     }
 
     static double assertClose(double[] expected, float[] actual, double rtol, double atol, String what) {
+        double[] atols = new double[expected.length];
+        java.util.Arrays.fill(atols, atol);
+        return assertClose(expected, actual, rtol, atols, what);
+    }
+
+    /** As {@link #assertClose(double[], float[], double, double, String)} with an absolute tolerance per element. */
+    static double assertClose(double[] expected, float[] actual, double rtol, double[] atol, String what) {
         assertEquals(expected.length, actual.length, what + ": length");
         double worst = 0;
         for (int i = 0; i < expected.length; i++) {
             double diff = Math.abs(actual[i] - expected[i]);
-            if (!(diff <= atol + rtol * Math.abs(expected[i]))) {
-                fail(String.format(Locale.ROOT, "%s: element %d is %.9g, expected %.9g (|diff| %.3g > atol %.1g + "
-                        + "rtol %.1g * |expected|)", what, i, actual[i], expected[i], diff, atol, rtol));
+            if (!(diff <= atol[i] + rtol * Math.abs(expected[i]))) {
+                fail(String.format(Locale.ROOT, "%s: element %d is %.9g, expected %.9g (|diff| %.3g > atol %.2g + "
+                        + "rtol %.1g * |expected|)", what, i, actual[i], expected[i], diff, atol[i], rtol));
             }
             worst = Math.max(worst, diff);
         }
