@@ -140,6 +140,7 @@ final class NnRunner implements AutoCloseable {
             }
             worst = Math.max(worst, diff);
         }
+        System.out.printf(Locale.ROOT, "%s: max |diff| %.3g over %d elements%n", what, worst, expected.length);
         return worst;
     }
 }
