@@ -27,7 +27,8 @@ import static io.sparge4j.engine.kernel.nn.NnRunner.poisoned;
  * <p>Tolerances ({@code |diff| <= atol + rtol |expected|}): both sides are f32 with different summation orders.
  * Outputs are O(1): rtol 1e-5, atol 1e-5. The input gradient subtracts two row means from g, which cancels a
  * little: rtol 1e-5, atol 5e-6 (observed: below 5e-7; a 0.1% error in the mean of g fails it). Weight and bias
- * gradients sum up to a few hundred O(1) terms: rtol 1e-5, atol 1e-5 * sqrt(rows). Statistics against float64: mean atol 1e-6 (values around 0.5 with spread 2), rstd rtol 2e-6.
+ * gradients sum up to a few hundred O(1) terms: rtol 1e-5, atol 1e-5 * sqrt(rows). Statistics against float64:
+ * mean atol 1e-6 (values around 0.5 with spread 2), rstd rtol 2e-6.
  */
 class NormKernelsTest {
     private static final float EPS = 1e-6f;
