@@ -2,6 +2,7 @@ package io.sparge4j.engine.kernel.nn;
 
 import io.sparge4j.engine.ops.Norms;
 import io.sparge4j.engine.tensor.Tensor;
+import io.sparge4j.kernels.ExecutionPlan;
 import io.sparge4j.kernels.KernelContext;
 import io.sparge4j.kernels.TaskGraph;
 import io.sparge4j.kernels.WorkerGrid1D;
@@ -17,6 +18,7 @@ import java.util.Random;
 import static io.sparge4j.engine.kernel.nn.NnRunner.assertClose;
 import static io.sparge4j.engine.kernel.nn.NnRunner.gaussian;
 import static io.sparge4j.engine.kernel.nn.NnRunner.poisoned;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 
 /**
  * LayerNorm and RMSNorm kernels, forward and backward (input gradient, and the weight and bias gradients through
@@ -43,6 +45,7 @@ class NormKernelsTest {
         {"opencl", 9, 1536, 3, 4},
         {"opencl", 41, 64, 0, 0},
         {"opencl", 6, 1536, NormKernels.HAS_BIAS, 0},
+        {"opencl", 19, 5120, 3, 0},
     };
 
     private static WorkerGrid1D rowGrid(int rows, int groups) {
@@ -146,6 +149,39 @@ class NormKernelsTest {
             assertClose(grads.dWeight().toFloatArray(), dW.toHeapArray(), 1e-5, 1e-5 * Math.sqrt(rows), "dWeight");
         }
         checkStats(xs, rows, cols, false, rstd.toHeapArray(), 1);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @FieldSource("io.sparge4j.engine.kernel.nn.NnRunner#BACKENDS")
+    void parameterGradientsAreBitIdenticalAcrossRuns(String backend) {
+        int rows = 23;
+        int cols = 77;
+        int chunks = (rows + CHUNK_ROWS - 1) / CHUNK_ROWS;
+        Random rnd = new Random(5);
+        FloatArray x = FloatArray.fromArray(gaussian(rnd, rows * cols, 0.5, 2));
+        FloatArray dy = FloatArray.fromArray(gaussian(rnd, rows * cols, 0, 1));
+        FloatArray none = new FloatArray(1);
+        FloatArray y = poisoned(rows * cols);
+        FloatArray stats = poisoned(2 * rows);
+        FloatArray partialW = poisoned(chunks * cols);
+        FloatArray partialB = poisoned(chunks * cols);
+        FloatArray dW = poisoned(cols);
+        TaskGraph graph = new TaskGraph("det")
+                .transferToDevice(DataTransferMode.FIRST_EXECUTION, x, dy)
+                .task("fwd", NormKernels::layerNorm, new KernelContext(), x, none, none, y, stats, rows, cols, EPS, 0)
+                .task("partials", NormKernels::layerNormParamPartials, new KernelContext(), dy, x, stats, partialW,
+                        partialB, rows, cols, CHUNK_ROWS)
+                .task("sumW", ColumnSumKernels::sumChunks, new KernelContext(), partialW, dW, cols, 1, chunks)
+                .transferToHost(DataTransferMode.EVERY_EXECUTION, dW);
+        try (NnRunner runner = NnRunner.open(backend);
+                ExecutionPlan plan = runner.plan(graph, "fwd", NormKernels.rowGrid(rows),
+                        "partials", NormKernels.partialsGrid(cols, chunks), "sumW", ColumnSumKernels.sumGrid(cols, 1))) {
+            plan.execute();
+            float[] first = dW.toHeapArray();
+            dW.init(Float.NaN);
+            plan.execute();
+            assertArrayEquals(first, dW.toHeapArray(), "dWeight of the second run");
+        }
     }
 
     /** Mean (LayerNorm only) and rstd of every row against float64; {@code stride} floats per row in stats. */
