@@ -30,7 +30,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * Every nn kernel translates to CUDA C for an H200-like device (native 32-wide warps) at the work-group size of its
  * grid helper, and nvcc compiles it for sm_90 without warnings (skipped with a reason when nvcc is absent). The
  * numerics are checked on the emulator and PoCL by the other tests of this package; this one catches CUDA-only
- * translation problems without a GPU.
+ * translation problems without a GPU. The sources are kept in {@code target/jit-sources/nn} for reading.
  */
 class NnKernelsCudaCompileTest {
     private static final Path NVCC = Path.of("/usr/local/bin/nvcc");
@@ -69,6 +69,9 @@ class NnKernelsCudaCompileTest {
     void compilesWithNvccForSm90(Method m) throws Exception {
         String source = KernelJit.shared().compile(m, null, Dialect.CUDA, H200, groupSize(m)).source();
         assertTrue(source.contains("__global__ void " + m.getName() + "("), source);
+        Path kept = Path.of("target", "jit-sources", "nn");
+        Files.createDirectories(kept);
+        Files.writeString(kept.resolve(m.getDeclaringClass().getSimpleName() + "." + m.getName() + ".cu"), source);
         assumeTrue(Files.isExecutable(NVCC), "nvcc not found at " + NVCC + ": CUDA compile check skipped");
         Path dir = Files.createTempDirectory("sparge-nn-nvcc");
         Path cu = dir.resolve(m.getName() + ".cu");
