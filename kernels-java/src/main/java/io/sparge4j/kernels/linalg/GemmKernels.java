@@ -364,10 +364,10 @@ public final class GemmKernels {
         int kp = k >> 1;
         int loadRow = tid / PAIR_KP;
         int loadCol = tid % PAIR_KP;
-        // loadRow + 16 e keeps loadRow's swizzle, so one slot serves every row this work-item stores
+        // loadRow + PAIR_ROWS_PER_PASS * e keeps loadRow's swizzle: one slot serves every row this work-item stores
         int storeAt = loadRow * PAIR_KP + pairSlot(loadRow, loadCol);
         // this lane's fragment origins (pairSlot for k pair 2 tq of rows g, g + 8, g + 16, ...: same swizzle)
-        int swizzle = ((g >> 1) & 1) << 3;
+        int swizzle = PAIR_KP > 8 ? ((g >> 1) & 1) << 3 : 0;
         int aFragment = (warpRow + g) * PAIR_KP + 2 * tq;
         int bFragment = (warpCol + g) * PAIR_KP + 2 * tq;
         boolean rowsInside = rowBase + PAIR_BLOCK_M <= m;
@@ -464,10 +464,12 @@ public final class GemmKernels {
     /**
      * Where k pair {@code p} of tile row {@code row} sits within the row: within each group of 8 pairs (16 k)
      * the order is 0 4 1 5 2 6 3 7, so the pairs t and t + 4 that an MMA fragment takes lie side by side; rows
-     * 2 and 3 of every 4 swap the two groups, so the four rows a half-warp's 64-bit loads touch cover all banks.
+     * 2 and 3 of every 4 swap the two groups (rows of 16 ints), so the four rows a half-warp's 64-bit loads touch
+     * cover all banks; rows of 8 ints (a 16-k tile) cover them unswizzled.
      */
     private static int pairSlot(int row, int p) {
-        return ((p & ~7) ^ (((row >> 1) & 1) << 3)) | ((p & 3) << 1) | ((p >> 2) & 1);
+        int swizzle = PAIR_KP > 8 ? ((row >> 1) & 1) << 3 : 0;
+        return ((p & ~7) ^ swizzle) | ((p & 3) << 1) | ((p >> 2) & 1);
     }
 
     /** Stores a work-item's loaded ints into a local tile from {@code at}, 16 rows apart. */
