@@ -92,6 +92,10 @@ class BlockMaskKernelsTest {
         DeviceMaskPipeline.Result dev;
         try (DeviceMaskPipeline pipeline = open(backend)) {
             dev = pipeline.fromInputs(q, k, b * h, n, d, QUERY_BLOCK, KEY_BLOCK, scale, mode, topk, topp);
+            for (String line : pipeline.lastPaths().strip().split("\n")) {
+                assertTrue(line.endsWith(backend.equals("emulator") ? ": emulator" : ": native"),
+                        "path of " + line + " on " + backend);
+            }
         }
         // Pooling: a float sum of at most 128 values of size ~1.2: 1e-5 absolute + 1e-5 relative against float64.
         assertClose("qPooled", poolReference(q, b * h, n, d, QUERY_BLOCK), dev.qPooled(), 1e-5, 1e-5);
@@ -165,6 +169,59 @@ class BlockMaskKernelsTest {
                 assertEquals(1, tiny.counts()[r], "row " + r + " with tiny k and p keeps one block");
             }
         }
+    }
+
+    /**
+     * Top-p's running sum must round like Java's {@code double +}: on one row whose entries span many binades (so
+     * that many float64 prefix sums round), p set to exactly the CPU's c-entry mass keeps c blocks and one ulp more
+     * keeps what the CPU keeps, for c = 1..40.
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"emulator", "opencl"})
+    void toppRunningSumRoundsLikeJava(String backend) {
+        int nk = 300;
+        Random rnd = new Random(78);
+        // The c-th largest entry is about 2^(-1.5 c) with a random mantissa: from c ~ 20 on, the float64 running
+        // sum (about 0.5) can no longer hold every bit of the next entry and must round. The rest are tiny.
+        float[] row = new float[nk];
+        for (int j = 0; j < nk; j++) {
+            row[j] = (float) (1e-30 * (1 + rnd.nextDouble()));
+        }
+        for (int c = 0; c < 41; c++) {
+            row[(c * 7919) % nk] = (float) (Math.pow(2, -1.5 * c - 1) * (1 + rnd.nextDouble()) / 2);
+        }
+        PooledAttentionMap map = PooledAttentionMap.ofProbabilities(1, 1, new BlockGrid(QUERY_BLOCK, QUERY_BLOCK),
+                new BlockGrid(nk * KEY_BLOCK, KEY_BLOCK), row);
+        int rounded = 0;
+        try (DeviceMaskPipeline pipeline = open(backend)) {
+            for (int c = 1; c <= 40; c++) {
+                double exact = prefixMass(row, c);
+                if (new java.math.BigDecimal(exact).compareTo(exactPrefixMass(row, c)) != 0) {
+                    rounded++;
+                }
+                // At p = the mass, the CPU keeps c (fewer where the c-th entry vanished in the rounding);
+                // one ulp above, c + 1 (more where the next entries vanish).
+                for (double p : new double[] {exact, Math.nextUp(exact)}) {
+                    int cpu = BlockSelector.select(map, MaskMode.TOPP, 0.01, p).keptInRow(0, 0, 0);
+                    assertTrue(p == exact ? cpu <= c : cpu > c, "CPU keeps " + cpu + " at c = " + c + ", p = " + p);
+                    assertEquals(cpu, pipeline.fromProbabilities(row, 1, 1, nk, MaskMode.TOPP, 0.01, p).counts()[0],
+                            "p = " + p + (p == exact ? ", the" : ", one ulp above the") + " float64 mass of the "
+                                    + c + " largest entries");
+                }
+            }
+        }
+        assertTrue(rounded >= 10, "test data: only " + rounded + " of 40 prefix sums round in float64");
+    }
+
+    /** The exact (unrounded) sum of a row's {@code count} largest entries. */
+    private static java.math.BigDecimal exactPrefixMass(float[] row, int count) {
+        float[] sorted = row.clone();
+        Arrays.sort(sorted);
+        java.math.BigDecimal s = java.math.BigDecimal.ZERO;
+        for (int e = 0; e < count; e++) {
+            s = s.add(new java.math.BigDecimal(sorted[row.length - 1 - e]));
+        }
+        return s;
     }
 
     /** Row kinds: random, all equal, sink plus ties, many exact zeros, repeated values, random again. */

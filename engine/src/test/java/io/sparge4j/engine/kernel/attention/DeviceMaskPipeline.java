@@ -36,6 +36,7 @@ final class DeviceMaskPipeline implements AutoCloseable {
 
     private final ComputeDevice device;
     private final KernelCompiler compiler;
+    private String lastPaths = "";
 
     DeviceMaskPipeline(String backend) {
         BackendSelection selection = new BackendSelection(backend, null);
@@ -181,7 +182,12 @@ final class DeviceMaskPipeline implements AutoCloseable {
     private void execute(TaskGraph g, GridScheduler s) {
         try (ExecutionPlan plan = new ExecutionPlan(g.snapshot()).withGridScheduler(s)
                 .withExecutor(new TaskGraphExecutor(device, compiler, false))) {
-            plan.execute();
+            lastPaths = plan.execute().pathReport();
         }
+    }
+
+    /** @return which native path or fallback each task of the last run took, one line per task */
+    String lastPaths() {
+        return lastPaths;
     }
 }
