@@ -61,7 +61,7 @@ public final class BlockSelectKernels {
         }
         for (int e = lid; e < size; e += GROUP) {
             // Non-negative floats order like their bits; padding (-1) sorts after every real entry.
-            keys[e] = e < nk ? Float.floatToRawIntBits(probs.get(base + e) + 0.0f) : -1;
+            keys[e] = e < nk ? orderBits(probs.get(base + e)) : -1;
             index[e] = e;
         }
         ctx.localBarrier();
@@ -106,6 +106,15 @@ public final class BlockSelectKernels {
         for (int e = lid; e < nk; e += GROUP) {
             keep.set(base + index[e], e < count ? (byte) 1 : (byte) 0);
         }
+    }
+
+    /**
+     * The bits of {@code v + 0.0f} (the CPU's sort key: -0 becomes +0) taken without float arithmetic, so that a
+     * device flushing subnormals in arithmetic still sorts them like the CPU.
+     */
+    private static int orderBits(float v) {
+        int bits = Float.floatToRawIntBits(v);
+        return bits == Integer.MIN_VALUE ? 0 : bits;
     }
 
     /** The float64 bit pattern of a non-negative finite float given by its bits (exact, subnormals included). */

@@ -224,7 +224,7 @@ class BlockMaskKernelsTest {
         return s;
     }
 
-    /** Row kinds: random, all equal, sink plus ties, many exact zeros, repeated values, random again. */
+    /** Row kinds: random, all equal, sink plus ties, many exact zeros, repeated values, subnormals and signed zeros. */
     private static float[] craftedRow(int kind, int nk, Random rnd) {
         float[] row = new float[nk];
         switch (kind) {
@@ -242,6 +242,15 @@ class BlockMaskKernelsTest {
                 for (int j = 0; j < nk; j++) {
                     row[j] = (1 + j % 5) / (3f * nk);
                 }
+            }
+            case 5 -> {
+                // Subnormals, -0 and +0 (equal keys: the lower index first) behind a few large entries.
+                for (int j = 0; j < nk; j++) {
+                    row[j] = j % 3 == 0 ? -0.0f : j % 3 == 1 ? 0.0f : Float.MIN_VALUE * (1 + j % 4);
+                }
+                row[3] = 0.5f;
+                row[100] = 0.3f;
+                row[nk - 1] = 0.2f;
             }
             default -> {
                 double sum = 0;
