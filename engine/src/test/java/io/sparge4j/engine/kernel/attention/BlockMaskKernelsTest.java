@@ -44,14 +44,16 @@ class BlockMaskKernelsTest {
         return new DeviceMaskPipeline(backend);
     }
 
-    /** Shapes (B, H, N, d) with N = 1000: 8 query blocks (the last of 104 tokens) and 16 key blocks (the last 40). */
+    /** Shapes (B, H, N, d) and (k, p) with N = 1000: 8 query blocks (the last of 104 tokens) and 16 key blocks (the last 40). */
     static List<Arguments> cases() {
         List<Arguments> out = new ArrayList<>();
         for (String backend : List.of("emulator", "opencl")) {
             for (MaskMode mode : List.of(MaskMode.DENSE, MaskMode.TOPK, MaskMode.TOPP, MaskMode.HYBRID)) {
-                out.add(Arguments.of(backend, mode, 1, 2, 1000, 64));
-                out.add(Arguments.of(backend, mode, 2, 3, 1000, 128));
+                out.add(Arguments.of(backend, mode, 1, 2, 1000, 64, 0.2, 0.6));
+                out.add(Arguments.of(backend, mode, 2, 3, 1000, 128, 0.2, 0.6));
             }
+            // Tiny k and p: one block per row.
+            out.add(Arguments.of(backend, MaskMode.HYBRID, 2, 2, 1000, 64, 1e-3, 1e-3));
         }
         return out;
     }
@@ -78,15 +80,13 @@ class BlockMaskKernelsTest {
         return x;
     }
 
-    @ParameterizedTest(name = "{0} {1} B={2} H={3} N={4} d={5}")
+    @ParameterizedTest(name = "{0} {1} B={2} H={3} N={4} d={5} k={6} p={7}")
     @MethodSource("cases")
-    void pipelineMatchesCpu(String backend, MaskMode mode, int b, int h, int n, int d) {
+    void pipelineMatchesCpu(String backend, MaskMode mode, int b, int h, int n, int d, double topk, double topp) {
         Random rnd = new Random(1000L * d + 10L * b + h + mode.ordinal());
         float[] q = blockStructured(rnd, b * h, n, d, QUERY_BLOCK);
         float[] k = blockStructured(rnd, b * h, n, d, KEY_BLOCK);
         float scale = (float) (1 / Math.sqrt(d));
-        double topk = 0.2;
-        double topp = 0.6;
         BlockGrid qg = new BlockGrid(n, QUERY_BLOCK);
         BlockGrid kg = new BlockGrid(n, KEY_BLOCK);
         DeviceMaskPipeline.Result dev;
@@ -114,7 +114,9 @@ class BlockMaskKernelsTest {
         BlockMask cpuMask = BlockSelector.select(cpuMap, mode, topk, topp);
         assertNoNearTies(cpuProbs, cpuMask, mode, topp);
         assertSameMask(cpuMask, dev, "CPU end to end");
-        if (mode == MaskMode.DENSE) {
+        if (topk < 0.01 && topp < 0.01) {
+            assertEquals(b * h * qg.blocks(), dev.rowBlocks().length, "tiny k and p keep one block per row");
+        } else if (mode == MaskMode.DENSE) {
             assertEquals(b * h * qg.blocks() * kg.blocks(), dev.rowBlocks().length, "dense keeps every block");
         } else {
             assertTrue(dev.rowBlocks().length < b * h * qg.blocks() * kg.blocks(), "a sparse mode drops something");
