@@ -131,18 +131,28 @@ public final class BlockMaskTasks {
      * @param graph the graph to extend; q and k must be on the device by then
      * @param grids receives the tasks' grids
      * @param prefix task id prefix, unique in the graph
-     * @param q queries (heads, tokens, d)
-     * @param k keys (heads, tokens, d)
+     * @param q queries, (B, H, tokens, d) or, when {@code tokensBeforeHeads}, (B, tokens, H, d)
+     * @param k keys, laid out as q
      * @param scale softmax scale (usually 1/sqrt(d))
+     * @param headsPerBatch H (heads / H is B)
+     * @param tokensBeforeHeads whether q and k are (B, tokens, H, d)
      * @return the graph
      */
     public TaskGraph addPooledMap(TaskGraph graph, GridScheduler grids, String prefix, FloatArray q, FloatArray k,
-            float scale) {
+            float scale, int headsPerBatch, boolean tokensBeforeHeads) {
+        if (headsPerBatch <= 0 || heads % headsPerBatch != 0) {
+            throw new IllegalArgumentException("BlockMaskTasks.addPooledMap: headsPerBatch is " + headsPerBatch
+                    + ", expected a positive divisor of heads " + heads);
+        }
+        checkSize("q", q, heads * tokens * d);
+        checkSize("k", k, heads * tokens * d);
+        int headStride = tokensBeforeHeads ? d : tokens * d;
+        int tokenStride = tokensBeforeHeads ? headsPerBatch * d : d;
         String g = graph.getTaskGraphName() + ".";
-        graph.task(prefix + "PoolQ", BlockPoolingKernels::poolBlocks, new KernelContext(), q, qPooled, heads, tokens,
-                        d, queryBlock)
-                .task(prefix + "PoolK", BlockPoolingKernels::poolBlocks, new KernelContext(), k, kPooled, heads, tokens,
-                        d, keyBlock)
+        graph.task(prefix + "PoolQ", BlockPoolingKernels::poolBlocks, new KernelContext(), q, qPooled, heads,
+                        headsPerBatch, tokens, d, queryBlock, headStride, tokenStride)
+                .task(prefix + "PoolK", BlockPoolingKernels::poolBlocks, new KernelContext(), k, kPooled, heads,
+                        headsPerBatch, tokens, d, keyBlock, headStride, tokenStride)
                 .task(prefix + "Softmax", PooledSoftmaxKernels::pooledSoftmax, new KernelContext(), qPooled, kPooled,
                         probs, nq, nk, d, scale);
         grids.setWorkerGrid(g + prefix + "PoolQ", grid(rows() * d, 128));
@@ -150,6 +160,13 @@ public final class BlockMaskTasks {
         grids.setWorkerGrid(g + prefix + "Softmax", grid(rows() * PooledSoftmaxKernels.GROUP,
                 PooledSoftmaxKernels.GROUP));
         return graph;
+    }
+
+    private static void checkSize(String name, FloatArray a, int expected) {
+        if (a == null || a.getSize() < expected) {
+            throw new IllegalArgumentException("BlockMaskTasks.addPooledMap: " + name + " has "
+                    + (a == null ? "no array" : a.getSize() + " elements") + ", expected at least " + expected);
+        }
     }
 
     /**

@@ -49,11 +49,13 @@ class BlockMaskKernelsTest {
         List<Arguments> out = new ArrayList<>();
         for (String backend : List.of("emulator", "opencl")) {
             for (MaskMode mode : List.of(MaskMode.DENSE, MaskMode.TOPK, MaskMode.TOPP, MaskMode.HYBRID)) {
-                out.add(Arguments.of(backend, mode, 1, 2, 1000, 64, 0.2, 0.6));
-                out.add(Arguments.of(backend, mode, 2, 3, 1000, 128, 0.2, 0.6));
+                out.add(Arguments.of(backend, mode, 1, 2, 1000, 64, 0.2, 0.6, AttentionLayout.BHND));
+                out.add(Arguments.of(backend, mode, 2, 3, 1000, 128, 0.2, 0.6, AttentionLayout.BHND));
             }
             // Tiny k and p: one block per row.
-            out.add(Arguments.of(backend, MaskMode.HYBRID, 2, 2, 1000, 64, 1e-3, 1e-3));
+            out.add(Arguments.of(backend, MaskMode.HYBRID, 2, 2, 1000, 64, 1e-3, 1e-3, AttentionLayout.BHND));
+            // Tokens before heads, (B, N, H, d).
+            out.add(Arguments.of(backend, MaskMode.HYBRID, 2, 3, 1000, 64, 0.2, 0.6, AttentionLayout.BNHD));
         }
         return out;
     }
@@ -80,9 +82,10 @@ class BlockMaskKernelsTest {
         return x;
     }
 
-    @ParameterizedTest(name = "{0} {1} B={2} H={3} N={4} d={5} k={6} p={7}")
+    @ParameterizedTest(name = "{0} {1} B={2} H={3} N={4} d={5} k={6} p={7} {8}")
     @MethodSource("cases")
-    void pipelineMatchesCpu(String backend, MaskMode mode, int b, int h, int n, int d, double topk, double topp) {
+    void pipelineMatchesCpu(String backend, MaskMode mode, int b, int h, int n, int d, double topk, double topp,
+            AttentionLayout layout) {
         Random rnd = new Random(1000L * d + 10L * b + h + mode.ordinal());
         float[] q = blockStructured(rnd, b * h, n, d, QUERY_BLOCK);
         float[] k = blockStructured(rnd, b * h, n, d, KEY_BLOCK);
@@ -91,7 +94,8 @@ class BlockMaskKernelsTest {
         BlockGrid kg = new BlockGrid(n, KEY_BLOCK);
         DeviceMaskPipeline.Result dev;
         try (DeviceMaskPipeline pipeline = open(backend)) {
-            dev = pipeline.fromInputs(q, k, b * h, n, d, QUERY_BLOCK, KEY_BLOCK, scale, mode, topk, topp);
+            dev = pipeline.fromInputs(inLayout(q, b, h, n, d, layout), inLayout(k, b, h, n, d, layout), b, h,
+                    layout == AttentionLayout.BNHD, n, d, QUERY_BLOCK, KEY_BLOCK, scale, mode, topk, topp);
             for (String line : pipeline.lastPaths().strip().split("\n")) {
                 assertTrue(line.endsWith(backend.equals("emulator") ? ": emulator" : ": native"),
                         "path of " + line + " on " + backend);
@@ -102,8 +106,9 @@ class BlockMaskKernelsTest {
         assertClose("kPooled", poolReference(k, b * h, n, d, KEY_BLOCK), dev.kPooled(), 1e-5, 1e-5);
         // The map: float dots of length d on float means and a float softmax vs float64 throughout;
         // scores ~ N(0, 1), so 2e-6 absolute + 2e-5 relative on probabilities.
-        PooledAttentionMap cpuMap = PooledAttentionMap.compute(Tensor.of(q, b, h, n, d), Tensor.of(k, b, h, n, d),
-                QUERY_BLOCK, KEY_BLOCK, scale, AttentionLayout.BHND);
+        int[] shape = layout == AttentionLayout.BNHD ? new int[] {b, n, h, d} : new int[] {b, h, n, d};
+        PooledAttentionMap cpuMap = PooledAttentionMap.compute(Tensor.of(inLayout(q, b, h, n, d, layout), shape),
+                Tensor.of(inLayout(k, b, h, n, d, layout), shape), QUERY_BLOCK, KEY_BLOCK, scale, layout);
         float[] cpuProbs = cpuMap.toTensor().toFloatArray();
         assertClose("probs", toDouble(cpuProbs), dev.probs(), 2e-6, 2e-5);
 
@@ -283,7 +288,23 @@ class BlockMaskKernelsTest {
         return mass;
     }
 
-    /** Mean over each block's true length, in float64. */
+    /** A (B, H, n, d) array as it lies in {@code layout}. */
+    private static float[] inLayout(float[] x, int b, int h, int n, int d, AttentionLayout layout) {
+        if (layout == AttentionLayout.BHND) {
+            return x;
+        }
+        float[] out = new float[x.length];
+        for (int bi = 0; bi < b; bi++) {
+            for (int hi = 0; hi < h; hi++) {
+                for (int t = 0; t < n; t++) {
+                    System.arraycopy(x, ((bi * h + hi) * n + t) * d, out, ((bi * n + t) * h + hi) * d, d);
+                }
+            }
+        }
+        return out;
+    }
+
+    /** Mean over each block's true length, in float64 ((B, H, n, d) input). */
     private static double[] poolReference(float[] x, int heads, int n, int d, int block) {
         int blocks = (n + block - 1) / block;
         double[] out = new double[heads * blocks * d];

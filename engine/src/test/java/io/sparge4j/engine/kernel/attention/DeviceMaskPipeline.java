@@ -71,15 +71,15 @@ final class DeviceMaskPipeline implements AutoCloseable {
         return t;
     }
 
-    /** The whole pipeline from q and k, (heads, n, d) each with heads = B * H. */
-    Result fromInputs(float[] q, float[] k, int heads, int n, int d, int queryBlock, int keyBlock, float scale,
-            MaskMode mode, double topk, double topp) {
-        BlockMaskTasks t = poisoned(new BlockMaskTasks(heads, n, d, queryBlock, keyBlock));
+    /** The whole pipeline from q and k, (B, H, n, d) or, when {@code tokensBeforeHeads}, (B, n, H, d). */
+    Result fromInputs(float[] q, float[] k, int b, int h, boolean tokensBeforeHeads, int n, int d, int queryBlock,
+            int keyBlock, float scale, MaskMode mode, double topk, double topp) {
+        BlockMaskTasks t = poisoned(new BlockMaskTasks(b * h, n, d, queryBlock, keyBlock));
         FloatArray qa = FloatArray.fromArray(q);
         FloatArray ka = FloatArray.fromArray(k);
         TaskGraph g = new TaskGraph("mask").transferToDevice(DataTransferMode.FIRST_EXECUTION, qa, ka);
         GridScheduler s = new GridScheduler();
-        t.addPooledMap(g, s, "m", qa, ka, scale);
+        t.addPooledMap(g, s, "m", qa, ka, scale, h, tokensBeforeHeads);
         t.addSelection(g, s, "m", topk(mode, topk, t.keyBlocks()), topp(mode, topp));
         g.transferToHost(DataTransferMode.EVERY_EXECUTION, t.qPooled, t.kPooled, t.probs);
         return execute(g, s, t, t.qPooled.toHeapArray(), t.kPooled.toHeapArray());
