@@ -157,7 +157,8 @@ public final class BlockMaskTasks {
                         probs, nq, nk, d, scale);
         grids.setWorkerGrid(g + prefix + "PoolQ", grid(rows() * d, 128));
         grids.setWorkerGrid(g + prefix + "PoolK", grid(columns() * d, 128));
-        grids.setWorkerGrid(g + prefix + "Softmax", grid(rows() * PooledSoftmaxKernels.GROUP,
+        int softmaxGroups = heads * ((nq + PooledSoftmaxKernels.ROWS - 1) / PooledSoftmaxKernels.ROWS);
+        grids.setWorkerGrid(g + prefix + "Softmax", grid(softmaxGroups * PooledSoftmaxKernels.GROUP,
                 PooledSoftmaxKernels.GROUP));
         return graph;
     }

@@ -10,8 +10,10 @@ import io.sparge4j.kernels.types.arrays.FloatArray;
  * two agree to float rounding, not bit for bit.
  */
 public final class PooledSoftmaxKernels {
-    /** Work-group size: launch {@code rows * GROUP} work-items in groups of {@code GROUP}. */
+    /** Work-group size. */
     public static final int GROUP = 256;
+    /** Query blocks per work-group: they share each read of a key row. */
+    public static final int ROWS = 4;
     /** Largest head dimension: the query row is staged in a local array of this many floats. */
     public static final int MAX_D = 256;
 
@@ -19,10 +21,12 @@ public final class PooledSoftmaxKernels {
     }
 
     /**
-     * One work-group of {@link #GROUP} work-items per row {@code r = bh * nq + i}; each work-item takes key blocks
-     * {@code j = lid, lid + GROUP, ...} (nk may be in the thousands). The scores are staged in {@code probs}
-     * itself (each work-item rereads only what it wrote), then max and sum go through local-memory trees.
-     * Launch: 1D grid of {@code rows * GROUP}, local size {@link #GROUP}; {@code d <= MAX_D}.
+     * One work-group of {@link #GROUP} work-items per {@link #ROWS} query blocks {@code i0 .. i0 + ROWS - 1} of one
+     * head (fewer at the head's end); each work-item takes key blocks {@code j = lid, lid + GROUP, ...} (nk may be
+     * in the thousands) and computes the ROWS scores of each from one read of the key row, which divides the
+     * key traffic by ROWS. The scores are staged in {@code probs} itself (each work-item rereads only what it
+     * wrote), then each row's max and sum go through local-memory trees.
+     * Launch: 1D grid of {@code heads * ceil(nq / ROWS) * GROUP}, local size {@link #GROUP}; {@code d <= MAX_D}.
      *
      * @param ctx the work-item
      * @param qPooled pooled queries (heads, nq, d)
@@ -35,28 +39,53 @@ public final class PooledSoftmaxKernels {
      */
     public static void pooledSoftmax(KernelContext ctx, FloatArray qPooled, FloatArray kPooled, FloatArray probs,
             int nq, int nk, int d, float scale) {
-        float[] qRow = ctx.allocateFloatLocalArray(MAX_D);
+        float[] qRows = ctx.allocateFloatLocalArray(ROWS * MAX_D);
         float[] red = ctx.allocateFloatLocalArray(GROUP);
+        float[] acc = new float[ROWS];
         int lid = ctx.localIdx;
-        int row = ctx.groupIdx;
-        int bh = row / nq;
-        int qBase = row * d;
+        int groupsPerHead = (nq + ROWS - 1) / ROWS;
+        int bh = ctx.groupIdx / groupsPerHead;
+        int i0 = (ctx.groupIdx % groupsPerHead) * ROWS;
+        int live = KernelMath.min(ROWS, nq - i0);
+        int qBase = (bh * nq + i0) * d;
         int kBase = bh * nk * d;
-        int pBase = row * nk;
-        for (int c = lid; c < d; c += GROUP) {
-            qRow[c] = qPooled.get(qBase + c);
+        int pBase = (bh * nq + i0) * nk;
+        for (int e = lid; e < ROWS * d; e += GROUP) {
+            qRows[e] = e < live * d ? qPooled.get(qBase + e) : 0f;
         }
         ctx.localBarrier();
-        float max = Float.NEGATIVE_INFINITY;
         for (int j = lid; j < nk; j += GROUP) {
-            float s = 0f;
+            for (int r = 0; r < ROWS; r++) {
+                acc[r] = 0f;
+            }
             int kRow = kBase + j * d;
             for (int c = 0; c < d; c++) {
-                s = KernelMath.fma(qRow[c], kPooled.get(kRow + c), s);
+                float kv = kPooled.get(kRow + c);
+                for (int r = 0; r < ROWS; r++) {
+                    acc[r] = KernelMath.fma(qRows[r * d + c], kv, acc[r]);
+                }
             }
-            s = s * scale;
-            probs.set(pBase + j, s);
-            max = KernelMath.max(max, s);
+            for (int r = 0; r < ROWS; r++) {
+                if (r < live) {
+                    probs.set(pBase + r * nk + j, acc[r] * scale);
+                }
+            }
+        }
+        // Every work-item reaches every barrier: a row past the head's end runs with no columns rather than being
+        // skipped, because barriers under a condition crash PoCL's work-group compiler.
+        for (int r = 0; r < ROWS; r++) {
+            softmaxRow(ctx, probs, red, pBase + r * nk, r < live ? nk : 0, lid);
+        }
+    }
+
+    /**
+     * Softmax in place of the scores {@code probs[base .. base + nk)}; each work-item touches its own columns. With
+     * {@code nk = 0} it only takes part in the barriers.
+     */
+    private static void softmaxRow(KernelContext ctx, FloatArray probs, float[] red, int base, int nk, int lid) {
+        float max = Float.NEGATIVE_INFINITY;
+        for (int j = lid; j < nk; j += GROUP) {
+            max = KernelMath.max(max, probs.get(base + j));
         }
         red[lid] = max;
         ctx.localBarrier();
@@ -70,8 +99,8 @@ public final class PooledSoftmaxKernels {
         ctx.localBarrier();
         float sum = 0f;
         for (int j = lid; j < nk; j += GROUP) {
-            float e = KernelMath.exp(probs.get(pBase + j) - max);
-            probs.set(pBase + j, e);
+            float e = KernelMath.exp(probs.get(base + j) - max);
+            probs.set(base + j, e);
             sum += e;
         }
         red[lid] = sum;
@@ -83,8 +112,9 @@ public final class PooledSoftmaxKernels {
             ctx.localBarrier();
         }
         sum = red[0];
+        ctx.localBarrier();
         for (int j = lid; j < nk; j += GROUP) {
-            probs.set(pBase + j, probs.get(pBase + j) / sum);
+            probs.set(base + j, probs.get(base + j) / sum);
         }
     }
 }

@@ -26,11 +26,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
- * The block-mask kernels translate to CUDA C for an H200-like device (32-wide sub-groups, no fp64 needed) and the
+ * The block-mask kernels translate to OpenCL C (PoCL-like features) and to CUDA C for an H200-like device (32-wide sub-groups, no fp64 needed) and the
  * result compiles with nvcc for sm_90 without warnings: the CUDA half of the portability check that needs no GPU
  * (the OpenCL half runs in {@link BlockMaskKernelsTest}). Skipped with a reason when nvcc is absent.
  */
-class BlockMaskKernelsCudaCompileTest {
+class BlockMaskKernelsJitTest {
     private static final Path NVCC = Path.of(System.getProperty("sparge4j.nvcc", "/usr/local/bin/nvcc"));
     /** The H200 without fp64, so that a kernel relying on doubles would be refused. */
     private static final DeviceFeatures H200_NO_FP64 = new DeviceFeatures(32, true, true, false, 1024, 232448,
@@ -48,6 +48,25 @@ class BlockMaskKernelsCudaCompileTest {
             }
         }
         return out;
+    }
+
+    /** PoCL-like: no sub-groups, no fp16, no MMA. */
+    private static final DeviceFeatures POCL = new DeviceFeatures(0, false, false, true, 4096, 65536,
+            "opencl|pthread-cpu|PoCL|test");
+
+    /** Translates for OpenCL too and keeps both sources under target/jit-sources for reading. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("kernels")
+    void translatesForOpenCl(Method m) throws Exception {
+        Object[] args = new Object[m.getParameterCount()];
+        args[0] = new KernelContext();
+        GeneratedKernel cl = KernelJit.shared().compile(m, args, Dialect.OPENCL, POCL, 256);
+        assertTrue(cl.source().contains("__kernel void " + m.getName() + "("), cl.source());
+        Path dir = Path.of("target", "jit-sources");
+        Files.createDirectories(dir);
+        Files.writeString(dir.resolve(m.getName() + "-PoCL.cl"), cl.source());
+        Files.writeString(dir.resolve(m.getName() + "-H200.cu"),
+                KernelJit.shared().compile(m, args, Dialect.CUDA, H200_NO_FP64, 256).source());
     }
 
     @ParameterizedTest(name = "{0}")
