@@ -26,9 +26,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
- * The block-mask kernels translate to OpenCL C (PoCL-like features) and to CUDA C for an H200-like device (32-wide sub-groups, no fp64 needed) and the
- * result compiles with nvcc for sm_90 without warnings: the CUDA half of the portability check that needs no GPU
- * (the OpenCL half runs in {@link BlockMaskKernelsTest}). Skipped with a reason when nvcc is absent.
+ * The block-mask kernels translate to OpenCL C (PoCL-like features) and to CUDA C for an H200-like device without
+ * fp64 (so that a kernel relying on doubles would be refused), and the CUDA C compiles with nvcc for sm_90 without
+ * warnings: the CUDA half of the portability check that needs no GPU (the OpenCL half runs in
+ * {@link BlockMaskKernelsTest}). The nvcc check is skipped with a reason when nvcc is absent.
  */
 class BlockMaskKernelsJitTest {
     private static final Path NVCC = Path.of(System.getProperty("sparge4j.nvcc", "/usr/local/bin/nvcc"));
