@@ -133,6 +133,40 @@ class BlockMaskKernelsTest {
     }
 
     /**
+     * A long sequence on OpenCL only (the emulator would take minutes): N = 70,000 gives 547 query blocks and 1,094
+     * key blocks, so each work-item scores several key blocks, the sort pads rows to 2,048 and the row lists span
+     * five chunks. The map within the float tolerance, the mask exactly the CPU selector's on the device's map.
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"opencl"})
+    void longSequenceOnOpenCl(String backend) {
+        int b = 1;
+        int h = 1;
+        int n = 70_000;
+        int d = 64;
+        Random rnd = new Random(4242);
+        float[] q = blockStructured(rnd, b * h, n, d, QUERY_BLOCK);
+        float[] k = blockStructured(rnd, b * h, n, d, KEY_BLOCK);
+        float scale = (float) (1 / Math.sqrt(d));
+        DeviceMaskPipeline.Result dev;
+        try (DeviceMaskPipeline pipeline = open(backend)) {
+            dev = pipeline.fromInputs(q, k, b, h, false, n, d, QUERY_BLOCK, KEY_BLOCK, scale, MaskMode.HYBRID, 0.03,
+                    0.2);
+        }
+        PooledAttentionMap cpuMap = PooledAttentionMap.compute(Tensor.of(q, b, h, n, d), Tensor.of(k, b, h, n, d),
+                QUERY_BLOCK, KEY_BLOCK, scale, AttentionLayout.BHND);
+        // as in pipelineMatchesCpu: 2e-6 absolute + 2e-5 relative on probabilities
+        assertClose("probs", toDouble(cpuMap.toTensor().toFloatArray()), dev.probs(), 2e-6, 2e-5);
+        BlockGrid qg = new BlockGrid(n, QUERY_BLOCK);
+        BlockGrid kg = new BlockGrid(n, KEY_BLOCK);
+        assertEquals(1094, kg.blocks());
+        PooledAttentionMap devMap = PooledAttentionMap.ofProbabilities(b, h, qg, kg, dev.probs());
+        BlockMask expected = BlockSelector.select(devMap, MaskMode.HYBRID, 0.03, 0.2);
+        assertSameMask(expected, dev, "CPU selector on the device map");
+        assertTrue(expected.sparsity() > 0.5, "sparsity " + expected.sparsity());
+    }
+
+    /**
      * Crafted rows through the selection kernels, with the CPU selector on the very same probabilities: ties
      * (equal values, equal zeros), a sink row where tiny k and p keep one block, p at exactly a float64 prefix
      * sum and one ulp above it (so the device's running sum must round like Java's), p = 1, and nk = 300 so
