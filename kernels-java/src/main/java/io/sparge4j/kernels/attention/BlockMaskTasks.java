@@ -1,0 +1,223 @@
+package io.sparge4j.kernels.attention;
+
+import io.sparge4j.kernels.GridScheduler;
+import io.sparge4j.kernels.KernelContext;
+import io.sparge4j.kernels.TaskGraph;
+import io.sparge4j.kernels.WorkerGrid1D;
+import io.sparge4j.kernels.types.arrays.ByteArray;
+import io.sparge4j.kernels.types.arrays.FloatArray;
+import io.sparge4j.kernels.types.arrays.IntArray;
+
+/**
+ * The device arrays of one block-mask build and the tasks, with their grids, that fill them: the host-side glue
+ * between the engine and the kernels of this package. Nothing here runs a kernel; the caller adds the tasks to
+ * its own {@link TaskGraph}, so that the whole mask is built on the device with no host round trip.
+ *
+ * <p>The list arrays are sized for the worst case (every block kept): {@code rowStart[rows]} and
+ * {@code colStart[columns]} tell how much of them is used.
+ */
+public final class BlockMaskTasks {
+    /** Pooled queries (heads, nq, d). */
+    public final FloatArray qPooled;
+    /** Pooled keys (heads, nk, d). */
+    public final FloatArray kPooled;
+    /** The pooled map (heads * nq, nk). */
+    public final FloatArray probs;
+    /** Keep flags (heads * nq, nk): 1 kept, 0 dropped. */
+    public final ByteArray keep;
+    /** Kept blocks per row (heads * nq). */
+    public final IntArray counts;
+    /** CSR offsets per row (heads * nq + 1). */
+    public final IntArray rowStart;
+    /** Kept key blocks, row after row, ascending (capacity heads * nq * nk). */
+    public final IntArray rowBlocks;
+    /** Query blocks keeping each key block (heads * nk). */
+    public final IntArray colCounts;
+    /** CSR offsets of the transpose (heads * nk + 1). */
+    public final IntArray colStart;
+    /** For each key block, the query blocks keeping it, ascending (capacity heads * nq * nk). */
+    public final IntArray colBlocks;
+
+    private final int heads;
+    private final int tokens;
+    private final int d;
+    private final int queryBlock;
+    private final int keyBlock;
+    private final int nq;
+    private final int nk;
+
+    /**
+     * Allocates the arrays for q and k of shape (heads, tokens, d).
+     *
+     * @param heads B * H
+     * @param tokens N
+     * @param d head dimension, at most {@link PooledSoftmaxKernels#MAX_D}
+     * @param queryBlock tokens per query block (paper: 128)
+     * @param keyBlock tokens per key block (paper: 64); ceil(tokens / keyBlock) at most
+     *     {@link BlockSelectKernels#MAX_KEY_BLOCKS}
+     * @throws IllegalArgumentException naming the size that does not fit
+     */
+    public BlockMaskTasks(int heads, int tokens, int d, int queryBlock, int keyBlock) {
+        positive("heads", heads);
+        positive("tokens", tokens);
+        positive("d", d);
+        positive("queryBlock", queryBlock);
+        positive("keyBlock", keyBlock);
+        if (d > PooledSoftmaxKernels.MAX_D) {
+            throw new IllegalArgumentException("BlockMaskTasks: d is " + d + ", expected at most "
+                    + PooledSoftmaxKernels.MAX_D + " (the pooled softmax stages a query row in local memory)");
+        }
+        this.heads = heads;
+        this.tokens = tokens;
+        this.d = d;
+        this.queryBlock = queryBlock;
+        this.keyBlock = keyBlock;
+        this.nq = (tokens + queryBlock - 1) / queryBlock;
+        this.nk = (tokens + keyBlock - 1) / keyBlock;
+        if (nk > BlockSelectKernels.MAX_KEY_BLOCKS) {
+            throw new IllegalArgumentException("BlockMaskTasks: " + nk + " key blocks (tokens " + tokens
+                    + " / keyBlock " + keyBlock + "), expected at most " + BlockSelectKernels.MAX_KEY_BLOCKS
+                    + " (the selection sorts a row in local memory); use larger key blocks");
+        }
+        if ((long) heads * tokens * d > Integer.MAX_VALUE || (long) heads * nq * nk > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("BlockMaskTasks: heads * tokens * d = " + (long) heads * tokens * d
+                    + " or heads * nq * nk = " + (long) heads * nq * nk + " exceeds the 32-bit indices of the kernels"
+                    + " (at most " + Integer.MAX_VALUE + "); split the batch");
+        }
+        int rows = heads * nq;
+        int columns = heads * nk;
+        qPooled = new FloatArray(rows * d);
+        kPooled = new FloatArray(columns * d);
+        probs = new FloatArray(rows * nk);
+        keep = new ByteArray(rows * nk);
+        counts = new IntArray(rows);
+        rowStart = new IntArray(rows + 1);
+        rowBlocks = new IntArray(rows * nk);
+        colCounts = new IntArray(columns);
+        colStart = new IntArray(columns + 1);
+        colBlocks = new IntArray(rows * nk);
+    }
+
+    private static void positive(String name, int v) {
+        if (v <= 0) {
+            throw new IllegalArgumentException("BlockMaskTasks: " + name + " is " + v + ", expected a positive integer");
+        }
+    }
+
+    /** @return query blocks per head */
+    public int queryBlocks() {
+        return nq;
+    }
+
+    /** @return key blocks per head */
+    public int keyBlocks() {
+        return nk;
+    }
+
+    /** @return rows of the map and mask, heads * nq */
+    public int rows() {
+        return heads * nq;
+    }
+
+    /** @return columns of the transpose, heads * nk */
+    public int columns() {
+        return heads * nk;
+    }
+
+    /**
+     * Adds {@code <prefix>PoolQ}, {@code <prefix>PoolK} and {@code <prefix>Softmax}: pooling of q and k and the
+     * pooled map into {@link #probs}.
+     *
+     * @param graph the graph to extend; q and k must be on the device by then
+     * @param grids receives the tasks' grids
+     * @param prefix task id prefix, unique in the graph
+     * @param q queries, (B, H, tokens, d) or, when {@code tokensBeforeHeads}, (B, tokens, H, d)
+     * @param k keys, laid out as q
+     * @param scale softmax scale (usually 1/sqrt(d))
+     * @param headsPerBatch H (heads / H is B)
+     * @param tokensBeforeHeads whether q and k are (B, tokens, H, d)
+     * @return the graph
+     */
+    public TaskGraph addPooledMap(TaskGraph graph, GridScheduler grids, String prefix, FloatArray q, FloatArray k,
+            float scale, int headsPerBatch, boolean tokensBeforeHeads) {
+        if (headsPerBatch <= 0 || heads % headsPerBatch != 0) {
+            throw new IllegalArgumentException("BlockMaskTasks.addPooledMap: headsPerBatch is " + headsPerBatch
+                    + ", expected a positive divisor of heads " + heads);
+        }
+        checkSize("q", q, heads * tokens * d);
+        checkSize("k", k, heads * tokens * d);
+        int headStride = tokensBeforeHeads ? d : tokens * d;
+        int tokenStride = tokensBeforeHeads ? headsPerBatch * d : d;
+        String g = graph.getTaskGraphName() + ".";
+        graph.task(prefix + "PoolQ", BlockPoolingKernels::poolBlocks, new KernelContext(), q, qPooled, heads,
+                        headsPerBatch, tokens, d, queryBlock, headStride, tokenStride)
+                .task(prefix + "PoolK", BlockPoolingKernels::poolBlocks, new KernelContext(), k, kPooled, heads,
+                        headsPerBatch, tokens, d, keyBlock, headStride, tokenStride)
+                .task(prefix + "Softmax", PooledSoftmaxKernels::pooledSoftmax, new KernelContext(), qPooled, kPooled,
+                        probs, nq, nk, d, scale);
+        grids.setWorkerGrid(g + prefix + "PoolQ", grid(rows() * d, 128));
+        grids.setWorkerGrid(g + prefix + "PoolK", grid(columns() * d, 128));
+        int softmaxGroups = heads * ((nq + PooledSoftmaxKernels.ROWS - 1) / PooledSoftmaxKernels.ROWS);
+        grids.setWorkerGrid(g + prefix + "Softmax", grid(softmaxGroups * PooledSoftmaxKernels.GROUP,
+                PooledSoftmaxKernels.GROUP));
+        return graph;
+    }
+
+    private static void checkSize(String name, FloatArray a, int expected) {
+        if (a == null || a.getSize() < expected) {
+            throw new IllegalArgumentException("BlockMaskTasks.addPooledMap: " + name + " has "
+                    + (a == null ? "no array" : a.getSize() + " elements") + ", expected at least " + expected);
+        }
+    }
+
+    /**
+     * Adds the selection and the lists ({@code <prefix>Select}, {@code ScanRows}, {@code FillRows},
+     * {@code CountCols}, {@code ScanCols}, {@code FillCols}) reading {@link #probs}. Modes: dense
+     * {@code topk = keyBlocks(), topp = 0}; Top-k {@code topk = BlockSelector.topkCount(k, nk), topp = 0}; Top-p
+     * {@code topk = 0, topp = p}; hybrid both.
+     *
+     * @param graph the graph to extend
+     * @param grids receives the tasks' grids
+     * @param prefix task id prefix, unique in the graph
+     * @param topk Top-k count, 0 to nk
+     * @param topp Top-p threshold, 0 for none; 1 or more keeps every block
+     * @return the graph
+     */
+    public TaskGraph addSelection(TaskGraph graph, GridScheduler grids, String prefix, int topk, double topp) {
+        if (topk < 0 || topk > nk) {
+            throw new IllegalArgumentException("BlockMaskTasks.addSelection: topk is " + topk + ", expected 0.." + nk);
+        }
+        if (!(topp >= 0) || Double.isInfinite(topp)) {
+            throw new IllegalArgumentException("BlockMaskTasks.addSelection: topp is " + topp
+                    + ", expected a finite value >= 0");
+        }
+        long pBits = Double.doubleToRawLongBits(topp + 0.0);
+        String g = graph.getTaskGraphName() + ".";
+        int rows = rows();
+        int columns = columns();
+        graph.task(prefix + "Select", BlockSelectKernels::selectBlocks, new KernelContext(), probs, keep, counts, nk,
+                        topk, pBits)
+                .task(prefix + "ScanRows", BlockListKernels::exclusiveScan, new KernelContext(), counts, rowStart, rows)
+                .task(prefix + "FillRows", BlockListKernels::fillRowBlocks, new KernelContext(), keep, rowStart,
+                        rowBlocks, nk)
+                .task(prefix + "CountCols", BlockListKernels::countColumns, new KernelContext(), keep, colCounts, heads,
+                        nq, nk)
+                .task(prefix + "ScanCols", BlockListKernels::exclusiveScan, new KernelContext(), colCounts, colStart,
+                        columns)
+                .task(prefix + "FillCols", BlockListKernels::fillColumnBlocks, new KernelContext(), keep, colStart,
+                        colBlocks, heads, nq, nk);
+        grids.setWorkerGrid(g + prefix + "Select", grid(rows * BlockSelectKernels.GROUP, BlockSelectKernels.GROUP));
+        grids.setWorkerGrid(g + prefix + "ScanRows", grid(BlockListKernels.GROUP, BlockListKernels.GROUP));
+        grids.setWorkerGrid(g + prefix + "FillRows", grid(rows * BlockListKernels.GROUP, BlockListKernels.GROUP));
+        grids.setWorkerGrid(g + prefix + "CountCols", grid(columns, 64));
+        grids.setWorkerGrid(g + prefix + "ScanCols", grid(BlockListKernels.GROUP, BlockListKernels.GROUP));
+        grids.setWorkerGrid(g + prefix + "FillCols", grid(columns, 64));
+        return graph;
+    }
+
+    private static WorkerGrid1D grid(int global, int local) {
+        WorkerGrid1D w = new WorkerGrid1D((global + local - 1) / local * local);
+        w.setLocalWork(local, 1, 1);
+        return w;
+    }
+}
