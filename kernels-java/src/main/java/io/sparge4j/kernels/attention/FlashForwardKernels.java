@@ -1,0 +1,242 @@
+package io.sparge4j.kernels.attention;
+
+import io.sparge4j.kernels.KernelContext;
+import io.sparge4j.kernels.KernelMath;
+import io.sparge4j.kernels.annotations.Constant;
+import io.sparge4j.kernels.types.arrays.FloatArray;
+import io.sparge4j.kernels.types.arrays.IntArray;
+
+/**
+ * Block-sparse FlashAttention forward in f32 on CUDA cores, with the logsumexp saved for the backward. Dense
+ * attention is the same kernel over a mask that keeps every block.
+ *
+ * <p>One work-group of {@link #GROUP} work-items per mask row, i.e. per (b·h, query block of {@link #QUERY_BLOCK}
+ * rows). The group walks the row's kept key blocks ({@code rowBlocks[rowStart[r] .. rowStart[r + 1]]}, blocks of
+ * {@link #KEY_BLOCK} keys) with the online softmax: per key block, {@code S = Q Kᵀ · scale} is accumulated in
+ * registers over chunks of d staged in local memory (each work-item an 8x4 tile of S, rows and keys 16 apart), S
+ * goes to local memory, two work-items per query row find the row's new maximum and turn S into
+ * {@code P = exp(S - m)}, then each work-item rescales its 8 x d/16 slice of the output accumulator and adds
+ * {@code P V}, V staged 16 keys at a time. At the end {@code o = acc / l} and {@code lse = m + log(l)} (natural
+ * log). Keys at or past n count as -inf; query rows at or past n are computed on zeros and not written. A row
+ * that keeps no key block gets {@code o = 0} and {@code lse = -inf}, as the CPU's {@code FlashForward}.
+ *
+ * <p>Local memory: 128 x 65 floats (the Q and K chunks, then P, share them) + 16 x 128 (V) + 640 for row
+ * statistics = 42.3 KiB at any d. Launch: 1D grid {@code heads * ceil(n / 128) * 256}, local size 256.
+ */
+public final class FlashForwardKernels {
+    /** Query rows per work-group (the mask's query block). */
+    public static final int QUERY_BLOCK = 128;
+    /** Keys per kept block (the mask's key block). */
+    public static final int KEY_BLOCK = 64;
+    /** Work-items per work-group. */
+    public static final int GROUP = 256;
+    /** Largest head dimension; d must be a multiple of {@link #D_STEP}. */
+    public static final int MAX_D = 128;
+    /** d must be a multiple of this (the chunk of the QKᵀ product). */
+    public static final int D_STEP = 32;
+
+    /** Work-items form EDGE x EDGE: ty picks query rows, tx keys and output columns. */
+    private static final int EDGE = 16;
+    /** Query rows per work-item: ty, ty + 16, ... */
+    private static final int ROWS = QUERY_BLOCK / EDGE;
+    /** Keys per work-item in S: tx, tx + 16, ... */
+    private static final int KEYS = KEY_BLOCK / EDGE;
+    /** Output columns per work-item at {@link #MAX_D}: tx, tx + 16, ... */
+    private static final int MAX_COLS = MAX_D / EDGE;
+    /** Row stride of the Q and K chunks: odd, so that 16 work-items reading 16 key rows hit 16 banks. */
+    private static final int QK_LD = D_STEP + 1;
+    /** Where the K chunk starts in the shared tile. */
+    private static final int K_AT = QUERY_BLOCK * QK_LD;
+    /** Row stride of P: odd, so that the row-statistics pass (32 rows per warp) is free of bank conflicts. */
+    private static final int P_LD = KEY_BLOCK + 1;
+    /** The shared tile: Q and K chunks during QKᵀ, then P. */
+    private static final int SHARED = QUERY_BLOCK * P_LD;
+    /** Keys of V staged at a time. */
+    private static final int V_KEYS = 16;
+    private static final int V_TILE = V_KEYS * MAX_D;
+    /** Elements of a Q chunk and a K chunk each work-item loads. */
+    private static final int Q_LOADS = QUERY_BLOCK * D_STEP / GROUP;
+    private static final int K_LOADS = KEY_BLOCK * D_STEP / GROUP;
+    /** Columns of P each of a row's two statistics work-items covers. */
+    private static final int HALF = KEY_BLOCK / 2;
+
+    private FlashForwardKernels() {
+    }
+
+    /**
+     * Block-sparse attention forward over the kept blocks of each row, q, k, v and o laid out (heads, n, d).
+     *
+     * @param ctx the work-item
+     * @param q queries (heads, n, d)
+     * @param k keys (heads, n, d)
+     * @param v values (heads, n, d)
+     * @param o output (heads, n, d), every element written
+     * @param lse natural-log logsumexp of each query's scaled scores over the kept keys (heads, n), every element
+     *     written
+     * @param rowStart CSR offsets of the kept key blocks per row {@code bh * ceil(n / 128) + i} (rows + 1)
+     * @param rowBlocks kept key-block indices of each row, ascending
+     * @param n tokens per head (queries and keys)
+     * @param d head dimension, a specialisation constant: a multiple of 32, at most 128
+     * @param scale softmax scale applied to q kᵀ (usually 1/sqrt(d))
+     */
+    public static void flashForward(KernelContext ctx, FloatArray q, FloatArray k, FloatArray v, FloatArray o,
+            FloatArray lse, IntArray rowStart, IntArray rowBlocks, int n, @Constant int d, float scale) {
+        float[] tile = ctx.allocateFloatLocalArray(SHARED);
+        float[] vs = ctx.allocateFloatLocalArray(V_TILE);
+        float[] partMax = ctx.allocateFloatLocalArray(GROUP);
+        float[] partSum = ctx.allocateFloatLocalArray(GROUP);
+        float[] rowScale = ctx.allocateFloatLocalArray(QUERY_BLOCK);
+        float[] s = new float[ROWS * KEYS];
+        float[] acc = new float[ROWS * MAX_COLS];
+        float[] qr = new float[ROWS];
+        float[] kr = new float[KEYS];
+        float[] vr = new float[MAX_COLS];
+        int lid = ctx.localIdx;
+        int tx = lid % EDGE;
+        int ty = lid / EDGE;
+        int nq = (n + QUERY_BLOCK - 1) / QUERY_BLOCK;
+        int row = ctx.groupIdx;
+        int bh = row / nq;
+        int q0 = (row % nq) * QUERY_BLOCK;
+        int head = bh * n * d;
+        // Statistics role: two work-items per query row, each over half of the key block's columns.
+        int statRow = lid % QUERY_BLOCK;
+        int statAt = statRow * P_LD + (lid / QUERY_BLOCK) * HALF;
+        float m = Float.NEGATIVE_INFINITY;
+        float lPart = 0f;
+        int end = rowStart.get(row + 1);
+        for (int e = rowStart.get(row); e < end; e++) {
+            int k0 = rowBlocks.get(e) * KEY_BLOCK;
+            scores(ctx, q, k, tile, s, qr, kr, lid, tx, ty, head, q0, k0, n, d);
+            for (int i = 0; i < ROWS; i++) {
+                for (int j = 0; j < KEYS; j++) {
+                    int key = tx + EDGE * j;
+                    tile[(ty + EDGE * i) * P_LD + key] = k0 + key < n ? s[i * KEYS + j] * scale
+                            : Float.NEGATIVE_INFINITY;
+                }
+            }
+            ctx.localBarrier();
+            float blockMax = Float.NEGATIVE_INFINITY;
+            for (int c = 0; c < HALF; c++) {
+                blockMax = KernelMath.max(blockMax, tile[statAt + c]);
+            }
+            partMax[lid] = blockMax;
+            ctx.localBarrier();
+            float mNew = KernelMath.max(m, KernelMath.max(partMax[statRow], partMax[statRow + QUERY_BLOCK]));
+            // A row that has seen only -inf keeps a zero sum and accumulator instead of exp(-inf + inf) = NaN.
+            float base = mNew == Float.NEGATIVE_INFINITY ? 0f : mNew;
+            float alpha = KernelMath.exp(m - base);
+            float sum = 0f;
+            for (int c = 0; c < HALF; c++) {
+                float p = KernelMath.exp(tile[statAt + c] - base);
+                tile[statAt + c] = p;
+                sum += p;
+            }
+            lPart = lPart * alpha + sum;
+            m = mNew;
+            if (lid < QUERY_BLOCK) {
+                rowScale[statRow] = alpha;
+            }
+            ctx.localBarrier();
+            accumulate(ctx, v, tile, vs, rowScale, acc, qr, vr, lid, tx, ty, head, k0, n, d);
+        }
+        partSum[lid] = lPart;
+        ctx.localBarrier();
+        if (lid < QUERY_BLOCK) {
+            float l = partSum[statRow] + partSum[statRow + QUERY_BLOCK];
+            rowScale[statRow] = l > 0f ? 1f / l : 0f;
+            if (q0 + statRow < n) {
+                lse.set(bh * n + q0 + statRow, l > 0f ? m + KernelMath.log(l) : Float.NEGATIVE_INFINITY);
+            }
+        }
+        ctx.localBarrier();
+        for (int i = 0; i < ROWS; i++) {
+            int r = ty + EDGE * i;
+            if (q0 + r < n) {
+                float inv = rowScale[r];
+                for (int j = 0; j < d / EDGE; j++) {
+                    o.set(head + (q0 + r) * d + tx + EDGE * j, acc[i * MAX_COLS + j] * inv);
+                }
+            }
+        }
+    }
+
+    /**
+     * {@code s = Q Kᵀ} for this work-item's 8x4 tile (unscaled), over chunks of {@link #D_STEP} columns staged in
+     * {@code tile}; rows and keys past n load as zeros. Every work-item calls it; it ends on a barrier.
+     */
+    private static void scores(KernelContext ctx, FloatArray q, FloatArray k, float[] tile, float[] s, float[] qr,
+            float[] kr, int lid, int tx, int ty, int head, int q0, int k0, int n, int d) {
+        for (int i = 0; i < ROWS * KEYS; i++) {
+            s[i] = 0f;
+        }
+        for (int c0 = 0; c0 < d; c0 += D_STEP) {
+            // Adjacent work-items read adjacent columns of a row: coalesced, and conflict-free stores.
+            for (int t = 0; t < Q_LOADS; t++) {
+                int f = lid + GROUP * t;
+                int r = f / D_STEP;
+                int c = f % D_STEP;
+                tile[r * QK_LD + c] = q0 + r < n ? q.get(head + (q0 + r) * d + c0 + c) : 0f;
+            }
+            for (int t = 0; t < K_LOADS; t++) {
+                int f = lid + GROUP * t;
+                int r = f / D_STEP;
+                int c = f % D_STEP;
+                tile[K_AT + r * QK_LD + c] = k0 + r < n ? k.get(head + (k0 + r) * d + c0 + c) : 0f;
+            }
+            ctx.localBarrier();
+            for (int c = 0; c < D_STEP; c++) {
+                for (int i = 0; i < ROWS; i++) {
+                    qr[i] = tile[(ty + EDGE * i) * QK_LD + c];
+                }
+                for (int j = 0; j < KEYS; j++) {
+                    kr[j] = tile[K_AT + (tx + EDGE * j) * QK_LD + c];
+                }
+                for (int i = 0; i < ROWS; i++) {
+                    for (int j = 0; j < KEYS; j++) {
+                        s[i * KEYS + j] = KernelMath.fma(qr[i], kr[j], s[i * KEYS + j]);
+                    }
+                }
+            }
+            ctx.localBarrier();
+        }
+    }
+
+    /**
+     * {@code acc = acc * rowScale + P V} for this work-item's rows (ty + 16 i) and columns (tx + 16 j), P in
+     * {@code tile}, V staged {@link #V_KEYS} keys at a time (keys past n load as zeros: their P is 0, and a
+     * garbage V could be NaN). Every work-item calls it; it ends on a barrier, after which P may be overwritten.
+     */
+    private static void accumulate(KernelContext ctx, FloatArray v, float[] tile, float[] vs, float[] rowScale,
+            float[] acc, float[] pr, float[] vr, int lid, int tx, int ty, int head, int k0, int n, int d) {
+        for (int i = 0; i < ROWS; i++) {
+            float a = rowScale[ty + EDGE * i];
+            for (int j = 0; j < d / EDGE; j++) {
+                acc[i * MAX_COLS + j] *= a;
+            }
+        }
+        for (int kc = 0; kc < KEY_BLOCK; kc += V_KEYS) {
+            for (int t = 0; t < V_KEYS * d / GROUP; t++) {
+                int f = lid + GROUP * t;
+                int r = f / d;
+                int c = f % d;
+                vs[r * d + c] = k0 + kc + r < n ? v.get(head + (k0 + kc + r) * d + c) : 0f;
+            }
+            ctx.localBarrier();
+            for (int kk = 0; kk < V_KEYS; kk++) {
+                for (int i = 0; i < ROWS; i++) {
+                    pr[i] = tile[(ty + EDGE * i) * P_LD + kc + kk];
+                }
+                for (int j = 0; j < d / EDGE; j++) {
+                    vr[j] = vs[kk * d + tx + EDGE * j];
+                }
+                for (int i = 0; i < ROWS; i++) {
+                    for (int j = 0; j < d / EDGE; j++) {
+                        acc[i * MAX_COLS + j] = KernelMath.fma(pr[i], vr[j], acc[i * MAX_COLS + j]);
+                    }
+                }
+            }
+            ctx.localBarrier();
+        }
+    }
+}
