@@ -2,7 +2,6 @@ package io.sparge4j.kernels.attention;
 
 import io.sparge4j.kernels.KernelContext;
 import io.sparge4j.kernels.KernelMath;
-import io.sparge4j.kernels.annotations.Constant;
 import io.sparge4j.kernels.types.arrays.FloatArray;
 import io.sparge4j.kernels.types.arrays.IntArray;
 
@@ -64,7 +63,16 @@ public final class FlashForwardKernels {
     }
 
     /**
-     * Block-sparse attention forward over the kept blocks of each row, q, k, v and o laid out (heads, n, d).
+     * Block-sparse attention forward at d = 64; see {@link #flashForward128} for the arguments.
+     */
+    public static void flashForward64(KernelContext ctx, FloatArray q, FloatArray k, FloatArray v, FloatArray o,
+            FloatArray lse, IntArray rowStart, IntArray rowBlocks, int n, float scale) {
+        forward(ctx, q, k, v, o, lse, rowStart, rowBlocks, n, 64, scale);
+    }
+
+    /**
+     * Block-sparse attention forward at d = 128 over the kept blocks of each row, q, k, v and o laid out
+     * (heads, n, d).
      *
      * @param ctx the work-item
      * @param q queries (heads, n, d)
@@ -76,11 +84,19 @@ public final class FlashForwardKernels {
      * @param rowStart CSR offsets of the kept key blocks per row {@code bh * ceil(n / 128) + i} (rows + 1)
      * @param rowBlocks kept key-block indices of each row, ascending
      * @param n tokens per head (queries and keys)
-     * @param d head dimension, a specialisation constant: a multiple of 32, at most 128
      * @param scale softmax scale applied to q kᵀ (usually 1/sqrt(d))
      */
-    public static void flashForward(KernelContext ctx, FloatArray q, FloatArray k, FloatArray v, FloatArray o,
-            FloatArray lse, IntArray rowStart, IntArray rowBlocks, int n, @Constant int d, float scale) {
+    public static void flashForward128(KernelContext ctx, FloatArray q, FloatArray k, FloatArray v, FloatArray o,
+            FloatArray lse, IntArray rowStart, IntArray rowBlocks, int n, float scale) {
+        forward(ctx, q, k, v, o, lse, rowStart, rowBlocks, n, 128, scale);
+    }
+
+    /**
+     * The kernel body; d is a constant at each call, so the JIT folds it and the loops over it unroll. (One kernel
+     * with an {@code @Constant int d} would need 11 parameters besides the context; the TaskGraph takes 10.)
+     */
+    private static void forward(KernelContext ctx, FloatArray q, FloatArray k, FloatArray v, FloatArray o,
+            FloatArray lse, IntArray rowStart, IntArray rowBlocks, int n, int d, float scale) {
         float[] tile = ctx.allocateFloatLocalArray(SHARED);
         float[] vs = ctx.allocateFloatLocalArray(V_TILE);
         float[] partMax = ctx.allocateFloatLocalArray(GROUP);
