@@ -40,14 +40,19 @@ public final class FlashForwardKernels {
     private static final int ROWS = QUERY_BLOCK / EDGE;
     /** Keys per work-item in S: tx, tx + 16, ... */
     private static final int KEYS = KEY_BLOCK / EDGE;
-    /** Output columns per work-item at {@link #MAX_D}: tx, tx + 16, ... */
+    /** Output columns per work-item at {@link #MAX_D}: 4 adjacent ones per 64 columns, from tx * 4. */
     private static final int MAX_COLS = MAX_D / EDGE;
-    /** Row stride of the Q and K chunks: odd, so that 16 work-items reading 16 key rows hit 16 banks. */
-    private static final int QK_LD = D_STEP + 1;
+    /** Columns one work-item reads at once: four, so that the CUDA compiler can issue 128-bit local loads. */
+    private static final int VEC = 4;
+    /**
+     * Row stride of the Q and K chunks: a multiple of 4 (aligned 128-bit loads) that puts rows 1 apart 4 banks
+     * apart, so that 8 work-items reading 8 key rows hit 32 banks.
+     */
+    private static final int QK_LD = D_STEP + 4;
     /** Where the K chunk starts in the shared tile. */
     private static final int K_AT = QUERY_BLOCK * QK_LD;
-    /** Row stride of P: odd, so that the row-statistics pass (32 rows per warp) is free of bank conflicts. */
-    private static final int P_LD = KEY_BLOCK + 1;
+    /** Row stride of P: a multiple of 4, rows 4 banks apart (the row-statistics pass reads 4 columns at once). */
+    private static final int P_LD = KEY_BLOCK + 4;
     /** The shared tile: Q and K chunks during QKᵀ, then P. */
     private static final int SHARED = QUERY_BLOCK * P_LD;
     /** Keys of V staged at a time. */
@@ -104,9 +109,9 @@ public final class FlashForwardKernels {
         float[] rowScale = ctx.allocateFloatLocalArray(QUERY_BLOCK);
         float[] s = new float[ROWS * KEYS];
         float[] acc = new float[ROWS * MAX_COLS];
-        float[] qr = new float[ROWS];
-        float[] kr = new float[KEYS];
-        float[] vr = new float[MAX_COLS];
+        float[] qr = new float[VEC];
+        float[] kr = new float[KEYS * VEC];
+        float[] vr = new float[VEC * MAX_COLS];
         int lid = ctx.localIdx;
         int tx = lid % EDGE;
         int ty = lid / EDGE;
@@ -133,8 +138,10 @@ public final class FlashForwardKernels {
             }
             ctx.localBarrier();
             float blockMax = Float.NEGATIVE_INFINITY;
-            for (int c = 0; c < HALF; c++) {
-                blockMax = KernelMath.max(blockMax, tile[statAt + c]);
+            for (int c = 0; c < HALF; c += VEC) {
+                for (int x = 0; x < VEC; x++) {
+                    blockMax = KernelMath.max(blockMax, tile[statAt + c + x]);
+                }
             }
             partMax[lid] = blockMax;
             ctx.localBarrier();
@@ -143,10 +150,12 @@ public final class FlashForwardKernels {
             float base = mNew == Float.NEGATIVE_INFINITY ? 0f : mNew;
             float alpha = KernelMath.exp(m - base);
             float sum = 0f;
-            for (int c = 0; c < HALF; c++) {
-                float p = KernelMath.exp(tile[statAt + c] - base);
-                tile[statAt + c] = p;
-                sum += p;
+            for (int c = 0; c < HALF; c += VEC) {
+                for (int x = 0; x < VEC; x++) {
+                    float p = KernelMath.exp(tile[statAt + c + x] - base);
+                    tile[statAt + c + x] = p;
+                    sum += p;
+                }
             }
             lPart = lPart * alpha + sum;
             m = mNew;
@@ -171,10 +180,15 @@ public final class FlashForwardKernels {
             if (q0 + r < n) {
                 float inv = rowScale[r];
                 for (int j = 0; j < d / EDGE; j++) {
-                    o.set(head + (q0 + r) * d + tx + EDGE * j, acc[i * MAX_COLS + j] * inv);
+                    o.set(head + (q0 + r) * d + column(tx, j), acc[i * MAX_COLS + j] * inv);
                 }
             }
         }
+    }
+
+    /** Output column of a work-item's j-th accumulator column: 4 adjacent columns per 64, from tx * 4. */
+    private static int column(int tx, int j) {
+        return (j / VEC) * (EDGE * VEC) + tx * VEC + j % VEC;
     }
 
     /**
@@ -201,16 +215,20 @@ public final class FlashForwardKernels {
                 tile[K_AT + r * QK_LD + c] = k0 + r < n ? k.get(head + (k0 + r) * d + c0 + c) : 0f;
             }
             ctx.localBarrier();
-            for (int c = 0; c < D_STEP; c++) {
-                for (int i = 0; i < ROWS; i++) {
-                    qr[i] = tile[(ty + EDGE * i) * QK_LD + c];
-                }
+            for (int c = 0; c < D_STEP; c += VEC) {
                 for (int j = 0; j < KEYS; j++) {
-                    kr[j] = tile[K_AT + (tx + EDGE * j) * QK_LD + c];
+                    for (int x = 0; x < VEC; x++) {
+                        kr[j * VEC + x] = tile[K_AT + (tx + EDGE * j) * QK_LD + c + x];
+                    }
                 }
                 for (int i = 0; i < ROWS; i++) {
+                    for (int x = 0; x < VEC; x++) {
+                        qr[x] = tile[(ty + EDGE * i) * QK_LD + c + x];
+                    }
                     for (int j = 0; j < KEYS; j++) {
-                        s[i * KEYS + j] = KernelMath.fma(qr[i], kr[j], s[i * KEYS + j]);
+                        for (int x = 0; x < VEC; x++) {
+                            s[i * KEYS + j] = KernelMath.fma(qr[x], kr[j * VEC + x], s[i * KEYS + j]);
+                        }
                     }
                 }
             }
@@ -239,16 +257,20 @@ public final class FlashForwardKernels {
                 vs[r * d + c] = k0 + kc + r < n ? v.get(head + (k0 + kc + r) * d + c) : 0f;
             }
             ctx.localBarrier();
-            for (int kk = 0; kk < V_KEYS; kk++) {
-                for (int i = 0; i < ROWS; i++) {
-                    pr[i] = tile[(ty + EDGE * i) * P_LD + kc + kk];
-                }
-                for (int j = 0; j < d / EDGE; j++) {
-                    vr[j] = vs[kk * d + tx + EDGE * j];
-                }
-                for (int i = 0; i < ROWS; i++) {
+            for (int kk = 0; kk < V_KEYS; kk += VEC) {
+                for (int x = 0; x < VEC; x++) {
                     for (int j = 0; j < d / EDGE; j++) {
-                        acc[i * MAX_COLS + j] = KernelMath.fma(pr[i], vr[j], acc[i * MAX_COLS + j]);
+                        vr[x * MAX_COLS + j] = vs[(kk + x) * d + column(tx, j)];
+                    }
+                }
+                for (int i = 0; i < ROWS; i++) {
+                    for (int x = 0; x < VEC; x++) {
+                        pr[x] = tile[(ty + EDGE * i) * P_LD + kc + kk + x];
+                    }
+                    for (int x = 0; x < VEC; x++) {
+                        for (int j = 0; j < d / EDGE; j++) {
+                            acc[i * MAX_COLS + j] = KernelMath.fma(pr[x], vr[x * MAX_COLS + j], acc[i * MAX_COLS + j]);
+                        }
                     }
                 }
             }
