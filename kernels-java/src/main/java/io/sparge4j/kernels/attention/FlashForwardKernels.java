@@ -32,7 +32,7 @@ public final class FlashForwardKernels {
     /** Largest head dimension; d must be a multiple of {@link #D_STEP}. */
     public static final int MAX_D = 128;
     /** d must be a multiple of this (the chunk of the QKᵀ product). */
-    public static final int D_STEP = 32;
+    public static final int D_STEP = 16;
 
     /** Work-items form EDGE x EDGE: ty picks query rows, tx keys and output columns. */
     private static final int EDGE = 16;
@@ -53,11 +53,16 @@ public final class FlashForwardKernels {
     private static final int K_AT = QUERY_BLOCK * QK_LD;
     /** Row stride of P: a multiple of 4, rows 4 banks apart (the row-statistics pass reads 4 columns at once). */
     private static final int P_LD = KEY_BLOCK + 4;
-    /** The shared tile: Q and K chunks during QKᵀ, then P. */
+    /** One buffer of Q and K chunks. */
+    private static final int CHUNK = (QUERY_BLOCK + KEY_BLOCK) * QK_LD;
+    /** The shared tile: two buffers of Q and K chunks during QKᵀ, then P. */
     private static final int SHARED = QUERY_BLOCK * P_LD;
     /** Keys of V staged at a time. */
-    private static final int V_KEYS = 16;
-    private static final int V_TILE = V_KEYS * MAX_D;
+    private static final int V_KEYS = 8;
+    /** Two buffers of V rows. */
+    private static final int V_TILE = 2 * V_KEYS * MAX_D;
+    /** Elements of a V chunk each work-item loads, at most. */
+    private static final int V_LOADS = V_KEYS * MAX_D / GROUP;
     /** Elements of a Q chunk and a K chunk each work-item loads. */
     private static final int Q_LOADS = QUERY_BLOCK * D_STEP / GROUP;
     private static final int K_LOADS = KEY_BLOCK * D_STEP / GROUP;
@@ -112,6 +117,9 @@ public final class FlashForwardKernels {
         float[] qr = new float[VEC];
         float[] kr = new float[KEYS * VEC];
         float[] vr = new float[VEC * MAX_COLS];
+        float[] pq = new float[Q_LOADS];
+        float[] pk = new float[K_LOADS];
+        float[] pv = new float[V_LOADS];
         int lid = ctx.localIdx;
         int tx = lid % EDGE;
         int ty = lid / EDGE;
@@ -128,7 +136,9 @@ public final class FlashForwardKernels {
         int end = rowStart.get(row + 1);
         for (int e = rowStart.get(row); e < end; e++) {
             int k0 = rowBlocks.get(e) * KEY_BLOCK;
-            scores(ctx, q, k, tile, s, qr, kr, lid, tx, ty, head, q0, k0, n, d);
+            scores(ctx, q, k, tile, s, qr, kr, pq, pk, lid, tx, ty, head, q0, k0, n, d);
+            // V's first chunk is fetched now, so that its latency hides behind the softmax.
+            loadValues(v, pv, lid, head, k0, n, d);
             for (int i = 0; i < ROWS; i++) {
                 for (int j = 0; j < KEYS; j++) {
                     int key = tx + EDGE * j;
@@ -163,7 +173,7 @@ public final class FlashForwardKernels {
                 rowScale[statRow] = alpha;
             }
             ctx.localBarrier();
-            accumulate(ctx, v, tile, vs, rowScale, acc, qr, vr, lid, tx, ty, head, k0, n, d);
+            accumulate(ctx, v, tile, vs, rowScale, acc, qr, vr, pv, lid, tx, ty, head, k0, n, d);
         }
         partSum[lid] = lPart;
         ctx.localBarrier();
@@ -193,37 +203,36 @@ public final class FlashForwardKernels {
 
     /**
      * {@code s = Q Kᵀ} for this work-item's 8x4 tile (unscaled), over chunks of {@link #D_STEP} columns staged in
-     * {@code tile}; rows and keys past n load as zeros. Every work-item calls it; it ends on a barrier.
+     * two alternating buffers of {@code tile}: the next chunk's global loads are issued before the current chunk's
+     * FMAs and stored after them, so one barrier per chunk suffices and the loads' latency hides behind the
+     * arithmetic. Rows and keys past n load as zeros. Every work-item calls it; it ends on a barrier.
      */
     private static void scores(KernelContext ctx, FloatArray q, FloatArray k, float[] tile, float[] s, float[] qr,
-            float[] kr, int lid, int tx, int ty, int head, int q0, int k0, int n, int d) {
+            float[] kr, float[] pq, float[] pk, int lid, int tx, int ty, int head, int q0, int k0, int n, int d) {
         for (int i = 0; i < ROWS * KEYS; i++) {
             s[i] = 0f;
         }
+        loadChunk(q, pq, Q_LOADS, lid, head, q0, 0, n, d);
+        loadChunk(k, pk, K_LOADS, lid, head, k0, 0, n, d);
+        storeChunk(tile, pq, Q_LOADS, lid, 0);
+        storeChunk(tile, pk, K_LOADS, lid, K_AT);
+        ctx.localBarrier();
         for (int c0 = 0; c0 < d; c0 += D_STEP) {
-            // Adjacent work-items read adjacent columns of a row: coalesced, and conflict-free stores.
-            for (int t = 0; t < Q_LOADS; t++) {
-                int f = lid + GROUP * t;
-                int r = f / D_STEP;
-                int c = f % D_STEP;
-                tile[r * QK_LD + c] = q0 + r < n ? q.get(head + (q0 + r) * d + c0 + c) : 0f;
+            int next = c0 + D_STEP;
+            int cur = (c0 / D_STEP % 2) * CHUNK;
+            if (next < d) {
+                loadChunk(q, pq, Q_LOADS, lid, head, q0, next, n, d);
+                loadChunk(k, pk, K_LOADS, lid, head, k0, next, n, d);
             }
-            for (int t = 0; t < K_LOADS; t++) {
-                int f = lid + GROUP * t;
-                int r = f / D_STEP;
-                int c = f % D_STEP;
-                tile[K_AT + r * QK_LD + c] = k0 + r < n ? k.get(head + (k0 + r) * d + c0 + c) : 0f;
-            }
-            ctx.localBarrier();
             for (int c = 0; c < D_STEP; c += VEC) {
                 for (int j = 0; j < KEYS; j++) {
                     for (int x = 0; x < VEC; x++) {
-                        kr[j * VEC + x] = tile[K_AT + (tx + EDGE * j) * QK_LD + c + x];
+                        kr[j * VEC + x] = tile[cur + K_AT + (tx + EDGE * j) * QK_LD + c + x];
                     }
                 }
                 for (int i = 0; i < ROWS; i++) {
                     for (int x = 0; x < VEC; x++) {
-                        qr[x] = tile[(ty + EDGE * i) * QK_LD + c + x];
+                        qr[x] = tile[cur + (ty + EDGE * i) * QK_LD + c + x];
                     }
                     for (int j = 0; j < KEYS; j++) {
                         for (int x = 0; x < VEC; x++) {
@@ -232,35 +241,63 @@ public final class FlashForwardKernels {
                     }
                 }
             }
+            if (next < d) {
+                // The other buffer was last read before the previous barrier.
+                storeChunk(tile, pq, Q_LOADS, lid, CHUNK - cur);
+                storeChunk(tile, pk, K_LOADS, lid, CHUNK - cur + K_AT);
+            }
             ctx.localBarrier();
         }
     }
 
     /**
-     * {@code acc = acc * rowScale + P V} for this work-item's rows (ty + 16 i) and columns (tx + 16 j), P in
-     * {@code tile}, V staged {@link #V_KEYS} keys at a time (keys past n load as zeros: their P is 0, and a
-     * garbage V could be NaN). Every work-item calls it; it ends on a barrier, after which P may be overwritten.
+     * Loads this work-item's share of rows {@code r0 ..} (columns {@code c0 .. c0 + D_STEP}) of a (heads, n, d)
+     * array into registers: adjacent work-items read adjacent columns (coalesced); rows past n read as zeros.
+     */
+    private static void loadChunk(FloatArray a, float[] regs, int loads, int lid, int head, int r0, int c0, int n,
+            int d) {
+        for (int t = 0; t < loads; t++) {
+            int f = lid + GROUP * t;
+            int r = r0 + f / D_STEP;
+            regs[t] = r < n ? a.get(head + r * d + c0 + f % D_STEP) : 0f;
+        }
+    }
+
+    /** Stores registers loaded by {@link #loadChunk} into a chunk of {@code tile} from {@code at}. */
+    private static void storeChunk(float[] tile, float[] regs, int loads, int lid, int at) {
+        for (int t = 0; t < loads; t++) {
+            int f = lid + GROUP * t;
+            tile[at + (f / D_STEP) * QK_LD + f % D_STEP] = regs[t];
+        }
+    }
+
+    /**
+     * {@code acc = acc * rowScale + P V} for this work-item's rows (ty + 16 i) and columns ({@link #column}), P in
+     * {@code tile}, V staged {@link #V_KEYS} keys at a time in two alternating buffers of {@code vs} (the first
+     * already in {@code pv}; keys past n load as zeros: their P is 0, and a garbage V could be NaN). Every
+     * work-item calls it; it ends on a barrier, after which P may be overwritten.
      */
     private static void accumulate(KernelContext ctx, FloatArray v, float[] tile, float[] vs, float[] rowScale,
-            float[] acc, float[] pr, float[] vr, int lid, int tx, int ty, int head, int k0, int n, int d) {
+            float[] acc, float[] pr, float[] vr, float[] pv, int lid, int tx, int ty, int head, int k0, int n,
+            int d) {
         for (int i = 0; i < ROWS; i++) {
             float a = rowScale[ty + EDGE * i];
             for (int j = 0; j < d / EDGE; j++) {
                 acc[i * MAX_COLS + j] *= a;
             }
         }
+        storeValues(vs, pv, lid, 0, d);
+        ctx.localBarrier();
         for (int kc = 0; kc < KEY_BLOCK; kc += V_KEYS) {
-            for (int t = 0; t < V_KEYS * d / GROUP; t++) {
-                int f = lid + GROUP * t;
-                int r = f / d;
-                int c = f % d;
-                vs[r * d + c] = k0 + kc + r < n ? v.get(head + (k0 + kc + r) * d + c) : 0f;
+            int next = kc + V_KEYS;
+            int cur = (kc / V_KEYS % 2) * V_KEYS * d;
+            if (next < KEY_BLOCK) {
+                loadValues(v, pv, lid, head, k0 + next, n, d);
             }
-            ctx.localBarrier();
             for (int kk = 0; kk < V_KEYS; kk += VEC) {
                 for (int x = 0; x < VEC; x++) {
                     for (int j = 0; j < d / EDGE; j++) {
-                        vr[x * MAX_COLS + j] = vs[(kk + x) * d + column(tx, j)];
+                        vr[x * MAX_COLS + j] = vs[cur + (kk + x) * d + column(tx, j)];
                     }
                 }
                 for (int i = 0; i < ROWS; i++) {
@@ -274,7 +311,26 @@ public final class FlashForwardKernels {
                     }
                 }
             }
+            if (next < KEY_BLOCK) {
+                storeValues(vs, pv, lid, V_KEYS * d - cur, d);
+            }
             ctx.localBarrier();
+        }
+    }
+
+    /** Loads this work-item's share of V rows {@code r0 .. r0 + V_KEYS} into registers; rows past n as zeros. */
+    private static void loadValues(FloatArray v, float[] regs, int lid, int head, int r0, int n, int d) {
+        for (int t = 0; t < V_KEYS * d / GROUP; t++) {
+            int f = lid + GROUP * t;
+            int r = r0 + f / d;
+            regs[t] = r < n ? v.get(head + r * d + f % d) : 0f;
+        }
+    }
+
+    /** Stores registers loaded by {@link #loadValues} into {@code vs} from {@code at}. */
+    private static void storeValues(float[] vs, float[] regs, int lid, int at, int d) {
+        for (int t = 0; t < V_KEYS * d / GROUP; t++) {
+            vs[at + lid + GROUP * t] = regs[t];
         }
     }
 }
