@@ -20,8 +20,8 @@ import io.sparge4j.kernels.ExecutionPlan;
 import io.sparge4j.kernels.GridScheduler;
 import io.sparge4j.kernels.KernelContext;
 import io.sparge4j.kernels.TaskGraph;
-import io.sparge4j.kernels.WorkerGrid1D;
 import io.sparge4j.kernels.attention.FlashForwardKernels;
+import io.sparge4j.kernels.attention.FlashForwardTasks;
 import io.sparge4j.kernels.enums.DataTransferMode;
 import io.sparge4j.kernels.types.arrays.FloatArray;
 import io.sparge4j.kernels.types.arrays.IntArray;
@@ -73,7 +73,8 @@ class FlashForwardKernelsTest {
 
     /**
      * (backend, B, H, N, d, mask). Emulator: N = 200 (2 query blocks, the last of 72; 4 key blocks, the last of
-     * 8). OpenCL: N = 1000 too (8 query blocks, the last of 104; 16 key blocks, the last of 40).
+     * 8). OpenCL: N = 1000 too (8 query blocks, the last of 104; 16 key blocks, the last of 40). N = 129: a last
+     * query block of 1 row and a last key block of 1 key.
      */
     static List<Arguments> cases() {
         List<Arguments> out = new ArrayList<>();
@@ -83,8 +84,24 @@ class FlashForwardKernelsTest {
                 out.add(Arguments.of("opencl", 1, 3, 200, d, mask));
                 out.add(Arguments.of("opencl", 3, 1, 1000, d, mask));
             }
+            out.add(Arguments.of("emulator", 1, 1, 129, 64, mask));
+            out.add(Arguments.of("opencl", 2, 1, 129, 128, mask));
         }
         return out;
+    }
+
+    @org.junit.jupiter.api.Test
+    void refusesUnsupportedHeadDimension() {
+        FloatArray a = new FloatArray(2 * 96);
+        IntArray rs = new IntArray(2);
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> FlashForwardTasks.addForward(new TaskGraph("x"), new GridScheduler(), "f", a, a, a, a, a, rs, rs,
+                        1, 2, 96, 0.1f));
+        assertTrue(e.getMessage().contains("d is 96, expected 64 or 128"), e.getMessage());
+        e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> FlashForwardTasks.addForward(new TaskGraph("x"), new GridScheduler(), "f", a, a, a, a, a,
+                        new IntArray(1), rs, 1, 2, 64, 0.1f));
+        assertTrue(e.getMessage().contains("rowStart has 1 elements, expected at least 2"), e.getMessage());
     }
 
     @ParameterizedTest(name = "{0} B={1} H={2} N={3} d={4} {5}")
@@ -144,7 +161,8 @@ class FlashForwardKernelsTest {
                         config.withMode(MaskMode.HYBRID).withTopk(0.2).withTopp(0.3)).mask();
                 int total = m.rowStart()[m.rowStart().length - 1];
                 int all = b * h * qg.blocks() * kg.blocks();
-                assertTrue(total > b * h * qg.blocks() && total < all, "hybrid mask should keep some but not all "
+                // At least one block per row (at N = 129 exactly one), never all of them.
+                assertTrue(total >= b * h * qg.blocks() && total < all, "hybrid mask should keep some but not all "
                         + "blocks: kept " + total + " of " + all);
                 yield m;
             }
@@ -184,18 +202,10 @@ class FlashForwardKernelsTest {
                     Math.max(1, mask.rowBlocks().length)));
             TaskGraph g = new TaskGraph("ff").transferToDevice(DataTransferMode.FIRST_EXECUTION, qa, ka, va, oa, la,
                     rowStart, rowBlocks);
-            if (d == 64) {
-                g.task("fwd", FlashForwardKernels::flashForward64, new KernelContext(), qa, ka, va, oa, la, rowStart,
-                        rowBlocks, n, scale);
-            } else {
-                g.task("fwd", FlashForwardKernels::flashForward128, new KernelContext(), qa, ka, va, oa, la, rowStart,
-                        rowBlocks, n, scale);
-            }
+            GridScheduler grids = new GridScheduler();
+            FlashForwardTasks.addForward(g, grids, "fwd", qa, ka, va, oa, la, rowStart, rowBlocks, heads, n, d, scale);
             g.transferToHost(DataTransferMode.EVERY_EXECUTION, oa, la);
-            int groups = heads * ((n + QB - 1) / QB);
-            WorkerGrid1D grid = new WorkerGrid1D(groups * FlashForwardKernels.GROUP);
-            grid.setLocalWork(FlashForwardKernels.GROUP, 1, 1);
-            try (ExecutionPlan plan = new ExecutionPlan(g.snapshot()).withGridScheduler(new GridScheduler("ff.fwd", grid))
+            try (ExecutionPlan plan = new ExecutionPlan(g.snapshot()).withGridScheduler(grids)
                     .withExecutor(new TaskGraphExecutor(device, compiler, false))) {
                 plan.execute();
             }
