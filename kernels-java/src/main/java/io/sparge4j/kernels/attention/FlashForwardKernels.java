@@ -12,7 +12,7 @@ import io.sparge4j.kernels.types.arrays.IntArray;
  * <p>One work-group of {@link #GROUP} work-items per mask row, i.e. per (b·h, query block of {@link #QUERY_BLOCK}
  * rows). The group walks the row's kept key blocks ({@code rowBlocks[rowStart[r] .. rowStart[r + 1]]}, blocks of
  * {@link #KEY_BLOCK} keys) with the online softmax: per key block, {@code S = Q Kᵀ · scale} is accumulated in
- * registers over chunks of {@link #D_STEP} columns of Q and K staged in two alternating local buffers (each
+ * registers over chunks of 16 columns of Q and K staged in two alternating local buffers (each
  * work-item an 8x4 tile of S, rows and keys 16 apart; the next chunk is fetched while the current one is
  * multiplied), S goes to local memory, two work-items per query row find the row's new maximum and turn S into
  * {@code P = exp(S - m)}, then each work-item rescales its 8 x d/16 slice of the output accumulator and adds
@@ -34,10 +34,10 @@ public final class FlashForwardKernels {
     public static final int KEY_BLOCK = 64;
     /** Work-items per work-group. */
     public static final int GROUP = 256;
-    /** Largest head dimension; d must be a multiple of {@link #D_STEP}. */
-    public static final int MAX_D = 128;
-    /** d must be a multiple of this (the chunk of the QKᵀ product). */
-    public static final int D_STEP = 16;
+    /** Largest head dimension (the kernels exist for d = 64 and 128). */
+    private static final int MAX_D = 128;
+    /** Columns of Q and K per staged chunk of the QKᵀ product. */
+    private static final int D_STEP = 16;
 
     /** Work-items form EDGE x EDGE: ty picks query rows, tx keys and output columns. */
     private static final int EDGE = 16;
@@ -50,8 +50,8 @@ public final class FlashForwardKernels {
     /** Columns one work-item reads at once: four, so that the CUDA compiler can issue 128-bit local loads. */
     private static final int VEC = 4;
     /**
-     * Row stride of the Q and K chunks: a multiple of 4 (aligned 128-bit loads) that puts rows 1 apart 4 banks
-     * apart, so that 8 work-items reading 8 key rows hit 32 banks.
+     * Row stride of the Q and K chunks: a multiple of 4 (aligned 128-bit loads); 20 puts 8 adjacent key rows on 8
+     * different groups of 4 banks, so a quarter-warp's 128-bit loads are free of conflicts.
      */
     private static final int QK_LD = D_STEP + 4;
     /** Where the K chunk starts in the shared tile. */
