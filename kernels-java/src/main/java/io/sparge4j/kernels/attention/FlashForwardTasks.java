@@ -1,0 +1,87 @@
+package io.sparge4j.kernels.attention;
+
+import io.sparge4j.kernels.GridScheduler;
+import io.sparge4j.kernels.KernelContext;
+import io.sparge4j.kernels.TaskGraph;
+import io.sparge4j.kernels.WorkerGrid1D;
+import io.sparge4j.kernels.types.arrays.FloatArray;
+import io.sparge4j.kernels.types.arrays.IntArray;
+
+/**
+ * Host-side glue for {@link FlashForwardKernels}: checks the arguments, picks the kernel for d and adds the task with
+ * its grid to the caller's {@link TaskGraph}. Nothing runs here. The mask lists may come straight from
+ * {@link BlockMaskTasks} ({@code rowStart}, {@code rowBlocks}) with query blocks of
+ * {@link FlashForwardKernels#QUERY_BLOCK} and key blocks of {@link FlashForwardKernels#KEY_BLOCK}.
+ */
+public final class FlashForwardTasks {
+    private FlashForwardTasks() {
+    }
+
+    /**
+     * Adds the block-sparse attention forward as task {@code id}.
+     *
+     * @param graph the graph to extend; the inputs must be on the device by then
+     * @param grids receives the task's grid
+     * @param id task id, unique in the graph
+     * @param q queries (heads, n, d)
+     * @param k keys (heads, n, d)
+     * @param v values (heads, n, d)
+     * @param o output (heads, n, d)
+     * @param lse logsumexp output (heads, n), natural log
+     * @param rowStart CSR offsets of kept key blocks (heads * ceil(n / 128) + 1)
+     * @param rowBlocks kept key blocks, ascending per row (at least one element)
+     * @param heads B * H
+     * @param n tokens per head
+     * @param d head dimension: 64 or 128
+     * @param scale softmax scale (usually 1/sqrt(d))
+     * @return the graph
+     * @throws IllegalArgumentException naming the argument that does not fit
+     */
+    public static TaskGraph addForward(TaskGraph graph, GridScheduler grids, String id, FloatArray q, FloatArray k,
+            FloatArray v, FloatArray o, FloatArray lse, IntArray rowStart, IntArray rowBlocks, int heads, int n, int d,
+            float scale) {
+        if (heads <= 0 || n <= 0) {
+            throw new IllegalArgumentException("FlashForwardTasks.addForward: heads is " + heads + " and n is " + n
+                    + ", expected positive integers");
+        }
+        if (d != 64 && d != 128) {
+            throw new IllegalArgumentException("FlashForwardTasks.addForward: d is " + d + ", expected 64 or 128 "
+                    + "(the kernels are specialised for these)");
+        }
+        if (!(scale > 0) || Float.isInfinite(scale)) {
+            throw new IllegalArgumentException("FlashForwardTasks.addForward: scale is " + scale
+                    + ", expected a finite positive number");
+        }
+        long elements = (long) heads * n * d;
+        if (elements > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("FlashForwardTasks.addForward: heads * n * d = " + elements
+                    + " exceeds the kernels' 32-bit indices (at most " + Integer.MAX_VALUE + "); split the batch");
+        }
+        int rows = heads * ((n + FlashForwardKernels.QUERY_BLOCK - 1) / FlashForwardKernels.QUERY_BLOCK);
+        size("q", q.getSize(), elements);
+        size("k", k.getSize(), elements);
+        size("v", v.getSize(), elements);
+        size("o", o.getSize(), elements);
+        size("lse", lse.getSize(), (long) heads * n);
+        size("rowStart", rowStart.getSize(), rows + 1L);
+        size("rowBlocks", rowBlocks.getSize(), 1);
+        if (d == 64) {
+            graph.task(id, FlashForwardKernels::flashForward64, new KernelContext(), q, k, v, o, lse, rowStart,
+                    rowBlocks, n, scale);
+        } else {
+            graph.task(id, FlashForwardKernels::flashForward128, new KernelContext(), q, k, v, o, lse, rowStart,
+                    rowBlocks, n, scale);
+        }
+        WorkerGrid1D grid = new WorkerGrid1D(rows * FlashForwardKernels.GROUP);
+        grid.setLocalWork(FlashForwardKernels.GROUP, 1, 1);
+        grids.setWorkerGrid(graph.getTaskGraphName() + "." + id, grid);
+        return graph;
+    }
+
+    private static void size(String name, long got, long expected) {
+        if (got < expected) {
+            throw new IllegalArgumentException("FlashForwardTasks.addForward: " + name + " has " + got
+                    + " elements, expected at least " + expected);
+        }
+    }
+}
