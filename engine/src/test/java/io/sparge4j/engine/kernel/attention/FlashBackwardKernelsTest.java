@@ -19,8 +19,8 @@ import io.sparge4j.kernels.ExecutionPlan;
 import io.sparge4j.kernels.GridScheduler;
 import io.sparge4j.kernels.KernelContext;
 import io.sparge4j.kernels.TaskGraph;
-import io.sparge4j.kernels.WorkerGrid1D;
 import io.sparge4j.kernels.attention.FlashBackwardKernels;
+import io.sparge4j.kernels.attention.FlashBackwardTasks;
 import io.sparge4j.kernels.enums.DataTransferMode;
 import io.sparge4j.kernels.types.arrays.FloatArray;
 import io.sparge4j.kernels.types.arrays.IntArray;
@@ -109,10 +109,14 @@ class FlashBackwardKernelsTest {
                         v.toFloatArray(), dOut.toFloatArray(), mask);
                 float[][] cpuGrads = {cpu.dq().toFloatArray(), cpu.dk().toFloatArray(), cpu.dv().toFloatArray()};
                 String[] names = {"dq", "dk", "dv"};
+                StringBuilder errors = new StringBuilder();
                 for (int g = 0; g < 3; g++) {
-                    assertClose(names[g] + " vs float64", exact[g], device[g]);
-                    assertClose(names[g] + " vs SparseAttention.backward", toDouble(cpuGrads[g]), device[g]);
+                    errors.append(String.format(" %s %.2e/%.2e", names[g],
+                            assertClose(names[g] + " vs float64", exact[g], device[g]),
+                            assertClose(names[g] + " vs SparseAttention.backward", toDouble(cpuGrads[g]), device[g])));
                 }
+                System.out.printf("FlashBackwardKernels %s %s B=%d H=%d N=%d d=%d sparsity %.2f, error / max|ref|"
+                        + " (vs float64 / vs CPU):%s%n", backend, kind, batch, heads, n, d, mask.sparsity(), errors);
                 if (kind == MaskKind.SPARSE_COLUMNS) {
                     assertUnkeptKeysZero(device, mask, batch * heads, n, d);
                 }
@@ -166,8 +170,7 @@ class FlashBackwardKernelsTest {
     /** Runs delta, dq and dkdv in one graph; outputs start poisoned with NaN so an unwritten element shows. */
     private static float[][] runOnDevice(String backend, int heads, int n, int d, float scale, float[] q, float[] k,
             float[] v, float[] dOut, float[] out, float[] lse, BlockMask mask) {
-        FlashBackwardKernels.checkSizes(heads, n, d);
-        int geometry = FlashBackwardKernels.geometry(d, QUERY_BLOCK, KEY_BLOCK);
+        FlashBackwardTasks tasks = new FlashBackwardTasks(heads, n, d, QUERY_BLOCK, KEY_BLOCK);
         int rows = heads * n;
         FloatArray qa = FloatArray.fromArray(q);
         FloatArray ka = FloatArray.fromArray(k);
@@ -179,33 +182,18 @@ class FlashBackwardKernelsTest {
         IntArray rowBlocks = IntArray.fromArray(nonEmpty(mask.rowBlocks()));
         IntArray colStart = IntArray.fromArray(mask.colStart());
         IntArray colBlocks = IntArray.fromArray(nonEmpty(mask.colBlocks()));
-        FloatArray qdo = new FloatArray(rows * 2 * d);
-        FloatArray kv = new FloatArray(rows * 2 * d);
-        FloatArray stats = new FloatArray(rows * 2);
         FloatArray dq = new FloatArray(rows * d);
         FloatArray dk = new FloatArray(rows * d);
         FloatArray dv = new FloatArray(rows * d);
-        for (FloatArray a : new FloatArray[] {qdo, kv, stats, dq, dk, dv}) {
+        for (FloatArray a : new FloatArray[] {tasks.qdo, tasks.kv, tasks.stats, dq, dk, dv}) {
             a.init(Float.NaN);
         }
-        TaskGraph g = new TaskGraph("bwd")
-                .transferToDevice(DataTransferMode.FIRST_EXECUTION, qa, ka, va, doa, oa, lsea, rowStart, rowBlocks,
-                        colStart, colBlocks, qdo, kv, stats, dq, dk, dv)
-                .task("packQ", FlashBackwardKernels::packPair, new KernelContext(), qa, doa, qdo, scale, rows, d)
-                .task("packK", FlashBackwardKernels::packPair, new KernelContext(), ka, va, kv, 1f, rows, d)
-                .task("stats", FlashBackwardKernels::rowStats, new KernelContext(), doa, oa, lsea, stats, rows, d)
-                .task("dq", FlashBackwardKernels::dq, new KernelContext(), qdo, kv, stats, rowStart, rowBlocks, dq, n,
-                        scale, geometry)
-                .task("dkdv", FlashBackwardKernels::dkdv, new KernelContext(), qdo, kv, stats, colStart, colBlocks,
-                        dk, dv, n, geometry)
-                .transferToHost(DataTransferMode.EVERY_EXECUTION, dq, dk, dv);
+        TaskGraph g = new TaskGraph("bwd").transferToDevice(DataTransferMode.FIRST_EXECUTION, qa, ka, va, doa, oa,
+                lsea, rowStart, rowBlocks, colStart, colBlocks, tasks.qdo, tasks.kv, tasks.stats, dq, dk, dv);
         GridScheduler grids = new GridScheduler();
-        grids.setWorkerGrid("bwd.packQ", grid(rows * d, 256));
-        grids.setWorkerGrid("bwd.packK", grid(rows * d, 256));
-        grids.setWorkerGrid("bwd.stats", grid(rows, 128));
-        int groups = FlashBackwardKernels.groups(heads, n);
-        grids.setWorkerGrid("bwd.dq", grid(groups * FlashBackwardKernels.GROUP, FlashBackwardKernels.GROUP));
-        grids.setWorkerGrid("bwd.dkdv", grid(groups * FlashBackwardKernels.GROUP, FlashBackwardKernels.GROUP));
+        tasks.addBackward(g, grids, "b", qa, ka, va, doa, oa, lsea, rowStart, rowBlocks, colStart, colBlocks, dq, dk,
+                dv, scale);
+        g.transferToHost(DataTransferMode.EVERY_EXECUTION, dq, dk, dv);
         BackendSelection selection = new BackendSelection(backend, null);
         try (ComputeDevice device = ExecutionBackends.openDevice(selection);
                 ExecutionPlan plan = new ExecutionPlan(g.snapshot()).withGridScheduler(grids)
@@ -217,12 +205,6 @@ class FlashBackwardKernelsTest {
 
     private static int[] nonEmpty(int[] a) {
         return a.length == 0 ? new int[1] : a;
-    }
-
-    private static WorkerGrid1D grid(int global, int local) {
-        WorkerGrid1D w = new WorkerGrid1D((global + local - 1) / local * local);
-        w.setLocalWork(local, 1, 1);
-        return w;
     }
 
     /**
@@ -302,7 +284,8 @@ class FlashBackwardKernelsTest {
         return out;
     }
 
-    private static void assertClose(String what, double[] expected, float[] actual) {
+    /** @return the largest error relative to the largest magnitude of expected */
+    private static double assertClose(String what, double[] expected, float[] actual) {
         assertEquals(expected.length, actual.length, what + ": length");
         double scaleOf = 0;
         for (double e : expected) {
@@ -321,6 +304,7 @@ class FlashBackwardKernelsTest {
         assertTrue(worst <= TOLERANCE * scaleOf, what + ": error " + worst + " at " + at + " (expected "
                 + (at < 0 ? "" : expected[at]) + ", got " + (at < 0 ? "" : actual[at]) + "), allowed "
                 + TOLERANCE * scaleOf + " = " + TOLERANCE + " x max |ref| " + scaleOf);
+        return worst / scaleOf;
     }
 
     static List<Arguments> nvccCases() {
