@@ -76,19 +76,23 @@ class FlashBackwardKernelsTest {
         List<Arguments> out = new ArrayList<>();
         for (MaskKind mask : MaskKind.values()) {
             // N = 200: 2 query blocks (the last of 72 tokens), 4 key blocks (the last of 8)
-            out.add(Arguments.of("emulator", mask, 1, 2, 200, 64));
-            out.add(Arguments.of("emulator", mask, 1, 3, 200, 128));
+            out.add(Arguments.of("emulator", mask, 1, 2, 200, 64, QUERY_BLOCK, KEY_BLOCK));
+            out.add(Arguments.of("emulator", mask, 1, 3, 200, 128, QUERY_BLOCK, KEY_BLOCK));
             // N = 1000: 8 query blocks (the last of 104), 16 key blocks (the last of 40)
-            out.add(Arguments.of("opencl", mask, 1, 2, 1000, 64));
-            out.add(Arguments.of("opencl", mask, 3, 1, 1000, 128));
-            out.add(Arguments.of("opencl", mask, 1, 3, 200, 128));
+            out.add(Arguments.of("opencl", mask, 1, 2, 1000, 64, QUERY_BLOCK, KEY_BLOCK));
+            out.add(Arguments.of("opencl", mask, 3, 1, 1000, 128, QUERY_BLOCK, KEY_BLOCK));
+            out.add(Arguments.of("opencl", mask, 1, 3, 200, 128, QUERY_BLOCK, KEY_BLOCK));
+            // other blocks: 64-token query blocks, 128-token key blocks (two tiles per key block)
+            out.add(Arguments.of("emulator", mask, 2, 1, 200, 64, 64, 128));
+            out.add(Arguments.of("opencl", mask, 1, 2, 1000, 128, 64, 128));
         }
         return out;
     }
 
-    @ParameterizedTest(name = "{0} {1} B={2} H={3} N={4} d={5}")
+    @ParameterizedTest(name = "{0} {1} B={2} H={3} N={4} d={5} blocks {6}x{7}")
     @MethodSource("cases")
-    void matchesCpuAndFloat64(String backend, MaskKind kind, int batch, int heads, int n, int d) {
+    void matchesCpuAndFloat64(String backend, MaskKind kind, int batch, int heads, int n, int d, int queryBlock,
+            int keyBlock) {
         if (backend.equals("opencl")) {
             assumeTrue(!OpenClDevice.list().isEmpty(), "no OpenCL device (install pocl-opencl-icd): OpenCL case skipped");
         }
@@ -97,7 +101,7 @@ class FlashBackwardKernelsTest {
                 Tensor k = Tensor.randn(seed + 1, batch, heads, n, d);
                 Tensor v = Tensor.randn(seed + 2, batch, heads, n, d);
                 Tensor dOut = Tensor.randn(seed + 3, batch, heads, n, d)) {
-            SparseAttention.Config config = config(kind, batch, heads, n);
+            SparseAttention.Config config = config(kind, batch, heads, n, queryBlock, keyBlock);
             try (SparseAttention.Result forward = SparseAttention.forward(q, k, v, config);
                     Attention.Gradients cpu = SparseAttention.backward(dOut, q, k, v, forward, config)) {
                 BlockMask mask = forward.selection().mask();
@@ -115,8 +119,9 @@ class FlashBackwardKernelsTest {
                             assertClose(names[g] + " vs float64", exact[g], device[g]),
                             assertClose(names[g] + " vs SparseAttention.backward", toDouble(cpuGrads[g]), device[g])));
                 }
-                System.out.printf("FlashBackwardKernels %s %s B=%d H=%d N=%d d=%d sparsity %.2f, error / max|ref|"
-                        + " (vs float64 / vs CPU):%s%n", backend, kind, batch, heads, n, d, mask.sparsity(), errors);
+                System.out.printf("FlashBackwardKernels %s %s B=%d H=%d N=%d d=%d blocks %dx%d sparsity %.2f, error /"
+                        + " max|ref| (vs float64 / vs CPU):%s%n", backend, kind, batch, heads, n, d, queryBlock,
+                        keyBlock, mask.sparsity(), errors);
                 if (kind == MaskKind.SPARSE_COLUMNS) {
                     assertUnkeptKeysZero(device, mask, batch * heads, n, d);
                 }
@@ -124,14 +129,15 @@ class FlashBackwardKernelsTest {
         }
     }
 
-    private static SparseAttention.Config config(MaskKind kind, int batch, int heads, int n) {
-        SparseAttention.Config base = SparseAttention.Config.defaults().withBlocks(QUERY_BLOCK, KEY_BLOCK);
+    private static SparseAttention.Config config(MaskKind kind, int batch, int heads, int n, int queryBlock,
+            int keyBlock) {
+        SparseAttention.Config base = SparseAttention.Config.defaults().withBlocks(queryBlock, keyBlock);
         return switch (kind) {
             case HYBRID -> base.withMode(MaskMode.HYBRID).withTopk(0.1).withTopp(0.5);
             case DENSE -> base.withMode(MaskMode.DENSE);
             case SPARSE_COLUMNS -> {
-                int nq = (n + QUERY_BLOCK - 1) / QUERY_BLOCK;
-                int nk = (n + KEY_BLOCK - 1) / KEY_BLOCK;
+                int nq = (n + queryBlock - 1) / queryBlock;
+                int nk = (n + keyBlock - 1) / keyBlock;
                 Tensor m = Tensor.allocate(DType.U8, batch, heads, nq, nk);
                 for (int r = 0; r < batch * heads * nq; r++) {
                     int i = r % nq;
@@ -155,7 +161,8 @@ class FlashBackwardKernelsTest {
                 unkept++;
                 int bh = c / nk;
                 int j = c % nk;
-                for (int key = j * KEY_BLOCK; key < Math.min(n, (j + 1) * KEY_BLOCK); key++) {
+                int kb = mask.keyGrid().blockSize();
+                for (int key = j * kb; key < Math.min(n, (j + 1) * kb); key++) {
                     for (int x = 0; x < d; x++) {
                         int at = (bh * n + key) * d + x;
                         assertEquals(0f, device[1][at], "dk of unkept key " + key + " head " + bh);
@@ -170,7 +177,8 @@ class FlashBackwardKernelsTest {
     /** Runs delta, dq and dkdv in one graph; outputs start poisoned with NaN so an unwritten element shows. */
     private static float[][] runOnDevice(String backend, int heads, int n, int d, float scale, float[] q, float[] k,
             float[] v, float[] dOut, float[] out, float[] lse, BlockMask mask) {
-        FlashBackwardTasks tasks = new FlashBackwardTasks(heads, n, d, QUERY_BLOCK, KEY_BLOCK);
+        FlashBackwardTasks tasks = new FlashBackwardTasks(heads, n, d, mask.queryGrid().blockSize(),
+                mask.keyGrid().blockSize());
         int rows = heads * n;
         FloatArray qa = FloatArray.fromArray(q);
         FloatArray ka = FloatArray.fromArray(k);
@@ -226,10 +234,11 @@ class FlashBackwardKernelsTest {
         for (int bh = 0; bh < heads; bh++) {
             int base = bh * n * d;
             for (int row = 0; row < n; row++) {
-                int r = bh * nq + row / QUERY_BLOCK;
+                int r = bh * nq + row / mask.queryGrid().blockSize();
                 int count = 0;
                 for (int e = rowStart[r]; e < rowStart[r + 1]; e++) {
-                    for (int key = rowBlocks[e] * KEY_BLOCK; key < Math.min(n, (rowBlocks[e] + 1) * KEY_BLOCK); key++) {
+                    int kb = mask.keyGrid().blockSize();
+                    for (int key = rowBlocks[e] * kb; key < Math.min(n, (rowBlocks[e] + 1) * kb); key++) {
                         keys[count++] = key;
                     }
                 }
