@@ -11,6 +11,7 @@ import io.sparge4j.engine.execution.TaskGraphExecutor;
 import io.sparge4j.engine.jit.KernelJit;
 import io.sparge4j.engine.ops.Attention;
 import io.sparge4j.engine.sparse.BlockMask;
+import io.sparge4j.engine.sparse.BlockSelector;
 import io.sparge4j.engine.sparse.MaskMode;
 import io.sparge4j.engine.sparse.SparseAttention;
 import io.sparge4j.engine.tensor.DType;
@@ -19,6 +20,7 @@ import io.sparge4j.kernels.ExecutionPlan;
 import io.sparge4j.kernels.GridScheduler;
 import io.sparge4j.kernels.KernelContext;
 import io.sparge4j.kernels.TaskGraph;
+import io.sparge4j.kernels.attention.BlockMaskTasks;
 import io.sparge4j.kernels.attention.FlashBackwardKernels;
 import io.sparge4j.kernels.attention.FlashBackwardTasks;
 import io.sparge4j.kernels.enums.DataTransferMode;
@@ -149,6 +151,81 @@ class FlashBackwardKernelsTest {
                 yield base.withMask(m);
             }
         };
+    }
+
+    static List<Arguments> pipelineCases() {
+        return List.of(Arguments.of("emulator", 1, 2, 200, 64), Arguments.of("opencl", 2, 1, 1000, 128));
+    }
+
+    /**
+     * The whole sparse backward in one graph as the engine will run it: the device builds the hybrid mask from q
+     * and k ({@link BlockMaskTasks}), and the backward tasks read its lists on the device. The device mask must
+     * equal the CPU's for these seeded inputs; the gradients are checked against the CPU and float64.
+     */
+    @ParameterizedTest(name = "{0} B={1} H={2} N={3} d={4}")
+    @MethodSource("pipelineCases")
+    void backwardOnDeviceBuiltMask(String backend, int batch, int heads, int n, int d) {
+        if (backend.equals("opencl")) {
+            assumeTrue(!OpenClDevice.list().isEmpty(), "no OpenCL device (install pocl-opencl-icd): OpenCL case skipped");
+        }
+        long seed = 77L * n + d;
+        int bh = batch * heads;
+        try (Tensor q = Tensor.randn(seed, batch, heads, n, d);
+                Tensor k = Tensor.randn(seed + 1, batch, heads, n, d);
+                Tensor v = Tensor.randn(seed + 2, batch, heads, n, d);
+                Tensor dOut = Tensor.randn(seed + 3, batch, heads, n, d)) {
+            SparseAttention.Config config = config(MaskKind.HYBRID, batch, heads, n, QUERY_BLOCK, KEY_BLOCK);
+            try (SparseAttention.Result forward = SparseAttention.forward(q, k, v, config);
+                    Attention.Gradients cpu = SparseAttention.backward(dOut, q, k, v, forward, config)) {
+                float scale = (float) (1 / Math.sqrt(d));
+                BlockMaskTasks maskTasks = new BlockMaskTasks(bh, n, d, QUERY_BLOCK, KEY_BLOCK);
+                FlashBackwardTasks tasks = new FlashBackwardTasks(bh, n, d, QUERY_BLOCK, KEY_BLOCK);
+                FloatArray qa = FloatArray.fromArray(q.toFloatArray());
+                FloatArray ka = FloatArray.fromArray(k.toFloatArray());
+                FloatArray va = FloatArray.fromArray(v.toFloatArray());
+                FloatArray doa = FloatArray.fromArray(dOut.toFloatArray());
+                FloatArray oa = FloatArray.fromArray(forward.out().toFloatArray());
+                FloatArray lsea = FloatArray.fromArray(forward.logsumexp().toFloatArray());
+                FloatArray dq = new FloatArray(bh * n * d);
+                FloatArray dk = new FloatArray(bh * n * d);
+                FloatArray dv = new FloatArray(bh * n * d);
+                TaskGraph g = new TaskGraph("pipe").transferToDevice(DataTransferMode.FIRST_EXECUTION, qa, ka, va, doa,
+                        oa, lsea);
+                GridScheduler grids = new GridScheduler();
+                maskTasks.addPooledMap(g, grids, "m", qa, ka, scale, heads, false);
+                maskTasks.addSelection(g, grids, "m", BlockSelector.topkCount(config.topk(), maskTasks.keyBlocks()),
+                        config.topp());
+                tasks.addBackward(g, grids, "b", qa, ka, va, doa, oa, lsea, maskTasks.rowStart, maskTasks.rowBlocks,
+                        maskTasks.colStart, maskTasks.colBlocks, dq, dk, dv, scale);
+                g.transferToHost(DataTransferMode.EVERY_EXECUTION, maskTasks.keep, dq, dk, dv);
+                BackendSelection selection = new BackendSelection(backend, null);
+                try (ComputeDevice device = ExecutionBackends.openDevice(selection);
+                        ExecutionPlan plan = new ExecutionPlan(g.snapshot()).withGridScheduler(grids).withExecutor(
+                                new TaskGraphExecutor(device, ExecutionBackends.compiler(selection), false))) {
+                    plan.execute();
+                }
+                BlockMask mask = forward.selection().mask();
+                byte[] keep = maskTasks.keep.toHeapArray();
+                int nk = maskTasks.keyBlocks();
+                for (int r = 0; r < maskTasks.rows(); r++) {
+                    for (int j = 0; j < nk; j++) {
+                        int i = r % maskTasks.queryBlocks();
+                        int h = r / maskTasks.queryBlocks();
+                        assertEquals(mask.kept(h / heads, h % heads, i, j), keep[r * nk + j] != 0,
+                                "device mask differs from the CPU's at row " + r + ", key block " + j);
+                    }
+                }
+                double[][] exact = float64Backward(bh, n, d, scale, q.toFloatArray(), k.toFloatArray(),
+                        v.toFloatArray(), dOut.toFloatArray(), mask);
+                float[][] device = {dq.toHeapArray(), dk.toHeapArray(), dv.toHeapArray()};
+                float[][] cpuGrads = {cpu.dq().toFloatArray(), cpu.dk().toFloatArray(), cpu.dv().toFloatArray()};
+                String[] names = {"dq", "dk", "dv"};
+                for (int i = 0; i < 3; i++) {
+                    assertClose(names[i] + " vs float64", exact[i], device[i]);
+                    assertClose(names[i] + " vs SparseAttention.backward", toDouble(cpuGrads[i]), device[i]);
+                }
+            }
+        }
     }
 
     /** Key blocks no query block keeps must get exactly zero dK and dV; the case must contain some. */
