@@ -5,6 +5,7 @@ import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.sparge4j.engine.execution.BackendSelection;
 import io.sparge4j.engine.ops.Attention;
 import io.sparge4j.engine.ops.AttentionLayout;
 import io.sparge4j.engine.sparse.Calibration;
@@ -42,7 +43,7 @@ public final class AttentionBench {
     /**
      * What to run.
      *
-     * @param backend "cpu" (the GPU kernels come with a later issue)
+     * @param backend "cpu", or "cuda" / "opencl" ({@link GpuAttentionBench}: f32, blocks 128 x 64)
      * @param shape B, H, N, d
      * @param mode dense, topk, topp or hybrid
      * @param topk Top-k fraction in (0, 1] (used by topk and hybrid)
@@ -227,12 +228,16 @@ public final class AttentionBench {
     }
 
     /**
-     * Runs the benchmark.
+     * Runs the benchmark: on the CPU, or on the first device of cuda or opencl through {@link GpuAttentionBench}.
      *
      * @param settings what to run
      * @return times, sparsity and error
      */
     public static Result run(Settings settings) {
+        if (!"cpu".equals(settings.backend())) {
+            // cuda and opencl: the device kernels through the TaskGraph API, on the first device of the backend
+            return GpuAttentionBench.run(settings, new BackendSelection(settings.backend(), null));
+        }
         BenchShape shape = settings.shape();
         SparseAttention.Config config = SparseAttention.Config.defaults()
                 .withMode(settings.mode())
@@ -309,16 +314,11 @@ public final class AttentionBench {
 
     /**
      * @param backend a backend name
-     * @throws IllegalArgumentException unless it is "cpu"; cuda and opencl are refused with the reason
+     * @throws IllegalArgumentException unless it is cpu, cuda or opencl
      */
     public static void checkBackend(String backend) {
-        if ("cuda".equals(backend) || "opencl".equals(backend)) {
-            throw new IllegalArgumentException("backend: got " + backend + ", but the GPU attention kernels come with"
-                    + " a later issue; only cpu runs the benchmark for now");
-        }
-        if (!"cpu".equals(backend)) {
-            throw new IllegalArgumentException("backend: got '" + backend + "', expected cpu (cuda and opencl come with"
-                    + " the GPU kernels, in a later issue)");
+        if (!"cpu".equals(backend) && !"cuda".equals(backend) && !"opencl".equals(backend)) {
+            throw new IllegalArgumentException("backend: got '" + backend + "', expected cpu, cuda or opencl");
         }
     }
 

@@ -1,0 +1,307 @@
+package io.sparge4j.engine.bench;
+
+import io.sparge4j.engine.compute.ComputeDevice;
+import io.sparge4j.engine.execution.BackendSelection;
+import io.sparge4j.engine.execution.ExecutionBackends;
+import io.sparge4j.engine.execution.TaskGraphExecutor;
+import io.sparge4j.engine.ops.AttentionLayout;
+import io.sparge4j.engine.sparse.BlockGrid;
+import io.sparge4j.engine.sparse.BlockMask;
+import io.sparge4j.engine.sparse.BlockSelector;
+import io.sparge4j.engine.sparse.Calibration;
+import io.sparge4j.engine.sparse.MaskMode;
+import io.sparge4j.engine.sparse.PooledAttentionMap;
+import io.sparge4j.engine.tensor.DType;
+import io.sparge4j.engine.tensor.Tensor;
+import io.sparge4j.kernels.ExecutionPlan;
+import io.sparge4j.kernels.ExecutionResult;
+import io.sparge4j.kernels.GridScheduler;
+import io.sparge4j.kernels.TaskGraph;
+import io.sparge4j.kernels.attention.BlockMaskTasks;
+import io.sparge4j.kernels.attention.FlashBackwardTasks;
+import io.sparge4j.kernels.attention.FlashForwardKernels;
+import io.sparge4j.kernels.attention.FlashForwardTasks;
+import io.sparge4j.kernels.enums.DataTransferMode;
+import io.sparge4j.kernels.types.arrays.FloatArray;
+import io.sparge4j.kernels.types.arrays.IntArray;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * The GPU path of {@link AttentionBench}: the same inputs, mask settings and JSON fields, run through the TaskGraph
+ * API on {@code cuda} or {@code opencl}, f32 only.
+ *
+ * <p>Five graphs share one executor, so every array has one device buffer and q, k, v, dO are copied once
+ * ({@code FIRST_EXECUTION}): the mask (pooling, pooled softmax, selection, row and column lists, all on the device),
+ * the sparse forward over the device mask, the dense forward (the same kernel over a full mask filled on the host),
+ * and the sparse and dense backwards. Each graph is timed on its own as the sum of its tasks' device times
+ * ({@code kernelNanos}): host launch overhead and transfers are left out, as a fused GPU pipeline would hide them.
+ * Medians over the timed rounds after the warm-up; the rounds interleave the five graphs as the CPU bench does.
+ *
+ * <p>{@code max_rel_err} reads the sparse output and the device's mask lists back once at the end and checks sampled
+ * rows against float64 attention with that same mask ({@link SampledError}); {@code sparsity} comes from the
+ * device's mask. The {@code backend} field is {@code "<backend> (<device name>)"}: the CPU {@code Result} has no
+ * device field, and a GPU figure without the device it ran on is of no use.
+ */
+public final class GpuAttentionBench {
+    private GpuAttentionBench() {
+    }
+
+    /**
+     * Runs the benchmark on a GPU backend.
+     *
+     * @param settings what to run; backend cuda or opencl, dtype f32, blocks 128 x 64, d 64 or 128
+     * @param selection which backend and device to open (its backend should match {@code settings.backend()})
+     * @return the same fields as the CPU bench
+     * @throws IllegalArgumentException naming the setting the GPU path cannot run
+     * @throws io.sparge4j.engine.device.BackendException when the backend or device cannot be opened
+     */
+    public static AttentionBench.Result run(AttentionBench.Settings settings, BackendSelection selection) {
+        check(settings, selection);
+        BenchShape shape = settings.shape();
+        float scale = (float) (1 / Math.sqrt(shape.headDim()));
+        try (StructuredInputs.Inputs in = StructuredInputs.generate(shape, DType.F32, settings.seed())) {
+            double p = settings.topp();
+            String note = null;
+            if (!Double.isNaN(settings.targetSparsity())) {
+                // Calibration is set-up, not timed: it picks p on the host exactly as the CPU bench does, so both
+                // backends run the same mask settings.
+                PooledAttentionMap map = PooledAttentionMap.compute(in.q(), in.k(), settings.queryBlock(),
+                        settings.keyBlock(), scale, AttentionLayout.BHND);
+                Calibration.Result c = Calibration.calibrateP(map, settings.mode(), settings.topk(),
+                        settings.targetSparsity());
+                p = c.p();
+                if (Math.abs(c.sparsity() - settings.targetSparsity()) > AttentionBench.CALIBRATION_TOLERANCE) {
+                    note = String.format(Locale.ROOT, "target sparsity %.4f is out of reach with k %.4g on these"
+                            + " inputs: the closest is %.4f at p %.4g", settings.targetSparsity(), settings.topk(),
+                            c.sparsity(), c.p());
+                }
+            }
+            ComputeDevice device = ExecutionBackends.openDevice(selection);
+            try {
+                TaskGraphExecutor executor = new TaskGraphExecutor(device, ExecutionBackends.compiler(selection),
+                        false);
+                try {
+                    return measure(settings, in, scale, p, note, executor);
+                } finally {
+                    executor.close();
+                }
+            } finally {
+                device.close();
+            }
+        }
+    }
+
+    /** Rejects, with the reason, what the device kernels do not cover yet. */
+    static void check(AttentionBench.Settings s, BackendSelection selection) {
+        if (!"cuda".equals(s.backend()) && !"opencl".equals(s.backend())) {
+            throw new IllegalArgumentException("backend: got " + s.backend() + ", expected cuda or opencl for the GPU"
+                    + " path");
+        }
+        if (selection == null || !s.backend().equals(selection.backend())) {
+            throw new IllegalArgumentException("backend: settings say " + s.backend() + " but the device selection is "
+                    + selection + "; expected the same backend");
+        }
+        if (s.dtype() != DType.F32) {
+            throw new IllegalArgumentException("dtype: got " + s.dtype() + ", but bf16 on the GPU comes with the MMA"
+                    + " attention kernels; only f32 runs on cuda and opencl for now");
+        }
+        if (s.queryBlock() != FlashForwardKernels.QUERY_BLOCK) {
+            throw new IllegalArgumentException("bq: got " + s.queryBlock() + ", expected "
+                    + FlashForwardKernels.QUERY_BLOCK + " on the GPU (the flash kernels are built for 128 x 64 blocks)");
+        }
+        if (s.keyBlock() != FlashForwardKernels.KEY_BLOCK) {
+            throw new IllegalArgumentException("bkv: got " + s.keyBlock() + ", expected " + FlashForwardKernels.KEY_BLOCK
+                    + " on the GPU (the flash kernels are built for 128 x 64 blocks)");
+        }
+        int d = s.shape().headDim();
+        if (d != 64 && d != 128) {
+            throw new IllegalArgumentException("shape: head dim d = " + d + ", expected 64 or 128 on the GPU (the"
+                    + " flash kernels are specialised for these)");
+        }
+    }
+
+    private static AttentionBench.Result measure(AttentionBench.Settings s, StructuredInputs.Inputs in, float scale,
+            double p, String note, TaskGraphExecutor executor) {
+        BenchShape shape = s.shape();
+        int b = shape.batch();
+        int h = shape.heads();
+        int heads = b * h;
+        int n = shape.tokens();
+        int d = shape.headDim();
+        FloatArray q = FloatArray.fromArray(in.q().toFloatArray());
+        FloatArray k = FloatArray.fromArray(in.k().toFloatArray());
+        FloatArray v = FloatArray.fromArray(in.v().toFloatArray());
+        FloatArray dOut = FloatArray.fromArray(in.dOut().toFloatArray());
+        int size = heads * n * d;
+        FloatArray oSparse = new FloatArray(size);
+        FloatArray oDense = new FloatArray(size);
+        FloatArray lseSparse = new FloatArray(heads * n);
+        FloatArray lseDense = new FloatArray(heads * n);
+        // Gradients and backward scratch are shared by the two backwards: they run one after the other and
+        // nothing reads the gradients back (the CPU bench checks no gradient either).
+        FloatArray dq = new FloatArray(size);
+        FloatArray dk = new FloatArray(size);
+        FloatArray dv = new FloatArray(size);
+        BlockMaskTasks mask = new BlockMaskTasks(heads, n, d, s.queryBlock(), s.keyBlock());
+        FlashBackwardTasks backward = new FlashBackwardTasks(heads, n, d, s.queryBlock(), s.keyBlock());
+        DenseLists full = DenseLists.of(heads, mask.queryBlocks(), mask.keyBlocks());
+        GridScheduler grids = new GridScheduler();
+
+        TaskGraph maskGraph = new TaskGraph("mask").transferToDevice(DataTransferMode.FIRST_EXECUTION, q, k);
+        mask.addPooledMap(maskGraph, grids, "m", q, k, scale, h, false);
+        mask.addSelection(maskGraph, grids, "m", topkCount(s.mode(), s.topk(), mask.keyBlocks()),
+                usesP(s.mode()) ? p : 0);
+        maskGraph.transferToHost(DataTransferMode.UNDER_DEMAND, mask.rowStart, mask.rowBlocks);
+
+        TaskGraph sparseFwd = new TaskGraph("sparseFwd").transferToDevice(DataTransferMode.FIRST_EXECUTION, q, k, v);
+        FlashForwardTasks.addForward(sparseFwd, grids, "fwd", q, k, v, oSparse, lseSparse, mask.rowStart,
+                mask.rowBlocks, heads, n, d, scale);
+        sparseFwd.transferToHost(DataTransferMode.UNDER_DEMAND, oSparse);
+
+        TaskGraph denseFwd = new TaskGraph("denseFwd").transferToDevice(DataTransferMode.FIRST_EXECUTION, q, k, v,
+                full.rowStart, full.rowBlocks, full.colStart, full.colBlocks);
+        FlashForwardTasks.addForward(denseFwd, grids, "fwd", q, k, v, oDense, lseDense, full.rowStart,
+                full.rowBlocks, heads, n, d, scale);
+
+        TaskGraph sparseBwd = new TaskGraph("sparseBwd").transferToDevice(DataTransferMode.FIRST_EXECUTION, dOut);
+        backward.addBackward(sparseBwd, grids, "b", q, k, v, dOut, oSparse, lseSparse, mask.rowStart, mask.rowBlocks,
+                mask.colStart, mask.colBlocks, dq, dk, dv, scale);
+
+        TaskGraph denseBwd = new TaskGraph("denseBwd").transferToDevice(DataTransferMode.FIRST_EXECUTION, dOut);
+        backward.addBackward(denseBwd, grids, "b", q, k, v, dOut, oDense, lseDense, full.rowStart, full.rowBlocks,
+                full.colStart, full.colBlocks, dq, dk, dv, scale);
+
+        // One executor for all five plans: arrays are matched by identity, so the mask lists, the forward outputs
+        // and q, k, v, dO stay on the device between graphs. Closing a plan closes the shared executor, so the
+        // plans are closed only once everything is done.
+        List<ExecutionPlan> plans = new ArrayList<>();
+        try {
+            ExecutionPlan maskPlan = plan(plans, maskGraph, grids, executor);
+            ExecutionPlan sparseFwdPlan = plan(plans, sparseFwd, grids, executor);
+            ExecutionPlan denseFwdPlan = plan(plans, denseFwd, grids, executor);
+            ExecutionPlan sparseBwdPlan = plan(plans, sparseBwd, grids, executor);
+            ExecutionPlan denseBwdPlan = plan(plans, denseBwd, grids, executor);
+            int rounds = s.warmup() + s.reps();
+            double[] maskMs = new double[s.reps()];
+            double[] sparseFwdMs = new double[s.reps()];
+            double[] denseFwdMs = new double[s.reps()];
+            double[] sparseBwdMs = new double[s.reps()];
+            double[] denseBwdMs = new double[s.reps()];
+            ExecutionResult lastMask = null;
+            ExecutionResult lastSparse = null;
+            for (int round = 0; round < rounds; round++) {
+                int slot = round - s.warmup();
+                lastMask = maskPlan.execute();
+                lastSparse = sparseFwdPlan.execute();
+                ExecutionResult df = denseFwdPlan.execute();
+                ExecutionResult sb = sparseBwdPlan.execute();
+                ExecutionResult db = denseBwdPlan.execute();
+                if (slot >= 0) {
+                    maskMs[slot] = deviceMs(lastMask);
+                    sparseFwdMs[slot] = deviceMs(lastSparse);
+                    denseFwdMs[slot] = deviceMs(df);
+                    sparseBwdMs[slot] = deviceMs(sb);
+                    denseBwdMs[slot] = deviceMs(db);
+                }
+            }
+            lastMask.transferToHost(mask.rowStart, mask.rowBlocks);
+            lastSparse.transferToHost(oSparse);
+            BlockMask deviceMask = toBlockMask(b, h, n, s, mask);
+            double err;
+            try (Tensor out = Tensor.of(oSparse.toHeapArray(), b, h, n, d)) {
+                err = SampledError.maxRelativeError(in.q(), in.k(), in.v(), deviceMask, scale, out, s.sampledRows());
+            }
+            MaskMode mode = s.mode();
+            boolean usesK = mode == MaskMode.TOPK || mode == MaskMode.HYBRID;
+            double df = median(denseFwdMs);
+            double sf = median(sparseFwdMs);
+            double db = median(denseBwdMs);
+            double sb = median(sparseBwdMs);
+            String backend = executor.backendName() + " (" + executor.deviceName() + ")";
+            return new AttentionBench.Result(backend, s.dtype().toString(), shape.toString(), mode.toString(),
+                    usesK ? s.topk() : null, usesP(mode) ? p : null, deviceMask.sparsity(), df, sf, df / sf, db, sb,
+                    db / sb, median(maskMs), err, note);
+        } finally {
+            plans.forEach(ExecutionPlan::close);
+        }
+    }
+
+    private static ExecutionPlan plan(List<ExecutionPlan> plans, TaskGraph graph, GridScheduler grids,
+            TaskGraphExecutor executor) {
+        ExecutionPlan plan = new ExecutionPlan(graph.snapshot()).withGridScheduler(grids).withExecutor(executor);
+        plans.add(plan);
+        return plan;
+    }
+
+    /** Device time of one execution: the sum of its tasks' kernel times, in ms. */
+    private static double deviceMs(ExecutionResult result) {
+        return result.totalKernelNanos() / 1e6;
+    }
+
+    private static double median(double[] ms) {
+        double[] sorted = ms.clone();
+        Arrays.sort(sorted);
+        int c = sorted.length;
+        return c % 2 == 1 ? sorted[c / 2] : 0.5 * (sorted[c / 2 - 1] + sorted[c / 2]);
+    }
+
+    /** The Top-k count {@link BlockMaskTasks#addSelection} takes for a mode (dense keeps every block). */
+    static int topkCount(MaskMode mode, double k, int nk) {
+        return switch (mode) {
+            case DENSE -> nk;
+            case TOPK, HYBRID -> BlockSelector.topkCount(k, nk);
+            default -> 0;
+        };
+    }
+
+    private static boolean usesP(MaskMode mode) {
+        return mode == MaskMode.TOPP || mode == MaskMode.HYBRID;
+    }
+
+    /** The device's mask lists (read back) as the CPU's {@link BlockMask}, for sparsity and the reference. */
+    private static BlockMask toBlockMask(int b, int h, int n, AttentionBench.Settings s, BlockMaskTasks mask) {
+        int nq = mask.queryBlocks();
+        int nk = mask.keyBlocks();
+        boolean[] kept = new boolean[mask.rows() * nk];
+        for (int r = 0; r < mask.rows(); r++) {
+            for (int e = mask.rowStart.get(r); e < mask.rowStart.get(r + 1); e++) {
+                int block = mask.rowBlocks.get(e);
+                if (block < 0 || block >= nk) {
+                    throw new IllegalStateException("device mask: row " + r + " lists key block " + block
+                            + ", expected 0.." + (nk - 1));
+                }
+                kept[r * nk + block] = true;
+            }
+        }
+        return BlockMask.of(b, h, new BlockGrid(n, s.queryBlock()), new BlockGrid(n, s.keyBlock()), kept);
+    }
+
+    /** The lists of a mask keeping every block, filled on the host: the dense runs' schedule. */
+    private record DenseLists(IntArray rowStart, IntArray rowBlocks, IntArray colStart, IntArray colBlocks) {
+        static DenseLists of(int heads, int nq, int nk) {
+            int rows = heads * nq;
+            int columns = heads * nk;
+            IntArray rowStart = new IntArray(rows + 1);
+            IntArray rowBlocks = new IntArray(rows * nk);
+            for (int r = 0; r <= rows; r++) {
+                rowStart.set(r, r * nk);
+            }
+            for (int e = 0; e < rows * nk; e++) {
+                rowBlocks.set(e, e % nk);
+            }
+            IntArray colStart = new IntArray(columns + 1);
+            IntArray colBlocks = new IntArray(columns * nq);
+            for (int c = 0; c <= columns; c++) {
+                colStart.set(c, c * nq);
+            }
+            for (int e = 0; e < columns * nq; e++) {
+                colBlocks.set(e, e % nq);
+            }
+            return new DenseLists(rowStart, rowBlocks, colStart, colBlocks);
+        }
+    }
+}
