@@ -2,6 +2,9 @@ package io.sparge4j.cli;
 
 import io.sparge4j.engine.bench.AttentionBench;
 import io.sparge4j.engine.bench.BenchShape;
+import io.sparge4j.engine.bench.GpuAttentionBench;
+import io.sparge4j.engine.device.BackendException;
+import io.sparge4j.engine.execution.BackendSelection;
 import io.sparge4j.engine.sparse.MaskMode;
 import io.sparge4j.engine.tensor.DType;
 import picocli.CommandLine.Command;
@@ -12,6 +15,7 @@ import picocli.CommandLine.Spec;
 
 import java.io.PrintWriter;
 import java.util.EnumSet;
+import java.util.Map;
 import java.util.concurrent.Callable;
 
 /** {@code sparge attention-bench}: dense against block-sparse attention, forward and backward (engine's AttentionBench). */
@@ -27,9 +31,16 @@ public final class AttentionBenchCommand implements Callable<Integer> {
     @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.")
     private boolean help;
 
-    @Option(names = "--backend", paramLabel = "cpu|cuda|opencl", defaultValue = "cpu",
-            description = "Where to run (default cpu; the GPU kernels come with a later issue).")
+    @Option(names = "--backend", paramLabel = "cpu|cuda|opencl",
+            description = "Where to run (default cpu; SPARGE_BACKEND is not read, so a CPU run never moves to a GPU"
+                    + " unasked). cuda and opencl run the device kernels"
+                    + " through the TaskGraph API, f32 with 128 x 64 blocks and d 64 or 128; their times are device"
+                    + " times (the sum of each graph's kernel times).")
     private String backend;
+
+    @Option(names = "--device", paramLabel = "SEL", description = "CUDA ordinal, or OpenCL P:D, index or name part"
+            + " (or SPARGE_DEVICE).")
+    private String device;
 
     @Option(names = "--shape", paramLabel = "SHAPE", defaultValue = "cpu-s",
             description = "cpu-s (1,4,4096,64), wan13b-480p, wan14b-720p, or B,H,N,d (default ${DEFAULT-VALUE}).")
@@ -81,14 +92,37 @@ public final class AttentionBenchCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON line.")
     private boolean json;
 
-    /** Picocli creates it. */
+    private final Map<String, String> env;
+
+    /** @param env the environment (SPARGE_DEVICE; SPARGE_BACKEND is deliberately not read) */
+    public AttentionBenchCommand(Map<String, String> env) {
+        this.env = env;
+    }
+
+    /** Picocli creates it; reads the process environment. */
     public AttentionBenchCommand() {
+        this(System.getenv());
     }
 
     @Override
     public Integer call() {
-        AttentionBench.Settings settings = settings();
-        AttentionBench.Result result = AttentionBench.run(settings);
+        BackendSelection selection = selection();
+        AttentionBench.Settings settings = settings(selection == null ? "cpu" : selection.backend());
+        AttentionBench.Result result;
+        if (selection == null) {
+            result = AttentionBench.run(settings);
+        } else {
+            try {
+                result = GpuAttentionBench.run(settings, selection);
+            } catch (IllegalArgumentException e) {
+                throw usage(e.getMessage());
+            } catch (BackendException e) {
+                // No driver, no device, or a selector matching none: the user's choice of --backend/--device.
+                throw new ParameterException(spec.commandLine(), "Invalid value for option '--backend': "
+                        + selection.backend() + (selection.device() == null ? "" : " --device " + selection.device())
+                        + " cannot be opened: " + e.getMessage().lines().findFirst().orElse(""));
+            }
+        }
         PrintWriter out = spec.commandLine().getOut();
         if (result.calibrationNote() != null) {
             PrintWriter err = spec.commandLine().getErr();
@@ -100,10 +134,22 @@ public final class AttentionBenchCommand implements Callable<Integer> {
         return 0;
     }
 
-    private AttentionBench.Settings settings() {
+    /**
+     * @return the device to open for cuda or opencl (--device, else SPARGE_DEVICE); null for the CPU, which
+     *     {@link BackendSelection} would call the emulator
+     */
+    private BackendSelection selection() {
         try {
-            // The backend first: a GPU backend is refused before anything else is looked at.
-            AttentionBench.checkBackend(backend);
+            String name = backend == null ? "cpu" : backend;
+            AttentionBench.checkBackend(name);
+            return name.equals("cpu") ? null : BackendSelection.parse(name, device, env);
+        } catch (IllegalArgumentException e) {
+            throw usage(e.getMessage());
+        }
+    }
+
+    private AttentionBench.Settings settings(String backend) {
+        try {
             AttentionBench.Settings base = quick ? AttentionBench.Settings.quick() : AttentionBench.Settings.cpuS();
             boolean shapeGiven = spec.commandLine().getParseResult().hasMatchedOption("--shape");
             BenchShape benchShape = quick && !shapeGiven ? base.shape() : BenchShape.parse(shape);

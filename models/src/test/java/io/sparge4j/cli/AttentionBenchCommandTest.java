@@ -2,6 +2,8 @@ package io.sparge4j.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.sparge4j.engine.device.opencl.OpenClDevice;
+import io.sparge4j.engine.execution.DeviceCatalog;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
@@ -9,6 +11,7 @@ import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 class AttentionBenchCommandTest {
     private static final List<String> FIELDS = List.of("backend", "dtype", "shape", "mode", "k", "p", "sparsity",
@@ -68,6 +71,31 @@ class AttentionBenchCommandTest {
         assertTrue(r.err().startsWith("sparge: target sparsity 0.9000 is out of reach"), r.err());
     }
 
+    @Test
+    void openClQuickRunPrintsTheSameFields() throws Exception {
+        assumeTrue(!OpenClDevice.list().isEmpty(), "no OpenCL device (install pocl-opencl-icd): GPU bench skipped");
+        CliRun r = CliRun.of("attention-bench", "--backend", "opencl", "--quick", "--json");
+        assertEquals(0, r.exit(), r.toString());
+        JsonNode node = new ObjectMapper().readTree(r.out());
+        List<String> names = new ArrayList<>();
+        node.fieldNames().forEachRemaining(names::add);
+        assertEquals(FIELDS, names, r.out());
+        assertTrue(node.get("backend").asText().startsWith("opencl ("), r.out());
+        double sparsity = node.get("sparsity").asDouble();
+        assertTrue(sparsity > 0 && sparsity < 1, r.out());
+        assertTrue(node.get("max_rel_err").asDouble() < 1e-4, r.out());
+    }
+
+    @Test
+    void cudaWithoutAGpuIsBadUsageSayingWhy() {
+        assumeTrue(DeviceCatalog.cudaDevices().isEmpty(), "this machine has a CUDA device, so cuda can be opened");
+        CliRun r = CliRun.of("attention-bench", "--backend", "cuda", "--quick", "--json");
+        assertEquals(2, r.exit(), r.toString());
+        assertTrue(r.err().startsWith("sparge: Invalid value for option '--backend': cuda cannot be opened: "),
+                r.toString());
+        assertEquals("", r.out());
+    }
+
     private static void assertUsage(String expectedStart, String... args) {
         CliRun r = CliRun.of(args);
         assertEquals(2, r.exit(), r.toString());
@@ -80,9 +108,15 @@ class AttentionBenchCommandTest {
         assertUsage("Invalid value for option '--shape': got 'cpu-xl', expected cpu-s, wan13b-480p, wan14b-720p or"
                 + " B,H,N,d", "attention-bench", "--shape", "cpu-xl", "--json");
         assertUsage("Invalid value for option '--shape': got '1,4,4096'", "attention-bench", "--shape", "1,4,4096");
-        assertUsage("Invalid value for option '--backend': got cuda, but the GPU attention kernels come with a later"
-                + " issue", "attention-bench", "--backend", "cuda", "--shape", "cpu-s", "--json");
-        assertUsage("Invalid value for option '--backend': got opencl", "attention-bench", "--backend", "opencl");
+        assertUsage("Invalid value for option '--backend': got 'metal', expected cpu, cuda or opencl",
+                "attention-bench", "--backend", "metal");
+        assertUsage("Invalid value for option '--backend': got 'emulator', expected cpu, cuda or opencl",
+                "attention-bench", "--backend", "emulator");
+        // GPU-only limits are checked before any device is opened, so these hold with or without a GPU.
+        assertUsage("Invalid value for option '--dtype': got bf16, but bf16 on the GPU comes with the MMA attention"
+                + " kernels", "attention-bench", "--backend", "opencl", "--quick", "--dtype", "bf16");
+        assertUsage("Invalid value for option '--bkv': got 32, expected 64 on the GPU", "attention-bench",
+                "--backend", "cuda", "--quick", "--bkv", "32");
         assertUsage("Invalid value for option '--topk': got 0.0, expected a fraction in (0, 1]", "attention-bench",
                 "--quick", "--topk", "0");
         assertUsage("Invalid value for option '--topp': got 2.0, expected a fraction in (0, 1]", "attention-bench",

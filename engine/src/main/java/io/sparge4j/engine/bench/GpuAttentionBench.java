@@ -61,6 +61,21 @@ public final class GpuAttentionBench {
      */
     public static AttentionBench.Result run(AttentionBench.Settings settings, BackendSelection selection) {
         check(settings, selection);
+        // The device first: a missing driver or device fails before minutes of input generation and calibration.
+        ComputeDevice device = ExecutionBackends.openDevice(selection);
+        try {
+            TaskGraphExecutor executor = new TaskGraphExecutor(device, ExecutionBackends.compiler(selection), false);
+            try {
+                return run(settings, executor);
+            } finally {
+                executor.close();
+            }
+        } finally {
+            device.close();
+        }
+    }
+
+    private static AttentionBench.Result run(AttentionBench.Settings settings, TaskGraphExecutor executor) {
         BenchShape shape = settings.shape();
         float scale = (float) (1 / Math.sqrt(shape.headDim()));
         try (StructuredInputs.Inputs in = StructuredInputs.generate(shape, DType.F32, settings.seed())) {
@@ -80,18 +95,7 @@ public final class GpuAttentionBench {
                             c.sparsity(), c.p());
                 }
             }
-            ComputeDevice device = ExecutionBackends.openDevice(selection);
-            try {
-                TaskGraphExecutor executor = new TaskGraphExecutor(device, ExecutionBackends.compiler(selection),
-                        false);
-                try {
-                    return measure(settings, in, scale, p, note, executor);
-                } finally {
-                    executor.close();
-                }
-            } finally {
-                device.close();
-            }
+            return measure(settings, in, scale, p, note, executor);
         }
     }
 
