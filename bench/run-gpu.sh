@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Issue 4 on the GPU machine: GPU tests, selftest on every device, the kernel harness with its PyTorch anchors.
 # Run from the checkout's root on the GPU machine after bench/pack-device.sh filled .device/ here:
-#   bash bench/run-gpu.sh [tests|selftest|bench|all]
-# Results go to $OUT (default ./gpu-out): junit.txt, selftest-*.txt/json, kernels-cuda.txt, bench.jsonl.
+#   bash bench/run-gpu.sh [tests|selftest|bench|attention|all]
+# Results go to $OUT (default ./gpu-out): junit.txt, selftest-*.txt/json, kernels-cuda.txt, bench.jsonl,
+# attention.jsonl.
 set -uo pipefail
 what=${1:-all}
 out=${OUT:-gpu-out}
@@ -36,4 +37,13 @@ if [[ $what == bench || $what == all ]]; then
   sparge kernel-bench --backend opencl --device NVIDIA --gemm 2048 --reps 10 >> "$out/bench.jsonl" 2>&1
   python3 bench/anchors/torch_kernels.py >> "$out/bench.jsonl" 2>&1
   cat "$out/bench.jsonl"
+fi
+
+if [[ $what == attention || $what == all ]]; then
+  # Issue 5, f32: the mask, sparse and dense forward and backward on the device, same JSON fields as the CPU bench.
+  for backend in "cuda" "opencl --device NVIDIA"; do
+    sparge attention-bench --backend $backend --shape wan13b-480p --mode hybrid --topk 0.03 \
+      --target-sparsity 0.95 --dtype f32 --json >> "$out/attention.jsonl" 2>&1
+  done
+  cat "$out/attention.jsonl"
 fi
