@@ -19,13 +19,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Every kernel of PortabilityKernels and GemmKernels translates for both dialects and two feature sets (PoCL-like:
@@ -37,7 +34,6 @@ class KernelJitCompileTest {
             "opencl|pthread-cpu|PoCL|test");
     static final DeviceFeatures H200 = new DeviceFeatures(32, true, true, true, 1024, 232448,
             "cuda|NVIDIA H200|sm_90|test");
-    static final Path NVCC = Path.of("/usr/local/bin/nvcc");
 
     static List<Method> kernels() {
         List<Method> out = new ArrayList<>();
@@ -118,46 +114,26 @@ class KernelJitCompileTest {
     @ParameterizedTest(name = "{0} {2} {3}")
     @MethodSource("cudaTargets")
     void cudaSourceCompilesWithNvcc(String name, Method m, Dialect d, DeviceFeatures f) throws Exception {
-        assumeTrue(Files.isExecutable(NVCC), "nvcc not found at " + NVCC + ": CUDA compile check skipped");
+        Nvcc.assumePresent();
         GeneratedKernel k = generate(m, d, f);
-        Path dir = Files.createTempDirectory("sparge-jit-nvcc");
-        Path cu = dir.resolve(m.getName() + ".cu");
-        Files.writeString(cu, k.source());
-        Process p = new ProcessBuilder(NVCC.toString(), "-arch=sm_90", "-cubin", "-o",
-                dir.resolve("k.cubin").toString(), cu.toString()).redirectErrorStream(true).start();
-        String log = new String(p.getInputStream().readAllBytes());
-        assertTrue(p.waitFor(300, TimeUnit.SECONDS), "nvcc timed out");
-        assertEquals(0, p.exitValue(), "nvcc failed for " + name + ":\n" + log + "\n" + numbered(k.source()));
-        assertFalse(log.contains("warning"), "nvcc warned for " + name + ":\n" + log);
+        Nvcc.compile(name, k.source(), "sm_90", Nvcc.Output.CUBIN, List.of()).assertCleanCompile();
     }
 
     @ParameterizedTest(name = "{0}")
     @org.junit.jupiter.params.provider.ValueSource(strings = {"semantics", "controlFlow", "halfAndBf16", "sizeAndLongs",
         "fill3", "scaleWithHelper", "usesDouble"})
     void testKernelsCompileWithNvcc(String name) throws Exception {
-        assumeTrue(Files.isExecutable(NVCC), "nvcc not found at " + NVCC + ": CUDA compile check skipped");
+        Nvcc.assumePresent();
         for (DeviceFeatures f : List.of(POCL, H200)) {
             GeneratedKernel k = KernelJit.shared().compile(KernelJitRefusalTest.kernel(name), null, Dialect.CUDA, f,
                     64);
-            Path dir = Files.createTempDirectory("sparge-jit-nvcc");
-            Path cu = dir.resolve(name + ".cu");
-            Files.writeString(cu, k.source());
-            Process p = new ProcessBuilder(NVCC.toString(), "-arch=sm_90", "-cubin", "-o",
-                    dir.resolve("k.cubin").toString(), cu.toString()).redirectErrorStream(true).start();
-            String log = new String(p.getInputStream().readAllBytes());
-            assertTrue(p.waitFor(300, TimeUnit.SECONDS), "nvcc timed out");
-            assertEquals(0, p.exitValue(), "nvcc failed for " + name + ":\n" + log + "\n" + numbered(k.source()));
-            assertFalse(log.contains("warning"), "nvcc warned for " + name + ":\n" + log);
+            Nvcc.compile(name, k.source(), "sm_90", Nvcc.Output.CUBIN, List.of()).assertCleanCompile();
         }
     }
 
+    /** Kept for the OpenCL tests of this package; see {@link Nvcc#numbered}. */
     static String numbered(String source) {
-        StringBuilder out = new StringBuilder();
-        String[] lines = source.split("\n");
-        for (int i = 0; i < lines.length; i++) {
-            out.append(i + 1).append(": ").append(lines[i]).append('\n');
-        }
-        return out.toString();
+        return Nvcc.numbered(source);
     }
 
     @Test

@@ -4,6 +4,7 @@ import io.sparge4j.engine.compute.DeviceFeatures;
 import io.sparge4j.engine.compute.Dialect;
 import io.sparge4j.engine.compute.GeneratedKernel;
 import io.sparge4j.engine.jit.KernelJit;
+import io.sparge4j.engine.jit.Nvcc;
 import io.sparge4j.kernels.KernelContext;
 import io.sparge4j.kernels.attention.BlockListKernels;
 import io.sparge4j.kernels.attention.BlockPoolingKernels;
@@ -18,12 +19,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The block-mask kernels translate to OpenCL C (PoCL-like features) and to CUDA C for an H200-like device without
@@ -32,7 +30,6 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * {@link BlockMaskKernelsTest}). The nvcc check is skipped with a reason when nvcc is absent.
  */
 class BlockMaskKernelsJitTest {
-    private static final Path NVCC = Path.of(System.getProperty("sparge4j.nvcc", "/usr/local/bin/nvcc"));
     /** The H200 without fp64, so that a kernel relying on doubles would be refused. */
     private static final DeviceFeatures H200_NO_FP64 = new DeviceFeatures(32, true, true, false, 1024, 232448,
             "cuda|NVIDIA H200|sm_90|test");
@@ -77,15 +74,7 @@ class BlockMaskKernelsJitTest {
         args[0] = new KernelContext();
         GeneratedKernel k = KernelJit.shared().compile(m, args, Dialect.CUDA, H200_NO_FP64, 256);
         assertEquals(m.getName(), k.entryName());
-        assumeTrue(Files.isExecutable(NVCC), "nvcc not found at " + NVCC + ": CUDA compile check skipped");
-        Path dir = Files.createTempDirectory("sparge-mask-nvcc");
-        Path cu = dir.resolve(m.getName() + ".cu");
-        Files.writeString(cu, k.source());
-        Process p = new ProcessBuilder(NVCC.toString(), "-arch=sm_90", "-cubin", "-o",
-                dir.resolve("k.cubin").toString(), cu.toString()).redirectErrorStream(true).start();
-        String log = new String(p.getInputStream().readAllBytes());
-        assertTrue(p.waitFor(300, TimeUnit.SECONDS), "nvcc timed out");
-        assertEquals(0, p.exitValue(), "nvcc failed for " + m.getName() + ":\n" + log + "\n" + k.source());
-        assertFalse(log.contains("warning"), "nvcc warned for " + m.getName() + ":\n" + log);
+        Nvcc.assumePresent();
+        Nvcc.compile(m.getName(), k.source(), "sm_90", Nvcc.Output.CUBIN, List.of()).assertCleanCompile();
     }
 }

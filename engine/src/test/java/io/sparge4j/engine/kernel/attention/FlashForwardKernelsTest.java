@@ -10,6 +10,7 @@ import io.sparge4j.engine.execution.ExecutionBackends;
 import io.sparge4j.engine.execution.KernelCompiler;
 import io.sparge4j.engine.execution.TaskGraphExecutor;
 import io.sparge4j.engine.jit.KernelJit;
+import io.sparge4j.engine.jit.Nvcc;
 import io.sparge4j.engine.sparse.BlockGrid;
 import io.sparge4j.engine.sparse.BlockMask;
 import io.sparge4j.engine.sparse.MaskMode;
@@ -32,15 +33,10 @@ import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import java.lang.reflect.Method;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
-import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -64,7 +60,6 @@ class FlashForwardKernelsTest {
     private static final double LSE_TOL = 1e-5;
     private static final int QB = FlashForwardKernels.QUERY_BLOCK;
     private static final int KB = FlashForwardKernels.KEY_BLOCK;
-    private static final Path NVCC = Path.of(System.getProperty("sparge4j.nvcc", "/usr/local/bin/nvcc"));
     /** The H200 without fp64, so that a kernel relying on doubles would be refused. */
     private static final DeviceFeatures H200_NO_FP64 = new DeviceFeatures(32, true, true, false, 1024, 232448,
             "cuda|NVIDIA H200|sm_90|test");
@@ -296,23 +291,9 @@ class FlashForwardKernelsTest {
         GeneratedKernel kernel = KernelJit.shared().compile(m, args, Dialect.CUDA, H200_NO_FP64,
                 FlashForwardKernels.GROUP);
         assertEquals(m.getName(), kernel.entryName());
-        assumeTrue(Files.isExecutable(NVCC), "nvcc not found at " + NVCC + ": CUDA compile check skipped");
-        Path dir = Files.createTempDirectory("sparge-flash-nvcc");
-        Path cu = dir.resolve(m.getName() + ".cu");
-        Files.writeString(cu, kernel.source());
-        Process p = new ProcessBuilder(NVCC.toString(), "-arch=sm_90", "-cubin", "-Xptxas", "-v", "-o",
-                dir.resolve("k.cubin").toString(), cu.toString()).redirectErrorStream(true).start();
-        String log = new String(p.getInputStream().readAllBytes());
-        assertTrue(p.waitFor(300, TimeUnit.SECONDS), "nvcc timed out");
-        assertEquals(0, p.exitValue(), "nvcc failed for " + m.getName() + ":\n" + log);
-        assertTrue(!log.contains("warning"), "nvcc warned for " + m.getName() + ":\n" + log);
-        Matcher spills = Pattern.compile("(\\d+) bytes stack frame, (\\d+) bytes spill stores, (\\d+) bytes spill loads")
-                .matcher(log);
-        assertTrue(spills.find(), "no spill line in the ptxas report:\n" + log);
-        assertEquals("0 0 0", spills.group(1) + " " + spills.group(2) + " " + spills.group(3),
-                "stack frame, spill stores, spill loads of " + m.getName() + ":\n" + log);
-        Matcher regs = Pattern.compile("Used (\\d+) registers").matcher(log);
-        assertTrue(regs.find(), "no register count in the ptxas report:\n" + log);
-        System.out.println(m.getName() + ": " + log.lines().filter(l -> l.contains("Used")).findFirst().orElse(""));
+        Nvcc.assumePresent();
+        Nvcc.Result result = Nvcc.compileCubin(m.getName(), kernel.source(), "sm_90").assertCleanCompile();
+        // ptxas' report for the kernel must exist, with no stack frame and no spill stores or loads
+        System.out.println(result.assertNoSpills(m.getName()));
     }
 }

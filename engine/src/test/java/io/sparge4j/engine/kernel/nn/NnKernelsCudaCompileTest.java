@@ -3,6 +3,7 @@ package io.sparge4j.engine.kernel.nn;
 import io.sparge4j.engine.compute.DeviceFeatures;
 import io.sparge4j.engine.compute.Dialect;
 import io.sparge4j.engine.jit.KernelJit;
+import io.sparge4j.engine.jit.Nvcc;
 import io.sparge4j.kernels.nn.ActivationKernels;
 import io.sparge4j.kernels.nn.AdamWKernels;
 import io.sparge4j.kernels.nn.ColumnSumKernels;
@@ -19,12 +20,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Every nn kernel translates to CUDA C for an H200-like device (native 32-wide warps) at the work-group size of its
@@ -33,7 +30,6 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * translation problems without a GPU. The sources are kept in {@code target/jit-sources/nn} for reading.
  */
 class NnKernelsCudaCompileTest {
-    private static final Path NVCC = Path.of("/usr/local/bin/nvcc");
     private static final DeviceFeatures H200 = new DeviceFeatures(32, true, true, true, 1024, 232448,
             "cuda|NVIDIA H200|sm_90|nn-test");
 
@@ -72,15 +68,7 @@ class NnKernelsCudaCompileTest {
         Path kept = Path.of("target", "jit-sources", "nn");
         Files.createDirectories(kept);
         Files.writeString(kept.resolve(m.getDeclaringClass().getSimpleName() + "." + m.getName() + ".cu"), source);
-        assumeTrue(Files.isExecutable(NVCC), "nvcc not found at " + NVCC + ": CUDA compile check skipped");
-        Path dir = Files.createTempDirectory("sparge-nn-nvcc");
-        Path cu = dir.resolve(m.getName() + ".cu");
-        Files.writeString(cu, source);
-        Process p = new ProcessBuilder(NVCC.toString(), "-arch=sm_90", "-cubin", "-o",
-                dir.resolve("k.cubin").toString(), cu.toString()).redirectErrorStream(true).start();
-        String log = new String(p.getInputStream().readAllBytes());
-        assertTrue(p.waitFor(300, TimeUnit.SECONDS), "nvcc timed out");
-        assertEquals(0, p.exitValue(), "nvcc failed for " + m.getName() + ":\n" + log + "\n" + source);
-        assertFalse(log.contains("warning"), "nvcc warned for " + m.getName() + ":\n" + log);
+        Nvcc.assumePresent();
+        Nvcc.compile(m.getName(), source, "sm_90", Nvcc.Output.CUBIN, List.of()).assertCleanCompile();
     }
 }
