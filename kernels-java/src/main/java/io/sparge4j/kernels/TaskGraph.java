@@ -4,6 +4,11 @@ import io.sparge4j.kernels.enums.DataTransferMode;
 import io.sparge4j.kernels.tasks.KernelTask;
 import io.sparge4j.kernels.tasks.Task1;
 import io.sparge4j.kernels.tasks.Task10;
+import io.sparge4j.kernels.tasks.Task11;
+import io.sparge4j.kernels.tasks.Task12;
+import io.sparge4j.kernels.tasks.Task13;
+import io.sparge4j.kernels.tasks.Task14;
+import io.sparge4j.kernels.tasks.Task15;
 import io.sparge4j.kernels.tasks.Task2;
 import io.sparge4j.kernels.tasks.Task3;
 import io.sparge4j.kernels.tasks.Task4;
@@ -312,6 +317,191 @@ public final class TaskGraph {
      */
     public <A, B, C, D, E, F, G, H, I, J> TaskGraph task(String id, Task10<A, B, C, D, E, F, G, H, I, J> kernel, A a, B b, C c, D d, E e, F f, G g, H h, I i, J j) {
         return add(id, kernel, a, b, c, d, e, f, g, h, i, j);
+    }
+
+    /**
+     * Adds a task calling a kernel of 11 parameters; see {@link #task(String, Task1, Object)}.
+     *
+     * @param <A> type of argument 1
+     * @param <B> type of argument 2
+     * @param <C> type of argument 3
+     * @param <D> type of argument 4
+     * @param <E> type of argument 5
+     * @param <F> type of argument 6
+     * @param <G> type of argument 7
+     * @param <H> type of argument 8
+     * @param <I> type of argument 9
+     * @param <J> type of argument 10
+     * @param <K> type of argument 11
+     * @param id the task's id, unique in this graph
+     * @param kernel a method reference to a static kernel
+     * @param a argument 1
+     * @param b argument 2
+     * @param c argument 3
+     * @param d argument 4
+     * @param e argument 5
+     * @param f argument 6
+     * @param g argument 7
+     * @param h argument 8
+     * @param i argument 9
+     * @param j argument 10
+     * @param k argument 11
+     * @return this graph
+     */
+    public <A, B, C, D, E, F, G, H, I, J, K> TaskGraph task(String id, Task11<A, B, C, D, E, F, G, H, I, J, K> kernel, A a, B b, C c, D d, E e, F f, G g, H h, I i, J j, K k) {
+        return add(id, kernel, a, b, c, d, e, f, g, h, i, j, k);
+    }
+
+    /**
+     * Adds a task calling a kernel of 12 parameters; see {@link #task(String, Task1, Object)}.
+     *
+     * @param <A> type of argument 1
+     * @param <B> type of argument 2
+     * @param <C> type of argument 3
+     * @param <D> type of argument 4
+     * @param <E> type of argument 5
+     * @param <F> type of argument 6
+     * @param <G> type of argument 7
+     * @param <H> type of argument 8
+     * @param <I> type of argument 9
+     * @param <J> type of argument 10
+     * @param <K> type of argument 11
+     * @param <L> type of argument 12
+     * @param id the task's id, unique in this graph
+     * @param kernel a method reference to a static kernel
+     * @param a argument 1
+     * @param b argument 2
+     * @param c argument 3
+     * @param d argument 4
+     * @param e argument 5
+     * @param f argument 6
+     * @param g argument 7
+     * @param h argument 8
+     * @param i argument 9
+     * @param j argument 10
+     * @param k argument 11
+     * @param l argument 12
+     * @return this graph
+     */
+    public <A, B, C, D, E, F, G, H, I, J, K, L> TaskGraph task(String id, Task12<A, B, C, D, E, F, G, H, I, J, K, L> kernel, A a, B b, C c, D d, E e, F f, G g, H h, I i, J j, K k, L l) {
+        return add(id, kernel, a, b, c, d, e, f, g, h, i, j, k, l);
+    }
+
+    /**
+     * Adds a task calling a kernel of 13 parameters; see {@link #task(String, Task1, Object)}.
+     *
+     * @param <A> type of argument 1
+     * @param <B> type of argument 2
+     * @param <C> type of argument 3
+     * @param <D> type of argument 4
+     * @param <E> type of argument 5
+     * @param <F> type of argument 6
+     * @param <G> type of argument 7
+     * @param <H> type of argument 8
+     * @param <I> type of argument 9
+     * @param <J> type of argument 10
+     * @param <K> type of argument 11
+     * @param <L> type of argument 12
+     * @param <M> type of argument 13
+     * @param id the task's id, unique in this graph
+     * @param kernel a method reference to a static kernel
+     * @param a argument 1
+     * @param b argument 2
+     * @param c argument 3
+     * @param d argument 4
+     * @param e argument 5
+     * @param f argument 6
+     * @param g argument 7
+     * @param h argument 8
+     * @param i argument 9
+     * @param j argument 10
+     * @param k argument 11
+     * @param l argument 12
+     * @param m argument 13
+     * @return this graph
+     */
+    public <A, B, C, D, E, F, G, H, I, J, K, L, M> TaskGraph task(String id, Task13<A, B, C, D, E, F, G, H, I, J, K, L, M> kernel, A a, B b, C c, D d, E e, F f, G g, H h, I i, J j, K k, L l, M m) {
+        return add(id, kernel, a, b, c, d, e, f, g, h, i, j, k, l, m);
+    }
+
+    /**
+     * Adds a task calling a kernel of 14 parameters; see {@link #task(String, Task1, Object)}.
+     *
+     * @param <A> type of argument 1
+     * @param <B> type of argument 2
+     * @param <C> type of argument 3
+     * @param <D> type of argument 4
+     * @param <E> type of argument 5
+     * @param <F> type of argument 6
+     * @param <G> type of argument 7
+     * @param <H> type of argument 8
+     * @param <I> type of argument 9
+     * @param <J> type of argument 10
+     * @param <K> type of argument 11
+     * @param <L> type of argument 12
+     * @param <M> type of argument 13
+     * @param <N> type of argument 14
+     * @param id the task's id, unique in this graph
+     * @param kernel a method reference to a static kernel
+     * @param a argument 1
+     * @param b argument 2
+     * @param c argument 3
+     * @param d argument 4
+     * @param e argument 5
+     * @param f argument 6
+     * @param g argument 7
+     * @param h argument 8
+     * @param i argument 9
+     * @param j argument 10
+     * @param k argument 11
+     * @param l argument 12
+     * @param m argument 13
+     * @param n argument 14
+     * @return this graph
+     */
+    public <A, B, C, D, E, F, G, H, I, J, K, L, M, N> TaskGraph task(String id, Task14<A, B, C, D, E, F, G, H, I, J, K, L, M, N> kernel, A a, B b, C c, D d, E e, F f, G g, H h, I i, J j, K k, L l, M m, N n) {
+        return add(id, kernel, a, b, c, d, e, f, g, h, i, j, k, l, m, n);
+    }
+
+    /**
+     * Adds a task calling a kernel of 15 parameters; see {@link #task(String, Task1, Object)}.
+     *
+     * @param <A> type of argument 1
+     * @param <B> type of argument 2
+     * @param <C> type of argument 3
+     * @param <D> type of argument 4
+     * @param <E> type of argument 5
+     * @param <F> type of argument 6
+     * @param <G> type of argument 7
+     * @param <H> type of argument 8
+     * @param <I> type of argument 9
+     * @param <J> type of argument 10
+     * @param <K> type of argument 11
+     * @param <L> type of argument 12
+     * @param <M> type of argument 13
+     * @param <N> type of argument 14
+     * @param <O> type of argument 15
+     * @param id the task's id, unique in this graph
+     * @param kernel a method reference to a static kernel
+     * @param a argument 1
+     * @param b argument 2
+     * @param c argument 3
+     * @param d argument 4
+     * @param e argument 5
+     * @param f argument 6
+     * @param g argument 7
+     * @param h argument 8
+     * @param i argument 9
+     * @param j argument 10
+     * @param k argument 11
+     * @param l argument 12
+     * @param m argument 13
+     * @param n argument 14
+     * @param o argument 15
+     * @return this graph
+     */
+    public <A, B, C, D, E, F, G, H, I, J, K, L, M, N, O> TaskGraph task(String id, Task15<A, B, C, D, E, F, G, H, I, J, K, L, M, N, O> kernel, A a, B b, C c, D d, E e, F f, G g, H h, I i, J j, K k, L l, M m, N n, O o) {
+        return add(id, kernel, a, b, c, d, e, f, g, h, i, j, k, l, m, n, o);
     }
 
     /**

@@ -3,6 +3,11 @@ package io.sparge4j.kernels;
 import io.sparge4j.kernels.enums.DataTransferMode;
 import io.sparge4j.kernels.runtime.TaskExecutor;
 import io.sparge4j.kernels.selftest.PortabilityKernels;
+import io.sparge4j.kernels.tasks.Task11;
+import io.sparge4j.kernels.tasks.Task12;
+import io.sparge4j.kernels.tasks.Task13;
+import io.sparge4j.kernels.tasks.Task14;
+import io.sparge4j.kernels.tasks.Task15;
 import io.sparge4j.kernels.tasks.TaskSpec;
 import io.sparge4j.kernels.types.arrays.FloatArray;
 import org.junit.jupiter.api.Test;
@@ -77,6 +82,41 @@ class TaskGraphTest {
         assertEquals(List.of(y), snap.transfersToHost().getFirst().arrays());
         assertThrows(UnsupportedOperationException.class, () -> snap.tasks().add(t));
         assertEquals("ImmutableTaskGraph[s: t]", snap.toString());
+    }
+
+    @Test
+    void kernelsOfElevenToFifteenParametersKeepTheirArgumentsInOrder() {
+        Task11<Integer, Integer, Integer, Integer, Integer, Integer, Integer, Integer, Integer, Integer, Integer> k11 =
+                (a, b, c, d, e, f, g, h, i, j, k) -> { };
+        Task12<Integer, Integer, Integer, Integer, Integer, Integer, Integer, Integer, Integer, Integer, Integer,
+                Integer> k12 = (a, b, c, d, e, f, g, h, i, j, k, l) -> { };
+        Task13<Integer, Integer, Integer, Integer, Integer, Integer, Integer, Integer, Integer, Integer, Integer,
+                Integer, Integer> k13 = (a, b, c, d, e, f, g, h, i, j, k, l, m) -> { };
+        Task14<Integer, Integer, Integer, Integer, Integer, Integer, Integer, Integer, Integer, Integer, Integer,
+                Integer, Integer, Integer> k14 = (a, b, c, d, e, f, g, h, i, j, k, l, m, n) -> { };
+        Task15<KernelContext, FloatArray, Float, FloatArray, Integer, Integer, Integer, Integer, Integer, Integer,
+                Integer, Integer, Integer, Integer, FloatArray> k15 =
+                (ctx, a, s, b, c, d, e, f, g, h, i, j, k, l, out) -> { };
+        KernelContext ctx = new KernelContext();
+        ImmutableTaskGraph snap = new TaskGraph("w")
+                .task("t11", k11, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11)
+                .task("t12", k12, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12)
+                .task("t13", k13, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13)
+                .task("t14", k14, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14)
+                .task("t15", k15, ctx, x, 2f, y, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, y)
+                .snapshot();
+        for (int n = 11; n <= 14; n++) {
+            TaskSpec t = snap.tasks().get(n - 11);
+            assertEquals("w.t" + n, t.qualifiedName());
+            List<Object> expected = new ArrayList<>();
+            for (int v = 1; v <= n; v++) {
+                expected.add(v);
+            }
+            assertEquals(expected, List.of(t.arguments()), "Task" + n + " arguments in order");
+        }
+        TaskSpec t15 = snap.tasks().get(4);
+        assertSame(k15, t15.kernel());
+        assertEquals(List.of(ctx, x, 2f, y, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, y), List.of(t15.arguments()));
     }
 
     @Test

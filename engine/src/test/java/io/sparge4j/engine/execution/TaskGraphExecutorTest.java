@@ -4,6 +4,7 @@ import io.sparge4j.engine.compute.DeviceFeatures;
 import io.sparge4j.engine.compute.Dialect;
 import io.sparge4j.engine.compute.GeneratedKernel;
 import io.sparge4j.engine.compute.KernelParameter;
+import io.sparge4j.engine.device.opencl.OpenClDevice;
 import io.sparge4j.kernels.ExecutionPlan;
 import io.sparge4j.kernels.ExecutionResult;
 import io.sparge4j.kernels.GridScheduler;
@@ -20,6 +21,8 @@ import io.sparge4j.kernels.types.arrays.FloatArray;
 import io.sparge4j.kernels.types.arrays.LongArray;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.lang.reflect.Method;
 import java.util.ArrayList;
@@ -33,6 +36,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** The executor over a recording fake device: transfer modes, buffer reuse, compilation, arguments and errors. */
 @Timeout(value = 120, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
@@ -363,6 +367,61 @@ class TaskGraphExecutorTest {
                 args.subList(3, 7).stream().map(Object::getClass).toList(), "boolean and short pass as int");
         assertEquals(1, args.get(3));
         assertEquals(-3, args.get(6));
+    }
+
+    /**
+     * The widest kernel a task takes (Task15): a KernelContext and 14 arguments, arrays and scalars interleaved so
+     * that a shifted or dropped argument changes the result.
+     */
+    static void fifteen(KernelContext ctx, FloatArray a, float s1, FloatArray b, float s2, FloatArray c, float s3,
+            FloatArray d, float s4, FloatArray e, float s5, int k, float bias, int n, FloatArray out) {
+        int i = ctx.globalIdx;
+        if (i < n) {
+            out.set(i, a.get(i) * s1 + b.get(i) * s2 + c.get(i) * s3 + d.get(i) * s4 + e.get(i) * s5 + bias * k);
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"emulator", "opencl"})
+    void fifteenParameterKernelRunsThroughThePlan(String backend) {
+        if (backend.equals("opencl")) {
+            assumeTrue(!OpenClDevice.list().isEmpty(), "no OpenCL device (install pocl-opencl-icd): OpenCL case skipped");
+        }
+        int n = 1000;
+        FloatArray a = gaussian(n);
+        FloatArray b = gaussian(n);
+        FloatArray c = gaussian(n);
+        FloatArray d = gaussian(n);
+        FloatArray e = gaussian(n);
+        FloatArray out = new FloatArray(n);
+        out.init(Float.NaN); // an element the kernel misses stays NaN and fails the comparison
+        float s1 = 0.5f;
+        float s2 = -1.25f;
+        float s3 = 2f;
+        float s4 = 0.75f;
+        float s5 = -3f;
+        float bias = 0.125f;
+        int k = 3;
+        double[] expected = new double[n];
+        for (int i = 0; i < n; i++) {
+            expected[i] = (double) a.get(i) * s1 + (double) b.get(i) * s2 + (double) c.get(i) * s3
+                    + (double) d.get(i) * s4 + (double) e.get(i) * s5 + (double) bias * k;
+        }
+        WorkerGrid1D grid = new WorkerGrid1D(1024);
+        grid.setLocalWork(128, 1, 1);
+        ImmutableTaskGraph graph = new TaskGraph("w")
+                .transferToDevice(DataTransferMode.FIRST_EXECUTION, a, b, c, d, e)
+                .task("t15", TaskGraphExecutorTest::fifteen, new KernelContext(), a, s1, b, s2, c, s3, d, s4, e, s5, k,
+                        bias, n, out)
+                .transferToHost(DataTransferMode.EVERY_EXECUTION, out)
+                .snapshot();
+        BackendSelection selection = new BackendSelection(backend, null);
+        try (ExecutionPlan plan = new ExecutionPlan(graph).withGridScheduler(new GridScheduler("w.t15", grid))
+                .withExecutor(ExecutionBackends.openExecutor(selection))) {
+            plan.execute();
+        }
+        // six float roundings of terms of size ~3 (|sum| up to ~20): well inside 1e-5 relative + 1e-5 absolute
+        assertClose(expected, out.toHeapArray(), 1e-5, 1e-5, backend + " Task15 kernel vs float64");
     }
 
     static void twoArgs(FloatArray a, int v) {

@@ -4,6 +4,7 @@ import io.sparge4j.kernels.KernelContext;
 import io.sparge4j.kernels.TaskGraph;
 import io.sparge4j.kernels.selftest.PortabilityKernels;
 import io.sparge4j.kernels.tasks.Task1;
+import io.sparge4j.kernels.tasks.Task15;
 import io.sparge4j.kernels.tasks.Task2;
 import io.sparge4j.kernels.tasks.TaskSpec;
 import io.sparge4j.kernels.types.arrays.FloatArray;
@@ -24,6 +25,12 @@ class TaskResolverTest {
 
     static void fillInt(FloatArray a, int v) {
         a.init(v);
+    }
+
+    /** A kernel of 15 parameters, the most a task takes. */
+    static void fifteen(KernelContext ctx, FloatArray a, float s1, FloatArray b, float s2, FloatArray c, float s3,
+            FloatArray d, float s4, FloatArray e, float s5, int k, float bias, int n, FloatArray out) {
+        out.set(0, a.get(0) * s1 + b.get(0) * s2 + c.get(0) * s3 + d.get(0) * s4 + e.get(0) * s5 + bias * k + n);
     }
 
     /** An instance method, which a kernel must not be. */
@@ -116,5 +123,24 @@ class TaskResolverTest {
         e = assertThrows(IllegalArgumentException.class, () -> TaskResolver.resolve(noContext));
         assertEquals("task \"g.t\": argument 0 of PortabilityKernels.saxpy is null, expected KernelContext"
                 + " (pass new KernelContext())", e.getMessage());
+    }
+    @Test
+    void fifteenParameterKernelResolvesAndItsLastArgumentIsChecked() throws NoSuchMethodException {
+        FloatArray x = new FloatArray(2);
+        Method m = TaskResolver.resolve(only(new TaskGraph("g").task("t", TaskResolverTest::fifteen,
+                new KernelContext(), x, 1f, x, 2f, x, 3f, x, 4f, x, 5f, 6, 7f, 2, x)));
+        assertEquals(TaskResolverTest.class.getDeclaredMethod("fifteen", KernelContext.class, FloatArray.class,
+                float.class, FloatArray.class, float.class, FloatArray.class, float.class, FloatArray.class,
+                float.class, FloatArray.class, float.class, int.class, float.class, int.class, FloatArray.class), m);
+        // a raw Task15 lets a wrong 15th argument through the compiler: the resolver still names its index
+        @SuppressWarnings("rawtypes")
+        Task15 raw = (Task15<KernelContext, FloatArray, Float, FloatArray, Float, FloatArray, Float, FloatArray,
+                Float, FloatArray, Float, Integer, Float, Integer, FloatArray>) TaskResolverTest::fifteen;
+        @SuppressWarnings("unchecked")
+        TaskSpec wrongLast = only(new TaskGraph("g").task("t", raw, new KernelContext(), x, 1f, x, 2f, x, 3f, x, 4f,
+                x, 5f, 6, 7f, 2, new IntArray(2)));
+        var e = assertThrows(IllegalArgumentException.class, () -> TaskResolver.resolve(wrongLast));
+        assertEquals("task \"g.t\": argument 14 of TaskResolverTest.fifteen is IntArray IntArray[2], expected"
+                + " FloatArray", e.getMessage());
     }
 }
