@@ -5,16 +5,23 @@ import io.sparge4j.engine.bench.BenchShape;
 import io.sparge4j.engine.bench.GpuAttentionBench;
 import io.sparge4j.engine.device.BackendException;
 import io.sparge4j.engine.execution.BackendSelection;
+import io.sparge4j.engine.io.Safetensors;
+import io.sparge4j.engine.sparse.BlockMask;
 import io.sparge4j.engine.sparse.MaskMode;
 import io.sparge4j.engine.tensor.DType;
+import io.sparge4j.engine.tensor.Tensor;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.EnumSet;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
@@ -92,6 +99,12 @@ public final class AttentionBenchCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON line.")
     private boolean json;
 
+    @Option(names = "--write-mask", paramLabel = "FILE",
+            description = "Also write the block mask the sparse runs used, as 'sparge mask' does: tensor 'mask' (u8,"
+                    + " shape (B,H,nq,nk), 1 = kept) with its settings as metadata (replaced atomically), so that"
+                    + " another tool can run the very same mask.")
+    private Path writeMask;
+
     private final Map<String, String> env;
 
     /** @param env the environment (SPARGE_DEVICE; SPARGE_BACKEND is deliberately not read) */
@@ -105,15 +118,17 @@ public final class AttentionBenchCommand implements Callable<Integer> {
     }
 
     @Override
-    public Integer call() {
+    public Integer call() throws IOException {
         BackendSelection selection = selection();
         AttentionBench.Settings settings = settings(selection == null ? "cpu" : selection.backend());
+        checkMaskTarget();
+        BlockMask[] used = new BlockMask[1];
         AttentionBench.Result result;
         if (selection == null) {
-            result = AttentionBench.run(settings);
+            result = AttentionBench.run(settings, mask -> used[0] = mask);
         } else {
             try {
-                result = GpuAttentionBench.run(settings, selection);
+                result = GpuAttentionBench.run(settings, selection, mask -> used[0] = mask);
             } catch (IllegalArgumentException e) {
                 throw usage(e.getMessage());
             } catch (BackendException e) {
@@ -122,6 +137,9 @@ public final class AttentionBenchCommand implements Callable<Integer> {
                         + selection.backend() + (selection.device() == null ? "" : " --device " + selection.device())
                         + " cannot be opened: " + e.getMessage().lines().findFirst().orElse(""));
             }
+        }
+        if (writeMask != null) {
+            writeMask(used[0], settings, result);
         }
         PrintWriter out = spec.commandLine().getOut();
         if (result.calibrationNote() != null) {
@@ -132,6 +150,41 @@ public final class AttentionBenchCommand implements Callable<Integer> {
         out.print(json ? result.toJson() + System.lineSeparator() : result.toTable());
         out.flush();
         return 0;
+    }
+
+    /**
+     * Fails before the benchmark (which may take minutes) when --write-mask's directory does not exist. An I/O error,
+     * exit 1, as with the other commands' output files.
+     */
+    private void checkMaskTarget() throws IOException {
+        if (writeMask == null) {
+            return;
+        }
+        Path dir = writeMask.toAbsolutePath().getParent();
+        if (dir == null || !Files.isDirectory(dir)) {
+            throw new IOException("--write-mask: cannot write " + writeMask + ": directory " + dir
+                    + " does not exist; expected a file in an existing directory");
+        }
+    }
+
+    /** Writes the mask in the format of {@code sparge mask --out}; p is the one the run used (calibrated or given). */
+    private void writeMask(BlockMask mask, AttentionBench.Settings settings, AttentionBench.Result result)
+            throws IOException {
+        if (mask == null) {
+            throw new IllegalStateException("--write-mask: the benchmark reported no mask; nothing written");
+        }
+        Map<String, String> metadata = new LinkedHashMap<>();
+        metadata.put("format", "sparge4j block mask (B,H,nq,nk), 1 = kept");
+        metadata.put("mode", settings.mode().toString());
+        metadata.put("topk", Double.toString(settings.topk()));
+        metadata.put("topp", Double.toString(result.p() != null ? result.p() : settings.topp()));
+        metadata.put("bq", Integer.toString(settings.queryBlock()));
+        metadata.put("bkv", Integer.toString(settings.keyBlock()));
+        try (Tensor t = mask.toTensor()) {
+            Safetensors.write(writeMask, Map.of("mask", t), metadata);
+        } catch (IOException e) {
+            throw new IOException("--write-mask: cannot write " + writeMask + ": " + e, e);
+        }
     }
 
     /**

@@ -4,12 +4,22 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.sparge4j.engine.device.opencl.OpenClDevice;
 import io.sparge4j.engine.execution.DeviceCatalog;
+import io.sparge4j.engine.io.SafetensorsFile;
+import io.sparge4j.engine.tensor.DType;
+import io.sparge4j.engine.tensor.Tensor;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -94,6 +104,70 @@ class AttentionBenchCommandTest {
         assertTrue(r.err().startsWith("sparge: Invalid value for option '--backend': cuda cannot be opened: "),
                 r.toString());
         assertEquals("", r.out());
+    }
+
+    @TempDir
+    Path dir;
+
+    /**
+     * Reads the --write-mask file back and checks it against the run's JSON: u8, shape (1,2,4,8) for the quick shape
+     * 1,2,512,64 with 128 x 64 blocks, only 0 and 1, the same metadata as {@code sparge mask}, and a fraction of
+     * dropped blocks equal to the JSON sparsity (blocks are all full here, so block and pair fractions agree; 1e-12).
+     */
+    private static void assertMaskMatches(Path file, JsonNode node) throws Exception {
+        try (SafetensorsFile f = SafetensorsFile.open(file); Tensor m = f.load("mask")) {
+            assertEquals(DType.U8, m.dtype());
+            assertArrayEquals(new int[] {1, 2, 512 / 128, 512 / 64}, m.shape());
+            long kept = 0;
+            for (long i = 0; i < m.numel(); i++) {
+                long x = m.getLong(i);
+                assertTrue(x == 0 || x == 1, "mask[" + i + "] = " + x);
+                kept += x;
+            }
+            double dropped = 1 - (double) kept / m.numel();
+            assertEquals(node.get("sparsity").asDouble(), dropped, 1e-12, node.toString());
+            assertTrue(kept > 0 && kept < m.numel(), "a hybrid quick mask keeps some blocks and drops others: " + kept);
+            Map<String, String> meta = f.metadata();
+            assertEquals(Set.of("format", "mode", "topk", "topp", "bq", "bkv"), meta.keySet(), meta.toString());
+            assertEquals("sparge4j block mask (B,H,nq,nk), 1 = kept", meta.get("format"));
+            assertEquals("hybrid", meta.get("mode"));
+            assertEquals(node.get("k").asDouble(), Double.parseDouble(meta.get("topk")));
+            assertEquals(node.get("p").asDouble(), Double.parseDouble(meta.get("topp")));
+            assertEquals("128", meta.get("bq"));
+            assertEquals("64", meta.get("bkv"));
+        }
+    }
+
+    @Test
+    void writeMaskOnTheCpuWritesTheMaskTheRunUsed() throws Exception {
+        Path file = dir.resolve("mask.safetensors");
+        CliRun r = CliRun.of("attention-bench", "--quick", "--target-sparsity", "0.6", "--write-mask",
+                file.toString(), "--json");
+        assertEquals(0, r.exit(), r.toString());
+        JsonNode node = new ObjectMapper().readTree(r.out());
+        assertMaskMatches(file, node);
+    }
+
+    @Test
+    void writeMaskOnOpenClWritesTheDevicesMask() throws Exception {
+        assumeTrue(!OpenClDevice.list().isEmpty(), "no OpenCL device (install pocl-opencl-icd): GPU bench skipped");
+        Path file = dir.resolve("mask-opencl.safetensors");
+        CliRun r = CliRun.of("attention-bench", "--backend", "opencl", "--quick", "--write-mask", file.toString(),
+                "--json");
+        assertEquals(0, r.exit(), r.toString());
+        JsonNode node = new ObjectMapper().readTree(r.out());
+        assertMaskMatches(file, node);
+    }
+
+    @Test
+    void writeMaskIntoAMissingDirectoryFailsFirstNamingTheOption() {
+        Path file = dir.resolve("no-such-dir").resolve("mask.safetensors");
+        CliRun r = CliRun.of("attention-bench", "--quick", "--write-mask", file.toString(), "--json");
+        assertEquals(1, r.exit(), r.toString());
+        assertTrue(r.err().startsWith("sparge: --write-mask: cannot write " + file + ": directory "), r.toString());
+        assertTrue(r.err().contains("does not exist"), r.toString());
+        assertEquals("", r.out());
+        assertFalse(Files.exists(file));
     }
 
     private static void assertUsage(String expectedStart, String... args) {

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.sparge4j.engine.execution.BackendSelection;
 import io.sparge4j.engine.ops.Attention;
 import io.sparge4j.engine.ops.AttentionLayout;
+import io.sparge4j.engine.sparse.BlockMask;
 import io.sparge4j.engine.sparse.Calibration;
 import io.sparge4j.engine.sparse.MaskMode;
 import io.sparge4j.engine.sparse.PooledAttentionMap;
@@ -17,6 +18,7 @@ import io.sparge4j.engine.tensor.Tensor;
 
 import java.io.UncheckedIOException;
 import java.util.Locale;
+import java.util.function.Consumer;
 
 /**
  * Dense against block-sparse attention on the CPU: forward and backward times (medians after a warm-up), the cost of
@@ -234,9 +236,24 @@ public final class AttentionBench {
      * @return times, sparsity and error
      */
     public static Result run(Settings settings) {
+        return run(settings, mask -> { });
+    }
+
+    /**
+     * Runs the benchmark and hands the block mask its sparse runs used to {@code maskSink} (once, before returning),
+     * so that another tool can run the very same mask. The mask is not part of the {@link Result} or its JSON.
+     *
+     * @param settings what to run
+     * @param maskSink receives the mask the sparse forward and backward ran with (on a GPU: the device's mask)
+     * @return times, sparsity and error
+     */
+    public static Result run(Settings settings, Consumer<BlockMask> maskSink) {
+        if (maskSink == null) {
+            throw new IllegalArgumentException("maskSink: got null, expected a consumer (mask -> { } for none)");
+        }
         if (!"cpu".equals(settings.backend())) {
             // cuda and opencl: the device kernels through the TaskGraph API, on the first device of the backend
-            return GpuAttentionBench.run(settings, new BackendSelection(settings.backend(), null));
+            return GpuAttentionBench.run(settings, new BackendSelection(settings.backend(), null), maskSink);
         }
         BenchShape shape = settings.shape();
         SparseAttention.Config config = SparseAttention.Config.defaults()
@@ -259,12 +276,12 @@ public final class AttentionBench {
                             c.sparsity(), c.p());
                 }
             }
-            return measure(settings, config, in, scale, note);
+            return measure(settings, config, in, scale, note, maskSink);
         }
     }
 
     private static Result measure(Settings s, SparseAttention.Config config, StructuredInputs.Inputs in, float scale,
-            String note) {
+            String note, Consumer<BlockMask> maskSink) {
         Tensor q = in.q();
         Tensor k = in.k();
         Tensor v = in.v();
@@ -291,6 +308,7 @@ public final class AttentionBench {
             }
             double err = SampledError.maxRelativeError(q, k, v, selection.mask(), scale, sparseOut.out(),
                     s.sampledRows());
+            maskSink.accept(selection.mask());
             MaskMode mode = s.mode();
             boolean usesK = mode == MaskMode.TOPK || mode == MaskMode.HYBRID;
             boolean usesP = mode == MaskMode.TOPP || mode == MaskMode.HYBRID;

@@ -29,6 +29,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.function.Consumer;
 
 /**
  * The GPU path of {@link AttentionBench}: the same inputs, mask settings and JSON fields, run through the TaskGraph
@@ -60,13 +61,32 @@ public final class GpuAttentionBench {
      * @throws io.sparge4j.engine.device.BackendException when the backend or device cannot be opened
      */
     public static AttentionBench.Result run(AttentionBench.Settings settings, BackendSelection selection) {
+        return run(settings, selection, mask -> { });
+    }
+
+    /**
+     * Runs the benchmark on a GPU backend and hands the device's block mask (read back, the one the sparse runs
+     * used) to {@code maskSink}, once, before returning.
+     *
+     * @param settings what to run; backend cuda or opencl, dtype f32, blocks 128 x 64, d 64 or 128
+     * @param selection which backend and device to open (its backend should match {@code settings.backend()})
+     * @param maskSink receives the device's mask
+     * @return the same fields as the CPU bench
+     * @throws IllegalArgumentException naming the setting the GPU path cannot run
+     * @throws io.sparge4j.engine.device.BackendException when the backend or device cannot be opened
+     */
+    public static AttentionBench.Result run(AttentionBench.Settings settings, BackendSelection selection,
+            Consumer<BlockMask> maskSink) {
+        if (maskSink == null) {
+            throw new IllegalArgumentException("maskSink: got null, expected a consumer (mask -> { } for none)");
+        }
         check(settings, selection);
         // The device first: a missing driver or device fails before minutes of input generation and calibration.
         ComputeDevice device = ExecutionBackends.openDevice(selection);
         try {
             TaskGraphExecutor executor = new TaskGraphExecutor(device, ExecutionBackends.compiler(selection), false);
             try {
-                return run(settings, executor);
+                return run(settings, executor, maskSink);
             } finally {
                 executor.close();
             }
@@ -75,7 +95,8 @@ public final class GpuAttentionBench {
         }
     }
 
-    private static AttentionBench.Result run(AttentionBench.Settings settings, TaskGraphExecutor executor) {
+    private static AttentionBench.Result run(AttentionBench.Settings settings, TaskGraphExecutor executor,
+            Consumer<BlockMask> maskSink) {
         BenchShape shape = settings.shape();
         float scale = (float) (1 / Math.sqrt(shape.headDim()));
         try (StructuredInputs.Inputs in = StructuredInputs.generate(shape, DType.F32, settings.seed())) {
@@ -95,7 +116,7 @@ public final class GpuAttentionBench {
                             c.sparsity(), c.p());
                 }
             }
-            return measure(settings, in, scale, p, note, executor);
+            return measure(settings, in, scale, p, note, executor, maskSink);
         }
     }
 
@@ -129,7 +150,7 @@ public final class GpuAttentionBench {
     }
 
     private static AttentionBench.Result measure(AttentionBench.Settings s, StructuredInputs.Inputs in, float scale,
-            double p, String note, TaskGraphExecutor executor) {
+            double p, String note, TaskGraphExecutor executor, Consumer<BlockMask> maskSink) {
         BenchShape shape = s.shape();
         int b = shape.batch();
         int h = shape.heads();
@@ -215,6 +236,7 @@ public final class GpuAttentionBench {
             lastMask.transferToHost(mask.rowStart, mask.rowBlocks);
             lastSparse.transferToHost(oSparse);
             BlockMask deviceMask = toBlockMask(b, h, n, s, mask);
+            maskSink.accept(deviceMask);
             double err;
             try (Tensor out = Tensor.of(oSparse.toHeapArray(), b, h, n, d)) {
                 err = SampledError.maxRelativeError(in.q(), in.k(), in.v(), deviceMask, scale, out, s.sampledRows());
