@@ -41,9 +41,12 @@ fi
 
 if [[ $what == attention || $what == all ]]; then
   # Issue 5, f32: the mask, sparse and dense forward and backward on the device, same JSON fields as the CPU bench.
-  for backend in "cuda" "opencl --device NVIDIA"; do
-    sparge attention-bench --backend $backend --shape wan13b-480p --mode hybrid --topk 0.03 \
-      --target-sparsity 0.95 --dtype f32 --json >> "$out/attention.jsonl" 2>&1
-  done
+  sparge attention-bench --backend cuda --shape wan13b-480p --mode hybrid --topk 0.03 --target-sparsity 0.95 \
+    --dtype f32 --json --write-mask "$out/mask-wan13b.safetensors" >> "$out/attention.jsonl" 2>&1
+  # FlexAttention on the very same mask, and dense SDPA, between nothing else on the GPU
+  python3 bench/anchors/torch_attention.py --shape wan13b-480p --mask "$out/mask-wan13b.safetensors" \
+    >> "$out/attention.jsonl" 2>&1
+  sparge attention-bench --backend opencl --device NVIDIA --shape wan13b-480p --mode hybrid --topk 0.03 \
+    --target-sparsity 0.95 --dtype f32 --json >> "$out/attention.jsonl" 2>&1
   cat "$out/attention.jsonl"
 fi
