@@ -15,29 +15,14 @@ Usage: python3 bench/anchors/torch_attention.py --shape wan13b-480p [--mask M.sa
 """
 import argparse
 import json
-import statistics
 import struct
 
 import torch
+
+from cuda_timing import timed
 import torch.nn.functional as F
 
 SHAPES = {"wan13b-480p": (1, 12, 32760, 128), "wan14b-720p": (1, 40, 75600, 128)}
-
-
-def timed(fn, reps):
-    for _ in range(3):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(reps):
-        start = torch.cuda.Event(enable_timing=True)
-        end = torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end))
-    return statistics.median(times)
 
 
 def read_mask(path):

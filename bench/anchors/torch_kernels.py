@@ -13,25 +13,10 @@ Usage: python3 bench/anchors/torch_kernels.py [--n 67108864] [--gemm 4096] [--re
 """
 import argparse
 import json
-import statistics
 
 import torch
 
-
-def timed(fn, reps):
-    for _ in range(3):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(reps):
-        start = torch.cuda.Event(enable_timing=True)
-        end = torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end) / 1e3)
-    return statistics.median(times)
+from cuda_timing import timed
 
 
 def emit(case, seconds, **fields):
@@ -51,9 +36,9 @@ def main():
     x = torch.randn(n, device=dev, generator=g)
     y = torch.randn(n, device=dev, generator=g)
     out = torch.empty_like(x)
-    t = timed(lambda: out.copy_(x), args.reps)
+    t = timed(lambda: out.copy_(x), args.reps) / 1e3  # seconds
     emit("copy f32", t, elements=n, gbps=round(2 * 4 * n / t / 1e9, 1))
-    t = timed(lambda: y.add_(x, alpha=1.5), args.reps)
+    t = timed(lambda: y.add_(x, alpha=1.5), args.reps) / 1e3  # seconds
     emit("saxpy f32", t, elements=n, gbps=round(3 * 4 * n / t / 1e9, 1))
 
     s = args.gemm
@@ -61,12 +46,12 @@ def main():
     torch.backends.cuda.matmul.allow_tf32 = False
     a = torch.randn(s, s, device=dev, generator=g)
     b = torch.randn(s, s, device=dev, generator=g)
-    t = timed(lambda: torch.matmul(a, b), args.reps)
+    t = timed(lambda: torch.matmul(a, b), args.reps) / 1e3  # seconds
     emit("gemm f32 (no TF32)", t, shape=[s, s, s], tflops=round(flops / t / 1e12, 2))
     for name, dtype in (("bf16", torch.bfloat16), ("f16", torch.float16)):
         ah = a.to(dtype)
         bt = b.to(dtype)
-        t = timed(lambda: torch.matmul(ah, bt.t()), args.reps)
+        t = timed(lambda: torch.matmul(ah, bt.t()), args.reps) / 1e3  # seconds
         emit("gemm " + name + " A*B^T", t, shape=[s, s, s], tflops=round(flops / t / 1e12, 1))
 
 

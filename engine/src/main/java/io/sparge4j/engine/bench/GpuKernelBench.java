@@ -7,6 +7,7 @@ import io.sparge4j.engine.compute.DeviceBuffer;
 import io.sparge4j.engine.compute.DeviceKernel;
 import io.sparge4j.engine.compute.GeneratedKernel;
 import io.sparge4j.engine.compute.KernelCache;
+import io.sparge4j.engine.execution.LaunchArguments;
 import io.sparge4j.engine.jit.KernelJit;
 import io.sparge4j.kernels.linalg.GemmKernels;
 import io.sparge4j.kernels.selftest.PortabilityKernels;
@@ -18,7 +19,6 @@ import io.sparge4j.kernels.types.arrays.NativeArray;
 
 import java.io.PrintWriter;
 import java.lang.reflect.Method;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -250,16 +250,7 @@ public final class GpuKernelBench {
     }
 
     private static List<Object> arguments(GeneratedKernel kernel, Object[] javaArgs, Map<Object, DeviceBuffer> buffers) {
-        List<Object> list = new ArrayList<>();
-        for (var p : kernel.parameters()) {
-            Object arg = javaArgs[p.javaIndex()];
-            switch (p.role()) {
-                case BUFFER -> list.add(buffers.get(arg));
-                case BUFFER_SIZE -> list.add(((NativeArray) arg).getSize());
-                case SCALAR -> list.add(arg instanceof Boolean bool ? (bool ? 1 : 0) : arg);
-            }
-        }
-        return list;
+        return LaunchArguments.of("kernel-bench " + kernel.javaName(), kernel, javaArgs, buffers::get);
     }
 
     private static DeviceBuffer upload(ComputeDevice device, NativeArray array) {

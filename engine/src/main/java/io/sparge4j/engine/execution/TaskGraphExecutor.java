@@ -4,7 +4,6 @@ import io.sparge4j.engine.compute.ComputeDevice;
 import io.sparge4j.engine.compute.DeviceBuffer;
 import io.sparge4j.engine.compute.DeviceKernel;
 import io.sparge4j.engine.compute.GeneratedKernel;
-import io.sparge4j.engine.compute.KernelParameter;
 import io.sparge4j.kernels.ExecutionResult;
 import io.sparge4j.kernels.GridScheduler;
 import io.sparge4j.kernels.ImmutableTaskGraph;
@@ -181,62 +180,12 @@ public final class TaskGraphExecutor implements TaskExecutor {
         if (shape == null) {
             shape = LaunchShape.forLoops(k.generated.parallelDimensions(), args, maxGroup);
         }
-        List<Object> arguments = arguments(task, k.generated, args);
+        List<Object> arguments = LaunchArguments.of("task \"" + task.qualifiedName() + "\"", k.generated, args, this::buffer);
         Loaded kernel = k;
         LaunchShape s = shape;
         long nanos = device.timeNanos(() -> device.launch(kernel.kernel, s.global(), s.local(), arguments));
         return new TaskProfile(task.qualifiedName(), k.generated.javaName(), nanos, compileMillis,
                 k.kernel.fromDiskCache(), k.generated.paths(), s.global(), s.local());
-    }
-
-    /** One launch argument per generated parameter. */
-    private List<Object> arguments(TaskSpec task, GeneratedKernel generated, Object[] args) {
-        List<Object> out = new ArrayList<>(generated.parameters().size());
-        for (KernelParameter p : generated.parameters()) {
-            if (p.javaIndex() < 0 || p.javaIndex() >= args.length) {
-                throw new IllegalStateException("task \"" + task.qualifiedName() + "\": generated parameter " + p.name()
-                        + " refers to Java argument " + p.javaIndex() + ", but the task has " + args.length);
-            }
-            Object a = args[p.javaIndex()];
-            out.add(switch (p.role()) {
-                case BUFFER -> buffer(array(task, p, a));
-                case BUFFER_SIZE -> array(task, p, a).getSize();
-                case SCALAR -> scalar(task, p, a);
-            });
-        }
-        return out;
-    }
-
-    private static NativeArray array(TaskSpec task, KernelParameter p, Object a) {
-        if (a instanceof NativeArray array) {
-            return array;
-        }
-        throw new IllegalArgumentException("task \"" + task.qualifiedName() + "\": argument " + p.javaIndex() + " ("
-                + p.name() + ") is " + (a == null ? "null" : a.getClass().getSimpleName())
-                + ", expected a kernel array for a " + p.role() + " parameter");
-    }
-
-    /** The boxed value as the device expects it: Integer, Long, Float or Double (booleans as 0/1). */
-    private static Object scalar(TaskSpec task, KernelParameter p, Object a) {
-        Class<?> t = p.type();
-        if (a instanceof Boolean b && t == int.class) {
-            return b ? 1 : 0;
-        }
-        Number n = a instanceof Character c ? Integer.valueOf(c) : a instanceof Number num ? num : null;
-        if (n != null) {
-            if (t == int.class && !(a instanceof Long || a instanceof Float || a instanceof Double)) {
-                return n.intValue();
-            } else if (t == long.class && !(a instanceof Float || a instanceof Double)) {
-                return n.longValue();
-            } else if (t == float.class && !(a instanceof Double)) {
-                return n.floatValue();
-            } else if (t == double.class) {
-                return n.doubleValue();
-            }
-        }
-        throw new IllegalArgumentException("task \"" + task.qualifiedName() + "\": argument " + p.javaIndex() + " ("
-                + p.name() + ") is " + (a == null ? "null" : a.getClass().getSimpleName() + " " + a)
-                + ", expected a " + t.getName() + " scalar");
     }
 
     private Method method(TaskSpec task) {
