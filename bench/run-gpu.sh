@@ -17,7 +17,7 @@ if [[ $what == tests || $what == all ]]; then
   java -jar .device/tools/junit-platform-console-standalone-1.14.4.jar execute \
     -cp "$(printf '%s:' .device/lib/*.jar).device/testclasses/engine:.device/testclasses/tests" \
     --select-package io.sparge4j.engine.device.cuda --select-package io.sparge4j.engine.device.opencl \
-    --select-class io.sparge4j.tests.portability.PortabilitySuiteTest \
+    --select-package io.sparge4j.tests.portability \
     --details=tree --disable-banner > "$out/junit.txt" 2>&1
   tail -n 15 "$out/junit.txt"
 fi

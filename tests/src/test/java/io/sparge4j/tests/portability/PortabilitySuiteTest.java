@@ -1,9 +1,6 @@
 package io.sparge4j.tests.portability;
 
 import io.sparge4j.engine.compute.ComputeDevice;
-import io.sparge4j.engine.device.cuda.CudaDevice;
-import io.sparge4j.engine.device.opencl.OpenClDevice;
-import io.sparge4j.engine.device.opencl.OpenClDeviceRef;
 import io.sparge4j.engine.execution.BackendSelection;
 import io.sparge4j.engine.execution.ExecutionBackends;
 import io.sparge4j.engine.selftest.SelfTest;
@@ -18,7 +15,6 @@ import java.util.List;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The portability suite: the same kernels (saxpy, a local-memory tree reduction, a tiled GEMM, a softmax with
@@ -31,34 +27,23 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 class PortabilitySuiteTest {
     @TestFactory
     Stream<DynamicNode> emulator() {
-        return Stream.of(suite("emulator", BackendSelection.emulator()));
+        return Stream.of(suite(PresentBackends.emulator()));
     }
 
     @TestFactory
     Stream<DynamicNode> openCl() {
-        List<OpenClDeviceRef> devices = OpenClDevice.list();
-        assumeTrue(!devices.isEmpty(), "no OpenCL platform found (install pocl-opencl-icd and ocl-icd-libopencl1)");
-        List<DynamicNode> nodes = new ArrayList<>();
-        for (OpenClDeviceRef ref : devices) {
-            BackendSelection selection = new BackendSelection("opencl", ref.platformIndex() + ":" + ref.deviceIndex());
-            nodes.add(suite("opencl " + ref.platformName() + " / " + ref.deviceName(), selection));
-        }
-        return nodes.stream();
+        return PresentBackends.openCl().stream().<DynamicNode>map(PortabilitySuiteTest::suite);
     }
 
     @TestFactory
     Stream<DynamicNode> cuda() {
-        int count = CudaDevice.deviceCount();
-        assumeTrue(count > 0, "no CUDA device found (libcuda.so.1 missing or no GPU)");
-        List<DynamicNode> nodes = new ArrayList<>();
-        for (int ordinal = 0; ordinal < count; ordinal++) {
-            nodes.add(suite("cuda " + ordinal, new BackendSelection("cuda", Integer.toString(ordinal))));
-        }
-        return nodes.stream();
+        return PresentBackends.cuda().stream().<DynamicNode>map(PortabilitySuiteTest::suite);
     }
 
     /** One container per device; the device is opened once for its kernels and closed after the last. */
-    private static DynamicContainer suite(String name, BackendSelection selection) {
+    private static DynamicContainer suite(PresentBackends.Backend backend) {
+        String name = backend.name();
+        BackendSelection selection = backend.selection();
         ComputeDevice[] device = new ComputeDevice[1];
         List<DynamicTest> tests = new ArrayList<>();
         List<String> kernels = SelfTest.KERNELS;
