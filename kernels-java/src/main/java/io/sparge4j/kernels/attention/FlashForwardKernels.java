@@ -9,26 +9,38 @@ import io.sparge4j.kernels.types.arrays.IntArray;
  * Block-sparse FlashAttention forward in f32 on CUDA cores, with the logsumexp saved for the backward. Dense
  * attention is the same kernel over a mask that keeps every block.
  *
- * <p>One work-group of {@link #GROUP} work-items per mask row, i.e. per (b·h, query block of {@link #QUERY_BLOCK}
- * rows). The group walks the row's kept key blocks ({@code rowBlocks[rowStart[r] .. rowStart[r + 1]]}, blocks of
- * {@link #KEY_BLOCK} keys) with the online softmax: per key block, {@code S = Q Kᵀ · scale} is accumulated in
- * registers over chunks of 16 columns of Q and K staged in two alternating local buffers (each
- * work-item an 8x4 tile of S, rows and keys 16 apart; the next chunk is fetched while the current one is
- * multiplied), S goes to local memory, two work-items per query row find the row's new maximum and turn S into
- * {@code P = exp(S - m)}, then each work-item rescales its 8 x d/16 slice of the output accumulator and adds
- * {@code P V}, V staged 8 keys at a time, also double-buffered. Local reads are 4 floats wide so that the CUDA
- * compiler issues 128-bit loads. At the end {@code o = acc / l} and {@code lse = m + log(l)} (natural log).
- * Keys at or past n count as -inf; query rows at or past n are computed on zeros and not written. A row that keeps
- * no key block gets {@code o = 0} and {@code lse = -inf}, as the CPU's {@code FlashForward}.
+ * <p>{@link #GROUPS_PER_ROW} work-groups of {@link #GROUP} work-items per mask row, i.e. per (b·h, query block of
+ * {@link #QUERY_BLOCK} rows), each over {@link #GROUP_ROWS} of the block's query rows. A group walks the row's kept
+ * key blocks ({@code rowBlocks[rowStart[r] .. rowStart[r + 1]]}, blocks of {@link #KEY_BLOCK} keys) with the
+ * online softmax: per key block, {@code S = Q Kᵀ · scale} is accumulated in registers over chunks of 16 columns of
+ * Q and K staged in two alternating local buffers (each work-item an 8x4 tile of S, rows 8 and keys 16 apart; the
+ * next chunk is fetched while the current one is multiplied), S goes to local memory, two work-items per query row
+ * find the row's new maximum and turn S into {@code P = exp(S - m)}, then each work-item rescales its 8 x d/16
+ * slice of the output accumulator and adds {@code P V}, V staged 8 keys at a time, also double-buffered. Local
+ * reads are 4 floats wide so that the CUDA compiler issues 128-bit loads. At the end {@code o = acc / l} and
+ * {@code lse = m + log(l)} (natural log). Keys at or past n count as -inf; query rows at or past n are computed on
+ * zeros and not written. A row that keeps no key block gets {@code o = 0} and {@code lse = -inf}, as the CPU's
+ * {@code FlashForward}.
  *
- * <p>Local memory: 128 x 68 floats (two Q and K chunk buffers, then P, share them) + 2 x 8 x 128 (V) + 640 for
- * row statistics = 44.5 KiB at either d. On sm_90 (nvcc 13): 168 registers, no spills, at d = 64 and 128.
- * Launch: 1D grid {@code heads * ceil(n / 128) * 256}, local size 256 ({@link FlashForwardTasks#addForward} adds
- * the task with its grid). Q is re-read (from cache) for each kept key block: 128 x d does not fit beside K, V and
- * P in 48 KiB.
+ * <p>Why half a query block per group: a work-item's tiles (8x4 of S, 8 x d/16 of the output) need 168 registers,
+ * and with one group of 256 work-items over the whole block (the previous layout) only one group, 8 warps, fitted
+ * a multiprocessor (168 x 256 = 43k of 64k registers), so barriers and load latencies went uncovered. Groups of 4
+ * warps over 64 rows keep the same per-work-item tiles and arithmetic per local load, and three fit (168 x 128 x 3
+ * = 64.5k registers): 12 warps per multiprocessor, and one group's barriers overlap the others' work. The price:
+ * each K and V block is read by two groups (from L2) instead of one.
+ *
+ * <p>Static evidence on sm_90 (nvcc 13, {@code -Xptxas -v}), at d = 64 and 128 alike: 168 registers, no spills,
+ * 29,952 bytes of local memory (two Q and K chunk buffers, 2 x 128 x 20 floats, shared with P, 64 x 68; 2 x 8 x 128
+ * for V; 320 for row statistics), so three groups per multiprocessor (registers bind; local memory would allow
+ * seven). Before: 256 work-items per group, 168 registers, 45,568 bytes, one group (8 warps) per multiprocessor.
+ * The inner loops are unchanged (SASS from ptxas 11.8, the disassembler at hand, keeps 44 {@code LDS.128} and
+ * 538 {@code FFMA} at d = 128): per 4 columns of a Q and K chunk 12 128-bit local loads for 128 FMAs, per 4 keys of P V 16 for 256 FMAs (d = 128).
+ * Launch: 1D grid {@code heads * ceil(n / 128) * 2 * 128}, local size 128 ({@link FlashForwardTasks#addForward}
+ * adds the task with its grid). Q is re-read (from cache) for each kept key block: 64 x d does not fit beside K, V
+ * and P in 48 KiB at d = 128.
  */
 public final class FlashForwardKernels {
-    /** Query rows per work-group (the mask's query block). */
+    /** Query rows per mask row (the mask's query block). */
     public static final int QUERY_BLOCK = 128;
     /** Keys per kept block (the mask's key block). */
     public static final int KEY_BLOCK = 64;
