@@ -9,40 +9,57 @@ import io.sparge4j.kernels.types.arrays.IntArray;
  * Block-sparse FlashAttention forward in f32 on CUDA cores, with the logsumexp saved for the backward. Dense
  * attention is the same kernel over a mask that keeps every block.
  *
- * <p>One work-group of {@link #GROUP} work-items per mask row, i.e. per (b·h, query block of {@link #QUERY_BLOCK}
- * rows). The group walks the row's kept key blocks ({@code rowBlocks[rowStart[r] .. rowStart[r + 1]]}, blocks of
- * {@link #KEY_BLOCK} keys) with the online softmax: per key block, {@code S = Q Kᵀ · scale} is accumulated in
- * registers over chunks of 16 columns of Q and K staged in two alternating local buffers (each
- * work-item an 8x4 tile of S, rows and keys 16 apart; the next chunk is fetched while the current one is
- * multiplied), S goes to local memory, two work-items per query row find the row's new maximum and turn S into
- * {@code P = exp(S - m)}, then each work-item rescales its 8 x d/16 slice of the output accumulator and adds
- * {@code P V}, V staged 8 keys at a time, also double-buffered. Local reads are 4 floats wide so that the CUDA
- * compiler issues 128-bit loads. At the end {@code o = acc / l} and {@code lse = m + log(l)} (natural log).
- * Keys at or past n count as -inf; query rows at or past n are computed on zeros and not written. A row that keeps
- * no key block gets {@code o = 0} and {@code lse = -inf}, as the CPU's {@code FlashForward}.
+ * <p>{@link #GROUPS_PER_ROW} work-groups of {@link #GROUP} work-items per mask row, i.e. per (b·h, query block of
+ * {@link #QUERY_BLOCK} rows), each over {@link #GROUP_ROWS} of the block's query rows. A group walks the row's kept
+ * key blocks ({@code rowBlocks[rowStart[r] .. rowStart[r + 1]]}, blocks of {@link #KEY_BLOCK} keys) with the
+ * online softmax: per key block, {@code S = Q Kᵀ · scale} is accumulated in registers over chunks of 16 columns of
+ * Q and K staged in two alternating local buffers (each work-item an 8x4 tile of S, rows 8 and keys 16 apart; the
+ * next chunk is fetched while the current one is multiplied), S goes to local memory, two work-items per query row
+ * find the row's new maximum and turn S into {@code P = exp(S - m)}, then each work-item rescales its 8 x d/16
+ * slice of the output accumulator and adds {@code P V}, V staged 8 keys at a time, also double-buffered. Local
+ * reads are 4 floats wide so that the CUDA compiler issues 128-bit loads. At the end {@code o = acc / l} and
+ * {@code lse = m + log(l)} (natural log). Keys at or past n count as -inf; query rows at or past n are computed on
+ * zeros and not written. A row that keeps no key block gets {@code o = 0} and {@code lse = -inf}, as the CPU's
+ * {@code FlashForward}.
  *
- * <p>Local memory: 128 x 68 floats (two Q and K chunk buffers, then P, share them) + 2 x 8 x 128 (V) + 640 for
- * row statistics = 44.5 KiB at either d. On sm_90 (nvcc 13): 168 registers, no spills, at d = 64 and 128.
- * Launch: 1D grid {@code heads * ceil(n / 128) * 256}, local size 256 ({@link FlashForwardTasks#addForward} adds
- * the task with its grid). Q is re-read (from cache) for each kept key block: 128 x d does not fit beside K, V and
- * P in 48 KiB.
+ * <p>Why half a query block per group: a work-item's tiles (8x4 of S, 8 x d/16 of the output) need 168 registers,
+ * and with one group of 256 work-items over the whole block (the previous layout) only one group, 8 warps, fitted
+ * a multiprocessor (168 x 256 = 43k of 64k registers), so barriers and load latencies went uncovered. Groups of 4
+ * warps over 64 rows keep the same per-work-item tiles and arithmetic per local load, and three fit (168 x 128 x 3
+ * = 64.5k registers): 12 warps per multiprocessor, and one group's barriers overlap the others' work. The price:
+ * each K and V block is read by two groups (from L2) instead of one.
+ *
+ * <p>Static evidence on sm_90 (nvcc 13, {@code -Xptxas -v}), at d = 64 and 128 alike: 168 registers, no spills,
+ * 29,952 bytes of local memory (two Q and K chunk buffers, 2 x 128 x 20 floats, shared with P, 64 x 68; 2 x 8 x 128
+ * for V; 320 for row statistics), so three groups per multiprocessor (registers bind; local memory would allow
+ * seven). Before: 256 work-items per group, 168 registers, 45,568 bytes, one group (8 warps) per multiprocessor.
+ * The inner loops are unchanged (SASS from ptxas 11.8, the disassembler at hand, keeps 44 {@code LDS.128} and
+ * 538 {@code FFMA} at d = 128): per 4 columns of a Q and K chunk 12 128-bit local loads for 128 FMAs, per 4 keys of P V 16 for 256 FMAs (d = 128).
+ * Launch: 1D grid {@code heads * ceil(n / 128) * 2 * 128}, local size 128 ({@link FlashForwardTasks#addForward}
+ * adds the task with its grid). Q is re-read (from cache) for each kept key block: 64 x d does not fit beside K, V
+ * and P in 48 KiB at d = 128.
  */
 public final class FlashForwardKernels {
-    /** Query rows per work-group (the mask's query block). */
+    /** Query rows per mask row (the mask's query block). */
     public static final int QUERY_BLOCK = 128;
     /** Keys per kept block (the mask's key block). */
     public static final int KEY_BLOCK = 64;
-    /** Work-items per work-group. */
-    public static final int GROUP = 256;
+    /** Query rows per work-group: half a query block, so that each mask row has {@link #GROUPS_PER_ROW} groups. */
+    public static final int GROUP_ROWS = 64;
+    /** Work-groups per mask row (query block). */
+    public static final int GROUPS_PER_ROW = QUERY_BLOCK / GROUP_ROWS;
+    /** Work-items per work-group: four warps. */
+    public static final int GROUP = 128;
     /** Largest head dimension (the kernels exist for d = 64 and 128). */
     private static final int MAX_D = 128;
     /** Columns of Q and K per staged chunk of the QKᵀ product. */
     private static final int D_STEP = 16;
 
-    /** Work-items form EDGE x EDGE: ty picks query rows, tx keys and output columns. */
+    /** Work-items form EDGE_Y x EDGE: ty picks query rows, tx keys and output columns. */
     private static final int EDGE = 16;
-    /** Query rows per work-item: ty, ty + 16, ... */
-    private static final int ROWS = QUERY_BLOCK / EDGE;
+    private static final int EDGE_Y = GROUP / EDGE;
+    /** Query rows per work-item: ty, ty + 8, ... */
+    private static final int ROWS = GROUP_ROWS / EDGE_Y;
     /** Keys per work-item in S: tx, tx + 16, ... */
     private static final int KEYS = KEY_BLOCK / EDGE;
     /** Output columns per work-item at {@link #MAX_D}: 4 adjacent ones per 64 columns, from tx * 4. */
@@ -55,13 +72,13 @@ public final class FlashForwardKernels {
      */
     private static final int QK_LD = D_STEP + 4;
     /** Where the K chunk starts in the shared tile. */
-    private static final int K_AT = QUERY_BLOCK * QK_LD;
+    private static final int K_AT = GROUP_ROWS * QK_LD;
     /** Row stride of P: a multiple of 4, rows 4 banks apart (the row-statistics pass reads 4 columns at once). */
     private static final int P_LD = KEY_BLOCK + 4;
     /** One buffer of Q and K chunks. */
-    private static final int CHUNK = (QUERY_BLOCK + KEY_BLOCK) * QK_LD;
+    private static final int CHUNK = (GROUP_ROWS + KEY_BLOCK) * QK_LD;
     /** The shared tile: two buffers of Q and K chunks during QKᵀ, then P. */
-    private static final int SHARED = QUERY_BLOCK * P_LD;
+    private static final int SHARED = 2 * CHUNK > GROUP_ROWS * P_LD ? 2 * CHUNK : GROUP_ROWS * P_LD;
     /** Keys of V staged at a time. */
     private static final int V_KEYS = 8;
     /** Two buffers of V rows. */
@@ -69,7 +86,7 @@ public final class FlashForwardKernels {
     /** Elements of a V chunk each work-item loads, at most. */
     private static final int V_LOADS = V_KEYS * MAX_D / GROUP;
     /** Elements of a Q chunk and a K chunk each work-item loads. */
-    private static final int Q_LOADS = QUERY_BLOCK * D_STEP / GROUP;
+    private static final int Q_LOADS = GROUP_ROWS * D_STEP / GROUP;
     private static final int K_LOADS = KEY_BLOCK * D_STEP / GROUP;
     /** Columns of P each of a row's two statistics work-items covers. */
     private static final int HALF = KEY_BLOCK / 2;
@@ -116,7 +133,7 @@ public final class FlashForwardKernels {
         float[] vs = ctx.allocateFloatLocalArray(V_TILE);
         float[] partMax = ctx.allocateFloatLocalArray(GROUP);
         float[] partSum = ctx.allocateFloatLocalArray(GROUP);
-        float[] rowScale = ctx.allocateFloatLocalArray(QUERY_BLOCK);
+        float[] rowScale = ctx.allocateFloatLocalArray(GROUP_ROWS);
         float[] s = new float[ROWS * KEYS];
         float[] acc = new float[ROWS * MAX_COLS];
         float[] qr = new float[VEC];
@@ -129,13 +146,13 @@ public final class FlashForwardKernels {
         int tx = lid % EDGE;
         int ty = lid / EDGE;
         int nq = (n + QUERY_BLOCK - 1) / QUERY_BLOCK;
-        int row = ctx.groupIdx;
+        int row = ctx.groupIdx / GROUPS_PER_ROW;
         int bh = row / nq;
-        int q0 = (row % nq) * QUERY_BLOCK;
+        int q0 = (row % nq) * QUERY_BLOCK + (ctx.groupIdx % GROUPS_PER_ROW) * GROUP_ROWS;
         int head = bh * n * d;
         // Statistics role: two work-items per query row, each over half of the key block's columns.
-        int statRow = lid % QUERY_BLOCK;
-        int statAt = statRow * P_LD + (lid / QUERY_BLOCK) * HALF;
+        int statRow = lid % GROUP_ROWS;
+        int statAt = statRow * P_LD + (lid / GROUP_ROWS) * HALF;
         float m = Float.NEGATIVE_INFINITY;
         float lPart = 0f;
         int end = rowStart.get(row + 1);
@@ -147,7 +164,7 @@ public final class FlashForwardKernels {
             for (int i = 0; i < ROWS; i++) {
                 for (int j = 0; j < KEYS; j++) {
                     int key = tx + EDGE * j;
-                    tile[(ty + EDGE * i) * P_LD + key] = k0 + key < n ? s[i * KEYS + j] * scale
+                    tile[(ty + EDGE_Y * i) * P_LD + key] = k0 + key < n ? s[i * KEYS + j] * scale
                             : Float.NEGATIVE_INFINITY;
                 }
             }
@@ -160,7 +177,7 @@ public final class FlashForwardKernels {
             }
             partMax[lid] = blockMax;
             ctx.localBarrier();
-            float mNew = KernelMath.max(m, KernelMath.max(partMax[statRow], partMax[statRow + QUERY_BLOCK]));
+            float mNew = KernelMath.max(m, KernelMath.max(partMax[statRow], partMax[statRow + GROUP_ROWS]));
             // A row that has seen only -inf keeps a zero sum and accumulator instead of exp(-inf + inf) = NaN.
             float base = mNew == Float.NEGATIVE_INFINITY ? 0f : mNew;
             float alpha = KernelMath.exp(m - base);
@@ -174,7 +191,7 @@ public final class FlashForwardKernels {
             }
             lPart = lPart * alpha + sum;
             m = mNew;
-            if (lid < QUERY_BLOCK) {
+            if (lid < GROUP_ROWS) {
                 rowScale[statRow] = alpha;
             }
             ctx.localBarrier();
@@ -182,8 +199,8 @@ public final class FlashForwardKernels {
         }
         partSum[lid] = lPart;
         ctx.localBarrier();
-        if (lid < QUERY_BLOCK) {
-            float l = partSum[statRow] + partSum[statRow + QUERY_BLOCK];
+        if (lid < GROUP_ROWS) {
+            float l = partSum[statRow] + partSum[statRow + GROUP_ROWS];
             rowScale[statRow] = l > 0f ? 1f / l : 0f;
             if (q0 + statRow < n) {
                 lse.set(bh * n + q0 + statRow, l > 0f ? m + KernelMath.log(l) : Float.NEGATIVE_INFINITY);
@@ -191,7 +208,7 @@ public final class FlashForwardKernels {
         }
         ctx.localBarrier();
         for (int i = 0; i < ROWS; i++) {
-            int r = ty + EDGE * i;
+            int r = ty + EDGE_Y * i;
             if (q0 + r < n) {
                 float inv = rowScale[r];
                 for (int j = 0; j < d / EDGE; j++) {
@@ -237,7 +254,7 @@ public final class FlashForwardKernels {
                 }
                 for (int i = 0; i < ROWS; i++) {
                     for (int x = 0; x < VEC; x++) {
-                        qr[x] = tile[cur + (ty + EDGE * i) * QK_LD + c + x];
+                        qr[x] = tile[cur + (ty + EDGE_Y * i) * QK_LD + c + x];
                     }
                     for (int j = 0; j < KEYS; j++) {
                         for (int x = 0; x < VEC; x++) {
@@ -286,7 +303,7 @@ public final class FlashForwardKernels {
             float[] acc, float[] pr, float[] vr, float[] pv, int lid, int tx, int ty, int head, int k0, int n,
             int d) {
         for (int i = 0; i < ROWS; i++) {
-            float a = rowScale[ty + EDGE * i];
+            float a = rowScale[ty + EDGE_Y * i];
             for (int j = 0; j < d / EDGE; j++) {
                 acc[i * MAX_COLS + j] *= a;
             }
@@ -307,7 +324,7 @@ public final class FlashForwardKernels {
                 }
                 for (int i = 0; i < ROWS; i++) {
                     for (int x = 0; x < VEC; x++) {
-                        pr[x] = tile[(ty + EDGE * i) * P_LD + kc + kk + x];
+                        pr[x] = tile[(ty + EDGE_Y * i) * P_LD + kc + kk + x];
                     }
                     for (int x = 0; x < VEC; x++) {
                         for (int j = 0; j < d / EDGE; j++) {

@@ -72,7 +72,7 @@ public final class FlashForwardTasks {
             graph.task(id, FlashForwardKernels::flashForward128, new KernelContext(), q, k, v, o, lse, rowStart,
                     rowBlocks, n, scale);
         }
-        WorkerGrid1D grid = new WorkerGrid1D(rows * FlashForwardKernels.GROUP);
+        WorkerGrid1D grid = new WorkerGrid1D(rows * FlashForwardKernels.GROUPS_PER_ROW * FlashForwardKernels.GROUP);
         grid.setLocalWork(FlashForwardKernels.GROUP, 1, 1);
         grids.setWorkerGrid(graph.getTaskGraphName() + "." + id, grid);
         return graph;

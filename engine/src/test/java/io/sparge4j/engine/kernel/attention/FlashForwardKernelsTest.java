@@ -51,8 +51,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * (with one row keeping none, which must give o = 0 and lse = -inf as on the CPU). N is not a multiple of the
  * blocks. Tolerances: o within {@value #O_TOL} x (1 + |ref|), lse within {@value #LSE_TOL} absolute.
  *
- * <p>The CUDA source of both kernels must also compile with nvcc for sm_90 with no spills (skipped with a reason
- * when nvcc is absent).
+ * <p>The CUDA source of both kernels must also compile with nvcc for sm_90 with no spills and at most 168 registers
+ * (three work-groups per multiprocessor, as the kernels' Javadoc states; skipped with a reason when nvcc is absent).
  */
 @Timeout(value = 600, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class FlashForwardKernelsTest {
@@ -294,6 +294,11 @@ class FlashForwardKernelsTest {
         Nvcc.assumePresent();
         Nvcc.Result result = Nvcc.compileCubin(m.getName(), kernel.source(), "sm_90").assertCleanCompile();
         // ptxas' report for the kernel must exist, with no stack frame and no spill stores or loads
-        System.out.println(result.assertNoSpills(m.getName()));
+        Nvcc.KernelResources resources = result.assertNoSpills(m.getName());
+        System.out.println(resources);
+        // three groups of 128 work-items per multiprocessor (the kernel's documented occupancy) need <= 168
+        assertTrue(resources.registers() <= 168, () -> m.getName() + " uses " + resources.registers()
+                + " registers, expected at most 168 so that three work-groups of " + FlashForwardKernels.GROUP
+                + " fit a multiprocessor's 64k registers");
     }
 }
