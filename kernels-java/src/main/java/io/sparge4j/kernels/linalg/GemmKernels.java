@@ -13,9 +13,7 @@ import io.sparge4j.kernels.types.arrays.IntArray;
  * <ul>
  * <li>{@link #sgemm}: 16x16 work-groups over {@code (ceil(n / 128) * 16, ceil(m / 128) * 16)};</li>
  * <li>the MMA GEMMs, {@link #mmaGemmBF16Pairs} and {@link #mmaGemmF16Pairs} (even k, operands as int views;
- * the fast ones): 256x1 work-groups over {@code (ceil(n / 256) * 256, ceil(m / 128))}
- * ({@link #PAIR_BLOCK_N}, {@link #PAIR_BLOCK_M});</li>
- * <li>{@link #mmaGemmBF16} and {@link #mmaGemmF16} (any k, 16-bit loads): 256x1 work-groups over
+ * the fast ones) as {@link #mmaGemmBF16} and {@link #mmaGemmF16} (any k, 16-bit loads): 256x1 work-groups over
  * {@code (ceil(n / 128) * 256, ceil(m / 128))}.</li>
  * </ul>
  */
@@ -25,7 +23,7 @@ public final class GemmKernels {
     /** Rows of C per work-group of {@link #mmaGemmBF16Pairs} and {@link #mmaGemmF16Pairs}. */
     public static final int PAIR_BLOCK_M = 128;
     /** Columns of C per work-group of {@link #mmaGemmBF16Pairs} and {@link #mmaGemmF16Pairs}. */
-    public static final int PAIR_BLOCK_N = 256;
+    public static final int PAIR_BLOCK_N = 128;
     /** Work-group edge of {@link #sgemm}. */
     public static final int SGEMM_GROUP_EDGE = 16;
     /** Work-group size of all the MMA GEMMs: eight warps. */
@@ -42,25 +40,26 @@ public final class GemmKernels {
     private static final int MMA_BK = 32;
     /** Row stride of the MMA kernels' local tiles: 8 elements of padding keep fragment loads free of bank conflicts. */
     private static final int MMA_LDS = MMA_BK + 8;
-    /** k elements per tile of the pair kernels: one 16-k MMA step per tile. */
-    private static final int PAIR_BK = 16;
+    /** k elements per tile of the pair kernels. */
+    private static final int PAIR_BK = 32;
     /**
-     * Ints (k pairs) per row of a pair-kernel local tile, unpadded: rows of 8 ints put the four rows a half-warp's
-     * 64-bit fragment loads touch on all 32 banks, and a warp's tile stores fill 4 whole rows ({@link #pairSlot}).
+     * Ints (k pairs) per row of a pair-kernel local tile, unpadded: a swizzle ({@link #pairSlot}) keeps the
+     * 64-bit fragment loads and the tile stores free of bank conflicts.
      */
     private static final int PAIR_KP = PAIR_BK / 2;
     /**
-     * Warps of a pair-kernel work-group along n (two along m); each owns 64x64 of C as 4x8 accumulator
-     * fragments. With 16-k tiles the double-buffered tiles of 128x256 take 24 KiB, which leaves room for the MMA
-     * fallback's scratch on devices without tensor cores (32-k tiles took 48 KiB, too much).
+     * Warps of a pair-kernel work-group along n (four along m); each owns 32x64 of C as 2x8 accumulator
+     * fragments. (Eight warps of 64x64 over 128x256 would need 48 KiB of double-buffered tiles, more than a
+     * device without tensor cores has beside the MMA fallback's scratch; 128 registers also let two work-groups
+     * share a multiprocessor.)
      */
-    private static final int PAIR_WARPS_N = 4;
-    private static final int PAIR_WARP_M_TILES = 4;
+    private static final int PAIR_WARPS_N = 2;
+    private static final int PAIR_WARP_M_TILES = 2;
     private static final int PAIR_WARP_N_TILES = 8;
     /** A's and Bt's tiles in ints; local memory holds two of each (double buffering). */
     private static final int PAIR_A_TILE = PAIR_BLOCK_M * PAIR_KP;
     private static final int PAIR_B_TILE = PAIR_BLOCK_N * PAIR_KP;
-    /** Rows of a tile one pass of the work-group loads: {@link #PAIR_KP} work-items per row. */
+    /** Rows of a tile one pass of the work-group loads: 16 work-items per row of 16 ints. */
     private static final int PAIR_ROWS_PER_PASS = MMA_GROUP_SIZE / PAIR_KP;
     private static final int WARP_M_TILES = 2;
     private static final int WARP_N_TILES = 8;
@@ -301,18 +300,10 @@ public final class GemmKernels {
      * {@link #mmaGemmBF16} reading both operands as pairs of bf16 in 32-bit words: {@code a} and {@code bt} are
      * int views of the bf16 matrices (e.g. {@code IntArray.fromSegmentShallow(bf16.getSegment())}), element
      * {@code 2p} in the low half of int {@code p}, so {@code k} must be even (for odd {@code k} use
-     * {@link #mmaGemmBF16}). A work-group of eight warps computes 128x256 of C, each warp 64x64 (4x8 accumulator
-     * fragments), over k-tiles of 16. Whole tiles inside the matrices load without bounds checks; the next k-tile
-     * is fetched into registers while the tensor cores work on the current one (two local buffers, one barrier
-     * per tile). Grid: 256x1 work-groups over {@code (ceil(n / 256) * 256, ceil(m / 128))}.
-     *
-     * <p>Why 64x64 per warp: each 16-k step loads 4 A fragments and 8 B fragments (16 64-bit local loads) for 32
-     * MMAs, against 12 loads for 16 MMAs with 32x64 per warp, so local-memory traffic per MMA drops by a third.
-     * Static evidence on sm_90 (nvcc 13, {@code -Xptxas -v}): 190 registers, no spills, 24 KiB local memory, so
-     * one work-group (8 warps) per multiprocessor; the SASS loop body holds 32 {@code HMMA.16816} to 16
-     * {@code LDS.64} (2.0 per load), 12 32-bit global loads, 12 local stores and one barrier per k-tile. The
-     * previous 128x128 variant (8 warps of 32x64, 32-k tiles): 121 registers, 32 KiB, two work-groups per
-     * multiprocessor, 32 HMMA to 24 LDS.64 per k-tile (1.33) and 211 TFLOP/s at 4096³ on an H200.
+     * {@link #mmaGemmBF16}). A work-group of eight warps computes 128x128 of C, each warp 32x64 (2x8 accumulator
+     * fragments). Whole tiles inside the matrices load without bounds checks; the next k-tile is fetched into
+     * registers while the tensor cores work on the current one (two local buffers, one barrier per tile).
+     * Grid as {@link #mmaGemmBF16}: 256x1 work-groups over {@code (ceil(n / 128) * 256, ceil(m / 128))}.
      *
      * @param ctx the work-item
      * @param a A as int pairs, row-major m x k/2
@@ -399,7 +390,8 @@ public final class GemmKernels {
                 loadPairs(bt, rb, PAIR_BLOCK_N, colBase + loadRow, n, kp, next + loadCol,
                         colsInside && next + PAIR_KP <= kp);
             }
-            // one 16-k step per tile at PAIR_KP = 8 (a loop, so that 32-k tiles remain a constants change)
+            // a loop, not written out: unrolled, the two steps' fragments take 152 registers, one work-group per
+            // multiprocessor instead of two
             for (int ks = 0; ks < PAIR_KP; ks += 8) {
                 pairStep(ctx, as, bs, af, bf, acc, aCur + aFragment + (ks ^ swizzle), bCur + bFragment + (ks ^ swizzle),
                         bf16);
@@ -416,8 +408,8 @@ public final class GemmKernels {
     }
 
     /**
-     * One 16-k step of a warp's 64x64: fragments from the local tiles at {@code aAt} and {@code bAt} (this lane's
-     * row g and k pair 2t, swizzle applied), then 4x8 MMAs.
+     * One 16-k step of a warp's 32x64: fragments from the local tiles at {@code aAt} and {@code bAt} (this lane's
+     * row g and k pair 2t, swizzle applied), then 2x8 MMAs.
      */
     private static void pairStep(KernelContext ctx, int[] as, int[] bs, short[] af, short[] bf, float[] acc,
             int aAt, int bAt, boolean bf16) {
@@ -451,9 +443,9 @@ public final class GemmKernels {
     }
 
     /**
-     * Loads one operand's share of a k-tile of int pairs into registers: rows
-     * {@code row0 + PAIR_ROWS_PER_PASS * e} for {@code e < tileRows / PAIR_ROWS_PER_PASS}, int column {@code col};
-     * without checks when the whole tile is inside ({@code inside}), else zero outside.
+     * Loads one operand's share of a k-tile of int pairs into registers: rows {@code row0 + 16 * e} for
+     * {@code e < tileRows / 16}, int column {@code col}; without checks when the whole tile is inside
+     * ({@code inside}), else zero outside.
      */
     private static void loadPairs(IntArray src, int[] regs, int tileRows, int row0, int rows, int kp, int col,
             boolean inside) {
@@ -480,7 +472,7 @@ public final class GemmKernels {
         return ((p & ~7) ^ swizzle) | ((p & 3) << 1) | ((p >> 2) & 1);
     }
 
-    /** Stores a work-item's loaded ints into a local tile from {@code at}, {@link #PAIR_ROWS_PER_PASS} rows apart. */
+    /** Stores a work-item's loaded ints into a local tile from {@code at}, 16 rows apart. */
     private static void storePairs(int[] tile, int[] regs, int tileRows, int at) {
         for (int e = 0; e < tileRows / PAIR_ROWS_PER_PASS; e++) {
             tile[at + e * PAIR_ROWS_PER_PASS * PAIR_KP] = regs[e];
