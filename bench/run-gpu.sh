@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Issue 4 on the GPU machine: GPU tests, selftest on every device, the kernel harness with its PyTorch anchors.
+# Issues 4 and 5 on the GPU machine: GPU tests, selftest on every device, the kernel and attention harnesses with their PyTorch anchors.
 # Run from the checkout's root on the GPU machine after bench/pack-device.sh filled .device/ here:
 #   bash bench/run-gpu.sh [tests|selftest|bench|attention|all]
 # Results go to $OUT (default ./gpu-out): junit.txt, selftest-*.txt/json, kernels-cuda.txt, bench.jsonl,
-# attention.jsonl.
+# attention.jsonl. SKIP_720P=1 leaves out the wan14b-720p attention runs (several minutes).
 set -uo pipefail
 what=${1:-all}
 out=${OUT:-gpu-out}
@@ -40,13 +40,28 @@ if [[ $what == bench || $what == all ]]; then
 fi
 
 if [[ $what == attention || $what == all ]]; then
-  # Issue 5, f32: the mask, sparse and dense forward and backward on the device, same JSON fields as the CPU bench.
-  sparge attention-bench --backend cuda --shape wan13b-480p --mode hybrid --topk 0.03 --target-sparsity 0.95 \
-    --dtype f32 --json --write-mask "$out/mask-wan13b.safetensors" >> "$out/attention.jsonl" 2>&1
-  # FlexAttention on the very same mask, and dense SDPA, between nothing else on the GPU
-  python3 bench/anchors/torch_attention.py --shape wan13b-480p --mask "$out/mask-wan13b.safetensors" \
+  # Issue 5: mask, sparse and dense forward and backward on the device, same JSON fields as the CPU bench; f32 and
+  # bf16 (tensor cores); FlexAttention gets the very mask our bf16 run used (--write-mask; the 720p mask is 28 MB,
+  # so masks stay out of $OUT).
+  masks=$(mktemp -d)
+  common=(--mode hybrid --topk 0.03 --target-sparsity 0.95 --json)
+  sparge attention-bench --backend cuda --shape wan13b-480p "${common[@]}" --dtype f32 >> "$out/attention.jsonl" 2>&1
+  sparge attention-bench --backend cuda --shape wan13b-480p "${common[@]}" --dtype bf16 \
+    --write-mask "$masks/wan13b.safetensors" >> "$out/attention.jsonl" 2>&1
+  python3 bench/anchors/torch_attention.py --shape wan13b-480p --mask "$masks/wan13b.safetensors" \
     >> "$out/attention.jsonl" 2>&1
-  sparge attention-bench --backend opencl --device NVIDIA --shape wan13b-480p --mode hybrid --topk 0.03 \
-    --target-sparsity 0.95 --dtype f32 --json >> "$out/attention.jsonl" 2>&1
-  cat "$out/attention.jsonl"
+  sparge attention-bench --backend opencl --device NVIDIA --shape wan13b-480p "${common[@]}" --dtype f32 \
+    >> "$out/attention.jsonl" 2>&1
+  sparge attention-bench --backend opencl --device NVIDIA --shape wan13b-480p "${common[@]}" --dtype bf16 \
+    --warmup 2 --reps 3 >> "$out/attention.jsonl" 2>&1
+  if [[ ${SKIP_720P:-0} != 1 ]]; then
+    # dense f32 backward is ~20 s a call at this shape: few rounds
+    sparge attention-bench --backend cuda --shape wan14b-720p "${common[@]}" --dtype bf16 --warmup 3 --reps 5 \
+      --write-mask "$masks/wan14b.safetensors" >> "$out/attention.jsonl" 2>&1
+    python3 bench/anchors/torch_attention.py --shape wan14b-720p --mask "$masks/wan14b.safetensors" --reps 3 \
+      >> "$out/attention.jsonl" 2>&1
+    sparge attention-bench --backend cuda --shape wan14b-720p "${common[@]}" --dtype f32 --warmup 1 --reps 3 \
+      >> "$out/attention.jsonl" 2>&1
+  fi
+  grep -v WARNING "$out/attention.jsonl"
 fi
