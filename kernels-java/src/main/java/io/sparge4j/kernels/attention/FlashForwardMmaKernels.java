@@ -137,16 +137,26 @@ public final class FlashForwardMmaKernels {
         int head = bh * n * dp;
         int r0 = q0 + warp * WARP_ROWS + g;
         loadQuery(q, qf, head, r0, n, dp, t);
-        // Tile roles: the K loads cover whole rows of dp ints; the V loads pair two key rows per int column.
+        // Tile roles: the K loads cover whole rows of dp ints; the V loads pair two key rows per int column, a warp
+        // taking 16 adjacent columns of two key pairs 4 apart (lane bit 4 is pair bit 2), so that its transposed
+        // stores hit 32 banks.
         int loadCol = tid % dp;
         int loadRow = tid / dp;
         int rowStep = GROUP / dp;
         int kStore = keySlot(loadRow, loadCol, dp);
-        int vStoreLo = valueSlot(2 * loadCol, loadRow);
-        int vStoreHi = valueSlot(2 * loadCol + 1, loadRow);
+        int lane = tid & 31;
+        int vCol = (warp % (dp / 16)) * 16 + (lane & 15);
+        int qw = warp / (dp / 16);
+        int pThread = (qw & 3) | ((qw >> 2) << 3) | ((lane >> 4) << 2);
+        int vStoreLo = valueSlot(2 * vCol, pThread);
+        int vStoreHi = valueSlot(2 * vCol + 1, pThread);
         // This lane's fragment reads: K row g of each n-tile, unit t of each chunk, the chunk flipped on odd rows.
         int kRead = g * dp + 4 * t;
         int kFlip = (g & 1) << 4;
+        // V row 8 jd + g, unit t XOR bits 1-2 of g; the chunk bit XOR (g & 1) XOR (jd & 1) XOR cc picks the base
+        int vRead = g * V_ROW + 4 * (t ^ ((g >> 1) & 3));
+        int vRead0 = vRead + 16 * (g & 1);
+        int vRead1 = vRead + 16 - 16 * (g & 1);
         float m0 = Float.NEGATIVE_INFINITY;
         float m1 = Float.NEGATIVE_INFINITY;
         float l0 = 0f;
@@ -156,9 +166,9 @@ public final class FlashForwardMmaKernels {
         if (begin < end) {
             int k0 = rowBlocks.get(begin) * KEY_BLOCK;
             loadKeys(k, rk, head, k0, loadRow, loadCol, rowStep, n, dp);
-            loadValues(v, rv, head, k0, loadRow, loadCol, rowStep, n, dp);
+            loadValues(v, rv, head, k0, pThread, vCol, n, dp);
             storeTile(ks, rk, kStore, rowStep * dp, dp);
-            storeValues(vs, rv, vStoreLo, vStoreHi, rowStep, dp);
+            storeValues(vs, rv, vStoreLo, vStoreHi, dp);
             ctx.localBarrier();
         }
         for (int e = begin; e < end; e++) {
@@ -168,7 +178,7 @@ public final class FlashForwardMmaKernels {
                 // issued now, stored after the barriers: the loads' latency hides behind the tensor-core work
                 int next = rowBlocks.get(e + 1) * KEY_BLOCK;
                 loadKeys(k, rk, head, next, loadRow, loadCol, rowStep, n, dp);
-                loadValues(v, rv, head, next, loadRow, loadCol, rowStep, n, dp);
+                loadValues(v, rv, head, next, pThread, vCol, n, dp);
             }
             scores(ctx, ks, qf, s, af, bf, kRead, kFlip, dp, bf16);
             if (k0 + KEY_BLOCK > n) {
@@ -224,11 +234,11 @@ public final class FlashForwardMmaKernels {
                 // every warp has read K: overwrite it with the next block's
                 storeTile(ks, rk, kStore, rowStep * dp, dp);
             }
-            pv(ctx, vs, pf, acc, af, bf, g, t, dp, bf16);
+            pv(ctx, vs, pf, acc, af, bf, vRead0, vRead1, dp, bf16);
             ctx.localBarrier();
             if (more) {
                 // every warp has read V; the next P V comes after the next block's first barrier
-                storeValues(vs, rv, vStoreLo, vStoreHi, rowStep, dp);
+                storeValues(vs, rv, vStoreLo, vStoreHi, dp);
             }
         }
         l0 += ctx.simdShuffleXor(l0, 1);
@@ -303,37 +313,27 @@ public final class FlashForwardMmaKernels {
     }
 
     /**
-     * {@code acc += P V}: per 16-pair chunk cc of keys and n-tile jd of columns one 128-bit local load of the
-     * transposed V row {@code 8 jd + g} gives the B fragments of k-steps 2cc and 2cc + 1; P's A fragment of k-step
-     * i is {@code pf[4i .. 4i + 3]}.
+     * {@code acc += P V}: per 16-pair chunk cc of keys and n-tile jd of columns, the transposed V row
+     * {@code 8 jd + g} holds the B fragments of k-steps 2cc (logical words 0, 1) and 2cc + 1 (words 2, 3), each a
+     * 64-bit load; P's A fragment of k-step i is {@code pf[4i .. 4i + 3]}.
      */
-    private static void pv(KernelContext ctx, int[] vs, int[] pf, float[] acc, short[] af, short[] bf, int g, int t,
-            int dp, boolean bf16) {
+    private static void pv(KernelContext ctx, int[] vs, int[] pf, float[] acc, short[] af, short[] bf, int vRead0,
+            int vRead1, int dp, boolean bf16) {
         for (int cc = 0; cc < V_ROW / 16; cc++) {
-            splitPair(pf[8 * cc], af, 0);
-            splitPair(pf[8 * cc + 1], af, 2);
-            splitPair(pf[8 * cc + 2], af, 4);
-            splitPair(pf[8 * cc + 3], af, 6);
-            for (int jd = 0; jd < dp / 4; jd++) {
-                int r = 8 * jd + g;
-                int at = r * V_ROW + 4 * ((4 * cc + t) ^ valueUnitSwizzle(r));
-                // the word swizzle depends on jd only: a compile-time choice of registers
-                int word = valueWordSwizzle(8 * jd);
-                splitPair(vs[at + word], bf, 0);
-                splitPair(vs[at + (1 ^ word)], bf, 2);
-                mma(ctx, af, bf, acc, 4 * jd, bf16);
-            }
-            splitPair(pf[8 * cc + 4], af, 0);
-            splitPair(pf[8 * cc + 5], af, 2);
-            splitPair(pf[8 * cc + 6], af, 4);
-            splitPair(pf[8 * cc + 7], af, 6);
-            for (int jd = 0; jd < dp / 4; jd++) {
-                int r = 8 * jd + g;
-                int at = r * V_ROW + 4 * ((4 * cc + t) ^ valueUnitSwizzle(r));
-                int word = valueWordSwizzle(8 * jd);
-                splitPair(vs[at + (2 ^ word)], bf, 0);
-                splitPair(vs[at + (3 ^ word)], bf, 2);
-                mma(ctx, af, bf, acc, 4 * jd, bf16);
+            for (int half = 0; half < 2; half++) {
+                int f = 8 * cc + 4 * half;
+                splitPair(pf[f], af, 0);
+                splitPair(pf[f + 1], af, 2);
+                splitPair(pf[f + 2], af, 4);
+                splitPair(pf[f + 3], af, 6);
+                for (int jd = 0; jd < dp / 4; jd++) {
+                    // the unit's chunk bit flips with cc and jd: one of two lane bases, plus a constant
+                    int at = (((cc ^ jd) & 1) == 0 ? vRead0 : vRead1) + 8 * jd * V_ROW
+                            + (2 * half ^ valueWordSwizzle(8 * jd));
+                    splitPair(vs[at], bf, 0);
+                    splitPair(vs[at + 1], bf, 2);
+                    mma(ctx, af, bf, acc, 4 * jd, bf16);
+                }
             }
         }
     }
@@ -372,8 +372,8 @@ public final class FlashForwardMmaKernels {
     /**
      * Where key pair p of column r sits in the transposed V tile (rows of 32 ints, one per column): unit
      * {@code ((p >> 4) << 2 | (p & 3)) ^ valueUnitSwizzle(r)}, word {@code ((p >> 2) & 3) ^ valueWordSwizzle(r)}.
-     * A warp's stores (32 columns 2 apart, one key pair) then hit 32 banks, and a quarter-warp's fragment loads
-     * (rows g, g + 1 of an n-tile) too.
+     * A warp's stores (16 columns 2 apart, rows bits 1-4 from lane bits 0-3, and two pairs differing in bit 2 from
+     * lane bit 4) then hit 32 banks, and a quarter-warp's fragment loads (rows g, g + 1 of an n-tile) too.
      */
     private static int valueSlot(int r, int p) {
         int unit = (((p >> 4) << 2) | (p & 3)) ^ valueUnitSwizzle(r);
@@ -385,20 +385,29 @@ public final class FlashForwardMmaKernels {
         return ((r >> 1) & 3) | (((r ^ (r >> 3)) & 1) << 2);
     }
 
-    /** Word XOR of transposed V row r: bits 4-5 of r (a fragment reader knows them at compile time). */
+    /**
+     * Word XOR of transposed V row r: bit 4 of r onto the word's high bit, so that a fragment's two words stay in
+     * order (no register moves) and a reader knows the XOR at compile time.
+     */
     private static int valueWordSwizzle(int r) {
-        return (r >> 4) & 3;
+        return ((r >> 4) & 1) << 1;
     }
 
     /**
      * Loads this work-item's share of a K tile (keys {@code k0 ..}, all dp ints of rows {@code loadRow + rowStep
-     * e}) into registers; keys at or past n as zeros.
+     * e}) into registers; keys at or past n as zeros. A tile wholly inside loads without checks.
      */
     private static void loadKeys(IntArray k, int[] regs, int head, int k0, int loadRow, int loadCol, int rowStep,
             int n, int dp) {
-        for (int e = 0; e < KEY_BLOCK / rowStep; e++) {
-            int key = k0 + loadRow + rowStep * e;
-            regs[e] = key < n ? k.get(head + key * dp + loadCol) : 0;
+        int at = head + (k0 + loadRow) * dp + loadCol;
+        if (k0 + KEY_BLOCK <= n) {
+            for (int e = 0; e < KEY_BLOCK / rowStep; e++) {
+                regs[e] = k.get(at + rowStep * dp * e);
+            }
+        } else {
+            for (int e = 0; e < KEY_BLOCK / rowStep; e++) {
+                regs[e] = k0 + loadRow + rowStep * e < n ? k.get(at + rowStep * dp * e) : 0;
+            }
         }
     }
 
@@ -410,57 +419,77 @@ public final class FlashForwardMmaKernels {
     }
 
     /**
-     * Loads this work-item's share of a V tile: int column {@code loadCol} of key rows {@code 2 p} and
-     * {@code 2 p + 1} for key pairs {@code p = loadRow + rowStep e}; keys at or past n as zeros (their P is 0,
-     * but a garbage V could be NaN).
+     * Loads this work-item's share of a V tile: int column {@code vCol} of key rows {@code 2 p} and {@code 2 p + 1}
+     * for key pairs {@code p = pThread | valuePairs(e)}; keys at or past n as zeros (their P is 0, but a garbage V
+     * could be NaN). A warp reads 16 adjacent ints of two rows per load (four whole sectors). A tile wholly inside
+     * loads without checks.
      */
-    private static void loadValues(IntArray v, int[] regs, int head, int k0, int loadRow, int loadCol, int rowStep,
-            int n, int dp) {
-        for (int e = 0; e < V_ROW / rowStep; e++) {
-            int key = k0 + 2 * (loadRow + rowStep * e);
-            regs[2 * e] = key < n ? v.get(head + key * dp + loadCol) : 0;
-            regs[2 * e + 1] = key + 1 < n ? v.get(head + (key + 1) * dp + loadCol) : 0;
+    private static void loadValues(IntArray v, int[] regs, int head, int k0, int pThread, int vCol, int n, int dp) {
+        int at = head + (k0 + 2 * pThread) * dp + vCol;
+        if (k0 + KEY_BLOCK <= n) {
+            for (int e = 0; e < dp / 8; e++) {
+                int delta = 2 * valuePairs(e, dp) * dp;
+                regs[2 * e] = v.get(at + delta);
+                regs[2 * e + 1] = v.get(at + delta + dp);
+            }
+        } else {
+            for (int e = 0; e < dp / 8; e++) {
+                int delta = 2 * valuePairs(e, dp) * dp;
+                int key = k0 + 2 * (pThread | valuePairs(e, dp));
+                regs[2 * e] = key < n ? v.get(at + delta) : 0;
+                regs[2 * e + 1] = key + 1 < n ? v.get(at + delta + dp) : 0;
+            }
         }
     }
 
     /**
-     * Stores the registers of {@link #loadValues} transposed: columns {@code 2 loadCol} (low halves) and
-     * {@code 2 loadCol + 1} (high halves) of key pair {@code loadRow + rowStep e} as one int each, at the slots of
-     * pair loadRow XOR {@link #pairShift}.
+     * The key-pair bits that load e adds to a work-item's own (bits 0 and 2 at d = 128, bits 0, 1 and 2 at d = 64):
+     * the work-group's dp/8 loads of dp/16 column chunks times 32 key pairs, enumerated as
+     * {@code warp + 8 e = q * (dp / 16) + chunk}, with q's bits 0-1 the pair's bits 0-1 and q's bits 2-3 the pair's
+     * bits 3-4 (bit 2 is the lane's bit 4).
      */
-    private static void storeValues(int[] vs, int[] regs, int lo, int hi, int rowStep, int dp) {
-        for (int e = 0; e < V_ROW / rowStep; e++) {
+    private static int valuePairs(int e, int dp) {
+        int q = 8 * e / (dp / 16);
+        return (q & 3) | ((q >> 2) << 3);
+    }
+
+    /**
+     * Stores the registers of {@link #loadValues} transposed: columns {@code 2 vCol} (low halves) and
+     * {@code 2 vCol + 1} (high halves) of each key pair as one int, at the slots of pThread XOR
+     * {@link #pairShift} of load e's pair bits.
+     */
+    private static void storeValues(int[] vs, int[] regs, int lo, int hi, int dp) {
+        for (int e = 0; e < dp / 8; e++) {
             int a = regs[2 * e];
             int b = regs[2 * e + 1];
-            int shift = pairShift(rowStep * e);
+            int shift = pairShift(valuePairs(e, dp));
             vs[lo ^ shift] = (a & 0xffff) | (b << 16);
             vs[hi ^ shift] = (a >>> 16) | (b & 0xffff0000);
         }
     }
 
     /**
-     * The slot of key pair {@code p | delta} (p below delta's lowest set bit, delta a multiple of 4) is p's slot
-     * XOR this: delta's bits 2-3 pick the word and bit 4 the chunk bit of the unit, and {@link #valueSlot} only
-     * XORs constants of the row into those fields, within the low 5 bits of the slot.
+     * The slot of key pair {@code p | delta} (p and delta with no common bits) is p's slot XOR this: the slot's
+     * word takes pair bits 2-3, its unit pair bits 0-1 and 4, and {@link #valueSlot} XORs only constants of the
+     * row into those fields, all within the low 5 bits of the slot.
      */
     private static int pairShift(int delta) {
-        return ((delta >> 4) << 4) | ((delta >> 2) & 3);
+        return (((delta >> 4) & 1) << 4) | ((delta & 3) << 2) | ((delta >> 2) & 3);
     }
 
     /**
-     * bf16 bits of two values in [0, 1] (round to nearest even; no NaN handling, softmax weights are never NaN
-     * for finite inputs), {@code lo} in the low half. Public for tests.
+     * bf16 bits of two values in [0, 1], each rounded to nearest with ties away from zero (one add: cheaper than
+     * ties to even, and as accurate, within half a bf16 ulp; softmax weights are never NaN for finite inputs),
+     * {@code lo} in the low half. Public for tests.
      *
      * @param lo the value for the low 16 bits
      * @param hi the value for the high 16 bits
      * @return the packed pair
      */
     public static int bf16Pair(float lo, float hi) {
-        int a = Float.floatToRawIntBits(lo);
-        int b = Float.floatToRawIntBits(hi);
-        int ra = a + 0x7fff + ((a >>> 16) & 1);
-        int rb = b + 0x7fff + ((b >>> 16) & 1);
-        return (ra >>> 16) | (rb & 0xffff0000);
+        int a = Float.floatToRawIntBits(lo) + 0x8000;
+        int b = Float.floatToRawIntBits(hi) + 0x8000;
+        return (a >>> 16) | (b & 0xffff0000);
     }
 
     /**

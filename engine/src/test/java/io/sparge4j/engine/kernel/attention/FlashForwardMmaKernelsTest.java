@@ -103,7 +103,8 @@ class FlashForwardMmaKernelsTest {
     @MethodSource("cases")
     void matchesFloat64OnRoundedInputs(String backend, boolean bf16, int heads, int n, int d, Masks kind) {
         if (backend.equals("opencl")) {
-            assumeTrue(!OpenClDevice.list().isEmpty(), "no OpenCL device (install pocl-opencl-icd): OpenCL case skipped");
+            assumeTrue(!OpenClDevice.list().isEmpty(),
+                    "no OpenCL device (install pocl-opencl-icd): OpenCL case skipped");
         }
         Random rnd = new Random(1000L * n + 10L * d + kind.ordinal() + 7L * heads + (bf16 ? 3 : 0));
         HalfWidthFloatArray q = rounded(rnd, heads * n * d, 1.5, bf16);
@@ -279,18 +280,26 @@ class FlashForwardMmaKernelsTest {
                 heads, n, d, worst, worstLse);
     }
 
-    /** P's conversions against Java's rounding over a dense sample of [0, 1] and every f16 boundary region. */
+    /**
+     * P's conversions over a dense sample of [0, 1] and every float near the f16 boundaries: f16 against Java's
+     * round-to-nearest-even {@code Float.floatToFloat16}; bf16 must be the nearer of the two bf16 values around x
+     * (compared in double), the upper one on an exact tie.
+     */
     @Test
-    void pairConversionsRoundToNearestEvenOnTheUnitInterval() {
+    void pairConversionsRoundToNearestOnTheUnitInterval() {
         int one = Float.floatToRawIntBits(1f);
         for (int bits = 0; bits <= one; bits += bits < 0x3300_0000 ? 0x1_0001 : 61) {
             check(Float.intBitsToFloat(bits));
         }
-        // every float around the f16 subnormal/normal boundary 2^-14 and around 2^-25, the rounding-to-zero edge
+        // every float around the f16 subnormal/normal boundary 2^-14 and around 2^-25 and 2^-24 (rounding to zero)
         for (int center : new int[] {0x3880_0000, 0x3300_0000, 0x3380_0000}) {
             for (int bits = center - 0x4000; bits <= center + 0x4000; bits++) {
                 check(Float.intBitsToFloat(bits));
             }
+        }
+        // exact bf16 ties: bit 15 set and nothing below
+        for (int bits = 0x3f00_8000; bits < one; bits += 0x1_0000) {
+            check(Float.intBitsToFloat(bits));
         }
         check(1f);
         check(0f);
@@ -299,8 +308,13 @@ class FlashForwardMmaKernelsTest {
     private static void check(float x) {
         int b = FlashForwardMmaKernels.bf16Pair(x, 0.75f);
         int h = FlashForwardMmaKernels.f16Pair(0.75f, x);
-        assertEquals(io.sparge4j.kernels.KernelMath.floatToBFloat16(x) & 0xffff, b & 0xffff, () -> "bf16 of " + x);
-        assertEquals(io.sparge4j.kernels.KernelMath.floatToBFloat16(0.75f) & 0xffff, b >>> 16, "bf16 of 0.75");
+        double below = Float.intBitsToFloat(Float.floatToRawIntBits(x) & 0xffff0000);
+        double above = Float.intBitsToFloat((Float.floatToRawIntBits(x) & 0xffff0000) + 0x10000);
+        double got = Float.intBitsToFloat((b & 0xffff) << 16);
+        double expected = x - below < above - x ? below : above;
+        assertEquals(expected, got, 0, () -> "bf16 of " + x + " (bits " + Integer.toHexString(Float.floatToRawIntBits(x))
+                + ")");
+        assertEquals(0x3f40, b >>> 16, "bf16 of 0.75");
         assertEquals(Float.floatToFloat16(x) & 0xffff, h >>> 16, () -> "f16 of " + x + " (bits "
                 + Integer.toHexString(Float.floatToRawIntBits(x)) + ")");
         assertEquals(Float.floatToFloat16(0.75f) & 0xffff, h & 0xffff, "f16 of 0.75");
