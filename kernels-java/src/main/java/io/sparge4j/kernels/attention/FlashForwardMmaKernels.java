@@ -223,11 +223,14 @@ public final class FlashForwardMmaKernels {
             }
             l0 = l0 * alpha0 + sum0;
             l1 = l1 * alpha1 + sum1;
-            for (int j = 0; j < dp / 4; j++) {
-                acc[4 * j] *= alpha0;
-                acc[4 * j + 1] *= alpha0;
-                acc[4 * j + 2] *= alpha1;
-                acc[4 * j + 3] *= alpha1;
+            if (alpha0 != 1f || alpha1 != 1f) {
+                // once the row maxima settle, most blocks skip the rescale
+                for (int j = 0; j < dp / 4; j++) {
+                    acc[4 * j] *= alpha0;
+                    acc[4 * j + 1] *= alpha0;
+                    acc[4 * j + 2] *= alpha1;
+                    acc[4 * j + 3] *= alpha1;
+                }
             }
             ctx.localBarrier();
             if (more) {
