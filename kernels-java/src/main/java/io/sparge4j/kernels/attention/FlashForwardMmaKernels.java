@@ -39,8 +39,15 @@ import io.sparge4j.kernels.types.arrays.IntArray;
  * the format's unit roundoff times {@code sum p |v| / l} (2^-8 for bf16, 2^-11 for f16, plus 2^-25 per key for f16
  * subnormals).
  *
- * <p>nvcc 13 for sm_90 (ptxas -v): see {@code FlashForwardMmaKernelsTest} for the registers; no spills, no stack
- * frame. Launch: 1D grid {@code heads * ceil(n / 128) * 256}, local size 256 ({@link FlashForwardMmaTasks}).
+ * <p>nvcc 13 for sm_90 (ptxas -v, {@code FlashForwardMmaKernelsTest}): registers 253 (bf16, d = 128), 251 (f16,
+ * d = 128), 180 (bf16, d = 64), 163 (f16, d = 64); no spills, no stack frame; 32 KiB static shared memory. So one
+ * work-group (8 warps) per multiprocessor. SASS of one trip of the key-block loop (bf16, d = 128, a whole tile, no
+ * new row maximum): 128 HMMA.16816, 32 LDS.128 (K) and 16 LDS.128 + 32 LDS.64 (V), 32 STS, 32 LDG, 34 MUFU.EX2,
+ * about 830 instructions in all; the accurate {@code expf} costs 9 of them per score (an exp2 in KernelMath would
+ * make that about 3). Each warp reads the whole K and V tiles (32 KiB) per trip: 8 warps x 256 wavefronts plus the
+ * tile stores, about 2300 shared-memory cycles per trip per multiprocessor, likely the bound (16 query rows per
+ * warp; 32 would halve it but needs more registers than there are with Q in registers).
+ * Launch: 1D grid {@code heads * ceil(n / 128) * 256}, local size 256 ({@link FlashForwardMmaTasks}).
  */
 public final class FlashForwardMmaKernels {
     /** Query rows per work-group (the mask's query block). */
