@@ -250,6 +250,21 @@ public class KernelContext {
     }
 
     /**
+     * The value of lane {@code lane ^ laneMask} (a butterfly exchange, CUDA {@code __shfl_xor_sync}); a lane whose
+     * partner is not in its sub-group (the last sub-group of a group may be smaller; {@code laneMask >=}
+     * {@link #simdGroupSize()}) gets its own value. {@code simdShuffleXor(x, 1)} then {@code (x, 2)} combine the
+     * four lanes of an MMA fragment's row (lanes 4g .. 4g + 3). Sub-group collective, same {@code laneMask} on every
+     * lane.
+     *
+     * @param value this lane's value
+     * @param laneMask bits to flip in the lane id, {@code >= 0}
+     * @return lane {@code lane ^ laneMask}'s value, or {@code value}
+     */
+    public float simdShuffleXor(float value, int laneMask) {
+        throw notAWorkItem("simdShuffleXor");
+    }
+
+    /**
      * Lane 0's value, on every lane. Sub-group collective.
      *
      * @param value this lane's value

@@ -20,9 +20,13 @@ import io.sparge4j.kernels.TaskGraph;
 import io.sparge4j.kernels.attention.BlockMaskTasks;
 import io.sparge4j.kernels.attention.FlashBackwardTasks;
 import io.sparge4j.kernels.attention.FlashForwardKernels;
+import io.sparge4j.kernels.attention.FlashForwardMmaTasks;
 import io.sparge4j.kernels.attention.FlashForwardTasks;
 import io.sparge4j.kernels.enums.DataTransferMode;
+import io.sparge4j.kernels.types.arrays.BFloat16Array;
 import io.sparge4j.kernels.types.arrays.FloatArray;
+import io.sparge4j.kernels.types.arrays.HalfFloatArray;
+import io.sparge4j.kernels.types.arrays.HalfWidthFloatArray;
 import io.sparge4j.kernels.types.arrays.IntArray;
 
 import java.util.ArrayList;
@@ -33,12 +37,18 @@ import java.util.function.Consumer;
 
 /**
  * The GPU path of {@link AttentionBench}: the same inputs, mask settings and JSON fields, run through the TaskGraph
- * API on {@code cuda} or {@code opencl}, f32 only.
+ * API on {@code cuda} or {@code opencl}, in f32 or in bf16/f16.
  *
- * <p>Five graphs share one executor, so every array has one device buffer and q, k, v, dO are copied once
- * ({@code FIRST_EXECUTION}): the mask (pooling, pooled softmax, selection, row and column lists, all on the device),
- * the sparse forward over the device mask, the dense forward (the same kernel over a full mask filled on the host),
- * and the sparse and dense backwards. Each graph is timed on its own as the sum of its tasks' device times
+ * <p>bf16 and f16: the forwards run the tensor-core kernels ({@link FlashForwardMmaTasks}) on q, k, v stored in the
+ * 16-bit format (read as int pairs) with f32 outputs; the mask is built by the f32 kernels on f32 copies of the
+ * rounded q and k (the pooled means of rounded values, not a 16-bit pooling); {@code max_rel_err} is against float64
+ * attention on the rounded inputs. Their backward is not wired yet: the backward fields are JSON null and
+ * {@code note} says so ({@link #backwardGraphs} is where the MMA backward goes).
+ *
+ * <p>Five graphs (three for bf16/f16) share one executor, so every array has one device buffer and q, k, v, dO
+ * are copied once ({@code FIRST_EXECUTION}): the mask (pooling, pooled softmax, selection, row and column lists,
+ * all on the device), the sparse forward over the device mask, the dense forward (the same kernel over a full mask
+ * filled on the host), and the sparse and dense backwards. Each graph is timed on its own as the sum of its tasks' device times
  * ({@code kernelNanos}): host launch overhead and transfers are left out, as a fused GPU pipeline would hide them.
  * Medians over the timed rounds after the warm-up; the rounds interleave the five graphs as the CPU bench does.
  *
@@ -54,7 +64,7 @@ public final class GpuAttentionBench {
     /**
      * Runs the benchmark on a GPU backend.
      *
-     * @param settings what to run; backend cuda or opencl, dtype f32, blocks 128 x 64, d 64 or 128
+     * @param settings what to run; backend cuda or opencl, dtype f32, bf16 or f16, blocks 128 x 64, d 64 or 128
      * @param selection which backend and device to open (its backend should match {@code settings.backend()})
      * @return the same fields as the CPU bench
      * @throws IllegalArgumentException naming the setting the GPU path cannot run
@@ -68,7 +78,7 @@ public final class GpuAttentionBench {
      * Runs the benchmark on a GPU backend and hands the device's block mask (read back, the one the sparse runs
      * used) to {@code maskSink}, once, before returning.
      *
-     * @param settings what to run; backend cuda or opencl, dtype f32, blocks 128 x 64, d 64 or 128
+     * @param settings what to run; backend cuda or opencl, dtype f32, bf16 or f16, blocks 128 x 64, d 64 or 128
      * @param selection which backend and device to open (its backend should match {@code settings.backend()})
      * @param maskSink receives the device's mask
      * @return the same fields as the CPU bench
@@ -99,7 +109,7 @@ public final class GpuAttentionBench {
             Consumer<BlockMask> maskSink) {
         BenchShape shape = settings.shape();
         float scale = (float) (1 / Math.sqrt(shape.headDim()));
-        try (StructuredInputs.Inputs in = StructuredInputs.generate(shape, DType.F32, settings.seed())) {
+        try (StructuredInputs.Inputs in = StructuredInputs.generate(shape, settings.dtype(), settings.seed())) {
             double p = settings.topp();
             String note = null;
             if (!Double.isNaN(settings.targetSparsity())) {
@@ -130,9 +140,8 @@ public final class GpuAttentionBench {
             throw new IllegalArgumentException("backend: settings say " + s.backend() + " but the device selection is "
                     + selection + "; expected the same backend");
         }
-        if (s.dtype() != DType.F32) {
-            throw new IllegalArgumentException("dtype: got " + s.dtype() + ", but bf16 on the GPU comes with the MMA"
-                    + " attention kernels; only f32 runs on cuda and opencl for now");
+        if (s.dtype() != DType.F32 && s.dtype() != DType.BF16 && s.dtype() != DType.F16) {
+            throw new IllegalArgumentException("dtype: got " + s.dtype() + ", expected f32, bf16 or f16 on the GPU");
         }
         if (s.queryBlock() != FlashForwardKernels.QUERY_BLOCK) {
             throw new IllegalArgumentException("bq: got " + s.queryBlock() + ", expected "
@@ -157,24 +166,18 @@ public final class GpuAttentionBench {
         int heads = b * h;
         int n = shape.tokens();
         int d = shape.headDim();
+        // f32 copies (of the rounded values for bf16/f16): the mask kernels pool these
         FloatArray q = FloatArray.fromArray(in.q().toFloatArray());
         FloatArray k = FloatArray.fromArray(in.k().toFloatArray());
-        FloatArray v = FloatArray.fromArray(in.v().toFloatArray());
-        FloatArray dOut = FloatArray.fromArray(in.dOut().toFloatArray());
         int size = heads * n * d;
         FloatArray oSparse = new FloatArray(size);
         FloatArray oDense = new FloatArray(size);
         FloatArray lseSparse = new FloatArray(heads * n);
         FloatArray lseDense = new FloatArray(heads * n);
-        // Gradients and backward scratch are shared by the two backwards: they run one after the other and
-        // nothing reads the gradients back (the CPU bench checks no gradient either).
-        FloatArray dq = new FloatArray(size);
-        FloatArray dk = new FloatArray(size);
-        FloatArray dv = new FloatArray(size);
         BlockMaskTasks mask = new BlockMaskTasks(heads, n, d, s.queryBlock(), s.keyBlock());
-        FlashBackwardTasks backward = new FlashBackwardTasks(heads, n, d, s.queryBlock(), s.keyBlock());
         DenseLists full = DenseLists.of(heads, mask.queryBlocks(), mask.keyBlocks());
         GridScheduler grids = new GridScheduler();
+        Forward forward = forward(s.dtype(), in, q, k, heads, n, d, scale);
 
         TaskGraph maskGraph = new TaskGraph("mask").transferToDevice(DataTransferMode.FIRST_EXECUTION, q, k);
         mask.addPooledMap(maskGraph, grids, "m", q, k, scale, h, false);
@@ -182,34 +185,28 @@ public final class GpuAttentionBench {
                 usesP(s.mode()) ? p : 0);
         maskGraph.transferToHost(DataTransferMode.UNDER_DEMAND, mask.rowStart, mask.rowBlocks);
 
-        TaskGraph sparseFwd = new TaskGraph("sparseFwd").transferToDevice(DataTransferMode.FIRST_EXECUTION, q, k, v);
-        FlashForwardTasks.addForward(sparseFwd, grids, "fwd", q, k, v, oSparse, lseSparse, mask.rowStart,
-                mask.rowBlocks, heads, n, d, scale);
+        TaskGraph sparseFwd = new TaskGraph("sparseFwd").transferToDevice(DataTransferMode.FIRST_EXECUTION,
+                forward.inputs());
+        forward.add(sparseFwd, grids, oSparse, lseSparse, mask.rowStart, mask.rowBlocks);
         sparseFwd.transferToHost(DataTransferMode.UNDER_DEMAND, oSparse);
 
-        TaskGraph denseFwd = new TaskGraph("denseFwd").transferToDevice(DataTransferMode.FIRST_EXECUTION, q, k, v,
-                full.rowStart, full.rowBlocks, full.colStart, full.colBlocks);
-        FlashForwardTasks.addForward(denseFwd, grids, "fwd", q, k, v, oDense, lseDense, full.rowStart,
-                full.rowBlocks, heads, n, d, scale);
+        TaskGraph denseFwd = new TaskGraph("denseFwd").transferToDevice(DataTransferMode.FIRST_EXECUTION,
+                forward.inputs()).transferToDevice(DataTransferMode.FIRST_EXECUTION, full.rowStart, full.rowBlocks);
+        forward.add(denseFwd, grids, oDense, lseDense, full.rowStart, full.rowBlocks);
 
-        TaskGraph sparseBwd = new TaskGraph("sparseBwd").transferToDevice(DataTransferMode.FIRST_EXECUTION, dOut);
-        backward.addBackward(sparseBwd, grids, "b", q, k, v, dOut, oSparse, lseSparse, mask.rowStart, mask.rowBlocks,
-                mask.colStart, mask.colBlocks, dq, dk, dv, scale);
+        TaskGraph[] backward = backwardGraphs(s, in, q, k, forward, oSparse, lseSparse, oDense, lseDense, mask, full,
+                grids, heads, n, d, scale);
 
-        TaskGraph denseBwd = new TaskGraph("denseBwd").transferToDevice(DataTransferMode.FIRST_EXECUTION, dOut);
-        backward.addBackward(denseBwd, grids, "b", q, k, v, dOut, oDense, lseDense, full.rowStart, full.rowBlocks,
-                full.colStart, full.colBlocks, dq, dk, dv, scale);
-
-        // One executor for all five plans: arrays are matched by identity, so the mask lists, the forward outputs
-        // and q, k, v, dO stay on the device between graphs. Closing a plan closes the shared executor, so the
-        // plans are closed only once everything is done.
+        // One executor for all plans: arrays are matched by identity, so the mask lists, the forward outputs and
+        // the inputs stay on the device between graphs. Closing a plan closes the shared executor, so the plans are
+        // closed only once everything is done.
         List<ExecutionPlan> plans = new ArrayList<>();
         try {
             ExecutionPlan maskPlan = plan(plans, maskGraph, grids, executor);
             ExecutionPlan sparseFwdPlan = plan(plans, sparseFwd, grids, executor);
             ExecutionPlan denseFwdPlan = plan(plans, denseFwd, grids, executor);
-            ExecutionPlan sparseBwdPlan = plan(plans, sparseBwd, grids, executor);
-            ExecutionPlan denseBwdPlan = plan(plans, denseBwd, grids, executor);
+            ExecutionPlan sparseBwdPlan = backward == null ? null : plan(plans, backward[0], grids, executor);
+            ExecutionPlan denseBwdPlan = backward == null ? null : plan(plans, backward[1], grids, executor);
             int rounds = s.warmup() + s.reps();
             double[] maskMs = new double[s.reps()];
             double[] sparseFwdMs = new double[s.reps()];
@@ -223,14 +220,14 @@ public final class GpuAttentionBench {
                 lastMask = maskPlan.execute();
                 lastSparse = sparseFwdPlan.execute();
                 ExecutionResult df = denseFwdPlan.execute();
-                ExecutionResult sb = sparseBwdPlan.execute();
-                ExecutionResult db = denseBwdPlan.execute();
+                ExecutionResult sb = sparseBwdPlan == null ? null : sparseBwdPlan.execute();
+                ExecutionResult db = denseBwdPlan == null ? null : denseBwdPlan.execute();
                 if (slot >= 0) {
                     maskMs[slot] = deviceMs(lastMask);
                     sparseFwdMs[slot] = deviceMs(lastSparse);
                     denseFwdMs[slot] = deviceMs(df);
-                    sparseBwdMs[slot] = deviceMs(sb);
-                    denseBwdMs[slot] = deviceMs(db);
+                    sparseBwdMs[slot] = sb == null ? Double.NaN : deviceMs(sb);
+                    denseBwdMs[slot] = db == null ? Double.NaN : deviceMs(db);
                 }
             }
             lastMask.transferToHost(mask.rowStart, mask.rowBlocks);
@@ -239,21 +236,114 @@ public final class GpuAttentionBench {
             maskSink.accept(deviceMask);
             double err;
             try (Tensor out = Tensor.of(oSparse.toHeapArray(), b, h, n, d)) {
+                // in.q(), in.k(), in.v() hold the rounded values for bf16/f16: the reference sees the kernel's inputs
                 err = SampledError.maxRelativeError(in.q(), in.k(), in.v(), deviceMask, scale, out, s.sampledRows());
             }
             MaskMode mode = s.mode();
             boolean usesK = mode == MaskMode.TOPK || mode == MaskMode.HYBRID;
             double df = median(denseFwdMs);
             double sf = median(sparseFwdMs);
-            double db = median(denseBwdMs);
-            double sb = median(sparseBwdMs);
+            Double db = backward == null ? null : median(denseBwdMs);
+            Double sb = backward == null ? null : median(sparseBwdMs);
+            String backwardNote = backward == null ? "the " + s.dtype() + " backward (MMA kernels) is not wired into "
+                    + "the GPU bench yet: backward fields are null" : null;
             String backend = executor.backendName() + " (" + executor.deviceName() + ")";
             return new AttentionBench.Result(backend, s.dtype().toString(), shape.toString(), mode.toString(),
                     usesK ? s.topk() : null, usesP(mode) ? p : null, deviceMask.sparsity(), df, sf, df / sf, db, sb,
-                    db / sb, median(maskMs), err, note);
+                    db == null ? null : db / sb, median(maskMs), err, note, backwardNote);
         } finally {
             plans.forEach(ExecutionPlan::close);
         }
+    }
+
+    /** One forward kernel over given mask lists: the arrays it reads (to copy once) and how to add its task. */
+    private interface Forward {
+        /** @return the input arrays, for {@code transferToDevice} */
+        Object[] inputs();
+
+        /** Adds the forward task "fwd" writing o and lse over the mask lists. */
+        void add(TaskGraph graph, GridScheduler grids, FloatArray o, FloatArray lse, IntArray rowStart,
+                IntArray rowBlocks);
+    }
+
+    /**
+     * The forward of the dtype: f32 kernels on the f32 arrays, or the tensor-core kernels on q, k, v stored in
+     * bf16/f16 and passed as int views of pairs.
+     */
+    private static Forward forward(DType dtype, StructuredInputs.Inputs in, FloatArray q, FloatArray k, int heads,
+            int n, int d, float scale) {
+        if (dtype == DType.F32) {
+            FloatArray v = FloatArray.fromArray(in.v().toFloatArray());
+            return new Forward() {
+                @Override
+                public Object[] inputs() {
+                    return new Object[] {q, k, v};
+                }
+
+                @Override
+                public void add(TaskGraph graph, GridScheduler grids, FloatArray o, FloatArray lse,
+                        IntArray rowStart, IntArray rowBlocks) {
+                    FlashForwardTasks.addForward(graph, grids, "fwd", q, k, v, o, lse, rowStart, rowBlocks, heads, n,
+                            d, scale);
+                }
+            };
+        }
+        boolean bf16 = dtype == DType.BF16;
+        IntArray qi = pairs(in.q(), bf16);
+        IntArray ki = pairs(in.k(), bf16);
+        IntArray vi = pairs(in.v(), bf16);
+        return new Forward() {
+            @Override
+            public Object[] inputs() {
+                return new Object[] {qi, ki, vi};
+            }
+
+            @Override
+            public void add(TaskGraph graph, GridScheduler grids, FloatArray o, FloatArray lse, IntArray rowStart,
+                    IntArray rowBlocks) {
+                FlashForwardMmaTasks.addForward(graph, grids, "fwd", bf16, qi, ki, vi, o, lse, rowStart, rowBlocks,
+                        heads, n, d, scale);
+            }
+        };
+    }
+
+    /** A tensor's (already rounded) values in a bf16 or f16 array, seen as int pairs by the MMA kernels. */
+    private static IntArray pairs(Tensor t, boolean bf16) {
+        float[] values = t.toFloatArray();
+        HalfWidthFloatArray a = bf16 ? BFloat16Array.fromArray(values) : HalfFloatArray.fromArray(values);
+        return IntArray.fromSegmentShallow(a.getSegment());
+    }
+
+    /**
+     * The sparse and dense backward graphs of the dtype, or null where there is none yet. bf16/f16: wire
+     * {@code FlashBackwardMmaTasks} here (two graphs over {@code forward}'s inputs, the same outputs and mask lists)
+     * and the bench times them and fills the backward fields.
+     */
+    private static TaskGraph[] backwardGraphs(AttentionBench.Settings s, StructuredInputs.Inputs in, FloatArray q,
+            FloatArray k, Forward forward, FloatArray oSparse, FloatArray lseSparse, FloatArray oDense,
+            FloatArray lseDense, BlockMaskTasks mask, DenseLists full, GridScheduler grids, int heads, int n, int d,
+            float scale) {
+        if (s.dtype() != DType.F32) {
+            return null;
+        }
+        Object[] qkv = forward.inputs();
+        FloatArray v = (FloatArray) qkv[2];
+        FloatArray dOut = FloatArray.fromArray(in.dOut().toFloatArray());
+        int size = heads * n * d;
+        // Gradients and backward scratch are shared by the two backwards: they run one after the other and
+        // nothing reads the gradients back (the CPU bench checks no gradient either).
+        FloatArray dq = new FloatArray(size);
+        FloatArray dk = new FloatArray(size);
+        FloatArray dv = new FloatArray(size);
+        FlashBackwardTasks backward = new FlashBackwardTasks(heads, n, d, s.queryBlock(), s.keyBlock());
+        TaskGraph sparseBwd = new TaskGraph("sparseBwd").transferToDevice(DataTransferMode.FIRST_EXECUTION, dOut);
+        backward.addBackward(sparseBwd, grids, "b", q, k, v, dOut, oSparse, lseSparse, mask.rowStart, mask.rowBlocks,
+                mask.colStart, mask.colBlocks, dq, dk, dv, scale);
+        TaskGraph denseBwd = new TaskGraph("denseBwd").transferToDevice(DataTransferMode.FIRST_EXECUTION, dOut,
+                full.colStart, full.colBlocks);
+        backward.addBackward(denseBwd, grids, "b", q, k, v, dOut, oDense, lseDense, full.rowStart, full.rowBlocks,
+                full.colStart, full.colBlocks, dq, dk, dv, scale);
+        return new TaskGraph[] {sparseBwd, denseBwd};
     }
 
     private static ExecutionPlan plan(List<ExecutionPlan> plans, TaskGraph graph, GridScheduler grids,

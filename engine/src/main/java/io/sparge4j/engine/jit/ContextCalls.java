@@ -58,6 +58,10 @@ final class ContextCalls {
                 return t.calls.libraryStatement(LibraryFunction.SIMD_SHUFFLE_DOWN, JType.FLOAT,
                         List.of(text(args, 0, "simdShuffleDown"), text(args, 1, "delta")));
             }
+            case "simdShuffleXor(FI)F" -> {
+                return t.calls.libraryStatement(LibraryFunction.SIMD_SHUFFLE_XOR, JType.FLOAT,
+                        List.of(text(args, 0, "simdShuffleXor"), text(args, 1, "laneMask")));
+            }
             default -> {
             }
         }

@@ -86,6 +86,17 @@ final class EmulatedContext extends KernelContext {
     }
 
     @Override
+    public float simdShuffleXor(float value, int laneMask) {
+        if (laneMask < 0) {
+            throw new IllegalArgumentException("simdShuffleXor: laneMask is " + laneMask + ", expected >= 0");
+        }
+        float[] slots = publish(value, "simdShuffleXor");
+        int partner = lane ^ laneMask;
+        float result = partner < slots.length ? slots[partner] : value;
+        return release(result, "simdShuffleXor");
+    }
+
+    @Override
     public float simdBroadcastFirst(float value) {
         float[] slots = publish(value, "simdBroadcastFirst");
         return release(slots[0], "simdBroadcastFirst");

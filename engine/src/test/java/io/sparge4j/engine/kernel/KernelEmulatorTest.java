@@ -176,6 +176,38 @@ class KernelEmulatorTest {
         }
     }
 
+    /** Writes simdShuffleXor(v, mask) of v = global id + 0.5 for every item. */
+    static void shuffleXor(KernelContext ctx, FloatArray out, int mask) {
+        int i = ctx.globalIdx;
+        out.set(i, ctx.simdShuffleXor(i + 0.5f, mask));
+    }
+
+    @Test
+    void simdShuffleXorOverFullAndPartialSubGroups() {
+        for (int width : new int[] {32, 8}) {
+            KernelEmulator e = new KernelEmulator(width, 2);
+            int local = 40;
+            int global = 80;
+            for (int mask : new int[] {1, 2, 3, 7, 16, 31, 32}) {
+                FloatArray out = poisoned(global);
+                e.execute(grid1D(global, local), ctx -> shuffleXor(ctx, out, mask));
+                double[] expected = new double[global];
+                for (int i = 0; i < global; i++) {
+                    int lid = i % local;
+                    int start = i - lid + lid / width * width;
+                    int end = Math.min(start + width, i - lid + local);
+                    int partner = start + ((i - start) ^ mask);
+                    expected[i] = partner < end ? partner + 0.5 : i + 0.5;
+                }
+                assertClose(expected, out.toHeapArray(), 0, 0, "simdShuffleXor width " + width + " mask " + mask);
+            }
+        }
+        FloatArray out = poisoned(32);
+        KernelLaunchException error = assertThrows(KernelLaunchException.class,
+                () -> new KernelEmulator(32, 1).execute(grid1D(32, 32), ctx -> shuffleXor(ctx, out, -1)));
+        assertTrue(error.getMessage().contains("laneMask is -1, expected >= 0"), error.getMessage());
+    }
+
     /** Counts values in a local int histogram with local atomics, then adds it to the global one. */
     static void localHistogram(KernelContext ctx, IntArray values, IntArray bins, FloatArray total, FloatArray x,
             int n) {

@@ -23,7 +23,7 @@ import java.util.Set;
  */
 public final class DeviceLibrary {
     /** Version of the emitted C text; part of the JIT's cache key. */
-    public static final String VERSION = "sp-devlib-1";
+    public static final String VERSION = "sp-devlib-2";
     /** Width of a sub-group on every path (CUDA warps and the emulated sub-groups): {@code simdGroupSize()}. */
     public static final int SUB_GROUP_WIDTH = CTarget.WIDTH;
 
@@ -136,7 +136,7 @@ public final class DeviceLibrary {
     /** Internal C pieces, in the order they are emitted (each after what it calls). */
     private enum Piece {
         HALF_TO_FLOAT, FLOAT_TO_HALF, BF16_TO_FLOAT, ATOMIC_GI, ATOMIC_GF, ATOMIC_LI, SUBGROUP_LANES, WARP_MASK,
-        SIMD_SUM, SIMD_SHUFFLE_DOWN, SIMD_BROADCAST_FIRST, PACK, MMA_F16, MMA_BF16, MMA_TILE_F16, MMA_TILE_BF16
+        SIMD_SUM, SIMD_SHUFFLE_DOWN, SIMD_SHUFFLE_XOR, SIMD_BROADCAST_FIRST, PACK, MMA_F16, MMA_BF16, MMA_TILE_F16, MMA_TILE_BF16
     }
 
     private Set<Piece> pieces(Set<LibraryFunction> used) {
@@ -152,6 +152,7 @@ public final class DeviceLibrary {
                 case ATOMIC_ADD_LOCAL_INT -> pieces.add(Piece.ATOMIC_LI);
                 case SIMD_SUM -> addSimd(pieces, Piece.SIMD_SUM);
                 case SIMD_SHUFFLE_DOWN -> addSimd(pieces, Piece.SIMD_SHUFFLE_DOWN);
+                case SIMD_SHUFFLE_XOR -> addSimd(pieces, Piece.SIMD_SHUFFLE_XOR);
                 case SIMD_BROADCAST_FIRST -> addSimd(pieces, Piece.SIMD_BROADCAST_FIRST);
                 case MMA_F16 -> addFragments(pieces, false);
                 case MMA_BF16 -> addFragments(pieces, true);
@@ -200,6 +201,7 @@ public final class DeviceLibrary {
             case WARP_MASK -> SubGroups.warpMask(t);
             case SIMD_SUM -> SubGroups.sum(t);
             case SIMD_SHUFFLE_DOWN -> SubGroups.shuffleDown(t);
+            case SIMD_SHUFFLE_XOR -> SubGroups.shuffleXor(t);
             case SIMD_BROADCAST_FIRST -> SubGroups.broadcastFirst(t);
             case PACK -> Mma.pack(t);
             case MMA_F16 -> Mma.fragments(t, false);

@@ -25,6 +25,8 @@ public enum LibraryFunction {
     SIMD_SUM("sp_simd_sum", true),
     /** {@code float sp_simd_shuffle_down(float v, int delta, LOCAL float* sp_scratch, int sp_llid)}. */
     SIMD_SHUFFLE_DOWN("sp_simd_shuffle_down", true),
+    /** {@code float sp_simd_shuffle_xor(float v, int mask, LOCAL float* sp_scratch, int sp_llid)}. */
+    SIMD_SHUFFLE_XOR("sp_simd_shuffle_xor", true),
     /** {@code float sp_simd_broadcast_first(float v, LOCAL float* sp_scratch, int sp_llid)}. */
     SIMD_BROADCAST_FIRST("sp_simd_broadcast_first", true),
     /**

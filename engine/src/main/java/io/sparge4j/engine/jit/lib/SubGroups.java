@@ -85,6 +85,34 @@ final class SubGroups {
                 + "}\n";
     }
 
+    /**
+     * {@code float sp_simd_shuffle_xor(float v, int mask, LOCAL float* sp_scratch, int sp_llid)}: lane
+     * {@code lane ^ mask}'s value, or v where that lane is not in the sub-group.
+     */
+    static String shuffleXor(CTarget t) {
+        String head = t.fn() + "float sp_simd_shuffle_xor(float v, int mask, " + t.local()
+                + "float* sp_scratch, int sp_llid) {\n"
+                + "    int lanes = sp_lib_subgroup_lanes(sp_llid);\n"
+                + "    int partner = (sp_llid & 31) ^ mask;\n";
+        if (t.nativeWarps()) {
+            // PTX uses the mask's low 5 bits only: lanes without a partner keep v by the test, not by shfl.
+            return head
+                    + "    float o = __shfl_xor_sync(sp_lib_warp_mask(lanes), v, mask);\n"
+                    + "    return (mask >= 0 && partner < lanes) ? o : v;\n"
+                    + "}\n";
+        }
+        return head
+                + "    float r = v;\n"
+                + "    sp_scratch[sp_llid] = v;\n"
+                + "    " + t.subGroupBarrier() + "\n"
+                + "    if (mask >= 0 && partner < lanes) {\n"
+                + "        r = sp_scratch[(sp_llid & ~31) + partner];\n"
+                + "    }\n"
+                + "    " + t.subGroupBarrier() + "\n"
+                + "    return r;\n"
+                + "}\n";
+    }
+
     /** {@code float sp_simd_broadcast_first(float v, LOCAL float* sp_scratch, int sp_llid)}. */
     static String broadcastFirst(CTarget t) {
         String head = t.fn() + "float sp_simd_broadcast_first(float v, " + t.local()

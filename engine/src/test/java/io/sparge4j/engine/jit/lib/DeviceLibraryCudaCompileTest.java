@@ -28,7 +28,7 @@ class DeviceLibraryCudaCompileTest {
         DeviceLibrary library = DeviceLibrary.forTarget(Dialect.CUDA, features);
         DriverSources driver = new DriverSources(Dialect.CUDA, library);
         String source = library.functions(EnumSet.allOf(LibraryFunction.class))
-                + driver.halves() + driver.simd(128) + driver.mmaFragments(64, false)
+                + driver.halves() + driver.simd(128) + driver.simdXor(128) + driver.mmaFragments(64, false)
                 + driver.mmaFragments(64, true).replace("t_mma", "t_mma_bf16") + driver.mmaTile(2, false)
                 + driver.mmaTile(2, true).replace("t_tile", "t_tile_bf16") + driver.atomics();
         String text = Nvcc.compile("library", source, arch, Nvcc.Output.PTX, List.of()).assertCleanCompile()
@@ -40,6 +40,7 @@ class DeviceLibraryCudaCompileTest {
         assertEquals(tensorCores, text.contains("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32"),
                 "bf16 mma.sync in the PTX");
         assertEquals(subGroupSize > 0, text.contains("shfl.sync"), "warp shuffles in the PTX");
+        assertEquals(subGroupSize > 0, text.contains("shfl.sync.bfly"), "butterfly (xor) shuffles in the PTX");
         assertTrue(text.contains("atom.global.add.f32") || text.contains("red.global.add.f32"),
                 "a float atomic add in the PTX");
     }

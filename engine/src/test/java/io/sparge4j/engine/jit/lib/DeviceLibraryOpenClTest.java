@@ -210,6 +210,37 @@ class DeviceLibraryOpenClTest {
         }
     }
 
+    @ParameterizedTest(name = "work-group size {0}")
+    @ValueSource(ints = {64, 128, 80})
+    void shuffleXorFallbackExchangesWithinSubGroups(int workGroupSize) {
+        cl();
+        int groups = 3;
+        int n = groups * workGroupSize;
+        Random random = new Random(31L * workGroupSize);
+        float[] in = new float[n];
+        for (int i = 0; i < n; i++) {
+            in[i] = (float) random.nextGaussian();
+        }
+        DeviceKernel kernel = driver(DRIVER.program(DriverSources.SIMD_XOR, DRIVER.simdXor(workGroupSize)), "t_xor",
+                buffers(float.class, float.class), new KernelParameter("mask", KernelParameter.Role.SCALAR, 2,
+                        int.class));
+        for (int mask : new int[] {1, 2, 3, 16, 31, 32}) {
+            float[] out = new float[n];
+            DeviceBuffer outB = cl.upload(MemorySegment.ofArray(out));
+            run(kernel, n, workGroupSize, cl.upload(MemorySegment.ofArray(in)), outB, mask);
+            cl.read(outB, MemorySegment.ofArray(out));
+            for (int i = 0; i < n; i++) {
+                int local = i % workGroupSize;
+                int lanes = Math.min(32, workGroupSize - local / 32 * 32);
+                int lane = local % 32;
+                int partner = lane ^ mask;
+                float expected = partner < lanes ? in[i - lane + partner] : in[i];
+                assertEquals(expected, out[i], 0f, "sp_simd_shuffle_xor, work-item " + i + " (group size "
+                        + workGroupSize + ", mask " + mask + ")");
+            }
+        }
+    }
+
     @ParameterizedTest(name = "bf16 {0}")
     @ValueSource(booleans = {false, true})
     void fragmentMmaFallbackMatchesTheEmulatorAndFloat64(boolean bf16) {

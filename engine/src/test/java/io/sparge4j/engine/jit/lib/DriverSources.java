@@ -19,6 +19,7 @@ final class DriverSources {
             LibraryFunction.FLOAT_TO_HALF);
     static final Set<LibraryFunction> SIMD = EnumSet.of(LibraryFunction.SIMD_SUM, LibraryFunction.SIMD_SHUFFLE_DOWN,
             LibraryFunction.SIMD_BROADCAST_FIRST);
+    static final Set<LibraryFunction> SIMD_XOR = EnumSet.of(LibraryFunction.SIMD_SHUFFLE_XOR);
     static final Set<LibraryFunction> ATOMICS = EnumSet.of(LibraryFunction.ATOMIC_ADD_GLOBAL_INT,
             LibraryFunction.ATOMIC_ADD_GLOBAL_FLOAT, LibraryFunction.ATOMIC_ADD_LOCAL_INT);
 
@@ -102,6 +103,15 @@ final class DriverSources {
                 + "    sum[i] = sp_simd_sum(v, sp_scratch, sp_llid);\n"
                 + "    down[i] = sp_simd_shuffle_down(v, delta, sp_scratch, sp_llid);\n"
                 + "    first[i] = sp_simd_broadcast_first(v, sp_scratch, sp_llid);\n"
+                + "}\n";
+    }
+
+    /** t_xor(float* in, float* out, int mask): out[i] = sp_simd_shuffle_xor(in[i], mask). */
+    String simdXor(int workGroupSize) {
+        return kernel("t_xor", g() + "const float* in, " + g() + "float* out, int mask")
+                + library.kernelPrologue(SIMD_XOR, workGroupSize)
+                + "    int i = " + gid() + ";\n"
+                + "    out[i] = sp_simd_shuffle_xor(in[i], mask, sp_scratch, sp_llid);\n"
                 + "}\n";
     }
 

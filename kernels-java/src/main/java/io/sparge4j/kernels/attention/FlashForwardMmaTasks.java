@@ -1,0 +1,96 @@
+package io.sparge4j.kernels.attention;
+
+import io.sparge4j.kernels.GridScheduler;
+import io.sparge4j.kernels.KernelContext;
+import io.sparge4j.kernels.TaskGraph;
+import io.sparge4j.kernels.WorkerGrid1D;
+import io.sparge4j.kernels.types.arrays.FloatArray;
+import io.sparge4j.kernels.types.arrays.IntArray;
+
+/**
+ * Host-side glue for {@link FlashForwardMmaKernels}: checks the arguments, picks the kernel for d and the input
+ * format and adds the task with its grid to the caller's {@link TaskGraph}. Nothing runs here. The mask lists may
+ * come straight from {@link BlockMaskTasks} ({@code rowStart}, {@code rowBlocks}) with query blocks of
+ * {@link FlashForwardMmaKernels#QUERY_BLOCK} and key blocks of {@link FlashForwardMmaKernels#KEY_BLOCK}.
+ */
+public final class FlashForwardMmaTasks {
+    private FlashForwardMmaTasks() {
+    }
+
+    /**
+     * Adds the block-sparse attention forward on tensor cores as task {@code id}.
+     *
+     * @param graph the graph to extend; the inputs must be on the device by then
+     * @param grids receives the task's grid
+     * @param id task id, unique in the graph
+     * @param bf16 true for bf16 inputs, false for f16
+     * @param q queries (heads, n, d) bf16 or f16, as an int view of pairs ({@code heads * n * d / 2} ints)
+     * @param k keys (heads, n, d), as q
+     * @param v values (heads, n, d), as q
+     * @param o output (heads, n, d) f32
+     * @param lse logsumexp output (heads, n) f32, natural log
+     * @param rowStart CSR offsets of kept key blocks (heads * ceil(n / 128) + 1)
+     * @param rowBlocks kept key blocks, ascending per row (at least one element)
+     * @param heads B * H
+     * @param n tokens per head
+     * @param d head dimension: 64 or 128
+     * @param scale softmax scale (usually 1/sqrt(d))
+     * @return the graph
+     * @throws IllegalArgumentException naming the argument that does not fit
+     */
+    public static TaskGraph addForward(TaskGraph graph, GridScheduler grids, String id, boolean bf16, IntArray q,
+            IntArray k, IntArray v, FloatArray o, FloatArray lse, IntArray rowStart, IntArray rowBlocks, int heads,
+            int n, int d, float scale) {
+        if (heads <= 0 || n <= 0) {
+            throw new IllegalArgumentException("FlashForwardMmaTasks.addForward: heads is " + heads + " and n is " + n
+                    + ", expected positive integers");
+        }
+        if (d != 64 && d != 128) {
+            throw new IllegalArgumentException("FlashForwardMmaTasks.addForward: d is " + d + ", expected 64 or 128 "
+                    + "(the kernels are specialised for these)");
+        }
+        if (!(scale > 0) || Float.isInfinite(scale)) {
+            throw new IllegalArgumentException("FlashForwardMmaTasks.addForward: scale is " + scale
+                    + ", expected a finite positive number");
+        }
+        long elements = (long) heads * n * d;
+        if (elements > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("FlashForwardMmaTasks.addForward: heads * n * d = " + elements
+                    + " exceeds the kernels' 32-bit indices (at most " + Integer.MAX_VALUE + "); split the batch");
+        }
+        int rows = heads * ((n + FlashForwardMmaKernels.QUERY_BLOCK - 1) / FlashForwardMmaKernels.QUERY_BLOCK);
+        size("q (int pairs)", q.getSize(), elements / 2);
+        size("k (int pairs)", k.getSize(), elements / 2);
+        size("v (int pairs)", v.getSize(), elements / 2);
+        size("o", o.getSize(), elements);
+        size("lse", lse.getSize(), (long) heads * n);
+        size("rowStart", rowStart.getSize(), rows + 1L);
+        size("rowBlocks", rowBlocks.getSize(), 1);
+        if (bf16) {
+            if (d == 64) {
+                graph.task(id, FlashForwardMmaKernels::flashForward64BF16, new KernelContext(), q, k, v, o, lse,
+                        rowStart, rowBlocks, n, scale);
+            } else {
+                graph.task(id, FlashForwardMmaKernels::flashForward128BF16, new KernelContext(), q, k, v, o, lse,
+                        rowStart, rowBlocks, n, scale);
+            }
+        } else if (d == 64) {
+            graph.task(id, FlashForwardMmaKernels::flashForward64F16, new KernelContext(), q, k, v, o, lse, rowStart,
+                    rowBlocks, n, scale);
+        } else {
+            graph.task(id, FlashForwardMmaKernels::flashForward128F16, new KernelContext(), q, k, v, o, lse,
+                    rowStart, rowBlocks, n, scale);
+        }
+        WorkerGrid1D grid = new WorkerGrid1D(rows * FlashForwardMmaKernels.GROUP);
+        grid.setLocalWork(FlashForwardMmaKernels.GROUP, 1, 1);
+        grids.setWorkerGrid(graph.getTaskGraphName() + "." + id, grid);
+        return graph;
+    }
+
+    private static void size(String name, long got, long expected) {
+        if (got < expected) {
+            throw new IllegalArgumentException("FlashForwardMmaTasks.addForward: " + name + " has " + got
+                    + " elements, expected at least " + expected);
+        }
+    }
+}
