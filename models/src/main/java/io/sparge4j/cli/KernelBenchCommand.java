@@ -40,6 +40,12 @@ public final class KernelBenchCommand implements Callable<Integer> {
             + " ${DEFAULT-VALUE}).")
     private int gemm;
 
+    @Option(names = "--gemm-variants", paramLabel = "all|default", defaultValue = "default",
+            description = "all: also time the bf16 pair GEMM once per tiling (block, warps, warp tile, k-tile; one"
+            + " JSON line each, the tiling in the case name; needs an even --gemm); default: only the default"
+            + " kernels (default ${DEFAULT-VALUE}).")
+    private String gemmVariants;
+
     @Option(names = "--reps", paramLabel = "N", defaultValue = "20", description = "Timed launches per case; times"
             + " are medians (default ${DEFAULT-VALUE}).")
     private int reps;
@@ -67,8 +73,17 @@ public final class KernelBenchCommand implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(), "--elements " + elements + ", --gemm " + gemm + ", --reps "
                     + reps + ": expected >= 1, >= 16, >= 1");
         }
+        if (!gemmVariants.equals("all") && !gemmVariants.equals("default")) {
+            throw new ParameterException(spec.commandLine(), "Invalid value for option '--gemm-variants': '"
+                    + gemmVariants + "': expected all or default");
+        }
+        boolean tilings = gemmVariants.equals("all");
+        if (tilings && gemm % 2 != 0) {
+            throw new ParameterException(spec.commandLine(), "--gemm " + gemm + " with --gemm-variants all: the"
+                    + " pair-GEMM tilings read k as int pairs, expected an even --gemm");
+        }
         new GpuKernelBench(() -> ExecutionBackends.openDevice(selection), spec.commandLine().getOut(), reps)
-                .runAll(elements, gemm);
+                .runAll(elements, gemm, tilings);
         return 0;
     }
 }

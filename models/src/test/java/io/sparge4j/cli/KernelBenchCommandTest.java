@@ -3,6 +3,8 @@ package io.sparge4j.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.sparge4j.engine.device.opencl.OpenClDevice;
+import io.sparge4j.kernels.linalg.GemmKernels;
+import io.sparge4j.kernels.linalg.GemmKernels.PairTiling;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
@@ -34,6 +36,39 @@ class KernelBenchCommandTest {
             // f32) against float64, relative to the sum of |products|
             assertTrue(n.get("max_rel_err_sampled").asDouble() < 1e-5, n.toString());
         }
+    }
+
+    @Test
+    void timesEveryPairTilingOnOpenClWhenAsked() throws Exception {
+        assumeTrue(!OpenClDevice.list().isEmpty(), "no OpenCL device (install pocl-opencl-icd): kernel-bench skipped");
+        CliRun r = CliRun.of("kernel-bench", "--backend", "opencl", "--elements", "4099", "--gemm", "70", "--reps", "1",
+                "--gemm-variants", "all");
+        assertEquals(0, r.exit(), r.toString());
+        List<JsonNode> lines = new ArrayList<>();
+        for (String line : r.out().strip().split("\n")) {
+            lines.add(new ObjectMapper().readTree(line));
+        }
+        assertEquals(5 + GemmKernels.PAIR_TILINGS.size(), lines.size(), r.toString());
+        List<JsonNode> tilings = lines.subList(5, lines.size());
+        for (int i = 0; i < tilings.size(); i++) {
+            JsonNode n = tilings.get(i);
+            PairTiling t = GemmKernels.PAIR_TILINGS.get(i);
+            assertTrue(n.get("case").asText().endsWith("mmaGemmBF16PairsTiled " + t.label() + ")"), n.toString());
+            assertEquals(t.groupSize(), n.get("group_size").asInt(), n.toString());
+            assertTrue(n.get("median_ms").asDouble() > 0, n.toString());
+            // a tiling that computed the wrong thing fails here: bf16 products in f32 against float64
+            assertTrue(n.get("max_rel_err_sampled").asDouble() < 1e-5, n.toString());
+        }
+    }
+
+    @Test
+    void refusesBadGemmVariants() {
+        CliRun word = CliRun.of("kernel-bench", "--backend", "opencl", "--gemm-variants", "some");
+        assertEquals(2, word.exit(), word.toString());
+        assertTrue(word.err().contains("expected all or default"), word.toString());
+        CliRun odd = CliRun.of("kernel-bench", "--backend", "opencl", "--gemm", "71", "--gemm-variants", "all");
+        assertEquals(2, odd.exit(), odd.toString());
+        assertTrue(odd.err().contains("expected an even --gemm"), odd.toString());
     }
 
     @Test

@@ -10,6 +10,7 @@ import io.sparge4j.engine.compute.KernelCache;
 import io.sparge4j.engine.execution.LaunchArguments;
 import io.sparge4j.engine.jit.KernelJit;
 import io.sparge4j.kernels.linalg.GemmKernels;
+import io.sparge4j.kernels.linalg.GemmKernels.PairTiling;
 import io.sparge4j.kernels.selftest.PortabilityKernels;
 import io.sparge4j.kernels.types.arrays.BFloat16Array;
 import io.sparge4j.kernels.types.arrays.FloatArray;
@@ -28,8 +29,9 @@ import java.util.function.Supplier;
 
 /**
  * The GPU harness for the JIT's kernels (issue 4): saxpy bandwidth, the f32 register-blocked GEMM and the tensor-core
- * GEMMs at 4096³, and the device compiler's cold and cached compile times. One JSON line per case; each case also
- * checks a sample of its result against float64, so a fast wrong kernel cannot pass as a result.
+ * GEMMs at 4096³, and the device compiler's cold and cached compile times (optionally also every tiling of the bf16
+ * pair GEMM). One JSON line per case; each case also checks a sample of its result against float64, so a fast wrong
+ * kernel cannot pass as a result.
  *
  * <p>Times are medians over {@code reps} launches timed on the device clock, after a warm-up launch.
  */
@@ -63,12 +65,43 @@ public final class GpuKernelBench {
      * @param gemm GEMM edge (m = n = k)
      */
     public void runAll(int elements, int gemm) {
+        runAll(elements, gemm, false);
+    }
+
+    /**
+     * Runs every case, then, when asked, the bf16 pair GEMM once per tiling of {@link GemmKernels#PAIR_TILINGS}
+     * (through {@link GemmKernels#mmaGemmBF16PairsTiled}; the case name carries the tiling's label). A tiling that
+     * fails prints a line with its {@code error} instead, and the others still run.
+     *
+     * @param elements saxpy length
+     * @param gemm GEMM edge (m = n = k); the tilings need it even
+     * @param pairTilings whether to time every pair-GEMM tiling
+     * @throws IllegalArgumentException when the tilings are asked for with an odd GEMM edge
+     */
+    public void runAll(int elements, int gemm, boolean pairTilings) {
+        if (pairTilings && gemm % 2 != 0) {
+            throw new IllegalArgumentException("gemm is " + gemm + ": the pair-GEMM tilings read k as int pairs, "
+                    + "expected an even edge");
+        }
         compileTimes();
         try (ComputeDevice device = opener.get()) {
             saxpy(device, elements);
             sgemm(device, gemm);
             mmaGemm(device, gemm, true);
             mmaGemm(device, gemm, false);
+            if (pairTilings) {
+                for (PairTiling tiling : GemmKernels.PAIR_TILINGS) {
+                    try {
+                        pairTiling(device, gemm, tiling);
+                    } catch (RuntimeException e) {
+                        // one tiling the device refuses (e.g. its local memory) must not cost the others' timings
+                        Map<String, Object> line = header("gemm bf16 A*B^T (JIT mmaGemmBF16PairsTiled "
+                                + tiling.label() + ")", device.backendName(), device.deviceName());
+                        line.put("error", e.toString());
+                        emit(line);
+                    }
+                }
+            }
         }
     }
 
@@ -169,6 +202,37 @@ public final class GpuKernelBench {
     }
 
     void mmaGemm(ComputeDevice device, int s, boolean bf16) {
+        // even k: the int-pair kernels read two 16-bit elements per 32-bit load through zero-copy int views
+        boolean pairs = s % 2 == 0;
+        Method kernel = method(GemmKernels.class, (bf16 ? "mmaGemmBF16" : "mmaGemmF16") + (pairs ? "Pairs" : ""));
+        int blockM = pairs ? GemmKernels.PAIR_BLOCK_M : GemmKernels.BLOCK;
+        int blockN = pairs ? GemmKernels.PAIR_BLOCK_N : GemmKernels.BLOCK;
+        mmaGemmCase(device, s, bf16, pairs, kernel, new Object[0], GemmKernels.MMA_GROUP_SIZE, blockM, blockN,
+                "gemm " + (bf16 ? "bf16" : "f16") + " A*B^T (JIT " + kernel.getName() + ")", Map.of());
+    }
+
+    /** The bf16 pair GEMM with one tiling, through the {@code @Constant} entry point; s must be even. */
+    void pairTiling(ComputeDevice device, int s, PairTiling t) {
+        Method kernel = method(GemmKernels.class, "mmaGemmBF16PairsTiled");
+        Map<String, Object> facts = new LinkedHashMap<>();
+        facts.put("tiling", t.label());
+        facts.put("block", List.of(t.blockM(), t.blockN()));
+        facts.put("warps", List.of(t.warpsM(), t.warpsN()));
+        facts.put("warp_tile", List.of(t.warpMTiles() * 16, t.warpNTiles() * 8));
+        facts.put("bk", t.bk());
+        facts.put("group_size", t.groupSize());
+        facts.put("local_memory_bytes", t.localMemoryBytes());
+        mmaGemmCase(device, s, true, true, kernel, new Object[] {t.warpsM(), t.warpsN(), t.warpMTiles(),
+            t.warpNTiles(), t.bk()}, t.groupSize(), t.blockM(), t.blockN(),
+                "gemm bf16 A*B^T (JIT " + kernel.getName() + " " + t.label() + ")", facts);
+    }
+
+    /**
+     * Times one tensor-core GEMM at s³ and checks sampled entries: {@code kernel(ctx, a, bt, c, s, s, s,
+     * constants...)} over work-groups of {@code group} x 1, {@code blockM x blockN} of C each.
+     */
+    private void mmaGemmCase(ComputeDevice device, int s, boolean bf16, boolean pairs, Method kernel,
+            Object[] constants, int group, int blockM, int blockN, String caseName, Map<String, Object> facts) {
         SplittableRandom random = new SplittableRandom(3);
         float[] av = new float[s * s];
         float[] bv = new float[s * s];
@@ -179,18 +243,15 @@ public final class GpuKernelBench {
         NativeArray a = bf16 ? BFloat16Array.fromArray(av) : HalfFloatArray.fromArray(av);
         NativeArray bt = bf16 ? BFloat16Array.fromArray(bv) : HalfFloatArray.fromArray(bv);
         FloatArray c = new FloatArray(s * s);
-        // even k: the int-pair kernels read two 16-bit elements per 32-bit load through zero-copy int views
-        boolean pairs = s % 2 == 0;
         NativeArray aArg = pairs ? IntArray.fromSegmentShallow(a.getSegment()) : a;
         NativeArray btArg = pairs ? IntArray.fromSegmentShallow(bt.getSegment()) : bt;
-        Method kernel = method(GemmKernels.class, (bf16 ? "mmaGemmBF16" : "mmaGemmF16") + (pairs ? "Pairs" : ""));
-        Object[] args = {null, aArg, btArg, c, s, s, s};
-        int group = GemmKernels.MMA_GROUP_SIZE;
+        Object[] args = new Object[7 + constants.length];
+        Object[] fixed = {null, aArg, btArg, c, s, s, s};
+        System.arraycopy(fixed, 0, args, 0, fixed.length);
+        System.arraycopy(constants, 0, args, fixed.length, constants.length);
         try (DeviceBuffer da = upload(device, a); DeviceBuffer db = upload(device, bt);
                 DeviceBuffer dc = device.allocate(c.getNumBytesOfSegment())) {
             DeviceKernel loaded = device.load(KernelJit.shared().compile(kernel, args, device.dialect(), device.features(), group));
-            int blockM = pairs ? GemmKernels.PAIR_BLOCK_M : GemmKernels.BLOCK;
-            int blockN = pairs ? GemmKernels.PAIR_BLOCK_N : GemmKernels.BLOCK;
             long[] global = {(long) (s + blockN - 1) / blockN * group, (s + blockM - 1) / blockM, 1};
             int[] local = {group, 1, 1};
             List<Object> launchArgs = arguments(loaded.generated(), args, Map.of(aArg, da, btArg, db, c, dc));
@@ -199,10 +260,9 @@ public final class GpuKernelBench {
             double err = bf16
                     ? sampledGemmError(s, (i, kk) -> ((BFloat16Array) a).get(i * s + kk), (kk, j) -> ((BFloat16Array) bt).get(j * s + kk), c)
                     : sampledGemmError(s, (i, kk) -> ((HalfFloatArray) a).get(i * s + kk), (kk, j) -> ((HalfFloatArray) bt).get(j * s + kk), c);
-            Map<String, Object> line = header("gemm " + (bf16 ? "bf16" : "f16") + " A*B^T (JIT "
-                    + kernel.getName() + ")", device.backendName(),
-                    device.deviceName());
+            Map<String, Object> line = header(caseName, device.backendName(), device.deviceName());
             line.put("shape", List.of(s, s, s));
+            line.putAll(facts);
             line.put("median_ms", round(ms, 3));
             line.put("tflops", round(2.0 * s * s * s / (ms / 1e3) / 1e12, 1));
             line.put("max_rel_err_sampled", err);

@@ -3,6 +3,7 @@ package io.sparge4j.engine.kernel;
 import io.sparge4j.kernels.WorkerGrid1D;
 import io.sparge4j.kernels.WorkerGrid2D;
 import io.sparge4j.kernels.linalg.GemmKernels;
+import io.sparge4j.kernels.linalg.GemmKernels.PairTiling;
 import io.sparge4j.kernels.selftest.PortabilityKernels;
 import io.sparge4j.kernels.types.arrays.BFloat16Array;
 import io.sparge4j.kernels.types.arrays.FloatArray;
@@ -11,9 +12,12 @@ import io.sparge4j.kernels.types.arrays.IntArray;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.MethodSource;
 
 import java.util.Random;
+import java.util.stream.Stream;
 
 import static io.sparge4j.engine.testing.Assertions2.assertClose;
 
@@ -100,13 +104,40 @@ class GemmKernelsEmulatorTest {
     }
 
     /**
-     * The pair kernels (128x256 per work-group): interior tiles take the unchecked path, edge tiles (in m, n and
-     * k) the guarded one; 256x256x64 is whole tiles only, 260x300x70 has both in every dimension, 140x136x40
-     * edges only, 2 is the shortest even k.
+     * The pair kernels (default tiling, 128x128 per work-group): interior tiles take the unchecked path, edge tiles
+     * (in m, n and k) the guarded one; 256x256x64 is whole tiles only, 260x300x70 has both in every dimension,
+     * 140x136x40 edges only, 2 is the shortest even k.
      */
     @ParameterizedTest(name = "{0}x{1}x{2}")
     @CsvSource({"256, 256, 64", "260, 300, 70", "140, 136, 40", "130, 129, 2"})
     void mmaGemmPairsInsideAndAtEdges(int m, int n, int k) {
+        checkPairs(m, n, k, GemmKernels.DEFAULT_PAIR_TILING, (a, bt, c) -> ctx -> GemmKernels.mmaGemmBF16Pairs(ctx,
+                a, bt, c, m, n, k), (a, bt, c) -> ctx -> GemmKernels.mmaGemmF16Pairs(ctx, a, bt, c, m, n, k));
+    }
+
+    static Stream<Arguments> tilingsAndSizes() {
+        // 256x256x64: whole tiles for every tiling (blocks of 64 to 256); 260x300x70: inside and edges in m, n
+        // and k for every tiling; 130x129x2: edges only, the shortest even k
+        return GemmKernels.PAIR_TILINGS.stream().flatMap(t -> Stream.of(Arguments.of(t, 256, 256, 64),
+                Arguments.of(t, 260, 300, 70), Arguments.of(t, 130, 129, 2)));
+    }
+
+    /** Every tiling of the {@code @Constant} entry points, at sizes that reach both paths of each. */
+    @ParameterizedTest(name = "{0} {1}x{2}x{3}")
+    @MethodSource("tilingsAndSizes")
+    void everyPairTilingInsideAndAtEdges(PairTiling t, int m, int n, int k) {
+        checkPairs(m, n, k, t, (a, bt, c) -> ctx -> GemmKernels.mmaGemmBF16PairsTiled(ctx, a, bt, c, m, n, k,
+                t.warpsM(), t.warpsN(), t.warpMTiles(), t.warpNTiles(), t.bk()),
+                (a, bt, c) -> ctx -> GemmKernels.mmaGemmF16PairsTiled(ctx, a, bt, c, m, n, k, t.warpsM(),
+                        t.warpsN(), t.warpMTiles(), t.warpNTiles(), t.bk()));
+    }
+
+    /** A pair kernel launch over int views of A and Bt into C. */
+    private interface PairLaunch {
+        KernelContextTask on(IntArray a, IntArray bt, FloatArray c);
+    }
+
+    private void checkPairs(int m, int n, int k, PairTiling tiling, PairLaunch bf16, PairLaunch f16) {
         Random rnd = new Random(15L * m + 7L * n + k);
         float[] av = gaussian(rnd, m * k);
         float[] bv = gaussian(rnd, n * k);
@@ -116,15 +147,13 @@ class GemmKernelsEmulatorTest {
         HalfFloatArray b16 = HalfFloatArray.fromArray(bv);
         FloatArray c8 = poisoned(m * n);
         FloatArray c16 = poisoned(m * n);
-        WorkerGrid2D grid = new WorkerGrid2D(ceil(n, GemmKernels.PAIR_BLOCK_N) * GemmKernels.MMA_GROUP_SIZE,
-                ceil(m, GemmKernels.PAIR_BLOCK_M));
-        grid.setLocalWork(GemmKernels.MMA_GROUP_SIZE, 1, 1);
-        IntArray a8p = IntArray.fromSegmentShallow(a8.getSegment());
-        IntArray b8p = IntArray.fromSegmentShallow(b8.getSegment());
-        IntArray a16p = IntArray.fromSegmentShallow(a16.getSegment());
-        IntArray b16p = IntArray.fromSegmentShallow(b16.getSegment());
-        emulator.execute(grid, ctx -> GemmKernels.mmaGemmBF16Pairs(ctx, a8p, b8p, c8, m, n, k));
-        emulator.execute(grid, ctx -> GemmKernels.mmaGemmF16Pairs(ctx, a16p, b16p, c16, m, n, k));
+        WorkerGrid2D grid = new WorkerGrid2D(ceil(n, tiling.blockN()) * tiling.groupSize(),
+                ceil(m, tiling.blockM()));
+        grid.setLocalWork(tiling.groupSize(), 1, 1);
+        emulator.execute(grid, bf16.on(IntArray.fromSegmentShallow(a8.getSegment()),
+                IntArray.fromSegmentShallow(b8.getSegment()), c8));
+        emulator.execute(grid, f16.on(IntArray.fromSegmentShallow(a16.getSegment()),
+                IntArray.fromSegmentShallow(b16.getSegment()), c16));
         double[] e8 = new double[m * n];
         double[] e16 = new double[m * n];
         for (int i = 0; i < m; i++) {
@@ -136,9 +165,9 @@ class GemmKernelsEmulatorTest {
             }
         }
         // exact products; up to 70 float adds of sums up to ~30: 1e-5 relative, 4e-5 absolute
-        String size = m + "x" + n + "x" + k;
-        assertClose(e8, c8.toHeapArray(), 1e-5, 4e-5, "mmaGemmBF16Pairs " + size);
-        assertClose(e16, c16.toHeapArray(), 1e-5, 4e-5, "mmaGemmF16Pairs " + size);
+        String what = tiling.label() + " " + m + "x" + n + "x" + k;
+        assertClose(e8, c8.toHeapArray(), 1e-5, 4e-5, "bf16 pairs " + what);
+        assertClose(e16, c16.toHeapArray(), 1e-5, 4e-5, "f16 pairs " + what);
     }
 
     @Test

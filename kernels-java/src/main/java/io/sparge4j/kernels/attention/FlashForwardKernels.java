@@ -2,8 +2,11 @@ package io.sparge4j.kernels.attention;
 
 import io.sparge4j.kernels.KernelContext;
 import io.sparge4j.kernels.KernelMath;
+import io.sparge4j.kernels.annotations.Constant;
 import io.sparge4j.kernels.types.arrays.FloatArray;
 import io.sparge4j.kernels.types.arrays.IntArray;
+
+import java.util.List;
 
 /**
  * Block-sparse FlashAttention forward in f32 on CUDA cores, with the logsumexp saved for the backward. Dense
@@ -71,25 +74,88 @@ public final class FlashForwardKernels {
      * different groups of 4 banks, so a quarter-warp's 128-bit loads are free of conflicts.
      */
     private static final int QK_LD = D_STEP + 4;
-    /** Where the K chunk starts in the shared tile. */
-    private static final int K_AT = GROUP_ROWS * QK_LD;
     /** Row stride of P: a multiple of 4, rows 4 banks apart (the row-statistics pass reads 4 columns at once). */
     private static final int P_LD = KEY_BLOCK + 4;
-    /** One buffer of Q and K chunks. */
-    private static final int CHUNK = (GROUP_ROWS + KEY_BLOCK) * QK_LD;
-    /** The shared tile: two buffers of Q and K chunks during QKᵀ, then P. */
-    private static final int SHARED = 2 * CHUNK > GROUP_ROWS * P_LD ? 2 * CHUNK : GROUP_ROWS * P_LD;
     /** Keys of V staged at a time. */
     private static final int V_KEYS = 8;
     /** Two buffers of V rows. */
     private static final int V_TILE = 2 * V_KEYS * MAX_D;
-    /** Elements of a V chunk each work-item loads, at most. */
-    private static final int V_LOADS = V_KEYS * MAX_D / GROUP;
-    /** Elements of a Q chunk and a K chunk each work-item loads. */
-    private static final int Q_LOADS = GROUP_ROWS * D_STEP / GROUP;
-    private static final int K_LOADS = KEY_BLOCK * D_STEP / GROUP;
-    /** Columns of P each of a row's two statistics work-items covers. */
-    private static final int HALF = KEY_BLOCK / 2;
+
+    /**
+     * A work-group layout of {@link #flashForwardTuned}: {@code groupRows} query rows per group of {@code group}
+     * work-items (16 along keys and output columns, {@code group / 16} along rows, so each work-item holds
+     * {@link #rowsPerItem()} rows of S and of the output), {@code group / groupRows} work-items per query row for
+     * the softmax statistics. The default ({@link #DEFAULT_VARIANT}) is {@link #GROUP_ROWS} rows per
+     * {@link #GROUP}.
+     *
+     * @param groupRows query rows per work-group, dividing {@link #QUERY_BLOCK}
+     * @param group work-items per work-group, a multiple of 16
+     */
+    public record Variant(int groupRows, int group) {
+        /** @throws IllegalArgumentException when the layout does not split the tiles and loads evenly */
+        public Variant {
+            boolean fits = group >= 16 && group % EDGE == 0 && groupRows > 0 && QUERY_BLOCK % groupRows == 0
+                    && groupRows % (group / EDGE) == 0 && group % groupRows == 0
+                    && KEY_BLOCK * groupRows / group % VEC == 0 && groupRows * D_STEP % group == 0
+                    && KEY_BLOCK * D_STEP % group == 0 && V_KEYS * 64 % group == 0
+                    && groupRows * P_LD <= 2 * (groupRows + KEY_BLOCK) * QK_LD;
+            if (!fits) {
+                throw new IllegalArgumentException("FlashForwardKernels.Variant: groupRows " + groupRows
+                        + ", group " + group + ": expected groupRows dividing " + QUERY_BLOCK + " and group, a multiple"
+                        + " of 16 dividing 512, with group / 16 dividing groupRows, groupRows * 16 and 16 * groupRows"
+                        + " / group * 4, and groupRows <= 91");
+            }
+        }
+
+        /** @return work-groups per mask row (query block) */
+        public int groupsPerRow() {
+            return QUERY_BLOCK / groupRows;
+        }
+
+        /** @return query rows each work-item holds in S and the output accumulator */
+        public int rowsPerItem() {
+            return groupRows / (group / EDGE);
+        }
+
+        /**
+         * @param maskRows mask rows, heads * ceil(n / {@link #QUERY_BLOCK})
+         * @return the 1D launch's global size
+         */
+        public long globalSize(int maskRows) {
+            return (long) maskRows * groupsPerRow() * group;
+        }
+
+        /** @return e.g. {@code r64g128}: rows and work-items per group, as {@code SPARGE_FLASH_VARIANT} takes it */
+        public String label() {
+            return "r" + groupRows + "g" + group;
+        }
+
+        /**
+         * @param label a {@link #label()} of one of {@link #VARIANTS}, or {@code default}
+         * @return that variant
+         * @throws IllegalArgumentException naming the known labels when there is no such variant
+         */
+        public static Variant of(String label) {
+            if (label.equals("default")) {
+                return DEFAULT_VARIANT;
+            }
+            return VARIANTS.stream().filter(v -> v.label().equals(label)).findFirst().orElseThrow(() ->
+                    new IllegalArgumentException("flash forward variant '" + label + "': expected default or one of "
+                            + VARIANTS.stream().map(Variant::label).toList()));
+        }
+    }
+
+    /** The layout of {@link #flashForward64} and {@link #flashForward128}. */
+    public static final Variant DEFAULT_VARIANT = new Variant(GROUP_ROWS, GROUP);
+
+    /**
+     * Layouts worth timing against each other, the default first: 32 rows per 4 warps and 64 rows per 8 warps
+     * halve each work-item's tiles (4 rows of S and output instead of 8, at fewer FMAs per local load): on sm_90 at
+     * d = 128 both take 128 registers (d = 64: 152 and 116), so four groups of 4 warps or two of 8 share a
+     * multiprocessor, 16 warps against the default's 12 (168 registers). (32 rows per 2 warps, the default's tiles
+     * in smaller groups, took 254 registers: its loads of Q, K and V chunks take 8 to 16 registers each.)
+     */
+    public static final List<Variant> VARIANTS = List.of(DEFAULT_VARIANT, new Variant(32, 128), new Variant(64, 256));
 
     private FlashForwardKernels() {
     }
@@ -99,7 +165,7 @@ public final class FlashForwardKernels {
      */
     public static void flashForward64(KernelContext ctx, FloatArray q, FloatArray k, FloatArray v, FloatArray o,
             FloatArray lse, IntArray rowStart, IntArray rowBlocks, int n, float scale) {
-        forward(ctx, q, k, v, o, lse, rowStart, rowBlocks, n, 64, scale);
+        forward(ctx, q, k, v, o, lse, rowStart, rowBlocks, n, 64, scale, GROUP_ROWS, GROUP, EDGE_Y, ROWS);
     }
 
     /**
@@ -120,69 +186,105 @@ public final class FlashForwardKernels {
      */
     public static void flashForward128(KernelContext ctx, FloatArray q, FloatArray k, FloatArray v, FloatArray o,
             FloatArray lse, IntArray rowStart, IntArray rowBlocks, int n, float scale) {
-        forward(ctx, q, k, v, o, lse, rowStart, rowBlocks, n, 128, scale);
+        forward(ctx, q, k, v, o, lse, rowStart, rowBlocks, n, 128, scale, GROUP_ROWS, GROUP, EDGE_Y, ROWS);
     }
 
     /**
-     * The kernel body; d is a constant at each call, so the JIT folds it and the loops over it unroll. (One kernel
-     * with an {@code @Constant int d} would need 11 parameters besides the context; the TaskGraph takes 10.)
+     * {@link #flashForward128} (or 64) with the head dimension and a {@link Variant}'s layout as specialisation
+     * constants (each combination compiles its own kernel), for timing layouts against each other. Launch:
+     * {@link Variant#globalSize} work-items in groups of {@link Variant#group()} ({@link FlashForwardTasks#addForward}
+     * with a variant does it).
+     *
+     * @param ctx the work-item
+     * @param q queries (heads, n, d)
+     * @param k keys (heads, n, d)
+     * @param v values (heads, n, d)
+     * @param o output (heads, n, d), every element written
+     * @param lse natural-log logsumexp (heads, n), every element written
+     * @param rowStart CSR offsets of the kept key blocks per row
+     * @param rowBlocks kept key-block indices of each row, ascending
+     * @param n tokens per head
+     * @param scale softmax scale
+     * @param d head dimension: 64 or 128
+     * @param groupRows {@link Variant#groupRows()}
+     * @param group {@link Variant#group()}
+     */
+    public static void flashForwardTuned(KernelContext ctx, FloatArray q, FloatArray k, FloatArray v, FloatArray o,
+            FloatArray lse, IntArray rowStart, IntArray rowBlocks, int n, float scale, @Constant int d,
+            @Constant int groupRows, @Constant int group) {
+        forward(ctx, q, k, v, o, lse, rowStart, rowBlocks, n, d, scale, groupRows, group, group / EDGE,
+                groupRows / (group / EDGE));
+    }
+
+    /**
+     * The kernel body; d and the layout are constants at each call, so the JIT folds them and the loops over them
+     * unroll. (The JIT folds constants through expressions and helper arguments, not through local variables: the
+     * sizes below are written as expressions.) {@code groupRows} query rows per group of {@code group} work-items,
+     * {@code edgeY = group / 16} rows of work-items, each over {@code rows = groupRows / edgeY} query rows;
+     * {@code group / groupRows} work-items per query row share the statistics.
      */
     private static void forward(KernelContext ctx, FloatArray q, FloatArray k, FloatArray v, FloatArray o,
-            FloatArray lse, IntArray rowStart, IntArray rowBlocks, int n, int d, float scale) {
-        float[] tile = ctx.allocateFloatLocalArray(SHARED);
+            FloatArray lse, IntArray rowStart, IntArray rowBlocks, int n, int d, float scale, int groupRows,
+            int group, int edgeY, int rows) {
+        // two Q and K chunk buffers; P (groupRows x P_LD) fits in them for groupRows <= 64 (Variant checks)
+        float[] tile = ctx.allocateFloatLocalArray(2 * (groupRows + KEY_BLOCK) * QK_LD);
         float[] vs = ctx.allocateFloatLocalArray(V_TILE);
-        float[] partMax = ctx.allocateFloatLocalArray(GROUP);
-        float[] partSum = ctx.allocateFloatLocalArray(GROUP);
-        float[] rowScale = ctx.allocateFloatLocalArray(GROUP_ROWS);
-        float[] s = new float[ROWS * KEYS];
-        float[] acc = new float[ROWS * MAX_COLS];
+        float[] partMax = ctx.allocateFloatLocalArray(group);
+        float[] partSum = ctx.allocateFloatLocalArray(group);
+        float[] rowScale = ctx.allocateFloatLocalArray(groupRows);
+        float[] s = new float[rows * KEYS];
+        float[] acc = new float[rows * MAX_COLS];
         float[] qr = new float[VEC];
         float[] kr = new float[KEYS * VEC];
         float[] vr = new float[VEC * MAX_COLS];
-        float[] pq = new float[Q_LOADS];
-        float[] pk = new float[K_LOADS];
-        float[] pv = new float[V_LOADS];
+        float[] pq = new float[groupRows * D_STEP / group];
+        float[] pk = new float[KEY_BLOCK * D_STEP / group];
+        float[] pv = new float[V_KEYS * MAX_D / group];
         int lid = ctx.localIdx;
         int tx = lid % EDGE;
         int ty = lid / EDGE;
         int nq = (n + QUERY_BLOCK - 1) / QUERY_BLOCK;
-        int row = ctx.groupIdx / GROUPS_PER_ROW;
+        int row = ctx.groupIdx / (QUERY_BLOCK / groupRows);
         int bh = row / nq;
-        int q0 = (row % nq) * QUERY_BLOCK + (ctx.groupIdx % GROUPS_PER_ROW) * GROUP_ROWS;
+        int q0 = (row % nq) * QUERY_BLOCK + (ctx.groupIdx % (QUERY_BLOCK / groupRows)) * groupRows;
         int head = bh * n * d;
-        // Statistics role: two work-items per query row, each over half of the key block's columns.
-        int statRow = lid % GROUP_ROWS;
-        int statAt = statRow * P_LD + (lid / GROUP_ROWS) * HALF;
+        // Statistics role: group / groupRows work-items per query row, each over as many columns of the key block.
+        int statRow = lid % groupRows;
+        int statAt = statRow * P_LD + (lid / groupRows) * (KEY_BLOCK * groupRows / group);
         float m = Float.NEGATIVE_INFINITY;
         float lPart = 0f;
         int end = rowStart.get(row + 1);
         for (int e = rowStart.get(row); e < end; e++) {
             int k0 = rowBlocks.get(e) * KEY_BLOCK;
-            scores(ctx, q, k, tile, s, qr, kr, pq, pk, lid, tx, ty, head, q0, k0, n, d);
+            scores(ctx, q, k, tile, s, qr, kr, pq, pk, lid, tx, ty, head, q0, k0, n, d, groupRows, group, edgeY,
+                    rows);
             // V's first chunk is fetched now, so that its latency hides behind the softmax.
-            loadValues(v, pv, lid, head, k0, n, d);
-            for (int i = 0; i < ROWS; i++) {
+            loadValues(v, pv, lid, head, k0, n, d, group);
+            for (int i = 0; i < rows; i++) {
                 for (int j = 0; j < KEYS; j++) {
                     int key = tx + EDGE * j;
-                    tile[(ty + EDGE_Y * i) * P_LD + key] = k0 + key < n ? s[i * KEYS + j] * scale
+                    tile[(ty + edgeY * i) * P_LD + key] = k0 + key < n ? s[i * KEYS + j] * scale
                             : Float.NEGATIVE_INFINITY;
                 }
             }
             ctx.localBarrier();
             float blockMax = Float.NEGATIVE_INFINITY;
-            for (int c = 0; c < HALF; c += VEC) {
+            for (int c = 0; c < KEY_BLOCK * groupRows / group; c += VEC) {
                 for (int x = 0; x < VEC; x++) {
                     blockMax = KernelMath.max(blockMax, tile[statAt + c + x]);
                 }
             }
             partMax[lid] = blockMax;
             ctx.localBarrier();
-            float mNew = KernelMath.max(m, KernelMath.max(partMax[statRow], partMax[statRow + GROUP_ROWS]));
+            float mNew = m;
+            for (int p = 0; p < group / groupRows; p++) {
+                mNew = KernelMath.max(mNew, partMax[statRow + groupRows * p]);
+            }
             // A row that has seen only -inf keeps a zero sum and accumulator instead of exp(-inf + inf) = NaN.
             float base = mNew == Float.NEGATIVE_INFINITY ? 0f : mNew;
             float alpha = KernelMath.exp(m - base);
             float sum = 0f;
-            for (int c = 0; c < HALF; c += VEC) {
+            for (int c = 0; c < KEY_BLOCK * groupRows / group; c += VEC) {
                 for (int x = 0; x < VEC; x++) {
                     float p = KernelMath.exp(tile[statAt + c + x] - base);
                     tile[statAt + c + x] = p;
@@ -191,24 +293,27 @@ public final class FlashForwardKernels {
             }
             lPart = lPart * alpha + sum;
             m = mNew;
-            if (lid < GROUP_ROWS) {
+            if (lid < groupRows) {
                 rowScale[statRow] = alpha;
             }
             ctx.localBarrier();
-            accumulate(ctx, v, tile, vs, rowScale, acc, qr, vr, pv, lid, tx, ty, head, k0, n, d);
+            accumulate(ctx, v, tile, vs, rowScale, acc, qr, vr, pv, lid, tx, ty, head, k0, n, d, group, edgeY, rows);
         }
         partSum[lid] = lPart;
         ctx.localBarrier();
-        if (lid < GROUP_ROWS) {
-            float l = partSum[statRow] + partSum[statRow + GROUP_ROWS];
+        if (lid < groupRows) {
+            float l = 0f;
+            for (int p = 0; p < group / groupRows; p++) {
+                l += partSum[statRow + groupRows * p];
+            }
             rowScale[statRow] = l > 0f ? 1f / l : 0f;
             if (q0 + statRow < n) {
                 lse.set(bh * n + q0 + statRow, l > 0f ? m + KernelMath.log(l) : Float.NEGATIVE_INFINITY);
             }
         }
         ctx.localBarrier();
-        for (int i = 0; i < ROWS; i++) {
-            int r = ty + EDGE_Y * i;
+        for (int i = 0; i < rows; i++) {
+            int r = ty + edgeY * i;
             if (q0 + r < n) {
                 float inv = rowScale[r];
                 for (int j = 0; j < d / EDGE; j++) {
@@ -230,31 +335,33 @@ public final class FlashForwardKernels {
      * arithmetic. Rows and keys past n load as zeros. Every work-item calls it; it ends on a barrier.
      */
     private static void scores(KernelContext ctx, FloatArray q, FloatArray k, float[] tile, float[] s, float[] qr,
-            float[] kr, float[] pq, float[] pk, int lid, int tx, int ty, int head, int q0, int k0, int n, int d) {
-        for (int i = 0; i < ROWS * KEYS; i++) {
+            float[] kr, float[] pq, float[] pk, int lid, int tx, int ty, int head, int q0, int k0, int n, int d,
+            int groupRows, int group, int edgeY, int rows) {
+        for (int i = 0; i < rows * KEYS; i++) {
             s[i] = 0f;
         }
-        loadChunk(q, pq, Q_LOADS, lid, head, q0, 0, n, d);
-        loadChunk(k, pk, K_LOADS, lid, head, k0, 0, n, d);
-        storeChunk(tile, pq, Q_LOADS, lid, 0);
-        storeChunk(tile, pk, K_LOADS, lid, K_AT);
+        // Q's chunk at 0, K's at groupRows * QK_LD; a buffer is (groupRows + KEY_BLOCK) * QK_LD floats
+        loadChunk(q, pq, groupRows * D_STEP / group, lid, head, q0, 0, n, d, group);
+        loadChunk(k, pk, KEY_BLOCK * D_STEP / group, lid, head, k0, 0, n, d, group);
+        storeChunk(tile, pq, groupRows * D_STEP / group, lid, 0, group);
+        storeChunk(tile, pk, KEY_BLOCK * D_STEP / group, lid, groupRows * QK_LD, group);
         ctx.localBarrier();
         for (int c0 = 0; c0 < d; c0 += D_STEP) {
             int next = c0 + D_STEP;
-            int cur = (c0 / D_STEP % 2) * CHUNK;
+            int cur = (c0 / D_STEP % 2) * ((groupRows + KEY_BLOCK) * QK_LD);
             if (next < d) {
-                loadChunk(q, pq, Q_LOADS, lid, head, q0, next, n, d);
-                loadChunk(k, pk, K_LOADS, lid, head, k0, next, n, d);
+                loadChunk(q, pq, groupRows * D_STEP / group, lid, head, q0, next, n, d, group);
+                loadChunk(k, pk, KEY_BLOCK * D_STEP / group, lid, head, k0, next, n, d, group);
             }
             for (int c = 0; c < D_STEP; c += VEC) {
                 for (int j = 0; j < KEYS; j++) {
                     for (int x = 0; x < VEC; x++) {
-                        kr[j * VEC + x] = tile[cur + K_AT + (tx + EDGE * j) * QK_LD + c + x];
+                        kr[j * VEC + x] = tile[cur + groupRows * QK_LD + (tx + EDGE * j) * QK_LD + c + x];
                     }
                 }
-                for (int i = 0; i < ROWS; i++) {
+                for (int i = 0; i < rows; i++) {
                     for (int x = 0; x < VEC; x++) {
-                        qr[x] = tile[cur + (ty + EDGE_Y * i) * QK_LD + c + x];
+                        qr[x] = tile[cur + (ty + edgeY * i) * QK_LD + c + x];
                     }
                     for (int j = 0; j < KEYS; j++) {
                         for (int x = 0; x < VEC; x++) {
@@ -265,8 +372,9 @@ public final class FlashForwardKernels {
             }
             if (next < d) {
                 // The other buffer was last read before the previous barrier.
-                storeChunk(tile, pq, Q_LOADS, lid, CHUNK - cur);
-                storeChunk(tile, pk, K_LOADS, lid, CHUNK - cur + K_AT);
+                storeChunk(tile, pq, groupRows * D_STEP / group, lid, (groupRows + KEY_BLOCK) * QK_LD - cur, group);
+                storeChunk(tile, pk, KEY_BLOCK * D_STEP / group, lid,
+                        (groupRows + KEY_BLOCK) * QK_LD - cur + groupRows * QK_LD, group);
             }
             ctx.localBarrier();
         }
@@ -277,18 +385,18 @@ public final class FlashForwardKernels {
      * array into registers: adjacent work-items read adjacent columns (coalesced); rows past n read as zeros.
      */
     private static void loadChunk(FloatArray a, float[] regs, int loads, int lid, int head, int r0, int c0, int n,
-            int d) {
+            int d, int group) {
         for (int t = 0; t < loads; t++) {
-            int f = lid + GROUP * t;
+            int f = lid + group * t;
             int r = r0 + f / D_STEP;
             regs[t] = r < n ? a.get(head + r * d + c0 + f % D_STEP) : 0f;
         }
     }
 
     /** Stores registers loaded by {@link #loadChunk} into a chunk of {@code tile} from {@code at}. */
-    private static void storeChunk(float[] tile, float[] regs, int loads, int lid, int at) {
+    private static void storeChunk(float[] tile, float[] regs, int loads, int lid, int at, int group) {
         for (int t = 0; t < loads; t++) {
-            int f = lid + GROUP * t;
+            int f = lid + group * t;
             tile[at + (f / D_STEP) * QK_LD + f % D_STEP] = regs[t];
         }
     }
@@ -301,20 +409,20 @@ public final class FlashForwardKernels {
      */
     private static void accumulate(KernelContext ctx, FloatArray v, float[] tile, float[] vs, float[] rowScale,
             float[] acc, float[] pr, float[] vr, float[] pv, int lid, int tx, int ty, int head, int k0, int n,
-            int d) {
-        for (int i = 0; i < ROWS; i++) {
-            float a = rowScale[ty + EDGE_Y * i];
+            int d, int group, int edgeY, int rows) {
+        for (int i = 0; i < rows; i++) {
+            float a = rowScale[ty + edgeY * i];
             for (int j = 0; j < d / EDGE; j++) {
                 acc[i * MAX_COLS + j] *= a;
             }
         }
-        storeValues(vs, pv, lid, 0, d);
+        storeValues(vs, pv, lid, 0, d, group);
         ctx.localBarrier();
         for (int kc = 0; kc < KEY_BLOCK; kc += V_KEYS) {
             int next = kc + V_KEYS;
             int cur = (kc / V_KEYS % 2) * V_KEYS * d;
             if (next < KEY_BLOCK) {
-                loadValues(v, pv, lid, head, k0 + next, n, d);
+                loadValues(v, pv, lid, head, k0 + next, n, d, group);
             }
             for (int kk = 0; kk < V_KEYS; kk += VEC) {
                 for (int x = 0; x < VEC; x++) {
@@ -322,9 +430,9 @@ public final class FlashForwardKernels {
                         vr[x * MAX_COLS + j] = vs[cur + (kk + x) * d + column(tx, j)];
                     }
                 }
-                for (int i = 0; i < ROWS; i++) {
+                for (int i = 0; i < rows; i++) {
                     for (int x = 0; x < VEC; x++) {
-                        pr[x] = tile[(ty + EDGE_Y * i) * P_LD + kc + kk + x];
+                        pr[x] = tile[(ty + edgeY * i) * P_LD + kc + kk + x];
                     }
                     for (int x = 0; x < VEC; x++) {
                         for (int j = 0; j < d / EDGE; j++) {
@@ -334,25 +442,26 @@ public final class FlashForwardKernels {
                 }
             }
             if (next < KEY_BLOCK) {
-                storeValues(vs, pv, lid, V_KEYS * d - cur, d);
+                storeValues(vs, pv, lid, V_KEYS * d - cur, d, group);
             }
             ctx.localBarrier();
         }
     }
 
     /** Loads this work-item's share of V rows {@code r0 .. r0 + V_KEYS} into registers; rows past n as zeros. */
-    private static void loadValues(FloatArray v, float[] regs, int lid, int head, int r0, int n, int d) {
-        for (int t = 0; t < V_KEYS * d / GROUP; t++) {
-            int f = lid + GROUP * t;
+    private static void loadValues(FloatArray v, float[] regs, int lid, int head, int r0, int n, int d,
+            int group) {
+        for (int t = 0; t < V_KEYS * d / group; t++) {
+            int f = lid + group * t;
             int r = r0 + f / d;
             regs[t] = r < n ? v.get(head + r * d + f % d) : 0f;
         }
     }
 
     /** Stores registers loaded by {@link #loadValues} into {@code vs} from {@code at}. */
-    private static void storeValues(float[] vs, float[] regs, int lid, int at, int d) {
-        for (int t = 0; t < V_KEYS * d / GROUP; t++) {
-            vs[at + lid + GROUP * t] = regs[t];
+    private static void storeValues(float[] vs, float[] regs, int lid, int at, int d, int group) {
+        for (int t = 0; t < V_KEYS * d / group; t++) {
+            vs[at + lid + group * t] = regs[t];
         }
     }
 }

@@ -17,8 +17,12 @@ public final class FlashForwardTasks {
     private FlashForwardTasks() {
     }
 
+    /** Environment variable naming the {@link FlashForwardKernels.Variant} {@link #addForward} uses (for timing). */
+    public static final String VARIANT_ENV = "SPARGE_FLASH_VARIANT";
+
     /**
-     * Adds the block-sparse attention forward as task {@code id}.
+     * Adds the block-sparse attention forward as task {@code id}, with the layout named by {@value #VARIANT_ENV}
+     * ({@link FlashForwardKernels.Variant#label()}) or, when that is unset or empty, the default one.
      *
      * @param graph the graph to extend; the inputs must be on the device by then
      * @param grids receives the task's grid
@@ -35,11 +39,49 @@ public final class FlashForwardTasks {
      * @param d head dimension: 64 or 128
      * @param scale softmax scale (usually 1/sqrt(d))
      * @return the graph
-     * @throws IllegalArgumentException naming the argument that does not fit
+     * @throws IllegalArgumentException naming the argument that does not fit, or {@value #VARIANT_ENV} when it names
+     *     no variant
      */
     public static TaskGraph addForward(TaskGraph graph, GridScheduler grids, String id, FloatArray q, FloatArray k,
             FloatArray v, FloatArray o, FloatArray lse, IntArray rowStart, IntArray rowBlocks, int heads, int n, int d,
             float scale) {
+        String named = System.getenv(VARIANT_ENV);
+        FlashForwardKernels.Variant variant = named == null || named.isBlank() ? FlashForwardKernels.DEFAULT_VARIANT
+                : FlashForwardKernels.Variant.of(named.strip());
+        return addForward(graph, grids, id, q, k, v, o, lse, rowStart, rowBlocks, heads, n, d, scale, variant);
+    }
+
+    /**
+     * As {@link #addForward(TaskGraph, GridScheduler, String, FloatArray, FloatArray, FloatArray, FloatArray,
+     * FloatArray, IntArray, IntArray, int, int, int, float)} with the given layout: the default runs
+     * {@link FlashForwardKernels#flashForward64} or {@link FlashForwardKernels#flashForward128}, any other
+     * {@link FlashForwardKernels#flashForwardTuned}.
+     *
+     * @param graph the graph to extend; the inputs must be on the device by then
+     * @param grids receives the task's grid
+     * @param id task id, unique in the graph
+     * @param q queries (heads, n, d)
+     * @param k keys (heads, n, d)
+     * @param v values (heads, n, d)
+     * @param o output (heads, n, d)
+     * @param lse logsumexp output (heads, n), natural log
+     * @param rowStart CSR offsets of kept key blocks (heads * ceil(n / 128) + 1)
+     * @param rowBlocks kept key blocks, ascending per row (at least one element)
+     * @param heads B * H
+     * @param n tokens per head
+     * @param d head dimension: 64 or 128
+     * @param scale softmax scale (usually 1/sqrt(d))
+     * @param variant the work-group layout
+     * @return the graph
+     * @throws IllegalArgumentException naming the argument that does not fit
+     */
+    public static TaskGraph addForward(TaskGraph graph, GridScheduler grids, String id, FloatArray q, FloatArray k,
+            FloatArray v, FloatArray o, FloatArray lse, IntArray rowStart, IntArray rowBlocks, int heads, int n, int d,
+            float scale, FlashForwardKernels.Variant variant) {
+        if (variant == null) {
+            throw new IllegalArgumentException("FlashForwardTasks.addForward: variant is null, expected a layout "
+                    + "such as FlashForwardKernels.DEFAULT_VARIANT");
+        }
         if (heads <= 0 || n <= 0) {
             throw new IllegalArgumentException("FlashForwardTasks.addForward: heads is " + heads + " and n is " + n
                     + ", expected positive integers");
@@ -65,15 +107,18 @@ public final class FlashForwardTasks {
         size("lse", lse.getSize(), (long) heads * n);
         size("rowStart", rowStart.getSize(), rows + 1L);
         size("rowBlocks", rowBlocks.getSize(), 1);
-        if (d == 64) {
+        if (!variant.equals(FlashForwardKernels.DEFAULT_VARIANT)) {
+            graph.task(id, FlashForwardKernels::flashForwardTuned, new KernelContext(), q, k, v, o, lse, rowStart,
+                    rowBlocks, n, scale, d, variant.groupRows(), variant.group());
+        } else if (d == 64) {
             graph.task(id, FlashForwardKernels::flashForward64, new KernelContext(), q, k, v, o, lse, rowStart,
                     rowBlocks, n, scale);
         } else {
             graph.task(id, FlashForwardKernels::flashForward128, new KernelContext(), q, k, v, o, lse, rowStart,
                     rowBlocks, n, scale);
         }
-        WorkerGrid1D grid = new WorkerGrid1D(rows * FlashForwardKernels.GROUPS_PER_ROW * FlashForwardKernels.GROUP);
-        grid.setLocalWork(FlashForwardKernels.GROUP, 1, 1);
+        WorkerGrid1D grid = new WorkerGrid1D(variant.globalSize(rows));
+        grid.setLocalWork(variant.group(), 1, 1);
         grids.setWorkerGrid(graph.getTaskGraphName() + "." + id, grid);
         return graph;
     }

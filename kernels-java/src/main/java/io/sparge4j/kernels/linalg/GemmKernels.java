@@ -2,10 +2,13 @@ package io.sparge4j.kernels.linalg;
 
 import io.sparge4j.kernels.KernelContext;
 import io.sparge4j.kernels.KernelMath;
+import io.sparge4j.kernels.annotations.Constant;
 import io.sparge4j.kernels.types.arrays.BFloat16Array;
 import io.sparge4j.kernels.types.arrays.FloatArray;
 import io.sparge4j.kernels.types.arrays.HalfFloatArray;
 import io.sparge4j.kernels.types.arrays.IntArray;
+
+import java.util.List;
 
 /**
  * Matrix multiplies written for GPUs: a register-blocked f32 GEMM (CUDA cores) and tensor-core GEMMs in f16 and
@@ -40,27 +43,19 @@ public final class GemmKernels {
     private static final int MMA_BK = 32;
     /** Row stride of the MMA kernels' local tiles: 8 elements of padding keep fragment loads free of bank conflicts. */
     private static final int MMA_LDS = MMA_BK + 8;
-    /** k elements per tile of the pair kernels. */
-    private static final int PAIR_BK = 32;
     /**
-     * Ints (k pairs) per row of a pair-kernel local tile, unpadded: a swizzle ({@link #pairSlot}) keeps the
-     * 64-bit fragment loads and the tile stores free of bank conflicts.
+     * The pair kernels' default tiling (see {@link PairTiling}): four warps along m by two along n, each owning 32x64
+     * of C as 2x8 accumulator fragments, 32-k tiles. (Eight warps of 64x64 over 128x256 with 16-k tiles measured
+     * 151 TFLOP/s on the H200 against this one's 211: 190 registers allow one work-group per multiprocessor, this
+     * one's 121 two.)
      */
-    private static final int PAIR_KP = PAIR_BK / 2;
-    /**
-     * Warps of a pair-kernel work-group along n (four along m); each owns 32x64 of C as 2x8 accumulator
-     * fragments. (Eight warps of 64x64 over 128x256 would need 48 KiB of double-buffered tiles, more than a
-     * device without tensor cores has beside the MMA fallback's scratch; 128 registers also let two work-groups
-     * share a multiprocessor.)
-     */
+    private static final int PAIR_WARPS_M = 4;
     private static final int PAIR_WARPS_N = 2;
     private static final int PAIR_WARP_M_TILES = 2;
     private static final int PAIR_WARP_N_TILES = 8;
-    /** A's and Bt's tiles in ints; local memory holds two of each (double buffering). */
-    private static final int PAIR_A_TILE = PAIR_BLOCK_M * PAIR_KP;
-    private static final int PAIR_B_TILE = PAIR_BLOCK_N * PAIR_KP;
-    /** Rows of a tile one pass of the work-group loads: 16 work-items per row of 16 ints. */
-    private static final int PAIR_ROWS_PER_PASS = MMA_GROUP_SIZE / PAIR_KP;
+    private static final int PAIR_BK = 32;
+    /** Local (shared) memory the JIT may give a kernel: CUDA's static limit, also common on OpenCL GPUs. */
+    private static final int LOCAL_MEMORY_LIMIT = 48 * 1024;
     private static final int WARP_M_TILES = 2;
     private static final int WARP_N_TILES = 8;
 
@@ -297,13 +292,106 @@ public final class GemmKernels {
     }
 
     /**
+     * A tile configuration of the pair MMA GEMMs: {@code warpsM x warpsN} warps per work-group, each owning
+     * {@code warpMTiles x warpNTiles} accumulator fragments of 16x8 (so a work-group computes
+     * {@link #blockM()} x {@link #blockN()} of C), over k-tiles of {@code bk} elements held twice (double buffering)
+     * in local memory. The values are the {@code @Constant}s of {@link #mmaGemmBF16PairsTiled} and
+     * {@link #mmaGemmF16PairsTiled}; launch those with work-groups of {@link #groupSize()} x 1 over
+     * {@code (ceil(n / blockN) * groupSize, ceil(m / blockM))}.
+     *
+     * @param warpsM warps along m
+     * @param warpsN warps along n
+     * @param warpMTiles 16-row accumulator fragments per warp along m
+     * @param warpNTiles 8-column accumulator fragments per warp along n
+     * @param bk k elements per tile: 16 or 32
+     */
+    public record PairTiling(int warpsM, int warpsN, int warpMTiles, int warpNTiles, int bk) {
+        /**
+         * @throws IllegalArgumentException when the work-group cannot load its tiles in whole passes of rows that
+         *     keep the swizzle, has more than 1024 work-items, or needs more than 48 KiB of local memory
+         */
+        public PairTiling {
+            if (warpsM < 1 || warpsN < 1 || warpMTiles < 1 || warpNTiles < 1 || (bk != 16 && bk != 32)) {
+                throw new IllegalArgumentException("PairTiling: warpsM " + warpsM + ", warpsN " + warpsN
+                        + ", warpMTiles " + warpMTiles + ", warpNTiles " + warpNTiles + ", bk " + bk
+                        + ": expected positive counts and bk 16 or 32");
+            }
+            int group = 32 * warpsM * warpsN;
+            int rowsPerPass = group / (bk / 2);
+            int blockM = warpsM * warpMTiles * 16;
+            int blockN = warpsN * warpNTiles * 8;
+            if (group > 1024 || rowsPerPass % 4 != 0 || blockM % rowsPerPass != 0 || blockN % rowsPerPass != 0) {
+                throw new IllegalArgumentException("PairTiling " + warpsM + "x" + warpsN + " warps of " + warpMTiles
+                        + "x" + warpNTiles + " fragments, bk " + bk + ": " + group + " work-items load " + rowsPerPass
+                        + " rows per pass, expected at most 1024 work-items and a multiple of 4 rows dividing both "
+                        + "tiles' rows (" + blockM + " and " + blockN + ")");
+            }
+            int bytes = 2 * (blockM + blockN) * bk * 2;
+            if (bytes > LOCAL_MEMORY_LIMIT) {
+                throw new IllegalArgumentException("PairTiling " + blockM + "x" + blockN + ", bk " + bk + " needs "
+                        + bytes + " bytes of local memory, expected at most " + LOCAL_MEMORY_LIMIT);
+            }
+        }
+
+        /** @return rows of C per work-group */
+        public int blockM() {
+            return warpsM * warpMTiles * 16;
+        }
+
+        /** @return columns of C per work-group */
+        public int blockN() {
+            return warpsN * warpNTiles * 8;
+        }
+
+        /** @return work-items per work-group */
+        public int groupSize() {
+            return 32 * warpsM * warpsN;
+        }
+
+        /** @return bytes of local memory the tiles take (two buffers of A's and Bt's, 2 bytes per element) */
+        public int localMemoryBytes() {
+            return 2 * (blockM() + blockN()) * bk * 2;
+        }
+
+        /** @return e.g. {@code 128x128 w4x2 32x64 bk32}: block, warps (m x n), warp tile, k-tile */
+        public String label() {
+            return blockM() + "x" + blockN() + " w" + warpsM + "x" + warpsN + " " + warpMTiles * 16 + "x"
+                    + warpNTiles * 8 + " bk" + bk;
+        }
+    }
+
+    /** The tiling of {@link #mmaGemmBF16Pairs} and {@link #mmaGemmF16Pairs}. */
+    public static final PairTiling DEFAULT_PAIR_TILING = new PairTiling(PAIR_WARPS_M, PAIR_WARPS_N,
+            PAIR_WARP_M_TILES, PAIR_WARP_N_TILES, PAIR_BK);
+
+    /**
+     * Tilings worth timing against each other (the default first); every one passes the emulator tests and compiles
+     * for sm_90 without spills.
+     */
+    public static final List<PairTiling> PAIR_TILINGS = List.of(
+            DEFAULT_PAIR_TILING,
+            new PairTiling(2, 2, 4, 8, 32),
+            new PairTiling(4, 2, 4, 8, 32),
+            new PairTiling(2, 4, 4, 8, 32),
+            new PairTiling(4, 2, 2, 8, 16),
+            new PairTiling(2, 2, 4, 8, 16),
+            new PairTiling(4, 2, 4, 8, 16),
+            new PairTiling(2, 4, 4, 8, 16),
+            new PairTiling(2, 2, 2, 8, 32),
+            new PairTiling(8, 2, 2, 8, 32),
+            new PairTiling(4, 4, 2, 8, 32),
+            new PairTiling(8, 2, 2, 8, 16),
+            new PairTiling(4, 4, 2, 8, 16));
+
+    /**
      * {@link #mmaGemmBF16} reading both operands as pairs of bf16 in 32-bit words: {@code a} and {@code bt} are
      * int views of the bf16 matrices (e.g. {@code IntArray.fromSegmentShallow(bf16.getSegment())}), element
      * {@code 2p} in the low half of int {@code p}, so {@code k} must be even (for odd {@code k} use
      * {@link #mmaGemmBF16}). A work-group of eight warps computes 128x128 of C, each warp 32x64 (2x8 accumulator
-     * fragments). Whole tiles inside the matrices load without bounds checks; the next k-tile is fetched into
-     * registers while the tensor cores work on the current one (two local buffers, one barrier per tile).
-     * Grid as {@link #mmaGemmBF16}: 256x1 work-groups over {@code (ceil(n / 128) * 256, ceil(m / 128))}.
+     * fragments): {@link #DEFAULT_PAIR_TILING}. Whole tiles inside the matrices load without bounds checks; the
+     * next k-tile is fetched into registers while the tensor cores work on the current one (two local buffers, one
+     * barrier per tile). Grid as {@link #mmaGemmBF16}: 256x1 work-groups over
+     * {@code (ceil(n / 128) * 256, ceil(m / 128))}.
      *
      * @param ctx the work-item
      * @param a A as int pairs, row-major m x k/2
@@ -315,14 +403,8 @@ public final class GemmKernels {
      */
     public static void mmaGemmBF16Pairs(KernelContext ctx, IntArray a, IntArray bt, FloatArray c, int m, int n,
             int k) {
-        int[] as = ctx.allocateIntLocalArray(2 * PAIR_A_TILE);
-        int[] bs = ctx.allocateIntLocalArray(2 * PAIR_B_TILE);
-        float[] acc = new float[PAIR_WARP_M_TILES * PAIR_WARP_N_TILES * KernelContext.MMA_C_FRAGMENT];
-        short[] af = new short[PAIR_WARP_M_TILES * KernelContext.MMA_A_FRAGMENT];
-        short[] bf = new short[PAIR_WARP_N_TILES * KernelContext.MMA_B_FRAGMENT];
-        int[] ra = new int[PAIR_BLOCK_M / PAIR_ROWS_PER_PASS];
-        int[] rb = new int[PAIR_BLOCK_N / PAIR_ROWS_PER_PASS];
-        mmaGemmPairs(ctx, as, bs, acc, af, bf, ra, rb, a, bt, c, m, n, k, true);
+        mmaGemmPairsTiled(ctx, a, bt, c, m, n, k, true, PAIR_WARPS_M, PAIR_WARPS_N, PAIR_WARP_M_TILES,
+                PAIR_WARP_N_TILES, PAIR_BK);
     }
 
     /**
@@ -339,100 +421,165 @@ public final class GemmKernels {
      */
     public static void mmaGemmF16Pairs(KernelContext ctx, IntArray a, IntArray bt, FloatArray c, int m, int n,
             int k) {
-        int[] as = ctx.allocateIntLocalArray(2 * PAIR_A_TILE);
-        int[] bs = ctx.allocateIntLocalArray(2 * PAIR_B_TILE);
-        float[] acc = new float[PAIR_WARP_M_TILES * PAIR_WARP_N_TILES * KernelContext.MMA_C_FRAGMENT];
-        short[] af = new short[PAIR_WARP_M_TILES * KernelContext.MMA_A_FRAGMENT];
-        short[] bf = new short[PAIR_WARP_N_TILES * KernelContext.MMA_B_FRAGMENT];
-        int[] ra = new int[PAIR_BLOCK_M / PAIR_ROWS_PER_PASS];
-        int[] rb = new int[PAIR_BLOCK_N / PAIR_ROWS_PER_PASS];
-        mmaGemmPairs(ctx, as, bs, acc, af, bf, ra, rb, a, bt, c, m, n, k, false);
+        mmaGemmPairsTiled(ctx, a, bt, c, m, n, k, false, PAIR_WARPS_M, PAIR_WARPS_N, PAIR_WARP_M_TILES,
+                PAIR_WARP_N_TILES, PAIR_BK);
     }
 
-    /** The pair kernels' body: double-buffered local tiles, register prefetch of the next k-tile. */
+    /**
+     * {@link #mmaGemmBF16Pairs} with the tiling as specialisation constants, the values of a valid
+     * {@link PairTiling} (each tiling compiles its own kernel), for timing tilings against each other. Grid: see
+     * {@link PairTiling}.
+     *
+     * @param ctx the work-item
+     * @param a A as int pairs, row-major m x k/2
+     * @param bt B transposed as int pairs, row-major n x k/2
+     * @param c C (m x n, f32), written
+     * @param m rows of A and C
+     * @param n rows of Bt, columns of C
+     * @param k the reduction length in bf16 elements, even
+     * @param warpsM {@link PairTiling#warpsM()}
+     * @param warpsN {@link PairTiling#warpsN()}
+     * @param warpMTiles {@link PairTiling#warpMTiles()}
+     * @param warpNTiles {@link PairTiling#warpNTiles()}
+     * @param bk {@link PairTiling#bk()}
+     */
+    public static void mmaGemmBF16PairsTiled(KernelContext ctx, IntArray a, IntArray bt, FloatArray c, int m, int n,
+            int k, @Constant int warpsM, @Constant int warpsN, @Constant int warpMTiles, @Constant int warpNTiles,
+            @Constant int bk) {
+        mmaGemmPairsTiled(ctx, a, bt, c, m, n, k, true, warpsM, warpsN, warpMTiles, warpNTiles, bk);
+    }
+
+    /**
+     * {@link #mmaGemmF16Pairs} with the tiling as specialisation constants: see {@link #mmaGemmBF16PairsTiled}.
+     *
+     * @param ctx the work-item
+     * @param a A as int pairs, row-major m x k/2
+     * @param bt B transposed as int pairs, row-major n x k/2
+     * @param c C (m x n, f32), written
+     * @param m rows of A and C
+     * @param n rows of Bt, columns of C
+     * @param k the reduction length in f16 elements, even
+     * @param warpsM {@link PairTiling#warpsM()}
+     * @param warpsN {@link PairTiling#warpsN()}
+     * @param warpMTiles {@link PairTiling#warpMTiles()}
+     * @param warpNTiles {@link PairTiling#warpNTiles()}
+     * @param bk {@link PairTiling#bk()}
+     */
+    public static void mmaGemmF16PairsTiled(KernelContext ctx, IntArray a, IntArray bt, FloatArray c, int m, int n,
+            int k, @Constant int warpsM, @Constant int warpsN, @Constant int warpMTiles, @Constant int warpNTiles,
+            @Constant int bk) {
+        mmaGemmPairsTiled(ctx, a, bt, c, m, n, k, false, warpsM, warpsN, warpMTiles, warpNTiles, bk);
+    }
+
+    /**
+     * Allocates the pair kernels' arrays for a tiling and runs the body. The JIT folds constants through
+     * expressions and helper arguments but not through local variables, so every size below is written as an
+     * expression of the tiling's arguments. Rows per load pass: {@code 32 * warpsM * warpsN / (bk / 2)}.
+     */
+    private static void mmaGemmPairsTiled(KernelContext ctx, IntArray a, IntArray bt, FloatArray c, int m, int n,
+            int k, boolean bf16, int warpsM, int warpsN, int mTiles, int nTiles, int bk) {
+        int[] as = ctx.allocateIntLocalArray(2 * (warpsM * mTiles * 16) * (bk / 2));
+        int[] bs = ctx.allocateIntLocalArray(2 * (warpsN * nTiles * 8) * (bk / 2));
+        float[] acc = new float[mTiles * nTiles * KernelContext.MMA_C_FRAGMENT];
+        short[] af = new short[mTiles * KernelContext.MMA_A_FRAGMENT];
+        short[] bf = new short[nTiles * KernelContext.MMA_B_FRAGMENT];
+        int[] ra = new int[warpsM * mTiles * 16 / (32 * warpsM * warpsN / (bk / 2))];
+        int[] rb = new int[warpsN * nTiles * 8 / (32 * warpsM * warpsN / (bk / 2))];
+        mmaGemmPairs(ctx, as, bs, acc, af, bf, ra, rb, a, bt, c, m, n, k, bf16, warpsN, mTiles, nTiles,
+                warpsM * mTiles * 16, warpsN * nTiles * 8, bk / 2, 32 * warpsM * warpsN / (bk / 2));
+    }
+
+    /**
+     * The pair kernels' body: double-buffered local tiles, register prefetch of the next k-tile. Tiles are
+     * {@code blockM} (A) and {@code blockN} (Bt) rows of {@code kp} ints; a load pass covers {@code rowsPerPass}
+     * rows, {@code kp} work-items per row.
+     */
     private static void mmaGemmPairs(KernelContext ctx, int[] as, int[] bs, float[] acc, short[] af, short[] bf,
-            int[] ra, int[] rb, IntArray a, IntArray bt, FloatArray c, int m, int n, int k, boolean bf16) {
+            int[] ra, int[] rb, IntArray a, IntArray bt, FloatArray c, int m, int n, int k, boolean bf16,
+            int warpsN, int mTiles, int nTiles, int blockM, int blockN, int kp, int rowsPerPass) {
         int tid = ctx.localIdx;
         int warp = tid >> 5;
         int lane = tid & 31;
         int g = lane >> 2;
         int tq = lane & 3;
-        int warpRow = warp / PAIR_WARPS_N * (PAIR_WARP_M_TILES * 16);
-        int warpCol = warp % PAIR_WARPS_N * (PAIR_WARP_N_TILES * 8);
-        int rowBase = ctx.groupIdy * PAIR_BLOCK_M;
-        int colBase = ctx.groupIdx * PAIR_BLOCK_N;
-        int kp = k >> 1;
-        int loadRow = tid / PAIR_KP;
-        int loadCol = tid % PAIR_KP;
-        // loadRow + PAIR_ROWS_PER_PASS * e keeps loadRow's swizzle: one slot serves every row this work-item stores
-        int storeAt = loadRow * PAIR_KP + pairSlot(loadRow, loadCol);
+        int warpRow = warp / warpsN * (mTiles * 16);
+        int warpCol = warp % warpsN * (nTiles * 8);
+        int rowBase = ctx.groupIdy * blockM;
+        int colBase = ctx.groupIdx * blockN;
+        int kPairs = k >> 1;
+        int loadRow = tid / kp;
+        int loadCol = tid % kp;
+        // loadRow + rowsPerPass * e keeps loadRow's swizzle (rowsPerPass is a multiple of 4): one slot serves every
+        // row this work-item stores
+        int storeAt = loadRow * kp + pairSlot(loadRow, loadCol, kp);
         // this lane's fragment origins (pairSlot for k pair 2 tq of rows g, g + 8, g + 16, ...: same swizzle)
-        int swizzle = PAIR_KP > 8 ? ((g >> 1) & 1) << 3 : 0;
-        int aFragment = (warpRow + g) * PAIR_KP + 2 * tq;
-        int bFragment = (warpCol + g) * PAIR_KP + 2 * tq;
-        boolean rowsInside = rowBase + PAIR_BLOCK_M <= m;
-        boolean colsInside = colBase + PAIR_BLOCK_N <= n;
-        loadPairs(a, ra, PAIR_BLOCK_M, rowBase + loadRow, m, kp, loadCol, rowsInside && PAIR_KP <= kp);
-        loadPairs(bt, rb, PAIR_BLOCK_N, colBase + loadRow, n, kp, loadCol, colsInside && PAIR_KP <= kp);
-        storePairs(as, ra, PAIR_BLOCK_M, storeAt);
-        storePairs(bs, rb, PAIR_BLOCK_N, storeAt);
+        int swizzle = kp > 8 ? ((g >> 1) & 1) << 3 : 0;
+        int aFragment = (warpRow + g) * kp + 2 * tq;
+        int bFragment = (warpCol + g) * kp + 2 * tq;
+        boolean rowsInside = rowBase + blockM <= m;
+        boolean colsInside = colBase + blockN <= n;
+        loadPairs(a, ra, blockM / rowsPerPass, rowsPerPass, rowBase + loadRow, m, kPairs, loadCol,
+                rowsInside && kp <= kPairs);
+        loadPairs(bt, rb, blockN / rowsPerPass, rowsPerPass, colBase + loadRow, n, kPairs, loadCol,
+                colsInside && kp <= kPairs);
+        storePairs(as, ra, blockM / rowsPerPass, rowsPerPass * kp, storeAt);
+        storePairs(bs, rb, blockN / rowsPerPass, rowsPerPass * kp, storeAt);
         ctx.localBarrier();
-        for (int tp = 0; tp < kp; tp += PAIR_KP) {
-            int next = tp + PAIR_KP;
+        for (int tp = 0; tp < kPairs; tp += kp) {
+            int next = tp + kp;
             // derived from tp (not toggled) so the compiler sees even fragment indices: 64-bit local loads
-            int odd = tp / PAIR_KP & 1;
-            int aCur = odd * PAIR_A_TILE;
-            int bCur = odd * PAIR_B_TILE;
-            if (next < kp) {
+            int odd = tp / kp & 1;
+            int aCur = odd * (blockM * kp);
+            int bCur = odd * (blockN * kp);
+            if (next < kPairs) {
                 // issued now, consumed after the MMAs: the loads' latency hides behind the tensor-core work
-                loadPairs(a, ra, PAIR_BLOCK_M, rowBase + loadRow, m, kp, next + loadCol,
-                        rowsInside && next + PAIR_KP <= kp);
-                loadPairs(bt, rb, PAIR_BLOCK_N, colBase + loadRow, n, kp, next + loadCol,
-                        colsInside && next + PAIR_KP <= kp);
+                loadPairs(a, ra, blockM / rowsPerPass, rowsPerPass, rowBase + loadRow, m, kPairs, next + loadCol,
+                        rowsInside && next + kp <= kPairs);
+                loadPairs(bt, rb, blockN / rowsPerPass, rowsPerPass, colBase + loadRow, n, kPairs, next + loadCol,
+                        colsInside && next + kp <= kPairs);
             }
-            // a loop, not written out: unrolled, the two steps' fragments take 152 registers, one work-group per
-            // multiprocessor instead of two
-            for (int ks = 0; ks < PAIR_KP; ks += 8) {
-                pairStep(ctx, as, bs, af, bf, acc, aCur + aFragment + (ks ^ swizzle), bCur + bFragment + (ks ^ swizzle),
-                        bf16);
+            // a loop, not written out: unrolled, the two steps' fragments of the default tiling take 152
+            // registers, one work-group per multiprocessor instead of two
+            for (int ks = 0; ks < kp; ks += 8) {
+                pairStep(ctx, as, bs, af, bf, acc, aCur + aFragment + (ks ^ swizzle),
+                        bCur + bFragment + (ks ^ swizzle), bf16, mTiles, nTiles, kp);
             }
-            if (next < kp) {
+            if (next < kPairs) {
                 // the other buffers were last read before the previous barrier
-                storePairs(as, ra, PAIR_BLOCK_M, PAIR_A_TILE - aCur + storeAt);
-                storePairs(bs, rb, PAIR_BLOCK_N, PAIR_B_TILE - bCur + storeAt);
+                storePairs(as, ra, blockM / rowsPerPass, rowsPerPass * kp, blockM * kp - aCur + storeAt);
+                storePairs(bs, rb, blockN / rowsPerPass, rowsPerPass * kp, blockN * kp - bCur + storeAt);
             }
             ctx.localBarrier();
         }
-        storeAccumulators(ctx, acc, PAIR_WARP_M_TILES, PAIR_WARP_N_TILES, c, m, n, rowBase + warpRow,
-                colBase + warpCol);
+        storeAccumulators(ctx, acc, mTiles, nTiles, c, m, n, rowBase + warpRow, colBase + warpCol);
     }
 
     /**
-     * One 16-k step of a warp's 32x64: fragments from the local tiles at {@code aAt} and {@code bAt} (this lane's
-     * row g and k pair 2t, swizzle applied), then 2x8 MMAs.
+     * One 16-k step of a warp's mTiles x nTiles fragments: fragments from the local tiles (rows of {@code kp} ints)
+     * at {@code aAt} and {@code bAt} (this lane's row g and k pair 2t, swizzle applied), then the MMAs.
      */
     private static void pairStep(KernelContext ctx, int[] as, int[] bs, short[] af, short[] bf, float[] acc,
-            int aAt, int bAt, boolean bf16) {
-        for (int i = 0; i < PAIR_WARP_M_TILES; i++) {
+            int aAt, int bAt, boolean bf16, int mTiles, int nTiles, int kp) {
+        for (int i = 0; i < mTiles; i++) {
             // pairs t and t + 4 are adjacent (pairSlot): one 64-bit load for each of rows g and g + 8
-            int at = aAt + i * 16 * PAIR_KP;
+            int at = aAt + i * 16 * kp;
             int f = i * KernelContext.MMA_A_FRAGMENT;
             splitPair(as[at], af, f);
-            splitPair(as[at + 8 * PAIR_KP], af, f + 2);
+            splitPair(as[at + 8 * kp], af, f + 2);
             splitPair(as[at + 1], af, f + 4);
-            splitPair(as[at + 8 * PAIR_KP + 1], af, f + 6);
+            splitPair(as[at + 8 * kp + 1], af, f + 6);
         }
-        for (int j = 0; j < PAIR_WARP_N_TILES; j++) {
-            int at = bAt + j * 8 * PAIR_KP;
+        for (int j = 0; j < nTiles; j++) {
+            int at = bAt + j * 8 * kp;
             int f = j * KernelContext.MMA_B_FRAGMENT;
             splitPair(bs[at], bf, f);
             splitPair(bs[at + 1], bf, f + 2);
         }
-        for (int i = 0; i < PAIR_WARP_M_TILES; i++) {
-            for (int j = 0; j < PAIR_WARP_N_TILES; j++) {
+        for (int i = 0; i < mTiles; i++) {
+            for (int j = 0; j < nTiles; j++) {
                 int fa = i * KernelContext.MMA_A_FRAGMENT;
                 int fb = j * KernelContext.MMA_B_FRAGMENT;
-                int fc = (i * PAIR_WARP_N_TILES + j) * KernelContext.MMA_C_FRAGMENT;
+                int fc = (i * nTiles + j) * KernelContext.MMA_C_FRAGMENT;
                 if (bf16) {
                     ctx.mmaBF16(af, fa, bf, fb, acc, fc);
                 } else {
@@ -443,39 +590,39 @@ public final class GemmKernels {
     }
 
     /**
-     * Loads one operand's share of a k-tile of int pairs into registers: rows {@code row0 + 16 * e} for
-     * {@code e < tileRows / 16}, int column {@code col}; without checks when the whole tile is inside
+     * Loads one operand's share of a k-tile of int pairs into registers: {@code passes} rows
+     * {@code row0 + rowsPerPass * e}, int column {@code col}; without checks when the whole tile is inside
      * ({@code inside}), else zero outside.
      */
-    private static void loadPairs(IntArray src, int[] regs, int tileRows, int row0, int rows, int kp, int col,
-            boolean inside) {
+    private static void loadPairs(IntArray src, int[] regs, int passes, int rowsPerPass, int row0, int rows, int kp,
+            int col, boolean inside) {
         if (inside) {
-            for (int e = 0; e < tileRows / PAIR_ROWS_PER_PASS; e++) {
-                regs[e] = src.get((row0 + e * PAIR_ROWS_PER_PASS) * kp + col);
+            for (int e = 0; e < passes; e++) {
+                regs[e] = src.get((row0 + e * rowsPerPass) * kp + col);
             }
         } else {
-            for (int e = 0; e < tileRows / PAIR_ROWS_PER_PASS; e++) {
-                int row = row0 + e * PAIR_ROWS_PER_PASS;
+            for (int e = 0; e < passes; e++) {
+                int row = row0 + e * rowsPerPass;
                 regs[e] = row < rows && col < kp ? src.get(row * kp + col) : 0;
             }
         }
     }
 
     /**
-     * Where k pair {@code p} of tile row {@code row} sits within the row: within each group of 8 pairs (16 k)
-     * the order is 0 4 1 5 2 6 3 7, so the pairs t and t + 4 that an MMA fragment takes lie side by side; rows
-     * 2 and 3 of every 4 swap the two groups (rows of 16 ints), so the four rows a half-warp's 64-bit loads touch
-     * cover all banks; rows of 8 ints (a 16-k tile) cover them unswizzled.
+     * Where k pair {@code p} of tile row {@code row} (rows of {@code kp} ints) sits within the row: within each
+     * group of 8 pairs (16 k) the order is 0 4 1 5 2 6 3 7, so the pairs t and t + 4 that an MMA fragment takes lie
+     * side by side; with rows of 16 ints, rows 2 and 3 of every 4 swap the two groups, so the four rows a
+     * half-warp's 64-bit loads touch cover all banks; rows of 8 ints (a 16-k tile) cover them unswizzled.
      */
-    private static int pairSlot(int row, int p) {
-        int swizzle = PAIR_KP > 8 ? ((row >> 1) & 1) << 3 : 0;
+    private static int pairSlot(int row, int p, int kp) {
+        int swizzle = kp > 8 ? ((row >> 1) & 1) << 3 : 0;
         return ((p & ~7) ^ swizzle) | ((p & 3) << 1) | ((p >> 2) & 1);
     }
 
-    /** Stores a work-item's loaded ints into a local tile from {@code at}, 16 rows apart. */
-    private static void storePairs(int[] tile, int[] regs, int tileRows, int at) {
-        for (int e = 0; e < tileRows / PAIR_ROWS_PER_PASS; e++) {
-            tile[at + e * PAIR_ROWS_PER_PASS * PAIR_KP] = regs[e];
+    /** Stores a work-item's {@code passes} loaded ints into a local tile from {@code at}, {@code stride} apart. */
+    private static void storePairs(int[] tile, int[] regs, int passes, int stride, int at) {
+        for (int e = 0; e < passes; e++) {
+            tile[at + e * stride] = regs[e];
         }
     }
 

@@ -102,6 +102,33 @@ class FlashForwardKernelsTest {
     @ParameterizedTest(name = "{0} B={1} H={2} N={3} d={4} {5}")
     @MethodSource("cases")
     void matchesFloat64AndCpu(String backend, int b, int h, int n, int d, Masks kind) {
+        check(backend, b, h, n, d, kind, null);
+    }
+
+    /**
+     * Every layout of {@link FlashForwardKernels#VARIANTS} (through {@code flashForwardTuned}, the default through
+     * its own entry points): emulator at N = 200 (edges in both block sizes), OpenCL at N = 1000 and 129.
+     */
+    static List<Arguments> variantCases() {
+        List<Arguments> out = new ArrayList<>();
+        for (FlashForwardKernels.Variant variant : FlashForwardKernels.VARIANTS) {
+            out.add(Arguments.of(variant, "emulator", 1, 2, 200, 64, Masks.HYBRID));
+            out.add(Arguments.of(variant, "emulator", 1, 1, 200, 128, Masks.ONE_PER_ROW));
+            out.add(Arguments.of(variant, "opencl", 2, 1, 1000, 128, Masks.HYBRID));
+            out.add(Arguments.of(variant, "opencl", 1, 2, 129, 64, Masks.DENSE));
+        }
+        return out;
+    }
+
+    @ParameterizedTest(name = "{0} {1} B={2} H={3} N={4} d={5} {6}")
+    @MethodSource("variantCases")
+    void everyVariantMatchesFloat64AndCpu(FlashForwardKernels.Variant variant, String backend, int b, int h, int n,
+            int d, Masks kind) {
+        check(backend, b, h, n, d, kind, variant);
+    }
+
+    /** Kernel vs float64 and vs the CPU; {@code variant} null: the layout addForward picks from the environment. */
+    private void check(String backend, int b, int h, int n, int d, Masks kind, FlashForwardKernels.Variant variant) {
         if (backend.equals("opencl")) {
             assumeTrue(!OpenClDevice.list().isEmpty(), "no OpenCL device (install pocl-opencl-icd): OpenCL case skipped");
         }
@@ -116,7 +143,7 @@ class FlashForwardKernelsTest {
         BlockMask mask = mask(kind, qt, kt, config, b, h, n, rnd);
         float scale = (float) (1 / Math.sqrt(d));
 
-        float[][] got = runKernel(backend, q, k, v, mask, b * h, n, d, scale);
+        float[][] got = runKernel(backend, q, k, v, mask, b * h, n, d, scale, variant);
         double[][] ref = float64(q, k, v, mask, b * h, n, d, scale);
         SparseAttention.Selection selection = new SparseAttention.Selection(mask, null, MaskStatistics.of(mask, null));
         try (SparseAttention.Result cpu = SparseAttention.forward(qt, kt, vt, selection, config)) {
@@ -179,7 +206,7 @@ class FlashForwardKernelsTest {
 
     /** Runs the kernel with poisoned outputs; returns {o, lse}. */
     private static float[][] runKernel(String backend, float[] q, float[] k, float[] v, BlockMask mask, int heads,
-            int n, int d, float scale) {
+            int n, int d, float scale, FlashForwardKernels.Variant variant) {
         BackendSelection selection = new BackendSelection(backend, null);
         ComputeDevice device = ExecutionBackends.openDevice(selection);
         KernelCompiler compiler = ExecutionBackends.compiler(selection);
@@ -198,7 +225,13 @@ class FlashForwardKernelsTest {
             TaskGraph g = new TaskGraph("ff").transferToDevice(DataTransferMode.FIRST_EXECUTION, qa, ka, va, oa, la,
                     rowStart, rowBlocks);
             GridScheduler grids = new GridScheduler();
-            FlashForwardTasks.addForward(g, grids, "fwd", qa, ka, va, oa, la, rowStart, rowBlocks, heads, n, d, scale);
+            if (variant == null) {
+                FlashForwardTasks.addForward(g, grids, "fwd", qa, ka, va, oa, la, rowStart, rowBlocks, heads, n, d,
+                        scale);
+            } else {
+                FlashForwardTasks.addForward(g, grids, "fwd", qa, ka, va, oa, la, rowStart, rowBlocks, heads, n, d,
+                        scale, variant);
+            }
             g.transferToHost(DataTransferMode.EVERY_EXECUTION, oa, la);
             try (ExecutionPlan plan = new ExecutionPlan(g.snapshot()).withGridScheduler(grids)
                     .withExecutor(new TaskGraphExecutor(device, compiler, false))) {
@@ -300,5 +333,33 @@ class FlashForwardKernelsTest {
         assertTrue(resources.registers() <= 168, () -> m.getName() + " uses " + resources.registers()
                 + " registers, expected at most 168 so that three work-groups of " + FlashForwardKernels.GROUP
                 + " fit a multiprocessor's 64k registers");
+    }
+
+    static List<Arguments> variantKernels() {
+        List<Arguments> out = new ArrayList<>();
+        for (FlashForwardKernels.Variant variant : FlashForwardKernels.VARIANTS) {
+            out.add(Arguments.of(variant, 64));
+            out.add(Arguments.of(variant, 128));
+        }
+        return out;
+    }
+
+    /**
+     * Every layout through {@code flashForwardTuned} compiles for sm_90 without spills; its registers and local
+     * memory go to standard output (the facts to read against the layouts' timings).
+     */
+    @ParameterizedTest(name = "{0} d={1}")
+    @MethodSource("variantKernels")
+    void everyVariantCompilesWithNvccWithoutSpills(FlashForwardKernels.Variant variant, int d) throws Exception {
+        Method m = FlashForwardKernels.class.getMethod("flashForwardTuned", KernelContext.class, FloatArray.class,
+                FloatArray.class, FloatArray.class, FloatArray.class, FloatArray.class, IntArray.class, IntArray.class,
+                int.class, float.class, int.class, int.class, int.class);
+        Object[] args = {new KernelContext(), null, null, null, null, null, null, null, 0, 0f, d, variant.groupRows(),
+            variant.group()};
+        GeneratedKernel kernel = KernelJit.shared().compile(m, args, Dialect.CUDA, H200_NO_FP64, variant.group());
+        Nvcc.assumePresent();
+        Nvcc.KernelResources resources = Nvcc.compileCubin(m.getName(), kernel.source(), "sm_90")
+                .assertCleanCompile().assertNoSpills(m.getName());
+        System.out.println(variant.label() + " d=" + d + ": " + resources);
     }
 }
