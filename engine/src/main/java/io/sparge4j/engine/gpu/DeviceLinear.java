@@ -1,0 +1,128 @@
+package io.sparge4j.engine.gpu;
+
+import io.sparge4j.engine.tensor.DType;
+import io.sparge4j.kernels.KernelContext;
+import io.sparge4j.kernels.linalg.GemmKernels;
+import io.sparge4j.kernels.nn.ActivationKernels;
+import io.sparge4j.kernels.nn.TensorKernels;
+import io.sparge4j.kernels.types.arrays.BFloat16Array;
+import io.sparge4j.kernels.types.arrays.FloatArray;
+import io.sparge4j.kernels.types.arrays.IntArray;
+
+import java.util.Arrays;
+
+/**
+ * Fully connected layers on the device, in PyTorch's convention {@code y = x W^T + b}, as
+ * {@code io.sparge4j.engine.ops.Linear.linear} computes them: f32 through {@code GemmKernels.sgemm}, or bf16 operands
+ * with f32 accumulation through the tensor-core pair GEMM ({@link GemmPrecision}). The bias is added by a second
+ * kernel ({@link TensorKernels#addRow}), so the result rounds as the CPU op's ({@code round(xW^T) + b}).
+ */
+public final class DeviceLinear {
+    private DeviceLinear() {
+    }
+
+    /**
+     * @param x f32 (..., in)
+     * @param weight f32 (out, in)
+     * @param bias f32 (out), or null for none
+     * @return y, f32, (..., out)
+     */
+    public static DeviceTensor linear(DeviceTensor x, DeviceTensor weight, DeviceTensor bias) {
+        return linear(x, weight, bias, GemmPrecision.F32);
+    }
+
+    /**
+     * @param x f32 (..., in)
+     * @param weight (out, in): f32, or bf16 for {@link GemmPrecision#BF16} (then used as is, else rounded per call)
+     * @param bias f32 (out), or null for none
+     * @param precision how to multiply
+     * @return y, f32, (..., out)
+     */
+    public static DeviceTensor linear(DeviceTensor x, DeviceTensor weight, DeviceTensor bias,
+            GemmPrecision precision) {
+        String name = "DeviceLinear.linear";
+        Op op = Op.of(name, x);
+        if (precision == null) {
+            throw op.fail("precision", null, "F32 or BF16");
+        }
+        FloatArray xa = op.f32("x", x);
+        int in = op.lastDim("x", x);
+        if (weight == null || weight.rank() != 2 || weight.dim(1) != in || weight.dim(0) < 1) {
+            throw op.fail("weight", weight == null ? null : Arrays.toString(weight.shape()),
+                    "shape (out, " + in + ") for x of shape " + Arrays.toString(x.shape()));
+        }
+        int out = weight.dim(0);
+        int m = (int) (x.numel() / in);
+        FloatArray ba = null;
+        if (bias != null) {
+            ba = op.f32("bias", bias);
+            op.shape("bias", bias, out);
+        }
+        if (precision == GemmPrecision.BF16 && in % 2 != 0) {
+            throw op.fail("in features (x's last dimension)", in, "an even number for GemmPrecision.BF16 (the pair"
+                    + " GEMM reads bf16 pairs); use GemmPrecision.F32");
+        }
+        if (weight.dtype() == DType.BF16 && precision != GemmPrecision.BF16) {
+            throw op.fail("weight", "BF16", "F32 for GemmPrecision.F32 (a bf16 weight needs GemmPrecision.BF16)");
+        }
+        int[] yShape = x.shape();
+        yShape[yShape.length - 1] = out;
+        DeviceTensor y = op.session.allocate(DType.F32, yShape);
+        FloatArray ya = (FloatArray) y.array();
+        DeviceTensor[] temporaries;
+        if (precision == GemmPrecision.F32) {
+            temporaries = f32Product(op, xa, weight, ya, m, out, in);
+        } else {
+            temporaries = bf16Product(op, x, weight, ya, m, out, in);
+        }
+        if (ba != null) {
+            int n = m * out;
+            op.graph.task("bias", TensorKernels::addRow, new KernelContext(), ya, ba, ya, n, out);
+            op.grid("bias", ActivationKernels.grid(n));
+        }
+        return Ops.runOrFree(op, y, temporaries);
+    }
+
+    /** sgemm reads B as (in, out): the weight is transposed on the device first, into a temporary. */
+    private static DeviceTensor[] f32Product(Op op, FloatArray xa, DeviceTensor weight, FloatArray ya, int m, int out,
+            int in) {
+        FloatArray wa = op.f32("weight", weight);
+        DeviceTensor wt = op.session.allocate(DType.F32, in, out);
+        FloatArray wta = (FloatArray) wt.array();
+        op.graph.task("transposeWeight", TensorKernels::swapMiddleAxes, new KernelContext(), wa, wta, 1, out, in, 1);
+        op.grid("transposeWeight", ActivationKernels.grid((long) out * in));
+        op.graph.task("sgemm", GemmKernels::sgemm, new KernelContext(), xa, wta, ya, m, out, in);
+        int e = GemmKernels.SGEMM_GROUP_EDGE;
+        int block = GemmKernels.BLOCK;
+        op.grid("sgemm", Op.grid2D((long) (out + block - 1) / block * e, (long) (m + block - 1) / block * e, e, e));
+        return new DeviceTensor[]{wt};
+    }
+
+    private static DeviceTensor[] bf16Product(Op op, DeviceTensor x, DeviceTensor weight, FloatArray ya, int m,
+            int out, int in) {
+        DeviceTensor xb = op.session.allocate(DType.BF16, m, in);
+        BFloat16Array xba = (BFloat16Array) xb.array();
+        int nx = m * in;
+        op.graph.task("xToBf16", TensorKernels::toBFloat16, new KernelContext(), op.f32("x", x), xba, nx);
+        op.grid("xToBf16", ActivationKernels.grid(nx));
+        DeviceTensor wb = null;
+        DeviceTensor wOperand = weight;
+        if (weight.dtype() != DType.BF16) {
+            wb = op.session.allocate(DType.BF16, out, in);
+            int nw = out * in;
+            op.graph.task("wToBf16", TensorKernels::toBFloat16, new KernelContext(), op.f32("weight", weight),
+                    (BFloat16Array) wb.array(), nw);
+            op.grid("wToBf16", ActivationKernels.grid(nw));
+            wOperand = wb;
+        } else {
+            op.array("weight", weight, DType.BF16);
+        }
+        IntArray xp = op.session.intPairs(xb);
+        IntArray wp = op.session.intPairs(wOperand);
+        op.graph.task("mmaGemm", GemmKernels::mmaGemmBF16Pairs, new KernelContext(), xp, wp, ya, m, out, in);
+        op.grid("mmaGemm", Op.grid2D((long) (out + GemmKernels.PAIR_BLOCK_N - 1) / GemmKernels.PAIR_BLOCK_N
+                * GemmKernels.MMA_GROUP_SIZE, (m + GemmKernels.PAIR_BLOCK_M - 1) / GemmKernels.PAIR_BLOCK_M,
+                GemmKernels.MMA_GROUP_SIZE, 1));
+        return new DeviceTensor[]{xb, wb};
+    }
+}
