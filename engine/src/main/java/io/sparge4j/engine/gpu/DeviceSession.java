@@ -120,9 +120,12 @@ public final class DeviceSession implements AutoCloseable {
         flushFrees();
     }
 
-    /** @return how many device allocations are live (tensors and their views share one) */
+    /**
+     * @return how many device allocations the caller's tensors hold (a tensor and its views share one); the
+     *     session's own constants (RoPE tables, dense attention lists) are not counted
+     */
     public int liveAllocations() {
-        return live.size();
+        return live.size() - constants.size();
     }
 
     /** Frees every tensor still open and releases the device. */

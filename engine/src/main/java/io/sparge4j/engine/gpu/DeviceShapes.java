@@ -34,4 +34,34 @@ public final class DeviceShapes {
         op.grid("swap", ActivationKernels.grid(Math.max(1, n)));
         return Ops.runOrFree(op, out);
     }
+
+    /**
+     * Rows {@code [start, start + length)} along the first axis, copied: for example one of the six (1, D) modulation
+     * vectors of a (6, D) tensor, as {@code Tensor.narrow} selects them on the CPU.
+     *
+     * @param x f32 tensor of rank at least 1
+     * @param start first row, {@code 0 <= start}
+     * @param length rows, {@code start + length <= x.dim(0)}
+     * @return a new tensor of x's shape with {@code length} rows
+     */
+    public static DeviceTensor narrow(DeviceTensor x, int start, int length) {
+        Op op = Op.of("DeviceShapes.narrow", x);
+        FloatArray xa = op.f32("x", x);
+        if (x.rank() < 1) {
+            throw op.fail("x's shape", "[]", "rank at least 1");
+        }
+        if (start < 0 || length < 0 || (long) start + length > x.dim(0)) {
+            throw op.fail("[start, start + length)", "[" + start + ", " + ((long) start + length) + ")",
+                    "inside [0, " + x.dim(0) + ")");
+        }
+        int[] s = x.shape();
+        int rowSize = (int) (x.numel() / Math.max(1, s[0]));
+        s[0] = length;
+        DeviceTensor out = op.session.allocate(DType.F32, s);
+        int n = length * rowSize;
+        op.graph.task("copy", TensorKernels::copy, new KernelContext(), xa, start * rowSize, (FloatArray) out.array(),
+                0, n);
+        op.grid("copy", ActivationKernels.grid(Math.max(1, n)));
+        return Ops.runOrFree(op, out);
+    }
 }

@@ -240,6 +240,8 @@ class DeviceOpsTest {
                 DeviceTensor heads = DeviceShapes.swapTokensHeads(dx);
                 DeviceTensor rotatedHeads = DeviceRope.apply(heads, grid, Rope.Layout.BHLD);
                 DeviceTensor back = DeviceShapes.swapTokensHeads(heads);
+                DeviceTensor middle = DeviceShapes.narrow(dx, 1, 1);
+                Tensor middleRef = x.narrow(1, 1);
                 Tensor ref = Rope.apply(x, grid);
                 Tensor headsRef = Shapes.permute(x, 0, 2, 1, 3);
                 Tensor rotatedHeadsRef = Rope.apply(headsRef, grid, Rope.Layout.BHLD)) {
@@ -247,6 +249,7 @@ class DeviceOpsTest {
             assertArrayEquals(new int[]{2, 3, 30, 64}, heads.shape());
             assertClose(doubles(headsRef), host(heads), 0, 0, backend + " swapTokensHeads");
             assertClose(doubles(x), host(back), 0, 0, backend + " swapTokensHeads twice");
+            assertClose(doubles(middleRef), host(middle), 0, 0, backend + " narrow");
             assertClose(doubles(rotatedHeadsRef), host(rotatedHeads), 1e-6, 1e-6, backend + " rope BHLD");
         }
     }

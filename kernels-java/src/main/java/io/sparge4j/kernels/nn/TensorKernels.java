@@ -6,7 +6,7 @@ import io.sparge4j.kernels.types.arrays.FloatArray;
 
 /**
  * The small element-wise kernels a device op layer needs between the big ones: the sum of two tensors, a row
- * vector added to every row (a linear layer's bias), the swap of two middle axes (heads to the front and back, a
+ * vector added to every row (a linear layer's bias), a copy of a contiguous range (a slice), the swap of two middle axes (heads to the front and back, a
  * weight's transpose) and the f32 to bf16 conversion in front of the tensor-core GEMMs. All f32 arithmetic rounds
  * exactly as the CPU ops' (one addition, no fusion), so results are bit-identical to {@code io.sparge4j.engine.ops}.
  * Grid: {@link ActivationKernels#grid} of the element count (the kernels loop over any 1D grid).
@@ -43,6 +43,22 @@ public final class TensorKernels {
     public static void addRow(KernelContext ctx, FloatArray x, FloatArray row, FloatArray out, int n, int cols) {
         for (int i = ctx.globalIdx; i < n; i += ctx.globalGroupSizeX) {
             out.set(i, x.get(i) + row.get(i % cols));
+        }
+    }
+
+    /**
+     * {@code dst[dstOffset + i] = src[srcOffset + i]} for {@code i < n}: a contiguous slice, such as rows of a matrix.
+     *
+     * @param ctx the work-item
+     * @param src the input
+     * @param srcOffset first element read
+     * @param dst the output, written from {@code dstOffset}
+     * @param dstOffset first element written
+     * @param n element count
+     */
+    public static void copy(KernelContext ctx, FloatArray src, int srcOffset, FloatArray dst, int dstOffset, int n) {
+        for (int i = ctx.globalIdx; i < n; i += ctx.globalGroupSizeX) {
+            dst.set(dstOffset + i, src.get(srcOffset + i));
         }
     }
 

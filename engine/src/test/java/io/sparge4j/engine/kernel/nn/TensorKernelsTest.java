@@ -18,7 +18,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
  * {@link TensorKernels} on the emulator and PoCL against plain Java: add and addRow round once per element, so they
- * must equal the float sums exactly (tolerance 0); the axis swap moves values, so exactly; the bf16 conversion must
+ * must equal the float sums exactly (tolerance 0); the axis swap and the range copy move values, so exactly; the bf16 conversion must
  * round to nearest even exactly as {@code BFloat16Array.set} does on the host (checked bit for bit, including
  * ties, NaN and infinities). Sizes are odd, so no dimension is a multiple of the group, and one case runs on a grid
  * smaller than the array (the grid-stride loop).
@@ -51,6 +51,8 @@ class TensorKernelsTest {
         FloatArray sum = poisoned(n);
         FloatArray rowSum = poisoned(n);
         FloatArray swapped = poisoned(n);
+        FloatArray sliced = poisoned(n);
+        int half = n / 2;
         BFloat16Array bf = new BFloat16Array(n);
         bf.init(Float.NaN);
         var grid = ActivationKernels.grid(groups == 0 ? n : (long) groups * ActivationKernels.GROUP);
@@ -62,12 +64,15 @@ class TensorKernelsTest {
                     .task("swap", TensorKernels::swapMiddleAxes, new KernelContext(), a, swapped, outer, first, second,
                             inner)
                     .task("bf16", TensorKernels::toBFloat16, new KernelContext(), a, bf, n)
-                    .transferToHost(DataTransferMode.EVERY_EXECUTION, sum, rowSum, swapped, bf),
-                    "add", grid, "addRow", grid, "swap", grid, "bf16", grid);
+                    .task("copyHigh", TensorKernels::copy, new KernelContext(), a, half, sliced, 0, n - half)
+                    .task("copyLow", TensorKernels::copy, new KernelContext(), b, 0, sliced, n - half, half)
+                    .transferToHost(DataTransferMode.EVERY_EXECUTION, sum, rowSum, swapped, bf, sliced),
+                    "add", grid, "addRow", grid, "swap", grid, "bf16", grid, "copyHigh", grid, "copyLow", grid);
         }
         double[] expSum = new double[n];
         double[] expRow = new double[n];
         double[] expSwap = new double[n];
+        double[] expSlice = new double[n];
         BFloat16Array expBf = new BFloat16Array(n);
         for (int o = 0; o < outer; o++) {
             for (int f = 0; f < first; f++) {
@@ -84,10 +89,12 @@ class TensorKernelsTest {
             expSum[i] = av[i] + bv[i];
             expRow[i] = av[i] + rowv[i % cols];
             expBf.set(i, av[i]);
+            expSlice[i] = i < n - half ? av[half + i] : bv[i - (n - half)];
         }
         assertSame(expSum, sum.toHeapArray(), "add");
         assertSame(expRow, rowSum.toHeapArray(), "addRow");
         assertSame(expSwap, swapped.toHeapArray(), "swapMiddleAxes");
+        assertSame(expSlice, sliced.toHeapArray(), "copy");
         for (int i = 0; i < n; i++) {
             assertEquals(expBf.getHalfBits(i), bf.getHalfBits(i), "toBFloat16 bits of element " + i + " (" + av[i]
                     + ")");
