@@ -5,6 +5,7 @@ import io.sparge4j.engine.compute.DeviceBuffer;
 import io.sparge4j.engine.device.BackendException;
 import io.sparge4j.engine.execution.BackendSelection;
 import io.sparge4j.engine.execution.ExecutionBackends;
+import io.sparge4j.engine.execution.KernelCompiler;
 import io.sparge4j.engine.tensor.DType;
 import io.sparge4j.engine.tensor.Tensor;
 import io.sparge4j.kernels.GridScheduler;
@@ -48,9 +49,14 @@ public final class DeviceSession implements AutoCloseable {
     /** ...or this many bytes. */
     static final long MAX_PENDING_BYTES = 1L << 30;
 
-    private DeviceSession(ComputeDevice device, BackendSelection selection) {
+    private DeviceSession(ComputeDevice device, KernelCompiler compiler) {
         this.device = device;
-        this.launcher = new KernelLauncher(device, ExecutionBackends.compiler(selection));
+        this.launcher = new KernelLauncher(device, compiler);
+    }
+
+    /** A session on a device the caller opened (tests wrap a device to watch its traffic); the session owns it. */
+    static DeviceSession on(ComputeDevice device, KernelCompiler compiler) {
+        return new DeviceSession(device, compiler);
     }
 
     /**
@@ -64,7 +70,7 @@ public final class DeviceSession implements AutoCloseable {
             throw new IllegalArgumentException("selection: got null, expected a BackendSelection such as"
                     + " new BackendSelection(\"cuda\", null)");
         }
-        return new DeviceSession(ExecutionBackends.openDevice(selection), selection);
+        return new DeviceSession(ExecutionBackends.openDevice(selection), ExecutionBackends.compiler(selection));
     }
 
     /**
