@@ -25,6 +25,42 @@ public final class DeviceActivations {
         return apply("DeviceActivations.silu", x, false);
     }
 
+    /**
+     * @param dy upstream gradient, shaped like x
+     * @param x the forward input, f32
+     * @return a new tensor {@code dy * gelu'(x)}
+     */
+    public static DeviceTensor geluBackward(DeviceTensor dy, DeviceTensor x) {
+        return backward("DeviceActivations.geluBackward", dy, x, true);
+    }
+
+    /**
+     * @param dy upstream gradient, shaped like x
+     * @param x the forward input, f32
+     * @return a new tensor {@code dy * silu'(x)}
+     */
+    public static DeviceTensor siluBackward(DeviceTensor dy, DeviceTensor x) {
+        return backward("DeviceActivations.siluBackward", dy, x, false);
+    }
+
+    private static DeviceTensor backward(String name, DeviceTensor dy, DeviceTensor x, boolean gelu) {
+        Op op = Op.of(name, dy);
+        FloatArray dya = op.f32("dy", dy);
+        FloatArray xa = op.f32("x", x);
+        op.shape("dy", dy, x.shape());
+        int n = (int) x.numel();
+        DeviceTensor dx = op.session.allocate(x.dtype(), x.shape());
+        FloatArray out = (FloatArray) dx.array();
+        if (gelu) {
+            op.graph.task("geluBackward", ActivationKernels::geluBackward, new KernelContext(), dya, xa, out, n);
+            op.grid("geluBackward", ActivationKernels.grid(n));
+        } else {
+            op.graph.task("siluBackward", ActivationKernels::siluBackward, new KernelContext(), dya, xa, out, n);
+            op.grid("siluBackward", ActivationKernels.grid(n));
+        }
+        return Ops.runOrFree(op, dx);
+    }
+
     private static DeviceTensor apply(String name, DeviceTensor x, boolean gelu) {
         Op op = Op.of(name, x);
         FloatArray in = op.f32("x", x);

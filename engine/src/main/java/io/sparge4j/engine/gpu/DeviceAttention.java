@@ -6,6 +6,7 @@ import io.sparge4j.engine.tensor.DType;
 import io.sparge4j.engine.tensor.Tensor;
 import io.sparge4j.kernels.KernelContext;
 import io.sparge4j.kernels.attention.BlockMaskTasks;
+import io.sparge4j.kernels.attention.FlashBackwardTasks;
 import io.sparge4j.kernels.attention.FlashForwardKernels;
 import io.sparge4j.kernels.attention.FlashForwardTasks;
 import io.sparge4j.kernels.nn.RowAttentionKernels;
@@ -13,6 +14,7 @@ import io.sparge4j.kernels.types.arrays.FloatArray;
 import io.sparge4j.kernels.types.arrays.IntArray;
 
 import java.util.Arrays;
+import java.util.List;
 
 /**
  * Softmax attention on the device, f32, in the (B, H, N, d) layout ({@link DeviceShapes#swapTokensHeads} turns
@@ -161,6 +163,100 @@ public final class DeviceAttention {
         }
         BlockMaskTasks tasks = mask.tasks();
         return flash(op, q, k, v, s, scale(op, scale, s.d), tasks.rowStart, tasks.rowBlocks);
+    }
+
+    /**
+     * The gradients of an attention; closing closes all three.
+     *
+     * @param dq gradient with respect to q
+     * @param dk gradient with respect to k
+     * @param dv gradient with respect to v
+     */
+    public record Gradients(DeviceTensor dq, DeviceTensor dk, DeviceTensor dv) implements AutoCloseable {
+        @Override
+        public void close() {
+            dq.close();
+            dk.close();
+            dv.close();
+        }
+    }
+
+    /**
+     * The backward of self-attention on the flash kernels ({@code FlashBackwardKernels}: a dQ pass over each query
+     * block's kept key blocks and a dK/dV pass over each key block's query blocks), as
+     * {@code Attention.backward} computes it with the same mask.
+     *
+     * @param dOut gradient with respect to the output, f32 (B, H, N, d)
+     * @param q the forward's queries, d 64 or 128
+     * @param k the forward's keys
+     * @param v the forward's values
+     * @param forward the forward's output and logsumexp
+     * @param mask the forward's mask, or null for dense
+     * @param scale the forward's scale; NaN means {@code 1 / sqrt(d)}
+     * @return dq, dk, dv
+     */
+    public static Gradients backward(DeviceTensor dOut, DeviceTensor q, DeviceTensor k, DeviceTensor v,
+            Result forward, DeviceBlockMask mask, float scale) {
+        Op op = Op.of("DeviceAttention.backward", q);
+        Shape s = shape(op, q, k, v);
+        if (s.nq != s.nk || !flashHeadDim(s.d)) {
+            throw op.fail("q, k shapes", Arrays.toString(q.shape()) + " and " + Arrays.toString(k.shape()),
+                    "self-attention (Nq = Nk) with d 64 or 128: only the flash backward is on the device so far (the"
+                    + " cross-attention backward is not)");
+        }
+        if (forward == null) {
+            throw op.fail("forward", null, "the Result of the forward");
+        }
+        op.shape("dOut", dOut, q.shape());
+        op.shape("forward.out", forward.out(), q.shape());
+        op.shape("forward.logsumexp", forward.logsumexp(), s.b, s.h, s.nq);
+        float sc = scale(op, scale, s.d);
+        IntArray rowStart;
+        IntArray rowBlocks;
+        IntArray colStart;
+        IntArray colBlocks;
+        if (mask == null) {
+            int nq = ceil(s.nq, QUERY_BLOCK);
+            int nk = ceil(s.nk, KEY_BLOCK);
+            int rows = s.heads() * nq;
+            int columns = s.heads() * nk;
+            rowStart = (IntArray) op.session.constant("dense rowStart " + rows + " " + nk,
+                    () -> ints(rows + 1, i -> i * nk)).array();
+            rowBlocks = (IntArray) op.session.constant("dense rowBlocks " + rows + " " + nk,
+                    () -> ints(rows * nk, e -> e % nk)).array();
+            colStart = (IntArray) op.session.constant("dense colStart " + columns + " " + nq,
+                    () -> ints(columns + 1, c -> c * nq)).array();
+            colBlocks = (IntArray) op.session.constant("dense colBlocks " + columns + " " + nq,
+                    () -> ints(columns * nq, e -> e % nq)).array();
+        } else {
+            if (mask.session() != op.session || mask.batch() != s.b || mask.heads() != s.h || mask.tokens() != s.nq) {
+                throw op.fail("mask", "for (B, H, N) = (" + mask.batch() + ", " + mask.heads() + ", " + mask.tokens()
+                        + ")", "the forward's mask, for q's (" + s.b + ", " + s.h + ", " + s.nq + ") in q's session");
+            }
+            BlockMaskTasks t = mask.tasks();
+            rowStart = t.rowStart;
+            rowBlocks = t.rowBlocks;
+            colStart = t.colStart;
+            colBlocks = t.colBlocks;
+        }
+        FlashBackwardTasks tasks = op.session.scratch("flash backward " + s.heads() + " " + s.nq + " " + s.d,
+                () -> new FlashBackwardTasks(s.heads(), s.nq, s.d, QUERY_BLOCK, KEY_BLOCK),
+                t -> List.of(t.qdo, t.kv, t.stats));
+        DeviceTensor dq = op.session.allocate(DType.F32, q.shape());
+        DeviceTensor dk = op.session.allocate(DType.F32, q.shape());
+        DeviceTensor dv = op.session.allocate(DType.F32, q.shape());
+        Gradients g = new Gradients(dq, dk, dv);
+        try {
+            tasks.addBackward(op.graph, op.grids, "b", op.f32("q", q), op.f32("k", k), op.f32("v", v),
+                    op.f32("dOut", dOut), op.f32("forward.out", forward.out()),
+                    op.f32("forward.logsumexp", forward.logsumexp()), rowStart, rowBlocks, colStart, colBlocks,
+                    (FloatArray) dq.array(), (FloatArray) dk.array(), (FloatArray) dv.array(), sc);
+            op.run();
+            return g;
+        } catch (RuntimeException e) {
+            g.close();
+            throw e;
+        }
     }
 
     private static Result flash(Op op, DeviceTensor q, DeviceTensor k, DeviceTensor v, Shape s, float scale,

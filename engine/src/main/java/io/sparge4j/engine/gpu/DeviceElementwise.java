@@ -3,6 +3,7 @@ package io.sparge4j.engine.gpu;
 import io.sparge4j.engine.tensor.DType;
 import io.sparge4j.kernels.KernelContext;
 import io.sparge4j.kernels.nn.ActivationKernels;
+import io.sparge4j.kernels.nn.ColumnSumKernels;
 import io.sparge4j.kernels.nn.ModulationKernels;
 import io.sparge4j.kernels.nn.TensorKernels;
 import io.sparge4j.kernels.types.arrays.FloatArray;
@@ -82,6 +83,122 @@ public final class DeviceElementwise {
                 (FloatArray) out.array(), t.n(), t.cols(), t.tokens(), gateRows);
         op.grid("gatedAdd", ActivationKernels.grid(t.n()));
         return Ops.runOrFree(op, out);
+    }
+
+    /**
+     * The gradients of {@link #modulate}; closing closes all three.
+     *
+     * @param dx gradient with respect to x, shaped like x
+     * @param dShift gradient with respect to shift (summed over tokens), shaped like scale
+     * @param dScale gradient with respect to scale (summed over tokens), shaped like scale
+     */
+    public record ModulateGrads(DeviceTensor dx, DeviceTensor dShift, DeviceTensor dScale) implements AutoCloseable {
+        @Override
+        public void close() {
+            dx.close();
+            dShift.close();
+            dScale.close();
+        }
+    }
+
+    /**
+     * The gradients of {@link #gatedAdd}; closing closes all three.
+     *
+     * @param dx gradient with respect to x (a copy of the upstream gradient)
+     * @param dGate gradient with respect to the gate (summed over tokens), shaped like the gate
+     * @param dy gradient with respect to y, shaped like y
+     */
+    public record GatedAddGrads(DeviceTensor dx, DeviceTensor dGate, DeviceTensor dy) implements AutoCloseable {
+        @Override
+        public void close() {
+            dx.close();
+            dGate.close();
+            dy.close();
+        }
+    }
+
+    /**
+     * The backward of {@link #modulate}, as {@code Elementwise.modulateBackward} (shift and scale shaped alike).
+     *
+     * @param dy upstream gradient, shaped like x
+     * @param x the forward input
+     * @param scale the forward scale
+     * @return dx, dShift, dScale
+     */
+    public static ModulateGrads modulateBackward(DeviceTensor dy, DeviceTensor x, DeviceTensor scale) {
+        Op op = Op.of("DeviceElementwise.modulateBackward", dy);
+        Tokens t = tokens(op, x);
+        FloatArray dya = op.f32("dy", dy);
+        op.shape("dy", dy, x.shape());
+        FloatArray sc = op.f32("scale", scale);
+        int rows = modRows(op, "scale", scale, t);
+        int groupRows = rows == 1 ? t.batch() * t.tokens() : t.tokens();
+        DeviceTensor dx = op.session.allocate(DType.F32, x.shape());
+        DeviceTensor dShift = op.session.allocate(DType.F32, scale.shape());
+        DeviceTensor dScale = op.session.allocate(DType.F32, scale.shape());
+        DeviceTensor pShift = ColumnSums.partials(op, rows, groupRows, t.cols());
+        DeviceTensor pScale = ColumnSums.partials(op, rows, groupRows, t.cols());
+        op.graph.task("dx", ModulationKernels::modulateBackward, new KernelContext(), dya, sc, (FloatArray) dx.array(),
+                t.n(), t.cols(), t.tokens(), rows);
+        op.grid("dx", ActivationKernels.grid(t.n()));
+        op.graph.task("partials", ModulationKernels::modulateParamPartials, new KernelContext(), dya, op.f32("x", x),
+                (FloatArray) pShift.array(), (FloatArray) pScale.array(), t.cols(), rows, groupRows,
+                ColumnSums.CHUNK_ROWS);
+        op.grid("partials", ColumnSumKernels.partialsGrid(t.cols(), rows * ColumnSums.chunks(groupRows)));
+        ColumnSums.sum(op, "dShift", pShift, dShift, t.cols(), rows, groupRows);
+        ColumnSums.sum(op, "dScale", pScale, dScale, t.cols(), rows, groupRows);
+        ModulateGrads g = new ModulateGrads(dx, dShift, dScale);
+        try {
+            op.run();
+            return g;
+        } catch (RuntimeException e) {
+            g.close();
+            throw e;
+        } finally {
+            pShift.close();
+            pScale.close();
+        }
+    }
+
+    /**
+     * The backward of {@link #gatedAdd}, as {@code Elementwise.gatedAddBackward}.
+     *
+     * @param dOut upstream gradient, shaped like x
+     * @param gate the forward gate
+     * @param y the forward y
+     * @return dx (a copy of dOut), dGate, dy
+     */
+    public static GatedAddGrads gatedAddBackward(DeviceTensor dOut, DeviceTensor gate, DeviceTensor y) {
+        Op op = Op.of("DeviceElementwise.gatedAddBackward", dOut);
+        Tokens t = tokens(op, y);
+        FloatArray da = op.f32("dOut", dOut);
+        op.shape("dOut", dOut, y.shape());
+        FloatArray g = op.f32("gate", gate);
+        int rows = modRows(op, "gate", gate, t);
+        int groupRows = rows == 1 ? t.batch() * t.tokens() : t.tokens();
+        DeviceTensor dx = op.session.allocate(DType.F32, y.shape());
+        DeviceTensor dGate = op.session.allocate(DType.F32, gate.shape());
+        DeviceTensor dy = op.session.allocate(DType.F32, y.shape());
+        DeviceTensor partial = ColumnSums.partials(op, rows, groupRows, t.cols());
+        op.graph.task("dx", TensorKernels::copy, new KernelContext(), da, 0, (FloatArray) dx.array(), 0, t.n());
+        op.grid("dx", ActivationKernels.grid(t.n()));
+        op.graph.task("dy", ModulationKernels::gatedAddBackward, new KernelContext(), da, g, (FloatArray) dy.array(),
+                t.n(), t.cols(), t.tokens(), rows);
+        op.grid("dy", ActivationKernels.grid(t.n()));
+        op.graph.task("partials", ColumnSumKernels::productPartials, new KernelContext(), da, op.f32("y", y),
+                (FloatArray) partial.array(), t.cols(), rows, groupRows, ColumnSums.CHUNK_ROWS);
+        op.grid("partials", ColumnSumKernels.partialsGrid(t.cols(), rows * ColumnSums.chunks(groupRows)));
+        ColumnSums.sum(op, "dGate", partial, dGate, t.cols(), rows, groupRows);
+        GatedAddGrads grads = new GatedAddGrads(dx, dGate, dy);
+        try {
+            op.run();
+            return grads;
+        } catch (RuntimeException e) {
+            grads.close();
+            throw e;
+        } finally {
+            partial.close();
+        }
     }
 
     /** x as (batch, tokens, cols). */

@@ -4,6 +4,7 @@ import io.sparge4j.engine.tensor.DType;
 import io.sparge4j.kernels.KernelContext;
 import io.sparge4j.kernels.linalg.GemmKernels;
 import io.sparge4j.kernels.nn.ActivationKernels;
+import io.sparge4j.kernels.nn.ColumnSumKernels;
 import io.sparge4j.kernels.nn.TensorKernels;
 import io.sparge4j.kernels.types.arrays.BFloat16Array;
 import io.sparge4j.kernels.types.arrays.FloatArray;
@@ -124,5 +125,83 @@ public final class DeviceLinear {
                 * GemmKernels.MMA_GROUP_SIZE, (m + GemmKernels.PAIR_BLOCK_M - 1) / GemmKernels.PAIR_BLOCK_M,
                 GemmKernels.MMA_GROUP_SIZE, 1));
         return new DeviceTensor[]{xb, wb};
+    }
+
+    /**
+     * The gradients of {@link #linear}; closing closes all three.
+     *
+     * @param dx gradient with respect to x, shaped like x
+     * @param dWeight gradient with respect to the weight, (out, in)
+     * @param dBias gradient with respect to the bias, (out), or null when not asked for
+     */
+    public record Grads(DeviceTensor dx, DeviceTensor dWeight, DeviceTensor dBias) implements AutoCloseable {
+        @Override
+        public void close() {
+            dx.close();
+            dWeight.close();
+            if (dBias != null) {
+                dBias.close();
+            }
+        }
+    }
+
+    /**
+     * The backward of the f32 {@link #linear}, as {@code Linear.linearBackward}: {@code dx = dy W},
+     * {@code dW = dy^T x} (summed over every leading dimension), {@code dBias = sum dy}.
+     *
+     * @param dy f32 (..., out)
+     * @param x the forward input, f32 (..., in)
+     * @param weight the forward weight, f32 (out, in)
+     * @param withBias whether to compute dBias
+     * @return dx, dWeight and dBias (or null)
+     */
+    public static Grads linearBackward(DeviceTensor dy, DeviceTensor x, DeviceTensor weight, boolean withBias) {
+        Op op = Op.of("DeviceLinear.linearBackward", dy);
+        FloatArray dya = op.f32("dy", dy);
+        FloatArray xa = op.f32("x", x);
+        FloatArray wa = op.f32("weight", weight);
+        int in = op.lastDim("x", x);
+        if (weight.rank() != 2 || weight.dim(1) != in) {
+            throw op.fail("weight's shape", Arrays.toString(weight.shape()), "(out, " + in + ")");
+        }
+        int out = weight.dim(0);
+        int[] dyShape = x.shape();
+        dyShape[dyShape.length - 1] = out;
+        op.shape("dy", dy, dyShape);
+        int m = (int) (x.numel() / in);
+        DeviceTensor dx = op.session.allocate(DType.F32, x.shape());
+        DeviceTensor dw = op.session.allocate(DType.F32, out, in);
+        DeviceTensor db = withBias ? op.session.allocate(DType.F32, out) : null;
+        DeviceTensor dyT = op.session.allocate(DType.F32, out, m);
+        DeviceTensor partial = withBias ? ColumnSums.partials(op, 1, m, out) : null;
+        int e = GemmKernels.SGEMM_GROUP_EDGE;
+        int block = GemmKernels.BLOCK;
+        op.graph.task("dx", GemmKernels::sgemm, new KernelContext(), dya, wa, (FloatArray) dx.array(), m, in, out);
+        op.grid("dx", Op.grid2D((long) (in + block - 1) / block * e, (long) (m + block - 1) / block * e, e, e));
+        op.graph.task("dyT", TensorKernels::swapMiddleAxes, new KernelContext(), dya, (FloatArray) dyT.array(), 1, m,
+                out, 1);
+        op.grid("dyT", ActivationKernels.grid((long) m * out));
+        op.graph.task("dW", GemmKernels::sgemm, new KernelContext(), (FloatArray) dyT.array(), xa,
+                (FloatArray) dw.array(), out, in, m);
+        op.grid("dW", Op.grid2D((long) (in + block - 1) / block * e, (long) (out + block - 1) / block * e, e, e));
+        if (withBias) {
+            op.graph.task("dBiasPartials", TensorKernels::columnPartials, new KernelContext(), dya,
+                    (FloatArray) partial.array(), out, 1, m, ColumnSums.CHUNK_ROWS);
+            op.grid("dBiasPartials", ColumnSumKernels.partialsGrid(out, ColumnSums.chunks(m)));
+            ColumnSums.sum(op, "dBias", partial, db, out, 1, m);
+        }
+        Grads g = new Grads(dx, dw, db);
+        try {
+            op.run();
+            return g;
+        } catch (RuntimeException ex) {
+            g.close();
+            throw ex;
+        } finally {
+            dyT.close();
+            if (partial != null) {
+                partial.close();
+            }
+        }
     }
 }

@@ -36,7 +36,24 @@ public final class DeviceRope {
      * @return a new rotated tensor shaped like x
      */
     public static DeviceTensor apply(DeviceTensor x, Rope.Grid grid, Rope.Layout layout) {
-        Op op = Op.of("DeviceRope.apply", x);
+        return rotate("DeviceRope.apply", x, grid, layout, true);
+    }
+
+    /**
+     * The backward of {@link #apply}: the gradient rotated by the negative angles, as {@code Rope.backward}.
+     *
+     * @param dy gradient with respect to the output, shaped as the forward input
+     * @param grid the forward's grid
+     * @param layout the forward's layout
+     * @return the gradient with respect to the input
+     */
+    public static DeviceTensor backward(DeviceTensor dy, Rope.Grid grid, Rope.Layout layout) {
+        return rotate("DeviceRope.backward", dy, grid, layout, false);
+    }
+
+    private static DeviceTensor rotate(String name, DeviceTensor x, Rope.Grid grid, Rope.Layout layout,
+            boolean forward) {
+        Op op = Op.of(name, x);
         FloatArray xa = op.f32("x", x);
         if (grid == null || layout == null) {
             throw op.fail(grid == null ? "grid" : "layout", null, "a value");
@@ -60,8 +77,13 @@ public final class DeviceRope {
             return Tensor.wrap(cs.getSegment(), DType.F32, cs.getSize());
         });
         DeviceTensor out = op.session.allocate(DType.F32, x.shape());
-        op.graph.task("rope", RopeKernels::ropeApply, new KernelContext(), xa, (FloatArray) table.array(),
-                (FloatArray) out.array(), rows, tokens, gridTokens, heads, d);
+        if (forward) {
+            op.graph.task("rope", RopeKernels::ropeApply, new KernelContext(), xa, (FloatArray) table.array(),
+                    (FloatArray) out.array(), rows, tokens, gridTokens, heads, d);
+        } else {
+            op.graph.task("rope", RopeKernels::ropeBackward, new KernelContext(), xa, (FloatArray) table.array(),
+                    (FloatArray) out.array(), rows, tokens, gridTokens, heads, d);
+        }
         op.grid("rope", ActivationKernels.grid((long) rows * heads * (d / 2)));
         return Ops.runOrFree(op, out);
     }

@@ -42,6 +42,7 @@ public final class DeviceSession implements AutoCloseable {
     private final List<DeviceBuffer> pendingFrees = new ArrayList<>();
     private long pendingBytes;
     private final Map<String, DeviceTensor> constants = new java.util.HashMap<>();
+    private final Map<String, Object> scratch = new java.util.HashMap<>();
     private boolean closed;
 
     /** Pending frees are flushed (one wait for the queue) beyond this many buffers... */
@@ -196,6 +197,28 @@ public final class DeviceSession implements AutoCloseable {
             constants.put(key, t);
         }
         return t;
+    }
+
+    /**
+     * Scratch of a kernels-java task helper that the session keeps for its life (device buffers given by
+     * {@link #adopt} to each of {@code arrays(helper)}), so repeated ops of one shape allocate nothing.
+     *
+     * @param key names the helper and its sizes
+     * @param make makes the helper on first use
+     * @param arrays its arrays that need device buffers
+     * @return the helper
+     */
+    <T> T scratch(String key, java.util.function.Supplier<T> make,
+            java.util.function.Function<T, List<? extends NativeArray>> arrays) {
+        checkOpen("scratch");
+        @SuppressWarnings("unchecked")
+        T helper = (T) scratch.get(key);
+        if (helper == null) {
+            helper = make.get();
+            arrays.apply(helper).forEach(this::adopt);
+            scratch.put(key, helper);
+        }
+        return helper;
     }
 
     /** Gives a host-allocated kernel array (scratch of a kernels-java task helper) a device buffer of its own. */

@@ -1,6 +1,7 @@
 package io.sparge4j.kernels.nn;
 
 import io.sparge4j.kernels.KernelContext;
+import io.sparge4j.kernels.KernelMath;
 import io.sparge4j.kernels.types.arrays.BFloat16Array;
 import io.sparge4j.kernels.types.arrays.FloatArray;
 
@@ -9,7 +10,8 @@ import io.sparge4j.kernels.types.arrays.FloatArray;
  * vector added to every row (a linear layer's bias), a copy of a contiguous range (a slice), the swap of two middle axes (heads to the front and back, a
  * weight's transpose) and the f32 to bf16 conversion in front of the tensor-core GEMMs. All f32 arithmetic rounds
  * exactly as the CPU ops' (one addition, no fusion), so results are bit-identical to {@code io.sparge4j.engine.ops}.
- * Grid: {@link ActivationKernels#grid} of the element count (the kernels loop over any 1D grid).
+ * Grid: {@link ActivationKernels#grid} of the element count (the kernels loop over any 1D grid), except
+ * {@link #columnPartials} (a linear layer's bias gradient), on {@link ColumnSumKernels#partialsGrid}.
  */
 public final class TensorKernels {
     private TensorKernels() {
@@ -101,6 +103,36 @@ public final class TensorKernels {
     public static void toBFloat16(KernelContext ctx, FloatArray src, BFloat16Array dst, int n) {
         for (int i = ctx.globalIdx; i < n; i += ctx.globalGroupSizeX) {
             dst.set(i, src.get(i));
+        }
+    }
+
+    /**
+     * Partial column sums per chunk of rows, {@code partial[chunk, c] = sum a[r, c]} over the chunk's rows in row
+     * order, laid out as {@link ColumnSumKernels} describes; {@link ColumnSumKernels#sumChunks} adds the chunks (a
+     * linear layer's bias gradient is the column sum of dy). Grid: {@link ColumnSumKernels#partialsGrid}.
+     *
+     * @param ctx the work-item
+     * @param a (groups * groupRows, cols)
+     * @param partial (groups * chunksPerGroup, cols), written
+     * @param cols column count
+     * @param groups group count
+     * @param groupRows rows per group
+     * @param chunkRows rows per chunk, at least 1
+     */
+    public static void columnPartials(KernelContext ctx, FloatArray a, FloatArray partial, int cols, int groups,
+            int groupRows, int chunkRows) {
+        int perGroup = (groupRows + chunkRows - 1) / chunkRows;
+        for (int chunk = ctx.globalIdy; chunk < groups * perGroup; chunk += ctx.globalGroupSizeY) {
+            int g = chunk / perGroup;
+            int first = g * groupRows + (chunk - g * perGroup) * chunkRows;
+            int end = KernelMath.min(first + chunkRows, (g + 1) * groupRows);
+            for (int c = ctx.globalIdx; c < cols; c += ctx.globalGroupSizeX) {
+                float acc = 0f;
+                for (int r = first; r < end; r++) {
+                    acc += a.get(r * cols + c);
+                }
+                partial.set(chunk * cols + c, acc);
+            }
         }
     }
 }
