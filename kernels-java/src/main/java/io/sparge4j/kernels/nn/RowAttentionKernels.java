@@ -16,6 +16,12 @@ import io.sparge4j.kernels.types.arrays.FloatArray;
  * accumulates the output dimensions it owns ({@code e = lid} and {@code e = lid + GROUP}). The logsumexp is the
  * natural log of the scaled scores' softmax denominator, as {@code io.sparge4j.engine.ops.Attention} reports it.
  * Grid: {@link #grid}; fewer groups than rows loop over the rows.
+ *
+ * <p>The backward is two kernels in the same shape, recomputing the probabilities {@code p = exp(s - lse)} from the
+ * forward's logsumexp: {@link #backwardDq}, one group per query row (as the forward), and {@link #backwardDkDv}, one
+ * group per key row, each work-item taking one query of a chunk. With {@code D_i = dO_i . O_i} and
+ * {@code ds_ij = p_ij (dO_i . v_j - D_i)}: {@code dq_i = scale sum_j ds_ij k_j}, {@code dk_j = scale sum_i ds_ij q_i},
+ * {@code dv_j = sum_i p_ij dO_i}.
  */
 public final class RowAttentionKernels {
     /** Work-items per group, a power of two: the keys scored at once. */
@@ -106,6 +112,175 @@ public final class RowAttentionKernels {
             }
             if (lid == 0) {
                 lse.set(r, m + KernelMath.log(l));
+            }
+            ctx.localBarrier();
+        }
+    }
+
+    /**
+     * The query gradient of {@link #attention}: one group per query row.
+     *
+     * @param ctx the work-item
+     * @param q queries (heads, nq, d)
+     * @param k keys (heads, nk, d)
+     * @param v values (heads, nk, d)
+     * @param out the forward's output (heads, nq, d)
+     * @param lse the forward's logsumexp (heads, nq)
+     * @param dOut gradient of the output (heads, nq, d)
+     * @param dq query gradient (heads, nq, d), written
+     * @param heads B * H
+     * @param nq queries per head
+     * @param nk keys per head
+     * @param d head dimension, 1 to {@link #MAX_D}
+     * @param scale the forward's softmax scale
+     */
+    public static void backwardDq(KernelContext ctx, FloatArray q, FloatArray k, FloatArray v, FloatArray out,
+            FloatArray lse, FloatArray dOut, FloatArray dq, int heads, int nq, int nk, int d, float scale) {
+        float[] row = ctx.allocateFloatLocalArray(MAX_D);
+        float[] dRow = ctx.allocateFloatLocalArray(MAX_D);
+        float[] ds = ctx.allocateFloatLocalArray(GROUP);
+        float[] red = ctx.allocateFloatLocalArray(GROUP);
+        int lid = ctx.localIdx;
+        int groups = ctx.globalGroupSizeX / ctx.localGroupSizeX;
+        int rows = heads * nq;
+        for (int r = ctx.groupIdx; r < rows; r += groups) {
+            int head = r / nq;
+            float part = 0f;
+            for (int e = lid; e < d; e += GROUP) {
+                row[e] = q.get(r * d + e);
+                float g = dOut.get(r * d + e);
+                dRow[e] = g;
+                part = KernelMath.fma(g, out.get(r * d + e), part);
+            }
+            float dDot = groupSum(ctx, red, part);
+            float rowLse = lse.get(r);
+            float acc0 = 0f;
+            float acc1 = 0f;
+            int keyBase = head * nk;
+            for (int c = 0; c < nk; c += GROUP) {
+                int j = c + lid;
+                float dsj = 0f;
+                if (j < nk) {
+                    int base = (keyBase + j) * d;
+                    float s = 0f;
+                    float dp = 0f;
+                    for (int e = 0; e < d; e++) {
+                        s = KernelMath.fma(row[e], k.get(base + e), s);
+                        dp = KernelMath.fma(dRow[e], v.get(base + e), dp);
+                    }
+                    float p = KernelMath.exp(s * scale - rowLse);
+                    dsj = p * (dp - dDot);
+                }
+                ds[lid] = dsj;
+                ctx.localBarrier();
+                int count = nk - c < GROUP ? nk - c : GROUP;
+                int kBase = (keyBase + c) * d;
+                for (int t = 0; t < count; t++) {
+                    float w = ds[t];
+                    if (lid < d) {
+                        acc0 = KernelMath.fma(w, k.get(kBase + t * d + lid), acc0);
+                    }
+                    if (lid + GROUP < d) {
+                        acc1 = KernelMath.fma(w, k.get(kBase + t * d + lid + GROUP), acc1);
+                    }
+                }
+                ctx.localBarrier();
+            }
+            if (lid < d) {
+                dq.set(r * d + lid, acc0 * scale);
+            }
+            if (lid + GROUP < d) {
+                dq.set(r * d + lid + GROUP, acc1 * scale);
+            }
+            ctx.localBarrier();
+        }
+    }
+
+    /**
+     * The key and value gradients of {@link #attention}: one group per key row, the queries {@link #GROUP} at a
+     * time. Grid: {@link #grid} of heads * nk.
+     *
+     * @param ctx the work-item
+     * @param q queries (heads, nq, d)
+     * @param k keys (heads, nk, d)
+     * @param v values (heads, nk, d)
+     * @param out the forward's output (heads, nq, d)
+     * @param lse the forward's logsumexp (heads, nq)
+     * @param dOut gradient of the output (heads, nq, d)
+     * @param dk key gradient (heads, nk, d), written
+     * @param dv value gradient (heads, nk, d), written
+     * @param heads B * H
+     * @param nq queries per head
+     * @param nk keys per head
+     * @param d head dimension, 1 to {@link #MAX_D}
+     * @param scale the forward's softmax scale
+     */
+    public static void backwardDkDv(KernelContext ctx, FloatArray q, FloatArray k, FloatArray v, FloatArray out,
+            FloatArray lse, FloatArray dOut, FloatArray dk, FloatArray dv, int heads, int nq, int nk, int d,
+            float scale) {
+        float[] kRow = ctx.allocateFloatLocalArray(MAX_D);
+        float[] vRow = ctx.allocateFloatLocalArray(MAX_D);
+        float[] p = ctx.allocateFloatLocalArray(GROUP);
+        float[] ds = ctx.allocateFloatLocalArray(GROUP);
+        int lid = ctx.localIdx;
+        int groups = ctx.globalGroupSizeX / ctx.localGroupSizeX;
+        int rows = heads * nk;
+        for (int r = ctx.groupIdx; r < rows; r += groups) {
+            int head = r / nk;
+            for (int e = lid; e < d; e += GROUP) {
+                kRow[e] = k.get(r * d + e);
+                vRow[e] = v.get(r * d + e);
+            }
+            ctx.localBarrier();
+            float dk0 = 0f;
+            float dk1 = 0f;
+            float dv0 = 0f;
+            float dv1 = 0f;
+            int queryBase = head * nq;
+            for (int c = 0; c < nq; c += GROUP) {
+                int i = c + lid;
+                float pi = 0f;
+                float dsi = 0f;
+                if (i < nq) {
+                    int base = (queryBase + i) * d;
+                    float s = 0f;
+                    float dp = 0f;
+                    float dDot = 0f;
+                    for (int e = 0; e < d; e++) {
+                        float g = dOut.get(base + e);
+                        s = KernelMath.fma(q.get(base + e), kRow[e], s);
+                        dp = KernelMath.fma(g, vRow[e], dp);
+                        dDot = KernelMath.fma(g, out.get(base + e), dDot);
+                    }
+                    pi = KernelMath.exp(s * scale - lse.get(queryBase + i));
+                    dsi = pi * (dp - dDot);
+                }
+                p[lid] = pi;
+                ds[lid] = dsi;
+                ctx.localBarrier();
+                int count = nq - c < GROUP ? nq - c : GROUP;
+                int qBase = (queryBase + c) * d;
+                for (int t = 0; t < count; t++) {
+                    float wp = p[t];
+                    float wd = ds[t];
+                    if (lid < d) {
+                        dv0 = KernelMath.fma(wp, dOut.get(qBase + t * d + lid), dv0);
+                        dk0 = KernelMath.fma(wd, q.get(qBase + t * d + lid), dk0);
+                    }
+                    if (lid + GROUP < d) {
+                        dv1 = KernelMath.fma(wp, dOut.get(qBase + t * d + lid + GROUP), dv1);
+                        dk1 = KernelMath.fma(wd, q.get(qBase + t * d + lid + GROUP), dk1);
+                    }
+                }
+                ctx.localBarrier();
+            }
+            if (lid < d) {
+                dk.set(r * d + lid, dk0 * scale);
+                dv.set(r * d + lid, dv0);
+            }
+            if (lid + GROUP < d) {
+                dk.set(r * d + lid + GROUP, dk1 * scale);
+                dv.set(r * d + lid + GROUP, dv1);
             }
             ctx.localBarrier();
         }

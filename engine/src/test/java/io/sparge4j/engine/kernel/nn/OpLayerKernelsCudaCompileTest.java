@@ -6,6 +6,7 @@ import io.sparge4j.engine.jit.KernelJit;
 import io.sparge4j.engine.jit.Nvcc;
 import io.sparge4j.kernels.KernelContext;
 import io.sparge4j.kernels.nn.ActivationKernels;
+import io.sparge4j.kernels.nn.ColumnSumKernels;
 import io.sparge4j.kernels.nn.RowAttentionKernels;
 import io.sparge4j.kernels.nn.TensorKernels;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -50,7 +51,7 @@ class OpLayerKernelsCudaCompileTest {
     @MethodSource("kernels")
     void compilesWithNvccForSm90WithoutSpills(Method m) throws Exception {
         int group = m.getDeclaringClass() == RowAttentionKernels.class ? RowAttentionKernels.GROUP
-                : ActivationKernels.GROUP;
+                : m.getName().equals("columnPartials") ? ColumnSumKernels.COLUMN_GROUP : ActivationKernels.GROUP;
         String source = KernelJit.shared().compile(m, null, Dialect.CUDA, H200, group).source();
         assertTrue(source.contains("__global__ void " + m.getName() + "("), source);
         Path kept = Path.of("target", "jit-sources", "nn");
