@@ -182,12 +182,13 @@ public final class DeviceAttention {
     }
 
     /**
-     * The backward of self-attention on the flash kernels ({@code FlashBackwardKernels}: a dQ pass over each query
-     * block's kept key blocks and a dK/dV pass over each key block's query blocks), as
-     * {@code Attention.backward} computes it with the same mask.
+     * The backward of {@link #dense} or {@link #sparse}, as {@code Attention.backward} computes it with the same
+     * mask: on the flash kernels ({@code FlashBackwardKernels}: a dQ pass over each query block's kept key blocks and a
+     * dK/dV pass over each key block's query blocks) where the forward ran them, else (cross-attention, other d) on
+     * {@link RowAttentionKernels}' backward.
      *
-     * @param dOut gradient with respect to the output, f32 (B, H, N, d)
-     * @param q the forward's queries, d 64 or 128
+     * @param dOut gradient with respect to the output, f32 (B, H, Nq, d)
+     * @param q the forward's queries
      * @param k the forward's keys
      * @param v the forward's values
      * @param forward the forward's output and logsumexp
@@ -199,10 +200,9 @@ public final class DeviceAttention {
             Result forward, DeviceBlockMask mask, float scale) {
         Op op = Op.of("DeviceAttention.backward", q);
         Shape s = shape(op, q, k, v);
-        if (s.nq != s.nk || !flashHeadDim(s.d)) {
-            throw op.fail("q, k shapes", Arrays.toString(q.shape()) + " and " + Arrays.toString(k.shape()),
-                    "self-attention (Nq = Nk) with d 64 or 128: only the flash backward is on the device so far (the"
-                    + " cross-attention backward is not)");
+        boolean flash = s.nq == s.nk && flashHeadDim(s.d);
+        if (mask != null && !flash) {
+            throw op.fail("mask", "given", "none for these shapes (a mask needs self-attention with d 64 or 128)");
         }
         if (forward == null) {
             throw op.fail("forward", null, "the Result of the forward");
@@ -211,6 +211,9 @@ public final class DeviceAttention {
         op.shape("forward.out", forward.out(), q.shape());
         op.shape("forward.logsumexp", forward.logsumexp(), s.b, s.h, s.nq);
         float sc = scale(op, scale, s.d);
+        if (!flash) {
+            return rowBackward(op, dOut, q, k, v, forward, s, sc);
+        }
         IntArray rowStart;
         IntArray rowBlocks;
         IntArray colStart;
@@ -251,6 +254,36 @@ public final class DeviceAttention {
                     op.f32("dOut", dOut), op.f32("forward.out", forward.out()),
                     op.f32("forward.logsumexp", forward.logsumexp()), rowStart, rowBlocks, colStart, colBlocks,
                     (FloatArray) dq.array(), (FloatArray) dk.array(), (FloatArray) dv.array(), sc);
+            op.run();
+            return g;
+        } catch (RuntimeException e) {
+            g.close();
+            throw e;
+        }
+    }
+
+    private static Gradients rowBackward(Op op, DeviceTensor dOut, DeviceTensor q, DeviceTensor k, DeviceTensor v,
+            Result forward, Shape s, float scale) {
+        if (s.d > RowAttentionKernels.MAX_D) {
+            throw op.fail("head dim d", s.d, "at most " + RowAttentionKernels.MAX_D);
+        }
+        DeviceTensor dq = op.session.allocate(DType.F32, q.shape());
+        DeviceTensor dk = op.session.allocate(DType.F32, k.shape());
+        DeviceTensor dv = op.session.allocate(DType.F32, k.shape());
+        Gradients g = new Gradients(dq, dk, dv);
+        FloatArray qa = op.f32("q", q);
+        FloatArray ka = op.f32("k", k);
+        FloatArray va = op.f32("v", v);
+        FloatArray oa = op.f32("forward.out", forward.out());
+        FloatArray la = op.f32("forward.logsumexp", forward.logsumexp());
+        FloatArray ga = op.f32("dOut", dOut);
+        op.graph.task("dq", RowAttentionKernels::backwardDq, new KernelContext(), qa, ka, va, oa, la, ga,
+                (FloatArray) dq.array(), s.heads(), s.nq, s.nk, s.d, scale);
+        op.grid("dq", RowAttentionKernels.grid(s.heads() * s.nq));
+        op.graph.task("dkdv", RowAttentionKernels::backwardDkDv, new KernelContext(), qa, ka, va, oa, la, ga,
+                (FloatArray) dk.array(), (FloatArray) dv.array(), s.heads(), s.nq, s.nk, s.d, scale);
+        op.grid("dkdv", RowAttentionKernels.grid(s.heads() * s.nk));
+        try {
             op.run();
             return g;
         } catch (RuntimeException e) {

@@ -63,6 +63,9 @@ final class Op {
 
     /** Requires {@code t.shape()} to equal {@code expected}. */
     void shape(String arg, DeviceTensor t, int... expected) {
+        if (t == null) {
+            throw fail(arg, null, "a device tensor of shape " + Arrays.toString(expected));
+        }
         if (!Arrays.equals(t.shape(), expected)) {
             throw new IllegalArgumentException(name + ": " + arg + " has shape " + Arrays.toString(t.shape())
                     + ", expected " + Arrays.toString(expected));

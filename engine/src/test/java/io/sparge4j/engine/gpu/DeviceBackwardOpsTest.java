@@ -198,6 +198,29 @@ class DeviceBackwardOpsTest {
         }
     }
 
+    /** Cross-attention's backward (37 queries, 13 keys, d 48: the row kernels), against the CPU's. */
+    @ParameterizedTest(name = "{0}")
+    @FieldSource("BACKENDS")
+    void crossAttentionBackwardMatchesCpu(String backend) {
+        SplittableRandom rnd = new SplittableRandom(36);
+        try (DeviceSession s = DeviceSessions.open(backend);
+                Tensor q = randn(rnd, 1, 2, 2, 37, 48);
+                Tensor k = randn(rnd, 1, 2, 2, 13, 48);
+                Tensor v = randn(rnd, 1, 2, 2, 13, 48);
+                Tensor dOut = randn(rnd, 1, 2, 2, 37, 48);
+                DeviceTensor dq = s.upload(q);
+                DeviceTensor dk = s.upload(k);
+                DeviceTensor dv = s.upload(v);
+                DeviceTensor ddOut = s.upload(dOut);
+                DeviceAttention.Result fwd = DeviceAttention.dense(dq, dk, dv, Float.NaN);
+                DeviceAttention.Gradients grads = DeviceAttention.backward(ddOut, dq, dk, dv, fwd, null, Float.NaN);
+                Attention.Result ref = Attention.forward(q, k, v);
+                Attention.Gradients refGrads = Attention.backward(dOut, q, k, v, ref.out(), ref.logsumexp(),
+                        Attention.Options.defaults())) {
+            check(refGrads, grads, backend + " cross");
+        }
+    }
+
     private static void check(Attention.Gradients ref, DeviceAttention.Gradients got, String what) {
         assertClose(ref.dq().toDoubleArray(), host(got.dq()), 1e-5, 1e-5, what + " dq");
         assertClose(ref.dk().toDoubleArray(), host(got.dk()), 1e-5, 1e-5, what + " dk");
