@@ -64,4 +64,46 @@ public final class DeviceShapes {
         op.grid("copy", ActivationKernels.grid(Math.max(1, n)));
         return Ops.runOrFree(op, out);
     }
+
+    /**
+     * Joins tensors along the first axis, as {@code Shapes.concat(0, parts)} does on the CPU (for example the six
+     * modulation gradients back into one (6, D) tensor).
+     *
+     * @param parts f32 tensors of one session whose shapes agree past the first axis
+     * @return a new tensor with the parts' rows in order
+     */
+    public static DeviceTensor concat(DeviceTensor... parts) {
+        if (parts == null || parts.length == 0) {
+            throw new IllegalArgumentException("DeviceShapes.concat: parts is empty, expected at least one tensor");
+        }
+        Op op = Op.of("DeviceShapes.concat", parts[0]);
+        int[] first = parts[0].shape();
+        if (first.length < 1) {
+            throw op.fail("parts[0]'s shape", "[]", "rank at least 1");
+        }
+        int rows = 0;
+        for (int i = 0; i < parts.length; i++) {
+            op.f32("parts[" + i + "]", parts[i]);
+            int[] s = parts[i].shape();
+            int[] expected = first.clone();
+            expected[0] = s.length > 0 ? s[0] : -1;
+            if (!Arrays.equals(s, expected)) {
+                throw op.fail("parts[" + i + "]'s shape", Arrays.toString(s), "the shape of parts[0] "
+                        + Arrays.toString(first) + " past the first axis");
+            }
+            rows += s[0];
+        }
+        int[] shape = first.clone();
+        shape[0] = rows;
+        DeviceTensor out = op.session.allocate(DType.F32, shape);
+        int offset = 0;
+        for (int i = 0; i < parts.length; i++) {
+            int n = (int) parts[i].numel();
+            op.graph.task("copy" + i, TensorKernels::copy, new KernelContext(), (FloatArray) parts[i].array(), 0,
+                    (FloatArray) out.array(), offset, n);
+            op.grid("copy" + i, ActivationKernels.grid(Math.max(1, n)));
+            offset += n;
+        }
+        return Ops.runOrFree(op, out);
+    }
 }
