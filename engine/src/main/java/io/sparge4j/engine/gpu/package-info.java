@@ -14,7 +14,11 @@
  * semantics and argument order, and tests hold them to the CPU ops' answers.
  *
  * <p>Memory: every op returns new tensors owned by the caller; {@code close()} frees them (frees are batched at the
- * next read back or synchronisation, because freeing waits for the queue on CUDA). Forward only: the backward ops
- * (the kernels exist in kernels-java) are not wired here yet.
+ * next read back or synchronisation, because freeing waits for the queue on CUDA).
+ *
+ * <p>Training: each op has its backward beside it ({@code linearBackward}, {@code layerNormBackward},
+ * {@code DeviceAttention.backward}, ...), with the CPU backward's semantics; a model keeps its forward intermediates
+ * (as a tape) and chains them in reverse, and {@link io.sparge4j.engine.gpu.DeviceAdamW} steps the parameters in
+ * place. SpargeAttention2's mask is a constant of the backward, as in the paper's training.
  */
 package io.sparge4j.engine.gpu;
