@@ -15,6 +15,7 @@ import io.sparge4j.kernels.types.arrays.IntArray;
 
 import java.util.Arrays;
 import java.util.List;
+import java.util.function.IntUnaryOperator;
 
 /**
  * Softmax attention on the device, f32, in the (B, H, N, d) layout ({@link DeviceShapes#swapTokensHeads} turns
@@ -353,7 +354,7 @@ public final class DeviceAttention {
         return (a + b - 1) / b;
     }
 
-    private static Tensor ints(int n, java.util.function.IntUnaryOperator value) {
+    private static Tensor ints(int n, IntUnaryOperator value) {
         int[] v = new int[n];
         for (int i = 0; i < n; i++) {
             v[i] = value.applyAsInt(i);

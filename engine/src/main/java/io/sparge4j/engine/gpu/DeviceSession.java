@@ -16,10 +16,13 @@ import io.sparge4j.kernels.types.arrays.NativeArray;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Function;
+import java.util.function.Supplier;
 
 /**
  * One device (CUDA, OpenCL or the CPU kernel emulator) on which {@link DeviceTensor}s live and the device ops
@@ -41,8 +44,8 @@ public final class DeviceSession implements AutoCloseable {
     /** Freed buffers not yet returned: freeing waits for the queue on CUDA, so frees are batched at sync points. */
     private final List<DeviceBuffer> pendingFrees = new ArrayList<>();
     private long pendingBytes;
-    private final Map<String, DeviceTensor> constants = new java.util.HashMap<>();
-    private final Map<String, Object> scratch = new java.util.HashMap<>();
+    private final Map<String, DeviceTensor> constants = new HashMap<>();
+    private final Map<String, Object> scratch = new HashMap<>();
     private boolean closed;
 
     /** Pending frees are flushed (one wait for the queue) beyond this many buffers... */
@@ -187,7 +190,7 @@ public final class DeviceSession implements AutoCloseable {
      * @param key names the constant, including everything its values depend on
      * @param values makes the host values on first use (the tensor is closed after the upload)
      */
-    DeviceTensor constant(String key, java.util.function.Supplier<Tensor> values) {
+    DeviceTensor constant(String key, Supplier<Tensor> values) {
         checkOpen("constant");
         DeviceTensor t = constants.get(key);
         if (t == null) {
@@ -208,8 +211,8 @@ public final class DeviceSession implements AutoCloseable {
      * @param arrays its arrays that need device buffers
      * @return the helper
      */
-    <T> T scratch(String key, java.util.function.Supplier<T> make,
-            java.util.function.Function<T, List<? extends NativeArray>> arrays) {
+    <T> T scratch(String key, Supplier<T> make,
+            Function<T, List<? extends NativeArray>> arrays) {
         checkOpen("scratch");
         @SuppressWarnings("unchecked")
         T helper = (T) scratch.get(key);
@@ -340,7 +343,7 @@ public final class DeviceSession implements AutoCloseable {
         });
     }
 
-    private <T> T guardGet(String op, java.util.function.Supplier<T> work) {
+    private <T> T guardGet(String op, Supplier<T> work) {
         try {
             return work.get();
         } catch (BackendException e) {
