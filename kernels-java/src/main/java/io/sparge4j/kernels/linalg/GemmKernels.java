@@ -17,7 +17,10 @@ import java.util.List;
  * <li>{@link #sgemm}: 16x16 work-groups over {@code (ceil(n / 128) * 16, ceil(m / 128) * 16)};</li>
  * <li>the MMA GEMMs, {@link #mmaGemmBF16Pairs} and {@link #mmaGemmF16Pairs} (even k, operands as int views;
  * the fast ones) as {@link #mmaGemmBF16} and {@link #mmaGemmF16} (any k, 16-bit loads): 256x1 work-groups over
- * {@code (ceil(n / 128) * 256, ceil(m / 128))}.</li>
+ * {@code (ceil(n / 128) * 256, ceil(m / 128))};</li>
+ * <li>{@link #mmaGemmBF16PairsTiled} and {@link #mmaGemmF16PairsTiled}: the pair kernels with their tiling as
+ * {@code @Constant}s ({@link PairTiling}, which gives the grid), for timing {@link #PAIR_TILINGS} against each
+ * other.</li>
  * </ul>
  */
 public final class GemmKernels {

@@ -1,0 +1,207 @@
+package io.sparge4j.engine.gpu;
+
+import io.sparge4j.engine.tensor.DType;
+import io.sparge4j.kernels.KernelContext;
+import io.sparge4j.kernels.linalg.GemmKernels;
+import io.sparge4j.kernels.nn.ActivationKernels;
+import io.sparge4j.kernels.nn.ColumnSumKernels;
+import io.sparge4j.kernels.nn.TensorKernels;
+import io.sparge4j.kernels.types.arrays.BFloat16Array;
+import io.sparge4j.kernels.types.arrays.FloatArray;
+import io.sparge4j.kernels.types.arrays.IntArray;
+
+import java.util.Arrays;
+
+/**
+ * Fully connected layers on the device, in PyTorch's convention {@code y = x W^T + b}, as
+ * {@code io.sparge4j.engine.ops.Linear.linear} computes them: f32 through {@code GemmKernels.sgemm}, or bf16 operands
+ * with f32 accumulation through the tensor-core pair GEMM ({@link GemmPrecision}). The bias is added by a second
+ * kernel ({@link TensorKernels#addRow}), so the result rounds as the CPU op's ({@code round(xW^T) + b}).
+ */
+public final class DeviceLinear {
+    private DeviceLinear() {
+    }
+
+    /**
+     * @param x f32 (..., in)
+     * @param weight f32 (out, in)
+     * @param bias f32 (out), or null for none
+     * @return y, f32, (..., out)
+     */
+    public static DeviceTensor linear(DeviceTensor x, DeviceTensor weight, DeviceTensor bias) {
+        return linear(x, weight, bias, GemmPrecision.F32);
+    }
+
+    /**
+     * @param x f32 (..., in)
+     * @param weight (out, in): f32, or bf16 for {@link GemmPrecision#BF16} (then used as is, else rounded per call)
+     * @param bias f32 (out), or null for none
+     * @param precision how to multiply
+     * @return y, f32, (..., out)
+     */
+    public static DeviceTensor linear(DeviceTensor x, DeviceTensor weight, DeviceTensor bias,
+            GemmPrecision precision) {
+        String name = "DeviceLinear.linear";
+        Op op = Op.of(name, x);
+        if (precision == null) {
+            throw op.fail("precision", null, "F32 or BF16");
+        }
+        FloatArray xa = op.f32("x", x);
+        int in = op.lastDim("x", x);
+        if (weight == null || weight.rank() != 2 || weight.dim(1) != in || weight.dim(0) < 1) {
+            throw op.fail("weight", weight == null ? null : Arrays.toString(weight.shape()),
+                    "shape (out, " + in + ") for x of shape " + Arrays.toString(x.shape()));
+        }
+        int out = weight.dim(0);
+        int m = (int) (x.numel() / in);
+        FloatArray ba = null;
+        if (bias != null) {
+            ba = op.f32("bias", bias);
+            op.shape("bias", bias, out);
+        }
+        if (precision == GemmPrecision.BF16 && in % 2 != 0) {
+            throw op.fail("in features (x's last dimension)", in, "an even number for GemmPrecision.BF16 (the pair"
+                    + " GEMM reads bf16 pairs); use GemmPrecision.F32");
+        }
+        if (weight.dtype() == DType.BF16 && precision != GemmPrecision.BF16) {
+            throw op.fail("weight", "BF16", "F32 for GemmPrecision.F32 (a bf16 weight needs GemmPrecision.BF16)");
+        }
+        int[] yShape = x.shape();
+        yShape[yShape.length - 1] = out;
+        DeviceTensor y = op.session.allocate(DType.F32, yShape);
+        FloatArray ya = (FloatArray) y.array();
+        DeviceTensor[] temporaries;
+        if (precision == GemmPrecision.F32) {
+            temporaries = f32Product(op, xa, weight, ya, m, out, in);
+        } else {
+            temporaries = bf16Product(op, x, weight, ya, m, out, in);
+        }
+        if (ba != null) {
+            int n = m * out;
+            op.graph.task("bias", TensorKernels::addRow, new KernelContext(), ya, ba, ya, n, out);
+            op.grid("bias", ActivationKernels.grid(n));
+        }
+        return Ops.runOrFree(op, y, temporaries);
+    }
+
+    /** sgemm reads B as (in, out): the weight is transposed on the device first, into a temporary. */
+    private static DeviceTensor[] f32Product(Op op, FloatArray xa, DeviceTensor weight, FloatArray ya, int m, int out,
+            int in) {
+        FloatArray wa = op.f32("weight", weight);
+        DeviceTensor wt = op.session.allocate(DType.F32, in, out);
+        FloatArray wta = (FloatArray) wt.array();
+        op.graph.task("transposeWeight", TensorKernels::swapMiddleAxes, new KernelContext(), wa, wta, 1, out, in, 1);
+        op.grid("transposeWeight", ActivationKernels.grid((long) out * in));
+        op.graph.task("sgemm", GemmKernels::sgemm, new KernelContext(), xa, wta, ya, m, out, in);
+        int e = GemmKernels.SGEMM_GROUP_EDGE;
+        int block = GemmKernels.BLOCK;
+        op.grid("sgemm", Op.grid2D((long) (out + block - 1) / block * e, (long) (m + block - 1) / block * e, e, e));
+        return new DeviceTensor[]{wt};
+    }
+
+    private static DeviceTensor[] bf16Product(Op op, DeviceTensor x, DeviceTensor weight, FloatArray ya, int m,
+            int out, int in) {
+        DeviceTensor xb = op.session.allocate(DType.BF16, m, in);
+        BFloat16Array xba = (BFloat16Array) xb.array();
+        int nx = m * in;
+        op.graph.task("xToBf16", TensorKernels::toBFloat16, new KernelContext(), op.f32("x", x), xba, nx);
+        op.grid("xToBf16", ActivationKernels.grid(nx));
+        DeviceTensor wb = null;
+        DeviceTensor wOperand = weight;
+        if (weight.dtype() != DType.BF16) {
+            wb = op.session.allocate(DType.BF16, out, in);
+            int nw = out * in;
+            op.graph.task("wToBf16", TensorKernels::toBFloat16, new KernelContext(), op.f32("weight", weight),
+                    (BFloat16Array) wb.array(), nw);
+            op.grid("wToBf16", ActivationKernels.grid(nw));
+            wOperand = wb;
+        } else {
+            op.array("weight", weight, DType.BF16);
+        }
+        IntArray xp = op.session.intPairs(xb);
+        IntArray wp = op.session.intPairs(wOperand);
+        op.graph.task("mmaGemm", GemmKernels::mmaGemmBF16Pairs, new KernelContext(), xp, wp, ya, m, out, in);
+        op.grid("mmaGemm", Op.grid2D((long) (out + GemmKernels.PAIR_BLOCK_N - 1) / GemmKernels.PAIR_BLOCK_N
+                * GemmKernels.MMA_GROUP_SIZE, (m + GemmKernels.PAIR_BLOCK_M - 1) / GemmKernels.PAIR_BLOCK_M,
+                GemmKernels.MMA_GROUP_SIZE, 1));
+        return new DeviceTensor[]{xb, wb};
+    }
+
+    /**
+     * The gradients of {@link #linear}; closing closes all three.
+     *
+     * @param dx gradient with respect to x, shaped like x
+     * @param dWeight gradient with respect to the weight, (out, in)
+     * @param dBias gradient with respect to the bias, (out), or null when not asked for
+     */
+    public record Grads(DeviceTensor dx, DeviceTensor dWeight, DeviceTensor dBias) implements AutoCloseable {
+        @Override
+        public void close() {
+            dx.close();
+            dWeight.close();
+            if (dBias != null) {
+                dBias.close();
+            }
+        }
+    }
+
+    /**
+     * The backward of the f32 {@link #linear}, as {@code Linear.linearBackward}: {@code dx = dy W},
+     * {@code dW = dy^T x} (summed over every leading dimension), {@code dBias = sum dy}.
+     *
+     * @param dy f32 (..., out)
+     * @param x the forward input, f32 (..., in)
+     * @param weight the forward weight, f32 (out, in)
+     * @param withBias whether to compute dBias
+     * @return dx, dWeight and dBias (or null)
+     */
+    public static Grads linearBackward(DeviceTensor dy, DeviceTensor x, DeviceTensor weight, boolean withBias) {
+        Op op = Op.of("DeviceLinear.linearBackward", dy);
+        FloatArray dya = op.f32("dy", dy);
+        FloatArray xa = op.f32("x", x);
+        FloatArray wa = op.f32("weight", weight);
+        int in = op.lastDim("x", x);
+        if (weight.rank() != 2 || weight.dim(1) != in) {
+            throw op.fail("weight's shape", Arrays.toString(weight.shape()), "(out, " + in + ")");
+        }
+        int out = weight.dim(0);
+        int[] dyShape = x.shape();
+        dyShape[dyShape.length - 1] = out;
+        op.shape("dy", dy, dyShape);
+        int m = (int) (x.numel() / in);
+        DeviceTensor dx = op.session.allocate(DType.F32, x.shape());
+        DeviceTensor dw = op.session.allocate(DType.F32, out, in);
+        DeviceTensor db = withBias ? op.session.allocate(DType.F32, out) : null;
+        DeviceTensor dyT = op.session.allocate(DType.F32, out, m);
+        DeviceTensor partial = withBias ? ColumnSums.partials(op, 1, m, out) : null;
+        int e = GemmKernels.SGEMM_GROUP_EDGE;
+        int block = GemmKernels.BLOCK;
+        op.graph.task("dx", GemmKernels::sgemm, new KernelContext(), dya, wa, (FloatArray) dx.array(), m, in, out);
+        op.grid("dx", Op.grid2D((long) (in + block - 1) / block * e, (long) (m + block - 1) / block * e, e, e));
+        op.graph.task("dyT", TensorKernels::swapMiddleAxes, new KernelContext(), dya, (FloatArray) dyT.array(), 1, m,
+                out, 1);
+        op.grid("dyT", ActivationKernels.grid((long) m * out));
+        op.graph.task("dW", GemmKernels::sgemm, new KernelContext(), (FloatArray) dyT.array(), xa,
+                (FloatArray) dw.array(), out, in, m);
+        op.grid("dW", Op.grid2D((long) (in + block - 1) / block * e, (long) (out + block - 1) / block * e, e, e));
+        if (withBias) {
+            op.graph.task("dBiasPartials", TensorKernels::columnPartials, new KernelContext(), dya,
+                    (FloatArray) partial.array(), out, 1, m, ColumnSums.CHUNK_ROWS);
+            op.grid("dBiasPartials", ColumnSumKernels.partialsGrid(out, ColumnSums.chunks(m)));
+            ColumnSums.sum(op, "dBias", partial, db, out, 1, m);
+        }
+        Grads g = new Grads(dx, dw, db);
+        try {
+            op.run();
+            return g;
+        } catch (RuntimeException ex) {
+            g.close();
+            throw ex;
+        } finally {
+            dyT.close();
+            if (partial != null) {
+                partial.close();
+            }
+        }
+    }
+}

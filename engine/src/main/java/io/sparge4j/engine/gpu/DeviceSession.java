@@ -1,0 +1,355 @@
+package io.sparge4j.engine.gpu;
+
+import io.sparge4j.engine.compute.ComputeDevice;
+import io.sparge4j.engine.compute.DeviceBuffer;
+import io.sparge4j.engine.device.BackendException;
+import io.sparge4j.engine.execution.BackendSelection;
+import io.sparge4j.engine.execution.ExecutionBackends;
+import io.sparge4j.engine.execution.KernelCompiler;
+import io.sparge4j.engine.tensor.DType;
+import io.sparge4j.engine.tensor.Tensor;
+import io.sparge4j.kernels.GridScheduler;
+import io.sparge4j.kernels.TaskGraph;
+import io.sparge4j.kernels.types.arrays.IntArray;
+import io.sparge4j.kernels.types.arrays.NativeArray;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Function;
+import java.util.function.Supplier;
+
+/**
+ * One device (CUDA, OpenCL or the CPU kernel emulator) on which {@link DeviceTensor}s live and the device ops
+ * ({@link DeviceLinear}, {@link DeviceNorms}, {@link DeviceActivations}, {@link DeviceElementwise},
+ * {@link DeviceRope}, {@link DeviceAttention}, {@link DeviceAdamW}) run.
+ *
+ * <p>Data crosses between host and device only in {@link #upload} and {@link DeviceTensor#toHost}: every op enqueues
+ * its kernels on the device's one in-order queue and returns at once, with its result left on the device, so a
+ * whole model runs with no host round trip between ops. Kernels are compiled on first use and cached per kernel and
+ * work-group size, so repeated calls (with new tensors of any shape) compile nothing.
+ *
+ * <p>Not thread-safe: one session, one thread. Closing the session frees every tensor still open on it.
+ */
+public final class DeviceSession implements AutoCloseable {
+    private final ComputeDevice device;
+    private final KernelLauncher launcher;
+    private final Map<NativeArray, DeviceBuffer> buffers = new IdentityHashMap<>();
+    private final Set<DeviceStorage> live = Collections.newSetFromMap(new IdentityHashMap<>());
+    /** Freed buffers not yet returned: freeing waits for the queue on CUDA, so frees are batched at sync points. */
+    private final List<DeviceBuffer> pendingFrees = new ArrayList<>();
+    private long pendingBytes;
+    private final Map<String, DeviceTensor> constants = new HashMap<>();
+    private final Map<String, Object> scratch = new HashMap<>();
+    private boolean closed;
+
+    /** Pending frees are flushed (one wait for the queue) beyond this many buffers... */
+    static final int MAX_PENDING_FREES = 64;
+    /** ...or this many bytes. */
+    static final long MAX_PENDING_BYTES = 1L << 30;
+
+    private DeviceSession(ComputeDevice device, KernelCompiler compiler) {
+        this.device = device;
+        this.launcher = new KernelLauncher(device, compiler);
+    }
+
+    /** A session on a device the caller opened (tests wrap a device to watch its traffic); the session owns it. */
+    static DeviceSession on(ComputeDevice device, KernelCompiler compiler) {
+        return new DeviceSession(device, compiler);
+    }
+
+    /**
+     * @param selection the backend ({@code cuda}, {@code opencl} or {@code emulator}) and device
+     * @return a session owning the opened device
+     * @throws BackendException when the backend's library or the device cannot be opened (the message says why and
+     *     what to install or select)
+     */
+    public static DeviceSession open(BackendSelection selection) {
+        if (selection == null) {
+            throw new IllegalArgumentException("selection: got null, expected a BackendSelection such as"
+                    + " new BackendSelection(\"cuda\", null)");
+        }
+        return new DeviceSession(ExecutionBackends.openDevice(selection), ExecutionBackends.compiler(selection));
+    }
+
+    /**
+     * @param backend {@code "cuda"}, {@code "opencl"}, {@code "emulator"} (or {@code "cpu"}, the emulator)
+     * @return a session on the backend's first device
+     */
+    public static DeviceSession open(String backend) {
+        return open(new BackendSelection(backend, null));
+    }
+
+    /** @return {@code "cuda"}, {@code "opencl"} or {@code "emulator"} */
+    public String backendName() {
+        return device.backendName();
+    }
+
+    /** @return the device's name, e.g. {@code "NVIDIA H200"} */
+    public String deviceName() {
+        return device.deviceName();
+    }
+
+    /**
+     * Copies a host tensor to the device.
+     *
+     * @param tensor f32, bf16 or i32, any shape
+     * @return a new device tensor of the same dtype and shape, owned by the caller
+     */
+    public DeviceTensor upload(Tensor tensor) {
+        checkOpen("upload");
+        if (tensor == null) {
+            throw new IllegalArgumentException("upload: tensor is null, expected a host tensor");
+        }
+        DeviceTensor t = allocate(tensor.dtype(), tensor.shape());
+        if (tensor.byteSize() > 0) {
+            guard("upload", () -> device.copyToDevice(tensor.segment(), t.storage().buffer, 0));
+        }
+        return t;
+    }
+
+    /**
+     * @param shape the shape
+     * @return a new f32 device tensor of zeros (copied from the host once), owned by the caller
+     */
+    public DeviceTensor zeros(int... shape) {
+        try (Tensor z = Tensor.zeros(shape)) {
+            return upload(z);
+        }
+    }
+
+    /** Waits until every enqueued op has finished (a device error of an earlier op surfaces here). */
+    public void synchronize() {
+        checkOpen("synchronize");
+        guard("synchronize", device::synchronize);
+        flushFrees();
+    }
+
+    /**
+     * @return how many device allocations the caller's tensors hold (a tensor and its views share one); the
+     *     session's own constants (RoPE tables, dense attention lists) are not counted
+     */
+    public int liveAllocations() {
+        return live.size() - constants.size();
+    }
+
+    /** Frees every tensor still open and releases the device. */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            flushFrees();
+            for (DeviceStorage s : live) {
+                s.buffer.close();
+            }
+            live.clear();
+            buffers.clear();
+        } finally {
+            device.close();
+        }
+    }
+
+    // ---------------------------------------------------------------- for the ops of this package
+
+    /** A new uninitialised device tensor. */
+    DeviceTensor allocate(DType dtype, int... shape) {
+        checkOpen("allocate");
+        int[] s = shape.clone();
+        long elements = 1;
+        for (int i = 0; i < s.length; i++) {
+            if (s[i] < 0) {
+                throw new IllegalArgumentException("shape: dimension " + i + " is " + s[i] + " in " + Arrays.toString(s)
+                        + ", expected >= 0");
+            }
+            elements *= s[i];
+        }
+        if (elements > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("shape: " + Arrays.toString(s) + " has " + elements + " elements, expected"
+                    + " at most " + Integer.MAX_VALUE + " (the kernels' indices are 32-bit); split the tensor");
+        }
+        NativeArray handle = Handles.of(dtype, (int) elements);
+        long bytes = Math.max(1, elements * dtype.byteSize());
+        DeviceBuffer buffer = guardGet("allocate " + bytes + " bytes", () -> device.allocate(bytes));
+        DeviceStorage storage = new DeviceStorage(dtype, elements, handle, buffer);
+        buffers.put(handle, buffer);
+        live.add(storage);
+        return new DeviceTensor(this, storage, s);
+    }
+
+    /**
+     * A tensor the session keeps (uploaded once, freed when the session closes), such as a RoPE angle table.
+     *
+     * @param key names the constant, including everything its values depend on
+     * @param values makes the host values on first use (the tensor is closed after the upload)
+     */
+    DeviceTensor constant(String key, Supplier<Tensor> values) {
+        checkOpen("constant");
+        DeviceTensor t = constants.get(key);
+        if (t == null) {
+            try (Tensor host = values.get()) {
+                t = upload(host);
+            }
+            constants.put(key, t);
+        }
+        return t;
+    }
+
+    /**
+     * Scratch of a kernels-java task helper that the session keeps for its life (device buffers given by
+     * {@link #adopt} to each of {@code arrays(helper)}), so repeated ops of one shape allocate nothing.
+     *
+     * @param key names the helper and its sizes
+     * @param make makes the helper on first use
+     * @param arrays its arrays that need device buffers
+     * @return the helper
+     */
+    <T> T scratch(String key, Supplier<T> make,
+            Function<T, List<? extends NativeArray>> arrays) {
+        checkOpen("scratch");
+        @SuppressWarnings("unchecked")
+        T helper = (T) scratch.get(key);
+        if (helper == null) {
+            helper = make.get();
+            arrays.apply(helper).forEach(this::adopt);
+            scratch.put(key, helper);
+        }
+        return helper;
+    }
+
+    /** Gives a host-allocated kernel array (scratch of a kernels-java task helper) a device buffer of its own. */
+    void adopt(NativeArray array) {
+        checkOpen("adopt");
+        if (!buffers.containsKey(array)) {
+            long bytes = Math.max(1, array.getNumBytesOfSegment());
+            buffers.put(array, guardGet("allocate " + bytes + " bytes", () -> device.allocate(bytes)));
+        }
+    }
+
+    /** Frees what {@link #adopt} allocated for {@code array}. */
+    void disown(NativeArray array) {
+        DeviceBuffer b = buffers.remove(array);
+        if (b != null && !closed) {
+            deferFree(b);
+        }
+    }
+
+    /** Copies a host array (adopted) to its device buffer. */
+    void copyIn(String op, NativeArray array) {
+        checkOpen(op);
+        DeviceBuffer b = buffer(array);
+        if (array.getNumBytesOfSegment() > 0) {
+            guard(op, () -> device.copyToDevice(array.getSegment(), b, 0));
+        }
+    }
+
+    /** Copies an adopted array's device buffer back to its host memory, after all earlier work. */
+    void copyOut(String op, NativeArray array) {
+        checkOpen(op);
+        DeviceBuffer b = buffer(array);
+        if (array.getNumBytesOfSegment() > 0) {
+            guard(op, () -> device.copyToHost(b, 0, array.getSegment()));
+        }
+    }
+
+    /** @return the int-pair view of a bf16 tensor's bytes, for the pair GEMM (its element count must be even) */
+    IntArray intPairs(DeviceTensor bf16) {
+        DeviceStorage s = bf16.storage();
+        for (NativeArray v : s.views) {
+            if (v instanceof IntArray ints) {
+                return ints;
+            }
+        }
+        IntArray ints = Handles.intPairs((int) s.elements);
+        s.views.add(ints);
+        buffers.put(ints, s.buffer);
+        return ints;
+    }
+
+    /** Enqueues a graph's tasks; a device failure becomes a {@link BackendException} naming the op. */
+    void run(String op, TaskGraph graph, GridScheduler grids) {
+        checkOpen(op);
+        guard(op, () -> launcher.enqueue(graph, grids, this::buffer));
+    }
+
+    Tensor toHost(DeviceTensor t) {
+        checkOpen("toHost");
+        Tensor host = Tensor.allocate(t.dtype(), t.shape());
+        if (host.byteSize() > 0) {
+            guard("toHost", () -> device.copyToHost(t.storage().buffer, 0, host.segment()));
+        }
+        flushFrees();
+        return host;
+    }
+
+    void release(DeviceStorage storage) {
+        if (!storage.release()) {
+            return;
+        }
+        buffers.remove(storage.handle);
+        storage.views.forEach(buffers::remove);
+        if (live.remove(storage) && !closed) {
+            deferFree(storage.buffer);
+        }
+    }
+
+    private void deferFree(DeviceBuffer b) {
+        pendingFrees.add(b);
+        pendingBytes += b.byteSize();
+        if (pendingFrees.size() > MAX_PENDING_FREES || pendingBytes > MAX_PENDING_BYTES) {
+            flushFrees();
+        }
+    }
+
+    private void flushFrees() {
+        try {
+            guard("free", () -> pendingFrees.forEach(DeviceBuffer::close));
+        } finally {
+            pendingFrees.clear();
+            pendingBytes = 0;
+        }
+    }
+
+    boolean isOpen() {
+        return !closed;
+    }
+
+    private DeviceBuffer buffer(NativeArray array) {
+        DeviceBuffer b = buffers.get(array);
+        if (b == null) {
+            throw new IllegalStateException(array + " has no device buffer in this session: a closed tensor, or one"
+                    + " from another session");
+        }
+        return b;
+    }
+
+    private void checkOpen(String op) {
+        if (closed) {
+            throw new IllegalStateException(op + ": the device session is closed, expected an open one");
+        }
+    }
+
+    private void guard(String op, Runnable work) {
+        guardGet(op, () -> {
+            work.run();
+            return null;
+        });
+    }
+
+    private <T> T guardGet(String op, Supplier<T> work) {
+        try {
+            return work.get();
+        } catch (BackendException e) {
+            throw new BackendException("device op " + op + " on " + device.backendName() + " (" + device.deviceName()
+                    + ") failed: " + e.getMessage() + ". Close device tensors that are no longer needed, use smaller"
+                    + " shapes, or run on --backend cpu", e);
+        }
+    }
+}

@@ -1,0 +1,229 @@
+package io.sparge4j.engine.gpu;
+
+import io.sparge4j.engine.ops.Activations;
+import io.sparge4j.engine.ops.Attention;
+import io.sparge4j.engine.ops.Elementwise;
+import io.sparge4j.engine.ops.Linear;
+import io.sparge4j.engine.ops.Norms;
+import io.sparge4j.engine.ops.Rope;
+import io.sparge4j.engine.sparse.MaskMode;
+import io.sparge4j.engine.sparse.SparseAttention;
+import io.sparge4j.engine.tensor.DType;
+import io.sparge4j.engine.tensor.Tensor;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.FieldSource;
+
+import java.util.SplittableRandom;
+
+import static io.sparge4j.engine.testing.Assertions2.assertClose;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Every device backward op against the CPU op's backward, on the emulator, PoCL and CUDA (skipped with the reason
+ * where absent), on fresh seeded Gaussian inputs at awkward sizes (row counts that are multiples of no chunk of 64,
+ * token counts of no block).
+ *
+ * <p>Tolerances: the element-wise backwards (modulate's dx, gated add's dx and dy, RoPE) 1e-6 relative + 1e-6
+ * absolute (one or two roundings against the CPU's); the activations as {@code ActivationKernelsTest} argues (1e-5
+ * relative, 1e-7 + 2e-7 |x| (1 + x^2) |dy| absolute); reductions in another order (GEMMs over up to 134 rows, column
+ * sums over up to 174 rows, norm statistics, attention over 200 keys) 1e-5 relative + 1e-5 absolute of results of
+ * size up to ~30 (the attention gradients too, though the CPU and the flash backward recompute the probabilities
+ * in other tile orders).
+ */
+class DeviceBackwardOpsTest {
+    static final String[] BACKENDS = DeviceSessions.BACKENDS;
+
+    private static Tensor randn(SplittableRandom rnd, double std, int... shape) {
+        Tensor t = Tensor.allocate(DType.F32, shape);
+        for (long i = 0; i < t.numel(); i++) {
+            t.setFloat(i, (float) (std * rnd.nextGaussian()));
+        }
+        return t;
+    }
+
+    private static float[] host(DeviceTensor t) {
+        try (Tensor h = t.toHost()) {
+            return h.toFloatArray();
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @FieldSource("BACKENDS")
+    void linearBackwardMatchesCpu(String backend) {
+        SplittableRandom rnd = new SplittableRandom(31);
+        try (DeviceSession s = DeviceSessions.open(backend);
+                Tensor x = randn(rnd, 1, 2, 67, 45);
+                Tensor w = randn(rnd, 1 / Math.sqrt(45), 130, 45);
+                Tensor dy = randn(rnd, 1, 2, 67, 130);
+                DeviceTensor dx = s.upload(x);
+                DeviceTensor dw = s.upload(w);
+                DeviceTensor ddy = s.upload(dy);
+                DeviceLinear.Grads g = DeviceLinear.linearBackward(ddy, dx, dw, true);
+                DeviceLinear.Grads noBias = DeviceLinear.linearBackward(ddy, dx, dw, false)) {
+            // the CPU grads are not AutoCloseable; their tensors are small and freed with their arenas
+            Linear.LinearGrads ref = Linear.linearBackward(dy, x, w, true);
+            assertClose(ref.dx().toDoubleArray(), host(g.dx()), 1e-5, 1e-5, backend + " linear dx");
+            assertClose(ref.dWeight().toDoubleArray(), host(g.dWeight()), 1e-5, 1e-5, backend + " linear dWeight");
+            assertClose(ref.dBias().toDoubleArray(), host(g.dBias()), 1e-5, 1e-5, backend + " linear dBias");
+            assertNull(noBias.dBias());
+            assertClose(ref.dWeight().toDoubleArray(), host(noBias.dWeight()), 1e-5, 1e-5, backend + " dWeight (2)");
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @FieldSource("BACKENDS")
+    void normBackwardsMatchCpu(String backend) {
+        SplittableRandom rnd = new SplittableRandom(32);
+        try (DeviceSession s = DeviceSessions.open(backend);
+                Tensor x = randn(rnd, 2, 2, 87, 300);
+                Tensor w = randn(rnd, 0.3, 300);
+                Tensor b = randn(rnd, 0.2, 300);
+                Tensor dy = randn(rnd, 1, 2, 87, 300);
+                DeviceTensor dx = s.upload(x);
+                DeviceTensor dw = s.upload(w);
+                DeviceTensor db = s.upload(b);
+                DeviceTensor ddy = s.upload(dy);
+                DeviceNorms.Grads ln = DeviceNorms.layerNormBackward(ddy, dx, dw, db, 1e-6f);
+                DeviceNorms.Grads lnPlain = DeviceNorms.layerNormBackward(ddy, dx, null, null, 1e-6f);
+                DeviceNorms.Grads rms = DeviceNorms.rmsNormBackward(ddy, dx, dw, 1e-6f)) {
+            Norms.NormGrads lnRef = Norms.layerNormBackward(dy, x, w, b, 1e-6f);
+            Norms.NormGrads lnPlainRef = Norms.layerNormBackward(dy, x, null, null, 1e-6f);
+            Norms.NormGrads rmsRef = Norms.rmsNormBackward(dy, x, w, 1e-6f);
+            assertClose(lnRef.dx().toDoubleArray(), host(ln.dx()), 1e-5, 1e-5, backend + " layerNorm dx");
+            assertClose(lnRef.dWeight().toDoubleArray(), host(ln.dWeight()), 1e-5, 1e-5, backend + " layerNorm dW");
+            assertClose(lnRef.dBias().toDoubleArray(), host(ln.dBias()), 1e-5, 1e-5, backend + " layerNorm dB");
+            assertClose(lnPlainRef.dx().toDoubleArray(), host(lnPlain.dx()), 1e-5, 1e-5, backend + " plain dx");
+            assertNull(lnPlain.dWeight());
+            assertClose(rmsRef.dx().toDoubleArray(), host(rms.dx()), 1e-5, 1e-5, backend + " rmsNorm dx");
+            assertClose(rmsRef.dWeight().toDoubleArray(), host(rms.dWeight()), 1e-5, 1e-5, backend + " rmsNorm dW");
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @FieldSource("BACKENDS")
+    void activationBackwardsMatchCpu(String backend) {
+        SplittableRandom rnd = new SplittableRandom(33);
+        try (DeviceSession s = DeviceSessions.open(backend);
+                Tensor x = randn(rnd, 3, 5, 211);
+                Tensor dy = randn(rnd, 1, 5, 211);
+                DeviceTensor dx = s.upload(x);
+                DeviceTensor ddy = s.upload(dy);
+                DeviceTensor g = DeviceActivations.geluBackward(ddy, dx);
+                DeviceTensor si = DeviceActivations.siluBackward(ddy, dx);
+                Tensor gRef = Activations.geluBackward(dy, x);
+                Tensor sRef = Activations.siluBackward(dy, x)) {
+            float[] gd = host(g);
+            float[] sd = host(si);
+            for (int i = 0; i < gd.length; i++) {
+                double xi = x.getFloat(i);
+                double atol = 1e-7 + 2e-7 * Math.abs(xi) * (1 + xi * xi) * Math.abs(dy.getFloat(i));
+                assertTrue(Math.abs(gd[i] - gRef.getFloat(i)) <= atol + 1e-5 * Math.abs(gRef.getFloat(i)),
+                        backend + " geluBackward element " + i + ": " + gd[i] + " vs " + gRef.getFloat(i));
+                assertTrue(Math.abs(sd[i] - sRef.getFloat(i)) <= atol + 1e-5 * Math.abs(sRef.getFloat(i)),
+                        backend + " siluBackward element " + i + ": " + sd[i] + " vs " + sRef.getFloat(i));
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @FieldSource("BACKENDS")
+    void elementwiseAndRopeBackwardsMatchCpu(String backend) {
+        SplittableRandom rnd = new SplittableRandom(34);
+        Rope.Grid grid = new Rope.Grid(2, 3, 5);
+        try (DeviceSession s = DeviceSessions.open(backend);
+                Tensor x = randn(rnd, 1, 2, 87, 48);
+                Tensor y = randn(rnd, 1, 2, 87, 48);
+                Tensor dy = randn(rnd, 1, 2, 87, 48);
+                Tensor scaleB = randn(rnd, 0.3, 2, 1, 48);
+                Tensor gate = randn(rnd, 0.3, 48);
+                Tensor q = randn(rnd, 1, 2, 3, 33, 64);
+                DeviceTensor dx = s.upload(x);
+                DeviceTensor ddy = s.upload(dy);
+                DeviceTensor dyy = s.upload(y);
+                DeviceTensor dscale = s.upload(scaleB);
+                DeviceTensor dgate = s.upload(gate);
+                DeviceTensor dq = s.upload(q);
+                DeviceElementwise.ModulateGrads mod = DeviceElementwise.modulateBackward(ddy, dx, dscale);
+                DeviceElementwise.GatedAddGrads gated = DeviceElementwise.gatedAddBackward(ddy, dgate, dyy);
+                DeviceTensor ropeBack = DeviceRope.backward(dq, grid, Rope.Layout.BHLD);
+                Tensor ropeRef = Rope.backward(q, grid, Rope.Layout.BHLD)) {
+            Elementwise.ModulateGrads modRef = Elementwise.modulateBackward(dy, x, scaleB);
+            Elementwise.GatedAddGrads gatedRef = Elementwise.gatedAddBackward(dy, gate, y);
+            assertClose(modRef.dx().toDoubleArray(), host(mod.dx()), 1e-6, 1e-6, backend + " modulate dx");
+            assertEquals(2, mod.dShift().dim(0));
+            assertClose(modRef.dShift().toDoubleArray(), host(mod.dShift()), 1e-5, 1e-5, backend + " dShift");
+            assertClose(modRef.dScale().toDoubleArray(), host(mod.dScale()), 1e-5, 1e-5, backend + " dScale");
+            assertClose(gatedRef.dx().toDoubleArray(), host(gated.dx()), 0, 0, backend + " gatedAdd dx");
+            assertClose(gatedRef.dy().toDoubleArray(), host(gated.dy()), 1e-6, 1e-6, backend + " gatedAdd dy");
+            assertClose(gatedRef.dGate().toDoubleArray(), host(gated.dGate()), 1e-5, 1e-5, backend + " dGate");
+            assertClose(ropeRef.toDoubleArray(), host(ropeBack), 1e-6, 1e-6, backend + " rope backward");
+        }
+    }
+
+    /** Dense self-attention's backward and the sparse one with the device's mask, N = 200, d = 64. */
+    @ParameterizedTest(name = "{0}")
+    @FieldSource("BACKENDS")
+    void attentionBackwardMatchesCpu(String backend) {
+        SplittableRandom rnd = new SplittableRandom(35);
+        int n = 200;
+        try (DeviceSession s = DeviceSessions.open(backend);
+                Tensor q = randn(rnd, 1, 1, 2, n, 64);
+                Tensor k = randn(rnd, 1, 1, 2, n, 64);
+                Tensor v = randn(rnd, 1, 1, 2, n, 64);
+                Tensor dOut = randn(rnd, 1, 1, 2, n, 64);
+                DeviceTensor dq = s.upload(q);
+                DeviceTensor dk = s.upload(k);
+                DeviceTensor dv = s.upload(v);
+                DeviceTensor ddOut = s.upload(dOut);
+                DeviceAttention.Result dense = DeviceAttention.dense(dq, dk, dv, Float.NaN);
+                DeviceAttention.Gradients denseGrads = DeviceAttention.backward(ddOut, dq, dk, dv, dense, null,
+                        Float.NaN);
+                DeviceBlockMask mask = DeviceAttention.blockMask(dq, dk, MaskMode.HYBRID, 0.25, 0.5, Float.NaN);
+                DeviceAttention.Result sparse = DeviceAttention.sparse(dq, dk, dv, mask, Float.NaN);
+                DeviceAttention.Gradients sparseGrads = DeviceAttention.backward(ddOut, dq, dk, dv, sparse, mask,
+                        Float.NaN);
+                Attention.Result denseRef = Attention.forward(q, k, v);
+                Attention.Gradients denseRefGrads = Attention.backward(dOut, q, k, v, denseRef.out(),
+                        denseRef.logsumexp(), Attention.Options.defaults());
+                Tensor maskTensor = mask.toHost().toTensor()) {
+            check(denseRefGrads, denseGrads, backend + " dense");
+            SparseAttention.Config config = SparseAttention.Config.defaults().withMask(maskTensor)
+                    .withMode(MaskMode.MASK);
+            try (SparseAttention.Result sparseRef = SparseAttention.forward(q, k, v, config);
+                    Attention.Gradients sparseRefGrads = SparseAttention.backward(dOut, q, k, v, sparseRef, config)) {
+                check(sparseRefGrads, sparseGrads, backend + " sparse");
+            }
+        }
+    }
+
+    /** Cross-attention's backward (37 queries, 13 keys, d 48: the row kernels), against the CPU's. */
+    @ParameterizedTest(name = "{0}")
+    @FieldSource("BACKENDS")
+    void crossAttentionBackwardMatchesCpu(String backend) {
+        SplittableRandom rnd = new SplittableRandom(36);
+        try (DeviceSession s = DeviceSessions.open(backend);
+                Tensor q = randn(rnd, 1, 2, 2, 37, 48);
+                Tensor k = randn(rnd, 1, 2, 2, 13, 48);
+                Tensor v = randn(rnd, 1, 2, 2, 13, 48);
+                Tensor dOut = randn(rnd, 1, 2, 2, 37, 48);
+                DeviceTensor dq = s.upload(q);
+                DeviceTensor dk = s.upload(k);
+                DeviceTensor dv = s.upload(v);
+                DeviceTensor ddOut = s.upload(dOut);
+                DeviceAttention.Result fwd = DeviceAttention.dense(dq, dk, dv, Float.NaN);
+                DeviceAttention.Gradients grads = DeviceAttention.backward(ddOut, dq, dk, dv, fwd, null, Float.NaN);
+                Attention.Result ref = Attention.forward(q, k, v);
+                Attention.Gradients refGrads = Attention.backward(dOut, q, k, v, ref.out(), ref.logsumexp(),
+                        Attention.Options.defaults())) {
+            check(refGrads, grads, backend + " cross");
+        }
+    }
+
+    private static void check(Attention.Gradients ref, DeviceAttention.Gradients got, String what) {
+        assertClose(ref.dq().toDoubleArray(), host(got.dq()), 1e-5, 1e-5, what + " dq");
+        assertClose(ref.dk().toDoubleArray(), host(got.dk()), 1e-5, 1e-5, what + " dk");
+        assertClose(ref.dv().toDoubleArray(), host(got.dv()), 1e-5, 1e-5, what + " dv");
+    }
+}

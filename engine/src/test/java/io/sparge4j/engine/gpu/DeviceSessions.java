@@ -1,0 +1,28 @@
+package io.sparge4j.engine.gpu;
+
+import io.sparge4j.engine.device.BackendException;
+import io.sparge4j.engine.device.opencl.OpenClDevice;
+
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/** Opens test sessions: a GPU backend that is absent skips the test with the reason, visibly. */
+final class DeviceSessions {
+    /** Every backend the op tests run on; cuda is skipped where no CUDA device is found. */
+    static final String[] BACKENDS = {"emulator", "opencl", "cuda"};
+
+    private DeviceSessions() {
+    }
+
+    static DeviceSession open(String backend) {
+        if (backend.equals("opencl")) {
+            assumeTrue(!OpenClDevice.list().isEmpty(), "OpenCL test skipped: no OpenCL device found; install PoCL"
+                    + " with apt-get install pocl-opencl-icd ocl-icd-libopencl1");
+        }
+        try {
+            return DeviceSession.open(backend);
+        } catch (BackendException e) {
+            assumeTrue(false, backend + " test skipped: " + e.getMessage());
+            throw e;
+        }
+    }
+}
