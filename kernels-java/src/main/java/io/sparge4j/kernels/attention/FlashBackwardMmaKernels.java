@@ -1,0 +1,608 @@
+package io.sparge4j.kernels.attention;
+
+import io.sparge4j.kernels.KernelContext;
+import io.sparge4j.kernels.KernelMath;
+import io.sparge4j.kernels.annotations.Constant;
+import io.sparge4j.kernels.types.arrays.FloatArray;
+import io.sparge4j.kernels.types.arrays.IntArray;
+
+/**
+ * Block-sparse FlashAttention backward on tensor cores: bf16 or f16 operands, f32 accumulation, f32 gradients.
+ * Same semantics as the f32 {@link FlashBackwardKernels}, deterministic and free of atomics. Launch order:
+ * <ol>
+ * <li>{@link #rowDeltaBF16} (or the f16 / half-output variants): {@code delta = rowsum(dO * O)} per query row, f32;</li>
+ * <li>{@link #dqBF16} / {@link #dqF16}: one work-group per 64 query rows walks the kept key blocks of their query
+ * block ({@code rowStart}/{@code rowBlocks}) and writes {@code dQ = scale * dS K};</li>
+ * <li>{@link #dkdvBF16} / {@link #dkdvF16}: one work-group per 64 keys walks the query blocks that keep their key
+ * block ({@code colStart}/{@code colBlocks}) and writes {@code dV = P^T dO}, {@code dK = scale * dS^T Q}.</li>
+ * </ol>
+ * q, k, v and dO are int views of (heads, tokens, d) bf16 or f16 arrays ({@code IntArray.fromSegmentShallow}),
+ * element {@code 2p} in the low half of int {@code p}; lse (natural log, as the forward writes it) and delta are
+ * f32 (heads, tokens); dq, dk, dv are written in f32 (heads, tokens, d). Scores are recomputed from the logsumexp,
+ * {@code P = exp(scale * Q K^T - lse)}, {@code dS = P * (dO V^T - delta)}, in f32 from the MMA accumulators;
+ * P and dS are rounded to the operand type (bf16 or f16) to enter the gradient products, which is where this
+ * backward's error comes from (relative 2^-8 per term in bf16, 2^-11 in f16).
+ *
+ * <p>Layout of the work: a work-group is four warps; warp w owns 16 rows (queries in dq, keys in dkdv) of the
+ * group's 64, with every head-dimension column. The other side streams through local memory 32 rows at a time,
+ * staged twice as bf16 pairs: row-major (pairs along d, the B operand of {@code Q K^T}-like products) and
+ * transposed (pairs along the 32 rows, the B operand of {@code dS K}-like products, since an m16n8k16 fragment
+ * pairs elements along k). The score accumulators become the A fragments of the gradient products in registers:
+ * C fragments of n-tiles 2j and 2j + 1 are exactly the A fragment of k-step j. In dq the warp's Q and dO fragments
+ * stay in registers for the whole walk; in dkdv the K and V fragments are re-read from global memory (L1) per
+ * 32-query step, because dK and dV accumulators for d = 128 already take 128 registers.
+ *
+ * <p>Local memory (ints, padded so that fragment loads hit 32 distinct banks): dq 6912 ints (27 KiB: K and V
+ * row-major, K transposed), dkdv 9472 ints + 64 floats (37.3 KiB: Q and dO both ways, lse and delta of the step),
+ * each within 48 KiB together with the MMA fallback's scratch (3 KiB for four warps) on devices without tensor
+ * cores. ptxas for sm_90 (nvcc 13, -Xptxas -v, no spills): see FlashBackwardMmaKernelsTest's
+ * {@code cudaCompilesWithoutSpills}; at the time of writing dq uses 168 (d = 128) / 128 (d = 64) registers and dkdv
+ * 208 (d = 128) / 128 (d = 64).
+ *
+ * <p>Grids: {@link #rowDeltaBF16} and friends 1D over {@code heads * tokens} (any local size); dq and dkdv 1D
+ * {@link #groups}{@code (heads, tokens) * GROUP} with local size {@link #GROUP}. Their {@code @Constant geometry} is
+ * {@link #geometry}{@code (d, queryBlock, keyBlock)}. Query and key blocks must be multiples of {@link #TILE}.
+ */
+public final class FlashBackwardMmaKernels {
+    /** Rows (queries in dq, keys in dkdv) per work-group; blocks must be multiples of it. */
+    public static final int TILE = 64;
+    /** Work-group size of the dq and dkdv kernels: four warps. */
+    public static final int GROUP = 128;
+    /** Largest head dimension. */
+    public static final int MAX_D = 128;
+    /** d must be a multiple of this (one MMA k-step). */
+    public static final int D_STEP = 16;
+
+    /** Rows of the streamed side per step. */
+    private static final int INNER = 32;
+    /** Padding (ints) of the local rows: a row stride of 4 mod 32 ints spreads a fragment load over 32 banks. */
+    private static final int PAD = 4;
+    /** Largest row stride of a row-major tile (pairs along d). */
+    private static final int LDR_MAX = MAX_D / 2 + PAD;
+    /** A row-major tile: INNER rows of d / 2 ints (+ pad). */
+    private static final int ROW_TILE = INNER * LDR_MAX;
+    /** Row stride of a transposed tile: INNER / 2 pairs (+ pad). */
+    private static final int LDT = INNER / 2 + PAD;
+    /** A transposed tile: d rows of INNER / 2 ints (+ pad). */
+    private static final int T_TILE = MAX_D * LDT;
+    /** 8-wide n-tiles of a warp's 16 x INNER score block. */
+    private static final int SCORE_TILES = INNER / 8;
+    /** 16-deep k-steps over the INNER streamed rows. */
+    private static final int INNER_STEPS = INNER / 16;
+    /** 16-deep k-steps over d. */
+    private static final int D_FRAGS = MAX_D / 16;
+    /** 8-wide n-tiles over d. */
+    private static final int D_TILES = MAX_D / 8;
+    /** Floats of a C fragment, shorts of an A and a B fragment. */
+    private static final int C = KernelContext.MMA_C_FRAGMENT;
+    private static final int A = KernelContext.MMA_A_FRAGMENT;
+    private static final int B = KernelContext.MMA_B_FRAGMENT;
+    /** Staging items (row pair, column pair) per work-item and step, for the largest d. */
+    private static final int STAGE_ITEMS = INNER / 2 * (MAX_D / 2) / GROUP;
+    private static final int DQ_LOCAL = 2 * ROW_TILE + T_TILE;
+    private static final int DKDV_LOCAL = 2 * ROW_TILE + 2 * T_TILE;
+
+    private FlashBackwardMmaKernels() {
+    }
+
+    /**
+     * Work-groups of the dq and dkdv kernels: one per 64 tokens of each head.
+     *
+     * @param heads B * H
+     * @param tokens N
+     * @return {@code heads * ceil(tokens / TILE)}
+     */
+    public static int groups(int heads, int tokens) {
+        return heads * ((tokens + TILE - 1) / TILE);
+    }
+
+    /**
+     * The {@code @Constant geometry} of the dq and dkdv kernels, after checking the sizes.
+     *
+     * @param d head dimension: a multiple of {@link #D_STEP}, at most {@link #MAX_D}
+     * @param queryBlock tokens per query block, a multiple of {@link #TILE}
+     * @param keyBlock tokens per key block, a multiple of {@link #TILE}
+     * @return {@code d | (queryBlock / 64) << 8 | (keyBlock / 64) << 16}
+     * @throws IllegalArgumentException naming the size that does not fit
+     */
+    public static int geometry(int d, int queryBlock, int keyBlock) {
+        if (d <= 0 || d % D_STEP != 0 || d > MAX_D) {
+            throw new IllegalArgumentException("FlashBackwardMmaKernels: d is " + d
+                    + ", expected a positive multiple of " + D_STEP + " up to " + MAX_D);
+        }
+        if (queryBlock <= 0 || queryBlock % TILE != 0 || queryBlock / TILE > 255 || keyBlock <= 0
+                || keyBlock % TILE != 0 || keyBlock / TILE > 255) {
+            throw new IllegalArgumentException("FlashBackwardMmaKernels: blocks are " + queryBlock + " x " + keyBlock
+                    + ", expected positive multiples of " + TILE + " up to " + 255 * TILE);
+        }
+        return d | queryBlock / TILE << 8 | keyBlock / TILE << 16;
+    }
+
+    /**
+     * Checks that 32-bit indices cover the arrays.
+     *
+     * @param heads B * H
+     * @param tokens N
+     * @param d head dimension
+     * @throws IllegalArgumentException if {@code heads * tokens * d} exceeds {@code Integer.MAX_VALUE}
+     */
+    public static void checkSizes(int heads, int tokens, int d) {
+        if (heads <= 0 || tokens <= 0 || d <= 0 || (long) heads * tokens * d > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("FlashBackwardMmaKernels: heads " + heads + ", tokens " + tokens
+                    + ", d " + d + ": expected positive sizes with heads * tokens * d at most " + Integer.MAX_VALUE
+                    + " (32-bit indices); split the batch");
+        }
+    }
+
+    /**
+     * {@code delta[r] = sum_c dOut[r, c] * out[r, c]} with dO in bf16 pairs and the forward's output in f32.
+     *
+     * @param ctx the work-item
+     * @param dOut gradient of the output, int view of (rows, d) bf16
+     * @param out the forward's output (rows, d) f32
+     * @param delta written (rows)
+     * @param rows heads * tokens
+     * @param d head dimension, even
+     */
+    public static void rowDeltaBF16(KernelContext ctx, IntArray dOut, FloatArray out, FloatArray delta, int rows,
+            @Constant int d) {
+        rowDelta(ctx.globalIdx, dOut, out, delta, rows, d, true);
+    }
+
+    /**
+     * As {@link #rowDeltaBF16} with dO in f16 pairs.
+     *
+     * @param ctx the work-item
+     * @param dOut gradient of the output, int view of (rows, d) f16
+     * @param out the forward's output (rows, d) f32
+     * @param delta written (rows)
+     * @param rows heads * tokens
+     * @param d head dimension, even
+     */
+    public static void rowDeltaF16(KernelContext ctx, IntArray dOut, FloatArray out, FloatArray delta, int rows,
+            @Constant int d) {
+        rowDelta(ctx.globalIdx, dOut, out, delta, rows, d, false);
+    }
+
+    /**
+     * As {@link #rowDeltaBF16} with the forward's output also in bf16 pairs.
+     *
+     * @param ctx the work-item
+     * @param dOut gradient of the output, int view of (rows, d) bf16
+     * @param out the forward's output, int view of (rows, d) bf16
+     * @param delta written (rows)
+     * @param rows heads * tokens
+     * @param d head dimension, even
+     */
+    public static void rowDeltaHalfOutBF16(KernelContext ctx, IntArray dOut, IntArray out, FloatArray delta, int rows,
+            @Constant int d) {
+        rowDeltaHalfOut(ctx.globalIdx, dOut, out, delta, rows, d, true);
+    }
+
+    /**
+     * As {@link #rowDeltaBF16} with dO and the forward's output in f16 pairs.
+     *
+     * @param ctx the work-item
+     * @param dOut gradient of the output, int view of (rows, d) f16
+     * @param out the forward's output, int view of (rows, d) f16
+     * @param delta written (rows)
+     * @param rows heads * tokens
+     * @param d head dimension, even
+     */
+    public static void rowDeltaHalfOutF16(KernelContext ctx, IntArray dOut, IntArray out, FloatArray delta, int rows,
+            @Constant int d) {
+        rowDeltaHalfOut(ctx.globalIdx, dOut, out, delta, rows, d, false);
+    }
+
+    private static void rowDelta(int r, IntArray dOut, FloatArray out, FloatArray delta, int rows, int d,
+            boolean bf16) {
+        if (r < rows) {
+            float sum = 0f;
+            for (int p = 0; p < d / 2; p++) {
+                int pair = dOut.get(r * (d / 2) + p);
+                sum = KernelMath.fma(low(pair, bf16), out.get(r * d + 2 * p), sum);
+                sum = KernelMath.fma(high(pair, bf16), out.get(r * d + 2 * p + 1), sum);
+            }
+            delta.set(r, sum);
+        }
+    }
+
+    private static void rowDeltaHalfOut(int r, IntArray dOut, IntArray out, FloatArray delta, int rows, int d,
+            boolean bf16) {
+        if (r < rows) {
+            float sum = 0f;
+            for (int p = 0; p < d / 2; p++) {
+                int pair = dOut.get(r * (d / 2) + p);
+                int o = out.get(r * (d / 2) + p);
+                sum = KernelMath.fma(low(pair, bf16), low(o, bf16), sum);
+                sum = KernelMath.fma(high(pair, bf16), high(o, bf16), sum);
+            }
+            delta.set(r, sum);
+        }
+    }
+
+    /**
+     * dQ pass, bf16: work-group g handles query rows {@code [t * 64, t * 64 + 64)} of head {@code g / tiles}
+     * ({@code t = g % tiles}, {@code tiles = ceil(tokens / 64)}), over the key blocks its query block keeps. Every
+     * dq element of those rows is written (zero for a row whose block keeps nothing).
+     *
+     * @param ctx the work-item
+     * @param q queries, int view of (heads, tokens, d) bf16
+     * @param k keys, likewise
+     * @param v values, likewise
+     * @param dOut gradient of the output, likewise
+     * @param lse the forward's logsumexp (heads, tokens), natural log of the sum of {@code exp(scale * q.k)}
+     * @param delta {@code rowsum(dO * O)} (heads, tokens)
+     * @param rowStart CSR offsets per (head, query block), heads * nq + 1
+     * @param rowBlocks kept key blocks per row
+     * @param dq written (heads, tokens, d) f32
+     * @param tokens N
+     * @param scale softmax scale
+     * @param geometry {@link #geometry}{@code (d, queryBlock, keyBlock)}
+     */
+    public static void dqBF16(KernelContext ctx, IntArray q, IntArray k, IntArray v, IntArray dOut, FloatArray lse,
+            FloatArray delta, IntArray rowStart, IntArray rowBlocks, FloatArray dq, int tokens, float scale,
+            @Constant int geometry) {
+        int[] smem = ctx.allocateIntLocalArray(DQ_LOCAL);
+        dqBody(ctx, smem, q, k, v, dOut, lse, delta, rowStart, rowBlocks, dq, tokens, scale, geometry, true);
+    }
+
+    /**
+     * As {@link #dqBF16} with f16 operands.
+     *
+     * @param ctx the work-item
+     * @param q queries, int view of (heads, tokens, d) f16
+     * @param k keys, likewise
+     * @param v values, likewise
+     * @param dOut gradient of the output, likewise
+     * @param lse the forward's logsumexp (heads, tokens)
+     * @param delta {@code rowsum(dO * O)} (heads, tokens)
+     * @param rowStart CSR offsets per (head, query block), heads * nq + 1
+     * @param rowBlocks kept key blocks per row
+     * @param dq written (heads, tokens, d) f32
+     * @param tokens N
+     * @param scale softmax scale
+     * @param geometry {@link #geometry}{@code (d, queryBlock, keyBlock)}
+     */
+    public static void dqF16(KernelContext ctx, IntArray q, IntArray k, IntArray v, IntArray dOut, FloatArray lse,
+            FloatArray delta, IntArray rowStart, IntArray rowBlocks, FloatArray dq, int tokens, float scale,
+            @Constant int geometry) {
+        int[] smem = ctx.allocateIntLocalArray(DQ_LOCAL);
+        dqBody(ctx, smem, q, k, v, dOut, lse, delta, rowStart, rowBlocks, dq, tokens, scale, geometry, false);
+    }
+
+    /**
+     * dK/dV pass, bf16: work-group g handles keys {@code [t * 64, t * 64 + 64)} of head {@code g / tiles}, over the
+     * query blocks that keep their key block. Every dk and dv element of those keys is written (zero where no query
+     * block keeps the block).
+     *
+     * @param ctx the work-item
+     * @param q queries, int view of (heads, tokens, d) bf16
+     * @param k keys, likewise
+     * @param v values, likewise
+     * @param dOut gradient of the output, likewise
+     * @param lse the forward's logsumexp (heads, tokens)
+     * @param delta {@code rowsum(dO * O)} (heads, tokens)
+     * @param colStart CSR offsets per (head, key block), heads * nk + 1
+     * @param colBlocks query blocks keeping each key block, ascending
+     * @param dk written (heads, tokens, d) f32
+     * @param dv written (heads, tokens, d) f32
+     * @param tokens N
+     * @param scale softmax scale
+     * @param geometry {@link #geometry}{@code (d, queryBlock, keyBlock)}
+     */
+    public static void dkdvBF16(KernelContext ctx, IntArray q, IntArray k, IntArray v, IntArray dOut, FloatArray lse,
+            FloatArray delta, IntArray colStart, IntArray colBlocks, FloatArray dk, FloatArray dv, int tokens,
+            float scale, @Constant int geometry) {
+        int[] smem = ctx.allocateIntLocalArray(DKDV_LOCAL);
+        float[] stats = ctx.allocateFloatLocalArray(2 * INNER);
+        dkdvBody(ctx, smem, stats, q, k, v, dOut, lse, delta, colStart, colBlocks, dk, dv, tokens, scale, geometry,
+                true);
+    }
+
+    /**
+     * As {@link #dkdvBF16} with f16 operands.
+     *
+     * @param ctx the work-item
+     * @param q queries, int view of (heads, tokens, d) f16
+     * @param k keys, likewise
+     * @param v values, likewise
+     * @param dOut gradient of the output, likewise
+     * @param lse the forward's logsumexp (heads, tokens)
+     * @param delta {@code rowsum(dO * O)} (heads, tokens)
+     * @param colStart CSR offsets per (head, key block), heads * nk + 1
+     * @param colBlocks query blocks keeping each key block, ascending
+     * @param dk written (heads, tokens, d) f32
+     * @param dv written (heads, tokens, d) f32
+     * @param tokens N
+     * @param scale softmax scale
+     * @param geometry {@link #geometry}{@code (d, queryBlock, keyBlock)}
+     */
+    public static void dkdvF16(KernelContext ctx, IntArray q, IntArray k, IntArray v, IntArray dOut, FloatArray lse,
+            FloatArray delta, IntArray colStart, IntArray colBlocks, FloatArray dk, FloatArray dv, int tokens,
+            float scale, @Constant int geometry) {
+        int[] smem = ctx.allocateIntLocalArray(DKDV_LOCAL);
+        float[] stats = ctx.allocateFloatLocalArray(2 * INNER);
+        dkdvBody(ctx, smem, stats, q, k, v, dOut, lse, delta, colStart, colBlocks, dk, dv, tokens, scale, geometry,
+                false);
+    }
+
+    /** The dq kernels' body; local memory: K row-major at 0, V row-major at ROW_TILE, K transposed at 2 ROW_TILE. */
+    private static void dqBody(KernelContext ctx, int[] smem, IntArray q, IntArray k, IntArray v, IntArray dOut,
+            FloatArray lse, FloatArray delta, IntArray rowStart, IntArray rowBlocks, FloatArray dq, int tokens,
+            float scale, int geometry, boolean bf16) {
+        short[] qf = new short[D_FRAGS * A];
+        short[] of = new short[D_FRAGS * A];
+        short[] bfr = new short[B];
+        short[] dsf = new short[INNER_STEPS * A];
+        float[] s = new float[SCORE_TILES * C];
+        float[] dp = new float[SCORE_TILES * C];
+        float[] acc = new float[D_TILES * C];
+        int d = geometry & 255;
+        int queryBlock = (geometry >> 8 & 255) * TILE;
+        int keyBlock = (geometry >> 16) * TILE;
+        int half = d / 2;
+        int ldr = half + PAD;
+        int tid = ctx.localIdx;
+        int lane = tid & 31;
+        int g = lane >> 2;
+        int t = lane & 3;
+        int tiles = (tokens + TILE - 1) / TILE;
+        int bh = ctx.groupIdx / tiles;
+        int rowBase = ctx.groupIdx % tiles * TILE;
+        int warpRow = rowBase + (tid >> 5) * 16;
+        int head = bh * tokens;
+        int nq = (tokens + queryBlock - 1) / queryBlock;
+        int maskRow = bh * nq + rowBase / queryBlock;
+        for (int f = 0; f < D_FRAGS; f++) {
+            if (f < d / 16) {
+                loadOwnA(q, head, warpRow, tokens, half, f, g, t, qf, f * A);
+                loadOwnA(dOut, head, warpRow, tokens, half, f, g, t, of, f * A);
+            }
+        }
+        for (int i = 0; i < D_TILES * C; i++) {
+            acc[i] = 0f;
+        }
+        // this lane's rows g and g + 8 of the warp's 16
+        float lse0 = warpRow + g < tokens ? lse.get(head + warpRow + g) : 0f;
+        float lse8 = warpRow + g + 8 < tokens ? lse.get(head + warpRow + g + 8) : 0f;
+        float delta0 = warpRow + g < tokens ? delta.get(head + warpRow + g) : 0f;
+        float delta8 = warpRow + g + 8 < tokens ? delta.get(head + warpRow + g + 8) : 0f;
+        int first = rowStart.get(maskRow);
+        int last = rowStart.get(maskRow + 1);
+        for (int e = first; e < last; e++) {
+            int blockStart = rowBlocks.get(e) * keyBlock;
+            int blockEnd = KernelMath.min(blockStart + keyBlock, tokens);
+            for (int keyBase = blockStart; keyBase < blockEnd; keyBase += INNER) {
+                ctx.localBarrier(); // the previous step's tiles are read no more
+                stage(k, head, keyBase, blockEnd, half, ldr, smem, 0, 2 * ROW_TILE, tid, true);
+                stage(v, head, keyBase, blockEnd, half, ldr, smem, ROW_TILE, 0, tid, false);
+                ctx.localBarrier();
+                for (int i = 0; i < SCORE_TILES * C; i++) {
+                    s[i] = 0f;
+                    dp[i] = 0f;
+                }
+                // S = Q K^T and dP = dO V^T over d
+                for (int f = 0; f < D_FRAGS; f++) {
+                    if (f < d / 16) {
+                        for (int j = 0; j < SCORE_TILES; j++) {
+                            loadB(smem, (8 * j + g) * ldr + 8 * f + t, bfr);
+                            mma(ctx, qf, f * A, bfr, s, j * C, bf16);
+                            loadB(smem, ROW_TILE + (8 * j + g) * ldr + 8 * f + t, bfr);
+                            mma(ctx, of, f * A, bfr, dp, j * C, bf16);
+                        }
+                    }
+                }
+                // dS = P (dP - delta), P = exp(scale S - lse), into A fragments (C tiles 2m, 2m + 1 = k-step m)
+                for (int j = 0; j < SCORE_TILES; j++) {
+                    for (int c = 0; c < C; c++) {
+                        boolean lower = c < 2;
+                        float p = keyBase + 8 * j + 2 * t + (c & 1) < blockEnd
+                                ? KernelMath.exp(s[j * C + c] * scale - (lower ? lse0 : lse8)) : 0f;
+                        float ds = p * (dp[j * C + c] - (lower ? delta0 : delta8));
+                        dsf[(j >> 1) * A + (j & 1) * 4 + c] = round(ds, bf16);
+                    }
+                }
+                // dQ += dS K: B (k = key, n = column) from the transposed K
+                for (int m = 0; m < INNER_STEPS; m++) {
+                    for (int n = 0; n < D_TILES; n++) {
+                        if (n < d / 8) {
+                            loadB(smem, 2 * ROW_TILE + (8 * n + g) * LDT + 8 * m + t, bfr);
+                            mma(ctx, dsf, m * A, bfr, acc, n * C, bf16);
+                        }
+                    }
+                }
+            }
+        }
+        storeRows(acc, dq, head, warpRow, tokens, d, g, t, scale);
+    }
+
+    /**
+     * The dkdv kernels' body; local memory: Q row-major at 0, dO row-major at ROW_TILE, Q transposed at
+     * 2 ROW_TILE, dO transposed at 2 ROW_TILE + T_TILE; the step's lse and delta in {@code stats}.
+     */
+    private static void dkdvBody(KernelContext ctx, int[] smem, float[] stats, IntArray q, IntArray k, IntArray v,
+            IntArray dOut, FloatArray lse, FloatArray delta, IntArray colStart, IntArray colBlocks, FloatArray dk,
+            FloatArray dv, int tokens, float scale, int geometry, boolean bf16) {
+        short[] kf = new short[A];
+        short[] vf = new short[A];
+        short[] bfr = new short[B];
+        short[] pf = new short[INNER_STEPS * A];
+        short[] dsf = new short[INNER_STEPS * A];
+        float[] s = new float[SCORE_TILES * C];
+        float[] dp = new float[SCORE_TILES * C];
+        float[] accK = new float[D_TILES * C];
+        float[] accV = new float[D_TILES * C];
+        int d = geometry & 255;
+        int queryBlock = (geometry >> 8 & 255) * TILE;
+        int keyBlock = (geometry >> 16) * TILE;
+        int half = d / 2;
+        int ldr = half + PAD;
+        int tid = ctx.localIdx;
+        int lane = tid & 31;
+        int g = lane >> 2;
+        int t = lane & 3;
+        int tiles = (tokens + TILE - 1) / TILE;
+        int bh = ctx.groupIdx / tiles;
+        int keyBase = ctx.groupIdx % tiles * TILE;
+        int warpKey = keyBase + (tid >> 5) * 16;
+        int head = bh * tokens;
+        int nk = (tokens + keyBlock - 1) / keyBlock;
+        int maskCol = bh * nk + keyBase / keyBlock;
+        for (int i = 0; i < D_TILES * C; i++) {
+            accK[i] = 0f;
+            accV[i] = 0f;
+        }
+        int first = colStart.get(maskCol);
+        int last = colStart.get(maskCol + 1);
+        for (int e = first; e < last; e++) {
+            int blockStart = colBlocks.get(e) * queryBlock;
+            int blockEnd = KernelMath.min(blockStart + queryBlock, tokens);
+            for (int rowBase = blockStart; rowBase < blockEnd; rowBase += INNER) {
+                ctx.localBarrier(); // the previous step's tiles are read no more
+                stage(q, head, rowBase, blockEnd, half, ldr, smem, 0, 2 * ROW_TILE, tid, true);
+                stage(dOut, head, rowBase, blockEnd, half, ldr, smem, ROW_TILE, 2 * ROW_TILE + T_TILE, tid, true);
+                if (tid < INNER) {
+                    boolean valid = rowBase + tid < blockEnd;
+                    stats[tid] = valid ? lse.get(head + rowBase + tid) : 0f;
+                    stats[INNER + tid] = valid ? delta.get(head + rowBase + tid) : 0f;
+                }
+                ctx.localBarrier();
+                for (int i = 0; i < SCORE_TILES * C; i++) {
+                    s[i] = 0f;
+                    dp[i] = 0f;
+                }
+                // S^T = K Q^T and dP^T = V dO^T over d (rows are keys, columns queries)
+                for (int f = 0; f < D_FRAGS; f++) {
+                    if (f < d / 16) {
+                        loadOwnA(k, head, warpKey, tokens, half, f, g, t, kf, 0);
+                        loadOwnA(v, head, warpKey, tokens, half, f, g, t, vf, 0);
+                        for (int j = 0; j < SCORE_TILES; j++) {
+                            loadB(smem, (8 * j + g) * ldr + 8 * f + t, bfr);
+                            mma(ctx, kf, 0, bfr, s, j * C, bf16);
+                            loadB(smem, ROW_TILE + (8 * j + g) * ldr + 8 * f + t, bfr);
+                            mma(ctx, vf, 0, bfr, dp, j * C, bf16);
+                        }
+                    }
+                }
+                // P^T and dS^T = P^T (dP^T - delta) per query column, into A fragments
+                for (int j = 0; j < SCORE_TILES; j++) {
+                    for (int c = 0; c < C; c++) {
+                        int col = 8 * j + 2 * t + (c & 1);
+                        float p = rowBase + col < blockEnd ? KernelMath.exp(s[j * C + c] * scale - stats[col]) : 0f;
+                        float ds = p * (dp[j * C + c] - stats[INNER + col]);
+                        int at = (j >> 1) * A + (j & 1) * 4 + c;
+                        pf[at] = round(p, bf16);
+                        dsf[at] = round(ds, bf16);
+                    }
+                }
+                // dV += P^T dO and dK += dS^T Q: B (k = query, n = column) from the transposed tiles
+                for (int m = 0; m < INNER_STEPS; m++) {
+                    for (int n = 0; n < D_TILES; n++) {
+                        if (n < d / 8) {
+                            loadB(smem, 2 * ROW_TILE + T_TILE + (8 * n + g) * LDT + 8 * m + t, bfr);
+                            mma(ctx, pf, m * A, bfr, accV, n * C, bf16);
+                            loadB(smem, 2 * ROW_TILE + (8 * n + g) * LDT + 8 * m + t, bfr);
+                            mma(ctx, dsf, m * A, bfr, accK, n * C, bf16);
+                        }
+                    }
+                }
+            }
+        }
+        storeRows(accK, dk, head, warpKey, tokens, d, g, t, scale);
+        storeRows(accV, dv, head, warpKey, tokens, d, g, t, 1f);
+    }
+
+    /**
+     * Stages rows {@code [rowBase, rowBase + INNER)} of a (tokens, d) pair array at row {@code head}: row-major
+     * into {@code smem[rowAt + r * ldr + p]} and, when {@code transposed}, as pairs of rows into
+     * {@code smem[tAt + c * LDT + r / 2]} (column c, rows r and r + 1 in the low and high halves). Rows at or past
+     * {@code limit} read as 0. Adjacent work-items read adjacent ints of a row.
+     */
+    private static void stage(IntArray src, int head, int rowBase, int limit, int half, int ldr, int[] smem,
+            int rowAt, int tAt, int tid, boolean transposed) {
+        for (int it = 0; it < STAGE_ITEMS; it++) {
+            int e = tid + GROUP * it;
+            if (e < INNER / 2 * half) {
+                int rp = e / half;
+                int cp = e - rp * half;
+                int r = rowBase + 2 * rp;
+                int lo = r < limit ? src.get((head + r) * half + cp) : 0;
+                int hi = r + 1 < limit ? src.get((head + r + 1) * half + cp) : 0;
+                smem[rowAt + 2 * rp * ldr + cp] = lo;
+                smem[rowAt + (2 * rp + 1) * ldr + cp] = hi;
+                if (transposed) {
+                    smem[tAt + 2 * cp * LDT + rp] = (lo & 0xffff) | (hi << 16);
+                    smem[tAt + (2 * cp + 1) * LDT + rp] = (lo >>> 16) | (hi & 0xffff0000);
+                }
+            }
+        }
+    }
+
+    /**
+     * This lane's A fragment of k-step f (d columns {@code [16 f, 16 f + 16)}) of the 16 rows from {@code row0} of
+     * a (tokens, d) pair array in global memory; rows at or past {@code limit} read as 0.
+     */
+    private static void loadOwnA(IntArray src, int head, int row0, int limit, int half, int f, int g, int t,
+            short[] frag, int at) {
+        int r0 = row0 + g;
+        int r8 = r0 + 8;
+        int p = 8 * f + t;
+        splitPair(r0 < limit ? src.get((head + r0) * half + p) : 0, frag, at);
+        splitPair(r8 < limit ? src.get((head + r8) * half + p) : 0, frag, at + 2);
+        splitPair(r0 < limit ? src.get((head + r0) * half + p + 4) : 0, frag, at + 4);
+        splitPair(r8 < limit ? src.get((head + r8) * half + p + 4) : 0, frag, at + 6);
+    }
+
+    /** A B fragment from a local tile holding B transposed in pairs: ints {@code at} and {@code at + 4}. */
+    private static void loadB(int[] smem, int at, short[] frag) {
+        splitPair(smem[at], frag, 0);
+        splitPair(smem[at + 4], frag, 2);
+    }
+
+    private static void mma(KernelContext ctx, short[] a, int aAt, short[] b, float[] c, int cAt, boolean bf16) {
+        if (bf16) {
+            ctx.mmaBF16(a, aAt, b, 0, c, cAt);
+        } else {
+            ctx.mmaF16(a, aAt, b, 0, c, cAt);
+        }
+    }
+
+    /** Writes a warp's 16 x d accumulators (d / 8 C fragments) times {@code alpha}, rows below {@code limit}. */
+    private static void storeRows(float[] acc, FloatArray out, int head, int row0, int limit, int d, int g, int t,
+            float alpha) {
+        for (int n = 0; n < D_TILES; n++) {
+            if (n < d / 8) {
+                for (int c = 0; c < C; c++) {
+                    int row = row0 + g + 8 * (c >> 1);
+                    if (row < limit) {
+                        out.set((head + row) * d + 8 * n + 2 * t + (c & 1), alpha * acc[n * C + c]);
+                    }
+                }
+            }
+        }
+    }
+
+    /** Splits two packed 16-bit values into fragment elements {@code at} (low half) and {@code at + 1}. */
+    private static void splitPair(int pair, short[] fragment, int at) {
+        fragment[at] = (short) pair;
+        fragment[at + 1] = (short) (pair >>> 16);
+    }
+
+    /** x rounded to bf16 or f16 bits, to nearest even (P and dS are finite). */
+    private static short round(float x, boolean bf16) {
+        if (bf16) {
+            int bits = Float.floatToRawIntBits(x);
+            return (short) ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16);
+        }
+        return KernelMath.floatToHalf(x);
+    }
+
+    private static float low(int pair, boolean bf16) {
+        return bf16 ? Float.intBitsToFloat(pair << 16) : KernelMath.halfToFloat((short) pair);
+    }
+
+    private static float high(int pair, boolean bf16) {
+        return bf16 ? Float.intBitsToFloat(pair & 0xffff0000) : KernelMath.halfToFloat((short) (pair >>> 16));
+    }
+}
