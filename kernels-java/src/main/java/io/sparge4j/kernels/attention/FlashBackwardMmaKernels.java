@@ -32,8 +32,9 @@ import io.sparge4j.kernels.types.arrays.IntArray;
  * stay in registers for the whole walk; in dkdv the K and V fragments are re-read from global memory (L1) per
  * 32-query step, because dK and dV accumulators for d = 128 already take 128 registers.
  *
- * <p>Local memory (ints, padded so that fragment loads hit 32 distinct banks): dq 6912 ints (27 KiB: K and V
- * row-major, K transposed), dkdv 9472 ints + 64 floats (37.3 KiB: Q and dO both ways, lse and delta of the step),
+ * <p>Local memory (ints, padded or swizzled so that the 64-bit fragment loads are free of bank conflicts): dq
+ * 6656 ints (26 KiB: K and V row-major, K transposed), dkdv 8704 ints + 64 floats (34.3 KiB: Q and dO both ways,
+ * lse and delta of the step),
  * each within 48 KiB together with the MMA fallback's scratch (3 KiB for four warps) on devices without tensor
  * cores. ptxas for sm_90 (nvcc 13, -Xptxas -v, no spills): see FlashBackwardMmaKernelsTest's
  * {@code cudaCompilesWithoutSpills}; at the time of writing dq uses 168 (d = 128) / 128 (d = 64) registers and dkdv
@@ -55,15 +56,18 @@ public final class FlashBackwardMmaKernels {
 
     /** Rows of the streamed side per step. */
     private static final int INNER = 32;
-    /** Padding (ints) of the local rows: a row stride of 4 mod 32 ints spreads a fragment load over 32 banks. */
-    private static final int PAD = 4;
+    /**
+     * Padding (ints) of a row-major tile's rows: a stride of 8 mod 32 ints puts the four rows a half-warp's 64-bit
+     * fragment loads touch on distinct banks.
+     */
+    private static final int PAD = 8;
     /** Largest row stride of a row-major tile (pairs along d). */
     private static final int LDR_MAX = MAX_D / 2 + PAD;
     /** A row-major tile: INNER rows of d / 2 ints (+ pad). */
     private static final int ROW_TILE = INNER * LDR_MAX;
-    /** Row stride of a transposed tile: INNER / 2 pairs (+ pad). */
-    private static final int LDT = INNER / 2 + PAD;
-    /** A transposed tile: d rows of INNER / 2 ints (+ pad). */
+    /** Row stride of a transposed tile: INNER / 2 pairs, unpadded ({@link #swizzle} spreads the banks). */
+    private static final int LDT = INNER / 2;
+    /** A transposed tile: d rows of INNER / 2 ints. */
     private static final int T_TILE = MAX_D * LDT;
     /** 8-wide n-tiles of a warp's 16 x INNER score block. */
     private static final int SCORE_TILES = INNER / 8;
@@ -386,9 +390,9 @@ public final class FlashBackwardMmaKernels {
                 for (int f = 0; f < D_FRAGS; f++) {
                     if (f < d / 16) {
                         for (int j = 0; j < SCORE_TILES; j++) {
-                            loadB(smem, (8 * j + g) * ldr + 8 * f + t, bfr);
+                            loadB(smem, (8 * j + g) * ldr + 8 * f + 2 * t, bfr);
                             mma(ctx, qf, f * A, bfr, s, j * C, bf16);
-                            loadB(smem, ROW_TILE + (8 * j + g) * ldr + 8 * f + t, bfr);
+                            loadB(smem, ROW_TILE + (8 * j + g) * ldr + 8 * f + 2 * t, bfr);
                             mma(ctx, of, f * A, bfr, dp, j * C, bf16);
                         }
                     }
@@ -407,7 +411,7 @@ public final class FlashBackwardMmaKernels {
                 for (int m = 0; m < INNER_STEPS; m++) {
                     for (int n = 0; n < D_TILES; n++) {
                         if (n < d / 8) {
-                            loadB(smem, 2 * ROW_TILE + (8 * n + g) * LDT + 8 * m + t, bfr);
+                            loadB(smem, 2 * ROW_TILE + transposedAt(8 * n + g, m, t), bfr);
                             mma(ctx, dsf, m * A, bfr, acc, n * C, bf16);
                         }
                     }
@@ -478,9 +482,9 @@ public final class FlashBackwardMmaKernels {
                         loadOwnA(k, head, warpKey, tokens, half, f, g, t, kf, 0);
                         loadOwnA(v, head, warpKey, tokens, half, f, g, t, vf, 0);
                         for (int j = 0; j < SCORE_TILES; j++) {
-                            loadB(smem, (8 * j + g) * ldr + 8 * f + t, bfr);
+                            loadB(smem, (8 * j + g) * ldr + 8 * f + 2 * t, bfr);
                             mma(ctx, kf, 0, bfr, s, j * C, bf16);
-                            loadB(smem, ROW_TILE + (8 * j + g) * ldr + 8 * f + t, bfr);
+                            loadB(smem, ROW_TILE + (8 * j + g) * ldr + 8 * f + 2 * t, bfr);
                             mma(ctx, vf, 0, bfr, dp, j * C, bf16);
                         }
                     }
@@ -500,9 +504,9 @@ public final class FlashBackwardMmaKernels {
                 for (int m = 0; m < INNER_STEPS; m++) {
                     for (int n = 0; n < D_TILES; n++) {
                         if (n < d / 8) {
-                            loadB(smem, 2 * ROW_TILE + T_TILE + (8 * n + g) * LDT + 8 * m + t, bfr);
+                            loadB(smem, 2 * ROW_TILE + T_TILE + transposedAt(8 * n + g, m, t), bfr);
                             mma(ctx, pf, m * A, bfr, accV, n * C, bf16);
-                            loadB(smem, 2 * ROW_TILE + (8 * n + g) * LDT + 8 * m + t, bfr);
+                            loadB(smem, 2 * ROW_TILE + transposedAt(8 * n + g, m, t), bfr);
                             mma(ctx, dsf, m * A, bfr, accK, n * C, bf16);
                         }
                     }
@@ -529,11 +533,12 @@ public final class FlashBackwardMmaKernels {
                 int r = rowBase + 2 * rp;
                 int lo = r < limit ? src.get((head + r) * half + cp) : 0;
                 int hi = r + 1 < limit ? src.get((head + r + 1) * half + cp) : 0;
-                smem[rowAt + 2 * rp * ldr + cp] = lo;
-                smem[rowAt + (2 * rp + 1) * ldr + cp] = hi;
+                smem[rowAt + 2 * rp * ldr + slot(cp)] = lo;
+                smem[rowAt + (2 * rp + 1) * ldr + slot(cp)] = hi;
                 if (transposed) {
-                    smem[tAt + 2 * cp * LDT + rp] = (lo & 0xffff) | (hi << 16);
-                    smem[tAt + (2 * cp + 1) * LDT + rp] = (lo >>> 16) | (hi & 0xffff0000);
+                    smem[tAt + 2 * cp * LDT + (slot(rp) ^ swizzle(2 * cp))] = (lo & 0xffff) | (hi << 16);
+                    smem[tAt + (2 * cp + 1) * LDT + (slot(rp) ^ swizzle(2 * cp + 1))] = (lo >>> 16)
+                            | (hi & 0xffff0000);
                 }
             }
         }
@@ -554,10 +559,35 @@ public final class FlashBackwardMmaKernels {
         splitPair(r8 < limit ? src.get((head + r8) * half + p + 4) : 0, frag, at + 6);
     }
 
-    /** A B fragment from a local tile holding B transposed in pairs: ints {@code at} and {@code at + 4}. */
+    /**
+     * A B fragment from a local tile holding B's columns as rows of pairs along k: pairs t and t + 4 of the
+     * k-step, side by side at {@code at} (even) and {@code at + 1} ({@link #slot}), one 64-bit load.
+     */
     private static void loadB(int[] smem, int at, short[] frag) {
         splitPair(smem[at], frag, 0);
-        splitPair(smem[at + 4], frag, 2);
+        splitPair(smem[at + 1], frag, 2);
+    }
+
+    /**
+     * Where pair {@code p} of a row sits within the row: in each group of 8 pairs (one 16-deep k-step) the order
+     * is 0 4 1 5 2 6 3 7, so that the pairs t and t + 4 a fragment takes are adjacent.
+     */
+    private static int slot(int p) {
+        return (p & ~7) | ((p & 3) << 1) | ((p >> 2) & 1);
+    }
+
+    /**
+     * XOR applied to the slots of row c of a transposed tile (16 ints a row): rows c and c + 2 differ by 8 so that
+     * the four rows of a half-warp's 64-bit fragment loads fall on distinct banks, and rows further apart by 2, 4
+     * or 6 so that staging stores of consecutive columns spread over 8 banks instead of 1.
+     */
+    private static int swizzle(int c) {
+        return ((c >> 1) & 1) << 3 | ((c >> 2) & 3) << 1;
+    }
+
+    /** Index in a transposed tile of this lane's fragment pair t of k-step m in row (column of B) c. */
+    private static int transposedAt(int c, int m, int t) {
+        return c * LDT + ((8 * m + 2 * t) ^ swizzle(c));
     }
 
     private static void mma(KernelContext ctx, short[] a, int aAt, short[] b, float[] c, int cAt, boolean bf16) {
