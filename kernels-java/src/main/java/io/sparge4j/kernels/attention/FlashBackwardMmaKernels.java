@@ -10,7 +10,9 @@ import io.sparge4j.kernels.types.arrays.IntArray;
  * Block-sparse FlashAttention backward on tensor cores: bf16 or f16 operands, f32 accumulation, f32 gradients.
  * Same semantics as the f32 {@link FlashBackwardKernels}, deterministic and free of atomics. Launch order:
  * <ol>
- * <li>{@link #rowDeltaBF16} (or the f16 / half-output variants): {@code delta = rowsum(dO * O)} per query row, f32;</li>
+ * <li>{@link #rowDeltaBF16} (or the f16 / half-output variants): {@code delta = rowsum(dO * O)} per query row, f32.
+ * Its own small kernel rather than the f32 {@link FlashBackwardKernels#rowStats}, because dO is only in the operand
+ * type here; O may be f32 (the MMA forward accumulates in f32) or the operand type;</li>
  * <li>{@link #dqBF16} / {@link #dqF16}: one work-group per 64 query rows walks the kept key blocks of their query
  * block ({@code rowStart}/{@code rowBlocks}) and writes {@code dQ = scale * dS K};</li>
  * <li>{@link #dkdvBF16} / {@link #dkdvF16}: one work-group per 64 keys walks the query blocks that keep their key
@@ -34,11 +36,12 @@ import io.sparge4j.kernels.types.arrays.IntArray;
  *
  * <p>Local memory (ints, padded or swizzled so that the 64-bit fragment loads are free of bank conflicts): dq
  * 6656 ints (26 KiB: K and V row-major, K transposed), dkdv 8704 ints + 64 floats (34.3 KiB: Q and dO both ways,
- * lse and delta of the step),
- * each within 48 KiB together with the MMA fallback's scratch (3 KiB for four warps) on devices without tensor
- * cores. ptxas for sm_90 (nvcc 13, -Xptxas -v, no spills): see FlashBackwardMmaKernelsTest's
- * {@code cudaCompilesWithoutSpills}; at the time of writing dq uses 168 (d = 128) / 128 (d = 64) registers and dkdv
- * 208 (d = 128) / 128 (d = 64).
+ * lse and delta of the step), each within 48 KiB together with the MMA fallback's scratch (3 KiB for four warps) on devices without tensor
+ * cores. ptxas for sm_90 (nvcc 13, -Xptxas -v; checked by FlashBackwardMmaKernelsTest's
+ * {@code cudaCompilesWithoutSpills}): no spills, no stack frame; registers dqBF16 217 (d = 128) / 125 (d = 64),
+ * dkdvBF16 254 / 128 (f16 within 3 of these), so two work-groups (eight warps) share a multiprocessor at d = 128.
+ * Every B fragment is one 64-bit local load (PTX {@code ld.shared.v2}); dkdv's K and V fragments are 32-bit global
+ * loads that hit L1 after the first step.
  *
  * <p>Grids: {@link #rowDeltaBF16} and friends 1D over {@code heads * tokens} (any local size); dq and dkdv 1D
  * {@link #groups}{@code (heads, tokens) * GROUP} with local size {@link #GROUP}. Their {@code @Constant geometry} is
