@@ -39,7 +39,7 @@ import io.sparge4j.kernels.types.arrays.IntArray;
  * lse and delta of the step), each within 48 KiB together with the MMA fallback's scratch (3 KiB for four warps) on devices without tensor
  * cores. ptxas for sm_90 (nvcc 13, -Xptxas -v; checked by FlashBackwardMmaKernelsTest's
  * {@code cudaCompilesWithoutSpills}): no spills, no stack frame; registers dqBF16 217 (d = 128) / 125 (d = 64),
- * dkdvBF16 254 / 128 (f16 within 3 of these), so two work-groups (eight warps) share a multiprocessor at d = 128.
+ * dkdvBF16 238 / 164 (f16 within 11 of these), so two work-groups (eight warps) share a multiprocessor at d = 128.
  * Every B fragment is one 64-bit local load (PTX {@code ld.shared.v2}); dkdv's K and V fragments are 32-bit global
  * loads that hit L1 after the first step.
  *
@@ -431,8 +431,8 @@ public final class FlashBackwardMmaKernels {
     private static void dkdvBody(KernelContext ctx, int[] smem, float[] stats, IntArray q, IntArray k, IntArray v,
             IntArray dOut, FloatArray lse, FloatArray delta, IntArray colStart, IntArray colBlocks, FloatArray dk,
             FloatArray dv, int tokens, float scale, int geometry, boolean bf16) {
-        short[] kf = new short[A];
-        short[] vf = new short[A];
+        short[] kf = new short[2 * A];
+        short[] vf = new short[2 * A];
         short[] bfr = new short[B];
         short[] pf = new short[INNER_STEPS * A];
         short[] dsf = new short[INNER_STEPS * A];
@@ -445,6 +445,7 @@ public final class FlashBackwardMmaKernels {
         int keyBlock = (geometry >> 16) * TILE;
         int half = d / 2;
         int ldr = half + PAD;
+        int frags = d / 16;
         int tid = ctx.localIdx;
         int lane = tid & 31;
         int g = lane >> 2;
@@ -466,6 +467,9 @@ public final class FlashBackwardMmaKernels {
             int blockStart = colBlocks.get(e) * queryBlock;
             int blockEnd = KernelMath.min(blockStart + queryBlock, tokens);
             for (int rowBase = blockStart; rowBase < blockEnd; rowBase += INNER) {
+                // the first K and V fragments do not depend on the tiles: their loads overlap the staging
+                loadOwnA(k, head, warpKey, tokens, half, 0, g, t, kf, 0);
+                loadOwnA(v, head, warpKey, tokens, half, 0, g, t, vf, 0);
                 ctx.localBarrier(); // the previous step's tiles are read no more
                 stage(q, head, rowBase, blockEnd, half, ldr, smem, 0, 2 * ROW_TILE, tid, true);
                 stage(dOut, head, rowBase, blockEnd, half, ldr, smem, ROW_TILE, 2 * ROW_TILE + T_TILE, tid, true);
@@ -479,16 +483,22 @@ public final class FlashBackwardMmaKernels {
                     s[i] = 0f;
                     dp[i] = 0f;
                 }
-                // S^T = K Q^T and dP^T = V dO^T over d (rows are keys, columns queries)
-                for (int f = 0; f < D_FRAGS; f++) {
-                    if (f < d / 16) {
-                        loadOwnA(k, head, warpKey, tokens, half, f, g, t, kf, 0);
-                        loadOwnA(v, head, warpKey, tokens, half, f, g, t, vf, 0);
-                        for (int j = 0; j < SCORE_TILES; j++) {
-                            loadB(smem, (8 * j + g) * ldr + 8 * f + 2 * t, bfr);
-                            mma(ctx, kf, 0, bfr, s, j * C, bf16);
-                            loadB(smem, ROW_TILE + (8 * j + g) * ldr + 8 * f + 2 * t, bfr);
-                            mma(ctx, vf, 0, bfr, dp, j * C, bf16);
+                // S^T = K Q^T and dP^T = V dO^T over d (rows are keys, columns queries), two k-steps a trip: the
+                // K and V fragments of the next k-step load (into the other half of kf, vf) before this one's MMAs
+                for (int f = 0; f < D_FRAGS; f += 2) {
+                    if (f < frags) {
+                        if (f + 1 < frags) {
+                            loadOwnA(k, head, warpKey, tokens, half, f + 1, g, t, kf, A);
+                            loadOwnA(v, head, warpKey, tokens, half, f + 1, g, t, vf, A);
+                        }
+                        scoreStep(ctx, smem, kf, 0, vf, 0, bfr, s, dp, g * ldr + 8 * f + 2 * t, ldr,
+                                bf16);
+                        if (f + 1 < frags) {
+                            if (f + 2 < frags) {
+                                loadOwnA(k, head, warpKey, tokens, half, f + 2, g, t, kf, 0);
+                                loadOwnA(v, head, warpKey, tokens, half, f + 2, g, t, vf, 0);
+                            }
+                            scoreStep(ctx, smem, kf, A, vf, A, bfr, s, dp, g * ldr + 8 * (f + 1) + 2 * t, ldr, bf16);
                         }
                     }
                 }
@@ -518,6 +528,21 @@ public final class FlashBackwardMmaKernels {
         }
         storeRows(accK, dk, head, warpKey, tokens, d, g, t, scale);
         storeRows(accV, dv, head, warpKey, tokens, d, g, t, 1f);
+    }
+
+    /**
+     * One k-step of the transposed scores: {@code s += K_f Q_f^T} and {@code dp += V_f dO_f^T} for the step's
+     * SCORE_TILES n-tiles of queries, B fragments from the row-major Q and dO tiles at {@code at} (this lane's
+     * row g and pair slot of the k-step) and {@code ROW_TILE + at}.
+     */
+    private static void scoreStep(KernelContext ctx, int[] smem, short[] kf, int kAt, short[] vf, int vAt,
+            short[] bfr, float[] s, float[] dp, int at, int ldr, boolean bf16) {
+        for (int j = 0; j < SCORE_TILES; j++) {
+            loadB(smem, at + 8 * j * ldr, bfr);
+            mma(ctx, kf, kAt, bfr, s, j * C, bf16);
+            loadB(smem, ROW_TILE + at + 8 * j * ldr, bfr);
+            mma(ctx, vf, vAt, bfr, dp, j * C, bf16);
+        }
     }
 
     /**
