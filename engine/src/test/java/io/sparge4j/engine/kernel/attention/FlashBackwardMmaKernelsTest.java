@@ -53,9 +53,10 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * <ul>
  * <li>worst case: {@code |err| <= 1.1 u sum_j |x_j| + 1e-5 max|ref|} (the 1.1 and the absolute part cover the f32
  * sums and exp, about 2^-24 d relative);</li>
- * <li>statistical: rounding errors are independent and at most u/2 ... u relative, so over all elements
- * {@code ||err||_2 <= u sqrt(sum_i sum_j x_j^2)} (twice the expected size for uniform errors of at most u, u^2/3
- * per term) plus the same f32 part; this one catches a missing or doubled tile, which the worst case may not.</li>
+ * <li>statistical: the rounding errors are independent, at most u relative, about u^2/3 in mean square for
+ * uniform ones, so over all elements {@code ||err||_2 <= u sqrt(sum_i sum_j x_j^2)} (sqrt 3 times the expected
+ * size) plus the same f32 part; this one catches a missing or doubled tile, which the worst case may not. Observed:
+ * about 0.4 of this bound in bf16, 0.35 in f16.</li>
  * </ul>
  */
 @Timeout(value = 600, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
