@@ -5,6 +5,7 @@ import io.sparge4j.kernels.KernelContext;
 import io.sparge4j.kernels.TaskGraph;
 import io.sparge4j.kernels.WorkerGrid1D;
 import io.sparge4j.kernels.types.arrays.FloatArray;
+import io.sparge4j.kernels.types.arrays.HalfWidthFloatArray;
 import io.sparge4j.kernels.types.arrays.IntArray;
 import io.sparge4j.kernels.types.arrays.NativeArray;
 
@@ -46,6 +47,23 @@ public final class FlashBackwardMmaTasks {
         this.d = d;
         this.bf16 = bf16;
         delta = new FloatArray(heads * tokens);
+    }
+
+    /**
+     * The int view the kernels read of a bf16 or f16 array: two elements per int, element {@code 2p} in the low half
+     * of int {@code p}, sharing the array's memory. A task graph matches arrays by identity, so make the view once
+     * and use that same object in every graph and transfer.
+     *
+     * @param array a bf16 or f16 array of even size
+     * @return an IntArray over the same memory, {@code size / 2} ints
+     * @throws IllegalArgumentException if the array is null or its size is odd
+     */
+    public static IntArray pairs(HalfWidthFloatArray array) {
+        if (array == null || array.getSize() % 2 != 0) {
+            throw new IllegalArgumentException("FlashBackwardMmaTasks.pairs: array has "
+                    + (array == null ? "no array" : array.getSize() + " elements") + ", expected an even size");
+        }
+        return IntArray.fromSegmentShallow(array.getSegment());
     }
 
     /**

@@ -163,6 +163,8 @@ class FlashBackwardMmaKernelsTest {
                 new GridScheduler(), "b", half, half, half, half, full, rows, list, list, list, list, full, full,
                 full, Float.NaN));
         assertTrue(e.getMessage().contains("scale is NaN"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> FlashBackwardMmaTasks.pairs(new BFloat16Array(3)));
+        assertEquals("FlashBackwardMmaTasks.pairs: array has 3 elements, expected an even size", e.getMessage());
     }
 
     private static HalfWidthFloatArray operand(Random random, int size, boolean bf16) {
@@ -207,11 +209,11 @@ class FlashBackwardMmaKernelsTest {
             int keyBlock, float scale, HalfWidthFloatArray q, HalfWidthFloatArray k, HalfWidthFloatArray v,
             HalfWidthFloatArray dOut, HalfWidthFloatArray outHalf, FloatArray out, float[] lse, BlockMask mask) {
         FlashBackwardMmaTasks tasks = new FlashBackwardMmaTasks(heads, n, d, queryBlock, keyBlock, bf16);
-        IntArray qi = IntArray.fromSegmentShallow(q.getSegment());
-        IntArray ki = IntArray.fromSegmentShallow(k.getSegment());
-        IntArray vi = IntArray.fromSegmentShallow(v.getSegment());
-        IntArray doi = IntArray.fromSegmentShallow(dOut.getSegment());
-        IntArray outi = outHalf == null ? null : IntArray.fromSegmentShallow(outHalf.getSegment());
+        IntArray qi = FlashBackwardMmaTasks.pairs(q);
+        IntArray ki = FlashBackwardMmaTasks.pairs(k);
+        IntArray vi = FlashBackwardMmaTasks.pairs(v);
+        IntArray doi = FlashBackwardMmaTasks.pairs(dOut);
+        IntArray outi = outHalf == null ? null : FlashBackwardMmaTasks.pairs(outHalf);
         FloatArray lsea = FloatArray.fromArray(lse);
         IntArray rowStart = IntArray.fromArray(mask.rowStart());
         IntArray rowBlocks = IntArray.fromArray(nonEmpty(mask.rowBlocks()));
