@@ -26,22 +26,25 @@ import io.sparge4j.kernels.types.arrays.IntArray;
  * backward's error comes from (relative 2^-8 per term in bf16, 2^-11 in f16).
  *
  * <p>Layout of the work: a work-group is four warps; warp w owns 16 rows (queries in dq, keys in dkdv) of the
- * group's 64, with every head-dimension column. The other side streams through local memory 32 rows at a time,
- * staged twice as bf16 pairs: row-major (pairs along d, the B operand of {@code Q K^T}-like products) and
- * transposed (pairs along the 32 rows, the B operand of {@code dS K}-like products, since an m16n8k16 fragment
- * pairs elements along k). The score accumulators become the A fragments of the gradient products in registers:
- * C fragments of n-tiles 2j and 2j + 1 are exactly the A fragment of k-step j. In dq the warp's Q and dO fragments
- * stay in registers for the whole walk; in dkdv the K and V fragments are re-read from global memory (L1) per
- * 32-query step, because dK and dV accumulators for d = 128 already take 128 registers.
+ * group's 64, with every head-dimension column. The other side (the kept blocks' keys in dq, the keeping blocks'
+ * queries in dkdv) is walked as one sequence of 16-row steps, staged in local memory as bf16 pairs both
+ * row-major (pairs along d: the B operand of {@code Q K^T}-like products) and transposed (pairs along the 16 rows:
+ * the B operand of {@code dS K}-like products, since an m16n8k16 fragment pairs elements along k). Two buffers:
+ * while the MMAs read one, the next step's rows are fetched into registers and stored into the other, one barrier a
+ * step. The score accumulators become the A fragments of the gradient products in registers (C fragments of
+ * n-tiles 0 and 1 are exactly the A fragment of the step's 16-deep k-step), so P and dS never go through local
+ * memory, and dkdv computes {@code S^T = K Q^T} directly instead of transposing P. In dq the warp's Q and dO
+ * fragments stay in registers for the whole walk; in dkdv the K and V fragments are re-read from global memory
+ * (L1 hits after the first step), one k-step ahead of their MMAs, because the dK and dV accumulators for d = 128
+ * already take 128 registers and local memory holds no more within 48 KiB.
  *
- * <p>Local memory (ints, padded or swizzled so that the 64-bit fragment loads are free of bank conflicts): dq
- * 6656 ints (26 KiB: K and V row-major, K transposed), dkdv 8704 ints + 64 floats (34.3 KiB: Q and dO both ways,
- * lse and delta of the step), each within 48 KiB together with the MMA fallback's scratch (3 KiB for four warps) on devices without tensor
- * cores. ptxas for sm_90 (nvcc 13, -Xptxas -v; checked by FlashBackwardMmaKernelsTest's
- * {@code cudaCompilesWithoutSpills}): no spills, no stack frame; registers dqBF16 217 (d = 128) / 125 (d = 64),
- * dkdvBF16 238 / 164 (f16 within 11 of these), so two work-groups (eight warps) share a multiprocessor at d = 128.
- * Every B fragment is one 64-bit local load (PTX {@code ld.shared.v2}); dkdv's K and V fragments are 32-bit global
- * loads that hit L1 after the first step.
+ * <p>Local memory (ints; padded or swizzled so that the fragment loads, each one 64-bit {@code ld.shared.v2}, are
+ * free of bank conflicts): dq 6656 ints (26 KiB: two buffers of K and V row-major and K transposed), dkdv 8704
+ * ints + 64 floats (34.3 KiB: two buffers of Q and dO both ways, lse and delta), each within 48 KiB together with
+ * the MMA fallback's scratch (3 KiB for four warps) on devices without tensor cores. ptxas for sm_90 (nvcc 13,
+ * -Xptxas -v; checked by FlashBackwardMmaKernelsTest's {@code cudaCompilesWithoutSpills}): no spills, no stack
+ * frame; registers dqBF16 210 (d = 128) / 123 (d = 64), dkdvBF16 229 / 152 (f16 within 2), so two work-groups
+ * (eight warps) share a multiprocessor at d = 128.
  *
  * <p>Grids: {@link #rowDeltaBF16} and friends 1D over {@code heads * tokens} (any local size); dq and dkdv 1D
  * {@link #groups}{@code (heads, tokens) * GROUP} with local size {@link #GROUP}. Their {@code @Constant geometry} is
@@ -57,8 +60,11 @@ public final class FlashBackwardMmaKernels {
     /** d must be a multiple of this (one MMA k-step). */
     public static final int D_STEP = 16;
 
-    /** Rows of the streamed side per step. */
-    private static final int INNER = 32;
+    /**
+     * Rows of the streamed side per step: 16, one k-step of the gradient products, so that two buffers of the
+     * staged tiles fit and the next step's tiles load while this one's MMAs run.
+     */
+    private static final int INNER = 16;
     /**
      * Padding (ints) of a row-major tile's rows: a stride of 8 mod 32 ints puts the four rows a half-warp's 64-bit
      * fragment loads touch on distinct banks.
@@ -68,14 +74,12 @@ public final class FlashBackwardMmaKernels {
     private static final int LDR_MAX = MAX_D / 2 + PAD;
     /** A row-major tile: INNER rows of d / 2 ints (+ pad). */
     private static final int ROW_TILE = INNER * LDR_MAX;
-    /** Row stride of a transposed tile: INNER / 2 pairs, unpadded ({@link #swizzle} spreads the banks). */
+    /** Row stride of a transposed tile: INNER / 2 pairs; rows of 8 ints put a half-warp's 4 rows on 4 bank octets. */
     private static final int LDT = INNER / 2;
     /** A transposed tile: d rows of INNER / 2 ints. */
     private static final int T_TILE = MAX_D * LDT;
     /** 8-wide n-tiles of a warp's 16 x INNER score block. */
     private static final int SCORE_TILES = INNER / 8;
-    /** 16-deep k-steps over the INNER streamed rows. */
-    private static final int INNER_STEPS = INNER / 16;
     /** 16-deep k-steps over d. */
     private static final int D_FRAGS = MAX_D / 16;
     /** 8-wide n-tiles over d. */
@@ -86,8 +90,14 @@ public final class FlashBackwardMmaKernels {
     private static final int B = KernelContext.MMA_B_FRAGMENT;
     /** Staging items (row pair, column pair) per work-item and step, for the largest d. */
     private static final int STAGE_ITEMS = INNER / 2 * (MAX_D / 2) / GROUP;
-    private static final int DQ_LOCAL = 2 * ROW_TILE + T_TILE;
-    private static final int DKDV_LOCAL = 2 * ROW_TILE + 2 * T_TILE;
+    /** One buffer of dq's tiles: K and V row-major, K transposed. */
+    private static final int DQ_BUFFER = 2 * ROW_TILE + T_TILE;
+    /** One buffer of dkdv's tiles: Q and dO row-major, then transposed. */
+    private static final int DKDV_BUFFER = 2 * ROW_TILE + 2 * T_TILE;
+    /** One buffer of dkdv's step statistics: lse then delta of the INNER queries. */
+    private static final int STATS = 2 * INNER;
+    private static final int DQ_LOCAL = 2 * DQ_BUFFER;
+    private static final int DKDV_LOCAL = 2 * DKDV_BUFFER;
 
     private FlashBackwardMmaKernels() {
     }
@@ -302,7 +312,7 @@ public final class FlashBackwardMmaKernels {
             FloatArray delta, IntArray colStart, IntArray colBlocks, FloatArray dk, FloatArray dv, int tokens,
             float scale, @Constant int geometry) {
         int[] smem = ctx.allocateIntLocalArray(DKDV_LOCAL);
-        float[] stats = ctx.allocateFloatLocalArray(2 * INNER);
+        float[] stats = ctx.allocateFloatLocalArray(2 * STATS);
         dkdvBody(ctx, smem, stats, q, k, v, dOut, lse, delta, colStart, colBlocks, dk, dv, tokens, scale, geometry,
                 true);
     }
@@ -329,22 +339,28 @@ public final class FlashBackwardMmaKernels {
             FloatArray delta, IntArray colStart, IntArray colBlocks, FloatArray dk, FloatArray dv, int tokens,
             float scale, @Constant int geometry) {
         int[] smem = ctx.allocateIntLocalArray(DKDV_LOCAL);
-        float[] stats = ctx.allocateFloatLocalArray(2 * INNER);
+        float[] stats = ctx.allocateFloatLocalArray(2 * STATS);
         dkdvBody(ctx, smem, stats, q, k, v, dOut, lse, delta, colStart, colBlocks, dk, dv, tokens, scale, geometry,
                 false);
     }
 
-    /** The dq kernels' body; local memory: K row-major at 0, V row-major at ROW_TILE, K transposed at 2 ROW_TILE. */
+    /**
+     * The dq kernels' body. The kept key blocks are walked as one sequence of INNER-key steps; local memory holds
+     * two buffers (K and V row-major, K transposed): while the MMAs read one, the next step's tiles are fetched into
+     * registers and stored into the other, one barrier per step.
+     */
     private static void dqBody(KernelContext ctx, int[] smem, IntArray q, IntArray k, IntArray v, IntArray dOut,
             FloatArray lse, FloatArray delta, IntArray rowStart, IntArray rowBlocks, FloatArray dq, int tokens,
             float scale, int geometry, boolean bf16) {
         short[] qf = new short[D_FRAGS * A];
         short[] of = new short[D_FRAGS * A];
         short[] bfr = new short[B];
-        short[] dsf = new short[INNER_STEPS * A];
+        short[] dsf = new short[A];
         float[] s = new float[SCORE_TILES * C];
         float[] dp = new float[SCORE_TILES * C];
         float[] acc = new float[D_TILES * C];
+        int[] rk = new int[2 * STAGE_ITEMS];
+        int[] rv = new int[2 * STAGE_ITEMS];
         int d = geometry & 255;
         int queryBlock = (geometry >> 8 & 255) * TILE;
         int keyBlock = (geometry >> 16) * TILE;
@@ -361,6 +377,15 @@ public final class FlashBackwardMmaKernels {
         int head = bh * tokens;
         int nq = (tokens + queryBlock - 1) / queryBlock;
         int maskRow = bh * nq + rowBase / queryBlock;
+        int perBlock = keyBlock / INNER;
+        int first = rowStart.get(maskRow);
+        int steps = (rowStart.get(maskRow + 1) - first) * perBlock;
+        if (steps > 0) {
+            int start = rowBlocks.get(first) * keyBlock;
+            int end = KernelMath.min(start + keyBlock, tokens);
+            fetch(k, head, start, end, half, tid, rk);
+            fetch(v, head, start, end, half, tid, rv);
+        }
         for (int f = 0; f < D_FRAGS; f++) {
             if (f < d / 16) {
                 loadOwnA(q, head, warpRow, tokens, half, f, g, t, qf, f * A);
@@ -375,58 +400,70 @@ public final class FlashBackwardMmaKernels {
         float lse8 = warpRow + g + 8 < tokens ? lse.get(head + warpRow + g + 8) : 0f;
         float delta0 = warpRow + g < tokens ? delta.get(head + warpRow + g) : 0f;
         float delta8 = warpRow + g + 8 < tokens ? delta.get(head + warpRow + g + 8) : 0f;
-        int first = rowStart.get(maskRow);
-        int last = rowStart.get(maskRow + 1);
-        for (int e = first; e < last; e++) {
-            int blockStart = rowBlocks.get(e) * keyBlock;
+        if (steps > 0) {
+            put(rk, smem, 0, 2 * ROW_TILE, half, ldr, tid, true);
+            put(rv, smem, ROW_TILE, 0, half, ldr, tid, false);
+        }
+        ctx.localBarrier();
+        for (int step = 0; step < steps; step++) {
+            int buf = (step & 1) * DQ_BUFFER;
+            int blockStart = rowBlocks.get(first + step / perBlock) * keyBlock;
             int blockEnd = KernelMath.min(blockStart + keyBlock, tokens);
-            for (int keyBase = blockStart; keyBase < blockEnd; keyBase += INNER) {
-                ctx.localBarrier(); // the previous step's tiles are read no more
-                stage(k, head, keyBase, blockEnd, half, ldr, smem, 0, 2 * ROW_TILE, tid, true);
-                stage(v, head, keyBase, blockEnd, half, ldr, smem, ROW_TILE, 0, tid, false);
-                ctx.localBarrier();
-                for (int i = 0; i < SCORE_TILES * C; i++) {
-                    s[i] = 0f;
-                    dp[i] = 0f;
-                }
-                // S = Q K^T and dP = dO V^T over d
-                for (int f = 0; f < D_FRAGS; f++) {
-                    if (f < d / 16) {
-                        for (int j = 0; j < SCORE_TILES; j++) {
-                            loadB(smem, (8 * j + g) * ldr + 8 * f + 2 * t, bfr);
-                            mma(ctx, qf, f * A, bfr, s, j * C, bf16);
-                            loadB(smem, ROW_TILE + (8 * j + g) * ldr + 8 * f + 2 * t, bfr);
-                            mma(ctx, of, f * A, bfr, dp, j * C, bf16);
-                        }
-                    }
-                }
-                // dS = P (dP - delta), P = exp(scale S - lse), into A fragments (C tiles 2m, 2m + 1 = k-step m)
-                for (int j = 0; j < SCORE_TILES; j++) {
-                    for (int c = 0; c < C; c++) {
-                        boolean lower = c < 2;
-                        float p = keyBase + 8 * j + 2 * t + (c & 1) < blockEnd
-                                ? KernelMath.exp(s[j * C + c] * scale - (lower ? lse0 : lse8)) : 0f;
-                        float ds = p * (dp[j * C + c] - (lower ? delta0 : delta8));
-                        dsf[(j >> 1) * A + (j & 1) * 4 + c] = round(ds, bf16);
-                    }
-                }
-                // dQ += dS K: B (k = key, n = column) from the transposed K
-                for (int m = 0; m < INNER_STEPS; m++) {
-                    for (int n = 0; n < D_TILES; n++) {
-                        if (n < d / 8) {
-                            loadB(smem, 2 * ROW_TILE + transposedAt(8 * n + g, m, t), bfr);
-                            mma(ctx, dsf, m * A, bfr, acc, n * C, bf16);
-                        }
+            int keyBase = blockStart + step % perBlock * INNER;
+            if (step + 1 < steps) {
+                // issued now, stored after the MMAs: the loads' latency hides behind the tensor-core work
+                int nextStart = rowBlocks.get(first + (step + 1) / perBlock) * keyBlock;
+                int nextEnd = KernelMath.min(nextStart + keyBlock, tokens);
+                int nextBase = nextStart + (step + 1) % perBlock * INNER;
+                fetch(k, head, nextBase, nextEnd, half, tid, rk);
+                fetch(v, head, nextBase, nextEnd, half, tid, rv);
+            }
+            for (int i = 0; i < SCORE_TILES * C; i++) {
+                s[i] = 0f;
+                dp[i] = 0f;
+            }
+            // S = Q K^T and dP = dO V^T over d
+            for (int f = 0; f < D_FRAGS; f++) {
+                if (f < d / 16) {
+                    for (int j = 0; j < SCORE_TILES; j++) {
+                        loadB(smem, buf + (8 * j + g) * ldr + 8 * f + 2 * t, bfr);
+                        mma(ctx, qf, f * A, bfr, s, j * C, bf16);
+                        loadB(smem, buf + ROW_TILE + (8 * j + g) * ldr + 8 * f + 2 * t, bfr);
+                        mma(ctx, of, f * A, bfr, dp, j * C, bf16);
                     }
                 }
             }
+            // dS = P (dP - delta), P = exp(scale S - lse), as the A fragment of the step's 16 keys (C tiles 0, 1)
+            for (int j = 0; j < SCORE_TILES; j++) {
+                for (int c = 0; c < C; c++) {
+                    boolean lower = c < 2;
+                    float p = keyBase + 8 * j + 2 * t + (c & 1) < blockEnd
+                            ? KernelMath.exp(s[j * C + c] * scale - (lower ? lse0 : lse8)) : 0f;
+                    float ds = p * (dp[j * C + c] - (lower ? delta0 : delta8));
+                    dsf[j * 4 + c] = round(ds, bf16);
+                }
+            }
+            // dQ += dS K: B (k = key, n = column) from the transposed K
+            for (int n = 0; n < D_TILES; n++) {
+                if (n < d / 8) {
+                    loadB(smem, buf + 2 * ROW_TILE + transposedAt(8 * n + g, t), bfr);
+                    mma(ctx, dsf, 0, bfr, acc, n * C, bf16);
+                }
+            }
+            if (step + 1 < steps) {
+                // the other buffer was last read before the previous barrier
+                int other = DQ_BUFFER - buf;
+                put(rk, smem, other, other + 2 * ROW_TILE, half, ldr, tid, true);
+                put(rv, smem, other + ROW_TILE, 0, half, ldr, tid, false);
+            }
+            ctx.localBarrier();
         }
         storeRows(acc, dq, head, warpRow, tokens, d, g, t, scale);
     }
 
     /**
-     * The dkdv kernels' body; local memory: Q row-major at 0, dO row-major at ROW_TILE, Q transposed at
-     * 2 ROW_TILE, dO transposed at 2 ROW_TILE + T_TILE; the step's lse and delta in {@code stats}.
+     * The dkdv kernels' body: the query blocks keeping the key block are walked as one sequence of INNER-query
+     * steps, double-buffered as in {@link #dqBody} (Q and dO both ways, and the step's lse and delta).
      */
     private static void dkdvBody(KernelContext ctx, int[] smem, float[] stats, IntArray q, IntArray k, IntArray v,
             IntArray dOut, FloatArray lse, FloatArray delta, IntArray colStart, IntArray colBlocks, FloatArray dk,
@@ -434,12 +471,14 @@ public final class FlashBackwardMmaKernels {
         short[] kf = new short[2 * A];
         short[] vf = new short[2 * A];
         short[] bfr = new short[B];
-        short[] pf = new short[INNER_STEPS * A];
-        short[] dsf = new short[INNER_STEPS * A];
+        short[] pf = new short[A];
+        short[] dsf = new short[A];
         float[] s = new float[SCORE_TILES * C];
         float[] dp = new float[SCORE_TILES * C];
         float[] accK = new float[D_TILES * C];
         float[] accV = new float[D_TILES * C];
+        int[] rq = new int[2 * STAGE_ITEMS];
+        int[] ro = new int[2 * STAGE_ITEMS];
         int d = geometry & 255;
         int queryBlock = (geometry >> 8 & 255) * TILE;
         int keyBlock = (geometry >> 16) * TILE;
@@ -457,74 +496,104 @@ public final class FlashBackwardMmaKernels {
         int head = bh * tokens;
         int nk = (tokens + keyBlock - 1) / keyBlock;
         int maskCol = bh * nk + keyBase / keyBlock;
+        int perBlock = queryBlock / INNER;
+        int first = colStart.get(maskCol);
+        int steps = (colStart.get(maskCol + 1) - first) * perBlock;
+        float rl = 0f;
+        float rd = 0f;
+        if (steps > 0) {
+            int start = colBlocks.get(first) * queryBlock;
+            int end = KernelMath.min(start + queryBlock, tokens);
+            fetch(q, head, start, end, half, tid, rq);
+            fetch(dOut, head, start, end, half, tid, ro);
+            rl = tid < INNER && start + tid < end ? lse.get(head + start + tid) : 0f;
+            rd = tid < INNER && start + tid < end ? delta.get(head + start + tid) : 0f;
+        }
         for (int i = 0; i < D_TILES * C; i++) {
             accK[i] = 0f;
             accV[i] = 0f;
         }
-        int first = colStart.get(maskCol);
-        int last = colStart.get(maskCol + 1);
-        for (int e = first; e < last; e++) {
-            int blockStart = colBlocks.get(e) * queryBlock;
+        if (steps > 0) {
+            put(rq, smem, 0, 2 * ROW_TILE, half, ldr, tid, true);
+            put(ro, smem, ROW_TILE, 2 * ROW_TILE + T_TILE, half, ldr, tid, true);
+            if (tid < INNER) {
+                stats[tid] = rl;
+                stats[INNER + tid] = rd;
+            }
+        }
+        ctx.localBarrier();
+        for (int step = 0; step < steps; step++) {
+            int buf = (step & 1) * DKDV_BUFFER;
+            int sbuf = (step & 1) * STATS;
+            int blockStart = colBlocks.get(first + step / perBlock) * queryBlock;
             int blockEnd = KernelMath.min(blockStart + queryBlock, tokens);
-            for (int rowBase = blockStart; rowBase < blockEnd; rowBase += INNER) {
-                // the first K and V fragments do not depend on the tiles: their loads overlap the staging
-                loadOwnA(k, head, warpKey, tokens, half, 0, g, t, kf, 0);
-                loadOwnA(v, head, warpKey, tokens, half, 0, g, t, vf, 0);
-                ctx.localBarrier(); // the previous step's tiles are read no more
-                stage(q, head, rowBase, blockEnd, half, ldr, smem, 0, 2 * ROW_TILE, tid, true);
-                stage(dOut, head, rowBase, blockEnd, half, ldr, smem, ROW_TILE, 2 * ROW_TILE + T_TILE, tid, true);
-                if (tid < INNER) {
-                    boolean valid = rowBase + tid < blockEnd;
-                    stats[tid] = valid ? lse.get(head + rowBase + tid) : 0f;
-                    stats[INNER + tid] = valid ? delta.get(head + rowBase + tid) : 0f;
-                }
-                ctx.localBarrier();
-                for (int i = 0; i < SCORE_TILES * C; i++) {
-                    s[i] = 0f;
-                    dp[i] = 0f;
-                }
-                // S^T = K Q^T and dP^T = V dO^T over d (rows are keys, columns queries), two k-steps a trip: the
-                // K and V fragments of the next k-step load (into the other half of kf, vf) before this one's MMAs
-                for (int f = 0; f < D_FRAGS; f += 2) {
-                    if (f < frags) {
-                        if (f + 1 < frags) {
-                            loadOwnA(k, head, warpKey, tokens, half, f + 1, g, t, kf, A);
-                            loadOwnA(v, head, warpKey, tokens, half, f + 1, g, t, vf, A);
+            int rowBase = blockStart + step % perBlock * INNER;
+            // the first K and V fragments, then the next step's tiles: both in flight behind the MMAs
+            loadOwnA(k, head, warpKey, tokens, half, 0, g, t, kf, 0);
+            loadOwnA(v, head, warpKey, tokens, half, 0, g, t, vf, 0);
+            if (step + 1 < steps) {
+                int nextStart = colBlocks.get(first + (step + 1) / perBlock) * queryBlock;
+                int nextEnd = KernelMath.min(nextStart + queryBlock, tokens);
+                int nextBase = nextStart + (step + 1) % perBlock * INNER;
+                fetch(q, head, nextBase, nextEnd, half, tid, rq);
+                fetch(dOut, head, nextBase, nextEnd, half, tid, ro);
+                rl = tid < INNER && nextBase + tid < nextEnd ? lse.get(head + nextBase + tid) : 0f;
+                rd = tid < INNER && nextBase + tid < nextEnd ? delta.get(head + nextBase + tid) : 0f;
+            }
+            for (int i = 0; i < SCORE_TILES * C; i++) {
+                s[i] = 0f;
+                dp[i] = 0f;
+            }
+            // S^T = K Q^T and dP^T = V dO^T over d (rows are keys, columns queries), two k-steps a trip: the
+            // K and V fragments of the next k-step load (into the other half of kf, vf) before this one's MMAs
+            for (int f = 0; f < D_FRAGS; f += 2) {
+                if (f < frags) {
+                    if (f + 1 < frags) {
+                        loadOwnA(k, head, warpKey, tokens, half, f + 1, g, t, kf, A);
+                        loadOwnA(v, head, warpKey, tokens, half, f + 1, g, t, vf, A);
+                    }
+                    scoreStep(ctx, smem, kf, 0, vf, 0, bfr, s, dp, buf + g * ldr + 8 * f + 2 * t, ldr, bf16);
+                    if (f + 1 < frags) {
+                        if (f + 2 < frags) {
+                            loadOwnA(k, head, warpKey, tokens, half, f + 2, g, t, kf, 0);
+                            loadOwnA(v, head, warpKey, tokens, half, f + 2, g, t, vf, 0);
                         }
-                        scoreStep(ctx, smem, kf, 0, vf, 0, bfr, s, dp, g * ldr + 8 * f + 2 * t, ldr,
+                        scoreStep(ctx, smem, kf, A, vf, A, bfr, s, dp, buf + g * ldr + 8 * (f + 1) + 2 * t, ldr,
                                 bf16);
-                        if (f + 1 < frags) {
-                            if (f + 2 < frags) {
-                                loadOwnA(k, head, warpKey, tokens, half, f + 2, g, t, kf, 0);
-                                loadOwnA(v, head, warpKey, tokens, half, f + 2, g, t, vf, 0);
-                            }
-                            scoreStep(ctx, smem, kf, A, vf, A, bfr, s, dp, g * ldr + 8 * (f + 1) + 2 * t, ldr, bf16);
-                        }
-                    }
-                }
-                // P^T and dS^T = P^T (dP^T - delta) per query column, into A fragments
-                for (int j = 0; j < SCORE_TILES; j++) {
-                    for (int c = 0; c < C; c++) {
-                        int col = 8 * j + 2 * t + (c & 1);
-                        float p = rowBase + col < blockEnd ? KernelMath.exp(s[j * C + c] * scale - stats[col]) : 0f;
-                        float ds = p * (dp[j * C + c] - stats[INNER + col]);
-                        int at = (j >> 1) * A + (j & 1) * 4 + c;
-                        pf[at] = round(p, bf16);
-                        dsf[at] = round(ds, bf16);
-                    }
-                }
-                // dV += P^T dO and dK += dS^T Q: B (k = query, n = column) from the transposed tiles
-                for (int m = 0; m < INNER_STEPS; m++) {
-                    for (int n = 0; n < D_TILES; n++) {
-                        if (n < d / 8) {
-                            loadB(smem, 2 * ROW_TILE + T_TILE + transposedAt(8 * n + g, m, t), bfr);
-                            mma(ctx, pf, m * A, bfr, accV, n * C, bf16);
-                            loadB(smem, 2 * ROW_TILE + transposedAt(8 * n + g, m, t), bfr);
-                            mma(ctx, dsf, m * A, bfr, accK, n * C, bf16);
-                        }
                     }
                 }
             }
+            // P^T and dS^T = P^T (dP^T - delta) per query column, as A fragments of the step's 16 queries
+            for (int j = 0; j < SCORE_TILES; j++) {
+                for (int c = 0; c < C; c++) {
+                    int col = 8 * j + 2 * t + (c & 1);
+                    float p = rowBase + col < blockEnd ? KernelMath.exp(s[j * C + c] * scale - stats[sbuf + col])
+                            : 0f;
+                    float ds = p * (dp[j * C + c] - stats[sbuf + INNER + col]);
+                    pf[j * 4 + c] = round(p, bf16);
+                    dsf[j * 4 + c] = round(ds, bf16);
+                }
+            }
+            // dV += P^T dO and dK += dS^T Q: B (k = query, n = column) from the transposed tiles
+            for (int n = 0; n < D_TILES; n++) {
+                if (n < d / 8) {
+                    loadB(smem, buf + 2 * ROW_TILE + T_TILE + transposedAt(8 * n + g, t), bfr);
+                    mma(ctx, pf, 0, bfr, accV, n * C, bf16);
+                    loadB(smem, buf + 2 * ROW_TILE + transposedAt(8 * n + g, t), bfr);
+                    mma(ctx, dsf, 0, bfr, accK, n * C, bf16);
+                }
+            }
+            if (step + 1 < steps) {
+                // the other buffers were last read before the previous barrier
+                int other = DKDV_BUFFER - buf;
+                put(rq, smem, other, other + 2 * ROW_TILE, half, ldr, tid, true);
+                put(ro, smem, other + ROW_TILE, other + 2 * ROW_TILE + T_TILE, half, ldr, tid, true);
+                if (tid < INNER) {
+                    stats[STATS - sbuf + tid] = rl;
+                    stats[STATS - sbuf + INNER + tid] = rd;
+                }
+            }
+            ctx.localBarrier();
         }
         storeRows(accK, dk, head, warpKey, tokens, d, g, t, scale);
         storeRows(accV, dv, head, warpKey, tokens, d, g, t, 1f);
@@ -546,21 +615,38 @@ public final class FlashBackwardMmaKernels {
     }
 
     /**
-     * Stages rows {@code [rowBase, rowBase + INNER)} of a (tokens, d) pair array at row {@code head}: row-major
-     * into {@code smem[rowAt + r * ldr + p]} and, when {@code transposed}, as pairs of rows into
-     * {@code smem[tAt + c * LDT + r / 2]} (column c, rows r and r + 1 in the low and high halves). Rows at or past
-     * {@code limit} read as 0. Adjacent work-items read adjacent ints of a row.
+     * Fetches this work-item's share of rows {@code [rowBase, rowBase + INNER)} of a (tokens, d) pair array at row
+     * {@code head} into registers: item it is row pair {@code rp}, int column {@code cp} (adjacent work-items,
+     * adjacent ints of a row), rows {@code 2 rp} and {@code 2 rp + 1} at {@code regs[2 it]} and
+     * {@code regs[2 it + 1]}; rows at or past {@code limit} read as 0.
      */
-    private static void stage(IntArray src, int head, int rowBase, int limit, int half, int ldr, int[] smem,
-            int rowAt, int tAt, int tid, boolean transposed) {
+    private static void fetch(IntArray src, int head, int rowBase, int limit, int half, int tid, int[] regs) {
         for (int it = 0; it < STAGE_ITEMS; it++) {
             int e = tid + GROUP * it;
             if (e < INNER / 2 * half) {
                 int rp = e / half;
                 int cp = e - rp * half;
                 int r = rowBase + 2 * rp;
-                int lo = r < limit ? src.get((head + r) * half + cp) : 0;
-                int hi = r + 1 < limit ? src.get((head + r + 1) * half + cp) : 0;
+                regs[2 * it] = r < limit ? src.get((head + r) * half + cp) : 0;
+                regs[2 * it + 1] = r + 1 < limit ? src.get((head + r + 1) * half + cp) : 0;
+            }
+        }
+    }
+
+    /**
+     * Stores what {@link #fetch} got: row-major into {@code smem[rowAt + r * ldr + slot(cp)]} and, when
+     * {@code transposed}, as pairs of rows into row c of the transposed tile at {@code tAt} (column c, rows
+     * {@code 2 rp} and {@code 2 rp + 1} in the low and high halves).
+     */
+    private static void put(int[] regs, int[] smem, int rowAt, int tAt, int half, int ldr, int tid,
+            boolean transposed) {
+        for (int it = 0; it < STAGE_ITEMS; it++) {
+            int e = tid + GROUP * it;
+            if (e < INNER / 2 * half) {
+                int rp = e / half;
+                int cp = e - rp * half;
+                int lo = regs[2 * it];
+                int hi = regs[2 * it + 1];
                 smem[rowAt + 2 * rp * ldr + slot(cp)] = lo;
                 smem[rowAt + (2 * rp + 1) * ldr + slot(cp)] = hi;
                 if (transposed) {
@@ -605,17 +691,17 @@ public final class FlashBackwardMmaKernels {
     }
 
     /**
-     * XOR applied to the slots of row c of a transposed tile (16 ints a row): rows c and c + 2 differ by 8 so that
-     * the four rows of a half-warp's 64-bit fragment loads fall on distinct banks, and rows further apart by 2, 4
-     * or 6 so that staging stores of consecutive columns spread over 8 banks instead of 1.
+     * XOR applied to the slots of row c of a transposed tile (8 ints a row, so a half-warp's 4 fragment rows already
+     * sit on 4 bank octets): rows 4 apart get different even offsets, so that staging stores of 8 consecutive columns
+     * spread over 8 banks instead of 2.
      */
     private static int swizzle(int c) {
-        return ((c >> 1) & 1) << 3 | ((c >> 2) & 3) << 1;
+        return ((c >> 2) & 3) << 1;
     }
 
-    /** Index in a transposed tile of this lane's fragment pair t of k-step m in row (column of B) c. */
-    private static int transposedAt(int c, int m, int t) {
-        return c * LDT + ((8 * m + 2 * t) ^ swizzle(c));
+    /** Index in a transposed tile of this lane's fragment pairs t, t + 4 in row (column of B) c. */
+    private static int transposedAt(int c, int t) {
+        return c * LDT + ((2 * t) ^ swizzle(c));
     }
 
     private static void mma(KernelContext ctx, short[] a, int aAt, short[] b, float[] c, int cAt, boolean bf16) {
