@@ -12,10 +12,15 @@ import io.sparge4j.engine.jit.KernelJit;
 import io.sparge4j.engine.jit.Nvcc;
 import io.sparge4j.engine.sparse.BlockGrid;
 import io.sparge4j.engine.sparse.BlockMask;
+import io.sparge4j.engine.sparse.BlockSelector;
+import io.sparge4j.engine.sparse.MaskMode;
+import io.sparge4j.engine.sparse.SparseAttention;
+import io.sparge4j.engine.tensor.Tensor;
 import io.sparge4j.kernels.ExecutionPlan;
 import io.sparge4j.kernels.GridScheduler;
 import io.sparge4j.kernels.KernelContext;
 import io.sparge4j.kernels.TaskGraph;
+import io.sparge4j.kernels.attention.BlockMaskTasks;
 import io.sparge4j.kernels.attention.FlashBackwardMmaKernels;
 import io.sparge4j.kernels.attention.FlashBackwardMmaTasks;
 import io.sparge4j.kernels.enums.DataTransferMode;
@@ -137,6 +142,93 @@ class FlashBackwardMmaKernelsTest {
         if (kind == MaskKind.ONE_BLOCK_ROWS) {
             assertUnkeptKeysZero(device, mask, bh, n, d);
         }
+    }
+
+    static List<Arguments> pipelineCases() {
+        return List.of(Arguments.of("emulator", 1, 2, 200, 64), Arguments.of("opencl", 1, 2, 1000, 128));
+    }
+
+    /**
+     * The bf16 backward in one graph with the hybrid mask the device builds ({@link BlockMaskTasks} on f32 copies of
+     * the rounded q and k), as the attention bench wires it: the backward reads the mask's lists on the device. The
+     * device mask must equal the CPU's selection ({@link SparseAttention#forward}) for these inputs; the gradients are
+     * held to the bounds of {@link #matchesFloat64} against the float64 backward on the CPU's mask.
+     */
+    @ParameterizedTest(name = "{0} B={1} H={2} N={3} d={4}")
+    @MethodSource("pipelineCases")
+    void backwardOnDeviceBuiltMask(String backend, int batch, int heads, int n, int d) {
+        if (backend.equals("opencl")) {
+            assumeTrue(!OpenClDevice.list().isEmpty(), "no OpenCL device (install pocl-opencl-icd): OpenCL case skipped");
+        }
+        int bh = batch * heads;
+        Random random = new Random(77L * n + d);
+        HalfWidthFloatArray q = operand(random, bh * n * d, true);
+        HalfWidthFloatArray k = operand(random, bh * n * d, true);
+        HalfWidthFloatArray v = operand(random, bh * n * d, true);
+        HalfWidthFloatArray dOut = operand(random, bh * n * d, true);
+        float[] qf = q.toHeapArray();
+        float[] kf = k.toHeapArray();
+        float scale = (float) (1 / Math.sqrt(d));
+        SparseAttention.Config config = SparseAttention.Config.defaults().withBlocks(QUERY_BLOCK, KEY_BLOCK)
+                .withMode(MaskMode.HYBRID).withTopk(0.1).withTopp(0.5);
+        BlockMask mask;
+        try (Tensor qt = Tensor.of(qf, batch, heads, n, d);
+                Tensor kt = Tensor.of(kf, batch, heads, n, d);
+                Tensor vt = Tensor.of(v.toHeapArray(), batch, heads, n, d);
+                SparseAttention.Result forward = SparseAttention.forward(qt, kt, vt, config)) {
+            mask = forward.selection().mask();
+        }
+        Reference ref = new Reference(bh, n, d, scale, qf, kf, v.toHeapArray(), dOut.toHeapArray(), mask);
+        float[] out = ref.out();
+        ref.backward(out);
+
+        BlockMaskTasks maskTasks = new BlockMaskTasks(bh, n, d, QUERY_BLOCK, KEY_BLOCK);
+        FlashBackwardMmaTasks tasks = new FlashBackwardMmaTasks(bh, n, d, QUERY_BLOCK, KEY_BLOCK, true);
+        FloatArray q32 = FloatArray.fromArray(qf);
+        FloatArray k32 = FloatArray.fromArray(kf);
+        IntArray qi = FlashBackwardMmaTasks.pairs(q);
+        IntArray ki = FlashBackwardMmaTasks.pairs(k);
+        IntArray vi = FlashBackwardMmaTasks.pairs(v);
+        IntArray doi = FlashBackwardMmaTasks.pairs(dOut);
+        FloatArray outa = FloatArray.fromArray(out);
+        FloatArray lsea = FloatArray.fromArray(ref.lse());
+        FloatArray dq = new FloatArray(bh * n * d);
+        FloatArray dk = new FloatArray(bh * n * d);
+        FloatArray dv = new FloatArray(bh * n * d);
+        TaskGraph g = new TaskGraph("pipe").transferToDevice(DataTransferMode.FIRST_EXECUTION, q32, k32, qi, ki, vi,
+                doi, outa, lsea);
+        GridScheduler grids = new GridScheduler();
+        maskTasks.addPooledMap(g, grids, "m", q32, k32, scale, heads, false);
+        maskTasks.addSelection(g, grids, "m", BlockSelector.topkCount(config.topk(), maskTasks.keyBlocks()),
+                config.topp());
+        tasks.addBackward(g, grids, "b", qi, ki, vi, doi, outa, lsea, maskTasks.rowStart, maskTasks.rowBlocks,
+                maskTasks.colStart, maskTasks.colBlocks, dq, dk, dv, scale);
+        g.transferToHost(DataTransferMode.EVERY_EXECUTION, maskTasks.keep, dq, dk, dv);
+        BackendSelection selection = new BackendSelection(backend, null);
+        try (ComputeDevice device = ExecutionBackends.openDevice(selection);
+                ExecutionPlan plan = new ExecutionPlan(g.snapshot()).withGridScheduler(grids)
+                        .withExecutor(new TaskGraphExecutor(device, ExecutionBackends.compiler(selection), false))) {
+            plan.execute();
+        }
+        byte[] keep = maskTasks.keep.toHeapArray();
+        int nq = maskTasks.queryBlocks();
+        int nk = maskTasks.keyBlocks();
+        for (int r = 0; r < maskTasks.rows(); r++) {
+            for (int j = 0; j < nk; j++) {
+                int h = r / nq;
+                assertEquals(mask.kept(h / heads, h % heads, r % nq, j), keep[r * nk + j] != 0,
+                        "device mask differs from the CPU's at row " + r + ", key block " + j);
+            }
+        }
+        float[][] device = {dq.toHeapArray(), dk.toHeapArray(), dv.toHeapArray()};
+        String[] names = {"dq", "dk", "dv"};
+        StringBuilder report = new StringBuilder();
+        for (int i = 0; i < 3; i++) {
+            report.append(' ').append(assertWithinBounds(names[i], ref.grad[i], ref.absSum[i], ref.squareSum[i],
+                    device[i], 0x1p-8));
+        }
+        System.out.printf("FlashBackwardMma pipeline %s B=%d H=%d N=%d d=%d sparsity %.2f:%s%n", backend, batch, heads,
+                n, d, mask.sparsity(), report);
     }
 
     /** Wrong sizes are refused with the argument's name, its size and the expected one. */
