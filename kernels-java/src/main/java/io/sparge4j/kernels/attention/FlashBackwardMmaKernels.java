@@ -15,6 +15,7 @@ import io.sparge4j.kernels.types.arrays.IntArray;
  * type here; O may be f32 (the MMA forward accumulates in f32) or the operand type;</li>
  * <li>{@link #dqBF16} / {@link #dqF16}: one work-group per 64 query rows walks the kept key blocks of their query
  * block ({@code rowStart}/{@code rowBlocks}) and writes {@code dQ = scale * dS K};</li>
+ * <li>{@link #packFragments} for K and for V (dkdv's A operands in fragment order);</li>
  * <li>{@link #dkdvBF16} / {@link #dkdvF16}: one work-group per 64 keys walks the query blocks that keep their key
  * block ({@code colStart}/{@code colBlocks}) and writes {@code dV = P^T dO}, {@code dK = scale * dS^T Q}.</li>
  * </ol>
@@ -35,18 +36,21 @@ import io.sparge4j.kernels.types.arrays.IntArray;
  * n-tiles 0 and 1 are exactly the A fragment of the step's 16-deep k-step), so P and dS never go through local
  * memory, and dkdv computes {@code S^T = K Q^T} directly instead of transposing P. In dq the warp's Q and dO
  * fragments stay in registers for the whole walk; in dkdv the K and V fragments are re-read from global memory
- * (L1 hits after the first step), one k-step ahead of their MMAs, because the dK and dV accumulators for d = 128
- * already take 128 registers and local memory holds no more within 48 KiB.
+ * every step (L1 hits after the first), one k-step ahead of their MMAs, because the dK and dV accumulators for
+ * d = 128 already take 128 registers and local memory holds no more within 48 KiB. To make those reads cheap, K and
+ * V are first rewritten in fragment order ({@link #packFragments}): each warp-wide fragment load is then 128
+ * contiguous bytes instead of 16 bytes from each of 8 rows.
  *
  * <p>Local memory (ints; padded or swizzled so that the fragment loads, each one 64-bit {@code ld.shared.v2}, are
  * free of bank conflicts): dq 6656 ints (26 KiB: two buffers of K and V row-major and K transposed), dkdv 8704
  * ints + 64 floats (34.3 KiB: two buffers of Q and dO both ways, lse and delta), each within 48 KiB together with
  * the MMA fallback's scratch (3 KiB for four warps) on devices without tensor cores. ptxas for sm_90 (nvcc 13,
  * -Xptxas -v; checked by FlashBackwardMmaKernelsTest's {@code cudaCompilesWithoutSpills}): no spills, no stack
- * frame; registers dqBF16 210 (d = 128) / 123 (d = 64), dkdvBF16 229 / 152 (f16 within 2), so two work-groups
+ * frame; registers dqBF16 210 (d = 128) / 123 (d = 64), dkdvBF16 233 / 159 (f16 within 2), so two work-groups
  * (eight warps) share a multiprocessor at d = 128.
  *
- * <p>Grids: {@link #rowDeltaBF16} and friends 1D over {@code heads * tokens} (any local size); dq and dkdv 1D
+ * <p>Grids: {@link #rowDeltaBF16} and friends 1D over {@code heads * tokens}, {@link #packFragments} 1D over
+ * {@link #fragmentInts} (any local size); dq and dkdv 1D
  * {@link #groups}{@code (heads, tokens) * GROUP} with local size {@link #GROUP}. Their {@code @Constant geometry} is
  * {@link #geometry}{@code (d, queryBlock, keyBlock)}. Query and key blocks must be multiples of {@link #TILE}.
  */
@@ -141,10 +145,12 @@ public final class FlashBackwardMmaKernels {
      * @param heads B * H
      * @param tokens N
      * @param d head dimension
-     * @throws IllegalArgumentException if {@code heads * tokens * d} exceeds {@code Integer.MAX_VALUE}
+     * @throws IllegalArgumentException if {@code heads * tokens * d} (tokens rounded up to a whole {@link #TILE})
+     *     exceeds {@code Integer.MAX_VALUE}
      */
     public static void checkSizes(int heads, int tokens, int d) {
-        if (heads <= 0 || tokens <= 0 || d <= 0 || (long) heads * tokens * d > Integer.MAX_VALUE) {
+        if (heads <= 0 || tokens <= 0 || d <= 0
+                || (long) heads * ((tokens + TILE - 1) / TILE * (long) TILE) * d > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("FlashBackwardMmaKernels: heads " + heads + ", tokens " + tokens
                     + ", d " + d + ": expected positive sizes with heads * tokens * d at most " + Integer.MAX_VALUE
                     + " (32-bit indices); split the batch");
@@ -239,6 +245,50 @@ public final class FlashBackwardMmaKernels {
     }
 
     /**
+     * Ints of a {@link #packFragments} array: each head's tokens padded to whole {@link #TILE}s.
+     *
+     * @param heads B * H
+     * @param tokens N
+     * @param d head dimension
+     * @return {@code heads * ceil(tokens / TILE) * TILE * d / 2}
+     */
+    public static int fragmentInts(int heads, int tokens, int d) {
+        return heads * ((tokens + TILE - 1) / TILE) * TILE * (d / 2);
+    }
+
+    /**
+     * Rewrites a (heads, tokens, d) bf16 or f16 pair array (K or V) in the order the dkdv kernels read their m16n8k16
+     * A fragments, so that each of a warp's fragment loads is 128 contiguous bytes instead of 16 bytes from each of 8
+     * rows: int {@code e = ((tile * (d / 16) + f) * 4 + i) * 32 + lane} holds, for the 16-row tile {@code tile}
+     * (counted over all heads, each padded to whole 64-row tiles), k-step f and lane (g = lane / 4, t = lane % 4),
+     * the pair of row {@code g + 8 (i & 1)} at int column {@code 8 f + t + 4 (i >> 1)}; padding rows are 0. The same
+     * for bf16 and f16 (it moves ints).
+     *
+     * @param ctx the work-item
+     * @param src int view of (heads, tokens, d)
+     * @param dst written, {@link #fragmentInts}{@code (heads, tokens, d)} ints
+     * @param tokens N
+     * @param total {@link #fragmentInts}{@code (heads, tokens, d)}
+     * @param d head dimension, a multiple of 16
+     */
+    public static void packFragments(KernelContext ctx, IntArray src, IntArray dst, int tokens, int total,
+            @Constant int d) {
+        int e = ctx.globalIdx;
+        if (e < total) {
+            int lane = e & 31;
+            int i = e >> 5 & 3;
+            int rest = e >> 7;
+            int f = rest % (d / 16);
+            int tile = rest / (d / 16);
+            int padded = (tokens + TILE - 1) / TILE * TILE;
+            int bh = tile * 16 / padded;
+            int row = tile * 16 % padded + (lane >> 2) + 8 * (i & 1);
+            int pair = 8 * f + (lane & 3) + 4 * (i >> 1);
+            dst.set(e, row < tokens ? src.get((bh * tokens + row) * (d / 2) + pair) : 0);
+        }
+    }
+
+    /**
      * dQ pass, bf16: work-group g handles query rows {@code [t * 64, t * 64 + 64)} of head {@code g / tiles}
      * ({@code t = g % tiles}, {@code tiles = ceil(tokens / 64)}), over the key blocks its query block keeps. Every
      * dq element of those rows is written (zero for a row whose block keeps nothing).
@@ -295,9 +345,9 @@ public final class FlashBackwardMmaKernels {
      *
      * @param ctx the work-item
      * @param q queries, int view of (heads, tokens, d) bf16
-     * @param k keys, likewise
-     * @param v values, likewise
-     * @param dOut gradient of the output, likewise
+     * @param kFrag keys in A-fragment order, from {@link #packFragments}
+     * @param vFrag values in A-fragment order, likewise
+     * @param dOut gradient of the output, int view of (heads, tokens, d) bf16
      * @param lse the forward's logsumexp (heads, tokens)
      * @param delta {@code rowsum(dO * O)} (heads, tokens)
      * @param colStart CSR offsets per (head, key block), heads * nk + 1
@@ -308,12 +358,14 @@ public final class FlashBackwardMmaKernels {
      * @param scale softmax scale
      * @param geometry {@link #geometry}{@code (d, queryBlock, keyBlock)}
      */
-    public static void dkdvBF16(KernelContext ctx, IntArray q, IntArray k, IntArray v, IntArray dOut, FloatArray lse,
+    public static void dkdvBF16(KernelContext ctx, IntArray q, IntArray kFrag, IntArray vFrag, IntArray dOut,
+            FloatArray lse,
             FloatArray delta, IntArray colStart, IntArray colBlocks, FloatArray dk, FloatArray dv, int tokens,
             float scale, @Constant int geometry) {
         int[] smem = ctx.allocateIntLocalArray(DKDV_LOCAL);
         float[] stats = ctx.allocateFloatLocalArray(2 * STATS);
-        dkdvBody(ctx, smem, stats, q, k, v, dOut, lse, delta, colStart, colBlocks, dk, dv, tokens, scale, geometry,
+        dkdvBody(ctx, smem, stats, q, kFrag, vFrag, dOut, lse, delta, colStart, colBlocks, dk, dv, tokens, scale,
+                geometry,
                 true);
     }
 
@@ -322,9 +374,9 @@ public final class FlashBackwardMmaKernels {
      *
      * @param ctx the work-item
      * @param q queries, int view of (heads, tokens, d) f16
-     * @param k keys, likewise
-     * @param v values, likewise
-     * @param dOut gradient of the output, likewise
+     * @param kFrag keys in A-fragment order, from {@link #packFragments}
+     * @param vFrag values in A-fragment order, likewise
+     * @param dOut gradient of the output, int view of (heads, tokens, d) f16
      * @param lse the forward's logsumexp (heads, tokens)
      * @param delta {@code rowsum(dO * O)} (heads, tokens)
      * @param colStart CSR offsets per (head, key block), heads * nk + 1
@@ -335,12 +387,14 @@ public final class FlashBackwardMmaKernels {
      * @param scale softmax scale
      * @param geometry {@link #geometry}{@code (d, queryBlock, keyBlock)}
      */
-    public static void dkdvF16(KernelContext ctx, IntArray q, IntArray k, IntArray v, IntArray dOut, FloatArray lse,
+    public static void dkdvF16(KernelContext ctx, IntArray q, IntArray kFrag, IntArray vFrag, IntArray dOut,
+            FloatArray lse,
             FloatArray delta, IntArray colStart, IntArray colBlocks, FloatArray dk, FloatArray dv, int tokens,
             float scale, @Constant int geometry) {
         int[] smem = ctx.allocateIntLocalArray(DKDV_LOCAL);
         float[] stats = ctx.allocateFloatLocalArray(2 * STATS);
-        dkdvBody(ctx, smem, stats, q, k, v, dOut, lse, delta, colStart, colBlocks, dk, dv, tokens, scale, geometry,
+        dkdvBody(ctx, smem, stats, q, kFrag, vFrag, dOut, lse, delta, colStart, colBlocks, dk, dv, tokens, scale,
+                geometry,
                 false);
     }
 
@@ -465,7 +519,8 @@ public final class FlashBackwardMmaKernels {
      * The dkdv kernels' body: the query blocks keeping the key block are walked as one sequence of INNER-query
      * steps, double-buffered as in {@link #dqBody} (Q and dO both ways, and the step's lse and delta).
      */
-    private static void dkdvBody(KernelContext ctx, int[] smem, float[] stats, IntArray q, IntArray k, IntArray v,
+    private static void dkdvBody(KernelContext ctx, int[] smem, float[] stats, IntArray q, IntArray kFrag,
+            IntArray vFrag,
             IntArray dOut, FloatArray lse, FloatArray delta, IntArray colStart, IntArray colBlocks, FloatArray dk,
             FloatArray dv, int tokens, float scale, int geometry, boolean bf16) {
         short[] kf = new short[2 * A];
@@ -494,6 +549,8 @@ public final class FlashBackwardMmaKernels {
         int keyBase = ctx.groupIdx % tiles * TILE;
         int warpKey = keyBase + (tid >> 5) * 16;
         int head = bh * tokens;
+        // this warp's 16-key tile in the fragment arrays, whose heads are padded to whole 64-key tiles
+        int fragTile = (bh * tiles * TILE + warpKey) / 16 * frags;
         int nk = (tokens + keyBlock - 1) / keyBlock;
         int maskCol = bh * nk + keyBase / keyBlock;
         int perBlock = queryBlock / INNER;
@@ -529,8 +586,8 @@ public final class FlashBackwardMmaKernels {
             int blockEnd = KernelMath.min(blockStart + queryBlock, tokens);
             int rowBase = blockStart + step % perBlock * INNER;
             // the first K and V fragments, then the next step's tiles: both in flight behind the MMAs
-            loadOwnA(k, head, warpKey, tokens, half, 0, g, t, kf, 0);
-            loadOwnA(v, head, warpKey, tokens, half, 0, g, t, vf, 0);
+            loadFragment(kFrag, fragTile, lane, kf, 0);
+            loadFragment(vFrag, fragTile, lane, vf, 0);
             if (step + 1 < steps) {
                 int nextStart = colBlocks.get(first + (step + 1) / perBlock) * queryBlock;
                 int nextEnd = KernelMath.min(nextStart + queryBlock, tokens);
@@ -549,14 +606,14 @@ public final class FlashBackwardMmaKernels {
             for (int f = 0; f < D_FRAGS; f += 2) {
                 if (f < frags) {
                     if (f + 1 < frags) {
-                        loadOwnA(k, head, warpKey, tokens, half, f + 1, g, t, kf, A);
-                        loadOwnA(v, head, warpKey, tokens, half, f + 1, g, t, vf, A);
+                        loadFragment(kFrag, fragTile + f + 1, lane, kf, A);
+                        loadFragment(vFrag, fragTile + f + 1, lane, vf, A);
                     }
                     scoreStep(ctx, smem, kf, 0, vf, 0, bfr, s, dp, buf + g * ldr + 8 * f + 2 * t, ldr, bf16);
                     if (f + 1 < frags) {
                         if (f + 2 < frags) {
-                            loadOwnA(k, head, warpKey, tokens, half, f + 2, g, t, kf, 0);
-                            loadOwnA(v, head, warpKey, tokens, half, f + 2, g, t, vf, 0);
+                            loadFragment(kFrag, fragTile + f + 2, lane, kf, 0);
+                            loadFragment(vFrag, fragTile + f + 2, lane, vf, 0);
                         }
                         scoreStep(ctx, smem, kf, A, vf, A, bfr, s, dp, buf + g * ldr + 8 * (f + 1) + 2 * t, ldr,
                                 bf16);
@@ -656,6 +713,18 @@ public final class FlashBackwardMmaKernels {
                 }
             }
         }
+    }
+
+    /**
+     * This lane's A fragment number {@code fragment} of an array from {@link #packFragments}: four ints, each read
+     * by the warp as 128 contiguous bytes.
+     */
+    private static void loadFragment(IntArray frag, int fragment, int lane, short[] out, int at) {
+        int base = fragment * 4 * 32 + lane;
+        splitPair(frag.get(base), out, at);
+        splitPair(frag.get(base + 32), out, at + 2);
+        splitPair(frag.get(base + 64), out, at + 4);
+        splitPair(frag.get(base + 96), out, at + 6);
     }
 
     /**

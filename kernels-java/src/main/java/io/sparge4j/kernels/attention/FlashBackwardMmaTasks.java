@@ -20,6 +20,10 @@ import io.sparge4j.kernels.types.arrays.NativeArray;
 public final class FlashBackwardMmaTasks {
     /** {@code rowsum(dO * O)} per query row (heads, tokens), f32. */
     public final FloatArray delta;
+    /** K in the dkdv kernels' A-fragment order ({@link FlashBackwardMmaKernels#packFragments}). */
+    public final IntArray kFrag;
+    /** V in the dkdv kernels' A-fragment order. */
+    public final IntArray vFrag;
 
     private final int heads;
     private final int tokens;
@@ -47,6 +51,8 @@ public final class FlashBackwardMmaTasks {
         this.d = d;
         this.bf16 = bf16;
         delta = new FloatArray(heads * tokens);
+        kFrag = new IntArray(FlashBackwardMmaKernels.fragmentInts(heads, tokens, d));
+        vFrag = new IntArray(FlashBackwardMmaKernels.fragmentInts(heads, tokens, d));
     }
 
     /**
@@ -67,7 +73,7 @@ public final class FlashBackwardMmaTasks {
     }
 
     /**
-     * Adds {@code <prefix>Delta}, {@code DQ} and {@code DKDV}, with the forward's output in f32. q, k, v and dOut
+     * Adds {@code <prefix>Delta}, {@code PackK}, {@code PackV}, {@code DQ} and {@code DKDV}, with the forward's output in f32. q, k, v and dOut
      * are int views of (heads, tokens, d) bf16 or f16 arrays (as the constructor said); out, dq, dk and dv are f32
      * (heads, tokens, d); lse is (heads, tokens) in natural log; the lists are those of {@link BlockMaskTasks} (or
      * the CPU's {@code BlockMask}) for the same block sizes.
@@ -154,20 +160,27 @@ public final class FlashBackwardMmaTasks {
     private TaskGraph addPasses(TaskGraph graph, GridScheduler grids, String prefix, IntArray q, IntArray k,
             IntArray v, IntArray dOut, FloatArray lse, IntArray rowStart, IntArray rowBlocks, IntArray colStart,
             IntArray colBlocks, FloatArray dq, FloatArray dk, FloatArray dv, float scale) {
+        int fragInts = FlashBackwardMmaKernels.fragmentInts(heads, tokens, d);
+        graph.task(prefix + "PackK", FlashBackwardMmaKernels::packFragments, new KernelContext(), k, kFrag, tokens,
+                fragInts, d)
+                .task(prefix + "PackV", FlashBackwardMmaKernels::packFragments, new KernelContext(), v, vFrag, tokens,
+                        fragInts, d);
         if (bf16) {
             graph.task(prefix + "DQ", FlashBackwardMmaKernels::dqBF16, new KernelContext(), q, k, v, dOut, lse, delta,
                     rowStart, rowBlocks, dq, tokens, scale, geometry)
-                    .task(prefix + "DKDV", FlashBackwardMmaKernels::dkdvBF16, new KernelContext(), q, k, v, dOut, lse,
-                            delta, colStart, colBlocks, dk, dv, tokens, scale, geometry);
+                    .task(prefix + "DKDV", FlashBackwardMmaKernels::dkdvBF16, new KernelContext(), q, kFrag, vFrag,
+                            dOut, lse, delta, colStart, colBlocks, dk, dv, tokens, scale, geometry);
         } else {
             graph.task(prefix + "DQ", FlashBackwardMmaKernels::dqF16, new KernelContext(), q, k, v, dOut, lse, delta,
                     rowStart, rowBlocks, dq, tokens, scale, geometry)
-                    .task(prefix + "DKDV", FlashBackwardMmaKernels::dkdvF16, new KernelContext(), q, k, v, dOut, lse,
-                            delta, colStart, colBlocks, dk, dv, tokens, scale, geometry);
+                    .task(prefix + "DKDV", FlashBackwardMmaKernels::dkdvF16, new KernelContext(), q, kFrag, vFrag,
+                            dOut, lse, delta, colStart, colBlocks, dk, dv, tokens, scale, geometry);
         }
         String g = graph.getTaskGraphName() + ".";
         int rows = heads * tokens;
         grids.setWorkerGrid(g + prefix + "Delta", grid(rows, 128));
+        grids.setWorkerGrid(g + prefix + "PackK", grid(fragInts, 256));
+        grids.setWorkerGrid(g + prefix + "PackV", grid(fragInts, 256));
         int groups = FlashBackwardMmaKernels.groups(heads, tokens) * FlashBackwardMmaKernels.GROUP;
         grids.setWorkerGrid(g + prefix + "DQ", grid(groups, FlashBackwardMmaKernels.GROUP));
         grids.setWorkerGrid(g + prefix + "DKDV", grid(groups, FlashBackwardMmaKernels.GROUP));

@@ -543,7 +543,8 @@ class FlashBackwardMmaKernelsTest {
 
     static List<Arguments> nvccCases() {
         List<Arguments> out = new ArrayList<>();
-        for (String name : List.of("dqBF16", "dkdvBF16", "dqF16", "dkdvF16", "rowDeltaBF16", "rowDeltaHalfOutF16")) {
+        for (String name : List.of("dqBF16", "dkdvBF16", "dqF16", "dkdvF16", "rowDeltaBF16", "rowDeltaHalfOutF16",
+                "packFragments")) {
             for (int d : new int[] {64, 128}) {
                 out.add(Arguments.of(name, d));
             }
