@@ -99,6 +99,8 @@ class FlashBackwardMmaKernelsTest {
             // 64-token query blocks, 128-token key blocks
             out.add(Arguments.of("opencl", mask, true, false, 1, 1, 333, 64, 64, 128));
         }
+        // d = 48: an odd number of 16-deep k-steps over d (the dkdv fragment prefetch goes two at a time)
+        out.add(Arguments.of("emulator", MaskKind.RANDOM, true, false, 1, 1, 200, 48, QUERY_BLOCK, KEY_BLOCK));
         return out;
     }
 
