@@ -49,7 +49,8 @@ import io.sparge4j.kernels.types.arrays.IntArray;
  * frame; registers dqBF16 210 (d = 128) / 123 (d = 64), dkdvBF16 233 / 159 (f16 within 2), so two work-groups
  * (eight warps) share a multiprocessor at d = 128.
  *
- * <p>Grids: {@link #rowDeltaBF16} and friends 1D over {@code heads * tokens}, {@link #packFragments} 1D over
+ * <p>Grids: {@link #rowDeltaBF16} and friends 1D, one sub-group per row (any size works: they stride over the
+ * rows; {@code 32 * heads * tokens} is one pass), {@link #packFragments} 1D over
  * {@link #fragmentInts} (any local size); dq and dkdv 1D
  * {@link #groups}{@code (heads, tokens) * GROUP} with local size {@link #GROUP}. Their {@code @Constant geometry} is
  * {@link #geometry}{@code (d, queryBlock, keyBlock)}. Query and key blocks must be multiples of {@link #TILE}.
@@ -169,7 +170,7 @@ public final class FlashBackwardMmaKernels {
      */
     public static void rowDeltaBF16(KernelContext ctx, IntArray dOut, FloatArray out, FloatArray delta, int rows,
             @Constant int d) {
-        rowDelta(ctx.globalIdx, dOut, out, delta, rows, d, true);
+        rowDelta(ctx, dOut, out, delta, rows, d, true);
     }
 
     /**
@@ -184,7 +185,7 @@ public final class FlashBackwardMmaKernels {
      */
     public static void rowDeltaF16(KernelContext ctx, IntArray dOut, FloatArray out, FloatArray delta, int rows,
             @Constant int d) {
-        rowDelta(ctx.globalIdx, dOut, out, delta, rows, d, false);
+        rowDelta(ctx, dOut, out, delta, rows, d, false);
     }
 
     /**
@@ -199,7 +200,7 @@ public final class FlashBackwardMmaKernels {
      */
     public static void rowDeltaHalfOutBF16(KernelContext ctx, IntArray dOut, IntArray out, FloatArray delta, int rows,
             @Constant int d) {
-        rowDeltaHalfOut(ctx.globalIdx, dOut, out, delta, rows, d, true);
+        rowDeltaHalfOut(ctx, dOut, out, delta, rows, d, true);
     }
 
     /**
@@ -214,33 +215,48 @@ public final class FlashBackwardMmaKernels {
      */
     public static void rowDeltaHalfOutF16(KernelContext ctx, IntArray dOut, IntArray out, FloatArray delta, int rows,
             @Constant int d) {
-        rowDeltaHalfOut(ctx.globalIdx, dOut, out, delta, rows, d, false);
+        rowDeltaHalfOut(ctx, dOut, out, delta, rows, d, false);
     }
 
-    private static void rowDelta(int r, IntArray dOut, FloatArray out, FloatArray delta, int rows, int d,
+    /**
+     * One sub-group per row (grid-stride, so any grid and sub-group width work): lanes read adjacent ints of the row
+     * and {@link KernelContext#simdSum} adds their partial sums.
+     */
+    private static void rowDelta(KernelContext ctx, IntArray dOut, FloatArray out, FloatArray delta, int rows, int d,
             boolean bf16) {
-        if (r < rows) {
+        int width = ctx.simdGroupSize();
+        int lane = ctx.simdLaneId();
+        for (int r = ctx.globalIdx / width; r < rows; r += ctx.globalGroupSizeX / width) {
             float sum = 0f;
-            for (int p = 0; p < d / 2; p++) {
+            for (int p = lane; p < d / 2; p += width) {
                 int pair = dOut.get(r * (d / 2) + p);
                 sum = KernelMath.fma(low(pair, bf16), out.get(r * d + 2 * p), sum);
                 sum = KernelMath.fma(high(pair, bf16), out.get(r * d + 2 * p + 1), sum);
             }
-            delta.set(r, sum);
+            float total = ctx.simdSum(sum);
+            if (lane == 0) {
+                delta.set(r, total);
+            }
         }
     }
 
-    private static void rowDeltaHalfOut(int r, IntArray dOut, IntArray out, FloatArray delta, int rows, int d,
-            boolean bf16) {
-        if (r < rows) {
+    /** As {@link #rowDelta} with O in the operand type. */
+    private static void rowDeltaHalfOut(KernelContext ctx, IntArray dOut, IntArray out, FloatArray delta, int rows,
+            int d, boolean bf16) {
+        int width = ctx.simdGroupSize();
+        int lane = ctx.simdLaneId();
+        for (int r = ctx.globalIdx / width; r < rows; r += ctx.globalGroupSizeX / width) {
             float sum = 0f;
-            for (int p = 0; p < d / 2; p++) {
+            for (int p = lane; p < d / 2; p += width) {
                 int pair = dOut.get(r * (d / 2) + p);
                 int o = out.get(r * (d / 2) + p);
                 sum = KernelMath.fma(low(pair, bf16), low(o, bf16), sum);
                 sum = KernelMath.fma(high(pair, bf16), high(o, bf16), sum);
             }
-            delta.set(r, sum);
+            float total = ctx.simdSum(sum);
+            if (lane == 0) {
+                delta.set(r, total);
+            }
         }
     }
 

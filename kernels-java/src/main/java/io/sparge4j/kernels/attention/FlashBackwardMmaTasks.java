@@ -178,7 +178,8 @@ public final class FlashBackwardMmaTasks {
         }
         String g = graph.getTaskGraphName() + ".";
         int rows = heads * tokens;
-        grids.setWorkerGrid(g + prefix + "Delta", grid(rows, 128));
+        // a sub-group (warp) per row; the kernel strides over rows past a capped grid
+        grids.setWorkerGrid(g + prefix + "Delta", grid((int) Math.min(32L * rows, 1 << 28), 128));
         grids.setWorkerGrid(g + prefix + "PackK", grid(fragInts, 256));
         grids.setWorkerGrid(g + prefix + "PackV", grid(fragInts, 256));
         int groups = FlashBackwardMmaKernels.groups(heads, tokens) * FlashBackwardMmaKernels.GROUP;
