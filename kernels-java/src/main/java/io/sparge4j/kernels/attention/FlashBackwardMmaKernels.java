@@ -13,9 +13,9 @@ import io.sparge4j.kernels.types.arrays.IntArray;
  * <li>{@link #rowDeltaBF16} (or the f16 / half-output variants): {@code delta = rowsum(dO * O)} per query row, f32.
  * Its own small kernel rather than the f32 {@link FlashBackwardKernels#rowStats}, because dO is only in the operand
  * type here; O may be f32 (the MMA forward accumulates in f32) or the operand type;</li>
+ * <li>{@link #packFragments} for K and for V (dkdv's A operands in fragment order);</li>
  * <li>{@link #dqBF16} / {@link #dqF16}: one work-group per 64 query rows walks the kept key blocks of their query
  * block ({@code rowStart}/{@code rowBlocks}) and writes {@code dQ = scale * dS K};</li>
- * <li>{@link #packFragments} for K and for V (dkdv's A operands in fragment order);</li>
  * <li>{@link #dkdvBF16} / {@link #dkdvF16}: one work-group per 64 keys walks the query blocks that keep their key
  * block ({@code colStart}/{@code colBlocks}) and writes {@code dV = P^T dO}, {@code dK = scale * dS^T Q}.</li>
  * </ol>
@@ -50,9 +50,8 @@ import io.sparge4j.kernels.types.arrays.IntArray;
  * (eight warps) share a multiprocessor at d = 128.
  *
  * <p>Grids: {@link #rowDeltaBF16} and friends 1D, one sub-group per row (any size works: they stride over the
- * rows; {@code 32 * heads * tokens} is one pass), {@link #packFragments} 1D over
- * {@link #fragmentInts} (any local size); dq and dkdv 1D
- * {@link #groups}{@code (heads, tokens) * GROUP} with local size {@link #GROUP}. Their {@code @Constant geometry} is
+ * rows; {@code 32 * heads * tokens} is one pass), {@link #packFragments} 1D over {@link #fragmentInts} (any local
+ * size); dq and dkdv 1D {@link #groups}{@code (heads, tokens) * GROUP} with local size {@link #GROUP}. Their {@code @Constant geometry} is
  * {@link #geometry}{@code (d, queryBlock, keyBlock)}. Query and key blocks must be multiples of {@link #TILE}.
  */
 public final class FlashBackwardMmaKernels {
