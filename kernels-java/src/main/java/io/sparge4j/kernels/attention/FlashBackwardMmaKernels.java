@@ -51,8 +51,9 @@ import io.sparge4j.kernels.types.arrays.IntArray;
  *
  * <p>Grids: {@link #rowDeltaBF16} and friends 1D, one sub-group per row (any size works: they stride over the
  * rows; {@code 32 * heads * tokens} is one pass), {@link #packFragments} 1D over {@link #fragmentInts} (any local
- * size); dq and dkdv 1D {@link #groups}{@code (heads, tokens) * GROUP} with local size {@link #GROUP}. Their {@code @Constant geometry} is
- * {@link #geometry}{@code (d, queryBlock, keyBlock)}. Query and key blocks must be multiples of {@link #TILE}.
+ * size); dq and dkdv 1D {@link #groups}{@code (heads, tokens) * GROUP} with local size {@link #GROUP}. Their
+ * {@code @Constant geometry} is {@link #geometry}{@code (d, queryBlock, keyBlock)}. Query and key blocks must be
+ * multiples of {@link #TILE}.
  */
 public final class FlashBackwardMmaKernels {
     /** Rows (queries in dq, keys in dkdv) per work-group; blocks must be multiples of it. */
