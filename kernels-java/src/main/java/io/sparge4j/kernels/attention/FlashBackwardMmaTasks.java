@@ -73,10 +73,10 @@ public final class FlashBackwardMmaTasks {
     }
 
     /**
-     * Adds {@code <prefix>Delta}, {@code PackK}, {@code PackV}, {@code DQ} and {@code DKDV}, with the forward's output in f32. q, k, v and dOut
-     * are int views of (heads, tokens, d) bf16 or f16 arrays (as the constructor said); out, dq, dk and dv are f32
-     * (heads, tokens, d); lse is (heads, tokens) in natural log; the lists are those of {@link BlockMaskTasks} (or
-     * the CPU's {@code BlockMask}) for the same block sizes.
+     * Adds {@code <prefix>Delta}, {@code PackK}, {@code PackV}, {@code DQ} and {@code DKDV}, with the forward's
+     * output in f32. q, k, v and dOut are int views of (heads, tokens, d) bf16 or f16 arrays (as the constructor
+     * said; see {@link #pairs}); out, dq, dk and dv are f32 (heads, tokens, d); lse is (heads, tokens) in natural
+     * log; the lists are those of {@link BlockMaskTasks} (or the CPU's {@code BlockMask}) for the same block sizes.
      *
      * @param graph the graph to extend; the inputs must be on the device by then
      * @param grids receives the tasks' grids
