@@ -17,6 +17,14 @@ public final class KernelMath {
         return (float) Math.exp(x);
     }
 
+    /**
+     * @return 2 to the power x. Cheaper than {@link #exp} on GPUs (one hardware instruction plus range handling on
+     *     NVIDIA), so softmax kernels fold log2(e) into their scale and use this.
+     */
+    public static float exp2(float x) {
+        return (float) Math.pow(2.0, x);
+    }
+
     /** @return the natural logarithm of x */
     public static float log(float x) {
         return (float) Math.log(x);

@@ -165,17 +165,16 @@ public final class AttentionBench {
      * @param denseFwdMs median dense forward
      * @param sparseFwdMs median sparse forward, mask prebuilt
      * @param fwdSpeedup dense over sparse forward
-     * @param denseBwdMs median dense backward; null (JSON null) where the backward does not run yet (GPU bf16/f16)
-     * @param sparseBwdMs median sparse backward; null as denseBwdMs
-     * @param bwdSpeedup dense over sparse backward; null as denseBwdMs
+     * @param denseBwdMs median dense backward
+     * @param sparseBwdMs median sparse backward
+     * @param bwdSpeedup dense over sparse backward
      * @param maskMs median time to build the mask (pooling, softmax, selection, statistics)
      * @param maxRelErr max |o - ref| / max |ref| on sampled rows, ref = float64 attention with the same mask
      * @param calibrationNote why the target sparsity was missed; null (and left out of the JSON) otherwise
-     * @param note what else a reader of the figures must know (e.g. a part not run); null (and left out) otherwise
      */
     @JsonPropertyOrder({"backend", "dtype", "shape", "mode", "k", "p", "sparsity", "dense_fwd_ms", "sparse_fwd_ms",
             "fwd_speedup", "dense_bwd_ms", "sparse_bwd_ms", "bwd_speedup", "mask_ms", "max_rel_err",
-            "calibration_note", "note"})
+            "calibration_note"})
     public record Result(
             @JsonProperty("backend") String backend,
             @JsonProperty("dtype") String dtype,
@@ -187,13 +186,12 @@ public final class AttentionBench {
             @JsonProperty("dense_fwd_ms") double denseFwdMs,
             @JsonProperty("sparse_fwd_ms") double sparseFwdMs,
             @JsonProperty("fwd_speedup") double fwdSpeedup,
-            @JsonProperty("dense_bwd_ms") Double denseBwdMs,
-            @JsonProperty("sparse_bwd_ms") Double sparseBwdMs,
-            @JsonProperty("bwd_speedup") Double bwdSpeedup,
+            @JsonProperty("dense_bwd_ms") double denseBwdMs,
+            @JsonProperty("sparse_bwd_ms") double sparseBwdMs,
+            @JsonProperty("bwd_speedup") double bwdSpeedup,
             @JsonProperty("mask_ms") double maskMs,
             @JsonProperty("max_rel_err") double maxRelErr,
-            @JsonProperty("calibration_note") @JsonInclude(JsonInclude.Include.NON_NULL) String calibrationNote,
-            @JsonProperty("note") @JsonInclude(JsonInclude.Include.NON_NULL) String note) {
+            @JsonProperty("calibration_note") @JsonInclude(JsonInclude.Include.NON_NULL) String calibrationNote) {
 
         /** @return the result as one line of JSON, fields in the order above */
         public String toJson() {
@@ -214,21 +212,14 @@ public final class AttentionBench {
             s.append(String.format(Locale.ROOT, "%-10s %12s %12s %9s%n", "", "dense ms", "sparse ms", "speedup"));
             s.append(String.format(Locale.ROOT, "%-10s %12.3f %12.3f %8.2fx%n", "forward", denseFwdMs, sparseFwdMs,
                     fwdSpeedup));
-            if (denseBwdMs != null && sparseBwdMs != null && bwdSpeedup != null) {
-                s.append(String.format(Locale.ROOT, "%-10s %12.3f %12.3f %8.2fx%n", "backward", denseBwdMs,
-                        sparseBwdMs, bwdSpeedup));
-            } else {
-                s.append(String.format(Locale.ROOT, "%-10s %12s %12s %9s%n", "backward", "-", "-", "-"));
-            }
+            s.append(String.format(Locale.ROOT, "%-10s %12.3f %12.3f %8.2fx%n", "backward", denseBwdMs, sparseBwdMs,
+                    bwdSpeedup));
             s.append(String.format(Locale.ROOT, "mask       %.3f ms (%.1f%% of the sparse forward)%n", maskMs,
                     100 * maskMs / sparseFwdMs));
             s.append(String.format(Locale.ROOT, "max_rel_err %.3e (sampled rows against float64 masked attention)%n",
                     maxRelErr));
             if (calibrationNote != null) {
                 s.append("note: ").append(calibrationNote).append(System.lineSeparator());
-            }
-            if (note != null) {
-                s.append("note: ").append(note).append(System.lineSeparator());
             }
             return s.toString();
         }
@@ -327,7 +318,7 @@ public final class AttentionBench {
             double sb = sparseB.medianMs();
             return new Result(s.backend(), s.dtype().toString(), s.shape().toString(), mode.toString(),
                     usesK ? cfg.topk() : null, usesP ? cfg.topp() : null, selection.mask().sparsity(),
-                    df, sf, df / sf, db, sb, db / sb, maskT.medianMs(), err, note, null);
+                    df, sf, df / sf, db, sb, db / sb, maskT.medianMs(), err, note);
         }
     }
 

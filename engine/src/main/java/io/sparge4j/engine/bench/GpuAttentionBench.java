@@ -18,6 +18,7 @@ import io.sparge4j.kernels.ExecutionResult;
 import io.sparge4j.kernels.GridScheduler;
 import io.sparge4j.kernels.TaskGraph;
 import io.sparge4j.kernels.attention.BlockMaskTasks;
+import io.sparge4j.kernels.attention.FlashBackwardMmaTasks;
 import io.sparge4j.kernels.attention.FlashBackwardTasks;
 import io.sparge4j.kernels.attention.FlashForwardKernels;
 import io.sparge4j.kernels.attention.FlashForwardMmaTasks;
@@ -42,8 +43,8 @@ import java.util.function.Consumer;
  * <p>bf16 and f16: the forwards run the tensor-core kernels ({@link FlashForwardMmaTasks}) on q, k, v stored in the
  * 16-bit format (read as int pairs) with f32 outputs; the mask is built by the f32 kernels on f32 copies of the
  * rounded q and k (the pooled means of rounded values, not a 16-bit pooling); {@code max_rel_err} is against float64
- * attention on the rounded inputs. Their backward is not wired yet: the backward fields are JSON null and
- * {@code note} says so ({@link #backwardGraphs} is where the MMA backward goes).
+ * attention on the rounded inputs. Their backward runs the tensor-core kernels too ({@link FlashBackwardMmaTasks}) on
+ * the same 16-bit q, k, v and a rounded dO, with the forwards' f32 O and lse.
  *
  * <p>Five graphs (three for bf16/f16) share one executor, so every array has one device buffer and q, k, v, dO
  * are copied once ({@code FIRST_EXECUTION}): the mask (pooling, pooled softmax, selection, row and column lists,
@@ -205,8 +206,8 @@ public final class GpuAttentionBench {
             ExecutionPlan maskPlan = plan(plans, maskGraph, grids, executor);
             ExecutionPlan sparseFwdPlan = plan(plans, sparseFwd, grids, executor);
             ExecutionPlan denseFwdPlan = plan(plans, denseFwd, grids, executor);
-            ExecutionPlan sparseBwdPlan = backward == null ? null : plan(plans, backward[0], grids, executor);
-            ExecutionPlan denseBwdPlan = backward == null ? null : plan(plans, backward[1], grids, executor);
+            ExecutionPlan sparseBwdPlan = plan(plans, backward[0], grids, executor);
+            ExecutionPlan denseBwdPlan = plan(plans, backward[1], grids, executor);
             int rounds = s.warmup() + s.reps();
             double[] maskMs = new double[s.reps()];
             double[] sparseFwdMs = new double[s.reps()];
@@ -220,14 +221,14 @@ public final class GpuAttentionBench {
                 lastMask = maskPlan.execute();
                 lastSparse = sparseFwdPlan.execute();
                 ExecutionResult df = denseFwdPlan.execute();
-                ExecutionResult sb = sparseBwdPlan == null ? null : sparseBwdPlan.execute();
-                ExecutionResult db = denseBwdPlan == null ? null : denseBwdPlan.execute();
+                ExecutionResult sb = sparseBwdPlan.execute();
+                ExecutionResult db = denseBwdPlan.execute();
                 if (slot >= 0) {
                     maskMs[slot] = deviceMs(lastMask);
                     sparseFwdMs[slot] = deviceMs(lastSparse);
                     denseFwdMs[slot] = deviceMs(df);
-                    sparseBwdMs[slot] = sb == null ? Double.NaN : deviceMs(sb);
-                    denseBwdMs[slot] = db == null ? Double.NaN : deviceMs(db);
+                    sparseBwdMs[slot] = deviceMs(sb);
+                    denseBwdMs[slot] = deviceMs(db);
                 }
             }
             lastMask.transferToHost(mask.rowStart, mask.rowBlocks);
@@ -243,14 +244,12 @@ public final class GpuAttentionBench {
             boolean usesK = mode == MaskMode.TOPK || mode == MaskMode.HYBRID;
             double df = median(denseFwdMs);
             double sf = median(sparseFwdMs);
-            Double db = backward == null ? null : median(denseBwdMs);
-            Double sb = backward == null ? null : median(sparseBwdMs);
-            String backwardNote = backward == null ? "the " + s.dtype() + " backward (MMA kernels) is not wired into "
-                    + "the GPU bench yet: backward fields are null" : null;
+            double db = median(denseBwdMs);
+            double sb = median(sparseBwdMs);
             String backend = executor.backendName() + " (" + executor.deviceName() + ")";
             return new AttentionBench.Result(backend, s.dtype().toString(), shape.toString(), mode.toString(),
                     usesK ? s.topk() : null, usesP(mode) ? p : null, deviceMask.sparsity(), df, sf, df / sf, db, sb,
-                    db == null ? null : db / sb, median(maskMs), err, note, backwardNote);
+                    db / sb, median(maskMs), err, note);
         } finally {
             plans.forEach(ExecutionPlan::close);
         }
@@ -323,26 +322,44 @@ public final class GpuAttentionBench {
             FloatArray k, Forward forward, FloatArray oSparse, FloatArray lseSparse, FloatArray oDense,
             FloatArray lseDense, BlockMaskTasks mask, DenseLists full, GridScheduler grids, int heads, int n, int d,
             float scale) {
-        if (s.dtype() != DType.F32) {
-            return null;
-        }
-        Object[] qkv = forward.inputs();
-        FloatArray v = (FloatArray) qkv[2];
-        FloatArray dOut = FloatArray.fromArray(in.dOut().toFloatArray());
         int size = heads * n * d;
         // Gradients and backward scratch are shared by the two backwards: they run one after the other and
         // nothing reads the gradients back (the CPU bench checks no gradient either).
         FloatArray dq = new FloatArray(size);
         FloatArray dk = new FloatArray(size);
         FloatArray dv = new FloatArray(size);
-        FlashBackwardTasks backward = new FlashBackwardTasks(heads, n, d, s.queryBlock(), s.keyBlock());
-        TaskGraph sparseBwd = new TaskGraph("sparseBwd").transferToDevice(DataTransferMode.FIRST_EXECUTION, dOut);
-        backward.addBackward(sparseBwd, grids, "b", q, k, v, dOut, oSparse, lseSparse, mask.rowStart, mask.rowBlocks,
-                mask.colStart, mask.colBlocks, dq, dk, dv, scale);
-        TaskGraph denseBwd = new TaskGraph("denseBwd").transferToDevice(DataTransferMode.FIRST_EXECUTION, dOut,
-                full.colStart, full.colBlocks);
-        backward.addBackward(denseBwd, grids, "b", q, k, v, dOut, oDense, lseDense, full.rowStart, full.rowBlocks,
-                full.colStart, full.colBlocks, dq, dk, dv, scale);
+        Object[] qkv = forward.inputs();
+        TaskGraph sparseBwd;
+        TaskGraph denseBwd;
+        if (s.dtype() == DType.F32) {
+            FloatArray v = (FloatArray) qkv[2];
+            FloatArray dOut = FloatArray.fromArray(in.dOut().toFloatArray());
+            FlashBackwardTasks backward = new FlashBackwardTasks(heads, n, d, s.queryBlock(), s.keyBlock());
+            sparseBwd = new TaskGraph("sparseBwd").transferToDevice(DataTransferMode.FIRST_EXECUTION, dOut);
+            backward.addBackward(sparseBwd, grids, "b", q, k, v, dOut, oSparse, lseSparse, mask.rowStart,
+                    mask.rowBlocks, mask.colStart, mask.colBlocks, dq, dk, dv, scale);
+            denseBwd = new TaskGraph("denseBwd").transferToDevice(DataTransferMode.FIRST_EXECUTION, dOut,
+                    full.colStart, full.colBlocks);
+            backward.addBackward(denseBwd, grids, "b", q, k, v, dOut, oDense, lseDense, full.rowStart,
+                    full.rowBlocks, full.colStart, full.colBlocks, dq, dk, dv, scale);
+        } else {
+            // the tensor-core backward on the same 16-bit q, k, v as the forward, dO rounded alike; O and lse are
+            // the forward's f32 outputs
+            boolean bf16 = s.dtype() == DType.BF16;
+            IntArray qi = (IntArray) qkv[0];
+            IntArray ki = (IntArray) qkv[1];
+            IntArray vi = (IntArray) qkv[2];
+            IntArray dOut = pairs(in.dOut(), bf16);
+            FlashBackwardMmaTasks backward = new FlashBackwardMmaTasks(heads, n, d, s.queryBlock(), s.keyBlock(),
+                    bf16);
+            sparseBwd = new TaskGraph("sparseBwd").transferToDevice(DataTransferMode.FIRST_EXECUTION, dOut);
+            backward.addBackward(sparseBwd, grids, "b", qi, ki, vi, dOut, oSparse, lseSparse, mask.rowStart,
+                    mask.rowBlocks, mask.colStart, mask.colBlocks, dq, dk, dv, scale);
+            denseBwd = new TaskGraph("denseBwd").transferToDevice(DataTransferMode.FIRST_EXECUTION, dOut,
+                    full.colStart, full.colBlocks);
+            backward.addBackward(denseBwd, grids, "b", qi, ki, vi, dOut, oDense, lseDense, full.rowStart,
+                    full.rowBlocks, full.colStart, full.colBlocks, dq, dk, dv, scale);
+        }
         return new TaskGraph[] {sparseBwd, denseBwd};
     }
 

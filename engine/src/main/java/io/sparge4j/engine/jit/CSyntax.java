@@ -80,6 +80,7 @@ final class CSyntax {
         if (cuda) {
             return switch (javaName) {
                 case "exp" -> "expf";
+                case "exp2" -> "exp2f";
                 case "log" -> "logf";
                 case "sqrt" -> "sqrtf";
                 case "rsqrt" -> "rsqrtf";
@@ -96,7 +97,7 @@ final class CSyntax {
             };
         }
         return switch (javaName) {
-            case "exp", "log", "sqrt", "rsqrt", "tanh", "sin", "cos", "pow", "fma" -> javaName;
+            case "exp", "exp2", "log", "sqrt", "rsqrt", "tanh", "sin", "cos", "pow", "fma" -> javaName;
             case "max" -> "fmax";
             case "min" -> "fmin";
             case "abs" -> "fabs";

@@ -80,7 +80,7 @@ final class Calls {
         String desc = type.descriptorString();
         if (owner.equals(Translator.KERNEL_MATH)) {
             switch (name + desc) {
-                case "exp(F)F", "log(F)F", "sqrt(F)F", "rsqrt(F)F", "tanh(F)F", "sin(F)F", "cos(F)F", "abs(F)F",
+                case "exp(F)F", "exp2(F)F", "log(F)F", "sqrt(F)F", "rsqrt(F)F", "tanh(F)F", "sin(F)F", "cos(F)F", "abs(F)F",
                      "pow(FF)F", "max(FF)F", "min(FF)F", "fma(FFF)F" -> {
                     return call(t.c.floatFunction(name), JType.FLOAT, args);
                 }
@@ -144,8 +144,8 @@ final class Calls {
         return t.inliner.inline(t.classes.loadClass(inv.owner().asSymbol()), name, desc, args, null);
     }
 
-    private static final Set<String> KERNEL_MATH_FLOAT = Set.of("exp", "log", "sqrt", "tanh", "sin", "cos", "pow",
-            "max", "min", "abs", "fma");
+    private static final Set<String> KERNEL_MATH_FLOAT = Set.of("exp", "exp2", "log", "sqrt", "tanh", "sin", "cos",
+            "pow", "max", "min", "abs", "fma");
 
     private Expr call(String function, JType type, List<Value> args) {
         List<Expr> exprs = new ArrayList<>();

@@ -21,8 +21,8 @@ final class KernelCode {
             "union", "unsigned", "void", "volatile", "while", "bool", "true", "false", "half", "uint", "ulong",
             "ushort", "uchar", "new", "delete", "this", "class", "template", "typename", "namespace", "operator",
             "private", "public", "protected", "friend", "virtual", "global", "local", "constant", "kernel",
-            "exp", "log", "sqrt", "rsqrt", "tanh", "sin", "cos", "pow", "fma", "fmax", "fmin", "fabs", "fmod", "max",
-            "min", "abs", "expf", "logf", "sqrtf", "rsqrtf", "tanhf", "sinf", "cosf", "powf", "fmaf", "fmaxf", "fminf",
+            "exp", "exp2", "log", "sqrt", "rsqrt", "tanh", "sin", "cos", "pow", "fma", "fmax", "fmin", "fabs", "fmod", "max",
+            "min", "abs", "expf", "exp2f", "logf", "sqrtf", "rsqrtf", "tanhf", "sinf", "cosf", "powf", "fmaf", "fmaxf", "fminf",
             "fabsf", "fmodf", "barrier", "threadIdx", "blockIdx", "blockDim", "gridDim", "warpSize", "sp_scratch",
             "sp_llid", "as_int", "as_float", "asm", "main", "vector", "complex", "imaginary", "std", "printf");
 

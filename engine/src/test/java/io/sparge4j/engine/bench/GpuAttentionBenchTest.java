@@ -79,14 +79,14 @@ class GpuAttentionBenchTest {
     }
 
     /**
-     * bf16 on OpenCL: the MMA forward (its local-memory fallbacks on PoCL) behind the same JSON fields, backward
-     * fields null with a note. max_rel_err bound: P is rounded to bf16 (unit roundoff 2^-8) before P V, so an output
+     * bf16 on OpenCL: the MMA forward and backward (their local-memory fallbacks on PoCL) behind the same JSON
+     * fields. max_rel_err bound: P is rounded to bf16 (unit roundoff 2^-8) before P V, so an output
      * element errs by at most 2^-8 sum p|v| / l <= 2^-8 max|v|; relative to max|ref| (max |o| of the CPU's f32
      * attention on the same rounded inputs and mask, itself within 1e-5 of float64) and with 25% slack for the float
      * softmax: 1.25 * 2^-8 * max|v| / max|o| + 1e-4.
      */
     @Test
-    void bf16QuickRunOnOpenClRunsTheMmaForward() throws Exception {
+    void bf16QuickRunOnOpenClRunsTheMmaKernels() throws Exception {
         assumeOpenCl();
         AttentionBench.Settings q = quickOn("opencl");
         AttentionBench.Settings s = new AttentionBench.Settings("opencl", new BenchShape(1, 2, 300, 64), q.mode(),
@@ -97,11 +97,9 @@ class GpuAttentionBenchTest {
             assertTrue(json.has(field), "missing " + field + " in " + r.toJson());
         }
         assertEquals("bf16", json.get("dtype").asText());
-        for (String field : new String[] {"dense_bwd_ms", "sparse_bwd_ms", "bwd_speedup"}) {
-            assertTrue(json.get(field).isNull(), field + " should be null: " + r.toJson());
-        }
-        assertTrue(json.get("note").asText().contains("backward"), r.toJson());
-        for (String time : new String[] {"dense_fwd_ms", "sparse_fwd_ms", "mask_ms"}) {
+        assertTrue(!json.has("note"), r.toJson());
+        for (String time : new String[] {"dense_fwd_ms", "sparse_fwd_ms", "dense_bwd_ms", "sparse_bwd_ms",
+                "mask_ms"}) {
             double ms = json.get(time).asDouble();
             assertTrue(ms > 0 && Double.isFinite(ms), time + " = " + ms);
         }

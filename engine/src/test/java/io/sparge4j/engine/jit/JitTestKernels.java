@@ -69,6 +69,15 @@ final class JitTestKernels {
         }
     }
 
+    /** {@code y = exp2(x)} and {@code z = exp(x)}: KernelMath's exponentials as the JIT maps them. */
+    static void exponentials(KernelContext ctx, FloatArray x, FloatArray y, FloatArray z, int n) {
+        int i = ctx.globalIdx;
+        if (i < n) {
+            y.set(i, KernelMath.exp2(x.get(i)));
+            z.set(i, KernelMath.exp(x.get(i)));
+        }
+    }
+
     /** Java semantics the C must keep: 16 int results per element (see KernelJitSemanticsTest). */
     static void semantics(KernelContext ctx, FloatArray x, IntArray out, int n) {
         int i = ctx.globalIdx;

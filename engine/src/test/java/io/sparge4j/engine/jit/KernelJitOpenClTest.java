@@ -24,6 +24,7 @@ import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 /**
@@ -266,6 +267,36 @@ class KernelJitOpenClTest {
         assertClose(expected, read(b.get(2), n), 1e-6, 1e-5, "gelu");
     }
 
+
+    /**
+     * KernelMath.exp2 becomes OpenCL's exp2 (CUDA: exp2f; see KernelJitCompileTest) and agrees with float64 2^x
+     * within OpenCL's 3 ulp for exp2 (4e-7 relative is 3.4 ulp at worst); exp alongside, within its 3 ulp too.
+     */
+    @Test
+    void exp2AndExpMatchFloat64() {
+        cl();
+        Random rnd = new Random(19);
+        int n = 500;
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = (float) (rnd.nextDouble() * 60 - 40);
+        }
+        double[] two = new double[n];
+        double[] e = new double[n];
+        for (int i = 0; i < n; i++) {
+            two[i] = Math.pow(2, x[i]);
+            e[i] = Math.exp(x[i]);
+        }
+        GeneratedKernel k = KernelJit.shared().compile(KernelJitRefusalTest.kernel("exponentials"), null,
+                Dialect.OPENCL, KernelJitCompileTest.POCL, 64);
+        assertTrue(k.source().contains("exp2("), k.source());
+        String cuda = KernelJit.shared().compile(KernelJitRefusalTest.kernel("exponentials"), null, Dialect.CUDA,
+                KernelJitCompileTest.H200, 64).source();
+        assertTrue(cuda.contains("exp2f(") && cuda.contains("expf("), cuda);
+        Map<Integer, DeviceBuffer> b = launch(k, 512, 64, null, x, new float[n], new float[n], n);
+        assertClose(two, read(b.get(2), n), 0, 4e-7, "exp2");
+        assertClose(e, read(b.get(3), n), 0, 4e-7, "exp");
+    }
 
     @Test
     void javaIntegerAndComparisonSemanticsHoldBitForBit() {
