@@ -17,7 +17,9 @@ if [[ $what == tests || $what == all ]]; then
   java -jar .device/tools/junit-platform-console-standalone-1.14.4.jar execute \
     -cp "$(printf '%s:' .device/lib/*.jar).device/testclasses/engine:.device/testclasses/tests" \
     --select-package io.sparge4j.engine.device.cuda --select-package io.sparge4j.engine.device.opencl \
-    --select-package io.sparge4j.tests.portability \
+    --select-package io.sparge4j.tests.portability --select-package io.sparge4j.engine.gpu \
+    --select-class io.sparge4j.tests.wan.DeviceWanBlockTest \
+    --select-package io.sparge4j.engine.kernel.attention --select-package io.sparge4j.engine.kernel.nn \
     --details=tree --disable-banner > "$out/junit.txt" 2>&1
   tail -n 15 "$out/junit.txt"
 fi
@@ -33,7 +35,7 @@ fi
 if [[ $what == bench || $what == all ]]; then
   export SPARGE_CACHE_DIR=$(mktemp -d)
   python3 bench/anchors/torch_kernels.py > "$out/bench.jsonl" 2>&1
-  sparge kernel-bench --backend cuda >> "$out/bench.jsonl" 2>&1
+  sparge kernel-bench --backend cuda --gemm-variants all >> "$out/bench.jsonl" 2>&1
   sparge kernel-bench --backend opencl --device NVIDIA --gemm 2048 --reps 10 >> "$out/bench.jsonl" 2>&1
   python3 bench/anchors/torch_kernels.py >> "$out/bench.jsonl" 2>&1
   cat "$out/bench.jsonl"

@@ -24,8 +24,8 @@ import io.sparge4j.kernels.types.arrays.IntArray;
  * each lane keeps partial row sums, combined once at the end); {@code P = exp(S·scale - m·scale)} rounded to
  * bf16/f16 and packed straight into A fragments (n-tiles 2i and 2i+1 of S are k-step i of P V); {@code O += P V}
  * with V staged transposed in local memory as key pairs (keys 2p and 2p+1 of one column in one int). At the end
- * {@code o = O / l}, {@code lse = m·scale + log(l)}. KernelMath has no exp2, so the scale is applied inside
- * {@code exp(fma(s, scale, -m·scale))} (natural exp; no log2(e) folding).
+ * {@code o = O / l}, {@code lse = m·scale + log(l)}. The exponentials are
+ * {@code exp2(fma(s, scale·log2(e), -m·scale·log2(e)))}: one fma and one exp2 per score.
  *
  * <p>Local tiles: both 64 keys x d bf16 (32 KiB at any d), one buffer each; the next kept block's K and V are
  * fetched into registers while the current block is multiplied (two barriers per block: K is overwritten after
@@ -43,14 +43,16 @@ import io.sparge4j.kernels.types.arrays.IntArray;
  * d = 128), 180 (bf16, d = 64), 163 (f16, d = 64); no spills, no stack frame; 32 KiB static shared memory. So one
  * work-group (8 warps) per multiprocessor. SASS of one trip of the key-block loop (bf16, d = 128, a whole tile, no
  * new row maximum): 128 HMMA.16816, 32 LDS.128 (K) and 16 LDS.128 + 32 LDS.64 (V), 32 STS, 32 LDG, 34 MUFU.EX2,
- * about 830 instructions in all; the accurate {@code expf} costs 9 of them per score (an exp2 in KernelMath would
- * make that about 3). Each warp reads the whole K and V tiles (32 KiB) per trip: 8 warps x 256 wavefronts plus the
- * tile stores, about 2300 shared-memory cycles per trip per multiprocessor, likely the bound (16 query rows per
- * warp; 32 would halve it but needs more registers than there are with Q in registers).
- * Launch: 1D grid {@code heads * ceil(n / 128) * 256}, local size 256 ({@link FlashForwardMmaTasks}).
+ * about 830 instructions in all while the accurate {@code expf} cost 9 of them per score (before exp2). Each warp
+ * reads the whole K and V tiles (32 KiB) per trip: 8 warps x 256 wavefronts plus the tile stores, about 2300
+ * shared-memory cycles per trip per multiprocessor, likely the bound (16 query rows per warp; 32 would halve it but
+ * needs more registers than there are with Q in registers). Launch: 1D grid {@code heads * ceil(n / 128) * 256}, local
+ * size 256 ({@link FlashForwardMmaTasks}).
  */
 public final class FlashForwardMmaKernels {
     /** Query rows per work-group (the mask's query block). */
+    /** log2(e), folded into the softmax scale so that scores go through exp2. */
+    private static final float LOG2E = 1.4426950408889634f;
     public static final int QUERY_BLOCK = 128;
     /** Keys per kept block (the mask's key block). */
     public static final int KEY_BLOCK = 64;
@@ -132,6 +134,8 @@ public final class FlashForwardMmaKernels {
         int[] rv = new int[MAX_LOADS];
         short[] af = new short[KernelContext.MMA_A_FRAGMENT];
         short[] bf = new short[KernelContext.MMA_B_FRAGMENT];
+        // exp(x) = exp2(x log2 e): the scores' scale takes log2(e), so each score costs one fma and one exp2
+        float scale2 = scale * LOG2E;
         int tid = ctx.localIdx;
         int warp = tid >> 5;
         int g = (tid & 31) >> 2;
@@ -209,19 +213,19 @@ public final class FlashForwardMmaKernels {
             x1 = KernelMath.max(x1, ctx.simdShuffleXor(x1, 1));
             x1 = KernelMath.max(x1, ctx.simdShuffleXor(x1, 2));
             // A row that has seen only -inf keeps zeros instead of exp(-inf + inf) = NaN.
-            float base0 = x0 == Float.NEGATIVE_INFINITY ? 0f : x0 * scale;
-            float base1 = x1 == Float.NEGATIVE_INFINITY ? 0f : x1 * scale;
-            float alpha0 = KernelMath.exp(m0 * scale - base0);
-            float alpha1 = KernelMath.exp(m1 * scale - base1);
+            float base0 = x0 == Float.NEGATIVE_INFINITY ? 0f : x0 * scale2;
+            float base1 = x1 == Float.NEGATIVE_INFINITY ? 0f : x1 * scale2;
+            float alpha0 = KernelMath.exp2(m0 * scale2 - base0);
+            float alpha1 = KernelMath.exp2(m1 * scale2 - base1);
             m0 = x0;
             m1 = x1;
             float sum0 = 0f;
             float sum1 = 0f;
             for (int j = 0; j < S_TILES; j++) {
-                float p0 = KernelMath.exp(KernelMath.fma(s[4 * j], scale, -base0));
-                float p1 = KernelMath.exp(KernelMath.fma(s[4 * j + 1], scale, -base0));
-                float p2 = KernelMath.exp(KernelMath.fma(s[4 * j + 2], scale, -base1));
-                float p3 = KernelMath.exp(KernelMath.fma(s[4 * j + 3], scale, -base1));
+                float p0 = KernelMath.exp2(KernelMath.fma(s[4 * j], scale2, -base0));
+                float p1 = KernelMath.exp2(KernelMath.fma(s[4 * j + 1], scale2, -base0));
+                float p2 = KernelMath.exp2(KernelMath.fma(s[4 * j + 2], scale2, -base1));
+                float p3 = KernelMath.exp2(KernelMath.fma(s[4 * j + 3], scale2, -base1));
                 sum0 += p0 + p1;
                 sum1 += p2 + p3;
                 // n-tile j's row g pair and row g + 8 pair: A-fragment ints of k-step j / 2 (see pv)
