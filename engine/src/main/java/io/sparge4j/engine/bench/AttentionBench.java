@@ -18,6 +18,7 @@ import io.sparge4j.engine.tensor.Tensor;
 
 import java.io.UncheckedIOException;
 import java.util.Locale;
+import java.util.Map;
 import java.util.function.Consumer;
 
 /**
@@ -171,10 +172,12 @@ public final class AttentionBench {
      * @param maskMs median time to build the mask (pooling, softmax, selection, statistics)
      * @param maxRelErr max |o - ref| / max |ref| on sampled rows, ref = float64 attention with the same mask
      * @param calibrationNote why the target sparsity was missed; null (and left out of the JSON) otherwise
+     * @param maskPartsMs the mask's median time per kernel (GPU runs: pooling, softmax, selection, lists), in task
+     *     order; null (and left out of the JSON) where the parts are not timed one by one (CPU)
      */
     @JsonPropertyOrder({"backend", "dtype", "shape", "mode", "k", "p", "sparsity", "dense_fwd_ms", "sparse_fwd_ms",
             "fwd_speedup", "dense_bwd_ms", "sparse_bwd_ms", "bwd_speedup", "mask_ms", "max_rel_err",
-            "calibration_note"})
+            "calibration_note", "mask_parts_ms"})
     public record Result(
             @JsonProperty("backend") String backend,
             @JsonProperty("dtype") String dtype,
@@ -191,7 +194,9 @@ public final class AttentionBench {
             @JsonProperty("bwd_speedup") double bwdSpeedup,
             @JsonProperty("mask_ms") double maskMs,
             @JsonProperty("max_rel_err") double maxRelErr,
-            @JsonProperty("calibration_note") @JsonInclude(JsonInclude.Include.NON_NULL) String calibrationNote) {
+            @JsonProperty("calibration_note") @JsonInclude(JsonInclude.Include.NON_NULL) String calibrationNote,
+            @JsonProperty("mask_parts_ms") @JsonInclude(JsonInclude.Include.NON_NULL)
+            Map<String, Double> maskPartsMs) {
 
         /** @return the result as one line of JSON, fields in the order above */
         public String toJson() {
@@ -318,7 +323,7 @@ public final class AttentionBench {
             double sb = sparseB.medianMs();
             return new Result(s.backend(), s.dtype().toString(), s.shape().toString(), mode.toString(),
                     usesK ? cfg.topk() : null, usesP ? cfg.topp() : null, selection.mask().sparsity(),
-                    df, sf, df / sf, db, sb, db / sb, maskT.medianMs(), err, note);
+                    df, sf, df / sf, db, sb, db / sb, maskT.medianMs(), err, note, null);
         }
     }
 

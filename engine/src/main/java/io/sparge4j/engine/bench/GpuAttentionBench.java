@@ -16,6 +16,7 @@ import io.sparge4j.engine.tensor.Tensor;
 import io.sparge4j.kernels.ExecutionPlan;
 import io.sparge4j.kernels.ExecutionResult;
 import io.sparge4j.kernels.GridScheduler;
+import io.sparge4j.kernels.TaskProfile;
 import io.sparge4j.kernels.TaskGraph;
 import io.sparge4j.kernels.attention.BlockMaskTasks;
 import io.sparge4j.kernels.attention.FlashBackwardMmaTasks;
@@ -32,8 +33,10 @@ import io.sparge4j.kernels.types.arrays.IntArray;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.function.Consumer;
 
 /**
@@ -210,6 +213,7 @@ public final class GpuAttentionBench {
             ExecutionPlan denseBwdPlan = plan(plans, backward[1], grids, executor);
             int rounds = s.warmup() + s.reps();
             double[] maskMs = new double[s.reps()];
+            Map<String, double[]> maskPartMs = new LinkedHashMap<>();
             double[] sparseFwdMs = new double[s.reps()];
             double[] denseFwdMs = new double[s.reps()];
             double[] sparseBwdMs = new double[s.reps()];
@@ -225,6 +229,10 @@ public final class GpuAttentionBench {
                 ExecutionResult db = denseBwdPlan.execute();
                 if (slot >= 0) {
                     maskMs[slot] = deviceMs(lastMask);
+                    for (TaskProfile t : lastMask.tasks()) {
+                        maskPartMs.computeIfAbsent(t.taskName(), x -> new double[s.reps()])[slot] +=
+                                t.kernelNanos() / 1e6;
+                    }
                     sparseFwdMs[slot] = deviceMs(lastSparse);
                     denseFwdMs[slot] = deviceMs(df);
                     sparseBwdMs[slot] = deviceMs(sb);
@@ -249,7 +257,7 @@ public final class GpuAttentionBench {
             String backend = executor.backendName() + " (" + executor.deviceName() + ")";
             return new AttentionBench.Result(backend, s.dtype().toString(), shape.toString(), mode.toString(),
                     usesK ? s.topk() : null, usesP(mode) ? p : null, deviceMask.sparsity(), df, sf, df / sf, db, sb,
-                    db / sb, median(maskMs), err, note);
+                    db / sb, median(maskMs), err, note, medians(maskPartMs));
         } finally {
             plans.forEach(ExecutionPlan::close);
         }
@@ -368,6 +376,13 @@ public final class GpuAttentionBench {
         ExecutionPlan plan = new ExecutionPlan(graph.snapshot()).withGridScheduler(grids).withExecutor(executor);
         plans.add(plan);
         return plan;
+    }
+
+    /** The median of each task's times, keyed by task name without the graph's prefix, in task order. */
+    private static Map<String, Double> medians(Map<String, double[]> perTask) {
+        Map<String, Double> out = new LinkedHashMap<>();
+        perTask.forEach((task, ms) -> out.put(task.substring(task.indexOf('.') + 1), median(ms)));
+        return out;
     }
 
     /** Device time of one execution: the sum of its tasks' kernel times, in ms. */

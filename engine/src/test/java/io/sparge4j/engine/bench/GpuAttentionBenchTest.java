@@ -58,6 +58,14 @@ class GpuAttentionBenchTest {
         }
         double err = json.get("max_rel_err").asDouble();
         assertTrue(err >= 0 && err < 1e-4, "max_rel_err " + err + " against float64, expected < 1e-4");
+        // the mask's parts: every kernel of the mask graph, together the mask's time (medians of one round here)
+        JsonNode parts = json.get("mask_parts_ms");
+        assertTrue(parts != null && parts.size() >= 5, "mask_parts_ms in " + r.toJson());
+        double partSum = 0;
+        for (JsonNode part : parts) {
+            partSum += part.asDouble();
+        }
+        assertEquals(json.get("mask_ms").asDouble(), partSum, 1e-6 * (1 + partSum), r.toJson());
         for (String time : new String[] {"dense_fwd_ms", "sparse_fwd_ms", "dense_bwd_ms", "sparse_bwd_ms",
             "mask_ms"}) {
             double ms = json.get(time).asDouble();
