@@ -21,8 +21,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * their statistics; and the argument errors.
  */
 class WanModelTest {
-    /** f32 model against the float64 reference: max |model - ref| at most this times max |ref|. */
-    private static final double TOLERANCE = 1e-4;
+    /**
+     * f32 model against the float64 reference: max |model - ref| at most this times max |ref| (measured about 3e-7
+     * on these cases; a wrong detail, such as a swapped shift and scale or RoPE off, gives O(1)).
+     */
+    private static final double TOLERANCE = 1e-5;
 
     /** The tiny latent config: dim 64, 2 heads of 32, 2 blocks, 4 channels, patch (1, 2, 2), qk and cross norms. */
     private static final WanConfig TINY = WanConfig.tiny(64, 2, 2, 4, false);
@@ -53,6 +56,18 @@ class WanModelTest {
                 assertArrayEquals(new int[] {c.config.outDim(), s[1], s[2], s[3]}, v.shape());
                 assertClose(c.reference(), v.toDoubleArray(), TOLERANCE, c.config.toString());
             }
+        }
+    }
+
+    @Test
+    void halfPrecisionWeightsMatchTheReferenceOnTheSameRoundedValues() {
+        Case f32 = tinyCase(15);
+        Map<String, Tensor> bf16 = new LinkedHashMap<>();
+        f32.weights.forEach((k, v) -> bf16.put(k, v.to(DType.BF16)));
+        Case c = new Case(f32.config, bf16, f32.x, f32.t, f32.context.to(DType.BF16));
+        WanModel model = new WanModel(c.config, c.weights, WanAttention.dense());
+        try (Tensor v = model.forward(c.x, c.t, c.context)) {
+            assertClose(c.reference(), v.toDoubleArray(), TOLERANCE, "bf16 weights and text");
         }
     }
 
@@ -168,7 +183,7 @@ class WanModelTest {
     /** TINY on x (4, 3, 8, 12): a 3 x 4 x 6 token grid, 72 tokens; 11 of 16 text rows; a non-integer timestep. */
     private static Case tinyCase(long seed) {
         SplittableRandom rng = new SplittableRandom(seed);
-        return new Case(TINY, randomWeights(TINY, rng), random(rng, 1.0, 4, 3, 8, 12), 737.25,
+        return new Case(TINY, randomWeights(TINY, rng), random(rng, 1.0, 4, 3, 8, 12), 737.3,
                 random(rng, 1.0, 11, 32));
     }
 
