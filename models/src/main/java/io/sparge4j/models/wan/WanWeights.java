@@ -169,6 +169,12 @@ public final class WanWeights {
                         + ", expected f32, bf16 or f16");
             }
         }
+        if (found.containsKey("norm_out.linear.bias") && !found.containsKey("head.modulation")) {
+            // Recent diffusers turns scale_shift_table into norm_out.linear when it loads a model, so a checkpoint
+            // it re-saved holds the head's modulation in another form.
+            other.add("norm_out.linear.* is diffusers' in-memory form of the head modulation; expected the"
+                    + " published layout, which stores it as scale_shift_table (1, 2, dim)");
+        }
         List<String> unexpected = new ArrayList<>();
         for (Map.Entry<String, Stored> e : found.entrySet()) {
             if (!expected.containsKey(e.getKey())) {

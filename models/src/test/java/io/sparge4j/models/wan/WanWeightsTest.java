@@ -215,6 +215,21 @@ class WanWeightsTest {
     }
 
     @Test
+    void resavedDiffusersHeadIsExplained(@TempDir Path dir) throws IOException {
+        Map<String, Tensor> w = new LinkedHashMap<>();
+        WanWeights.randomInit(TINY, 23).forEach((n, t) -> w.put(WanNames.toDiffusers(n), t));
+        w.remove("scale_shift_table");
+        w.put("norm_out.linear.weight", Tensor.zeros(64, 32));
+        w.put("norm_out.linear.bias", Tensor.zeros(64));
+        Safetensors.write(dir.resolve("diffusion_pytorch_model.safetensors"), w);
+        CheckpointMismatchException e = assertThrows(CheckpointMismatchException.class,
+                () -> WanWeights.loadWeights(dir, TINY, WanWeights.Precision.F32));
+        assertEquals(List.of("head.modulation [1, 2, 32]"), e.missing());
+        assertEquals(List.of("norm_out.linear.bias [64]", "norm_out.linear.weight [64, 32]"), sorted(e.unexpected()));
+        assertTrue(e.other().get(0).contains("scale_shift_table"), e.other().toString());
+    }
+
+    @Test
     void nonFloatTensorsAndIndexEntriesAbsentFromTheirShardAreReported(@TempDir Path dir) throws IOException {
         Map<String, Tensor> w = new LinkedHashMap<>(WanWeights.randomInit(TINY, 19));
         w.put("head.head.bias", Tensor.ofInts(new int[16], 16));
