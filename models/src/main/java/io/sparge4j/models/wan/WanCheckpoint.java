@@ -15,7 +15,7 @@ import java.util.Map;
  */
 public record WanCheckpoint(WanConfig config, List<String> configDefaults, Map<String, Tensor> weights)
         implements AutoCloseable {
-    /** @param config the config @param configDefaults the defaulted keys @param weights the weights */
+    // The defaults list is copied; the weights map is kept as given (the loader returns it unmodifiable).
     public WanCheckpoint {
         configDefaults = List.copyOf(configDefaults);
     }

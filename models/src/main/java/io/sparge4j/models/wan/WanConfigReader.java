@@ -39,7 +39,7 @@ public final class WanConfigReader {
      * @param defaulted the keys that were missing and took default values, as {@code key=value}, in field order
      */
     public record Result(WanConfig config, List<String> defaulted) {
-        /** @param config the configuration @param defaulted the defaulted keys */
+        // Copied so that the list cannot change under the caller.
         public Result {
             defaulted = List.copyOf(defaulted);
         }
