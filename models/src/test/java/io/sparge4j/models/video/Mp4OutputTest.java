@@ -141,4 +141,14 @@ class Mp4OutputTest {
         assertTrue(e.getMessage().contains("25x16") && e.getMessage().contains("even"), e.getMessage());
         assertEquals(List.of(), VideoFixtures.list(dir));
     }
+
+    @Test
+    void aFrameTooSmallForJcodecsBufferIsAClearErrorAndLeavesNoFile() throws IOException {
+        // jcodec 0.2.5 overflows its width x height byte buffer on a single 16x16 macroblock of noise
+        Path mp4 = dir.resolve("tiny.mp4");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> VideoWriters.write(Tensor.rand(608, -1f, 1f, 3, 2, 16, 16), true, VideoOutput.of(mp4, 16)));
+        assertTrue(e.getMessage().contains("16x16") && e.getMessage().contains("--width"), e.getMessage());
+        assertEquals(List.of(), VideoFixtures.list(dir));
+    }
 }
