@@ -43,8 +43,9 @@ final class FramePixels {
 
     /** Maps one value to an 8-bit sample. */
     static int toByte(float v) {
-        float clamped = Math.max(-1f, Math.min(1f, v));
-        return Math.round((clamped + 1f) * 127.5f);
+        // In double, (v + 1) * 127.5 is exact for every float v, so rounding never depends on float error.
+        double clamped = Math.max(-1.0, Math.min(1.0, v));
+        return (int) Math.round((clamped + 1.0) * 127.5);
     }
 
     int channels() {

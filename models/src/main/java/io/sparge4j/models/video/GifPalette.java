@@ -2,9 +2,7 @@ package io.sparge4j.models.video;
 
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 
 /**
  * A palette of at most 256 colours for one GIF frame, and each pixel's index into it.
@@ -12,7 +10,7 @@ import java.util.Map;
  * <p>A frame with at most 256 distinct colours keeps them exactly. Otherwise median cut: the colour box with
  * the widest channel range is split at the pixel median of that channel until there are 256 boxes, and each
  * box's colour is the pixel-weighted mean of its colours. Every pixel then takes its nearest palette colour
- * (squared RGB distance, lowest index on ties), so no pixel is farther from its palette colour than it must be.
+ * (least squared RGB distance), so no pixel is farther from its palette colour than it must be.
  */
 final class GifPalette {
     static final int SIZE = 256;
@@ -30,25 +28,33 @@ final class GifPalette {
      * @return its palette and indices
      */
     static GifPalette of(int[] rgb) {
-        Map<Integer, Integer> counts = new HashMap<>();
-        for (int c : rgb) {
-            counts.merge(c, 1, Integer::sum);
+        // Distinct colours and their pixel counts, from runs of the sorted pixels (no boxing, unlike a map).
+        int[] sorted = rgb.clone();
+        Arrays.sort(sorted);
+        int distinct = 0;
+        for (int i = 0; i < sorted.length; i++) {
+            if (i == 0 || sorted[i] != sorted[i - 1]) {
+                distinct++;
+            }
         }
-        int[] unique = new int[counts.size()];
-        int[] weight = new int[counts.size()];
-        int n = 0;
-        for (Map.Entry<Integer, Integer> e : counts.entrySet()) {
-            unique[n] = e.getKey();
-            weight[n++] = e.getValue();
+        int[] unique = new int[distinct];
+        int[] weight = new int[distinct];
+        int n = -1;
+        for (int i = 0; i < sorted.length; i++) {
+            if (i == 0 || sorted[i] != sorted[i - 1]) {
+                unique[++n] = sorted[i];
+            }
+            weight[n]++;
         }
-        int[] palette = unique.length <= SIZE ? unique.clone() : medianCut(unique, weight);
-        Map<Integer, Byte> index = new HashMap<>(unique.length * 2);
-        for (int c : unique) {
-            index.put(c, (byte) nearest(palette, c));
+        int[] palette = unique.length <= SIZE ? unique.clone() : medianCut(unique.clone(), weight);
+        Arrays.sort(palette); // by red first (0xRRGGBB), which lets the nearest-colour search stop early
+        byte[] nearestOfUnique = new byte[unique.length];
+        for (int u = 0; u < unique.length; u++) {
+            nearestOfUnique[u] = (byte) nearest(palette, unique[u]);
         }
         byte[] indices = new byte[rgb.length];
         for (int i = 0; i < rgb.length; i++) {
-            indices[i] = index.get(rgb[i]);
+            indices[i] = nearestOfUnique[Arrays.binarySearch(unique, rgb[i])];
         }
         return new GifPalette(palette, indices);
     }
@@ -67,25 +73,60 @@ final class GifPalette {
         return (rgb >> (16 - 8 * c)) & 0xFF;
     }
 
+    /**
+     * @param palette colours as 0xRRGGBB in ascending order, hence sorted by red
+     * @return the index of a palette colour at the least squared RGB distance from {@code rgb}
+     */
     static int nearest(int[] palette, int rgb) {
-        int best = 0;
+        int r = (rgb >> 16) & 0xFF;
+        int g = (rgb >> 8) & 0xFF;
+        int b = rgb & 0xFF;
+        int start = Arrays.binarySearch(palette, rgb);
+        start = start >= 0 ? start : Math.min(-start - 1, palette.length - 1);
+        int best = start;
         int bestDistance = Integer.MAX_VALUE;
-        for (int p = 0; p < palette.length; p++) {
-            int d = 0;
-            for (int c = 0; c < 3; c++) {
-                int diff = channel(palette[p], c) - channel(rgb, c);
-                d += diff * diff;
+        // Walk outwards from where rgb would sit; a side ends once its red difference alone reaches the best.
+        for (int lo = start, hi = start + 1; lo >= 0 || hi < palette.length; lo--, hi++) {
+            boolean any = false;
+            for (int p : new int[] {lo, hi}) {
+                if (p < 0 || p >= palette.length) {
+                    continue;
+                }
+                int dr = ((palette[p] >> 16) & 0xFF) - r;
+                if (dr * dr >= bestDistance) {
+                    continue;
+                }
+                any = true;
+                int dg = ((palette[p] >> 8) & 0xFF) - g;
+                int db = (palette[p] & 0xFF) - b;
+                int d = dr * dr + dg * dg + db * db;
+                if (d < bestDistance) {
+                    bestDistance = d;
+                    best = p;
+                }
             }
-            if (d < bestDistance) {
-                bestDistance = d;
-                best = p;
+            if (!any && bestDistance != Integer.MAX_VALUE) {
+                break;
             }
         }
         return best;
     }
 
-    /** A box of distinct colours: indices [from, to) into the colour arrays. */
-    private record Box(int from, int to) {
+    /** A box of distinct colours: indices [from, to) into the colour arrays, and its widest channel. */
+    private record Box(int from, int to, int widestChannel, int widestRange) {
+        static Box of(int[] colors, int from, int to) {
+            int channel = 0;
+            int widest = -1;
+            for (int c = 0; c < 3; c++) {
+                int range = range(colors, from, to, c);
+                if (range > widest) {
+                    widest = range;
+                    channel = c;
+                }
+            }
+            return new Box(from, to, channel, widest);
+        }
+
         int size() {
             return to - from;
         }
@@ -93,32 +134,22 @@ final class GifPalette {
 
     private static int[] medianCut(int[] colors, int[] weight) {
         List<Box> boxes = new ArrayList<>();
-        boxes.add(new Box(0, colors.length));
+        boxes.add(Box.of(colors, 0, colors.length));
         while (boxes.size() < SIZE) {
             int pick = -1;
-            int pickChannel = 0;
-            int pickRange = -1;
             for (int b = 0; b < boxes.size(); b++) {
                 Box box = boxes.get(b);
-                if (box.size() < 2) {
-                    continue;
-                }
-                for (int c = 0; c < 3; c++) {
-                    int range = range(colors, box, c);
-                    if (range > pickRange) {
-                        pickRange = range;
-                        pick = b;
-                        pickChannel = c;
-                    }
+                if (box.size() >= 2 && (pick < 0 || box.widestRange() > boxes.get(pick).widestRange())) {
+                    pick = b;
                 }
             }
             if (pick < 0) {
                 break; // every box holds a single colour
             }
             Box box = boxes.remove(pick);
-            int cut = sortAndFindMedian(colors, weight, box, pickChannel);
-            boxes.add(new Box(box.from(), cut));
-            boxes.add(new Box(cut, box.to()));
+            int cut = sortAndFindMedian(colors, weight, box, box.widestChannel());
+            boxes.add(Box.of(colors, box.from(), cut));
+            boxes.add(Box.of(colors, cut, box.to()));
         }
         int[] palette = new int[boxes.size()];
         for (int b = 0; b < boxes.size(); b++) {
@@ -127,10 +158,10 @@ final class GifPalette {
         return palette;
     }
 
-    private static int range(int[] colors, Box box, int c) {
+    private static int range(int[] colors, int from, int to, int c) {
         int lo = 255;
         int hi = 0;
-        for (int i = box.from(); i < box.to(); i++) {
+        for (int i = from; i < to; i++) {
             int v = channel(colors[i], c);
             lo = Math.min(lo, v);
             hi = Math.max(hi, v);

@@ -10,6 +10,7 @@ import org.jcodec.common.model.Picture;
 import org.jcodec.common.model.Rational;
 
 import java.io.IOException;
+import java.nio.BufferOverflowException;
 import java.nio.file.Path;
 
 /**
@@ -37,10 +38,29 @@ final class Mp4VideoWriter {
             // Format.MOV is jcodec's MP4 muxer; it writes the ISO brand "isom".
             SequenceEncoder encoder = new SequenceEncoder(channel, Rational.R(fps, 1), Format.MOV, Codec.H264, null);
             for (int f = 0; f < pixels.frames(); f++) {
-                encoder.encodeNativeFrame(picture(pixels, f));
+                try {
+                    encoder.encodeNativeFrame(picture(pixels, f));
+                } catch (BufferOverflowException e) {
+                    throw tooSmall(pixels, f, e);
+                }
             }
             encoder.finish();
         }
+    }
+
+    /**
+     * jcodec 0.2.5 gives each frame's bitstream a buffer of width x height bytes, and raises the quantiser only
+     * after a macroblock has overshot its share; a frame of one macroblock (16x16 or less) with fine detail,
+     * such as noise, then overflows it.
+     */
+    private static IllegalArgumentException tooSmall(FramePixels pixels, int frame, BufferOverflowException e) {
+        IllegalArgumentException error = new IllegalArgumentException("jcodec's H.264 encoder overflowed its"
+                + " bitstream buffer (width x height = " + pixels.width() * pixels.height() + " bytes) on frame "
+                + frame + " of a " + pixels.width() + "x" + pixels.height() + " video: frames this small with this"
+                + " much detail do not fit (16x16 noise fails; 24x24 and larger worked in our tests); use a larger"
+                + " --width/--height, or write .gif, PNG frames or .safetensors");
+        error.initCause(e);
+        return error;
     }
 
     /** jcodec's RGB pictures hold each 8-bit sample minus 128, interleaved R, G, B. */

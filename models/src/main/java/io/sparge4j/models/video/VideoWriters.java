@@ -38,7 +38,8 @@ public final class VideoWriters {
      * @param out where and in what format
      * @throws IllegalArgumentException on a null argument, a shape that is not (C, F, H, W) with every size at
      *     least 1, a latent video asked for pictures, a picture format with C other than 1 or 3, an MP4 with an
-     *     odd width or height, a NaN in a picture, or a missing parent directory
+     *     odd width or height or frames too small for jcodec's buffer (a single 16x16 macroblock of noise), a
+     *     NaN in a picture, or a missing parent directory
      * @throws IOException if writing fails; no partial file is left behind
      */
     public static void write(Tensor video, boolean pixelSpace, VideoOutput out) throws IOException {
