@@ -22,7 +22,8 @@ import java.util.Map;
 @Command(name = "sparge", mixinStandardHelpOptions = true, versionProvider = SpargeVersion.class,
         description = "Sparge4J: SpargeAttention2 block-sparse attention and video diffusion transformers in pure Java.",
         subcommands = {InfoCommand.class, MaskCommand.class, AttentionCommand.class, MaskAnalysisCommand.class,
-                AttentionBenchCommand.class, SelftestCommand.class, KernelBenchCommand.class,
+                AttentionBenchCommand.class, SelftestCommand.class, KernelBenchCommand.class, GenerateCommand.class,
+                ForwardCommand.class,
                 CommandLine.HelpCommand.class})
 public final class SpargeCli implements Runnable {
     /** ForkJoinPool's largest parallelism. */

@@ -69,6 +69,32 @@ final class TensorFiles {
         }
     }
 
+    /**
+     * Loads a floating-point tensor of the given rank as f32: the one named {@code name}, or the file's only tensor.
+     *
+     * @param option the flag, for messages
+     * @param path the file
+     * @param name the preferred tensor name
+     * @param rank the expected number of dimensions
+     * @param shapeName the expected shape, for messages, e.g. "(L, text_dim)"
+     * @return the tensor, owned by the caller
+     * @throws IOException if the file cannot be read
+     * @throws IllegalArgumentException if no such tensor exists, or it is not floating point or not of that rank
+     */
+    static Tensor loadFloat(String option, Path path, String name, int rank, String shapeName) throws IOException {
+        try (SafetensorsFile file = open(option, path)) {
+            String chosen = file.contains(name) || file.size() != 1 ? name : file.names().iterator().next();
+            TensorInfo info = require(option, file, chosen, "a tensor '" + name + "' of shape " + shapeName
+                    + " in f32, f16 or bf16 (or a file holding one tensor)");
+            if (!info.dtype().isFloatingPoint() || info.shape().length != rank) {
+                throw new IllegalArgumentException(option + " " + path + ": tensor '" + chosen + "' is "
+                        + info.dtype() + " " + Arrays.toString(info.shape()) + ", expected f32, f16 or bf16 of shape "
+                        + shapeName);
+            }
+            return file.load(chosen, DType.F32);
+        }
+    }
+
     private static SafetensorsFile open(String option, Path path) throws IOException {
         if (!Files.isRegularFile(path)) {
             throw new NoSuchFileException(option + " " + path + ": no such file");

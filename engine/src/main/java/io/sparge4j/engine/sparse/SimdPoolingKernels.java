@@ -48,7 +48,11 @@ final class SimdPoolingKernels {
         for (; c + D.length() <= n; c += D.length()) {
             acc = DoubleVector.fromArray(D, a, aOff + c).fma(DoubleVector.fromArray(D, b, bOff + c), acc);
         }
-        double s = acc.reduceLanes(VectorOperators.ADD);
+        // lane order, not reduceLanes(ADD): its order is unspecified and changes once the JIT compiles it
+        double s = 0;
+        for (int l = 0; l < acc.length(); l++) {
+            s += acc.lane(l);
+        }
         for (; c < n; c++) {
             s += a[aOff + c] * b[bOff + c];
         }

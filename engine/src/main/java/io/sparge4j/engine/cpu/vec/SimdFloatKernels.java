@@ -61,7 +61,7 @@ final class SimdFloatKernels implements FloatKernels {
         for (int bound = S.loopBound(n); i < bound; i += L) {
             acc0 = acc0.add(load(x, xOff + i));
         }
-        float s = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        float s = sumLanes(acc0.add(acc1));
         for (; i < n; i++) {
             s += get(x, xOff + i);
         }
@@ -80,7 +80,7 @@ final class SimdFloatKernels implements FloatKernels {
         for (int bound = S.loopBound(n); i < bound; i += L) {
             acc0 = load(a, aOff + i).fma(load(b, bOff + i), acc0);
         }
-        float s = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        float s = sumLanes(acc0.add(acc1));
         for (; i < n; i++) {
             s = Math.fma(get(a, aOff + i), get(b, bOff + i), s);
         }
@@ -117,7 +117,7 @@ final class SimdFloatKernels implements FloatKernels {
             FloatVector d0 = load(x, xOff + i).sub(c);
             acc0 = d0.fma(d0, acc0);
         }
-        float s = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        float s = sumLanes(acc0.add(acc1));
         for (; i < n; i++) {
             float d = get(x, xOff + i) - center;
             s = Math.fma(d, d, s);
@@ -138,7 +138,7 @@ final class SimdFloatKernels implements FloatKernels {
         for (int bound = S.loopBound(n); i < bound; i += L) {
             acc0 = load(g, gOff + i).fma(load(x, xOff + i).sub(c), acc0);
         }
-        float s = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        float s = sumLanes(acc0.add(acc1));
         for (; i < n; i++) {
             s = Math.fma(get(g, gOff + i), get(x, xOff + i) - center, s);
         }
@@ -343,11 +343,11 @@ final class SimdFloatKernels implements FloatKernels {
         FloatVector acc = FloatVector.zero(S);
         int i = 0;
         for (int bound = S.loopBound(n); i < bound; i += L) {
-            FloatVector e = load(x, xOff + i).sub(sh).lanewise(VectorOperators.EXP);
+            FloatVector e = VectorMath.exp(load(x, xOff + i).sub(sh));
             store(e, out, outOff + i);
             acc = acc.add(e);
         }
-        float s = acc.reduceLanes(VectorOperators.ADD);
+        float s = sumLanes(acc);
         for (; i < n; i++) {
             float e = (float) Math.exp(get(x, xOff + i) - shift);
             set(out, outOff + i, e);
@@ -376,7 +376,7 @@ final class SimdFloatKernels implements FloatKernels {
         for (int bound = S.loopBound(n); i < bound; i += L) {
             FloatVector v = load(x, xOff + i);
             FloatVector u = v.mul(v).mul(v).fma(CUBIC, v).mul(GeluConstants.SQRT_2_OVER_PI);
-            FloatVector t = u.lanewise(VectorOperators.TANH);
+            FloatVector t = VectorMath.tanh(u);
             store(v.mul(0.5f).mul(t.add(1f)), out, outOff + i);
         }
         for (; i < n; i++) {
@@ -392,8 +392,7 @@ final class SimdFloatKernels implements FloatKernels {
         for (int bound = S.loopBound(n); i < bound; i += L) {
             FloatVector v = load(x, xOff + i);
             FloatVector v2 = v.mul(v);
-            FloatVector t = v2.mul(v).fma(CUBIC, v).mul(GeluConstants.SQRT_2_OVER_PI)
-                    .lanewise(VectorOperators.TANH);
+            FloatVector t = VectorMath.tanh(v2.mul(v).fma(CUBIC, v).mul(GeluConstants.SQRT_2_OVER_PI));
             FloatVector du = v2.fma(3f * GeluConstants.CUBIC * GeluConstants.SQRT_2_OVER_PI, GeluConstants.SQRT_2_OVER_PI);
             // 0.5 (1 + t) + 0.5 v (1 - t^2) du
             FloatVector oneMinusT2 = t.neg().fma(t, ONE);
@@ -411,7 +410,7 @@ final class SimdFloatKernels implements FloatKernels {
 
     private static FloatVector sigmoid(FloatVector v) {
         // exp(-v) overflows to +inf for v < -88, which correctly gives 0.
-        return ONE.div(v.neg().lanewise(VectorOperators.EXP).add(1f));
+        return ONE.div(VectorMath.exp(v.neg()).add(1f));
     }
 
     private static float sigmoid(float v) {
@@ -446,5 +445,18 @@ final class SimdFloatKernels implements FloatKernels {
             float s = sigmoid(v);
             set(out, outOff + i, get(dy, dyOff + i) * (s * (1f + v * (1f - s))));
         }
+    }
+
+    /**
+     * The sum of a vector's lanes in lane order. {@code reduceLanes(ADD)} leaves the order unspecified, and it
+     * differs between interpreted and compiled code, so a run's results would depend on when the JIT kicked in: the
+     * same seed must give the same output.
+     */
+    private static float sumLanes(FloatVector v) {
+        float s = 0f;
+        for (int l = 0; l < v.length(); l++) {
+            s += v.lane(l);
+        }
+        return s;
     }
 }

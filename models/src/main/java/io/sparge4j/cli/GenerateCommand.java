@@ -1,0 +1,204 @@
+package io.sparge4j.cli;
+
+import io.sparge4j.engine.tensor.Tensor;
+import io.sparge4j.models.pipeline.WanGenerator;
+import io.sparge4j.models.sampling.StepListener;
+import io.sparge4j.models.video.VideoOutput;
+import io.sparge4j.models.video.VideoWriters;
+import io.sparge4j.models.wan.WanAttention;
+import io.sparge4j.models.wan.WanCheckpoint;
+import io.sparge4j.models.wan.WanConfig;
+import io.sparge4j.models.wan.WanModel;
+import me.tongfei.progressbar.ConsoleProgressBarConsumer;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+/** {@code sparge generate}: text-to-video with a Wan DiT and SpargeAttention2, on the CPU. */
+@Command(name = "generate",
+        description = {"Generates a video with a Wan2.1 DiT: seeded noise, classifier-free guidance, UniPC (or Euler) over"
+                + " Wan's shifted flow-matching schedule, self-attention through SpargeAttention2. Writes .safetensors"
+                + " (tensor 'video' (C,F,H,W)), and for pixel-space models also .gif, .mp4 or PNG frames (DIR)."})
+public final class GenerateCommand implements Callable<Integer> {
+    @Spec
+    private CommandSpec spec;
+
+    @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.")
+    private boolean help;
+
+    @Option(names = "--model", paramLabel = "DIR|tiny-random", required = true,
+            description = "A model directory (config.json and safetensors, Wan or diffusers names), or tiny-random:"
+                    + " an untrained random-weight pixel-space model that runs the whole pipeline in seconds.")
+    private String model;
+
+    @Option(names = "--prompt", paramLabel = "TEXT",
+            description = "The prompt; needs a model with a text encoder (none yet: use --text-embeddings).")
+    private String prompt;
+
+    @Option(names = "--text-embeddings", paramLabel = "FILE",
+            description = "Text features (L, text_dim) as a safetensors tensor 'context' (e.g. Wan's umT5 output).")
+    private Path textEmbeddings;
+
+    @Option(names = "--negative-prompt", paramLabel = "TEXT", description = "The negative prompt (needs a text encoder).")
+    private String negativePrompt;
+
+    @Option(names = "--negative-text-embeddings", paramLabel = "FILE",
+            description = "Negative text features (same shape as the prompt's); zeros when none is given.")
+    private Path negativeTextEmbeddings;
+
+    @Option(names = "--frames", paramLabel = "N",
+            description = "Video frames; latent models 4n+1 (default: 81, pixel-space models 8).")
+    private Integer frames;
+
+    @Option(names = "--height", paramLabel = "PX", description = "Video height (default: 480, pixel-space models 32).")
+    private Integer height;
+
+    @Option(names = "--width", paramLabel = "PX", description = "Video width (default: 832, pixel-space models 32).")
+    private Integer width;
+
+    @Option(names = "--steps", paramLabel = "N", defaultValue = "50", description = "Denoising steps (default 50).")
+    private int steps;
+
+    @Option(names = "--guidance", paramLabel = "G", defaultValue = "5.0",
+            description = "Classifier-free guidance scale (default 5.0; 1 disables it).")
+    private double guidance;
+
+    @Option(names = "--shift", paramLabel = "S", defaultValue = "5.0", description = "Timestep shift (default 5.0).")
+    private double shift;
+
+    @Option(names = "--seed", paramLabel = "N", defaultValue = "0", description = "Noise seed (default 0).")
+    private long seed;
+
+    @Option(names = "--sampler", paramLabel = "unipc|euler", defaultValue = "unipc",
+            description = "UniPC multistep (Wan's default) or Euler.")
+    private String sampler;
+
+    @Option(names = "--backend", paramLabel = "cpu", defaultValue = "cpu",
+            description = "Where the model runs; the Wan model runs on the CPU backend for now.")
+    private String backend;
+
+    @Option(names = "--out", paramLabel = "FILE|DIR", required = true,
+            description = "FILE.safetensors, FILE.gif, FILE.mp4 or a directory for PNG frames (written atomically).")
+    private Path out;
+
+    @Option(names = "--fps", paramLabel = "N", defaultValue = "8", description = "Frames per second (default 8).")
+    private int fps;
+
+    @Option(names = "--compare-dense", description = "Also run dense attention with the same seed and report the speedup.")
+    private boolean compareDense;
+
+    @Mixin
+    private WanAttentionFlags attention;
+
+    /** Picocli creates it. */
+    public GenerateCommand() {
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter w = spec.commandLine().getOut();
+        if (!"cpu".equals(backend)) {
+            throw new IllegalArgumentException("--backend: got '" + backend + "', but the Wan model runs on the CPU"
+                    + " backend for now (its GPU ops exist in io.sparge4j.engine.gpu; the model is not ported yet)");
+        }
+        if (prompt != null || negativePrompt != null) {
+            throw new IllegalArgumentException((prompt != null ? "--prompt" : "--negative-prompt") + ": this model has"
+                    + " no text encoder yet; give text features with --text-embeddings FILE (and"
+                    + " --negative-text-embeddings FILE), e.g. Wan's umT5 output as tensor 'context' (L, text_dim)");
+        }
+        WanAttention settings = attention.settings();
+        VideoOutput output = VideoOutput.of(out, fps);
+        Path parent = out.toAbsolutePath().getParent();
+        if (parent != null && !java.nio.file.Files.isDirectory(parent)) {
+            // checked before the model runs, so that a typo does not cost a whole generation
+            throw new IllegalArgumentException("--out: " + out + ": its parent directory " + parent
+                    + " does not exist; expected an existing directory");
+        }
+        WanGenerator.SamplerKind kind = switch (sampler.toLowerCase(Locale.ROOT)) {
+            case "unipc" -> WanGenerator.SamplerKind.UNIPC;
+            case "euler" -> WanGenerator.SamplerKind.EULER;
+            default -> throw new IllegalArgumentException("--sampler: got '" + sampler + "', expected unipc or euler");
+        };
+        try (WanCheckpoint checkpoint = ModelSource.load("--model", model, w)) {
+            WanConfig config = checkpoint.config();
+            if (output.format().isPictures() && !config.pixelSpace()) {
+                throw new IllegalArgumentException("--out: " + out + " asks for pictures, but this is a latent model"
+                        + " and no VAE decoder exists yet; write .safetensors (the latents) instead");
+            }
+            int f = frames != null ? frames : config.pixelSpace() ? 8 : 81;
+            int h = height != null ? height : config.pixelSpace() ? 32 : 480;
+            int wd = width != null ? width : config.pixelSpace() ? 32 : 832;
+            WanGenerator.Settings run = new WanGenerator.Settings(f, h, wd, steps, guidance, shift, seed, kind);
+            try (Tensor context = text("--text-embeddings", textEmbeddings, config, w);
+                 Tensor negative = negativeTextEmbeddings == null ? null
+                         : text("--negative-text-embeddings", negativeTextEmbeddings, config, w)) {
+                if (textEmbeddings == null) {
+                    w.println("no text given: the model sees zero text features (unconditional)");
+                }
+                WanModel wan = new WanModel(config, checkpoint.weights(), settings);
+                WanGenerator.Result result = run(wan, context, negative, run, "generate");
+                try (Tensor video = result.video()) {
+                    VideoWriters.write(video, config.pixelSpace(), output);
+                }
+                w.printf(Locale.ROOT, "wrote %s (%d frames of %dx%d, %s)%n", out, f, h, wd,
+                        config.pixelSpace() ? "pixels" : "latents");
+                w.printf(Locale.ROOT, "attention %s: sparsity %.3f; self-attention %.2f s of %.2f s (%.0f%%)%n",
+                        settings.mode().toString().toLowerCase(Locale.ROOT), result.sparsity(),
+                        result.attentionNanos() / 1e9, result.totalNanos() / 1e9, 100 * result.attentionShare());
+                if (compareDense) {
+                    WanGenerator.Result dense = run(wan.withAttention(WanAttention.dense()), context, negative, run,
+                            "dense");
+                    dense.video().close();
+                    w.printf(Locale.ROOT, "dense: self-attention %.2f s of %.2f s; speedup: attention %.2fx, end to end"
+                                    + " %.2fx%n", dense.attentionNanos() / 1e9, dense.totalNanos() / 1e9,
+                            (double) dense.attentionNanos() / Math.max(1, result.attentionNanos()),
+                            (double) dense.totalNanos() / Math.max(1, result.totalNanos()));
+                }
+            }
+        }
+        w.flush();
+        return 0;
+    }
+
+    /** One sampling run with a progress bar on stderr: steps, time per step, and the attention share so far. */
+    private static WanGenerator.Result run(WanModel wan, Tensor context, Tensor negative, WanGenerator.Settings run,
+            String task) {
+        PrintStream err = System.err;
+        try (ProgressBar bar = new ProgressBarBuilder().setTaskName(task).setInitialMax(run.steps())
+                .setConsumer(new ConsoleProgressBarConsumer(err)).build()) {
+            long[] total = new long[1];
+            StepListener listener = (step, steps, timestep, nanos) -> {
+                total[0] += nanos;
+                bar.stepTo(step + 1);
+                bar.setExtraMessage(String.format(Locale.ROOT, "%.2f s/step, attention %.0f%%", nanos / 1e9,
+                        100.0 * wan.stats().attentionNanos() / Math.max(1, total[0])));
+            };
+            return new WanGenerator(wan).generate(context, negative, run, listener);
+        }
+    }
+
+    /** Text features from a file, or zero rows (unconditional) when none is given. */
+    private static Tensor text(String option, Path file, WanConfig config, PrintWriter w) throws java.io.IOException {
+        if (file == null) {
+            return Tensor.zeros(config.textLen(), config.textDim());   // what zero-padding gives for no text
+        }
+        Tensor t = TensorFiles.loadFloat(option, file, "context", 2, "(L, text_dim)");
+        if (t.dim(1) != config.textDim() || t.dim(0) > config.textLen()) {
+            String shape = t.dim(0) + " x " + t.dim(1);
+            t.close();
+            throw new IllegalArgumentException(option + " " + file + ": tensor is " + shape + ", expected (L, "
+                    + config.textDim() + ") with L <= text_len " + config.textLen());
+        }
+        return t;
+    }
+}

@@ -1,0 +1,53 @@
+package io.sparge4j.cli;
+
+import io.sparge4j.engine.sparse.MaskMode;
+import io.sparge4j.models.wan.WanAttention;
+import picocli.CommandLine.Option;
+
+import java.util.Locale;
+
+/** The self-attention options of {@code generate} and {@code forward}: SpargeAttention2's settings per model. */
+final class WanAttentionFlags {
+    @Option(names = "--attention", paramLabel = "dense|topk|topp|hybrid", defaultValue = "hybrid",
+            description = "Self-attention: dense, or SpargeAttention2's Top-k, Top-p or hybrid block mask (default"
+                    + " ${DEFAULT-VALUE}).")
+    String mode;
+
+    @Option(names = "--topk", paramLabel = "K", defaultValue = "0.03",
+            description = "Top-k fraction of key blocks per query block (default ${DEFAULT-VALUE}).")
+    double topk;
+
+    @Option(names = "--topp", paramLabel = "P", defaultValue = "0.2",
+            description = "Top-p mass of the pooled attention (default ${DEFAULT-VALUE}).")
+    double topp;
+
+    @Option(names = "--bq", paramLabel = "N", defaultValue = "128", description = "Query block (default 128).")
+    int queryBlock;
+
+    @Option(names = "--bkv", paramLabel = "N", defaultValue = "64", description = "Key block (default 64).")
+    int keyBlock;
+
+    @Option(names = "--dense-layers", paramLabel = "N", defaultValue = "0",
+            description = "Keep the first N transformer blocks dense (default 0).")
+    int denseLayers;
+
+    @Option(names = "--dense-steps", paramLabel = "M", defaultValue = "0",
+            description = "Keep the first M denoising steps dense (default 0).")
+    int denseSteps;
+
+    /**
+     * @return the settings
+     * @throws IllegalArgumentException naming the option that is out of range
+     */
+    WanAttention settings() {
+        MaskMode m = switch (mode.toLowerCase(Locale.ROOT)) {
+            case "dense" -> MaskMode.DENSE;
+            case "topk" -> MaskMode.TOPK;
+            case "topp" -> MaskMode.TOPP;
+            case "hybrid" -> MaskMode.HYBRID;
+            default -> throw new IllegalArgumentException("--attention: got '" + mode
+                    + "', expected dense, topk, topp or hybrid");
+        };
+        return new WanAttention(m, topk, topp, queryBlock, keyBlock, denseLayers, denseSteps);
+    }
+}

@@ -1,0 +1,141 @@
+package io.sparge4j.cli;
+
+import io.sparge4j.engine.io.Safetensors;
+import io.sparge4j.engine.io.SafetensorsFile;
+import io.sparge4j.engine.tensor.Tensor;
+import io.sparge4j.models.sampling.Noise;
+import io.sparge4j.models.wan.WanAttention;
+import io.sparge4j.models.wan.WanConfig;
+import io.sparge4j.models.wan.WanModel;
+import io.sparge4j.models.wan.WanWeights;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import javax.imageio.ImageIO;
+import javax.imageio.ImageReader;
+import javax.imageio.stream.ImageInputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * {@code sparge generate} and {@code sparge forward} end to end on small models: the built-in random-weight
+ * pixel-space model to a GIF and to safetensors (same seed, same video), a latent model saved to a directory (only
+ * safetensors; pictures refused), one forward pass against {@link WanModel} called directly, and the errors.
+ */
+class GenerateCommandTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void tinyRandomWritesAGifAndTheSameSeedGivesTheSameVideo() throws Exception {
+        Path gif = dir.resolve("v.gif");
+        CliRun r = CliRun.of("generate", "--model", "tiny-random", "--steps", "3", "--frames", "4", "--out",
+                gif.toString());
+        assertEquals(0, r.exit(), r.toString());
+        assertTrue(r.out().contains("sparsity"), r.out());
+        try (ImageInputStream in = ImageIO.createImageInputStream(gif.toFile())) {
+            ImageReader reader = ImageIO.getImageReadersByFormatName("gif").next();
+            reader.setInput(in);
+            assertEquals(4, reader.getNumImages(true), "GIF frames");
+            assertEquals(32, reader.read(0).getWidth());
+        }
+        Path a = dir.resolve("a.safetensors");
+        Path b = dir.resolve("b.safetensors");
+        for (Path p : new Path[] {a, b}) {
+            CliRun s = CliRun.of("generate", "--model", "tiny-random", "--steps", "3", "--frames", "4", "--seed", "7",
+                    "--sampler", "euler", "--out", p.toString());
+            assertEquals(0, s.exit(), s.toString());
+        }
+        try (SafetensorsFile fa = SafetensorsFile.open(a); SafetensorsFile fb = SafetensorsFile.open(b);
+             Tensor va = fa.load("video"); Tensor vb = fb.load("video")) {
+            assertArrayEquals(new int[] {3, 4, 32, 32}, va.shape());
+            float[] x = va.toFloatArray();
+            assertArrayEquals(x, vb.toFloatArray(), "same seed, same backend: the same video");
+            assertTrue(Arrays.stream(box(x)).anyMatch(v -> v != 0f) && Arrays.stream(box(x)).allMatch(Float::isFinite));
+        }
+    }
+
+    @Test
+    void latentModelWritesSafetensorsAndRefusesPictures() throws Exception {
+        WanConfig config = WanConfig.tiny(64, 2, 1, 4, false);
+        Path model = dir.resolve("latent");
+        Files.createDirectories(model);
+        WanWeights.save(model, config, WanWeights.randomInit(config, 3));
+        Path out = dir.resolve("lat.safetensors");
+        CliRun r = CliRun.of("generate", "--model", model.toString(), "--steps", "2", "--frames", "5", "--height",
+                "64", "--width", "64", "--guidance", "1", "--out", out.toString());
+        assertEquals(0, r.exit(), r.toString());
+        try (SafetensorsFile f = SafetensorsFile.open(out); Tensor v = f.load("video")) {
+            // 5 frames -> (5 - 1) / 4 + 1 = 2 latent frames; 64 px / 8 = 8
+            assertArrayEquals(new int[] {4, 2, 8, 8}, v.shape());
+        }
+        CliRun gif = CliRun.of("generate", "--model", model.toString(), "--steps", "1", "--frames", "5",
+                "--height", "64", "--width", "64", "--out", dir.resolve("x.gif").toString());
+        assertEquals(1, gif.exit(), gif.toString());
+        assertTrue(gif.err().contains("latent model") && gif.err().contains(".safetensors"), gif.err());
+        CliRun frames = CliRun.of("generate", "--model", model.toString(), "--steps", "1", "--frames", "6",
+                "--height", "64", "--width", "64", "--out", out.toString());
+        assertEquals(1, frames.exit(), frames.toString());
+        assertTrue(frames.err().contains("--frames: got 6") && frames.err().contains("4n+1"), frames.err());
+    }
+
+    @Test
+    void forwardWritesTheModelsVelocity() throws Exception {
+        WanConfig config = WanConfig.tiny(64, 2, 1, 4, false);
+        Path model = dir.resolve("m");
+        Files.createDirectories(model);
+        Map<String, Tensor> weights = WanWeights.randomInit(config, 11);
+        WanWeights.save(model, config, weights);
+        Path xFile = dir.resolve("x.safetensors");
+        Path cFile = dir.resolve("c.safetensors");
+        try (Tensor x = Noise.gaussian(1, 4, 2, 8, 8); Tensor c = Noise.gaussian(2, 5, config.textDim())) {
+            Safetensors.write(xFile, Map.of("x", x));
+            Safetensors.write(cFile, Map.of("context", c));
+            Path out = dir.resolve("v.safetensors");
+            CliRun r = CliRun.of("forward", "--model", model.toString(), "--latents", xFile.toString(), "--timestep",
+                    "937.5", "--text-embeddings", cFile.toString(), "--attention", "dense", "--out", out.toString());
+            assertEquals(0, r.exit(), r.toString());
+            WanModel direct = new WanModel(config, weights, WanAttention.dense());
+            try (SafetensorsFile f = SafetensorsFile.open(out); Tensor v = f.load("v");
+                 Tensor expected = direct.forward(x, 937.5, c)) {
+                assertArrayEquals(expected.toFloatArray(), v.toFloatArray(), "the CLI runs the same model");
+            }
+        }
+    }
+
+    @Test
+    void badRequestsSayWhatToDoAndWriteNothing() {
+        Path gif = dir.resolve("none.gif");
+        CliRun prompt = CliRun.of("generate", "--model", "tiny-random", "--prompt", "a red circle", "--out",
+                gif.toString());
+        assertEquals(1, prompt.exit(), prompt.toString());
+        assertTrue(prompt.err().contains("--text-embeddings"), prompt.err());
+        CliRun parent = CliRun.of("generate", "--model", "tiny-random", "--out",
+                dir.resolve("missing/v.gif").toString());
+        assertEquals(1, parent.exit(), parent.toString());
+        assertTrue(parent.err().contains("does not exist"), parent.err());
+        CliRun model = CliRun.of("generate", "--model", dir.resolve("nope").toString(), "--out", gif.toString());
+        assertEquals(1, model.exit(), model.toString());
+        assertTrue(model.err().contains("tiny-random"), model.err());
+        CliRun mode = CliRun.of("generate", "--model", "tiny-random", "--attention", "sparse", "--out",
+                gif.toString());
+        assertEquals(1, mode.exit(), mode.toString());
+        assertTrue(mode.err().contains("--attention: got 'sparse'"), mode.err());
+        assertFalse(Files.exists(gif), "nothing written after a refusal");
+    }
+
+    private static Float[] box(float[] x) {
+        Float[] out = new Float[x.length];
+        for (int i = 0; i < x.length; i++) {
+            out[i] = x[i];
+        }
+        return out;
+    }
+}
