@@ -376,8 +376,8 @@ final class SimdFloatKernels implements FloatKernels {
         for (int bound = S.loopBound(n); i < bound; i += L) {
             FloatVector v = load(x, xOff + i);
             FloatVector u = v.mul(v).mul(v).fma(CUBIC, v).mul(GeluConstants.SQRT_2_OVER_PI);
-            FloatVector t = VectorMath.tanh(u);
-            store(v.mul(0.5f).mul(t.add(1f)), out, outOff + i);
+            // 0.5 v (1 + tanh u) = v e/(e + 1) with e = exp(2u): no cancellation where tanh u is near -1
+            store(v.mul(VectorMath.logistic2(u)), out, outOff + i);
         }
         for (; i < n; i++) {
             float v = get(x, xOff + i);
@@ -392,11 +392,11 @@ final class SimdFloatKernels implements FloatKernels {
         for (int bound = S.loopBound(n); i < bound; i += L) {
             FloatVector v = load(x, xOff + i);
             FloatVector v2 = v.mul(v);
-            FloatVector t = VectorMath.tanh(v2.mul(v).fma(CUBIC, v).mul(GeluConstants.SQRT_2_OVER_PI));
+            FloatVector s = VectorMath.logistic2(v2.mul(v).fma(CUBIC, v).mul(GeluConstants.SQRT_2_OVER_PI));
             FloatVector du = v2.fma(3f * GeluConstants.CUBIC * GeluConstants.SQRT_2_OVER_PI, GeluConstants.SQRT_2_OVER_PI);
-            // 0.5 (1 + t) + 0.5 v (1 - t^2) du
-            FloatVector oneMinusT2 = t.neg().fma(t, ONE);
-            FloatVector d = v.mul(0.5f).mul(oneMinusT2).fma(du, t.add(1f).mul(0.5f));
+            // with s = (1 + t) / 2: 0.5 (1 + t) + 0.5 v (1 - t^2) du = s + 2 v s (1 - s) du, no cancellation
+            FloatVector oneMinusS = VectorMath.logistic2(v2.mul(v).fma(CUBIC, v).mul(-GeluConstants.SQRT_2_OVER_PI));
+            FloatVector d = v.mul(2f).mul(s).mul(oneMinusS).fma(du, s);
             store(load(dy, dyOff + i).mul(d), out, outOff + i);
         }
         for (; i < n; i++) {

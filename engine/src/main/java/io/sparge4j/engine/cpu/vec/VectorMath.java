@@ -5,14 +5,15 @@ import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
- * exp and tanh on float vectors from additions, multiplications and FMAs only, so that a result does not depend on
+ * exp and (1 + tanh) / 2 on float vectors from additions, multiplications and FMAs only, so that a result does not depend on
  * whether the JIT has compiled the caller. {@code lanewise(EXP)} and {@code lanewise(TANH)} run the JDK's scalar
  * fallback in the interpreter and an intrinsic (SVML on x86) once compiled; the two differ in the last bits, and
  * then the same seed would not give the same video within one run.
  *
  * <p>exp: Cody-Waite reduction {@code x = k ln2 + r}, |r| ≤ ln2/2, Cephes' degree-7 polynomial for e^r, then 2^k
  * through the exponent bits; within 2 ulp of {@link Math#exp} for x in [-87.3, 88.7], +inf above, 0 below
- * (where Math.exp gives subnormals), NaN for NaN. tanh(u) = 1 - 2 / (e^{2u} + 1): within 2e-7 absolute.
+ * (where Math.exp gives subnormals), NaN for NaN. {@link #logistic2} gives (1 + tanh u) / 2 = e^{2u} / (e^{2u} + 1)
+ * without the cancellation near tanh u = -1 (GELU and its derivative need it).
  */
 final class VectorMath {
     private static final float LOG2E = 1.44269504088896341f;
@@ -52,9 +53,16 @@ final class VectorMath {
         return e.blend(0f, x.compare(VectorOperators.LT, MIN_ARG));
     }
 
-    /** @return tanh(u) lane by lane */
-    static FloatVector tanh(FloatVector u) {
+
+    /**
+     * @return (1 + tanh u) / 2 = e^{2u} / (e^{2u} + 1) lane by lane, accurate to a few ulp relative also where it is
+     *     tiny (u very negative), where 1 + tanh(u) would cancel; 1 for large u
+     */
+    static FloatVector logistic2(FloatVector u) {
         FloatVector e = exp(u.add(u));
-        return FloatVector.broadcast(u.species(), 2f).div(e.add(1f)).neg().add(1f);
+        FloatVector one = FloatVector.broadcast(u.species(), 1f);
+        FloatVector d = one.div(e.add(1f));
+        // e d = e / (e + 1); for e > 1 use 1 - d instead, which is exact there and avoids inf * 0
+        return e.mul(d).blend(one.sub(d), e.compare(VectorOperators.GT, 1f));
     }
 }
