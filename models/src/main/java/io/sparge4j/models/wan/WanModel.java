@@ -14,7 +14,6 @@ import io.sparge4j.engine.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -55,7 +54,7 @@ public final class WanModel {
      * which the GEMM reads directly); biases, norm weights and modulations are converted to f32 where they are not.
      *
      * @param config the model's configuration; its head dim must be even and at most {@value Attention#MAX_HEAD_DIM}
-     * @param weights every parameter under the original Wan2.1 names (see {@link #expectedShapes}); not copied when
+     * @param weights every parameter under the original Wan2.1 names (see {@link WanParameters#expected}); not copied when
      *                already f32, so the caller must keep them open while the model is used
      * @param attention how self-attention runs
      * @throws IllegalArgumentException naming every missing, unexpected, mis-shaped or non-floating tensor, or a
@@ -73,7 +72,7 @@ public final class WanModel {
                     + config.numHeads() + ") is " + d + ", expected an even number of at most "
                     + Attention.MAX_HEAD_DIM);
         }
-        Map<String, int[]> expected = expectedShapes(config);
+        Map<String, int[]> expected = WanParameters.expected(config);
         checkWeights(expected, weights);
         this.params = new HashMap<>();
         for (String name : expected.keySet()) {
@@ -92,53 +91,6 @@ public final class WanModel {
         this.attention = Objects.requireNonNull(attention, "WanModel: attention is null, expected a WanAttention");
         this.params = other.params;
         this.blocks = other.blocks;
-    }
-
-    /**
-     * The parameters a config needs, with their shapes, under the original Wan2.1 names: {@code norm_q}/
-     * {@code norm_k} only with qk_norm, {@code norm3} only with cross_attn_norm.
-     *
-     * @param config the configuration
-     * @return name to shape, in the order the reference declares them
-     */
-    public static Map<String, int[]> expectedShapes(WanConfig config) {
-        int dim = config.dim();
-        List<Integer> p = config.patchSize();
-        Map<String, int[]> m = new LinkedHashMap<>();
-        m.put("patch_embedding.weight", new int[] {dim, config.inDim(), p.get(0), p.get(1), p.get(2)});
-        m.put("patch_embedding.bias", new int[] {dim});
-        linear(m, "text_embedding.0", dim, config.textDim());
-        linear(m, "text_embedding.2", dim, dim);
-        linear(m, "time_embedding.0", dim, config.freqDim());
-        linear(m, "time_embedding.2", dim, dim);
-        linear(m, "time_projection.1", 6 * dim, dim);
-        for (int i = 0; i < config.numLayers(); i++) {
-            String b = "blocks." + i + ".";
-            for (String attn : new String[] {"self_attn", "cross_attn"}) {
-                for (String proj : new String[] {"q", "k", "v", "o"}) {
-                    linear(m, b + attn + "." + proj, dim, dim);
-                }
-                if (config.qkNorm()) {
-                    m.put(b + attn + ".norm_q.weight", new int[] {dim});
-                    m.put(b + attn + ".norm_k.weight", new int[] {dim});
-                }
-            }
-            if (config.crossAttnNorm()) {
-                m.put(b + "norm3.weight", new int[] {dim});
-                m.put(b + "norm3.bias", new int[] {dim});
-            }
-            linear(m, b + "ffn.0", config.ffnDim(), dim);
-            linear(m, b + "ffn.2", dim, config.ffnDim());
-            m.put(b + "modulation", new int[] {1, 6, dim});
-        }
-        m.put("head.modulation", new int[] {1, 2, dim});
-        linear(m, "head.head", config.outDim() * p.get(0) * p.get(1) * p.get(2), dim);
-        return m;
-    }
-
-    private static void linear(Map<String, int[]> m, String prefix, int out, int in) {
-        m.put(prefix + ".weight", new int[] {out, in});
-        m.put(prefix + ".bias", new int[] {out});
     }
 
     private static void checkWeights(Map<String, int[]> expected, Map<String, Tensor> weights) {
@@ -174,7 +126,7 @@ public final class WanModel {
         if (!unexpected.isEmpty()) {
             sb.append(" unexpected ").append(unexpected.size()).append(": ").append(unexpected).append(';');
         }
-        sb.append(" expected the original Wan2.1 names and shapes (WanModel.expectedShapes)");
+        sb.append(" expected the original Wan2.1 names and shapes (WanParameters.expected)");
         throw new IllegalArgumentException(sb.toString());
     }
 

@@ -195,7 +195,7 @@ class WanModelTest {
 
     /**
      * Random weights under the Wan2.1 names with the shapes of {@code wan/modules/model.py}, listed here
-     * independently of {@link WanModel#expectedShapes}. Matrices have std 1/sqrt(fan-in) so activations stay O(1);
+     * independently of {@link WanParameters#expected}. Matrices have std 1/sqrt(fan-in) so activations stay O(1);
      * norm weights are 1 + noise, biases and modulations noise, so every term matters.
      */
     private static Map<String, Tensor> randomWeights(WanConfig c, SplittableRandom rng) {
