@@ -3,7 +3,7 @@ package io.sparge4j.cli;
 import io.sparge4j.engine.io.Safetensors;
 import io.sparge4j.engine.tensor.Tensor;
 import io.sparge4j.models.wan.WanCheckpoint;
-import io.sparge4j.models.wan.WanModel;
+import io.sparge4j.models.wan.WanTransformer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -50,6 +50,9 @@ public final class ForwardCommand implements Callable<Integer> {
     @Mixin
     private WanAttentionFlags attention;
 
+    @Mixin
+    private ModelBackendFlags backend;
+
     /** Picocli creates it. */
     public ForwardCommand() {
     }
@@ -60,13 +63,14 @@ public final class ForwardCommand implements Callable<Integer> {
         try (WanCheckpoint checkpoint = ModelSource.load("--model", model, w);
              Tensor x = TensorFiles.loadFloat("--latents", latents, "x", 4, "(C,F,H,W)");
              Tensor context = TensorFiles.loadFloat("--text-embeddings", text, "context", 2, "(L,text_dim)")) {
-            WanModel wan = new WanModel(checkpoint.config(), checkpoint.weights(), attention.settings());
-            long start = System.nanoTime();
-            try (Tensor v = wan.forward(x, timestep, context)) {
-                double seconds = (System.nanoTime() - start) / 1e9;
-                Safetensors.write(out, Map.of("v", v));
-                w.printf(Locale.ROOT, "wrote %s: v %s in %.2f s, self-attention sparsity %.3f%n", out,
-                        java.util.Arrays.toString(v.shape()), seconds, wan.stats().meanSparsity());
+            try (WanTransformer wan = backend.open(checkpoint.config(), checkpoint.weights(), attention.settings())) {
+                long start = System.nanoTime();
+                try (Tensor v = wan.forward(x, timestep, context)) {
+                    double seconds = (System.nanoTime() - start) / 1e9;
+                    Safetensors.write(out, Map.of("v", v));
+                    w.printf(Locale.ROOT, "wrote %s: v %s in %.2f s, self-attention sparsity %.3f%n", out,
+                            java.util.Arrays.toString(v.shape()), seconds, wan.stats().meanSparsity());
+                }
             }
         }
         w.flush();

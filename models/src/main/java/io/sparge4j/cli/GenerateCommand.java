@@ -8,7 +8,7 @@ import io.sparge4j.models.video.VideoWriters;
 import io.sparge4j.models.wan.WanAttention;
 import io.sparge4j.models.wan.WanCheckpoint;
 import io.sparge4j.models.wan.WanConfig;
-import io.sparge4j.models.wan.WanModel;
+import io.sparge4j.models.wan.WanTransformer;
 import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
@@ -83,9 +83,8 @@ public final class GenerateCommand implements Callable<Integer> {
             description = "UniPC multistep (Wan's default) or Euler.")
     private String sampler;
 
-    @Option(names = "--backend", paramLabel = "cpu", defaultValue = "cpu",
-            description = "Where the model runs; the Wan model runs on the CPU backend for now.")
-    private String backend;
+    @Mixin
+    private ModelBackendFlags backend;
 
     @Option(names = "--out", paramLabel = "FILE|DIR", required = true,
             description = "FILE.safetensors, FILE.gif, FILE.mp4 or a directory for PNG frames (written atomically).")
@@ -107,10 +106,7 @@ public final class GenerateCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter w = spec.commandLine().getOut();
-        if (!"cpu".equals(backend)) {
-            throw new IllegalArgumentException("--backend: got '" + backend + "', but the Wan model runs on the CPU"
-                    + " backend for now (its GPU ops exist in io.sparge4j.engine.gpu; the model is not ported yet)");
-        }
+        backend.gemmPrecision();   // a typo fails before the model loads
         if (prompt != null || negativePrompt != null) {
             throw new IllegalArgumentException((prompt != null ? "--prompt" : "--negative-prompt") + ": this model has"
                     + " no text encoder yet; give text features with --text-embeddings FILE (and"
@@ -145,24 +141,25 @@ public final class GenerateCommand implements Callable<Integer> {
                 if (textEmbeddings == null) {
                     w.println("no text given: the model sees zero text features (unconditional)");
                 }
-                WanModel wan = new WanModel(config, checkpoint.weights(), settings);
-                WanGenerator.Result result = run(wan, context, negative, run, "generate");
-                try (Tensor video = result.video()) {
-                    VideoWriters.write(video, config.pixelSpace(), output);
-                }
-                w.printf(Locale.ROOT, "wrote %s (%d frames of %dx%d, %s)%n", out, f, h, wd,
-                        config.pixelSpace() ? "pixels" : "latents");
-                w.printf(Locale.ROOT, "attention %s: sparsity %.3f; self-attention %.2f s of %.2f s (%.0f%%)%n",
-                        settings.mode().toString().toLowerCase(Locale.ROOT), result.sparsity(),
-                        result.attentionNanos() / 1e9, result.totalNanos() / 1e9, 100 * result.attentionShare());
-                if (compareDense) {
-                    WanGenerator.Result dense = run(wan.withAttention(WanAttention.dense()), context, negative, run,
-                            "dense");
-                    dense.video().close();
-                    w.printf(Locale.ROOT, "dense: self-attention %.2f s of %.2f s; speedup: attention %.2fx, end to end"
-                                    + " %.2fx%n", dense.attentionNanos() / 1e9, dense.totalNanos() / 1e9,
-                            (double) dense.attentionNanos() / Math.max(1, result.attentionNanos()),
-                            (double) dense.totalNanos() / Math.max(1, result.totalNanos()));
+                try (WanTransformer wan = backend.open(config, checkpoint.weights(), settings)) {
+                    WanGenerator.Result result = run(wan, context, negative, run, "generate");
+                    try (Tensor video = result.video()) {
+                        VideoWriters.write(video, config.pixelSpace(), output);
+                    }
+                    w.printf(Locale.ROOT, "wrote %s (%d frames of %dx%d, %s)%n", out, f, h, wd,
+                            config.pixelSpace() ? "pixels" : "latents");
+                    w.printf(Locale.ROOT, "attention %s: sparsity %.3f; self-attention %.2f s of %.2f s (%.0f%%)%n",
+                            settings.mode().toString().toLowerCase(Locale.ROOT), result.sparsity(),
+                            result.attentionNanos() / 1e9, result.totalNanos() / 1e9, 100 * result.attentionShare());
+                    if (compareDense) {
+                        WanGenerator.Result dense = run(wan.withAttention(WanAttention.dense()), context, negative,
+                                run, "dense");
+                        dense.video().close();
+                        w.printf(Locale.ROOT, "dense: self-attention %.2f s of %.2f s; speedup: attention %.2fx,"
+                                        + " end to end %.2fx%n", dense.attentionNanos() / 1e9, dense.totalNanos() / 1e9,
+                                (double) dense.attentionNanos() / Math.max(1, result.attentionNanos()),
+                                (double) dense.totalNanos() / Math.max(1, result.totalNanos()));
+                    }
                 }
             }
         }
@@ -171,8 +168,8 @@ public final class GenerateCommand implements Callable<Integer> {
     }
 
     /** One sampling run with a progress bar on stderr: steps, time per step, and the attention share so far. */
-    private static WanGenerator.Result run(WanModel wan, Tensor context, Tensor negative, WanGenerator.Settings run,
-            String task) {
+    private static WanGenerator.Result run(WanTransformer wan, Tensor context, Tensor negative,
+            WanGenerator.Settings run, String task) {
         PrintStream err = System.err;
         try (ProgressBar bar = new ProgressBarBuilder().setTaskName(task).setInitialMax(run.steps())
                 .setConsumer(new ConsoleProgressBarConsumer(err)).build()) {

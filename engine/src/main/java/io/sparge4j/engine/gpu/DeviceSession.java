@@ -7,6 +7,7 @@ import io.sparge4j.engine.execution.BackendSelection;
 import io.sparge4j.engine.execution.ExecutionBackends;
 import io.sparge4j.engine.execution.KernelCompiler;
 import io.sparge4j.engine.tensor.DType;
+import io.sparge4j.engine.tensor.MemoryStats;
 import io.sparge4j.engine.tensor.Tensor;
 import io.sparge4j.kernels.GridScheduler;
 import io.sparge4j.kernels.TaskGraph;
@@ -46,6 +47,7 @@ public final class DeviceSession implements AutoCloseable {
     private long pendingBytes;
     private final Map<String, DeviceTensor> constants = new HashMap<>();
     private final Map<String, Object> scratch = new HashMap<>();
+    private final MemoryStats memory = new MemoryStats();
     private boolean closed;
 
     /** Pending frees are flushed (one wait for the queue) beyond this many buffers... */
@@ -123,6 +125,14 @@ public final class DeviceSession implements AutoCloseable {
         }
     }
 
+    /**
+     * @return this session's device memory: buffers allocated and not yet freed (frees are batched, so a closed tensor
+     *     counts until the next synchronisation), and their high-water mark
+     */
+    public MemoryStats memory() {
+        return memory;
+    }
+
     /** Waits until every enqueued op has finished (a device error of an earlier op surfaces here). */
     public void synchronize() {
         checkOpen("synchronize");
@@ -178,6 +188,7 @@ public final class DeviceSession implements AutoCloseable {
         NativeArray handle = Handles.of(dtype, (int) elements);
         long bytes = Math.max(1, elements * dtype.byteSize());
         DeviceBuffer buffer = guardGet("allocate " + bytes + " bytes", () -> device.allocate(bytes));
+        memory.allocated(bytes);
         DeviceStorage storage = new DeviceStorage(dtype, elements, handle, buffer);
         buffers.put(handle, buffer);
         live.add(storage);
@@ -230,6 +241,7 @@ public final class DeviceSession implements AutoCloseable {
         if (!buffers.containsKey(array)) {
             long bytes = Math.max(1, array.getNumBytesOfSegment());
             buffers.put(array, guardGet("allocate " + bytes + " bytes", () -> device.allocate(bytes)));
+            memory.allocated(bytes);
         }
     }
 
@@ -312,6 +324,7 @@ public final class DeviceSession implements AutoCloseable {
         try {
             guard("free", () -> pendingFrees.forEach(DeviceBuffer::close));
         } finally {
+            memory.freed(pendingBytes);
             pendingFrees.clear();
             pendingBytes = 0;
         }

@@ -18,15 +18,21 @@ final class Storage implements AutoCloseable {
     private final MemorySegment segment;
     private final Cleaner.Cleanable cleanable;
 
-    private Storage(MemorySegment segment, Arena ownedArena) {
+    private Storage(MemorySegment segment, Runnable free) {
         this.segment = segment;
         // Cleanable.clean() runs the action at most once, so explicit close and GC cannot double-free.
-        this.cleanable = ownedArena == null ? null : CLEANER.register(this, ownedArena::close);
+        this.cleanable = free == null ? null : CLEANER.register(this, free);
     }
 
     static Storage allocateOwned(long bytes) {
         Arena arena = Arena.ofShared();
-        return new Storage(arena.allocate(Math.max(bytes, 1), ALIGNMENT), arena);
+        long size = Math.max(bytes, 1);
+        MemorySegment segment = arena.allocate(size, ALIGNMENT);
+        MemoryStats.HOST.allocated(size);
+        return new Storage(segment, () -> {
+            arena.close();
+            MemoryStats.HOST.freed(size);
+        });
     }
 
     static Storage allocateIn(Arena arena, long bytes) {

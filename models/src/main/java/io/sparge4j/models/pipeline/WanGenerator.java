@@ -10,7 +10,7 @@ import io.sparge4j.models.sampling.Sampler;
 import io.sparge4j.models.sampling.StepListener;
 import io.sparge4j.models.sampling.UniPcMultistep;
 import io.sparge4j.models.sampling.VelocityModel;
-import io.sparge4j.models.wan.WanModel;
+import io.sparge4j.models.wan.WanTransformer;
 
 import java.util.Objects;
 
@@ -69,10 +69,10 @@ public final class WanGenerator {
         }
     }
 
-    private final WanModel model;
+    private final WanTransformer model;
 
     /** @param model the DiT with its attention settings */
-    public WanGenerator(WanModel model) {
+    public WanGenerator(WanTransformer model) {
         this.model = Objects.requireNonNull(model, "model");
     }
 

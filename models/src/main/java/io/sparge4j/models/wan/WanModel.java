@@ -9,6 +9,7 @@ import io.sparge4j.engine.ops.Patchify;
 import io.sparge4j.engine.ops.Rope;
 import io.sparge4j.engine.ops.Shapes;
 import io.sparge4j.engine.tensor.DType;
+import io.sparge4j.engine.tensor.MemoryStats;
 import io.sparge4j.engine.tensor.Tensor;
 
 import java.util.ArrayList;
@@ -38,7 +39,7 @@ import java.util.TreeSet;
  * double sparsity = model.stats().meanSparsity();
  * }</pre>
  */
-public final class WanModel {
+public final class WanModel implements WanTransformer {
     private static final String OP = "WanModel";
     /** Upper end of Wan's timestep scale (num_train_timesteps). */
     public static final double MAX_TIMESTEP = 1000.0;
@@ -93,7 +94,8 @@ public final class WanModel {
         this.blocks = other.blocks;
     }
 
-    private static void checkWeights(Map<String, int[]> expected, Map<String, Tensor> weights) {
+    /** @throws IllegalArgumentException listing every missing, mis-shaped, non-floating and unexpected name */
+    static void checkWeights(Map<String, int[]> expected, Map<String, Tensor> weights) {
         List<String> missing = new ArrayList<>();
         List<String> misShaped = new ArrayList<>();
         List<String> notFloating = new ArrayList<>();
@@ -141,19 +143,31 @@ public final class WanModel {
         return t.dtype() == DType.F32 ? t : t.to(DType.F32);
     }
 
-    /** @return the configuration */
+    @Override
     public WanConfig config() {
         return config;
     }
 
-    /** @return the self-attention settings */
+    @Override
     public WanAttention attention() {
         return attention;
     }
 
-    /** @return the self-attention statistics and attention times of this model since its last reset */
+    @Override
     public WanAttentionStats stats() {
         return stats;
+    }
+
+    /** @return {@code "cpu"} */
+    @Override
+    public String backend() {
+        return "cpu";
+    }
+
+    /** @return the host's tensor memory ({@link MemoryStats#HOST}) */
+    @Override
+    public MemoryStats memory() {
+        return MemoryStats.HOST;
     }
 
     /**
@@ -162,6 +176,7 @@ public final class WanModel {
      * @param newAttention the settings
      * @return a model sharing this one's weights
      */
+    @Override
     public WanModel withAttention(WanAttention newAttention) {
         return new WanModel(this, newAttention);
     }
@@ -175,6 +190,7 @@ public final class WanModel {
      * @param context text features (L, text_dim), L at most text_len
      * @return the predicted velocity (out_dim, F, H, W), f32
      */
+    @Override
     public Tensor forward(Tensor x, double timestep, Tensor context) {
         return forward(x, timestep, context, 0);
     }
@@ -191,8 +207,9 @@ public final class WanModel {
      * @return the velocity (out_dim, F, H, W), f32, a new tensor the caller closes
      * @throws IllegalArgumentException naming the argument, its value and what is expected
      */
+    @Override
     public Tensor forward(Tensor x, double timestep, Tensor context, int step) {
-        checkInputs(x, timestep, context, step);
+        WanInputs.check(OP + ".forward", config, x, timestep, context, step);
         List<Integer> p = config.patchSize();
         int pt = p.get(0);
         int ph = p.get(1);
@@ -215,59 +232,6 @@ public final class WanModel {
                 return video.reshape(config.outDim(), x.dim(1), x.dim(2), x.dim(3)).copy();
             }
         }
-    }
-
-    private void checkInputs(Tensor x, double timestep, Tensor context, int step) {
-        String op = OP + ".forward";
-        if (x == null || x.rank() != 4) {
-            throw new IllegalArgumentException(op + ": x is " + describe(x) + ", expected (in_dim = " + config.inDim()
-                    + ", F, H, W)");
-        }
-        floating(op, "x", x);
-        if (x.dim(0) != config.inDim()) {
-            throw new IllegalArgumentException(op + ": x channels (axis 0) is " + x.dim(0) + ", expected in_dim = "
-                    + config.inDim() + " (x " + describe(x) + ")");
-        }
-        String[] axes = {"frames", "height", "width"};
-        for (int a = 0; a < 3; a++) {
-            int size = x.dim(a + 1);
-            int patch = config.patchSize().get(a);
-            if (size <= 0 || size % patch != 0) {
-                throw new IllegalArgumentException(op + ": x " + axes[a] + " (axis " + (a + 1) + ") is " + size
-                        + ", expected a positive multiple of the patch size " + patch + " (patch_size "
-                        + config.patchSize() + ")");
-            }
-        }
-        if (!(timestep >= 0 && timestep <= MAX_TIMESTEP)) {
-            throw new IllegalArgumentException(op + ": timestep is " + timestep
-                    + ", expected a number in [0, 1000] (Wan's timestep scale, 1000 s for noise level s)");
-        }
-        if (context == null || context.rank() != 2) {
-            throw new IllegalArgumentException(op + ": context is " + describe(context) + ", expected (L, text_dim = "
-                    + config.textDim() + ") with L at most text_len = " + config.textLen());
-        }
-        floating(op, "context", context);
-        if (context.dim(1) != config.textDim()) {
-            throw new IllegalArgumentException(op + ": context width (axis 1) is " + context.dim(1)
-                    + ", expected text_dim = " + config.textDim());
-        }
-        if (context.dim(0) > config.textLen()) {
-            throw new IllegalArgumentException(op + ": context rows (axis 0) is " + context.dim(0)
-                    + ", expected at most text_len = " + config.textLen());
-        }
-        if (step < 0) {
-            throw new IllegalArgumentException(op + ": step is " + step + ", expected a step index >= 0");
-        }
-    }
-
-    private static void floating(String op, String arg, Tensor t) {
-        if (!t.dtype().isFloatingPoint()) {
-            throw new IllegalArgumentException(op + ": " + arg + " dtype is " + t.dtype() + ", expected f32, bf16 or f16");
-        }
-    }
-
-    private static String describe(Tensor t) {
-        return t == null ? "null" : t.dtype() + " " + Arrays.toString(t.shape());
     }
 
     /** Conv3d with kernel = stride = patch: patchify, then one GEMM. @return tokens (L, dim) */

@@ -1,0 +1,36 @@
+package io.sparge4j.cli;
+
+import io.sparge4j.engine.gpu.GemmPrecision;
+import io.sparge4j.engine.tensor.Tensor;
+import io.sparge4j.models.wan.WanAttention;
+import io.sparge4j.models.wan.WanConfig;
+import io.sparge4j.models.wan.WanTransformer;
+import io.sparge4j.models.wan.WanTransformers;
+import picocli.CommandLine.Option;
+
+import java.util.Locale;
+import java.util.Map;
+
+/** Where a command runs the Wan model: {@code --backend} and the device GEMMs' {@code --precision}. */
+final class ModelBackendFlags {
+    @Option(names = "--backend", paramLabel = "cpu|cuda|opencl", defaultValue = "cpu",
+            description = "Where the model runs (default ${DEFAULT-VALUE}); cuda and opencl run every layer on the GPU.")
+    String backend;
+
+    @Option(names = "--precision", paramLabel = "f32|bf16", defaultValue = "f32",
+            description = "GPU GEMMs in f32, or bf16 on tensor cores with f32 accumulation (default ${DEFAULT-VALUE}).")
+    String precision;
+
+    /** @return the model on the chosen backend; the caller closes it */
+    WanTransformer open(WanConfig config, Map<String, Tensor> weights, WanAttention attention) {
+        return WanTransformers.open(backend, gemmPrecision(), config, weights, attention);
+    }
+
+    GemmPrecision gemmPrecision() {
+        return switch (precision.toLowerCase(Locale.ROOT)) {
+            case "f32" -> GemmPrecision.F32;
+            case "bf16" -> GemmPrecision.BF16;
+            default -> throw new IllegalArgumentException("--precision: got '" + precision + "', expected f32 or bf16");
+        };
+    }
+}

@@ -1,0 +1,157 @@
+package io.sparge4j.tests.wan;
+
+import io.sparge4j.engine.device.BackendException;
+import io.sparge4j.engine.device.opencl.OpenClDevice;
+import io.sparge4j.engine.gpu.DeviceSession;
+import io.sparge4j.engine.gpu.GemmPrecision;
+import io.sparge4j.engine.tensor.Tensor;
+import io.sparge4j.models.sampling.Noise;
+import io.sparge4j.models.wan.DeviceWanModel;
+import io.sparge4j.models.wan.WanAttention;
+import io.sparge4j.models.wan.WanAttentionStats;
+import io.sparge4j.models.wan.WanConfig;
+import io.sparge4j.models.wan.WanModel;
+import io.sparge4j.models.wan.WanWeights;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * The whole Wan2.1 DiT on the device op layer ({@link DeviceWanModel}) against the CPU {@link WanModel}, which
+ * {@code WanModelTest} checks against an independent float64 reference: a tiny latent model (dim 128, 2 heads of 64,
+ * 2 blocks, 4 channels) on a (3, 8, 15) token grid = 360 tokens (not a multiple of the 128-token query block), on
+ * the emulator, every OpenCL device (PoCL in CI) and CUDA, each skipped with the reason where absent.
+ *
+ * <p>Tolerances, relative to max |v_cpu|: f32 GEMMs 1e-4 (both sides round every op to f32 in different orders
+ * through two blocks; a wrong detail such as RoPE off or a swapped modulation gives O(1)). bf16 GEMMs 3e-2 (operands
+ * rounded to 8 mantissa bits). Hybrid runs compare only where both backends chose masks of the same sparsity in
+ * every layer, which this seed gives.
+ */
+class DeviceWanModelTest {
+    private static final WanConfig CONFIG = WanConfig.tiny(128, 2, 2, 4, false);
+    private static final double F32_TOL = 1e-4;
+    private static final double BF16_TOL = 3e-2;
+    /** Loose enough that a 3 x 6 block grid keeps some key blocks and drops others. */
+    private static final WanAttention HYBRID = WanAttention.defaults().withTopk(0.34).withTopp(0.6);
+
+    private static final Map<String, Tensor> WEIGHTS = WanWeights.randomInit(CONFIG, 20261203L);
+
+    @ParameterizedTest
+    @ValueSource(strings = {"emulator", "opencl", "cuda"})
+    void denseForwardMatchesCpuModel(String backend) {
+        compare(backend, WanAttention.dense(), GemmPrecision.F32, F32_TOL);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"emulator", "opencl", "cuda"})
+    void hybridForwardMatchesCpuModelWithTheSameMasks(String backend) {
+        compare(backend, HYBRID, GemmPrecision.F32, F32_TOL);
+    }
+
+    /** PoCL and CUDA only: the emulator's tensor-core fallback is slow, and DeviceWanBlockTest covers bf16 there. */
+    @ParameterizedTest
+    @ValueSource(strings = {"opencl", "cuda"})
+    void bf16GemmsStayCloseToCpuModel(String backend) {
+        compare(backend, HYBRID, GemmPrecision.BF16, BF16_TOL);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"emulator", "opencl"})
+    void denseLayersAndStepsAreHonouredAndNothingLeaks(String backend) {
+        try (DeviceSession session = open(backend); Tensor x = input(); Tensor ctx = context()) {
+            int before = session.liveAllocations();
+            try (DeviceWanModel model = new DeviceWanModel(session, CONFIG, WEIGHTS, HYBRID.withDenseLayers(1)
+                    .withDenseSteps(1), GemmPrecision.F32)) {
+                int weights = session.liveAllocations() - before;
+                assertEquals(WEIGHTS.size(), weights, "one device tensor per weight");
+                for (int step = 0; step < 2; step++) {
+                    model.forward(x, 500, ctx, step).close();
+                }
+                WanAttentionStats s = model.stats();
+                List<WanAttentionStats.Entry> e = s.entries();
+                assertEquals(4, e.size(), "two layers at two steps");
+                assertTrue(e.get(0).dense() && e.get(1).dense(), "step 0 dense in every layer");
+                assertTrue(e.get(2).dense(), "layer 0 dense at step 1");
+                assertTrue(!e.get(3).dense() && e.get(3).statistics().sparsity() > 0.1,
+                        "layer 1 at step 1 sparse, sparsity " + e.get(3).statistics().sparsity());
+                session.synchronize();
+                assertEquals(weights, session.liveAllocations() - before, "every intermediate freed after forward");
+            }
+            assertEquals(before, session.liveAllocations(), "every weight freed after close");
+        }
+    }
+
+    @Test
+    void refusesBlockSizesTheKernelsDoNotHave() {
+        try (DeviceSession session = DeviceSession.open("emulator")) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new DeviceWanModel(session,
+                    CONFIG, WEIGHTS, HYBRID.withBlocks(64, 64), GemmPrecision.F32));
+            assertTrue(e.getMessage().contains("64 x 64") && e.getMessage().contains("128 x 64"), e.getMessage());
+        }
+    }
+
+    private static void compare(String backend, WanAttention attention, GemmPrecision precision, double tol) {
+        WanModel cpu = new WanModel(CONFIG, WEIGHTS, attention);
+        try (DeviceSession session = open(backend); Tensor x = input(); Tensor ctx = context();
+             DeviceWanModel device = new DeviceWanModel(session, CONFIG, WEIGHTS, attention, precision);
+             Tensor expected = cpu.forward(x, 700, ctx, 0); Tensor actual = device.forward(x, 700, ctx, 0)) {
+            assertEquals(List.of(expected.shape()[0], 3, 16, 30), List.of(actual.shape()[0], actual.dim(1),
+                    actual.dim(2), actual.dim(3)), "velocity shape");
+            List<WanAttentionStats.Entry> ce = cpu.stats().entries();
+            List<WanAttentionStats.Entry> de = device.stats().entries();
+            assertEquals(ce.size(), de.size(), "self-attention calls");
+            for (int i = 0; i < ce.size(); i++) {
+                assertEquals(ce.get(i).statistics().sparsity(), de.get(i).statistics().sparsity(), 1e-12,
+                        "layer " + i + " mask sparsity, CPU against " + backend);
+            }
+            if (attention.mode() != io.sparge4j.engine.sparse.MaskMode.DENSE) {
+                assertTrue(de.get(0).statistics().sparsity() > 0.1, "hybrid drops blocks: sparsity "
+                        + de.get(0).statistics().sparsity());
+            }
+            double[] e = expected.toDoubleArray();
+            double[] a = actual.toDoubleArray();
+            double scale = 0;
+            double diff = 0;
+            for (int i = 0; i < e.length; i++) {
+                scale = Math.max(scale, Math.abs(e[i]));
+                diff = Math.max(diff, Math.abs(e[i] - a[i]));
+            }
+            assertTrue(scale > 1e-2, "CPU velocity is (nearly) zero: max " + scale);
+            System.out.printf("DeviceWanModelTest %s %s %s: max |diff| / max |v| = %.2e%n", backend,
+                    attention.mode(), precision, diff / scale);
+            assertTrue(diff <= tol * scale, backend + " " + precision + ": max |diff| " + diff + " > " + tol
+                    + " * max |v| " + scale);
+        }
+    }
+
+    /** Latents (4, 3, 16, 30): a (3, 8, 15) token grid. */
+    private static Tensor input() {
+        return Noise.gaussian(7, CONFIG.inDim(), 3, 16, 30);
+    }
+
+    /** Five text rows (padded to text_len by the model). */
+    private static Tensor context() {
+        return Noise.gaussian(8, 5, CONFIG.textDim());
+    }
+
+    private static DeviceSession open(String backend) {
+        if (backend.equals("opencl")) {
+            assumeTrue(!OpenClDevice.list().isEmpty(), "OpenCL test skipped: no OpenCL device found; install PoCL"
+                    + " with apt-get install pocl-opencl-icd ocl-icd-libopencl1");
+        }
+        try {
+            return DeviceSession.open(backend);
+        } catch (BackendException e) {
+            assumeTrue(false, backend + " test skipped: " + e.getMessage());
+            throw e;
+        }
+    }
+}
