@@ -1,5 +1,6 @@
 package io.sparge4j.cli;
 
+import io.sparge4j.engine.device.opencl.OpenClDevice;
 import io.sparge4j.engine.io.Safetensors;
 import io.sparge4j.engine.io.SafetensorsFile;
 import io.sparge4j.engine.tensor.Tensor;
@@ -23,6 +24,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * {@code sparge generate} and {@code sparge forward} end to end on small models: the built-in random-weight
@@ -60,6 +62,40 @@ class GenerateCommandTest {
             assertArrayEquals(x, vb.toFloatArray(), "same seed, same backend: the same video");
             assertTrue(Arrays.stream(box(x)).anyMatch(v -> v != 0f) && Arrays.stream(box(x)).allMatch(Float::isFinite));
         }
+    }
+
+    /**
+     * The same seed on OpenCL (PoCL in CI) and on the CPU: the same video up to f32 rounding carried through three
+     * Euler steps of two blocks (1e-3 of the largest pixel; a wrong op on either side is O(1)).
+     */
+    @Test
+    void openClBackendGeneratesTheCpuVideo() throws Exception {
+        assumeTrue(!OpenClDevice.list().isEmpty(), "no OpenCL device (install pocl-opencl-icd): --backend opencl"
+                + " generate skipped");
+        Path cpu = dir.resolve("cpu.safetensors");
+        Path gpu = dir.resolve("opencl.safetensors");
+        for (String[] run : new String[][] {{"cpu", cpu.toString()}, {"opencl", gpu.toString()}}) {
+            CliRun r = CliRun.of("generate", "--model", "tiny-random", "--steps", "3", "--frames", "4", "--seed", "5",
+                    "--sampler", "euler", "--topk", "0.3", "--topp", "0.6", "--backend", run[0], "--out", run[1]);
+            assertEquals(0, r.exit(), r.toString());
+        }
+        try (SafetensorsFile fa = SafetensorsFile.open(cpu); SafetensorsFile fb = SafetensorsFile.open(gpu);
+             Tensor va = fa.load("video"); Tensor vb = fb.load("video")) {
+            float[] a = va.toFloatArray();
+            float[] b = vb.toFloatArray();
+            double scale = 0;
+            double diff = 0;
+            for (int i = 0; i < a.length; i++) {
+                scale = Math.max(scale, Math.abs(a[i]));
+                diff = Math.max(diff, Math.abs(a[i] - b[i]));
+            }
+            assertTrue(scale > 0.1, "video (nearly) zero: max " + scale);
+            assertTrue(diff <= 1e-3 * scale, "opencl against cpu: max |diff| " + diff + " > 1e-3 * " + scale);
+        }
+        CliRun bad = CliRun.of("generate", "--model", "tiny-random", "--backend", "metal", "--out",
+                dir.resolve("x.gif").toString());
+        assertTrue(bad.err().contains("--backend") && bad.err().contains("metal") && bad.err().contains("cuda"),
+                bad.err());
     }
 
     @Test
