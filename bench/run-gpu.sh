@@ -14,11 +14,11 @@ sparge() { java -cp "$cp_main" io.sparge4j.cli.SpargeCli "$@"; }
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv,noheader > "$out/gpu.txt" 2>&1
 
 if [[ $what == tests || $what == all ]]; then
-  java -jar .device/tools/junit-platform-console-standalone-1.14.4.jar execute \
+  java -XX:ErrorFile="$out/hs_err_%p.log" -jar .device/tools/junit-platform-console-standalone-1.14.4.jar execute \
     -cp "$(printf '%s:' .device/lib/*.jar).device/testclasses/engine:.device/testclasses/tests" \
     --select-package io.sparge4j.engine.device.cuda --select-package io.sparge4j.engine.device.opencl \
     --select-package io.sparge4j.tests.portability --select-package io.sparge4j.engine.gpu \
-    --select-class io.sparge4j.tests.wan.DeviceWanBlockTest \
+    --select-class io.sparge4j.tests.wan.DeviceWanBlockTest --select-class io.sparge4j.tests.wan.DeviceWanModelTest \
     --select-package io.sparge4j.engine.kernel.attention --select-package io.sparge4j.engine.kernel.nn \
     --details=tree --disable-banner > "$out/junit.txt" 2>&1
   tail -n 15 "$out/junit.txt"

@@ -49,6 +49,52 @@ public interface WanTransformer extends AutoCloseable {
         return forward(x, timestep, context, 0);
     }
 
+    /**
+     * The velocities of a batch, as Wan's {@code forward} takes lists of latents, timesteps and contexts. Samples
+     * are run one after another (equal to {@link #forward} per sample, bit for bit), so a batch costs what its
+     * samples cost and needs one sample's activation memory.
+     *
+     * @param x latents (B, in_dim, F, H, W)
+     * @param timesteps one timestep per sample, on the 0..1000 scale
+     * @param contexts one (L_b, text_dim) text tensor per sample; lengths may differ
+     * @param step the denoising step index
+     * @return the velocities (B, out_dim, F, H, W), f32, a new host tensor the caller closes
+     * @throws IllegalArgumentException naming a batch size that disagrees, or a sample's bad input
+     */
+    default Tensor forwardBatch(Tensor x, double[] timesteps, java.util.List<Tensor> contexts, int step) {
+        if (x == null || x.rank() != 5) {
+            throw new IllegalArgumentException("forwardBatch: x is " + (x == null ? "null"
+                    : java.util.Arrays.toString(x.shape())) + ", expected (B, in_dim, F, H, W)");
+        }
+        int b = x.dim(0);
+        if (timesteps == null || timesteps.length != b) {
+            throw new IllegalArgumentException("forwardBatch: timesteps has " + (timesteps == null ? "null"
+                    : timesteps.length + " entries") + ", expected one per sample (B = " + b + ")");
+        }
+        if (contexts == null || contexts.size() != b) {
+            throw new IllegalArgumentException("forwardBatch: contexts has " + (contexts == null ? "null"
+                    : contexts.size() + " tensors") + ", expected one per sample (B = " + b + ")");
+        }
+        Tensor out = null;
+        try {
+            for (int i = 0; i < b; i++) {
+                try (Tensor v = forward(x.select(i), timesteps[i], contexts.get(i), step)) {
+                    if (out == null) {
+                        int[] s = v.shape();
+                        out = Tensor.allocate(v.dtype(), b, s[0], s[1], s[2], s[3]);
+                    }
+                    out.select(i).copyFrom(v);
+                }
+            }
+            return out;
+        } catch (RuntimeException e) {
+            if (out != null) {
+                out.close();
+            }
+            throw e;
+        }
+    }
+
     /** Frees what this model owns; the default owns nothing. */
     @Override
     default void close() {

@@ -142,6 +142,28 @@ class WanModelTest {
         }
     }
 
+    /** A batch of two samples with their own timesteps and text lengths: each row is its own float64 reference. */
+    @Test
+    void batchForwardMatchesEachSampleReference() {
+        Case a = tinyCase(61);
+        SplittableRandom rng = new SplittableRandom(62);
+        Case b = new Case(TINY, a.weights, random(rng, 1.0, 4, 3, 8, 12), 12.5, random(rng, 1.0, 4, 32));
+        WanModel model = new WanModel(TINY, a.weights, WanAttention.dense());
+        try (Tensor x = Tensor.allocate(DType.F32, 2, 4, 3, 8, 12)) {
+            x.select(0).copyFrom(a.x);
+            x.select(1).copyFrom(b.x);
+            try (Tensor v = model.forwardBatch(x, new double[] {a.t, b.t}, List.of(a.context, b.context), 0)) {
+                assertArrayEquals(new int[] {2, 4, 3, 8, 12}, v.shape());
+                assertClose(a.reference(), v.select(0).toDoubleArray(), TOLERANCE, "batch sample 0");
+                assertClose(b.reference(), v.select(1).toDoubleArray(), TOLERANCE, "batch sample 1");
+            }
+            assertMessage(() -> model.forwardBatch(x, new double[] {1}, List.of(a.context, b.context), 0),
+                    "timesteps", "1 entries", "B = 2");
+            assertMessage(() -> model.forwardBatch(a.x, new double[] {1}, List.of(a.context), 0), "x",
+                    "(B, in_dim, F, H, W)");
+        }
+    }
+
     @Test
     void badInputsNameArgumentValueAndExpectation() {
         Case c = tinyCase(61);
