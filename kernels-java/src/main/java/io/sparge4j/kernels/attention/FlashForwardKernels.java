@@ -167,7 +167,7 @@ public final class FlashForwardKernels {
      */
     public static void flashForward64(KernelContext ctx, FloatArray q, FloatArray k, FloatArray v, FloatArray o,
             FloatArray lse, IntArray rowStart, IntArray rowBlocks, int n, float scale) {
-        forward(ctx, q, k, v, o, lse, rowStart, rowBlocks, n, 64, scale, GROUP_ROWS, GROUP, EDGE_Y, ROWS);
+        forward(ctx, q, k, v, o, lse, rowStart, rowBlocks, n, n, 64, scale, GROUP_ROWS, GROUP, EDGE_Y, ROWS);
     }
 
     /**
@@ -188,7 +188,7 @@ public final class FlashForwardKernels {
      */
     public static void flashForward128(KernelContext ctx, FloatArray q, FloatArray k, FloatArray v, FloatArray o,
             FloatArray lse, IntArray rowStart, IntArray rowBlocks, int n, float scale) {
-        forward(ctx, q, k, v, o, lse, rowStart, rowBlocks, n, 128, scale, GROUP_ROWS, GROUP, EDGE_Y, ROWS);
+        forward(ctx, q, k, v, o, lse, rowStart, rowBlocks, n, n, 128, scale, GROUP_ROWS, GROUP, EDGE_Y, ROWS);
     }
 
     /**
@@ -214,8 +214,31 @@ public final class FlashForwardKernels {
     public static void flashForwardTuned(KernelContext ctx, FloatArray q, FloatArray k, FloatArray v, FloatArray o,
             FloatArray lse, IntArray rowStart, IntArray rowBlocks, int n, float scale, @Constant int d,
             @Constant int groupRows, @Constant int group) {
-        forward(ctx, q, k, v, o, lse, rowStart, rowBlocks, n, d, scale, groupRows, group, group / EDGE,
+        forward(ctx, q, k, v, o, lse, rowStart, rowBlocks, n, n, d, scale, groupRows, group, group / EDGE,
                 groupRows / (group / EDGE));
+    }
+
+    /**
+     * Attention of {@code nq} queries over {@code nk} keys per head (cross-attention: video tokens over text rows),
+     * with the default layout, over the key blocks each query block's row lists (every block of the keys, for dense
+     * cross-attention). Keys at or past nk count as -inf, so nk need not be a multiple of the key block.
+     *
+     * @param ctx the work-item
+     * @param q queries (heads, nq, d)
+     * @param k keys (heads, nk, d)
+     * @param v values (heads, nk, d)
+     * @param o output (heads, nq, d), every element written
+     * @param lse natural-log logsumexp (heads, nq), every element written
+     * @param rowStart CSR offsets per row {@code bh * ceil(nq / 128) + i} (rows + 1)
+     * @param rowBlocks kept key-block indices (of {@code ceil(nk / 64)}) of each row, ascending
+     * @param nq queries per head
+     * @param nk keys per head
+     * @param scale softmax scale
+     * @param d head dimension: 64 or 128
+     */
+    public static void flashForwardCross(KernelContext ctx, FloatArray q, FloatArray k, FloatArray v, FloatArray o,
+            FloatArray lse, IntArray rowStart, IntArray rowBlocks, int nq, int nk, float scale, @Constant int d) {
+        forward(ctx, q, k, v, o, lse, rowStart, rowBlocks, nq, nk, d, scale, GROUP_ROWS, GROUP, EDGE_Y, ROWS);
     }
 
     /**
@@ -226,7 +249,7 @@ public final class FlashForwardKernels {
      * {@code group / groupRows} work-items per query row share the statistics.
      */
     private static void forward(KernelContext ctx, FloatArray q, FloatArray k, FloatArray v, FloatArray o,
-            FloatArray lse, IntArray rowStart, IntArray rowBlocks, int n, int d, float scale, int groupRows,
+            FloatArray lse, IntArray rowStart, IntArray rowBlocks, int n, int nk, int d, float scale, int groupRows,
             int group, int edgeY, int rows) {
         // two Q and K chunk buffers; P (groupRows x P_LD) fits in them for groupRows <= 64 (Variant checks)
         float[] tile = ctx.allocateFloatLocalArray(2 * (groupRows + KEY_BLOCK) * QK_LD);
@@ -250,6 +273,7 @@ public final class FlashForwardKernels {
         int bh = row / nq;
         int q0 = (row % nq) * QUERY_BLOCK + (ctx.groupIdx % (QUERY_BLOCK / groupRows)) * groupRows;
         int head = bh * n * d;
+        int keyHead = bh * nk * d;
         // Statistics role: group / groupRows work-items per query row, each over as many columns of the key block.
         int statRow = lid % groupRows;
         int statAt = statRow * P_LD + (lid / groupRows) * (KEY_BLOCK * groupRows / group);
@@ -258,14 +282,14 @@ public final class FlashForwardKernels {
         int end = rowStart.get(row + 1);
         for (int e = rowStart.get(row); e < end; e++) {
             int k0 = rowBlocks.get(e) * KEY_BLOCK;
-            scores(ctx, q, k, tile, s, qr, kr, pq, pk, lid, tx, ty, head, q0, k0, n, d, groupRows, group, edgeY,
-                    rows);
+            scores(ctx, q, k, tile, s, qr, kr, pq, pk, lid, tx, ty, head, keyHead, q0, k0, n, nk, d, groupRows,
+                    group, edgeY, rows);
             // V's first chunk is fetched now, so that its latency hides behind the softmax.
-            loadValues(v, pv, lid, head, k0, n, d, group);
+            loadValues(v, pv, lid, keyHead, k0, nk, d, group);
             for (int i = 0; i < rows; i++) {
                 for (int j = 0; j < KEYS; j++) {
                     int key = tx + EDGE * j;
-                    tile[(ty + edgeY * i) * P_LD + key] = k0 + key < n ? s[i * KEYS + j] * scale
+                    tile[(ty + edgeY * i) * P_LD + key] = k0 + key < nk ? s[i * KEYS + j] * scale
                             : Float.NEGATIVE_INFINITY;
                 }
             }
@@ -299,7 +323,7 @@ public final class FlashForwardKernels {
                 rowScale[statRow] = alpha;
             }
             ctx.localBarrier();
-            accumulate(ctx, v, tile, vs, rowScale, acc, qr, vr, pv, lid, tx, ty, head, k0, n, d, group, edgeY, rows);
+            accumulate(ctx, v, tile, vs, rowScale, acc, qr, vr, pv, lid, tx, ty, keyHead, k0, nk, d, group, edgeY, rows);
         }
         partSum[lid] = lPart;
         ctx.localBarrier();
@@ -337,14 +361,14 @@ public final class FlashForwardKernels {
      * arithmetic. Rows and keys past n load as zeros. Every work-item calls it; it ends on a barrier.
      */
     private static void scores(KernelContext ctx, FloatArray q, FloatArray k, float[] tile, float[] s, float[] qr,
-            float[] kr, float[] pq, float[] pk, int lid, int tx, int ty, int head, int q0, int k0, int n, int d,
-            int groupRows, int group, int edgeY, int rows) {
+            float[] kr, float[] pq, float[] pk, int lid, int tx, int ty, int head, int keyHead, int q0, int k0,
+            int n, int nk, int d, int groupRows, int group, int edgeY, int rows) {
         for (int i = 0; i < rows * KEYS; i++) {
             s[i] = 0f;
         }
         // Q's chunk at 0, K's at groupRows * QK_LD; a buffer is (groupRows + KEY_BLOCK) * QK_LD floats
         loadChunk(q, pq, groupRows * D_STEP / group, lid, head, q0, 0, n, d, group);
-        loadChunk(k, pk, KEY_BLOCK * D_STEP / group, lid, head, k0, 0, n, d, group);
+        loadChunk(k, pk, KEY_BLOCK * D_STEP / group, lid, keyHead, k0, 0, nk, d, group);
         storeChunk(tile, pq, groupRows * D_STEP / group, lid, 0, group);
         storeChunk(tile, pk, KEY_BLOCK * D_STEP / group, lid, groupRows * QK_LD, group);
         ctx.localBarrier();
@@ -353,7 +377,7 @@ public final class FlashForwardKernels {
             int cur = (c0 / D_STEP % 2) * ((groupRows + KEY_BLOCK) * QK_LD);
             if (next < d) {
                 loadChunk(q, pq, groupRows * D_STEP / group, lid, head, q0, next, n, d, group);
-                loadChunk(k, pk, KEY_BLOCK * D_STEP / group, lid, head, k0, next, n, d, group);
+                loadChunk(k, pk, KEY_BLOCK * D_STEP / group, lid, keyHead, k0, next, nk, d, group);
             }
             for (int c = 0; c < D_STEP; c += VEC) {
                 for (int j = 0; j < KEYS; j++) {
@@ -406,11 +430,11 @@ public final class FlashForwardKernels {
     /**
      * {@code acc = acc * rowScale + P V} for this work-item's rows (ty + 16 i) and columns ({@code column}), P in
      * {@code tile}, V staged {@link #V_KEYS} keys at a time in two alternating buffers of {@code vs} (the first
-     * already in {@code pv}; keys past n load as zeros: their P is 0, and a garbage V could be NaN). Every
+     * already in {@code pv}; keys past nk load as zeros: their P is 0, and a garbage V could be NaN). Every
      * work-item calls it; it ends on a barrier, after which P may be overwritten.
      */
     private static void accumulate(KernelContext ctx, FloatArray v, float[] tile, float[] vs, float[] rowScale,
-            float[] acc, float[] pr, float[] vr, float[] pv, int lid, int tx, int ty, int head, int k0, int n,
+            float[] acc, float[] pr, float[] vr, float[] pv, int lid, int tx, int ty, int keyHead, int k0, int nk,
             int d, int group, int edgeY, int rows) {
         for (int i = 0; i < rows; i++) {
             float a = rowScale[ty + edgeY * i];
@@ -424,7 +448,7 @@ public final class FlashForwardKernels {
             int next = kc + V_KEYS;
             int cur = (kc / V_KEYS % 2) * V_KEYS * d;
             if (next < KEY_BLOCK) {
-                loadValues(v, pv, lid, head, k0 + next, n, d, group);
+                loadValues(v, pv, lid, keyHead, k0 + next, nk, d, group);
             }
             for (int kk = 0; kk < V_KEYS; kk += VEC) {
                 for (int x = 0; x < VEC; x++) {

@@ -123,6 +123,64 @@ public final class FlashForwardTasks {
         return graph;
     }
 
+    /**
+     * Adds attention of {@code nq} queries over {@code nk} keys per head ({@link FlashForwardKernels#flashForwardCross},
+     * the default layout) as task {@code id}: cross-attention, with a row list naming every key block for a dense one.
+     *
+     * @param graph the graph to extend
+     * @param grids where the task's launch shape goes
+     * @param id the task's name
+     * @param q queries (heads, nq, d)
+     * @param k keys (heads, nk, d)
+     * @param v values (heads, nk, d)
+     * @param o output (heads, nq, d)
+     * @param lse logsumexp (heads, nq)
+     * @param rowStart CSR offsets per query-block row (heads * ceil(nq / 128) + 1)
+     * @param rowBlocks kept key blocks of each row, of ceil(nk / 64)
+     * @param heads batch times heads
+     * @param nq queries per head
+     * @param nk keys per head
+     * @param d 64 or 128
+     * @param scale softmax scale
+     * @return the graph
+     */
+    public static TaskGraph addCrossForward(TaskGraph graph, GridScheduler grids, String id, FloatArray q,
+            FloatArray k, FloatArray v, FloatArray o, FloatArray lse, IntArray rowStart, IntArray rowBlocks, int heads,
+            int nq, int nk, int d, float scale) {
+        if (heads <= 0 || nq <= 0 || nk <= 0) {
+            throw new IllegalArgumentException("FlashForwardTasks.addCrossForward: heads, nq, nk are " + heads + ", "
+                    + nq + ", " + nk + ", expected positive integers");
+        }
+        if (d != 64 && d != 128) {
+            throw new IllegalArgumentException("FlashForwardTasks.addCrossForward: d is " + d + ", expected 64 or 128");
+        }
+        if (!(scale > 0) || Float.isInfinite(scale)) {
+            throw new IllegalArgumentException("FlashForwardTasks.addCrossForward: scale is " + scale
+                    + ", expected a finite positive number");
+        }
+        long queries = (long) heads * nq * d;
+        long keys = (long) heads * nk * d;
+        if (Math.max(queries, keys) > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("FlashForwardTasks.addCrossForward: heads * max(nq, nk) * d = "
+                    + Math.max(queries, keys) + " exceeds the kernels' 32-bit indices; split the batch");
+        }
+        int rows = heads * ((nq + FlashForwardKernels.QUERY_BLOCK - 1) / FlashForwardKernels.QUERY_BLOCK);
+        size("q", q.getSize(), queries);
+        size("k", k.getSize(), keys);
+        size("v", v.getSize(), keys);
+        size("o", o.getSize(), queries);
+        size("lse", lse.getSize(), (long) heads * nq);
+        size("rowStart", rowStart.getSize(), rows + 1L);
+        size("rowBlocks", rowBlocks.getSize(), 1);
+        graph.task(id, FlashForwardKernels::flashForwardCross, new KernelContext(), q, k, v, o, lse, rowStart,
+                rowBlocks, nq, nk, scale, d);
+        FlashForwardKernels.Variant variant = FlashForwardKernels.DEFAULT_VARIANT;
+        WorkerGrid1D grid = new WorkerGrid1D(variant.globalSize(rows));
+        grid.setLocalWork(variant.group(), 1, 1);
+        grids.setWorkerGrid(graph.getTaskGraphName() + "." + id, grid);
+        return graph;
+    }
+
     private static void size(String name, long got, long expected) {
         if (got < expected) {
             throw new IllegalArgumentException("FlashForwardTasks.addForward: " + name + " has " + got
