@@ -447,7 +447,8 @@ public final class ModelBenchCommand implements Callable<Integer> {
                 case "topk" -> MaskMode.TOPK;
                 case "topp" -> MaskMode.TOPP;
                 case "hybrid" -> MaskMode.HYBRID;
-                default -> throw bad("--modes", m, "a comma list of dense, topk, topp, hybrid");
+                default -> throw bad("--modes", String.join(",", modes), "a comma list of dense, topk, topp, hybrid ('"
+                        + m + "' is none of them)");
             };
             if (!out.add(mode)) {
                 throw bad("--modes", String.join(",", modes), "each mode once");
