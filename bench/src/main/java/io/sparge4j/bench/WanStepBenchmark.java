@@ -22,6 +22,8 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
+import org.openjdk.jmh.infra.IterationParams;
+import org.openjdk.jmh.runner.IterationType;
 
 import java.util.Locale;
 import java.util.Map;
@@ -30,8 +32,8 @@ import java.util.concurrent.TimeUnit;
 /**
  * One denoising step (one forward) of the tiny-4096 Wan2.1 DiT on the CPU ({@code sparge model-bench}'s preset:
  * dim 256, 4 heads of 64, 8 blocks, 4096 tokens, random seeded weights), dense against SpargeAttention2's hybrid
- * mask. The self-attention share and the sparsity reached are printed to stderr at the end of each trial (JMH's
- * aux counters would sum a ratio over iterations); {@code sparge model-bench} reports them as JSON.
+ * mask. The self-attention share and the sparsity reached are printed to stderr at the end of each trial (measured
+ * iterations only; JMH's aux counters would sum a ratio over iterations); {@code sparge model-bench} reports them as JSON.
  *
  * <p>Run: {@code java -jar bench/target/benchmarks.jar WanStepBenchmark -p threads=2}.
  */
@@ -86,7 +88,17 @@ public class WanStepBenchmark {
         context = Noise.gaussian(2, config.textLen(), config.textDim());
     }
 
-    /** Prints the self-attention share and sparsity over every forward of the trial (warm-up included), then frees. */
+    /** Forgets the warm-up forwards, so that the share printed at the end is the measured forwards'. */
+    @TearDown(Level.Iteration)
+    public void afterIteration(IterationParams params) {
+        if (params.getType() == IterationType.WARMUP) {
+            model.stats().reset();
+            stepNanos = 0;
+            step = 0;
+        }
+    }
+
+    /** Prints the self-attention share and sparsity over the measured forwards, then frees everything. */
     @TearDown(Level.Trial)
     public void tearDown() {
         System.err.printf(Locale.ROOT, "%nWanStepBenchmark %s: self-attention share %.3f (%.1f of %.1f ms per step),"
