@@ -21,4 +21,10 @@ python3 bench/anchors/numpy_attention.py --reps 7
 for i in 1 2 3; do
   ./sparge attention-bench --backend cpu --shape cpu-s --mode hybrid --topk 0.03 --target-sparsity 0.95 --json
 done
+# Issue 6: one denoising step of the tiny-4096 DiT, dense against hybrid at ~95% sparsity (JMH, then the harness's
+# JSON with the attention share and peak memory).
+"$java" -jar bench/target/benchmarks.jar WanStepBenchmark -p threads=2 -rf json -rff "$log/wan-step.json" \
+  2> >(grep -E "^WanStepBenchmark" >&2) | grep -E "^WanStepBenchmark\.[a-zA-Z]+ "
+./sparge --threads 2 model-bench --config tiny-4096 --modes dense,hybrid --target-sparsity 0.95 --warmup 1 \
+  --reps 5 | tee "$log/model-cpu.jsonl"
 date -u; uptime

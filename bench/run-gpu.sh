@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Issues 4 and 5 on the GPU machine: GPU tests, selftest on every device, the kernel and attention harnesses with their PyTorch anchors.
 # Run from the checkout's root on the GPU machine after bench/pack-device.sh filled .device/ here:
-#   bash bench/run-gpu.sh [tests|selftest|bench|attention|all]
+#   bash bench/run-gpu.sh [tests|selftest|bench|attention|all|model]
 # Results go to $OUT (default ./gpu-out): junit.txt, selftest-*.txt/json, kernels-cuda.txt, bench.jsonl,
-# attention.jsonl. SKIP_720P=1 leaves out the wan14b-720p attention runs (several minutes).
+# attention.jsonl, model.jsonl. SKIP_720P=1 leaves out the wan14b-720p attention runs (several minutes).
+# model (issue 6, not part of all): one denoising step of Wan2.1 1.3B's shapes, dense against hybrid, f32 and bf16;
+# MODEL_LAYERS=N cuts the 30 blocks to N (default: all 30, ~3 minutes on an H200).
 set -uo pipefail
 what=${1:-all}
 out=${OUT:-gpu-out}
@@ -66,4 +68,15 @@ if [[ $what == attention || $what == all ]]; then
       >> "$out/attention.jsonl" 2>&1
   fi
   grep -v WARNING "$out/attention.jsonl"
+fi
+
+if [[ $what == model ]]; then
+  # Issue 6: 81 x 480 x 832 px -> 21 x 60 x 104 latents -> 32760 tokens, random seeded weights made once on the host
+  # and uploaded per precision; p bisected once (f32) to 95% sparsity as the attention harness does.
+  layers=()
+  [[ -n ${MODEL_LAYERS:-} ]] && layers=(--layers "$MODEL_LAYERS")
+  sparge model-bench --backend cuda --config wan-1.3b "${layers[@]}" --precision f32,bf16 --modes dense,hybrid \
+    --topk 0.03 --target-sparsity 0.95 --warmup 1 --reps 3 > "$out/model.jsonl" 2> "$out/model-err.txt"
+  echo "model-bench rc=$?"; grep -v WARNING "$out/model-err.txt" | tail -n 5
+  cat "$out/model.jsonl"
 fi
