@@ -268,9 +268,10 @@ public final class BlockMaskTasks {
         grids.setWorkerGrid(g + prefix + "Select", grid(rows * BlockSelectKernels.GROUP, BlockSelectKernels.GROUP));
         grids.setWorkerGrid(g + prefix + "ScanRows", grid(BlockListKernels.GROUP, BlockListKernels.GROUP));
         grids.setWorkerGrid(g + prefix + "FillRows", grid(rows * BlockListKernels.GROUP, BlockListKernels.GROUP));
-        grids.setWorkerGrid(g + prefix + "CountCols", grid(columns, 64));
+        int columnItems = BlockListKernels.columnGroups(columns) * BlockListKernels.GROUP;
+        grids.setWorkerGrid(g + prefix + "CountCols", grid(columnItems, BlockListKernels.GROUP));
         grids.setWorkerGrid(g + prefix + "ScanCols", grid(BlockListKernels.GROUP, BlockListKernels.GROUP));
-        grids.setWorkerGrid(g + prefix + "FillCols", grid(columns, 64));
+        grids.setWorkerGrid(g + prefix + "FillCols", grid(columnItems, BlockListKernels.GROUP));
         return graph;
     }
 
