@@ -44,8 +44,9 @@ import java.util.function.Consumer;
  * API on {@code cuda} or {@code opencl}, in f32 or in bf16/f16.
  *
  * <p>bf16 and f16: the forwards run the tensor-core kernels ({@link FlashForwardMmaTasks}) on q, k, v stored in the
- * 16-bit format (read as int pairs) with f32 outputs; the mask is built by the f32 kernels on f32 copies of the
- * rounded q and k (the pooled means of rounded values, not a 16-bit pooling); {@code max_rel_err} is against float64
+ * 16-bit format (read as int pairs) with f32 outputs; the mask pools those same 16-bit q and k directly
+ * ({@link BlockMaskTasks#addPooledMapPairs}: no f32 copy, q and k pooled in one launch, f32 sums, so the mask equals
+ * the f32 kernels' on the widened values); {@code max_rel_err} is against float64
  * attention on the rounded inputs. Their backward runs the tensor-core kernels too ({@link FlashBackwardMmaTasks}) on
  * the same 16-bit q, k, v and a rounded dO, with the forwards' f32 O and lse.
  *
@@ -170,9 +171,10 @@ public final class GpuAttentionBench {
         int heads = b * h;
         int n = shape.tokens();
         int d = shape.headDim();
-        // f32 copies (of the rounded values for bf16/f16): the mask kernels pool these
-        FloatArray q = FloatArray.fromArray(in.q().toFloatArray());
-        FloatArray k = FloatArray.fromArray(in.k().toFloatArray());
+        // f32 q and k for the f32 kernels only: the 16-bit paths pool and attend on the 16-bit arrays themselves
+        boolean f32 = s.dtype() == DType.F32;
+        FloatArray q = f32 ? FloatArray.fromArray(in.q().toFloatArray()) : null;
+        FloatArray k = f32 ? FloatArray.fromArray(in.k().toFloatArray()) : null;
         int size = heads * n * d;
         FloatArray oSparse = new FloatArray(size);
         FloatArray oDense = new FloatArray(size);
@@ -183,8 +185,16 @@ public final class GpuAttentionBench {
         GridScheduler grids = new GridScheduler();
         Forward forward = forward(s.dtype(), in, q, k, heads, n, d, scale);
 
-        TaskGraph maskGraph = new TaskGraph("mask").transferToDevice(DataTransferMode.FIRST_EXECUTION, q, k);
-        mask.addPooledMap(maskGraph, grids, "m", q, k, scale, h, false);
+        TaskGraph maskGraph = new TaskGraph("mask");
+        if (f32) {
+            maskGraph.transferToDevice(DataTransferMode.FIRST_EXECUTION, q, k);
+            mask.addPooledMap(maskGraph, grids, "m", q, k, scale, h, false);
+        } else {
+            IntArray qi = (IntArray) forward.inputs()[0];
+            IntArray ki = (IntArray) forward.inputs()[1];
+            maskGraph.transferToDevice(DataTransferMode.FIRST_EXECUTION, qi, ki);
+            mask.addPooledMapPairs(maskGraph, grids, "m", qi, ki, s.dtype() == DType.BF16, scale, h, false);
+        }
         mask.addSelection(maskGraph, grids, "m", topkCount(s.mode(), s.topk(), mask.keyBlocks()),
                 usesP(s.mode()) ? p : 0);
         maskGraph.transferToHost(DataTransferMode.UNDER_DEMAND, mask.rowStart, mask.rowBlocks);

@@ -6,26 +6,43 @@ import io.sparge4j.engine.tensor.DType;
 import io.sparge4j.engine.tensor.Tensor;
 import io.sparge4j.kernels.KernelContext;
 import io.sparge4j.kernels.attention.BlockMaskTasks;
+import io.sparge4j.kernels.attention.FlashBackwardMmaTasks;
 import io.sparge4j.kernels.attention.FlashBackwardTasks;
 import io.sparge4j.kernels.attention.FlashForwardKernels;
+import io.sparge4j.kernels.attention.FlashForwardMmaTasks;
 import io.sparge4j.kernels.attention.FlashForwardTasks;
 import io.sparge4j.kernels.nn.RowAttentionKernels;
+import io.sparge4j.kernels.types.arrays.BFloat16Array;
 import io.sparge4j.kernels.types.arrays.FloatArray;
 import io.sparge4j.kernels.types.arrays.IntArray;
 
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.function.IntUnaryOperator;
 
 /**
- * Softmax attention on the device, f32, in the (B, H, N, d) layout ({@link DeviceShapes#swapTokensHeads} turns
- * Wan's (B, N, H, d) into it): SpargeAttention2's block-sparse attention over a mask built on the device, and dense
+ * Softmax attention on the device, in the (B, H, N, d) layout ({@link DeviceShapes#swapTokensHeads} turns Wan's
+ * (B, N, H, d) into it): SpargeAttention2's block-sparse attention over a mask built on the device, and dense
  * attention. Both return the output and the logsumexp (the natural log of each query's softmax denominator of the
  * scaled scores), as {@code io.sparge4j.engine.ops.Attention.forward} does.
  *
- * <p>Self-attention with d of 64 or 128 runs the flash kernels ({@code FlashForwardKernels}, 128 x 64 blocks; dense
- * is the same kernel over a mask keeping every block). Anything else (cross-attention with its own key count,
- * other d up to {@value RowAttentionKernels#MAX_D}) runs densely on {@link RowAttentionKernels}.
+ * <p>Precision is chosen by the inputs' dtype; q, k and v share it, and outputs, logsumexp and gradients are f32
+ * either way:
+ * <ul>
+ * <li>f32: self-attention with d of 64 or 128 runs the f32 flash kernels ({@code FlashForwardKernels} and
+ * {@code FlashBackwardKernels}, 128 x 64 blocks; dense is the same kernel over a mask keeping every block).</li>
+ * <li>bf16 ({@link DeviceCasts#toBFloat16} makes bf16 q, k, v from f32 projections): self-attention with d of 64
+ * or 128 runs the tensor-core kernels ({@code FlashForwardMmaKernels}, {@code FlashBackwardMmaKernels}) on the
+ * bf16 values with f32 accumulation. They round the softmax probabilities P (and, in the backward, dS) to bf16
+ * before the products with V (and K, Q), so the output differs from f32 attention on the same bf16 inputs by at
+ * most about 2^-8 of {@code sum p |v| / l}. The backward rounds an f32 dOut to bf16 too (a bf16 dOut is used as
+ * is). The mask ({@link #blockMask}) pools the bf16 q and k directly, giving the very mask the f32 kernels give on
+ * the widened values.</li>
+ * </ul>
+ * Anything else (cross-attention with its own key count, such as Wan's 512 text tokens, or other d up to
+ * {@value RowAttentionKernels#MAX_D}) runs densely in f32 on {@link RowAttentionKernels}; bf16 inputs are widened
+ * to f32 copies for it (exact), which live only for the op.
  */
 public final class DeviceAttention {
     /** Query rows per block of the device masks and flash kernels. */
@@ -53,11 +70,11 @@ public final class DeviceAttention {
     /**
      * Dense attention {@code softmax(scale q k^T) v} per head.
      *
-     * @param q f32 (B, H, Nq, d)
-     * @param k f32 (B, H, Nk, d)
-     * @param v f32 (B, H, Nk, d)
+     * @param q f32 or bf16 (B, H, Nq, d)
+     * @param k (B, H, Nk, d), q's dtype
+     * @param v (B, H, Nk, d), q's dtype
      * @param scale the softmax scale; NaN means {@code 1 / sqrt(d)}
-     * @return the output and logsumexp
+     * @return the output and logsumexp, f32
      */
     public static Result dense(DeviceTensor q, DeviceTensor k, DeviceTensor v, float scale) {
         Op op = Op.of("DeviceAttention.dense", q);
@@ -75,13 +92,20 @@ public final class DeviceAttention {
         if (s.d > RowAttentionKernels.MAX_D) {
             throw op.fail("head dim d", s.d, "at most " + RowAttentionKernels.MAX_D);
         }
-        DeviceTensor out = op.session.allocate(DType.F32, s.b, s.h, s.nq, s.d);
-        DeviceTensor lse = op.session.allocate(DType.F32, s.b, s.h, s.nq);
-        op.graph.task("rowAttention", RowAttentionKernels::attention, new KernelContext(), op.f32("q", q),
-                op.f32("k", k), op.f32("v", v), (FloatArray) out.array(), (FloatArray) lse.array(), s.heads(), s.nq,
-                s.nk, s.d, sc);
-        op.grid("rowAttention", RowAttentionKernels.grid(s.heads() * s.nq));
-        return run(op, out, lse);
+        List<DeviceTensor> temps = new ArrayList<>();
+        try {
+            FloatArray qa = floats(op, "q", q, temps);
+            FloatArray ka = floats(op, "k", k, temps);
+            FloatArray va = floats(op, "v", v, temps);
+            DeviceTensor out = op.session.allocate(DType.F32, s.b, s.h, s.nq, s.d);
+            DeviceTensor lse = op.session.allocate(DType.F32, s.b, s.h, s.nq);
+            op.graph.task("rowAttention", RowAttentionKernels::attention, new KernelContext(), qa, ka, va,
+                    (FloatArray) out.array(), (FloatArray) lse.array(), s.heads(), s.nq, s.nk, s.d, sc);
+            op.grid("rowAttention", RowAttentionKernels.grid(s.heads() * s.nq));
+            return run(op, out, lse);
+        } finally {
+            temps.forEach(DeviceTensor::close);
+        }
     }
 
     /**
@@ -89,8 +113,8 @@ public final class DeviceAttention {
      * selection and the kept-block lists, for query blocks of {@value #QUERY_BLOCK} and key blocks of
      * {@value #KEY_BLOCK} tokens.
      *
-     * @param q f32 (B, H, N, d), d at most 256
-     * @param k f32 (B, H, N, d)
+     * @param q f32 or bf16 (B, H, N, d), d at most 256; bf16 is pooled as it lies (no f32 copy) when d is even
+     * @param k (B, H, N, d), q's dtype
      * @param mode DENSE, TOPK, TOPP or HYBRID
      * @param topk Top-k fraction in (0, 1] (TOPK and HYBRID)
      * @param topp Top-p threshold in (0, 1] (TOPP and HYBRID)
@@ -124,14 +148,23 @@ public final class DeviceAttention {
             default -> 0;
         };
         DeviceBlockMask mask = new DeviceBlockMask(op.session, tasks, s.b, s.h, s.nq, mode);
+        List<DeviceTensor> temps = new ArrayList<>();
         try {
-            tasks.addPooledMap(op.graph, op.grids, "m", op.f32("q", q), op.f32("k", k), sc, s.h, false);
+            if (s.bf16() && s.d % 2 == 0) {
+                tasks.addPooledMapPairs(op.graph, op.grids, "m", pairs(op, "q", q), pairs(op, "k", k), true, sc, s.h,
+                        false);
+            } else {
+                tasks.addPooledMap(op.graph, op.grids, "m", floats(op, "q", q, temps), floats(op, "k", k, temps), sc,
+                        s.h, false);
+            }
             tasks.addSelection(op.graph, op.grids, "m", count, usesP ? topp : 0);
             op.run();
             return mask;
         } catch (RuntimeException e) {
             mask.close();
             throw e;
+        } finally {
+            temps.forEach(DeviceTensor::close);
         }
     }
 
@@ -139,12 +172,12 @@ public final class DeviceAttention {
      * Block-sparse attention: each query block attends only to the key blocks its mask keeps (a query block with
      * none gets output 0 and logsumexp -inf).
      *
-     * @param q f32 (B, H, N, d), d 64 or 128
-     * @param k f32 (B, H, N, d)
-     * @param v f32 (B, H, N, d)
+     * @param q f32 or bf16 (B, H, N, d), d 64 or 128
+     * @param k (B, H, N, d), q's dtype
+     * @param v (B, H, N, d), q's dtype
      * @param mask a mask of q's batch, heads and tokens, from {@link #blockMask}
      * @param scale the softmax scale; NaN means {@code 1 / sqrt(d)}
-     * @return the output and logsumexp
+     * @return the output and logsumexp, f32
      */
     public static Result sparse(DeviceTensor q, DeviceTensor k, DeviceTensor v, DeviceBlockMask mask, float scale) {
         Op op = Op.of("DeviceAttention.sparse", q);
@@ -184,11 +217,13 @@ public final class DeviceAttention {
 
     /**
      * The backward of {@link #dense} or {@link #sparse}, as {@code Attention.backward} computes it with the same
-     * mask: on the flash kernels ({@code FlashBackwardKernels}: a dQ pass over each query block's kept key blocks and a
-     * dK/dV pass over each key block's query blocks) where the forward ran them, else (cross-attention, other d) on
-     * {@link RowAttentionKernels}' backward.
+     * mask: on the flash kernels ({@code FlashBackwardKernels} for f32, {@code FlashBackwardMmaKernels} for bf16: a
+     * dQ pass over each query block's kept key blocks and a dK/dV pass over each key block's query blocks) where the
+     * forward ran them, else (cross-attention, other d) on {@link RowAttentionKernels}' backward in f32. The gradients
+     * are f32 in every case.
      *
-     * @param dOut gradient with respect to the output, f32 (B, H, Nq, d)
+     * @param dOut gradient with respect to the output (B, H, Nq, d): f32, or for bf16 inputs f32 (rounded to bf16
+     *     for the tensor cores) or bf16
      * @param q the forward's queries
      * @param k the forward's keys
      * @param v the forward's values
@@ -243,23 +278,36 @@ public final class DeviceAttention {
             colStart = t.colStart;
             colBlocks = t.colBlocks;
         }
-        FlashBackwardTasks tasks = op.session.scratch("flash backward " + s.heads() + " " + s.nq + " " + s.d,
-                () -> new FlashBackwardTasks(s.heads(), s.nq, s.d, QUERY_BLOCK, KEY_BLOCK),
-                t -> List.of(t.qdo, t.kv, t.stats));
         DeviceTensor dq = op.session.allocate(DType.F32, q.shape());
         DeviceTensor dk = op.session.allocate(DType.F32, q.shape());
         DeviceTensor dv = op.session.allocate(DType.F32, q.shape());
         Gradients g = new Gradients(dq, dk, dv);
+        List<DeviceTensor> temps = new ArrayList<>();
         try {
-            tasks.addBackward(op.graph, op.grids, "b", op.f32("q", q), op.f32("k", k), op.f32("v", v),
-                    op.f32("dOut", dOut), op.f32("forward.out", forward.out()),
-                    op.f32("forward.logsumexp", forward.logsumexp()), rowStart, rowBlocks, colStart, colBlocks,
-                    (FloatArray) dq.array(), (FloatArray) dk.array(), (FloatArray) dv.array(), sc);
+            FloatArray out = op.f32("forward.out", forward.out());
+            FloatArray lse = op.f32("forward.logsumexp", forward.logsumexp());
+            if (s.bf16()) {
+                FlashBackwardMmaTasks tasks = op.session.scratch("flash backward bf16 " + s.heads() + " " + s.nq + " "
+                        + s.d, () -> new FlashBackwardMmaTasks(s.heads(), s.nq, s.d, QUERY_BLOCK, KEY_BLOCK, true),
+                        t -> List.of(t.delta, t.kFrag, t.vFrag));
+                tasks.addBackward(op.graph, op.grids, "b", pairs(op, "q", q), pairs(op, "k", k), pairs(op, "v", v),
+                        halves(op, "dOut", dOut, temps), out, lse, rowStart, rowBlocks, colStart, colBlocks,
+                        (FloatArray) dq.array(), (FloatArray) dk.array(), (FloatArray) dv.array(), sc);
+            } else {
+                FlashBackwardTasks tasks = op.session.scratch("flash backward " + s.heads() + " " + s.nq + " " + s.d,
+                        () -> new FlashBackwardTasks(s.heads(), s.nq, s.d, QUERY_BLOCK, KEY_BLOCK),
+                        t -> List.of(t.qdo, t.kv, t.stats));
+                tasks.addBackward(op.graph, op.grids, "b", op.f32("q", q), op.f32("k", k), op.f32("v", v),
+                        op.f32("dOut", dOut), out, lse, rowStart, rowBlocks, colStart, colBlocks,
+                        (FloatArray) dq.array(), (FloatArray) dk.array(), (FloatArray) dv.array(), sc);
+            }
             op.run();
             return g;
         } catch (RuntimeException e) {
             g.close();
             throw e;
+        } finally {
+            temps.forEach(DeviceTensor::close);
         }
     }
 
@@ -272,24 +320,27 @@ public final class DeviceAttention {
         DeviceTensor dk = op.session.allocate(DType.F32, k.shape());
         DeviceTensor dv = op.session.allocate(DType.F32, k.shape());
         Gradients g = new Gradients(dq, dk, dv);
-        FloatArray qa = op.f32("q", q);
-        FloatArray ka = op.f32("k", k);
-        FloatArray va = op.f32("v", v);
-        FloatArray oa = op.f32("forward.out", forward.out());
-        FloatArray la = op.f32("forward.logsumexp", forward.logsumexp());
-        FloatArray ga = op.f32("dOut", dOut);
-        op.graph.task("dq", RowAttentionKernels::backwardDq, new KernelContext(), qa, ka, va, oa, la, ga,
-                (FloatArray) dq.array(), s.heads(), s.nq, s.nk, s.d, scale);
-        op.grid("dq", RowAttentionKernels.grid(s.heads() * s.nq));
-        op.graph.task("dkdv", RowAttentionKernels::backwardDkDv, new KernelContext(), qa, ka, va, oa, la, ga,
-                (FloatArray) dk.array(), (FloatArray) dv.array(), s.heads(), s.nq, s.nk, s.d, scale);
-        op.grid("dkdv", RowAttentionKernels.grid(s.heads() * s.nk));
+        List<DeviceTensor> temps = new ArrayList<>();
         try {
+            FloatArray qa = floats(op, "q", q, temps);
+            FloatArray ka = floats(op, "k", k, temps);
+            FloatArray va = floats(op, "v", v, temps);
+            FloatArray oa = op.f32("forward.out", forward.out());
+            FloatArray la = op.f32("forward.logsumexp", forward.logsumexp());
+            FloatArray ga = floats(op, "dOut", dOut, temps);
+            op.graph.task("dq", RowAttentionKernels::backwardDq, new KernelContext(), qa, ka, va, oa, la, ga,
+                    (FloatArray) dq.array(), s.heads(), s.nq, s.nk, s.d, scale);
+            op.grid("dq", RowAttentionKernels.grid(s.heads() * s.nq));
+            op.graph.task("dkdv", RowAttentionKernels::backwardDkDv, new KernelContext(), qa, ka, va, oa, la, ga,
+                    (FloatArray) dk.array(), (FloatArray) dv.array(), s.heads(), s.nq, s.nk, s.d, scale);
+            op.grid("dkdv", RowAttentionKernels.grid(s.heads() * s.nk));
             op.run();
             return g;
         } catch (RuntimeException e) {
             g.close();
             throw e;
+        } finally {
+            temps.forEach(DeviceTensor::close);
         }
     }
 
@@ -297,9 +348,52 @@ public final class DeviceAttention {
             IntArray rowStart, IntArray rowBlocks) {
         DeviceTensor out = op.session.allocate(DType.F32, s.b, s.h, s.nq, s.d);
         DeviceTensor lse = op.session.allocate(DType.F32, s.b, s.h, s.nq);
-        FlashForwardTasks.addForward(op.graph, op.grids, "flash", op.f32("q", q), op.f32("k", k), op.f32("v", v),
-                (FloatArray) out.array(), (FloatArray) lse.array(), rowStart, rowBlocks, s.heads(), s.nq, s.d, scale);
+        try {
+            if (s.bf16()) {
+                FlashForwardMmaTasks.addForward(op.graph, op.grids, "flash", true, pairs(op, "q", q),
+                        pairs(op, "k", k), pairs(op, "v", v), (FloatArray) out.array(), (FloatArray) lse.array(),
+                        rowStart, rowBlocks, s.heads(), s.nq, s.d, scale);
+            } else {
+                FlashForwardTasks.addForward(op.graph, op.grids, "flash", op.f32("q", q), op.f32("k", k),
+                        op.f32("v", v), (FloatArray) out.array(), (FloatArray) lse.array(), rowStart, rowBlocks,
+                        s.heads(), s.nq, s.d, scale);
+            }
+        } catch (RuntimeException e) {
+            out.close();
+            lse.close();
+            throw e;
+        }
         return run(op, out, lse);
+    }
+
+    /** The f32 array of t, or of an f32 copy of a bf16 t widened by a task of the op (the copy joins temps). */
+    private static FloatArray floats(Op op, String arg, DeviceTensor t, List<DeviceTensor> temps) {
+        if (t != null && t.dtype() == DType.BF16) {
+            BFloat16Array src = (BFloat16Array) op.array(arg, t, DType.BF16);
+            DeviceTensor wide = op.session.allocate(DType.F32, t.shape());
+            temps.add(wide);
+            DeviceCasts.addToFloat32(op, arg + "ToF32", src, (FloatArray) wide.array(), (int) t.numel());
+            return (FloatArray) wide.array();
+        }
+        return op.f32(arg, t);
+    }
+
+    /** The int-pair view of a bf16 tensor (even element count), as the tensor-core kernels read it. */
+    private static IntArray pairs(Op op, String arg, DeviceTensor t) {
+        op.array(arg, t, DType.BF16);
+        return op.session.intPairs(t);
+    }
+
+    /** The int-pair view of a bf16 t, or of a bf16 copy of an f32 t rounded by a task of the op (joins temps). */
+    private static IntArray halves(Op op, String arg, DeviceTensor t, List<DeviceTensor> temps) {
+        if (t != null && t.dtype() == DType.F32) {
+            FloatArray src = op.f32(arg, t);
+            DeviceTensor narrow = op.session.allocate(DType.BF16, t.shape());
+            temps.add(narrow);
+            DeviceCasts.addToBFloat16(op, arg + "ToBf16", src, (BFloat16Array) narrow.array(), (int) t.numel());
+            return op.session.intPairs(narrow);
+        }
+        return pairs(op, arg, t);
     }
 
     private static Result run(Op op, DeviceTensor out, DeviceTensor lse) {
@@ -313,16 +407,24 @@ public final class DeviceAttention {
         }
     }
 
-    private record Shape(int b, int h, int nq, int nk, int d) {
+    private record Shape(int b, int h, int nq, int nk, int d, DType dtype) {
         int heads() {
             return b * h;
+        }
+
+        boolean bf16() {
+            return dtype == DType.BF16;
         }
     }
 
     private static Shape shape(Op op, DeviceTensor q, DeviceTensor k, DeviceTensor v) {
-        op.f32("q", q);
-        op.f32("k", k);
-        op.f32("v", v);
+        if (q == null || (q.dtype() != DType.F32 && q.dtype() != DType.BF16)) {
+            throw op.fail("q", q, "an F32 or BF16 device tensor");
+        }
+        DType dtype = q.dtype();
+        op.array("q", q, dtype);
+        op.array("k", k, dtype);
+        op.array("v", v, dtype);
         if (q.rank() != 4 || q.numel() == 0) {
             throw op.fail("q's shape", Arrays.toString(q.shape()), "(B, H, N, d) with no zero dimension");
         }
@@ -333,7 +435,7 @@ public final class DeviceAttention {
                     + Arrays.toString(qs));
         }
         op.shape("v", v, ks);
-        return new Shape(qs[0], qs[1], qs[2], ks[2], qs[3]);
+        return new Shape(qs[0], qs[1], qs[2], ks[2], qs[3], dtype);
     }
 
     private static float scale(Op op, float scale, int d) {

@@ -1,6 +1,7 @@
 package io.sparge4j.kernels.attention;
 
 import io.sparge4j.kernels.KernelContext;
+import io.sparge4j.kernels.KernelMath;
 import io.sparge4j.kernels.types.arrays.ByteArray;
 import io.sparge4j.kernels.types.arrays.IntArray;
 
@@ -14,8 +15,12 @@ import io.sparge4j.kernels.types.arrays.IntArray;
  * {@link #countColumns}, {@code colStart = exclusiveScan(colCounts)}, {@link #fillColumnBlocks}.
  */
 public final class BlockListKernels {
-    /** Work-group size of {@link #exclusiveScan} and {@link #fillRowBlocks}. */
+    /** Work-group size of every kernel here but {@link #exclusiveScan}'s single group, which has it too. */
     public static final int GROUP = 256;
+    /** Adjacent columns per work-group of the column kernels. */
+    public static final int COLUMN_TILE = 32;
+    /** Row slices per column in the column kernels: {@code GROUP / COLUMN_TILE}. */
+    public static final int ROW_SLICES = GROUP / COLUMN_TILE;
 
     private BlockListKernels() {
     }
@@ -87,8 +92,12 @@ public final class BlockListKernels {
     }
 
     /**
-     * {@code colCounts[c]}: how many query blocks keep key block c; one work-item per column (adjacent
-     * work-items read adjacent flags). Launch: 1D grid of at least {@code heads * nk}, any local size.
+     * {@code colCounts[c]}: how many query blocks keep key block c. One work-group of {@link #GROUP} per
+     * {@link #COLUMN_TILE} columns: each column's query blocks are cut into {@link #ROW_SLICES} contiguous slices
+     * counted by as many work-items at once (a warp reads 32 adjacent flags of one row), the slices' counts then
+     * added in local memory. One work-item per column walking all nq rows left the device latency-bound with only
+     * heads * nk work-items. Launch: 1D grid {@link #columnGroups}{@code (heads * nk) * GROUP}, local size
+     * {@link #GROUP}.
      *
      * @param ctx the work-item
      * @param keep flags (heads * nq, nk)
@@ -98,23 +107,26 @@ public final class BlockListKernels {
      * @param nk key blocks per head
      */
     public static void countColumns(KernelContext ctx, ByteArray keep, IntArray colCounts, int heads, int nq, int nk) {
-        int c = ctx.globalIdx;
-        if (c < heads * nk) {
-            int bh = c / nk;
-            int j = c % nk;
-            int count = 0;
-            for (int i = 0; i < nq; i++) {
-                if (keep.get((bh * nq + i) * nk + j) != 0) {
-                    count++;
-                }
+        int[] partial = ctx.allocateIntLocalArray(GROUP);
+        int lid = ctx.localIdx;
+        int col = lid % COLUMN_TILE;
+        int c = ctx.groupIdx * COLUMN_TILE + col;
+        partial[lid] = sliceCount(keep, c, lid / COLUMN_TILE, heads, nq, nk);
+        ctx.localBarrier();
+        if (lid < COLUMN_TILE && c < heads * nk) {
+            int total = 0;
+            for (int s = 0; s < ROW_SLICES; s++) {
+                total += partial[s * COLUMN_TILE + col];
             }
-            colCounts.set(c, count);
+            colCounts.set(c, total);
         }
     }
 
     /**
-     * Writes each key block's query blocks, ascending, at {@code colBlocks[colStart[c] ...]}; one work-item per
-     * column. Launch: 1D grid of at least {@code heads * nk}, any local size.
+     * Writes each key block's query blocks, ascending, at {@code colBlocks[colStart[c] ...]}, sliced as
+     * {@link #countColumns}: each work-item counts its slice of the column again, takes the counts of the slices
+     * above it from local memory as its offset, and writes its slice's kept query blocks in order. Launch: as
+     * {@link #countColumns}.
      *
      * @param ctx the work-item
      * @param keep flags (heads * nq, nk)
@@ -126,18 +138,54 @@ public final class BlockListKernels {
      */
     public static void fillColumnBlocks(KernelContext ctx, ByteArray keep, IntArray colStart, IntArray colBlocks,
             int heads, int nq, int nk) {
-        int c = ctx.globalIdx;
+        int[] partial = ctx.allocateIntLocalArray(GROUP);
+        int lid = ctx.localIdx;
+        int col = lid % COLUMN_TILE;
+        int slice = lid / COLUMN_TILE;
+        int c = ctx.groupIdx * COLUMN_TILE + col;
+        partial[lid] = sliceCount(keep, c, slice, heads, nq, nk);
+        ctx.localBarrier();
         if (c < heads * nk) {
+            int w = colStart.get(c);
+            for (int s = 0; s < slice; s++) {
+                w += partial[s * COLUMN_TILE + col];
+            }
             int bh = c / nk;
             int j = c % nk;
-            int w = colStart.get(c);
-            for (int i = 0; i < nq; i++) {
+            int per = (nq + ROW_SLICES - 1) / ROW_SLICES;
+            int end = KernelMath.min(slice * per + per, nq);
+            for (int i = slice * per; i < end; i++) {
                 if (keep.get((bh * nq + i) * nk + j) != 0) {
                     colBlocks.set(w, i);
                     w++;
                 }
             }
         }
+    }
+
+    /**
+     * @param columns heads * nk
+     * @return work-groups of {@link #countColumns} and {@link #fillColumnBlocks}
+     */
+    public static int columnGroups(int columns) {
+        return (columns + COLUMN_TILE - 1) / COLUMN_TILE;
+    }
+
+    /** Kept flags of column c among query blocks of slice {@code slice} (0 past the last column). */
+    private static int sliceCount(ByteArray keep, int c, int slice, int heads, int nq, int nk) {
+        int count = 0;
+        if (c < heads * nk) {
+            int bh = c / nk;
+            int j = c % nk;
+            int per = (nq + ROW_SLICES - 1) / ROW_SLICES;
+            int end = KernelMath.min(slice * per + per, nq);
+            for (int i = slice * per; i < end; i++) {
+                if (keep.get((bh * nq + i) * nk + j) != 0) {
+                    count++;
+                }
+            }
+        }
+        return count;
     }
 
     /** In-place inclusive Hillis-Steele scan of a {@link #GROUP}-entry local array; every work-item calls it. */

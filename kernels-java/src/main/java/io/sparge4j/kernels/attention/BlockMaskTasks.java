@@ -152,14 +152,73 @@ public final class BlockMaskTasks {
         graph.task(prefix + "PoolQ", BlockPoolingKernels::poolBlocks, new KernelContext(), q, qPooled, heads,
                         headsPerBatch, tokens, d, queryBlock, headStride, tokenStride)
                 .task(prefix + "PoolK", BlockPoolingKernels::poolBlocks, new KernelContext(), k, kPooled, heads,
-                        headsPerBatch, tokens, d, keyBlock, headStride, tokenStride)
-                .task(prefix + "Softmax", PooledSoftmaxKernels::pooledSoftmax, new KernelContext(), qPooled, kPooled,
-                        probs, nq, nk, d, scale);
+                        headsPerBatch, tokens, d, keyBlock, headStride, tokenStride);
         grids.setWorkerGrid(g + prefix + "PoolQ", grid(rows() * d, 128));
         grids.setWorkerGrid(g + prefix + "PoolK", grid(columns() * d, 128));
+        return addSoftmax(graph, grids, prefix, scale);
+    }
+
+    /**
+     * As {@link #addPooledMap} for q and k stored in bf16 or f16 and passed as int views of pairs (two elements per
+     * int, element {@code 2p} in the low half: {@code IntArray.fromSegmentShallow(half.getSegment())}, the operands
+     * of the tensor-core attention kernels): adds {@code <prefix>Pool} (q and k pooled in one launch, reading the
+     * 16-bit values directly, no f32 copy) and {@code <prefix>Softmax}. The pooled values equal those of
+     * {@link #addPooledMap} over f32 copies of the same values, bit for bit.
+     *
+     * @param graph the graph to extend; q and k must be on the device by then
+     * @param grids receives the tasks' grids
+     * @param prefix task id prefix, unique in the graph
+     * @param q queries as int pairs, (B, H, tokens, d) or, when {@code tokensBeforeHeads}, (B, tokens, H, d)
+     * @param k keys as int pairs, laid out as q
+     * @param bf16 true for bf16, false for f16
+     * @param scale softmax scale (usually 1/sqrt(d))
+     * @param headsPerBatch H (heads / H is B)
+     * @param tokensBeforeHeads whether q and k are (B, tokens, H, d)
+     * @return the graph
+     * @throws IllegalArgumentException if d is odd, headsPerBatch does not divide heads, or an array is too small
+     */
+    public TaskGraph addPooledMapPairs(TaskGraph graph, GridScheduler grids, String prefix, IntArray q, IntArray k,
+            boolean bf16, float scale, int headsPerBatch, boolean tokensBeforeHeads) {
+        if (headsPerBatch <= 0 || heads % headsPerBatch != 0) {
+            throw new IllegalArgumentException("BlockMaskTasks.addPooledMapPairs: headsPerBatch is " + headsPerBatch
+                    + ", expected a positive divisor of heads " + heads);
+        }
+        if (d % 2 != 0) {
+            throw new IllegalArgumentException("BlockMaskTasks.addPooledMapPairs: d is " + d
+                    + ", expected an even head dimension (the inputs are read as pairs)");
+        }
+        checkPairs("q", q);
+        checkPairs("k", k);
+        int headStride = tokensBeforeHeads ? d : tokens * d;
+        int tokenStride = tokensBeforeHeads ? headsPerBatch * d : d;
+        if (bf16) {
+            graph.task(prefix + "Pool", BlockPoolingKernels::poolPairsBF16, new KernelContext(), q, k, qPooled,
+                    kPooled, heads, headsPerBatch, tokens, d, queryBlock, keyBlock, headStride, tokenStride);
+        } else {
+            graph.task(prefix + "Pool", BlockPoolingKernels::poolPairsF16, new KernelContext(), q, k, qPooled,
+                    kPooled, heads, headsPerBatch, tokens, d, queryBlock, keyBlock, headStride, tokenStride);
+        }
+        grids.setWorkerGrid(graph.getTaskGraphName() + "." + prefix + "Pool", grid((rows() + columns()) * (d / 2),
+                128));
+        return addSoftmax(graph, grids, prefix, scale);
+    }
+
+    private void checkPairs(String name, IntArray a) {
+        int ints = heads * tokens * d / 2;
+        if (a == null || a.getSize() < ints) {
+            throw new IllegalArgumentException("BlockMaskTasks.addPooledMapPairs: " + name + " has "
+                    + (a == null ? "no array" : a.getSize() + " ints") + ", expected at least " + ints + " (heads "
+                    + heads + " x tokens " + tokens + " x d " + d + " / 2 pairs)");
+        }
+    }
+
+    /** Adds {@code <prefix>Softmax}: the pooled map from {@link #qPooled} and {@link #kPooled} into {@link #probs}. */
+    private TaskGraph addSoftmax(TaskGraph graph, GridScheduler grids, String prefix, float scale) {
+        graph.task(prefix + "Softmax", PooledSoftmaxKernels::pooledSoftmax, new KernelContext(), qPooled, kPooled,
+                probs, nq, nk, d, scale);
         int softmaxGroups = heads * ((nq + PooledSoftmaxKernels.ROWS - 1) / PooledSoftmaxKernels.ROWS);
-        grids.setWorkerGrid(g + prefix + "Softmax", grid(softmaxGroups * PooledSoftmaxKernels.GROUP,
-                PooledSoftmaxKernels.GROUP));
+        grids.setWorkerGrid(graph.getTaskGraphName() + "." + prefix + "Softmax",
+                grid(softmaxGroups * PooledSoftmaxKernels.GROUP, PooledSoftmaxKernels.GROUP));
         return graph;
     }
 
@@ -209,9 +268,10 @@ public final class BlockMaskTasks {
         grids.setWorkerGrid(g + prefix + "Select", grid(rows * BlockSelectKernels.GROUP, BlockSelectKernels.GROUP));
         grids.setWorkerGrid(g + prefix + "ScanRows", grid(BlockListKernels.GROUP, BlockListKernels.GROUP));
         grids.setWorkerGrid(g + prefix + "FillRows", grid(rows * BlockListKernels.GROUP, BlockListKernels.GROUP));
-        grids.setWorkerGrid(g + prefix + "CountCols", grid(columns, 64));
+        int columnItems = BlockListKernels.columnGroups(columns) * BlockListKernels.GROUP;
+        grids.setWorkerGrid(g + prefix + "CountCols", grid(columnItems, BlockListKernels.GROUP));
         grids.setWorkerGrid(g + prefix + "ScanCols", grid(BlockListKernels.GROUP, BlockListKernels.GROUP));
-        grids.setWorkerGrid(g + prefix + "FillCols", grid(columns, 64));
+        grids.setWorkerGrid(g + prefix + "FillCols", grid(columnItems, BlockListKernels.GROUP));
         return graph;
     }
 

@@ -3,6 +3,7 @@ package io.sparge4j.kernels.attention;
 import io.sparge4j.kernels.KernelContext;
 import io.sparge4j.kernels.KernelMath;
 import io.sparge4j.kernels.types.arrays.FloatArray;
+import io.sparge4j.kernels.types.arrays.IntArray;
 
 /**
  * Block mean pooling of queries or keys: (B, H, n, d) or (B, n, H, d) row-major into (B, H, blocks, d), where block {@code i}
@@ -50,5 +51,110 @@ public final class BlockPoolingKernels {
             }
             pooled.set(idx, acc / len);
         }
+    }
+
+    /**
+     * {@link #poolBlocks} of q and k together (one launch) from bf16 inputs read as int pairs (two elements per int,
+     * element {@code 2p} in the low half, as the tensor-core kernels read them), so no f32 copy of q or k is made.
+     * Each bf16 value widens to f32 exactly and the sums run in f32 in token order, so the pooled values equal
+     * {@link #poolBlocks}' over f32 copies of the same values, bit for bit.
+     *
+     * <p>One work-item per pooled pair of columns {@code (bh, block, p)}: work-items {@code 0 .. heads * nqb * d/2}
+     * pool q into {@code qPooled}, the next {@code heads * nkb * d/2} pool k into {@code kPooled}. Adjacent
+     * work-items read adjacent ints of a token row (coalesced) and write adjacent float pairs.
+     * Launch: 1D grid of at least {@code heads * (nqb + nkb) * d / 2} work-items, any local size (e.g. 128); d even,
+     * strides even.
+     *
+     * @param ctx the work-item
+     * @param q queries as int pairs, {@code heads * n * d / 2} ints
+     * @param k keys as int pairs, laid out as q
+     * @param qPooled output (heads, ceil(n / queryBlock), d)
+     * @param kPooled output (heads, ceil(n / keyBlock), d)
+     * @param heads B * H
+     * @param headsPerBatch H
+     * @param n tokens per head
+     * @param d head dimension, even
+     * @param queryBlock tokens per query block
+     * @param keyBlock tokens per key block
+     * @param headStride elements between heads h and h + 1 of one batch (even)
+     * @param tokenStride elements between tokens t and t + 1 of one head (even)
+     */
+    public static void poolPairsBF16(KernelContext ctx, IntArray q, IntArray k, FloatArray qPooled,
+            FloatArray kPooled, int heads, int headsPerBatch, int n, int d, int queryBlock, int keyBlock,
+            int headStride, int tokenStride) {
+        poolPairs(ctx, q, k, qPooled, kPooled, heads, headsPerBatch, n, d, queryBlock, keyBlock, headStride,
+                tokenStride, true);
+    }
+
+    /**
+     * As {@link #poolPairsBF16} with f16 inputs (each f16 value widens to f32 exactly).
+     *
+     * @param ctx the work-item
+     * @param q queries as int pairs of f16
+     * @param k keys as int pairs of f16
+     * @param qPooled output (heads, ceil(n / queryBlock), d)
+     * @param kPooled output (heads, ceil(n / keyBlock), d)
+     * @param heads B * H
+     * @param headsPerBatch H
+     * @param n tokens per head
+     * @param d head dimension, even
+     * @param queryBlock tokens per query block
+     * @param keyBlock tokens per key block
+     * @param headStride elements between heads h and h + 1 of one batch (even)
+     * @param tokenStride elements between tokens t and t + 1 of one head (even)
+     */
+    public static void poolPairsF16(KernelContext ctx, IntArray q, IntArray k, FloatArray qPooled,
+            FloatArray kPooled, int heads, int headsPerBatch, int n, int d, int queryBlock, int keyBlock,
+            int headStride, int tokenStride) {
+        poolPairs(ctx, q, k, qPooled, kPooled, heads, headsPerBatch, n, d, queryBlock, keyBlock, headStride,
+                tokenStride, false);
+    }
+
+    /** The body of the pair pooling; bf16 is a constant at each call, so the JIT folds the format. */
+    private static void poolPairs(KernelContext ctx, IntArray q, IntArray k, FloatArray qPooled, FloatArray kPooled,
+            int heads, int headsPerBatch, int n, int d, int queryBlock, int keyBlock, int headStride, int tokenStride,
+            boolean bf16) {
+        int half = d / 2;
+        int qBlocks = (n + queryBlock - 1) / queryBlock;
+        int kBlocks = (n + keyBlock - 1) / keyBlock;
+        int qItems = heads * qBlocks * half;
+        int idx = ctx.globalIdx;
+        boolean isQ = idx < qItems;
+        int item = isQ ? idx : idx - qItems;
+        int blocks = isQ ? qBlocks : kBlocks;
+        int blockSize = isQ ? queryBlock : keyBlock;
+        if (item < heads * blocks * half) {
+            int p = item % half;
+            int blk = (item / half) % blocks;
+            int bh = item / (half * blocks);
+            int start = blk * blockSize;
+            int len = KernelMath.min(blockSize, n - start);
+            int base = ((bh / headsPerBatch) * headsPerBatch * n * d + (bh % headsPerBatch) * headStride
+                    + start * tokenStride) / 2 + p;
+            int step = tokenStride / 2;
+            float lo = 0f;
+            float hi = 0f;
+            for (int t = 0; t < len; t++) {
+                int pair = isQ ? q.get(base + t * step) : k.get(base + t * step);
+                lo += low(pair, bf16);
+                hi += high(pair, bf16);
+            }
+            int out = ((bh * blocks + blk) * d) + 2 * p;
+            if (isQ) {
+                qPooled.set(out, lo / len);
+                qPooled.set(out + 1, hi / len);
+            } else {
+                kPooled.set(out, lo / len);
+                kPooled.set(out + 1, hi / len);
+            }
+        }
+    }
+
+    private static float low(int pair, boolean bf16) {
+        return bf16 ? Float.intBitsToFloat(pair << 16) : KernelMath.halfToFloat((short) pair);
+    }
+
+    private static float high(int pair, boolean bf16) {
+        return bf16 ? Float.intBitsToFloat(pair & 0xffff0000) : KernelMath.halfToFloat((short) (pair >>> 16));
     }
 }

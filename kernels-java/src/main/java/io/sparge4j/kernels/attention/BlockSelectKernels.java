@@ -35,7 +35,7 @@ public final class BlockSelectKernels {
 
     /**
      * One work-group of {@link #GROUP} per row: a bitonic sort of (probability bits, block index) in local memory
-     * padded to a power of two, then one work-item walks the sorted row for the Top-p count, then every entry's
+     * padded to a power of two (each work-item takes whole compare-exchange pairs, so no lane idles), then one work-item walks the sorted row for the Top-p count, then every entry's
      * keep flag is written. Launch: 1D grid of {@code rows * GROUP}, local size {@link #GROUP};
      * {@code nk <= MAX_KEY_BLOCKS}.
      *
@@ -67,20 +67,21 @@ public final class BlockSelectKernels {
         ctx.localBarrier();
         for (int k = 2; k <= size; k *= 2) {
             for (int j = k / 2; j > 0; j /= 2) {
-                for (int e = lid; e < size; e += GROUP) {
-                    int partner = e ^ j;
-                    if (partner > e) {
-                        boolean inOrder = keys[e] > keys[partner]
-                                || (keys[e] == keys[partner] && index[e] < index[partner]);
-                        boolean ascendingRun = (e & k) == 0;
-                        if (ascendingRun != inOrder) {
-                            int tk = keys[e];
-                            keys[e] = keys[partner];
-                            keys[partner] = tk;
-                            int ti = index[e];
-                            index[e] = index[partner];
-                            index[partner] = ti;
-                        }
+                // one work-item per compared pair (e, e + j), e with bit j clear: every lane busy, half the trips
+                for (int pair = lid; pair < size / 2; pair += GROUP) {
+                    int e = ((pair & ~(j - 1)) << 1) | (pair & (j - 1));
+                    int partner = e + j;
+                    int ke = keys[e];
+                    int kp = keys[partner];
+                    int ie = index[e];
+                    int ip = index[partner];
+                    boolean inOrder = ke > kp || (ke == kp && ie < ip);
+                    boolean ascendingRun = (e & k) == 0;
+                    if (ascendingRun != inOrder) {
+                        keys[e] = kp;
+                        keys[partner] = ke;
+                        index[e] = ip;
+                        index[partner] = ie;
                     }
                 }
                 ctx.localBarrier();

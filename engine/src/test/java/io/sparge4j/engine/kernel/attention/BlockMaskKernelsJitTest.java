@@ -6,6 +6,7 @@ import io.sparge4j.engine.compute.GeneratedKernel;
 import io.sparge4j.engine.jit.KernelJit;
 import io.sparge4j.engine.jit.Nvcc;
 import io.sparge4j.kernels.KernelContext;
+import io.sparge4j.kernels.attention.AttentionCastKernels;
 import io.sparge4j.kernels.attention.BlockListKernels;
 import io.sparge4j.kernels.attention.BlockPoolingKernels;
 import io.sparge4j.kernels.attention.BlockSelectKernels;
@@ -26,7 +27,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * The block-mask kernels translate to OpenCL C (PoCL-like features) and to CUDA C for an H200-like device without
  * fp64 (so that a kernel relying on doubles would be refused), and the CUDA C compiles with nvcc for sm_90 without
- * warnings: the CUDA half of the portability check that needs no GPU (the OpenCL half runs in
+ * warnings and without register spills (ptxas -v): the CUDA half of the portability check that needs no GPU (the OpenCL half runs in
  * {@link BlockMaskKernelsTest}). The nvcc check is skipped with a reason when nvcc is absent.
  */
 class BlockMaskKernelsJitTest {
@@ -37,7 +38,7 @@ class BlockMaskKernelsJitTest {
     static List<Method> kernels() {
         List<Method> out = new ArrayList<>();
         for (Class<?> c : List.of(BlockPoolingKernels.class, PooledSoftmaxKernels.class, BlockSelectKernels.class,
-                BlockListKernels.class)) {
+                BlockListKernels.class, AttentionCastKernels.class)) {
             for (Method m : c.getDeclaredMethods()) {
                 if (Modifier.isPublic(m.getModifiers()) && Modifier.isStatic(m.getModifiers())
                         && m.getReturnType() == void.class) {
@@ -75,6 +76,8 @@ class BlockMaskKernelsJitTest {
         GeneratedKernel k = KernelJit.shared().compile(m, args, Dialect.CUDA, H200_NO_FP64, 256);
         assertEquals(m.getName(), k.entryName());
         Nvcc.assumePresent();
-        Nvcc.compile(m.getName(), k.source(), "sm_90", Nvcc.Output.CUBIN, List.of()).assertCleanCompile();
+        Nvcc.Result result = Nvcc.compileCubin(m.getName(), k.source(), "sm_90").assertCleanCompile();
+        Nvcc.KernelResources resources = result.assertNoSpills(m.getName());
+        System.out.println(m.getDeclaringClass().getSimpleName() + "." + m.getName() + ": " + resources);
     }
 }

@@ -46,8 +46,9 @@ class BlockMaskKernelsTest {
 
     /**
      * Shapes (B, H, N, d), (k, p) and layouts. N = 1000: 8 query blocks (the last of 104 tokens) and 16 key blocks
-     * (the last of 40); N = 700: 6 query blocks (the last of 60, and not a multiple of the softmax kernel's 4 rows
-     * per group) and 11 key blocks (the last of 60).
+     * (the last of 40); N = 700: 6 query blocks (the last of 60, and not a multiple of the softmax kernel's 16 rows
+     * per group) and 11 key blocks (the last of 60); N = 2100 at d = 40: 17 query blocks (two softmax groups per
+     * head, the second with one live row) and d not a multiple of the softmax kernel's 16-column key tile.
      */
     static List<Arguments> cases() {
         List<Arguments> out = new ArrayList<>();
@@ -56,6 +57,7 @@ class BlockMaskKernelsTest {
                 out.add(Arguments.of(backend, mode, 1, 2, 1000, 64, 0.2, 0.6, AttentionLayout.BHND));
                 out.add(Arguments.of(backend, mode, 2, 3, 1000, 128, 0.2, 0.6, AttentionLayout.BHND));
             }
+            out.add(Arguments.of(backend, MaskMode.HYBRID, 1, 2, 2100, 40, 0.2, 0.6, AttentionLayout.BHND));
             // Tiny k and p: one block per row.
             out.add(Arguments.of(backend, MaskMode.HYBRID, 2, 2, 700, 64, 1e-3, 1e-3, AttentionLayout.BHND));
             // Tokens before heads, (B, N, H, d).

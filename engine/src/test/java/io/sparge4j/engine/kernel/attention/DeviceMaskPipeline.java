@@ -12,7 +12,11 @@ import io.sparge4j.kernels.GridScheduler;
 import io.sparge4j.kernels.TaskGraph;
 import io.sparge4j.kernels.attention.BlockMaskTasks;
 import io.sparge4j.kernels.enums.DataTransferMode;
+import io.sparge4j.kernels.types.arrays.BFloat16Array;
 import io.sparge4j.kernels.types.arrays.FloatArray;
+import io.sparge4j.kernels.types.arrays.HalfFloatArray;
+import io.sparge4j.kernels.types.arrays.HalfWidthFloatArray;
+import io.sparge4j.kernels.types.arrays.IntArray;
 
 import java.util.Arrays;
 
@@ -80,6 +84,25 @@ final class DeviceMaskPipeline implements AutoCloseable {
         TaskGraph g = new TaskGraph("mask").transferToDevice(DataTransferMode.FIRST_EXECUTION, qa, ka);
         GridScheduler s = new GridScheduler();
         t.addPooledMap(g, s, "m", qa, ka, scale, h, tokensBeforeHeads);
+        t.addSelection(g, s, "m", topk(mode, topk, t.keyBlocks()), topp(mode, topp));
+        g.transferToHost(DataTransferMode.EVERY_EXECUTION, t.qPooled, t.kPooled, t.probs);
+        return execute(g, s, t, t.qPooled.toHeapArray(), t.kPooled.toHeapArray());
+    }
+
+    /**
+     * As {@link #fromInputs} with q and k stored in bf16 or f16 ({@code BlockMaskTasks.addPooledMapPairs}: the
+     * pooling reads the 16-bit values as int pairs); the values are rounded to the format first.
+     */
+    Result fromHalfInputs(boolean bf16, float[] q, float[] k, int b, int h, boolean tokensBeforeHeads, int n, int d,
+            int queryBlock, int keyBlock, float scale, MaskMode mode, double topk, double topp) {
+        BlockMaskTasks t = poisoned(new BlockMaskTasks(b * h, n, d, queryBlock, keyBlock));
+        HalfWidthFloatArray qh = bf16 ? BFloat16Array.fromArray(q) : HalfFloatArray.fromArray(q);
+        HalfWidthFloatArray kh = bf16 ? BFloat16Array.fromArray(k) : HalfFloatArray.fromArray(k);
+        IntArray qa = IntArray.fromSegmentShallow(qh.getSegment());
+        IntArray ka = IntArray.fromSegmentShallow(kh.getSegment());
+        TaskGraph g = new TaskGraph("mask").transferToDevice(DataTransferMode.FIRST_EXECUTION, qa, ka);
+        GridScheduler s = new GridScheduler();
+        t.addPooledMapPairs(g, s, "m", qa, ka, bf16, scale, h, tokensBeforeHeads);
         t.addSelection(g, s, "m", topk(mode, topk, t.keyBlocks()), topp(mode, topp));
         g.transferToHost(DataTransferMode.EVERY_EXECUTION, t.qPooled, t.kPooled, t.probs);
         return execute(g, s, t, t.qPooled.toHeapArray(), t.kPooled.toHeapArray());
