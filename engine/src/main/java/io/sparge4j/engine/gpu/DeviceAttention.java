@@ -40,9 +40,10 @@ import java.util.function.IntUnaryOperator;
  * is). The mask ({@link #blockMask}) pools the bf16 q and k directly, giving the very mask the f32 kernels give on
  * the widened values.</li>
  * </ul>
- * Anything else (cross-attention with its own key count, such as Wan's 512 text tokens, or other d up to
- * {@value RowAttentionKernels#MAX_D}) runs densely in f32 on {@link RowAttentionKernels}; bf16 inputs are widened
- * to f32 copies for it (exact), which live only for the op.
+ * Cross-attention forward (its own key count, such as Wan's 512 text tokens) with d of 64 or 128 runs the f32 flash
+ * kernel over every key block ({@code FlashForwardKernels.flashForwardCross}); anything else (its backward, other d
+ * up to {@value RowAttentionKernels#MAX_D}) runs densely in f32 on {@link RowAttentionKernels}. bf16 inputs are
+ * widened to f32 copies for these (exact), which live only for the op.
  */
 public final class DeviceAttention {
     /** Query rows per block of the device masks and flash kernels. */
@@ -88,6 +89,9 @@ public final class DeviceAttention {
             DeviceTensor rowBlocks = op.session.constant("dense rowBlocks " + rows + " " + nk,
                     () -> ints(rows * nk, e -> e % nk));
             return flash(op, q, k, v, s, sc, (IntArray) rowStart.array(), (IntArray) rowBlocks.array());
+        }
+        if (flashHeadDim(s.d)) {
+            return crossFlash(op, q, k, v, s, sc);
         }
         if (s.d > RowAttentionKernels.MAX_D) {
             throw op.fail("head dim d", s.d, "at most " + RowAttentionKernels.MAX_D);
@@ -364,6 +368,33 @@ public final class DeviceAttention {
             throw e;
         }
         return run(op, out, lse);
+    }
+
+    /**
+     * Dense attention of Nq queries over Nk != Nq keys (cross-attention) on the f32 flash kernel, every key block
+     * listed for every query block; bf16 inputs are widened first (the copies are freed with the op).
+     */
+    private static Result crossFlash(Op op, DeviceTensor q, DeviceTensor k, DeviceTensor v, Shape s, float scale) {
+        int rows = s.heads() * ceil(s.nq, QUERY_BLOCK);
+        int nk = ceil(s.nk, KEY_BLOCK);
+        DeviceTensor rowStart = op.session.constant("dense rowStart " + rows + " " + nk,
+                () -> ints(rows + 1, i -> i * nk));
+        DeviceTensor rowBlocks = op.session.constant("dense rowBlocks " + rows + " " + nk,
+                () -> ints(rows * nk, e -> e % nk));
+        List<DeviceTensor> temps = new ArrayList<>();
+        try {
+            FloatArray qa = floats(op, "q", q, temps);
+            FloatArray ka = floats(op, "k", k, temps);
+            FloatArray va = floats(op, "v", v, temps);
+            DeviceTensor out = op.session.allocate(DType.F32, s.b, s.h, s.nq, s.d);
+            DeviceTensor lse = op.session.allocate(DType.F32, s.b, s.h, s.nq);
+            FlashForwardTasks.addCrossForward(op.graph, op.grids, "crossFlash", qa, ka, va, (FloatArray) out.array(),
+                    (FloatArray) lse.array(), (IntArray) rowStart.array(), (IntArray) rowBlocks.array(), s.heads(),
+                    s.nq, s.nk, s.d, scale);
+            return run(op, out, lse);
+        } finally {
+            temps.forEach(DeviceTensor::close);
+        }
     }
 
     /** The f32 array of t, or of an f32 copy of a bf16 t widened by a task of the op (the copy joins temps). */

@@ -3,6 +3,7 @@ package io.sparge4j.models.wan;
 import io.sparge4j.engine.gpu.DeviceActivations;
 import io.sparge4j.engine.gpu.DeviceAttention;
 import io.sparge4j.engine.gpu.DeviceBlockMask;
+import io.sparge4j.engine.gpu.DeviceCasts;
 import io.sparge4j.engine.gpu.DeviceElementwise;
 import io.sparge4j.engine.gpu.DeviceLinear;
 import io.sparge4j.engine.gpu.DeviceNorms;
@@ -38,8 +39,10 @@ import java.util.Objects;
  * kernel over every block. Cross-attention is dense. The statistics read each mask back after its attention has been
  * timed; the attention time is measured between two device synchronisations.
  *
- * <p>GEMMs run in f32 or in bf16 on tensor cores ({@link GemmPrecision}); with bf16 the matrices are uploaded as bf16
- * (rounded to nearest even), biases and norms stay f32, and every activation is f32.
+ * <p>{@link GemmPrecision#F32} runs everything in f32. {@link GemmPrecision#BF16} runs the GEMMs on tensor cores with
+ * the matrices uploaded as bf16 (rounded to nearest even) and self-attention on the tensor-core flash kernels over
+ * bf16 copies of q, k, v (the mask pooled from the same values), all with f32 accumulation; biases, norms,
+ * cross-attention and the activations between ops stay f32.
  */
 public final class DeviceWanModel implements WanTransformer {
     private static final String OP = "DeviceWanModel";
@@ -315,6 +318,12 @@ public final class DeviceWanModel implements WanTransformer {
         boolean dense = attention.denseAt(index, step);
         session.synchronize();
         long start = System.nanoTime();
+        if (precision == GemmPrecision.BF16) {
+            // the tensor-core kernels (and the mask, pooled from the same bf16 values); the casts count as attention
+            q = scope.own(DeviceCasts.toBFloat16(q));
+            k = scope.own(DeviceCasts.toBFloat16(k));
+            v = scope.own(DeviceCasts.toBFloat16(v));
+        }
         DeviceBlockMask mask = null;
         DeviceAttention.Result r;
         if (dense) {
