@@ -144,14 +144,17 @@ public final class DeviceAttention {
             throw op.fail("topp", topp, "a threshold in (0, 1] for " + mode);
         }
         float sc = scale(op, scale, s.d);
-        BlockMaskTasks tasks = new BlockMaskTasks(s.heads(), s.nq, s.d, QUERY_BLOCK, KEY_BLOCK);
+        String key = DeviceBlockMask.recycleKey(s.heads(), s.nq, s.d);
+        BlockMaskTasks recycled = op.session.takeRecycled(key);
+        BlockMaskTasks tasks = recycled != null ? recycled
+                : new BlockMaskTasks(s.heads(), s.nq, s.d, QUERY_BLOCK, KEY_BLOCK);
         int nk = tasks.keyBlocks();
         int count = switch (mode) {
             case DENSE -> nk;
             case TOPK, HYBRID -> BlockSelector.topkCount(topk, nk);
             default -> 0;
         };
-        DeviceBlockMask mask = new DeviceBlockMask(op.session, tasks, s.b, s.h, s.nq, mode);
+        DeviceBlockMask mask = new DeviceBlockMask(op.session, tasks, s.b, s.h, s.nq, mode, key);
         List<DeviceTensor> temps = new ArrayList<>();
         try {
             if (s.bf16() && s.d % 2 == 0) {

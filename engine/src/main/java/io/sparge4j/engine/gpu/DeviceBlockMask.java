@@ -21,10 +21,13 @@ public final class DeviceBlockMask implements AutoCloseable {
     private final int heads;
     private final int tokens;
     private final MaskMode mode;
+    private final String recycleKey;
     private boolean closed;
 
-    DeviceBlockMask(DeviceSession session, BlockMaskTasks tasks, int batch, int heads, int tokens, MaskMode mode) {
+    DeviceBlockMask(DeviceSession session, BlockMaskTasks tasks, int batch, int heads, int tokens, MaskMode mode,
+            String recycleKey) {
         this.session = session;
+        this.recycleKey = recycleKey;
         this.tasks = tasks;
         this.batch = batch;
         this.heads = heads;
@@ -77,8 +80,16 @@ public final class DeviceBlockMask implements AutoCloseable {
         }
         closed = true;
         if (session.isOpen()) {
-            arrays().forEach(session::disown);
+            session.recycle(recycleKey, tasks, arrays());
         }
+    }
+
+    /**
+     * @return the key under which a closed mask's lists wait for the next mask of the same sizes (the blocks are
+     *     always {@link DeviceAttention#QUERY_BLOCK} x {@link DeviceAttention#KEY_BLOCK})
+     */
+    static String recycleKey(int heads, int tokens, int d) {
+        return "BlockMaskTasks " + heads + " " + tokens + " " + d;
     }
 
     DeviceSession session() {

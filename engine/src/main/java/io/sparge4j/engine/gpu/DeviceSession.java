@@ -14,6 +14,7 @@ import io.sparge4j.kernels.TaskGraph;
 import io.sparge4j.kernels.types.arrays.IntArray;
 import io.sparge4j.kernels.types.arrays.NativeArray;
 
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -42,18 +43,20 @@ public final class DeviceSession implements AutoCloseable {
     private final KernelLauncher launcher;
     private final Map<NativeArray, DeviceBuffer> buffers = new IdentityHashMap<>();
     private final Set<DeviceStorage> live = Collections.newSetFromMap(new IdentityHashMap<>());
-    /** Freed buffers not yet returned: freeing waits for the queue on CUDA, so frees are batched at sync points. */
-    private final List<DeviceBuffer> pendingFrees = new ArrayList<>();
-    private long pendingBytes;
+    /**
+     * Freed buffers by byte size, handed to the next allocation of that size, as PyTorch's caching allocator does
+     * (exact sizes only: a model repeats the same shapes every layer and step). Allocating costs a driver call and
+     * freeing waits for the queue on CUDA, so without this every op's output would cost both. Reuse is safe because
+     * each session has one in-order queue: the new owner's writes come after the old owner's last use.
+     */
+    private final Map<Long, ArrayDeque<DeviceBuffer>> cache = new HashMap<>();
+    private long cachedBytes;
     private final Map<String, DeviceTensor> constants = new HashMap<>();
     private final Map<String, Object> scratch = new HashMap<>();
+    private final Map<String, ArrayDeque<Object>> recycled = new HashMap<>();
     private final MemoryStats memory = new MemoryStats();
     private boolean closed;
 
-    /** Pending frees are flushed (one wait for the queue) beyond this many buffers... */
-    static final int MAX_PENDING_FREES = 64;
-    /** ...or this many bytes. */
-    static final long MAX_PENDING_BYTES = 1L << 30;
 
     private DeviceSession(ComputeDevice device, KernelCompiler compiler) {
         this.device = device;
@@ -126,8 +129,8 @@ public final class DeviceSession implements AutoCloseable {
     }
 
     /**
-     * @return this session's device memory: buffers allocated and not yet freed (frees are batched, so a closed tensor
-     *     counts until the next synchronisation), and their high-water mark
+     * @return this session's device memory: bytes of open tensors and scratch, and their high-water mark (as
+     *     {@code torch.cuda.max_memory_allocated}; freed buffers kept for reuse are {@link #cachedBytes()})
      */
     public MemoryStats memory() {
         return memory;
@@ -137,7 +140,6 @@ public final class DeviceSession implements AutoCloseable {
     public void synchronize() {
         checkOpen("synchronize");
         guard("synchronize", device::synchronize);
-        flushFrees();
     }
 
     /**
@@ -156,7 +158,9 @@ public final class DeviceSession implements AutoCloseable {
         }
         closed = true;
         try {
-            flushFrees();
+            cache.values().forEach(q -> q.forEach(DeviceBuffer::close));
+            cache.clear();
+            cachedBytes = 0;
             for (DeviceStorage s : live) {
                 s.buffer.close();
             }
@@ -187,8 +191,7 @@ public final class DeviceSession implements AutoCloseable {
         }
         NativeArray handle = Handles.of(dtype, (int) elements);
         long bytes = Math.max(1, elements * dtype.byteSize());
-        DeviceBuffer buffer = guardGet("allocate " + bytes + " bytes", () -> device.allocate(bytes));
-        memory.allocated(bytes);
+        DeviceBuffer buffer = obtain(bytes);
         DeviceStorage storage = new DeviceStorage(dtype, elements, handle, buffer);
         buffers.put(handle, buffer);
         live.add(storage);
@@ -235,13 +238,44 @@ public final class DeviceSession implements AutoCloseable {
         return helper;
     }
 
+    /** Helpers kept per key by {@link #recycle}: enough for an op whose result is closed before the next is made. */
+    static final int MAX_RECYCLED = 2;
+
+    /**
+     * @param key names the helper kind and its sizes
+     * @return a helper {@link #recycle}d under {@code key}, its device buffers still adopted, or null
+     */
+    @SuppressWarnings("unchecked")
+    <T> T takeRecycled(String key) {
+        checkOpen("takeRecycled");
+        ArrayDeque<Object> q = recycled.get(key);
+        return q == null ? null : (T) q.pollFirst();
+    }
+
+    /**
+     * Keeps a closed result's helper with its device buffers for the next op of the same sizes (a model builds one
+     * mask per layer: without this, each costs host and device allocations of tens of megabytes and the frees'
+     * waits), or frees its buffers when {@value #MAX_RECYCLED} are kept already. Later work on the device queue may
+     * still read the old contents; the queue is in order, so the next op's writes come after it.
+     */
+    void recycle(String key, Object helper, List<? extends NativeArray> arrays) {
+        if (closed) {
+            return;
+        }
+        ArrayDeque<Object> q = recycled.computeIfAbsent(key, x -> new ArrayDeque<>());
+        if (q.size() < MAX_RECYCLED) {
+            q.addLast(helper);
+        } else {
+            arrays.forEach(this::disown);
+        }
+    }
+
     /** Gives a host-allocated kernel array (scratch of a kernels-java task helper) a device buffer of its own. */
     void adopt(NativeArray array) {
         checkOpen("adopt");
         if (!buffers.containsKey(array)) {
             long bytes = Math.max(1, array.getNumBytesOfSegment());
-            buffers.put(array, guardGet("allocate " + bytes + " bytes", () -> device.allocate(bytes)));
-            memory.allocated(bytes);
+            buffers.put(array, obtain(bytes));
         }
     }
 
@@ -297,7 +331,6 @@ public final class DeviceSession implements AutoCloseable {
         if (host.byteSize() > 0) {
             guard("toHost", () -> device.copyToHost(t.storage().buffer, 0, host.segment()));
         }
-        flushFrees();
         return host;
     }
 
@@ -312,23 +345,52 @@ public final class DeviceSession implements AutoCloseable {
         }
     }
 
-    private void deferFree(DeviceBuffer b) {
-        pendingFrees.add(b);
-        pendingBytes += b.byteSize();
-        if (pendingFrees.size() > MAX_PENDING_FREES || pendingBytes > MAX_PENDING_BYTES) {
-            flushFrees();
+    /** A cached buffer of exactly {@code bytes}, or a new one; when the device is full, the cache is emptied first. */
+    private DeviceBuffer obtain(long bytes) {
+        ArrayDeque<DeviceBuffer> q = cache.get(bytes);
+        DeviceBuffer b = q == null ? null : q.pollFirst();
+        if (b != null) {
+            cachedBytes -= bytes;
+        } else {
+            try {
+                b = guardGet("allocate " + bytes + " bytes", () -> device.allocate(bytes));
+            } catch (RuntimeException e) {
+                if (cachedBytes == 0) {
+                    throw e;
+                }
+                emptyCache();
+                b = guardGet("allocate " + bytes + " bytes", () -> device.allocate(bytes));
+            }
         }
+        memory.allocated(bytes);
+        return b;
     }
 
-    private void flushFrees() {
-        try {
-            guard("free", () -> pendingFrees.forEach(DeviceBuffer::close));
-        } finally {
-            memory.freed(pendingBytes);
-            pendingFrees.clear();
-            pendingBytes = 0;
-        }
+    private void deferFree(DeviceBuffer b) {
+        long bytes = b.byteSize();
+        cache.computeIfAbsent(bytes, x -> new ArrayDeque<>()).addLast(b);
+        cachedBytes += bytes;
+        memory.freed(bytes);
     }
+
+    /**
+     * Returns the cached free buffers to the driver (as {@code torch.cuda.empty_cache()}); tensors still open are
+     * untouched. Allocation calls it by itself when the device runs out of memory.
+     */
+    public void emptyCache() {
+        checkOpen("emptyCache");
+        List<DeviceBuffer> all = new ArrayList<>();
+        cache.values().forEach(all::addAll);
+        cache.clear();
+        cachedBytes = 0;
+        guard("free", () -> all.forEach(DeviceBuffer::close));
+    }
+
+    /** @return bytes held in freed buffers kept for reuse (not counted by {@link #memory()}) */
+    public long cachedBytes() {
+        return cachedBytes;
+    }
+
 
     boolean isOpen() {
         return !closed;

@@ -32,8 +32,43 @@ class DeviceSessionTrafficTest {
             chain(s, device, 1);
             int loads = device.loads;
             assertTrue(loads >= 8, "kernels loaded by the first chain: " + loads);
+            int allocations = device.allocations;
             chain(s, device, 2);
             assertEquals(loads, device.loads, "kernels loaded again by the second chain on new tensors");
+            assertEquals(allocations, device.allocations, "device allocations by the second chain: its tensors and"
+                    + " mask lists have the first chain's sizes, so every buffer comes from the session's cache");
+        }
+    }
+
+    /** Freed buffers wait in the cache (not counted as in use), come back for the same size, and emptyCache frees them. */
+    @Test
+    void freedBuffersAreCachedByExactSizeAndEmptyCacheReturnsThem() {
+        CountingDevice device = new CountingDevice(new EmulatorDevice());
+        try (DeviceSession s = DeviceSession.on(device, new EmulatorCompiler()); Tensor x = Tensor.randn(5, 100)) {
+            long base = s.memory().bytesInUse();
+            s.memory().resetPeak();
+            DeviceTensor a = s.upload(x);
+            assertEquals(base + 400, s.memory().bytesInUse(), "one f32 tensor of 100 elements in use");
+            a.close();
+            assertEquals(base, s.memory().bytesInUse(), "a closed tensor is not in use");
+            assertEquals(400, s.cachedBytes(), "its buffer is cached");
+            int allocations = device.allocations;
+            try (DeviceTensor b = s.upload(x); DeviceTensor c = s.zeros(50, 2)) {
+                assertEquals(allocations + 1, device.allocations, "b reuses the cached buffer; c, at the same size,"
+                        + " needs a new one as the cache is empty again");
+                assertEquals(0, s.cachedBytes());
+                assertEquals(base + 800, s.memory().peakBytes(), "peak: b and c");
+                try (Tensor back = b.toHost()) {
+                    org.junit.jupiter.api.Assertions.assertArrayEquals(x.toFloatArray(), back.toFloatArray(),
+                            "a reused buffer holds the new upload");
+                }
+            }
+            assertEquals(800, s.cachedBytes());
+            s.emptyCache();
+            assertEquals(0, s.cachedBytes());
+            int before = device.allocations;
+            s.upload(x).close();
+            assertEquals(before + 1, device.allocations, "after emptyCache a tensor needs a new buffer");
         }
     }
 
@@ -82,6 +117,7 @@ class DeviceSessionTrafficTest {
         int synchronizations;
         int launches;
         int loads;
+        int allocations;
 
         CountingDevice(ComputeDevice inner) {
             this.inner = inner;
@@ -109,6 +145,7 @@ class DeviceSessionTrafficTest {
 
         @Override
         public DeviceBuffer allocate(long bytes) {
+            allocations++;
             return inner.allocate(bytes);
         }
 
