@@ -63,6 +63,11 @@ class KernelJitCompileTest {
             Object[] tiling = {t.warpsM(), t.warpsN(), t.warpMTiles(), t.warpNTiles(), t.bk()};
             System.arraycopy(tiling, 0, args, 7, tiling.length);
         }
+        if (m.getName().endsWith("PairsAsync")) {
+            GemmKernels.AsyncPairTiling t = GemmKernels.ASYNC_PAIR_TILINGS.getFirst();
+            Object[] tiling = {t.warpsM(), t.warpsN(), t.warpMTiles(), t.warpNTiles(), t.bk(), t.stages()};
+            System.arraycopy(tiling, 0, args, 7, tiling.length);
+        }
         return args;
     }
 
