@@ -3,7 +3,10 @@ package io.sparge4j.engine.jit;
 import io.sparge4j.kernels.KernelContext;
 import io.sparge4j.kernels.types.arrays.IntArray;
 
-/** Tiny kernels exercising {@link KernelContext#mmaLoadMatrixX4} and the asynchronous copies, one per intrinsic. */
+/**
+ * Tiny kernels exercising {@link KernelContext#mmaLoadMatrixX4} and the asynchronous copies, one per intrinsic, and
+ * what they must write, computed in Java from PTX's definitions.
+ */
 public final class SharedMemoryLoadKernels {
     /** Ints of the local tile {@link #loadMatrix} fills from {@code in}. */
     public static final int TILE = 1024;
@@ -60,5 +63,45 @@ public final class SharedMemoryLoadKernels {
         for (int q = 0; q < 4; q++) {
             out.set(base + COPY_GROUP * 4 + tid * 4 + q, tile[COPY_GROUP * 4 + other * 4 + q]);
         }
+    }
+
+    /**
+     * PTX ldmatrix .x4, non-transposed: thread 8 j + r of a warp supplies the address of row r of matrix j; thread l
+     * receives, from each matrix j, the 32 bits at column 2 (l % 4) of row l / 4.
+     */
+    public static int[] expectedLoadMatrix(int[] in, int warps, int offset, int ld, int step1, int step2) {
+        int[] out = new int[warps * 32 * 4];
+        for (int w = 0; w < warps; w++) {
+            int[] rowAddress = new int[32];
+            for (int thread = 0; thread < 32; thread++) {
+                int j = thread / 8;
+                int r = thread % 8;
+                int base = offset + w * WARP_SHIFT + (j % 2) * step1 + (j / 2) * step2;
+                rowAddress[thread] = base + r * ld;
+            }
+            for (int lane = 0; lane < 32; lane++) {
+                for (int j = 0; j < 4; j++) {
+                    out[(w * 32 + lane) * 4 + j] = in[rowAddress[8 * j + lane / 4] + lane % 4];
+                }
+            }
+        }
+        return out;
+    }
+
+    /** What {@link SharedMemoryLoadKernels#asyncCopy} must write: neighbours' chunks, zero past the valid ints. */
+    public static int[] expectedAsyncCopy(int[] in, int groups) {
+        int g = COPY_GROUP;
+        int[] out = new int[groups * 2 * g * 4];
+        for (int grp = 0; grp < groups; grp++) {
+            int base = grp * 2 * g * 4;
+            for (int tid = 0; tid < g; tid++) {
+                int other = (tid + 1) % g;
+                for (int q = 0; q < 4; q++) {
+                    out[base + tid * 4 + q] = q < other % 5 ? in[base + other * 4 + q] : 0;
+                    out[base + g * 4 + tid * 4 + q] = in[base + g * 4 + other * 4 + q];
+                }
+            }
+        }
+        return out;
     }
 }

@@ -62,28 +62,6 @@ class SharedMemoryLoadsTest {
         return v;
     }
 
-    /**
-     * PTX ldmatrix .x4, non-transposed: thread 8 j + r of a warp supplies the address of row r of matrix j; thread l
-     * receives, from each matrix j, the 32 bits at column 2 (l % 4) of row l / 4.
-     */
-    private static int[] loadMatrixReference(int[] in, int warps, int offset, int ld, int step1, int step2) {
-        int[] out = new int[warps * 32 * 4];
-        for (int w = 0; w < warps; w++) {
-            int[] rowAddress = new int[32];
-            for (int thread = 0; thread < 32; thread++) {
-                int j = thread / 8;
-                int r = thread % 8;
-                int base = offset + w * SharedMemoryLoadKernels.WARP_SHIFT + (j % 2) * step1 + (j / 2) * step2;
-                rowAddress[thread] = base + r * ld;
-            }
-            for (int lane = 0; lane < 32; lane++) {
-                for (int j = 0; j < 4; j++) {
-                    out[(w * 32 + lane) * 4 + j] = in[rowAddress[8 * j + lane / 4] + lane % 4];
-                }
-            }
-        }
-        return out;
-    }
 
     /** A: 16x16 from rows of 20 ints (offset 8); Bt: two 8-column tiles from rows of 12 ints (offset 4). */
     @ParameterizedTest(name = "offset {0} ld {1} steps {2} {3}")
@@ -96,7 +74,7 @@ class SharedMemoryLoadsTest {
         grid.setLocalWork(64, 1, 1);
         new KernelEmulator().execute(grid, ctx -> SharedMemoryLoadKernels.loadMatrix(ctx, src, out, offset, ld,
                 step1, step2));
-        assertArrayEquals(loadMatrixReference(in, 2, offset, ld, step1, step2), out.toHeapArray());
+        assertArrayEquals(SharedMemoryLoadKernels.expectedLoadMatrix(in, 2, offset, ld, step1, step2), out.toHeapArray());
     }
 
     /** The A and B conventions of the Javadoc give exactly mmaLoadA's and mmaLoadBTransposed's fragments. */
@@ -150,22 +128,6 @@ class SharedMemoryLoadsTest {
         assertTrue(String.valueOf(rootMessage(e)).contains("multiples of 4"), rootMessage(e));
     }
 
-    /** What {@link SharedMemoryLoadKernels#asyncCopy} must write: neighbours' chunks, zero past the valid ints. */
-    private static int[] asyncCopyReference(int[] in, int groups) {
-        int g = SharedMemoryLoadKernels.COPY_GROUP;
-        int[] out = new int[groups * 2 * g * 4];
-        for (int grp = 0; grp < groups; grp++) {
-            int base = grp * 2 * g * 4;
-            for (int tid = 0; tid < g; tid++) {
-                int other = (tid + 1) % g;
-                for (int q = 0; q < 4; q++) {
-                    out[base + tid * 4 + q] = q < other % 5 ? in[base + other * 4 + q] : 0;
-                    out[base + g * 4 + tid * 4 + q] = in[base + g * 4 + other * 4 + q];
-                }
-            }
-        }
-        return out;
-    }
 
     @Test
     void asyncCopyOnTheEmulator() {
@@ -177,7 +139,7 @@ class SharedMemoryLoadsTest {
         WorkerGrid1D grid = new WorkerGrid1D(groups * SharedMemoryLoadKernels.COPY_GROUP);
         grid.setLocalWork(SharedMemoryLoadKernels.COPY_GROUP, 1, 1);
         new KernelEmulator().execute(grid, ctx -> SharedMemoryLoadKernels.asyncCopy(ctx, src, out, n));
-        assertArrayEquals(asyncCopyReference(in, groups), out.toHeapArray());
+        assertArrayEquals(SharedMemoryLoadKernels.expectedAsyncCopy(in, groups), out.toHeapArray());
     }
 
     /** The emulator performs a copy only at the wait that covers it, so reading early shows stale data. */
@@ -214,7 +176,7 @@ class SharedMemoryLoadsTest {
             int[] out = new int[2 * 32 * 4];
             GeneratedKernel k = compile("loadMatrix", Dialect.OPENCL, KernelJitCompileTest.POCL, 64);
             int[] got = launch(k, 64, 64, new Object[] {null, in, out, c[0], c[1], c[2], c[3]}, 2, out.length);
-            assertArrayEquals(loadMatrixReference(in, 2, c[0], c[1], c[2], c[3]), got, "case " + c[1]);
+            assertArrayEquals(SharedMemoryLoadKernels.expectedLoadMatrix(in, 2, c[0], c[1], c[2], c[3]), got, "case " + c[1]);
         }
     }
 
@@ -228,7 +190,7 @@ class SharedMemoryLoadsTest {
                 SharedMemoryLoadKernels.COPY_GROUP);
         int[] got = launch(k, groups * SharedMemoryLoadKernels.COPY_GROUP, SharedMemoryLoadKernels.COPY_GROUP,
                 new Object[] {null, in, new int[n], n}, 2, n);
-        assertArrayEquals(asyncCopyReference(in, groups), got);
+        assertArrayEquals(SharedMemoryLoadKernels.expectedAsyncCopy(in, groups), got);
     }
 
     @Test
