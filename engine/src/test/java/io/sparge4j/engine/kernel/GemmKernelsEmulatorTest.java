@@ -157,8 +157,8 @@ class GemmKernelsEmulatorTest {
     @Test
     void asyncTilingRefusesWhatDoesNotFit() {
         IllegalArgumentException memory = org.junit.jupiter.api.Assertions.assertThrows(
-                IllegalArgumentException.class, () -> new AsyncPairTiling(4, 2, 2, 8, 32, 3));
-        org.junit.jupiter.api.Assertions.assertTrue(memory.getMessage().contains("61440 bytes"), memory.getMessage());
+                IllegalArgumentException.class, () -> new AsyncPairTiling(4, 2, 2, 8, 32, 4));
+        org.junit.jupiter.api.Assertions.assertTrue(memory.getMessage().contains("65536 bytes"), memory.getMessage());
         IllegalArgumentException odd = org.junit.jupiter.api.Assertions.assertThrows(
                 IllegalArgumentException.class, () -> new AsyncPairTiling(4, 2, 2, 7, 16, 2));
         org.junit.jupiter.api.Assertions.assertTrue(odd.getMessage().contains("warpNTiles 7"), odd.getMessage());

@@ -392,8 +392,10 @@ public final class GemmKernels {
      * A tile configuration of the asynchronous pair GEMMs ({@link #mmaGemmBF16PairsAsync}, {@link #mmaGemmF16PairsAsync}):
      * {@code warpsM x warpsN} warps, each owning {@code warpMTiles x warpNTiles} accumulator fragments of 16x8, over
      * k-tiles of {@code bk} elements in a ring of {@code stages} local buffers filled by {@code cp.async} and read by
-     * {@code ldmatrix}. Local tile rows are {@code bk / 2 + 4} ints (16 bytes of padding keep the eight 16-byte rows
-     * of an {@code ldmatrix} on distinct banks). Launch with work-groups of {@link #groupSize()} x 1 over
+     * {@code ldmatrix}. Local tiles are chunk-major: each 16-byte chunk of k (8 elements, 4 ints) of all the tile's
+     * rows lies contiguous, so the eight rows an {@code ldmatrix} reads are 128 consecutive bytes (every bank once)
+     * with no padding, and a warp's copies fill 8 rows x 4 chunks, which keeps both sides conflict-free and
+     * coalesced. Launch with work-groups of {@link #groupSize()} x 1 over
      * {@code (ceil(n / blockN) * groupSize, ceil(m / blockM))}.
      *
      * @param warpsM warps along m
@@ -420,7 +422,7 @@ public final class GemmKernels {
                 throw new IllegalArgumentException("AsyncPairTiling " + warpsM + "x" + warpsN + " warps: "
                         + 32 * warpsM * warpsN + " work-items, expected at most 1024");
             }
-            int bytes = stages * (warpsM * warpMTiles * 16 + warpsN * warpNTiles * 8) * (bk / 2 + 4) * 4;
+            int bytes = stages * (warpsM * warpMTiles * 16 + warpsN * warpNTiles * 8) * bk * 2;
             if (bytes > LOCAL_MEMORY_LIMIT) {
                 throw new IllegalArgumentException("AsyncPairTiling " + warpsM * warpMTiles * 16 + "x"
                         + warpsN * warpNTiles * 8 + ", bk " + bk + ", " + stages + " stages needs " + bytes
@@ -443,9 +445,9 @@ public final class GemmKernels {
             return 32 * warpsM * warpsN;
         }
 
-        /** @return bytes of local memory the ring takes: stages x (A and Bt tiles of padded rows) */
+        /** @return bytes of local memory the ring takes: stages x (A and Bt k-tiles, 2 bytes per element) */
         public int localMemoryBytes() {
-            return stages * (blockM() + blockN()) * (bk / 2 + 4) * 4;
+            return stages * (blockM() + blockN()) * bk * 2;
         }
 
         /** @return e.g. {@code 128x128 w4x2 32x64 bk32 async2}: block, warps, warp tile, k-tile, stages */
@@ -460,15 +462,16 @@ public final class GemmKernels {
      * emulator tests and compiles for sm_90 without spills.
      */
     public static final List<AsyncPairTiling> ASYNC_PAIR_TILINGS = List.of(
+            new AsyncPairTiling(4, 2, 2, 8, 32, 3),
             new AsyncPairTiling(4, 2, 2, 8, 32, 2),
             new AsyncPairTiling(4, 2, 2, 8, 16, 3),
             new AsyncPairTiling(4, 2, 2, 8, 16, 4),
-            new AsyncPairTiling(8, 2, 2, 8, 16, 2),
-            new AsyncPairTiling(4, 2, 4, 8, 16, 2),
-            new AsyncPairTiling(2, 4, 4, 8, 16, 2),
-            new AsyncPairTiling(2, 2, 4, 8, 32, 2),
-            new AsyncPairTiling(2, 2, 4, 8, 16, 3),
-            new AsyncPairTiling(4, 2, 2, 8, 16, 2));
+            new AsyncPairTiling(8, 2, 2, 8, 32, 2),
+            new AsyncPairTiling(8, 2, 2, 8, 16, 3),
+            new AsyncPairTiling(4, 4, 2, 8, 32, 2),
+            new AsyncPairTiling(4, 2, 4, 8, 16, 3),
+            new AsyncPairTiling(2, 2, 4, 8, 32, 3),
+            new AsyncPairTiling(2, 2, 2, 8, 64, 2));
 
     /**
      * {@link #mmaGemmBF16Pairs} with a {@code cp.async} pipeline and {@code ldmatrix} fragment loads: k-tiles go
@@ -525,27 +528,27 @@ public final class GemmKernels {
     /** Allocates the asynchronous kernels' arrays (sizes as expressions of the constants) and runs the body. */
     private static void mmaGemmPairsAsync(KernelContext ctx, IntArray a, IntArray bt, FloatArray c, int m, int n,
             int k, boolean bf16, int warpsM, int warpsN, int mTiles, int nTiles, int bk, int stages) {
-        int[] as = ctx.allocateIntLocalArray(stages * (warpsM * mTiles * 16) * (bk / 2 + 4));
-        int[] bs = ctx.allocateIntLocalArray(stages * (warpsN * nTiles * 8) * (bk / 2 + 4));
+        int[] as = ctx.allocateIntLocalArray(stages * (warpsM * mTiles * 16) * (bk / 2));
+        int[] bs = ctx.allocateIntLocalArray(stages * (warpsN * nTiles * 8) * (bk / 2));
         float[] acc = new float[mTiles * nTiles * KernelContext.MMA_C_FRAGMENT];
         int[] ra = new int[mTiles * 4];
         int[] rb = new int[nTiles * 2];
         short[] af = new short[mTiles * KernelContext.MMA_A_FRAGMENT];
         short[] bf = new short[nTiles * KernelContext.MMA_B_FRAGMENT];
         asyncPipeline(ctx, as, bs, acc, ra, rb, af, bf, a, bt, c, m, n, k, bf16, warpsN, mTiles, nTiles,
-                warpsM * mTiles * 16, warpsN * nTiles * 8, bk / 2, bk / 2 + 4, stages, 32 * warpsM * warpsN);
+                warpsM * mTiles * 16, warpsN * nTiles * 8, bk / 2, stages, 32 * warpsM * warpsN);
     }
 
     /**
      * The ring: tiles 0 .. stages - 2 are requested up front, one commit group per tile (empty past the end, so
      * that waiting for all but {@code stages - 2} groups always means "tile t has landed"). Each trip waits for
      * tile t, synchronises (which also frees the buffer read in the previous trip), requests tile
-     * {@code t + stages - 1} into that buffer and multiplies tile t. Tiles are {@code kp} ints of k per row in rows
-     * of {@code ld} ints.
+     * {@code t + stages - 1} into that buffer and multiplies tile t. Tiles hold {@code kp} ints of k per row,
+     * chunk-major: int p of row r at {@code (p >> 2) * (rows * 4) + r * 4 + (p & 3)}.
      */
     private static void asyncPipeline(KernelContext ctx, int[] as, int[] bs, float[] acc, int[] ra, int[] rb,
             short[] af, short[] bf, IntArray a, IntArray bt, FloatArray c, int m, int n, int k, boolean bf16,
-            int warpsN, int mTiles, int nTiles, int blockM, int blockN, int kp, int ld, int stages, int group) {
+            int warpsN, int mTiles, int nTiles, int blockM, int blockN, int kp, int stages, int group) {
         int tid = ctx.localIdx;
         int warp = tid >> 5;
         int warpRow = warp / warpsN * (mTiles * 16);
@@ -558,10 +561,10 @@ public final class GemmKernels {
         int tiles = (kPairs + kp - 1) / kp;
         for (int s = 0; s < stages - 1; s++) {
             if (s < tiles) {
-                loadTileAsync(ctx, as, s * (blockM * ld), a, rowBase, m, kPairs, s * kp, tid, blockM * (kp / 4),
-                        group, kp / 4, ld, aligned);
-                loadTileAsync(ctx, bs, s * (blockN * ld), bt, colBase, n, kPairs, s * kp, tid, blockN * (kp / 4),
-                        group, kp / 4, ld, aligned);
+                loadTileAsync(ctx, as, s * (blockM * kp), a, rowBase, m, kPairs, s * kp, tid, blockM, group,
+                        kp / 4, aligned);
+                loadTileAsync(ctx, bs, s * (blockN * kp), bt, colBase, n, kPairs, s * kp, tid, blockN, group,
+                        kp / 4, aligned);
             }
             ctx.asyncCommit();
         }
@@ -571,37 +574,42 @@ public final class GemmKernels {
             int next = tile + stages - 1;
             if (next < tiles) {
                 int slot = next % stages;
-                loadTileAsync(ctx, as, slot * (blockM * ld), a, rowBase, m, kPairs, next * kp, tid,
-                        blockM * (kp / 4), group, kp / 4, ld, aligned);
-                loadTileAsync(ctx, bs, slot * (blockN * ld), bt, colBase, n, kPairs, next * kp, tid,
-                        blockN * (kp / 4), group, kp / 4, ld, aligned);
+                loadTileAsync(ctx, as, slot * (blockM * kp), a, rowBase, m, kPairs, next * kp, tid, blockM,
+                        group, kp / 4, aligned);
+                loadTileAsync(ctx, bs, slot * (blockN * kp), bt, colBase, n, kPairs, next * kp, tid, blockN,
+                        group, kp / 4, aligned);
             }
             ctx.asyncCommit();
             int cur = tile % stages;
             for (int ks = 0; ks < kp; ks += 8) {
-                matrixStep(ctx, as, bs, ra, rb, af, bf, acc, cur * (blockM * ld) + warpRow * ld + ks,
-                        cur * (blockN * ld) + warpCol * ld + ks, ld, bf16, mTiles, nTiles);
+                // ks ints of k = chunk ks / 4 of every row
+                matrixStep(ctx, as, bs, ra, rb, af, bf, acc, cur * (blockM * kp) + ks / 4 * (blockM * 4) + warpRow * 4,
+                        cur * (blockN * kp) + ks / 4 * (blockN * 4) + warpCol * 4, blockM * 4, blockN * 4, bf16,
+                        mTiles, nTiles);
             }
         }
         storeAccumulators(ctx, acc, mTiles, nTiles, c, m, n, rowBase + warpRow, colBase + warpCol);
     }
 
     /**
-     * Requests one operand's k-tile (rows {@code row0 ..} of {@code src}, int columns {@code col0 .. col0 + kp})
-     * into {@code tile} from {@code at}: {@code chunks} 16-byte chunks, {@code chunksPerRow} per row, spread over
-     * the group; zeros outside the matrix. Unaligned rows take plain loads and stores.
+     * Requests one operand's k-tile (rows {@code row0 .. row0 + rows} of {@code src}, int columns
+     * {@code col0 .. col0 + 4 chunksPerRow}) into the chunk-major {@code tile} from {@code at}; zeros outside the
+     * matrix. Copy {@code id} takes row {@code 8 (id / (8 chunksPerRow)) + id % 8} and chunk
+     * {@code (id / 8) % chunksPerRow}: eight consecutive copies fill 128 consecutive local bytes, and a warp reads
+     * whole 64-byte row segments. Unaligned rows take plain loads and stores.
      */
     private static void loadTileAsync(KernelContext ctx, int[] tile, int at, IntArray src, int row0, int rows,
-            int kPairs, int col0, int tid, int chunks, int group, int chunksPerRow, int ld, boolean aligned) {
-        for (int e = 0; e < (chunks + group - 1) / group; e++) {
+            int kPairs, int col0, int tid, int tileRows, int group, int chunksPerRow, boolean aligned) {
+        for (int e = 0; e < (tileRows * chunksPerRow + group - 1) / group; e++) {
             int id = tid + e * group;
-            if (id < chunks) {
-                int r = id / chunksPerRow;
-                int col = col0 + id % chunksPerRow * 4;
+            if (id < tileRows * chunksPerRow) {
+                int r = id / (8 * chunksPerRow) * 8 + (id & 7);
+                int chunk = (id >> 3) % chunksPerRow;
+                int col = col0 + chunk * 4;
                 int row = row0 + r;
                 int left = kPairs - col;
                 int valid = row >= rows || left <= 0 ? 0 : left >= 4 ? 4 : left;
-                int local = at + r * ld + id % chunksPerRow * 4;
+                int local = at + chunk * (tileRows * 4) + r * 4;
                 if (aligned) {
                     ctx.asyncCopy16(tile, local, src, valid > 0 ? row * kPairs + col : 0, valid);
                 } else {
@@ -614,16 +622,19 @@ public final class GemmKernels {
     }
 
     /**
-     * One 16-k step of a warp's mTiles x nTiles fragments through {@code ldmatrix}: A's 16x16 tiles from
-     * {@code aAt} (row 0 of the warp, this k step), Bt's pairs of 8-column tiles from {@code bAt}, then the MMAs.
+     * One 16-k step of a warp's mTiles x nTiles fragments through {@code ldmatrix} from the chunk-major tiles: A's
+     * 16x16 tiles from {@code aAt} (the warp's row 0 in this step's first chunk; the next chunk, k + 8, is
+     * {@code aChunk} ints on), Bt's pairs of 8-column tiles from {@code bAt}, then the MMAs.
      */
     private static void matrixStep(KernelContext ctx, int[] as, int[] bs, int[] ra, int[] rb, short[] af,
-            short[] bf, float[] acc, int aAt, int bAt, int ld, boolean bf16, int mTiles, int nTiles) {
+            short[] bf, float[] acc, int aAt, int bAt, int aChunk, int bChunk, boolean bf16, int mTiles, int nTiles) {
         for (int i = 0; i < mTiles; i++) {
-            ctx.mmaLoadMatrixX4(as, aAt + i * 16 * ld, ld, 8 * ld, 4, ra, i * 4);
+            // matrices: rows 0-7, rows 8-15 (32 ints on), then both at k + 8 (the next chunk)
+            ctx.mmaLoadMatrixX4(as, aAt + i * 64, 4, 32, aChunk, ra, i * 4);
         }
         for (int j = 0; j < nTiles / 2; j++) {
-            ctx.mmaLoadMatrixX4(bs, bAt + j * 16 * ld, ld, 4, 8 * ld, rb, j * 4);
+            // matrices: columns 0-7 at k, at k + 8 (next chunk), then columns 8-15 at k, at k + 8
+            ctx.mmaLoadMatrixX4(bs, bAt + j * 64, 4, bChunk, 32, rb, j * 4);
         }
         for (int i = 0; i < mTiles * 4; i++) {
             splitPair(ra[i], af, 2 * i);
