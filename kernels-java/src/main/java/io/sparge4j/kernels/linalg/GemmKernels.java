@@ -479,8 +479,10 @@ public final class GemmKernels {
      * of {@code stages} buffers so that {@code stages - 1} tiles are in flight while the tensor cores work, one
      * barrier per tile; fragments come from local memory four registers per {@link KernelContext#mmaLoadMatrixX4}.
      * Operands as for {@link #mmaGemmBF16Pairs} (int views, even {@code k}); when {@code k} is not a multiple of 8
-     * the rows are not 16-byte aligned and the tiles are loaded with plain loads instead (same ring, slower). The
-     * tiling's values are {@code @Constant}s (an {@link AsyncPairTiling}, which gives the grid).
+     * the rows are not 16-byte aligned and the tiles are loaded with plain loads instead (same ring, slower). With k a
+     * multiple of 8, {@code a} and {@code bt} must start 16-byte aligned, as device buffers do (a view at another
+     * offset: use {@link #mmaGemmBF16PairsTiled}). The tiling's values are {@code @Constant}s (an
+     * {@link AsyncPairTiling}, which gives the grid).
      *
      * @param ctx the work-item
      * @param a A as int pairs, row-major m x k/2
