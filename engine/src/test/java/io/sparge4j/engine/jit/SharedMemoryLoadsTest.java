@@ -1,6 +1,7 @@
 package io.sparge4j.engine.jit;
 
 import io.sparge4j.engine.compute.DeviceBuffer;
+import io.sparge4j.engine.compute.DeviceFeatures;
 import io.sparge4j.engine.compute.Dialect;
 import io.sparge4j.engine.compute.GeneratedKernel;
 import io.sparge4j.engine.compute.KernelParameter;
@@ -32,16 +33,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * for sm_90 and to plain loads for a device without tensor cores. Bit-exact comparisons on random ints.
  */
 class SharedMemoryLoadsTest {
-    private static final DeviceFeatures_ H = new DeviceFeatures_();
+    /** sm_75-like: warps but no tensor-core MMA, so ldmatrix and cp.async take the fallbacks. */
+    private static final DeviceFeatures TURING = new DeviceFeatures(32, true, false, true, 1024, 65536,
+            "cuda|Turing|sm_75|test");
     private static OpenClTestDevice cl;
-
-    /** Holder of the feature sets the CUDA compiles use. */
-    private static final class DeviceFeatures_ {
-        final io.sparge4j.engine.compute.DeviceFeatures h200 = KernelJitCompileTest.H200;
-        // sm_75-like: warps but no tensor-core MMA, so ldmatrix and cp.async take the fallbacks
-        final io.sparge4j.engine.compute.DeviceFeatures turing = new io.sparge4j.engine.compute.DeviceFeatures(32,
-                true, false, true, 1024, 65536, "cuda|Turing|sm_75|test");
-    }
 
     @BeforeAll
     static void open() {
@@ -195,10 +190,10 @@ class SharedMemoryLoadsTest {
 
     @Test
     void cudaCompilesToLdmatrixAndCpAsyncOnSm90AndPlainLoadsWithoutTensorCores() throws Exception {
-        GeneratedKernel load = compile("loadMatrix", Dialect.CUDA, H.h200, 64);
-        GeneratedKernel copy = compile("asyncCopy", Dialect.CUDA, H.h200, SharedMemoryLoadKernels.COPY_GROUP);
-        GeneratedKernel loadOld = compile("loadMatrix", Dialect.CUDA, H.turing, 64);
-        GeneratedKernel copyOld = compile("asyncCopy", Dialect.CUDA, H.turing, SharedMemoryLoadKernels.COPY_GROUP);
+        GeneratedKernel load = compile("loadMatrix", Dialect.CUDA, KernelJitCompileTest.H200, 64);
+        GeneratedKernel copy = compile("asyncCopy", Dialect.CUDA, KernelJitCompileTest.H200, SharedMemoryLoadKernels.COPY_GROUP);
+        GeneratedKernel loadOld = compile("loadMatrix", Dialect.CUDA, TURING, 64);
+        GeneratedKernel copyOld = compile("asyncCopy", Dialect.CUDA, TURING, SharedMemoryLoadKernels.COPY_GROUP);
         assertTrue(!loadOld.source().contains("ldmatrix.sync") && !copyOld.source().contains("cp.async."),
                 "no ldmatrix or cp.async below sm_80:\n" + loadOld.source() + copyOld.source());
         Nvcc.assumePresent();
@@ -219,7 +214,7 @@ class SharedMemoryLoadsTest {
         }
     }
 
-    private static GeneratedKernel compile(String name, Dialect d, io.sparge4j.engine.compute.DeviceFeatures f,
+    private static GeneratedKernel compile(String name, Dialect d, DeviceFeatures f,
             int group) {
         Method m = java.util.Arrays.stream(SharedMemoryLoadKernels.class.getMethods())
                 .filter(x -> x.getName().equals(name)).findFirst().orElseThrow();
