@@ -191,7 +191,8 @@ class SharedMemoryLoadsTest {
     @Test
     void cudaCompilesToLdmatrixAndCpAsyncOnSm90AndPlainLoadsWithoutTensorCores() throws Exception {
         GeneratedKernel load = compile("loadMatrix", Dialect.CUDA, KernelJitCompileTest.H200, 64);
-        GeneratedKernel copy = compile("asyncCopy", Dialect.CUDA, KernelJitCompileTest.H200, SharedMemoryLoadKernels.COPY_GROUP);
+        GeneratedKernel copy = compile("asyncCopy", Dialect.CUDA, KernelJitCompileTest.H200,
+                SharedMemoryLoadKernels.COPY_GROUP);
         GeneratedKernel loadOld = compile("loadMatrix", Dialect.CUDA, TURING, 64);
         GeneratedKernel copyOld = compile("asyncCopy", Dialect.CUDA, TURING, SharedMemoryLoadKernels.COPY_GROUP);
         assertTrue(!loadOld.source().contains("ldmatrix.sync") && !copyOld.source().contains("cp.async."),
