@@ -457,6 +457,94 @@ public class KernelContext {
         mmaBF16(a, 0, b, 0, c, 0);
     }
 
+    // Shared-memory matrix loads (PTX ldmatrix) and asynchronous global-to-local copies (PTX cp.async): the two
+    // operations a tensor-core GEMM needs to feed mma.sync without staging through registers.
+
+    /** Ints per row of an 8x8 matrix of 16-bit elements, as {@link #mmaLoadMatrixX4} reads them (16 bytes). */
+    public static final int MMA_MATRIX_ROW_INTS = 4;
+    /** Ints {@link #asyncCopy16} copies (16 bytes). */
+    public static final int ASYNC_COPY_INTS = 4;
+
+    /**
+     * Loads four 8x8 matrices of 16-bit elements from a local int array into this lane's registers, one int (two
+     * elements) per matrix: PTX {@code ldmatrix.sync.aligned.m8n8.x4.shared.b16}. Elements are held as pairs in
+     * ints (element {@code 2p} in the low half of int {@code p}), so row {@code r} of a matrix is
+     * {@value #MMA_MATRIX_ROW_INTS} consecutive ints.
+     *
+     * <p>Matrix {@code j} (0..3) starts at {@code base(j) = offset + (j & 1) * step1 + (j >> 1) * step2}; its row
+     * {@code r} (0..7) is {@code tile[base(j) + r * ld ..][0 .. 3]}. (On the device, lane {@code 8 j + r} supplies the
+     * address of that row, which this method computes from the arguments; so they must be the same on every lane.)
+     * Lane {@code l} receives, as PTX defines for the non-transposed load, row {@code l / 4}, elements
+     * {@code 2 (l % 4)} and {@code 2 (l % 4) + 1} of each matrix:
+     * <pre>{@code dst[dstOffset + j] = tile[base(j) + (l >> 2) * ld + (l & 3)]}</pre>
+     * This is an MMA operand fragment in {@link #mmaLoadA}'s and {@link #mmaLoadB}'s register order:
+     * <ul>
+     * <li>A (16x16 at row {@code r0}, k pair {@code p0}, row stride {@code ld} ints): {@code offset = r0 * ld + p0,
+     * step1 = 8 * ld, step2 = 4} gives the four A registers (rows g, g + 8 by k 2t, 2t + 8), i.e. fragment elements
+     * {@code 2j, 2j + 1} are the low and high halves of {@code dst[dstOffset + j]};</li>
+     * <li>B of two adjacent 8-column tiles from a transposed store (Bt, n rows of k pairs): {@code offset = n0 * ld
+     * + p0, step1 = 4, step2 = 8 * ld} gives B registers 0, 1 of columns n0 .. n0 + 7, then of n0 + 8 .. n0 + 15.</li>
+     * </ul>
+     *
+     * <p>Sub-group collective: every lane of a full 32-wide sub-group calls it with the same arguments. Alignment
+     * (ldmatrix reads 16-byte rows): {@code offset}, {@code ld}, {@code step1}, {@code step2} are multiples of
+     * {@value #MMA_MATRIX_ROW_INTS}. Devices without {@code ldmatrix} (OpenCL, CUDA below sm_80) read the same ints
+     * with plain local loads, each lane computing its own addresses from the arguments.
+     *
+     * @param tile a local int array ({@link #allocateIntLocalArray}) of 16-bit pairs
+     * @param offset index of matrix 0's row 0
+     * @param ld ints from one matrix row to the next
+     * @param step1 ints from matrix 0 to matrix 1 (and from 2 to 3)
+     * @param step2 ints from matrix 0 to matrix 2 (and from 1 to 3)
+     * @param dst a private int array receiving 4 ints
+     * @param dstOffset where in {@code dst} they go
+     */
+    public void mmaLoadMatrixX4(int[] tile, int offset, int ld, int step1, int step2, int[] dst, int dstOffset) {
+        throw notAWorkItem("mmaLoadMatrixX4");
+    }
+
+    /**
+     * Starts copying {@value #ASYNC_COPY_INTS} ints, {@code global[globalIndex ..]} to {@code local[localIndex ..]},
+     * without waiting: PTX {@code cp.async.cg.shared.global [local], [global], 16, 4 * validInts} (sm_80+). The first
+     * {@code validInts} ints are copied and the rest of the 4 zeroed; with {@code validInts == 0} nothing is read
+     * (so {@code globalIndex} may lie outside the array). The copy belongs to the work-item's next
+     * {@link #asyncCommit} group, and is complete only after an {@link #asyncWait} that covers that group; other
+     * work-items see it after that wait and a {@link #localBarrier}. Per work-item (not collective).
+     *
+     * <p>Alignment (16-byte copies): {@code localIndex} and {@code globalIndex} are multiples of
+     * {@value #ASYNC_COPY_INTS}, the global array starting 16-byte aligned as device buffers do. Devices without
+     * {@code cp.async} (OpenCL, CUDA below sm_80) copy at once with plain loads and stores.
+     *
+     * @param local a local int array
+     * @param localIndex first int written, a multiple of 4
+     * @param global the source
+     * @param globalIndex first int read, a multiple of 4
+     * @param validInts ints to copy, 0 to 4; the rest of the 4 are zeroed
+     */
+    public void asyncCopy16(int[] local, int localIndex, IntArray global, int globalIndex, int validInts) {
+        throw notAWorkItem("asyncCopy16");
+    }
+
+    /**
+     * Closes the work-item's current group of {@link #asyncCopy16} copies (PTX {@code cp.async.commit_group}); an
+     * empty group is fine and keeps group counting uniform across pipeline stages. Per work-item.
+     */
+    public void asyncCommit() {
+        throw notAWorkItem("asyncCommit");
+    }
+
+    /**
+     * Waits until at most {@code pendingGroups} of the work-item's most recently committed copy groups are still in
+     * flight (PTX {@code cp.async.wait_group pendingGroups}): every older group is complete and visible to this
+     * work-item; add a {@link #localBarrier} for the others. Copies not yet committed are not waited for. Per
+     * work-item.
+     *
+     * @param pendingGroups groups that may stay in flight, {@code >= 0}: a compile-time constant for the JIT
+     */
+    public void asyncWait(int pendingGroups) {
+        throw notAWorkItem("asyncWait");
+    }
+
     private static IllegalStateException notAWorkItem(String operation) {
         return new IllegalStateException("KernelContext." + operation + " runs only inside a kernel launch: this "
                 + "context is a placeholder for a TaskGraph task; run the task through an ExecutionPlan or an "

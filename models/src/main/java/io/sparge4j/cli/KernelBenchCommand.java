@@ -42,7 +42,8 @@ public final class KernelBenchCommand implements Callable<Integer> {
 
     @Option(names = "--gemm-variants", paramLabel = "all|default", defaultValue = "default",
             description = "all: also time the bf16 pair GEMM once per tiling (block, warps, warp tile, k-tile; one"
-            + " JSON line each, the tiling in the case name; needs an even --gemm); default: only the default"
+            + " JSON line each, the tiling in the case name; needs an even --gemm), then the cp.async + ldmatrix"
+            + " pair GEMM once per tiling (k-tile ring of 2 to 4 stages, 'asyncN' in the label); default: only the default"
             + " kernels (default ${DEFAULT-VALUE}).")
     private String gemmVariants;
 

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.sparge4j.engine.device.opencl.OpenClDevice;
 import io.sparge4j.kernels.linalg.GemmKernels;
+import io.sparge4j.kernels.linalg.GemmKernels.AsyncPairTiling;
 import io.sparge4j.kernels.linalg.GemmKernels.PairTiling;
 import org.junit.jupiter.api.Test;
 
@@ -48,8 +49,9 @@ class KernelBenchCommandTest {
         for (String line : r.out().strip().split("\n")) {
             lines.add(new ObjectMapper().readTree(line));
         }
-        assertEquals(5 + GemmKernels.PAIR_TILINGS.size(), lines.size(), r.toString());
-        List<JsonNode> tilings = lines.subList(5, lines.size());
+        int plain = GemmKernels.PAIR_TILINGS.size();
+        assertEquals(5 + plain + GemmKernels.ASYNC_PAIR_TILINGS.size(), lines.size(), r.toString());
+        List<JsonNode> tilings = lines.subList(5, 5 + plain);
         for (int i = 0; i < tilings.size(); i++) {
             JsonNode n = tilings.get(i);
             PairTiling t = GemmKernels.PAIR_TILINGS.get(i);
@@ -57,6 +59,15 @@ class KernelBenchCommandTest {
             assertEquals(t.groupSize(), n.get("group_size").asInt(), n.toString());
             assertTrue(n.get("median_ms").asDouble() > 0, n.toString());
             // a tiling that computed the wrong thing fails here: bf16 products in f32 against float64
+            assertTrue(n.get("max_rel_err_sampled").asDouble() < 1e-5, n.toString());
+        }
+        List<JsonNode> async = lines.subList(5 + plain, lines.size());
+        for (int i = 0; i < async.size(); i++) {
+            JsonNode n = async.get(i);
+            AsyncPairTiling t = GemmKernels.ASYNC_PAIR_TILINGS.get(i);
+            assertTrue(n.get("case").asText().endsWith("mmaGemmBF16PairsAsync " + t.label() + ")"), n.toString());
+            assertEquals(t.stages(), n.get("stages").asInt(), n.toString());
+            assertTrue(n.get("median_ms").asDouble() > 0, n.toString());
             assertTrue(n.get("max_rel_err_sampled").asDouble() < 1e-5, n.toString());
         }
     }

@@ -10,6 +10,7 @@ import io.sparge4j.engine.compute.KernelCache;
 import io.sparge4j.engine.execution.LaunchArguments;
 import io.sparge4j.engine.jit.KernelJit;
 import io.sparge4j.kernels.linalg.GemmKernels;
+import io.sparge4j.kernels.linalg.GemmKernels.AsyncPairTiling;
 import io.sparge4j.kernels.linalg.GemmKernels.PairTiling;
 import io.sparge4j.kernels.selftest.PortabilityKernels;
 import io.sparge4j.kernels.types.arrays.BFloat16Array;
@@ -70,7 +71,9 @@ public final class GpuKernelBench {
 
     /**
      * Runs every case, then, when asked, the bf16 pair GEMM once per tiling of {@link GemmKernels#PAIR_TILINGS}
-     * (through {@link GemmKernels#mmaGemmBF16PairsTiled}; the case name carries the tiling's label). A tiling that
+     * (through {@link GemmKernels#mmaGemmBF16PairsTiled}; the case name carries the tiling's label) and once per
+     * tiling of {@link GemmKernels#ASYNC_PAIR_TILINGS} (the cp.async + ldmatrix {@link
+     * GemmKernels#mmaGemmBF16PairsAsync}). A tiling that
      * fails prints a line with its {@code error} instead, and the others still run.
      *
      * @param elements saxpy length
@@ -96,6 +99,16 @@ public final class GpuKernelBench {
                     } catch (RuntimeException e) {
                         // one tiling the device refuses (e.g. its local memory) must not cost the others' timings
                         Map<String, Object> line = header("gemm bf16 A*B^T (JIT mmaGemmBF16PairsTiled "
+                                + tiling.label() + ")", device.backendName(), device.deviceName());
+                        line.put("error", e.toString());
+                        emit(line);
+                    }
+                }
+                for (AsyncPairTiling tiling : GemmKernels.ASYNC_PAIR_TILINGS) {
+                    try {
+                        asyncTiling(device, gemm, tiling);
+                    } catch (RuntimeException e) {
+                        Map<String, Object> line = header("gemm bf16 A*B^T (JIT mmaGemmBF16PairsAsync "
                                 + tiling.label() + ")", device.backendName(), device.deviceName());
                         line.put("error", e.toString());
                         emit(line);
@@ -224,6 +237,23 @@ public final class GpuKernelBench {
         facts.put("local_memory_bytes", t.localMemoryBytes());
         mmaGemmCase(device, s, true, true, kernel, new Object[] {t.warpsM(), t.warpsN(), t.warpMTiles(),
             t.warpNTiles(), t.bk()}, t.groupSize(), t.blockM(), t.blockN(),
+                "gemm bf16 A*B^T (JIT " + kernel.getName() + " " + t.label() + ")", facts);
+    }
+
+    /** The bf16 pair GEMM fed by cp.async and ldmatrix with one tiling; s must be even. */
+    void asyncTiling(ComputeDevice device, int s, AsyncPairTiling t) {
+        Method kernel = method(GemmKernels.class, "mmaGemmBF16PairsAsync");
+        Map<String, Object> facts = new LinkedHashMap<>();
+        facts.put("tiling", t.label());
+        facts.put("block", List.of(t.blockM(), t.blockN()));
+        facts.put("warps", List.of(t.warpsM(), t.warpsN()));
+        facts.put("warp_tile", List.of(t.warpMTiles() * 16, t.warpNTiles() * 8));
+        facts.put("bk", t.bk());
+        facts.put("stages", t.stages());
+        facts.put("group_size", t.groupSize());
+        facts.put("local_memory_bytes", t.localMemoryBytes());
+        mmaGemmCase(device, s, true, true, kernel, new Object[] {t.warpsM(), t.warpsN(), t.warpMTiles(),
+            t.warpNTiles(), t.bk(), t.stages()}, t.groupSize(), t.blockM(), t.blockN(),
                 "gemm bf16 A*B^T (JIT " + kernel.getName() + " " + t.label() + ")", facts);
     }
 

@@ -62,6 +62,41 @@ final class ContextCalls {
                 return t.calls.libraryStatement(LibraryFunction.SIMD_SHUFFLE_XOR, JType.FLOAT,
                         List.of(text(args, 0, "simdShuffleXor"), text(args, 1, "laneMask")));
             }
+            case "mmaLoadMatrixX4([IIIII[II)V" -> {
+                ArrayRef tile = t.exprs.array(args.get(0), name);
+                ArrayRef dst = t.exprs.array(args.get(5), name);
+                if (tile.space != Space.LOCAL || dst.space != Space.PRIVATE) {
+                    throw t.frames.error("mmaLoadMatrixX4 reads a local int array (ctx.allocateIntLocalArray) into a "
+                            + "private one (new int[...]); got a " + tile.space + " tile and a " + dst.space
+                            + " destination");
+                }
+                return t.calls.libraryStatement(LibraryFunction.LOAD_MATRIX_X4, null, List.of(
+                        pointer(tile, expr(args, 1, "offset")), text(args, 2, "ld"), text(args, 3, "step1"),
+                        text(args, 4, "step2"), pointer(dst, expr(args, 6, "dstOffset"))));
+            }
+            case "asyncCopy16([IILio/sparge4j/kernels/types/arrays/IntArray;II)V" -> {
+                ArrayRef local = t.exprs.array(args.get(0), name);
+                ArrayRef global = t.exprs.array(args.get(2), name);
+                if (local.space != Space.LOCAL || global.space != Space.GLOBAL) {
+                    throw t.frames.error("asyncCopy16 copies from a kernel IntArray parameter into a local int array "
+                            + "(ctx.allocateIntLocalArray); got a " + global.space + " source and a " + local.space
+                            + " destination");
+                }
+                return t.calls.libraryStatement(LibraryFunction.ASYNC_COPY_16, null, List.of(
+                        pointer(local, expr(args, 1, "localIndex")), pointer(global, expr(args, 3, "globalIndex")),
+                        text(args, 4, "validInts")));
+            }
+            case "asyncCommit()V" -> {
+                return t.calls.libraryStatement(LibraryFunction.ASYNC_COMMIT, null, List.of());
+            }
+            case "asyncWait(I)V" -> {
+                Expr pending = expr(args, 0, "pendingGroups");
+                if (!(pending.constant() instanceof Integer p) || p < 0) {
+                    throw t.frames.error("asyncWait(" + pending.code() + "): pendingGroups must be a constant >= 0 "
+                            + "(cp.async.wait_group takes an immediate; use a static final int or an @Constant)");
+                }
+                return t.calls.libraryStatement(LibraryFunction.ASYNC_WAIT, null, List.of(pending.code()));
+            }
             default -> {
             }
         }

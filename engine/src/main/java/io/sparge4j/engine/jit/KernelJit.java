@@ -37,7 +37,7 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 public final class KernelJit {
     /** The emission's version, part of every cache key: bump when the generated code changes. */
-    public static final String VERSION = "1";
+    public static final String VERSION = "2";
 
     private static final KernelJit SHARED = new KernelJit(LibrarySource.DEVICE_LIBRARY);
 

@@ -1,6 +1,7 @@
 package io.sparge4j.engine.kernel;
 
 import io.sparge4j.kernels.KernelContext;
+import io.sparge4j.kernels.types.arrays.IntArray;
 
 import java.util.Arrays;
 
@@ -10,6 +11,7 @@ final class EmulatedContext extends KernelContext {
     private final int subGroup;
     private final int lane;
     private int allocations;
+    private final AsyncCopies asyncCopies = new AsyncCopies();
 
     EmulatedContext(WorkGroup group, int[] globalId, int[] localId, int[] localSize, int[] globalSize) {
         super(globalId, localId, group.groupId, localSize, globalSize);
@@ -169,5 +171,30 @@ final class EmulatedContext extends KernelContext {
                 lane);
         barrier.await(op);
         System.arraycopy(d, 0, c, cOffset, d.length);
+    }
+
+    /** Every lane computes its own registers from the arguments, as the device fallbacks do; no exchange needed. */
+    @Override
+    public void mmaLoadMatrixX4(int[] tile, int offset, int ld, int step1, int step2, int[] dst, int dstOffset) {
+        if (group.subGroupLanes(subGroup) != MmaFragments.LANES) {
+            throw new IllegalStateException("mmaLoadMatrixX4: sub-group " + subGroup + " has "
+                    + group.subGroupLanes(subGroup) + " work-items, expected " + MmaFragments.LANES + " (a full warp)");
+        }
+        MatrixLoads.loadX4(lane, tile, offset, ld, step1, step2, dst, dstOffset);
+    }
+
+    @Override
+    public void asyncCopy16(int[] local, int localIndex, IntArray global, int globalIndex, int validInts) {
+        asyncCopies.copy(local, localIndex, global, globalIndex, validInts);
+    }
+
+    @Override
+    public void asyncCommit() {
+        asyncCopies.commit();
+    }
+
+    @Override
+    public void asyncWait(int pendingGroups) {
+        asyncCopies.waitFor(pendingGroups);
     }
 }

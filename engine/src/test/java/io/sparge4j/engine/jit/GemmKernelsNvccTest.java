@@ -5,6 +5,7 @@ import io.sparge4j.engine.compute.Dialect;
 import io.sparge4j.engine.compute.GeneratedKernel;
 import io.sparge4j.kernels.KernelContext;
 import io.sparge4j.kernels.linalg.GemmKernels;
+import io.sparge4j.kernels.linalg.GemmKernels.AsyncPairTiling;
 import io.sparge4j.kernels.linalg.GemmKernels.PairTiling;
 import io.sparge4j.kernels.types.arrays.FloatArray;
 import io.sparge4j.kernels.types.arrays.IntArray;
@@ -65,5 +66,39 @@ class GemmKernelsNvccTest {
         System.out.println(tiling.label() + ": " + k);
         assertEquals(tiling.localMemoryBytes(), k.sharedMemoryBytes(), "local memory of " + name + " "
                 + tiling.label() + " (two buffers of A and Bt k-tiles, 2 bytes per element)");
+    }
+
+    static Stream<Arguments> asyncKernels() {
+        return GemmKernels.ASYNC_PAIR_TILINGS.stream().flatMap(t -> Stream.of(
+                Arguments.of("mmaGemmBF16PairsAsync", t), Arguments.of("mmaGemmF16PairsAsync", t)));
+    }
+
+    /**
+     * Every tiling of the cp.async + ldmatrix GEMMs compiles for sm_90 without spills, with the ring's local memory
+     * and the PTX instructions it is built on (ldmatrix, cp.async with its commit and wait, mma.sync).
+     */
+    @ParameterizedTest(name = "{0} {1}")
+    @MethodSource("asyncKernels")
+    void everyAsyncTilingCompilesWithoutSpills(String name, AsyncPairTiling tiling) throws Exception {
+        Method m = GemmKernels.class.getMethod(name, KernelContext.class, IntArray.class, IntArray.class,
+                FloatArray.class, int.class, int.class, int.class, int.class, int.class, int.class, int.class,
+                int.class, int.class);
+        Object[] args = {new KernelContext(), null, null, null, 0, 0, 0, tiling.warpsM(), tiling.warpsN(),
+            tiling.warpMTiles(), tiling.warpNTiles(), tiling.bk(), tiling.stages()};
+        GeneratedKernel kernel = KernelJit.shared().compile(m, args, Dialect.CUDA, H200, tiling.groupSize());
+        Nvcc.assumePresent();
+        Nvcc.KernelResources k = Nvcc.compileCubin(name, kernel.source(), "sm_90").assertCleanCompile()
+                .assertNoSpills(name);
+        System.out.println(tiling.label() + ": " + k);
+        assertEquals(tiling.localMemoryBytes(), k.sharedMemoryBytes(), "local memory of " + name + " "
+                + tiling.label() + " (the ring of padded A and Bt k-tiles)");
+        String ptx = Nvcc.compile(name, kernel.source(), "sm_90", Nvcc.Output.PTX, java.util.List.of())
+                .assertCleanCompile().artifactText();
+        for (String instruction : new String[] {"ldmatrix.sync.aligned.m8n8.x4.shared.b16",
+            "cp.async.cg.shared.global", "cp.async.commit_group", "cp.async.wait_group " + (tiling.stages() - 2),
+            "mma.sync.aligned.m16n8k16"}) {
+            org.junit.jupiter.api.Assertions.assertTrue(ptx.contains(instruction), name + " " + tiling.label()
+                    + ": no " + instruction + " in the PTX");
+        }
     }
 }

@@ -63,6 +63,12 @@ class KernelJitCompileTest {
             Object[] tiling = {t.warpsM(), t.warpsN(), t.warpMTiles(), t.warpNTiles(), t.bk()};
             System.arraycopy(tiling, 0, args, 7, tiling.length);
         }
+        if (m.getName().endsWith("PairsAsync")) {
+            // 32 KiB of tiles: room for the MMA fallback's scratch where CUDA has no tensor cores (48 KiB static limit)
+            GemmKernels.AsyncPairTiling t = GemmKernels.ASYNC_PAIR_TILINGS.get(1);
+            Object[] tiling = {t.warpsM(), t.warpsN(), t.warpMTiles(), t.warpNTiles(), t.bk(), t.stages()};
+            System.arraycopy(tiling, 0, args, 7, tiling.length);
+        }
         return args;
     }
 

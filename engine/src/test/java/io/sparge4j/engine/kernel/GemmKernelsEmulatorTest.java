@@ -3,6 +3,7 @@ package io.sparge4j.engine.kernel;
 import io.sparge4j.kernels.WorkerGrid1D;
 import io.sparge4j.kernels.WorkerGrid2D;
 import io.sparge4j.kernels.linalg.GemmKernels;
+import io.sparge4j.kernels.linalg.GemmKernels.AsyncPairTiling;
 import io.sparge4j.kernels.linalg.GemmKernels.PairTiling;
 import io.sparge4j.kernels.selftest.PortabilityKernels;
 import io.sparge4j.kernels.types.arrays.BFloat16Array;
@@ -132,12 +133,48 @@ class GemmKernelsEmulatorTest {
                         t.warpsN(), t.warpMTiles(), t.warpNTiles(), t.bk()));
     }
 
+    static Stream<Arguments> asyncTilingsAndSizes() {
+        // 256x256x64: whole tiles; 260x300x72: edges in m, n and k (k a multiple of 8: cp.async path, a partial last
+        // k-tile for bk 32); 260x300x70 and 130x129x2: k not a multiple of 8, the plain-load path
+        return GemmKernels.ASYNC_PAIR_TILINGS.stream().flatMap(t -> Stream.of(Arguments.of(t, 256, 256, 64),
+                Arguments.of(t, 260, 300, 72), Arguments.of(t, 260, 300, 70), Arguments.of(t, 130, 129, 2)));
+    }
+
+    /**
+     * Every tiling of the cp.async + ldmatrix kernels. The emulator performs each asynchronous copy only at the wait
+     * that covers it, so a ring that read a tile before its copy landed would fail here.
+     */
+    @ParameterizedTest(name = "{0} {1}x{2}x{3}")
+    @MethodSource("asyncTilingsAndSizes")
+    void everyAsyncTilingInsideAndAtEdges(AsyncPairTiling t, int m, int n, int k) {
+        checkPairs(m, n, k, t.label(), t.blockM(), t.blockN(), t.groupSize(),
+                (a, bt, c) -> ctx -> GemmKernels.mmaGemmBF16PairsAsync(ctx, a, bt, c, m, n, k, t.warpsM(),
+                        t.warpsN(), t.warpMTiles(), t.warpNTiles(), t.bk(), t.stages()),
+                (a, bt, c) -> ctx -> GemmKernels.mmaGemmF16PairsAsync(ctx, a, bt, c, m, n, k, t.warpsM(),
+                        t.warpsN(), t.warpMTiles(), t.warpNTiles(), t.bk(), t.stages()));
+    }
+
+    @Test
+    void asyncTilingRefusesWhatDoesNotFit() {
+        IllegalArgumentException memory = org.junit.jupiter.api.Assertions.assertThrows(
+                IllegalArgumentException.class, () -> new AsyncPairTiling(4, 2, 2, 8, 32, 4));
+        org.junit.jupiter.api.Assertions.assertTrue(memory.getMessage().contains("65536 bytes"), memory.getMessage());
+        IllegalArgumentException odd = org.junit.jupiter.api.Assertions.assertThrows(
+                IllegalArgumentException.class, () -> new AsyncPairTiling(4, 2, 2, 7, 16, 2));
+        org.junit.jupiter.api.Assertions.assertTrue(odd.getMessage().contains("warpNTiles 7"), odd.getMessage());
+    }
+
     /** A pair kernel launch over int views of A and Bt into C. */
     private interface PairLaunch {
         KernelContextTask on(IntArray a, IntArray bt, FloatArray c);
     }
 
     private void checkPairs(int m, int n, int k, PairTiling tiling, PairLaunch bf16, PairLaunch f16) {
+        checkPairs(m, n, k, tiling.label(), tiling.blockM(), tiling.blockN(), tiling.groupSize(), bf16, f16);
+    }
+
+    private void checkPairs(int m, int n, int k, String label, int blockM, int blockN, int groupSize,
+            PairLaunch bf16, PairLaunch f16) {
         Random rnd = new Random(15L * m + 7L * n + k);
         float[] av = gaussian(rnd, m * k);
         float[] bv = gaussian(rnd, n * k);
@@ -147,9 +184,8 @@ class GemmKernelsEmulatorTest {
         HalfFloatArray b16 = HalfFloatArray.fromArray(bv);
         FloatArray c8 = poisoned(m * n);
         FloatArray c16 = poisoned(m * n);
-        WorkerGrid2D grid = new WorkerGrid2D(ceil(n, tiling.blockN()) * tiling.groupSize(),
-                ceil(m, tiling.blockM()));
-        grid.setLocalWork(tiling.groupSize(), 1, 1);
+        WorkerGrid2D grid = new WorkerGrid2D(ceil(n, blockN) * groupSize, ceil(m, blockM));
+        grid.setLocalWork(groupSize, 1, 1);
         emulator.execute(grid, bf16.on(IntArray.fromSegmentShallow(a8.getSegment()),
                 IntArray.fromSegmentShallow(b8.getSegment()), c8));
         emulator.execute(grid, f16.on(IntArray.fromSegmentShallow(a16.getSegment()),
@@ -165,7 +201,7 @@ class GemmKernelsEmulatorTest {
             }
         }
         // exact products; up to 70 float adds of sums up to ~30: 1e-5 relative, 4e-5 absolute
-        String what = tiling.label() + " " + m + "x" + n + "x" + k;
+        String what = label + " " + m + "x" + n + "x" + k;
         assertClose(e8, c8.toHeapArray(), 1e-5, 4e-5, "bf16 pairs " + what);
         assertClose(e16, c16.toHeapArray(), 1e-5, 4e-5, "f16 pairs " + what);
     }

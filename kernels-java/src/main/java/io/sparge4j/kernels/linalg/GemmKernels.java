@@ -20,7 +20,9 @@ import java.util.List;
  * {@code (ceil(n / 128) * 256, ceil(m / 128))};</li>
  * <li>{@link #mmaGemmBF16PairsTiled} and {@link #mmaGemmF16PairsTiled}: the pair kernels with their tiling as
  * {@code @Constant}s ({@link PairTiling}, which gives the grid), for timing {@link #PAIR_TILINGS} against each
- * other.</li>
+ * other;</li>
+ * <li>{@link #mmaGemmBF16PairsAsync} and {@link #mmaGemmF16PairsAsync}: the pair GEMM fed by a {@code cp.async}
+ * pipeline and {@code ldmatrix}, tiled by {@link AsyncPairTiling} ({@link #ASYNC_PAIR_TILINGS}).</li>
  * </ul>
  */
 public final class GemmKernels {
@@ -385,6 +387,276 @@ public final class GemmKernels {
             new PairTiling(4, 4, 2, 8, 32),
             new PairTiling(8, 2, 2, 8, 16),
             new PairTiling(4, 4, 2, 8, 16));
+
+    /**
+     * A tile configuration of the asynchronous pair GEMMs ({@link #mmaGemmBF16PairsAsync}, {@link #mmaGemmF16PairsAsync}):
+     * {@code warpsM x warpsN} warps, each owning {@code warpMTiles x warpNTiles} accumulator fragments of 16x8, over
+     * k-tiles of {@code bk} elements in a ring of {@code stages} local buffers filled by {@code cp.async} and read by
+     * {@code ldmatrix}. Local tiles are chunk-major: each 16-byte chunk of k (8 elements, 4 ints) of all the tile's
+     * rows lies contiguous, so the eight rows an {@code ldmatrix} reads are 128 consecutive bytes (every bank once)
+     * with no padding, and a warp's copies fill 8 rows x 4 chunks, which keeps both sides conflict-free and
+     * coalesced. Launch with work-groups of {@link #groupSize()} x 1 over
+     * {@code (ceil(n / blockN) * groupSize, ceil(m / blockM))}.
+     *
+     * @param warpsM warps along m
+     * @param warpsN warps along n
+     * @param warpMTiles 16-row accumulator fragments per warp along m
+     * @param warpNTiles 8-column accumulator fragments per warp along n, even ({@code ldmatrix} loads two at once)
+     * @param bk k elements per tile: 16, 32 or 64
+     * @param stages local buffers in the ring: 2 to 4 (copies of {@code stages - 1} tiles are in flight)
+     */
+    public record AsyncPairTiling(int warpsM, int warpsN, int warpMTiles, int warpNTiles, int bk, int stages) {
+        /**
+         * @throws IllegalArgumentException when a count is out of range, the work-group has more than 1024
+         *     work-items, or the ring needs more than 48 KiB of local memory
+         */
+        public AsyncPairTiling {
+            if (warpsM < 1 || warpsN < 1 || warpMTiles < 1 || warpNTiles < 2 || warpNTiles % 2 != 0
+                    || (bk != 16 && bk != 32 && bk != 64) || stages < 2 || stages > 4) {
+                throw new IllegalArgumentException("AsyncPairTiling: warpsM " + warpsM + ", warpsN " + warpsN
+                        + ", warpMTiles " + warpMTiles + ", warpNTiles " + warpNTiles + ", bk " + bk + ", stages "
+                        + stages + ": expected positive warp counts and warpMTiles, an even warpNTiles, bk 16, 32 or"
+                        + " 64 and 2 to 4 stages");
+            }
+            if (32 * warpsM * warpsN > 1024) {
+                throw new IllegalArgumentException("AsyncPairTiling " + warpsM + "x" + warpsN + " warps: "
+                        + 32 * warpsM * warpsN + " work-items, expected at most 1024");
+            }
+            int bytes = stages * (warpsM * warpMTiles * 16 + warpsN * warpNTiles * 8) * bk * 2;
+            if (bytes > LOCAL_MEMORY_LIMIT) {
+                throw new IllegalArgumentException("AsyncPairTiling " + warpsM * warpMTiles * 16 + "x"
+                        + warpsN * warpNTiles * 8 + ", bk " + bk + ", " + stages + " stages needs " + bytes
+                        + " bytes of local memory, expected at most " + LOCAL_MEMORY_LIMIT);
+            }
+        }
+
+        /** @return rows of C per work-group */
+        public int blockM() {
+            return warpsM * warpMTiles * 16;
+        }
+
+        /** @return columns of C per work-group */
+        public int blockN() {
+            return warpsN * warpNTiles * 8;
+        }
+
+        /** @return work-items per work-group */
+        public int groupSize() {
+            return 32 * warpsM * warpsN;
+        }
+
+        /** @return bytes of local memory the ring takes: stages x (A and Bt k-tiles, 2 bytes per element) */
+        public int localMemoryBytes() {
+            return stages * (blockM() + blockN()) * bk * 2;
+        }
+
+        /** @return e.g. {@code 128x128 w4x2 32x64 bk32 async2}: block, warps, warp tile, k-tile, stages */
+        public String label() {
+            return blockM() + "x" + blockN() + " w" + warpsM + "x" + warpsN + " " + warpMTiles * 16 + "x"
+                    + warpNTiles * 8 + " bk" + bk + " async" + stages;
+        }
+    }
+
+    /**
+     * Tilings of the asynchronous pair GEMMs worth timing (see {@link AsyncPairTiling}); every one passes the
+     * emulator tests and compiles for sm_90 without spills.
+     */
+    public static final List<AsyncPairTiling> ASYNC_PAIR_TILINGS = List.of(
+            new AsyncPairTiling(4, 2, 2, 8, 32, 3),
+            new AsyncPairTiling(4, 2, 2, 8, 32, 2),
+            new AsyncPairTiling(4, 2, 2, 8, 16, 3),
+            new AsyncPairTiling(4, 2, 2, 8, 16, 4),
+            new AsyncPairTiling(8, 2, 2, 8, 32, 2),
+            new AsyncPairTiling(8, 2, 2, 8, 16, 3),
+            new AsyncPairTiling(4, 4, 2, 8, 32, 2),
+            new AsyncPairTiling(4, 2, 4, 8, 16, 3),
+            new AsyncPairTiling(2, 2, 4, 8, 32, 3),
+            new AsyncPairTiling(2, 2, 2, 8, 64, 2));
+
+    /**
+     * {@link #mmaGemmBF16Pairs} with a {@code cp.async} pipeline and {@code ldmatrix} fragment loads: k-tiles go
+     * from global to local memory without passing through registers ({@link KernelContext#asyncCopy16}), into a ring
+     * of {@code stages} buffers so that {@code stages - 1} tiles are in flight while the tensor cores work, one
+     * barrier per tile; fragments come from local memory four registers per {@link KernelContext#mmaLoadMatrixX4}.
+     * Operands as for {@link #mmaGemmBF16Pairs} (int views, even {@code k}); when {@code k} is not a multiple of 8
+     * the rows are not 16-byte aligned and the tiles are loaded with plain loads instead (same ring, slower). With k a
+     * multiple of 8, {@code a} and {@code bt} must start 16-byte aligned, as device buffers do (a view at another
+     * offset: use {@link #mmaGemmBF16PairsTiled}). The tiling's values are {@code @Constant}s (an
+     * {@link AsyncPairTiling}, which gives the grid).
+     *
+     * @param ctx the work-item
+     * @param a A as int pairs, row-major m x k/2
+     * @param bt B transposed as int pairs, row-major n x k/2
+     * @param c C (m x n, f32), written
+     * @param m rows of A and C
+     * @param n rows of Bt, columns of C
+     * @param k the reduction length in bf16 elements, even
+     * @param warpsM {@link AsyncPairTiling#warpsM()}
+     * @param warpsN {@link AsyncPairTiling#warpsN()}
+     * @param warpMTiles {@link AsyncPairTiling#warpMTiles()}
+     * @param warpNTiles {@link AsyncPairTiling#warpNTiles()}
+     * @param bk {@link AsyncPairTiling#bk()}
+     * @param stages {@link AsyncPairTiling#stages()}
+     */
+    public static void mmaGemmBF16PairsAsync(KernelContext ctx, IntArray a, IntArray bt, FloatArray c, int m, int n,
+            int k, @Constant int warpsM, @Constant int warpsN, @Constant int warpMTiles, @Constant int warpNTiles,
+            @Constant int bk, @Constant int stages) {
+        mmaGemmPairsAsync(ctx, a, bt, c, m, n, k, true, warpsM, warpsN, warpMTiles, warpNTiles, bk, stages);
+    }
+
+    /**
+     * {@link #mmaGemmBF16PairsAsync} with f16 operands.
+     *
+     * @param ctx the work-item
+     * @param a A as int pairs, row-major m x k/2
+     * @param bt B transposed as int pairs, row-major n x k/2
+     * @param c C (m x n, f32), written
+     * @param m rows of A and C
+     * @param n rows of Bt, columns of C
+     * @param k the reduction length in f16 elements, even
+     * @param warpsM {@link AsyncPairTiling#warpsM()}
+     * @param warpsN {@link AsyncPairTiling#warpsN()}
+     * @param warpMTiles {@link AsyncPairTiling#warpMTiles()}
+     * @param warpNTiles {@link AsyncPairTiling#warpNTiles()}
+     * @param bk {@link AsyncPairTiling#bk()}
+     * @param stages {@link AsyncPairTiling#stages()}
+     */
+    public static void mmaGemmF16PairsAsync(KernelContext ctx, IntArray a, IntArray bt, FloatArray c, int m, int n,
+            int k, @Constant int warpsM, @Constant int warpsN, @Constant int warpMTiles, @Constant int warpNTiles,
+            @Constant int bk, @Constant int stages) {
+        mmaGemmPairsAsync(ctx, a, bt, c, m, n, k, false, warpsM, warpsN, warpMTiles, warpNTiles, bk, stages);
+    }
+
+    /** Allocates the asynchronous kernels' arrays (sizes as expressions of the constants) and runs the body. */
+    private static void mmaGemmPairsAsync(KernelContext ctx, IntArray a, IntArray bt, FloatArray c, int m, int n,
+            int k, boolean bf16, int warpsM, int warpsN, int mTiles, int nTiles, int bk, int stages) {
+        int[] as = ctx.allocateIntLocalArray(stages * (warpsM * mTiles * 16) * (bk / 2));
+        int[] bs = ctx.allocateIntLocalArray(stages * (warpsN * nTiles * 8) * (bk / 2));
+        float[] acc = new float[mTiles * nTiles * KernelContext.MMA_C_FRAGMENT];
+        int[] ra = new int[mTiles * 4];
+        int[] rb = new int[nTiles * 2];
+        short[] af = new short[mTiles * KernelContext.MMA_A_FRAGMENT];
+        short[] bf = new short[nTiles * KernelContext.MMA_B_FRAGMENT];
+        asyncPipeline(ctx, as, bs, acc, ra, rb, af, bf, a, bt, c, m, n, k, bf16, warpsN, mTiles, nTiles,
+                warpsM * mTiles * 16, warpsN * nTiles * 8, bk / 2, stages, 32 * warpsM * warpsN);
+    }
+
+    /**
+     * The ring: tiles 0 .. stages - 2 are requested up front, one commit group per tile (empty past the end, so
+     * that waiting for all but {@code stages - 2} groups always means "tile t has landed"). Each trip waits for
+     * tile t, synchronises (which also frees the buffer read in the previous trip), requests tile
+     * {@code t + stages - 1} into that buffer and multiplies tile t. Tiles hold {@code kp} ints of k per row,
+     * chunk-major: int p of row r at {@code (p >> 2) * (rows * 4) + r * 4 + (p & 3)}.
+     */
+    private static void asyncPipeline(KernelContext ctx, int[] as, int[] bs, float[] acc, int[] ra, int[] rb,
+            short[] af, short[] bf, IntArray a, IntArray bt, FloatArray c, int m, int n, int k, boolean bf16,
+            int warpsN, int mTiles, int nTiles, int blockM, int blockN, int kp, int stages, int group) {
+        int tid = ctx.localIdx;
+        int warp = tid >> 5;
+        int warpRow = warp / warpsN * (mTiles * 16);
+        int warpCol = warp % warpsN * (nTiles * 8);
+        int rowBase = ctx.groupIdy * blockM;
+        int colBase = ctx.groupIdx * blockN;
+        int kPairs = k >> 1;
+        // 16-byte copies need 16-byte aligned rows: k a multiple of 8
+        boolean aligned = (kPairs & 3) == 0;
+        int tiles = (kPairs + kp - 1) / kp;
+        for (int s = 0; s < stages - 1; s++) {
+            if (s < tiles) {
+                loadTileAsync(ctx, as, s * (blockM * kp), a, rowBase, m, kPairs, s * kp, tid, blockM, group,
+                        kp / 4, aligned);
+                loadTileAsync(ctx, bs, s * (blockN * kp), bt, colBase, n, kPairs, s * kp, tid, blockN, group,
+                        kp / 4, aligned);
+            }
+            ctx.asyncCommit();
+        }
+        for (int tile = 0; tile < tiles; tile++) {
+            ctx.asyncWait(stages - 2);
+            ctx.localBarrier();
+            int next = tile + stages - 1;
+            if (next < tiles) {
+                int slot = next % stages;
+                loadTileAsync(ctx, as, slot * (blockM * kp), a, rowBase, m, kPairs, next * kp, tid, blockM,
+                        group, kp / 4, aligned);
+                loadTileAsync(ctx, bs, slot * (blockN * kp), bt, colBase, n, kPairs, next * kp, tid, blockN,
+                        group, kp / 4, aligned);
+            }
+            ctx.asyncCommit();
+            int cur = tile % stages;
+            for (int ks = 0; ks < kp; ks += 8) {
+                // ks ints of k = chunk ks / 4 of every row
+                matrixStep(ctx, as, bs, ra, rb, af, bf, acc, cur * (blockM * kp) + ks / 4 * (blockM * 4) + warpRow * 4,
+                        cur * (blockN * kp) + ks / 4 * (blockN * 4) + warpCol * 4, blockM * 4, blockN * 4, bf16,
+                        mTiles, nTiles);
+            }
+        }
+        storeAccumulators(ctx, acc, mTiles, nTiles, c, m, n, rowBase + warpRow, colBase + warpCol);
+    }
+
+    /**
+     * Requests one operand's k-tile (rows {@code row0 .. row0 + rows} of {@code src}, int columns
+     * {@code col0 .. col0 + 4 chunksPerRow}) into the chunk-major {@code tile} from {@code at}; zeros outside the
+     * matrix. Copy {@code id} takes row {@code 8 (id / (8 chunksPerRow)) + id % 8} and chunk
+     * {@code (id / 8) % chunksPerRow}: eight consecutive copies fill 128 consecutive local bytes, and a warp reads
+     * whole 64-byte row segments. Unaligned rows take plain loads and stores.
+     */
+    private static void loadTileAsync(KernelContext ctx, int[] tile, int at, IntArray src, int row0, int rows,
+            int kPairs, int col0, int tid, int tileRows, int group, int chunksPerRow, boolean aligned) {
+        for (int e = 0; e < (tileRows * chunksPerRow + group - 1) / group; e++) {
+            int id = tid + e * group;
+            if (id < tileRows * chunksPerRow) {
+                int r = id / (8 * chunksPerRow) * 8 + (id & 7);
+                int chunk = (id >> 3) % chunksPerRow;
+                int col = col0 + chunk * 4;
+                int row = row0 + r;
+                int left = kPairs - col;
+                int valid = row >= rows || left <= 0 ? 0 : left >= 4 ? 4 : left;
+                int local = at + chunk * (tileRows * 4) + r * 4;
+                if (aligned) {
+                    ctx.asyncCopy16(tile, local, src, valid > 0 ? row * kPairs + col : 0, valid);
+                } else {
+                    for (int q = 0; q < 4; q++) {
+                        tile[local + q] = q < valid ? src.get(row * kPairs + col + q) : 0;
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * One 16-k step of a warp's mTiles x nTiles fragments through {@code ldmatrix} from the chunk-major tiles: A's
+     * 16x16 tiles from {@code aAt} (the warp's row 0 in this step's first chunk; the next chunk, k + 8, is
+     * {@code aChunk} ints on), Bt's pairs of 8-column tiles from {@code bAt}, then the MMAs.
+     */
+    private static void matrixStep(KernelContext ctx, int[] as, int[] bs, int[] ra, int[] rb, short[] af,
+            short[] bf, float[] acc, int aAt, int bAt, int aChunk, int bChunk, boolean bf16, int mTiles, int nTiles) {
+        for (int i = 0; i < mTiles; i++) {
+            // matrices: rows 0-7, rows 8-15 (32 ints on), then both at k + 8 (the next chunk)
+            ctx.mmaLoadMatrixX4(as, aAt + i * 64, 4, 32, aChunk, ra, i * 4);
+        }
+        for (int j = 0; j < nTiles / 2; j++) {
+            // matrices: columns 0-7 at k, at k + 8 (next chunk), then columns 8-15 at k, at k + 8
+            ctx.mmaLoadMatrixX4(bs, bAt + j * 64, 4, bChunk, 32, rb, j * 4);
+        }
+        for (int i = 0; i < mTiles * 4; i++) {
+            splitPair(ra[i], af, 2 * i);
+        }
+        for (int j = 0; j < nTiles * 2; j++) {
+            splitPair(rb[j], bf, 2 * j);
+        }
+        for (int i = 0; i < mTiles; i++) {
+            for (int j = 0; j < nTiles; j++) {
+                int fa = i * KernelContext.MMA_A_FRAGMENT;
+                int fb = j * KernelContext.MMA_B_FRAGMENT;
+                int fc = (i * nTiles + j) * KernelContext.MMA_C_FRAGMENT;
+                if (bf16) {
+                    ctx.mmaBF16(af, fa, bf, fb, acc, fc);
+                } else {
+                    ctx.mmaF16(af, fa, bf, fb, acc, fc);
+                }
+            }
+        }
+    }
 
     /**
      * {@link #mmaGemmBF16} reading both operands as pairs of bf16 in 32-bit words: {@code a} and {@code bt} are

@@ -8,7 +8,8 @@ import io.sparge4j.engine.compute.Dialect;
  *
  * @param dialect the generated language
  * @param nativeWarps 32-wide warp shuffles are used (CUDA with sub-groups); else sub-groups go through local memory
- * @param nativeMma tensor-core {@code mma.sync} is used (CUDA with tensor cores); else FMA
+ * @param nativeMma tensor-core {@code mma.sync}, {@code ldmatrix} and {@code cp.async} are used (CUDA sm_80+, where
+ *     the runtime reports tensor-core MMA); else FMA, plain local loads and synchronous copies
  */
 record CTarget(Dialect dialect, boolean nativeWarps, boolean nativeMma) {
     /** Sub-group width of every path: CUDA warps, and the emulated sub-groups of the fallback. */

@@ -14,7 +14,8 @@ import java.util.Set;
  * feature, else a fallback (sub-groups through local memory, MMA through FMA, half through bit operations).
  *
  * <p>Paths: CUDA uses warp shuffles when {@link DeviceFeatures#nativeSubGroups()} and {@code mma.sync} when
- * {@link DeviceFeatures#tensorCoreMma()}. OpenCL always takes the fallbacks: sub-groups are emulated 32 wide
+ * {@link DeviceFeatures#tensorCoreMma()}, and with the latter also {@code ldmatrix} and {@code cp.async} (sm_80+, as
+ * tensor-core MMA is enabled). OpenCL always takes the fallbacks: sub-groups are emulated 32 wide
  * (32 consecutive linear local ids) through {@code sp_scratch} and {@code barrier(CLK_LOCAL_MEM_FENCE)}, so every
  * work-item of the group must reach each collective call, the same number of times. Sub-groups are 32 wide on
  * every path. Results: conversions, atomics on ints, the sub-group operations and the FMA fallbacks are
@@ -23,7 +24,7 @@ import java.util.Set;
  */
 public final class DeviceLibrary {
     /** Version of the emitted C text; part of the JIT's cache key. */
-    public static final String VERSION = "sp-devlib-2";
+    public static final String VERSION = "sp-devlib-3";
     /** Width of a sub-group on every path (CUDA warps and the emulated sub-groups): {@code simdGroupSize()}. */
     public static final int SUB_GROUP_WIDTH = CTarget.WIDTH;
 
@@ -115,6 +116,13 @@ public final class DeviceLibrary {
                     : target.nativeWarps() ? "mma: FMA fallback through shared memory (warp-synchronous)"
                             : "mma: FMA fallback through local memory");
         }
+        if (used.contains(LibraryFunction.LOAD_MATRIX_X4)) {
+            paths.add(target.nativeMma() ? "matrix loads: ldmatrix.x4" : "matrix loads: plain local loads");
+        }
+        if (used.contains(LibraryFunction.ASYNC_COPY_16)) {
+            paths.add(target.nativeMma() ? "async copies: cp.async (16 bytes)"
+                    : "async copies: synchronous loads and stores");
+        }
         return List.copyOf(paths);
     }
 
@@ -136,7 +144,8 @@ public final class DeviceLibrary {
     /** Internal C pieces, in the order they are emitted (each after what it calls). */
     private enum Piece {
         HALF_TO_FLOAT, FLOAT_TO_HALF, BF16_TO_FLOAT, ATOMIC_GI, ATOMIC_GF, ATOMIC_LI, SUBGROUP_LANES, WARP_MASK,
-        SIMD_SUM, SIMD_SHUFFLE_DOWN, SIMD_SHUFFLE_XOR, SIMD_BROADCAST_FIRST, PACK, MMA_F16, MMA_BF16, MMA_TILE_F16, MMA_TILE_BF16
+        SIMD_SUM, SIMD_SHUFFLE_DOWN, SIMD_SHUFFLE_XOR, SIMD_BROADCAST_FIRST, PACK, MMA_F16, MMA_BF16, MMA_TILE_F16, MMA_TILE_BF16, LOAD_MATRIX_X4, ASYNC_COPY_16,
+        ASYNC_COMMIT, ASYNC_WAIT
     }
 
     private Set<Piece> pieces(Set<LibraryFunction> used) {
@@ -158,6 +167,10 @@ public final class DeviceLibrary {
                 case MMA_BF16 -> addFragments(pieces, true);
                 case MMA_TILE_F16 -> addTile(pieces, false);
                 case MMA_TILE_BF16 -> addTile(pieces, true);
+                case LOAD_MATRIX_X4 -> pieces.add(Piece.LOAD_MATRIX_X4);
+                case ASYNC_COPY_16 -> pieces.add(Piece.ASYNC_COPY_16);
+                case ASYNC_COMMIT -> pieces.add(Piece.ASYNC_COMMIT);
+                case ASYNC_WAIT -> pieces.add(Piece.ASYNC_WAIT);
             }
         }
         return pieces;
@@ -208,6 +221,10 @@ public final class DeviceLibrary {
             case MMA_BF16 -> Mma.fragments(t, true);
             case MMA_TILE_F16 -> Mma.tile(t, false);
             case MMA_TILE_BF16 -> Mma.tile(t, true);
+            case LOAD_MATRIX_X4 -> SharedMemoryLoads.loadMatrixX4(t);
+            case ASYNC_COPY_16 -> SharedMemoryLoads.copy16(t);
+            case ASYNC_COMMIT -> SharedMemoryLoads.commit(t);
+            case ASYNC_WAIT -> SharedMemoryLoads.waitGroups(t);
         };
     }
 

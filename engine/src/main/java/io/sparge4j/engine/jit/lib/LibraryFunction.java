@@ -43,7 +43,22 @@ public enum LibraryFunction {
      */
     MMA_TILE_F16("sp_mma_tile_f16", true),
     /** As {@link #MMA_TILE_F16} with bf16 inputs: {@code sp_mma_tile_bf16}. */
-    MMA_TILE_BF16("sp_mma_tile_bf16", true);
+    MMA_TILE_BF16("sp_mma_tile_bf16", true),
+    /**
+     * {@code void sp_ldmatrix_x4(LOCAL int* tile, int ld, int step1, int step2, int* dst, LOCAL float* sp_scratch,
+     * int sp_llid)}: {@code KernelContext.mmaLoadMatrixX4} with {@code tile} offset to matrix 0's row 0 and
+     * {@code dst} to this lane's four ints (PTX {@code ldmatrix.sync.aligned.m8n8.x4.shared.b16}).
+     */
+    LOAD_MATRIX_X4("sp_ldmatrix_x4", true),
+    /**
+     * {@code void sp_async_copy16(LOCAL int* dst, GLOBAL int* src, int validInts)}: {@code KernelContext.asyncCopy16}
+     * with both pointers offset (PTX {@code cp.async.cg.shared.global}, 16 bytes).
+     */
+    ASYNC_COPY_16("sp_async_copy16", false),
+    /** {@code void sp_async_commit(void)}: PTX {@code cp.async.commit_group}. */
+    ASYNC_COMMIT("sp_async_commit", false),
+    /** {@code void sp_async_wait(int pending)}: PTX {@code cp.async.wait_group pending}. */
+    ASYNC_WAIT("sp_async_wait", false);
 
     private final String cName;
     private final boolean collective;

@@ -30,7 +30,7 @@ class DeviceLibraryCudaCompileTest {
         String source = library.functions(EnumSet.allOf(LibraryFunction.class))
                 + driver.halves() + driver.simd(128) + driver.simdXor(128) + driver.mmaFragments(64, false)
                 + driver.mmaFragments(64, true).replace("t_mma", "t_mma_bf16") + driver.mmaTile(2, false)
-                + driver.mmaTile(2, true).replace("t_tile", "t_tile_bf16") + driver.atomics();
+                + driver.mmaTile(2, true).replace("t_tile", "t_tile_bf16") + driver.atomics() + driver.sharedLoads();
         String text = Nvcc.compile("library", source, arch, Nvcc.Output.PTX, List.of()).assertCleanCompile()
                 .artifactText();
         // The cubin too, so that ptxas assembles the inline PTX.
@@ -41,6 +41,8 @@ class DeviceLibraryCudaCompileTest {
                 "bf16 mma.sync in the PTX");
         assertEquals(subGroupSize > 0, text.contains("shfl.sync"), "warp shuffles in the PTX");
         assertEquals(subGroupSize > 0, text.contains("shfl.sync.bfly"), "butterfly (xor) shuffles in the PTX");
+        assertEquals(tensorCores, text.contains("ldmatrix.sync.aligned.m8n8.x4.shared.b16"), "ldmatrix in the PTX");
+        assertEquals(tensorCores, text.contains("cp.async.cg.shared.global"), "cp.async in the PTX");
         assertTrue(text.contains("atom.global.add.f32") || text.contains("red.global.add.f32"),
                 "a float atomic add in the PTX");
     }

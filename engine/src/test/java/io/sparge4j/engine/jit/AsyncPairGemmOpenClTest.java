@@ -1,0 +1,129 @@
+package io.sparge4j.engine.jit;
+
+import io.sparge4j.engine.compute.DeviceBuffer;
+import io.sparge4j.engine.compute.Dialect;
+import io.sparge4j.engine.compute.GeneratedKernel;
+import io.sparge4j.engine.compute.KernelParameter;
+import io.sparge4j.engine.device.BackendException;
+import io.sparge4j.kernels.KernelContext;
+import io.sparge4j.kernels.KernelMath;
+import io.sparge4j.kernels.linalg.GemmKernels;
+import io.sparge4j.kernels.linalg.GemmKernels.AsyncPairTiling;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.reflect.Method;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.fail;
+
+/**
+ * The cp.async + ldmatrix pair GEMM ({@link GemmKernels#mmaGemmBF16PairsAsync}, {@link GemmKernels#mmaGemmF16PairsAsync})
+ * on OpenCL (PoCL: every fallback) against a float64 reference on random inputs, at sizes with edges in m, n and
+ * k: k a multiple of 8 (the asyncCopy16 path) and not (the plain-load path). Skipped with a reason without OpenCL.
+ */
+class AsyncPairGemmOpenClTest {
+    private static OpenClTestDevice cl;
+
+    @BeforeAll
+    static void open() {
+        cl = OpenClTestDevice.open();
+    }
+
+    @AfterAll
+    static void close() {
+        cl.close();
+    }
+
+    static Stream<Arguments> cases() {
+        List<AsyncPairTiling> tilings = List.of(GemmKernels.ASYNC_PAIR_TILINGS.get(0),
+                GemmKernels.ASYNC_PAIR_TILINGS.get(1), GemmKernels.ASYNC_PAIR_TILINGS.get(3));
+        List<Arguments> out = new ArrayList<>();
+        for (AsyncPairTiling t : tilings) {
+            for (boolean bf16 : new boolean[] {true, false}) {
+                out.add(Arguments.of(t, bf16, 140, 136, 72));
+                out.add(Arguments.of(t, bf16, 100, 90, 38));
+            }
+        }
+        return out.stream();
+    }
+
+    @ParameterizedTest(name = "{0} bf16 {1} {2}x{3}x{4}")
+    @MethodSource("cases")
+    void matchesFloat64(AsyncPairTiling t, boolean bf16, int m, int n, int k) throws Exception {
+        cl.device("run the async pair GEMM on");
+        Random rnd = new Random(31L * m + 17L * k + (bf16 ? 1 : 0));
+        short[] a = new short[m * k];
+        short[] bt = new short[n * k];
+        for (int i = 0; i < a.length; i++) {
+            a[i] = bits(bf16, (float) rnd.nextGaussian());
+        }
+        for (int i = 0; i < bt.length; i++) {
+            bt[i] = bits(bf16, (float) rnd.nextGaussian());
+        }
+        double[] expected = new double[m * n];
+        for (int r = 0; r < m; r++) {
+            for (int c = 0; c < n; c++) {
+                double s = 0;
+                for (int p = 0; p < k; p++) {
+                    s += (double) value(bf16, a[r * k + p]) * value(bf16, bt[c * k + p]);
+                }
+                expected[r * n + c] = s;
+            }
+        }
+        String name = bf16 ? "mmaGemmBF16PairsAsync" : "mmaGemmF16PairsAsync";
+        Method method = java.util.Arrays.stream(GemmKernels.class.getMethods()).filter(x -> x.getName().equals(name))
+                .findFirst().orElseThrow();
+        Object[] args = {new KernelContext(), null, null, null, m, n, k, t.warpsM(), t.warpsN(), t.warpMTiles(),
+            t.warpNTiles(), t.bk(), t.stages()};
+        GeneratedKernel kernel = KernelJit.shared().compile(method, args, Dialect.OPENCL, KernelJitCompileTest.POCL,
+                t.groupSize());
+        float[] c = new float[m * n];
+        java.util.Arrays.fill(c, Float.NaN);
+        DeviceBuffer da = cl.upload(MemorySegment.ofArray(a));
+        DeviceBuffer db = cl.upload(MemorySegment.ofArray(bt));
+        DeviceBuffer dc = cl.upload(MemorySegment.ofArray(c));
+        List<Object> launch = new ArrayList<>();
+        for (KernelParameter p : kernel.parameters()) {
+            switch (p.role()) {
+                case BUFFER -> launch.add(p.javaIndex() == 1 ? da : p.javaIndex() == 2 ? db : dc);
+                case BUFFER_SIZE -> launch.add(p.javaIndex() == 1 ? a.length / 2 : p.javaIndex() == 2
+                        ? bt.length / 2 : c.length);
+                case SCALAR -> launch.add(args[p.javaIndex()]);
+            }
+        }
+        long[] global = {(long) (n + t.blockN() - 1) / t.blockN() * t.groupSize(), (m + t.blockM() - 1) / t.blockM(),
+            1};
+        try {
+            cl.device("launch on").launch(cl.device("launch on").load(kernel), global, new int[] {t.groupSize(), 1, 1},
+                    launch);
+        } catch (BackendException e) {
+            throw new AssertionError(e.getMessage() + "\n" + Nvcc.numbered(kernel.source()), e);
+        }
+        cl.read(dc, MemorySegment.ofArray(c));
+        // products of 16-bit values are exact in float; up to 72 float adds of N(0,1) products: 1e-5 relative to
+        // the magnitude, 4e-5 absolute
+        for (int i = 0; i < c.length; i++) {
+            double tol = 4e-5 + 1e-5 * Math.abs(expected[i]);
+            if (!(Math.abs(c[i] - expected[i]) <= tol)) {
+                fail(name + " " + t.label() + " " + m + "x" + n + "x" + k + ": C[" + i / n + "][" + i % n + "] = "
+                        + c[i] + ", expected " + expected[i] + " within " + tol);
+            }
+        }
+    }
+
+    private static short bits(boolean bf16, float x) {
+        return bf16 ? KernelMath.floatToBFloat16(x) : KernelMath.floatToHalf(x);
+    }
+
+    private static float value(boolean bf16, short bits) {
+        return bf16 ? KernelMath.bfloat16ToFloat(bits) : KernelMath.halfToFloat(bits);
+    }
+}
