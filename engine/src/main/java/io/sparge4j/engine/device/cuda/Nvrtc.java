@@ -1,5 +1,6 @@
 package io.sparge4j.engine.device.cuda;
 
+import io.sparge4j.engine.device.LargeStack;
 import io.sparge4j.engine.device.BackendException;
 import io.sparge4j.engine.device.NativeLibrary;
 
@@ -153,6 +154,10 @@ final class Nvrtc {
      * @throws BackendException when NVRTC fails for a reason other than errors in the source
      */
     Output compile(String source, String programName, List<String> options, boolean cubin) {
+        return LargeStack.call("nvrtcCompileProgram", () -> compileHere(source, programName, options, cubin));
+    }
+
+    private Output compileHere(String source, String programName, List<String> options, boolean cubin) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment programOut = arena.allocate(ADDRESS);
             check("nvrtcCreateProgram", (int) createProgram.invokeExact(programOut, arena.allocateFrom(source),

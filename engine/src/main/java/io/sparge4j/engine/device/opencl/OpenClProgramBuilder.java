@@ -1,5 +1,6 @@
 package io.sparge4j.engine.device.opencl;
 
+import io.sparge4j.engine.device.LargeStack;
 import io.sparge4j.engine.compute.GeneratedKernel;
 import io.sparge4j.engine.compute.KernelCache;
 import io.sparge4j.engine.device.BackendException;
@@ -78,7 +79,7 @@ final class OpenClProgramBuilder {
         } catch (BackendException e) {
             return null;
         }
-        if (cl.build(program, device, BUILD_OPTIONS) != OpenClErrors.SUCCESS) {
+        if (LargeStack.call("clBuildProgram", () -> cl.build(program, device, BUILD_OPTIONS)) != OpenClErrors.SUCCESS) {
             cl.releaseProgram(program);
             return null;
         }
@@ -87,7 +88,7 @@ final class OpenClProgramBuilder {
 
     private MemorySegment fromSource(GeneratedKernel kernel) {
         MemorySegment program = cl.programFromSource(context, kernel.source());
-        int status = cl.build(program, device, BUILD_OPTIONS);
+        int status = LargeStack.call("clBuildProgram", () -> cl.build(program, device, BUILD_OPTIONS));
         if (status != OpenClErrors.SUCCESS) {
             String log;
             try {
