@@ -60,7 +60,7 @@ public final class ForwardCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter w = spec.commandLine().getOut();
-        try (WanCheckpoint checkpoint = ModelSource.load("--model", model, w);
+        try (WanCheckpoint checkpoint = ModelSource.load("--model", model, w, backend.loadPrecision());
              Tensor x = TensorFiles.loadFloat("--latents", latents, "x", 4, "(C,F,H,W)");
              Tensor context = TensorFiles.loadFloat("--text-embeddings", text, "context", 2, "(L,text_dim)")) {
             try (WanTransformer wan = backend.open(checkpoint.config(), checkpoint.weights(), attention.settings())) {

@@ -106,7 +106,8 @@ public final class GenerateCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter w = spec.commandLine().getOut();
-        backend.gemmPrecision();   // a typo fails before the model loads
+        backend.gemmPrecision();   // typos fail before the model loads
+        backend.loadPrecision();
         if (prompt != null || negativePrompt != null) {
             throw new IllegalArgumentException((prompt != null ? "--prompt" : "--negative-prompt") + ": this model has"
                     + " no text encoder yet; give text features with --text-embeddings FILE (and"
@@ -125,7 +126,7 @@ public final class GenerateCommand implements Callable<Integer> {
             case "euler" -> WanGenerator.SamplerKind.EULER;
             default -> throw new IllegalArgumentException("--sampler: got '" + sampler + "', expected unipc or euler");
         };
-        try (WanCheckpoint checkpoint = ModelSource.load("--model", model, w)) {
+        try (WanCheckpoint checkpoint = ModelSource.load("--model", model, w, backend.loadPrecision())) {
             WanConfig config = checkpoint.config();
             if (output.format().isPictures() && !config.pixelSpace()) {
                 throw new IllegalArgumentException("--out: " + out + " asks for pictures, but this is a latent model"

@@ -6,6 +6,7 @@ import io.sparge4j.models.wan.WanAttention;
 import io.sparge4j.models.wan.WanConfig;
 import io.sparge4j.models.wan.WanTransformer;
 import io.sparge4j.models.wan.WanTransformers;
+import io.sparge4j.models.wan.WanWeights;
 import picocli.CommandLine.Option;
 
 import java.util.Locale;
@@ -20,6 +21,21 @@ final class ModelBackendFlags {
     @Option(names = "--precision", paramLabel = "f32|bf16", defaultValue = "f32",
             description = "GPU GEMMs in f32, or bf16 on tensor cores with f32 accumulation (default ${DEFAULT-VALUE}).")
     String precision;
+
+    @Option(names = "--weights", paramLabel = "f32|stored", defaultValue = "f32",
+            description = "Load the checkpoint's tensors as f32, or keep their stored dtype (bf16/f16 checkpoints stay"
+                    + " half precision: half the host memory; the CPU GEMMs read them directly) (default"
+                    + " ${DEFAULT-VALUE}).")
+    String weights;
+
+    /** @return how the checkpoint loads, from {@code --weights} */
+    WanWeights.Precision loadPrecision() {
+        return switch (weights.toLowerCase(Locale.ROOT)) {
+            case "f32" -> WanWeights.Precision.F32;
+            case "stored" -> WanWeights.Precision.AS_STORED;
+            default -> throw new IllegalArgumentException("--weights: got '" + weights + "', expected f32 or stored");
+        };
+    }
 
     /** @return the model on the chosen backend; the caller closes it */
     WanTransformer open(WanConfig config, Map<String, Tensor> weights, WanAttention attention) {

@@ -32,11 +32,13 @@ final class ModelSource {
      * @param option the flag, for messages
      * @param model a directory or {@value #TINY_RANDOM}
      * @param log where the config's defaulted keys are reported
-     * @return the config and the weights (f32), owned by the caller
+     * @param precision f32, or the checkpoint's own dtypes (a bf16 checkpoint stays bf16: half the memory)
+     * @return the config and the weights, owned by the caller
      * @throws IOException if a file cannot be read
      * @throws IllegalArgumentException if the model is neither
      */
-    static WanCheckpoint load(String option, String model, PrintWriter log) throws IOException {
+    static WanCheckpoint load(String option, String model, PrintWriter log, WanWeights.Precision precision)
+            throws IOException {
         if (TINY_RANDOM.equals(model)) {
             Map<String, Tensor> weights = WanWeights.randomInit(TINY_RANDOM_CONFIG, TINY_RANDOM_SEED);
             return new WanCheckpoint(TINY_RANDOM_CONFIG, List.of(), weights);
@@ -46,7 +48,7 @@ final class ModelSource {
             throw new IllegalArgumentException(option + ": got '" + model + "', expected a model directory (config.json"
                     + " and *.safetensors) or '" + TINY_RANDOM + "'");
         }
-        WanCheckpoint checkpoint = WanWeights.load(dir, WanWeights.Precision.F32);
+        WanCheckpoint checkpoint = WanWeights.load(dir, precision);
         if (!checkpoint.configDefaults().isEmpty()) {
             log.println("config.json: defaults used for " + String.join(", ", checkpoint.configDefaults()));
             log.flush();

@@ -122,6 +122,43 @@ class GenerateCommandTest {
         assertTrue(frames.err().contains("--frames: got 6") && frames.err().contains("4n+1"), frames.err());
     }
 
+    /**
+     * A bf16 checkpoint: {@code --weights stored} keeps the matrices bf16 (the CPU GEMM reads them), {@code f32}
+     * widens them exactly; the same values either way, so the videos agree to f32 rounding (1e-4 of the largest).
+     */
+    @Test
+    void bf16CheckpointLoadsAsStoredOrAsF32() throws Exception {
+        WanConfig config = WanConfig.tiny(64, 2, 1, 4, false);
+        Path model = dir.resolve("bf16");
+        Files.createDirectories(model);
+        Map<String, Tensor> bf16 = new java.util.LinkedHashMap<>();
+        WanWeights.randomInit(config, 4).forEach((k, v) -> bf16.put(k, v.to(io.sparge4j.engine.tensor.DType.BF16)));
+        WanWeights.save(model, config, bf16);
+        Path a = dir.resolve("a.safetensors");
+        Path b = dir.resolve("b.safetensors");
+        for (String[] run : new String[][] {{"f32", a.toString()}, {"stored", b.toString()}}) {
+            CliRun r = CliRun.of("generate", "--model", model.toString(), "--steps", "2", "--frames", "5", "--height",
+                    "64", "--width", "64", "--guidance", "1", "--weights", run[0], "--out", run[1]);
+            assertEquals(0, r.exit(), r.toString());
+        }
+        try (SafetensorsFile fa = SafetensorsFile.open(a); SafetensorsFile fb = SafetensorsFile.open(b);
+             Tensor va = fa.load("video"); Tensor vb = fb.load("video")) {
+            float[] x = va.toFloatArray();
+            float[] y = vb.toFloatArray();
+            double scale = 0;
+            double diff = 0;
+            for (int i = 0; i < x.length; i++) {
+                scale = Math.max(scale, Math.abs(x[i]));
+                diff = Math.max(diff, Math.abs(x[i] - y[i]));
+            }
+            assertTrue(scale > 0.1 && diff <= 1e-4 * scale, "stored bf16 against widened f32: max |diff| " + diff
+                    + " of " + scale);
+        }
+        CliRun bad = CliRun.of("generate", "--model", model.toString(), "--weights", "fp8", "--out",
+                dir.resolve("c.safetensors").toString());
+        assertTrue(bad.err().contains("--weights: got 'fp8', expected f32 or stored"), bad.err());
+    }
+
     @Test
     void forwardWritesTheModelsVelocity() throws Exception {
         WanConfig config = WanConfig.tiny(64, 2, 1, 4, false);
