@@ -453,7 +453,7 @@ public final class FlashForwardMmaKernels {
     /**
      * Requests K tile {@code k0 ..} into the chunk-major slot at {@code at}: copy id takes key
      * {@code 8 (id / (8 chunks)) + id % 8} and chunk {@code (id / 8) % chunks}, so eight consecutive copies fill 128
-     * consecutive local bytes; keys at or past n are zeroed without reading.
+     * consecutive local bytes; keys at or past n repeat key n - 1 (finite data: their scores are masked to -inf).
      */
     private static void copyKeys(KernelContext ctx, int[] ring, int at, IntArray k, int head, int k0, int n, int dp,
             int tid) {
@@ -462,16 +462,16 @@ public final class FlashForwardMmaKernels {
             int id = tid + e * GROUP;
             int r = id / (8 * chunks) * 8 + (id & 7);
             int c = (id >> 3) % chunks;
-            boolean inside = k0 + r < n;
-            ctx.asyncCopy16(ring, at + c * (KEY_BLOCK * 4) + r * 4, k, inside ? head + (k0 + r) * dp + 4 * c : 0,
-                    inside ? 4 : 0);
+            ctx.asyncCopy16(ring, at + c * (KEY_BLOCK * 4) + r * 4, k,
+                    head + KernelMath.min(k0 + r, n - 1) * dp + 4 * c, 4);
         }
     }
 
     /**
      * Requests V tile {@code k0 ..} into the key-major slot at {@code at} (whole rows per warp, chunk c of key r at
-     * chunk {@code c ^ (r & 6)}); keys at or past n are zeroed without reading (their P is 0, but garbage could be
-     * NaN).
+     * chunk {@code c ^ (r & 6)}); keys at or past n repeat key n - 1: finite, so their P of exactly 0 keeps them out
+     * (zero-filled copies, {@code validInts < 4}, gave NaN on PoCL when one copy loop mixed valid and zeroed rows;
+     * the emulator agreed with float64, so this sidesteps what looks like a PoCL or fallback problem).
      */
     private static void copyValues(KernelContext ctx, int[] ring, int at, IntArray v, int head, int k0, int n, int dp,
             int tid) {
@@ -480,9 +480,8 @@ public final class FlashForwardMmaKernels {
             int id = tid + e * GROUP;
             int r = id / chunks;
             int c = id % chunks;
-            boolean inside = k0 + r < n;
-            ctx.asyncCopy16(ring, at + r * dp + 4 * (c ^ (r & 6)), v, inside ? head + (k0 + r) * dp + 4 * c : 0,
-                    inside ? 4 : 0);
+            ctx.asyncCopy16(ring, at + r * dp + 4 * (c ^ (r & 6)), v,
+                    head + KernelMath.min(k0 + r, n - 1) * dp + 4 * c, 4);
         }
     }
 
