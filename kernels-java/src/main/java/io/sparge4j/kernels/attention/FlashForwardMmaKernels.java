@@ -307,6 +307,11 @@ public final class FlashForwardMmaKernels {
      * <p>Semantics, arguments and grid as {@link #flashForward128BF16} (one work-group of {@link #GROUP} per mask
      * row); q, k, v must start 16-byte aligned, as device buffers do.
      *
+     * <p>nvcc 13 for sm_90 ({@code FlashForwardMmaAsyncTest}): 215 registers at d = 128 (bf16 and f16), 128 / 126 at
+     * d = 64; no spills, no stack frame; 48 KiB (d = 128) or 24 KiB (d = 64) of static shared memory. Per kept block
+     * the PTX has 32 (d = 128) {@code ldmatrix.x4} for K and 128 32-bit shared loads for V. Selected by
+     * {@code SPARGE_FLASH_MMA_VARIANT=async} ({@link FlashForwardMmaTasks.Variant#ASYNC}).
+     *
      * @param ctx the work-item
      * @param q queries (heads, n, d) bf16, as an int view (pairs)
      * @param k keys (heads, n, d) bf16, as an int view
