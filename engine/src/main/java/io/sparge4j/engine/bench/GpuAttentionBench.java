@@ -60,7 +60,8 @@ import java.util.function.Consumer;
  * <p>{@code max_rel_err} reads the sparse output and the device's mask lists back once at the end and checks sampled
  * rows against float64 attention with that same mask ({@link SampledError}); {@code sparsity} comes from the
  * device's mask. The {@code backend} field is {@code "<backend> (<device name>)"}: the CPU {@code Result} has no
- * device field, and a GPU figure without the device it ran on is of no use.
+ * device field, and a GPU figure without the device it ran on is of no use. bf16/f16 runs with
+ * {@value FlashForwardMmaTasks#VARIANT_ENV} set to another than the default forward append {@code [mma <label>]}.
  */
 public final class GpuAttentionBench {
     private GpuAttentionBench() {
@@ -265,6 +266,11 @@ public final class GpuAttentionBench {
             double db = median(denseBwdMs);
             double sb = median(sparseBwdMs);
             String backend = executor.backendName() + " (" + executor.deviceName() + ")";
+            FlashForwardMmaTasks.Variant mma = FlashForwardMmaTasks.selectedVariant();
+            if (s.dtype() != DType.F32 && mma != FlashForwardMmaTasks.DEFAULT_VARIANT) {
+                // the forward kernel family picked by SPARGE_FLASH_MMA_VARIANT, so that a figure names what it timed
+                backend += " [mma " + mma.label() + "]";
+            }
             return new AttentionBench.Result(backend, s.dtype().toString(), shape.toString(), mode.toString(),
                     usesK ? s.topk() : null, usesP(mode) ? p : null, deviceMask.sparsity(), df, sf, df / sf, db, sb,
                     db / sb, median(maskMs), err, note, medians(maskPartMs));

@@ -2,6 +2,7 @@ package io.sparge4j.kernels.attention;
 
 import io.sparge4j.kernels.KernelContext;
 import io.sparge4j.kernels.KernelMath;
+import io.sparge4j.kernels.annotations.Constant;
 import io.sparge4j.kernels.types.arrays.FloatArray;
 import io.sparge4j.kernels.types.arrays.IntArray;
 
@@ -279,6 +280,327 @@ public final class FlashForwardMmaKernels {
             }
             if (r0 + 8 < n) {
                 lse.set(bh * n + r0 + 8, l1 > 0f ? m1 * scale + KernelMath.log(l1) : Float.NEGATIVE_INFINITY);
+            }
+        }
+    }
+
+    /** Buffers of the asynchronous kernels' ring: K(e), V(e) and the next tile in flight, each 64 keys x d/2. */
+    private static final int RING_SLOTS = 3;
+
+    /**
+     * The forward of {@link #flashForward128BF16} fed by {@code cp.async} and {@code ldmatrix} instead of register
+     * staging: K and V tiles go from global to local memory without passing through registers
+     * ({@link KernelContext#asyncCopy16}) into a ring of three tile buffers (48 KiB at d = 128, 24 KiB at d = 64):
+     * the tiles K(e), V(e), K(e+1), V(e+1), ... take slots 0, 1, 2, 0, ... so that while S = Q Kᵀ runs on K(e) the
+     * copy of K(e+1) is in flight, and while P V runs on V(e) the copy of V(e+1) is (the next kept block's index
+     * comes from rowBlocks). Two barriers per block, as the register kernel: each also frees the slot the next copy
+     * overwrites.
+     *
+     * <p>K is stored chunk-major (16-byte chunk c of key r at {@code 256 c + 4 r}), so that one
+     * {@link KernelContext#mmaLoadMatrixX4} gives the B fragments of two n-tiles for one k-step with every bank
+     * once. V stays key-major (there is no transposed {@code ldmatrix} in the kernel language), rows of d/2 ints with
+     * chunk c of key r at chunk {@code c ^ (r & 6)}: lane (g, t) reads int column {@code 8u + g} of keys 2t, 2t+1,
+     * 2t+8, 2t+9 of a k-step (32-bit loads, every bank once) and splits each int's two columns into the B fragments
+     * of two n-tiles. So n-tile 2u of O holds d columns {@code 16u + 2n} and n-tile 2u+1 columns {@code 16u + 2n + 1}
+     * (n = 0..7): a lane writes four adjacent output columns {@code 16u + 4t ..}.
+     *
+     * <p>Semantics, arguments and grid as {@link #flashForward128BF16} (one work-group of {@link #GROUP} per mask
+     * row); q, k, v must start 16-byte aligned, as device buffers do.
+     *
+     * <p>nvcc 13 for sm_90 ({@code FlashForwardMmaAsyncTest}): 215 registers at d = 128 (bf16 and f16), 128 / 126 at
+     * d = 64; no spills, no stack frame; 48 KiB (d = 128) or 24 KiB (d = 64) of static shared memory. Per kept block
+     * the PTX has 32 (d = 128) {@code ldmatrix.x4} for K and 128 32-bit shared loads for V. Selected by
+     * {@code SPARGE_FLASH_MMA_VARIANT=async} ({@link FlashForwardMmaTasks.Variant#ASYNC}).
+     *
+     * @param ctx the work-item
+     * @param q queries (heads, n, d) bf16, as an int view (pairs)
+     * @param k keys (heads, n, d) bf16, as an int view
+     * @param v values (heads, n, d) bf16, as an int view
+     * @param o output (heads, n, d) f32, every element written
+     * @param lse natural-log logsumexp per query (heads, n), every element written
+     * @param rowStart CSR offsets of the kept key blocks per row (rows + 1)
+     * @param rowBlocks kept key-block indices of each row, ascending
+     * @param n tokens per head (queries and keys)
+     * @param scale softmax scale applied to q kᵀ
+     * @param d head dimension, 64 or 128 (a compile-time constant)
+     */
+    public static void flashForwardAsyncBF16(KernelContext ctx, IntArray q, IntArray k, IntArray v, FloatArray o,
+            FloatArray lse, IntArray rowStart, IntArray rowBlocks, int n, float scale, @Constant int d) {
+        forwardAsync(ctx, q, k, v, o, lse, rowStart, rowBlocks, n, scale, d, true);
+    }
+
+    /**
+     * {@link #flashForwardAsyncBF16} on f16 inputs.
+     *
+     * @param ctx the work-item
+     * @param q queries (heads, n, d) f16, as an int view (pairs)
+     * @param k keys (heads, n, d) f16, as an int view
+     * @param v values (heads, n, d) f16, as an int view
+     * @param o output (heads, n, d) f32, every element written
+     * @param lse natural-log logsumexp per query (heads, n), every element written
+     * @param rowStart CSR offsets of the kept key blocks per row (rows + 1)
+     * @param rowBlocks kept key-block indices of each row, ascending
+     * @param n tokens per head (queries and keys)
+     * @param scale softmax scale applied to q kᵀ
+     * @param d head dimension, 64 or 128 (a compile-time constant)
+     */
+    public static void flashForwardAsyncF16(KernelContext ctx, IntArray q, IntArray k, IntArray v, FloatArray o,
+            FloatArray lse, IntArray rowStart, IntArray rowBlocks, int n, float scale, @Constant int d) {
+        forwardAsync(ctx, q, k, v, o, lse, rowStart, rowBlocks, n, scale, d, false);
+    }
+
+    /** The asynchronous kernels' body (see {@link #flashForwardAsyncBF16}). */
+    private static void forwardAsync(KernelContext ctx, IntArray q, IntArray k, IntArray v, FloatArray o,
+            FloatArray lse, IntArray rowStart, IntArray rowBlocks, int n, float scale, int d, boolean bf16) {
+        int[] ring = ctx.allocateIntLocalArray(RING_SLOTS * KEY_BLOCK * (d / 2));
+        int[] qf = new int[MAX_Q_INTS];
+        float[] s = new float[S_TILES * KernelContext.MMA_C_FRAGMENT];
+        int[] pf = new int[S_TILES * 2];
+        float[] acc = new float[MAX_ACC];
+        int[] kb = new int[4];
+        float[] stats = new float[4];
+        short[] af = new short[KernelContext.MMA_A_FRAGMENT];
+        short[] bf = new short[KernelContext.MMA_B_FRAGMENT];
+        float scale2 = scale * LOG2E;
+        int tid = ctx.localIdx;
+        int warp = tid >> 5;
+        int g = (tid & 31) >> 2;
+        int t = tid & 3;
+        int dp = d / 2;
+        int tile = KEY_BLOCK * dp;
+        int nq = (n + QUERY_BLOCK - 1) / QUERY_BLOCK;
+        int row = ctx.groupIdx;
+        int bh = row / nq;
+        int q0 = (row % nq) * QUERY_BLOCK;
+        int head = bh * n * dp;
+        int r0 = q0 + warp * WARP_ROWS + g;
+        loadQuery(q, qf, head, r0, n, dp, t);
+        // V reads: keys 2t (+1, +8, +9) of each k-step, int column 8u + g at chunk (2u | g >> 2) ^ 2t
+        int vLane = 2 * t * dp + (g & 3);
+        int vXor = (g >> 2) | (2 * t);
+        stats[0] = Float.NEGATIVE_INFINITY;
+        stats[1] = Float.NEGATIVE_INFINITY;
+        stats[2] = 0f;
+        stats[3] = 0f;
+        int begin = rowStart.get(row);
+        int end = rowStart.get(row + 1);
+        if (begin < end) {
+            int k0 = rowBlocks.get(begin) * KEY_BLOCK;
+            copyKeys(ctx, ring, 0, k, head, k0, n, dp, tid);
+            ctx.asyncCommit();
+            copyValues(ctx, ring, tile, v, head, k0, n, dp, tid);
+            ctx.asyncCommit();
+        }
+        // slot of K(e); V(e) is the next slot, K(e+1) the one after, V(e+1) K(e)'s
+        int cur = 0;
+        for (int e = begin; e < end; e++) {
+            int kSlot = cur * tile;
+            int vSlot = (cur == 2 ? 0 : cur + 1) * tile;
+            int nSlot = (cur == 0 ? 2 : cur - 1) * tile;
+            boolean more = e + 1 < end;
+            int next = more ? rowBlocks.get(e + 1) * KEY_BLOCK : 0;
+            // K(e) landed (only V(e) may still be in flight) and every warp is done with V(e-1): reuse its slot
+            ctx.asyncWait(1);
+            ctx.localBarrier();
+            if (more) {
+                copyKeys(ctx, ring, nSlot, k, head, next, n, dp, tid);
+            }
+            ctx.asyncCommit();
+            scoresAsync(ctx, ring, kSlot, qf, s, kb, af, bf, dp, bf16);
+            softmaxStep(ctx, s, pf, acc, stats, rowBlocks.get(e) * KEY_BLOCK, n, t, scale2, dp, bf16);
+            // V(e) landed (only K(e+1) may still be in flight) and every warp is done with K(e): reuse its slot
+            ctx.asyncWait(1);
+            ctx.localBarrier();
+            if (more) {
+                copyValues(ctx, ring, kSlot, v, head, next, n, dp, tid);
+            }
+            ctx.asyncCommit();
+            pvAsync(ctx, ring, vSlot + vLane, vXor, pf, acc, af, bf, dp, bf16);
+            cur = cur == 0 ? 2 : cur - 1;
+        }
+        float l0 = stats[2];
+        float l1 = stats[3];
+        l0 += ctx.simdShuffleXor(l0, 1);
+        l0 += ctx.simdShuffleXor(l0, 2);
+        l1 += ctx.simdShuffleXor(l1, 1);
+        l1 += ctx.simdShuffleXor(l1, 2);
+        float inv0 = l0 > 0f ? 1f / l0 : 0f;
+        float inv1 = l1 > 0f ? 1f / l1 : 0f;
+        int out0 = (bh * n + r0) * d + 4 * t;
+        int out1 = out0 + 8 * d;
+        for (int u = 0; u < dp / 8; u++) {
+            // n-tiles 2u (even columns) and 2u + 1 (odd columns) interleave into columns 16u + 4t .. 16u + 4t + 3
+            if (r0 < n) {
+                o.set(out0 + 16 * u, acc[8 * u] * inv0);
+                o.set(out0 + 16 * u + 1, acc[8 * u + 4] * inv0);
+                o.set(out0 + 16 * u + 2, acc[8 * u + 1] * inv0);
+                o.set(out0 + 16 * u + 3, acc[8 * u + 5] * inv0);
+            }
+            if (r0 + 8 < n) {
+                o.set(out1 + 16 * u, acc[8 * u + 2] * inv1);
+                o.set(out1 + 16 * u + 1, acc[8 * u + 6] * inv1);
+                o.set(out1 + 16 * u + 2, acc[8 * u + 3] * inv1);
+                o.set(out1 + 16 * u + 3, acc[8 * u + 7] * inv1);
+            }
+        }
+        if (t == 0) {
+            float m0 = stats[0];
+            float m1 = stats[1];
+            if (r0 < n) {
+                lse.set(bh * n + r0, l0 > 0f ? m0 * scale + KernelMath.log(l0) : Float.NEGATIVE_INFINITY);
+            }
+            if (r0 + 8 < n) {
+                lse.set(bh * n + r0 + 8, l1 > 0f ? m1 * scale + KernelMath.log(l1) : Float.NEGATIVE_INFINITY);
+            }
+        }
+    }
+
+    /**
+     * Requests K tile {@code k0 ..} into the chunk-major slot at {@code at}: copy id takes key
+     * {@code 8 (id / (8 chunks)) + id % 8} and chunk {@code (id / 8) % chunks}, so eight consecutive copies fill 128
+     * consecutive local bytes; keys at or past n repeat key n - 1 (finite data: their scores are masked to -inf).
+     */
+    private static void copyKeys(KernelContext ctx, int[] ring, int at, IntArray k, int head, int k0, int n, int dp,
+            int tid) {
+        int chunks = dp / 4;
+        for (int e = 0; e < KEY_BLOCK * chunks / GROUP; e++) {
+            int id = tid + e * GROUP;
+            int r = id / (8 * chunks) * 8 + (id & 7);
+            int c = (id >> 3) % chunks;
+            ctx.asyncCopy16(ring, at + c * (KEY_BLOCK * 4) + r * 4, k,
+                    head + KernelMath.min(k0 + r, n - 1) * dp + 4 * c, 4);
+        }
+    }
+
+    /**
+     * Requests V tile {@code k0 ..} into the key-major slot at {@code at} (whole rows per warp, chunk c of key r at
+     * chunk {@code c ^ (r & 6)}); keys at or past n repeat key n - 1: finite, so their P of exactly 0 keeps them out
+     * (zero-filled copies, {@code validInts < 4}, gave NaN on PoCL when one copy loop mixed valid and zeroed rows;
+     * the emulator agreed with float64, so this sidesteps what looks like a PoCL or fallback problem).
+     */
+    private static void copyValues(KernelContext ctx, int[] ring, int at, IntArray v, int head, int k0, int n, int dp,
+            int tid) {
+        int chunks = dp / 4;
+        for (int e = 0; e < KEY_BLOCK * chunks / GROUP; e++) {
+            int id = tid + e * GROUP;
+            int r = id / chunks;
+            int c = id % chunks;
+            ctx.asyncCopy16(ring, at + r * dp + 4 * (c ^ (r & 6)), v,
+                    head + KernelMath.min(k0 + r, n - 1) * dp + 4 * c, 4);
+        }
+    }
+
+    /**
+     * {@code s = Q Kᵀ} (unscaled) from the chunk-major K slot at {@code at}: per k-step (two chunks) and pair of
+     * n-tiles one {@code ldmatrix.x4}: matrices (keys 16jj.., chunk 2ks), (same keys, chunk 2ks + 1), then keys
+     * 16jj + 8...
+     */
+    private static void scoresAsync(KernelContext ctx, int[] ring, int at, int[] qf, float[] s, int[] kb, short[] af,
+            short[] bf, int dp, boolean bf16) {
+        for (int i = 0; i < S_TILES * KernelContext.MMA_C_FRAGMENT; i++) {
+            s[i] = 0f;
+        }
+        for (int ks = 0; ks < dp / 8; ks++) {
+            splitQuery(qf, 4 * ks, af);
+            for (int jj = 0; jj < S_TILES / 2; jj++) {
+                ctx.mmaLoadMatrixX4(ring, at + 2 * ks * (KEY_BLOCK * 4) + 64 * jj, 4, KEY_BLOCK * 4, 32, kb, 0);
+                splitPair(kb[0], bf, 0);
+                splitPair(kb[1], bf, 2);
+                mma(ctx, af, bf, s, 8 * jj, bf16);
+                splitPair(kb[2], bf, 0);
+                splitPair(kb[3], bf, 2);
+                mma(ctx, af, bf, s, 8 * jj + 4, bf16);
+            }
+        }
+    }
+
+    /**
+     * One block's online softmax on s (as in the register kernel): masks keys at or past n, updates the row maxima
+     * and partial sums {@code stats = {m0, m1, l0, l1}}, rescales acc and packs P into A fragments {@code pf}.
+     */
+    private static void softmaxStep(KernelContext ctx, float[] s, int[] pf, float[] acc, float[] stats, int k0,
+            int n, int t, float scale2, int dp, boolean bf16) {
+        if (k0 + KEY_BLOCK > n) {
+            for (int j = 0; j < S_TILES; j++) {
+                for (int c = 0; c < KernelContext.MMA_C_FRAGMENT; c++) {
+                    if (k0 + 8 * j + 2 * t + (c & 1) >= n) {
+                        s[4 * j + c] = Float.NEGATIVE_INFINITY;
+                    }
+                }
+            }
+        }
+        float m0 = stats[0];
+        float m1 = stats[1];
+        float x0 = m0;
+        float x1 = m1;
+        for (int j = 0; j < S_TILES; j++) {
+            x0 = KernelMath.max(x0, KernelMath.max(s[4 * j], s[4 * j + 1]));
+            x1 = KernelMath.max(x1, KernelMath.max(s[4 * j + 2], s[4 * j + 3]));
+        }
+        x0 = KernelMath.max(x0, ctx.simdShuffleXor(x0, 1));
+        x0 = KernelMath.max(x0, ctx.simdShuffleXor(x0, 2));
+        x1 = KernelMath.max(x1, ctx.simdShuffleXor(x1, 1));
+        x1 = KernelMath.max(x1, ctx.simdShuffleXor(x1, 2));
+        // a row that has seen only -inf keeps zeros instead of exp(-inf + inf) = NaN
+        float base0 = x0 == Float.NEGATIVE_INFINITY ? 0f : x0 * scale2;
+        float base1 = x1 == Float.NEGATIVE_INFINITY ? 0f : x1 * scale2;
+        float alpha0 = KernelMath.exp2(m0 * scale2 - base0);
+        float alpha1 = KernelMath.exp2(m1 * scale2 - base1);
+        float sum0 = 0f;
+        float sum1 = 0f;
+        for (int j = 0; j < S_TILES; j++) {
+            float p0 = KernelMath.exp2(KernelMath.fma(s[4 * j], scale2, -base0));
+            float p1 = KernelMath.exp2(KernelMath.fma(s[4 * j + 1], scale2, -base0));
+            float p2 = KernelMath.exp2(KernelMath.fma(s[4 * j + 2], scale2, -base1));
+            float p3 = KernelMath.exp2(KernelMath.fma(s[4 * j + 3], scale2, -base1));
+            sum0 += p0 + p1;
+            sum1 += p2 + p3;
+            pf[2 * j] = bf16 ? bf16Pair(p0, p1) : f16Pair(p0, p1);
+            pf[2 * j + 1] = bf16 ? bf16Pair(p2, p3) : f16Pair(p2, p3);
+        }
+        stats[0] = x0;
+        stats[1] = x1;
+        stats[2] = stats[2] * alpha0 + sum0;
+        stats[3] = stats[3] * alpha1 + sum1;
+        if (alpha0 != 1f || alpha1 != 1f) {
+            for (int j = 0; j < dp / 4; j++) {
+                acc[4 * j] *= alpha0;
+                acc[4 * j + 1] *= alpha0;
+                acc[4 * j + 2] *= alpha1;
+                acc[4 * j + 3] *= alpha1;
+            }
+        }
+    }
+
+    /**
+     * {@code acc += P V} from the key-major V slot: {@code at} is the slot plus this lane's key 2t row and column
+     * {@code g & 3}; per k-step ks and column group u the lane reads int {@code 8u + g} (chunk
+     * {@code 2u ^ vXor}) of keys 16ks + 2t, +1, +8, +9; the low halves are n-tile 2u's B fragment, the high halves
+     * n-tile 2u + 1's.
+     */
+    private static void pvAsync(KernelContext ctx, int[] ring, int at, int vXor, int[] pf, float[] acc, short[] af,
+            short[] bf, int dp, boolean bf16) {
+        for (int ks = 0; ks < KEY_BLOCK / 16; ks++) {
+            splitPair(pf[4 * ks], af, 0);
+            splitPair(pf[4 * ks + 1], af, 2);
+            splitPair(pf[4 * ks + 2], af, 4);
+            splitPair(pf[4 * ks + 3], af, 6);
+            for (int u = 0; u < dp / 8; u++) {
+                int x = at + 16 * ks * dp + 4 * ((2 * u) ^ vXor);
+                int w0 = ring[x];
+                int w1 = ring[x + dp];
+                int w2 = ring[x + 8 * dp];
+                int w3 = ring[x + 9 * dp];
+                bf[0] = (short) w0;
+                bf[1] = (short) w1;
+                bf[2] = (short) w2;
+                bf[3] = (short) w3;
+                mma(ctx, af, bf, acc, 8 * u, bf16);
+                bf[0] = (short) (w0 >>> 16);
+                bf[1] = (short) (w1 >>> 16);
+                bf[2] = (short) (w2 >>> 16);
+                bf[3] = (short) (w3 >>> 16);
+                mma(ctx, af, bf, acc, 8 * u + 4, bf16);
             }
         }
     }

@@ -17,8 +17,69 @@ public final class FlashForwardMmaTasks {
     private FlashForwardMmaTasks() {
     }
 
+    /** Environment variable naming the {@link Variant} {@link #addForward} uses (for timing), by its label. */
+    public static final String VARIANT_ENV = "SPARGE_FLASH_MMA_VARIANT";
+
+    /** The kernel family of the tensor-core forward. */
+    public enum Variant {
+        /**
+         * K and V staged through registers, fragments by plain local loads ({@code flashForward64BF16} and its
+         * siblings): the default.
+         */
+        REGISTERS("registers"),
+        /**
+         * K and V staged by {@code cp.async} in a three-tile ring, K fragments by {@code ldmatrix}
+         * ({@link FlashForwardMmaKernels#flashForwardAsyncBF16}, {@link FlashForwardMmaKernels#flashForwardAsyncF16}).
+         */
+        ASYNC("async");
+
+        private final String label;
+
+        Variant(String label) {
+            this.label = label;
+        }
+
+        /** @return the name {@value #VARIANT_ENV} takes */
+        public String label() {
+            return label;
+        }
+
+        /**
+         * @param label a {@link #label()}, or {@code default}
+         * @return the variant it names
+         * @throws IllegalArgumentException naming the label and the known ones when it names none
+         */
+        public static Variant of(String label) {
+            if (label.equals("default")) {
+                return DEFAULT_VARIANT;
+            }
+            for (Variant v : values()) {
+                if (v.label.equals(label)) {
+                    return v;
+                }
+            }
+            throw new IllegalArgumentException(VARIANT_ENV + " is '" + label + "', expected one of default, "
+                    + "registers, async");
+        }
+    }
+
+    /** The variant {@link #addForward} uses when {@value #VARIANT_ENV} is unset or empty. */
+    public static final Variant DEFAULT_VARIANT = Variant.REGISTERS;
+
     /**
-     * Adds the block-sparse attention forward on tensor cores as task {@code id}.
+     * The variant named by {@value #VARIANT_ENV}, or {@link #DEFAULT_VARIANT} when it is unset or empty.
+     *
+     * @return the variant {@link #addForward} uses
+     * @throws IllegalArgumentException when the variable names no variant
+     */
+    public static Variant selectedVariant() {
+        String named = System.getenv(VARIANT_ENV);
+        return named == null || named.isBlank() ? DEFAULT_VARIANT : Variant.of(named.strip());
+    }
+
+    /**
+     * Adds the block-sparse attention forward on tensor cores as task {@code id}, with the kernel variant named by
+     * {@value #VARIANT_ENV} ({@link Variant#label()}) or, when that is unset or empty, {@link #DEFAULT_VARIANT}.
      *
      * @param graph the graph to extend; the inputs must be on the device by then
      * @param grids receives the task's grid
@@ -36,11 +97,42 @@ public final class FlashForwardMmaTasks {
      * @param d head dimension: 64 or 128
      * @param scale softmax scale (usually 1/sqrt(d))
      * @return the graph
-     * @throws IllegalArgumentException naming the argument that does not fit
+     * @throws IllegalArgumentException naming the argument that does not fit, or {@value #VARIANT_ENV} when it names
+     *     no variant
      */
     public static TaskGraph addForward(TaskGraph graph, GridScheduler grids, String id, boolean bf16, IntArray q,
             IntArray k, IntArray v, FloatArray o, FloatArray lse, IntArray rowStart, IntArray rowBlocks, int heads,
             int n, int d, float scale) {
+        return addForward(graph, grids, id, bf16, q, k, v, o, lse, rowStart, rowBlocks, heads, n, d, scale,
+                selectedVariant());
+    }
+
+    /**
+     * As {@link #addForward(TaskGraph, GridScheduler, String, boolean, IntArray, IntArray, IntArray, FloatArray,
+     * FloatArray, IntArray, IntArray, int, int, int, float)} with the given kernel variant (same grid for both).
+     *
+     * @param graph the graph to extend; the inputs must be on the device by then
+     * @param grids receives the task's grid
+     * @param id task id, unique in the graph
+     * @param bf16 true for bf16 inputs, false for f16
+     * @param q queries (heads, n, d) bf16 or f16, as an int view of pairs, 16-byte aligned for {@link Variant#ASYNC}
+     * @param k keys (heads, n, d), as q
+     * @param v values (heads, n, d), as q
+     * @param o output (heads, n, d) f32
+     * @param lse logsumexp output (heads, n) f32, natural log
+     * @param rowStart CSR offsets of kept key blocks (heads * ceil(n / 128) + 1)
+     * @param rowBlocks kept key blocks, ascending per row (at least one element)
+     * @param heads B * H
+     * @param n tokens per head
+     * @param d head dimension: 64 or 128
+     * @param scale softmax scale (usually 1/sqrt(d))
+     * @param variant the kernel family
+     * @return the graph
+     * @throws IllegalArgumentException naming the argument that does not fit
+     */
+    public static TaskGraph addForward(TaskGraph graph, GridScheduler grids, String id, boolean bf16, IntArray q,
+            IntArray k, IntArray v, FloatArray o, FloatArray lse, IntArray rowStart, IntArray rowBlocks, int heads,
+            int n, int d, float scale, Variant variant) {
         if (heads <= 0 || n <= 0) {
             throw new IllegalArgumentException("FlashForwardMmaTasks.addForward: heads is " + heads + " and n is " + n
                     + ", expected positive integers");
@@ -66,7 +158,15 @@ public final class FlashForwardMmaTasks {
         size("lse", lse.getSize(), (long) heads * n);
         size("rowStart", rowStart.getSize(), rows + 1L);
         size("rowBlocks", rowBlocks.getSize(), 1);
-        if (bf16) {
+        if (variant == Variant.ASYNC) {
+            if (bf16) {
+                graph.task(id, FlashForwardMmaKernels::flashForwardAsyncBF16, new KernelContext(), q, k, v, o, lse,
+                        rowStart, rowBlocks, n, scale, d);
+            } else {
+                graph.task(id, FlashForwardMmaKernels::flashForwardAsyncF16, new KernelContext(), q, k, v, o, lse,
+                        rowStart, rowBlocks, n, scale, d);
+            }
+        } else if (bf16) {
             if (d == 64) {
                 graph.task(id, FlashForwardMmaKernels::flashForward64BF16, new KernelContext(), q, k, v, o, lse,
                         rowStart, rowBlocks, n, scale);

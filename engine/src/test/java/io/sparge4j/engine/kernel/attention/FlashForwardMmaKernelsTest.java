@@ -74,7 +74,7 @@ class FlashForwardMmaKernelsTest {
     /** Elements of padding after o and lse, which the kernel must not write. */
     private static final int PAD = 64;
     /** The H200 without fp64, so that a kernel relying on doubles would be refused. */
-    private static final DeviceFeatures H200_NO_FP64 = new DeviceFeatures(32, true, true, false, 1024, 232448,
+    static final DeviceFeatures H200_NO_FP64 = new DeviceFeatures(32, true, true, false, 1024, 232448,
             "cuda|NVIDIA H200|sm_90|test");
 
     enum Masks { HYBRID, DENSE, ONE_PER_ROW }
@@ -118,7 +118,7 @@ class FlashForwardMmaKernelsTest {
         compare(backend + (bf16 ? " bf16" : " f16"), got[0], got[1], ref, heads, n, d);
     }
 
-    private static HalfWidthFloatArray rounded(Random rnd, int size, double sigma, boolean bf16) {
+    static HalfWidthFloatArray rounded(Random rnd, int size, double sigma, boolean bf16) {
         HalfWidthFloatArray x = bf16 ? new BFloat16Array(size) : new HalfFloatArray(size);
         for (int i = 0; i < size; i++) {
             x.set(i, (float) (rnd.nextGaussian() * sigma));
@@ -126,7 +126,7 @@ class FlashForwardMmaKernelsTest {
         return x;
     }
 
-    private static BlockMask mask(Masks kind, float[] q, float[] k, int heads, int n, int d, Random rnd) {
+    static BlockMask mask(Masks kind, float[] q, float[] k, int heads, int n, int d, Random rnd) {
         BlockGrid qg = new BlockGrid(n, QB);
         BlockGrid kg = new BlockGrid(n, KB);
         return switch (kind) {
@@ -157,9 +157,15 @@ class FlashForwardMmaKernelsTest {
         };
     }
 
-    /** Runs the kernel with NaN-poisoned, padded outputs; returns {o, lse} including the padding. */
     private static float[][] runKernel(String backend, boolean bf16, HalfWidthFloatArray q, HalfWidthFloatArray k,
             HalfWidthFloatArray v, BlockMask mask, int heads, int n, int d, float scale) {
+        return runKernel(backend, bf16, q, k, v, mask, heads, n, d, scale, FlashForwardMmaTasks.Variant.REGISTERS);
+    }
+
+    /** Runs the variant with NaN-poisoned, padded outputs; returns {o, lse} including the padding. */
+    static float[][] runKernel(String backend, boolean bf16, HalfWidthFloatArray q, HalfWidthFloatArray k,
+            HalfWidthFloatArray v, BlockMask mask, int heads, int n, int d, float scale,
+            FlashForwardMmaTasks.Variant variant) {
         BackendSelection selection = new BackendSelection(backend, null);
         ComputeDevice device = ExecutionBackends.openDevice(selection);
         KernelCompiler compiler = ExecutionBackends.compiler(selection);
@@ -178,7 +184,7 @@ class FlashForwardMmaKernelsTest {
                     rowStart, rowBlocks);
             GridScheduler grids = new GridScheduler();
             FlashForwardMmaTasks.addForward(g, grids, "fwd", bf16, qa, ka, va, oa, la, rowStart, rowBlocks, heads, n,
-                    d, scale);
+                    d, scale, variant);
             g.transferToHost(DataTransferMode.EVERY_EXECUTION, oa, la);
             try (ExecutionPlan plan = new ExecutionPlan(g.snapshot()).withGridScheduler(grids)
                     .withExecutor(new TaskGraphExecutor(device, compiler, false))) {
@@ -194,7 +200,7 @@ class FlashForwardMmaKernelsTest {
     record Reference(double[] o, double[] lse, double[] bound) {
     }
 
-    private static Reference float64(float[] q, float[] k, float[] v, BlockMask mask, int heads, int n, int d,
+    static Reference float64(float[] q, float[] k, float[] v, BlockMask mask, int heads, int n, int d,
             float scale, boolean bf16) {
         double u = bf16 ? Math.scalb(1.0, -8) : Math.scalb(1.0, -11);
         double subnormal = bf16 ? 0 : Math.scalb(1.0, -25);
@@ -249,7 +255,7 @@ class FlashForwardMmaKernelsTest {
         return new Reference(o, lse, bound);
     }
 
-    private static void compare(String what, float[] o, float[] lse, Reference ref, int heads, int n, int d) {
+    static void compare(String what, float[] o, float[] lse, Reference ref, int heads, int n, int d) {
         double worst = 0;
         double worstLse = 0;
         for (int i = 0; i < ref.o().length; i++) {
@@ -343,11 +349,11 @@ class FlashForwardMmaKernelsTest {
         assertTrue(e.getMessage().contains("scale is NaN, expected a finite positive number"), e.getMessage());
     }
 
-    private static final Pattern MMA = Pattern.compile("mma\\.sync\\.aligned\\.m16n8k16");
-    private static final Pattern LDS_V4 = Pattern.compile("ld\\.shared\\.v4\\.");
-    private static final Pattern LDS_V2 = Pattern.compile("ld\\.shared\\.v2\\.");
-    private static final Pattern LDS = Pattern.compile("ld\\.shared\\.(u32|b32|s32|f32)");
-    private static final Pattern SHFL = Pattern.compile("shfl\\.sync\\.bfly");
+    static final Pattern MMA = Pattern.compile("mma\\.sync\\.aligned\\.m16n8k16");
+    static final Pattern LDS_V4 = Pattern.compile("ld\\.shared\\.v4\\.");
+    static final Pattern LDS_V2 = Pattern.compile("ld\\.shared\\.v2\\.");
+    static final Pattern LDS = Pattern.compile("ld\\.shared\\.(u32|b32|s32|f32)");
+    static final Pattern SHFL = Pattern.compile("shfl\\.sync\\.bfly");
 
     /**
      * The kernels translate to CUDA C for an H200 without fp64 and compile with nvcc for sm_90 with no spills and
@@ -379,7 +385,7 @@ class FlashForwardMmaKernelsTest {
                 + count(SHFL, ptx) + " shfl.bfly");
     }
 
-    private static int count(Pattern p, String text) {
+    static int count(Pattern p, String text) {
         Matcher m = p.matcher(text);
         int c = 0;
         while (m.find()) {
