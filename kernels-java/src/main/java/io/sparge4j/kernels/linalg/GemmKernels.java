@@ -544,8 +544,8 @@ public final class GemmKernels {
     /**
      * The ring: tiles 0 .. stages - 2 are requested up front, one commit group per tile (empty past the end, so
      * that waiting for all but {@code stages - 2} groups always means "tile t has landed"). Each trip waits for
-     * tile t, synchronises (which also frees the buffer read in the previous trip), requests tile
-     * {@code t + stages - 1} into that buffer and multiplies tile t. Tiles hold {@code kp} ints of k per row,
+     * tile t, synchronises (which also frees the buffer read in the previous trip), multiplies tile t and then
+     * requests tile {@code t + stages - 1} into the freed buffer (checked copies only for edge tiles). Tiles hold {@code kp} ints of k per row,
      * chunk-major: int p of row r at {@code (p >> 2) * (rows * 4) + r * 4 + (p & 3)}.
      */
     private static void asyncPipeline(KernelContext ctx, int[] as, int[] bs, float[] acc, int[] ra, int[] rb,
@@ -570,18 +570,12 @@ public final class GemmKernels {
             }
             ctx.asyncCommit();
         }
+        // whole row blocks with 16-byte aligned rows: every k-tile but a partial last one copies without checks
+        boolean aInside = aligned && rowBase + blockM <= m;
+        boolean bInside = aligned && colBase + blockN <= n;
         for (int tile = 0; tile < tiles; tile++) {
             ctx.asyncWait(stages - 2);
             ctx.localBarrier();
-            int next = tile + stages - 1;
-            if (next < tiles) {
-                int slot = next % stages;
-                loadTileAsync(ctx, as, slot * (blockM * kp), a, rowBase, m, kPairs, next * kp, tid, blockM,
-                        group, kp / 4, aligned);
-                loadTileAsync(ctx, bs, slot * (blockN * kp), bt, colBase, n, kPairs, next * kp, tid, blockN,
-                        group, kp / 4, aligned);
-            }
-            ctx.asyncCommit();
             int cur = tile % stages;
             for (int ks = 0; ks < kp; ks += 8) {
                 // ks ints of k = chunk ks / 4 of every row
@@ -589,8 +583,47 @@ public final class GemmKernels {
                         cur * (blockN * kp) + ks / 4 * (blockN * 4) + warpCol * 4, blockM * 4, blockN * 4, bf16,
                         mTiles, nTiles);
             }
+            // the next copies go out behind the MMAs: their address arithmetic overlaps the tensor cores instead of
+            // delaying the first MMA after every barrier; the slot they fill was last read before this trip's barrier
+            int next = tile + stages - 1;
+            if (next < tiles) {
+                int slot = next % stages;
+                boolean wholeK = next * kp + kp <= kPairs;
+                if (aInside && wholeK) {
+                    loadTileAsyncInside(ctx, as, slot * (blockM * kp), a, rowBase, kPairs, next * kp, tid, blockM,
+                            group, kp / 4);
+                } else {
+                    loadTileAsync(ctx, as, slot * (blockM * kp), a, rowBase, m, kPairs, next * kp, tid, blockM,
+                            group, kp / 4, aligned);
+                }
+                if (bInside && wholeK) {
+                    loadTileAsyncInside(ctx, bs, slot * (blockN * kp), bt, colBase, kPairs, next * kp, tid, blockN,
+                            group, kp / 4);
+                } else {
+                    loadTileAsync(ctx, bs, slot * (blockN * kp), bt, colBase, n, kPairs, next * kp, tid, blockN,
+                            group, kp / 4, aligned);
+                }
+            }
+            ctx.asyncCommit();
         }
         storeAccumulators(ctx, acc, mTiles, nTiles, c, m, n, rowBase + warpRow, colBase + warpCol);
+    }
+
+    /**
+     * {@link #loadTileAsync} for a k-tile wholly inside the matrix with 16-byte aligned rows: no checks, and the
+     * per-copy row and chunk depend on the work-item only, so the compiler keeps them out of the k loop.
+     */
+    private static void loadTileAsyncInside(KernelContext ctx, int[] tile, int at, IntArray src, int row0,
+            int kPairs, int col0, int tid, int tileRows, int group, int chunksPerRow) {
+        for (int e = 0; e < (tileRows * chunksPerRow + group - 1) / group; e++) {
+            int id = tid + e * group;
+            if (id < tileRows * chunksPerRow) {
+                int r = id / (8 * chunksPerRow) * 8 + (id & 7);
+                int chunk = (id >> 3) % chunksPerRow;
+                ctx.asyncCopy16(tile, at + chunk * (tileRows * 4) + r * 4, src, (row0 + r) * kPairs + col0 + chunk * 4,
+                        KernelContext.ASYNC_COPY_INTS);
+            }
+        }
     }
 
     /**
