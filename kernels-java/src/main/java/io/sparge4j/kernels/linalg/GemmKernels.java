@@ -325,10 +325,10 @@ public final class GemmKernels {
             int rowsPerPass = group / (bk / 2);
             int blockM = warpsM * warpMTiles * 16;
             int blockN = warpsN * warpNTiles * 8;
-            if (group > 1024 || rowsPerPass % 4 != 0 || blockM % rowsPerPass != 0 || blockN % rowsPerPass != 0) {
+            if (group > 1024 || rowsPerPass % 8 != 0 || blockM % rowsPerPass != 0 || blockN % rowsPerPass != 0) {
                 throw new IllegalArgumentException("PairTiling " + warpsM + "x" + warpsN + " warps of " + warpMTiles
                         + "x" + warpNTiles + " fragments, bk " + bk + ": " + group + " work-items load " + rowsPerPass
-                        + " rows per pass, expected at most 1024 work-items and a multiple of 4 rows dividing both "
+                        + " rows per pass, expected at most 1024 work-items and a multiple of 8 rows dividing both "
                         + "tiles' rows (" + blockM + " and " + blockN + ")");
             }
             int bytes = 2 * (blockM + blockN) * bk * 2;
@@ -817,20 +817,25 @@ public final class GemmKernels {
         int kPairs = k >> 1;
         int loadRow = tid / kp;
         int loadCol = tid % kp;
-        // loadRow + rowsPerPass * e keeps loadRow's swizzle (rowsPerPass is a multiple of 4): one slot serves every
-        // row this work-item stores
+        // Bt: loadRow + rowsPerPass * e keeps loadRow's swizzle (rowsPerPass is a multiple of 8): one slot serves
+        // every row this work-item stores
         int storeAt = loadRow * kp + pairSlot(loadRow, loadCol, kp);
-        // this lane's fragment origins (pairSlot for k pair 2 tq of rows g, g + 8, g + 16, ...: same swizzle)
+        // A: pass e loads tile row pairedRow(rowsPerPass * e + loadRow), whose slot is this one plus
+        // rowsPerPass * kp * e (see pairedSlot)
+        int aStoreAt = pairedSlot(pairedRow(loadRow), loadCol, kp);
+        // this lane's fragment origins (pairSlot for k pair 2 tq of rows g, g + 8, g + 16, ...: same swizzle; A's
+        // paired rows g and g + 8 of each 16 are one row of 2 kp ints)
         int swizzle = kp > 8 ? ((g >> 1) & 1) << 3 : 0;
-        int aFragment = (warpRow + g) * kp + 2 * tq;
+        int aSwizzle = kp > 8 ? (g & 1) << 3 : 0;
+        int aFragment = (warpRow / 2 + g) * (2 * kp) + 4 * tq;
         int bFragment = (warpCol + g) * kp + 2 * tq;
         boolean rowsInside = rowBase + blockM <= m;
         boolean colsInside = colBase + blockN <= n;
-        loadPairs(a, ra, blockM / rowsPerPass, rowsPerPass, rowBase + loadRow, m, kPairs, loadCol,
+        loadPairs(a, ra, blockM / rowsPerPass, rowsPerPass, rowBase, loadRow, true, m, kPairs, loadCol,
                 rowsInside && kp <= kPairs);
-        loadPairs(bt, rb, blockN / rowsPerPass, rowsPerPass, colBase + loadRow, n, kPairs, loadCol,
+        loadPairs(bt, rb, blockN / rowsPerPass, rowsPerPass, colBase, loadRow, false, n, kPairs, loadCol,
                 colsInside && kp <= kPairs);
-        storePairs(as, ra, blockM / rowsPerPass, rowsPerPass * kp, storeAt);
+        storePairs(as, ra, blockM / rowsPerPass, rowsPerPass * kp, aStoreAt);
         storePairs(bs, rb, blockN / rowsPerPass, rowsPerPass * kp, storeAt);
         ctx.localBarrier();
         for (int tp = 0; tp < kPairs; tp += kp) {
@@ -841,20 +846,20 @@ public final class GemmKernels {
             int bCur = odd * (blockN * kp);
             if (next < kPairs) {
                 // issued now, consumed after the MMAs: the loads' latency hides behind the tensor-core work
-                loadPairs(a, ra, blockM / rowsPerPass, rowsPerPass, rowBase + loadRow, m, kPairs, next + loadCol,
-                        rowsInside && next + kp <= kPairs);
-                loadPairs(bt, rb, blockN / rowsPerPass, rowsPerPass, colBase + loadRow, n, kPairs, next + loadCol,
-                        colsInside && next + kp <= kPairs);
+                loadPairs(a, ra, blockM / rowsPerPass, rowsPerPass, rowBase, loadRow, true, m, kPairs,
+                        next + loadCol, rowsInside && next + kp <= kPairs);
+                loadPairs(bt, rb, blockN / rowsPerPass, rowsPerPass, colBase, loadRow, false, n, kPairs,
+                        next + loadCol, colsInside && next + kp <= kPairs);
             }
             // a loop, not written out: unrolled, the two steps' fragments of the default tiling take 152
             // registers, one work-group per multiprocessor instead of two
             for (int ks = 0; ks < kp; ks += 8) {
-                pairStep(ctx, as, bs, af, bf, acc, aCur + aFragment + (ks ^ swizzle),
+                pairStep(ctx, as, bs, af, bf, acc, aCur + aFragment + ((ks ^ aSwizzle) << 1),
                         bCur + bFragment + (ks ^ swizzle), bf16, mTiles, nTiles, kp);
             }
             if (next < kPairs) {
                 // the other buffers were last read before the previous barrier
-                storePairs(as, ra, blockM / rowsPerPass, rowsPerPass * kp, blockM * kp - aCur + storeAt);
+                storePairs(as, ra, blockM / rowsPerPass, rowsPerPass * kp, blockM * kp - aCur + aStoreAt);
                 storePairs(bs, rb, blockN / rowsPerPass, rowsPerPass * kp, blockN * kp - bCur + storeAt);
             }
             ctx.localBarrier();
@@ -863,19 +868,21 @@ public final class GemmKernels {
     }
 
     /**
-     * One 16-k step of a warp's mTiles x nTiles fragments: fragments from the local tiles (rows of {@code kp} ints)
-     * at {@code aAt} and {@code bAt} (this lane's row g and k pair 2t, swizzle applied), then the MMAs.
+     * One 16-k step of a warp's mTiles x nTiles fragments: A's from its paired tile ({@link #pairedSlot}) at
+     * {@code aAt} (this lane's pair of rows g and g + 8, k pair t, swizzle applied), Bt's from its tile (rows of
+     * {@code kp} ints) at {@code bAt} (row g, k pair t), then the MMAs.
      */
     private static void pairStep(KernelContext ctx, int[] as, int[] bs, short[] af, short[] bf, float[] acc,
             int aAt, int bAt, boolean bf16, int mTiles, int nTiles, int kp) {
         for (int i = 0; i < mTiles; i++) {
-            // pairs t and t + 4 are adjacent (pairSlot): one 64-bit load for each of rows g and g + 8
+            // the fragment's four registers lie side by side in its order (pairedSlot): one 128-bit load, and the
+            // MMA takes the loaded registers as they are (rows g and g + 8 apart took four moves per MMA)
             int at = aAt + i * 16 * kp;
             int f = i * KernelContext.MMA_A_FRAGMENT;
             splitPair(as[at], af, f);
-            splitPair(as[at + 8 * kp], af, f + 2);
-            splitPair(as[at + 1], af, f + 4);
-            splitPair(as[at + 8 * kp + 1], af, f + 6);
+            splitPair(as[at + 1], af, f + 2);
+            splitPair(as[at + 2], af, f + 4);
+            splitPair(as[at + 3], af, f + 6);
         }
         for (int j = 0; j < nTiles; j++) {
             int at = bAt + j * 8 * kp;
@@ -902,18 +909,42 @@ public final class GemmKernels {
      * {@code row0 + rowsPerPass * e}, int column {@code col}; without checks when the whole tile is inside
      * ({@code inside}), else zero outside.
      */
-    private static void loadPairs(IntArray src, int[] regs, int passes, int rowsPerPass, int row0, int rows, int kp,
-            int col, boolean inside) {
+    private static void loadPairs(IntArray src, int[] regs, int passes, int rowsPerPass, int row0, int loadRow,
+            boolean paired, int rows, int kp, int col, boolean inside) {
         if (inside) {
             for (int e = 0; e < passes; e++) {
-                regs[e] = src.get((row0 + e * rowsPerPass) * kp + col);
+                regs[e] = src.get((row0 + (paired ? pairedRow(e * rowsPerPass + loadRow)
+                        : e * rowsPerPass + loadRow)) * kp + col);
             }
         } else {
             for (int e = 0; e < passes; e++) {
-                int row = row0 + e * rowsPerPass;
+                int row = row0 + (paired ? pairedRow(e * rowsPerPass + loadRow) : e * rowsPerPass + loadRow);
                 regs[e] = row < rows && col < kp ? src.get(row * kp + col) : 0;
             }
         }
+    }
+
+    /**
+     * The tile row that load row {@code x} of A's paired tile fills: within each 16 rows, load rows 2j and 2j + 1
+     * are tile rows j and j + 8, so the two rows a warp stores (bk 32; four, j and j + 8 twice, for bk 16) share
+     * a paired row and their stores cover all banks.
+     */
+    private static int pairedRow(int x) {
+        return (x & ~15) | ((x >> 1) & 7) | ((x & 1) << 3);
+    }
+
+    /**
+     * Where k pair {@code p} of tile row {@code row} sits in A's paired tile: rows r and r + 8 of every 16 (r < 8)
+     * form one row of {@code 2 kp} ints, and within each 16 k the four ints of an MMA A fragment (rows r and r + 8,
+     * pairs t and t + 4) lie side by side in fragment order: (r, t) (r + 8, t) (r, t + 4) (r + 8, t + 4), t = 0..3.
+     * With 32-k tiles odd paired rows swap their two 16-k halves, so the 128-bit loads of a quarter warp (two paired
+     * rows) cover all banks; 16-k paired rows of 64 bytes cover them unswizzled.
+     */
+    private static int pairedSlot(int row, int p, int kp) {
+        int paired = (row >> 4) * 8 + (row & 7);
+        int swizzle = kp > 8 ? paired & 1 : 0;
+        return paired * 2 * kp + (((p >> 3) ^ swizzle) << 4) + ((p & 3) << 2) + (((p >> 2) & 1) << 1)
+                + ((row >> 3) & 1);
     }
 
     /**
