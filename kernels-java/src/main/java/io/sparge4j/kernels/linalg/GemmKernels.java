@@ -52,7 +52,7 @@ public final class GemmKernels {
      * The pair kernels' default tiling (see {@link PairTiling}): four warps along m by two along n, each owning 32x64
      * of C as 2x8 accumulator fragments, 32-k tiles. (Eight warps of 64x64 over 128x256 with 16-k tiles measured
      * 151 TFLOP/s on the H200 against this one's 211: 190 registers allow one work-group per multiprocessor, this
-     * one's 121 two.)
+     * one's 121 two; 124 since A's fragments are 128-bit loads.)
      */
     private static final int PAIR_WARPS_M = 4;
     private static final int PAIR_WARPS_N = 2;
@@ -471,7 +471,9 @@ public final class GemmKernels {
             new AsyncPairTiling(4, 4, 2, 8, 32, 2),
             new AsyncPairTiling(4, 2, 4, 8, 16, 3),
             new AsyncPairTiling(2, 2, 4, 8, 32, 3),
-            new AsyncPairTiling(2, 2, 2, 8, 64, 2));
+            new AsyncPairTiling(2, 2, 2, 8, 64, 2),
+            new AsyncPairTiling(8, 2, 2, 8, 16, 4),
+            new AsyncPairTiling(4, 4, 2, 8, 16, 4));
 
     /**
      * {@link #mmaGemmBF16Pairs} with a {@code cp.async} pipeline and {@code ldmatrix} fragment loads: k-tiles go
