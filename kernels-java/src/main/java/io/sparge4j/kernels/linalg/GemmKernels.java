@@ -546,8 +546,9 @@ public final class GemmKernels {
     /**
      * The ring: tiles 0 .. stages - 2 are requested up front, one commit group per tile (empty past the end, so
      * that waiting for all but {@code stages - 2} groups always means "tile t has landed"). Each trip waits for
-     * tile t, synchronises (which also frees the buffer read in the previous trip), multiplies tile t and then
-     * requests tile {@code t + stages - 1} into the freed buffer (checked copies only for edge tiles). Tiles hold {@code kp} ints of k per row,
+     * tile t, synchronises (which also frees the buffer read in the previous trip), loads tile t's first fragments,
+     * requests tile {@code t + stages - 1} into the freed buffer (checked copies only for edge tiles) and multiplies
+     * tile t. Tiles hold {@code kp} ints of k per row,
      * chunk-major: int p of row r at {@code (p >> 2) * (rows * 4) + r * 4 + (p & 3)}.
      */
     private static void asyncPipeline(KernelContext ctx, int[] as, int[] bs, float[] acc, int[] ra, int[] rb,
@@ -579,14 +580,11 @@ public final class GemmKernels {
             ctx.asyncWait(stages - 2);
             ctx.localBarrier();
             int cur = tile % stages;
-            for (int ks = 0; ks < kp; ks += 8) {
-                // ks ints of k = chunk ks / 4 of every row
-                matrixStep(ctx, as, bs, ra, rb, af, bf, acc, cur * (blockM * kp) + ks / 4 * (blockM * 4) + warpRow * 4,
-                        cur * (blockN * kp) + ks / 4 * (blockN * 4) + warpCol * 4, blockM * 4, blockN * 4, bf16,
-                        mTiles, nTiles);
-            }
-            // the next copies go out behind the MMAs: their address arithmetic overlaps the tensor cores instead of
-            // delaying the first MMA after every barrier; the slot they fill was last read before this trip's barrier
+            // this tile's first fragments, then the copies (their address arithmetic overlaps the ldmatrix
+            // latency, and they go out a whole tile ahead of the MMAs), then the MMAs; the slot the copies fill was
+            // last read before this trip's barrier
+            matrixLoad(ctx, as, bs, ra, rb, af, bf, cur * (blockM * kp) + warpRow * 4,
+                    cur * (blockN * kp) + warpCol * 4, blockM * 4, blockN * 4, mTiles, nTiles);
             int next = tile + stages - 1;
             if (next < tiles) {
                 int slot = next % stages;
@@ -605,6 +603,14 @@ public final class GemmKernels {
                     loadTileAsync(ctx, bs, slot * (blockN * kp), bt, colBase, n, kPairs, next * kp, tid, blockN,
                             group, kp / 4, aligned);
                 }
+            }
+            matrixMma(ctx, af, bf, acc, bf16, mTiles, nTiles);
+            for (int ks = 8; ks < kp; ks += 8) {
+                // ks ints of k = chunk ks / 4 of every row
+                matrixLoad(ctx, as, bs, ra, rb, af, bf, cur * (blockM * kp) + ks / 4 * (blockM * 4) + warpRow * 4,
+                        cur * (blockN * kp) + ks / 4 * (blockN * 4) + warpCol * 4, blockM * 4, blockN * 4, mTiles,
+                        nTiles);
+                matrixMma(ctx, af, bf, acc, bf16, mTiles, nTiles);
             }
             ctx.asyncCommit();
         }
@@ -659,12 +665,12 @@ public final class GemmKernels {
     }
 
     /**
-     * One 16-k step of a warp's mTiles x nTiles fragments through {@code ldmatrix} from the chunk-major tiles: A's
-     * 16x16 tiles from {@code aAt} (the warp's row 0 in this step's first chunk; the next chunk, k + 8, is
-     * {@code aChunk} ints on), Bt's pairs of 8-column tiles from {@code bAt}, then the MMAs.
+     * The fragments of one 16-k step of a warp's mTiles x nTiles, through {@code ldmatrix} from the chunk-major
+     * tiles: A's 16x16 tiles from {@code aAt} (the warp's row 0 in this step's first chunk; the next chunk, k + 8, is
+     * {@code aChunk} ints on), Bt's pairs of 8-column tiles from {@code bAt}; {@link #matrixMma} multiplies them.
      */
-    private static void matrixStep(KernelContext ctx, int[] as, int[] bs, int[] ra, int[] rb, short[] af,
-            short[] bf, float[] acc, int aAt, int bAt, int aChunk, int bChunk, boolean bf16, int mTiles, int nTiles) {
+    private static void matrixLoad(KernelContext ctx, int[] as, int[] bs, int[] ra, int[] rb, short[] af,
+            short[] bf, int aAt, int bAt, int aChunk, int bChunk, int mTiles, int nTiles) {
         for (int i = 0; i < mTiles; i++) {
             // matrices: rows 0-7, rows 8-15 (32 ints on), then both at k + 8 (the next chunk)
             ctx.mmaLoadMatrixX4(as, aAt + i * 64, 4, 32, aChunk, ra, i * 4);
@@ -679,6 +685,11 @@ public final class GemmKernels {
         for (int j = 0; j < nTiles * 2; j++) {
             splitPair(rb[j], bf, 2 * j);
         }
+    }
+
+    /** The MMAs of one 16-k step of a warp's mTiles x nTiles fragments (loaded by {@link #matrixLoad}). */
+    private static void matrixMma(KernelContext ctx, short[] af, short[] bf, float[] acc, boolean bf16, int mTiles,
+            int nTiles) {
         for (int i = 0; i < mTiles; i++) {
             for (int j = 0; j < nTiles; j++) {
                 int fa = i * KernelContext.MMA_A_FRAGMENT;
