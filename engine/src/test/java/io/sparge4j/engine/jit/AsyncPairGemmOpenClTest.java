@@ -9,6 +9,7 @@ import io.sparge4j.kernels.KernelContext;
 import io.sparge4j.kernels.KernelMath;
 import io.sparge4j.kernels.linalg.GemmKernels;
 import io.sparge4j.kernels.linalg.GemmKernels.AsyncPairTiling;
+import io.sparge4j.kernels.linalg.GemmKernels.PairTiling;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -27,7 +28,9 @@ import static org.junit.jupiter.api.Assertions.fail;
 /**
  * The cp.async + ldmatrix pair GEMM ({@link GemmKernels#mmaGemmBF16PairsAsync}, {@link GemmKernels#mmaGemmF16PairsAsync})
  * on OpenCL (PoCL: every fallback) against a float64 reference on random inputs, at sizes with edges in m, n and
- * k: k a multiple of 8 (the asyncCopy16 path) and not (the plain-load path). Skipped with a reason without OpenCL.
+ * k: k a multiple of 8 (the asyncCopy16 path) and not (the plain-load path); likewise the register-prefetch pair
+ * GEMM through its tiled entry points ({@link GemmKernels#mmaGemmBF16PairsTiled}), whose A tile pairs rows g and
+ * g + 8 for 128-bit fragment loads, with 8, 16 and 32 rows per load pass. Skipped with a reason without OpenCL.
  */
 class AsyncPairGemmOpenClTest {
     private static OpenClTestDevice cl;
@@ -58,7 +61,38 @@ class AsyncPairGemmOpenClTest {
     @ParameterizedTest(name = "{0} bf16 {1} {2}x{3}x{4}")
     @MethodSource("cases")
     void matchesFloat64(AsyncPairTiling t, boolean bf16, int m, int n, int k) throws Exception {
-        cl.device("run the async pair GEMM on");
+        Object[] args = {new KernelContext(), null, null, null, m, n, k, t.warpsM(), t.warpsN(), t.warpMTiles(),
+            t.warpNTiles(), t.bk(), t.stages()};
+        check(bf16 ? "mmaGemmBF16PairsAsync" : "mmaGemmF16PairsAsync", t.label(), args, t.groupSize(), t.blockM(),
+                t.blockN(), bf16, m, n, k);
+    }
+
+    static Stream<Arguments> tiledCases() {
+        // rows per load pass: 16 (the default), 8 (128 work-items, bk 32), 32 (bk 16), 16 (128 work-items, bk 16)
+        List<PairTiling> tilings = List.of(GemmKernels.DEFAULT_PAIR_TILING, new PairTiling(2, 2, 4, 8, 32),
+                new PairTiling(4, 2, 2, 8, 16), new PairTiling(2, 2, 4, 8, 16));
+        List<Arguments> out = new ArrayList<>();
+        for (PairTiling t : tilings) {
+            for (boolean bf16 : new boolean[] {true, false}) {
+                out.add(Arguments.of(t, bf16, 140, 136, 72));
+                out.add(Arguments.of(t, bf16, 100, 90, 38));
+            }
+        }
+        return out.stream();
+    }
+
+    @ParameterizedTest(name = "{0} bf16 {1} {2}x{3}x{4}")
+    @MethodSource("tiledCases")
+    void tiledMatchesFloat64(PairTiling t, boolean bf16, int m, int n, int k) throws Exception {
+        Object[] args = {new KernelContext(), null, null, null, m, n, k, t.warpsM(), t.warpsN(), t.warpMTiles(),
+            t.warpNTiles(), t.bk()};
+        check(bf16 ? "mmaGemmBF16PairsTiled" : "mmaGemmF16PairsTiled", t.label(), args, t.groupSize(), t.blockM(),
+                t.blockN(), bf16, m, n, k);
+    }
+
+    private static void check(String name, String label, Object[] args, int groupSize, int blockM, int blockN,
+            boolean bf16, int m, int n, int k) throws Exception {
+        cl.device("run the pair GEMM on");
         Random rnd = new Random(31L * m + 17L * k + (bf16 ? 1 : 0));
         short[] a = new short[m * k];
         short[] bt = new short[n * k];
@@ -78,13 +112,10 @@ class AsyncPairGemmOpenClTest {
                 expected[r * n + c] = s;
             }
         }
-        String name = bf16 ? "mmaGemmBF16PairsAsync" : "mmaGemmF16PairsAsync";
         Method method = java.util.Arrays.stream(GemmKernels.class.getMethods()).filter(x -> x.getName().equals(name))
                 .findFirst().orElseThrow();
-        Object[] args = {new KernelContext(), null, null, null, m, n, k, t.warpsM(), t.warpsN(), t.warpMTiles(),
-            t.warpNTiles(), t.bk(), t.stages()};
         GeneratedKernel kernel = KernelJit.shared().compile(method, args, Dialect.OPENCL, KernelJitCompileTest.POCL,
-                t.groupSize());
+                groupSize);
         float[] c = new float[m * n];
         java.util.Arrays.fill(c, Float.NaN);
         DeviceBuffer da = cl.upload(MemorySegment.ofArray(a));
@@ -99,10 +130,9 @@ class AsyncPairGemmOpenClTest {
                 case SCALAR -> launch.add(args[p.javaIndex()]);
             }
         }
-        long[] global = {(long) (n + t.blockN() - 1) / t.blockN() * t.groupSize(), (m + t.blockM() - 1) / t.blockM(),
-            1};
+        long[] global = {(long) (n + blockN - 1) / blockN * groupSize, (m + blockM - 1) / blockM, 1};
         try {
-            cl.device("launch on").launch(cl.device("launch on").load(kernel), global, new int[] {t.groupSize(), 1, 1},
+            cl.device("launch on").launch(cl.device("launch on").load(kernel), global, new int[] {groupSize, 1, 1},
                     launch);
         } catch (BackendException e) {
             throw new AssertionError(e.getMessage() + "\n" + Nvcc.numbered(kernel.source()), e);
@@ -113,7 +143,7 @@ class AsyncPairGemmOpenClTest {
         for (int i = 0; i < c.length; i++) {
             double tol = 4e-5 + 1e-5 * Math.abs(expected[i]);
             if (!(Math.abs(c[i] - expected[i]) <= tol)) {
-                fail(name + " " + t.label() + " " + m + "x" + n + "x" + k + ": C[" + i / n + "][" + i % n + "] = "
+                fail(name + " " + label + " " + m + "x" + n + "x" + k + ": C[" + i / n + "][" + i % n + "] = "
                         + c[i] + ", expected " + expected[i] + " within " + tol);
             }
         }

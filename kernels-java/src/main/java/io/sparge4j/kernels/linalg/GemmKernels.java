@@ -52,7 +52,7 @@ public final class GemmKernels {
      * The pair kernels' default tiling (see {@link PairTiling}): four warps along m by two along n, each owning 32x64
      * of C as 2x8 accumulator fragments, 32-k tiles. (Eight warps of 64x64 over 128x256 with 16-k tiles measured
      * 151 TFLOP/s on the H200 against this one's 211: 190 registers allow one work-group per multiprocessor, this
-     * one's 121 two.)
+     * one's 121 two; 124 since A's fragments are 128-bit loads.)
      */
     private static final int PAIR_WARPS_M = 4;
     private static final int PAIR_WARPS_N = 2;
@@ -325,10 +325,10 @@ public final class GemmKernels {
             int rowsPerPass = group / (bk / 2);
             int blockM = warpsM * warpMTiles * 16;
             int blockN = warpsN * warpNTiles * 8;
-            if (group > 1024 || rowsPerPass % 4 != 0 || blockM % rowsPerPass != 0 || blockN % rowsPerPass != 0) {
+            if (group > 1024 || rowsPerPass % 8 != 0 || blockM % rowsPerPass != 0 || blockN % rowsPerPass != 0) {
                 throw new IllegalArgumentException("PairTiling " + warpsM + "x" + warpsN + " warps of " + warpMTiles
                         + "x" + warpNTiles + " fragments, bk " + bk + ": " + group + " work-items load " + rowsPerPass
-                        + " rows per pass, expected at most 1024 work-items and a multiple of 4 rows dividing both "
+                        + " rows per pass, expected at most 1024 work-items and a multiple of 8 rows dividing both "
                         + "tiles' rows (" + blockM + " and " + blockN + ")");
             }
             int bytes = 2 * (blockM + blockN) * bk * 2;
@@ -471,7 +471,9 @@ public final class GemmKernels {
             new AsyncPairTiling(4, 4, 2, 8, 32, 2),
             new AsyncPairTiling(4, 2, 4, 8, 16, 3),
             new AsyncPairTiling(2, 2, 4, 8, 32, 3),
-            new AsyncPairTiling(2, 2, 2, 8, 64, 2));
+            new AsyncPairTiling(2, 2, 2, 8, 64, 2),
+            new AsyncPairTiling(8, 2, 2, 8, 16, 4),
+            new AsyncPairTiling(4, 4, 2, 8, 16, 4));
 
     /**
      * {@link #mmaGemmBF16Pairs} with a {@code cp.async} pipeline and {@code ldmatrix} fragment loads: k-tiles go
@@ -544,8 +546,9 @@ public final class GemmKernels {
     /**
      * The ring: tiles 0 .. stages - 2 are requested up front, one commit group per tile (empty past the end, so
      * that waiting for all but {@code stages - 2} groups always means "tile t has landed"). Each trip waits for
-     * tile t, synchronises (which also frees the buffer read in the previous trip), requests tile
-     * {@code t + stages - 1} into that buffer and multiplies tile t. Tiles hold {@code kp} ints of k per row,
+     * tile t, synchronises (which also frees the buffer read in the previous trip), loads tile t's first fragments,
+     * requests tile {@code t + stages - 1} into the freed buffer (checked copies only for edge tiles) and multiplies
+     * tile t. Tiles hold {@code kp} ints of k per row,
      * chunk-major: int p of row r at {@code (p >> 2) * (rows * 4) + r * 4 + (p & 3)}.
      */
     private static void asyncPipeline(KernelContext ctx, int[] as, int[] bs, float[] acc, int[] ra, int[] rb,
@@ -570,27 +573,65 @@ public final class GemmKernels {
             }
             ctx.asyncCommit();
         }
+        // whole row blocks with 16-byte aligned rows: every k-tile but a partial last one copies without checks
+        boolean aInside = aligned && rowBase + blockM <= m;
+        boolean bInside = aligned && colBase + blockN <= n;
         for (int tile = 0; tile < tiles; tile++) {
             ctx.asyncWait(stages - 2);
             ctx.localBarrier();
+            int cur = tile % stages;
+            // this tile's first fragments, then the copies (their address arithmetic overlaps the ldmatrix
+            // latency, and they go out a whole tile ahead of the MMAs), then the MMAs; the slot the copies fill was
+            // last read before this trip's barrier
+            matrixLoad(ctx, as, bs, ra, rb, af, bf, cur * (blockM * kp) + warpRow * 4,
+                    cur * (blockN * kp) + warpCol * 4, blockM * 4, blockN * 4, mTiles, nTiles);
             int next = tile + stages - 1;
             if (next < tiles) {
                 int slot = next % stages;
-                loadTileAsync(ctx, as, slot * (blockM * kp), a, rowBase, m, kPairs, next * kp, tid, blockM,
-                        group, kp / 4, aligned);
-                loadTileAsync(ctx, bs, slot * (blockN * kp), bt, colBase, n, kPairs, next * kp, tid, blockN,
-                        group, kp / 4, aligned);
+                boolean wholeK = next * kp + kp <= kPairs;
+                if (aInside && wholeK) {
+                    loadTileAsyncInside(ctx, as, slot * (blockM * kp), a, rowBase, kPairs, next * kp, tid, blockM,
+                            group, kp / 4);
+                } else {
+                    loadTileAsync(ctx, as, slot * (blockM * kp), a, rowBase, m, kPairs, next * kp, tid, blockM,
+                            group, kp / 4, aligned);
+                }
+                if (bInside && wholeK) {
+                    loadTileAsyncInside(ctx, bs, slot * (blockN * kp), bt, colBase, kPairs, next * kp, tid, blockN,
+                            group, kp / 4);
+                } else {
+                    loadTileAsync(ctx, bs, slot * (blockN * kp), bt, colBase, n, kPairs, next * kp, tid, blockN,
+                            group, kp / 4, aligned);
+                }
+            }
+            matrixMma(ctx, af, bf, acc, bf16, mTiles, nTiles);
+            for (int ks = 8; ks < kp; ks += 8) {
+                // ks ints of k = chunk ks / 4 of every row
+                matrixLoad(ctx, as, bs, ra, rb, af, bf, cur * (blockM * kp) + ks / 4 * (blockM * 4) + warpRow * 4,
+                        cur * (blockN * kp) + ks / 4 * (blockN * 4) + warpCol * 4, blockM * 4, blockN * 4, mTiles,
+                        nTiles);
+                matrixMma(ctx, af, bf, acc, bf16, mTiles, nTiles);
             }
             ctx.asyncCommit();
-            int cur = tile % stages;
-            for (int ks = 0; ks < kp; ks += 8) {
-                // ks ints of k = chunk ks / 4 of every row
-                matrixStep(ctx, as, bs, ra, rb, af, bf, acc, cur * (blockM * kp) + ks / 4 * (blockM * 4) + warpRow * 4,
-                        cur * (blockN * kp) + ks / 4 * (blockN * 4) + warpCol * 4, blockM * 4, blockN * 4, bf16,
-                        mTiles, nTiles);
-            }
         }
         storeAccumulators(ctx, acc, mTiles, nTiles, c, m, n, rowBase + warpRow, colBase + warpCol);
+    }
+
+    /**
+     * {@link #loadTileAsync} for a k-tile wholly inside the matrix with 16-byte aligned rows: no checks, and the
+     * per-copy row and chunk depend on the work-item only, so the compiler keeps them out of the k loop.
+     */
+    private static void loadTileAsyncInside(KernelContext ctx, int[] tile, int at, IntArray src, int row0,
+            int kPairs, int col0, int tid, int tileRows, int group, int chunksPerRow) {
+        for (int e = 0; e < (tileRows * chunksPerRow + group - 1) / group; e++) {
+            int id = tid + e * group;
+            if (id < tileRows * chunksPerRow) {
+                int r = id / (8 * chunksPerRow) * 8 + (id & 7);
+                int chunk = (id >> 3) % chunksPerRow;
+                ctx.asyncCopy16(tile, at + chunk * (tileRows * 4) + r * 4, src, (row0 + r) * kPairs + col0 + chunk * 4,
+                        KernelContext.ASYNC_COPY_INTS);
+            }
+        }
     }
 
     /**
@@ -624,12 +665,12 @@ public final class GemmKernels {
     }
 
     /**
-     * One 16-k step of a warp's mTiles x nTiles fragments through {@code ldmatrix} from the chunk-major tiles: A's
-     * 16x16 tiles from {@code aAt} (the warp's row 0 in this step's first chunk; the next chunk, k + 8, is
-     * {@code aChunk} ints on), Bt's pairs of 8-column tiles from {@code bAt}, then the MMAs.
+     * The fragments of one 16-k step of a warp's mTiles x nTiles, through {@code ldmatrix} from the chunk-major
+     * tiles: A's 16x16 tiles from {@code aAt} (the warp's row 0 in this step's first chunk; the next chunk, k + 8, is
+     * {@code aChunk} ints on), Bt's pairs of 8-column tiles from {@code bAt}; {@link #matrixMma} multiplies them.
      */
-    private static void matrixStep(KernelContext ctx, int[] as, int[] bs, int[] ra, int[] rb, short[] af,
-            short[] bf, float[] acc, int aAt, int bAt, int aChunk, int bChunk, boolean bf16, int mTiles, int nTiles) {
+    private static void matrixLoad(KernelContext ctx, int[] as, int[] bs, int[] ra, int[] rb, short[] af,
+            short[] bf, int aAt, int bAt, int aChunk, int bChunk, int mTiles, int nTiles) {
         for (int i = 0; i < mTiles; i++) {
             // matrices: rows 0-7, rows 8-15 (32 ints on), then both at k + 8 (the next chunk)
             ctx.mmaLoadMatrixX4(as, aAt + i * 64, 4, 32, aChunk, ra, i * 4);
@@ -644,6 +685,11 @@ public final class GemmKernels {
         for (int j = 0; j < nTiles * 2; j++) {
             splitPair(rb[j], bf, 2 * j);
         }
+    }
+
+    /** The MMAs of one 16-k step of a warp's mTiles x nTiles fragments (loaded by {@link #matrixLoad}). */
+    private static void matrixMma(KernelContext ctx, short[] af, short[] bf, float[] acc, boolean bf16, int mTiles,
+            int nTiles) {
         for (int i = 0; i < mTiles; i++) {
             for (int j = 0; j < nTiles; j++) {
                 int fa = i * KernelContext.MMA_A_FRAGMENT;
@@ -784,20 +830,25 @@ public final class GemmKernels {
         int kPairs = k >> 1;
         int loadRow = tid / kp;
         int loadCol = tid % kp;
-        // loadRow + rowsPerPass * e keeps loadRow's swizzle (rowsPerPass is a multiple of 4): one slot serves every
-        // row this work-item stores
+        // Bt: loadRow + rowsPerPass * e keeps loadRow's swizzle (rowsPerPass is a multiple of 8): one slot serves
+        // every row this work-item stores
         int storeAt = loadRow * kp + pairSlot(loadRow, loadCol, kp);
-        // this lane's fragment origins (pairSlot for k pair 2 tq of rows g, g + 8, g + 16, ...: same swizzle)
+        // A: pass e loads tile row pairedRow(rowsPerPass * e + loadRow), whose slot is this one plus
+        // rowsPerPass * kp * e (see pairedSlot)
+        int aStoreAt = pairedSlot(pairedRow(loadRow), loadCol, kp);
+        // this lane's fragment origins (pairSlot for k pair 2 tq of rows g, g + 8, g + 16, ...: same swizzle; A's
+        // paired rows g and g + 8 of each 16 are one row of 2 kp ints)
         int swizzle = kp > 8 ? ((g >> 1) & 1) << 3 : 0;
-        int aFragment = (warpRow + g) * kp + 2 * tq;
+        int aSwizzle = kp > 8 ? (g & 1) << 3 : 0;
+        int aFragment = (warpRow / 2 + g) * (2 * kp) + 4 * tq;
         int bFragment = (warpCol + g) * kp + 2 * tq;
         boolean rowsInside = rowBase + blockM <= m;
         boolean colsInside = colBase + blockN <= n;
-        loadPairs(a, ra, blockM / rowsPerPass, rowsPerPass, rowBase + loadRow, m, kPairs, loadCol,
+        loadPairs(a, ra, blockM / rowsPerPass, rowsPerPass, rowBase, loadRow, true, m, kPairs, loadCol,
                 rowsInside && kp <= kPairs);
-        loadPairs(bt, rb, blockN / rowsPerPass, rowsPerPass, colBase + loadRow, n, kPairs, loadCol,
+        loadPairs(bt, rb, blockN / rowsPerPass, rowsPerPass, colBase, loadRow, false, n, kPairs, loadCol,
                 colsInside && kp <= kPairs);
-        storePairs(as, ra, blockM / rowsPerPass, rowsPerPass * kp, storeAt);
+        storePairs(as, ra, blockM / rowsPerPass, rowsPerPass * kp, aStoreAt);
         storePairs(bs, rb, blockN / rowsPerPass, rowsPerPass * kp, storeAt);
         ctx.localBarrier();
         for (int tp = 0; tp < kPairs; tp += kp) {
@@ -808,20 +859,20 @@ public final class GemmKernels {
             int bCur = odd * (blockN * kp);
             if (next < kPairs) {
                 // issued now, consumed after the MMAs: the loads' latency hides behind the tensor-core work
-                loadPairs(a, ra, blockM / rowsPerPass, rowsPerPass, rowBase + loadRow, m, kPairs, next + loadCol,
-                        rowsInside && next + kp <= kPairs);
-                loadPairs(bt, rb, blockN / rowsPerPass, rowsPerPass, colBase + loadRow, n, kPairs, next + loadCol,
-                        colsInside && next + kp <= kPairs);
+                loadPairs(a, ra, blockM / rowsPerPass, rowsPerPass, rowBase, loadRow, true, m, kPairs,
+                        next + loadCol, rowsInside && next + kp <= kPairs);
+                loadPairs(bt, rb, blockN / rowsPerPass, rowsPerPass, colBase, loadRow, false, n, kPairs,
+                        next + loadCol, colsInside && next + kp <= kPairs);
             }
             // a loop, not written out: unrolled, the two steps' fragments of the default tiling take 152
             // registers, one work-group per multiprocessor instead of two
             for (int ks = 0; ks < kp; ks += 8) {
-                pairStep(ctx, as, bs, af, bf, acc, aCur + aFragment + (ks ^ swizzle),
+                pairStep(ctx, as, bs, af, bf, acc, aCur + aFragment + ((ks ^ aSwizzle) << 1),
                         bCur + bFragment + (ks ^ swizzle), bf16, mTiles, nTiles, kp);
             }
             if (next < kPairs) {
                 // the other buffers were last read before the previous barrier
-                storePairs(as, ra, blockM / rowsPerPass, rowsPerPass * kp, blockM * kp - aCur + storeAt);
+                storePairs(as, ra, blockM / rowsPerPass, rowsPerPass * kp, blockM * kp - aCur + aStoreAt);
                 storePairs(bs, rb, blockN / rowsPerPass, rowsPerPass * kp, blockN * kp - bCur + storeAt);
             }
             ctx.localBarrier();
@@ -830,19 +881,21 @@ public final class GemmKernels {
     }
 
     /**
-     * One 16-k step of a warp's mTiles x nTiles fragments: fragments from the local tiles (rows of {@code kp} ints)
-     * at {@code aAt} and {@code bAt} (this lane's row g and k pair 2t, swizzle applied), then the MMAs.
+     * One 16-k step of a warp's mTiles x nTiles fragments: A's from its paired tile ({@link #pairedSlot}) at
+     * {@code aAt} (this lane's pair of rows g and g + 8, k pair t, swizzle applied), Bt's from its tile (rows of
+     * {@code kp} ints) at {@code bAt} (row g, k pair t), then the MMAs.
      */
     private static void pairStep(KernelContext ctx, int[] as, int[] bs, short[] af, short[] bf, float[] acc,
             int aAt, int bAt, boolean bf16, int mTiles, int nTiles, int kp) {
         for (int i = 0; i < mTiles; i++) {
-            // pairs t and t + 4 are adjacent (pairSlot): one 64-bit load for each of rows g and g + 8
+            // the fragment's four registers lie side by side in its order (pairedSlot): one 128-bit load, and the
+            // MMA takes the loaded registers as they are (rows g and g + 8 apart took four moves per MMA)
             int at = aAt + i * 16 * kp;
             int f = i * KernelContext.MMA_A_FRAGMENT;
             splitPair(as[at], af, f);
-            splitPair(as[at + 8 * kp], af, f + 2);
-            splitPair(as[at + 1], af, f + 4);
-            splitPair(as[at + 8 * kp + 1], af, f + 6);
+            splitPair(as[at + 1], af, f + 2);
+            splitPair(as[at + 2], af, f + 4);
+            splitPair(as[at + 3], af, f + 6);
         }
         for (int j = 0; j < nTiles; j++) {
             int at = bAt + j * 8 * kp;
@@ -869,18 +922,42 @@ public final class GemmKernels {
      * {@code row0 + rowsPerPass * e}, int column {@code col}; without checks when the whole tile is inside
      * ({@code inside}), else zero outside.
      */
-    private static void loadPairs(IntArray src, int[] regs, int passes, int rowsPerPass, int row0, int rows, int kp,
-            int col, boolean inside) {
+    private static void loadPairs(IntArray src, int[] regs, int passes, int rowsPerPass, int row0, int loadRow,
+            boolean paired, int rows, int kp, int col, boolean inside) {
         if (inside) {
             for (int e = 0; e < passes; e++) {
-                regs[e] = src.get((row0 + e * rowsPerPass) * kp + col);
+                regs[e] = src.get((row0 + (paired ? pairedRow(e * rowsPerPass + loadRow)
+                        : e * rowsPerPass + loadRow)) * kp + col);
             }
         } else {
             for (int e = 0; e < passes; e++) {
-                int row = row0 + e * rowsPerPass;
+                int row = row0 + (paired ? pairedRow(e * rowsPerPass + loadRow) : e * rowsPerPass + loadRow);
                 regs[e] = row < rows && col < kp ? src.get(row * kp + col) : 0;
             }
         }
+    }
+
+    /**
+     * The tile row that load row {@code x} of A's paired tile fills: within each 16 rows, load rows 2j and 2j + 1
+     * are tile rows j and j + 8, so the two rows a warp stores (bk 32; four, j and j + 8 twice, for bk 16) share
+     * a paired row and their stores cover all banks.
+     */
+    private static int pairedRow(int x) {
+        return (x & ~15) | ((x >> 1) & 7) | ((x & 1) << 3);
+    }
+
+    /**
+     * Where k pair {@code p} of tile row {@code row} sits in A's paired tile: rows r and r + 8 of every 16 (r < 8)
+     * form one row of {@code 2 kp} ints, and within each 16 k the four ints of an MMA A fragment (rows r and r + 8,
+     * pairs t and t + 4) lie side by side in fragment order: (r, t) (r + 8, t) (r, t + 4) (r + 8, t + 4), t = 0..3.
+     * With 32-k tiles odd paired rows swap their two 16-k halves, so the 128-bit loads of a quarter warp (two paired
+     * rows) cover all banks; 16-k paired rows of 64 bytes cover them unswizzled.
+     */
+    private static int pairedSlot(int row, int p, int kp) {
+        int paired = (row >> 4) * 8 + (row & 7);
+        int swizzle = kp > 8 ? paired & 1 : 0;
+        return paired * 2 * kp + (((p >> 3) ^ swizzle) << 4) + ((p & 3) << 2) + (((p >> 2) & 1) << 1)
+                + ((row >> 3) & 1);
     }
 
     /**
