@@ -11,6 +11,7 @@ import picocli.CommandLine.Option;
 
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 
 /** Where a command runs the Wan model: {@code --backend} and the device GEMMs' {@code --precision}. */
 final class ModelBackendFlags {
@@ -43,10 +44,16 @@ final class ModelBackendFlags {
     }
 
     GemmPrecision gemmPrecision() {
-        return switch (precision.toLowerCase(Locale.ROOT)) {
-            case "f32" -> GemmPrecision.F32;
-            case "bf16" -> GemmPrecision.BF16;
-            default -> throw new IllegalArgumentException("--precision: got '" + precision + "', expected f32 or bf16");
+        return precisionNamed(precision).orElseThrow(() -> new IllegalArgumentException("--precision: got '"
+                + precision + "', expected f32 or bf16"));
+    }
+
+    /** @return the precision a {@code --precision} word names ({@code f32}, {@code bf16}, any case), or empty */
+    static Optional<GemmPrecision> precisionNamed(String word) {
+        return switch (word.strip().toLowerCase(Locale.ROOT)) {
+            case "f32" -> Optional.of(GemmPrecision.F32);
+            case "bf16" -> Optional.of(GemmPrecision.BF16);
+            default -> Optional.empty();
         };
     }
 }

@@ -460,11 +460,8 @@ public final class ModelBenchCommand implements Callable<Integer> {
     private List<GemmPrecision> precisions(String backend) {
         List<GemmPrecision> out = new ArrayList<>();
         for (String p : backendFlags.precision.split(",", -1)) {
-            GemmPrecision precision = switch (p.trim().toLowerCase(Locale.ROOT)) {
-                case "f32" -> GemmPrecision.F32;
-                case "bf16" -> GemmPrecision.BF16;
-                default -> throw bad("--precision", p, "f32 or bf16, or a comma list of them");
-            };
+            GemmPrecision precision = ModelBackendFlags.precisionNamed(p)
+                    .orElseThrow(() -> bad("--precision", p, "f32 or bf16, or a comma list of them"));
             if (out.contains(precision)) {
                 throw bad("--precision", backendFlags.precision, "each precision once");
             }

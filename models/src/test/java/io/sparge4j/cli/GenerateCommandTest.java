@@ -79,19 +79,7 @@ class GenerateCommandTest {
                     "--sampler", "euler", "--topk", "0.3", "--topp", "0.6", "--backend", run[0], "--out", run[1]);
             assertEquals(0, r.exit(), r.toString());
         }
-        try (SafetensorsFile fa = SafetensorsFile.open(cpu); SafetensorsFile fb = SafetensorsFile.open(gpu);
-             Tensor va = fa.load("video"); Tensor vb = fb.load("video")) {
-            float[] a = va.toFloatArray();
-            float[] b = vb.toFloatArray();
-            double scale = 0;
-            double diff = 0;
-            for (int i = 0; i < a.length; i++) {
-                scale = Math.max(scale, Math.abs(a[i]));
-                diff = Math.max(diff, Math.abs(a[i] - b[i]));
-            }
-            assertTrue(scale > 0.1, "video (nearly) zero: max " + scale);
-            assertTrue(diff <= 1e-3 * scale, "opencl against cpu: max |diff| " + diff + " > 1e-3 * " + scale);
-        }
+        assertSameVideo(cpu, gpu, 1e-3, "opencl against cpu");
         CliRun bad = CliRun.of("generate", "--model", "tiny-random", "--backend", "metal", "--out",
                 dir.resolve("x.gif").toString());
         assertTrue(bad.err().contains("--backend") && bad.err().contains("metal") && bad.err().contains("cuda"),
@@ -141,19 +129,7 @@ class GenerateCommandTest {
                     "64", "--width", "64", "--guidance", "1", "--weights", run[0], "--out", run[1]);
             assertEquals(0, r.exit(), r.toString());
         }
-        try (SafetensorsFile fa = SafetensorsFile.open(a); SafetensorsFile fb = SafetensorsFile.open(b);
-             Tensor va = fa.load("video"); Tensor vb = fb.load("video")) {
-            float[] x = va.toFloatArray();
-            float[] y = vb.toFloatArray();
-            double scale = 0;
-            double diff = 0;
-            for (int i = 0; i < x.length; i++) {
-                scale = Math.max(scale, Math.abs(x[i]));
-                diff = Math.max(diff, Math.abs(x[i] - y[i]));
-            }
-            assertTrue(scale > 0.1 && diff <= 1e-4 * scale, "stored bf16 against widened f32: max |diff| " + diff
-                    + " of " + scale);
-        }
+        assertSameVideo(a, b, 1e-4, "stored bf16 against widened f32");
         CliRun bad = CliRun.of("generate", "--model", model.toString(), "--weights", "fp8", "--out",
                 dir.resolve("c.safetensors").toString());
         assertTrue(bad.err().contains("--weights: got 'fp8', expected f32 or stored"), bad.err());
@@ -210,5 +186,23 @@ class GenerateCommandTest {
             out[i] = x[i];
         }
         return out;
+    }
+
+    /** The two files' tensor 'video' agree within {@code relTol} of the first's largest value (not near zero). */
+    private static void assertSameVideo(Path expected, Path actual, double relTol, String what) throws Exception {
+        try (SafetensorsFile fa = SafetensorsFile.open(expected); SafetensorsFile fb = SafetensorsFile.open(actual);
+             Tensor va = fa.load("video"); Tensor vb = fb.load("video")) {
+            float[] x = va.toFloatArray();
+            float[] y = vb.toFloatArray();
+            assertEquals(x.length, y.length, what + ": video sizes");
+            double scale = 0;
+            double diff = 0;
+            for (int i = 0; i < x.length; i++) {
+                scale = Math.max(scale, Math.abs(x[i]));
+                diff = Math.max(diff, Math.abs(x[i] - y[i]));
+            }
+            assertTrue(scale > 0.1, what + ": video (nearly) zero: max " + scale);
+            assertTrue(diff <= relTol * scale, what + ": max |diff| " + diff + " > " + relTol + " * " + scale);
+        }
     }
 }

@@ -82,13 +82,8 @@ public final class DeviceAttention {
         Shape s = shape(op, q, k, v);
         float sc = scale(op, scale, s.d);
         if (s.nq == s.nk && flashHeadDim(s.d)) {
-            int rows = s.heads() * ceil(s.nq, QUERY_BLOCK);
-            int nk = ceil(s.nk, KEY_BLOCK);
-            DeviceTensor rowStart = op.session.constant("dense rowStart " + rows + " " + nk,
-                    () -> ints(rows + 1, i -> i * nk));
-            DeviceTensor rowBlocks = op.session.constant("dense rowBlocks " + rows + " " + nk,
-                    () -> ints(rows * nk, e -> e % nk));
-            return flash(op, q, k, v, s, sc, (IntArray) rowStart.array(), (IntArray) rowBlocks.array());
+            IntArray[] lists = everyBlock(op, s);
+            return flash(op, q, k, v, s, sc, lists[0], lists[1]);
         }
         if (flashHeadDim(s.d)) {
             return crossFlash(op, q, k, v, s, sc);
@@ -374,16 +369,25 @@ public final class DeviceAttention {
     }
 
     /**
-     * Dense attention of Nq queries over Nk != Nq keys (cross-attention) on the f32 flash kernel, every key block
-     * listed for every query block; bf16 inputs are widened first (the copies are freed with the op).
+     * The row lists of a dense mask, kept by the session per size: every query block of every head lists every key
+     * block. @return {rowStart, rowBlocks}
      */
-    private static Result crossFlash(Op op, DeviceTensor q, DeviceTensor k, DeviceTensor v, Shape s, float scale) {
+    private static IntArray[] everyBlock(Op op, Shape s) {
         int rows = s.heads() * ceil(s.nq, QUERY_BLOCK);
         int nk = ceil(s.nk, KEY_BLOCK);
         DeviceTensor rowStart = op.session.constant("dense rowStart " + rows + " " + nk,
                 () -> ints(rows + 1, i -> i * nk));
         DeviceTensor rowBlocks = op.session.constant("dense rowBlocks " + rows + " " + nk,
                 () -> ints(rows * nk, e -> e % nk));
+        return new IntArray[] {(IntArray) rowStart.array(), (IntArray) rowBlocks.array()};
+    }
+
+    /**
+     * Dense attention of Nq queries over Nk != Nq keys (cross-attention) on the f32 flash kernel, every key block
+     * listed for every query block; bf16 inputs are widened first (the copies are freed with the op).
+     */
+    private static Result crossFlash(Op op, DeviceTensor q, DeviceTensor k, DeviceTensor v, Shape s, float scale) {
+        IntArray[] lists = everyBlock(op, s);
         List<DeviceTensor> temps = new ArrayList<>();
         try {
             FloatArray qa = floats(op, "q", q, temps);
@@ -392,8 +396,7 @@ public final class DeviceAttention {
             DeviceTensor out = op.session.allocate(DType.F32, s.b, s.h, s.nq, s.d);
             DeviceTensor lse = op.session.allocate(DType.F32, s.b, s.h, s.nq);
             FlashForwardTasks.addCrossForward(op.graph, op.grids, "crossFlash", qa, ka, va, (FloatArray) out.array(),
-                    (FloatArray) lse.array(), (IntArray) rowStart.array(), (IntArray) rowBlocks.array(), s.heads(),
-                    s.nq, s.nk, s.d, scale);
+                    (FloatArray) lse.array(), lists[0], lists[1], s.heads(), s.nq, s.nk, s.d, scale);
             return run(op, out, lse);
         } finally {
             temps.forEach(DeviceTensor::close);
