@@ -11,14 +11,18 @@ what=${1:-all}
 out=${OUT:-gpu-out}
 mkdir -p "$out"
 java() { bash .device/java.sh "$@"; }
+# Unpack the runtime, then preload its signal-chaining library: PoCL's LLVM (the ICD loader loads it with every
+# OpenCL probe) replaces the JVM's SIGSEGV handler, the cause of the bare segmentation faults of earlier runs.
+java -version > /dev/null 2>&1
+export LD_PRELOAD=/tmp/jre25/lib/libjsig.so
 cp_main='.device/lib/*'
 sparge() { java -cp "$cp_main" io.sparge4j.cli.SpargeCli "$@"; }
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv,noheader > "$out/gpu.txt" 2>&1
 
 if [[ $what == tests || $what == all ]]; then
-  # The OpenCL runtime tests run in a JVM of their own: on the GPU machine a deliberately broken kernel built by PoCL
-  # (with the CUDA driver loaded in the same process) has ended in a segmentation fault, which would take the
-  # other classes' results with it (the console prints its tree only at the end).
+  # The OpenCL runtime tests run in a JVM of their own, so that a crash there cannot take the other classes' results
+  # with it (the console prints its tree only at the end). The crashes seen before libjsig was preloaded (above)
+  # were PoCL's LLVM signal handlers.
   junit() {
     java -XX:ErrorFile="$out/hs_err_%p.log" -jar .device/tools/junit-platform-console-standalone-1.14.4.jar execute \
       -cp "$(printf '%s:' .device/lib/*.jar).device/testclasses/engine:.device/testclasses/tests" \

@@ -112,6 +112,7 @@ public final class OpenCl {
             }
             MemorySegment ids = arena.allocate(ADDRESS, n);
             check("clGetPlatformIDs", (int) clGetPlatformIDs.invokeExact(n, ids, MemorySegment.NULL));
+            JvmSignalHandlers.warnIfTakenOver(); // the ICD loader has just loaded every vendor's driver
             return handles(ids, n);
         } catch (BackendException e) {
             throw e;

@@ -1,6 +1,7 @@
 package io.sparge4j.engine.device.opencl;
 
 import io.sparge4j.engine.device.BackendException;
+import io.sparge4j.engine.device.JvmSignalHandlers;
 import io.sparge4j.engine.device.NativeLibrary;
 import io.sparge4j.engine.device.OpenCl;
 import io.sparge4j.engine.device.OpenClErrors;
@@ -269,8 +270,10 @@ final class OpenClRuntime {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment devices = arena.allocate(ADDRESS);
             devices.set(ADDRESS, 0, device);
-            return (int) clBuildProgram.invokeExact(program, 1, devices, arena.allocateFrom(options),
+            int status = (int) clBuildProgram.invokeExact(program, 1, devices, arena.allocateFrom(options),
                     MemorySegment.NULL, MemorySegment.NULL);
+            JvmSignalHandlers.warnIfTakenOver(); // PoCL's LLVM installs its handlers on its first build
+            return status;
         } catch (Throwable t) {
             throw OpenCl.downcallFailed("clBuildProgram", t);
         }
