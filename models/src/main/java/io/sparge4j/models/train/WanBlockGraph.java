@@ -199,58 +199,68 @@ final class WanBlockGraph {
         int dim = config.dim();
         int heads = config.numHeads();
         int d = config.headDim();
-        try (TensorScope s = new TensorScope()) {
+        // three phases (FFN, cross-attention, self-attention), each freeing its temporaries and the tape's
+        // intermediates it was the last to read, so that a backward holds little more than one block's activations
+        try (TensorScope keep = new TensorScope()) {
             Tensor[] dMod = new Tensor[6];
+            Tensor dx2;
             // out = x2 + gate2 * f2, f2 = FFN(LayerNorm(x2) * (1 + scale2) + shift2)
-            Elementwise.GatedAddGrads g5 = s.own(Elementwise.gatedAddBackward(dOut, t.mod[5], t.f2));
-            Tensor dx2 = g5.dx();
-            dMod[5] = g5.dGate();
-            Linear.LinearGrads ffn2 = s.own(Linear.linearBackward(g5.dy(), t.f1Act, p("ffn.2.weight"), true));
-            grads.add(prefix + "ffn.2", ffn2);
-            Tensor df1 = s.own(Activations.geluBackward(ffn2.dx(), t.f1));
-            Linear.LinearGrads ffn0 = s.own(Linear.linearBackward(df1, t.h2, p("ffn.0.weight"), true));
-            grads.add(prefix + "ffn.0", ffn0);
-            Elementwise.ModulateGrads m2 = s.own(Elementwise.modulateBackward(ffn0.dx(), t.n2, t.mod[4]));
-            dMod[3] = m2.dShift();
-            dMod[4] = m2.dScale();
-            Norms.NormGrads ln2 = s.own(Norms.layerNormBackward(m2.dx(), t.x2, null, null, eps));
-            Elementwise.axpy(1f, ln2.dx(), dx2);
-            // x2 = x1 + cross(x1, context): dx2 is both the residual's and the cross branch's gradient
-            Linear.LinearGrads crossO = s.own(Linear.linearBackward(dx2, t.cross.out().reshape(len, dim),
-                    p("cross_attn.o.weight"), true));
-            grads.add(prefix + "cross_attn.o", crossO);
-            Attention.Gradients dCross = s.own(Attention.backward(crossO.dx().reshape(1, len, heads, d), t.cq, t.ck,
-                    t.cv, t.cross.out(), t.cross.logsumexp(), CROSS));
-            Tensor dcq = qkNormBackward(s, dCross.dq().reshape(len, dim), t.cq0, "cross_attn.norm_q.weight", grads);
-            Linear.LinearGrads crossQ = s.own(Linear.linearBackward(dcq, t.crossIn, p("cross_attn.q.weight"), true));
-            grads.add(prefix + "cross_attn.q", crossQ);
-            Tensor dck = qkNormBackward(s, dCross.dk().reshape(textLen, dim), t.ck0, "cross_attn.norm_k.weight",
-                    grads);
-            Linear.LinearGrads crossK = s.own(Linear.linearBackward(dck, context, p("cross_attn.k.weight"), true));
-            grads.add(prefix + "cross_attn.k", crossK);
-            Elementwise.axpy(1f, crossK.dx(), dContext);
-            Linear.LinearGrads crossV = s.own(Linear.linearBackward(dCross.dv().reshape(textLen, dim), context,
-                    p("cross_attn.v.weight"), true));
-            grads.add(prefix + "cross_attn.v", crossV);
-            Elementwise.axpy(1f, crossV.dx(), dContext);
-            if (config.crossAttnNorm()) {
-                Norms.NormGrads ln3 = s.own(Norms.layerNormBackward(crossQ.dx(), t.x1, p("norm3.weight"),
-                        p("norm3.bias"), eps));
-                grads.add(prefix + "norm3.weight", ln3.dWeight());
-                grads.add(prefix + "norm3.bias", ln3.dBias());
-                Elementwise.axpy(1f, ln3.dx(), dx2);
-            } else {
-                Elementwise.axpy(1f, crossQ.dx(), dx2);
+            try (TensorScope s = new TensorScope()) {
+                Elementwise.GatedAddGrads g5 = Elementwise.gatedAddBackward(dOut, t.mod[5], t.f2);
+                dx2 = keep.own(g5.dx());
+                dMod[5] = keep.own(g5.dGate());
+                Linear.LinearGrads ffn2 = s.own(Linear.linearBackward(s.own(g5.dy()), t.f1Act, p("ffn.2.weight"),
+                        true));
+                grads.add(prefix + "ffn.2", ffn2);
+                Tensor df1 = s.own(Activations.geluBackward(ffn2.dx(), t.f1));
+                Linear.LinearGrads ffn0 = s.own(Linear.linearBackward(df1, t.h2, p("ffn.0.weight"), true));
+                grads.add(prefix + "ffn.0", ffn0);
+                Elementwise.ModulateGrads m2 = Elementwise.modulateBackward(ffn0.dx(), t.n2, t.mod[4]);
+                dMod[3] = keep.own(m2.dShift());
+                dMod[4] = keep.own(m2.dScale());
+                Norms.NormGrads ln2 = s.own(Norms.layerNormBackward(s.own(m2.dx()), t.x2, null, null, eps));
+                Elementwise.axpy(1f, ln2.dx(), dx2);
             }
+            release(t.f2, t.f1Act, t.f1, t.h2, t.n2, t.x2);
+            // x2 = x1 + cross(x1, context): dx2 is both the residual's and the cross branch's gradient
+            try (TensorScope s = new TensorScope()) {
+                Linear.LinearGrads crossO = s.own(Linear.linearBackward(dx2, t.cross.out().reshape(len, dim),
+                        p("cross_attn.o.weight"), true));
+                grads.add(prefix + "cross_attn.o", crossO);
+                Attention.Gradients dCross = s.own(Attention.backward(crossO.dx().reshape(1, len, heads, d), t.cq,
+                        t.ck, t.cv, t.cross.out(), t.cross.logsumexp(), CROSS));
+                Tensor dcq = qkNormBackward(s, dCross.dq().reshape(len, dim), t.cq0, "cross_attn.norm_q.weight",
+                        grads);
+                Linear.LinearGrads crossQ = s.own(Linear.linearBackward(dcq, t.crossIn, p("cross_attn.q.weight"),
+                        true));
+                grads.add(prefix + "cross_attn.q", crossQ);
+                Tensor dck = qkNormBackward(s, dCross.dk().reshape(textLen, dim), t.ck0, "cross_attn.norm_k.weight",
+                        grads);
+                Linear.LinearGrads crossK = s.own(Linear.linearBackward(dck, context, p("cross_attn.k.weight"), true));
+                grads.add(prefix + "cross_attn.k", crossK);
+                Elementwise.axpy(1f, crossK.dx(), dContext);
+                Linear.LinearGrads crossV = s.own(Linear.linearBackward(dCross.dv().reshape(textLen, dim), context,
+                        p("cross_attn.v.weight"), true));
+                grads.add(prefix + "cross_attn.v", crossV);
+                Elementwise.axpy(1f, crossV.dx(), dContext);
+                if (config.crossAttnNorm()) {
+                    Norms.NormGrads ln3 = s.own(Norms.layerNormBackward(crossQ.dx(), t.x1, p("norm3.weight"),
+                            p("norm3.bias"), eps));
+                    grads.add(prefix + "norm3.weight", ln3.dWeight());
+                    grads.add(prefix + "norm3.bias", ln3.dBias());
+                    Elementwise.axpy(1f, ln3.dx(), dx2);
+                } else {
+                    Elementwise.axpy(1f, crossQ.dx(), dx2);
+                }
+            }
+            release(t.cross.out(), t.cross.logsumexp(), t.cq, t.ck, t.cv, t.cq0, t.ck0, t.crossIn, t.x1);
             Tensor dx1 = dx2;
             // x1 = x + gate1 * selfAttention(LayerNorm(x) * (1 + scale1) + shift1)
             Elementwise.GatedAddGrads g2 = Elementwise.gatedAddBackward(dx1, t.mod[2], t.y);
-            Tensor dx = g2.dx(); // returned: not owned by the scope
-            s.own(g2.dGate());
-            s.own(g2.dy());
-            dMod[2] = g2.dGate();
-            try {
-                Linear.LinearGrads selfO = s.own(Linear.linearBackward(g2.dy(), t.self.out().reshape(len, dim),
+            Tensor dx = g2.dx(); // returned: not owned by a scope
+            dMod[2] = keep.own(g2.dGate());
+            try (TensorScope s = new TensorScope()) {
+                Linear.LinearGrads selfO = s.own(Linear.linearBackward(s.own(g2.dy()), t.self.out().reshape(len, dim),
                         p("self_attn.o.weight"), true));
                 grads.add(prefix + "self_attn.o", selfO);
                 Attention.Gradients dSelf = s.own(SparseAttention.backward(selfO.dx().reshape(1, len, heads, d), t.q,
@@ -268,10 +278,10 @@ final class WanBlockGraph {
                 grads.add(prefix + "self_attn.v", selfV);
                 Tensor dh1 = s.own(Elementwise.add(selfQ.dx(), selfK.dx()));
                 Elementwise.axpy(1f, selfV.dx(), dh1);
-                Elementwise.ModulateGrads m1 = s.own(Elementwise.modulateBackward(dh1, t.n1, t.mod[1]));
-                dMod[0] = m1.dShift();
-                dMod[1] = m1.dScale();
-                Norms.NormGrads ln1 = s.own(Norms.layerNormBackward(m1.dx(), t.x, null, null, eps));
+                Elementwise.ModulateGrads m1 = Elementwise.modulateBackward(dh1, t.n1, t.mod[1]);
+                dMod[0] = keep.own(m1.dShift());
+                dMod[1] = keep.own(m1.dScale());
+                Norms.NormGrads ln1 = s.own(Norms.layerNormBackward(s.own(m1.dx()), t.x, null, null, eps));
                 Elementwise.axpy(1f, ln1.dx(), dx);
                 // modulation + e6: both get the six rows' gradient
                 Tensor dSum = s.own(Shapes.concat(0, dMod));
@@ -282,6 +292,13 @@ final class WanBlockGraph {
                 dx.close();
                 throw e;
             }
+        }
+    }
+
+    /** Frees tape intermediates early (the tape's own close later does nothing more for them). */
+    private static void release(Tensor... ts) {
+        for (Tensor t : ts) {
+            t.close();
         }
     }
 

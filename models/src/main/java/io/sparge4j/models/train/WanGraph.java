@@ -430,18 +430,20 @@ public final class WanGraph {
         int[] v = tape.videoShape;
         try (TensorScope s = new TensorScope()) {
             // head
-            Tensor dy = s.own(Patchify.unpatchifyBackward(dVelocity.reshape(1, config.outDim(), v[1], v[2], v[3]),
-                    pt, ph, pw));
-            Linear.LinearGrads head = s.own(Linear.linearBackward(dy.reshape(len, dy.dim(2)), tape.headModulated,
-                    param("head.head.weight"), true));
-            sink.add("head.head", head);
-            Elementwise.ModulateGrads hm = s.own(Elementwise.modulateBackward(head.dx(), tape.headNorm,
-                    tape.headScale));
-            Tensor dHeadMod = s.own(Shapes.concat(0, hm.dShift(), hm.dScale()));
-            sink.add("head.modulation", dHeadMod);
-            Tensor de = s.own(Elementwise.add(hm.dShift(), hm.dScale()));
-            Norms.NormGrads headNorm = Norms.layerNormBackward(hm.dx(), tape.tokens, null, null, (float) config.eps());
-            Tensor dTokens = headNorm.dx();
+            Tensor de;
+            Tensor dTokens;
+            try (TensorScope h = new TensorScope()) {
+                Tensor dy = h.own(Patchify.unpatchifyBackward(dVelocity.reshape(1, config.outDim(), v[1], v[2], v[3]),
+                        pt, ph, pw));
+                Linear.LinearGrads head = h.own(Linear.linearBackward(dy.reshape(len, dy.dim(2)), tape.headModulated,
+                        param("head.head.weight"), true));
+                sink.add("head.head", head);
+                Elementwise.ModulateGrads hm = h.own(Elementwise.modulateBackward(head.dx(), tape.headNorm,
+                        tape.headScale));
+                sink.add("head.modulation", h.own(Shapes.concat(0, hm.dShift(), hm.dScale())));
+                de = s.own(Elementwise.add(hm.dShift(), hm.dScale()));
+                dTokens = Norms.layerNormBackward(hm.dx(), tape.tokens, null, null, (float) config.eps()).dx();
+            }
             // blocks, last first, each freed (or recomputed from its input) as it is reached
             Tensor de6 = s.own(Tensor.zeros(6, dim));
             Tensor dContextEmb = s.own(Tensor.zeros(config.textLen(), dim));
