@@ -184,6 +184,7 @@ public final class WanGraph {
         private Tensor patches;
         private Tensor sinusoid;
         private Tensor timeHidden;
+        private Tensor timeSilu;
         private Tensor e;
         private Tensor eSilu;
         private Tensor e6;
@@ -226,6 +227,14 @@ public final class WanGraph {
         /** @return each block's self-attention mask, with its pooled map and statistics, in block order */
         public List<SparseAttention.Selection> selections() {
             return Collections.unmodifiableList(selections);
+        }
+
+        /**
+         * @return each block's self-attention sparsity in this forward (the fraction of key blocks its mask skipped,
+         *         0 for a dense block), in block order, for a trainer's progress display
+         */
+        public double[] layerSparsity() {
+            return selections.stream().mapToDouble(sel -> sel.statistics().sparsity()).toArray();
         }
 
         /** @return each block's self-attention config at this step (mode dense where the settings keep it dense) */
@@ -325,9 +334,8 @@ public final class WanGraph {
             // time: float64 sinusoid, Linear-SiLU-Linear to e, Linear(SiLU(e)) to the six modulations
             tape.sinusoid = s.own(Tensor.of(WanModel.sinusoid(timestep, config.freqDim()), 1, config.freqDim()));
             tape.timeHidden = s.own(linear(tape.sinusoid, "time_embedding.0"));
-            try (Tensor a = Activations.silu(tape.timeHidden)) {
-                tape.e = s.own(linear(a, "time_embedding.2"));
-            }
+            tape.timeSilu = s.own(Activations.silu(tape.timeHidden));
+            tape.e = s.own(linear(tape.timeSilu, "time_embedding.2"));
             tape.eSilu = s.own(Activations.silu(tape.e));
             tape.e6 = s.own(linear(tape.eSilu, "time_projection.1")).reshape(6, config.dim());
             // text: zero-padded to text_len rows, Linear-GELU(tanh)-Linear
@@ -470,7 +478,7 @@ public final class WanGraph {
             sink.add("time_projection.1", proj);
             Tensor deProj = s.own(Activations.siluBackward(proj.dx(), tape.e));
             Elementwise.axpy(1f, deProj, de);
-            Linear.LinearGrads time2 = s.own(Linear.linearBackward(de, s.own(Activations.silu(tape.timeHidden)),
+            Linear.LinearGrads time2 = s.own(Linear.linearBackward(de, tape.timeSilu,
                     param("time_embedding.2.weight"), true));
             sink.add("time_embedding.2", time2);
             Tensor dTimeHidden = s.own(Activations.siluBackward(time2.dx(), tape.timeHidden));

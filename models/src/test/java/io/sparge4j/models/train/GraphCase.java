@@ -2,7 +2,6 @@ package io.sparge4j.models.train;
 
 import io.sparge4j.engine.sparse.BlockMask;
 import io.sparge4j.engine.sparse.SparseAttention;
-import io.sparge4j.engine.tensor.DType;
 import io.sparge4j.engine.tensor.Tensor;
 import io.sparge4j.models.wan.WanConfig;
 import io.sparge4j.models.wan.WanModelReference;
@@ -69,9 +68,5 @@ record GraphCase(WanConfig config, Map<String, Tensor> weights, Tensor x, double
         x.close();
         context.close();
         r.close();
-    }
-
-    static Tensor f32(Tensor t) {
-        return t.dtype() == DType.F32 ? t : t.to(DType.F32);
     }
 }

@@ -44,11 +44,16 @@ class WanGraphTest {
                         assertArrayEquals(expected.shape(), tape.velocity().shape(), what);
                         assertArrayEquals(expected.toFloatArray(), tape.velocity().toFloatArray(), what);
                         assertArrayEquals(expected.toFloatArray(), predicted.toFloatArray(), what + " (predict)");
+                        double[] sparsity = tape.layerSparsity();
+                        for (int layer = 0; layer < sparsity.length; layer++) {
+                            assertEquals(model.stats().sparsity(layer, 0), sparsity[layer], 0.0);
+                        }
                     }
-                    // the same per-layer sparsity in both statistics
+                    // the same per-layer sparsity in both statistics and in the tape (forward, predict: two calls)
                     for (int layer = 0; layer < c.config().numLayers(); layer++) {
                         assertEquals(model.stats().sparsity(layer, 0), graph.stats().sparsity(layer, 0), 0.0);
                     }
+                    assertEquals(2 * c.config().numLayers(), graph.stats().calls());
                     if (attention.mode() != io.sparge4j.engine.sparse.MaskMode.DENSE) {
                         assertTrue(graph.stats().sparsity(c.config().numLayers() - 1, 0) > 0.2,
                                 "hybrid should skip blocks: " + graph.stats());
