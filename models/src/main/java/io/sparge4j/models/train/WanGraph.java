@@ -458,8 +458,8 @@ public final class WanGraph {
             for (int i = blocks.size() - 1; i >= 0; i--) {
                 WanBlockGraph block = blocks.get(i);
                 WanBlockGraph.Tape bt = tape.blockTapes.get(i);
-                boolean recomputed = bt == null;
-                if (recomputed) {
+                if (bt == null) {
+                    // checkpointed: recompute the block from its input, reusing the forward's mask
                     bt = block.forward(tape.blockInputs.get(i), tape.e6, tape.context, grid, tape.configs.get(i),
                             tape.selections.get(i), null, tape.step);
                     bt.out.close();
