@@ -28,14 +28,22 @@ public final class WanAttentionStats {
     private long selfNanos;
     private long crossNanos;
 
-    /** Records one self-attention call. */
-    synchronized void recordSelf(int layer, int step, boolean dense, MaskStatistics statistics, long nanos) {
+    /**
+     * Records one self-attention call (the models and the training graph call it).
+     *
+     * @param layer transformer block index
+     * @param step denoising step index
+     * @param dense whether the call ran dense
+     * @param statistics what the call's block mask kept
+     * @param nanos wall time of the call
+     */
+    public synchronized void recordSelf(int layer, int step, boolean dense, MaskStatistics statistics, long nanos) {
         entries.add(new Entry(layer, step, dense, statistics, nanos));
         selfNanos += nanos;
     }
 
-    /** Adds the wall time of one cross-attention call. */
-    synchronized void recordCross(long nanos) {
+    /** Adds the wall time of one cross-attention call. @param nanos the call's wall time */
+    public synchronized void recordCross(long nanos) {
         crossNanos += nanos;
     }
 

@@ -4,17 +4,24 @@ import io.sparge4j.engine.tensor.Tensor;
 
 import java.util.Arrays;
 
-/** The checks every {@link WanTransformer#forward} makes on its inputs, so that all backends reject the same way. */
-final class WanInputs {
+/**
+ * The checks every {@link WanTransformer#forward} (and the training graph's forward) makes on its inputs, so that all
+ * backends reject the same way.
+ */
+public final class WanInputs {
     private WanInputs() {
     }
 
     /**
      * @param op the method checking, for the messages
      * @param config the model's config
+     * @param x the input video (in_dim, F, H, W)
+     * @param timestep on Wan's 0..1000 scale
+     * @param context text features (L, text_dim)
+     * @param step the denoising step index
      * @throws IllegalArgumentException naming the argument, its value and what is expected
      */
-    static void check(String op, WanConfig config, Tensor x, double timestep, Tensor context, int step) {
+    public static void check(String op, WanConfig config, Tensor x, double timestep, Tensor context, int step) {
         if (x == null || x.rank() != 4) {
             throw new IllegalArgumentException(op + ": x is " + describe(x) + ", expected (in_dim = " + config.inDim()
                     + ", F, H, W)");

@@ -257,9 +257,14 @@ public final class WanModel implements WanTransformer {
 
     /**
      * Wan2.1's {@code sinusoidal_embedding_1d} for one timestep, in float64 as the reference (the engine's op takes
-     * the timestep as a tensor element, which would round a non-integer t to f32 first).
+     * the timestep as a tensor element, which would round a non-integer t to f32 first). Shared with the training
+     * graph, whose forward must match this model's bit for bit.
+     *
+     * @param t the timestep on Wan's 0..1000 scale
+     * @param dim the embedding width (freq_dim), even
+     * @return cos of the {@code dim / 2} angles, then their sin
      */
-    static float[] sinusoid(double t, int dim) {
+    public static float[] sinusoid(double t, int dim) {
         int half = dim / 2;
         float[] out = new float[dim];
         for (int i = 0; i < half; i++) {

@@ -6,19 +6,40 @@ import java.util.Map;
  * Wan2.1's forward pass for one sample in plain float64 loops, written from {@code wan/modules/model.py}
  * (Wan-Video/Wan2.1) and sharing no code with {@link WanModel}: a direct Conv3d, the sinusoidal time embedding,
  * the zero-padded text MLP, LayerNorm, RMSNorm, the reference's {@code rope_params}/{@code rope_apply} split,
- * softmax attention, GELU(tanh), SiLU and the reference's {@code unpatchify} einsum.
+ * softmax attention, GELU(tanh), SiLU and the reference's {@code unpatchify} einsum. Self-attention can be limited to
+ * given block masks ({@link #withSelfMasks}), for checking sparse-attention gradients with the mask held fixed.
+ * Public for the training graph's gradient checks.
  */
-final class WanModelReference {
+public final class WanModelReference {
     private final WanConfig c;
     private final Map<String, double[]> w;
+    private boolean[][][][] selfMasks;
+    private int maskQueryBlock;
+    private int maskKeyBlock;
 
     /**
      * @param config the model's config
      * @param weights every parameter, flattened row-major, under the Wan2.1 names
      */
-    WanModelReference(WanConfig config, Map<String, double[]> weights) {
+    public WanModelReference(WanConfig config, Map<String, double[]> weights) {
         this.c = config;
         this.w = weights;
+    }
+
+    /**
+     * Limits self-attention to the kept blocks: a query in block i sees only the keys of blocks j with
+     * {@code masks[layer][head][i][j]}; the softmax is normalised over those keys.
+     *
+     * @param masks per layer, head, query block and key block; null for dense attention
+     * @param queryBlock tokens per query block
+     * @param keyBlock tokens per key block
+     * @return this
+     */
+    public WanModelReference withSelfMasks(boolean[][][][] masks, int queryBlock, int keyBlock) {
+        this.selfMasks = masks;
+        this.maskQueryBlock = queryBlock;
+        this.maskKeyBlock = keyBlock;
+        return this;
     }
 
     /**
@@ -31,7 +52,7 @@ final class WanModelReference {
      * @param ctxRows L
      * @return the velocity (out_dim, F, H, W) flattened
      */
-    double[] forward(double[] x, int frames, int height, int width, double t, double[] ctx, int ctxRows) {
+    public double[] forward(double[] x, int frames, int height, int width, double t, double[] ctx, int ctxRows) {
         int dim = c.dim();
         int pt = c.patchSize().get(0);
         int ph = c.patchSize().get(1);
@@ -146,7 +167,8 @@ final class WanModelReference {
         }
         q = rope(q, len, gf, gh, gw);
         k = rope(k, len, gf, gh, gw);
-        double[] y = lin(attention(q, len, k, v, len), len, p + "self_attn.o");
+        double[] y = lin(attention(q, len, k, v, len, selfMasks == null ? null : selfMasks[i]), len,
+                p + "self_attn.o");
         double[] x1 = new double[x.length];
         for (int r = 0; r < len; r++) {
             for (int j = 0; j < dim; j++) {
@@ -163,7 +185,7 @@ final class WanModelReference {
             cq = rmsNorm(cq, len, w.get(p + "cross_attn.norm_q.weight"));
             ck = rmsNorm(ck, tl, w.get(p + "cross_attn.norm_k.weight"));
         }
-        double[] cy = lin(attention(cq, len, ck, cv, tl), len, p + "cross_attn.o");
+        double[] cy = lin(attention(cq, len, ck, cv, tl, null), len, p + "cross_attn.o");
         double[] x2 = new double[x.length];
         for (int j = 0; j < x.length; j++) {
             x2[j] = x1[j] + cy[j];
@@ -304,8 +326,11 @@ final class WanModelReference {
         return y;
     }
 
-    /** Softmax attention per head, scale 1/sqrt(head dim); q (lq, dim), k and v (lk, dim). */
-    private double[] attention(double[] q, int lq, double[] k, double[] v, int lk) {
+    /**
+     * Softmax attention per head, scale 1/sqrt(head dim); q (lq, dim), k and v (lk, dim); keys outside the kept
+     * blocks of {@code mask[head]} (when given) are left out.
+     */
+    private double[] attention(double[] q, int lq, double[] k, double[] v, int lk, boolean[][][] mask) {
         int heads = c.numHeads();
         int d = c.headDim();
         int dim = c.dim();
@@ -316,6 +341,10 @@ final class WanModelReference {
             for (int i = 0; i < lq; i++) {
                 double max = Double.NEGATIVE_INFINITY;
                 for (int j = 0; j < lk; j++) {
+                    if (mask != null && !mask[hd][i / maskQueryBlock][j / maskKeyBlock]) {
+                        s[j] = Double.NEGATIVE_INFINITY;
+                        continue;
+                    }
                     double dot = 0;
                     for (int t = 0; t < d; t++) {
                         dot += q[i * dim + hd * d + t] * k[j * dim + hd * d + t];
