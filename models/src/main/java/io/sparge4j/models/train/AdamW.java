@@ -256,7 +256,7 @@ public final class AdamW {
         }
         if (t.dtype() != DType.F32) {
             throw new IllegalArgumentException(op + ": " + what + " '" + name + "' is " + t.dtype()
-                    + ", expected F32");
+                    + ", expected " + DType.F32);
         }
     }
 

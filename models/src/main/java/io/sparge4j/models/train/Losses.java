@@ -158,7 +158,7 @@ public final class Losses {
             throw new IllegalArgumentException("Losses." + op + ": " + name + " is null, expected an f32 tensor");
         }
         if (t.dtype() != DType.F32) {
-            throw new IllegalArgumentException("Losses." + op + ": " + name + " is " + t.dtype() + ", expected F32");
+            throw new IllegalArgumentException("Losses." + op + ": " + name + " is " + t.dtype() + ", expected " + DType.F32);
         }
         if (shape != null && !Arrays.equals(t.shape(), shape)) {
             throw new IllegalArgumentException("Losses." + op + ": " + name + " has shape "

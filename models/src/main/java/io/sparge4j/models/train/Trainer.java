@@ -199,8 +199,9 @@ public final class Trainer {
                 : GradNormClip.norm(gradients);
         if (!Double.isFinite(loss) || !Double.isFinite(norm)) {
             throw new IllegalStateException("Trainer: step " + (step + 1) + " has loss " + loss + " and gradient norm "
-                    + norm + ", expected finite values; the update was not applied (last checkpoint: step "
-                    + savedStep + "); try a lower learning rate or a gradient clip");
+                    + norm + ", expected finite values; the update was not applied (last checkpoint: "
+                    + (savedStep < 0 ? "none" : "step " + savedStep) + "); try a lower learning rate or a gradient "
+                    + "clip");
         }
         double lr = config.schedule().lr(step);
         optimizer.step(gradients, lr);

@@ -275,7 +275,7 @@ public final class TrainingCheckpoint {
             Tensor s = saved.get(e.getKey());
             if (s.dtype() != DType.F32 || !Arrays.equals(s.shape(), e.getValue().shape())) {
                 throw new IllegalArgumentException("TrainingCheckpoint.restore: " + file + ": '" + e.getKey()
-                        + "' is " + s.dtype() + " " + Arrays.toString(s.shape()) + ", expected F32 "
+                        + "' is " + s.dtype() + " " + Arrays.toString(s.shape()) + ", expected " + DType.F32 + " "
                         + Arrays.toString(e.getValue().shape()));
             }
         }
