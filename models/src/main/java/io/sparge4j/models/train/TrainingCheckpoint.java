@@ -166,6 +166,11 @@ public final class TrainingCheckpoint {
                         + "', expected a directory name like " + directoryName(100));
             }
             dir = path.resolve(name);
+            if (!Files.isDirectory(dir)) {
+                throw new IllegalArgumentException("TrainingCheckpoint.open: " + pointer + " names " + name
+                        + ", which does not exist (a crash while replacing it?); expected one of the step directories "
+                        + stepDirectories(path) + ": pass one of them instead of the root");
+            }
         }
         for (String file : List.of(STATE, PARAMETERS, OPTIMIZER)) {
             if (!Files.isRegularFile(dir.resolve(file))) {
@@ -304,6 +309,15 @@ public final class TrainingCheckpoint {
         }
         for (Path p : stale) {
             deleteTree(p, null);
+        }
+    }
+
+    /** @return the names of the step directories under a root, oldest first */
+    private static List<String> stepDirectories(Path root) throws IOException {
+        try (Stream<Path> entries = Files.list(root)) {
+            return entries.filter(p -> STEP_DIR.matcher(p.getFileName().toString()).matches() && Files.isDirectory(p))
+                    .sorted(Comparator.comparingLong(TrainingCheckpoint::stepOf))
+                    .map(p -> p.getFileName().toString()).toList();
         }
     }
 

@@ -1,5 +1,6 @@
 package io.sparge4j.models.train;
 
+import io.sparge4j.engine.cpu.CpuRuntime;
 import io.sparge4j.engine.tensor.Tensor;
 import io.sparge4j.kernels.KernelContext;
 import io.sparge4j.kernels.nn.AdamWKernels;
@@ -131,6 +132,28 @@ class AdamWTest {
         assertArrayEquals(fp.toHeapArray(), param.toFloatArray());
         assertArrayEquals(fm.toHeapArray(), opt.state().get("w" + AdamW.EXP_AVG).toFloatArray());
         assertArrayEquals(fv.toHeapArray(), opt.state().get("w" + AdamW.EXP_AVG_SQ).toFloatArray());
+    }
+
+    /** Each element's update depends on nothing else, so the thread count cannot change a bit. */
+    @Test
+    void resultsDoNotDependOnTheThreadCount() {
+        int before = CpuRuntime.threads();
+        try {
+            float[][] results = new float[2][];
+            int[] threads = {1, 4};
+            for (int r = 0; r < 2; r++) {
+                CpuRuntime.setThreads(threads[r]);
+                Map<String, Tensor> params = parameters(21);
+                AdamW opt = new AdamW(AdamWConfig.pytorchDefaults(0.1), params);
+                for (int t = 1; t <= 3; t++) {
+                    opt.step(gradients(params, 50L * t), 1e-2);
+                }
+                results[r] = params.get("blocks.0.ffn.0.weight").toFloatArray();
+            }
+            assertArrayEquals(results[0], results[1]);
+        } finally {
+            CpuRuntime.setThreads(before);
+        }
     }
 
     @Test

@@ -107,6 +107,28 @@ class TrainerTest {
     }
 
     @Test
+    void aNonFiniteLossStopsTheRunBeforeTheUpdate() {
+        ToyMlpTask task = new ToyMlpTask(3) {
+            @Override
+            public StepResult computeGradients(MicroBatch batch, Map<String, Tensor> gradients) {
+                StepResult r = super.computeGradients(batch, gradients);
+                return batch.step() == 2 ? StepResult.of(Double.NaN, r.tokens()) : r;
+            }
+        };
+        Trainer t = new Trainer(task, config(), TrainerOutputs.none());
+        Map<String, Tensor> snapshot = new java.util.LinkedHashMap<>();
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> {
+            t.runUntil(2);
+            task.parameters().forEach((k, v) -> snapshot.put(k, v.copy()));
+            t.run();
+        });
+        assertTrue(e.getMessage().contains("step 3 has loss NaN"), e.getMessage());
+        assertEquals(2, t.step());
+        assertEquals(2, t.optimizer().steps());
+        assertSameTensors(snapshot, task.parameters());
+    }
+
+    @Test
     void microBatchesAreAveraged() throws IOException {
         // one step with lr 0 leaves parameters alone; its loss is the mean of the micro-batch losses
         TrainerConfig one = new TrainerConfig(1, 3, 9, 0, AdamWConfig.pytorchDefaults(0), LrSchedule.constant(0),
