@@ -14,10 +14,10 @@ import java.util.concurrent.ThreadLocalRandom;
  * Writes files through a temporary sibling that is renamed over the target, so that a reader never sees a
  * half-written file and a failed write leaves no file behind (and any previous target untouched).
  */
-final class AtomicFiles {
+public final class AtomicFiles {
     /** Writes the content of one file to the path it is given. */
     @FunctionalInterface
-    interface Body {
+    public interface Body {
         void writeTo(Path file) throws IOException;
     }
 
@@ -29,7 +29,7 @@ final class AtomicFiles {
      * @param body writes the content to a temporary file in the target's directory
      * @throws IOException if writing or renaming fails; the temporary file is then deleted
      */
-    static void write(Path target, Body body) throws IOException {
+    public static void write(Path target, Body body) throws IOException {
         Path tmp = writeTemporary(target, body);
         try {
             moveIntoPlace(tmp, target);
