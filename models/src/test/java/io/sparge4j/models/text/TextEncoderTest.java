@@ -242,6 +242,19 @@ class TextEncoderTest {
     }
 
     @Test
+    void configRoundTripsAndBadValuesNameFileAndKey(@TempDir Path dir) throws IOException {
+        Path file = dir.resolve(TextEncoder.CONFIG_FILE);
+        TINY.save(file);
+        assertEquals(TINY, TextEncoderConfig.load(file));
+        java.nio.file.Files.writeString(file, TINY.toJson().put("num_heads", 0).toString());
+        assertMessage(() -> TextEncoderConfig.load(file), file.toString(), "num_heads", "0", "positive");
+        java.nio.file.Files.writeString(file, TINY.toJson().put("num_heads", 3).toString());
+        assertMessage(() -> TextEncoderConfig.load(file), file.toString(), "heads 3");
+        java.nio.file.Files.writeString(file, TINY.toJson().put("format", "wan").toString());
+        assertMessage(() -> TextEncoderConfig.load(file), file.toString(), "format", "sparge4j.text-encoder");
+    }
+
+    @Test
     void badArgumentsAreNamed() {
         TextEncoder enc = randomEncoder(TINY, 81);
         Map<String, Tensor> params = new LinkedHashMap<>(enc.parameters());
