@@ -1,14 +1,15 @@
 package io.sparge4j.models.text;
 
 import io.sparge4j.engine.io.Safetensors;
-import io.sparge4j.engine.tensor.DType;
 import io.sparge4j.engine.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -19,7 +20,6 @@ import static io.sparge4j.models.text.TextEncoderFixtures.randomEncoder;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -110,7 +110,7 @@ class TextEncoderTest {
                 Tokens garbage = new Tokens(noisy, len, false);
                 try (Tensor alone = enc.encode(List.of(PROMPTS.get(b)));
                      Tensor withGarbage = enc.encodeTokens(List.of(garbage))) {
-                    float[] expected = java.util.Arrays.copyOfRange(all, b * rows, (b + 1) * rows);
+                    float[] expected = Arrays.copyOfRange(all, b * rows, (b + 1) * rows);
                     assertArrayEquals(expected, alone.toFloatArray(), "prompt " + b + " alone");
                     assertArrayEquals(expected, withGarbage.toFloatArray(), "prompt " + b + " with noisy padding");
                 }
@@ -155,7 +155,7 @@ class TextEncoderTest {
         Map<String, Tensor> batch = backward(enc, tokens, dF);
         Map<String, double[]> sum = new LinkedHashMap<>();
         for (int b = 0; b < PROMPTS.size(); b++) {
-            float[] one = java.util.Arrays.copyOfRange(dF, b * rows, (b + 1) * rows);
+            float[] one = Arrays.copyOfRange(dF, b * rows, (b + 1) * rows);
             backward(enc, List.of(tokens.get(b)), one).forEach((name, g) -> {
                 double[] acc = sum.computeIfAbsent(name, k -> new double[(int) g.numel()]);
                 float[] v = g.toFloatArray();
@@ -195,7 +195,7 @@ class TextEncoderTest {
                     assertEquals(1f, v, name);
                 }
             } else {
-                assertFalse(java.util.Arrays.equals(a.get(name).toFloatArray(), c.get(name).toFloatArray()), name);
+                assertFalse(Arrays.equals(a.get(name).toFloatArray(), c.get(name).toFloatArray()), name);
             }
         }
         // standard deviations within 10% (each sample holds >= 4096 draws: sampling error about 2%)
@@ -246,11 +246,11 @@ class TextEncoderTest {
         Path file = dir.resolve(TextEncoder.CONFIG_FILE);
         TINY.save(file);
         assertEquals(TINY, TextEncoderConfig.load(file));
-        java.nio.file.Files.writeString(file, TINY.toJson().put("num_heads", 0).toString());
+        Files.writeString(file, TINY.toJson().put("num_heads", 0).toString());
         assertMessage(() -> TextEncoderConfig.load(file), file.toString(), "num_heads", "0", "positive");
-        java.nio.file.Files.writeString(file, TINY.toJson().put("num_heads", 3).toString());
+        Files.writeString(file, TINY.toJson().put("num_heads", 3).toString());
         assertMessage(() -> TextEncoderConfig.load(file), file.toString(), "heads 3");
-        java.nio.file.Files.writeString(file, TINY.toJson().put("format", "wan").toString());
+        Files.writeString(file, TINY.toJson().put("format", "wan").toString());
         assertMessage(() -> TextEncoderConfig.load(file), file.toString(), "format", "sparge4j.text-encoder");
     }
 
