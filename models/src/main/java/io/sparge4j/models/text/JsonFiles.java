@@ -3,19 +3,15 @@ package io.sparge4j.models.text;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import io.sparge4j.models.video.AtomicFiles;
 
 import java.io.IOException;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.util.HexFormat;
-import java.util.concurrent.ThreadLocalRandom;
 
 /**
- * Reads and atomically writes the small JSON files of a text encoder (its config and vocabulary). Written
- * through a temporary sibling renamed over the target, as {@code Safetensors.write} does, so a reader never
- * sees half a file. (The models' own {@code AtomicFiles} is private to the video package.)
+ * Reads and atomically writes ({@link AtomicFiles}) the small JSON files of a text encoder (its config and
+ * vocabulary), so a reader never sees half a file.
  */
 final class JsonFiles {
     static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
@@ -24,19 +20,7 @@ final class JsonFiles {
     }
 
     static void write(Path target, JsonNode node) throws IOException {
-        Path abs = target.toAbsolutePath();
-        Path tmp = abs.resolveSibling("." + abs.getFileName() + "."
-                + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextLong()) + ".tmp");
-        try {
-            JSON.writeValue(tmp.toFile(), node);
-            try {
-                Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING);
-            }
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
+        AtomicFiles.write(target, tmp -> JSON.writeValue(tmp.toFile(), node));
     }
 
     static JsonNode read(Path file) throws IOException {
