@@ -42,7 +42,7 @@ final class Foreground {
     final int[][] blobs;
     /** Per frame: coverage of each pixel near the blob (0 elsewhere), or null. */
     final float[][] coverage;
-    /** {@code [frames][plane]}: pixel is at least CLEAR_MARGIN from the object and bright pixels. */
+    /** {@code [frames][plane]}: pixel is at least CLEAR_MARGIN from the object's blob. */
     final boolean[][] clear;
 
     private Foreground(float[] data, int frames, int height, int width) {
@@ -98,7 +98,7 @@ final class Foreground {
             boolean[] nearObject = dilate(region, CLEAR_MARGIN);
             clear[f] = new boolean[plane];
             for (int p = 0; p < plane; p++) {
-                clear[f][p] = !nearObject[p] && !near[f][p];
+                clear[f][p] = !nearObject[p];
             }
             if (blobs[f] != null && objectColour != null) {
                 coverage[f] = coverage(f, dilate(region, CLEAR_MARGIN));

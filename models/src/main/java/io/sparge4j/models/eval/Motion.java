@@ -11,9 +11,9 @@ import java.util.Optional;
  *   <li>Speed: the median length of the frame-to-frame velocities.</li>
  *   <li>Direction: the mean velocity before the first reversal (a velocity component whose sign flips, counting
  *       only components above {@link #SIGNIFICANT} of the speed), snapped to the nearest of eight directions.</li>
- *   <li>Smoothness: the mean |second difference| of the centroid per axis over the speed (the acceleration ratio,
- *       0 for a steady motion), leaving out an axis's terms while the object is within {@code speed + 1} pixels of
- *       a wall on that axis (where it bounces); {@code smoothness = 1 / (1 + ratio)}.</li>
+ *   <li>Smoothness: the mean |second difference| of the centroid on the worse axis, after unfolding the bounces
+ *       (see {@link #accelerationRatio}), over the speed: the acceleration ratio, 0 for a steady motion;
+ *       {@code smoothness = 1 / (1 + ratio)}.</li>
  * </ul>
  */
 final class Motion {
@@ -21,6 +21,9 @@ final class Motion {
     static final double SIGNIFICANT = 0.3;
     /** Below this speed (pixels per frame) the object is taken as static: no direction. */
     static final double MIN_SPEED = 0.25;
+    /** How far (pixels) each wall may move from its geometric estimate when the track is unfolded. */
+    static final double WALL_SEARCH = 2.0;
+    static final double WALL_STEP = 0.05;
 
     final double speed;
     final Optional<Direction> direction;
@@ -77,40 +80,100 @@ final class Motion {
         return Direction.nearest(sumX, sumY);
     }
 
+    /**
+     * The mean |second difference| of the unfolded centroid on the worse axis, over the speed. Unfolding undoes the
+     * bounces: the walls, in centroid coordinates, lie one centroid-to-edge offset (median over frames) inside the
+     * frame's edges (each then refined within {@link #WALL_SEARCH} pixels), and each position takes whichever of its mirror images about the walls is nearest to the
+     * constant-velocity prediction from the two positions before it. A steady bouncing motion unfolds to a straight
+     * line; a jerky one does not.
+     */
     private double accelerationRatio(ObjectTrack track, int height, int width) {
-        double margin = speed + 1;
+        double worst = Double.NEGATIVE_INFINITY;
+        for (int axis = 0; axis < 2; axis++) {
+            double ratio = meanAcceleration(track, axis == 0, axis == 0 ? width : height);
+            if (!Double.isNaN(ratio)) {
+                worst = Math.max(worst, ratio);
+            }
+        }
+        return worst == Double.NEGATIVE_INFINITY ? Double.POSITIVE_INFINITY : worst / Math.max(speed, MIN_SPEED);
+    }
+
+    /** @return the mean |second difference| of the unfolded track on one axis, NaN without three present frames */
+    private static double meanAcceleration(ObjectTrack track, boolean alongX, int side) {
         int frames = track.frames();
-        double included = 0;
-        int includedCount = 0;
-        double all = 0;
-        int allCount = 0;
-        for (int f = 1; f + 1 < frames; f++) {
-            if (!track.present[f - 1] || !track.present[f] || !track.present[f + 1]) {
+        double[] lowOffsets = new double[frames];
+        double[] highOffsets = new double[frames];
+        int n = 0;
+        for (int f = 0; f < frames; f++) {
+            if (track.present[f]) {
+                double c = alongX ? track.centreX[f] : track.centreY[f];
+                lowOffsets[n] = c - (alongX ? track.left[f] : track.top[f]);
+                highOffsets[n] = (alongX ? track.right[f] : track.bottom[f]) - c;
+                n++;
+            }
+        }
+        if (n < 3) {
+            return Double.NaN;
+        }
+        double lo = Foreground.median(lowOffsets, n);
+        double hi = side - Foreground.median(highOffsets, n);
+        // The edges of small shapes (a triangle's thin apex) are uncertain by about a pixel: refine each wall
+        // within WALL_SEARCH pixels to the position that unfolds the track straightest, one wall at a time.
+        double[] best = {unfoldedAcceleration(track, alongX, lo, hi), lo, hi};
+        for (int round = 0; round < 2; round++) {
+            for (int wall = 0; wall < 2; wall++) {
+                double centre = best[1 + wall];
+                for (double delta = -WALL_SEARCH; delta <= WALL_SEARCH + 1e-9; delta += WALL_STEP) {
+                    double l = wall == 0 ? centre + delta : best[1];
+                    double h = wall == 1 ? centre + delta : best[2];
+                    double a = unfoldedAcceleration(track, alongX, l, h);
+                    if (a < best[0]) {
+                        best = new double[] {a, l, h};
+                    }
+                }
+            }
+        }
+        return best[0];
+    }
+
+    /** @return the mean |second difference| of the track unfolded about walls lo and hi, NaN without any */
+    private static double unfoldedAcceleration(ObjectTrack track, boolean alongX, double lo, double hi) {
+        int frames = track.frames();
+        double period = 2 * (hi - lo);
+        double sum = 0;
+        int count = 0;
+        double[] u = new double[frames];
+        for (int f = 0; f < frames; f++) {
+            if (!track.present[f]) {
                 continue;
             }
-            double ax = Math.abs(track.centreX[f + 1] - 2 * track.centreX[f] + track.centreX[f - 1]);
-            double ay = Math.abs(track.centreY[f + 1] - 2 * track.centreY[f] + track.centreY[f - 1]);
-            all += ax + ay;
-            allCount += 2;
-            boolean wallX = false;
-            boolean wallY = false;
-            for (int g = f - 1; g <= f + 1; g++) {
-                wallX |= track.minX[g] < margin || track.maxX[g] + 1 > width - margin;
-                wallY |= track.minY[g] < margin || track.maxY[g] + 1 > height - margin;
+            double raw = alongX ? track.centreX[f] : track.centreY[f];
+            boolean prev1 = f >= 1 && track.present[f - 1];
+            boolean prev2 = f >= 2 && track.present[f - 2] && prev1;
+            if (!prev1 || !(period > 0)) {
+                u[f] = raw;
+                continue;
             }
-            if (!wallX) {
-                included += ax;
-                includedCount++;
-            }
-            if (!wallY) {
-                included += ay;
-                includedCount++;
+            double predicted = prev2 ? 2 * u[f - 1] - u[f - 2] : u[f - 1];
+            u[f] = nearestImage(raw, lo, period, predicted);
+            if (prev2) {
+                sum += Math.abs(u[f] - 2 * u[f - 1] + u[f - 2]);
+                count++;
             }
         }
-        double scale = Math.max(speed, MIN_SPEED);
-        if (includedCount > 0) {
-            return included / includedCount / scale;
+        return count == 0 ? Double.NaN : sum / count;
+    }
+
+    /** @return the image of p under reflections about lo and lo + period / 2 that is nearest to target */
+    private static double nearestImage(double p, double lo, double period, double target) {
+        double best = p;
+        for (double base : new double[] {p, 2 * lo - p}) {
+            double k = Math.rint((target - base) / period);
+            double candidate = base + k * period;
+            if (Math.abs(candidate - target) < Math.abs(best - target)) {
+                best = candidate;
+            }
         }
-        return allCount > 0 ? all / allCount / scale : Double.POSITIVE_INFINITY;
+        return best;
     }
 }

@@ -13,6 +13,8 @@ package io.sparge4j.models.eval;
  * vertical base.
  */
 final class ObjectTrack {
+    /** The smallest coverage that marks an edge pixel (lower values are more likely noise). */
+    static final double EDGE_COVERAGE = 0.15;
     /** Per frame: whether the object was found. */
     final boolean[] present;
     /** Per frame: centroid x and y (pixel x covers [x, x + 1)). */
@@ -22,6 +24,15 @@ final class ObjectTrack {
     final double[] area;
     /** Per frame: fill ratio (see the class comment). */
     final double[] fill;
+    /**
+     * Per frame: the object's sub-pixel edges (left, right, top, bottom) in pixel coordinates, from the most
+     * covered pixel of the outermost column or row: a column x whose best coverage is m puts the left edge at
+     * {@code x + 1 - m}. Columns and rows whose best coverage is below {@link #EDGE_COVERAGE} are skipped.
+     */
+    final double[] left;
+    final double[] right;
+    final double[] top;
+    final double[] bottom;
     /** Per frame: skewness (see the class comment). */
     final double[] skewness;
     /** Per frame: the blob's bounding box, inclusive pixel indices. */
@@ -45,6 +56,10 @@ final class ObjectTrack {
         maxY = new int[frames];
         sharpness = new double[frames];
         skewness = new double[frames];
+        left = new double[frames];
+        right = new double[frames];
+        top = new double[frames];
+        bottom = new double[frames];
         for (int f = 0; f < frames; f++) {
             if (fg.coverage[f] != null) {
                 measure(fg, f);
@@ -88,6 +103,18 @@ final class ObjectTrack {
         centreY[f] = sy / sum;
         fill[f] = sum / (maxRow * maxCol);
         skewness[f] = skewness(cov, w, h, centreX[f], centreY[f]);
+        double[] colBest = new double[w];
+        double[] rowBest = new double[h];
+        for (int y = 0; y < h; y++) {
+            for (int x = 0; x < w; x++) {
+                colBest[x] = Math.max(colBest[x], cov[y * w + x]);
+                rowBest[y] = Math.max(rowBest[y], cov[y * w + x]);
+            }
+        }
+        left[f] = lowEdge(colBest);
+        right[f] = w - lowEdge(reversed(colBest));
+        top[f] = lowEdge(rowBest);
+        bottom[f] = h - lowEdge(reversed(rowBest));
         int[] blob = fg.blobs[f];
         minX[f] = Integer.MAX_VALUE;
         minY[f] = Integer.MAX_VALUE;
@@ -102,6 +129,24 @@ final class ObjectTrack {
             maxY[f] = Math.max(maxY[f], p / w);
         }
         sharpness[f] = edgeSharpness(fg, f, blob, in);
+    }
+
+    /** @return {@code i + 1 - best[i]} for the first i with best[i] >= EDGE_COVERAGE (noise stays below) */
+    private static double lowEdge(double[] best) {
+        for (int i = 0; i < best.length; i++) {
+            if (best[i] >= EDGE_COVERAGE) {
+                return i + 1 - best[i];
+            }
+        }
+        return 0;
+    }
+
+    private static double[] reversed(double[] a) {
+        double[] r = new double[a.length];
+        for (int i = 0; i < a.length; i++) {
+            r[i] = a[a.length - 1 - i];
+        }
+        return r;
     }
 
     /** The length of (skewness along x, skewness along y) of the coverage, each {@code mu3 / mu2^1.5}. */
