@@ -1,0 +1,159 @@
+package io.sparge4j.models.data;
+
+import io.sparge4j.engine.tensor.Tensor;
+
+import java.util.SplittableRandom;
+
+/**
+ * A seeded, unbounded source of captioned clips. Clip {@code i} depends only on the seed, the spec and {@code i}
+ * (each clip draws from its own {@link SplittableRandom} seeded by a mix of seed and index), so clips can be asked
+ * for in any order, from any thread.
+ *
+ * <p>Every clip satisfies two guarantees that the {@code ClipEvaluator} relies on:
+ * <ul>
+ *   <li>the object moves straight for at least {@value #STRAIGHT_STEPS} steps before its first bounce, so its
+ *       starting direction can be read off its track;</li>
+ *   <li>every pixel is at least {@value #CLEAR_MARGIN} pixels clear of the object's bounding square in at least
+ *       {@value #MIN_CLEAR_FRAMES} frames, so the whole background shows at some time.</li>
+ * </ul>
+ * Speed and start are redrawn until both hold. The object's half-extent is {@value #MIN_SIZE_FRACTION} to
+ * {@value #MAX_SIZE_FRACTION} of the shorter side (at least {@value #MIN_SIZE_PIXELS} pixels), and it moves 0.2 to
+ * 0.5 of its width per frame.
+ */
+public final class ClipGenerator {
+    /** Steps the object moves before it may first bounce. */
+    public static final int STRAIGHT_STEPS = 3;
+    static final double MIN_SIZE_FRACTION = 0.10;
+    static final double MAX_SIZE_FRACTION = 0.16;
+    static final double MIN_SIZE_PIXELS = 3.0;
+    /** How far (pixels) from the object's bounding square a pixel counts as clear of it. */
+    public static final int CLEAR_MARGIN = 2;
+    /** Frames in which every pixel is clear of the object. */
+    public static final int MIN_CLEAR_FRAMES = 2;
+    private static final double MIN_SPEED_PER_WIDTH = 0.2;
+    private static final double MAX_SPEED_PER_WIDTH = 0.5;
+    private static final int MAX_ATTEMPTS = 100_000;
+    private static final long GOLDEN_GAMMA = 0x9e3779b97f4a7c15L;
+
+    private final long seed;
+    private final ClipSpec spec;
+
+    /**
+     * @param seed the sequence's seed
+     * @param spec frames, size and caption options
+     */
+    public ClipGenerator(long seed, ClipSpec spec) {
+        if (spec == null) {
+            throw new IllegalArgumentException("spec is null, expected a ClipSpec such as ClipSpec.DEFAULT");
+        }
+        this.seed = seed;
+        this.spec = spec;
+    }
+
+    /** @return the seed */
+    public long seed() {
+        return seed;
+    }
+
+    /** @return the spec */
+    public ClipSpec spec() {
+        return spec;
+    }
+
+    /**
+     * @param index the clip's index, at least 0
+     * @return clip {@code index} of this sequence
+     */
+    public Clip clip(long index) {
+        return clip(index, PromptRequest.NONE);
+    }
+
+    /**
+     * Clip {@code index} with some attributes fixed: the others are drawn as for {@link #clip(long)} (so with
+     * {@link PromptRequest#NONE} this is the same clip).
+     *
+     * @param index the clip's index, at least 0
+     * @param request the attributes to fix (empty parts are drawn)
+     * @return the clip
+     */
+    public Clip clip(long index, PromptRequest request) {
+        if (index < 0) {
+            throw new IllegalArgumentException("index is " + index + ", expected >= 0");
+        }
+        if (request == null) {
+            throw new IllegalArgumentException("request is null, expected PromptRequest.NONE to draw everything");
+        }
+        SplittableRandom rng = new SplittableRandom(mix64(seed + GOLDEN_GAMMA * (index + 1)));
+        ClipAttributes attributes = drawAttributes(rng, request);
+        boolean withBackground = rng.nextDouble() < spec.backgroundCaptionProbability();
+        Tensor video = ClipRenderer.render(attributes, spec.frames(), spec.height(), spec.width());
+        return new Clip(index, video, attributes, Captions.caption(attributes, withBackground));
+    }
+
+    private ClipAttributes drawAttributes(SplittableRandom rng, PromptRequest request) {
+        // Always draw every categorical part, so fixing one does not shift the draws of the others.
+        ShapeKind shape = pick(ShapeKind.values(), rng);
+        ShapeColour colour = pick(ShapeColour.values(), rng);
+        Direction direction = pick(Direction.values(), rng);
+        BackgroundKind backgroundKind = pick(BackgroundKind.values(), rng);
+        shape = request.shape().orElse(shape);
+        colour = request.colour().orElse(colour);
+        direction = request.direction().orElse(direction);
+        backgroundKind = request.background().orElse(backgroundKind);
+        Background background = Background.random(backgroundKind, rng);
+        int side = Math.min(spec.height(), spec.width());
+        double size = Math.max(MIN_SIZE_PIXELS, rng.nextDouble(MIN_SIZE_FRACTION, MAX_SIZE_FRACTION) * side);
+        for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+            double speed = rng.nextDouble(MIN_SPEED_PER_WIDTH, MAX_SPEED_PER_WIDTH) * 2 * size;
+            double x = rng.nextDouble(size, spec.width() - size);
+            double y = rng.nextDouble(size, spec.height() - size);
+            if (2 * size + speed > side) {
+                continue;
+            }
+            ClipAttributes a = new ClipAttributes(shape, colour, direction, x, y, speed, size, background);
+            if (a.firstBounceStep(spec.frames(), spec.height(), spec.width()) >= STRAIGHT_STEPS
+                    && backgroundShows(a)) {
+                return a;
+            }
+        }
+        throw new IllegalStateException("no clip of " + spec + " met the generator's guarantees in " + MAX_ATTEMPTS
+                + " attempts; use more frames or larger frames");
+    }
+
+    /** Whether every pixel is {@link #CLEAR_MARGIN} pixels clear of the object's bounding square in enough frames. */
+    private boolean backgroundShows(ClipAttributes a) {
+        int frames = spec.frames();
+        int height = spec.height();
+        int width = spec.width();
+        double[][] centres = a.centres(frames, height, width);
+        int[] covered = new int[height * width];
+        int limit = frames - MIN_CLEAR_FRAMES;
+        double s = a.size() + CLEAR_MARGIN;
+        for (double[] c : centres) {
+            // Pixel x covers [x, x + 1): it overlaps [c - s, c + s] with positive area when x in (c - s - 1, c + s).
+            int x0 = (int) Math.floor(c[0] - s);
+            int x1 = (int) Math.ceil(c[0] + s) - 1;
+            int y0 = (int) Math.floor(c[1] - s);
+            int y1 = (int) Math.ceil(c[1] + s) - 1;
+            for (int y = Math.max(0, y0); y <= Math.min(height - 1, y1); y++) {
+                for (int x = Math.max(0, x0); x <= Math.min(width - 1, x1); x++) {
+                    if (++covered[y * width + x] > limit) {
+                        return false;
+                    }
+                }
+            }
+        }
+        return true;
+    }
+
+    private static <T> T pick(T[] values, SplittableRandom rng) {
+        return values[rng.nextInt(values.length)];
+    }
+
+    /** SplitMix64's finaliser (Stafford's mix 13): spreads nearby seeds and indices over all 64 bits. */
+    static long mix64(long z) {
+        z = (z ^ (z >>> 30)) * 0xbf58476d1ce4e5b9L;
+        z = (z ^ (z >>> 27)) * 0x94d049bb133111ebL;
+        return z ^ (z >>> 31);
+    }
+}

@@ -1,0 +1,46 @@
+package io.sparge4j.models.data;
+
+/**
+ * The geometry of generated clips and how often captions name the background.
+ *
+ * @param frames frames per clip, in [{@link #MIN_FRAMES}, {@link #MAX_FRAMES}]
+ * @param height rows, in [{@link #MIN_SIDE}, {@link #MAX_SIDE}]
+ * @param width columns, in [{@link #MIN_SIDE}, {@link #MAX_SIDE}]
+ * @param backgroundCaptionProbability the probability that a caption ends with "on a ... background", in [0, 1]
+ */
+public record ClipSpec(int frames, int height, int width, double backgroundCaptionProbability) {
+    public static final int MIN_FRAMES = 8;
+    public static final int MAX_FRAMES = 32;
+    public static final int MIN_SIDE = 24;
+    public static final int MAX_SIDE = 256;
+    /** The default probability that a caption names the background. */
+    public static final double DEFAULT_BACKGROUND_CAPTION_PROBABILITY = 0.25;
+    /** 16 frames of 32x32 pixels, a quarter of the captions naming the background. */
+    public static final ClipSpec DEFAULT = new ClipSpec(16, 32, 32, DEFAULT_BACKGROUND_CAPTION_PROBABILITY);
+
+    public ClipSpec {
+        check("frames", frames, MIN_FRAMES, MAX_FRAMES);
+        check("height", height, MIN_SIDE, MAX_SIDE);
+        check("width", width, MIN_SIDE, MAX_SIDE);
+        if (!(backgroundCaptionProbability >= 0 && backgroundCaptionProbability <= 1)) {
+            throw new IllegalArgumentException("backgroundCaptionProbability is " + backgroundCaptionProbability
+                    + ", expected a probability in [0, 1]");
+        }
+    }
+
+    /** @return a spec of this geometry with the default background caption probability */
+    public static ClipSpec of(int frames, int height, int width) {
+        return new ClipSpec(frames, height, width, DEFAULT_BACKGROUND_CAPTION_PROBABILITY);
+    }
+
+    private static void check(String name, int value, int min, int max) {
+        if (value < min || value > max) {
+            throw new IllegalArgumentException(name + " is " + value + ", expected " + min + ".." + max);
+        }
+    }
+
+    /** @return the clip tensor's shape {@code (3, frames, height, width)} */
+    public int[] shape() {
+        return new int[] {3, frames, height, width};
+    }
+}
