@@ -1,0 +1,152 @@
+package io.sparge4j.models.train;
+
+import io.sparge4j.engine.tensor.Tensor;
+import io.sparge4j.models.data.ClipGenerator;
+import io.sparge4j.models.text.TextEncoder;
+import io.sparge4j.models.text.TextEncoderPass;
+import io.sparge4j.models.wan.WanAttention;
+import io.sparge4j.models.wan.WanConfig;
+
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The Wan DiT on procedural clips, for the {@link Trainer}: pretraining (flow matching, full attention, DiT and text
+ * encoder together), and sparse fine-tuning by flow matching or by velocity distillation from a frozen dense teacher
+ * (SpargeAttention2's objective). One micro-batch is one clip at one noise level.
+ */
+public final class WanTrainingTask implements TrainingTask {
+    private final TrainingObjective objective;
+    private final WanGraph student;
+    private final WanGraph teacher;
+    private final TextEncoder text;
+    private final ClipGenerator data;
+    private final double captionDropout;
+    private final double timestepShift;
+    private final Map<String, Tensor> parameters;
+
+    /**
+     * @param objective what to optimise
+     * @param student the trained model (for {@link TrainingObjective#PRETRAIN}: dense attention)
+     * @param teacher the frozen dense model for {@link TrainingObjective#DISTILL} (its own parameter tensors, never
+     *                updated); null otherwise
+     * @param text the text encoder: trained with the DiT when pretraining, frozen otherwise
+     * @param data the clip source
+     * @param captionDropout probability of training on the empty prompt (classifier-free guidance), in [0, 1]
+     * @param timestepShift Wan's shift of the noise-level distribution (1 = uniform)
+     */
+    public WanTrainingTask(TrainingObjective objective, WanGraph student, WanGraph teacher, TextEncoder text,
+                           ClipGenerator data, double captionDropout, double timestepShift) {
+        if (objective == null || student == null || text == null || data == null) {
+            throw new IllegalArgumentException("WanTrainingTask: objective, student, text and data are required, got "
+                    + objective + ", " + student + ", " + text + ", " + data);
+        }
+        if ((objective == TrainingObjective.DISTILL) != (teacher != null)) {
+            throw new IllegalArgumentException("WanTrainingTask: teacher is " + (teacher == null ? "null" : "given")
+                    + " for objective " + objective.word() + ", expected a teacher exactly for distill");
+        }
+        if (teacher != null && teacher.parameters() == student.parameters()) {
+            throw new IllegalArgumentException("WanTrainingTask: the teacher shares the student's parameter map,"
+                    + " expected a frozen copy");
+        }
+        WanConfig c = student.config();
+        if (text.config().maxLength() != c.textLen() || text.config().textDim() != c.textDim()) {
+            throw new IllegalArgumentException("WanTrainingTask: the text encoder gives (" + text.config().maxLength()
+                    + ", " + text.config().textDim() + ") features, expected (text_len " + c.textLen()
+                    + ", text_dim " + c.textDim() + ") for the DiT");
+        }
+        if (!(timestepShift > 0) || !Double.isFinite(timestepShift)) {
+            throw new IllegalArgumentException("WanTrainingTask: timestepShift is " + timestepShift
+                    + ", expected a finite number above 0");
+        }
+        this.objective = objective;
+        this.student = student;
+        this.teacher = teacher;
+        this.text = text;
+        this.data = data;
+        this.captionDropout = captionDropout;
+        this.timestepShift = timestepShift;
+        Map<String, Tensor> p = new LinkedHashMap<>(student.parameters());
+        if (objective == TrainingObjective.PRETRAIN) {
+            p.putAll(text.parameters());
+        }
+        this.parameters = Collections.unmodifiableMap(p);
+    }
+
+    @Override
+    public Map<String, Tensor> parameters() {
+        return parameters;
+    }
+
+    @Override
+    public StepResult computeGradients(MicroBatch batch, Map<String, Tensor> gradients) {
+        WanConfig c = student.config();
+        boolean trainText = objective == TrainingObjective.PRETRAIN;
+        try (TrainingSample sample = TrainingSample.draw(data, batch.seed(), captionDropout, timestepShift);
+             TensorScope scope = new TensorScope()) {
+            Tensor x0 = sample.clip().video();
+            NoisySample noisy = Losses.noisy(x0, sample.noise(), sample.level());
+            scope.own(noisy.xt());
+            TextEncoderPass pass = trainText ? text.forward(List.of(sample.prompt())) : null;
+            try (pass) {
+                Tensor features = trainText ? pass.features() : scope.own(text.encode(List.of(sample.prompt())));
+                Tensor context = features.reshape(c.textLen(), c.textDim());
+                try (WanGraph.Tape tape = student.forward(noisy.xt(), noisy.timestep(), context, 0)) {
+                    LossResult loss = loss(tape.velocity(), x0, sample.noise(), noisy, context);
+                    scope.own(loss.gradient());
+                    student.backward(tape, loss.gradient(), gradients);
+                    if (trainText) {
+                        ParameterGrads sink = new ParameterGrads(gradients, parameters::get);
+                        pass.backward(tape.contextGradient().reshape(1, c.textLen(), c.textDim()))
+                                .forEach((name, g) -> {
+                                    try (g) {
+                                        sink.add(name, g);
+                                    }
+                                });
+                    }
+                    double sparsity = Arrays.stream(tape.layerSparsity()).average().orElse(0);
+                    return new StepResult(loss.loss(), tokens(c, x0), Map.of("sparsity", sparsity,
+                            "noise_level", sample.level()));
+                }
+            }
+        }
+    }
+
+    private LossResult loss(Tensor velocity, Tensor x0, Tensor noise, NoisySample noisy, Tensor context) {
+        if (objective != TrainingObjective.DISTILL) {
+            return Losses.flowMatching(velocity, x0, noise);
+        }
+        try (Tensor target = teacher.predict(noisy.xt(), noisy.timestep(), context, 0)) {
+            return Losses.velocityDistillation(velocity, target);
+        }
+    }
+
+    /** @return the DiT's sequence length for a clip (C, F, H, W) */
+    private static long tokens(WanConfig c, Tensor x0) {
+        return (long) (x0.dim(1) / c.patchSize().get(0)) * (x0.dim(2) / c.patchSize().get(1))
+                * (x0.dim(3) / c.patchSize().get(2));
+    }
+
+    @Override
+    public Map<String, Object> describe() {
+        WanConfig c = student.config();
+        WanAttention a = student.attention();
+        Map<String, Object> d = new LinkedHashMap<>();
+        d.put("objective", objective.word());
+        d.put("dim", c.dim());
+        d.put("layers", c.numLayers());
+        d.put("heads", c.numHeads());
+        d.put("frames", data.spec().frames());
+        d.put("height", data.spec().height());
+        d.put("width", data.spec().width());
+        d.put("data_seed", data.seed());
+        d.put("caption_dropout", captionDropout);
+        d.put("timestep_shift", timestepShift);
+        d.put("attention", Map.of("mode", a.mode().toString(), "topk", a.topk(), "topp", a.topp(),
+                "query_block", a.queryBlock(), "key_block", a.keyBlock()));
+        return d;
+    }
+}

@@ -1,0 +1,203 @@
+package io.sparge4j.models.train;
+
+import io.sparge4j.engine.sparse.MaskMode;
+import io.sparge4j.engine.tensor.Tensor;
+import io.sparge4j.models.data.Captions;
+import io.sparge4j.models.data.ClipGenerator;
+import io.sparge4j.models.data.ClipSpec;
+import io.sparge4j.models.text.TextEncoder;
+import io.sparge4j.models.text.TextEncoderConfig;
+import io.sparge4j.models.text.WordTokenizer;
+import io.sparge4j.models.wan.WanAttention;
+import io.sparge4j.models.wan.WanConfig;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The DiT + text encoder training task on procedural clips: its gradients (through the text features into the
+ * encoder) against finite differences of its own loss, determinism, distillation's fixed point, and a short run
+ * whose loss falls.
+ */
+class WanTrainingTaskTest {
+    /** Pixel space, dim 32, 2 heads of 16, 2 layers; text rows 8 of width 16. */
+    private static final WanConfig CONFIG = new WanConfig(32, 64, 2, 2, 3, 3, 16, 8, 32, List.of(1, 2, 2), 1e-6,
+            true, true, true, List.of(1, 1, 1));
+    /** 8 frames of 24 x 24: 8 x 12 x 12 = 1152 tokens. */
+    private static final ClipSpec SPEC = ClipSpec.of(8, 24, 24);
+    private static final WanAttention HYBRID = WanAttention.defaults().withMode(MaskMode.HYBRID).withBlocks(64, 32)
+            .withTopk(0.1).withTopp(0.5);
+
+    private static TextEncoder encoder(long seed) {
+        WordTokenizer tokenizer = new WordTokenizer(Captions.vocabulary());
+        return TextEncoder.initialize(new TextEncoderConfig(tokenizer.vocabSize(), 16, 1, 2, 32, 8, 16), tokenizer,
+                seed);
+    }
+
+    /** A model past Wan's zero-initialised head, so that every parameter has a gradient. */
+    private static Map<String, Tensor> parameters(long seed) {
+        Map<String, Tensor> p = WanInit.pretraining(CONFIG, seed);
+        SplittableRandom r = new SplittableRandom(seed + 1);
+        for (String name : List.of("head.head.weight", "head.head.bias")) {
+            Tensor t = p.get(name);
+            for (long i = 0; i < t.numel(); i++) {
+                t.setFloat(i, (float) (0.05 * r.nextGaussian()));
+            }
+        }
+        return p;
+    }
+
+    private static WanTrainingTask task(TrainingObjective objective, WanAttention attention, long seed) {
+        WanGraph student = new WanGraph(CONFIG, parameters(seed), attention, false);
+        WanGraph teacher = objective == TrainingObjective.DISTILL
+                ? new WanGraph(CONFIG, copy(student.parameters()), WanAttention.dense(), false) : null;
+        return new WanTrainingTask(objective, student, teacher, encoder(seed + 2), new ClipGenerator(seed + 3, SPEC),
+                0.1, 3.0);
+    }
+
+    private static Map<String, Tensor> copy(Map<String, Tensor> p) {
+        Map<String, Tensor> c = new LinkedHashMap<>();
+        p.forEach((k, v) -> c.put(k, v.copy()));
+        return c;
+    }
+
+    @Test
+    void pretrainGradientsMatchFiniteDifferencesThroughTheTextEncoder() {
+        WanTrainingTask task = task(TrainingObjective.PRETRAIN, WanAttention.dense(), 11);
+        MicroBatch batch = firstBatchWithCaption(task);
+        Map<String, Tensor> grads = new HashMap<>();
+        task.computeGradients(batch, grads);
+        // A DiT weight, the text encoder's token embedding (reached only through the context gradient) and its head.
+        for (String name : List.of("blocks.1.cross_attn.v.weight", "text_encoder.token_embedding.weight",
+                "text_encoder.head.weight", "blocks.0.self_attn.q.weight")) {
+            Tensor p = task.parameters().get(name);
+            Tensor g = grads.get(name);
+            SplittableRandom r = new SplittableRandom(name.hashCode());
+            float[] dir = new float[(int) p.numel()];
+            double analytic = 0;
+            for (int i = 0; i < dir.length; i++) {
+                dir[i] = (float) r.nextGaussian();
+                analytic += dir[i] * (double) g.getFloat(i);
+            }
+            double h = 2e-3 / Math.sqrt(dir.length);
+            double plus = lossAlong(task, batch, p, dir, h);
+            double minus = lossAlong(task, batch, p, dir, -h);
+            double numeric = (plus - minus) / (2 * h);
+            // f32 forward, float64 loss: central differences agree to ~1% at this step size
+            assertEquals(analytic, numeric, 0.02 * Math.abs(analytic) + 1e-6,
+                    name + ": directional derivative, analytic " + analytic + " vs numeric " + numeric);
+        }
+    }
+
+    private static MicroBatch firstBatchWithCaption(WanTrainingTask task) {
+        for (int s = 0; ; s++) {
+            MicroBatch b = new MicroBatch(s, 0, 1, MicroBatch.derive(5, s, 0));
+            try (TrainingSample sample = TrainingSample.draw(new ClipGenerator(14, SPEC), b.seed(), 0.1, 3.0)) {
+                if (!sample.prompt().isEmpty() && sample.level() > 0.2) {
+                    return b;
+                }
+            }
+        }
+    }
+
+    private static double lossAlong(WanTrainingTask task, MicroBatch batch, Tensor p, float[] dir, double h) {
+        float[] saved = new float[dir.length];
+        for (int i = 0; i < dir.length; i++) {
+            saved[i] = p.getFloat(i);
+            p.setFloat(i, (float) (saved[i] + h * dir[i]));
+        }
+        try {
+            Map<String, Tensor> scratch = new HashMap<>();
+            double loss = task.computeGradients(batch, scratch).loss();
+            scratch.values().forEach(Tensor::close);
+            return loss;
+        } finally {
+            for (int i = 0; i < dir.length; i++) {
+                p.setFloat(i, saved[i]);
+            }
+        }
+    }
+
+    @Test
+    void sameBatchSameLossAndGradients() {
+        WanTrainingTask a = task(TrainingObjective.FLOW, HYBRID, 21);
+        WanTrainingTask b = task(TrainingObjective.FLOW, HYBRID, 21);
+        MicroBatch batch = new MicroBatch(3, 1, 2, MicroBatch.derive(9, 3, 1));
+        Map<String, Tensor> ga = new HashMap<>();
+        Map<String, Tensor> gb = new HashMap<>();
+        StepResult ra = a.computeGradients(batch, ga);
+        StepResult rb = b.computeGradients(batch, gb);
+        assertEquals(ra.loss(), rb.loss());
+        assertEquals(ga.keySet(), gb.keySet());
+        ga.forEach((k, v) -> assertArrayEquals(v.toFloatArray(), gb.get(k).toFloatArray(), k));
+        assertTrue(ra.metrics().get("sparsity") > 0.2, () -> "hybrid student sparsity " + ra.metrics());
+        assertEquals(8L * 12 * 12, ra.tokens());
+        assertTrue(ga.keySet().stream().noneMatch(k -> k.startsWith("text_encoder.")),
+                "fine-tuning leaves the text encoder frozen");
+    }
+
+    @Test
+    void distillationOfADenseStudentFromItsOwnCopyIsExactlyZero() {
+        WanTrainingTask dense = task(TrainingObjective.DISTILL, WanAttention.dense(), 31);
+        Map<String, Tensor> g = new HashMap<>();
+        StepResult r = dense.computeGradients(new MicroBatch(0, 0, 1, 77), g);
+        assertEquals(0.0, r.loss());
+        g.forEach((k, v) -> assertEquals(0f, maxAbs(v), k));
+
+        WanTrainingTask sparse = task(TrainingObjective.DISTILL, HYBRID, 31);
+        Map<String, Tensor> gs = new HashMap<>();
+        StepResult rs = sparse.computeGradients(new MicroBatch(0, 0, 1, 77), gs);
+        assertTrue(rs.loss() > 0, "a sparse student differs from its dense teacher");
+        assertTrue(maxAbs(gs.get("blocks.0.self_attn.q.weight")) > 0);
+    }
+
+    private static float maxAbs(Tensor t) {
+        float m = 0;
+        for (float v : t.toFloatArray()) {
+            m = Math.max(m, Math.abs(v));
+        }
+        return m;
+    }
+
+    @Test
+    void pretrainingLossFalls() throws IOException {
+        WanGraph student = new WanGraph(CONFIG, WanInit.pretraining(CONFIG, 41), WanAttention.dense(), true);
+        WanTrainingTask t = new WanTrainingTask(TrainingObjective.PRETRAIN, student, null, encoder(42),
+                new ClipGenerator(43, SPEC), 0.1, 1.0);
+        int steps = 30;
+        TrainerConfig c = TrainerConfig.of(steps, 44, 1.0, AdamWConfig.pytorchDefaults(0.01),
+                LrSchedule.warmupCosine(3e-3, 3, steps, 3e-4));
+        List<TrainerStepLog> logs = new Trainer(t, c, TrainerOutputs.none()).run();
+        double first = logs.subList(0, 5).stream().mapToDouble(TrainerStepLog::loss).average().orElseThrow();
+        double last = logs.subList(steps - 5, steps).stream().mapToDouble(TrainerStepLog::loss).average().orElseThrow();
+        assertTrue(last < 0.8 * first, "pretraining loss should fall by 20% in " + steps + " steps: " + first
+                + " -> " + last);
+    }
+
+    @Test
+    void refusesMismatchedPieces() {
+        WanGraph student = new WanGraph(CONFIG, parameters(1), WanAttention.dense(), false);
+        ClipGenerator data = new ClipGenerator(1, SPEC);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new WanTrainingTask(
+                TrainingObjective.DISTILL, student, null, encoder(1), data, 0.1, 1.0));
+        assertTrue(e.getMessage().contains("teacher"), e.getMessage());
+        WordTokenizer tok = new WordTokenizer(Captions.vocabulary());
+        TextEncoder wide = TextEncoder.initialize(new TextEncoderConfig(tok.vocabSize(), 16, 1, 2, 32, 8, 24), tok, 1);
+        e = assertThrows(IllegalArgumentException.class, () -> new WanTrainingTask(TrainingObjective.PRETRAIN,
+                student, null, wide, data, 0.1, 1.0));
+        assertTrue(e.getMessage().contains("text_dim 16"), e.getMessage());
+        assertEquals("distill", TrainingObjective.parse("--objective", "DISTILL").word());
+        e = assertThrows(IllegalArgumentException.class, () -> TrainingObjective.parse("--objective", "kd"));
+        assertTrue(e.getMessage().contains("--objective: got 'kd'"), e.getMessage());
+    }
+}
