@@ -27,6 +27,9 @@ class CaptionsTest {
         assertEquals("a white triangle moving down and left on a dark background",
                 Captions.caption(attributes(ShapeKind.TRIANGLE, ShapeColour.WHITE, Direction.DOWN_LEFT,
                         BackgroundKind.PLAIN), true));
+        assertEquals("an orange square moving up",
+                Captions.caption(attributes(ShapeKind.SQUARE, ShapeColour.ORANGE, Direction.UP, BackgroundKind.NOISE),
+                        false));
     }
 
     @Test
@@ -50,8 +53,8 @@ class CaptionsTest {
     void vocabularyHoldsEveryCaptionWordOnce() {
         List<String> vocabulary = Captions.vocabulary();
         assertEquals(vocabulary.size(), new HashSet<>(vocabulary).size(), "duplicates in " + vocabulary);
-        // 5 function words, 8 colours, 3 shapes, 4 direction words, 4 background adjectives.
-        assertEquals(24, vocabulary.size(), vocabulary.toString());
+        // 6 function words, 8 colours, 3 shapes, 4 direction words, 4 background adjectives.
+        assertEquals(25, vocabulary.size(), vocabulary.toString());
         ClipGenerator g = new ClipGenerator(606, new ClipSpec(8, 24, 24, 0.5));
         HashSet<String> used = new HashSet<>();
         for (long i = 0; i < 300; i++) {
