@@ -45,11 +45,12 @@ public final class Captions {
     /**
      * @param attributes the clip's attributes
      * @param withBackground whether to end with "on a ... background"
-     * @return the caption, lower case, words separated by single spaces
+     * @return the caption, lower case, words separated by single spaces ("an" before a vowel: "an orange square")
      */
     public static String caption(ClipAttributes attributes, boolean withBackground) {
-        String text = "a " + attributes.colour().word() + " " + attributes.shape().word() + " moving "
-                + attributes.direction().words();
+        String colour = attributes.colour().word();
+        String article = "aeiou".indexOf(colour.charAt(0)) >= 0 ? "an " : "a ";
+        String text = article + colour + " " + attributes.shape().word() + " moving " + attributes.direction().words();
         return withBackground ? text + " on a " + attributes.background().kind().word() + " background" : text;
     }
 
@@ -60,7 +61,7 @@ public final class Captions {
      * @return an unmodifiable list of lower-case words
      */
     public static List<String> vocabulary() {
-        LinkedHashSet<String> words = new LinkedHashSet<>(List.of("a", "moving", "and", "on", "background"));
+        LinkedHashSet<String> words = new LinkedHashSet<>(List.of("a", "an", "moving", "and", "on", "background"));
         for (ShapeColour c : ShapeColour.values()) {
             words.add(c.word());
         }

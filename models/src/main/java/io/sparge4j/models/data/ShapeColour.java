@@ -7,11 +7,11 @@ package io.sparge4j.models.data;
  */
 public enum ShapeColour {
     RED("red", 0.95, 0.12, 0.10),
-    GREEN("green", 0.15, 0.85, 0.20),
+    GREEN("green", 0.12, 0.95, 0.18),
     BLUE("blue", 0.15, 0.35, 1.00),
     YELLOW("yellow", 0.98, 0.92, 0.15),
     CYAN("cyan", 0.10, 0.90, 0.95),
-    MAGENTA("magenta", 0.92, 0.15, 0.88),
+    MAGENTA("magenta", 0.95, 0.15, 0.90),
     WHITE("white", 0.97, 0.97, 0.97),
     ORANGE("orange", 1.00, 0.55, 0.05);
 

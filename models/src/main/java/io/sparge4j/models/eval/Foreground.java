@@ -10,8 +10,8 @@ import java.util.Arrays;
  *   <li>Bright pixels (some channel above {@link #BRIGHT_LEVEL}) mark where the object probably is: the procedural
  *       data draws bright saturated objects on dark backgrounds.</li>
  *   <li>The background of each pixel is its median over the frames in which it is at least {@link #CLEAR_MARGIN}
- *       pixels from any bright pixel (the plain temporal median where it never is), so a slow object that sits on
- *       a pixel for most of the clip does not become background.</li>
+ *       pixels from any bright pixel, so a slow object that sits on a pixel for most of the clip does not become
+ *       background; pixels never clear (under a still object) are filled in from their neighbours.</li>
  *   <li>The foreground is where a pixel's RGB distance to its background exceeds half the clip's contrast (the
  *       median over frames of the largest distance); per frame only the largest 4-connected blob counts.</li>
  *   <li>The object's colour is the per-channel median of the blob's interior; each pixel's coverage is its
@@ -121,21 +121,80 @@ final class Foreground {
     private double[][] estimateBackground(boolean[][] near) {
         int plane = height * width;
         double[][] out = new double[3][plane];
+        boolean[] known = new boolean[plane];
+        int knownCount = 0;
         double[] clearValues = new double[frames];
-        double[] allValues = new double[frames];
-        for (int c = 0; c < 3; c++) {
-            for (int p = 0; p < plane; p++) {
+        for (int p = 0; p < plane; p++) {
+            for (int c = 0; c < 3; c++) {
                 int n = 0;
                 for (int f = 0; f < frames; f++) {
-                    allValues[f] = value(c, f, p);
                     if (!near[f][p]) {
-                        clearValues[n++] = allValues[f];
+                        clearValues[n++] = value(c, f, p);
                     }
                 }
-                out[c][p] = n > 0 ? median(clearValues, n) : median(allValues, frames);
+                if (n > 0) {
+                    out[c][p] = median(clearValues, n);
+                    known[p] = true;
+                }
             }
+            knownCount += known[p] ? 1 : 0;
         }
+        if (knownCount == 0) {
+            // Bright everywhere at some time: nothing is known to be background, use the plain temporal median.
+            double[] all = new double[frames];
+            for (int c = 0; c < 3; c++) {
+                for (int p = 0; p < plane; p++) {
+                    for (int f = 0; f < frames; f++) {
+                        all[f] = value(c, f, p);
+                    }
+                    out[c][p] = median(all, frames);
+                }
+            }
+            return out;
+        }
+        inpaint(out, known);
         return out;
+    }
+
+    /**
+     * Fills pixels never seen clear (under a still object) from their neighbours, ring by ring: each takes the mean
+     * of its known 8-neighbours, so a static object still stands out from the background around it.
+     */
+    private void inpaint(double[][] bg, boolean[] known) {
+        int plane = height * width;
+        boolean progress = true;
+        while (progress) {
+            progress = false;
+            boolean[] next = known.clone();
+            for (int p = 0; p < plane; p++) {
+                if (known[p]) {
+                    continue;
+                }
+                int x = p % width;
+                int y = p / width;
+                double[] sum = new double[3];
+                int n = 0;
+                for (int yy = Math.max(0, y - 1); yy <= Math.min(height - 1, y + 1); yy++) {
+                    for (int xx = Math.max(0, x - 1); xx <= Math.min(width - 1, x + 1); xx++) {
+                        int q = yy * width + xx;
+                        if (known[q]) {
+                            for (int c = 0; c < 3; c++) {
+                                sum[c] += bg[c][q];
+                            }
+                            n++;
+                        }
+                    }
+                }
+                if (n > 0) {
+                    for (int c = 0; c < 3; c++) {
+                        bg[c][p] = sum[c] / n;
+                    }
+                    next[p] = true;
+                    progress = true;
+                }
+            }
+            System.arraycopy(next, 0, known, 0, plane);
+        }
     }
 
     private double[] estimateObjectColour() {

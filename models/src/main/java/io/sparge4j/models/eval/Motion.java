@@ -55,12 +55,12 @@ final class Motion {
             lengths[k] = Math.hypot(vx[k], vy[k]);
         }
         speed = Foreground.median(lengths, n);
-        direction = speed < MIN_SPEED ? Optional.empty() : Optional.of(initialDirection(vx, vy, n));
+        direction = speed < MIN_SPEED ? Optional.empty() : initialDirection(vx, vy, n);
         accelerationRatio = accelerationRatio(track, height, width);
         smoothness = Double.isFinite(accelerationRatio) ? 1 / (1 + accelerationRatio) : 0;
     }
 
-    private Direction initialDirection(double[] vx, double[] vy, int n) {
+    private Optional<Direction> initialDirection(double[] vx, double[] vy, int n) {
         double threshold = SIGNIFICANT * speed;
         int signX = 0;
         int signY = 0;
@@ -77,7 +77,7 @@ final class Motion {
             sumX += vx[k];
             sumY += vy[k];
         }
-        return Direction.nearest(sumX, sumY);
+        return sumX == 0 && sumY == 0 ? Optional.empty() : Optional.of(Direction.nearest(sumX, sumY));
     }
 
     /**

@@ -1,0 +1,291 @@
+package io.sparge4j.models.data;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.sparge4j.engine.tensor.DType;
+import io.sparge4j.engine.tensor.Tensor;
+import io.sparge4j.models.video.VideoOutput;
+import io.sparge4j.models.video.VideoWriters;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.EnumSet;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ClipGeneratorTest {
+    private static final List<ClipSpec> SPECS = List.of(ClipSpec.DEFAULT, ClipSpec.of(8, 32, 32),
+            ClipSpec.of(16, 64, 64), ClipSpec.of(12, 48, 40), ClipSpec.of(8, 24, 24));
+
+    @Test
+    void clipIDependsOnlyOnSeedAndIndexNotOnOrder() {
+        ClipGenerator a = new ClipGenerator(90_210, ClipSpec.DEFAULT);
+        ClipGenerator b = new ClipGenerator(90_210, ClipSpec.DEFAULT);
+        long[] forward = {5, 2, 9, 0};
+        Clip[] first = new Clip[forward.length];
+        for (int i = 0; i < forward.length; i++) {
+            first[i] = a.clip(forward[i]);
+        }
+        for (int i = forward.length - 1; i >= 0; i--) {
+            Clip again = b.clip(forward[i]);
+            assertEquals(first[i].attributes(), again.attributes(), "clip " + forward[i]);
+            assertEquals(first[i].caption(), again.caption(), "clip " + forward[i]);
+            assertArrayEquals(first[i].video().toFloatArray(), again.video().toFloatArray(), 0f, "clip " + forward[i]);
+            assertEquals(forward[i], again.index());
+        }
+        // Another seed or another index gives another clip.
+        assertNotEquals(first[0].attributes(), new ClipGenerator(90_211, ClipSpec.DEFAULT).clip(5).attributes());
+        assertNotEquals(first[0].attributes(), a.clip(6).attributes());
+    }
+
+    @Test
+    void clipsAreRgbF32InRangeWithTheSpecsShape() {
+        for (ClipSpec spec : SPECS) {
+            ClipGenerator g = new ClipGenerator(31_337, spec);
+            for (long i = 0; i < 6; i++) {
+                try (Tensor v = g.clip(i).video()) {
+                    assertEquals(DType.F32, v.dtype());
+                    assertArrayEquals(new int[] {3, spec.frames(), spec.height(), spec.width()}, v.shape());
+                    float min = Float.POSITIVE_INFINITY;
+                    float max = Float.NEGATIVE_INFINITY;
+                    for (float x : v.toFloatArray()) {
+                        assertTrue(x >= -1f && x <= 1f, spec + " clip " + i + " value " + x);
+                        min = Math.min(min, x);
+                        max = Math.max(max, x);
+                    }
+                    // A dark background (channel <= 0.30, so <= -0.4) and a bright object (a channel >= 0.95).
+                    assertTrue(min <= -0.4f && max >= 0.9f, spec + " clip " + i + " spans " + min + ".." + max);
+                }
+            }
+        }
+    }
+
+    /** The object, measured back from the pixels, has the area and centroid the attributes say, in float64. */
+    @Test
+    void renderedObjectHasTheAttributesAreaAndCentroid() {
+        ClipSpec spec = ClipSpec.of(12, 48, 40);
+        ClipGenerator g = new ClipGenerator(4_242, spec);
+        for (long i = 0; i < 24; i++) {
+            Clip clip = g.clip(i);
+            ClipAttributes a = clip.attributes();
+            double[][] background = a.background().render(spec.height(), spec.width());
+            double[][] centres = a.centres(spec.frames(), spec.height(), spec.width());
+            float[] v = clip.video().toFloatArray();
+            int plane = spec.height() * spec.width();
+            // The channel with the largest object-background contrast measures coverage best.
+            int channel = 0;
+            double bestSpan = -1;
+            for (int c = 0; c < 3; c++) {
+                double span = Math.abs(a.colour().channel(c) - 0.16);
+                if (span > bestSpan) {
+                    bestSpan = span;
+                    channel = c;
+                }
+            }
+            double s = a.size();
+            double expectedArea = switch (a.shape()) {
+                case CIRCLE -> Math.PI * s * s;
+                case SQUARE -> 4 * s * s;
+                case TRIANGLE -> 2 * s * s;
+            };
+            double perimeter = switch (a.shape()) {
+                case CIRCLE -> 2 * Math.PI * s;
+                case SQUARE -> 8 * s;
+                case TRIANGLE -> 2 * s + 2 * Math.hypot(s, 2 * s);
+            };
+            // The triangle's centroid is a third of its half-height below the centre (apex up, base down).
+            double centroidShift = a.shape() == ShapeKind.TRIANGLE ? s / 3 : 0;
+            for (int f = 0; f < spec.frames(); f++) {
+                double area = 0;
+                double sx = 0;
+                double sy = 0;
+                for (int p = 0; p < plane; p++) {
+                    double value = (v[(channel * spec.frames() + f) * plane + p] + 1.0) / 2;
+                    double bg = background[channel][p];
+                    double cov = (value - bg) / (a.colour().channel(channel) - bg);
+                    area += cov;
+                    sx += cov * (p % spec.width() + 0.5);
+                    sy += cov * (p / spec.width() + 0.5);
+                }
+                String where = clip.caption() + " size " + s + ", frame " + f;
+                // 8x8 samples per pixel place each edge within 1/16 pixel: the area is within perimeter / 16,
+                // the centroid within 0.07 pixel.
+                assertEquals(expectedArea, area, perimeter / 16, where);
+                assertEquals(centres[f][0], sx / area, 0.07, where);
+                assertEquals(centres[f][1] + centroidShift, sy / area, 0.07, where);
+            }
+        }
+    }
+
+    /** The bounce law, checked against a closed form: a triangle wave of the unfolded straight-line motion. */
+    @Test
+    void centresFollowAReflectedStraightLine() {
+        ClipGenerator g = new ClipGenerator(777, ClipSpec.of(32, 40, 56));
+        for (long i = 0; i < 40; i++) {
+            ClipAttributes a = g.clip(i).attributes();
+            double[][] c = a.centres(32, 40, 56);
+            for (int f = 0; f < 32; f++) {
+                double x = fold(a.startX() + f * a.speed() * a.direction().unitX(), a.size(), 56 - a.size());
+                double y = fold(a.startY() + f * a.speed() * a.direction().unitY(), a.size(), 40 - a.size());
+                assertEquals(x, c[f][0], 1e-9, "clip " + i + " frame " + f);
+                assertEquals(y, c[f][1], 1e-9, "clip " + i + " frame " + f);
+            }
+        }
+    }
+
+    private static double fold(double u, double lo, double hi) {
+        double period = 2 * (hi - lo);
+        double r = ((u - lo) % period + period) % period;
+        return lo + (r <= hi - lo ? r : period - r);
+    }
+
+    @Test
+    void everyClipKeepsTheEvaluatorsGuarantees() {
+        for (ClipSpec spec : SPECS) {
+            ClipGenerator g = new ClipGenerator(2_024, spec);
+            for (long i = 0; i < 20; i++) {
+                Clip clip = g.clip(i);
+                ClipAttributes a = clip.attributes();
+                assertTrue(a.firstBounceStep(spec.frames(), spec.height(), spec.width()) >= ClipGenerator.STRAIGHT_STEPS,
+                        spec + " clip " + i);
+                // Every pixel shows the pure background (bit for bit) in at least MIN_CLEAR_FRAMES frames.
+                double[][] bg = a.background().render(spec.height(), spec.width());
+                float[] v = clip.video().toFloatArray();
+                int plane = spec.height() * spec.width();
+                for (int p = 0; p < plane; p++) {
+                    int clear = 0;
+                    for (int f = 0; f < spec.frames(); f++) {
+                        boolean same = true;
+                        for (int c = 0; c < 3; c++) {
+                            same &= v[(c * spec.frames() + f) * plane + p] == (float) (2 * bg[c][p] - 1);
+                        }
+                        clear += same ? 1 : 0;
+                    }
+                    assertTrue(clear >= ClipGenerator.MIN_CLEAR_FRAMES, spec + " clip " + i + " pixel " + p
+                            + " shows the background in " + clear + " frames");
+                }
+            }
+        }
+    }
+
+    @Test
+    void attributesCoverEveryValueAndCaptionsNameTheBackgroundAtTheStatedRate() {
+        ClipGenerator g = new ClipGenerator(55, ClipSpec.of(8, 24, 24));
+        EnumSet<ShapeKind> shapes = EnumSet.noneOf(ShapeKind.class);
+        EnumSet<ShapeColour> colours = EnumSet.noneOf(ShapeColour.class);
+        EnumSet<Direction> directions = EnumSet.noneOf(Direction.class);
+        EnumSet<BackgroundKind> backgrounds = EnumSet.noneOf(BackgroundKind.class);
+        int n = 400;
+        int named = 0;
+        for (long i = 0; i < n; i++) {
+            Clip clip = g.clip(i);
+            shapes.add(clip.attributes().shape());
+            colours.add(clip.attributes().colour());
+            directions.add(clip.attributes().direction());
+            backgrounds.add(clip.attributes().background().kind());
+            named += clip.caption().endsWith(" background") ? 1 : 0;
+            clip.video().close();
+        }
+        assertEquals(EnumSet.allOf(ShapeKind.class), shapes);
+        assertEquals(EnumSet.allOf(ShapeColour.class), colours);
+        assertEquals(EnumSet.allOf(Direction.class), directions);
+        assertEquals(EnumSet.allOf(BackgroundKind.class), backgrounds);
+        // Binomial(400, 0.25): mean 100, standard deviation 8.7; 4.6 standard deviations either side.
+        assertTrue(named >= 60 && named <= 140, named + " of " + n + " captions name the background");
+        ClipGenerator never = new ClipGenerator(55, new ClipSpec(8, 24, 24, 0));
+        ClipGenerator always = new ClipGenerator(55, new ClipSpec(8, 24, 24, 1));
+        for (long i = 0; i < 20; i++) {
+            assertFalse(never.clip(i).caption().contains("background"));
+            assertTrue(always.clip(i).caption().endsWith(" background"));
+        }
+    }
+
+    @Test
+    void fixedAttributesAreKeptAndTheRestAreDrawnAsWithoutThem() {
+        ClipGenerator g = new ClipGenerator(8_080, ClipSpec.DEFAULT);
+        Clip free = g.clip(3);
+        Clip same = g.clip(3, PromptRequest.NONE);
+        assertEquals(free.attributes(), same.attributes());
+        Clip fixed = g.clip(3, PromptRequest.of(ShapeKind.TRIANGLE, ShapeColour.CYAN, Direction.DOWN_LEFT,
+                BackgroundKind.STRIPES));
+        assertEquals(ShapeKind.TRIANGLE, fixed.attributes().shape());
+        assertEquals(ShapeColour.CYAN, fixed.attributes().colour());
+        assertEquals(Direction.DOWN_LEFT, fixed.attributes().direction());
+        assertEquals(BackgroundKind.STRIPES, fixed.attributes().background().kind());
+        assertTrue(fixed.caption().startsWith("a cyan triangle moving down and left"), fixed.caption());
+    }
+
+    @Test
+    void coloursStayApartAndBackgroundsStayDark() {
+        ShapeColour[] all = ShapeColour.values();
+        for (int i = 0; i < all.length; i++) {
+            for (int j = i + 1; j < all.length; j++) {
+                double d = 0;
+                for (int c = 0; c < 3; c++) {
+                    d += Math.pow(all[i].channel(c) - all[j].channel(c), 2);
+                }
+                assertTrue(Math.sqrt(d) >= 0.38, all[i] + " and " + all[j] + " are " + Math.sqrt(d) + " apart");
+            }
+            double brightest = Math.max(all[i].channel(0), Math.max(all[i].channel(1), all[i].channel(2)));
+            assertTrue(brightest >= 0.95, all[i] + " has no bright channel");
+        }
+        ClipGenerator g = new ClipGenerator(12, ClipSpec.of(8, 24, 24));
+        for (long i = 0; i < 40; i++) {
+            double[][] bg = g.clip(i).attributes().background().render(24, 24);
+            for (double[] channel : bg) {
+                for (double x : channel) {
+                    assertTrue(x >= Background.MIN_CHANNEL && x <= Background.MAX_CHANNEL, "clip " + i + ": " + x);
+                }
+            }
+        }
+    }
+
+    @Test
+    void badArgumentsNameTheArgumentTheValueAndWhatIsExpected() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ClipSpec.of(4, 32, 32));
+        assertTrue(e.getMessage().contains("frames is 4") && e.getMessage().contains("8..32"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> ClipSpec.of(16, 32, 1000));
+        assertTrue(e.getMessage().contains("width is 1000") && e.getMessage().contains("24..256"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> new ClipSpec(16, 32, 32, 1.5));
+        assertTrue(e.getMessage().contains("backgroundCaptionProbability is 1.5"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> new ClipGenerator(1, null));
+        assertTrue(e.getMessage().contains("spec is null"), e.getMessage());
+        ClipGenerator g = new ClipGenerator(1, ClipSpec.DEFAULT);
+        e = assertThrows(IllegalArgumentException.class, () -> g.clip(-3));
+        assertTrue(e.getMessage().contains("index is -3") && e.getMessage().contains(">= 0"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> g.clip(0, null));
+        assertTrue(e.getMessage().contains("request is null"), e.getMessage());
+        ClipAttributes a = g.clip(0).attributes();
+        e = assertThrows(IllegalArgumentException.class, () -> new ClipAttributes(a.shape(), a.colour(),
+                a.direction(), a.startX(), a.startY(), -2, a.size(), a.background()));
+        assertTrue(e.getMessage().contains("speed is -2.0"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> a.centres(16, 8, 8));
+        assertTrue(e.getMessage().contains("do not fit a 8x8 frame"), e.getMessage());
+    }
+
+    /** A preview of a few clips for people, written through the project's GIF writer. */
+    @Test
+    void previewGifIsWritten(@TempDir Path dir) throws IOException {
+        ClipGenerator g = new ClipGenerator(1, ClipSpec.DEFAULT);
+        Path gif = dir.resolve("clip.gif");
+        try (Tensor v = g.clip(0).video()) {
+            VideoWriters.write(v, true, new VideoOutput(gif, VideoOutput.Format.GIF, 8));
+        }
+        byte[] head = Files.readAllBytes(gif);
+        assertEquals("GIF89a", new String(head, 0, 6, java.nio.charset.StandardCharsets.US_ASCII));
+        Path keep = System.getenv("SPARGE_PREVIEW_DIR") == null ? null : Path.of(System.getenv("SPARGE_PREVIEW_DIR"));
+        if (keep != null) {
+            for (long i = 0; i < 6; i++) {
+                Clip clip = g.clip(i);
+                VideoWriters.write(clip.video(), true, new VideoOutput(keep.resolve("clip" + i + "-"
+                        + clip.caption().replace(' ', '_') + ".gif"), VideoOutput.Format.GIF, 8));
+            }
+        }
+    }
+}
