@@ -31,7 +31,14 @@ public final class FlashForwardMmaTasks {
          * K and V staged by {@code cp.async} in a three-tile ring, K fragments by {@code ldmatrix}
          * ({@link FlashForwardMmaKernels#flashForwardAsyncBF16}, {@link FlashForwardMmaKernels#flashForwardAsyncF16}).
          */
-        ASYNC("async");
+        ASYNC("async"),
+        /**
+         * FlashAttention-2's organisation: four warps of 32 query rows, Q staged in local memory, K and V by
+         * {@code cp.async} in two stages each, K fragments by {@code ldmatrix}, V by {@code ldmatrix.trans}; 96 KiB
+         * of local memory at d = 128 ({@link FlashForwardMmaKernels#flashForwardFa2BF16},
+         * {@link FlashForwardMmaKernels#flashForwardFa2F16}).
+         */
+        FA2("fa2");
 
         private final String label;
 
@@ -59,7 +66,7 @@ public final class FlashForwardMmaTasks {
                 }
             }
             throw new IllegalArgumentException(VARIANT_ENV + " is '" + label + "', expected one of default, "
-                    + "registers, async");
+                    + "registers, async, fa2");
         }
     }
 
@@ -109,13 +116,15 @@ public final class FlashForwardMmaTasks {
 
     /**
      * As {@link #addForward(TaskGraph, GridScheduler, String, boolean, IntArray, IntArray, IntArray, FloatArray,
-     * FloatArray, IntArray, IntArray, int, int, int, float)} with the given kernel variant (same grid for both).
+     * FloatArray, IntArray, IntArray, int, int, int, float)} with the given kernel variant (one work-group per mask
+     * row: {@link FlashForwardMmaKernels#GROUP} work-items, {@link FlashForwardMmaKernels#FA2_GROUP} for
+     * {@link Variant#FA2}).
      *
      * @param graph the graph to extend; the inputs must be on the device by then
      * @param grids receives the task's grid
      * @param id task id, unique in the graph
      * @param bf16 true for bf16 inputs, false for f16
-     * @param q queries (heads, n, d) bf16 or f16, as an int view of pairs, 16-byte aligned for {@link Variant#ASYNC}
+     * @param q queries (heads, n, d) bf16 or f16, as an int view of pairs, 16-byte aligned for {@link Variant#ASYNC} and {@link Variant#FA2}
      * @param k keys (heads, n, d), as q
      * @param v values (heads, n, d), as q
      * @param o output (heads, n, d) f32
@@ -158,7 +167,17 @@ public final class FlashForwardMmaTasks {
         size("lse", lse.getSize(), (long) heads * n);
         size("rowStart", rowStart.getSize(), rows + 1L);
         size("rowBlocks", rowBlocks.getSize(), 1);
-        if (variant == Variant.ASYNC) {
+        int group = FlashForwardMmaKernels.GROUP;
+        if (variant == Variant.FA2) {
+            group = FlashForwardMmaKernels.FA2_GROUP;
+            if (bf16) {
+                graph.task(id, FlashForwardMmaKernels::flashForwardFa2BF16, new KernelContext(), q, k, v, o, lse,
+                        rowStart, rowBlocks, n, scale, d);
+            } else {
+                graph.task(id, FlashForwardMmaKernels::flashForwardFa2F16, new KernelContext(), q, k, v, o, lse,
+                        rowStart, rowBlocks, n, scale, d);
+            }
+        } else if (variant == Variant.ASYNC) {
             if (bf16) {
                 graph.task(id, FlashForwardMmaKernels::flashForwardAsyncBF16, new KernelContext(), q, k, v, o, lse,
                         rowStart, rowBlocks, n, scale, d);
@@ -181,8 +200,8 @@ public final class FlashForwardMmaTasks {
             graph.task(id, FlashForwardMmaKernels::flashForward128F16, new KernelContext(), q, k, v, o, lse,
                     rowStart, rowBlocks, n, scale);
         }
-        WorkerGrid1D grid = new WorkerGrid1D(rows * FlashForwardMmaKernels.GROUP);
-        grid.setLocalWork(FlashForwardMmaKernels.GROUP, 1, 1);
+        WorkerGrid1D grid = new WorkerGrid1D(rows * group);
+        grid.setLocalWork(group, 1, 1);
         grids.setWorkerGrid(graph.getTaskGraphName() + "." + id, grid);
         return graph;
     }
