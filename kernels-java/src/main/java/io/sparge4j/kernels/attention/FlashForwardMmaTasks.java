@@ -70,6 +70,39 @@ public final class FlashForwardMmaTasks {
         }
     }
 
+    /**
+     * Local (shared) memory one work-group of a variant's kernel declares at head dimension d: Q (128 x d) and two
+     * stages of K and V (64 x d each) for {@link Variant#FA2}, 96 KiB at d = 128; a K and a V tile for
+     * {@link Variant#REGISTERS} (32 KiB); a three-tile ring for {@link Variant#ASYNC}. The fallbacks' scratch on
+     * devices without tensor cores comes on top.
+     *
+     * @param variant the kernel family
+     * @param d head dimension, 64 or 128
+     * @return bytes per work-group
+     */
+    public static long localBytes(Variant variant, int d) {
+        long keyTile = (long) FlashForwardMmaKernels.KEY_BLOCK * d * 2;
+        return switch (variant) {
+            case REGISTERS -> 2L * FlashForwardMmaKernels.KEY_BLOCK * 128 * 2; // tiles sized for d = 128 at any d
+            case ASYNC -> 3 * keyTile;
+            case FA2 -> (long) FlashForwardMmaKernels.QUERY_BLOCK * d * 2 + 4 * keyTile;
+        };
+    }
+
+    /**
+     * The variant to run on a device with {@code localMemoryBytes} of local memory per work-group (e.g.
+     * {@code DeviceFeatures.localMemoryBytes()}): {@code wanted}, or {@link Variant#REGISTERS} when {@code wanted}
+     * needs more than the device has.
+     *
+     * @param wanted the variant asked for
+     * @param d head dimension, 64 or 128
+     * @param localMemoryBytes the device's local memory per work-group
+     * @return the variant that fits
+     */
+    public static Variant fitting(Variant wanted, int d, long localMemoryBytes) {
+        return localBytes(wanted, d) <= localMemoryBytes ? wanted : Variant.REGISTERS;
+    }
+
     /** The variant {@link #addForward} uses when {@value #VARIANT_ENV} is unset or empty. */
     public static final Variant DEFAULT_VARIANT = Variant.REGISTERS;
 

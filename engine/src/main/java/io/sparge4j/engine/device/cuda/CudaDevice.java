@@ -73,7 +73,7 @@ public final class CudaDevice implements ComputeDevice {
                 new int[] {attribute(Attribute.MAX_GRID_DIM_X), attribute(Attribute.MAX_GRID_DIM_Y),
                         attribute(Attribute.MAX_GRID_DIM_Z)});
         features = new DeviceFeatures(attribute(Attribute.WARP_SIZE), architecture >= 53, architecture >= 80, true,
-                limits.maxThreadsPerBlock(), attribute(Attribute.MAX_SHARED_MEMORY_PER_BLOCK),
+                limits.maxThreadsPerBlock(), sharedMemoryPerBlock(),
                 identity(name, architecture, driver.driverVersion(), nvrtcVersion()));
         context = cuda.primaryContextRetain(handle);
         MemorySegment created;
@@ -194,6 +194,15 @@ public final class CudaDevice implements ComputeDevice {
         } catch (BackendException e) {
             return Optional.empty();
         }
+    }
+
+    /**
+     * The most shared memory one block can have: the opt-in maximum (sm_70+, e.g. 227 KiB on an H200), which the JIT
+     * reaches through dynamic shared memory, else the default 48 KiB.
+     */
+    private int sharedMemoryPerBlock() {
+        int standard = attribute(Attribute.MAX_SHARED_MEMORY_PER_BLOCK);
+        return Math.max(standard, attribute(Attribute.MAX_SHARED_MEMORY_PER_BLOCK_OPTIN));
     }
 
     private int attribute(int attribute) {

@@ -2,6 +2,7 @@ package io.sparge4j.engine.kernel.attention;
 
 import io.sparge4j.engine.compute.Dialect;
 import io.sparge4j.engine.compute.GeneratedKernel;
+import io.sparge4j.engine.device.cuda.CudaDevice;
 import io.sparge4j.engine.device.opencl.OpenClDevice;
 import io.sparge4j.engine.jit.KernelJit;
 import io.sparge4j.engine.jit.Nvcc;
@@ -10,6 +11,7 @@ import io.sparge4j.engine.kernel.attention.FlashForwardMmaKernelsTest.Reference;
 import io.sparge4j.engine.sparse.BlockMask;
 import io.sparge4j.kernels.KernelContext;
 import io.sparge4j.kernels.attention.FlashForwardMmaKernels;
+import io.sparge4j.kernels.attention.FlashForwardMmaTasks;
 import io.sparge4j.kernels.attention.FlashForwardMmaTasks.Variant;
 import io.sparge4j.kernels.types.arrays.FloatArray;
 import io.sparge4j.kernels.types.arrays.HalfWidthFloatArray;
@@ -60,6 +62,10 @@ class FlashForwardMmaFa2Test {
             }
             out.add(Arguments.of("emulator", false, 1, 129, 128, mask));
             out.add(Arguments.of("opencl", true, 2, 129, 64, mask));
+            // on a GPU: the 96 KiB dynamic shared memory path (limit raised at load, bytes passed at launch)
+            out.add(Arguments.of("cuda", true, 3, 1000, 128, mask));
+            out.add(Arguments.of("cuda", false, 2, 129, 128, mask));
+            out.add(Arguments.of("cuda", true, 2, 200, 64, mask));
         }
         return out;
     }
@@ -70,6 +76,9 @@ class FlashForwardMmaFa2Test {
         if (backend.equals("opencl")) {
             assumeTrue(!OpenClDevice.list().isEmpty(),
                     "no OpenCL device (install pocl-opencl-icd): OpenCL case skipped");
+        }
+        if (backend.equals("cuda")) {
+            assumeTrue(CudaDevice.deviceCount() > 0, "no CUDA device: CUDA case skipped");
         }
         Random rnd = new Random(1000L * n + 10L * d + kind.ordinal() + 7L * heads + (bf16 ? 5 : 1) + 333);
         HalfWidthFloatArray q = FlashForwardMmaKernelsTest.rounded(rnd, heads * n * d, 1.5, bf16);
@@ -90,6 +99,41 @@ class FlashForwardMmaFa2Test {
     void fa2IsNamedByItsLabel() {
         assertEquals(Variant.FA2, Variant.of("fa2"));
         assertEquals("fa2", Variant.FA2.label());
+    }
+
+    /** localBytes agrees with what the JIT declares; fitting falls back to the register kernel where FA2 is too big. */
+    @ParameterizedTest(name = "d={0}")
+    @CsvSource({"64", "128"})
+    void localBytesMatchTheJitAndFittingFallsBack(int d) throws Exception {
+        for (Variant variant : Variant.values()) {
+            String name = switch (variant) {
+                case REGISTERS -> "flashForward" + d + "BF16";
+                case ASYNC -> "flashForwardAsyncBF16";
+                case FA2 -> "flashForwardFa2BF16";
+            };
+            boolean constantD = variant != Variant.REGISTERS;
+            Method m = constantD
+                    ? FlashForwardMmaKernels.class.getMethod(name, KernelContext.class, IntArray.class, IntArray.class,
+                            IntArray.class, FloatArray.class, FloatArray.class, IntArray.class, IntArray.class,
+                            int.class, float.class, int.class)
+                    : FlashForwardMmaKernels.class.getMethod(name, KernelContext.class, IntArray.class, IntArray.class,
+                            IntArray.class, FloatArray.class, FloatArray.class, IntArray.class, IntArray.class,
+                            int.class, float.class);
+            Object[] args = new Object[m.getParameterCount()];
+            args[0] = new KernelContext();
+            if (constantD) {
+                args[10] = d;
+            }
+            GeneratedKernel kernel = KernelJit.shared().compile(m, args, Dialect.CUDA,
+                    FlashForwardMmaKernelsTest.H200_NO_FP64, variant == Variant.FA2 ? FlashForwardMmaKernels.FA2_GROUP
+                            : FlashForwardMmaKernels.GROUP);
+            assertEquals(kernel.localBytes(), FlashForwardMmaTasks.localBytes(variant, d), variant + " d=" + d);
+        }
+        long fa2 = FlashForwardMmaTasks.localBytes(Variant.FA2, d);
+        assertEquals(Variant.FA2, FlashForwardMmaTasks.fitting(Variant.FA2, d, 232448));
+        assertEquals(Variant.FA2, FlashForwardMmaTasks.fitting(Variant.FA2, d, fa2));
+        assertEquals(Variant.REGISTERS, FlashForwardMmaTasks.fitting(Variant.FA2, d, fa2 - 1));
+        assertEquals(Variant.ASYNC, FlashForwardMmaTasks.fitting(Variant.ASYNC, d, 49152));
     }
 
     /**
