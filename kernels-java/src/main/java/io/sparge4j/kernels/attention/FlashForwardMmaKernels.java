@@ -635,6 +635,12 @@ public final class FlashForwardMmaKernels {
      * SPARGE_FLASH_MMA_VARIANT=fa2}); q, k, v must start 16-byte aligned, as device buffers do. Rows at or past n
      * read row n - 1 (finite; not written), keys at or past n too (their scores are masked to -inf, so P is 0).
      *
+     * <p>nvcc 13 for sm_90 ({@code FlashForwardMmaFa2Test}): 254 registers (bf16, d = 128), 253 (f16, d = 128), 215
+     * at d = 64; no spills, no stack frame; 98304 bytes of dynamic shared memory at d = 128, 49152 static at d = 64.
+     * So two work-groups (eight warps) per H200 multiprocessor at d = 128, by registers (128 x 256) and shared
+     * memory (2 x 96 KiB). Per kept block and warp the PTX has 256 {@code mma.sync}, 48 {@code ldmatrix.x4} (Q 16,
+     * K 32), 32 {@code ldmatrix.x4.trans} (V), 16 {@code cp.async} per work-item and 64 + 4 {@code ex2}.
+     *
      * @param ctx the work-item
      * @param q queries (heads, n, d) bf16, as an int view (pairs)
      * @param k keys (heads, n, d) bf16, as an int view
