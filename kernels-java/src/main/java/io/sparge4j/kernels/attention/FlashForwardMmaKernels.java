@@ -627,15 +627,16 @@ public final class FlashForwardMmaKernels {
      * matrix an ldmatrix reads is 128 contiguous bytes, every bank once): Q 128 x d, and K(0), K(1), V(0), V(1) of
      * 64 x d: 96 KiB at d = 128 (over the 48 KiB of CUDA's static shared memory, so the JIT makes it dynamic and
      * the runtime raises the kernel's limit; two work-groups fit on an H200 multiprocessor), 48 KiB at d = 64.
-     * Per block: one barrier after K(e) lands (which also frees the stages of block e - 1, so K(e+1) and V(e+1) are
-     * requested at once), one after V(e) lands.
+     * One barrier per block: once K(e) and V(e) have landed (they were requested when block e - 1 began), it also
+     * frees the stages of block e - 1, into which K(e+1) and V(e+1) are requested at once, in flight during the
+     * whole of block e.
      *
      * <p>Semantics, arguments and the accuracy of P as {@link #flashForward128BF16}; grid {@code heads * ceil(n /
      * 128) * FA2_GROUP}, local size {@link #FA2_GROUP} ({@link FlashForwardMmaTasks}, {@code
      * SPARGE_FLASH_MMA_VARIANT=fa2}); q, k, v must start 16-byte aligned, as device buffers do. Rows at or past n
      * read row n - 1 (finite; not written), keys at or past n too (their scores are masked to -inf, so P is 0).
      *
-     * <p>nvcc 13 for sm_90 ({@code FlashForwardMmaFa2Test}): 254 registers (bf16, d = 128), 253 (f16, d = 128), 215
+     * <p>nvcc 13 for sm_90 ({@code FlashForwardMmaFa2Test}): 253 registers (bf16 and f16, d = 128), 215
      * at d = 64; no spills, no stack frame; 98304 bytes of dynamic shared memory at d = 128, 49152 static at d = 64.
      * So two work-groups (eight warps) per H200 multiprocessor at d = 128, by registers (128 x 256) and shared
      * memory (2 x 96 KiB). Per kept block and warp the PTX has 256 {@code mma.sync}, 48 {@code ldmatrix.x4} (Q 16,
@@ -717,36 +718,26 @@ public final class FlashForwardMmaKernels {
         if (begin < end) {
             int first = rowBlocks.get(begin) * KEY_BLOCK;
             copyChunkMajor(ctx, kv, 0, k, head, first, KEY_BLOCK, n, dp, tid);
-            ctx.asyncCommit();
             copyChunkMajor(ctx, kv, 2 * tile, v, head, first, KEY_BLOCK, n, dp, tid);
             ctx.asyncCommit();
         }
         for (int e = begin; e < end; e++) {
             int stage = (e - begin) & 1;
-            int kSlot = stage * tile;
-            int vSlot = (2 + stage) * tile;
-            boolean more = e + 1 < end;
-            // Q and K(e) landed (V(e) may be in flight); every warp is done with block e - 1's stages
-            ctx.asyncWait(1);
+            // Q, K(e) and V(e) landed (requested a whole block ago), and every warp is done with block e - 1, whose
+            // stages now take block e + 1: one barrier per block
+            ctx.asyncWait(0);
             ctx.localBarrier();
-            if (more) {
+            if (e + 1 < end) {
                 int next = rowBlocks.get(e + 1) * KEY_BLOCK;
                 copyChunkMajor(ctx, kv, (1 - stage) * tile, k, head, next, KEY_BLOCK, n, dp, tid);
-                ctx.asyncCommit();
                 copyChunkMajor(ctx, kv, (3 - stage) * tile, v, head, next, KEY_BLOCK, n, dp, tid);
-            } else {
                 ctx.asyncCommit();
             }
-            // empty or not, two groups per block keep the wait counts uniform
-            ctx.asyncCommit();
-            scoresFa2(ctx, qs, kv, kSlot, wr, s, qa, kb, af, bf, dp, bf16);
+            scoresFa2(ctx, qs, kv, stage * tile, wr, s, qa, kb, af, bf, dp, bf16);
             int k0 = rowBlocks.get(e) * KEY_BLOCK;
             softmaxFa2(ctx, s, pf, acc, stats, 0, k0, n, t, scale2, dp, bf16);
             softmaxFa2(ctx, s, pf, acc, stats, 1, k0, n, t, scale2, dp, bf16);
-            // V(e) landed (K(e+1), V(e+1) may be in flight)
-            ctx.asyncWait(2);
-            ctx.localBarrier();
-            pvFa2(ctx, kv, vSlot, pf, acc, kb, af, bf, dp, bf16);
+            pvFa2(ctx, kv, (2 + stage) * tile, pf, acc, kb, af, bf, dp, bf16);
         }
         ctx.asyncWait(0);
         for (int mt = 0; mt < 2; mt++) {
