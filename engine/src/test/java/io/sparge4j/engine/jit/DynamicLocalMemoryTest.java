@@ -1,15 +1,19 @@
 package io.sparge4j.engine.jit;
 
+import io.sparge4j.engine.compute.DeviceBuffer;
 import io.sparge4j.engine.compute.Dialect;
 import io.sparge4j.engine.compute.GeneratedKernel;
 import io.sparge4j.engine.device.BackendException;
 import io.sparge4j.engine.device.SharedMemoryLimit;
+import io.sparge4j.engine.device.cuda.CudaDevice;
 import io.sparge4j.engine.kernel.KernelEmulator;
 import io.sparge4j.kernels.WorkerGrid1D;
 import io.sparge4j.kernels.types.arrays.IntArray;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+
+import java.lang.foreign.MemorySegment;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
@@ -21,8 +25,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * Local arrays above CUDA's 48 KiB of static shared memory: the JIT carves them out of {@code extern __shared__}
  * memory and reports the bytes the launch must ask for, nvcc accepts the result for sm_90 with no static shared
- * memory left, the same kernel gives the reference result on the emulator and on OpenCL, and the limit check names
- * kernel, bytes asked and bytes available.
+ * memory left, the same kernel gives the reference result on the emulator, on OpenCL and (where there is one) on a
+ * CUDA GPU, and the limit check names kernel, bytes asked and bytes available (on a GPU: a 320 KiB kernel is refused
+ * at load).
  */
 class DynamicLocalMemoryTest {
     private static final int GROUPS = 3;
@@ -86,6 +91,39 @@ class DynamicLocalMemoryTest {
         int[] got = TransposedMatrixLoadsTest.launch(cl, k, (long) GROUPS * TransposedMatrixLoadKernels.BIG_GROUP,
                 TransposedMatrixLoadKernels.BIG_GROUP, new Object[] {null, in, new int[in.length]}, 2, in.length);
         assertArrayEquals(TransposedMatrixLoadKernels.expectedBigLocal(in, GROUPS), got);
+    }
+
+    /**
+     * On a GPU: a kernel with 64 KiB of local arrays loads (the dynamic limit raised) and gives the reference result;
+     * one with 320 KiB is refused at load, naming the kernel and the bytes.
+     */
+    @Test
+    void cudaLaunchesDynamicSharedMemoryAndRefusesMoreThanTheOptInMaximum() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(CudaDevice.deviceCount() > 0, "no CUDA device: skipped");
+        try (CudaDevice device = CudaDevice.open(0)) {
+            GeneratedKernel big = KernelJit.shared().compile(method("bigLocal"), new Object[3], Dialect.CUDA,
+                    device.features(), TransposedMatrixLoadKernels.BIG_GROUP);
+            int[] in = TransposedMatrixLoadsTest.randomInts(5, GROUPS * TransposedMatrixLoadKernels.BIG);
+            DeviceBuffer src = device.allocate(4L * in.length);
+            DeviceBuffer dst = device.allocate(4L * in.length);
+            device.copyToDevice(MemorySegment.ofArray(in), src, 0);
+            device.launch(device.load(big), new long[] {(long) GROUPS * TransposedMatrixLoadKernels.BIG_GROUP},
+                    new int[] {TransposedMatrixLoadKernels.BIG_GROUP},
+                    big.parameters().stream().map(p -> (Object) (p.javaIndex() == 1 ? src : dst)).toList());
+            int[] got = new int[in.length];
+            device.copyToHost(dst, 0, MemorySegment.ofArray(got));
+            assertArrayEquals(TransposedMatrixLoadKernels.expectedBigLocal(in, GROUPS), got);
+            GeneratedKernel huge = KernelJit.shared().compile(method("hugeLocal"), new Object[3], Dialect.CUDA,
+                    device.features(), TransposedMatrixLoadKernels.BIG_GROUP);
+            BackendException e = assertThrows(BackendException.class, () -> device.load(huge));
+            assertTrue(e.getMessage().contains("hugeLocal") && e.getMessage().contains("327680")
+                    && e.getMessage().contains("OPTIN"), e.getMessage());
+        }
+    }
+
+    private static java.lang.reflect.Method method(String name) {
+        return java.util.Arrays.stream(TransposedMatrixLoadKernels.class.getMethods())
+                .filter(m -> m.getName().equals(name)).findFirst().orElseThrow();
     }
 
     @Test

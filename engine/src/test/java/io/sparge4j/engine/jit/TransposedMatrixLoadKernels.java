@@ -56,6 +56,23 @@ public final class TransposedMatrixLoadKernels {
         }
     }
 
+    /** Ints of each of {@link #hugeLocal}'s two local arrays: 2 x 160 KiB, more than any GPU's shared memory. */
+    public static final int HUGE = 40960;
+
+    /** As {@link #bigLocal} with 320 KiB of local arrays: a device must refuse it at load. */
+    public static void hugeLocal(KernelContext ctx, IntArray in, IntArray out) {
+        int[] a = ctx.allocateIntLocalArray(HUGE);
+        int[] b = ctx.allocateIntLocalArray(HUGE);
+        for (int i = ctx.localIdx; i < HUGE; i += BIG_GROUP) {
+            a[i] = in.get(i);
+            b[i] = ~a[i];
+        }
+        ctx.localBarrier();
+        for (int i = ctx.localIdx; i < HUGE; i += BIG_GROUP) {
+            out.set(i, a[HUGE - 1 - i] ^ b[i]);
+        }
+    }
+
     /** What {@link #bigLocal} writes for {@code groups} groups. */
     public static int[] expectedBigLocal(int[] in, int groups) {
         int[] out = new int[groups * BIG];
