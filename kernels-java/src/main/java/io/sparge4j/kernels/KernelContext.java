@@ -504,6 +504,35 @@ public class KernelContext {
     }
 
     /**
+     * As {@link #mmaLoadMatrixX4} with each 8x8 matrix transposed: PTX
+     * {@code ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16}. Matrices, rows and the lanes supplying their addresses
+     * are as for {@link #mmaLoadMatrixX4}; lane {@code l} receives column {@code l / 4} of rows {@code 2 (l % 4)}
+     * (low half) and {@code 2 (l % 4) + 1} (high half) of each matrix, i.e. with
+     * {@code half(w, h) = (w >>> 16 h) & 0xffff}, {@code c = l >> 2} and {@code r = 2 (l & 3)}:
+     * <pre>{@code dst[dstOffset + j] = half(tile[base(j) + r * ld + (c >> 1)], c & 1)
+     *         | half(tile[base(j) + (r + 1) * ld + (c >> 1)], c & 1) << 16}</pre>
+     * This reads an MMA B operand from a tile stored k-major (row k holds the n columns as pairs, as V is in
+     * attention's {@code P V}): {@code offset = k0 * ld + n0 / 2, step1 = 8 * ld, step2 = 4} gives B registers 0
+     * (k0 .. k0 + 7) and 1 (k0 + 8 .. k0 + 15) of columns n0 .. n0 + 7, then of n0 + 8 .. n0 + 15. Likewise an A
+     * operand stored column-major.
+     *
+     * <p>Sub-group collective, alignment and fallbacks as {@link #mmaLoadMatrixX4}: devices without {@code ldmatrix}
+     * read the same halves with plain local loads, giving the same registers.
+     *
+     * @param tile a local int array ({@link #allocateIntLocalArray}) of 16-bit pairs
+     * @param offset index of matrix 0's row 0
+     * @param ld ints from one matrix row to the next
+     * @param step1 ints from matrix 0 to matrix 1 (and from 2 to 3)
+     * @param step2 ints from matrix 0 to matrix 2 (and from 1 to 3)
+     * @param dst a private int array receiving 4 ints
+     * @param dstOffset where in {@code dst} they go
+     */
+    public void mmaLoadMatrixX4Trans(int[] tile, int offset, int ld, int step1, int step2, int[] dst,
+            int dstOffset) {
+        throw notAWorkItem("mmaLoadMatrixX4Trans");
+    }
+
+    /**
      * Starts copying {@value #ASYNC_COPY_INTS} ints, {@code global[globalIndex ..]} to {@code local[localIndex ..]},
      * without waiting: PTX {@code cp.async.cg.shared.global [local], [global], 16, 4 * validInts} (sm_80+). The first
      * {@code validInts} ints are copied and the rest of the 4 zeroed; with {@code validInts == 0} nothing is read

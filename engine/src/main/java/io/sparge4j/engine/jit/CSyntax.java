@@ -166,6 +166,19 @@ final class CSyntax {
         return cuda ? "__syncthreads();" : "barrier(CLK_LOCAL_MEM_FENCE | CLK_GLOBAL_MEM_FENCE);";
     }
 
+    /** Bytes of statically declared shared memory CUDA allows a kernel; beyond it the JIT asks dynamically. */
+    static final int STATIC_SHARED_LIMIT = 48 * 1024;
+
+    /** CUDA: the kernel's dynamic shared memory, of which {@link #dynamicLocalArray} carves the local arrays. */
+    String dynamicLocalBase() {
+        return "extern __shared__ __align__(16) unsigned char sp_dynamic_shared[];";
+    }
+
+    /** CUDA: local array {@code name} at byte {@code offset} (a multiple of 16) of the dynamic shared memory. */
+    String dynamicLocalArray(JType type, String name, long offset) {
+        return type(type) + "* const " + name + " = (" + type(type) + "*)(sp_dynamic_shared + " + offset + ");";
+    }
+
     String localArray(JType type, String name, int size) {
         return cuda ? "__shared__ __align__(16) " + type(type) + " " + name + "[" + size + "];"
                 : "__local " + type(type) + " " + name + "[" + size + "] __attribute__((aligned(16)));";

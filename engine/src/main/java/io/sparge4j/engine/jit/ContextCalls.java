@@ -62,15 +62,17 @@ final class ContextCalls {
                 return t.calls.libraryStatement(LibraryFunction.SIMD_SHUFFLE_XOR, JType.FLOAT,
                         List.of(text(args, 0, "simdShuffleXor"), text(args, 1, "laneMask")));
             }
-            case "mmaLoadMatrixX4([IIIII[II)V" -> {
+            case "mmaLoadMatrixX4([IIIII[II)V", "mmaLoadMatrixX4Trans([IIIII[II)V" -> {
                 ArrayRef tile = t.exprs.array(args.get(0), name);
                 ArrayRef dst = t.exprs.array(args.get(5), name);
                 if (tile.space != Space.LOCAL || dst.space != Space.PRIVATE) {
-                    throw t.frames.error("mmaLoadMatrixX4 reads a local int array (ctx.allocateIntLocalArray) into a "
+                    throw t.frames.error(name + " reads a local int array (ctx.allocateIntLocalArray) into a "
                             + "private one (new int[...]); got a " + tile.space + " tile and a " + dst.space
                             + " destination");
                 }
-                return t.calls.libraryStatement(LibraryFunction.LOAD_MATRIX_X4, null, List.of(
+                boolean trans = name.startsWith("mmaLoadMatrixX4Trans");
+                return t.calls.libraryStatement(trans ? LibraryFunction.LOAD_MATRIX_X4_TRANS
+                        : LibraryFunction.LOAD_MATRIX_X4, null, List.of(
                         pointer(tile, expr(args, 1, "offset")), text(args, 2, "ld"), text(args, 3, "step1"),
                         text(args, 4, "step2"), pointer(dst, expr(args, 6, "dstOffset"))));
             }

@@ -28,6 +28,16 @@ enum JType {
         return dialect == Dialect.CUDA ? cuda : opencl;
     }
 
+    /** @return bytes per element in device memory */
+    int bytes() {
+        return switch (this) {
+            case LONG, DOUBLE -> 8;
+            case INT, FLOAT -> 4;
+            case SHORT, CHAR -> 2;
+            case BYTE -> 1;
+        };
+    }
+
     /** @return the type a value of this type has on the JVM stack */
     JType stackType() {
         return switch (this) {

@@ -125,11 +125,43 @@ final class KernelCode {
         return body.toString();
     }
 
+    /** @return bytes of the kernel's local arrays, each rounded up to 16 bytes (their alignment) */
+    long localBytes() {
+        long bytes = 0;
+        for (ArrayRef a : localArrays) {
+            bytes += alignedBytes(a);
+        }
+        return bytes;
+    }
+
+    /**
+     * @return the bytes the launch must ask for dynamically: on CUDA, all the local arrays' bytes when they exceed
+     *     {@link CSyntax#STATIC_SHARED_LIMIT} (statically declared shared memory cannot), else 0
+     */
+    int dynamicLocalBytes() {
+        long bytes = localBytes();
+        return c.cuda() && bytes > CSyntax.STATIC_SHARED_LIMIT ? (int) Math.min(bytes, Integer.MAX_VALUE) : 0;
+    }
+
+    private static long alignedBytes(ArrayRef a) {
+        return ((long) a.size * a.element.bytes() + 15) / 16 * 16;
+    }
+
     /** @return the declarations for the top of the kernel body (local arrays, scalars, private arrays) */
     String declarationText() {
         StringBuilder out = new StringBuilder();
-        for (ArrayRef a : localArrays) {
-            out.append("    ").append(c.localArray(a.element, a.name, a.size)).append('\n');
+        if (dynamicLocalBytes() > 0) {
+            // Carve-outs of one dynamic allocation, 16-byte aligned as the static arrays are.
+            out.append("    ").append(c.dynamicLocalBase()).append('\n');
+            long offset = 0;
+            for (ArrayRef a : localArrays) {
+                out.append("    ").append(c.dynamicLocalArray(a.element, a.name, offset)).append('\n');
+                offset += alignedBytes(a);
+            }
+        } else {
+            for (ArrayRef a : localArrays) {
+                out.append("    ").append(c.localArray(a.element, a.name, a.size)).append('\n');
+            }
         }
         Map<JType, List<String>> byType = new LinkedHashMap<>();
         declarations.forEach((name, type) -> byType.computeIfAbsent(type, k -> new ArrayList<>()).add(name));

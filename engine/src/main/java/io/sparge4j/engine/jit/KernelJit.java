@@ -37,7 +37,7 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 public final class KernelJit {
     /** The emission's version, part of every cache key: bump when the generated code changes. */
-    public static final String VERSION = "2";
+    public static final String VERSION = "3";
 
     private static final KernelJit SHARED = new KernelJit(LibrarySource.DEVICE_LIBRARY);
 
@@ -189,7 +189,8 @@ public final class KernelJit {
                 .append('\n');
         String cacheKey = KernelCache.sha256(keyText.toString());
         GeneratedKernel generated = new GeneratedKernel(entry, source.toString(), dialect, parameters, cacheKey, paths,
-                kernel.getDeclaringClass().getName(), entry, translator.parallelDimensions);
+                kernel.getDeclaringClass().getName(), entry, translator.parallelDimensions, translator.code.localBytes(),
+                translator.code.dynamicLocalBytes());
         if ("1".equals(System.getenv("SPARGE_PRINT_KERNELS"))) {
             System.err.println("===== sparge kernel " + generated.javaName() + " (" + dialect + ", cache key "
                     + cacheKey + ") =====\n" + generated.source());

@@ -183,6 +183,17 @@ final class EmulatedContext extends KernelContext {
         MatrixLoads.loadX4(lane, tile, offset, ld, step1, step2, dst, dstOffset);
     }
 
+    /** As {@link #mmaLoadMatrixX4}, each lane computing its own transposed registers. */
+    @Override
+    public void mmaLoadMatrixX4Trans(int[] tile, int offset, int ld, int step1, int step2, int[] dst,
+            int dstOffset) {
+        if (group.subGroupLanes(subGroup) != MmaFragments.LANES) {
+            throw new IllegalStateException("mmaLoadMatrixX4Trans: sub-group " + subGroup + " has "
+                    + group.subGroupLanes(subGroup) + " work-items, expected " + MmaFragments.LANES + " (a full warp)");
+        }
+        MatrixLoads.loadX4Trans(lane, tile, offset, ld, step1, step2, dst, dstOffset);
+    }
+
     @Override
     public void asyncCopy16(int[] local, int localIndex, IntArray global, int globalIndex, int validInts) {
         asyncCopies.copy(local, localIndex, global, globalIndex, validInts);

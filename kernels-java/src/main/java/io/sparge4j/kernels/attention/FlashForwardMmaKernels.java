@@ -605,6 +605,308 @@ public final class FlashForwardMmaKernels {
         }
     }
 
+    /** Work-items per group of the FA2 kernels ({@link #flashForwardFa2BF16}): four warps of 32 query rows. */
+    public static final int FA2_GROUP = 128;
+    /** Query rows per warp in the FA2 kernels: two m16 tiles. */
+    private static final int FA2_WARP_ROWS = 32;
+    /** K and V tiles in flight in the FA2 kernels: two stages of each. */
+    private static final int FA2_KV_TILES = 4;
+
+    /**
+     * The forward of {@link #flashForward128BF16} organised as FlashAttention-2 does on sm_80/90: one work-group of
+     * {@link #FA2_GROUP} work-items (four warps) per mask row, each warp owning 32 query rows (two m16 tiles), so
+     * that every K and V fragment read from local memory feeds two MMAs. Q is staged once in local memory and read
+     * with {@link KernelContext#mmaLoadMatrixX4} per k-step (it would take 64 registers per lane); K and V tiles go
+     * from global to local memory by {@link KernelContext#asyncCopy16} into two stages each, the next kept block's
+     * tiles (its index comes from rowBlocks) copied while this block is multiplied; K fragments come from
+     * {@link KernelContext#mmaLoadMatrixX4}, V fragments from {@link KernelContext#mmaLoadMatrixX4Trans} (V stays
+     * key-major, as in global memory). P stays in registers as A fragments, the online softmax uses exp2, the
+     * logsumexp is written as by the other kernels.
+     *
+     * <p>Local memory, all tiles chunk-major (16-byte chunk c of row r at {@code c * rows * 4 + 4 r}, so each 8x8
+     * matrix an ldmatrix reads is 128 contiguous bytes, every bank once): Q 128 x d, and K(0), K(1), V(0), V(1) of
+     * 64 x d: 96 KiB at d = 128 (over the 48 KiB of CUDA's static shared memory, so the JIT makes it dynamic and
+     * the runtime raises the kernel's limit; two work-groups fit on an H200 multiprocessor), 48 KiB at d = 64.
+     * One barrier per block: once K(e) and V(e) have landed (they were requested when block e - 1 began), it also
+     * frees the stages of block e - 1, into which K(e+1) and V(e+1) are requested at once, in flight during the
+     * whole of block e.
+     *
+     * <p>Semantics, arguments and the accuracy of P as {@link #flashForward128BF16}; grid {@code heads * ceil(n /
+     * 128) * FA2_GROUP}, local size {@link #FA2_GROUP} ({@link FlashForwardMmaTasks}, {@code
+     * SPARGE_FLASH_MMA_VARIANT=fa2}); q, k, v must start 16-byte aligned, as device buffers do. Rows at or past n
+     * read row n - 1 (finite; not written), keys at or past n too (their scores are masked to -inf, so P is 0).
+     *
+     * <p>nvcc 13 for sm_90 ({@code FlashForwardMmaFa2Test}): 253 registers (bf16 and f16, d = 128), 215
+     * at d = 64; no spills, no stack frame; 98304 bytes of dynamic shared memory at d = 128, 49152 static at d = 64.
+     * So two work-groups (eight warps) per H200 multiprocessor at d = 128, by registers (128 x 256) and shared
+     * memory (2 x 96 KiB). Per kept block and warp the PTX has 256 {@code mma.sync}, 48 {@code ldmatrix.x4} (Q 16,
+     * K 32), 32 {@code ldmatrix.x4.trans} (V), 16 {@code cp.async} per work-item and 64 + 4 {@code ex2}.
+     *
+     * @param ctx the work-item
+     * @param q queries (heads, n, d) bf16, as an int view (pairs)
+     * @param k keys (heads, n, d) bf16, as an int view
+     * @param v values (heads, n, d) bf16, as an int view
+     * @param o output (heads, n, d) f32, every element written
+     * @param lse natural-log logsumexp per query (heads, n), every element written
+     * @param rowStart CSR offsets of the kept key blocks per row (rows + 1)
+     * @param rowBlocks kept key-block indices of each row, ascending
+     * @param n tokens per head (queries and keys)
+     * @param scale softmax scale applied to q kᵀ
+     * @param d head dimension, 64 or 128 (a compile-time constant)
+     */
+    public static void flashForwardFa2BF16(KernelContext ctx, IntArray q, IntArray k, IntArray v, FloatArray o,
+            FloatArray lse, IntArray rowStart, IntArray rowBlocks, int n, float scale, @Constant int d) {
+        forwardFa2(ctx, q, k, v, o, lse, rowStart, rowBlocks, n, scale, d, true);
+    }
+
+    /**
+     * {@link #flashForwardFa2BF16} on f16 inputs.
+     *
+     * @param ctx the work-item
+     * @param q queries (heads, n, d) f16, as an int view (pairs)
+     * @param k keys (heads, n, d) f16, as an int view
+     * @param v values (heads, n, d) f16, as an int view
+     * @param o output (heads, n, d) f32, every element written
+     * @param lse natural-log logsumexp per query (heads, n), every element written
+     * @param rowStart CSR offsets of the kept key blocks per row (rows + 1)
+     * @param rowBlocks kept key-block indices of each row, ascending
+     * @param n tokens per head (queries and keys)
+     * @param scale softmax scale applied to q kᵀ
+     * @param d head dimension, 64 or 128 (a compile-time constant)
+     */
+    public static void flashForwardFa2F16(KernelContext ctx, IntArray q, IntArray k, IntArray v, FloatArray o,
+            FloatArray lse, IntArray rowStart, IntArray rowBlocks, int n, float scale, @Constant int d) {
+        forwardFa2(ctx, q, k, v, o, lse, rowStart, rowBlocks, n, scale, d, false);
+    }
+
+    /** The FA2 kernels' body (see {@link #flashForwardFa2BF16}); d and bf16 are constants, the loops unroll. */
+    private static void forwardFa2(KernelContext ctx, IntArray q, IntArray k, IntArray v, FloatArray o,
+            FloatArray lse, IntArray rowStart, IntArray rowBlocks, int n, float scale, int d, boolean bf16) {
+        int[] qs = ctx.allocateIntLocalArray(QUERY_BLOCK * (d / 2));
+        int[] kv = ctx.allocateIntLocalArray(FA2_KV_TILES * KEY_BLOCK * (d / 2));
+        float[] s = new float[2 * S_TILES * KernelContext.MMA_C_FRAGMENT];
+        int[] pf = new int[2 * S_TILES * 2];
+        float[] acc = new float[2 * MAX_ACC];
+        float[] stats = new float[8];
+        int[] qa = new int[8];
+        int[] kb = new int[4];
+        short[] af = new short[KernelContext.MMA_A_FRAGMENT];
+        short[] bf = new short[KernelContext.MMA_B_FRAGMENT];
+        float scale2 = scale * LOG2E;
+        int tid = ctx.localIdx;
+        int warp = tid >> 5;
+        int g = (tid & 31) >> 2;
+        int t = tid & 3;
+        int dp = d / 2;
+        int tile = KEY_BLOCK * dp;
+        int nq = (n + QUERY_BLOCK - 1) / QUERY_BLOCK;
+        int row = ctx.groupIdx;
+        int bh = row / nq;
+        int q0 = (row % nq) * QUERY_BLOCK;
+        int head = bh * n * dp;
+        int wr = warp * FA2_WARP_ROWS;
+        copyChunkMajor(ctx, qs, 0, q, head, q0, QUERY_BLOCK, n, dp, tid);
+        ctx.asyncCommit();
+        for (int mt = 0; mt < 2; mt++) {
+            stats[4 * mt] = Float.NEGATIVE_INFINITY;
+            stats[4 * mt + 1] = Float.NEGATIVE_INFINITY;
+            stats[4 * mt + 2] = 0f;
+            stats[4 * mt + 3] = 0f;
+        }
+        int begin = rowStart.get(row);
+        int end = rowStart.get(row + 1);
+        if (begin < end) {
+            int first = rowBlocks.get(begin) * KEY_BLOCK;
+            copyChunkMajor(ctx, kv, 0, k, head, first, KEY_BLOCK, n, dp, tid);
+            copyChunkMajor(ctx, kv, 2 * tile, v, head, first, KEY_BLOCK, n, dp, tid);
+            ctx.asyncCommit();
+        }
+        for (int e = begin; e < end; e++) {
+            int stage = (e - begin) & 1;
+            // Q, K(e) and V(e) landed (requested a whole block ago), and every warp is done with block e - 1, whose
+            // stages now take block e + 1: one barrier per block
+            ctx.asyncWait(0);
+            ctx.localBarrier();
+            if (e + 1 < end) {
+                int next = rowBlocks.get(e + 1) * KEY_BLOCK;
+                copyChunkMajor(ctx, kv, (1 - stage) * tile, k, head, next, KEY_BLOCK, n, dp, tid);
+                copyChunkMajor(ctx, kv, (3 - stage) * tile, v, head, next, KEY_BLOCK, n, dp, tid);
+                ctx.asyncCommit();
+            }
+            scoresFa2(ctx, qs, kv, stage * tile, wr, s, qa, kb, af, bf, dp, bf16);
+            int k0 = rowBlocks.get(e) * KEY_BLOCK;
+            softmaxFa2(ctx, s, pf, acc, stats, 0, k0, n, t, scale2, dp, bf16);
+            softmaxFa2(ctx, s, pf, acc, stats, 1, k0, n, t, scale2, dp, bf16);
+            pvFa2(ctx, kv, (2 + stage) * tile, pf, acc, kb, af, bf, dp, bf16);
+        }
+        ctx.asyncWait(0);
+        for (int mt = 0; mt < 2; mt++) {
+            float l0 = stats[4 * mt + 2];
+            float l1 = stats[4 * mt + 3];
+            l0 += ctx.simdShuffleXor(l0, 1);
+            l0 += ctx.simdShuffleXor(l0, 2);
+            l1 += ctx.simdShuffleXor(l1, 1);
+            l1 += ctx.simdShuffleXor(l1, 2);
+            float inv0 = l0 > 0f ? 1f / l0 : 0f;
+            float inv1 = l1 > 0f ? 1f / l1 : 0f;
+            int r0 = q0 + wr + 16 * mt + g;
+            int out0 = (bh * n + r0) * d + 2 * t;
+            int out1 = out0 + 8 * d;
+            int a = MAX_ACC * mt;
+            for (int j = 0; j < dp / 4; j++) {
+                if (r0 < n) {
+                    o.set(out0 + 8 * j, acc[a + 4 * j] * inv0);
+                    o.set(out0 + 8 * j + 1, acc[a + 4 * j + 1] * inv0);
+                }
+                if (r0 + 8 < n) {
+                    o.set(out1 + 8 * j, acc[a + 4 * j + 2] * inv1);
+                    o.set(out1 + 8 * j + 1, acc[a + 4 * j + 3] * inv1);
+                }
+            }
+            if (t == 0) {
+                float m0 = stats[4 * mt];
+                float m1 = stats[4 * mt + 1];
+                if (r0 < n) {
+                    lse.set(bh * n + r0, l0 > 0f ? m0 * scale + KernelMath.log(l0) : Float.NEGATIVE_INFINITY);
+                }
+                if (r0 + 8 < n) {
+                    lse.set(bh * n + r0 + 8, l1 > 0f ? m1 * scale + KernelMath.log(l1) : Float.NEGATIVE_INFINITY);
+                }
+            }
+        }
+    }
+
+    /**
+     * Requests {@code rows} rows from {@code r0} of a (n, dp-int) head into the chunk-major tile at {@code at}
+     * (chunk c of row r at {@code at + c * rows * 4 + 4 r}): copy id takes row {@code 8 (id / (8 chunks)) + id % 8}
+     * and chunk {@code (id / 8) % chunks}, so eight consecutive copies fill 128 consecutive local bytes and a warp
+     * reads 64 contiguous bytes of each of 8 rows; rows at or past n repeat row n - 1 (finite).
+     */
+    private static void copyChunkMajor(KernelContext ctx, int[] tile, int at, IntArray src, int head, int r0,
+            int rows, int n, int dp, int tid) {
+        int chunks = dp / 4;
+        for (int e = 0; e < rows * chunks / FA2_GROUP; e++) {
+            int id = tid + e * FA2_GROUP;
+            int r = id / (8 * chunks) * 8 + (id & 7);
+            int c = (id >> 3) % chunks;
+            ctx.asyncCopy16(tile, at + c * (rows * 4) + r * 4, src, head + KernelMath.min(r0 + r, n - 1) * dp + 4 * c,
+                    4);
+        }
+    }
+
+    /**
+     * {@code s = Q Kᵀ} (unscaled) for the warp's two m-tiles (rows {@code wr ..} and {@code wr + 16 ..}; s offsets 0
+     * and 32): per k-step one {@code ldmatrix.x4} of Q per m-tile, and per pair of n-tiles one of K, which feeds
+     * both m-tiles.
+     */
+    private static void scoresFa2(KernelContext ctx, int[] qs, int[] kv, int kSlot, int wr, float[] s, int[] qa,
+            int[] kb, short[] af, short[] bf, int dp, boolean bf16) {
+        for (int i = 0; i < 2 * S_TILES * KernelContext.MMA_C_FRAGMENT; i++) {
+            s[i] = 0f;
+        }
+        for (int ks = 0; ks < dp / 8; ks++) {
+            int qChunk = 2 * ks * (QUERY_BLOCK * 4);
+            ctx.mmaLoadMatrixX4(qs, qChunk + 4 * wr, 4, 32, QUERY_BLOCK * 4, qa, 0);
+            ctx.mmaLoadMatrixX4(qs, qChunk + 4 * (wr + 16), 4, 32, QUERY_BLOCK * 4, qa, 4);
+            for (int jj = 0; jj < S_TILES / 2; jj++) {
+                ctx.mmaLoadMatrixX4(kv, kSlot + 2 * ks * (KEY_BLOCK * 4) + 64 * jj, 4, KEY_BLOCK * 4, 32, kb, 0);
+                for (int mt = 0; mt < 2; mt++) {
+                    splitQuery(qa, 4 * mt, af);
+                    splitPair(kb[0], bf, 0);
+                    splitPair(kb[1], bf, 2);
+                    mma(ctx, af, bf, s, 32 * mt + 8 * jj, bf16);
+                    splitPair(kb[2], bf, 0);
+                    splitPair(kb[3], bf, 2);
+                    mma(ctx, af, bf, s, 32 * mt + 8 * jj + 4, bf16);
+                }
+            }
+        }
+    }
+
+    /**
+     * {@link #softmaxStep} for m-tile mt of the FA2 kernels: s at {@code 32 mt}, P fragments at {@code 16 mt}, the
+     * accumulator at {@code MAX_ACC mt}, {@code stats[4 mt ..] = {m0, m1, l0, l1}}.
+     */
+    private static void softmaxFa2(KernelContext ctx, float[] s, int[] pf, float[] acc, float[] stats, int mt,
+            int k0, int n, int t, float scale2, int dp, boolean bf16) {
+        int so = 32 * mt;
+        int po = 16 * mt;
+        int ao = MAX_ACC * mt;
+        if (k0 + KEY_BLOCK > n) {
+            for (int j = 0; j < S_TILES; j++) {
+                for (int c = 0; c < KernelContext.MMA_C_FRAGMENT; c++) {
+                    if (k0 + 8 * j + 2 * t + (c & 1) >= n) {
+                        s[so + 4 * j + c] = Float.NEGATIVE_INFINITY;
+                    }
+                }
+            }
+        }
+        float m0 = stats[4 * mt];
+        float m1 = stats[4 * mt + 1];
+        float x0 = m0;
+        float x1 = m1;
+        for (int j = 0; j < S_TILES; j++) {
+            x0 = KernelMath.max(x0, KernelMath.max(s[so + 4 * j], s[so + 4 * j + 1]));
+            x1 = KernelMath.max(x1, KernelMath.max(s[so + 4 * j + 2], s[so + 4 * j + 3]));
+        }
+        x0 = KernelMath.max(x0, ctx.simdShuffleXor(x0, 1));
+        x0 = KernelMath.max(x0, ctx.simdShuffleXor(x0, 2));
+        x1 = KernelMath.max(x1, ctx.simdShuffleXor(x1, 1));
+        x1 = KernelMath.max(x1, ctx.simdShuffleXor(x1, 2));
+        // a row that has seen only -inf keeps zeros instead of exp(-inf + inf) = NaN
+        float base0 = x0 == Float.NEGATIVE_INFINITY ? 0f : x0 * scale2;
+        float base1 = x1 == Float.NEGATIVE_INFINITY ? 0f : x1 * scale2;
+        float alpha0 = KernelMath.exp2(m0 * scale2 - base0);
+        float alpha1 = KernelMath.exp2(m1 * scale2 - base1);
+        float sum0 = 0f;
+        float sum1 = 0f;
+        for (int j = 0; j < S_TILES; j++) {
+            float p0 = KernelMath.exp2(KernelMath.fma(s[so + 4 * j], scale2, -base0));
+            float p1 = KernelMath.exp2(KernelMath.fma(s[so + 4 * j + 1], scale2, -base0));
+            float p2 = KernelMath.exp2(KernelMath.fma(s[so + 4 * j + 2], scale2, -base1));
+            float p3 = KernelMath.exp2(KernelMath.fma(s[so + 4 * j + 3], scale2, -base1));
+            sum0 += p0 + p1;
+            sum1 += p2 + p3;
+            pf[po + 2 * j] = bf16 ? bf16Pair(p0, p1) : f16Pair(p0, p1);
+            pf[po + 2 * j + 1] = bf16 ? bf16Pair(p2, p3) : f16Pair(p2, p3);
+        }
+        stats[4 * mt] = x0;
+        stats[4 * mt + 1] = x1;
+        stats[4 * mt + 2] = stats[4 * mt + 2] * alpha0 + sum0;
+        stats[4 * mt + 3] = stats[4 * mt + 3] * alpha1 + sum1;
+        if (alpha0 != 1f || alpha1 != 1f) {
+            for (int j = 0; j < dp / 4; j++) {
+                acc[ao + 4 * j] *= alpha0;
+                acc[ao + 4 * j + 1] *= alpha0;
+                acc[ao + 4 * j + 2] *= alpha1;
+                acc[ao + 4 * j + 3] *= alpha1;
+            }
+        }
+    }
+
+    /**
+     * {@code acc += P V} for both m-tiles from the chunk-major V stage at {@code vSlot}: per k-step kk (16 keys) and
+     * column group u (16 columns, chunks 2u and 2u + 1) one {@code ldmatrix.x4.trans} gives the B fragments of
+     * n-tiles 2u (keys 16kk .. + 7, then + 8 .. + 15) and 2u + 1, each feeding both m-tiles.
+     */
+    private static void pvFa2(KernelContext ctx, int[] kv, int vSlot, int[] pf, float[] acc, int[] vb, short[] af,
+            short[] bf, int dp, boolean bf16) {
+        for (int kk = 0; kk < KEY_BLOCK / 16; kk++) {
+            for (int u = 0; u < dp / 8; u++) {
+                ctx.mmaLoadMatrixX4Trans(kv, vSlot + 2 * u * (KEY_BLOCK * 4) + 64 * kk, 4, 32, KEY_BLOCK * 4, vb, 0);
+                for (int mt = 0; mt < 2; mt++) {
+                    splitQuery(pf, 16 * mt + 4 * kk, af);
+                    splitPair(vb[0], bf, 0);
+                    splitPair(vb[1], bf, 2);
+                    mma(ctx, af, bf, acc, MAX_ACC * mt + 8 * u, bf16);
+                    splitPair(vb[2], bf, 0);
+                    splitPair(vb[3], bf, 2);
+                    mma(ctx, af, bf, acc, MAX_ACC * mt + 8 * u + 4, bf16);
+                }
+            }
+        }
+    }
+
     /**
      * Loads this lane's Q A-fragments for every k-step s (16 columns): ints {@code 4s ..} hold rows r0 and r0 + 8
      * at pair {@code 8s + t}, then the same rows at pair {@code 8s + t + 4} (PTX's a0a1, a2a3, a4a5, a6a7). Rows at

@@ -31,7 +31,14 @@ public final class FlashForwardMmaTasks {
          * K and V staged by {@code cp.async} in a three-tile ring, K fragments by {@code ldmatrix}
          * ({@link FlashForwardMmaKernels#flashForwardAsyncBF16}, {@link FlashForwardMmaKernels#flashForwardAsyncF16}).
          */
-        ASYNC("async");
+        ASYNC("async"),
+        /**
+         * FlashAttention-2's organisation: four warps of 32 query rows, Q staged in local memory, K and V by
+         * {@code cp.async} in two stages each, K fragments by {@code ldmatrix}, V by {@code ldmatrix.trans}; 96 KiB
+         * of local memory at d = 128 ({@link FlashForwardMmaKernels#flashForwardFa2BF16},
+         * {@link FlashForwardMmaKernels#flashForwardFa2F16}).
+         */
+        FA2("fa2");
 
         private final String label;
 
@@ -59,8 +66,41 @@ public final class FlashForwardMmaTasks {
                 }
             }
             throw new IllegalArgumentException(VARIANT_ENV + " is '" + label + "', expected one of default, "
-                    + "registers, async");
+                    + "registers, async, fa2");
         }
+    }
+
+    /**
+     * Local (shared) memory one work-group of a variant's kernel declares at head dimension d: Q (128 x d) and two
+     * stages of K and V (64 x d each) for {@link Variant#FA2}, 96 KiB at d = 128; a K and a V tile for
+     * {@link Variant#REGISTERS} (32 KiB); a three-tile ring for {@link Variant#ASYNC}. The fallbacks' scratch on
+     * devices without tensor cores comes on top.
+     *
+     * @param variant the kernel family
+     * @param d head dimension, 64 or 128
+     * @return bytes per work-group
+     */
+    public static long localBytes(Variant variant, int d) {
+        long keyTile = (long) FlashForwardMmaKernels.KEY_BLOCK * d * 2;
+        return switch (variant) {
+            case REGISTERS -> 2L * FlashForwardMmaKernels.KEY_BLOCK * 128 * 2; // tiles sized for d = 128 at any d
+            case ASYNC -> 3 * keyTile;
+            case FA2 -> (long) FlashForwardMmaKernels.QUERY_BLOCK * d * 2 + 4 * keyTile;
+        };
+    }
+
+    /**
+     * The variant to run on a device with {@code localMemoryBytes} of local memory per work-group (e.g.
+     * {@code DeviceFeatures.localMemoryBytes()}): {@code wanted}, or {@link Variant#REGISTERS} when {@code wanted}
+     * needs more than the device has.
+     *
+     * @param wanted the variant asked for
+     * @param d head dimension, 64 or 128
+     * @param localMemoryBytes the device's local memory per work-group
+     * @return the variant that fits
+     */
+    public static Variant fitting(Variant wanted, int d, long localMemoryBytes) {
+        return localBytes(wanted, d) <= localMemoryBytes ? wanted : Variant.REGISTERS;
     }
 
     /** The variant {@link #addForward} uses when {@value #VARIANT_ENV} is unset or empty. */
@@ -109,13 +149,15 @@ public final class FlashForwardMmaTasks {
 
     /**
      * As {@link #addForward(TaskGraph, GridScheduler, String, boolean, IntArray, IntArray, IntArray, FloatArray,
-     * FloatArray, IntArray, IntArray, int, int, int, float)} with the given kernel variant (same grid for both).
+     * FloatArray, IntArray, IntArray, int, int, int, float)} with the given kernel variant (one work-group per mask
+     * row: {@link FlashForwardMmaKernels#GROUP} work-items, {@link FlashForwardMmaKernels#FA2_GROUP} for
+     * {@link Variant#FA2}).
      *
      * @param graph the graph to extend; the inputs must be on the device by then
      * @param grids receives the task's grid
      * @param id task id, unique in the graph
      * @param bf16 true for bf16 inputs, false for f16
-     * @param q queries (heads, n, d) bf16 or f16, as an int view of pairs, 16-byte aligned for {@link Variant#ASYNC}
+     * @param q queries (heads, n, d) bf16 or f16, as an int view of pairs, 16-byte aligned for {@link Variant#ASYNC} and {@link Variant#FA2}
      * @param k keys (heads, n, d), as q
      * @param v values (heads, n, d), as q
      * @param o output (heads, n, d) f32
@@ -158,7 +200,17 @@ public final class FlashForwardMmaTasks {
         size("lse", lse.getSize(), (long) heads * n);
         size("rowStart", rowStart.getSize(), rows + 1L);
         size("rowBlocks", rowBlocks.getSize(), 1);
-        if (variant == Variant.ASYNC) {
+        int group = FlashForwardMmaKernels.GROUP;
+        if (variant == Variant.FA2) {
+            group = FlashForwardMmaKernels.FA2_GROUP;
+            if (bf16) {
+                graph.task(id, FlashForwardMmaKernels::flashForwardFa2BF16, new KernelContext(), q, k, v, o, lse,
+                        rowStart, rowBlocks, n, scale, d);
+            } else {
+                graph.task(id, FlashForwardMmaKernels::flashForwardFa2F16, new KernelContext(), q, k, v, o, lse,
+                        rowStart, rowBlocks, n, scale, d);
+            }
+        } else if (variant == Variant.ASYNC) {
             if (bf16) {
                 graph.task(id, FlashForwardMmaKernels::flashForwardAsyncBF16, new KernelContext(), q, k, v, o, lse,
                         rowStart, rowBlocks, n, scale, d);
@@ -181,8 +233,8 @@ public final class FlashForwardMmaTasks {
             graph.task(id, FlashForwardMmaKernels::flashForward128F16, new KernelContext(), q, k, v, o, lse,
                     rowStart, rowBlocks, n, scale);
         }
-        WorkerGrid1D grid = new WorkerGrid1D(rows * FlashForwardMmaKernels.GROUP);
-        grid.setLocalWork(FlashForwardMmaKernels.GROUP, 1, 1);
+        WorkerGrid1D grid = new WorkerGrid1D(rows * group);
+        grid.setLocalWork(group, 1, 1);
         grids.setWorkerGrid(graph.getTaskGraphName() + "." + id, grid);
         return graph;
     }

@@ -44,6 +44,8 @@ final class CudaCalls {
     private final MethodHandle moduleUnload;
     private final MethodHandle moduleGetFunction;
     private final MethodHandle launchKernel;
+    private final MethodHandle funcGetAttribute;
+    private final MethodHandle funcSetAttribute;
     private final MethodHandle eventCreate;
     private final MethodHandle eventRecord;
     private final MethodHandle eventSynchronize;
@@ -74,6 +76,10 @@ final class CudaCalls {
                 FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
         launchKernel = lib.function("cuLaunchKernel", FunctionDescriptor.of(JAVA_INT, ADDRESS,
                 JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
+        funcGetAttribute = lib.function("cuFuncGetAttribute",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS));
+        funcSetAttribute = lib.function("cuFuncSetAttribute",
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
         eventCreate = lib.function("cuEventCreate", handleOutFlags);
         eventRecord = lib.function("cuEventRecord", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
         eventSynchronize = lib.function("cuEventSynchronize", handleIn);
@@ -187,16 +193,40 @@ final class CudaCalls {
         }
     }
 
+    /** {@code CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES}: the function's static shared memory. */
+    static final int FUNC_SHARED_SIZE_BYTES = 1;
+    /** {@code CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES}: the most dynamic shared memory a launch may ask. */
+    static final int FUNC_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
+
+    int funcGetAttribute(MemorySegment function, int attribute) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(JAVA_INT);
+            check("cuFuncGetAttribute", (int) funcGetAttribute.invokeExact(out, attribute, function));
+            return out.get(JAVA_INT, 0);
+        } catch (Throwable t) {
+            throw rethrow("cuFuncGetAttribute", t);
+        }
+    }
+
+    void funcSetAttribute(MemorySegment function, int attribute, int value) {
+        try {
+            check("cuFuncSetAttribute", (int) funcSetAttribute.invokeExact(function, attribute, value));
+        } catch (Throwable t) {
+            throw rethrow("cuFuncSetAttribute", t);
+        }
+    }
+
     /**
      * @param grid blocks in x, y, z
      * @param block threads per block in x, y, z
+     * @param sharedBytes dynamic shared memory per block
      * @param kernelParams {@code void**}: one pointer per kernel parameter to its value
      */
-    void launchKernel(MemorySegment function, int[] grid, int[] block, MemorySegment stream,
+    void launchKernel(MemorySegment function, int[] grid, int[] block, int sharedBytes, MemorySegment stream,
             MemorySegment kernelParams) {
         try {
             check("cuLaunchKernel", (int) launchKernel.invokeExact(function, grid[0], grid[1], grid[2],
-                    block[0], block[1], block[2], 0, stream, kernelParams, MemorySegment.NULL));
+                    block[0], block[1], block[2], sharedBytes, stream, kernelParams, MemorySegment.NULL));
         } catch (Throwable t) {
             throw rethrow("cuLaunchKernel", t);
         }

@@ -10,6 +10,7 @@ import io.sparge4j.engine.compute.KernelCache;
 import io.sparge4j.engine.device.BackendException;
 import io.sparge4j.engine.device.CudaDriver;
 import io.sparge4j.engine.device.CudaException;
+import io.sparge4j.engine.device.SharedMemoryLimit;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -72,7 +73,7 @@ public final class CudaDevice implements ComputeDevice {
                 new int[] {attribute(Attribute.MAX_GRID_DIM_X), attribute(Attribute.MAX_GRID_DIM_Y),
                         attribute(Attribute.MAX_GRID_DIM_Z)});
         features = new DeviceFeatures(attribute(Attribute.WARP_SIZE), architecture >= 53, architecture >= 80, true,
-                limits.maxThreadsPerBlock(), attribute(Attribute.MAX_SHARED_MEMORY_PER_BLOCK),
+                limits.maxThreadsPerBlock(), sharedMemoryPerBlock(),
                 identity(name, architecture, driver.driverVersion(), nvrtcVersion()));
         context = cuda.primaryContextRetain(handle);
         MemorySegment created;
@@ -97,6 +98,7 @@ public final class CudaDevice implements ComputeDevice {
         static final int MAX_GRID_DIM_Z = 7;
         static final int MAX_SHARED_MEMORY_PER_BLOCK = 8;
         static final int WARP_SIZE = 10;
+        static final int MAX_SHARED_MEMORY_PER_BLOCK_OPTIN = 97;
 
         private Attribute() {
         }
@@ -192,6 +194,15 @@ public final class CudaDevice implements ComputeDevice {
         } catch (BackendException e) {
             return Optional.empty();
         }
+    }
+
+    /**
+     * The most shared memory one block can have: the opt-in maximum (sm_70+, e.g. 227 KiB on an H200), which the JIT
+     * reaches through dynamic shared memory, else the default 48 KiB.
+     */
+    private int sharedMemoryPerBlock() {
+        int standard = attribute(Attribute.MAX_SHARED_MEMORY_PER_BLOCK);
+        return Math.max(standard, attribute(Attribute.MAX_SHARED_MEMORY_PER_BLOCK_OPTIN));
     }
 
     private int attribute(int attribute) {
@@ -349,12 +360,35 @@ public final class CudaDevice implements ComputeDevice {
                 throw new BackendException("kernel " + kernel.javaName() + ": the compiled module has no entry "
                         + kernel.entryName() + " (is it declared extern \"C\" __global__?): " + e.getMessage(), e);
             }
+            try {
+                allowDynamicShared(kernel, function);
+            } catch (RuntimeException e) {
+                cuda.moduleUnload(module);
+                throw e;
+            }
             loaded = new CudaKernel(kernel, millis, fromCache, target.binaryKind(), this, module, function);
             kernels.put(kernel.cacheKey(), loaded);
             return loaded;
         } finally {
             lock.unlock();
         }
+    }
+
+    /**
+     * A kernel whose local arrays live in dynamic shared memory: checks static plus dynamic bytes against the
+     * device's opt-in maximum and raises the function's dynamic limit (48 KiB by default) to what it needs.
+     */
+    private void allowDynamicShared(GeneratedKernel kernel, MemorySegment function) {
+        int dynamic = kernel.dynamicLocalBytes();
+        if (dynamic == 0) {
+            return;
+        }
+        int staticBytes = cuda.funcGetAttribute(function, CudaCalls.FUNC_SHARED_SIZE_BYTES);
+        int optIn = attribute(Attribute.MAX_SHARED_MEMORY_PER_BLOCK_OPTIN);
+        SharedMemoryLimit.check(kernel.javaName(), (long) dynamic + staticBytes, optIn, name + " #" + ordinal,
+                "CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN; " + dynamic + " dynamic + " + staticBytes
+                        + " static asked");
+        cuda.funcSetAttribute(function, CudaCalls.FUNC_MAX_DYNAMIC_SHARED_SIZE_BYTES, dynamic);
     }
 
     private byte[] compile(Nvrtc nvrtc, GeneratedKernel kernel, CompileTarget target) {
@@ -389,7 +423,8 @@ public final class CudaDevice implements ComputeDevice {
             MemorySegment parameters = KernelArguments.pack(arena, cudaKernel.generated(), arguments,
                     buffer -> own(buffer, "argument").pointer());
             startPendingTiming();
-            cuda.launchKernel(cudaKernel.function(), geometry.grid(), geometry.block(), stream, parameters);
+            cuda.launchKernel(cudaKernel.function(), geometry.grid(), geometry.block(),
+                    cudaKernel.generated().dynamicLocalBytes(), stream, parameters);
         } finally {
             lock.unlock();
         }

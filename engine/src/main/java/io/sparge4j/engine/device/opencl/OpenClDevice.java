@@ -9,6 +9,7 @@ import io.sparge4j.engine.compute.GeneratedKernel;
 import io.sparge4j.engine.compute.KernelCache;
 import io.sparge4j.engine.device.BackendException;
 import io.sparge4j.engine.device.OpenCl;
+import io.sparge4j.engine.device.SharedMemoryLimit;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -259,6 +260,9 @@ public final class OpenClDevice implements ComputeDevice {
         if (loaded != null) {
             return loaded;
         }
+        // before building: the build would pass and the launch fail with a bare CL_OUT_OF_RESOURCES
+        SharedMemoryLimit.check(kernel.javaName(), kernel.localBytes(), features.localMemoryBytes(), deviceName(),
+                "CL_DEVICE_LOCAL_MEM_SIZE");
         OpenClProgramBuilder.Built built = builder.build(kernel);
         MemorySegment handle;
         long maxGroup;

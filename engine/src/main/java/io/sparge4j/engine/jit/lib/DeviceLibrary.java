@@ -119,6 +119,10 @@ public final class DeviceLibrary {
         if (used.contains(LibraryFunction.LOAD_MATRIX_X4)) {
             paths.add(target.nativeMma() ? "matrix loads: ldmatrix.x4" : "matrix loads: plain local loads");
         }
+        if (used.contains(LibraryFunction.LOAD_MATRIX_X4_TRANS)) {
+            paths.add(target.nativeMma() ? "transposed matrix loads: ldmatrix.x4.trans"
+                    : "transposed matrix loads: plain local loads");
+        }
         if (used.contains(LibraryFunction.ASYNC_COPY_16)) {
             paths.add(target.nativeMma() ? "async copies: cp.async (16 bytes)"
                     : "async copies: synchronous loads and stores");
@@ -144,7 +148,8 @@ public final class DeviceLibrary {
     /** Internal C pieces, in the order they are emitted (each after what it calls). */
     private enum Piece {
         HALF_TO_FLOAT, FLOAT_TO_HALF, BF16_TO_FLOAT, ATOMIC_GI, ATOMIC_GF, ATOMIC_LI, SUBGROUP_LANES, WARP_MASK,
-        SIMD_SUM, SIMD_SHUFFLE_DOWN, SIMD_SHUFFLE_XOR, SIMD_BROADCAST_FIRST, PACK, MMA_F16, MMA_BF16, MMA_TILE_F16, MMA_TILE_BF16, LOAD_MATRIX_X4, ASYNC_COPY_16,
+        SIMD_SUM, SIMD_SHUFFLE_DOWN, SIMD_SHUFFLE_XOR, SIMD_BROADCAST_FIRST, PACK, MMA_F16, MMA_BF16, MMA_TILE_F16, MMA_TILE_BF16, LOAD_MATRIX_X4, LOAD_MATRIX_X4_TRANS,
+        ASYNC_COPY_16,
         ASYNC_COMMIT, ASYNC_WAIT
     }
 
@@ -168,6 +173,7 @@ public final class DeviceLibrary {
                 case MMA_TILE_F16 -> addTile(pieces, false);
                 case MMA_TILE_BF16 -> addTile(pieces, true);
                 case LOAD_MATRIX_X4 -> pieces.add(Piece.LOAD_MATRIX_X4);
+                case LOAD_MATRIX_X4_TRANS -> pieces.add(Piece.LOAD_MATRIX_X4_TRANS);
                 case ASYNC_COPY_16 -> pieces.add(Piece.ASYNC_COPY_16);
                 case ASYNC_COMMIT -> pieces.add(Piece.ASYNC_COMMIT);
                 case ASYNC_WAIT -> pieces.add(Piece.ASYNC_WAIT);
@@ -222,6 +228,7 @@ public final class DeviceLibrary {
             case MMA_TILE_F16 -> Mma.tile(t, false);
             case MMA_TILE_BF16 -> Mma.tile(t, true);
             case LOAD_MATRIX_X4 -> SharedMemoryLoads.loadMatrixX4(t);
+            case LOAD_MATRIX_X4_TRANS -> SharedMemoryLoads.loadMatrixX4Trans(t);
             case ASYNC_COPY_16 -> SharedMemoryLoads.copy16(t);
             case ASYNC_COMMIT -> SharedMemoryLoads.commit(t);
             case ASYNC_WAIT -> SharedMemoryLoads.waitGroups(t);

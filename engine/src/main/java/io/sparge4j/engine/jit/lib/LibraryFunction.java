@@ -51,6 +51,11 @@ public enum LibraryFunction {
      */
     LOAD_MATRIX_X4("sp_ldmatrix_x4", true),
     /**
+     * As {@link #LOAD_MATRIX_X4} with each matrix transposed ({@code KernelContext.mmaLoadMatrixX4Trans}, PTX
+     * {@code ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16}): {@code sp_ldmatrix_x4_trans}.
+     */
+    LOAD_MATRIX_X4_TRANS("sp_ldmatrix_x4_trans", true),
+    /**
      * {@code void sp_async_copy16(LOCAL int* dst, GLOBAL int* src, int validInts)}: {@code KernelContext.asyncCopy16}
      * with both pointers offset (PTX {@code cp.async.cg.shared.global}, 16 bytes).
      */

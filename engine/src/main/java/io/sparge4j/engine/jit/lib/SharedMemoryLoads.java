@@ -44,6 +44,40 @@ final class SharedMemoryLoads {
                 + "}\n";
     }
 
+    /**
+     * {@code void sp_ldmatrix_x4_trans(LOCAL int* tile, int ld, int step1, int step2, int* dst, LOCAL float*
+     * sp_scratch, int sp_llid)}: as {@link #loadMatrixX4} with each matrix transposed; the fallback picks lane l's
+     * halves (column l / 4 of rows 2 (l % 4) and 2 (l % 4) + 1) with plain loads.
+     */
+    static String loadMatrixX4Trans(CTarget t) {
+        String head = t.fn() + "void sp_ldmatrix_x4_trans(" + t.local() + "int* tile, int ld, int step1, int step2, "
+                + "int* dst, " + t.local() + "float* sp_scratch, int sp_llid) {\n"
+                + "    int lane = sp_llid & 31;\n";
+        if (t.nativeMma()) {
+            return head
+                    + "    " + t.local() + "int* row = tile + (lane & 7) * ld + ((lane >> 3) & 1) * step1"
+                    + " + (lane >> 4) * step2;\n"
+                    + "    unsigned int address = (unsigned int)__cvta_generic_to_shared(row);\n"
+                    + "    asm volatile(\"ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\"\n"
+                    + "        : \"=r\"(dst[0]), \"=r\"(dst[1]), \"=r\"(dst[2]), \"=r\"(dst[3])\n"
+                    + "        : \"r\"(address)\n"
+                    + "        : \"memory\");\n"
+                    + "}\n";
+        }
+        return head
+                + "    int column = lane >> 2;\n"
+                + "    int shift = 16 * (column & 1);\n"
+                + "    int at = 2 * (lane & 3) * ld + (column >> 1);\n"
+                + "    int j;\n"
+                + "    for (j = 0; j < 4; j++) {\n"
+                + "        int base = at + (j & 1) * step1 + (j >> 1) * step2;\n"
+                + "        unsigned int lo = ((unsigned int)tile[base] >> shift) & 0xffffu;\n"
+                + "        unsigned int hi = ((unsigned int)tile[base + ld] >> shift) & 0xffffu;\n"
+                + "        dst[j] = (int)(lo | (hi << 16));\n"
+                + "    }\n"
+                + "}\n";
+    }
+
     /** {@code void sp_async_copy16(LOCAL int* dst, GLOBAL int* src, int validInts)}: pointers already offset. */
     static String copy16(CTarget t) {
         String head = t.fn() + "void sp_async_copy16(" + t.local() + "int* dst, " + t.global()

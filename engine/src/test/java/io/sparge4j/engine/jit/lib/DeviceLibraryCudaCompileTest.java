@@ -42,6 +42,8 @@ class DeviceLibraryCudaCompileTest {
         assertEquals(subGroupSize > 0, text.contains("shfl.sync"), "warp shuffles in the PTX");
         assertEquals(subGroupSize > 0, text.contains("shfl.sync.bfly"), "butterfly (xor) shuffles in the PTX");
         assertEquals(tensorCores, text.contains("ldmatrix.sync.aligned.m8n8.x4.shared.b16"), "ldmatrix in the PTX");
+        assertEquals(tensorCores, text.contains("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16"),
+                "ldmatrix.trans in the PTX");
         assertEquals(tensorCores, text.contains("cp.async.cg.shared.global"), "cp.async in the PTX");
         assertTrue(text.contains("atom.global.add.f32") || text.contains("red.global.add.f32"),
                 "a float atomic add in the PTX");

@@ -188,11 +188,12 @@ final class DriverSources {
     /**
      * t_shared(int* in, int* out): copies in[0 .. 256) into a local tile with sp_async_copy16 (4 ints per work-item,
      * {@code i % 5} valid), commits and waits, then each warp loads four matrices (rows of 8 ints from int 4) and
-     * writes them to out[4 i ..]. Launch one group of 64.
+     * writes them to out[4 i ..], then the same matrices transposed (sp_ldmatrix_x4_trans) to out[256 + 4 i ..].
+     * Launch one group of 64.
      */
     String sharedLoads() {
         java.util.Set<LibraryFunction> used = java.util.EnumSet.of(LibraryFunction.LOAD_MATRIX_X4,
-                LibraryFunction.ASYNC_COPY_16, LibraryFunction.ASYNC_COMMIT, LibraryFunction.ASYNC_WAIT);
+                LibraryFunction.LOAD_MATRIX_X4_TRANS, LibraryFunction.ASYNC_COPY_16, LibraryFunction.ASYNC_COMMIT, LibraryFunction.ASYNC_WAIT);
         return kernel("t_shared", g() + "int* in, " + g() + "int* out")
                 + library.kernelPrologue(used, 64)
                 + "    " + local() + "int tile[256];\n"
@@ -205,6 +206,8 @@ final class DriverSources {
                 + "    " + barrier() + "\n"
                 + "    sp_ldmatrix_x4(tile + 4 + 64 * (l >> 5), 8, 32, 4, r, sp_scratch, sp_llid);\n"
                 + "    for (j = 0; j < 4; j++) { out[4 * l + j] = r[j]; }\n"
+                + "    sp_ldmatrix_x4_trans(tile + 4 + 64 * (l >> 5), 8, 32, 4, r, sp_scratch, sp_llid);\n"
+                + "    for (j = 0; j < 4; j++) { out[256 + 4 * l + j] = r[j]; }\n"
                 + "}\n";
     }
 }
