@@ -15,9 +15,11 @@ import java.util.List;
  * bf16 with f32 accumulation. Row-major, any sizes (edges are guarded; whole tiles skip the checks). Grids:
  * <ul>
  * <li>{@link #sgemm}: 16x16 work-groups over {@code (ceil(n / 128) * 16, ceil(m / 128) * 16)};</li>
- * <li>the MMA GEMMs, {@link #mmaGemmBF16Pairs} and {@link #mmaGemmF16Pairs} (even k, operands as int views;
- * the fast ones) as {@link #mmaGemmBF16} and {@link #mmaGemmF16} (any k, 16-bit loads): 256x1 work-groups over
- * {@code (ceil(n / 128) * 256, ceil(m / 128))};</li>
+ * <li>the MMA GEMMs {@link #mmaGemmBF16} and {@link #mmaGemmF16} (any k, 16-bit loads): 256x1 work-groups
+ * ({@link #MMA_GROUP_SIZE}) over {@code (ceil(n / 128) * 256, ceil(m / 128))};</li>
+ * <li>the fast ones, {@link #mmaGemmBF16Pairs} and {@link #mmaGemmF16Pairs} (even k, operands as int views):
+ * {@link #PAIR_GROUP_SIZE} x 1 (128) work-groups over {@code (ceil(n / PAIR_BLOCK_N) * PAIR_GROUP_SIZE,
+ * ceil(m / PAIR_BLOCK_M))}, blocks of 128x128;</li>
  * <li>{@link #mmaGemmBF16PairsTiled} and {@link #mmaGemmF16PairsTiled}: the pair kernels with their tiling as
  * {@code @Constant}s ({@link PairTiling}, which gives the grid), for timing {@link #PAIR_TILINGS} against each
  * other;</li>
@@ -28,13 +30,9 @@ import java.util.List;
 public final class GemmKernels {
     /** Rows and columns of C per work-group of {@link #sgemm}, {@link #mmaGemmBF16} and {@link #mmaGemmF16}. */
     public static final int BLOCK = 128;
-    /** Rows of C per work-group of {@link #mmaGemmBF16Pairs} and {@link #mmaGemmF16Pairs}. */
-    public static final int PAIR_BLOCK_M = 128;
-    /** Columns of C per work-group of {@link #mmaGemmBF16Pairs} and {@link #mmaGemmF16Pairs}. */
-    public static final int PAIR_BLOCK_N = 128;
     /** Work-group edge of {@link #sgemm}. */
     public static final int SGEMM_GROUP_EDGE = 16;
-    /** Work-group size of all the MMA GEMMs: eight warps. */
+    /** Work-group size of {@link #mmaGemmBF16} and {@link #mmaGemmF16}: eight warps. */
     public static final int MMA_GROUP_SIZE = 256;
 
     private static final int SGEMM_BK = 8;
@@ -49,16 +47,22 @@ public final class GemmKernels {
     /** Row stride of the MMA kernels' local tiles: 8 elements of padding keep fragment loads free of bank conflicts. */
     private static final int MMA_LDS = MMA_BK + 8;
     /**
-     * The pair kernels' default tiling (see {@link PairTiling}): four warps along m by two along n, each owning 32x64
-     * of C as 2x8 accumulator fragments, 32-k tiles. (Eight warps of 64x64 over 128x256 with 16-k tiles measured
-     * 151 TFLOP/s on the H200 against this one's 211: 190 registers allow one work-group per multiprocessor, this
-     * one's 121 two; 124 since A's fragments are 128-bit loads.)
+     * The pair kernels' default tiling (see {@link PairTiling}): two warps along m by two along n, each owning 64x64
+     * of C as 4x8 accumulator fragments, 32-k tiles, four warps per work-group. On the H200 at 4096^3 (issue 4 run
+     * 5) it measured 236.9 TFLOP/s against 209.7 for eight warps of 32x64 (128x128 w4x2), the previous default: a
+     * warp's 64x64 reads each A and Bt fragment for twice as many MMAs.
      */
-    private static final int PAIR_WARPS_M = 4;
+    private static final int PAIR_WARPS_M = 2;
     private static final int PAIR_WARPS_N = 2;
-    private static final int PAIR_WARP_M_TILES = 2;
+    private static final int PAIR_WARP_M_TILES = 4;
     private static final int PAIR_WARP_N_TILES = 8;
     private static final int PAIR_BK = 32;
+    /** Work-group size of {@link #mmaGemmBF16Pairs} and {@link #mmaGemmF16Pairs}: four warps. */
+    public static final int PAIR_GROUP_SIZE = 32 * PAIR_WARPS_M * PAIR_WARPS_N;
+    /** Rows of C per work-group of {@link #mmaGemmBF16Pairs} and {@link #mmaGemmF16Pairs}: 128. */
+    public static final int PAIR_BLOCK_M = PAIR_WARPS_M * PAIR_WARP_M_TILES * 16;
+    /** Columns of C per work-group of {@link #mmaGemmBF16Pairs} and {@link #mmaGemmF16Pairs}: 128. */
+    public static final int PAIR_BLOCK_N = PAIR_WARPS_N * PAIR_WARP_N_TILES * 8;
     /** Local (shared) memory the JIT may give a kernel: CUDA's static limit, also common on OpenCL GPUs. */
     private static final int LOCAL_MEMORY_LIMIT = 48 * 1024;
     private static final int WARP_M_TILES = 2;
@@ -375,7 +379,7 @@ public final class GemmKernels {
      */
     public static final List<PairTiling> PAIR_TILINGS = List.of(
             DEFAULT_PAIR_TILING,
-            new PairTiling(2, 2, 4, 8, 32),
+            new PairTiling(4, 2, 2, 8, 32),
             new PairTiling(4, 2, 4, 8, 32),
             new PairTiling(2, 4, 4, 8, 32),
             new PairTiling(4, 2, 2, 8, 16),
@@ -708,11 +712,11 @@ public final class GemmKernels {
      * {@link #mmaGemmBF16} reading both operands as pairs of bf16 in 32-bit words: {@code a} and {@code bt} are
      * int views of the bf16 matrices (e.g. {@code IntArray.fromSegmentShallow(bf16.getSegment())}), element
      * {@code 2p} in the low half of int {@code p}, so {@code k} must be even (for odd {@code k} use
-     * {@link #mmaGemmBF16}). A work-group of eight warps computes 128x128 of C, each warp 32x64 (2x8 accumulator
+     * {@link #mmaGemmBF16}). A work-group of four warps computes 128x128 of C, each warp 64x64 (4x8 accumulator
      * fragments): {@link #DEFAULT_PAIR_TILING}. Whole tiles inside the matrices load without bounds checks; the
      * next k-tile is fetched into registers while the tensor cores work on the current one (two local buffers, one
-     * barrier per tile). Grid as {@link #mmaGemmBF16}: 256x1 work-groups over
-     * {@code (ceil(n / 128) * 256, ceil(m / 128))}.
+     * barrier per tile). Grid: {@link #PAIR_GROUP_SIZE} x 1 (128x1) work-groups over
+     * {@code (ceil(n / PAIR_BLOCK_N) * PAIR_GROUP_SIZE, ceil(m / PAIR_BLOCK_M))}.
      *
      * @param ctx the work-item
      * @param a A as int pairs, row-major m x k/2
