@@ -141,6 +141,17 @@ class GemmKernelsEmulatorTest {
                 "the default once in PAIR_TILINGS");
     }
 
+    /**
+     * Six warps with 16-k tiles load 24 rows per pass, which divides 48x48 tiles but is no power of two: A's paired
+     * rows would not split into a per-work-item row plus a per-pass constant.
+     */
+    @Test
+    void pairTilingRefusesPassesThatAreNotAPowerOfTwo() {
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> new PairTiling(3, 2, 1, 3, 16));
+        org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("24 rows per pass"), e.getMessage());
+    }
+
     static Stream<Arguments> tilingsAndSizes() {
         // 256x256x64: whole tiles for every tiling (blocks of 64 to 256); 260x300x70: inside and edges in m, n
         // and k for every tiling; 130x129x2: edges only, the shortest even k

@@ -316,8 +316,9 @@ public final class GemmKernels {
      */
     public record PairTiling(int warpsM, int warpsN, int warpMTiles, int warpNTiles, int bk) {
         /**
-         * @throws IllegalArgumentException when the work-group cannot load its tiles in whole passes of rows that
-         *     keep the swizzle, has more than 1024 work-items, or needs more than 48 KiB of local memory
+         * @throws IllegalArgumentException when the work-group cannot load its tiles in whole passes of a power of
+         *     two of at least 8 rows (which keep the swizzles and A's row pairing), has more than 1024 work-items,
+         *     or needs more than 48 KiB of local memory
          */
         public PairTiling {
             if (warpsM < 1 || warpsN < 1 || warpMTiles < 1 || warpNTiles < 1 || (bk != 16 && bk != 32)) {
@@ -329,11 +330,12 @@ public final class GemmKernels {
             int rowsPerPass = group / (bk / 2);
             int blockM = warpsM * warpMTiles * 16;
             int blockN = warpsN * warpNTiles * 8;
-            if (group > 1024 || rowsPerPass % 8 != 0 || blockM % rowsPerPass != 0 || blockN % rowsPerPass != 0) {
+            if (group > 1024 || rowsPerPass < 8 || Integer.bitCount(rowsPerPass) != 1 || blockM % rowsPerPass != 0
+                    || blockN % rowsPerPass != 0) {
                 throw new IllegalArgumentException("PairTiling " + warpsM + "x" + warpsN + " warps of " + warpMTiles
                         + "x" + warpNTiles + " fragments, bk " + bk + ": " + group + " work-items load " + rowsPerPass
-                        + " rows per pass, expected at most 1024 work-items and a multiple of 8 rows dividing both "
-                        + "tiles' rows (" + blockM + " and " + blockN + ")");
+                        + " rows per pass, expected at most 1024 work-items and a power of two of at least 8 rows "
+                        + "dividing both tiles' rows (" + blockM + " and " + blockN + ")");
             }
             int bytes = 2 * (blockM + blockN) * bk * 2;
             if (bytes > LOCAL_MEMORY_LIMIT) {
@@ -861,9 +863,13 @@ public final class GemmKernels {
         int bFragment = (warpCol + g) * kp + (mTiles >= 4 ? tq * (kp >> 2) : 2 * tq);
         boolean rowsInside = rowBase + blockM <= m;
         boolean colsInside = colBase + blockN <= n;
-        loadPairs(a, ra, blockM / rowsPerPass, rowsPerPass, rowBase, loadRow, true, m, kPairs, loadCol,
+        // pairedRow(rowsPerPass * e + loadRow) = pairedRow(rowsPerPass * e) + pairedRow(loadRow): rowsPerPass is a
+        // power of two of at least 8, so the two have no bits in common and pairedRow moves bits, never mixes them
+        int aRow0 = rowBase + pairedRow(loadRow);
+        int bRow0 = colBase + loadRow;
+        loadPairs(a, ra, blockM / rowsPerPass, rowsPerPass, aRow0, true, m, kPairs, loadCol,
                 rowsInside && kp <= kPairs);
-        loadPairs(bt, rb, blockN / rowsPerPass, rowsPerPass, colBase, loadRow, false, n, kPairs, loadCol,
+        loadPairs(bt, rb, blockN / rowsPerPass, rowsPerPass, bRow0, false, n, kPairs, loadCol,
                 colsInside && kp <= kPairs);
         storePairs(as, ra, blockM / rowsPerPass, rowsPerPass * kp, aStoreAt);
         storePairs(bs, rb, blockN / rowsPerPass, rowsPerPass * kp, storeAt);
@@ -876,10 +882,10 @@ public final class GemmKernels {
             int bCur = odd * (blockN * kp);
             if (next < kPairs) {
                 // issued now, consumed after the MMAs: the loads' latency hides behind the tensor-core work
-                loadPairs(a, ra, blockM / rowsPerPass, rowsPerPass, rowBase, loadRow, true, m, kPairs,
-                        next + loadCol, rowsInside && next + kp <= kPairs);
-                loadPairs(bt, rb, blockN / rowsPerPass, rowsPerPass, colBase, loadRow, false, n, kPairs,
-                        next + loadCol, colsInside && next + kp <= kPairs);
+                loadPairs(a, ra, blockM / rowsPerPass, rowsPerPass, aRow0, true, m, kPairs, next + loadCol,
+                        rowsInside && next + kp <= kPairs);
+                loadPairs(bt, rb, blockN / rowsPerPass, rowsPerPass, bRow0, false, n, kPairs, next + loadCol,
+                        colsInside && next + kp <= kPairs);
             }
             if (mTiles >= 4) {
                 // 64-row warp tiles: Bt's fragments of the whole k-tile at once, one 128-bit load per 8 columns
@@ -952,20 +958,21 @@ public final class GemmKernels {
     }
 
     /**
-     * Loads one operand's share of a k-tile of int pairs into registers: {@code passes} rows
-     * {@code row0 + rowsPerPass * e}, int column {@code col}; without checks when the whole tile is inside
-     * ({@code inside}), else zero outside.
+     * Loads one operand's share of a k-tile of int pairs into registers: {@code passes} rows, pass e's
+     * {@code row0 + rowsPerPass * e} (A's paired tile: {@code row0 + pairedRow(rowsPerPass * e)}, where
+     * {@code row0} already holds {@code pairedRow(loadRow)}: see {@link PairTiling}), int column {@code col};
+     * without checks when the whole tile is inside ({@code inside}), else zero outside. The per-pass offsets are
+     * constants, so each load's address is one multiply-add from the last.
      */
-    private static void loadPairs(IntArray src, int[] regs, int passes, int rowsPerPass, int row0, int loadRow,
-            boolean paired, int rows, int kp, int col, boolean inside) {
+    private static void loadPairs(IntArray src, int[] regs, int passes, int rowsPerPass, int row0, boolean paired,
+            int rows, int kp, int col, boolean inside) {
         if (inside) {
             for (int e = 0; e < passes; e++) {
-                regs[e] = src.get((row0 + (paired ? pairedRow(e * rowsPerPass + loadRow)
-                        : e * rowsPerPass + loadRow)) * kp + col);
+                regs[e] = src.get((row0 + (paired ? pairedRow(e * rowsPerPass) : e * rowsPerPass)) * kp + col);
             }
         } else {
             for (int e = 0; e < passes; e++) {
-                int row = row0 + (paired ? pairedRow(e * rowsPerPass + loadRow) : e * rowsPerPass + loadRow);
+                int row = row0 + (paired ? pairedRow(e * rowsPerPass) : e * rowsPerPass);
                 regs[e] = row < rows && col < kp ? src.get(row * kp + col) : 0;
             }
         }
