@@ -881,16 +881,17 @@ public final class GemmKernels {
             int odd = tp / kp & 1;
             int aCur = odd * (blockM * kp);
             int bCur = odd * (blockN * kp);
+            if (mTiles >= 4) {
+                // 64-row warp tiles: Bt's fragments of the whole k-tile at once, one 128-bit load per 8 columns,
+                // issued before the next tile's global loads so that their latency overlaps those
+                loadBFragments(bs, bf, bCur + bFragment, nTiles, kp, kp >> 2, 0);
+            }
             if (next < kPairs) {
                 // issued now, consumed after the MMAs: the loads' latency hides behind the tensor-core work
                 loadPairs(a, ra, blockM / rowsPerPass, rowsPerPass, aRow0, true, m, kPairs, next + loadCol,
                         rowsInside && next + kp <= kPairs);
                 loadPairs(bt, rb, blockN / rowsPerPass, rowsPerPass, bRow0, false, n, kPairs, next + loadCol,
                         colsInside && next + kp <= kPairs);
-            }
-            if (mTiles >= 4) {
-                // 64-row warp tiles: Bt's fragments of the whole k-tile at once, one 128-bit load per 8 columns
-                loadBFragments(bs, bf, bCur + bFragment, nTiles, kp, kp >> 2, 0);
             }
             // a loop, not written out: ptxas unrolls it where registers allow
             for (int ks = 0; ks < kp; ks += 8) {
