@@ -220,7 +220,8 @@ public final class GpuKernelBench {
         Method kernel = method(GemmKernels.class, (bf16 ? "mmaGemmBF16" : "mmaGemmF16") + (pairs ? "Pairs" : ""));
         int blockM = pairs ? GemmKernels.PAIR_BLOCK_M : GemmKernels.BLOCK;
         int blockN = pairs ? GemmKernels.PAIR_BLOCK_N : GemmKernels.BLOCK;
-        mmaGemmCase(device, s, bf16, pairs, kernel, new Object[0], GemmKernels.MMA_GROUP_SIZE, blockM, blockN,
+        int group = pairs ? GemmKernels.PAIR_GROUP_SIZE : GemmKernels.MMA_GROUP_SIZE;
+        mmaGemmCase(device, s, bf16, pairs, kernel, new Object[0], group, blockM, blockN,
                 "gemm " + (bf16 ? "bf16" : "f16") + " A*B^T (JIT " + kernel.getName() + ")", Map.of());
     }
 

@@ -122,8 +122,8 @@ public final class DeviceLinear {
         IntArray wp = op.session.intPairs(wOperand);
         op.graph.task("mmaGemm", GemmKernels::mmaGemmBF16Pairs, new KernelContext(), xp, wp, ya, m, out, in);
         op.grid("mmaGemm", Op.grid2D((long) (out + GemmKernels.PAIR_BLOCK_N - 1) / GemmKernels.PAIR_BLOCK_N
-                * GemmKernels.MMA_GROUP_SIZE, (m + GemmKernels.PAIR_BLOCK_M - 1) / GemmKernels.PAIR_BLOCK_M,
-                GemmKernels.MMA_GROUP_SIZE, 1));
+                * GemmKernels.PAIR_GROUP_SIZE, (m + GemmKernels.PAIR_BLOCK_M - 1) / GemmKernels.PAIR_BLOCK_M,
+                GemmKernels.PAIR_GROUP_SIZE, 1));
         return new DeviceTensor[]{xb, wb};
     }
 

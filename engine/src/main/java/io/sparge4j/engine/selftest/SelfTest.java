@@ -451,8 +451,9 @@ public final class SelfTest {
         graph.transferToHost(DataTransferMode.EVERY_EXECUTION, c);
         int blockM = pairs ? GemmKernels.PAIR_BLOCK_M : GemmKernels.BLOCK;
         int blockN = pairs ? GemmKernels.PAIR_BLOCK_N : GemmKernels.BLOCK;
-        TaskProfile p = execute(graph, grid2D((n + blockN - 1) / blockN * GemmKernels.MMA_GROUP_SIZE,
-                (m + blockM - 1) / blockM, GemmKernels.MMA_GROUP_SIZE, 1));
+        int group = pairs ? GemmKernels.PAIR_GROUP_SIZE : GemmKernels.MMA_GROUP_SIZE;
+        TaskProfile p = execute(graph, grid2D((n + blockN - 1) / blockN * group, (m + blockM - 1) / blockM, group,
+                1));
         return new Outcome(c.toHeapArray(), expected, 0, 0, p);
     }
 

@@ -68,8 +68,9 @@ class AsyncPairGemmOpenClTest {
     }
 
     static Stream<Arguments> tiledCases() {
-        // rows per load pass: 16 (the default), 8 (128 work-items, bk 32), 32 (bk 16), 16 (128 work-items, bk 16)
-        List<PairTiling> tilings = List.of(GemmKernels.DEFAULT_PAIR_TILING, new PairTiling(2, 2, 4, 8, 32),
+        // rows per load pass: 8 (the default: 128 work-items, bk 32), 16 (256 work-items, bk 32), 32 (bk 16), 16
+        // (128 work-items, bk 16)
+        List<PairTiling> tilings = List.of(GemmKernels.DEFAULT_PAIR_TILING, new PairTiling(4, 2, 2, 8, 32),
                 new PairTiling(4, 2, 2, 8, 16), new PairTiling(2, 2, 4, 8, 16));
         List<Arguments> out = new ArrayList<>();
         for (PairTiling t : tilings) {

@@ -36,7 +36,7 @@ class GemmKernelsNvccTest {
                 FloatArray.class, int.class, int.class, int.class);
         Object[] args = new Object[m.getParameterCount()];
         args[0] = new KernelContext();
-        GeneratedKernel kernel = KernelJit.shared().compile(m, args, Dialect.CUDA, H200, GemmKernels.MMA_GROUP_SIZE);
+        GeneratedKernel kernel = KernelJit.shared().compile(m, args, Dialect.CUDA, H200, GemmKernels.PAIR_GROUP_SIZE);
         Nvcc.assumePresent();
         Nvcc.KernelResources k = Nvcc.compileCubin(name, kernel.source(), "sm_90").assertCleanCompile()
                 .assertNoSpills(name);

@@ -84,6 +84,9 @@ class KernelJitCompileTest {
     }
 
     static int groupSize(Method m) {
+        if (m.getName().endsWith("Pairs") || m.getName().endsWith("PairsTiled")) {
+            return GemmKernels.PAIR_GROUP_SIZE;
+        }
         return m.getName().startsWith("mmaGemm") ? 256 : m.getName().equals("sgemm") || m.getName().equals("gemmTiled")
                 ? 256 : m.getName().startsWith("mma") || m.getName().equals("softmaxRows") ? 32 : 128;
     }

@@ -15,9 +15,11 @@ import java.util.List;
  * bf16 with f32 accumulation. Row-major, any sizes (edges are guarded; whole tiles skip the checks). Grids:
  * <ul>
  * <li>{@link #sgemm}: 16x16 work-groups over {@code (ceil(n / 128) * 16, ceil(m / 128) * 16)};</li>
- * <li>the MMA GEMMs, {@link #mmaGemmBF16Pairs} and {@link #mmaGemmF16Pairs} (even k, operands as int views;
- * the fast ones) as {@link #mmaGemmBF16} and {@link #mmaGemmF16} (any k, 16-bit loads): 256x1 work-groups over
- * {@code (ceil(n / 128) * 256, ceil(m / 128))};</li>
+ * <li>the MMA GEMMs {@link #mmaGemmBF16} and {@link #mmaGemmF16} (any k, 16-bit loads): 256x1 work-groups
+ * ({@link #MMA_GROUP_SIZE}) over {@code (ceil(n / 128) * 256, ceil(m / 128))};</li>
+ * <li>the fast ones, {@link #mmaGemmBF16Pairs} and {@link #mmaGemmF16Pairs} (even k, operands as int views):
+ * {@link #PAIR_GROUP_SIZE} x 1 (128) work-groups over {@code (ceil(n / PAIR_BLOCK_N) * PAIR_GROUP_SIZE,
+ * ceil(m / PAIR_BLOCK_M))}, blocks of 128x128;</li>
  * <li>{@link #mmaGemmBF16PairsTiled} and {@link #mmaGemmF16PairsTiled}: the pair kernels with their tiling as
  * {@code @Constant}s ({@link PairTiling}, which gives the grid), for timing {@link #PAIR_TILINGS} against each
  * other;</li>
@@ -28,13 +30,9 @@ import java.util.List;
 public final class GemmKernels {
     /** Rows and columns of C per work-group of {@link #sgemm}, {@link #mmaGemmBF16} and {@link #mmaGemmF16}. */
     public static final int BLOCK = 128;
-    /** Rows of C per work-group of {@link #mmaGemmBF16Pairs} and {@link #mmaGemmF16Pairs}. */
-    public static final int PAIR_BLOCK_M = 128;
-    /** Columns of C per work-group of {@link #mmaGemmBF16Pairs} and {@link #mmaGemmF16Pairs}. */
-    public static final int PAIR_BLOCK_N = 128;
     /** Work-group edge of {@link #sgemm}. */
     public static final int SGEMM_GROUP_EDGE = 16;
-    /** Work-group size of all the MMA GEMMs: eight warps. */
+    /** Work-group size of {@link #mmaGemmBF16} and {@link #mmaGemmF16}: eight warps. */
     public static final int MMA_GROUP_SIZE = 256;
 
     private static final int SGEMM_BK = 8;
@@ -49,16 +47,23 @@ public final class GemmKernels {
     /** Row stride of the MMA kernels' local tiles: 8 elements of padding keep fragment loads free of bank conflicts. */
     private static final int MMA_LDS = MMA_BK + 8;
     /**
-     * The pair kernels' default tiling (see {@link PairTiling}): four warps along m by two along n, each owning 32x64
-     * of C as 2x8 accumulator fragments, 32-k tiles. (Eight warps of 64x64 over 128x256 with 16-k tiles measured
-     * 151 TFLOP/s on the H200 against this one's 211: 190 registers allow one work-group per multiprocessor, this
-     * one's 121 two; 124 since A's fragments are 128-bit loads.)
+     * The pair kernels' default tiling (see {@link PairTiling}): two warps along m by two along n, each owning 64x64
+     * of C as 4x8 accumulator fragments, 32-k tiles, four warps per work-group. On the H200 at 4096^3 (issue 4 run
+     * 5) it measured 236.9 TFLOP/s against 209.7 for eight warps of 32x64 (128x128 w4x2), the previous default: a
+     * warp's 64x64 uses each Bt fragment for four MMAs instead of two, so fewer local loads per MMA. 242 registers
+     * (two work-groups per multiprocessor), 32 KiB of local memory.
      */
-    private static final int PAIR_WARPS_M = 4;
+    private static final int PAIR_WARPS_M = 2;
     private static final int PAIR_WARPS_N = 2;
-    private static final int PAIR_WARP_M_TILES = 2;
+    private static final int PAIR_WARP_M_TILES = 4;
     private static final int PAIR_WARP_N_TILES = 8;
     private static final int PAIR_BK = 32;
+    /** Work-group size of {@link #mmaGemmBF16Pairs} and {@link #mmaGemmF16Pairs}: four warps. */
+    public static final int PAIR_GROUP_SIZE = 32 * PAIR_WARPS_M * PAIR_WARPS_N;
+    /** Rows of C per work-group of {@link #mmaGemmBF16Pairs} and {@link #mmaGemmF16Pairs}: 128. */
+    public static final int PAIR_BLOCK_M = PAIR_WARPS_M * PAIR_WARP_M_TILES * 16;
+    /** Columns of C per work-group of {@link #mmaGemmBF16Pairs} and {@link #mmaGemmF16Pairs}: 128. */
+    public static final int PAIR_BLOCK_N = PAIR_WARPS_N * PAIR_WARP_N_TILES * 8;
     /** Local (shared) memory the JIT may give a kernel: CUDA's static limit, also common on OpenCL GPUs. */
     private static final int LOCAL_MEMORY_LIMIT = 48 * 1024;
     private static final int WARP_M_TILES = 2;
@@ -312,8 +317,9 @@ public final class GemmKernels {
      */
     public record PairTiling(int warpsM, int warpsN, int warpMTiles, int warpNTiles, int bk) {
         /**
-         * @throws IllegalArgumentException when the work-group cannot load its tiles in whole passes of rows that
-         *     keep the swizzle, has more than 1024 work-items, or needs more than 48 KiB of local memory
+         * @throws IllegalArgumentException when the work-group cannot load its tiles in whole passes of a power of
+         *     two of at least 8 rows (which keep the swizzles and A's row pairing), has more than 1024 work-items,
+         *     or needs more than 48 KiB of local memory
          */
         public PairTiling {
             if (warpsM < 1 || warpsN < 1 || warpMTiles < 1 || warpNTiles < 1 || (bk != 16 && bk != 32)) {
@@ -325,11 +331,12 @@ public final class GemmKernels {
             int rowsPerPass = group / (bk / 2);
             int blockM = warpsM * warpMTiles * 16;
             int blockN = warpsN * warpNTiles * 8;
-            if (group > 1024 || rowsPerPass % 8 != 0 || blockM % rowsPerPass != 0 || blockN % rowsPerPass != 0) {
+            if (group > 1024 || rowsPerPass < 8 || Integer.bitCount(rowsPerPass) != 1 || blockM % rowsPerPass != 0
+                    || blockN % rowsPerPass != 0) {
                 throw new IllegalArgumentException("PairTiling " + warpsM + "x" + warpsN + " warps of " + warpMTiles
                         + "x" + warpNTiles + " fragments, bk " + bk + ": " + group + " work-items load " + rowsPerPass
-                        + " rows per pass, expected at most 1024 work-items and a multiple of 8 rows dividing both "
-                        + "tiles' rows (" + blockM + " and " + blockN + ")");
+                        + " rows per pass, expected at most 1024 work-items and a power of two of at least 8 rows "
+                        + "dividing both tiles' rows (" + blockM + " and " + blockN + ")");
             }
             int bytes = 2 * (blockM + blockN) * bk * 2;
             if (bytes > LOCAL_MEMORY_LIMIT) {
@@ -375,7 +382,7 @@ public final class GemmKernels {
      */
     public static final List<PairTiling> PAIR_TILINGS = List.of(
             DEFAULT_PAIR_TILING,
-            new PairTiling(2, 2, 4, 8, 32),
+            new PairTiling(4, 2, 2, 8, 32),
             new PairTiling(4, 2, 4, 8, 32),
             new PairTiling(2, 4, 4, 8, 32),
             new PairTiling(4, 2, 2, 8, 16),
@@ -708,11 +715,11 @@ public final class GemmKernels {
      * {@link #mmaGemmBF16} reading both operands as pairs of bf16 in 32-bit words: {@code a} and {@code bt} are
      * int views of the bf16 matrices (e.g. {@code IntArray.fromSegmentShallow(bf16.getSegment())}), element
      * {@code 2p} in the low half of int {@code p}, so {@code k} must be even (for odd {@code k} use
-     * {@link #mmaGemmBF16}). A work-group of eight warps computes 128x128 of C, each warp 32x64 (2x8 accumulator
+     * {@link #mmaGemmBF16}). A work-group of four warps computes 128x128 of C, each warp 64x64 (4x8 accumulator
      * fragments): {@link #DEFAULT_PAIR_TILING}. Whole tiles inside the matrices load without bounds checks; the
      * next k-tile is fetched into registers while the tensor cores work on the current one (two local buffers, one
-     * barrier per tile). Grid as {@link #mmaGemmBF16}: 256x1 work-groups over
-     * {@code (ceil(n / 128) * 256, ceil(m / 128))}.
+     * barrier per tile). Grid: {@link #PAIR_GROUP_SIZE} x 1 (128x1) work-groups over
+     * {@code (ceil(n / PAIR_BLOCK_N) * PAIR_GROUP_SIZE, ceil(m / PAIR_BLOCK_M))}.
      *
      * @param ctx the work-item
      * @param a A as int pairs, row-major m x k/2
@@ -795,7 +802,8 @@ public final class GemmKernels {
     /**
      * Allocates the pair kernels' arrays for a tiling and runs the body. The JIT folds constants through
      * expressions and helper arguments but not through local variables, so every size below is written as an
-     * expression of the tiling's arguments. Rows per load pass: {@code 32 * warpsM * warpsN / (bk / 2)}.
+     * expression of the tiling's arguments. Rows per load pass: {@code 32 * warpsM * warpsN / (bk / 2)}. Bt's
+     * fragments hold every 16-k step of a k-tile ({@code bk / 16} fragments per 8-column tile).
      */
     private static void mmaGemmPairsTiled(KernelContext ctx, IntArray a, IntArray bt, FloatArray c, int m, int n,
             int k, boolean bf16, int warpsM, int warpsN, int mTiles, int nTiles, int bk) {
@@ -803,7 +811,7 @@ public final class GemmKernels {
         int[] bs = ctx.allocateIntLocalArray(2 * (warpsN * nTiles * 8) * (bk / 2));
         float[] acc = new float[mTiles * nTiles * KernelContext.MMA_C_FRAGMENT];
         short[] af = new short[mTiles * KernelContext.MMA_A_FRAGMENT];
-        short[] bf = new short[nTiles * KernelContext.MMA_B_FRAGMENT];
+        short[] bf = new short[nTiles * (bk / 16) * KernelContext.MMA_B_FRAGMENT];
         int[] ra = new int[warpsM * mTiles * 16 / (32 * warpsM * warpsN / (bk / 2))];
         int[] rb = new int[warpsN * nTiles * 8 / (32 * warpsM * warpsN / (bk / 2))];
         mmaGemmPairs(ctx, as, bs, acc, af, bf, ra, rb, a, bt, c, m, n, k, bf16, warpsN, mTiles, nTiles,
@@ -814,6 +822,15 @@ public final class GemmKernels {
      * The pair kernels' body: double-buffered local tiles, register prefetch of the next k-tile. Tiles are
      * {@code blockM} (A) and {@code blockN} (Bt) rows of {@code kp} ints; a load pass covers {@code rowsPerPass}
      * rows, {@code kp} work-items per row.
+     * <p>
+     * With 64-row warp tiles ({@code mTiles >= 4}) the MMAs see k permuted, the same way for A and Bt (so the sums
+     * are unchanged): in a k-tile, the k pairs {@code t} and {@code t + 4} of 16-k step {@code s} of lane
+     * {@code tq = t} are the tile's pairs {@code 4t + 2s} and {@code 4t + 2s + 1} (32-k tiles; {@code 2t} and
+     * {@code 2t + 1} in 16-k tiles). A lane's Bt fragments of every step of a tile are then one run of
+     * {@code kp / 4} ints of its row: Bt's local tile is plain row-major, and each 8-column tile's fragments for the
+     * whole k-tile are one 128-bit local load (64-bit for 16-k tiles), already in MMA register order. 32-row warp
+     * tiles keep k in order and load one step's 64-bit Bt fragments at a time ({@link #pairSlot}), to stay within
+     * their registers. A's tile pairs rows either way (see {@link #pairedSlot}).
      */
     private static void mmaGemmPairs(KernelContext ctx, int[] as, int[] bs, float[] acc, short[] af, short[] bf,
             int[] ra, int[] rb, IntArray a, IntArray bt, FloatArray c, int m, int n, int k, boolean bf16,
@@ -830,45 +847,56 @@ public final class GemmKernels {
         int kPairs = k >> 1;
         int loadRow = tid / kp;
         int loadCol = tid % kp;
-        // Bt: loadRow + rowsPerPass * e keeps loadRow's swizzle (rowsPerPass is a multiple of 8): one slot serves
-        // every row this work-item stores
-        int storeAt = loadRow * kp + pairSlot(loadRow, loadCol, kp);
+        // 64-row warp tiles (mTiles >= 4) see k permuted: Bt row-major, as in memory. 32-row warp tiles keep k in
+        // order, with Bt's pairs t and t + 4 side by side (pairSlot) and one step's 64-bit fragments at a time:
+        // loading both steps' at once there took 157-162 registers instead of 123-128 (one 256-work-item group per
+        // multiprocessor instead of two, and more than 512-work-item groups may have). loadRow + rowsPerPass * e
+        // keeps loadRow's swizzle (rowsPerPass is a multiple of 8): one slot serves every row this work-item stores
+        int storeAt = loadRow * kp + (mTiles >= 4 ? loadCol : pairSlot(loadRow, loadCol, kp));
         // A: pass e loads tile row pairedRow(rowsPerPass * e + loadRow), whose slot is this one plus
         // rowsPerPass * kp * e (see pairedSlot)
-        int aStoreAt = pairedSlot(pairedRow(loadRow), loadCol, kp);
-        // this lane's fragment origins (pairSlot for k pair 2 tq of rows g, g + 8, g + 16, ...: same swizzle; A's
-        // paired rows g and g + 8 of each 16 are one row of 2 kp ints)
-        int swizzle = kp > 8 ? ((g >> 1) & 1) << 3 : 0;
-        int aSwizzle = kp > 8 ? (g & 1) << 3 : 0;
+        int aStoreAt = pairedSlot(pairedRow(loadRow), loadCol, kp, mTiles >= 4);
+        // this lane's fragment origins: A's paired rows g and g + 8 of each 16 are one row of 2 kp ints, its
+        // fragment for step s at 16 (s ^ aSwizzle) + 4 tq; Bt's row g from int tq kp / 4 (permuted k) or 2 tq
+        int aSwizzle = kp > 8 ? g & 1 : 0;
+        int bSwizzle = kp > 8 ? ((g >> 1) & 1) << 3 : 0;
         int aFragment = (warpRow / 2 + g) * (2 * kp) + 4 * tq;
-        int bFragment = (warpCol + g) * kp + 2 * tq;
+        int bFragment = (warpCol + g) * kp + (mTiles >= 4 ? tq * (kp >> 2) : 2 * tq);
         boolean rowsInside = rowBase + blockM <= m;
         boolean colsInside = colBase + blockN <= n;
-        loadPairs(a, ra, blockM / rowsPerPass, rowsPerPass, rowBase, loadRow, true, m, kPairs, loadCol,
+        // pairedRow(rowsPerPass * e + loadRow) = pairedRow(rowsPerPass * e) + pairedRow(loadRow): rowsPerPass is a
+        // power of two of at least 8, so the two have no bits in common and pairedRow moves bits, never mixes them
+        int aRow0 = rowBase + pairedRow(loadRow);
+        int bRow0 = colBase + loadRow;
+        loadPairs(a, ra, blockM / rowsPerPass, rowsPerPass, aRow0, true, m, kPairs, loadCol,
                 rowsInside && kp <= kPairs);
-        loadPairs(bt, rb, blockN / rowsPerPass, rowsPerPass, colBase, loadRow, false, n, kPairs, loadCol,
+        loadPairs(bt, rb, blockN / rowsPerPass, rowsPerPass, bRow0, false, n, kPairs, loadCol,
                 colsInside && kp <= kPairs);
         storePairs(as, ra, blockM / rowsPerPass, rowsPerPass * kp, aStoreAt);
         storePairs(bs, rb, blockN / rowsPerPass, rowsPerPass * kp, storeAt);
         ctx.localBarrier();
         for (int tp = 0; tp < kPairs; tp += kp) {
             int next = tp + kp;
-            // derived from tp (not toggled) so the compiler sees even fragment indices: 64-bit local loads
+            // derived from tp (not toggled) so the compiler sees aligned fragment indices: 128-bit local loads
             int odd = tp / kp & 1;
             int aCur = odd * (blockM * kp);
             int bCur = odd * (blockN * kp);
+            if (mTiles >= 4) {
+                // 64-row warp tiles: Bt's fragments of the whole k-tile at once, one 128-bit load per 8 columns,
+                // issued before the next tile's global loads so that their latency overlaps those
+                loadBFragments(bs, bf, bCur + bFragment, nTiles, kp, kp >> 2, 0);
+            }
             if (next < kPairs) {
                 // issued now, consumed after the MMAs: the loads' latency hides behind the tensor-core work
-                loadPairs(a, ra, blockM / rowsPerPass, rowsPerPass, rowBase, loadRow, true, m, kPairs,
-                        next + loadCol, rowsInside && next + kp <= kPairs);
-                loadPairs(bt, rb, blockN / rowsPerPass, rowsPerPass, colBase, loadRow, false, n, kPairs,
-                        next + loadCol, colsInside && next + kp <= kPairs);
+                loadPairs(a, ra, blockM / rowsPerPass, rowsPerPass, aRow0, true, m, kPairs, next + loadCol,
+                        rowsInside && next + kp <= kPairs);
+                loadPairs(bt, rb, blockN / rowsPerPass, rowsPerPass, bRow0, false, n, kPairs, next + loadCol,
+                        colsInside && next + kp <= kPairs);
             }
-            // a loop, not written out: unrolled, the two steps' fragments of the default tiling take 152
-            // registers, one work-group per multiprocessor instead of two
+            // a loop, not written out: ptxas unrolls it where registers allow
             for (int ks = 0; ks < kp; ks += 8) {
-                pairStep(ctx, as, bs, af, bf, acc, aCur + aFragment + ((ks ^ aSwizzle) << 1),
-                        bCur + bFragment + (ks ^ swizzle), bf16, mTiles, nTiles, kp);
+                pairStep(ctx, as, bs, af, bf, acc, aCur + aFragment + (((ks >> 3) ^ aSwizzle) << 4),
+                        bCur + bFragment + (ks ^ bSwizzle), ks >> 2, bf16, mTiles, nTiles, kp);
             }
             if (next < kPairs) {
                 // the other buffers were last read before the previous barrier
@@ -881,12 +909,28 @@ public final class GemmKernels {
     }
 
     /**
+     * Bt's fragments for each of the warp's 8-column tiles: {@code ints} consecutive ints of row g from
+     * {@code bAt}, which is {@code first} ints into the lane's run of {@code kp / 4} (see {@link #mmaGemmPairs}:
+     * ints 2s and 2s + 1 of the run are step s's fragment). All of the run ({@code ints = kp / 4}, one 128-bit local
+     * load for 32-k tiles) or one step's fragment ({@code ints = 2}, 64-bit). Tile j's step s fragment lands at
+     * {@code (j kp / 4 + 2 s) * 2} either way.
+     */
+    private static void loadBFragments(int[] bs, short[] bf, int bAt, int nTiles, int kp, int ints, int first) {
+        for (int j = 0; j < nTiles; j++) {
+            for (int q = 0; q < ints; q++) {
+                splitPair(bs[bAt + j * 8 * kp + q], bf, (j * (kp >> 2) + first + q) * 2);
+            }
+        }
+    }
+
+    /**
      * One 16-k step of a warp's mTiles x nTiles fragments: A's from its paired tile ({@link #pairedSlot}) at
-     * {@code aAt} (this lane's pair of rows g and g + 8, k pair t, swizzle applied), Bt's from its tile (rows of
-     * {@code kp} ints) at {@code bAt} (row g, k pair t), then the MMAs.
+     * {@code aAt} (this lane's pair of rows g and g + 8, swizzle applied); Bt's, for 64-row warp tiles, already
+     * loaded (step {@code bStep} = 2 s ints into each tile's run), else now from {@code bAt} (row g, pairs t and
+     * t + 4 side by side: {@link #pairSlot}); then the MMAs.
      */
     private static void pairStep(KernelContext ctx, int[] as, int[] bs, short[] af, short[] bf, float[] acc,
-            int aAt, int bAt, boolean bf16, int mTiles, int nTiles, int kp) {
+            int aAt, int bAt, int bStep, boolean bf16, int mTiles, int nTiles, int kp) {
         for (int i = 0; i < mTiles; i++) {
             // the fragment's four registers lie side by side in its order (pairedSlot): one 128-bit load, and the
             // MMA takes the loaded registers as they are (rows g and g + 8 apart took four moves per MMA)
@@ -897,16 +941,14 @@ public final class GemmKernels {
             splitPair(as[at + 2], af, f + 4);
             splitPair(as[at + 3], af, f + 6);
         }
-        for (int j = 0; j < nTiles; j++) {
-            int at = bAt + j * 8 * kp;
-            int f = j * KernelContext.MMA_B_FRAGMENT;
-            splitPair(bs[at], bf, f);
-            splitPair(bs[at + 1], bf, f + 2);
+        if (mTiles < 4) {
+            // 32-row warp tiles: one step's fragments at a time, one 64-bit load each, as step 0's of the run
+            loadBFragments(bs, bf, bAt, nTiles, kp, 2, 0);
         }
         for (int i = 0; i < mTiles; i++) {
             for (int j = 0; j < nTiles; j++) {
                 int fa = i * KernelContext.MMA_A_FRAGMENT;
-                int fb = j * KernelContext.MMA_B_FRAGMENT;
+                int fb = (j * (kp >> 2) + (mTiles < 4 ? 0 : bStep)) * 2;
                 int fc = (i * nTiles + j) * KernelContext.MMA_C_FRAGMENT;
                 if (bf16) {
                     ctx.mmaBF16(af, fa, bf, fb, acc, fc);
@@ -918,20 +960,21 @@ public final class GemmKernels {
     }
 
     /**
-     * Loads one operand's share of a k-tile of int pairs into registers: {@code passes} rows
-     * {@code row0 + rowsPerPass * e}, int column {@code col}; without checks when the whole tile is inside
-     * ({@code inside}), else zero outside.
+     * Loads one operand's share of a k-tile of int pairs into registers: {@code passes} rows, pass e's
+     * {@code row0 + rowsPerPass * e} (A's paired tile: {@code row0 + pairedRow(rowsPerPass * e)}, where
+     * {@code row0} already holds {@code pairedRow(loadRow)}: see {@link PairTiling}), int column {@code col};
+     * without checks when the whole tile is inside ({@code inside}), else zero outside. The per-pass offsets are
+     * constants, so each load's address is one multiply-add from the last.
      */
-    private static void loadPairs(IntArray src, int[] regs, int passes, int rowsPerPass, int row0, int loadRow,
-            boolean paired, int rows, int kp, int col, boolean inside) {
+    private static void loadPairs(IntArray src, int[] regs, int passes, int rowsPerPass, int row0, boolean paired,
+            int rows, int kp, int col, boolean inside) {
         if (inside) {
             for (int e = 0; e < passes; e++) {
-                regs[e] = src.get((row0 + (paired ? pairedRow(e * rowsPerPass + loadRow)
-                        : e * rowsPerPass + loadRow)) * kp + col);
+                regs[e] = src.get((row0 + (paired ? pairedRow(e * rowsPerPass) : e * rowsPerPass)) * kp + col);
             }
         } else {
             for (int e = 0; e < passes; e++) {
-                int row = row0 + (paired ? pairedRow(e * rowsPerPass + loadRow) : e * rowsPerPass + loadRow);
+                int row = row0 + (paired ? pairedRow(e * rowsPerPass) : e * rowsPerPass);
                 regs[e] = row < rows && col < kp ? src.get(row * kp + col) : 0;
             }
         }
@@ -948,23 +991,29 @@ public final class GemmKernels {
 
     /**
      * Where k pair {@code p} of tile row {@code row} sits in A's paired tile: rows r and r + 8 of every 16 (r < 8)
-     * form one row of {@code 2 kp} ints, and within each 16 k the four ints of an MMA A fragment (rows r and r + 8,
-     * pairs t and t + 4) lie side by side in fragment order: (r, t) (r + 8, t) (r, t + 4) (r + 8, t + 4), t = 0..3.
-     * With 32-k tiles odd paired rows swap their two 16-k halves, so the 128-bit loads of a quarter warp (two paired
-     * rows) cover all banks; 16-k paired rows of 64 bytes cover them unswizzled.
+     * form one row of {@code 2 kp} ints, and the four ints of each MMA A fragment lie side by side in fragment
+     * order: for lane t of step s, (r, t) (r + 8, t) (r, t + 4) (r + 8, t + 4) in the MMA's k pairs, at
+     * {@code 16 s + 4 t}. The MMA's pairs t and t + 4 of step s are the tile's pairs {@code 8s + t} and
+     * {@code 8s + t + 4}, or, {@code permuted} (see {@link #mmaGemmPairs}), {@code 4t + 2s} and {@code 4t + 2s + 1}
+     * (32-k tiles; {@code 2t} and {@code 2t + 1} in 16-k tiles). With 32-k tiles odd paired rows swap their two
+     * steps, so the 128-bit loads of a quarter warp (two paired rows) cover all banks; 16-k paired rows of 64 bytes
+     * cover them unswizzled. A warp's stores (two load rows, r and r + 8, of 16 pairs) fill one paired row.
      */
-    private static int pairedSlot(int row, int p, int kp) {
+    private static int pairedSlot(int row, int p, int kp, boolean permuted) {
         int paired = (row >> 4) * 8 + (row & 7);
         int swizzle = kp > 8 ? paired & 1 : 0;
-        return paired * 2 * kp + (((p >> 3) ^ swizzle) << 4) + ((p & 3) << 2) + (((p >> 2) & 1) << 1)
-                + ((row >> 3) & 1);
+        int t = permuted ? (kp > 8 ? p >> 2 : p >> 1) : p & 3;
+        int high = permuted ? p & 1 : (p >> 2) & 1;
+        int step = permuted ? (kp > 8 ? (p >> 1) & 1 : 0) : p >> 3;
+        return paired * 2 * kp + ((step ^ swizzle) << 4) + (t << 2) + (high << 1) + ((row >> 3) & 1);
     }
 
     /**
-     * Where k pair {@code p} of tile row {@code row} (rows of {@code kp} ints) sits within the row: within each
-     * group of 8 pairs (16 k) the order is 0 4 1 5 2 6 3 7, so the pairs t and t + 4 that an MMA fragment takes lie
-     * side by side; with rows of 16 ints, rows 2 and 3 of every 4 swap the two groups, so the four rows a
-     * half-warp's 64-bit loads touch cover all banks; rows of 8 ints (a 16-k tile) cover them unswizzled.
+     * Where k pair {@code p} of tile row {@code row} (rows of {@code kp} ints) sits within Bt's row when k is not
+     * permuted (32-row warp tiles): within each group of 8 pairs (16 k) the order is 0 4 1 5 2 6 3 7, so the pairs t
+     * and t + 4 that an MMA fragment takes lie side by side; with rows of 16 ints, rows 2 and 3 of every 4 swap the
+     * two groups, so the four rows a half-warp's 64-bit loads touch cover all banks; rows of 8 ints (a 16-k tile)
+     * cover them unswizzled.
      */
     private static int pairSlot(int row, int p, int kp) {
         int swizzle = kp > 8 ? ((row >> 1) & 1) << 3 : 0;
