@@ -27,6 +27,10 @@ public final class BlockMaskTasks {
     public final ByteArray keep;
     /** Kept blocks per row (heads * nq). */
     public final IntArray counts;
+    /** Keep flags as bits (heads * nq, ceil(nk / 32)): bit {@code j % 32} of word {@code j / 32}. */
+    public final IntArray keepBits;
+    /** Kept blocks per selection work-group of {@link BlockSelectKernels#ROWS_PER_GROUP} rows. */
+    public final IntArray groupTotals;
     /** CSR offsets per row (heads * nq + 1). */
     public final IntArray rowStart;
     /** Kept key blocks, row after row, ascending (capacity heads * nq * nk). */
@@ -77,7 +81,8 @@ public final class BlockMaskTasks {
         if (nk > BlockSelectKernels.MAX_KEY_BLOCKS) {
             throw new IllegalArgumentException("BlockMaskTasks: " + nk + " key blocks (tokens " + tokens
                     + " / keyBlock " + keyBlock + "), expected at most " + BlockSelectKernels.MAX_KEY_BLOCKS
-                    + " (the selection sorts a row in local memory); use larger key blocks");
+                    + " (the selection's index bisection and the lists' two bitmap words per lane); use larger key"
+                    + " blocks");
         }
         if ((long) heads * tokens * d > Integer.MAX_VALUE || (long) heads * nq * nk > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("BlockMaskTasks: heads * tokens * d = " + (long) heads * tokens * d
@@ -91,6 +96,8 @@ public final class BlockMaskTasks {
         probs = new FloatArray(rows * nk);
         keep = new ByteArray(rows * nk);
         counts = new IntArray(rows);
+        keepBits = new IntArray(rows * ((nk + BlockSelectKernels.WARP - 1) / BlockSelectKernels.WARP));
+        groupTotals = new IntArray((rows + BlockSelectKernels.ROWS_PER_GROUP - 1) / BlockSelectKernels.ROWS_PER_GROUP);
         rowStart = new IntArray(rows + 1);
         rowBlocks = new IntArray(rows * nk);
         colCounts = new IntArray(columns);
@@ -230,8 +237,8 @@ public final class BlockMaskTasks {
     }
 
     /**
-     * Adds the selection and the lists ({@code <prefix>Select}, {@code ScanRows}, {@code FillRows},
-     * {@code CountCols}, {@code ScanCols}, {@code FillCols}) reading {@link #probs}. Modes: dense
+     * Adds the selection and the lists ({@code <prefix>Select}: keep flags, bitmap and counts per row;
+     * {@code <prefix>Lists}: both CSR lists) reading {@link #probs}. Modes: dense
      * {@code topk = keyBlocks(), topp = 0}; Top-k {@code topk = BlockSelector.topkCount(k, nk), topp = 0}; Top-p
      * {@code topk = 0, topp = p}; hybrid both.
      *
@@ -251,27 +258,18 @@ public final class BlockMaskTasks {
                     + ", expected a finite value >= 0");
         }
         long pBits = Double.doubleToRawLongBits(topp + 0.0);
+        long pCeil = BlockSelectKernels.pCeil(topp);
         String g = graph.getTaskGraphName() + ".";
         int rows = rows();
-        int columns = columns();
-        graph.task(prefix + "Select", BlockSelectKernels::selectBlocks, new KernelContext(), probs, keep, counts, nk,
-                        topk, pBits)
-                .task(prefix + "ScanRows", BlockListKernels::exclusiveScan, new KernelContext(), counts, rowStart, rows)
-                .task(prefix + "FillRows", BlockListKernels::fillRowBlocks, new KernelContext(), keep, rowStart,
-                        rowBlocks, nk)
-                .task(prefix + "CountCols", BlockListKernels::countColumns, new KernelContext(), keep, colCounts, heads,
-                        nq, nk)
-                .task(prefix + "ScanCols", BlockListKernels::exclusiveScan, new KernelContext(), colCounts, colStart,
-                        columns)
-                .task(prefix + "FillCols", BlockListKernels::fillColumnBlocks, new KernelContext(), keep, colStart,
-                        colBlocks, heads, nq, nk);
-        grids.setWorkerGrid(g + prefix + "Select", grid(rows * BlockSelectKernels.GROUP, BlockSelectKernels.GROUP));
-        grids.setWorkerGrid(g + prefix + "ScanRows", grid(BlockListKernels.GROUP, BlockListKernels.GROUP));
-        grids.setWorkerGrid(g + prefix + "FillRows", grid(rows * BlockListKernels.GROUP, BlockListKernels.GROUP));
-        int columnItems = BlockListKernels.columnGroups(columns) * BlockListKernels.GROUP;
-        grids.setWorkerGrid(g + prefix + "CountCols", grid(columnItems, BlockListKernels.GROUP));
-        grids.setWorkerGrid(g + prefix + "ScanCols", grid(BlockListKernels.GROUP, BlockListKernels.GROUP));
-        grids.setWorkerGrid(g + prefix + "FillCols", grid(columnItems, BlockListKernels.GROUP));
+        graph.task(prefix + "Select", BlockSelectKernels::selectRows, new KernelContext(), probs, keep, keepBits,
+                        counts, groupTotals, rows, nk, topk, pBits, pCeil)
+                .task(prefix + "Lists", BlockListKernels::buildLists, new KernelContext(), keepBits, counts,
+                        groupTotals, rowStart, rowBlocks, colCounts, colStart, colBlocks, heads, nq, nk);
+        int selectGroups = groupTotals.getSize();
+        grids.setWorkerGrid(g + prefix + "Select", grid(selectGroups * BlockSelectKernels.GROUP,
+                BlockSelectKernels.GROUP));
+        grids.setWorkerGrid(g + prefix + "Lists", grid(BlockListKernels.groups(heads, nq, nk)
+                * BlockListKernels.GROUP, BlockListKernels.GROUP));
         return graph;
     }
 

@@ -1,112 +1,335 @@
 package io.sparge4j.kernels.attention;
 
 import io.sparge4j.kernels.KernelContext;
+import io.sparge4j.kernels.KernelMath;
 import io.sparge4j.kernels.types.arrays.ByteArray;
 import io.sparge4j.kernels.types.arrays.FloatArray;
 import io.sparge4j.kernels.types.arrays.IntArray;
 
 /**
- * SpargeAttention2's per-row block selection on the device, exactly as the CPU's {@code BlockSelector}: each row
- * of the pooled map is sorted by descending probability (ties: lower block index first, comparing the float bits
- * of {@code p + 0.0f} like {@code PooledAttentionMap}); Top-k keeps the first {@code topk} entries, Top-p the
- * shortest prefix whose float64 running sum reaches p (the crossing entry kept, at least one, all when p &gt;= 1);
- * hybrid keeps the longer of the two prefixes, which is their union.
+ * SpargeAttention2's per-row block selection on the device, exactly as the CPU's {@code BlockSelector}: the row of
+ * the pooled map in descending order of probability (ties: lower block index first, comparing the float bits of
+ * {@code p + 0.0f} like {@code PooledAttentionMap}); Top-k keeps the first {@code topk} entries, Top-p the shortest
+ * prefix whose float64 running sum reaches p (the crossing entry kept, at least one, all when p &gt;= 1); hybrid
+ * keeps the longer of the two prefixes, which is their union.
  *
- * <p>The float64 running sum is computed with integer arithmetic on IEEE-754 bit patterns (round to nearest
- * even, exactly what {@code double +} does), so that devices without fp64 give the CPU's very answer.
+ * <p>No sort: a kept prefix of that order is the set {@code key > T, or key == T and index < I} for a threshold key T
+ * and an index bound I, found by bisection with one sub-group (warp) per row. Top-k needs counts only. Top-p needs
+ * the float64 running sums, which depend on the order of the additions in general; but when every summed entry is
+ * at least 2^-29 and the sum below 2 every prefix sum is a multiple of 2^-52 below 2, so float64 holds it exactly,
+ * in any order: then the bisection compares exact fixed-point masses (units of 2^-52) with
+ * {@code ceil(p * 2^52)}. Rows outside that range (tiny or huge entries) take an exact fallback that extracts the
+ * entries one by one in order and adds them as Java's {@code double +} does, with integer arithmetic on IEEE-754
+ * bit patterns (round to nearest even), so that devices without fp64 give the CPU's very answer.
  *
  * <p>How the modes map onto the arguments: dense {@code topk = nk, pBits = 0}; Top-k {@code topk =
  * BlockSelector.topkCount(k, nk), pBits = 0}; Top-p {@code topk = 0, pBits = Double.doubleToRawLongBits(p)};
- * hybrid {@code topk = topkCount(k, nk), pBits = doubleToRawLongBits(p)}.
+ * hybrid {@code topk = topkCount(k, nk), pBits = doubleToRawLongBits(p)}; {@code pCeil} is {@link #pCeil}(p).
  */
 public final class BlockSelectKernels {
-    /** Work-group size: launch {@code rows * GROUP} work-items in groups of {@code GROUP}. */
+    /** Work-group size: {@link #ROWS_PER_GROUP} sub-groups of {@link #WARP}. */
     public static final int GROUP = 256;
-    /** Most key blocks per row: the row is bitonic-sorted in local arrays of this many entries (16 KiB). */
+    /** Sub-group width the kernel is written for: one row per sub-group. */
+    public static final int WARP = 32;
+    /** Rows per work-group. */
+    public static final int ROWS_PER_GROUP = GROUP / WARP;
+    /** Most key blocks per row (the index bisection takes 11 steps, the list kernel two bitmap words per lane). */
     public static final int MAX_KEY_BLOCKS = 2048;
 
     private static final long FRACTION = 0xFFFFFFFFFFFFFL;
     private static final long HIDDEN = 1L << 52;
     /** Bits of 1.0: a Top-p threshold at or above it keeps the whole row. */
     private static final long ONE_BITS = 0x3FF0000000000000L;
+    /** Bits of 2^-29, the smallest entry the exact fixed-point masses hold (its last bit is 2^-52). */
+    private static final int LOW_KEY = 0x31000000;
+    /** Bits of 2.0f: entries from here on make the fixed-point masses inexact. */
+    private static final int TWO_KEY = 0x40000000;
+    /** One past the bits of the largest finite float. */
+    private static final int FINITE_END = 0x7F800001;
+    /** Masses (in units of 2^-52) from here on are 2 or more: float64 sums could round. */
+    private static final long EXACT_LIMIT = 1L << 53;
+    /** Bisection steps over keys: enough for {@code FINITE_END < 2^31}. */
+    private static final int KEY_STEPS = 31;
+    /** Bisection steps over indices: {@code 2^11 = MAX_KEY_BLOCKS}. */
+    private static final int INDEX_STEPS = 11;
+    /** Bits per chunk of a mass summed across a sub-group as floats: 32 lanes x 2^18 stay exact below 2^24. */
+    private static final int CHUNK_BITS = 18;
+    private static final long CHUNK_MASK = (1L << CHUNK_BITS) - 1;
 
     private BlockSelectKernels() {
     }
 
     /**
-     * One work-group of {@link #GROUP} per row: a bitonic sort of (probability bits, block index) in local memory
-     * padded to a power of two (each work-item takes whole compare-exchange pairs, so no lane idles), then one work-item walks the sorted row for the Top-p count, then every entry's
-     * keep flag is written. Launch: 1D grid of {@code rows * GROUP}, local size {@link #GROUP};
+     * The {@code pCeil} argument of {@link #selectRows}: {@code ceil(p * 2^52)} for {@code 0 < p < 1}, else 0.
+     *
+     * @param p the Top-p threshold
+     * @return p in units of 2^-52, rounded up
+     */
+    public static long pCeil(double p) {
+        return p > 0 && p < 1 ? (long) Math.ceil(Math.scalb(p, 52)) : 0L;
+    }
+
+    /**
+     * One sub-group of {@link #WARP} work-items per row, {@link #ROWS_PER_GROUP} rows per work-group: the threshold
+     * (T, I) of the row's kept prefix by bisection (31 key steps, then 11 index steps among the entries equal to T),
+     * each step one pass over the row (lane-strided, coalesced) and sub-group sums; rows that need the exact
+     * fallback (see the class comment) then extract entries in order, the whole group looping while any of its rows
+     * does. Writes the keep flags, the keep bitmap (bit {@code j % 32} of word {@code j / 32}), the row's count and
+     * the group's total count (for {@link BlockListKernels#buildLists}). Every work-item reaches every barrier and
+     * sub-group call. Launch: 1D grid {@code ceil(rows / ROWS_PER_GROUP) * GROUP}, local size {@link #GROUP};
      * {@code nk <= MAX_KEY_BLOCKS}.
      *
      * @param ctx the work-item
      * @param probs the pooled map (rows, nk), non-negative and finite
      * @param keep output (rows, nk): 1 where the block is kept, else 0
+     * @param keepBits output (rows, ceil(nk / 32)): the keep flags as bits
      * @param counts output (rows): kept blocks per row
+     * @param groupTotals output (ceil(rows / ROWS_PER_GROUP)): kept blocks per work-group
+     * @param rows rows of the map
      * @param nk key blocks per row
      * @param topk Top-k count (0 for Top-p alone)
      * @param pBits {@code Double.doubleToRawLongBits(p)} of the Top-p threshold (0 for Top-k alone or dense)
+     * @param pCeil {@link #pCeil}(p)
      */
-    public static void selectBlocks(KernelContext ctx, FloatArray probs, ByteArray keep, IntArray counts, int nk,
-            int topk, long pBits) {
-        int[] keys = ctx.allocateIntLocalArray(MAX_KEY_BLOCKS);
-        int[] index = ctx.allocateIntLocalArray(MAX_KEY_BLOCKS);
-        int[] kept = ctx.allocateIntLocalArray(1);
+    public static void selectRows(KernelContext ctx, FloatArray probs, ByteArray keep, IntArray keepBits,
+            IntArray counts, IntArray groupTotals, int rows, int nk, int topk, long pBits, long pCeil) {
+        int[] flags = ctx.allocateIntLocalArray(ROWS_PER_GROUP);
+        int[] bestKey = ctx.allocateIntLocalArray(GROUP);
+        int[] bestIndex = ctx.allocateIntLocalArray(GROUP);
         int lid = ctx.localIdx;
-        int row = ctx.groupIdx;
+        int warp = lid / WARP;
+        int lane = lid % WARP;
+        int wanted = ctx.groupIdx * ROWS_PER_GROUP + warp;
+        boolean live = wanted < rows;
+        // a sub-group past the last row repeats the last row, so that it reaches the same calls, and writes nothing
+        int row = live ? wanted : rows - 1;
         int base = row * nk;
-        int size = 1;
-        while (size < nk) {
-            size *= 2;
-        }
-        for (int e = lid; e < size; e += GROUP) {
-            // Non-negative floats order like their bits; padding (-1) sorts after every real entry.
-            keys[e] = e < nk ? orderBits(probs.get(base + e)) : -1;
-            index[e] = e;
-        }
-        ctx.localBarrier();
-        for (int k = 2; k <= size; k *= 2) {
-            for (int j = k / 2; j > 0; j /= 2) {
-                // one work-item per compared pair (e, e + j), e with bit j clear: every lane busy, half the trips
-                for (int pair = lid; pair < size / 2; pair += GROUP) {
-                    int e = ((pair & ~(j - 1)) << 1) | (pair & (j - 1));
-                    int partner = e + j;
-                    int ke = keys[e];
-                    int kp = keys[partner];
-                    int ie = index[e];
-                    int ip = index[partner];
-                    boolean inOrder = ke > kp || (ke == kp && ie < ip);
-                    boolean ascendingRun = (e & k) == 0;
-                    if (ascendingRun != inOrder) {
-                        keys[e] = kp;
-                        keys[partner] = ke;
-                        index[e] = ip;
-                        index[partner] = ie;
-                    }
+        int need = topk > 1 ? topk : 1;
+        boolean all = need >= nk || pBits >= ONE_BITS;
+        boolean usesP = pBits != 0L && !all;
+
+        // Keys: the largest T whose set {key >= T} has at least `need` entries and, with p, at least p's mass.
+        int large = warpSum(ctx, countAtLeast(probs, base, nk, lane, TWO_KEY));
+        int lo = usesP ? LOW_KEY : 0;
+        int hi = usesP ? TWO_KEY : FINITE_END;
+        for (int step = 0; step < KEY_STEPS; step++) {
+            int mid = lo + (hi - lo) / 2;
+            int count = 0;
+            long mass = 0L;
+            for (int j = lane; j < nk; j += WARP) {
+                int key = orderBits(probs.get(base + j));
+                if (key >= mid) {
+                    count++;
+                    mass += fixedPoint(key);
                 }
-                ctx.localBarrier();
+            }
+            count = warpSum(ctx, count);
+            mass = warpMass(ctx, mass);
+            if (count >= need && (!usesP || mass >= pCeil)) {
+                lo = mid;
+            } else {
+                hi = mid;
             }
         }
+        int threshold = lo;
+        int atLeast = 0;
+        int above = 0;
+        long massAbove = 0L;
+        for (int j = lane; j < nk; j += WARP) {
+            int key = orderBits(probs.get(base + j));
+            if (key >= threshold) {
+                atLeast++;
+            }
+            if (key > threshold) {
+                above++;
+                massAbove += fixedPoint(key);
+            }
+        }
+        atLeast = warpSum(ctx, atLeast);
+        above = warpSum(ctx, above);
+        massAbove = warpMass(ctx, massAbove);
+        long unit = fixedPoint(threshold);
+        long massAtLeast = massAbove + (atLeast - above) * unit;
+        boolean exact = large == 0 && atLeast >= need && massAtLeast >= pCeil && massAtLeast < EXACT_LIMIT;
+        boolean fallback = usesP && !exact;
+        // How many entries equal to T are kept: what Top-k still lacks, or what p's mass still lacks.
+        int take = need - above;
+        if (usesP && exact && massAbove < pCeil) {
+            long units = (pCeil - massAbove + unit - 1) / unit;
+            take = units > take ? (int) units : take;
+        }
+        // Indices: the smallest I with `take` entries equal to T below it.
+        int ilo = 0;
+        int ihi = nk;
+        for (int step = 0; step < INDEX_STEPS; step++) {
+            int mid = (ilo + ihi) / 2;
+            int ties = 0;
+            for (int j = lane; j < mid; j += WARP) {
+                if (orderBits(probs.get(base + j)) == threshold) {
+                    ties++;
+                }
+            }
+            ties = warpSum(ctx, ties);
+            if (ties >= take) {
+                ihi = mid;
+            } else {
+                ilo = mid;
+            }
+        }
+        int bound = ihi;
+        int kept = above + take;
+        if (all) {
+            threshold = -1;
+            bound = 0;
+            kept = nk;
+        }
+
+        // The exact fallback: the next entry in order is the sub-group's largest below the last one taken.
+        if (lane == 0) {
+            flags[warp] = fallback ? 1 : 0;
+        }
+        ctx.localBarrier();
+        int any = anyFlag(flags);
+        ctx.localBarrier();
+        boolean active = fallback;
+        int lastKey = Integer.MAX_VALUE;
+        int lastIndex = -1;
+        int taken = 0;
+        long sum = 0L;
+        while (any != 0) {
+            int bk = -1;
+            int bi = nk;
+            for (int j = lane; j < nk; j += WARP) {
+                int key = orderBits(probs.get(base + j));
+                if ((key < lastKey || (key == lastKey && j > lastIndex)) && (key > bk || (key == bk && j < bi))) {
+                    bk = key;
+                    bi = j;
+                }
+            }
+            bestKey[lid] = bk;
+            bestIndex[lid] = bi;
+            ctx.localBarrier();
+            int wk = -1;
+            int wi = nk;
+            for (int l = 0; l < WARP; l++) {
+                int k2 = bestKey[warp * WARP + l];
+                int i2 = bestIndex[warp * WARP + l];
+                if (k2 > wk || (k2 == wk && i2 < wi)) {
+                    wk = k2;
+                    wi = i2;
+                }
+            }
+            if (active) {
+                taken++;
+                sum = addNonNegative(sum, floatToDoubleBits(wk));
+                lastKey = wk;
+                lastIndex = wi;
+                if (taken >= nk || (taken >= need && sum >= pBits)) {
+                    active = false;
+                    threshold = wk;
+                    bound = wi + 1;
+                    kept = taken;
+                }
+            }
+            ctx.localBarrier();
+            if (lane == 0) {
+                flags[warp] = active ? 1 : 0;
+            }
+            ctx.localBarrier();
+            any = anyFlag(flags);
+        }
+
+        for (int j = lane; j < nk; j += WARP) {
+            int key = orderBits(probs.get(base + j));
+            if (live) {
+                keep.set(base + j, key > threshold || (key == threshold && j < bound) ? (byte) 1 : (byte) 0);
+            }
+        }
+        int words = (nk + WARP - 1) / WARP;
+        for (int w = lane; w < words; w += WARP) {
+            int bits = 0;
+            int first = w * WARP;
+            int end = KernelMath.min(WARP, nk - first);
+            for (int b = 0; b < end; b++) {
+                int key = orderBits(probs.get(base + first + b));
+                if (key > threshold || (key == threshold && first + b < bound)) {
+                    bits |= 1 << b;
+                }
+            }
+            if (live) {
+                keepBits.set(row * words + w, bits);
+            }
+        }
+        if (live && lane == 0) {
+            counts.set(row, kept);
+        }
+        ctx.localBarrier();
+        if (lane == 0) {
+            flags[warp] = live ? kept : 0;
+        }
+        ctx.localBarrier();
         if (lid == 0) {
-            int toppCount = nk;
-            if (pBits < ONE_BITS) {
-                long mass = 0L;
-                int e = 0;
-                while (e < nk && mass < pBits) {
-                    mass = addNonNegative(mass, floatToDoubleBits(keys[e]));
-                    e++;
-                }
-                toppCount = e < 1 ? 1 : e;
+            int total = 0;
+            for (int w = 0; w < ROWS_PER_GROUP; w++) {
+                total += flags[w];
             }
-            int count = topk > toppCount ? topk : toppCount;
-            kept[0] = count < nk ? count : nk;
-            counts.set(row, kept[0]);
+            groupTotals.set(ctx.groupIdx, total);
         }
-        ctx.localBarrier();
-        int count = kept[0];
-        for (int e = lid; e < nk; e += GROUP) {
-            keep.set(base + index[e], e < count ? (byte) 1 : (byte) 0);
+    }
+
+    /** Whether any of the group's rows raised its flag (every work-item reads all of them). */
+    private static int anyFlag(int[] flags) {
+        int any = 0;
+        for (int w = 0; w < ROWS_PER_GROUP; w++) {
+            any |= flags[w];
         }
+        return any;
+    }
+
+    /** This lane's entries with a key of at least {@code threshold}. */
+    private static int countAtLeast(FloatArray probs, int base, int nk, int lane, int threshold) {
+        int count = 0;
+        for (int j = lane; j < nk; j += WARP) {
+            if (orderBits(probs.get(base + j)) >= threshold) {
+                count++;
+            }
+        }
+        return count;
+    }
+
+    /** The sub-group's sum of small non-negative ints (below 2^24 in all), the same on every lane. */
+    private static int warpSum(KernelContext ctx, int value) {
+        float s = value;
+        for (int m = 1; m < WARP; m *= 2) {
+            s += ctx.simdShuffleXor(s, m);
+        }
+        return (int) s;
+    }
+
+    /**
+     * The sub-group's sum of fixed-point masses, exact: each lane's value (clamped below 2^54, which is past
+     * {@link #EXACT_LIMIT} anyway) goes as three 18-bit chunks, each summed as exact floats.
+     */
+    private static long warpMass(KernelContext ctx, long value) {
+        long v = value < (1L << 54) ? value : (1L << 54) - 1;
+        long s0 = warpSum(ctx, (int) (v & CHUNK_MASK));
+        long s1 = warpSum(ctx, (int) ((v >>> CHUNK_BITS) & CHUNK_MASK));
+        long s2 = warpSum(ctx, (int) (v >>> (2 * CHUNK_BITS)));
+        return s0 + (s1 << CHUNK_BITS) + (s2 << (2 * CHUNK_BITS));
+    }
+
+    /**
+     * An entry in units of 2^-52, exact for keys in {@code [LOW_KEY, TWO_KEY)}; 0 below (never summed where it
+     * counts), 2^53 from 2 on (such rows take the fallback).
+     */
+    private static long fixedPoint(int key) {
+        long r = 0L;
+        if (key >= TWO_KEY) {
+            r = EXACT_LIMIT;
+        } else if (key >= LOW_KEY) {
+            r = ((long) ((key & 0x7fffff) | 0x800000)) << ((key >>> 23) - 98);
+        }
+        return r;
     }
 
     /**
