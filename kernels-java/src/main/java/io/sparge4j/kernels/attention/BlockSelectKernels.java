@@ -14,7 +14,7 @@ import io.sparge4j.kernels.types.arrays.IntArray;
  * keeps the longer of the two prefixes, which is their union.
  *
  * <p>No sort: a kept prefix of that order is the set {@code key > T, or key == T and index < I} for a threshold key T
- * and an index bound I, found by bisection with one sub-group (warp) per row. Top-k needs counts only. Top-p needs
+ * and an index bound I, found by bisection with 32 work-items per row (sums through local memory). Top-k needs counts only. Top-p needs
  * the float64 running sums, which depend on the order of the additions in general; but when every summed entry is
  * at least 2^-29 and the sum below 2 every prefix sum is a multiple of 2^-52 below 2, so float64 holds it exactly,
  * in any order: then the bisection compares exact fixed-point masses (units of 2^-52) with
@@ -52,7 +52,7 @@ public final class BlockSelectKernels {
     private static final int KEY_STEPS = 31;
     /** Bisection steps over indices: {@code 2^11 = MAX_KEY_BLOCKS}. */
     private static final int INDEX_STEPS = 11;
-    /** Bits per chunk of a mass summed across a sub-group as floats: 32 lanes x 2^18 stay exact below 2^24. */
+    /** Bits per chunk of a mass summed across a sub-group as ints: 32 lanes x 2^18 stay below 2^23. */
     private static final int CHUNK_BITS = 18;
     private static final long CHUNK_MASK = (1L << CHUNK_BITS) - 1;
 
@@ -72,7 +72,8 @@ public final class BlockSelectKernels {
     /**
      * One sub-group of {@link #WARP} work-items per row, {@link #ROWS_PER_GROUP} rows per work-group: the threshold
      * (T, I) of the row's kept prefix by bisection (31 key steps, then 11 index steps among the entries equal to T),
-     * each step one pass over the row (lane-strided, coalesced) and sub-group sums; rows that need the exact
+     * each step one pass over the row (lane-strided, coalesced) and sums over the 32 work-items in local memory;
+     * rows that need the exact
      * fallback (see the class comment) then extract entries in order, the whole group looping while any of its rows
      * does. Writes the keep flags, the keep bitmap (bit {@code j % 32} of word {@code j / 32}), the row's count and
      * the group's total count (for {@link BlockListKernels#buildLists}). Every work-item reaches every barrier and
@@ -96,9 +97,14 @@ public final class BlockSelectKernels {
         int[] flags = ctx.allocateIntLocalArray(ROWS_PER_GROUP);
         int[] bestKey = ctx.allocateIntLocalArray(GROUP);
         int[] bestIndex = ctx.allocateIntLocalArray(GROUP);
+        int[] s0 = ctx.allocateIntLocalArray(GROUP);
+        int[] s1 = ctx.allocateIntLocalArray(GROUP);
+        int[] s2 = ctx.allocateIntLocalArray(GROUP);
+        int[] s3 = ctx.allocateIntLocalArray(GROUP);
         int lid = ctx.localIdx;
         int warp = lid / WARP;
         int lane = lid % WARP;
+        int home = warp * WARP;
         int wanted = ctx.groupIdx * ROWS_PER_GROUP + warp;
         boolean live = wanted < rows;
         // a sub-group past the last row repeats the last row, so that it reaches the same calls, and writes nothing
@@ -109,7 +115,9 @@ public final class BlockSelectKernels {
         boolean usesP = pBits != 0L && !all;
 
         // Keys: the largest T whose set {key >= T} has at least `need` entries and, with p, at least p's mass.
-        int large = warpSum(ctx, countAtLeast(probs, base, nk, lane, TWO_KEY));
+        treeSums(ctx, s0, s1, s2, s3, lid, lane, countAtLeast(probs, base, nk, lane, TWO_KEY), 0, 0, 0);
+        int large = s0[home];
+        ctx.localBarrier();
         int lo = usesP ? LOW_KEY : 0;
         int hi = usesP ? TWO_KEY : FINITE_END;
         for (int step = 0; step < KEY_STEPS; step++) {
@@ -123,8 +131,11 @@ public final class BlockSelectKernels {
                     mass += fixedPoint(key);
                 }
             }
-            count = warpSum(ctx, count);
-            mass = warpMass(ctx, mass);
+            long v = clampMass(mass);
+            treeSums(ctx, s0, s1, s2, s3, lid, lane, count, chunk(v, 0), chunk(v, 1), chunk(v, 2));
+            count = s0[home];
+            mass = mass(s1[home], s2[home], s3[home]);
+            ctx.localBarrier();
             if (count >= need && (!usesP || mass >= pCeil)) {
                 lo = mid;
             } else {
@@ -145,9 +156,14 @@ public final class BlockSelectKernels {
                 massAbove += fixedPoint(key);
             }
         }
-        atLeast = warpSum(ctx, atLeast);
-        above = warpSum(ctx, above);
-        massAbove = warpMass(ctx, massAbove);
+        long va = clampMass(massAbove);
+        treeSums(ctx, s0, s1, s2, s3, lid, lane, atLeast, chunk(va, 0), chunk(va, 1), chunk(va, 2));
+        atLeast = s0[home];
+        massAbove = mass(s1[home], s2[home], s3[home]);
+        ctx.localBarrier();
+        treeSums(ctx, s0, s1, s2, s3, lid, lane, above, 0, 0, 0);
+        above = s0[home];
+        ctx.localBarrier();
         long unit = fixedPoint(threshold);
         long massAtLeast = massAbove + (atLeast - above) * unit;
         boolean exact = large == 0 && atLeast >= need && massAtLeast >= pCeil && massAtLeast < EXACT_LIMIT;
@@ -169,7 +185,9 @@ public final class BlockSelectKernels {
                     ties++;
                 }
             }
-            ties = warpSum(ctx, ties);
+            treeSums(ctx, s0, s1, s2, s3, lid, lane, ties, 0, 0, 0);
+            ties = s0[home];
+            ctx.localBarrier();
             if (ties >= take) {
                 ihi = mid;
             } else {
@@ -297,25 +315,43 @@ public final class BlockSelectKernels {
         return count;
     }
 
-    /** The sub-group's sum of small non-negative ints (below 2^24 in all), the same on every lane. */
-    private static int warpSum(KernelContext ctx, int value) {
-        float s = value;
-        for (int m = 1; m < WARP; m *= 2) {
-            s += ctx.simdShuffleXor(s, m);
+    /**
+     * Sums four ints over each sub-group of {@link #WARP} work-items through local memory: a tree of five steps,
+     * the totals of the work-item's sub-group then in {@code sK[home]}; the caller reads them and then passes a
+     * barrier before the next call. Every work-item of the group calls it (six barriers). Local memory and not
+     * sub-group shuffles, which PoCL would run as a local-memory fallback anyway.
+     */
+    private static void treeSums(KernelContext ctx, int[] s0, int[] s1, int[] s2, int[] s3, int lid, int lane,
+            int v0, int v1, int v2, int v3) {
+        s0[lid] = v0;
+        s1[lid] = v1;
+        s2[lid] = v2;
+        s3[lid] = v3;
+        ctx.localBarrier();
+        for (int stride = WARP / 2; stride > 0; stride /= 2) {
+            if (lane < stride) {
+                s0[lid] += s0[lid + stride];
+                s1[lid] += s1[lid + stride];
+                s2[lid] += s2[lid + stride];
+                s3[lid] += s3[lid + stride];
+            }
+            ctx.localBarrier();
         }
-        return (int) s;
     }
 
-    /**
-     * The sub-group's sum of fixed-point masses, exact: each lane's value (clamped below 2^54, which is past
-     * {@link #EXACT_LIMIT} anyway) goes as three 18-bit chunks, each summed as exact floats.
-     */
-    private static long warpMass(KernelContext ctx, long value) {
-        long v = value < (1L << 54) ? value : (1L << 54) - 1;
-        long s0 = warpSum(ctx, (int) (v & CHUNK_MASK));
-        long s1 = warpSum(ctx, (int) ((v >>> CHUNK_BITS) & CHUNK_MASK));
-        long s2 = warpSum(ctx, (int) (v >>> (2 * CHUNK_BITS)));
-        return s0 + (s1 << CHUNK_BITS) + (s2 << (2 * CHUNK_BITS));
+    /** A lane's mass clamped below 2^54 (past {@link #EXACT_LIMIT} anyway), so that its three chunks hold it. */
+    private static long clampMass(long value) {
+        return value < (1L << 54) ? value : (1L << 54) - 1;
+    }
+
+    /** Chunk {@code c} (18 bits) of a clamped mass: 32 lanes' chunks sum below 2^23. */
+    private static int chunk(long v, int c) {
+        return (int) ((v >>> (c * CHUNK_BITS)) & CHUNK_MASK);
+    }
+
+    /** The mass from the sub-group's chunk sums. */
+    private static long mass(int c0, int c1, int c2) {
+        return (long) c0 + ((long) c1 << CHUNK_BITS) + ((long) c2 << (2 * CHUNK_BITS));
     }
 
     /**
