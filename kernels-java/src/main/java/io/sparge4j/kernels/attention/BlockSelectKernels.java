@@ -50,6 +50,8 @@ public final class BlockSelectKernels {
     private static final long EXACT_LIMIT = 1L << 53;
     /** Bisection steps over keys: enough for {@code FINITE_END < 2^31}. */
     private static final int KEY_STEPS = 31;
+    /** Bisection steps over keys in {@code [LOW_KEY, TWO_KEY)}: {@code 0x0F000000 < 2^28}. */
+    private static final int P_KEY_STEPS = 28;
     /** Bisection steps over indices: {@code 2^11 = MAX_KEY_BLOCKS}. */
     private static final int INDEX_STEPS = 11;
     /** Bits per chunk of a mass summed across a sub-group as ints: 32 lanes x 2^18 stay below 2^23. */
@@ -71,13 +73,13 @@ public final class BlockSelectKernels {
 
     /**
      * One sub-group of {@link #WARP} work-items per row, {@link #ROWS_PER_GROUP} rows per work-group: the threshold
-     * (T, I) of the row's kept prefix by bisection (31 key steps, then 11 index steps among the entries equal to T),
-     * each step one pass over the row (lane-strided, coalesced) and sums over the 32 work-items in local memory;
-     * rows that need the exact
-     * fallback (see the class comment) then extract entries in order, the whole group looping while any of its rows
-     * does. Writes the keep flags, the keep bitmap (bit {@code j % 32} of word {@code j / 32}), the row's count and
-     * the group's total count (for {@link BlockListKernels#buildLists}). Every work-item reaches every barrier and
-     * sub-group call. Launch: 1D grid {@code ceil(rows / ROWS_PER_GROUP) * GROUP}, local size {@link #GROUP};
+     * (T, I) of the row's kept prefix by bisection (31 key steps, 28 with p, then 11 index steps among the entries
+     * equal to T where ties cross the cut), each step one pass over the row (lane-strided, coalesced) and sums over
+     * the 32 work-items in local memory; rows that need the exact fallback (see the class comment) then extract
+     * entries in order, the whole group looping while any of its rows does. Writes the keep flags, the keep bitmap
+     * (bit {@code j % 32} of word {@code j / 32}), the row's count and the group's total count (for
+     * {@link BlockListKernels#buildLists}). Every work-item reaches every barrier (no sub-group calls: the same
+     * code is native on PoCL). Launch: 1D grid {@code ceil(rows / ROWS_PER_GROUP) * GROUP}, local size {@link #GROUP};
      * {@code nk <= MAX_KEY_BLOCKS}.
      *
      * @param ctx the work-item
@@ -120,7 +122,8 @@ public final class BlockSelectKernels {
         ctx.localBarrier();
         int lo = usesP ? LOW_KEY : 0;
         int hi = usesP ? TWO_KEY : FINITE_END;
-        for (int step = 0; step < KEY_STEPS; step++) {
+        int keySteps = usesP ? P_KEY_STEPS : KEY_STEPS;
+        for (int step = 0; step < keySteps; step++) {
             int mid = lo + (hi - lo) / 2;
             int count = 0;
             long mass = 0L;
@@ -128,7 +131,9 @@ public final class BlockSelectKernels {
                 int key = orderBits(probs.get(base + j));
                 if (key >= mid) {
                     count++;
-                    mass += fixedPoint(key);
+                    if (usesP) {
+                        mass += fixedPoint(key);
+                    }
                 }
             }
             long v = clampMass(mass);
@@ -174,10 +179,17 @@ public final class BlockSelectKernels {
             long units = (pCeil - massAbove + unit - 1) / unit;
             take = units > take ? (int) units : take;
         }
-        // Indices: the smallest I with `take` entries equal to T below it.
+        // Indices: the smallest I with `take` entries equal to T below it; only where more entries equal T than are
+        // taken (ties across the cut, rare on real maps): the group bisects only if one of its rows needs it.
+        if (lane == 0) {
+            flags[warp] = atLeast - above > take ? 1 : 0;
+        }
+        ctx.localBarrier();
+        int indexSteps = anyFlag(flags) != 0 ? INDEX_STEPS : 0;
+        ctx.localBarrier();
         int ilo = 0;
         int ihi = nk;
-        for (int step = 0; step < INDEX_STEPS; step++) {
+        for (int step = 0; step < indexSteps; step++) {
             int mid = (ilo + ihi) / 2;
             int ties = 0;
             for (int j = lane; j < mid; j += WARP) {
