@@ -25,25 +25,31 @@ public final class BlockListKernels {
     private BlockListKernels() {
     }
 
+    /** Rows per row group: half a selection work-group. */
+    private static final int ROWS = GROUP / WARP;
+    /** Row groups per selection work-group. */
+    private static final int HALVES = BlockSelectKernels.ROWS_PER_GROUP / ROWS;
+
     /**
      * @param heads B * H
      * @param nq query blocks per head
      * @param nk key blocks per head
-     * @return work-groups of {@link #buildLists}: one per {@link BlockSelectKernels#ROWS_PER_GROUP} rows, then one
-     *     per head and 32 key blocks
+     * @return work-groups of {@link #buildLists}: two per selection work-group (8 rows each), then one per head and
+     *     32 key blocks
      */
     public static int groups(int heads, int nq, int nk) {
-        return rowGroups(heads * nq) + heads * ((nk + WARP - 1) / WARP);
+        return heads * selectionGroups(nq) * HALVES + heads * ((nk + WARP - 1) / WARP);
     }
 
-    private static int rowGroups(int rows) {
-        return (rows + BlockSelectKernels.ROWS_PER_GROUP - 1) / BlockSelectKernels.ROWS_PER_GROUP;
+    /** Selection work-groups per head. */
+    private static int selectionGroups(int nq) {
+        return (nq + BlockSelectKernels.ROWS_PER_GROUP - 1) / BlockSelectKernels.ROWS_PER_GROUP;
     }
 
     /**
-     * Both lists in one launch. Work-groups {@code 0 .. ceil(rows / 8) - 1} are row groups: the 8 rows of the
-     * selection's work-group of the same id, one per 32 work-items, each lane expanding two bitmap words (its
-     * offset within the row from the words' bit counts before it). The others are column groups, one per head and
+     * Both lists in one launch. The first {@code 2 * heads * ceil(nq / 16)} work-groups are row groups: 8 rows each,
+     * half of one selection work-group, one row per 32 work-items, each lane expanding two bitmap words (its offset
+     * within the row from the words' bit counts before it). The others are column groups, one per head and
      * 32 adjacent key blocks: 8 slices of the head's query blocks counted and then listed by 32 work-items each
      * (a lane per column), the slices' counts added in local memory. A column group's offset is the kept blocks
      * of the heads before (the selection's group totals and counts) plus the head's bits in columns before its
@@ -54,7 +60,7 @@ public final class BlockListKernels {
      * @param ctx the work-item
      * @param keepBits keep bitmap (heads * nq, ceil(nk / 32)) from the selection
      * @param counts kept blocks per row (heads * nq)
-     * @param groupTotals kept blocks per selection work-group (ceil(heads * nq / 8))
+     * @param groupTotals kept blocks per selection work-group (heads * ceil(nq / 16), head after head)
      * @param rowStart output, CSR offsets per row (heads * nq + 1)
      * @param rowBlocks output, {@code rowStart[heads * nq]} entries
      * @param colCounts output, query blocks keeping each key block (heads * nk)
@@ -76,25 +82,29 @@ public final class BlockListKernels {
         int lane = lid % WARP;
         int rows = heads * nq;
         int words = (nk + WARP - 1) / WARP;
-        int rowGroupCount = rowGroups(rows);
+        int perHead = selectionGroups(nq);
+        int rowGroupCount = heads * perHead * HALVES;
         int g = ctx.groupIdx;
         boolean isRow = g < rowGroupCount;
+        int selection = g / HALVES;
+        int half = g % HALVES;
         int colGroup = isRow ? 0 : g - rowGroupCount;
-        int bh = colGroup / words;
+        int bh = isRow ? selection / perHead : colGroup / words;
         int w = colGroup % words;
         int headRow = bh * nq;
+        // row groups: query blocks i0 .. i0 + 7 of head bh
+        int i0 = (selection % perHead) * BlockSelectKernels.ROWS_PER_GROUP + half * ROWS;
 
         // The group's offset into the lists: the kept blocks of everything before it.
         int partial = 0;
-        int before = isRow ? g : headRow / BlockSelectKernels.ROWS_PER_GROUP;
+        int before = isRow ? selection : bh * perHead;
         for (int i = lid; i < before; i += GROUP) {
             partial += groupTotals.get(i);
         }
+        if (isRow && half > 0 && lid < half * ROWS && i0 - half * ROWS + lid < nq) {
+            partial += counts.get(headRow + i0 - half * ROWS + lid);
+        }
         if (!isRow) {
-            int rest = headRow % BlockSelectKernels.ROWS_PER_GROUP;
-            if (lid < rest) {
-                partial += counts.get(headRow - rest + lid);
-            }
             for (int i = lid; i < nq; i += GROUP) {
                 for (int v = 0; v < w; v++) {
                     partial += bitCount(keepBits.get((headRow + i) * words + v));
@@ -112,8 +122,8 @@ public final class BlockListKernels {
         int offset = red[0];
 
         // Row groups: bit counts of the row's words (two per lane). Column groups: each slice's bits per column.
-        int row = g * BlockSelectKernels.ROWS_PER_GROUP + warp;
-        boolean liveRow = isRow && row < rows;
+        int row = headRow + i0 + warp;
+        boolean liveRow = isRow && i0 + warp < nq;
         int word0 = liveRow && lane < words ? keepBits.get(row * words + lane) : 0;
         int word1 = liveRow && lane + WARP < words ? keepBits.get(row * words + lane + WARP) : 0;
         int column = w * WARP + lane;
@@ -142,7 +152,7 @@ public final class BlockListKernels {
         if (liveRow) {
             int start = offset;
             for (int k = 0; k < warp; k++) {
-                start += counts.get(g * BlockSelectKernels.ROWS_PER_GROUP + k);
+                start += counts.get(headRow + i0 + k);
             }
             int at0 = start;
             int firstTotal = 0;

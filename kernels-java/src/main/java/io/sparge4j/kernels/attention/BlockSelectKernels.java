@@ -27,12 +27,18 @@ import io.sparge4j.kernels.types.arrays.IntArray;
  * hybrid {@code topk = topkCount(k, nk), pBits = doubleToRawLongBits(p)}; {@code pCeil} is {@link #pCeil}(p).
  */
 public final class BlockSelectKernels {
-    /** Work-group size: {@link #ROWS_PER_GROUP} sub-groups of {@link #WARP}. */
+    /** Work-group size: {@link #WARPS} sets of {@link #WARP} work-items. */
     public static final int GROUP = 256;
-    /** Sub-group width the kernel is written for: one row per sub-group. */
+    /** Work-items per row (a sub-group, but sums go through local memory). */
     public static final int WARP = 32;
-    /** Rows per work-group. */
-    public static final int ROWS_PER_GROUP = GROUP / WARP;
+    /** Rows in work at once: one per 32 work-items. */
+    public static final int WARPS = GROUP / WARP;
+    /**
+     * Rows per work-group: query blocks {@code i0 .. i0 + 15} of one head (fewer at the head's end), as the pooled
+     * softmax's work-groups, so that {@code PooledSoftmaxKernels.pooledSoftmaxSelect} runs the selection on the rows
+     * it has just written; each set of 32 work-items takes two rows, {@code i0 + set} and {@code i0 + set + 8}.
+     */
+    public static final int ROWS_PER_GROUP = PooledSoftmaxKernels.ROWS;
     /** Most key blocks per row (the index bisection takes 11 steps, the list kernel two bitmap words per lane). */
     public static final int MAX_KEY_BLOCKS = 2048;
 
@@ -72,45 +78,87 @@ public final class BlockSelectKernels {
     }
 
     /**
-     * One sub-group of {@link #WARP} work-items per row, {@link #ROWS_PER_GROUP} rows per work-group: the threshold
-     * (T, I) of the row's kept prefix by bisection (31 key steps, 28 with p, then 11 index steps among the entries
-     * equal to T where ties cross the cut), each step one pass over the row (lane-strided, coalesced) and sums over
-     * the 32 work-items in local memory; rows that need the exact fallback (see the class comment) then extract
-     * entries in order, the whole group looping while any of its rows does. Writes the keep flags, the keep bitmap
-     * (bit {@code j % 32} of word {@code j / 32}), the row's count and the group's total count (for
+     * The selection of {@link #ROWS_PER_GROUP} rows per work-group from given probabilities (the pooled softmax
+     * usually runs it itself, {@code PooledSoftmaxKernels.pooledSoftmaxSelect}): for each row, 32 work-items find
+     * the threshold (T, I) of the row's kept prefix by bisection (31 key steps, 28 with p, then 11 index steps among
+     * the entries equal to T where ties cross the cut), each step one pass over the row (lane-strided, coalesced)
+     * and sums over the 32 work-items in local memory; rows that need the exact fallback (see the class comment)
+     * then extract entries in order, the whole group looping while any of its rows does. Writes the keep flags, the
+     * keep bitmap (bit {@code j % 32} of word {@code j / 32}), the row's count and the group's total count (for
      * {@link BlockListKernels#buildLists}). Every work-item reaches every barrier (no sub-group calls: the same
-     * code is native on PoCL). Launch: 1D grid {@code ceil(rows / ROWS_PER_GROUP) * GROUP}, local size {@link #GROUP};
-     * {@code nk <= MAX_KEY_BLOCKS}.
+     * code is native on PoCL). Launch: 1D grid {@code heads * ceil(nq / ROWS_PER_GROUP) * GROUP}, local size
+     * {@link #GROUP}; {@code nk <= MAX_KEY_BLOCKS}.
      *
      * @param ctx the work-item
-     * @param probs the pooled map (rows, nk), non-negative and finite
-     * @param keep output (rows, nk): 1 where the block is kept, else 0
-     * @param keepBits output (rows, ceil(nk / 32)): the keep flags as bits
-     * @param counts output (rows): kept blocks per row
-     * @param groupTotals output (ceil(rows / ROWS_PER_GROUP)): kept blocks per work-group
-     * @param rows rows of the map
+     * @param probs the pooled map (heads * nq, nk), non-negative and finite
+     * @param keep output (heads * nq, nk): 1 where the block is kept, else 0
+     * @param keepBits output (heads * nq, ceil(nk / 32)): the keep flags as bits
+     * @param counts output (heads * nq): kept blocks per row
+     * @param groupTotals output (heads * ceil(nq / ROWS_PER_GROUP)): kept blocks per work-group
+     * @param nq query blocks per head
      * @param nk key blocks per row
      * @param topk Top-k count (0 for Top-p alone)
      * @param pBits {@code Double.doubleToRawLongBits(p)} of the Top-p threshold (0 for Top-k alone or dense)
      * @param pCeil {@link #pCeil}(p)
      */
     public static void selectRows(KernelContext ctx, FloatArray probs, ByteArray keep, IntArray keepBits,
-            IntArray counts, IntArray groupTotals, int rows, int nk, int topk, long pBits, long pCeil) {
-        int[] flags = ctx.allocateIntLocalArray(ROWS_PER_GROUP);
+            IntArray counts, IntArray groupTotals, int nq, int nk, int topk, long pBits, long pCeil) {
+        int[] flags = ctx.allocateIntLocalArray(WARPS);
         int[] bestKey = ctx.allocateIntLocalArray(GROUP);
         int[] bestIndex = ctx.allocateIntLocalArray(GROUP);
         int[] s0 = ctx.allocateIntLocalArray(GROUP);
         int[] s1 = ctx.allocateIntLocalArray(GROUP);
         int[] s2 = ctx.allocateIntLocalArray(GROUP);
         int[] s3 = ctx.allocateIntLocalArray(GROUP);
+        selectGroup(ctx, flags, bestKey, bestIndex, s0, s1, s2, s3, probs, keep, keepBits, counts, groupTotals, nq,
+                nk, topk, pBits, pCeil);
+    }
+
+    /**
+     * The body of {@link #selectRows} on the caller's local arrays ({@code flags} of {@link #WARPS} ints, the others
+     * of {@link #GROUP}); the probabilities of the group's rows must be visible to the group (a global barrier after
+     * writing them).
+     */
+    static void selectGroup(KernelContext ctx, int[] flags, int[] bestKey, int[] bestIndex, int[] s0, int[] s1,
+            int[] s2, int[] s3, FloatArray probs, ByteArray keep, IntArray keepBits, IntArray counts,
+            IntArray groupTotals, int nq, int nk, int topk, long pBits, long pCeil) {
         int lid = ctx.localIdx;
         int warp = lid / WARP;
         int lane = lid % WARP;
+        int groupsPerHead = (nq + ROWS_PER_GROUP - 1) / ROWS_PER_GROUP;
+        int bh = ctx.groupIdx / groupsPerHead;
+        int i0 = (ctx.groupIdx % groupsPerHead) * ROWS_PER_GROUP;
+        int groupKept = 0;
+        for (int half = 0; half < ROWS_PER_GROUP / WARPS; half++) {
+            int i = i0 + half * WARPS + warp;
+            // a set past the head's last row repeats that row, so that it reaches the same barriers, and writes
+            // nothing
+            boolean live = i < nq;
+            int row = bh * nq + (live ? i : nq - 1);
+            int kept = selectRow(ctx, flags, bestKey, bestIndex, s0, s1, s2, s3, probs, keep, keepBits, counts, row,
+                    live, warp, lane, nk, topk, pBits, pCeil);
+            groupKept += live ? kept : 0;
+        }
+        ctx.localBarrier();
+        if (lane == 0) {
+            flags[warp] = groupKept;
+        }
+        ctx.localBarrier();
+        if (lid == 0) {
+            int total = 0;
+            for (int w = 0; w < WARPS; w++) {
+                total += flags[w];
+            }
+            groupTotals.set(ctx.groupIdx, total);
+        }
+    }
+
+    /** One row's selection by 32 work-items (see {@link #selectRows}); returns its kept count. */
+    private static int selectRow(KernelContext ctx, int[] flags, int[] bestKey, int[] bestIndex, int[] s0,
+            int[] s1, int[] s2, int[] s3, FloatArray probs, ByteArray keep, IntArray keepBits, IntArray counts,
+            int row, boolean live, int warp, int lane, int nk, int topk, long pBits, long pCeil) {
+        int lid = warp * WARP + lane;
         int home = warp * WARP;
-        int wanted = ctx.groupIdx * ROWS_PER_GROUP + warp;
-        boolean live = wanted < rows;
-        // a sub-group past the last row repeats the last row, so that it reaches the same calls, and writes nothing
-        int row = live ? wanted : rows - 1;
         int base = row * nk;
         int need = topk > 1 ? topk : 1;
         boolean all = need >= nk || pBits >= ONE_BITS;
@@ -293,24 +341,13 @@ public final class BlockSelectKernels {
         if (live && lane == 0) {
             counts.set(row, kept);
         }
-        ctx.localBarrier();
-        if (lane == 0) {
-            flags[warp] = live ? kept : 0;
-        }
-        ctx.localBarrier();
-        if (lid == 0) {
-            int total = 0;
-            for (int w = 0; w < ROWS_PER_GROUP; w++) {
-                total += flags[w];
-            }
-            groupTotals.set(ctx.groupIdx, total);
-        }
+        return kept;
     }
 
     /** Whether any of the group's rows raised its flag (every work-item reads all of them). */
     private static int anyFlag(int[] flags) {
         int any = 0;
-        for (int w = 0; w < ROWS_PER_GROUP; w++) {
+        for (int w = 0; w < WARPS; w++) {
             any |= flags[w];
         }
         return any;
