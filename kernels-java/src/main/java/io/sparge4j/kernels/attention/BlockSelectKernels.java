@@ -63,6 +63,10 @@ public final class BlockSelectKernels {
     /** Bits per chunk of a mass summed across a sub-group as ints: 32 lanes x 2^18 stay below 2^23. */
     private static final int CHUNK_BITS = 18;
     private static final long CHUNK_MASK = (1L << CHUNK_BITS) - 1;
+    /** Partial sums per row in {@link #rowSums}: each adds 4 of the row's 32 lanes. */
+    private static final int PARTS = 8;
+    /** Local ints of the partial sums, per array: {@code WARPS * PARTS}. */
+    static final int PARTIALS = WARPS * PARTS;
 
     private BlockSelectKernels() {
     }
@@ -110,7 +114,11 @@ public final class BlockSelectKernels {
         int[] s1 = ctx.allocateIntLocalArray(GROUP);
         int[] s2 = ctx.allocateIntLocalArray(GROUP);
         int[] s3 = ctx.allocateIntLocalArray(GROUP);
-        selectGroup(ctx, flags, bestKey, bestIndex, s0, s1, s2, s3, probs, keep, keepBits, counts, groupTotals, nq,
+        int[] p0 = ctx.allocateIntLocalArray(WARPS * PARTS);
+        int[] p1 = ctx.allocateIntLocalArray(WARPS * PARTS);
+        int[] p2 = ctx.allocateIntLocalArray(WARPS * PARTS);
+        int[] p3 = ctx.allocateIntLocalArray(WARPS * PARTS);
+        selectGroup(ctx, flags, bestKey, bestIndex, s0, s1, s2, s3, p0, p1, p2, p3, probs, keep, keepBits, counts, groupTotals, nq,
                 nk, topk, pBits, pCeil);
     }
 
@@ -120,7 +128,7 @@ public final class BlockSelectKernels {
      * writing them).
      */
     static void selectGroup(KernelContext ctx, int[] flags, int[] bestKey, int[] bestIndex, int[] s0, int[] s1,
-            int[] s2, int[] s3, FloatArray probs, ByteArray keep, IntArray keepBits, IntArray counts,
+            int[] s2, int[] s3, int[] p0, int[] p1, int[] p2, int[] p3, FloatArray probs, ByteArray keep, IntArray keepBits, IntArray counts,
             IntArray groupTotals, int nq, int nk, int topk, long pBits, long pCeil) {
         int lid = ctx.localIdx;
         int warp = lid / WARP;
@@ -135,7 +143,7 @@ public final class BlockSelectKernels {
             // nothing
             boolean live = i < nq;
             int row = bh * nq + (live ? i : nq - 1);
-            int kept = selectRow(ctx, flags, bestKey, bestIndex, s0, s1, s2, s3, probs, keep, keepBits, counts, row,
+            int kept = selectRow(ctx, flags, bestKey, bestIndex, s0, s1, s2, s3, p0, p1, p2, p3, probs, keep, keepBits, counts, row,
                     live, warp, lane, nk, topk, pBits, pCeil);
             groupKept += live ? kept : 0;
         }
@@ -155,19 +163,18 @@ public final class BlockSelectKernels {
 
     /** One row's selection by 32 work-items (see {@link #selectRows}); returns its kept count. */
     private static int selectRow(KernelContext ctx, int[] flags, int[] bestKey, int[] bestIndex, int[] s0,
-            int[] s1, int[] s2, int[] s3, FloatArray probs, ByteArray keep, IntArray keepBits, IntArray counts,
+            int[] s1, int[] s2, int[] s3, int[] p0, int[] p1, int[] p2, int[] p3, FloatArray probs, ByteArray keep, IntArray keepBits, IntArray counts,
             int row, boolean live, int warp, int lane, int nk, int topk, long pBits, long pCeil) {
         int lid = warp * WARP + lane;
-        int home = warp * WARP;
         int base = row * nk;
         int need = topk > 1 ? topk : 1;
         boolean all = need >= nk || pBits >= ONE_BITS;
         boolean usesP = pBits != 0L && !all;
 
         // Keys: the largest T whose set {key >= T} has at least `need` entries and, with p, at least p's mass.
-        treeSums(ctx, s0, s1, s2, s3, lid, lane, countAtLeast(probs, base, nk, lane, TWO_KEY), 0, 0, 0);
-        int large = s0[home];
-        ctx.localBarrier();
+        rowSums(ctx, s0, s1, s2, s3, p0, p1, p2, p3, lid, lane, warp, countAtLeast(probs, base, nk, lane, TWO_KEY),
+                0, 0, 0);
+        int large = total(p0, warp);
         int lo = usesP ? LOW_KEY : 0;
         int hi = usesP ? TWO_KEY : FINITE_END;
         int keySteps = usesP ? P_KEY_STEPS : KEY_STEPS;
@@ -185,10 +192,10 @@ public final class BlockSelectKernels {
                 }
             }
             long v = clampMass(mass);
-            treeSums(ctx, s0, s1, s2, s3, lid, lane, count, chunk(v, 0), chunk(v, 1), chunk(v, 2));
-            count = s0[home];
-            mass = mass(s1[home], s2[home], s3[home]);
-            ctx.localBarrier();
+            rowSums(ctx, s0, s1, s2, s3, p0, p1, p2, p3, lid, lane, warp, count, chunk(v, 0), chunk(v, 1),
+                    chunk(v, 2));
+            count = total(p0, warp);
+            mass = usesP ? mass(total(p1, warp), total(p2, warp), total(p3, warp)) : 0L;
             if (count >= need && (!usesP || mass >= pCeil)) {
                 lo = mid;
             } else {
@@ -210,13 +217,12 @@ public final class BlockSelectKernels {
             }
         }
         long va = clampMass(massAbove);
-        treeSums(ctx, s0, s1, s2, s3, lid, lane, atLeast, chunk(va, 0), chunk(va, 1), chunk(va, 2));
-        atLeast = s0[home];
-        massAbove = mass(s1[home], s2[home], s3[home]);
-        ctx.localBarrier();
-        treeSums(ctx, s0, s1, s2, s3, lid, lane, above, 0, 0, 0);
-        above = s0[home];
-        ctx.localBarrier();
+        rowSums(ctx, s0, s1, s2, s3, p0, p1, p2, p3, lid, lane, warp, atLeast, chunk(va, 0), chunk(va, 1),
+                chunk(va, 2));
+        atLeast = total(p0, warp);
+        massAbove = mass(total(p1, warp), total(p2, warp), total(p3, warp));
+        rowSums(ctx, s0, s1, s2, s3, p0, p1, p2, p3, lid, lane, warp, above, 0, 0, 0);
+        above = total(p0, warp);
         long unit = fixedPoint(threshold);
         long massAtLeast = massAbove + (atLeast - above) * unit;
         boolean exact = large == 0 && atLeast >= need && massAtLeast >= pCeil && massAtLeast < EXACT_LIMIT;
@@ -245,9 +251,8 @@ public final class BlockSelectKernels {
                     ties++;
                 }
             }
-            treeSums(ctx, s0, s1, s2, s3, lid, lane, ties, 0, 0, 0);
-            ties = s0[home];
-            ctx.localBarrier();
+            rowSums(ctx, s0, s1, s2, s3, p0, p1, p2, p3, lid, lane, warp, ties, 0, 0, 0);
+            ties = total(p0, warp);
             if (ties >= take) {
                 ihi = mid;
             } else {
@@ -365,27 +370,37 @@ public final class BlockSelectKernels {
     }
 
     /**
-     * Sums four ints over each sub-group of {@link #WARP} work-items through local memory: a tree of five steps,
-     * the totals of the work-item's sub-group then in {@code sK[home]}; the caller reads them and then passes a
-     * barrier before the next call. Every work-item of the group calls it (six barriers). Local memory and not
-     * sub-group shuffles, which PoCL would run as a local-memory fallback anyway.
+     * Sums four ints over each row's {@link #WARP} work-items through local memory in two levels: every work-item
+     * writes its values, lanes 0..7 of each row add four lanes' each into {@code p0..p3} (8 partials a row), and
+     * {@link #total} then adds the 8. Two barriers; no barrier is needed before the next call, as its writes come
+     * after the first barrier that every reader of this call's partials has passed. Every work-item calls it. Local
+     * memory and not sub-group shuffles, which PoCL would run as a local-memory fallback anyway.
      */
-    private static void treeSums(KernelContext ctx, int[] s0, int[] s1, int[] s2, int[] s3, int lid, int lane,
-            int v0, int v1, int v2, int v3) {
+    private static void rowSums(KernelContext ctx, int[] s0, int[] s1, int[] s2, int[] s3, int[] p0, int[] p1,
+            int[] p2, int[] p3, int lid, int lane, int warp, int v0, int v1, int v2, int v3) {
         s0[lid] = v0;
         s1[lid] = v1;
         s2[lid] = v2;
         s3[lid] = v3;
         ctx.localBarrier();
-        for (int stride = WARP / 2; stride > 0; stride /= 2) {
-            if (lane < stride) {
-                s0[lid] += s0[lid + stride];
-                s1[lid] += s1[lid + stride];
-                s2[lid] += s2[lid + stride];
-                s3[lid] += s3[lid + stride];
-            }
-            ctx.localBarrier();
+        if (lane < PARTS) {
+            int at = warp * WARP + lane * (WARP / PARTS);
+            int part = warp * PARTS + lane;
+            p0[part] = s0[at] + s0[at + 1] + s0[at + 2] + s0[at + 3];
+            p1[part] = s1[at] + s1[at + 1] + s1[at + 2] + s1[at + 3];
+            p2[part] = s2[at] + s2[at + 1] + s2[at + 2] + s2[at + 3];
+            p3[part] = s3[at] + s3[at + 1] + s3[at + 2] + s3[at + 3];
         }
+        ctx.localBarrier();
+    }
+
+    /** The row's total of one of {@link #rowSums}' partial arrays. */
+    private static int total(int[] parts, int warp) {
+        int t = 0;
+        for (int l = 0; l < PARTS; l++) {
+            t += parts[warp * PARTS + l];
+        }
+        return t;
     }
 
     /** A lane's mass clamped below 2^54 (past {@link #EXACT_LIMIT} anyway), so that its three chunks hold it. */

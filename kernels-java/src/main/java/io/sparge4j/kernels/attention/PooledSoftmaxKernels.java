@@ -103,10 +103,14 @@ public final class PooledSoftmaxKernels {
         int[] s1 = ctx.allocateIntLocalArray(BlockSelectKernels.GROUP);
         int[] s2 = ctx.allocateIntLocalArray(BlockSelectKernels.GROUP);
         int[] s3 = ctx.allocateIntLocalArray(BlockSelectKernels.GROUP);
+        int[] p0 = ctx.allocateIntLocalArray(BlockSelectKernels.PARTIALS);
+        int[] p1 = ctx.allocateIntLocalArray(BlockSelectKernels.PARTIALS);
+        int[] p2 = ctx.allocateIntLocalArray(BlockSelectKernels.PARTIALS);
+        int[] p3 = ctx.allocateIntLocalArray(BlockSelectKernels.PARTIALS);
         softmaxGroup(ctx, qs, kt, red, qPooled, kPooled, probs, nq, nk, d, scale);
         // the group's rows, written by all its work-items, are read by others below
         ctx.globalBarrier();
-        BlockSelectKernels.selectGroup(ctx, flags, bestKey, bestIndex, s0, s1, s2, s3, probs, keep, keepBits, counts,
+        BlockSelectKernels.selectGroup(ctx, flags, bestKey, bestIndex, s0, s1, s2, s3, p0, p1, p2, p3, probs, keep, keepBits, counts,
                 groupTotals, nq, nk, topk, pBits, pCeil);
     }
 
