@@ -147,12 +147,17 @@ public final class BlockPoolingKernels {
             float lo = 0f;
             float hi = 0f;
             int t = 0;
-            // four loads in flight before the adds, which stay in token order (the same sums, bit for bit)
-            for (; t + 4 <= len; t += 4) {
+            // eight loads in flight before the adds, which stay in token order (the same sums, bit for bit): the
+            // pooling streams all of q and k from memory, so bytes in flight per work-item set its speed
+            for (; t + 8 <= len; t += 8) {
                 int p0 = pairAt(q, k, isQ, base + t * step);
                 int p1 = pairAt(q, k, isQ, base + (t + 1) * step);
                 int p2 = pairAt(q, k, isQ, base + (t + 2) * step);
                 int p3 = pairAt(q, k, isQ, base + (t + 3) * step);
+                int p4 = pairAt(q, k, isQ, base + (t + 4) * step);
+                int p5 = pairAt(q, k, isQ, base + (t + 5) * step);
+                int p6 = pairAt(q, k, isQ, base + (t + 6) * step);
+                int p7 = pairAt(q, k, isQ, base + (t + 7) * step);
                 lo += low(p0, bf16);
                 hi += high(p0, bf16);
                 lo += low(p1, bf16);
@@ -161,6 +166,14 @@ public final class BlockPoolingKernels {
                 hi += high(p2, bf16);
                 lo += low(p3, bf16);
                 hi += high(p3, bf16);
+                lo += low(p4, bf16);
+                hi += high(p4, bf16);
+                lo += low(p5, bf16);
+                hi += high(p5, bf16);
+                lo += low(p6, bf16);
+                hi += high(p6, bf16);
+                lo += low(p7, bf16);
+                hi += high(p7, bf16);
             }
             for (; t < len; t++) {
                 int pair = pairAt(q, k, isQ, base + t * step);
