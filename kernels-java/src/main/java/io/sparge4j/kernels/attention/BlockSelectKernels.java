@@ -172,9 +172,6 @@ public final class BlockSelectKernels {
         boolean usesP = pBits != 0L && !all;
 
         // Keys: the largest T whose set {key >= T} has at least `need` entries and, with p, at least p's mass.
-        rowSums(ctx, s0, s1, s2, s3, p0, p1, p2, p3, lid, lane, warp, countAtLeast(probs, base, nk, lane, TWO_KEY),
-                0, 0, 0);
-        int large = total(p0, warp);
         int lo = usesP ? LOW_KEY : 0;
         int hi = usesP ? TWO_KEY : FINITE_END;
         int keySteps = usesP ? P_KEY_STEPS : KEY_STEPS;
@@ -217,15 +214,17 @@ public final class BlockSelectKernels {
             }
         }
         long va = clampMass(massAbove);
-        rowSums(ctx, s0, s1, s2, s3, p0, p1, p2, p3, lid, lane, warp, atLeast, chunk(va, 0), chunk(va, 1),
-                chunk(va, 2));
-        atLeast = total(p0, warp);
+        // both counts in one int: each at most nk <= 2048 < 2^16
+        rowSums(ctx, s0, s1, s2, s3, p0, p1, p2, p3, lid, lane, warp, atLeast | (above << 16), chunk(va, 0),
+                chunk(va, 1), chunk(va, 2));
+        int packed = total(p0, warp);
+        atLeast = packed & 0xffff;
+        above = packed >>> 16;
         massAbove = mass(total(p1, warp), total(p2, warp), total(p3, warp));
-        rowSums(ctx, s0, s1, s2, s3, p0, p1, p2, p3, lid, lane, warp, above, 0, 0, 0);
-        above = total(p0, warp);
         long unit = fixedPoint(threshold);
         long massAtLeast = massAbove + (atLeast - above) * unit;
-        boolean exact = large == 0 && atLeast >= need && massAtLeast >= pCeil && massAtLeast < EXACT_LIMIT;
+        // an entry of 2 or more is above T and brings the mass to EXACT_LIMIT (see fixedPoint): not exact
+        boolean exact = atLeast >= need && massAtLeast >= pCeil && massAtLeast < EXACT_LIMIT;
         boolean fallback = usesP && !exact;
         // How many entries equal to T are kept: what Top-k still lacks, or what p's mass still lacks.
         int take = need - above;
@@ -356,17 +355,6 @@ public final class BlockSelectKernels {
             any |= flags[w];
         }
         return any;
-    }
-
-    /** This lane's entries with a key of at least {@code threshold}. */
-    private static int countAtLeast(FloatArray probs, int base, int nk, int lane, int threshold) {
-        int count = 0;
-        for (int j = lane; j < nk; j += WARP) {
-            if (orderBits(probs.get(base + j)) >= threshold) {
-                count++;
-            }
-        }
-        return count;
     }
 
     /**
