@@ -110,8 +110,8 @@ public final class DeviceBlockMask implements AutoCloseable {
     }
 
     private List<NativeArray> arrays() {
-        return List.of(tasks.qPooled, tasks.kPooled, tasks.probs, tasks.keep, tasks.counts, tasks.rowStart,
-                tasks.rowBlocks, tasks.colCounts, tasks.colStart, tasks.colBlocks);
+        return List.of(tasks.qPooled, tasks.kPooled, tasks.probs, tasks.keep, tasks.counts, tasks.keepBits,
+                tasks.groupTotals, tasks.rowStart, tasks.rowBlocks, tasks.colCounts, tasks.colStart, tasks.colBlocks);
     }
 
     private void check(String op) {

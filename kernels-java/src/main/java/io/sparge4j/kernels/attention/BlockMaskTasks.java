@@ -27,6 +27,10 @@ public final class BlockMaskTasks {
     public final ByteArray keep;
     /** Kept blocks per row (heads * nq). */
     public final IntArray counts;
+    /** Keep flags as bits (heads * nq, ceil(nk / 32)): bit {@code j % 32} of word {@code j / 32}. */
+    public final IntArray keepBits;
+    /** Kept blocks per selection work-group ({@link BlockSelectKernels#ROWS_PER_GROUP} rows of one head). */
+    public final IntArray groupTotals;
     /** CSR offsets per row (heads * nq + 1). */
     public final IntArray rowStart;
     /** Kept key blocks, row after row, ascending (capacity heads * nq * nk). */
@@ -45,6 +49,8 @@ public final class BlockMaskTasks {
     private final int keyBlock;
     private final int nq;
     private final int nk;
+    /** The softmax scale of a pooled map added but not yet computed (NaN when none): see {@link #addSelection}. */
+    private float pendingScale = Float.NaN;
 
     /**
      * Allocates the arrays for q and k of shape (heads, tokens, d).
@@ -77,7 +83,8 @@ public final class BlockMaskTasks {
         if (nk > BlockSelectKernels.MAX_KEY_BLOCKS) {
             throw new IllegalArgumentException("BlockMaskTasks: " + nk + " key blocks (tokens " + tokens
                     + " / keyBlock " + keyBlock + "), expected at most " + BlockSelectKernels.MAX_KEY_BLOCKS
-                    + " (the selection sorts a row in local memory); use larger key blocks");
+                    + " (the selection's index bisection and the lists' two bitmap words per lane); use larger key"
+                    + " blocks");
         }
         if ((long) heads * tokens * d > Integer.MAX_VALUE || (long) heads * nq * nk > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("BlockMaskTasks: heads * tokens * d = " + (long) heads * tokens * d
@@ -91,6 +98,9 @@ public final class BlockMaskTasks {
         probs = new FloatArray(rows * nk);
         keep = new ByteArray(rows * nk);
         counts = new IntArray(rows);
+        keepBits = new IntArray(rows * ((nk + BlockSelectKernels.WARP - 1) / BlockSelectKernels.WARP));
+        groupTotals = new IntArray(heads * ((nq + BlockSelectKernels.ROWS_PER_GROUP - 1)
+                / BlockSelectKernels.ROWS_PER_GROUP));
         rowStart = new IntArray(rows + 1);
         rowBlocks = new IntArray(rows * nk);
         colCounts = new IntArray(columns);
@@ -125,8 +135,9 @@ public final class BlockMaskTasks {
     }
 
     /**
-     * Adds {@code <prefix>PoolQ}, {@code <prefix>PoolK} and {@code <prefix>Softmax}: pooling of q and k and the
-     * pooled map into {@link #probs}.
+     * Adds {@code <prefix>PoolQ} and {@code <prefix>PoolK}: pooling of q and k. The pooled softmax into
+     * {@link #probs} runs in the launch {@link #addSelection} adds next (fused with the selection), so call it
+     * after this.
      *
      * @param graph the graph to extend; q and k must be on the device by then
      * @param grids receives the tasks' grids
@@ -162,7 +173,8 @@ public final class BlockMaskTasks {
      * As {@link #addPooledMap} for q and k stored in bf16 or f16 and passed as int views of pairs (two elements per
      * int, element {@code 2p} in the low half: {@code IntArray.fromSegmentShallow(half.getSegment())}, the operands
      * of the tensor-core attention kernels): adds {@code <prefix>Pool} (q and k pooled in one launch, reading the
-     * 16-bit values directly, no f32 copy) and {@code <prefix>Softmax}. The pooled values equal those of
+     * 16-bit values directly, no f32 copy); the pooled softmax runs in the launch {@link #addSelection} adds next,
+     * so call it after this. The pooled values equal those of
      * {@link #addPooledMap} over f32 copies of the same values, bit for bit.
      *
      * @param graph the graph to extend; q and k must be on the device by then
@@ -212,13 +224,9 @@ public final class BlockMaskTasks {
         }
     }
 
-    /** Adds {@code <prefix>Softmax}: the pooled map from {@link #qPooled} and {@link #kPooled} into {@link #probs}. */
+    /** Leaves the pooled softmax to {@link #addSelection}, which fuses it with the selection. */
     private TaskGraph addSoftmax(TaskGraph graph, GridScheduler grids, String prefix, float scale) {
-        graph.task(prefix + "Softmax", PooledSoftmaxKernels::pooledSoftmax, new KernelContext(), qPooled, kPooled,
-                probs, nq, nk, d, scale);
-        int softmaxGroups = heads * ((nq + PooledSoftmaxKernels.ROWS - 1) / PooledSoftmaxKernels.ROWS);
-        grids.setWorkerGrid(graph.getTaskGraphName() + "." + prefix + "Softmax",
-                grid(softmaxGroups * PooledSoftmaxKernels.GROUP, PooledSoftmaxKernels.GROUP));
+        pendingScale = scale;
         return graph;
     }
 
@@ -230,8 +238,10 @@ public final class BlockMaskTasks {
     }
 
     /**
-     * Adds the selection and the lists ({@code <prefix>Select}, {@code ScanRows}, {@code FillRows},
-     * {@code CountCols}, {@code ScanCols}, {@code FillCols}) reading {@link #probs}. Modes: dense
+     * Adds the selection and the lists: after {@link #addPooledMap} or {@link #addPooledMapPairs},
+     * {@code <prefix>SoftmaxSelect} (the pooled map into {@link #probs}, then keep flags, bitmap and counts per row,
+     * one launch); else {@code <prefix>Select} (the same from the {@link #probs} already there); then
+     * {@code <prefix>Lists} (both CSR lists, one launch). Modes: dense
      * {@code topk = keyBlocks(), topp = 0}; Top-k {@code topk = BlockSelector.topkCount(k, nk), topp = 0}; Top-p
      * {@code topk = 0, topp = p}; hybrid both.
      *
@@ -251,27 +261,26 @@ public final class BlockMaskTasks {
                     + ", expected a finite value >= 0");
         }
         long pBits = Double.doubleToRawLongBits(topp + 0.0);
+        long pCeil = BlockSelectKernels.pCeil(topp);
         String g = graph.getTaskGraphName() + ".";
-        int rows = rows();
-        int columns = columns();
-        graph.task(prefix + "Select", BlockSelectKernels::selectBlocks, new KernelContext(), probs, keep, counts, nk,
-                        topk, pBits)
-                .task(prefix + "ScanRows", BlockListKernels::exclusiveScan, new KernelContext(), counts, rowStart, rows)
-                .task(prefix + "FillRows", BlockListKernels::fillRowBlocks, new KernelContext(), keep, rowStart,
-                        rowBlocks, nk)
-                .task(prefix + "CountCols", BlockListKernels::countColumns, new KernelContext(), keep, colCounts, heads,
-                        nq, nk)
-                .task(prefix + "ScanCols", BlockListKernels::exclusiveScan, new KernelContext(), colCounts, colStart,
-                        columns)
-                .task(prefix + "FillCols", BlockListKernels::fillColumnBlocks, new KernelContext(), keep, colStart,
-                        colBlocks, heads, nq, nk);
-        grids.setWorkerGrid(g + prefix + "Select", grid(rows * BlockSelectKernels.GROUP, BlockSelectKernels.GROUP));
-        grids.setWorkerGrid(g + prefix + "ScanRows", grid(BlockListKernels.GROUP, BlockListKernels.GROUP));
-        grids.setWorkerGrid(g + prefix + "FillRows", grid(rows * BlockListKernels.GROUP, BlockListKernels.GROUP));
-        int columnItems = BlockListKernels.columnGroups(columns) * BlockListKernels.GROUP;
-        grids.setWorkerGrid(g + prefix + "CountCols", grid(columnItems, BlockListKernels.GROUP));
-        grids.setWorkerGrid(g + prefix + "ScanCols", grid(BlockListKernels.GROUP, BlockListKernels.GROUP));
-        grids.setWorkerGrid(g + prefix + "FillCols", grid(columnItems, BlockListKernels.GROUP));
+        String select;
+        if (Float.isNaN(pendingScale)) {
+            select = prefix + "Select";
+            graph.task(select, BlockSelectKernels::selectRows, new KernelContext(), probs, keep, keepBits, counts,
+                    groupTotals, nq, nk, topk, pBits, pCeil);
+        } else {
+            select = prefix + "SoftmaxSelect";
+            graph.task(select, PooledSoftmaxKernels::pooledSoftmaxSelect, new KernelContext(), qPooled, kPooled,
+                    probs, keep, keepBits, counts, groupTotals, nq, nk, d, pendingScale, topk, pBits, pCeil);
+            pendingScale = Float.NaN;
+        }
+        graph.task(prefix + "Lists", BlockListKernels::buildLists, new KernelContext(), keepBits, counts,
+                groupTotals, rowStart, rowBlocks, colCounts, colStart, colBlocks, heads, nq, nk);
+        // one work-group per 16 query blocks of a head, for the softmax and the selection alike
+        grids.setWorkerGrid(g + select, grid(groupTotals.getSize() * BlockSelectKernels.GROUP,
+                BlockSelectKernels.GROUP));
+        grids.setWorkerGrid(g + prefix + "Lists", grid(BlockListKernels.groups(heads, nq, nk)
+                * BlockListKernels.GROUP, BlockListKernels.GROUP));
         return graph;
     }
 

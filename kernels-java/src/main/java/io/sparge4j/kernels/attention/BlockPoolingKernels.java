@@ -46,7 +46,19 @@ public final class BlockPoolingKernels {
             int base = (bh / headsPerBatch) * headsPerBatch * n * d + (bh % headsPerBatch) * headStride
                     + start * tokenStride + c;
             float acc = 0f;
-            for (int t = 0; t < len; t++) {
+            int t = 0;
+            // four loads in flight before the adds, which stay in token order (the same sum, bit for bit)
+            for (; t + 4 <= len; t += 4) {
+                float x0 = x.get(base + t * tokenStride);
+                float x1 = x.get(base + (t + 1) * tokenStride);
+                float x2 = x.get(base + (t + 2) * tokenStride);
+                float x3 = x.get(base + (t + 3) * tokenStride);
+                acc += x0;
+                acc += x1;
+                acc += x2;
+                acc += x3;
+            }
+            for (; t < len; t++) {
                 acc += x.get(base + t * tokenStride);
             }
             pooled.set(idx, acc / len);
@@ -134,8 +146,37 @@ public final class BlockPoolingKernels {
             int step = tokenStride / 2;
             float lo = 0f;
             float hi = 0f;
-            for (int t = 0; t < len; t++) {
-                int pair = isQ ? q.get(base + t * step) : k.get(base + t * step);
+            int t = 0;
+            // eight loads in flight before the adds, which stay in token order (the same sums, bit for bit): the
+            // pooling streams all of q and k from memory, so bytes in flight per work-item set its speed
+            for (; t + 8 <= len; t += 8) {
+                int p0 = pairAt(q, k, isQ, base + t * step);
+                int p1 = pairAt(q, k, isQ, base + (t + 1) * step);
+                int p2 = pairAt(q, k, isQ, base + (t + 2) * step);
+                int p3 = pairAt(q, k, isQ, base + (t + 3) * step);
+                int p4 = pairAt(q, k, isQ, base + (t + 4) * step);
+                int p5 = pairAt(q, k, isQ, base + (t + 5) * step);
+                int p6 = pairAt(q, k, isQ, base + (t + 6) * step);
+                int p7 = pairAt(q, k, isQ, base + (t + 7) * step);
+                lo += low(p0, bf16);
+                hi += high(p0, bf16);
+                lo += low(p1, bf16);
+                hi += high(p1, bf16);
+                lo += low(p2, bf16);
+                hi += high(p2, bf16);
+                lo += low(p3, bf16);
+                hi += high(p3, bf16);
+                lo += low(p4, bf16);
+                hi += high(p4, bf16);
+                lo += low(p5, bf16);
+                hi += high(p5, bf16);
+                lo += low(p6, bf16);
+                hi += high(p6, bf16);
+                lo += low(p7, bf16);
+                hi += high(p7, bf16);
+            }
+            for (; t < len; t++) {
+                int pair = pairAt(q, k, isQ, base + t * step);
                 lo += low(pair, bf16);
                 hi += high(pair, bf16);
             }
@@ -148,6 +189,11 @@ public final class BlockPoolingKernels {
                 kPooled.set(out + 1, hi / len);
             }
         }
+    }
+
+    /** q's or k's int at {@code i} (the JIT takes no array chosen by a condition, so the condition picks the load). */
+    private static int pairAt(IntArray q, IntArray k, boolean isQ, int i) {
+        return isQ ? q.get(i) : k.get(i);
     }
 
     private static float low(int pair, boolean bf16) {

@@ -2,7 +2,9 @@ package io.sparge4j.kernels.attention;
 
 import io.sparge4j.kernels.KernelContext;
 import io.sparge4j.kernels.KernelMath;
+import io.sparge4j.kernels.types.arrays.ByteArray;
 import io.sparge4j.kernels.types.arrays.FloatArray;
+import io.sparge4j.kernels.types.arrays.IntArray;
 
 /**
  * The pooled map P = softmax_rowwise(scale * Qp Kp^T): one row per (b, h, query block) over all key blocks, in
@@ -62,6 +64,59 @@ public final class PooledSoftmaxKernels {
         float[] qs = ctx.allocateFloatLocalArray(ROWS * MAX_D);
         float[] kt = ctx.allocateFloatLocalArray(KEY_CHUNK * PITCH);
         float[] red = ctx.allocateFloatLocalArray(ROWS * KEY_LANES);
+        softmaxGroup(ctx, qs, kt, red, qPooled, kPooled, probs, nq, nk, d, scale);
+    }
+
+    /**
+     * {@link #pooledSoftmax} and then, in the same launch, {@code BlockSelectKernels.selectRows} on the rows the
+     * work-group has just written (its 16 query blocks are the selection's work-group of the same id): one launch
+     * and no second read of the map from L2 by another kernel. The map and the mask are those of the two kernels
+     * run one after the other, bit for bit. Launch: as {@link #pooledSoftmax}; {@code nk} at most
+     * {@code BlockSelectKernels.MAX_KEY_BLOCKS}. Local memory: that of both kernels (44 KiB).
+     *
+     * @param ctx the work-item
+     * @param qPooled pooled queries (heads, nq, d)
+     * @param kPooled pooled keys (heads, nk, d)
+     * @param probs output (heads, nq, nk), each row sums to 1
+     * @param keep output (heads * nq, nk): 1 where the block is kept, else 0
+     * @param keepBits output (heads * nq, ceil(nk / 32)): the keep flags as bits
+     * @param counts output (heads * nq): kept blocks per row
+     * @param groupTotals output (heads * ceil(nq / ROWS)): kept blocks per work-group
+     * @param nq query blocks per head
+     * @param nk key blocks per head
+     * @param d head dimension
+     * @param scale softmax scale (usually 1/sqrt(d))
+     * @param topk Top-k count (see {@code BlockSelectKernels})
+     * @param pBits Top-p threshold bits (see {@code BlockSelectKernels})
+     * @param pCeil {@code BlockSelectKernels.pCeil(p)}
+     */
+    public static void pooledSoftmaxSelect(KernelContext ctx, FloatArray qPooled, FloatArray kPooled,
+            FloatArray probs, ByteArray keep, IntArray keepBits, IntArray counts, IntArray groupTotals, int nq, int nk,
+            int d, float scale, int topk, long pBits, long pCeil) {
+        float[] qs = ctx.allocateFloatLocalArray(ROWS * MAX_D);
+        float[] kt = ctx.allocateFloatLocalArray(KEY_CHUNK * PITCH);
+        float[] red = ctx.allocateFloatLocalArray(ROWS * KEY_LANES);
+        int[] flags = ctx.allocateIntLocalArray(BlockSelectKernels.WARPS);
+        int[] bestKey = ctx.allocateIntLocalArray(BlockSelectKernels.GROUP);
+        int[] bestIndex = ctx.allocateIntLocalArray(BlockSelectKernels.GROUP);
+        int[] s0 = ctx.allocateIntLocalArray(BlockSelectKernels.GROUP);
+        int[] s1 = ctx.allocateIntLocalArray(BlockSelectKernels.GROUP);
+        int[] s2 = ctx.allocateIntLocalArray(BlockSelectKernels.GROUP);
+        int[] s3 = ctx.allocateIntLocalArray(BlockSelectKernels.GROUP);
+        int[] p0 = ctx.allocateIntLocalArray(BlockSelectKernels.PARTIALS);
+        int[] p1 = ctx.allocateIntLocalArray(BlockSelectKernels.PARTIALS);
+        int[] p2 = ctx.allocateIntLocalArray(BlockSelectKernels.PARTIALS);
+        int[] p3 = ctx.allocateIntLocalArray(BlockSelectKernels.PARTIALS);
+        softmaxGroup(ctx, qs, kt, red, qPooled, kPooled, probs, nq, nk, d, scale);
+        // the group's rows, written by all its work-items, are read by others below
+        ctx.globalBarrier();
+        BlockSelectKernels.selectGroup(ctx, flags, bestKey, bestIndex, s0, s1, s2, s3, p0, p1, p2, p3, probs, keep, keepBits, counts,
+                groupTotals, nq, nk, topk, pBits, pCeil);
+    }
+
+    /** The body of {@link #pooledSoftmax} on the caller's local arrays. */
+    private static void softmaxGroup(KernelContext ctx, float[] qs, float[] kt, float[] red, FloatArray qPooled,
+            FloatArray kPooled, FloatArray probs, int nq, int nk, int d, float scale) {
         float[] acc = new float[ROW_STEP * KEY_STEP];
         float[] qv = new float[ROW_STEP];
         float[] kv = new float[KEY_STEP];
