@@ -286,7 +286,12 @@ public final class DeviceWanGraph {
         public Tensor inputGradient() {
             requireBackward();
             if (dInputHost == null) {
-                dInputHost = unpatchify(dPatches, inDim);
+                // the patch embedding's features are (c, kt, kh, kw): the adjoint of patchify puts them back
+                try (Tensor d = dPatches.toHost();
+                     Tensor video = Patchify.patchifyBackward(d.reshape(1, d.dim(0), d.dim(1)), inDim, grid.frames(),
+                             grid.rows(), grid.cols(), patch[0], patch[1], patch[2])) {
+                    dInputHost = video.reshape(inDim, videoShape[1], videoShape[2], videoShape[3]).copy();
+                }
             }
             return dInputHost;
         }
@@ -388,8 +393,9 @@ public final class DeviceWanGraph {
         }
         List<Integer> p = config.patchSize();
         int[] s = video.shape();
-        try (Tensor patches = Patchify.patchify(video.reshape(1, s[0], s[1], s[2], s[3]), p.get(0), p.get(1),
-                p.get(2));
+        // the head's features are (kt, kh, kw, c), channel fastest, as Wan2.1's unpatchify reads them
+        try (Tensor patches = Patchify.unpatchifyBackward(video.reshape(1, s[0], s[1], s[2], s[3]), p.get(0),
+                p.get(1), p.get(2));
              Tensor f32 = patches.dtype() == DType.F32 ? null : patches.to(DType.F32)) {
             Tensor src = f32 == null ? patches : f32;
             return session().upload(src.reshape(src.dim(1), src.dim(2)));
