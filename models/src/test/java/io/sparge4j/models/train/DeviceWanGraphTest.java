@@ -103,7 +103,7 @@ class DeviceWanGraphTest {
         }
     }
 
-    /** The device's own masks (pooled on the device) against the CPU's, by per-layer sparsity. */
+    /** The device's own masks (pooled on the device) against the CPU's: the same sparsity, the same blocks. */
     @ParameterizedTest
     @ValueSource(strings = {"emulator", "opencl"})
     void devicePooledMasksHaveTheCpuSparsity(String backend) {
@@ -118,6 +118,12 @@ class DeviceWanGraphTest {
                 System.out.printf("DeviceWanGraphTest %s: layer sparsity CPU %s, device %s%n", backend,
                         java.util.Arrays.toString(want), java.util.Arrays.toString(got));
                 assertArrayEquals(want, got, 1e-12, "per-layer sparsity");
+                for (int i = 0; i < want.length; i++) {
+                    BlockMask cm = ct.selections().get(i).mask();
+                    BlockMask dm = dt.masks().get(i).toHost();
+                    assertArrayEquals(cm.rowStart(), dm.rowStart(), "layer " + i + " mask rows");
+                    assertArrayEquals(cm.rowBlocks(), dm.rowBlocks(), "layer " + i + " kept blocks");
+                }
                 assertClose("velocity", ct.velocity().toFloatArray(), dt.velocity().toFloatArray(), backend);
             }
         }
