@@ -48,13 +48,18 @@ import java.util.Objects;
  * gradients.
  *
  * <pre>{@code
- * try (DeviceWanStore store = DeviceWanStore.upload(session, config, params)) {
- *     DeviceWanGraph student = new DeviceWanGraph(store, WanAttention.defaults(), true);
- *     DeviceWanGraph teacher = student.withAttention(WanAttention.dense());   // same weights: self-distillation
- *     try (DeviceTensor target = teacher.predictTokens(x, t, ctx, 0);
- *          DeviceWanGraph.Tape tape = student.forward(x, t, ctx, 0);
+ * try (DeviceWanStore frozen = DeviceWanStore.upload(session, config, weights);    // the teacher: never stepped
+ *      DeviceWanStore trained = DeviceWanStore.upload(session, config, weights);
+ *      DeviceWanOptimizer adamW = new DeviceWanOptimizer(trained, 0.9, 0.999, 1e-8, 0.01)) {
+ *     DeviceWanGraph teacher = new DeviceWanGraph(frozen, WanAttention.dense(), false);
+ *     DeviceWanGraph student = new DeviceWanGraph(trained, WanAttention.defaults(), true);
+ *     try (DeviceTensor target = teacher.predictTokens(x, t, ctx, step);
+ *          DeviceWanGraph.Tape tape = student.forward(x, t, ctx, step);
  *          DeviceMeanSquaredError.Result loss = DeviceWanLoss.mse(tape, target)) {
  *         student.backward(tape, loss.grad());
+ *         adamW.clipGradNorm(1.0, false);
+ *         adamW.step(lr);
+ *         trained.zeroGrads();
  *         double value = loss.lossValue();   // the step's one read back
  *     }
  * }
