@@ -3,6 +3,7 @@ package io.sparge4j.models.train;
 import io.sparge4j.engine.gpu.DeviceActivations;
 import io.sparge4j.engine.gpu.DeviceAttention;
 import io.sparge4j.engine.gpu.DeviceBlockMask;
+import io.sparge4j.engine.gpu.DeviceCasts;
 import io.sparge4j.engine.gpu.DeviceElementwise;
 import io.sparge4j.engine.gpu.DeviceGradients;
 import io.sparge4j.engine.gpu.DeviceLinear;
@@ -10,6 +11,7 @@ import io.sparge4j.engine.gpu.DeviceNorms;
 import io.sparge4j.engine.gpu.DeviceRope;
 import io.sparge4j.engine.gpu.DeviceShapes;
 import io.sparge4j.engine.gpu.DeviceTensor;
+import io.sparge4j.engine.gpu.GemmPrecision;
 import io.sparge4j.engine.ops.Rope;
 import io.sparge4j.models.wan.WanAttention;
 import io.sparge4j.models.wan.WanConfig;
@@ -26,8 +28,10 @@ final class DeviceWanBlockGraph {
     private final float eps;
     private final String prefix;
     private final DeviceWanStore store;
+    private final GemmPrecision precision;
 
-    DeviceWanBlockGraph(int index, WanConfig config, DeviceWanStore store) {
+    DeviceWanBlockGraph(int index, WanConfig config, DeviceWanStore store, GemmPrecision precision) {
+        this.precision = precision;
         this.index = index;
         this.config = config;
         this.eps = (float) config.eps();
@@ -119,6 +123,13 @@ final class DeviceWanBlockGraph {
             t.k0 = s.own(linear(t.h1, "self_attn.k"));
             t.k = heads(s, qkNorm(s, t.k0, "self_attn.norm_k.weight"), len, grid);
             t.v = heads(s, s.own(linear(t.h1, "self_attn.v")), len, null);
+            if (precision == GemmPrecision.BF16) {
+                // the tensor-core flash kernels on bf16 copies (the mask pooled from the same values); the
+                // backward reads the same copies, its gradients f32
+                t.q = s.own(DeviceCasts.toBFloat16(t.q));
+                t.k = s.own(DeviceCasts.toBFloat16(t.k));
+                t.v = s.own(DeviceCasts.toBFloat16(t.v));
+            }
             if (attention.denseAt(index, step)) {
                 t.self = s.own(DeviceAttention.dense(t.q, t.k, t.v, Float.NaN));
             } else {
@@ -255,7 +266,7 @@ final class DeviceWanBlockGraph {
     }
 
     private DeviceTensor linear(DeviceTensor x, String module) {
-        return DeviceLinear.linear(x, p(module + ".weight"), p(module + ".bias"));
+        return DeviceLinear.linear(x, p(module + ".weight"), p(module + ".bias"), precision);
     }
 
     /** Linear backward with the weight's and bias's gradients added into the store. */

@@ -11,6 +11,7 @@ import io.sparge4j.engine.gpu.DeviceNorms;
 import io.sparge4j.engine.gpu.DeviceSession;
 import io.sparge4j.engine.gpu.DeviceShapes;
 import io.sparge4j.engine.gpu.DeviceTensor;
+import io.sparge4j.engine.gpu.GemmPrecision;
 import io.sparge4j.engine.ops.Patchify;
 import io.sparge4j.engine.ops.Rope;
 import io.sparge4j.engine.sparse.BlockMask;
@@ -42,7 +43,8 @@ import java.util.Objects;
  * same layout to {@link #backward(Tape, DeviceTensor)}. {@link #tokens} puts a host video (a flow-matching target) in
  * that layout; {@link Tape#velocity()} reads the velocity back as a video, as {@link WanGraph} gives it.
  *
- * <p>f32 throughout. Self-attention needs head dim 64 or 128 and blocks of {@value DeviceAttention#QUERY_BLOCK} x
+ * <p>f32 throughout by default ({@link GemmPrecision#BF16} runs the forward's GEMMs and self-attention on bf16
+ * operands, see {@link #DeviceWanGraph(DeviceWanStore, WanAttention, boolean, GemmPrecision)}). Self-attention needs head dim 64 or 128 and blocks of {@value DeviceAttention#QUERY_BLOCK} x
  * {@value DeviceAttention#KEY_BLOCK} tokens (the device kernels' sizes). With {@code checkpointBlocks} the tape keeps
  * only each block's input and mask and the backward recomputes the block with that mask, which gives bit-identical
  * gradients.
@@ -72,6 +74,7 @@ public final class DeviceWanGraph {
     private final WanConfig config;
     private final WanAttention attention;
     private final boolean checkpointBlocks;
+    private final GemmPrecision precision;
     private final List<DeviceWanBlockGraph> blocks;
 
     /**
@@ -82,6 +85,22 @@ public final class DeviceWanGraph {
      * @throws IllegalArgumentException for a head dim other than 64 or 128, or other block sizes
      */
     public DeviceWanGraph(DeviceWanStore store, WanAttention attention, boolean checkpointBlocks) {
+        this(store, attention, checkpointBlocks, GemmPrecision.F32);
+    }
+
+    /**
+     * A graph whose forward may run in mixed precision: with {@link GemmPrecision#BF16} every forward linear layer
+     * multiplies bf16-rounded operands with f32 accumulation (the f32 master weights rounded per call) and
+     * self-attention runs the tensor-core flash kernels on bf16 copies of q, k, v (mask pooled from them, backward
+     * on them); the backward's GEMMs, the norms, the element-wise ops, cross-attention and every gradient stay f32
+     * (as under {@code torch.autocast}, except that the backward GEMMs are not narrowed).
+     *
+     * @param precision F32 (the default) or BF16
+     * @see #DeviceWanGraph(DeviceWanStore, WanAttention, boolean)
+     */
+    public DeviceWanGraph(DeviceWanStore store, WanAttention attention, boolean checkpointBlocks,
+            GemmPrecision precision) {
+        this.precision = Objects.requireNonNull(precision, OP + ": precision is null, expected F32 or BF16");
         this.store = Objects.requireNonNull(store, OP + ": store is null, expected a DeviceWanStore");
         this.config = store.config();
         this.attention = checkAttention(attention);
@@ -94,7 +113,7 @@ public final class DeviceWanGraph {
         }
         List<DeviceWanBlockGraph> list = new ArrayList<>();
         for (int i = 0; i < config.numLayers(); i++) {
-            list.add(new DeviceWanBlockGraph(i, config, store));
+            list.add(new DeviceWanBlockGraph(i, config, store, precision));
         }
         this.blocks = List.copyOf(list);
     }
@@ -114,7 +133,7 @@ public final class DeviceWanGraph {
      * @return a graph on the same store
      */
     public DeviceWanGraph withAttention(WanAttention newAttention) {
-        return new DeviceWanGraph(store, newAttention, checkpointBlocks);
+        return new DeviceWanGraph(store, newAttention, checkpointBlocks, precision);
     }
 
     /**
@@ -122,7 +141,12 @@ public final class DeviceWanGraph {
      * @return a graph on the same store
      */
     public DeviceWanGraph withCheckpointBlocks(boolean checkpoint) {
-        return new DeviceWanGraph(store, attention, checkpoint);
+        return new DeviceWanGraph(store, attention, checkpoint, precision);
+    }
+
+    /** @return how the forward's linear layers and self-attention multiply */
+    public GemmPrecision precision() {
+        return precision;
     }
 
     /** @return the configuration */
@@ -154,7 +178,7 @@ public final class DeviceWanGraph {
     }
 
     private DeviceTensor linear(DeviceTensor x, String module) {
-        return DeviceLinear.linear(x, param(module + ".weight"), param(module + ".bias"));
+        return DeviceLinear.linear(x, param(module + ".weight"), param(module + ".bias"), precision);
     }
 
     /**
