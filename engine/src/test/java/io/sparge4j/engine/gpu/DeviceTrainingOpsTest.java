@@ -123,7 +123,8 @@ class DeviceTrainingOpsTest {
     void meanSquaredErrorAndGradientMatchFloat64(String backend) {
         for (int n : SIZES) {
             SplittableRandom rnd = new SplittableRandom(3 + n);
-            try (DeviceSession s = DeviceSessions.open(backend); Tensor p = randn(rnd, 1, n); Tensor t = randn(rnd, 2, n);
+            try (DeviceSession s = DeviceSessions.open(backend); Tensor p = randn(rnd, 1, n);
+                 Tensor t = randn(rnd, 2, n);
                  DeviceTensor dp = s.upload(p); DeviceTensor dt = s.upload(t);
                  DeviceMeanSquaredError.Result r = DeviceMeanSquaredError.of(dp, dt)) {
                 float[] ps = p.toFloatArray();

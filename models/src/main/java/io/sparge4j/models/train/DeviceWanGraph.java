@@ -44,7 +44,8 @@ import java.util.Objects;
  * that layout; {@link Tape#velocity()} reads the velocity back as a video, as {@link WanGraph} gives it.
  *
  * <p>f32 throughout by default ({@link GemmPrecision#BF16} runs the forward's GEMMs and self-attention on bf16
- * operands, see {@link #DeviceWanGraph(DeviceWanStore, WanAttention, boolean, GemmPrecision)}). Self-attention needs head dim 64 or 128 and blocks of {@value DeviceAttention#QUERY_BLOCK} x
+ * operands, see {@link #DeviceWanGraph(DeviceWanStore, WanAttention, boolean, GemmPrecision)}). Self-attention
+ * needs head dim 64 or 128 and blocks of {@value DeviceAttention#QUERY_BLOCK} x
  * {@value DeviceAttention#KEY_BLOCK} tokens (the device kernels' sizes). With {@code checkpointBlocks} the tape keeps
  * only each block's input and mask and the backward recomputes the block with that mask, which gives bit-identical
  * gradients.

@@ -245,7 +245,8 @@ class DeviceWanGraphTest {
             for (int step = 0; step < STEPS; step++) {
                 double lr = LR * Math.min(1, (step + 1) / 2.0);   // warm-up over two steps
                 long seed = 100 + step;
-                try (Tensor x = Tensor.randn(seed, 3, 4, 32, 32); Tensor target = Tensor.randn(seed + 50, 3, 4, 32, 32)) {
+                try (Tensor x = Tensor.randn(seed, 3, 4, 32, 32);
+                     Tensor target = Tensor.randn(seed + 50, 3, 4, 32, 32)) {
                     double t = 100 + 200 * step;
                     // CPU: forward, float64 loss, f32 gradient, backward, float64 clip and AdamW
                     Map<String, Tensor> grads = new LinkedHashMap<>();
