@@ -43,7 +43,23 @@ public final class DeviceMeanSquaredError {
      * @return the loss and the gradient with respect to pred
      */
     public static Result of(DeviceTensor pred, DeviceTensor target) {
+        return of(pred, target, 1.0);
+    }
+
+    /**
+     * The loss with its gradient scaled by {@code gradWeight} (for example {@code 1 / k} when k micro-batches
+     * accumulate into one step); the loss itself is not scaled.
+     *
+     * @param pred f32 prediction
+     * @param target f32 target, shaped like pred
+     * @param gradWeight the factor of the gradient, finite
+     * @return the loss and {@code gradWeight} times its gradient with respect to pred
+     */
+    public static Result of(DeviceTensor pred, DeviceTensor target, double gradWeight) {
         Op op = Op.of("DeviceMeanSquaredError.of", pred);
+        if (!Double.isFinite(gradWeight)) {
+            throw op.fail("gradWeight", gradWeight, "a finite number");
+        }
         FloatArray pa = op.f32("pred", pred);
         FloatArray ta = op.f32("target", target);
         if (!Arrays.equals(pred.shape(), target.shape()) || pred.numel() == 0) {
@@ -57,7 +73,7 @@ public final class DeviceMeanSquaredError {
         DeviceTensor partials = op.session.allocate(DType.F32, groups);
         FloatArray pp = (FloatArray) partials.array();
         op.graph.task("partials", TrainingKernels::squaredErrorPartials, new KernelContext(), pa, ta,
-                (FloatArray) grad.array(), n, (float) (2.0 / n), pp);
+                (FloatArray) grad.array(), n, (float) (2.0 * gradWeight / n), pp);
         op.grid("partials", TrainingKernels.partialsGrid());
         op.graph.task("mean", TrainingKernels::sumPartials, new KernelContext(), pp, groups, (float) (1.0 / n),
                 (FloatArray) loss.array(), 0);

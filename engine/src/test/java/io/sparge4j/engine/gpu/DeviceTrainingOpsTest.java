@@ -138,6 +138,14 @@ class DeviceTrainingOpsTest {
                     assertEquals(want, grad[i], 1e-6 * Math.abs(want), "n " + n + " grad[" + i + "]");
                 }
                 assertEquals(sum / n, r.lossValue(), 1e-5 * sum / n, "n " + n + " loss");
+                try (DeviceMeanSquaredError.Result w = DeviceMeanSquaredError.of(dp, dt, 0.25)) {
+                    float[] wg = host(w.grad());
+                    for (int i = 0; i < n; i++) {
+                        double want = 0.25 * 2.0 / n * (ps[i] - ts[i]);
+                        assertEquals(want, wg[i], 1e-6 * Math.abs(want), "n " + n + " weighted grad[" + i + "]");
+                    }
+                    assertEquals(r.lossValue(), w.lossValue(), 0.0, "the loss is not weighted");
+                }
             }
         }
     }

@@ -24,6 +24,20 @@ public final class DeviceWanLoss {
         if (tape == null) {
             throw new IllegalArgumentException("DeviceWanLoss.mse: tape is null, expected a DeviceWanGraph.Tape");
         }
-        return DeviceMeanSquaredError.of(tape.velocityTokens(), target);
+        return mse(tape, target, 1.0);
+    }
+
+    /**
+     * @param tape the student's forward
+     * @param target f32, shaped like {@link DeviceWanGraph.Tape#velocityTokens()}
+     * @param gradWeight the factor of the gradient (1 / k for k accumulated micro-batches); the loss is not scaled
+     * @return the loss (a device scalar) and its weighted gradient; the caller closes it
+     */
+    public static DeviceMeanSquaredError.Result mse(DeviceWanGraph.Tape tape, DeviceTensor target,
+            double gradWeight) {
+        if (tape == null) {
+            throw new IllegalArgumentException("DeviceWanLoss.mse: tape is null, expected a DeviceWanGraph.Tape");
+        }
+        return DeviceMeanSquaredError.of(tape.velocityTokens(), target, gradWeight);
     }
 }
