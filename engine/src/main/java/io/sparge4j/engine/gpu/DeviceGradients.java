@@ -1,0 +1,106 @@
+package io.sparge4j.engine.gpu;
+
+import io.sparge4j.engine.tensor.DType;
+import io.sparge4j.kernels.KernelContext;
+import io.sparge4j.kernels.nn.ActivationKernels;
+import io.sparge4j.kernels.nn.TrainingKernels;
+import io.sparge4j.kernels.types.arrays.FloatArray;
+
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * What a training step does to gradients on the device besides computing them, through {@link TrainingKernels}:
+ * accumulation in place ({@link #accumulate}, so micro-batches add up without new tensors), the squared global
+ * norm over many tensors ({@link #sumOfSquares}, deterministic, left on the device) and
+ * {@code torch.nn.utils.clip_grad_norm_}'s scaling driven by that device value ({@link #clipByNorm}), so clipping
+ * needs no read back.
+ */
+public final class DeviceGradients {
+    private DeviceGradients() {
+    }
+
+    /**
+     * {@code y += alpha * x} in place, one fused multiply-add per element.
+     *
+     * @param alpha the factor of x
+     * @param x f32, shaped like y (or with y's element count)
+     * @param y f32 accumulator, updated
+     */
+    public static void accumulate(float alpha, DeviceTensor x, DeviceTensor y) {
+        Op op = Op.of("DeviceGradients.accumulate", y);
+        FloatArray ya = op.f32("y", y);
+        FloatArray xa = op.f32("x", x);
+        if (x.numel() != y.numel()) {
+            throw op.fail("x's shape", Arrays.toString(x.shape()), "y's element count " + y.numel() + " (y "
+                    + Arrays.toString(y.shape()) + ")");
+        }
+        int n = (int) y.numel();
+        op.graph.task("axpy", TrainingKernels::axpy, new KernelContext(), xa, ya, alpha, n);
+        op.grid("axpy", ActivationKernels.grid(Math.max(1, n)));
+        op.run();
+    }
+
+    /**
+     * The sum of the squares of every element of every tensor (the squared global L2 norm of a model's gradients),
+     * as a device scalar: each tensor gives {@value TrainingKernels#PARTIAL_GROUPS} partial sums, added in a fixed
+     * order, so the value depends only on the tensors. Read it with {@code toHost()} (one number) or pass it to
+     * {@link #clipByNorm}.
+     *
+     * @param tensors f32 tensors of one session, at least one
+     * @return a new f32 tensor of shape (1), owned by the caller
+     */
+    public static DeviceTensor sumOfSquares(List<DeviceTensor> tensors) {
+        if (tensors == null || tensors.isEmpty()) {
+            throw new IllegalArgumentException("DeviceGradients.sumOfSquares: tensors is " + (tensors == null ? "null"
+                    : "empty") + ", expected at least one device tensor");
+        }
+        Op op = Op.of("DeviceGradients.sumOfSquares", tensors.get(0));
+        int groups = TrainingKernels.PARTIAL_GROUPS;
+        DeviceTensor partials = op.session.allocate(DType.F32, tensors.size() * groups);
+        DeviceTensor out = op.session.allocate(DType.F32, 1);
+        FloatArray pa = (FloatArray) partials.array();
+        for (int i = 0; i < tensors.size(); i++) {
+            DeviceTensor t = tensors.get(i);
+            FloatArray ta = op.f32("tensors[" + i + "]", t);
+            op.graph.task("squares" + i, TrainingKernels::squarePartials, new KernelContext(), ta, (int) t.numel(), pa,
+                    i * groups);
+            op.grid("squares" + i, TrainingKernels.partialsGrid());
+        }
+        op.graph.task("sum", TrainingKernels::sumPartials, new KernelContext(), pa, tensors.size() * groups, 1f,
+                (FloatArray) out.array(), 0);
+        op.grid("sum", TrainingKernels.sumGrid());
+        return Ops.runOrFree(op, out, partials);
+    }
+
+    /**
+     * Scales every gradient by {@code maxNorm / (norm + 1e-6)} when that is below 1, with
+     * {@code norm = sqrt(sumSquares[0])}, as {@code torch.nn.utils.clip_grad_norm_(grads, maxNorm)} does; the
+     * coefficient is computed on the device from the value {@link #sumOfSquares} left there.
+     *
+     * @param grads f32 gradients, scaled in place
+     * @param sumSquares the squared global norm, f32 (1)
+     * @param maxNorm the largest norm kept, finite and above 0
+     */
+    public static void clipByNorm(List<DeviceTensor> grads, DeviceTensor sumSquares, double maxNorm) {
+        Op op = Op.of("DeviceGradients.clipByNorm", sumSquares);
+        FloatArray sa = op.f32("sumSquares", sumSquares);
+        op.shape("sumSquares", sumSquares, 1);
+        if (!(maxNorm > 0) || Double.isInfinite(maxNorm)) {
+            throw op.fail("maxNorm", maxNorm, "a finite number > 0");
+        }
+        if (grads == null) {
+            throw op.fail("grads", null, "a list of device tensors");
+        }
+        for (int i = 0; i < grads.size(); i++) {
+            DeviceTensor g = grads.get(i);
+            FloatArray ga = op.f32("grads[" + i + "]", g);
+            int n = (int) g.numel();
+            op.graph.task("clip" + i, TrainingKernels::clipByNorm, new KernelContext(), ga, n, sa, (float) maxNorm);
+            op.grid("clip" + i, ActivationKernels.grid(Math.max(1, n)));
+        }
+        if (!grads.isEmpty()) {
+            op.run();
+        }
+    }
+}

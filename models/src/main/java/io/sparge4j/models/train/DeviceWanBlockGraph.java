@@ -1,0 +1,323 @@
+package io.sparge4j.models.train;
+
+import io.sparge4j.engine.gpu.DeviceActivations;
+import io.sparge4j.engine.gpu.DeviceAttention;
+import io.sparge4j.engine.gpu.DeviceBlockMask;
+import io.sparge4j.engine.gpu.DeviceCasts;
+import io.sparge4j.engine.gpu.DeviceElementwise;
+import io.sparge4j.engine.gpu.DeviceGradients;
+import io.sparge4j.engine.gpu.DeviceLinear;
+import io.sparge4j.engine.gpu.DeviceNorms;
+import io.sparge4j.engine.gpu.DeviceRope;
+import io.sparge4j.engine.gpu.DeviceShapes;
+import io.sparge4j.engine.gpu.DeviceTensor;
+import io.sparge4j.engine.gpu.GemmPrecision;
+import io.sparge4j.engine.ops.Rope;
+import io.sparge4j.models.wan.WanAttention;
+import io.sparge4j.models.wan.WanConfig;
+
+/**
+ * One Wan2.1 block on the device with a tape: the forward runs the ops of {@code DeviceWanModel}'s block (the same
+ * as {@link WanBlockGraph}'s on the CPU, in the same order) and keeps the intermediates the backward reads; the
+ * backward chains the device ops' backward functions in the order of {@link WanBlockGraph#backward} and adds every
+ * parameter gradient into the {@link DeviceWanStore}. Tokens are (L, dim); attention runs on (1, heads, L, d).
+ */
+final class DeviceWanBlockGraph {
+    private final int index;
+    private final WanConfig config;
+    private final float eps;
+    private final String prefix;
+    private final DeviceWanStore store;
+    private final GemmPrecision precision;
+
+    DeviceWanBlockGraph(int index, WanConfig config, DeviceWanStore store, GemmPrecision precision) {
+        this.precision = precision;
+        this.index = index;
+        this.config = config;
+        this.eps = (float) config.eps();
+        this.prefix = "blocks." + index + ".";
+        this.store = store;
+    }
+
+    int index() {
+        return index;
+    }
+
+    private DeviceTensor p(String name) {
+        return store.param(prefix + name);
+    }
+
+    /** A block's forward intermediates; {@link #out} belongs to the caller, the mask to the caller too. */
+    static final class Tape implements AutoCloseable {
+        final DeviceWanScope scope = new DeviceWanScope();
+        final DeviceTensor x;
+        /** Self-attention's mask, or null where it ran dense; not closed by the tape. */
+        DeviceBlockMask mask;
+        DeviceTensor[] mod;
+        DeviceTensor n1;
+        DeviceTensor h1;
+        DeviceTensor q0;
+        DeviceTensor k0;
+        DeviceTensor q;
+        DeviceTensor k;
+        DeviceTensor v;
+        DeviceAttention.Result self;
+        DeviceTensor selfMerged;
+        DeviceTensor y;
+        DeviceTensor x1;
+        DeviceTensor crossIn;
+        DeviceTensor cq0;
+        DeviceTensor ck0;
+        DeviceTensor cq;
+        DeviceTensor ck;
+        DeviceTensor cv;
+        DeviceAttention.Result cross;
+        DeviceTensor crossMerged;
+        DeviceTensor x2;
+        DeviceTensor n2;
+        DeviceTensor h2;
+        DeviceTensor f1;
+        DeviceTensor f1Act;
+        DeviceTensor f2;
+        DeviceTensor out;
+
+        Tape(DeviceTensor x) {
+            this.x = x;
+        }
+
+        /** Frees the intermediates (not the input, the output or the mask). */
+        @Override
+        public void close() {
+            scope.close();
+        }
+    }
+
+    /**
+     * @param x block input (L, dim); not owned
+     * @param e6 the time projection (6, dim)
+     * @param ctx the embedded text (text_len, dim)
+     * @param grid the token grid, for RoPE
+     * @param attention the self-attention settings
+     * @param step the step index (dense steps)
+     * @param fixed a mask to use instead of building one (a recompute, or a mask held fixed), or null
+     * @return the tape; its {@link Tape#out} and (when built here) {@link Tape#mask} are the caller's
+     */
+    Tape forward(DeviceTensor x, DeviceTensor e6, DeviceTensor ctx, Rope.Grid grid, WanAttention attention, int step,
+            DeviceBlockMask fixed) {
+        int len = x.dim(0);
+        int textLen = ctx.dim(0);
+        Tape t = new Tape(x);
+        DeviceWanScope s = t.scope;
+        DeviceBlockMask built = null;
+        try {
+            DeviceTensor modSum = s.own(DeviceElementwise.add(p("modulation"), e6));
+            t.mod = new DeviceTensor[6];   // shift1, scale1, gate1, shift2, scale2, gate2, each (1, dim)
+            for (int j = 0; j < 6; j++) {
+                t.mod[j] = s.own(DeviceShapes.narrow(modSum, j, 1));
+            }
+            // self-attention on the modulated LayerNorm
+            t.n1 = s.own(DeviceNorms.layerNorm(x, null, null, eps));
+            t.h1 = s.own(DeviceElementwise.modulate(t.n1, t.mod[0], t.mod[1]));
+            t.q0 = s.own(linear(t.h1, "self_attn.q"));
+            t.q = heads(s, qkNorm(s, t.q0, "self_attn.norm_q.weight"), len, grid);
+            t.k0 = s.own(linear(t.h1, "self_attn.k"));
+            t.k = heads(s, qkNorm(s, t.k0, "self_attn.norm_k.weight"), len, grid);
+            t.v = heads(s, s.own(linear(t.h1, "self_attn.v")), len, null);
+            if (precision == GemmPrecision.BF16) {
+                // the tensor-core flash kernels on bf16 copies (the mask pooled from the same values); the
+                // backward reads the same copies, its gradients f32
+                t.q = s.own(DeviceCasts.toBFloat16(t.q));
+                t.k = s.own(DeviceCasts.toBFloat16(t.k));
+                t.v = s.own(DeviceCasts.toBFloat16(t.v));
+            }
+            if (attention.denseAt(index, step)) {
+                t.self = s.own(DeviceAttention.dense(t.q, t.k, t.v, Float.NaN));
+            } else {
+                DeviceBlockMask mask = fixed;
+                if (mask == null) {
+                    built = DeviceAttention.blockMask(t.q, t.k, attention.mode(), attention.topk(), attention.topp(),
+                            Float.NaN);
+                    mask = built;
+                }
+                t.mask = mask;
+                t.self = s.own(DeviceAttention.sparse(t.q, t.k, t.v, mask, Float.NaN));
+            }
+            t.selfMerged = tokens(s, t.self.out(), len);
+            t.y = s.own(linear(t.selfMerged, "self_attn.o"));
+            t.x1 = s.own(DeviceElementwise.gatedAdd(x, t.mod[2], t.y));
+            // cross-attention, dense over every text row
+            t.crossIn = config.crossAttnNorm()
+                    ? s.own(DeviceNorms.layerNorm(t.x1, p("norm3.weight"), p("norm3.bias"), eps)) : t.x1;
+            t.cq0 = s.own(linear(t.crossIn, "cross_attn.q"));
+            t.cq = heads(s, qkNorm(s, t.cq0, "cross_attn.norm_q.weight"), len, null);
+            t.ck0 = s.own(linear(ctx, "cross_attn.k"));
+            t.ck = heads(s, qkNorm(s, t.ck0, "cross_attn.norm_k.weight"), textLen, null);
+            t.cv = heads(s, s.own(linear(ctx, "cross_attn.v")), textLen, null);
+            t.cross = s.own(DeviceAttention.dense(t.cq, t.ck, t.cv, Float.NaN));
+            t.crossMerged = tokens(s, t.cross.out(), len);
+            try (DeviceTensor cy = linear(t.crossMerged, "cross_attn.o")) {
+                t.x2 = s.own(DeviceElementwise.add(t.x1, cy));
+            }
+            // FFN on the modulated LayerNorm, gated residual
+            t.n2 = s.own(DeviceNorms.layerNorm(t.x2, null, null, eps));
+            t.h2 = s.own(DeviceElementwise.modulate(t.n2, t.mod[3], t.mod[4]));
+            t.f1 = s.own(linear(t.h2, "ffn.0"));
+            t.f1Act = s.own(DeviceActivations.gelu(t.f1));
+            t.f2 = s.own(linear(t.f1Act, "ffn.2"));
+            t.out = DeviceElementwise.gatedAdd(t.x2, t.mod[5], t.f2);
+            return t;
+        } catch (RuntimeException | Error e) {
+            t.close();
+            if (built != null) {
+                built.close();
+            }
+            throw e;
+        }
+    }
+
+    /**
+     * Reverse pass of {@link #forward}, in {@link WanBlockGraph#backward}'s order.
+     *
+     * @param t the forward's tape (read, not freed)
+     * @param dOut gradient with respect to the block output (L, dim)
+     * @param ctx the embedded text the forward read
+     * @param grid the token grid
+     * @param de6 the time projection's gradient, added to
+     * @param dContext the embedded text's gradient, added to
+     * @return the gradient with respect to the block input (L, dim), a new tensor the caller closes
+     */
+    DeviceTensor backward(Tape t, DeviceTensor dOut, DeviceTensor ctx, Rope.Grid grid, DeviceWanSum de6,
+            DeviceWanSum dContext) {
+        int len = t.x.dim(0);
+        int textLen = ctx.dim(0);
+        try (DeviceWanScope s = new DeviceWanScope()) {
+            DeviceTensor[] dMod = new DeviceTensor[6];
+            // out = x2 + gate2 * f2, f2 = FFN(LayerNorm(x2) * (1 + scale2) + shift2)
+            DeviceElementwise.GatedAddGrads g5 = s.own(DeviceElementwise.gatedAddBackward(dOut, t.mod[5], t.f2));
+            DeviceTensor dx2 = g5.dx();
+            dMod[5] = g5.dGate();
+            DeviceLinear.Grads ffn2 = linearBackward(s, g5.dy(), t.f1Act, "ffn.2");
+            DeviceTensor df1 = s.own(DeviceActivations.geluBackward(ffn2.dx(), t.f1));
+            DeviceLinear.Grads ffn0 = linearBackward(s, df1, t.h2, "ffn.0");
+            DeviceElementwise.ModulateGrads m2 = s.own(DeviceElementwise.modulateBackward(ffn0.dx(), t.n2,
+                    t.mod[4]));
+            dMod[3] = m2.dShift();
+            dMod[4] = m2.dScale();
+            DeviceNorms.Grads ln2 = s.own(DeviceNorms.layerNormBackward(m2.dx(), t.x2, null, null, eps));
+            DeviceGradients.accumulate(1f, ln2.dx(), dx2);
+            // x2 = x1 + cross(x1, context): dx2 is both the residual's and the cross branch's gradient
+            DeviceLinear.Grads crossO = linearBackward(s, dx2, t.crossMerged, "cross_attn.o");
+            DeviceAttention.Gradients dCross = s.own(DeviceAttention.backward(toHeads(s, crossO.dx(), len), t.cq,
+                    t.ck, t.cv, t.cross, null, Float.NaN));
+            DeviceTensor dcq = qkNormBackward(s, fromHeads(s, dCross.dq(), len, null), t.cq0,
+                    "cross_attn.norm_q.weight");
+            DeviceLinear.Grads crossQ = linearBackward(s, dcq, t.crossIn, "cross_attn.q");
+            DeviceTensor dck = qkNormBackward(s, fromHeads(s, dCross.dk(), textLen, null), t.ck0,
+                    "cross_attn.norm_k.weight");
+            DeviceLinear.Grads crossK = linearBackward(s, dck, ctx, "cross_attn.k");
+            dContext.add(crossK.dx());
+            DeviceLinear.Grads crossV = linearBackward(s, fromHeads(s, dCross.dv(), textLen, null), ctx,
+                    "cross_attn.v");
+            dContext.add(crossV.dx());
+            if (config.crossAttnNorm()) {
+                DeviceNorms.Grads ln3 = s.own(DeviceNorms.layerNormBackward(crossQ.dx(), t.x1, p("norm3.weight"),
+                        p("norm3.bias"), eps));
+                store.addGrad(prefix + "norm3.weight", ln3.dWeight());
+                store.addGrad(prefix + "norm3.bias", ln3.dBias());
+                DeviceGradients.accumulate(1f, ln3.dx(), dx2);
+            } else {
+                DeviceGradients.accumulate(1f, crossQ.dx(), dx2);
+            }
+            // x1 = x + gate1 * selfAttention(LayerNorm(x) * (1 + scale1) + shift1)
+            DeviceElementwise.GatedAddGrads g2 = DeviceElementwise.gatedAddBackward(dx2, t.mod[2], t.y);
+            DeviceTensor dx = g2.dx();   // returned: not owned by the scope
+            s.own(g2.dGate());
+            s.own(g2.dy());
+            dMod[2] = g2.dGate();
+            try {
+                DeviceLinear.Grads selfO = linearBackward(s, g2.dy(), t.selfMerged, "self_attn.o");
+                DeviceAttention.Gradients dSelf = s.own(DeviceAttention.backward(toHeads(s, selfO.dx(), len), t.q,
+                        t.k, t.v, t.self, t.mask, Float.NaN));
+                DeviceTensor dq = qkNormBackward(s, fromHeads(s, dSelf.dq(), len, grid), t.q0,
+                        "self_attn.norm_q.weight");
+                DeviceTensor dk = qkNormBackward(s, fromHeads(s, dSelf.dk(), len, grid), t.k0,
+                        "self_attn.norm_k.weight");
+                DeviceLinear.Grads selfQ = linearBackward(s, dq, t.h1, "self_attn.q");
+                DeviceLinear.Grads selfK = linearBackward(s, dk, t.h1, "self_attn.k");
+                DeviceLinear.Grads selfV = linearBackward(s, fromHeads(s, dSelf.dv(), len, null), t.h1,
+                        "self_attn.v");
+                DeviceTensor dh1 = s.own(DeviceElementwise.add(selfQ.dx(), selfK.dx()));
+                DeviceGradients.accumulate(1f, selfV.dx(), dh1);
+                DeviceElementwise.ModulateGrads m1 = s.own(DeviceElementwise.modulateBackward(dh1, t.n1, t.mod[1]));
+                dMod[0] = m1.dShift();
+                dMod[1] = m1.dScale();
+                DeviceNorms.Grads ln1 = s.own(DeviceNorms.layerNormBackward(m1.dx(), t.x, null, null, eps));
+                DeviceGradients.accumulate(1f, ln1.dx(), dx);
+                // modulation + e6: both get the six rows' gradient
+                DeviceTensor dSum = s.own(DeviceShapes.concat(dMod));
+                store.addGrad(prefix + "modulation", dSum);
+                de6.add(dSum);
+                return dx;
+            } catch (RuntimeException | Error e) {
+                dx.close();
+                throw e;
+            }
+        }
+    }
+
+    private DeviceTensor linear(DeviceTensor x, String module) {
+        return DeviceLinear.linear(x, p(module + ".weight"), p(module + ".bias"), precision);
+    }
+
+    /** Linear backward with the weight's and bias's gradients added into the store. */
+    private DeviceLinear.Grads linearBackward(DeviceWanScope s, DeviceTensor dy, DeviceTensor x, String module) {
+        DeviceLinear.Grads g = s.own(DeviceLinear.linearBackward(dy, x, p(module + ".weight"), true));
+        store.addGrad(prefix + module + ".weight", g.dWeight());
+        store.addGrad(prefix + module + ".bias", g.dBias());
+        return g;
+    }
+
+    /** RMSNorm over the whole dim when the config has qk_norm; else {@code x} itself. */
+    private DeviceTensor qkNorm(DeviceWanScope s, DeviceTensor x, String weight) {
+        return config.qkNorm() ? s.own(DeviceNorms.rmsNorm(x, p(weight), eps)) : x;
+    }
+
+    /** Backward of {@link #qkNorm}: adds the norm weight's gradient and returns the projection's gradient. */
+    private DeviceTensor qkNormBackward(DeviceWanScope s, DeviceTensor dy, DeviceTensor x, String weight) {
+        if (!config.qkNorm()) {
+            return dy;
+        }
+        DeviceNorms.Grads g = s.own(DeviceNorms.rmsNormBackward(dy, x, p(weight), eps));
+        store.addGrad(prefix + weight, g.dWeight());
+        return g.dx();
+    }
+
+    /** (len, dim) tokens to (1, heads, len, d), with 3D RoPE first when {@code grid} is given. */
+    private DeviceTensor heads(DeviceWanScope s, DeviceTensor tokens, int len, Rope.Grid grid) {
+        DeviceTensor split = s.own(tokens.reshape(1, len, config.numHeads(), config.headDim()));
+        if (grid != null) {
+            split = s.own(DeviceRope.apply(split, grid));
+        }
+        return s.own(DeviceShapes.swapTokensHeads(split));
+    }
+
+    /** Backward of {@link #heads}: (1, heads, len, d) gradient to (len, dim), RoPE undone when {@code grid}. */
+    private DeviceTensor fromHeads(DeviceWanScope s, DeviceTensor dHeads, int len, Rope.Grid grid) {
+        DeviceTensor d = s.own(DeviceShapes.swapTokensHeads(dHeads));
+        if (grid != null) {
+            d = s.own(DeviceRope.backward(d, grid, Rope.Layout.BLHD));
+        }
+        return s.own(d.reshape(len, config.dim()));
+    }
+
+    /** (1, heads, len, d) to (len, dim) tokens. */
+    private DeviceTensor tokens(DeviceWanScope s, DeviceTensor heads, int len) {
+        return s.own(s.own(DeviceShapes.swapTokensHeads(heads)).reshape(len, config.dim()));
+    }
+
+    /** Backward of {@link #tokens}: (len, dim) gradient to (1, heads, len, d). */
+    private DeviceTensor toHeads(DeviceWanScope s, DeviceTensor dTokens, int len) {
+        return s.own(DeviceShapes.swapTokensHeads(s.own(dTokens.reshape(1, len, config.numHeads(),
+                config.headDim()))));
+    }
+}
