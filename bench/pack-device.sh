@@ -9,6 +9,7 @@ rm -rf .device/lib .device/testclasses && mkdir -p .device/lib .device/testclass
 cp models/target/sparge4j-models-*.jar models/target/lib/*.jar .device/lib/
 cp -r engine/target/test-classes .device/testclasses/engine
 cp -r tests/target/test-classes .device/testclasses/tests
+cp -r models/target/test-classes .device/testclasses/models
 ./mvnw -B -q dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:1.14.4 \
   -DoutputDirectory="$PWD/.device/tools"
 du -sh .device

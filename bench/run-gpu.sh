@@ -25,13 +25,16 @@ if [[ $what == tests || $what == all ]]; then
   # were PoCL's LLVM signal handlers.
   junit() {
     java -XX:ErrorFile="$out/hs_err_%p.log" -jar .device/tools/junit-platform-console-standalone-1.14.4.jar execute \
-      -cp "$(printf '%s:' .device/lib/*.jar).device/testclasses/engine:.device/testclasses/tests" \
+      -cp "$(printf '%s:' .device/lib/*.jar).device/testclasses/engine:.device/testclasses/tests:.device/testclasses/models" \
       --details=tree --disable-banner "$@"
   }
   junit --select-package io.sparge4j.engine.device.cuda \
     --select-package io.sparge4j.tests.portability --select-package io.sparge4j.engine.gpu \
     --select-class io.sparge4j.tests.wan.DeviceWanBlockTest --select-class io.sparge4j.tests.wan.DeviceWanModelTest \
-    --select-package io.sparge4j.engine.kernel.attention --select-package io.sparge4j.engine.kernel.nn > "$out/junit.txt" 2>&1
+    --select-package io.sparge4j.engine.kernel.attention --select-package io.sparge4j.engine.kernel.nn \
+    --select-class io.sparge4j.engine.jit.DynamicLocalMemoryTest --select-class io.sparge4j.models.train.DeviceWanGraphTest \
+    --select-class io.sparge4j.models.train.DeviceWanOptimizerTest --select-class io.sparge4j.models.train.DeviceWanStepCostTest \
+    > "$out/junit.txt" 2>&1
   echo "junit rc=$?"; tail -n 15 "$out/junit.txt"
   junit --select-package io.sparge4j.engine.device.opencl > "$out/junit-opencl.txt" 2>&1
   echo "junit opencl rc=$?"; tail -n 15 "$out/junit-opencl.txt"
@@ -64,6 +67,8 @@ if [[ $what == attention || $what == all ]]; then
   sparge attention-bench --backend cuda --shape wan13b-480p "${common[@]}" --dtype bf16 \
     --write-mask "$masks/wan13b.safetensors" >> "$out/attention.jsonl" 2>&1
   python3 bench/anchors/torch_attention.py --shape wan13b-480p --mask "$masks/wan13b.safetensors" \
+    >> "$out/attention.jsonl" 2>&1
+  SPARGE_FLASH_MMA_VARIANT=fa2 sparge attention-bench --backend cuda --shape wan13b-480p "${common[@]}" --dtype bf16 \
     >> "$out/attention.jsonl" 2>&1
   sparge attention-bench --backend opencl --device NVIDIA --shape wan13b-480p "${common[@]}" --dtype f32 \
     >> "$out/attention.jsonl" 2>&1

@@ -63,7 +63,9 @@ class CudaSharedMemoryLoadsGpuTest {
 
     private static GeneratedKernel compile(Class<?> owner, String name, Object[] args, int group) {
         Method m = Arrays.stream(owner.getMethods()).filter(x -> x.getName().equals(name)).findFirst().orElseThrow();
-        return KernelJit.shared().compile(m, args, Dialect.CUDA, device.features(), group);
+        // the JIT reads only the scalars (constants); arrays are uploaded by launch() as plain Java arrays
+        Object[] scalars = Arrays.stream(args).map(a -> a instanceof Integer ? a : null).toArray();
+        return KernelJit.shared().compile(m, scalars, Dialect.CUDA, device.features(), group);
     }
 
     /** Launches with int[]/short[]/float[] Java arguments uploaded by index; returns the buffers by Java index. */
