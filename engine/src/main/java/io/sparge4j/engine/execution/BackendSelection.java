@@ -42,6 +42,19 @@ public record BackendSelection(String backend, String device) {
         return new BackendSelection(backend == null ? "emulator" : backend, device);
     }
 
+    /**
+     * The backend with, for OpenCL, the device that {@code SPARGE_DEVICE} names (the first device when unset); other
+     * backends take their first device. Tests open their sessions through this, so that on a machine with several
+     * OpenCL platforms (PoCL next to NVIDIA's, say) the OpenCL cases can be pointed at each in turn.
+     *
+     * @param backend {@code "emulator"}, {@code "cpu"}, {@code "cuda"} or {@code "opencl"}
+     * @return the selection
+     */
+    public static BackendSelection withOpenClDeviceFromEnvironment(String backend) {
+        String normalised = normalise(backend);
+        return new BackendSelection(normalised, normalised.equals("opencl") ? System.getenv("SPARGE_DEVICE") : null);
+    }
+
     /** @return whether this runs on the CPU emulator */
     public boolean isEmulator() {
         return backend.equals("emulator");

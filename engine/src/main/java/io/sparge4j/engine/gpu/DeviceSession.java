@@ -87,7 +87,7 @@ public final class DeviceSession implements AutoCloseable {
      * @return a session on the backend's first device
      */
     public static DeviceSession open(String backend) {
-        return open(new BackendSelection(backend, null));
+        return open(BackendSelection.withOpenClDeviceFromEnvironment(backend));
     }
 
     /** @return {@code "cuda"}, {@code "opencl"} or {@code "emulator"} */

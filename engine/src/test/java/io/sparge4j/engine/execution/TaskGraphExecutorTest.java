@@ -415,7 +415,7 @@ class TaskGraphExecutorTest {
                         bias, n, out)
                 .transferToHost(DataTransferMode.EVERY_EXECUTION, out)
                 .snapshot();
-        BackendSelection selection = new BackendSelection(backend, null);
+        BackendSelection selection = BackendSelection.withOpenClDeviceFromEnvironment(backend);
         try (ExecutionPlan plan = new ExecutionPlan(graph).withGridScheduler(new GridScheduler("w.t15", grid))
                 .withExecutor(ExecutionBackends.openExecutor(selection))) {
             plan.execute();

@@ -53,7 +53,7 @@ public final class CountingSessions {
      * @return a counted session (close the session)
      */
     public static Counted open(String backend) {
-        BackendSelection selection = new BackendSelection(backend, null);
+        BackendSelection selection = BackendSelection.withOpenClDeviceFromEnvironment(backend);
         Counts counts = new Counts();
         ComputeDevice inner = ExecutionBackends.openDevice(selection);
         return new Counted(DeviceSession.on(new Counting(inner, counts), ExecutionBackends.compiler(selection)),

@@ -37,7 +37,7 @@ final class DeviceMaskPipeline implements AutoCloseable {
     private String lastPaths = "";
 
     DeviceMaskPipeline(String backend) {
-        BackendSelection selection = new BackendSelection(backend, null);
+        BackendSelection selection = BackendSelection.withOpenClDeviceFromEnvironment(backend);
         this.device = ExecutionBackends.openDevice(selection);
         this.compiler = ExecutionBackends.compiler(selection);
     }

@@ -193,7 +193,7 @@ class FlashBackwardKernelsTest {
                 tasks.addBackward(g, grids, "b", qa, ka, va, doa, oa, lsea, maskTasks.rowStart, maskTasks.rowBlocks,
                         maskTasks.colStart, maskTasks.colBlocks, dq, dk, dv, scale);
                 g.transferToHost(DataTransferMode.EVERY_EXECUTION, maskTasks.keep, dq, dk, dv);
-                BackendSelection selection = new BackendSelection(backend, null);
+                BackendSelection selection = BackendSelection.withOpenClDeviceFromEnvironment(backend);
                 try (ComputeDevice device = ExecutionBackends.openDevice(selection);
                         ExecutionPlan plan = new ExecutionPlan(g.snapshot()).withGridScheduler(grids).withExecutor(
                                 new TaskGraphExecutor(device, ExecutionBackends.compiler(selection), false))) {
@@ -274,7 +274,7 @@ class FlashBackwardKernelsTest {
         tasks.addBackward(g, grids, "b", qa, ka, va, doa, oa, lsea, rowStart, rowBlocks, colStart, colBlocks, dq, dk,
                 dv, scale);
         g.transferToHost(DataTransferMode.EVERY_EXECUTION, dq, dk, dv);
-        BackendSelection selection = new BackendSelection(backend, null);
+        BackendSelection selection = BackendSelection.withOpenClDeviceFromEnvironment(backend);
         try (ComputeDevice device = ExecutionBackends.openDevice(selection);
                 ExecutionPlan plan = new ExecutionPlan(g.snapshot()).withGridScheduler(grids)
                         .withExecutor(new TaskGraphExecutor(device, ExecutionBackends.compiler(selection), false))) {

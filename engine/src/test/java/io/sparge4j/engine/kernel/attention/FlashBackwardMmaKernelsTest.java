@@ -206,7 +206,7 @@ class FlashBackwardMmaKernelsTest {
         tasks.addBackward(g, grids, "b", qi, ki, vi, doi, outa, lsea, maskTasks.rowStart, maskTasks.rowBlocks,
                 maskTasks.colStart, maskTasks.colBlocks, dq, dk, dv, scale);
         g.transferToHost(DataTransferMode.EVERY_EXECUTION, maskTasks.keep, dq, dk, dv);
-        BackendSelection selection = new BackendSelection(backend, null);
+        BackendSelection selection = BackendSelection.withOpenClDeviceFromEnvironment(backend);
         try (ComputeDevice device = ExecutionBackends.openDevice(selection);
                 ExecutionPlan plan = new ExecutionPlan(g.snapshot()).withGridScheduler(grids)
                         .withExecutor(new TaskGraphExecutor(device, ExecutionBackends.compiler(selection), false))) {
@@ -330,7 +330,7 @@ class FlashBackwardMmaKernelsTest {
                     dq, dk, dv, scale);
         }
         g.transferToHost(DataTransferMode.EVERY_EXECUTION, dq, dk, dv);
-        BackendSelection selection = new BackendSelection(backend, null);
+        BackendSelection selection = BackendSelection.withOpenClDeviceFromEnvironment(backend);
         try (ComputeDevice device = ExecutionBackends.openDevice(selection);
                 ExecutionPlan plan = new ExecutionPlan(g.snapshot()).withGridScheduler(grids)
                         .withExecutor(new TaskGraphExecutor(device, ExecutionBackends.compiler(selection), false))) {

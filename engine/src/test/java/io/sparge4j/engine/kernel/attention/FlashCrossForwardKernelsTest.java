@@ -119,7 +119,7 @@ class FlashCrossForwardKernelsTest {
 
     private static float[][] run(String backend, float[] q, float[] k, float[] v, int heads, int nq, int nk, int d,
             float scale) {
-        BackendSelection selection = new BackendSelection(backend, null);
+        BackendSelection selection = BackendSelection.withOpenClDeviceFromEnvironment(backend);
         ComputeDevice device = ExecutionBackends.openDevice(selection);
         KernelCompiler compiler = ExecutionBackends.compiler(selection);
         try {

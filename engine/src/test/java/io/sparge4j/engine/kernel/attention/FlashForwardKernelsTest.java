@@ -207,7 +207,7 @@ class FlashForwardKernelsTest {
     /** Runs the kernel with poisoned outputs; returns {o, lse}. */
     private static float[][] runKernel(String backend, float[] q, float[] k, float[] v, BlockMask mask, int heads,
             int n, int d, float scale, FlashForwardKernels.Variant variant) {
-        BackendSelection selection = new BackendSelection(backend, null);
+        BackendSelection selection = BackendSelection.withOpenClDeviceFromEnvironment(backend);
         ComputeDevice device = ExecutionBackends.openDevice(selection);
         KernelCompiler compiler = ExecutionBackends.compiler(selection);
         try {

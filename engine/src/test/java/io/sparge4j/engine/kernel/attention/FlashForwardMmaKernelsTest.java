@@ -166,7 +166,7 @@ class FlashForwardMmaKernelsTest {
     static float[][] runKernel(String backend, boolean bf16, HalfWidthFloatArray q, HalfWidthFloatArray k,
             HalfWidthFloatArray v, BlockMask mask, int heads, int n, int d, float scale,
             FlashForwardMmaTasks.Variant variant) {
-        BackendSelection selection = new BackendSelection(backend, null);
+        BackendSelection selection = BackendSelection.withOpenClDeviceFromEnvironment(backend);
         ComputeDevice device = ExecutionBackends.openDevice(selection);
         KernelCompiler compiler = ExecutionBackends.compiler(selection);
         try {

@@ -35,7 +35,7 @@ final class NnRunner implements AutoCloseable {
 
     private NnRunner(String backend) {
         this.backend = backend;
-        this.selection = new BackendSelection(backend, null);
+        this.selection = BackendSelection.withOpenClDeviceFromEnvironment(backend);
         this.device = ExecutionBackends.openDevice(selection);
     }
 
