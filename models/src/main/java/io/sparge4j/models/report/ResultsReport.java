@@ -37,15 +37,20 @@ public final class ResultsReport {
     /**
      * A table column: heading, metric aliases, decimals, and whether higher is better (for the heading's arrow).
      */
-    record Column(String heading, List<String> aliases, int decimals, Boolean higherBetter) {
+    record Column(String heading, List<String> aliases, int decimals, Boolean higherBetter, String label) {
+        Column(String heading, List<String> aliases, int decimals, Boolean higherBetter) {
+            this(heading, aliases, decimals, higherBetter, heading);
+        }
     }
 
     static final List<Column> COLUMNS = List.of(
-            new Column("colour", List.of("colour_rate", "colour_match_rate", "colour_match", "colour"), 3, true),
-            new Column("shape", List.of("shape_rate", "shape_match_rate", "shape_match", "shape"), 3, true),
+            new Column("colour", List.of("colour_rate", "colour_match_rate", "colour_match", "colour"), 3, true,
+                    "colour match rate"),
+            new Column("shape", List.of("shape_rate", "shape_match_rate", "shape_match", "shape"), 3, true,
+                    "shape match rate"),
             new Column("direction", List.of("direction_rate", "direction_match_rate", "direction_match",
-                    "direction"), 3, true),
-            new Column("all correct", List.of("all_correct_rate", "all_correct"), 3, true),
+                    "direction"), 3, true, "direction match rate"),
+            new Column("all correct", List.of("all_correct_rate", "all_correct"), 3, true, "all-correct rate"),
             new Column("smoothness", List.of("smoothness"), 3, null),
             new Column("edge sharpness", List.of("edge_sharpness", "sharpness"), 3, true),
             new Column("background noise", List.of("background_noise", "noise"), 4, false),
@@ -251,9 +256,9 @@ public final class ResultsReport {
             }
             String slug = c.heading().toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9]+", "-").replaceAll("-$", "");
             Path png = plots.resolve("quality-" + slug + ".png");
-            new LinePlot(c.heading() + " against sparsity", "attention sparsity", c.heading(), series).write(png);
+            new LinePlot(c.label() + " against sparsity", "attention sparsity", c.label(), series).write(png);
             pictures.add(png);
-            md.append("![").append(c.heading()).append(" against sparsity](").append(rel(base, png)).append(")");
+            md.append("![").append(c.label()).append(" against sparsity](").append(rel(base, png)).append(")");
             if (dropped > 0) {
                 md.append(" (").append(dropped).append(" point").append(dropped > 1 ? "s" : "")
                         .append(" without this metric left out)");
@@ -285,8 +290,11 @@ public final class ResultsReport {
         if (!(hi > lo)) {
             hi = lo + 0.01;
         }
-        md.append("| file | model | mass | mean sparsity | per layer | layer x head | pooled map |\n");
-        md.append("|---|---|---|---|---|---|---|\n");
+        // A file named *before* is the reference the others are compared with (experiment7.sh names it so).
+        ConcentrationJson.Summary before = all.stream()
+                .filter(c -> c.file().getFileName().toString().contains("before")).findFirst().orElse(null);
+        md.append("| file | model | mass | mean sparsity | change vs before | per layer | layer x head | pooled map |\n");
+        md.append("|---|---|---|---|---|---|---|---|\n");
         for (ConcentrationJson.Summary s : all) {
             String name = s.file().getFileName().toString().replaceFirst("\\.json$", "");
             Path png = plots.resolve(name + "-layers.png");
@@ -301,7 +309,10 @@ public final class ResultsReport {
             String map = s.mapPng() == null ? "—"
                     : "[map](" + rel(base, s.file().toAbsolutePath().resolveSibling(s.mapPng())) + ")";
             md.append("| `").append(name).append("` | ").append(s.model()).append(" | ").append(fmt(s.mass(), 2))
-                    .append(" | ").append(fmt(s.meanSparsity(), 4)).append(" | ").append(layers).append(" | ![")
+                    .append(" | ").append(fmt(s.meanSparsity(), 4)).append(" | ")
+                    .append(before == null || before == s ? "—"
+                            : String.format(Locale.ROOT, "%+.4f", s.meanSparsity() - before.meanSparsity()))
+                    .append(" | ").append(layers).append(" | ![")
                     .append(name).append("](").append(rel(base, png)).append(") | ").append(map).append(" |\n");
         }
         md.append('\n');

@@ -94,7 +94,7 @@ class ResultsReportTest {
         // The colour plot is the sweep's data: redraw it from the numbers and compare pixel for pixel.
         Path colourPng = dir.resolve("plots/quality-colour.png");
         BufferedImage got = ImageIO.read(colourPng.toFile());
-        LinePlot expected = new LinePlot("colour against sparsity", "attention sparsity", "colour", List.of(
+        LinePlot expected = new LinePlot("colour match rate against sparsity", "attention sparsity", "colour match rate", List.of(
                 new LinePlot.Series("hybrid, distilled", SWEEP.clone(), ys[0]),
                 new LinePlot.Series("training-free hybrid", shifted(SWEEP, 0.001), ys[1])));
         BufferedImage want = expected.render();
@@ -109,7 +109,7 @@ class ResultsReportTest {
             assertEquals(LinePlot.colour(0), got.getRGB(p.x, p.y) & 0xffffff);
         }
         // Concentration: both files, one colour scale from 0.50 to 0.64.
-        assertTrue(text.contains("| `concentration-after` | hybrid-distill | 0.60 | 0.6100 | 0.620, 0.600 |"), text);
+        assertTrue(text.contains("| `concentration-after` | hybrid-distill | 0.60 | 0.6100 | +0.0900 | 0.620, 0.600 |"), text);
         BufferedImage before = ImageIO.read(dir.resolve("plots/concentration-before-layers.png").toFile());
         Heatmap scale = new Heatmap("t", "head", "layer", new double[][] {{0.5, 0.54}, {0.51, 0.53}})
                 .withRange(0.5, 0.64);
