@@ -30,8 +30,9 @@ public record ExperimentRow(String name, double sparsity, double nominalSparsity
     }
 
     /**
-     * A metric by any of its names: first a key whose last part equals an alias, then a key containing one
-     * (case, underscores, dashes and dots ignored, "color" read as "colour").
+     * A metric by any of its names: the first alias that equals a key's last part or its whole dotted path (case,
+     * underscores, dashes and dots ignored, "color" read as "colour"). Matching is exact on purpose: a loose match
+     * could put an unrelated number (a noise seed under "noise") into a column.
      *
      * @param aliases names to try, in order
      * @return the first finite value found
@@ -42,15 +43,7 @@ public record ExperimentRow(String name, double sparsity, double nominalSparsity
             for (Map.Entry<String, Double> e : metrics.entrySet()) {
                 String key = e.getKey();
                 String last = key.substring(key.lastIndexOf('.') + 1);
-                if (normalise(last).equals(a) && Double.isFinite(e.getValue())) {
-                    return Optional.of(e.getValue());
-                }
-            }
-        }
-        for (String alias : aliases) {
-            String a = normalise(alias);
-            for (Map.Entry<String, Double> e : metrics.entrySet()) {
-                if (normalise(e.getKey()).contains(a) && Double.isFinite(e.getValue())) {
+                if ((normalise(last).equals(a) || normalise(key).equals(a)) && Double.isFinite(e.getValue())) {
                     return Optional.of(e.getValue());
                 }
             }

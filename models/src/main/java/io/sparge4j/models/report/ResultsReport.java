@@ -44,19 +44,20 @@ public final class ResultsReport {
     }
 
     static final List<Column> COLUMNS = List.of(
-            new Column("colour", List.of("colour_rate", "colour_match_rate", "colour_match", "colour"), 3, true,
-                    "colour match rate"),
-            new Column("shape", List.of("shape_rate", "shape_match_rate", "shape_match", "shape"), 3, true,
-                    "shape match rate"),
+            new Column("colour", List.of("colour_rate", "colour_match_rate", "colour_match", "colour_accuracy",
+                    "colour_correct_rate"), 3, true, "colour match rate"),
+            new Column("shape", List.of("shape_rate", "shape_match_rate", "shape_match", "shape_accuracy",
+                    "shape_correct_rate"), 3, true, "shape match rate"),
             new Column("direction", List.of("direction_rate", "direction_match_rate", "direction_match",
-                    "direction"), 3, true, "direction match rate"),
+                    "direction_accuracy", "direction_correct_rate"), 3, true, "direction match rate"),
             new Column("all correct", List.of("all_correct_rate", "all_correct"), 3, true, "all-correct rate"),
-            new Column("smoothness", List.of("smoothness"), 3, null),
+            new Column("smoothness", List.of("smoothness", "motion_smoothness"), 3, null),
             new Column("edge sharpness", List.of("edge_sharpness", "sharpness"), 3, true),
-            new Column("background noise", List.of("background_noise", "noise"), 4, false),
-            new Column("PSNR sparse vs dense (dB)", List.of("psnr_sparse_dense", "psnr_vs_dense", "psnr"), 2, true),
-            new Column("velocity error vs teacher", List.of("velocity_error", "velocity_mse",
-                    "velocity_error_vs_teacher", "velocity_rel_error", "velocity"), 5, false));
+            new Column("background noise", List.of("background_noise"), 4, false),
+            new Column("PSNR sparse vs dense (dB)", List.of("psnr_sparse_dense", "psnr_sparse_vs_dense",
+                    "psnr_vs_dense", "psnr_db", "psnr", "mean_psnr"), 2, true),
+            new Column("velocity error vs teacher", List.of("velocity_error", "velocity_error_vs_teacher",
+                    "velocity_mse", "velocity_rel_error", "velocity_relative_error"), 5, false));
 
     private static final Pattern SWEEP = Pattern.compile("^sweep-(.+)-(0?\\.\\d+|1(?:\\.0+)?)$");
     private static final ObjectMapper MAPPER = new ObjectMapper();
