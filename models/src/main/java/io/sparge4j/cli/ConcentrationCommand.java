@@ -139,8 +139,15 @@ public final class ConcentrationCommand implements Callable<Integer> {
             if (dir != null && dir.encoder() == null) {
                 w.println("no text encoder in " + model + ": the model sees zero text features");
             }
+            PrintWriter err = spec.commandLine().getErr();
+            int inputs = samples * noiseLevels.size();
+            int[] done = {0};
             ConcentrationAnalysis.Result result = ConcentrationAnalysis.run(config, checkpoint.weights(),
-                    dir == null ? null : dir.encoder(), settings);
+                    dir == null ? null : dir.encoder(), settings, sample -> {
+                        err.printf(Locale.ROOT, "concentration %d/%d: clip %d t=%s \"%s\": %.4f%n", ++done[0], inputs,
+                                sample.clip(), sample.noise(), sample.caption(), sample.mean());
+                        err.flush();
+                    });
             String base = out.getFileName().toString();
             Path json = out.resolveSibling(base + ".json");
             Path layers = out.resolveSibling(base + "-layers.png");

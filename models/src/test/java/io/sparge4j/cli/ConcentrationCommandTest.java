@@ -34,6 +34,7 @@ class ConcentrationCommandTest {
                 "0.5", "--out", prefix.toString());
         assertEquals(0, run.exit(), run.toString());
         assertTrue(run.out().contains("1152 tokens, 18 x 36 blocks"), run.toString());
+        assertTrue(run.err().contains("concentration 1/1: clip 0 t=0.5"), "progress on stderr: " + run);
         ConcentrationJson.Summary s = ConcentrationJson.read(dir.resolve("out/conc.json"));
         assertEquals(2, s.layerHead().length);
         assertEquals(0.6, s.mass());

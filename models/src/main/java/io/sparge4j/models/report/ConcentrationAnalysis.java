@@ -132,6 +132,21 @@ public final class ConcentrationAnalysis {
      *                                  layer or head out of range
      */
     public static Result run(WanConfig config, Map<String, Tensor> params, TextEncoder encoder, Settings settings) {
+        return run(config, params, encoder, settings, sample -> { });
+    }
+
+    /**
+     * {@link #run(WanConfig, Map, TextEncoder, Settings)}, telling {@code progress} about each input as it is done.
+     *
+     * @param config a pixel-space model's config
+     * @param params its parameters in f32 under the Wan2.1 names
+     * @param encoder its text encoder, or null to feed zero text features
+     * @param settings what to measure
+     * @param progress called after each input (clip and noise level), in order
+     * @return the measurements
+     */
+    public static Result run(WanConfig config, Map<String, Tensor> params, TextEncoder encoder, Settings settings,
+            java.util.function.Consumer<Sample> progress) {
         if (!config.pixelSpace() || config.inDim() != 3) {
             throw new IllegalArgumentException("model: pixel_space is " + config.pixelSpace() + " with in_dim "
                     + config.inDim() + ", expected a pixel-space model with 3 channels (the procedural clips are RGB)");
@@ -181,7 +196,9 @@ public final class ConcentrationAnalysis {
                             }
                         }
                     }
-                    samples.add(new Sample(i, clip.caption(), t, layerHead));
+                    Sample sample = new Sample(i, clip.caption(), t, layerHead);
+                    samples.add(sample);
+                    progress.accept(sample);
                 }
             }
         }
