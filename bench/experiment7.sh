@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Issue 7's experiment, our version of SpargeAttention2's Table 6, as commands: from a pretrained full-attention
+# model, fine-tune the variants with the same steps and seeds, evaluate each, sweep hybrid sparsity (distilled
+# against training-free), measure attention concentration before and after (Case 2), and write RESULTS.md.
+#
+# Usage (repository root): MODEL_DIR=path/to/pretrained bench/experiment7.sh [OUTDIR]   (default: experiment7)
+# Every step is skipped when its output exists, so a stopped run continues where it was; delete a file to redo it.
+#
+# Environment (defaults in brackets):
+#   MODEL_DIR      the pretrained model directory (required)
+#   STEPS [500]    fine-tuning steps, the same for every variant      SEED [0]       fine-tuning seed
+#   BACKEND [cuda] --backend of finetune and eval                     TARGET [0.95]  target sparsity of the table
+#   SWEEP ["0.80 0.90 0.95 0.97"]  sparsities of the quality-vs-sparsity plots
+#   PROMPTS [64]   prompts per evaluation                             EVAL_SEED [1]  sampling seed of every eval
+#   CONC_SAMPLES [8] clips of each concentration measurement          CONC_MASS [0.6]
+#                  (its blocks come from the model's generation.json, else 128x64: pass CONC_ARGS="--bq 64 --bkv 32"
+#                  to measure with the fine-tuning's blocks)
+#   FINETUNE_ARGS, EVAL_ARGS, CONC_ARGS  extra flags for each command (e.g. EVAL_ARGS="--steps 20")
+#   SPARGE [./sparge]  the tool                                       DRY_RUN=1  print the commands only
+# The eval flags used besides --model and --out (--prompts, --seed, --attention, --target-sparsity, --backend) are
+# gathered in evaluate() below: adjust them there if sparge eval names them differently.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+: "${MODEL_DIR:?set MODEL_DIR to the pretrained full-attention model directory}"
+OUT=${1:-experiment7}
+STEPS=${STEPS:-500}
+SEED=${SEED:-0}
+BACKEND=${BACKEND:-cuda}
+TARGET=${TARGET:-0.95}
+SWEEP=${SWEEP:-"0.80 0.90 0.95 0.97"}
+PROMPTS=${PROMPTS:-64}
+EVAL_SEED=${EVAL_SEED:-1}
+CONC_SAMPLES=${CONC_SAMPLES:-8}
+CONC_MASS=${CONC_MASS:-0.6}
+FINETUNE_ARGS=${FINETUNE_ARGS:-}
+EVAL_ARGS=${EVAL_ARGS:-}
+CONC_ARGS=${CONC_ARGS:-}
+SPARGE=${SPARGE:-./sparge}
+models=$OUT/models
+runs=$OUT/runs
+mkdir -p "$models" "$runs"
+
+# Runs a command, or prints it with DRY_RUN=1; logs it to $OUT/commands.log either way.
+run() {
+  echo "+ $*" | tee -a "$OUT/commands.log"
+  if [[ "${DRY_RUN:-0}" != 1 ]]; then
+    "$@"
+  fi
+}
+
+# finetune NAME OBJECTIVE ATTENTION SPARSITY: one variant into $models/NAME, unless it is there already.
+finetune() {
+  local name=$1 objective=$2 attention=$3 sparsity=$4
+  if [[ -f "$models/$name/config.json" ]]; then
+    echo "= $models/$name exists"; return
+  fi
+  # shellcheck disable=SC2086  # extra flags are meant to split
+  run "$SPARGE" finetune --init "$MODEL_DIR" --out "$models/$name" --objective "$objective" \
+    --attention "$attention" --target-sparsity "$sparsity" --steps "$STEPS" --seed "$SEED" \
+    --backend "$BACKEND" $FINETUNE_ARGS
+}
+
+# evaluate MODEL RUN ATTENTION SPARSITY: the evaluation JSON $runs/RUN.json, unless it is there already.
+evaluate() {
+  local model=$1 name=$2 attention=$3 sparsity=$4
+  if [[ -f "$runs/$name.json" ]]; then
+    echo "= $runs/$name.json exists"; return
+  fi
+  local mode=(--attention "$attention")
+  [[ "$attention" == dense ]] || mode+=(--target-sparsity "$sparsity")
+  # shellcheck disable=SC2086
+  run "$SPARGE" eval --model "$model" --prompts "$PROMPTS" --seed "$EVAL_SEED" "${mode[@]}" \
+    --backend "$BACKEND" $EVAL_ARGS --out "$runs/$name.json"
+}
+
+# concentration MODEL NAME: Case 2's JSON and heatmaps, $runs/concentration-NAME.*
+concentration() {
+  local model=$1 name=$2
+  if [[ -f "$runs/concentration-$name.json" ]]; then
+    echo "= $runs/concentration-$name.json exists"; return
+  fi
+  # shellcheck disable=SC2086
+  run "$SPARGE" concentration --model "$model" --samples "$CONC_SAMPLES" --seed "$SEED" --mass "$CONC_MASS" \
+    $CONC_ARGS --out "$runs/concentration-$name"
+}
+
+# 1-6: the table, at the target sparsity, the same steps and seeds for every fine-tuned variant.
+finetune topk-distill distill topk "$TARGET"
+finetune topp-distill distill topp "$TARGET"
+finetune hybrid-distill distill hybrid "$TARGET"
+finetune hybrid-flow flow hybrid "$TARGET"
+evaluate "$MODEL_DIR" full dense "$TARGET"
+evaluate "$MODEL_DIR" training-free-hybrid hybrid "$TARGET"
+evaluate "$models/topk-distill" topk-distill topk "$TARGET"
+evaluate "$models/topp-distill" topp-distill topp "$TARGET"
+evaluate "$models/hybrid-distill" hybrid-distill hybrid "$TARGET"
+evaluate "$models/hybrid-flow" hybrid-flow hybrid "$TARGET"
+
+# Quality against sparsity: hybrid distilled (one fine-tune per sparsity) against training-free hybrid.
+# At the table's own sparsity the table's evaluations are the sweep points (same models, settings and seeds).
+for s in $SWEEP; do
+  if [[ "$s" == "$TARGET" ]]; then
+    run cp "$runs/hybrid-distill.json" "$runs/sweep-hybrid-distill-$s.json"
+    run cp "$runs/training-free-hybrid.json" "$runs/sweep-training-free-$s.json"
+    continue
+  fi
+  finetune "hybrid-distill-$s" distill hybrid "$s"
+  evaluate "$models/hybrid-distill-$s" "sweep-hybrid-distill-$s" hybrid "$s"
+  evaluate "$MODEL_DIR" "sweep-training-free-$s" hybrid "$s"
+done
+
+# Case 2: concentration before and after sparse fine-tuning (and after the flow-matching baseline).
+concentration "$MODEL_DIR" before
+concentration "$models/hybrid-distill" after-hybrid-distill
+concentration "$models/hybrid-flow" after-hybrid-flow
+
+run "$SPARGE" report --runs "$runs" --out "$OUT/RESULTS.md" --plots "$OUT/plots"
+echo "done: $OUT/RESULTS.md (fill in its Reading section)"
