@@ -1,6 +1,8 @@
 package io.sparge4j.cli;
 
+import io.sparge4j.engine.device.opencl.OpenClDevice;
 import io.sparge4j.engine.io.SafetensorsFile;
+import io.sparge4j.engine.tensor.DType;
 import io.sparge4j.engine.tensor.Tensor;
 import io.sparge4j.models.pipeline.BundledModel;
 import io.sparge4j.models.pipeline.ModelDirectory;
@@ -10,6 +12,7 @@ import io.sparge4j.models.sampling.ConditionalVelocityModel;
 import io.sparge4j.models.sampling.FlowMatchEuler;
 import io.sparge4j.models.sampling.FlowSchedule;
 import io.sparge4j.models.sampling.Noise;
+import io.sparge4j.models.wan.WanAttention;
 import io.sparge4j.models.wan.WanModel;
 import io.sparge4j.models.wan.WanWeights;
 import org.junit.jupiter.api.Test;
@@ -24,6 +27,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * {@code sparge generate --prompt} on a model directory with a text encoder (a tiny random one saved by the test):
@@ -119,6 +123,35 @@ class PromptGenerateTest {
         assertEquals(1, both.exit());
         assertTrue(both.err().contains("got both"), both.err());
         assertFalse(Files.exists(dir.resolve("x.gif")));
+    }
+
+    /**
+     * --prompt on OpenCL (PoCL) against the CPU from the same seed: the same video within 1e-3 of its largest pixel
+     * (f32 rounding through three Euler steps with guidance; a wrong context on either side is O(1)).
+     */
+    @Test
+    void openClGeneratesTheCpuVideoFromAPrompt() throws Exception {
+        assumeTrue(!OpenClDevice.list().isEmpty(), "no OpenCL device (install pocl-opencl-icd): --backend opencl"
+                + " --prompt skipped");
+        Path model = TinyModelDirs.write(dir.resolve("model"), 14, 4, 32, 32,
+                WanAttention.defaults().withTopk(0.3).withTopp(0.6), DType.F32);
+        float[][] videos = new float[2][];
+        String[] backends = {"cpu", "opencl"};
+        for (int i = 0; i < 2; i++) {
+            Path out = dir.resolve(backends[i] + ".safetensors");
+            CliRun r = CliRun.of("generate", "--model", model.toString(), "--prompt", "a yellow triangle moving left",
+                    "--steps", "3", "--sampler", "euler", "--seed", "5", "--backend", backends[i], "--out",
+                    out.toString());
+            assertEquals(0, r.exit(), r.toString());
+            videos[i] = video(out, new int[] {3, 4, 32, 32});
+        }
+        double scale = 0;
+        for (float v : videos[0]) {
+            scale = Math.max(scale, Math.abs(v));
+        }
+        assertTrue(scale > 0.1, "video nearly zero: " + scale);
+        assertTrue(maxAbsDiff(videos[0], videos[1]) <= 1e-3 * scale, "max |cpu - opencl| "
+                + maxAbsDiff(videos[0], videos[1]) + " of " + scale);
     }
 
     private static float[] video(Path file, int[] shape) throws Exception {
