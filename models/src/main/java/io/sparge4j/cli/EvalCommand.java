@@ -245,10 +245,11 @@ public final class EvalCommand implements Callable<Integer> {
                         row.put("dense", de.toJsonMap());
                         rows.add(row);
                         if (samples != null && i < SAMPLE_CLIPS) {
+                            String name = String.format(Locale.ROOT, "%02d-", i);
                             VideoWriters.write(sv, config.pixelSpace(),
-                                    VideoOutput.of(samples.resolve(String.format(Locale.ROOT, "%02d-sparse.gif", i)), 8));
+                                    VideoOutput.of(samples.resolve(name + "sparse.gif"), 8));
                             VideoWriters.write(dv, config.pixelSpace(),
-                                    VideoOutput.of(samples.resolve(String.format(Locale.ROOT, "%02d-dense.gif", i)), 8));
+                                    VideoOutput.of(samples.resolve(name + "dense.gif"), 8));
                         }
                     }
                     bar.step();

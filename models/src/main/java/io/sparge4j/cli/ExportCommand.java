@@ -112,9 +112,11 @@ public final class ExportCommand implements Callable<Integer> {
         Map<String, Tensor> text = new LinkedHashMap<>();
         TextEncoder encoder = null;
         try {
-            try (SafetensorsFile params = SafetensorsFile.open(ckpt.directory().resolve(TrainingCheckpoint.PARAMETERS))) {
+            Path file = ckpt.directory().resolve(TrainingCheckpoint.PARAMETERS);
+            try (SafetensorsFile params = SafetensorsFile.open(file)) {
                 for (String name : params.names()) {
-                    (name.startsWith(TextEncoderParameters.PREFIX) ? text : dit).put(name, params.load(name, DType.F32));
+                    Map<String, Tensor> part = name.startsWith(TextEncoderParameters.PREFIX) ? text : dit;
+                    part.put(name, params.load(name, DType.F32));
                 }
             }
             if (!text.isEmpty()) {

@@ -64,7 +64,8 @@ public final class GenerateCommand implements Callable<Integer> {
     private Path negativeTextEmbeddings;
 
     @Option(names = "--frames", paramLabel = "N",
-            description = "Video frames; latent models 4n+1 (default: generation.json's, else 81, pixel-space models 8).")
+            description = "Video frames; latent models 4n+1 (default: generation.json's, else 81, pixel-space"
+                    + " models 8).")
     private Integer frames;
 
     @Option(names = "--height", paramLabel = "PX", description = "Video height (default: generation.json's, else 480,"

@@ -38,7 +38,10 @@ class ExportCommandTest {
     @TempDir
     Path dir;
 
-    /** A run directory like 'sparge pretrain' leaves: run/model and run/checkpoints at step 0 (an optimizer that has not stepped), other weights. */
+    /**
+     * A run directory like 'sparge pretrain' leaves: run/model, and run/checkpoints at step 0 (an optimizer that has
+     * not stepped) holding other weights.
+     */
     private Map<String, Tensor> run(Path run, boolean withText) throws Exception {
         TinyModelDirs.write(run.resolve("model"), 1);
         Map<String, Tensor> params = new LinkedHashMap<>();
@@ -149,7 +152,9 @@ class ExportCommandTest {
         assertTrue(d.err().contains("--dtype") && d.err().contains("f8"), d.err());
         Path lonely = dir.resolve("lonely");
         run(lonely, true);
-        Files.walk(lonely.resolve("model")).sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        try (var files = Files.walk(lonely.resolve("model"))) {
+            files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        }
         CliRun c = CliRun.of("export", "--checkpoint", lonely.resolve("checkpoints").toString(), "--out",
                 out.toString());
         assertEquals(1, c.exit());

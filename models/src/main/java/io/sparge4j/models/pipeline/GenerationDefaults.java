@@ -201,7 +201,8 @@ public record GenerationDefaults(int frames, int height, int width, WanAttention
 
     private static void positive(String name, int v) {
         if (v <= 0) {
-            throw new IllegalArgumentException("generation.json: " + name + " is " + v + ", expected a positive integer");
+            throw new IllegalArgumentException("generation.json: " + name + " is " + v
+                    + ", expected a positive integer");
         }
     }
 }

@@ -106,7 +106,8 @@ public final class ModelDirectory implements AutoCloseable {
             checkpoint = WanWeights.load(dir, precision);
         }
         try {
-            TextEncoder text = Files.isRegularFile(dir.resolve(TextEncoder.WEIGHTS_FILE)) ? TextEncoder.load(dir) : null;
+            boolean hasText = Files.isRegularFile(dir.resolve(TextEncoder.WEIGHTS_FILE));
+            TextEncoder text = hasText ? TextEncoder.load(dir) : null;
             Path gen = dir.resolve(GENERATION_FILE);
             GenerationDefaults generation = Files.isRegularFile(gen) ? GenerationDefaults.read(gen) : null;
             return new ModelDirectory(dir, checkpoint, text, generation);
