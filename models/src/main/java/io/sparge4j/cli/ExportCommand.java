@@ -14,6 +14,7 @@ import io.sparge4j.models.wan.WanConfig;
 import io.sparge4j.models.wan.WanConfigReader;
 import io.sparge4j.models.wan.WanWeights;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -37,7 +38,7 @@ import java.util.concurrent.Callable;
 @Command(name = "export",
         description = {"Writes a model directory (config.json, diffusion_pytorch_model.safetensors, the text encoder,"
                 + " generation.json) from a training checkpoint or another model directory, in f32, f16 or bf16,"
-                + " atomically."})
+                + " atomically. --attention/--topk/--topp/--bq/--bkv replace generation.json's attention."})
 public final class ExportCommand implements Callable<Integer> {
     @Spec
     private CommandSpec spec;
@@ -68,6 +69,9 @@ public final class ExportCommand implements Callable<Integer> {
                     + " vocabulary describe it (default: the run's model/ next to its checkpoints/).")
     private Path configFrom;
 
+    @Mixin
+    private WanAttentionFlags attention;
+
     /** Picocli creates it. */
     public ExportCommand() {
     }
@@ -81,6 +85,7 @@ public final class ExportCommand implements Callable<Integer> {
             case "f32" -> DType.F32;
             default -> throw new IllegalArgumentException("--dtype: got '" + dtype + "', expected f16, bf16 or f32");
         };
+        attention.settings();   // a typo fails before anything is read
         GenerationDefaults generationOverride = generationJson == null ? null : GenerationDefaults.read(generationJson);
         if (!Files.isDirectory(checkpoint)) {
             throw new IllegalArgumentException("--checkpoint: got '" + checkpoint + "', expected a training checkpoint"
@@ -89,7 +94,7 @@ public final class ExportCommand implements Callable<Integer> {
         if (ModelDirectory.isModelDirectory(checkpoint)) {
             try (ModelDirectory m = ModelDirectory.load(checkpoint, WanWeights.Precision.F32)) {
                 GenerationDefaults g = generationOverride != null ? generationOverride : m.generation();
-                ModelDirectory.save(out, m.config(), m.weights(), m.textEncoder(), g, target);
+                ModelDirectory.save(out, m.config(), m.weights(), m.textEncoder(), withTypedAttention(g), target);
             }
             w.printf(Locale.ROOT, "wrote %s (%s) from the model directory %s%n", out, target, checkpoint);
         } else {
@@ -129,7 +134,7 @@ public final class ExportCommand implements Callable<Integer> {
             Path gen = source.resolve(ModelDirectory.GENERATION_FILE);
             GenerationDefaults g = override != null ? override : Files.isRegularFile(gen)
                     ? GenerationDefaults.read(gen) : GenerationDefaults.DEFAULT;
-            g = g.withStepsTrained(ckpt.state().step());
+            g = withTypedAttention(g.withStepsTrained(ckpt.state().step()));
             ModelDirectory.save(out, config, orderedLike(config, dit), encoder, g, target);
         } finally {
             dit.values().forEach(Tensor::close);
@@ -140,6 +145,20 @@ public final class ExportCommand implements Callable<Integer> {
         }
         w.printf(Locale.ROOT, "wrote %s (%s) from %s (step %d), config from %s%n", out, target, ckpt.directory(),
                 ckpt.state().step(), source);
+    }
+
+    /**
+     * generation.json's attention with the attention flags typed here winning (e.g. a dense-pretrained model shipped
+     * to generate with hybrid attention); unchanged when none is typed.
+     */
+    private GenerationDefaults withTypedAttention(GenerationDefaults g) {
+        if (g == null) {
+            boolean typed = spec.commandLine().getParseResult().matchedOptions().stream()
+                    .anyMatch(o -> o.longestName().matches("--(attention|topk|topp|bq|bkv)"));
+            return typed ? withTypedAttention(GenerationDefaults.DEFAULT) : null;
+        }
+        return g.withAttention(AttentionDefaults.resolve(spec.commandLine().getParseResult(), attention, g)
+                .withDenseLayers(0).withDenseSteps(0));
     }
 
     /** The run's model/ directory: a checkpoint root is RUN/checkpoints, a step directory RUN/checkpoints/step-N. */

@@ -63,7 +63,7 @@ class ExportCommandTest {
         Map<String, Tensor> params = run(run, true);
         Path out = dir.resolve("exported");
         CliRun r = CliRun.of("export", "--checkpoint", run.resolve("checkpoints").toString(), "--out", out.toString(),
-                "--dtype", "f16");
+                "--dtype", "f16", "--attention", "topp", "--topp", "0.25");
         assertEquals(0, r.exit(), r.toString());
         try (SafetensorsFile f = SafetensorsFile.open(out.resolve(ModelDirectory.DIT_FILE))) {
             assertEquals(DType.F16, f.info("patch_embedding.weight").dtype());
@@ -82,6 +82,9 @@ class ExportCommandTest {
             }
             assertEquals(0, m.generation().stepsTrained(), "the checkpoint's step, not the run model's 42");
             assertEquals(4, m.generation().frames(), "the run's generation.json");
+            assertEquals(io.sparge4j.engine.sparse.MaskMode.TOPP, m.generation().attention().mode(), "typed");
+            assertEquals(0.25, m.generation().attention().topp(), "typed");
+            assertEquals(64, m.generation().attention().queryBlock(), "the run's");
         }
         // A step directory, f32: exact.
         Path exact = dir.resolve("exact");

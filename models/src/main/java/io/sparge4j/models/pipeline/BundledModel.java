@@ -46,7 +46,7 @@ public record BundledModel(String name, String resourceDir) {
                     + " build (" + String.join(", ", missing) + " under models/src/main/resources/" + resourceDir
                     + "); make them with './sparge pretrain --out runs/" + name + "' and then './sparge export"
                     + " --checkpoint runs/" + name + "/checkpoints --out models/src/main/resources/" + resourceDir
-                    + " --dtype f16', or use --model tiny-random (untrained) or a model directory");
+                    + " --dtype f16 --attention hybrid', or use --model tiny-random (untrained) or a model directory");
         }
         Path dir = Files.createTempDirectory("sparge-" + name + "-");
         dir.toFile().deleteOnExit();
