@@ -1,12 +1,14 @@
 package io.sparge4j.cli;
 
 import io.sparge4j.engine.tensor.Tensor;
+import io.sparge4j.models.pipeline.GenerationDefaults;
+import io.sparge4j.models.pipeline.ModelDirectory;
 import io.sparge4j.models.pipeline.WanGenerator;
 import io.sparge4j.models.sampling.StepListener;
 import io.sparge4j.models.video.VideoOutput;
 import io.sparge4j.models.video.VideoWriters;
 import io.sparge4j.models.wan.WanAttention;
-import io.sparge4j.models.wan.WanCheckpoint;
+import io.sparge4j.models.text.TextEncoder;
 import io.sparge4j.models.wan.WanConfig;
 import io.sparge4j.models.wan.WanTransformer;
 import me.tongfei.progressbar.ConsoleProgressBarConsumer;
@@ -36,20 +38,25 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.")
     private boolean help;
 
-    @Option(names = "--model", paramLabel = "DIR|tiny-random", required = true,
-            description = "A model directory (config.json and safetensors, Wan or diffusers names), or tiny-random:"
-                    + " an untrained random-weight pixel-space model that runs the whole pipeline in seconds.")
+    @Option(names = "--model", paramLabel = "DIR|tiny-demo|tiny-random", required = true,
+            description = "A model directory (config.json and safetensors: Wan or diffusers names, or one written by"
+                    + " 'sparge pretrain|finetune|export' with its text encoder and generation.json), tiny-demo: the"
+                    + " trained tiny text-to-video model shipped in the jar, or tiny-random: an untrained random-weight"
+                    + " pixel-space model that runs the whole pipeline in seconds.")
     private String model;
 
     @Option(names = "--prompt", paramLabel = "TEXT",
-            description = "The prompt; needs a model with a text encoder (none yet: use --text-embeddings).")
+            description = "The prompt, through the model's text encoder (tiny-demo and models from 'sparge"
+                    + " pretrain'); others take --text-embeddings.")
     private String prompt;
 
     @Option(names = "--text-embeddings", paramLabel = "FILE",
             description = "Text features (L, text_dim) as a safetensors tensor 'context' (e.g. Wan's umT5 output).")
     private Path textEmbeddings;
 
-    @Option(names = "--negative-prompt", paramLabel = "TEXT", description = "The negative prompt (needs a text encoder).")
+    @Option(names = "--negative-prompt", paramLabel = "TEXT",
+            description = "The negative prompt (needs a text encoder; default: the empty prompt, the unconditional"
+                    + " branch the model was trained on with caption dropout).")
     private String negativePrompt;
 
     @Option(names = "--negative-text-embeddings", paramLabel = "FILE",
@@ -57,13 +64,16 @@ public final class GenerateCommand implements Callable<Integer> {
     private Path negativeTextEmbeddings;
 
     @Option(names = "--frames", paramLabel = "N",
-            description = "Video frames; latent models 4n+1 (default: 81, pixel-space models 8).")
+            description = "Video frames; latent models 4n+1 (default: generation.json's, else 81, pixel-space"
+                    + " models 8).")
     private Integer frames;
 
-    @Option(names = "--height", paramLabel = "PX", description = "Video height (default: 480, pixel-space models 32).")
+    @Option(names = "--height", paramLabel = "PX", description = "Video height (default: generation.json's, else 480,"
+            + " pixel-space models 32).")
     private Integer height;
 
-    @Option(names = "--width", paramLabel = "PX", description = "Video width (default: 832, pixel-space models 32).")
+    @Option(names = "--width", paramLabel = "PX", description = "Video width (default: generation.json's, else 832,"
+            + " pixel-space models 32).")
     private Integer width;
 
     @Option(names = "--steps", paramLabel = "N", defaultValue = "50", description = "Denoising steps (default 50).")
@@ -108,12 +118,15 @@ public final class GenerateCommand implements Callable<Integer> {
         PrintWriter w = spec.commandLine().getOut();
         backend.gemmPrecision();   // typos fail before the model loads
         backend.loadPrecision();
-        if (prompt != null || negativePrompt != null) {
-            throw new IllegalArgumentException((prompt != null ? "--prompt" : "--negative-prompt") + ": this model has"
-                    + " no text encoder yet; give text features with --text-embeddings FILE (and"
-                    + " --negative-text-embeddings FILE), e.g. Wan's umT5 output as tensor 'context' (L, text_dim)");
+        attention.settings();
+        if (prompt != null && textEmbeddings != null) {
+            throw new IllegalArgumentException("--prompt and --text-embeddings: got both, expected one (the prompt"
+                    + " goes through the model's text encoder; --text-embeddings gives the features directly)");
         }
-        WanAttention settings = attention.settings();
+        if (negativePrompt != null && negativeTextEmbeddings != null) {
+            throw new IllegalArgumentException("--negative-prompt and --negative-text-embeddings: got both,"
+                    + " expected one");
+        }
         VideoOutput output = VideoOutput.of(out, fps);
         Path parent = out.toAbsolutePath().getParent();
         if (parent != null && !java.nio.file.Files.isDirectory(parent)) {
@@ -126,23 +139,28 @@ public final class GenerateCommand implements Callable<Integer> {
             case "euler" -> WanGenerator.SamplerKind.EULER;
             default -> throw new IllegalArgumentException("--sampler: got '" + sampler + "', expected unipc or euler");
         };
-        try (WanCheckpoint checkpoint = ModelSource.load("--model", model, w, backend.loadPrecision())) {
-            WanConfig config = checkpoint.config();
+        try (ModelDirectory loaded = ModelSource.open("--model", model, w, backend.loadPrecision())) {
+            WanConfig config = loaded.config();
+            if ((prompt != null || negativePrompt != null) && loaded.textEncoder() == null) {
+                throw new IllegalArgumentException((prompt != null ? "--prompt" : "--negative-prompt") + ": this model"
+                        + " has no text encoder (" + TextEncoder.WEIGHTS_FILE + " in its directory); give text"
+                        + " features with --text-embeddings FILE (and --negative-text-embeddings FILE), e.g. Wan's"
+                        + " umT5 output as tensor 'context' (L, text_dim), or use a trained model such as tiny-demo");
+            }
             if (output.format().isPictures() && !config.pixelSpace()) {
                 throw new IllegalArgumentException("--out: " + out + " asks for pictures, but this is a latent model"
                         + " and no VAE decoder exists yet; write .safetensors (the latents) instead");
             }
-            int f = frames != null ? frames : config.pixelSpace() ? 8 : 81;
-            int h = height != null ? height : config.pixelSpace() ? 32 : 480;
-            int wd = width != null ? width : config.pixelSpace() ? 32 : 832;
+            GenerationDefaults defaults = loaded.generation();
+            WanAttention settings = AttentionDefaults.resolve(spec.commandLine().getParseResult(), attention,
+                    defaults);
+            int f = frames != null ? frames : defaults != null ? defaults.frames() : config.pixelSpace() ? 8 : 81;
+            int h = height != null ? height : defaults != null ? defaults.height() : config.pixelSpace() ? 32 : 480;
+            int wd = width != null ? width : defaults != null ? defaults.width() : config.pixelSpace() ? 32 : 832;
             WanGenerator.Settings run = new WanGenerator.Settings(f, h, wd, steps, guidance, shift, seed, kind);
-            try (Tensor context = text("--text-embeddings", textEmbeddings, config, w);
-                 Tensor negative = negativeTextEmbeddings == null ? null
-                         : text("--negative-text-embeddings", negativeTextEmbeddings, config, w)) {
-                if (textEmbeddings == null) {
-                    w.println("no text given: the model sees zero text features (unconditional)");
-                }
-                try (WanTransformer wan = backend.open(config, checkpoint.weights(), settings)) {
+            try (Tensor context = context(loaded, config, w);
+                 Tensor negative = negative(loaded, config, w)) {
+                try (WanTransformer wan = backend.open(config, loaded.weights(), settings)) {
                     WanGenerator.Result result = run(wan, context, negative, run, "generate");
                     try (Tensor video = result.video()) {
                         VideoWriters.write(video, config.pixelSpace(), output);
@@ -166,6 +184,34 @@ public final class GenerateCommand implements Callable<Integer> {
         }
         w.flush();
         return 0;
+    }
+
+    /** The conditional branch: the prompt through the text encoder, features from a file, or zeros. */
+    private Tensor context(ModelDirectory loaded, WanConfig config, PrintWriter w) throws java.io.IOException {
+        if (prompt != null) {
+            return loaded.context(prompt, "--prompt");
+        }
+        if (textEmbeddings == null) {
+            w.println("no text given: the model sees " + (loaded.textEncoder() != null ? "the empty prompt"
+                    : "zero text features") + " (unconditional)");
+            return loaded.textEncoder() != null ? loaded.context("", "--prompt")
+                    : Tensor.zeros(config.textLen(), config.textDim());   // what zero-padding gives for no text
+        }
+        return text("--text-embeddings", textEmbeddings, config, w);
+    }
+
+    /**
+     * The unconditional branch of classifier-free guidance: with a text encoder, the negative prompt or else the
+     * EMPTY prompt, as the model saw it under caption dropout; without one, features from a file or null (zeros).
+     */
+    private Tensor negative(ModelDirectory loaded, WanConfig config, PrintWriter w) throws java.io.IOException {
+        if (negativeTextEmbeddings != null) {
+            return text("--negative-text-embeddings", negativeTextEmbeddings, config, w);
+        }
+        if (loaded.textEncoder() != null) {
+            return loaded.context(negativePrompt == null ? "" : negativePrompt, "--negative-prompt");
+        }
+        return null;
     }
 
     /** One sampling run with a progress bar on stderr: steps, time per step, and the attention share so far. */
