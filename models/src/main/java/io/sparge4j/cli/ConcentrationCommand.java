@@ -1,10 +1,11 @@
 package io.sparge4j.cli;
 
 import io.sparge4j.engine.sparse.MaskMode;
+import io.sparge4j.models.pipeline.GenerationDefaults;
+import io.sparge4j.models.pipeline.ModelDirectory;
 import io.sparge4j.models.report.ConcentrationAnalysis;
 import io.sparge4j.models.report.ConcentrationJson;
 import io.sparge4j.models.report.Heatmap;
-import io.sparge4j.models.report.ModelDirectory;
 import io.sparge4j.models.wan.WanAttention;
 import io.sparge4j.models.wan.WanCheckpoint;
 import io.sparge4j.models.wan.WanConfig;
@@ -21,7 +22,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.OptionalInt;
 import java.util.concurrent.Callable;
 
 /**
@@ -117,33 +117,28 @@ public final class ConcentrationCommand implements Callable<Integer> {
             case "hybrid" -> true;
             default -> throw new IllegalArgumentException("--forward: got '" + forward + "', expected full or hybrid");
         };
-        ModelDirectory dir = null;
-        WanCheckpoint checkpoint;
-        if (ModelSource.TINY_RANDOM.equals(model)) {
-            checkpoint = ModelSource.load("--model", model, w, WanWeights.Precision.F32);
-        } else {
-            dir = ModelDirectory.load(Path.of(model));
-            checkpoint = dir.checkpoint();
-        }
-        try (checkpoint) {   // the directory's only resource
+        // tiny-random has no generation.json: its defaults (16 x 32 x 32, 128 x 64 blocks) apply
+        ModelDirectory dir = ModelSource.open("--model", model, w, WanWeights.Precision.F32);
+        WanCheckpoint checkpoint = dir.checkpoint();
+        try (dir) {
             WanConfig config = checkpoint.config();
-            int bq = pick(queryBlock, dir, "query_block", 128);
-            int bkv = pick(keyBlock, dir, "key_block", 64);
+            int bq = pick(queryBlock, dir, "query_block");
+            int bkv = pick(keyBlock, dir, "key_block");
             WanAttention attention = hybrid
                     ? new WanAttention(MaskMode.HYBRID, topk, topp, bq, bkv, 0, 0)
                     : ConcentrationAnalysis.fullForward(bq, bkv);
             ConcentrationAnalysis.Settings settings = new ConcentrationAnalysis.Settings(samples, seed, mass,
-                    noiseLevels, pick(frames, dir, "frames", 16), pick(height, dir, "height", 32),
-                    pick(width, dir, "width", 32), attention,
+                    noiseLevels, pick(frames, dir, "frames"), pick(height, dir, "height"),
+                    pick(width, dir, "width"), attention,
                     mapLayer != null ? mapLayer : config.numLayers() - 1, mapHead);
-            if (dir != null && dir.encoder() == null) {
+            if (dir.textEncoder() == null) {
                 w.println("no text encoder in " + model + ": the model sees zero text features");
             }
             PrintWriter err = spec.commandLine().getErr();
             int inputs = samples * noiseLevels.size();
             int[] done = {0};
             ConcentrationAnalysis.Result result = ConcentrationAnalysis.run(config, checkpoint.weights(),
-                    dir == null ? null : dir.encoder(), settings, sample -> {
+                    dir.textEncoder(), settings, sample -> {
                         err.printf(Locale.ROOT, "concentration %d/%d: clip %d t=%s \"%s\": %.4f%n", ++done[0], inputs,
                                 sample.clip(), sample.noise(), sample.caption(), sample.mean());
                         err.flush();
@@ -178,12 +173,19 @@ public final class ConcentrationCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** The flag if given, else generation.json's key, else the default. */
-    private static int pick(Integer flag, ModelDirectory dir, String key, int fallback) {
+    /** The flag if given, else generation.json's value (its defaults where the file or key is absent). */
+    private static int pick(Integer flag, ModelDirectory dir, String key) {
         if (flag != null) {
             return flag;
         }
-        OptionalInt v = dir == null ? OptionalInt.empty() : dir.generationInt(key);
-        return v.orElse(fallback);
+        GenerationDefaults g = dir.generation() != null ? dir.generation() : GenerationDefaults.DEFAULT;
+        return switch (key) {
+            case "frames" -> g.frames();
+            case "height" -> g.height();
+            case "width" -> g.width();
+            case "query_block" -> g.attention().queryBlock();
+            case "key_block" -> g.attention().keyBlock();
+            default -> throw new IllegalStateException("no generation.json key " + key);
+        };
     }
 }

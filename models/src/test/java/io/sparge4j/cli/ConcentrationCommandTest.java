@@ -23,11 +23,7 @@ class ConcentrationCommandTest {
     void readsATrainingOutputDirectoryAndWritesJsonAndHeatmaps() throws IOException {
         Path model = Files.createDirectories(dir.resolve("model"));
         ConcentrationAnalysisTest.writeTinyModel(model, 9);
-        // The training commands' layout: the DiT under diffusers' file name next to the text encoder, and the
-        // video size and blocks in generation.json.
-        Files.move(model.resolve("model.safetensors"), model.resolve("diffusion_pytorch_model.safetensors"));
-        Files.writeString(model.resolve("generation.json"),
-                "{\"video\": {\"frames\": 8, \"height\": 24, \"width\": 24}, \"query_block\": 64, \"key_block\": 32}");
+        // the training commands' layout: generation.json gives the video size (8 x 24 x 24) and blocks (64 x 32)
         Path prefix = dir.resolve("out/conc");
         Files.createDirectories(prefix.getParent());
         CliRun run = CliRun.of("concentration", "--model", model.toString(), "--samples", "1", "--noise-levels",

@@ -1,10 +1,15 @@
 package io.sparge4j.models.report;
 
+import io.sparge4j.engine.sparse.MaskMode;
+import io.sparge4j.engine.tensor.DType;
 import io.sparge4j.engine.tensor.Tensor;
 import io.sparge4j.models.data.Captions;
+import io.sparge4j.models.pipeline.GenerationDefaults;
+import io.sparge4j.models.pipeline.ModelDirectory;
 import io.sparge4j.models.text.TextEncoder;
 import io.sparge4j.models.text.TextEncoderConfig;
 import io.sparge4j.models.text.WordTokenizer;
+import io.sparge4j.models.wan.WanAttention;
 import io.sparge4j.models.wan.WanConfig;
 import io.sparge4j.models.wan.WanWeights;
 import org.junit.jupiter.api.Test;
@@ -38,14 +43,16 @@ public class ConcentrationAnalysisTest {
      */
     public static void writeTinyModel(Path dir, long seed) throws IOException {
         Map<String, Tensor> weights = WanWeights.randomInit(CONFIG, seed);
+        WordTokenizer tokenizer = new WordTokenizer(Captions.vocabulary());
+        TextEncoderConfig text = new TextEncoderConfig(tokenizer.vocabSize(), 16, 1, 2, 32, CONFIG.textLen(), CONFIG.textDim());
+        GenerationDefaults generation = new GenerationDefaults(8, 24, 24,
+                new WanAttention(MaskMode.HYBRID, 0.03, 0.2, 64, 32, 0, 0), "pretrain", 0);
         try {
-            WanWeights.save(dir, CONFIG, weights);
+            ModelDirectory.save(dir, CONFIG, weights, TextEncoder.initialize(text, tokenizer, seed + 1), generation,
+                    DType.F32);
         } finally {
             weights.values().forEach(Tensor::close);
         }
-        WordTokenizer tokenizer = new WordTokenizer(Captions.vocabulary());
-        TextEncoderConfig text = new TextEncoderConfig(tokenizer.vocabSize(), 16, 1, 2, 32, 12, CONFIG.textDim());
-        TextEncoder.initialize(text, tokenizer, seed + 1).save(dir);
     }
 
     private static ConcentrationAnalysis.Settings settings(int samples, List<Double> levels, int layer, int head) {
@@ -56,11 +63,11 @@ public class ConcentrationAnalysisTest {
     @Test
     void theReportedSparsityMatchesAFloat64ComputationOnTheSamePooledMap() throws IOException {
         writeTinyModel(dir, 42);
-        try (ModelDirectory model = ModelDirectory.load(dir)) {
-            assertNotNull(model.encoder(), "the text encoder is found next to the DiT");
+        try (ModelDirectory model = ModelDirectory.load(dir, WanWeights.Precision.F32)) {
+            assertNotNull(model.textEncoder(), "the text encoder is found next to the DiT");
             for (int[] lh : new int[][] {{0, 0}, {1, 1}}) {
                 ConcentrationAnalysis.Result r = ConcentrationAnalysis.run(model.checkpoint().config(),
-                        model.weights(), model.encoder(), settings(1, List.of(0.5), lh[0], lh[1]));
+                        model.weights(), model.textEncoder(), settings(1, List.of(0.5), lh[0], lh[1]));
                 assertEquals(8 * 12 * 12, r.tokens());
                 assertEquals(18, r.queryBlocks());
                 assertEquals(36, r.keyBlocks());
@@ -93,12 +100,12 @@ public class ConcentrationAnalysisTest {
     @Test
     void averagesOverSamplesAndNoiseLevelsDeterministically() throws IOException {
         writeTinyModel(dir, 43);
-        try (ModelDirectory model = ModelDirectory.load(dir)) {
+        try (ModelDirectory model = ModelDirectory.load(dir, WanWeights.Precision.F32)) {
             ConcentrationAnalysis.Settings s = settings(2, List.of(0.3, 0.9), 1, 0);
             ConcentrationAnalysis.Result a = ConcentrationAnalysis.run(model.checkpoint().config(), model.weights(),
-                    model.encoder(), s);
+                    model.textEncoder(), s);
             ConcentrationAnalysis.Result b = ConcentrationAnalysis.run(model.checkpoint().config(), model.weights(),
-                    model.encoder(), s);
+                    model.textEncoder(), s);
             assertEquals(4, a.samples().size());
             for (int l = 0; l < 2; l++) {
                 assertArrayEquals(a.layerHead()[l], b.layerHead()[l], 0.0, "same seed, same numbers");
