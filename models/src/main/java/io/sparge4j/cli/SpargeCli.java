@@ -23,7 +23,7 @@ import java.util.Map;
         description = "Sparge4J: SpargeAttention2 block-sparse attention and video diffusion transformers in pure Java.",
         subcommands = {InfoCommand.class, MaskCommand.class, AttentionCommand.class, MaskAnalysisCommand.class,
                 AttentionBenchCommand.class, SelftestCommand.class, KernelBenchCommand.class, GenerateCommand.class,
-                ForwardCommand.class, ModelBenchCommand.class,
+                ForwardCommand.class, ModelBenchCommand.class, PretrainCommand.class, FinetuneCommand.class,
                 CommandLine.HelpCommand.class})
 public final class SpargeCli implements Runnable {
     /** ForkJoinPool's largest parallelism. */
