@@ -123,6 +123,16 @@ class TrainingCommandsTest {
         }
         // the text encoder is frozen: the output's equals the initial one
         assertSameTensors(base.resolve("model/text_encoder.safetensors"), run.resolve("model/text_encoder.safetensors"));
+        // resume and extend: run.json keeps the calibrated p (no second calibration), the log goes on
+        CliRun more = CliRun.of("finetune", "--out", run.toString(), "--resume", "--steps", "3", "--threads", "2");
+        assertEquals(0, more.exit(), more::toString);
+        assertTrue(!more.err().contains("calibrated"), more.err());
+        assertEquals(3, log(run).size());
+        assertEquals(p, log(run).get(2).get("metrics").get("topp").asDouble(), 0.0);
+        assertEquals(3, JSON.readTree(run.resolve("model/generation.json").toFile()).get("steps_trained").asLong());
+        CliRun wrong = CliRun.of("pretrain", "--out", run.toString(), "--resume");
+        assertEquals(1, wrong.exit(), wrong::toString);
+        assertTrue(wrong.err().contains("finetune run"), wrong.err());
     }
 
     @Test
