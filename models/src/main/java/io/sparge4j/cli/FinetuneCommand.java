@@ -32,7 +32,8 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "finetune",
         description = {"Fine-tunes a model directory (from sparge pretrain) with sparse self-attention: --objective"
-                + " distill matches a frozen dense copy's velocity (SpargeAttention2), flow uses the flow-matching loss."
+                + " distill matches a frozen dense copy's velocity (SpargeAttention2), flow uses the flow-matching"
+                + " loss."
                 + " The text encoder is frozen. --target-sparsity calibrates k (topk) or p (topp, hybrid) once on the"
                 + " first training samples. Writes DIR/run.json, DIR/train.jsonl, DIR/checkpoints/ and DIR/model/ as"
                 + " sparge pretrain does; the chosen k and p go into every log line and DIR/model/generation.json."})

@@ -31,11 +31,11 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "pretrain",
         description = {"Pretrains a small pixel-space Wan2.1 DiT (patch 1x2x2, dense attention) and a word-level text"
-                + " encoder jointly on procedural clips of coloured shapes with the flow-matching loss. Writes DIR/run.json,"
-                + " DIR/train.jsonl (one JSON object per step), DIR/checkpoints/ (exact --resume) and DIR/model/ (a model"
-                + " directory: config.json, diffusion_pytorch_model.safetensors, text_encoder.*, vocabulary.json,"
-                + " generation.json), rewritten at every checkpoint. Defaults: the tiny-demo recipe (16 frames of 32x32"
-                + " = 4096 tokens, dim 128, 4 layers, 2 heads of 64, ffn 512)."})
+                + " encoder jointly on procedural clips of coloured shapes with the flow-matching loss. Writes"
+                + " DIR/run.json, DIR/train.jsonl (one JSON object per step), DIR/checkpoints/ (exact --resume) and"
+                + " DIR/model/ (a model directory: config.json, diffusion_pytorch_model.safetensors, text_encoder.*,"
+                + " vocabulary.json, generation.json), rewritten at every checkpoint. Defaults: the tiny-demo recipe"
+                + " (16 frames of 32x32 = 4096 tokens, dim 128, 4 layers, 2 heads of 64, ffn 512)."})
 public final class PretrainCommand implements Callable<Integer> {
     /** Tokens per prompt (the DiT's text_len): a caption is at most 9 words and the end token. */
     static final int TEXT_LENGTH = 16;

@@ -114,7 +114,8 @@ final class TrainedModelDirectory {
     static Map<String, Tensor> readWeights(Path dir, WanConfig config) throws IOException {
         Path file = dir.resolve(WEIGHTS);
         if (!Files.isRegularFile(file)) {
-            throw new IllegalArgumentException("--init: " + dir + " has no " + WEIGHTS + ", expected the DiT's weights");
+            throw new IllegalArgumentException("--init: " + dir + " has no " + WEIGHTS
+                    + ", expected the DiT's weights");
         }
         Map<String, Tensor> out = new LinkedHashMap<>();
         try (SafetensorsFile f = SafetensorsFile.open(file)) {

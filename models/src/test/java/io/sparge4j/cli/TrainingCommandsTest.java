@@ -8,7 +8,12 @@ import io.sparge4j.engine.tensor.Tensor;
 import io.sparge4j.models.text.TextEncoder;
 import io.sparge4j.models.wan.WanConfig;
 import io.sparge4j.models.wan.WanConfigReader;
+import io.sparge4j.engine.device.BackendException;
+import io.sparge4j.engine.gpu.DeviceSession;
+import io.sparge4j.engine.device.opencl.OpenClDevice;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
@@ -19,6 +24,7 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * {@code sparge pretrain} and {@code sparge finetune} on the CPU at a tiny size (pixel-space DiT of dim 64, one head,
@@ -97,6 +103,40 @@ class TrainingCommandsTest {
         assertEquals(3, JSON.readTree(model.resolve("generation.json").toFile()).get("steps_trained").asLong());
     }
 
+    /**
+     * {@code --backend opencl} (PoCL here; cuda where present) trains the same run as the CPU: the same first two
+     * losses within 1e-4 relative (the device task's tolerance, {@code DeviceWanTrainingTaskTest}), and the files.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"opencl", "cuda"})
+    void aDeviceBackendTrainsTheSameRunAsTheCpu(String backend) throws Exception {
+        if (backend.equals("opencl")) {
+            assumeTrue(!OpenClDevice.list().isEmpty(), "OpenCL test skipped: no OpenCL device found; install PoCL"
+                    + " with apt-get install pocl-opencl-icd ocl-icd-libopencl1");
+        } else {
+            try (DeviceSession probe = DeviceSession.open(backend)) {
+                assumeTrue(probe != null);
+            } catch (BackendException e) {
+                assumeTrue(false, backend + " test skipped: " + e.getMessage());
+            }
+        }
+        Path cpu = dir.resolve("cpu");
+        Path device = dir.resolve(backend);
+        assertEquals(0, CliRun.of(pretrain(cpu, "--steps", "2")).exit());
+        CliRun r = CliRun.of(pretrain(device, "--steps", "2", "--backend", backend));
+        assertEquals(0, r.exit(), r::toString);
+        List<JsonNode> want = log(cpu);
+        List<JsonNode> got = log(device);
+        assertEquals(2, got.size());
+        for (int i = 0; i < 2; i++) {
+            double w = want.get(i).get("loss").asDouble();
+            assertEquals(w, got.get(i).get("loss").asDouble(), 1e-4 * w, "loss of step " + (i + 1));
+        }
+        assertTrue(Files.isRegularFile(device.resolve("model/diffusion_pytorch_model.safetensors")));
+        JsonNode state = JSON.readTree(device.resolve("checkpoints/step-000002/state.json").toFile());
+        assertEquals(backend, state.get("task").get("backend").asText(), "the device task ran: " + state);
+    }
+
     @Test
     void finetuneDistillsWithACalibratedHybridMask() throws Exception {
         Path base = dir.resolve("base");
@@ -122,7 +162,8 @@ class TrainingCommandsTest {
             assertTrue(sparsity > 0.3 && sparsity < 0.9, "near the 0.6 target: " + sparsity);
         }
         // the text encoder is frozen: the output's equals the initial one
-        assertSameTensors(base.resolve("model/text_encoder.safetensors"), run.resolve("model/text_encoder.safetensors"));
+        assertSameTensors(base.resolve("model/text_encoder.safetensors"),
+                run.resolve("model/text_encoder.safetensors"));
         // resume and extend: run.json keeps the calibrated p (no second calibration), the log goes on
         CliRun more = CliRun.of("finetune", "--out", run.toString(), "--resume", "--steps", "3", "--threads", "2");
         assertEquals(0, more.exit(), more::toString);
