@@ -23,8 +23,8 @@ import java.util.Map;
         description = "Sparge4J: SpargeAttention2 block-sparse attention and video diffusion transformers in pure Java.",
         subcommands = {InfoCommand.class, MaskCommand.class, AttentionCommand.class, MaskAnalysisCommand.class,
                 AttentionBenchCommand.class, SelftestCommand.class, KernelBenchCommand.class, GenerateCommand.class,
-                ForwardCommand.class, ModelBenchCommand.class, ExportCommand.class, EvalCommand.class,
-                ConcentrationCommand.class, ReportCommand.class,
+                ForwardCommand.class, ModelBenchCommand.class, PretrainCommand.class, FinetuneCommand.class,
+                ExportCommand.class, EvalCommand.class, ConcentrationCommand.class, ReportCommand.class,
                 CommandLine.HelpCommand.class})
 public final class SpargeCli implements Runnable {
     /** ForkJoinPool's largest parallelism. */

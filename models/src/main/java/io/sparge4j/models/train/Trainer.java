@@ -71,9 +71,29 @@ public final class Trainer {
      * @throws IllegalArgumentException if the checkpoint does not match the task (names, shapes)
      */
     public static Trainer resume(Path checkpoint, TrainingTask task, TrainerOutputs outputs) throws IOException {
+        return resume(checkpoint, task, outputs, 0);
+    }
+
+    /**
+     * Continues a run from a checkpoint, with its total step count changed to {@code steps} (a run extended past
+     * its planned end, see {@link TrainerConfig#withSteps} for what happens to the learning-rate schedule); every
+     * other setting is the checkpoint's.
+     *
+     * @param steps the run's new total, at least the checkpoint's step; 0 keeps the saved total
+     * @see #resume(Path, TrainingTask, TrainerOutputs)
+     * @throws IllegalArgumentException if {@code steps} is below the steps already done
+     */
+    public static Trainer resume(Path checkpoint, TrainingTask task, TrainerOutputs outputs, long steps)
+            throws IOException {
         TrainingCheckpoint ckpt = TrainingCheckpoint.open(checkpoint);
         TrainingCheckpointState state = ckpt.state();
-        Trainer trainer = new Trainer(task, state.config(), outputs);
+        if (steps != 0 && steps < state.step()) {
+            throw new IllegalArgumentException("Trainer.resume: steps is " + steps + ", expected 0 (keep the saved "
+                    + state.config().steps() + ") or at least the " + state.step() + " steps the checkpoint "
+                    + ckpt.directory() + " has done");
+        }
+        TrainerConfig config = steps == 0 ? state.config() : state.config().withSteps(steps);
+        Trainer trainer = new Trainer(task, config, outputs);
         ckpt.restore(trainer.parameters, trainer.optimizer);
         trainer.step = state.step();
         trainer.savedStep = state.step();

@@ -57,6 +57,25 @@ public record TrainerConfig(long steps, int microBatches, long seed, double maxG
                 historyTail);
     }
 
+    /**
+     * The same run with another total step count (to extend a run on resume). A cosine schedule whose end was the
+     * run's end ({@code schedule.totalSteps() == steps()}) is stretched to the new end, so it still reaches its floor
+     * at the last step (the steps already taken keep the rates they had); any other schedule is kept as it is, so a
+     * schedule that is constant after warm-up gives exactly the rates of a run started with the larger total.
+     *
+     * @param newSteps the run's new total, at least 1
+     * @return the copy
+     */
+    public TrainerConfig withSteps(long newSteps) {
+        check(newSteps >= 1, "steps", newSteps, "at least 1");
+        LrSchedule s = schedule;
+        if (s.kind() == LrSchedule.Kind.COSINE && s.totalSteps() == steps) {
+            s = new LrSchedule(s.kind(), s.baseLr(), s.warmupSteps(), newSteps, s.minLr());
+        }
+        return new TrainerConfig(newSteps, microBatches, seed, maxGradNorm, optimizer, s, checkpointEvery, keepLast,
+                historyTail);
+    }
+
     private static void check(boolean ok, String field, Object got, String expected) {
         if (!ok) {
             throw new IllegalArgumentException("TrainerConfig: " + field + " is " + got + ", expected " + expected);

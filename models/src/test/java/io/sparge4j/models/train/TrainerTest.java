@@ -76,6 +76,41 @@ class TrainerTest {
                         .map(TrainerStepLog::loss).toList());
     }
 
+    /**
+     * A 6-step run (constant rate after a 3-step warm-up), finished and checkpointed, then resumed with 12 steps:
+     * bit for bit the run that was started with 12. A cosine tied to the run's end is stretched to the new end.
+     */
+    @Test
+    void resumeCanExtendARunPastItsPlannedEnd(@TempDir Path dir) throws IOException {
+        TrainerConfig twelve = new TrainerConfig(12, 2, 99, 1.0, AdamWConfig.pytorchDefaults(0.01),
+                LrSchedule.constant(1e-2, 3), 0, 2, 50);
+        ToyMlpTask whole = new ToyMlpTask(9);
+        List<TrainerStepLog> want = new Trainer(whole, twelve, TrainerOutputs.none()).run();
+
+        Path ckpt = dir.resolve("ckpt");
+        TrainerConfig six = new TrainerConfig(6, 2, 99, 1.0, AdamWConfig.pytorchDefaults(0.01),
+                LrSchedule.constant(1e-2, 3), 0, 2, 50);
+        List<TrainerStepLog> got = new ArrayList<>(new Trainer(new ToyMlpTask(9), six,
+                new TrainerOutputs(ckpt, null, false)).run());
+        ToyMlpTask fresh = new ToyMlpTask(31);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> Trainer.resume(ckpt, fresh, TrainerOutputs.none(), 5));
+        assertTrue(e.getMessage().contains("steps is 5") && e.getMessage().contains("6 steps"), e.getMessage());
+        Trainer extended = Trainer.resume(ckpt, fresh, TrainerOutputs.none(), 12);
+        assertEquals(12, extended.config().steps());
+        got.addAll(extended.run());
+        assertSameCurve(want, got);
+        assertSameTensors(whole.parameters(), fresh.parameters());
+
+        LrSchedule cosine = LrSchedule.warmupCosine(1e-2, 2, 6, 1e-3);
+        TrainerConfig c = TrainerConfig.of(6, 1, 1.0, AdamWConfig.pytorchDefaults(0.01), cosine).withSteps(20);
+        assertEquals(20, c.schedule().totalSteps(), "the cosine ends with the run");
+        assertEquals(1e-3, c.schedule().lr(19), 1e-15);
+        LrSchedule own = LrSchedule.warmupCosine(1e-2, 2, 8, 1e-3);   // not tied to the run's 6 steps
+        assertEquals(own, TrainerConfig.of(6, 1, 1.0, AdamWConfig.pytorchDefaults(0.01), own).withSteps(20)
+                .schedule());
+    }
+
     @Test
     void killedRunLosesAtMostOneCheckpointInterval(@TempDir Path dir) throws IOException {
         ToyMlpTask whole = new ToyMlpTask(5);

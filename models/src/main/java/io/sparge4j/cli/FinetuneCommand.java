@@ -1,0 +1,193 @@
+package io.sparge4j.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.sparge4j.engine.execution.BackendSelection;
+import io.sparge4j.engine.gpu.DeviceSession;
+import io.sparge4j.engine.sparse.MaskMode;
+import io.sparge4j.engine.tensor.Tensor;
+import io.sparge4j.models.data.ClipGenerator;
+import io.sparge4j.models.data.ClipSpec;
+import io.sparge4j.models.text.TextEncoder;
+import io.sparge4j.models.train.TrainingObjective;
+import io.sparge4j.models.train.WanGraph;
+import io.sparge4j.models.wan.WanAttention;
+import io.sparge4j.models.wan.WanConfig;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code sparge finetune}: sparse-attention fine-tuning of a trained model directory, by velocity distillation from
+ * a frozen dense copy (SpargeAttention2) or by the flow-matching loss; the text encoder stays frozen.
+ */
+@Command(name = "finetune",
+        description = {"Fine-tunes a model directory (from sparge pretrain) with sparse self-attention: --objective"
+                + " distill matches a frozen dense copy's velocity (SpargeAttention2), flow uses the flow-matching"
+                + " loss."
+                + " The text encoder is frozen. --target-sparsity calibrates k (topk) or p (topp, hybrid) once on the"
+                + " first training samples. Writes DIR/run.json, DIR/train.jsonl, DIR/checkpoints/ and DIR/model/ as"
+                + " sparge pretrain does; the chosen k and p go into every log line and DIR/model/generation.json."})
+public final class FinetuneCommand implements Callable<Integer> {
+    @Spec
+    private CommandSpec spec;
+
+    @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.")
+    private boolean help;
+
+    @Mixin
+    private TrainingFlags flags;
+
+    @Option(names = "--init", paramLabel = "MODEL_DIR",
+            description = "The model directory to start from (required unless --resume).")
+    private Path init;
+
+    @Option(names = "--objective", paramLabel = "distill|flow", defaultValue = "distill",
+            description = "Velocity distillation from a frozen dense copy, or the flow-matching loss (default"
+                    + " ${DEFAULT-VALUE}).")
+    private String objective;
+
+    @Option(names = "--attention", paramLabel = "hybrid|topk|topp|dense", defaultValue = "hybrid",
+            description = "The student's self-attention (default ${DEFAULT-VALUE}); blocks 128 x 64.")
+    private String attention;
+
+    @Option(names = "--topk", paramLabel = "K", description = "Top-k fraction of key blocks in (0, 1] (default 0.03).")
+    private Double topk;
+
+    @Option(names = "--topp", paramLabel = "P", description = "Top-p pooled-mass threshold in (0, 1] (default 0.2).")
+    private Double topp;
+
+    @Option(names = "--target-sparsity", paramLabel = "S",
+            description = "Calibrate k (topk) or p (topp, hybrid; k kept) to this mean sparsity, in (0, 1).")
+    private Double targetSparsity;
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter err = spec.commandLine().getErr();
+        BackendSelection backend = flags.backend(spec);
+        RunSettings settings = flags.resume ? resumedSettings() : newSettings();
+        Path initDir = Path.of(settings.init());
+        WanConfig config = TrainedModelDirectory.readConfig(initDir);
+        Map<String, Tensor> params = TrainedModelDirectory.readWeights(initDir, config);
+        TextEncoder text = TextEncoder.load(initDir);
+        ClipGenerator data = new ClipGenerator(settings.seed() + 2,
+                ClipSpec.of(settings.frames(), settings.height(), settings.width()));
+        TrainingObjective obj = TrainingObjective.parse("--objective", settings.objective());
+        WanAttention att = WanAttention.defaults().withMode(mode(settings.attention())).withTopk(settings.topk())
+                .withTopp(settings.topp());
+        if (!flags.resume) {
+            TrainingRun.checkFresh(flags.out);
+            if (settings.targetSparsity() != null) {
+                WanGraph probe = new WanGraph(config, params, att, false);
+                MaskCalibration.Result c = MaskCalibration.calibrate(probe, text, data, settings,
+                        settings.targetSparsity());
+                att = c.attention();
+                settings = settings.withMask(att.topk(), att.topp());
+                err.printf(Locale.ROOT, "sparge: calibrated %s to sparsity %.4f (target %.4f): topk %.6g topp %.6g%n",
+                        att.mode(), c.sparsity(), settings.targetSparsity(), att.topk(), att.topp());
+                err.flush();
+            }
+        }
+        settings.save(flags.out);
+        WanGraph student = new WanGraph(config, params, att, settings.checkpointBlocks());
+        WanGraph teacher = obj == TrainingObjective.DISTILL
+                ? new WanGraph(config, copy(params), WanAttention.dense(), false) : null;
+        WanAttention trained = att;
+        RunSettings s = settings;
+        TrainingRun.ModelWriter writer = (dir, step) -> TrainedModelDirectory.write(dir, config, params, text,
+                new TrainedModelDirectory.Generation(s.frames(), s.height(), s.width(), trained, obj, step));
+        Map<String, Double> maskMetrics = new LinkedHashMap<>();
+        maskMetrics.put("topk", att.topk());
+        maskMetrics.put("topp", att.topp());
+        try (DeviceSession session = TrainingTasks.session(backend);
+             TrainingTasks.Opened task = TrainingTasks.open(obj, student, teacher, text, data, settings, session)) {
+            long steps = TrainingRun.run(flags.out, settings, TrainingRun.withMetrics(task.task(), maskMetrics),
+                    flags.resume, writer, err);
+            spec.commandLine().getOut().println(flags.out.resolve(TrainingRun.MODEL) + " (" + steps + " steps)");
+        }
+        return 0;
+    }
+
+    private RunSettings resumedSettings() throws IOException {
+        RunSettings saved = RunSettings.load(flags.out);
+        if (!saved.command().equals("finetune")) {
+            throw new IllegalArgumentException("--resume: " + flags.out + " is a " + saved.command()
+                    + " run, expected a finetune run (use sparge " + saved.command() + " --resume)");
+        }
+        if (flags.steps != null) {
+            TrainingFlags.check(spec, flags.steps >= 1, "--steps", flags.steps, "a whole number of at least 1");
+            saved = saved.withSteps(flags.steps);
+        }
+        return saved;
+    }
+
+    private RunSettings newSettings() throws IOException {
+        if (init == null) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                    "Missing required option: '--init=MODEL_DIR' (the model directory to fine-tune; only --resume"
+                            + " goes without it)");
+        }
+        TrainingObjective obj;
+        try {
+            obj = TrainingObjective.parse("--objective", objective);
+        } catch (IllegalArgumentException e) {
+            throw TrainingFlags.invalid(spec, "--objective", "'" + objective + "'", "distill or flow");
+        }
+        TrainingFlags.check(spec, obj != TrainingObjective.PRETRAIN, "--objective", "'" + objective + "'",
+                "distill or flow (use sparge pretrain to pretrain)");
+        MaskMode mode = parseMode(attention);
+        double k = topk == null ? 0.03 : topk;
+        double p = topp == null ? 0.2 : topp;
+        TrainingFlags.check(spec, k > 0 && k <= 1, "--topk", k, "a fraction in (0, 1]");
+        TrainingFlags.check(spec, p > 0 && p <= 1, "--topp", p, "a fraction in (0, 1]");
+        if (targetSparsity != null) {
+            TrainingFlags.check(spec, targetSparsity > 0 && targetSparsity < 1, "--target-sparsity", targetSparsity,
+                    "a fraction in (0, 1)");
+            TrainingFlags.check(spec, mode != MaskMode.DENSE, "--target-sparsity", targetSparsity,
+                    "no value with --attention dense (nothing to calibrate)");
+        }
+        WanConfig config = TrainedModelDirectory.readConfig(init);
+        JsonNode gen = TrainedModelDirectory.readGeneration(init);
+        int f = gen != null && gen.has("frames") ? gen.get("frames").asInt() : 16;
+        int h = gen != null && gen.has("height") ? gen.get("height").asInt() : 32;
+        int w = gen != null && gen.has("width") ? gen.get("width").asInt() : 32;
+        RunSettings s = flags.settings(spec, "finetune", 1e-4, f, h, w);
+        return new RunSettings(s.command(), s.steps(), s.microBatches(), s.lr(), s.warmup(), s.minLrRatio(),
+                s.weightDecay(), s.maxGradNorm(), s.seed(), s.frames(), s.height(), s.width(), s.captionDropout(),
+                s.timestepShift(), s.checkpointEvery(), s.keep(), s.precision(), s.checkpointBlocks(), config.dim(),
+                config.numLayers(), config.numHeads(), config.ffnDim(), config.textDim(), 0,
+                init.toAbsolutePath().toString(), obj.word(), mode.toString().toLowerCase(Locale.ROOT), k, p,
+                targetSparsity);
+    }
+
+    private MaskMode parseMode(String word) {
+        String w = word == null ? "" : word.strip().toLowerCase(Locale.ROOT);
+        return switch (w) {
+            case "dense" -> MaskMode.DENSE;
+            case "topk" -> MaskMode.TOPK;
+            case "topp" -> MaskMode.TOPP;
+            case "hybrid" -> MaskMode.HYBRID;
+            default -> throw TrainingFlags.invalid(spec, "--attention", "'" + word + "'",
+                    "one of hybrid, topk, topp, dense");
+        };
+    }
+
+    private static MaskMode mode(String word) {
+        return MaskMode.valueOf(word.toUpperCase(Locale.ROOT));
+    }
+
+    private static Map<String, Tensor> copy(Map<String, Tensor> p) {
+        Map<String, Tensor> c = new LinkedHashMap<>();
+        p.forEach((k, v) -> c.put(k, v.copy()));
+        return c;
+    }
+}

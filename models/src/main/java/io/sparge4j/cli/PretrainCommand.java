@@ -1,0 +1,153 @@
+package io.sparge4j.cli;
+
+import io.sparge4j.engine.gpu.DeviceSession;
+import io.sparge4j.engine.execution.BackendSelection;
+import io.sparge4j.engine.tensor.Tensor;
+import io.sparge4j.models.data.Captions;
+import io.sparge4j.models.data.ClipGenerator;
+import io.sparge4j.models.data.ClipSpec;
+import io.sparge4j.models.text.TextEncoder;
+import io.sparge4j.models.text.TextEncoderConfig;
+import io.sparge4j.models.text.WordTokenizer;
+import io.sparge4j.models.train.TrainingObjective;
+import io.sparge4j.models.train.WanGraph;
+import io.sparge4j.models.train.WanInit;
+import io.sparge4j.models.wan.WanAttention;
+import io.sparge4j.models.wan.WanConfig;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+import java.io.PrintWriter;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code sparge pretrain}: trains a small pixel-space Wan DiT and its text encoder from scratch on procedural clips
+ * (flow matching, dense attention, caption dropout), writing checkpoints, a JSON-lines log and a model directory.
+ */
+@Command(name = "pretrain",
+        description = {"Pretrains a small pixel-space Wan2.1 DiT (patch 1x2x2, dense attention) and a word-level text"
+                + " encoder jointly on procedural clips of coloured shapes with the flow-matching loss. Writes"
+                + " DIR/run.json, DIR/train.jsonl (one JSON object per step), DIR/checkpoints/ (exact --resume) and"
+                + " DIR/model/ (a model directory: config.json, diffusion_pytorch_model.safetensors, text_encoder.*,"
+                + " vocabulary.json, generation.json), rewritten at every checkpoint. Defaults: the tiny-demo recipe"
+                + " (16 frames of 32x32 = 4096 tokens, dim 128, 4 layers, 2 heads of 64, ffn 512)."})
+public final class PretrainCommand implements Callable<Integer> {
+    /** Tokens per prompt (the DiT's text_len): a caption is at most 9 words and the end token. */
+    static final int TEXT_LENGTH = 16;
+    /** Wan's sinusoidal time-embedding width. */
+    static final int FREQ_DIM = 256;
+
+    @Spec
+    private CommandSpec spec;
+
+    @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.")
+    private boolean help;
+
+    @Mixin
+    private TrainingFlags flags;
+
+    @Option(names = "--dim", paramLabel = "N", description = "DiT width (default 128).")
+    private Integer dim;
+
+    @Option(names = "--layers", paramLabel = "N", description = "DiT blocks (default 4).")
+    private Integer layers;
+
+    @Option(names = "--heads", paramLabel = "N",
+            description = "DiT attention heads (default 2; the GPU kernels need dim / heads = 64 or 128).")
+    private Integer heads;
+
+    @Option(names = "--ffn-dim", paramLabel = "N", description = "DiT feed-forward width (default 512).")
+    private Integer ffnDim;
+
+    @Option(names = "--text-width", paramLabel = "W",
+            description = "Text encoder width, also the DiT's text_dim (default 64).")
+    private Integer textWidth;
+
+    @Option(names = "--text-layers", paramLabel = "L", description = "Text encoder layers (default 2).")
+    private Integer textLayers;
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter err = spec.commandLine().getErr();
+        BackendSelection backend = flags.backend(spec);
+        RunSettings settings = settings();
+        if (!flags.resume) {
+            TrainingRun.checkFresh(flags.out);
+        }
+        settings.save(flags.out);
+        WanConfig config = config(settings);
+        TextEncoder text = textEncoder(settings, config);
+        Map<String, Tensor> params = WanInit.pretraining(config, settings.seed());
+        ClipGenerator data = new ClipGenerator(settings.seed() + 2,
+                ClipSpec.of(settings.frames(), settings.height(), settings.width()));
+        WanGraph student = new WanGraph(config, params, WanAttention.dense(), settings.checkpointBlocks());
+        TrainingRun.ModelWriter writer = (dir, step) -> TrainedModelDirectory.write(dir, config, params, text,
+                new TrainedModelDirectory.Generation(settings.frames(), settings.height(), settings.width(),
+                        WanAttention.dense(), TrainingObjective.PRETRAIN, step));
+        try (DeviceSession session = TrainingTasks.session(backend)) {
+            try (TrainingTasks.Opened task = TrainingTasks.open(TrainingObjective.PRETRAIN, student, null, text, data,
+                    settings, session)) {
+                long steps = TrainingRun.run(flags.out, settings, task.task(), flags.resume, writer, err);
+                spec.commandLine().getOut().println(flags.out.resolve(TrainingRun.MODEL) + " (" + steps + " steps)");
+            }
+        }
+        return 0;
+    }
+
+    private RunSettings settings() throws java.io.IOException {
+        if (flags.resume) {
+            RunSettings saved = RunSettings.load(flags.out);
+            if (!saved.command().equals("pretrain")) {
+                throw new IllegalArgumentException("--resume: " + flags.out + " is a " + saved.command()
+                        + " run, expected a pretrain run (use sparge " + saved.command() + " --resume)");
+            }
+            if (flags.steps != null) {
+                TrainingFlags.check(spec, flags.steps >= 1, "--steps", flags.steps, "a whole number of at least 1");
+                saved = saved.withSteps(flags.steps);
+            }
+            return saved;
+        }
+        RunSettings s = flags.settings(spec, "pretrain", 1e-3, 16, 32, 32);
+        int d = dim == null ? 128 : dim;
+        int l = layers == null ? 4 : layers;
+        int h = heads == null ? 2 : heads;
+        int f = ffnDim == null ? 4 * d : ffnDim;
+        int tw = textWidth == null ? 64 : textWidth;
+        int tl = textLayers == null ? 2 : textLayers;
+        TrainingFlags.check(spec, d >= 1, "--dim", d, "a whole number of at least 1");
+        TrainingFlags.check(spec, l >= 1, "--layers", l, "a whole number of at least 1");
+        TrainingFlags.check(spec, h >= 1 && d % h == 0, "--heads", h, "a divisor of --dim " + d);
+        TrainingFlags.check(spec, f >= 1, "--ffn-dim", f, "a whole number of at least 1");
+        TrainingFlags.check(spec, tw >= 1, "--text-width", tw, "a whole number of at least 1");
+        TrainingFlags.check(spec, tl >= 1, "--text-layers", tl, "a whole number of at least 1");
+        return new RunSettings(s.command(), s.steps(), s.microBatches(), s.lr(), s.warmup(), s.minLrRatio(),
+                s.weightDecay(), s.maxGradNorm(), s.seed(), s.frames(), s.height(), s.width(), s.captionDropout(),
+                s.timestepShift(), s.checkpointEvery(), s.keep(), s.precision(), s.checkpointBlocks(), d, l, h, f, tw,
+                tl, null, TrainingObjective.PRETRAIN.word(), "dense", WanAttention.dense().topk(),
+                WanAttention.dense().topp(), null);
+    }
+
+    /** The DiT: pixel space (3 channels), patch (1, 2, 2), text features from the encoder. */
+    static WanConfig config(RunSettings s) {
+        return new WanConfig(s.dim(), s.ffnDim(), s.heads(), s.layers(), 3, 3, s.textWidth(), TEXT_LENGTH, FREQ_DIM,
+                List.of(1, 2, 2), 1e-6, true, true, true, List.of(1, 1, 1));
+    }
+
+    /** A fresh text encoder over the captions' words, heads of 32 (at least one), MLP 4 x width. */
+    static TextEncoder textEncoder(RunSettings s, WanConfig config) {
+        WordTokenizer tokenizer = new WordTokenizer(Captions.vocabulary());
+        int w = s.textWidth();
+        int heads = Math.max(1, w / 32);
+        while (w % heads != 0) {
+            heads--;
+        }
+        TextEncoderConfig c = new TextEncoderConfig(tokenizer.vocabSize(), w, s.textLayers(), heads, 4 * w,
+                config.textLen(), config.textDim());
+        return TextEncoder.initialize(c, tokenizer, s.seed() + 1);
+    }
+}

@@ -1,0 +1,97 @@
+package io.sparge4j.cli;
+
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import io.sparge4j.models.video.AtomicFiles;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * Every setting that decides the numbers of a {@code sparge pretrain} or {@code sparge finetune} run, saved as
+ * {@value #FILE} in the run's directory when it starts so that {@code --resume} rebuilds the same model, data and
+ * attention (the mask hyperparameters after any calibration). Where it runs ({@code --backend}, {@code --device}) is
+ * not part of it.
+ *
+ * @param command pretrain or finetune
+ * @param steps the run's total optimizer steps
+ * @param microBatches micro-batches per step
+ * @param lr the peak learning rate
+ * @param warmup warm-up steps
+ * @param minLrRatio the cosine's floor as a fraction of lr
+ * @param weightDecay AdamW's decoupled weight decay
+ * @param maxGradNorm the global gradient-norm clip (0: none)
+ * @param seed the run's seed (initialisation, data, noise)
+ * @param frames clip frames
+ * @param height clip height in pixels
+ * @param width clip width in pixels
+ * @param captionDropout probability of the empty prompt
+ * @param timestepShift shift of the training noise levels (1: uniform)
+ * @param checkpointEvery steps between checkpoints
+ * @param keep checkpoints kept
+ * @param precision f32 or bf16 (device forward GEMMs)
+ * @param checkpointBlocks recompute blocks in the backward
+ * @param dim DiT width (pretrain)
+ * @param layers DiT blocks (pretrain)
+ * @param heads DiT heads (pretrain)
+ * @param ffnDim DiT feed-forward width (pretrain)
+ * @param textWidth text encoder width, also the DiT's text_dim (pretrain)
+ * @param textLayers text encoder layers (pretrain)
+ * @param init the model directory fine-tuning starts from (finetune), else null
+ * @param objective pretrain, distill or flow
+ * @param attention dense, topk, topp or hybrid
+ * @param topk Top-k fraction used (after calibration)
+ * @param topp Top-p threshold used (after calibration)
+ * @param targetSparsity the sparsity k or p was calibrated to, or null
+ */
+record RunSettings(String command, long steps, int microBatches, double lr, long warmup, double minLrRatio,
+        double weightDecay, double maxGradNorm, long seed, int frames, int height, int width, double captionDropout,
+        double timestepShift, long checkpointEvery, int keep, String precision, boolean checkpointBlocks, int dim,
+        int layers, int heads, int ffnDim, int textWidth, int textLayers, String init, String objective,
+        String attention, double topk, double topp, Double targetSparsity) {
+
+    /** The file name in the run's directory. */
+    static final String FILE = "run.json";
+
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
+            .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+
+    /** @return a copy with another total step count */
+    RunSettings withSteps(long newSteps) {
+        return new RunSettings(command, newSteps, microBatches, lr, warmup, minLrRatio, weightDecay, maxGradNorm, seed,
+                frames, height, width, captionDropout, timestepShift, checkpointEvery, keep, precision,
+                checkpointBlocks, dim, layers, heads, ffnDim, textWidth, textLayers, init, objective, attention, topk,
+                topp, targetSparsity);
+    }
+
+    /** @return a copy with the mask hyperparameters a calibration chose */
+    RunSettings withMask(double newTopk, double newTopp) {
+        return new RunSettings(command, steps, microBatches, lr, warmup, minLrRatio, weightDecay, maxGradNorm, seed,
+                frames, height, width, captionDropout, timestepShift, checkpointEvery, keep, precision,
+                checkpointBlocks, dim, layers, heads, ffnDim, textWidth, textLayers, init, objective, attention,
+                newTopk, newTopp, targetSparsity);
+    }
+
+    /** Writes {@value #FILE} into the run's directory, atomically. */
+    void save(Path dir) throws IOException {
+        Files.createDirectories(dir);
+        String text = JSON.writeValueAsString(this);
+        AtomicFiles.write(dir.resolve(FILE), f -> Files.writeString(f, text));
+    }
+
+    /**
+     * @param dir a run's directory
+     * @return its settings
+     * @throws IllegalArgumentException if the directory has no {@value #FILE} (not a run started by this tool)
+     */
+    static RunSettings load(Path dir) throws IOException {
+        Path file = dir.resolve(FILE);
+        if (!Files.isRegularFile(file)) {
+            throw new IllegalArgumentException("--resume: " + file + " does not exist, expected the directory of a run"
+                    + " started by sparge pretrain or sparge finetune (drop --resume to start a new run)");
+        }
+        return JSON.readValue(file.toFile(), RunSettings.class);
+    }
+}

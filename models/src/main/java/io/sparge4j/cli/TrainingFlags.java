@@ -1,0 +1,173 @@
+package io.sparge4j.cli;
+
+import io.sparge4j.engine.execution.BackendSelection;
+import io.sparge4j.models.data.ClipSpec;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+
+import java.nio.file.Path;
+import java.util.Locale;
+
+/**
+ * The flags {@code sparge pretrain} and {@code sparge finetune} share: the run's directory, where it runs, the
+ * optimizer and schedule, the clips and the checkpoints. A value left out takes the command's default (the
+ * tiny-demo recipe for pretraining); on {@code --resume} the run's saved settings rule instead.
+ */
+final class TrainingFlags {
+    @Option(names = "--out", paramLabel = "DIR", required = true,
+            description = "The run's directory: run.json, train.jsonl, checkpoints/, model/.")
+    Path out;
+
+    @Option(names = "--backend", paramLabel = "cpu|cuda|opencl", defaultValue = "cpu",
+            description = "Where the DiT's forward and backward run (default ${DEFAULT-VALUE}; the optimizer and the"
+                    + " text encoder stay on the CPU; emulator runs the device kernels on the CPU, for tests).")
+    String backend;
+
+    @Option(names = "--device", paramLabel = "D", description = "The GPU's index or name (default: the first).")
+    String device;
+
+    @Option(names = "--steps", paramLabel = "N",
+            description = "Optimizer steps of the whole run (default 2000); with --resume, a larger value extends it.")
+    Long steps;
+
+    @Option(names = "--micro-batches", paramLabel = "M", description = "Clips per step, accumulated (default 1).")
+    Integer microBatches;
+
+    @Option(names = "--lr", paramLabel = "LR",
+            description = "Peak learning rate (default 1e-3 for pretrain, 1e-4 for finetune).")
+    Double lr;
+
+    @Option(names = "--warmup", paramLabel = "N", description = "Linear warm-up steps (default 100).")
+    Long warmup;
+
+    @Option(names = "--min-lr-ratio", paramLabel = "R",
+            description = "The cosine schedule's final rate as a fraction of --lr, in [0, 1] (default 0.1).")
+    Double minLrRatio;
+
+    @Option(names = "--weight-decay", paramLabel = "W", description = "AdamW weight decay (default 0.01).")
+    Double weightDecay;
+
+    @Option(names = "--max-grad-norm", paramLabel = "G",
+            description = "Global gradient-norm clip, 0 for none (default 1.0).")
+    Double maxGradNorm;
+
+    @Option(names = "--seed", paramLabel = "S", description = "Seed of the initialisation, data and noise (default 0).")
+    Long seed;
+
+    @Option(names = "--frames", paramLabel = "F", description = "Clip frames (default 16; finetune: the model's).")
+    Integer frames;
+
+    @Option(names = "--height", paramLabel = "H", description = "Clip height in pixels (default 32).")
+    Integer height;
+
+    @Option(names = "--width", paramLabel = "W", description = "Clip width in pixels (default 32).")
+    Integer width;
+
+    @Option(names = "--caption-dropout", paramLabel = "P",
+            description = "Probability of training on the empty prompt, for guidance (default 0.1).")
+    Double captionDropout;
+
+    @Option(names = "--timestep-shift", paramLabel = "S",
+            description = "Shift of the training noise levels toward noise, 1 = uniform (default 1.0).")
+    Double timestepShift;
+
+    @Option(names = "--checkpoint-every", paramLabel = "N",
+            description = "Steps between checkpoints (and model/ rewrites) (default 100).")
+    Long checkpointEvery;
+
+    @Option(names = "--keep", paramLabel = "K", description = "Checkpoints kept on disk (default 3).")
+    Integer keep;
+
+    @Option(names = "--resume", description = "Continue DIR's latest checkpoint exactly, with DIR's run.json"
+            + " settings (only --steps, --backend and --device are read from this command line).")
+    boolean resume;
+
+    @Option(names = "--precision", paramLabel = "f32|bf16",
+            description = "GPU forward GEMMs in f32 or bf16 with f32 accumulation (default f32).")
+    String precision;
+
+    @Option(names = "--checkpoint-blocks",
+            description = "Recompute each block's activations in the backward (less memory, same gradients).")
+    boolean checkpointBlocks;
+
+    /**
+     * @return where the DiT runs, checked: null for the CPU's own training graph ({@code cpu}), else the device
+     *     backend ({@code emulator}, {@code cuda}, {@code opencl}) and {@code --device}
+     */
+    BackendSelection backend(CommandSpec spec) {
+        String b = backend.strip().toLowerCase(Locale.ROOT);
+        if (!BackendSelection.NAMES.contains(b)) {
+            throw invalid(spec, "--backend", "'" + backend + "'", "one of " + String.join(", ",
+                    BackendSelection.NAMES));
+        }
+        // BackendSelection reads cpu as the emulator; here cpu means the CPU's WanGraph (far faster)
+        return b.equals("cpu") ? null : new BackendSelection(b, device);
+    }
+
+    /**
+     * Checks the flags given and fills the defaults.
+     *
+     * @param spec the command, for usage errors
+     * @param command pretrain or finetune
+     * @param defaultLr the command's default learning rate
+     * @param defaultFrames the default clip frames (finetune: the model's)
+     * @param defaultHeight the default clip height
+     * @param defaultWidth the default clip width
+     * @return the run's settings without the model part ({@code dim} ... {@code targetSparsity} zero or null)
+     */
+    RunSettings settings(CommandSpec spec, String command, double defaultLr, int defaultFrames, int defaultHeight,
+            int defaultWidth) {
+        long s = orDefault(steps, 2000L);
+        check(spec, s >= 1, "--steps", s, "a whole number of at least 1");
+        int m = orDefault(microBatches, 1);
+        check(spec, m >= 1, "--micro-batches", m, "a whole number of at least 1");
+        double rate = orDefault(lr, defaultLr);
+        check(spec, rate > 0 && Double.isFinite(rate), "--lr", rate, "a finite number above 0");
+        long w = orDefault(warmup, 100L);
+        check(spec, w >= 0, "--warmup", w, "a whole number of at least 0");
+        double ratio = orDefault(minLrRatio, 0.1);
+        check(spec, ratio >= 0 && ratio <= 1, "--min-lr-ratio", ratio, "a fraction in [0, 1]");
+        double wd = orDefault(weightDecay, 0.01);
+        check(spec, wd >= 0 && Double.isFinite(wd), "--weight-decay", wd, "a finite number of at least 0");
+        double clip = orDefault(maxGradNorm, 1.0);
+        check(spec, clip >= 0 && Double.isFinite(clip), "--max-grad-norm", clip, "a finite number >= 0 (0: no clip)");
+        int f = orDefault(frames, defaultFrames);
+        check(spec, f >= ClipSpec.MIN_FRAMES && f <= ClipSpec.MAX_FRAMES, "--frames", f, "a whole number from "
+                + ClipSpec.MIN_FRAMES + " to " + ClipSpec.MAX_FRAMES);
+        int h = orDefault(height, defaultHeight);
+        check(spec, h >= ClipSpec.MIN_SIDE && h <= ClipSpec.MAX_SIDE && h % 2 == 0, "--height", h,
+                "an even number from " + ClipSpec.MIN_SIDE + " to " + ClipSpec.MAX_SIDE + " (the patch is 2 x 2)");
+        int wd2 = orDefault(width, defaultWidth);
+        check(spec, wd2 >= ClipSpec.MIN_SIDE && wd2 <= ClipSpec.MAX_SIDE && wd2 % 2 == 0, "--width", wd2,
+                "an even number from " + ClipSpec.MIN_SIDE + " to " + ClipSpec.MAX_SIDE + " (the patch is 2 x 2)");
+        double drop = orDefault(captionDropout, 0.1);
+        check(spec, drop >= 0 && drop <= 1, "--caption-dropout", drop, "a probability in [0, 1]");
+        double shift = orDefault(timestepShift, 1.0);
+        check(spec, shift > 0 && Double.isFinite(shift), "--timestep-shift", shift, "a finite number above 0");
+        long every = orDefault(checkpointEvery, 100L);
+        check(spec, every >= 1, "--checkpoint-every", every, "a whole number of at least 1");
+        int k = orDefault(keep, 3);
+        check(spec, k >= 1, "--keep", k, "a whole number of at least 1");
+        String p = precision == null ? "f32" : precision.strip().toLowerCase(Locale.ROOT);
+        if (ModelBackendFlags.precisionNamed(p).isEmpty()) {
+            throw invalid(spec, "--precision", "'" + precision + "'", "f32 or bf16");
+        }
+        return new RunSettings(command, s, m, rate, w, ratio, wd, clip, orDefault(seed, 0L), f, h, wd2, drop, shift,
+                every, k, p, checkpointBlocks, 0, 0, 0, 0, 0, 0, null, null, null, 0, 0, null);
+    }
+
+    private static <T> T orDefault(T value, T fallback) {
+        return value == null ? fallback : value;
+    }
+
+    static void check(CommandSpec spec, boolean ok, String option, Object got, String expected) {
+        if (!ok) {
+            throw invalid(spec, option, String.valueOf(got), expected);
+        }
+    }
+
+    static ParameterException invalid(CommandSpec spec, String option, String got, String expected) {
+        return SparseFlags.invalid(spec, option, got, expected);
+    }
+}

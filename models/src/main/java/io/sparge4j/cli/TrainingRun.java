@@ -1,0 +1,130 @@
+package io.sparge4j.cli;
+
+import io.sparge4j.engine.tensor.Tensor;
+import io.sparge4j.models.train.AdamWConfig;
+import io.sparge4j.models.train.LrSchedule;
+import io.sparge4j.models.train.MicroBatch;
+import io.sparge4j.models.train.StepResult;
+import io.sparge4j.models.train.Trainer;
+import io.sparge4j.models.train.TrainerConfig;
+import io.sparge4j.models.train.TrainerOutputs;
+import io.sparge4j.models.train.TrainerStepLog;
+import io.sparge4j.models.train.TrainingCheckpoint;
+import io.sparge4j.models.train.TrainingTask;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Drives a {@link Trainer} for the training commands: checkpoints under {@code DIR/checkpoints}, the JSON-lines log
+ * {@code DIR/train.jsonl}, a progress bar, and the model directory {@code DIR/model} rewritten at every checkpoint
+ * and at the end (the trainer runs from checkpoint to checkpoint, and the model is written after each).
+ */
+final class TrainingRun {
+    static final String CHECKPOINTS = "checkpoints";
+    static final String LOG = "train.jsonl";
+    static final String MODEL = "model";
+
+    /** Writes {@code DIR/model} for the parameters as they are after {@code step} steps. */
+    @FunctionalInterface
+    interface ModelWriter {
+        void write(Path modelDir, long step) throws IOException;
+    }
+
+    private TrainingRun() {
+    }
+
+    /** @return the trainer's configuration for these settings: AdamW, warm-up then cosine to lr * min-lr-ratio */
+    static TrainerConfig trainerConfig(RunSettings s) {
+        LrSchedule schedule = LrSchedule.warmupCosine(s.lr(), s.warmup(), s.steps(), s.lr() * s.minLrRatio());
+        return new TrainerConfig(s.steps(), s.microBatches(), s.seed(), s.maxGradNorm(),
+                AdamWConfig.pytorchDefaults(s.weightDecay()), schedule, s.checkpointEvery(), s.keep(), 100);
+    }
+
+    /**
+     * Refuses to start a new run over an existing one.
+     *
+     * @param out the run's directory
+     * @throws IllegalArgumentException if it holds a checkpoint already
+     */
+    static void checkFresh(Path out) throws IOException {
+        if (TrainingCheckpoint.latest(out.resolve(CHECKPOINTS)).isPresent()) {
+            throw new IllegalArgumentException("--out: " + out + " already holds a run (" + CHECKPOINTS + "/"
+                    + TrainingCheckpoint.LATEST + "), expected an empty or new directory; add --resume to continue it");
+        }
+    }
+
+    /**
+     * Runs (or continues) to the settings' total steps.
+     *
+     * @param out the run's directory
+     * @param settings the run's settings (already saved in {@code run.json})
+     * @param task the model and objective
+     * @param resume continue the latest checkpoint
+     * @param writer writes {@code DIR/model}
+     * @param err where the summary goes
+     * @return the steps done at the end
+     */
+    static long run(Path out, RunSettings settings, TrainingTask task, boolean resume, ModelWriter writer,
+            PrintWriter err) throws IOException {
+        Path checkpoints = out.resolve(CHECKPOINTS);
+        TrainerOutputs outputs = new TrainerOutputs(checkpoints, out.resolve(LOG), true);
+        Trainer trainer;
+        if (resume) {
+            if (TrainingCheckpoint.latest(checkpoints).isEmpty()) {
+                throw new IllegalArgumentException("--resume: " + checkpoints + " holds no checkpoint, expected the"
+                        + " directory of a run that saved one (drop --resume to start it again)");
+            }
+            trainer = Trainer.resume(checkpoints, task, outputs, settings.steps());
+            err.printf(Locale.ROOT, "sparge: resuming %s at step %d of %d%n", out, trainer.step(),
+                    trainer.config().steps());
+        } else {
+            trainer = new Trainer(task, trainerConfig(settings), outputs);
+        }
+        err.flush();
+        long total = trainer.config().steps();
+        long every = trainer.config().checkpointEvery();
+        do {
+            long next = Math.min(total, (trainer.step() / every + 1) * every);
+            List<TrainerStepLog> done = trainer.runUntil(next);
+            writer.write(out.resolve(MODEL), trainer.step());
+            if (!done.isEmpty()) {
+                TrainerStepLog last = done.getLast();
+                err.printf(Locale.ROOT, "sparge: step %d/%d loss %.5g lr %.3g %.3f s/step %.0f tokens/s%s%n",
+                        last.step(), total, last.loss(), last.lr(), last.stepSeconds(), last.tokensPerSecond(),
+                        last.metrics().containsKey("sparsity") ? String.format(Locale.ROOT, " sparsity %.3f",
+                                last.metrics().get("sparsity")) : "");
+                err.flush();
+            }
+        } while (trainer.step() < total);
+        return trainer.step();
+    }
+
+    /** A task whose step results carry fixed extra metrics (the mask hyperparameters, into every log line). */
+    static TrainingTask withMetrics(TrainingTask task, Map<String, Double> extra) {
+        return new TrainingTask() {
+            @Override
+            public Map<String, Tensor> parameters() {
+                return task.parameters();
+            }
+
+            @Override
+            public StepResult computeGradients(MicroBatch batch, Map<String, Tensor> gradients) {
+                StepResult r = task.computeGradients(batch, gradients);
+                Map<String, Double> m = new TreeMap<>(r.metrics());
+                m.putAll(extra);
+                return new StepResult(r.loss(), r.tokens(), m);
+            }
+
+            @Override
+            public Map<String, Object> describe() {
+                return task.describe();
+            }
+        };
+    }
+}

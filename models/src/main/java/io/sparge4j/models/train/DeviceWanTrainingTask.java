@@ -1,0 +1,195 @@
+package io.sparge4j.models.train;
+
+import io.sparge4j.engine.gpu.DeviceMeanSquaredError;
+import io.sparge4j.engine.gpu.DeviceSession;
+import io.sparge4j.engine.gpu.DeviceTensor;
+import io.sparge4j.engine.gpu.GemmPrecision;
+import io.sparge4j.engine.ops.Elementwise;
+import io.sparge4j.engine.tensor.Tensor;
+import io.sparge4j.models.data.ClipGenerator;
+import io.sparge4j.models.text.TextEncoder;
+import io.sparge4j.models.text.TextEncoderPass;
+import io.sparge4j.models.wan.WanConfig;
+
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * {@link WanTrainingTask} with the DiT's forward and backward (the student's, and the frozen dense teacher's forward
+ * for {@link TrainingObjective#DISTILL}) on a {@link DeviceSession} through {@link DeviceWanGraph}: the same
+ * objectives, and the same clip, caption, noise and noise level drawn from each {@link MicroBatch}'s seed
+ * ({@link TrainingSample#draw}, {@link Losses#noisy}).
+ *
+ * <p>The parameters stay the host maps of the CPU task ({@link #parameters()}: the {@link Trainer}'s AdamW updates
+ * them on the host, so checkpoints and resume are exactly those of the CPU task). Each {@link #computeGradients}
+ * uploads the DiT parameters into one resident {@link DeviceWanStore} (in place, no allocation), runs the step on
+ * the device with the loss there ({@link DeviceWanLoss}; the flow-matching target {@code noise - x0} is formed in f32
+ * on the host), downloads the DiT gradients and ADDS them into the caller's map. The text encoder runs on the CPU;
+ * when pretraining, the gradient with respect to the text features is read back and sent through the encoder's
+ * backward. The teacher's parameters are uploaded once (they never change).
+ *
+ * <p>Per micro-batch this moves every DiT parameter up and every gradient down (2 x 4 bytes per parameter), plus
+ * the patchified input, the target and the text features up, and the loss (and for pretraining dContext, for hybrid
+ * attention the masks, for the sparsity metric) down.
+ */
+public final class DeviceWanTrainingTask implements TrainingTask, AutoCloseable {
+    private static final String OP = "DeviceWanTrainingTask";
+
+    private final WanTrainingTask host;
+    private final TrainingObjective objective;
+    private final WanGraph studentHost;
+    private final TextEncoder text;
+    private final ClipGenerator data;
+    private final double captionDropout;
+    private final double timestepShift;
+    private final DeviceWanStore store;
+    private final DeviceWanStore teacherStore;
+    private final DeviceWanGraph student;
+    private final DeviceWanGraph teacher;
+    private final String backend;
+
+    /**
+     * The same arguments as {@link WanTrainingTask} (the CPU graphs hold the host parameters and the attention
+     * settings), and where and how the DiT runs.
+     *
+     * @param objective what to optimise
+     * @param studentHost the trained model's parameters and self-attention settings (blocks 128 x 64)
+     * @param teacherHost the frozen dense model for DISTILL, null otherwise
+     * @param text the text encoder (trained jointly when pretraining, on the CPU)
+     * @param data the clip source
+     * @param captionDropout probability of the empty prompt
+     * @param timestepShift Wan's shift of the noise-level distribution
+     * @param session the device; owned by the caller, open for the task's life
+     * @param checkpointBlocks whether the device backward recomputes each block from its input
+     * @param precision F32, or BF16 for the forward's GEMMs and self-attention
+     * @throws IllegalArgumentException as {@link WanTrainingTask}, or when the device kernels cannot run the model
+     *     (head dim other than 64 or 128, blocks other than 128 x 64)
+     */
+    public DeviceWanTrainingTask(TrainingObjective objective, WanGraph studentHost, WanGraph teacherHost,
+            TextEncoder text, ClipGenerator data, double captionDropout, double timestepShift, DeviceSession session,
+            boolean checkpointBlocks, GemmPrecision precision) {
+        // the CPU task checks the pieces and owns the parameter map and the description
+        this.host = new WanTrainingTask(objective, studentHost, teacherHost, text, data, captionDropout,
+                timestepShift);
+        Objects.requireNonNull(session, OP + ": session is null, expected an open DeviceSession");
+        Objects.requireNonNull(precision, OP + ": precision is null, expected F32 or BF16");
+        this.objective = objective;
+        this.studentHost = studentHost;
+        this.text = text;
+        this.data = data;
+        this.captionDropout = captionDropout;
+        this.timestepShift = timestepShift;
+        this.backend = session.backendName();
+        WanConfig c = studentHost.config();
+        DeviceWanStore s = null;
+        DeviceWanStore t = null;
+        try {
+            s = DeviceWanStore.upload(session, c, studentHost.parameters());
+            this.student = new DeviceWanGraph(s, studentHost.attention(), checkpointBlocks, precision);
+            if (teacherHost != null) {
+                t = DeviceWanStore.upload(session, teacherHost.config(), teacherHost.parameters());
+                this.teacher = new DeviceWanGraph(t, teacherHost.attention(), false, precision);
+            } else {
+                this.teacher = null;
+            }
+        } catch (RuntimeException | Error e) {
+            if (s != null) {
+                s.close();
+            }
+            if (t != null) {
+                t.close();
+            }
+            throw e;
+        }
+        this.store = s;
+        this.teacherStore = t;
+    }
+
+    /** @return the DiT's parameters (and the text encoder's when pretraining), the host tensors the trainer updates */
+    @Override
+    public Map<String, Tensor> parameters() {
+        return host.parameters();
+    }
+
+    /** @return the device graph of the student (its store holds the last uploaded parameters and gradients) */
+    public DeviceWanGraph student() {
+        return student;
+    }
+
+    @Override
+    public StepResult computeGradients(MicroBatch batch, Map<String, Tensor> gradients) {
+        WanConfig c = studentHost.config();
+        boolean trainText = objective == TrainingObjective.PRETRAIN;
+        // the optimizer stepped the host tensors: refresh the resident copies in place
+        store.uploadFrom(studentHost.parameters());
+        store.zeroGrads();
+        ParameterGrads sink = new ParameterGrads(gradients, parameters()::get);
+        try (TrainingSample sample = TrainingSample.draw(data, batch.seed(), captionDropout, timestepShift);
+             TensorScope scope = new TensorScope()) {
+            Tensor x0 = sample.clip().video();
+            NoisySample noisy = Losses.noisy(x0, sample.noise(), sample.level());
+            scope.own(noisy.xt());
+            TextEncoderPass pass = trainText ? text.forward(List.of(sample.prompt())) : null;
+            try (pass) {
+                Tensor features = trainText ? pass.features() : scope.own(text.encode(List.of(sample.prompt())));
+                Tensor context = features.reshape(c.textLen(), c.textDim());
+                try (DeviceWanGraph.Tape tape = student.forward(noisy.xt(), noisy.timestep(), context, 0);
+                     DeviceTensor target = target(x0, sample.noise(), noisy, context);
+                     DeviceMeanSquaredError.Result loss = DeviceWanLoss.mse(tape, target)) {
+                    student.backward(tape, loss.grad());
+                    Map<String, Tensor> dit = store.downloadGrads();
+                    try {
+                        dit.forEach(sink::add);
+                    } finally {
+                        dit.values().forEach(Tensor::close);
+                    }
+                    store.zeroGrads();
+                    if (trainText) {
+                        pass.backward(tape.contextGradient().reshape(1, c.textLen(), c.textDim()))
+                                .forEach((name, g) -> {
+                                    try (g) {
+                                        sink.add(name, g);
+                                    }
+                                });
+                    }
+                    double sparsity = Arrays.stream(tape.layerSparsity()).average().orElse(0);
+                    long tokens = (long) (x0.dim(1) / c.patchSize().get(0)) * (x0.dim(2) / c.patchSize().get(1))
+                            * (x0.dim(3) / c.patchSize().get(2));
+                    return new StepResult(loss.lossValue(), tokens, Map.of("sparsity", sparsity,
+                            "noise_level", sample.level()));
+                }
+            }
+        }
+    }
+
+    /** The regression target on the device, in the velocity's token layout. */
+    private DeviceTensor target(Tensor x0, Tensor noise, NoisySample noisy, Tensor context) {
+        if (objective == TrainingObjective.DISTILL) {
+            return teacher.predictTokens(noisy.xt(), noisy.timestep(), context, 0);
+        }
+        try (Tensor velocity = Elementwise.sub(noise, x0)) {
+            return student.tokens(velocity);
+        }
+    }
+
+    @Override
+    public Map<String, Object> describe() {
+        Map<String, Object> d = new LinkedHashMap<>(host.describe());
+        d.put("backend", backend);
+        d.put("precision", student.precision().toString());
+        d.put("checkpoint_blocks", student.checkpointBlocks());
+        return d;
+    }
+
+    /** Frees the device copies of the parameters (and the teacher's); the session stays open. */
+    @Override
+    public void close() {
+        store.close();
+        if (teacherStore != null) {
+            teacherStore.close();
+        }
+    }
+}

@@ -1,0 +1,237 @@
+package io.sparge4j.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.sparge4j.engine.io.SafetensorsFile;
+import io.sparge4j.engine.tensor.DType;
+import io.sparge4j.engine.tensor.Tensor;
+import io.sparge4j.models.text.TextEncoder;
+import io.sparge4j.models.wan.WanConfig;
+import io.sparge4j.models.wan.WanConfigReader;
+import io.sparge4j.engine.device.BackendException;
+import io.sparge4j.engine.gpu.DeviceSession;
+import io.sparge4j.engine.device.opencl.OpenClDevice;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * {@code sparge pretrain} and {@code sparge finetune} on the CPU at a tiny size (pixel-space DiT of dim 64, one head,
+ * one block; 8 frames of 24 x 24 = 1152 tokens; text encoder width 16): the files a run writes, an exact resume
+ * that also extends the run, fine-tuning from the written model directory with a calibrated mask, and the errors
+ * for bad flags.
+ */
+class TrainingCommandsTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final String[] TINY = {"--frames", "8", "--height", "24", "--width", "24", "--dim", "64",
+        "--layers", "1", "--heads", "1", "--ffn-dim", "64", "--text-width", "16", "--text-layers", "1",
+        "--warmup", "1", "--lr", "1e-3", "--seed", "5", "--threads", "2"};
+
+    @TempDir
+    Path dir;
+
+    private static String[] pretrain(Path out, String... more) {
+        List<String> a = new ArrayList<>(List.of("pretrain", "--out", out.toString()));
+        a.addAll(List.of(TINY));
+        a.addAll(List.of(more));
+        return a.toArray(String[]::new);
+    }
+
+    @Test
+    void pretrainWritesLogCheckpointAndModelDirectoryAndResumesExactly() throws Exception {
+        Path run = dir.resolve("run");
+        // --min-lr-ratio 1: constant after warm-up, so that extending the run changes no rate already used
+        CliRun r = CliRun.of(pretrain(run, "--steps", "2", "--checkpoint-every", "1", "--min-lr-ratio", "1"));
+        assertEquals(0, r.exit(), r::toString);
+        List<JsonNode> log = log(run);
+        assertEquals(2, log.size(), r::toString);
+        for (JsonNode line : log) {
+            for (String field : List.of("step", "loss", "lr", "grad_norm", "step_time_s", "tokens_per_s")) {
+                assertTrue(line.has(field), field + " in " + line);
+            }
+            assertEquals(0.0, line.get("metrics").get("sparsity").asDouble(), "dense attention");
+            assertTrue(line.get("loss").asDouble() > 0 && line.get("tokens_per_s").asDouble() > 0, line.toString());
+        }
+        assertTrue(Files.isDirectory(run.resolve("checkpoints/step-000002")), "the last checkpoint");
+        assertTrue(Files.isRegularFile(run.resolve("run.json")));
+        Path model = run.resolve("model");
+        for (String f : List.of("config.json", "diffusion_pytorch_model.safetensors", "text_encoder.safetensors",
+                "text_encoder.json", "vocabulary.json", "generation.json")) {
+            assertTrue(Files.isRegularFile(model.resolve(f)), f);
+        }
+        WanConfig config = WanConfigReader.read(model.resolve("config.json")).config();
+        assertTrue(config.pixelSpace());
+        assertEquals(64, config.dim());
+        assertEquals(16, config.textDim());
+        TextEncoder text = TextEncoder.load(model);
+        assertEquals(config.textLen(), text.config().maxLength());
+        JsonNode gen = JSON.readTree(model.resolve("generation.json").toFile());
+        assertEquals(8, gen.get("frames").asInt());
+        assertEquals(24, gen.get("height").asInt());
+        assertEquals("dense", gen.get("attention").get("mode").asText());
+        assertEquals(128, gen.get("attention").get("query_block").asInt());
+        assertEquals("pretrain", gen.get("objective").asText());
+        assertEquals(2, gen.get("steps_trained").asLong());
+
+        // resume and extend to 3 steps: the same third step and weights as a run of 3 from the start
+        CliRun more = CliRun.of("pretrain", "--out", run.toString(), "--resume", "--steps", "3");
+        assertEquals(0, more.exit(), more::toString);
+        assertTrue(more.err().contains("resuming"), more.err());
+        Path whole = dir.resolve("whole");
+        CliRun w = CliRun.of(pretrain(whole, "--steps", "3", "--checkpoint-every", "1", "--min-lr-ratio", "1"));
+        assertEquals(0, w.exit(), w::toString);
+        List<JsonNode> resumed = log(run);
+        List<JsonNode> straight = log(whole);
+        assertEquals(3, resumed.size());
+        for (int i = 0; i < 3; i++) {
+            assertEquals(straight.get(i).get("loss").asDouble(), resumed.get(i).get("loss").asDouble(), 0.0,
+                    "loss of step " + (i + 1));
+            assertEquals(straight.get(i).get("lr").asDouble(), resumed.get(i).get("lr").asDouble(), 0.0);
+        }
+        assertSameWeights(whole.resolve("model"), model);
+        assertEquals(3, JSON.readTree(model.resolve("generation.json").toFile()).get("steps_trained").asLong());
+    }
+
+    /**
+     * {@code --backend opencl} (PoCL here; cuda where present) trains the same run as the CPU: the same first two
+     * losses within 1e-4 relative (the device task's tolerance, {@code DeviceWanTrainingTaskTest}), and the files.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"opencl", "cuda"})
+    void aDeviceBackendTrainsTheSameRunAsTheCpu(String backend) throws Exception {
+        if (backend.equals("opencl")) {
+            assumeTrue(!OpenClDevice.list().isEmpty(), "OpenCL test skipped: no OpenCL device found; install PoCL"
+                    + " with apt-get install pocl-opencl-icd ocl-icd-libopencl1");
+        } else {
+            try (DeviceSession probe = DeviceSession.open(backend)) {
+                assumeTrue(probe != null);
+            } catch (BackendException e) {
+                assumeTrue(false, backend + " test skipped: " + e.getMessage());
+            }
+        }
+        Path cpu = dir.resolve("cpu");
+        Path device = dir.resolve(backend);
+        assertEquals(0, CliRun.of(pretrain(cpu, "--steps", "2")).exit());
+        CliRun r = CliRun.of(pretrain(device, "--steps", "2", "--backend", backend));
+        assertEquals(0, r.exit(), r::toString);
+        List<JsonNode> want = log(cpu);
+        List<JsonNode> got = log(device);
+        assertEquals(2, got.size());
+        for (int i = 0; i < 2; i++) {
+            double w = want.get(i).get("loss").asDouble();
+            assertEquals(w, got.get(i).get("loss").asDouble(), 1e-4 * w, "loss of step " + (i + 1));
+        }
+        assertTrue(Files.isRegularFile(device.resolve("model/diffusion_pytorch_model.safetensors")));
+        JsonNode state = JSON.readTree(device.resolve("checkpoints/step-000002/state.json").toFile());
+        assertEquals(backend, state.get("task").get("backend").asText(), "the device task ran: " + state);
+    }
+
+    @Test
+    void finetuneDistillsWithACalibratedHybridMask() throws Exception {
+        Path base = dir.resolve("base");
+        assertEquals(0, CliRun.of(pretrain(base, "--steps", "1")).exit());
+        Path run = dir.resolve("ft");
+        CliRun r = CliRun.of("finetune", "--init", base.resolve("model").toString(), "--out", run.toString(),
+                "--objective", "distill", "--attention", "hybrid", "--target-sparsity", "0.6", "--steps", "2",
+                "--threads", "2");
+        assertEquals(0, r.exit(), r::toString);
+        assertTrue(r.err().contains("calibrated hybrid"), r.err());
+        JsonNode gen = JSON.readTree(run.resolve("model/generation.json").toFile());
+        assertEquals("hybrid", gen.get("attention").get("mode").asText());
+        assertEquals("distill", gen.get("objective").asText());
+        assertEquals(8, gen.get("frames").asInt(), "the clip size comes from the initial model");
+        double p = gen.get("attention").get("topp").asDouble();
+        assertTrue(p > 0 && p <= 1 && p != 0.2, "p was calibrated: " + p);
+        assertEquals(0.03, gen.get("attention").get("topk").asDouble(), 0.0, "k is kept");
+        List<JsonNode> log = log(run);
+        assertEquals(2, log.size());
+        for (JsonNode line : log) {
+            assertEquals(p, line.get("metrics").get("topp").asDouble(), 0.0, "p in the log");
+            double sparsity = line.get("metrics").get("sparsity").asDouble();
+            assertTrue(sparsity > 0.3 && sparsity < 0.9, "near the 0.6 target: " + sparsity);
+        }
+        // the text encoder is frozen: the output's equals the initial one
+        assertSameTensors(base.resolve("model/text_encoder.safetensors"),
+                run.resolve("model/text_encoder.safetensors"));
+        // resume and extend: run.json keeps the calibrated p (no second calibration), the log goes on
+        CliRun more = CliRun.of("finetune", "--out", run.toString(), "--resume", "--steps", "3", "--threads", "2");
+        assertEquals(0, more.exit(), more::toString);
+        assertTrue(!more.err().contains("calibrated"), more.err());
+        assertEquals(3, log(run).size());
+        assertEquals(p, log(run).get(2).get("metrics").get("topp").asDouble(), 0.0);
+        assertEquals(3, JSON.readTree(run.resolve("model/generation.json").toFile()).get("steps_trained").asLong());
+        CliRun wrong = CliRun.of("pretrain", "--out", run.toString(), "--resume");
+        assertEquals(1, wrong.exit(), wrong::toString);
+        assertTrue(wrong.err().contains("finetune run"), wrong.err());
+    }
+
+    @Test
+    void badFlagsNameTheFlagTheValueAndWhatIsExpected() throws Exception {
+        Path out = dir.resolve("bad");
+        assertBad(CliRun.of("pretrain", "--out", out.toString(), "--lr", "-1"), "--lr", "-1", "above 0");
+        assertBad(CliRun.of("pretrain", "--out", out.toString(), "--backend", "tpu"), "--backend", "tpu", "cuda");
+        assertBad(CliRun.of("pretrain", "--out", out.toString(), "--heads", "3"), "--heads", "3", "divisor");
+        assertBad(CliRun.of("pretrain", "--out", out.toString(), "--frames", "4"), "--frames", "4", "8 to 32");
+        assertBad(CliRun.of("pretrain", "--out", out.toString(), "--precision", "f8"), "--precision", "f8", "bf16");
+        assertBad(CliRun.of("finetune", "--out", out.toString()), "--init", "", "Missing");
+        Path model = dir.resolve("model");
+        Files.createDirectories(model);
+        assertBad(CliRun.of("finetune", "--out", out.toString(), "--init", model.toString(), "--attention", "sparse"),
+                "--attention", "sparse", "hybrid, topk, topp, dense");
+        assertBad(CliRun.of("finetune", "--out", out.toString(), "--init", model.toString(), "--objective",
+                "pretrain"), "--objective", "pretrain", "distill or flow");
+        assertBad(CliRun.of("finetune", "--out", out.toString(), "--init", model.toString(), "--target-sparsity",
+                "1.5"), "--target-sparsity", "1.5", "(0, 1)");
+        assertBad(CliRun.of("finetune", "--out", out.toString(), "--init", model.toString(), "--attention", "dense",
+                "--target-sparsity", "0.9"), "--target-sparsity", "0.9", "dense");
+        CliRun missing = CliRun.of("finetune", "--out", out.toString(), "--init", model.toString());
+        assertEquals(1, missing.exit(), missing::toString);
+        assertTrue(missing.err().contains("config.json") && missing.err().contains(model.toString()), missing.err());
+        CliRun noRun = CliRun.of("pretrain", "--out", out.toString(), "--resume");
+        assertEquals(1, noRun.exit(), noRun::toString);
+        assertTrue(noRun.err().contains("run.json") && noRun.err().contains("--resume"), noRun.err());
+    }
+
+    private static void assertBad(CliRun r, String flag, String value, String expected) {
+        assertEquals(2, r.exit(), r::toString);
+        assertTrue(r.err().contains(flag) && r.err().contains(value) && r.err().contains(expected), r.err());
+    }
+
+    private static List<JsonNode> log(Path run) throws Exception {
+        List<JsonNode> out = new ArrayList<>();
+        for (String line : Files.readAllLines(run.resolve("train.jsonl"))) {
+            if (!line.isBlank()) {
+                out.add(JSON.readTree(line));
+            }
+        }
+        return out;
+    }
+
+    private static void assertSameWeights(Path a, Path b) throws Exception {
+        assertSameTensors(a.resolve("diffusion_pytorch_model.safetensors"),
+                b.resolve("diffusion_pytorch_model.safetensors"));
+        assertSameTensors(a.resolve("text_encoder.safetensors"), b.resolve("text_encoder.safetensors"));
+    }
+
+    private static void assertSameTensors(Path a, Path b) throws Exception {
+        try (SafetensorsFile fa = SafetensorsFile.open(a); SafetensorsFile fb = SafetensorsFile.open(b)) {
+            assertEquals(fa.names(), fb.names());
+            for (String name : fa.names()) {
+                try (Tensor x = fa.load(name, DType.F32); Tensor y = fb.load(name, DType.F32)) {
+                    assertArrayEquals(x.toFloatArray(), y.toFloatArray(), name);
+                }
+            }
+        }
+    }
+}

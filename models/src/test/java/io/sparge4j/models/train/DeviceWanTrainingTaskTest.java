@@ -1,0 +1,274 @@
+package io.sparge4j.models.train;
+
+import io.sparge4j.engine.device.BackendException;
+import io.sparge4j.engine.device.opencl.OpenClDevice;
+import io.sparge4j.engine.gpu.DeviceSession;
+import io.sparge4j.engine.gpu.GemmPrecision;
+import io.sparge4j.engine.sparse.MaskMode;
+import io.sparge4j.engine.tensor.Tensor;
+import io.sparge4j.models.data.Captions;
+import io.sparge4j.models.data.ClipGenerator;
+import io.sparge4j.models.data.ClipSpec;
+import io.sparge4j.models.text.TextEncoder;
+import io.sparge4j.models.text.TextEncoderConfig;
+import io.sparge4j.models.text.WordTokenizer;
+import io.sparge4j.models.wan.WanAttention;
+import io.sparge4j.models.wan.WanConfig;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * {@link DeviceWanTrainingTask} against the CPU's {@link WanTrainingTask} (whose gradients {@code WanTrainingTaskTest}
+ * checks against finite differences) on the same micro-batch: a tiny pixel-space DiT (dim 64, one head of 64, 2
+ * blocks) on 8 frames of 24 x 24 pixels, patch (1, 2, 2) = 1152 tokens (9 x 18 blocks of 128 x 64), and a text
+ * encoder of width 16. Caption dropout is 0 so that the text encoder's gradients are not zero.
+ *
+ * <p>Tolerance: {@code max |device - cpu| <= 1e-4 * max |cpu|} per gradient tensor (every DiT parameter and, when
+ * pretraining, every text encoder parameter through the read-back dContext), and the loss within 1e-4 relative (seen:
+ * 2.5e-6 on PoCL): as
+ * {@code DeviceWanGraphTest}, both sides round every op to f32 in different orders; the device's loss is an f32
+ * reduction where the CPU's is float64, and the flow target {@code noise - x0} is rounded to f32 first. The hybrid
+ * student chooses its own masks on the device ({@code DeviceWanGraphTest} shows they equal the CPU's block for
+ * block); the per-layer sparsity metric must then be equal too. A gradient that is analytically zero (the text
+ * encoder's attention key biases) holds rounding noise on both sides (4e-13 here): it must stay below 1e-7 of the
+ * largest gradient instead.
+ */
+class DeviceWanTrainingTaskTest {
+    private static final WanConfig CONFIG = WanConfig.tiny(64, 1, 2, 3, true);
+    private static final ClipSpec SPEC = ClipSpec.of(8, 24, 24);
+    private static final double TOL = 1e-4;
+    /** Below this fraction of the largest gradient, a CPU gradient tensor counts as analytically zero. */
+    private static final double ZERO = 1e-7;
+    private static final WanAttention HYBRID = WanAttention.defaults().withTopk(0.3).withTopp(0.5);
+
+    private static TextEncoder encoder(long seed) {
+        WordTokenizer tokenizer = new WordTokenizer(Captions.vocabulary());
+        return TextEncoder.initialize(new TextEncoderConfig(tokenizer.vocabSize(), 16, 1, 2, 32, CONFIG.textLen(),
+                CONFIG.textDim()), tokenizer, seed);
+    }
+
+    /** Pretraining's initialisation with the zero-initialised head made random, so that every gradient is nonzero. */
+    private static Map<String, Tensor> parameters(long seed) {
+        Map<String, Tensor> p = WanInit.pretraining(CONFIG, seed);
+        SplittableRandom r = new SplittableRandom(seed + 1);
+        for (String name : List.of("head.head.weight", "head.head.bias")) {
+            Tensor t = p.get(name);
+            for (long i = 0; i < t.numel(); i++) {
+                t.setFloat(i, (float) (0.05 * r.nextGaussian()));
+            }
+        }
+        return p;
+    }
+
+    private static Map<String, Tensor> copy(Map<String, Tensor> p) {
+        Map<String, Tensor> c = new LinkedHashMap<>();
+        p.forEach((k, v) -> c.put(k, v.copy()));
+        return c;
+    }
+
+    /** The student (and teacher) graphs and the text encoder of one case; both tasks read the same host tensors. */
+    private record Pieces(TrainingObjective objective, WanGraph student, WanGraph teacher, TextEncoder text,
+                          ClipGenerator data) {
+        static Pieces of(TrainingObjective objective, long seed) {
+            return of(objective, seed, seed);
+        }
+
+        /** @param ditSeed the DiT's initial values (the text encoder, data and teacher come from {@code seed}) */
+        static Pieces of(TrainingObjective objective, long seed, long ditSeed) {
+            WanAttention attention = objective == TrainingObjective.PRETRAIN ? WanAttention.dense() : HYBRID;
+            WanGraph student = new WanGraph(CONFIG, parameters(ditSeed), attention, false);
+            WanGraph teacher = objective == TrainingObjective.DISTILL
+                    ? new WanGraph(CONFIG, copy(parameters(seed + 100)), WanAttention.dense(), false) : null;
+            return new Pieces(objective, student, teacher, encoder(seed + 2), new ClipGenerator(seed + 3, SPEC));
+        }
+
+        WanTrainingTask cpu() {
+            return new WanTrainingTask(objective, student, teacher, text, data, 0.0, 3.0);
+        }
+
+        DeviceWanTrainingTask device(DeviceSession session, boolean checkpointBlocks) {
+            return new DeviceWanTrainingTask(objective, student, teacher, text, data, 0.0, 3.0, session,
+                    checkpointBlocks, GemmPrecision.F32);
+        }
+    }
+
+    /**
+     * Every objective on PoCL and CUDA; the emulator runs pretraining only (the path with the text encoder; each
+     * forward and backward takes it over a minute here, and its kernels are those of PoCL).
+     */
+    @ParameterizedTest
+    @CsvSource({"emulator, pretrain", "opencl, pretrain", "opencl, flow", "opencl, distill", "cuda, pretrain",
+            "cuda, flow", "cuda, distill"})
+    void lossAndEveryGradientMatchTheCpuTask(String backend, String objectiveWord) {
+        TrainingObjective objective = TrainingObjective.parse("objective", objectiveWord);
+        Pieces pieces = Pieces.of(objective, 61);
+        try (DeviceSession session = open(backend);
+             DeviceWanTrainingTask device = pieces.device(session, objective == TrainingObjective.FLOW)) {
+            WanTrainingTask cpu = pieces.cpu();
+            assertEquals(cpu.parameters().keySet(), device.parameters().keySet());
+            assertEquals(objective == TrainingObjective.PRETRAIN,
+                    device.parameters().keySet().stream().anyMatch(k -> k.startsWith("text_encoder.")));
+            MicroBatch batch = new MicroBatch(2, 0, 1, MicroBatch.derive(71, 2, 0));
+            Map<String, Tensor> want = new LinkedHashMap<>();
+            Map<String, Tensor> got = new LinkedHashMap<>();
+            try {
+                StepResult w = cpu.computeGradients(batch, want);
+                StepResult g = device.computeGradients(batch, got);
+                System.out.printf("DeviceWanTrainingTaskTest %s %s: loss CPU %.9g device %.9g, sparsity %s vs %s%n",
+                        backend, objectiveWord, w.loss(), g.loss(), w.metrics().get("sparsity"),
+                        g.metrics().get("sparsity"));
+                assertTrue(w.loss() > 0, "a nonzero loss");
+                assertEquals(w.loss(), g.loss(), TOL * w.loss(), "loss");
+                assertEquals(w.tokens(), g.tokens());
+                assertEquals(1152, g.tokens());
+                assertEquals(w.metrics().get("sparsity"), g.metrics().get("sparsity"), 1e-12, "sparsity");
+                assertEquals(w.metrics().get("noise_level"), g.metrics().get("noise_level"), 0.0, "the same draw");
+                if (objective != TrainingObjective.PRETRAIN) {
+                    assertTrue(w.metrics().get("sparsity") > 0.2, "the hybrid student drops blocks");
+                }
+                assertEquals(want.keySet(), got.keySet());
+                double global = 0;
+                for (Tensor t : want.values()) {
+                    global = Math.max(global, maxAbs(t.toFloatArray()));
+                }
+                double worst = 0;
+                String worstName = "";
+                for (String name : want.keySet()) {
+                    float[] e = want.get(name).toFloatArray();
+                    float[] a = got.get(name).toFloatArray();
+                    double scale = maxAbs(e);
+                    double diff = 0;
+                    for (int i = 0; i < e.length; i++) {
+                        diff = Math.max(diff, Math.abs(e[i] - a[i]));
+                    }
+                    if (scale < ZERO * global) {
+                        // analytically zero (an attention key bias: softmax ignores a constant added to every
+                        // logit): both sides hold rounding noise, to be compared with the largest gradient
+                        assertTrue(maxAbs(a) < ZERO * global, name + " should be zero: device max " + maxAbs(a)
+                                + ", largest gradient " + global);
+                        continue;
+                    }
+                    if (diff / scale > worst) {
+                        worst = diff / scale;
+                        worstName = name;
+                    }
+                }
+                System.out.printf("DeviceWanTrainingTaskTest %s %s: %d gradients, worst max|diff|/max|cpu| %.2e (%s)%n",
+                        backend, objectiveWord, want.size(), worst, worstName);
+                assertTrue(worst <= TOL, backend + " " + objectiveWord + ": " + worstName + " max |diff| / max |cpu| "
+                        + worst + ", expected at most " + TOL);
+                if (backend.equals("emulator")) {
+                    return;   // the slow backend has shown its numbers; accumulation is the same host code
+                }
+                // the task ADDS into the map: a second identical micro-batch doubles every gradient exactly
+                Map<String, float[]> once = new LinkedHashMap<>();
+                got.forEach((k, v) -> once.put(k, v.toFloatArray()));
+                device.computeGradients(batch, got);
+                once.forEach((k, v) -> {
+                    float[] twice = got.get(k).toFloatArray();
+                    for (int i = 0; i < v.length; i++) {
+                        assertEquals(2 * v[i], twice[i], 0f, k + "[" + i + "] accumulated");
+                    }
+                });
+            } finally {
+                want.values().forEach(Tensor::close);
+                got.values().forEach(Tensor::close);
+            }
+        }
+    }
+
+    /**
+     * Three Trainer steps on the device task (flow matching, hybrid student, two micro-batches, clipping, warm-up),
+     * uninterrupted and as 2 steps + checkpoint + resume into a task with other initial values: the same losses,
+     * gradient norms and parameters bit for bit (AdamW runs on the host; the device kernels are deterministic).
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"opencl", "cuda"})
+    void threeDeviceStepsResumeExactly(String backend, @TempDir Path dir) throws IOException {
+        TrainerConfig config = new TrainerConfig(3, 2, 91, 0.5, AdamWConfig.pytorchDefaults(0.01),
+                LrSchedule.warmupCosine(2e-3, 2, 3, 2e-4), 0, 2, 10);
+        try (DeviceSession session = open(backend)) {
+            Pieces whole = Pieces.of(TrainingObjective.FLOW, 81);
+            List<TrainerStepLog> want;
+            try (DeviceWanTrainingTask task = whole.device(session, true)) {
+                want = new Trainer(task, config, TrainerOutputs.none()).run();
+            }
+            Path ckpt = dir.resolve("ckpt");
+            Pieces first = Pieces.of(TrainingObjective.FLOW, 81);
+            try (DeviceWanTrainingTask task = first.device(session, true)) {
+                new Trainer(task, config, new TrainerOutputs(ckpt, null, false)).runUntil(2);
+            }
+            // other DiT values: they must come from disk (the frozen text encoder and the data are the run's)
+            Pieces fresh = Pieces.of(TrainingObjective.FLOW, 81, 82);
+            List<TrainerStepLog> tail;
+            try (DeviceWanTrainingTask task = fresh.device(session, true)) {
+                Trainer resumed = Trainer.resume(ckpt, task, TrainerOutputs.none());
+                assertEquals(2, resumed.step());
+                tail = resumed.run();
+            }
+            assertEquals(1, tail.size());
+            assertEquals(want.get(2).loss(), tail.get(0).loss(), 0.0, "the third step's loss");
+            assertEquals(want.get(2).gradNorm(), tail.get(0).gradNorm(), 0.0, "the third step's gradient norm");
+            assertTrue(want.get(0).loss() > 0 && want.get(2).gradNorm() > 0);
+            for (String name : whole.student().parameters().keySet()) {
+                assertArrayEquals(whole.student().parameters().get(name).toFloatArray(),
+                        fresh.student().parameters().get(name).toFloatArray(), name);
+            }
+        }
+    }
+
+    @Test
+    void refusesAModelTheDeviceKernelsCannotRun() {
+        WanConfig narrow = WanConfig.tiny(64, 2, 1, 3, true);   // head dim 32
+        WanGraph student = new WanGraph(narrow, WanInit.pretraining(narrow, 1), WanAttention.dense(), false);
+        try (DeviceSession session = DeviceSession.open("emulator")) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new DeviceWanTrainingTask(
+                    TrainingObjective.PRETRAIN, student, null, encoder(1), new ClipGenerator(1, SPEC), 0.1, 1.0,
+                    session, false, GemmPrecision.F32));
+            assertTrue(e.getMessage().contains("head dim"), e.getMessage());
+            WanGraph blocks = new WanGraph(CONFIG, parameters(1), WanAttention.dense().withMode(MaskMode.HYBRID)
+                    .withBlocks(64, 32), false);
+            e = assertThrows(IllegalArgumentException.class, () -> new DeviceWanTrainingTask(TrainingObjective.FLOW,
+                    blocks, null, encoder(1), new ClipGenerator(1, SPEC), 0.1, 1.0, session, false,
+                    GemmPrecision.F32));
+            assertTrue(e.getMessage().contains("64 x 32"), e.getMessage());
+        }
+    }
+
+    private static double maxAbs(float[] v) {
+        double m = 0;
+        for (float x : v) {
+            m = Math.max(m, Math.abs(x));
+        }
+        return m;
+    }
+
+    private static DeviceSession open(String backend) {
+        if (backend.equals("opencl")) {
+            assumeTrue(!OpenClDevice.list().isEmpty(), "OpenCL test skipped: no OpenCL device found; install PoCL"
+                    + " with apt-get install pocl-opencl-icd ocl-icd-libopencl1");
+        }
+        try {
+            return DeviceSession.open(backend);
+        } catch (BackendException e) {
+            assumeTrue(false, backend + " test skipped: " + e.getMessage());
+            throw e;
+        }
+    }
+}
