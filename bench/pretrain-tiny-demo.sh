@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Issue 7: pretrain the tiny-demo model on the GPU machine inside one device call, then a first look at its samples.
+# Run from the checkout's root there after bench/pack-device.sh filled .device/ here:
+#   BUDGET_S=430 bash bench/pretrain-tiny-demo.sh
+# A 40-step probe measures the step time; the run then gets as many steps as fit in BUDGET_S (the cosine schedule
+# needs its length up front). Results in $OUT: the logs, run.json, train.jsonl, the model directory (model.tgz), the
+# last checkpoint (ckpt.tgz.part-*, for --resume in a later call), a sample GIF and a small eval JSON.
+set -uo pipefail
+out=${OUT:-gpu-out}; mkdir -p "$out"
+budget=${BUDGET_S:-430}
+run=${RUN_DIR:-/tmp/tiny-demo}
+java() { bash .device/java.sh "$@"; }
+java -version > /dev/null 2>&1
+export LD_PRELOAD=/tmp/jre25/lib/libjsig.so
+export SPARGE_CACHE_DIR=/tmp/sparge-cache
+sparge() { java -cp '.device/lib/*' io.sparge4j.cli.SpargeCli "$@"; }
+common=(--backend cuda --lr "${LR:-6e-4}" --warmup "${WARMUP:-200}" --seed "${SEED:-7}" --micro-batches "${MICRO:-1}")
+start=$(date +%s)
+sparge pretrain --out /tmp/probe --steps 40 --checkpoint-every 1000 "${common[@]}" > "$out/probe.log" 2>&1
+echo "probe rc=$?"; tail -c 1500 "$out/probe.log" | tr '\r' '\n' | tail -n 6
+step_s=$(python3 -c "
+import json, statistics
+t = [json.loads(l)['step_time_s'] for l in open('/tmp/probe/train.jsonl')][10:]
+print(statistics.median(t))")
+left=$(( budget - ($(date +%s) - start) ))
+steps=$(python3 -c "print(max(100, int($left / $step_s * 0.92)))")
+echo "median step ${step_s} s, ${left} s left: $steps steps"
+timeout $(( left + 40 )) sparge pretrain --out "$run" --steps "$steps" --checkpoint-every 500 "${common[@]}" \
+  > "$out/pretrain.log" 2>&1
+echo "pretrain rc=$?"; tail -c 2000 "$out/pretrain.log" | tr '\r' '\n' | tail -n 4
+cp "$run/run.json" "$run/train.jsonl" "$out/"
+tar czf "$out/model.tgz" -C "$run" model
+# the latest checkpoint and run.json, enough for --resume in a later call (parts under the 16 MiB a file may have)
+tar czf - -C "$run" run.json checkpoints/latest "checkpoints/$(cat "$run/checkpoints/latest")" \
+  | split -b 15M - "$out/ckpt.tgz.part-"
+sparge generate --model "$run/model" --prompt "a red circle moving right" --backend cuda --steps 20 \
+  --out "$out/red-circle-right.gif" > "$out/generate.log" 2>&1
+echo "generate rc=$?"; tail -n 3 "$out/generate.log"
+timeout 120 sparge eval --model "$run/model" --attention dense --prompts 12 --steps 20 --backend cuda \
+  --velocity-samples 2 --out "$out/eval-dense.json" > "$out/eval.log" 2>&1
+echo "eval rc=$?"; tail -c 1500 "$out/eval.log" | tr '\r' '\n' | tail -n 12
+ls -la "$out"
