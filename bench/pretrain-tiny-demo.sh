@@ -16,8 +16,8 @@ export SPARGE_CACHE_DIR=/tmp/sparge-cache
 sparge() { java -cp '.device/lib/*' io.sparge4j.cli.SpargeCli "$@"; }
 common=(--backend cuda --lr "${LR:-6e-4}" --warmup "${WARMUP:-200}" --seed "${SEED:-7}" --micro-batches "${MICRO:-1}")
 start=$(date +%s)
-sparge pretrain --out /tmp/probe --steps 40 --checkpoint-every 1000 "${common[@]}" > "$out/probe.log" 2>&1
-echo "probe rc=$?"; tail -c 1500 "$out/probe.log" | tr '\r' '\n' | tail -n 6
+sparge pretrain --out /tmp/probe --steps 40 --checkpoint-every 1000 "${common[@]}" > /tmp/probe.log 2>&1
+echo "probe rc=$?"; tail -c 1500 /tmp/probe.log | tr '\r' '\n' | tail -n 6
 step_s=$(python3 -c "
 import json, statistics
 t = [json.loads(l)['step_time_s'] for l in open('/tmp/probe/train.jsonl')][10:]
@@ -26,17 +26,20 @@ left=$(( budget - ($(date +%s) - start) ))
 steps=$(python3 -c "print(max(100, int($left / $step_s * 0.92)))")
 echo "median step ${step_s} s, ${left} s left: $steps steps"
 timeout $(( left + 40 )) sparge pretrain --out "$run" --steps "$steps" --checkpoint-every 500 "${common[@]}" \
-  > "$out/pretrain.log" 2>&1
-echo "pretrain rc=$?"; tail -c 2000 "$out/pretrain.log" | tr '\r' '\n' | tail -n 4
-cp "$run/run.json" "$run/train.jsonl" "$out/"
-tar czf "$out/model.tgz" -C "$run" model
+  > /tmp/pretrain.log 2>&1
+echo "pretrain rc=$?"; tail -c 2000 /tmp/pretrain.log | tr '\r' '\n' | tail -n 4
+cp "$run/train.jsonl" "$out/"
+tar czf "$out/model.tgz" -C "$run" model run.json
 # the latest checkpoint and run.json, enough for --resume in a later call (parts under the 16 MiB a file may have)
 tar czf - -C "$run" run.json checkpoints/latest "checkpoints/$(cat "$run/checkpoints/latest")" \
   | split -b 15M - "$out/ckpt.tgz.part-"
 sparge generate --model "$run/model" --prompt "a red circle moving right" --backend cuda --steps 20 \
-  --out "$out/red-circle-right.gif" > "$out/generate.log" 2>&1
-echo "generate rc=$?"; tail -n 3 "$out/generate.log"
+  --out "$out/red-circle-right.gif" > /tmp/generate.log 2>&1
+echo "generate rc=$?"; tail -n 3 /tmp/generate.log
 timeout 120 sparge eval --model "$run/model" --attention dense --prompts 12 --steps 20 --backend cuda \
-  --velocity-samples 2 --out "$out/eval-dense.json" > "$out/eval.log" 2>&1
-echo "eval rc=$?"; tail -c 1500 "$out/eval.log" | tr '\r' '\n' | tail -n 12
+  --velocity-samples 2 --out "$out/eval-dense.json" > /tmp/eval.log 2>&1
+echo "eval rc=$?"; tail -c 1500 /tmp/eval.log | tr '\r' '\n' | tail -n 12
+for f in /tmp/probe.log /tmp/pretrain.log /tmp/generate.log /tmp/eval.log; do
+  echo "=== $f"; tail -c 20000 "$f" | tr '\r' '\n' | grep -v "^train \|^eval " | tail -n 60
+done > "$out/logs.txt"
 ls -la "$out"
