@@ -26,6 +26,8 @@ import java.util.List;
  * <li>{@link #mmaGemmBF16PairsAsync} and {@link #mmaGemmF16PairsAsync}: the pair GEMM fed by a {@code cp.async}
  * pipeline and {@code ldmatrix}, tiled by {@link AsyncPairTiling} ({@link #ASYNC_PAIR_TILINGS}).</li>
  * </ul>
+ * {@link PipelinedGemmKernels} holds the same pipeline with fragments double-buffered in registers across k-tiles
+ * and rings above 48 KiB; it reuses this class's tile copies, fragment splits and accumulator stores.
  */
 public final class GemmKernels {
     /** Rows and columns of C per work-group of {@link #sgemm}, {@link #mmaGemmBF16} and {@link #mmaGemmF16}. */
