@@ -6,6 +6,8 @@ import io.sparge4j.engine.device.opencl.OpenClDevice;
 import io.sparge4j.kernels.linalg.GemmKernels;
 import io.sparge4j.kernels.linalg.GemmKernels.AsyncPairTiling;
 import io.sparge4j.kernels.linalg.GemmKernels.PairTiling;
+import io.sparge4j.kernels.linalg.PipelinedGemmKernels;
+import io.sparge4j.kernels.linalg.PipelinedGemmKernels.PipelinedTiling;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
@@ -50,7 +52,8 @@ class KernelBenchCommandTest {
             lines.add(new ObjectMapper().readTree(line));
         }
         int plain = GemmKernels.PAIR_TILINGS.size();
-        assertEquals(5 + plain + GemmKernels.ASYNC_PAIR_TILINGS.size(), lines.size(), r.toString());
+        int asyncCount = GemmKernels.ASYNC_PAIR_TILINGS.size();
+        assertEquals(5 + plain + asyncCount + PipelinedGemmKernels.TILINGS.size(), lines.size(), r.toString());
         List<JsonNode> tilings = lines.subList(5, 5 + plain);
         for (int i = 0; i < tilings.size(); i++) {
             JsonNode n = tilings.get(i);
@@ -61,11 +64,20 @@ class KernelBenchCommandTest {
             // a tiling that computed the wrong thing fails here: bf16 products in f32 against float64
             assertTrue(n.get("max_rel_err_sampled").asDouble() < 1e-5, n.toString());
         }
-        List<JsonNode> async = lines.subList(5 + plain, lines.size());
+        List<JsonNode> async = lines.subList(5 + plain, 5 + plain + asyncCount);
         for (int i = 0; i < async.size(); i++) {
             JsonNode n = async.get(i);
             AsyncPairTiling t = GemmKernels.ASYNC_PAIR_TILINGS.get(i);
             assertTrue(n.get("case").asText().endsWith("mmaGemmBF16PairsAsync " + t.label() + ")"), n.toString());
+            assertEquals(t.stages(), n.get("stages").asInt(), n.toString());
+            assertTrue(n.get("median_ms").asDouble() > 0, n.toString());
+            assertTrue(n.get("max_rel_err_sampled").asDouble() < 1e-5, n.toString());
+        }
+        List<JsonNode> pipelined = lines.subList(5 + plain + asyncCount, lines.size());
+        for (int i = 0; i < pipelined.size(); i++) {
+            JsonNode n = pipelined.get(i);
+            PipelinedTiling t = PipelinedGemmKernels.TILINGS.get(i);
+            assertTrue(n.get("case").asText().endsWith("mmaGemmBF16Pipelined " + t.label() + ")"), n.toString());
             assertEquals(t.stages(), n.get("stages").asInt(), n.toString());
             assertTrue(n.get("median_ms").asDouble() > 0, n.toString());
             assertTrue(n.get("max_rel_err_sampled").asDouble() < 1e-5, n.toString());

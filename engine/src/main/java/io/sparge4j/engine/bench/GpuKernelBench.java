@@ -12,6 +12,8 @@ import io.sparge4j.engine.jit.KernelJit;
 import io.sparge4j.kernels.linalg.GemmKernels;
 import io.sparge4j.kernels.linalg.GemmKernels.AsyncPairTiling;
 import io.sparge4j.kernels.linalg.GemmKernels.PairTiling;
+import io.sparge4j.kernels.linalg.PipelinedGemmKernels;
+import io.sparge4j.kernels.linalg.PipelinedGemmKernels.PipelinedTiling;
 import io.sparge4j.kernels.selftest.PortabilityKernels;
 import io.sparge4j.kernels.types.arrays.BFloat16Array;
 import io.sparge4j.kernels.types.arrays.FloatArray;
@@ -73,7 +75,8 @@ public final class GpuKernelBench {
      * Runs every case, then, when asked, the bf16 pair GEMM once per tiling of {@link GemmKernels#PAIR_TILINGS}
      * (through {@link GemmKernels#mmaGemmBF16PairsTiled}; the case name carries the tiling's label) and once per
      * tiling of {@link GemmKernels#ASYNC_PAIR_TILINGS} (the cp.async + ldmatrix {@link
-     * GemmKernels#mmaGemmBF16PairsAsync}). A tiling that
+     * GemmKernels#mmaGemmBF16PairsAsync}) and of {@link PipelinedGemmKernels#TILINGS} (the same with fragments
+     * double-buffered in registers, {@link PipelinedGemmKernels#mmaGemmBF16Pipelined}). A tiling that
      * fails prints a line with its {@code error} instead, and the others still run.
      *
      * @param elements saxpy length
@@ -109,6 +112,16 @@ public final class GpuKernelBench {
                         asyncTiling(device, gemm, tiling);
                     } catch (RuntimeException e) {
                         Map<String, Object> line = header("gemm bf16 A*B^T (JIT mmaGemmBF16PairsAsync "
+                                + tiling.label() + ")", device.backendName(), device.deviceName());
+                        line.put("error", e.toString());
+                        emit(line);
+                    }
+                }
+                for (PipelinedTiling tiling : PipelinedGemmKernels.TILINGS) {
+                    try {
+                        pipelinedTiling(device, gemm, tiling);
+                    } catch (RuntimeException e) {
+                        Map<String, Object> line = header("gemm bf16 A*B^T (JIT mmaGemmBF16Pipelined "
                                 + tiling.label() + ")", device.backendName(), device.deviceName());
                         line.put("error", e.toString());
                         emit(line);
@@ -244,6 +257,26 @@ public final class GpuKernelBench {
     /** The bf16 pair GEMM fed by cp.async and ldmatrix with one tiling; s must be even. */
     void asyncTiling(ComputeDevice device, int s, AsyncPairTiling t) {
         Method kernel = method(GemmKernels.class, "mmaGemmBF16PairsAsync");
+        Map<String, Object> facts = new LinkedHashMap<>();
+        facts.put("tiling", t.label());
+        facts.put("block", List.of(t.blockM(), t.blockN()));
+        facts.put("warps", List.of(t.warpsM(), t.warpsN()));
+        facts.put("warp_tile", List.of(t.warpMTiles() * 16, t.warpNTiles() * 8));
+        facts.put("bk", t.bk());
+        facts.put("stages", t.stages());
+        facts.put("group_size", t.groupSize());
+        facts.put("local_memory_bytes", t.localMemoryBytes());
+        mmaGemmCase(device, s, true, true, kernel, new Object[] {t.warpsM(), t.warpsN(), t.warpMTiles(),
+            t.warpNTiles(), t.bk(), t.stages()}, t.groupSize(), t.blockM(), t.blockN(),
+                "gemm bf16 A*B^T (JIT " + kernel.getName() + " " + t.label() + ")", facts);
+    }
+
+    /**
+     * The bf16 pair GEMM fed by a cp.async ring with register-double-buffered ldmatrix fragments
+     * ({@link PipelinedGemmKernels#mmaGemmBF16Pipelined}) with one tiling; s must be even.
+     */
+    void pipelinedTiling(ComputeDevice device, int s, PipelinedTiling t) {
+        Method kernel = method(PipelinedGemmKernels.class, "mmaGemmBF16Pipelined");
         Map<String, Object> facts = new LinkedHashMap<>();
         facts.put("tiling", t.label());
         facts.put("block", List.of(t.blockM(), t.blockN()));

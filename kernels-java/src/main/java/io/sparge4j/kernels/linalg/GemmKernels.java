@@ -26,6 +26,8 @@ import java.util.List;
  * <li>{@link #mmaGemmBF16PairsAsync} and {@link #mmaGemmF16PairsAsync}: the pair GEMM fed by a {@code cp.async}
  * pipeline and {@code ldmatrix}, tiled by {@link AsyncPairTiling} ({@link #ASYNC_PAIR_TILINGS}).</li>
  * </ul>
+ * {@link PipelinedGemmKernels} holds the same pipeline with fragments double-buffered in registers across k-tiles
+ * and rings above 48 KiB; it reuses this class's tile copies, fragment splits and accumulator stores.
  */
 public final class GemmKernels {
     /** Rows and columns of C per work-group of {@link #sgemm}, {@link #mmaGemmBF16} and {@link #mmaGemmF16}. */
@@ -628,7 +630,7 @@ public final class GemmKernels {
      * {@link #loadTileAsync} for a k-tile wholly inside the matrix with 16-byte aligned rows: no checks, and the
      * per-copy row and chunk depend on the work-item only, so the compiler keeps them out of the k loop.
      */
-    private static void loadTileAsyncInside(KernelContext ctx, int[] tile, int at, IntArray src, int row0,
+    static void loadTileAsyncInside(KernelContext ctx, int[] tile, int at, IntArray src, int row0,
             int kPairs, int col0, int tid, int tileRows, int group, int chunksPerRow) {
         for (int e = 0; e < (tileRows * chunksPerRow + group - 1) / group; e++) {
             int id = tid + e * group;
@@ -648,7 +650,7 @@ public final class GemmKernels {
      * {@code (id / 8) % chunksPerRow}: eight consecutive copies fill 128 consecutive local bytes, and a warp reads
      * whole 64-byte row segments. Unaligned rows take plain loads and stores.
      */
-    private static void loadTileAsync(KernelContext ctx, int[] tile, int at, IntArray src, int row0, int rows,
+    static void loadTileAsync(KernelContext ctx, int[] tile, int at, IntArray src, int row0, int rows,
             int kPairs, int col0, int tid, int tileRows, int group, int chunksPerRow, boolean aligned) {
         for (int e = 0; e < (tileRows * chunksPerRow + group - 1) / group; e++) {
             int id = tid + e * group;
@@ -1028,13 +1030,13 @@ public final class GemmKernels {
     }
 
     /** Splits two packed 16-bit values into fragment elements {@code at} (low half) and {@code at + 1}. */
-    private static void splitPair(int pair, short[] fragment, int at) {
+    static void splitPair(int pair, short[] fragment, int at) {
         fragment[at] = (short) pair;
         fragment[at + 1] = (short) (pair >>> 16);
     }
 
     /** Writes a warp's mTiles x nTiles accumulator fragments to C at (row0, col0), guarding the edges. */
-    private static void storeAccumulators(KernelContext ctx, float[] acc, int mTiles, int nTiles, FloatArray c, int m,
+    static void storeAccumulators(KernelContext ctx, float[] acc, int mTiles, int nTiles, FloatArray c, int m,
             int n, int row0, int col0) {
         int lane = ctx.simdLaneId();
         int g = lane >> 2;
