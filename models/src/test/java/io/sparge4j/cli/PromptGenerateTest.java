@@ -18,6 +18,10 @@ import io.sparge4j.models.wan.WanWeights;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import javax.imageio.ImageIO;
+import javax.imageio.ImageReader;
+import javax.imageio.stream.ImageInputStream;
+import java.awt.image.BufferedImage;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -167,5 +171,26 @@ class PromptGenerateTest {
             m = Math.max(m, Math.abs(a[i] - b[i]));
         }
         return m;
+    }
+
+    @Test
+    void theShippedTinyDemoRunsTheReadmeJob() throws Exception {
+        assumeTrue(BundledModel.TINY_DEMO.missingFiles().isEmpty(), "tiny-demo is not shipped in this build: "
+                + BundledModel.TINY_DEMO.missingFiles());
+        Path gif = dir.resolve("demo.gif");
+        // the README's command with 2 sampling steps instead of 20 (the run's length, not its path, is cut)
+        CliRun run = CliRun.of("generate", "--model", "tiny-demo", "--prompt", "a red circle moving right", "--steps",
+                "2", "--out", gif.toString());
+        assertEquals(0, run.exit(), run.toString());
+        ImageReader reader = ImageIO.getImageReadersByFormatName("gif").next();
+        try (ImageInputStream in = ImageIO.createImageInputStream(gif.toFile())) {
+            reader.setInput(in);
+            assertEquals(16, reader.getNumImages(true), "generation.json's 16 frames");
+            BufferedImage frame = reader.read(0);
+            assertEquals(32, frame.getWidth());
+            assertEquals(32, frame.getHeight());
+        } finally {
+            reader.dispose();
+        }
     }
 }
