@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# one-off: which OpenCL devices the GPU machine has, and the failing OpenCL MMA cases on each
+set -uo pipefail
+out=${OUT:-gpu-out}; mkdir -p "$out"
+java() { bash .device/java.sh "$@"; }
+java -version > /dev/null 2>&1
+export LD_PRELOAD=/tmp/jre25/lib/libjsig.so
+(clinfo -l || true) > "$out/clinfo.txt" 2>&1
+java -cp '.device/lib/*' io.sparge4j.cli.SpargeCli info --backend opencl >> "$out/clinfo.txt" 2>&1
+dpkg -l | grep -i -E "pocl|opencl|nvidia-opencl" >> "$out/clinfo.txt" 2>&1
+junit() {
+  java -jar .device/tools/junit-platform-console-standalone-1.14.4.jar execute \
+    -cp "$(printf '%s:' .device/lib/*.jar).device/testclasses/engine:.device/testclasses/tests:.device/testclasses/models" \
+    --details=tree --disable-banner "$@"
+}
+sel=(--select-class io.sparge4j.engine.kernel.attention.FlashForwardMmaKernelsTest
+     --select-class io.sparge4j.engine.gpu.DeviceAttentionBf16Test
+     --select-class io.sparge4j.engine.device.cuda.CudaSharedMemoryLoadsGpuTest)
+for dev in NVIDIA Portable; do
+  SPARGE_DEVICE=$dev timeout 200 bash -c "$(declare -f junit java); junit ${sel[*]}" > "$out/junit-$dev.txt" 2>&1
+  echo "$dev rc=$?"; grep -E "tests (successful|failed)" "$out/junit-$dev.txt"
+done
+# the failing kernels' OpenCL source on NVIDIA
+SPARGE_DEVICE=NVIDIA SPARGE_PRINT_KERNELS=1 timeout 150 bash -c "$(declare -f junit java); junit --select-class io.sparge4j.engine.kernel.attention.FlashForwardMmaKernelsTest" > "$out/kernels-ocl-nvidia.txt" 2>&1
+gzip -f "$out/kernels-ocl-nvidia.txt"
+ls -la "$out"
