@@ -49,10 +49,11 @@ run() {
   fi
 }
 
-# finetune NAME OBJECTIVE ATTENTION SPARSITY: one variant into $models/NAME, unless it is there already.
+# finetune NAME OBJECTIVE ATTENTION SPARSITY: one variant's run into $models/NAME (its model directory is
+# $models/NAME/model), unless it is there already.
 finetune() {
   local name=$1 objective=$2 attention=$3 sparsity=$4
-  if [[ -f "$models/$name/config.json" ]]; then
+  if [[ -f "$models/$name/model/config.json" ]]; then
     echo "= $models/$name exists"; return
   fi
   # shellcheck disable=SC2086  # extra flags are meant to split
@@ -92,10 +93,10 @@ finetune hybrid-distill distill hybrid "$TARGET"
 finetune hybrid-flow flow hybrid "$TARGET"
 evaluate "$MODEL_DIR" full dense "$TARGET"
 evaluate "$MODEL_DIR" training-free-hybrid hybrid "$TARGET"
-evaluate "$models/topk-distill" topk-distill topk "$TARGET"
-evaluate "$models/topp-distill" topp-distill topp "$TARGET"
-evaluate "$models/hybrid-distill" hybrid-distill hybrid "$TARGET"
-evaluate "$models/hybrid-flow" hybrid-flow hybrid "$TARGET"
+evaluate "$models/topk-distill/model" topk-distill topk "$TARGET"
+evaluate "$models/topp-distill/model" topp-distill topp "$TARGET"
+evaluate "$models/hybrid-distill/model" hybrid-distill hybrid "$TARGET"
+evaluate "$models/hybrid-flow/model" hybrid-flow hybrid "$TARGET"
 
 # Quality against sparsity: hybrid distilled (one fine-tune per sparsity) against training-free hybrid.
 # At the table's own sparsity the table's evaluations are the sweep points (same models, settings and seeds).
@@ -106,14 +107,14 @@ for s in $SWEEP; do
     continue
   fi
   finetune "hybrid-distill-$s" distill hybrid "$s"
-  evaluate "$models/hybrid-distill-$s" "sweep-hybrid-distill-$s" hybrid "$s"
+  evaluate "$models/hybrid-distill-$s/model" "sweep-hybrid-distill-$s" hybrid "$s"
   evaluate "$MODEL_DIR" "sweep-training-free-$s" hybrid "$s"
 done
 
 # Case 2: concentration before and after sparse fine-tuning (and after the flow-matching baseline).
 concentration "$MODEL_DIR" before
-concentration "$models/hybrid-distill" after-hybrid-distill
-concentration "$models/hybrid-flow" after-hybrid-flow
+concentration "$models/hybrid-distill/model" after-hybrid-distill
+concentration "$models/hybrid-flow/model" after-hybrid-flow
 
 run "$SPARGE" report --runs "$runs" --out "$OUT/RESULTS.md" --plots "$OUT/plots"
 echo "done: $OUT/RESULTS.md (fill in its Reading section)"
