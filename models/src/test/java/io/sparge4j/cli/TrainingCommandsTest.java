@@ -5,7 +5,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.sparge4j.engine.io.SafetensorsFile;
 import io.sparge4j.engine.tensor.DType;
 import io.sparge4j.engine.tensor.Tensor;
+import io.sparge4j.models.pipeline.TinyModelDirs;
 import io.sparge4j.models.text.TextEncoder;
+import io.sparge4j.models.wan.WanAttention;
 import io.sparge4j.models.wan.WanConfig;
 import io.sparge4j.models.wan.WanConfigReader;
 import io.sparge4j.engine.device.BackendException;
@@ -174,6 +176,56 @@ class TrainingCommandsTest {
         CliRun wrong = CliRun.of("pretrain", "--out", run.toString(), "--resume");
         assertEquals(1, wrong.exit(), wrong::toString);
         assertTrue(wrong.err().contains("finetune run"), wrong.err());
+    }
+
+    /**
+     * {@code --init} takes an f16 model directory as {@code sparge export} writes it (the shipped tiny-demo is one):
+     * the DiT is widened to f32 and one flow-matching step moves it by about the learning rate, so the output is
+     * within 1e-3 of the f16 weights and not equal to them; the output model directory is f32.
+     */
+    @Test
+    void finetuneStartsFromAnF16Export() throws Exception {
+        Path random = TinyModelDirs.write(dir.resolve("random"), 11, 8, 24, 24, WanAttention.defaults(), DType.F32);
+        Path f16 = dir.resolve("f16");
+        CliRun export = CliRun.of("export", "--checkpoint", random.toString(), "--out", f16.toString(), "--dtype",
+                "f16");
+        assertEquals(0, export.exit(), export::toString);
+        String dit = "diffusion_pytorch_model.safetensors";
+        try (SafetensorsFile f = SafetensorsFile.open(f16.resolve(dit))) {
+            for (String name : f.names()) {
+                assertEquals(DType.F16, f.info(name).dtype(), name);
+            }
+        }
+        Path run = dir.resolve("ft16");
+        CliRun r = CliRun.of("finetune", "--init", f16.toString(), "--out", run.toString(), "--objective", "flow",
+                "--attention", "hybrid", "--steps", "1", "--frames", "8", "--height", "24", "--width", "24",
+                "--threads", "2", "--seed", "3");
+        assertEquals(0, r.exit(), r::toString);
+        List<JsonNode> log = log(run);
+        assertEquals(1, log.size());
+        assertTrue(Double.isFinite(log.get(0).get("loss").asDouble()) && log.get(0).get("loss").asDouble() > 0,
+                log.get(0).toString());
+        JsonNode gen = JSON.readTree(run.resolve("model/generation.json").toFile());
+        assertEquals("flow", gen.get("objective").asText());
+        assertEquals(1, gen.get("steps_trained").asLong());
+        double moved = 0;
+        try (SafetensorsFile before = SafetensorsFile.open(f16.resolve(dit));
+             SafetensorsFile after = SafetensorsFile.open(run.resolve("model").resolve(dit))) {
+            assertEquals(before.names(), after.names());
+            for (String name : before.names()) {
+                assertEquals(DType.F32, after.info(name).dtype(), name);
+                try (Tensor x = before.load(name, DType.F32); Tensor y = after.load(name, DType.F32)) {
+                    float[] a = x.toFloatArray();
+                    float[] b = y.toFloatArray();
+                    for (int i = 0; i < a.length; i++) {
+                        double d = Math.abs((double) a[i] - b[i]);
+                        assertTrue(d <= 1e-3, name + "[" + i + "] moved by " + d + ", expected at most 1e-3");
+                        moved = Math.max(moved, d);
+                    }
+                }
+            }
+        }
+        assertTrue(moved > 0, "one step changed the weights");
     }
 
     @Test
