@@ -155,15 +155,7 @@ public final class FinetuneCommand implements Callable<Integer> {
     }
 
     private Start resumed() throws IOException {
-        RunSettings saved = RunSettings.load(flags.out);
-        if (!saved.command().equals("finetune")) {
-            throw new IllegalArgumentException("--resume: " + flags.out + " is a " + saved.command()
-                    + " run, expected a finetune run (use sparge " + saved.command() + " --resume)");
-        }
-        if (flags.steps != null) {
-            TrainingFlags.check(spec, flags.steps >= 1, "--steps", flags.steps, "a whole number of at least 1");
-            saved = saved.withSteps(flags.steps);
-        }
+        RunSettings saved = flags.resumed(spec, "finetune");
         return new Start(saved, loadInit(Path.of(saved.init())));
     }
 
@@ -196,12 +188,9 @@ public final class FinetuneCommand implements Callable<Integer> {
         ModelDirectory model = loadInit(init);
         try {
             WanConfig config = model.config();
-            GenerationDefaults gen = model.generation() == null ? GenerationDefaults.DEFAULT : model.generation();
+            GenerationDefaults gen = model.generationOrDefault();
             RunSettings s = flags.settings(spec, "finetune", 1e-4, gen.frames(), gen.height(), gen.width());
-            return new Start(new RunSettings(s.command(), s.steps(), s.microBatches(), s.lr(), s.warmup(),
-                    s.minLrRatio(), s.weightDecay(), s.maxGradNorm(), s.seed(), s.frames(), s.height(), s.width(),
-                    s.captionDropout(), s.timestepShift(), s.checkpointEvery(), s.keep(), s.precision(),
-                    s.checkpointBlocks(), config.dim(), config.numLayers(), config.numHeads(), config.ffnDim(),
+            return new Start(s.withModel(config.dim(), config.numLayers(), config.numHeads(), config.ffnDim(),
                     config.textDim(), 0, init.toAbsolutePath().toString(), obj.word(),
                     mode.toString().toLowerCase(Locale.ROOT), k, p, targetSparsity), model);
         } catch (RuntimeException e) {

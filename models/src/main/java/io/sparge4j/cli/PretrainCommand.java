@@ -105,16 +105,7 @@ public final class PretrainCommand implements Callable<Integer> {
 
     private RunSettings settings() throws java.io.IOException {
         if (flags.resume) {
-            RunSettings saved = RunSettings.load(flags.out);
-            if (!saved.command().equals("pretrain")) {
-                throw new IllegalArgumentException("--resume: " + flags.out + " is a " + saved.command()
-                        + " run, expected a pretrain run (use sparge " + saved.command() + " --resume)");
-            }
-            if (flags.steps != null) {
-                TrainingFlags.check(spec, flags.steps >= 1, "--steps", flags.steps, "a whole number of at least 1");
-                saved = saved.withSteps(flags.steps);
-            }
-            return saved;
+            return flags.resumed(spec, "pretrain");
         }
         RunSettings s = flags.settings(spec, "pretrain", 1e-3, 16, 32, 32);
         int d = dim == null ? 128 : dim;
@@ -129,11 +120,8 @@ public final class PretrainCommand implements Callable<Integer> {
         TrainingFlags.check(spec, f >= 1, "--ffn-dim", f, "a whole number of at least 1");
         TrainingFlags.check(spec, tw >= 1, "--text-width", tw, "a whole number of at least 1");
         TrainingFlags.check(spec, tl >= 1, "--text-layers", tl, "a whole number of at least 1");
-        return new RunSettings(s.command(), s.steps(), s.microBatches(), s.lr(), s.warmup(), s.minLrRatio(),
-                s.weightDecay(), s.maxGradNorm(), s.seed(), s.frames(), s.height(), s.width(), s.captionDropout(),
-                s.timestepShift(), s.checkpointEvery(), s.keep(), s.precision(), s.checkpointBlocks(), d, l, h, f, tw,
-                tl, null, TrainingObjective.PRETRAIN.word(), "dense", WanAttention.dense().topk(),
-                WanAttention.dense().topp(), null);
+        return s.withModel(d, l, h, f, tw, tl, null, TrainingObjective.PRETRAIN.word(), "dense",
+                WanAttention.dense().topk(), WanAttention.dense().topp(), null);
     }
 
     /** The DiT: pixel space (3 channels), patch (1, 2, 2), text features from the encoder. */
