@@ -7,12 +7,10 @@ import io.sparge4j.engine.tensor.DType;
 import io.sparge4j.engine.tensor.Tensor;
 import io.sparge4j.models.pipeline.TinyModelDirs;
 import io.sparge4j.models.text.TextEncoder;
+import io.sparge4j.models.train.DeviceTestSessions;
 import io.sparge4j.models.wan.WanAttention;
 import io.sparge4j.models.wan.WanConfig;
 import io.sparge4j.models.wan.WanConfigReader;
-import io.sparge4j.engine.device.BackendException;
-import io.sparge4j.engine.gpu.DeviceSession;
-import io.sparge4j.engine.device.opencl.OpenClDevice;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -26,7 +24,6 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * {@code sparge pretrain} and {@code sparge finetune} on the CPU at a tiny size (pixel-space DiT of dim 64, one head,
@@ -112,16 +109,7 @@ class TrainingCommandsTest {
     @ParameterizedTest
     @ValueSource(strings = {"opencl", "cuda"})
     void aDeviceBackendTrainsTheSameRunAsTheCpu(String backend) throws Exception {
-        if (backend.equals("opencl")) {
-            assumeTrue(!OpenClDevice.list().isEmpty(), "OpenCL test skipped: no OpenCL device found; install PoCL"
-                    + " with apt-get install pocl-opencl-icd ocl-icd-libopencl1");
-        } else {
-            try (DeviceSession probe = DeviceSession.open(backend)) {
-                assumeTrue(probe != null);
-            } catch (BackendException e) {
-                assumeTrue(false, backend + " test skipped: " + e.getMessage());
-            }
-        }
+        DeviceTestSessions.open(backend).close();   // skips, with the reason, where the backend is absent
         Path cpu = dir.resolve("cpu");
         Path device = dir.resolve(backend);
         assertEquals(0, CliRun.of(pretrain(cpu, "--steps", "2")).exit());

@@ -1,7 +1,5 @@
 package io.sparge4j.models.train;
 
-import io.sparge4j.engine.device.BackendException;
-import io.sparge4j.engine.device.opencl.OpenClDevice;
 import io.sparge4j.engine.gpu.DeviceMeanSquaredError;
 import io.sparge4j.engine.gpu.DeviceSession;
 import io.sparge4j.engine.gpu.DeviceTensor;
@@ -24,7 +22,6 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * {@link DeviceWanGraph} against the CPU's {@link WanGraph} (which {@code WanGraphGradientTest} checks against float64
@@ -79,7 +76,7 @@ class DeviceWanGraphTest {
 
     private static void compareWithCpu(String backend, WanAttention attention, long seed, GemmPrecision precision,
             double tol) {
-        try (GraphCase c = problem(seed); DeviceSession session = open(backend);
+        try (GraphCase c = problem(seed); DeviceSession session = DeviceTestSessions.open(backend);
              DeviceWanStore store = DeviceWanStore.upload(session, CONFIG, c.weights())) {
             WanGraph cpu = new WanGraph(CONFIG, c.weights(), attention, false);
             DeviceWanGraph device = new DeviceWanGraph(store, attention, false, precision);
@@ -125,7 +122,7 @@ class DeviceWanGraphTest {
     @ParameterizedTest
     @ValueSource(strings = {"emulator", "opencl"})
     void devicePooledMasksHaveTheCpuSparsity(String backend) {
-        try (GraphCase c = problem(33); DeviceSession session = open(backend);
+        try (GraphCase c = problem(33); DeviceSession session = DeviceTestSessions.open(backend);
              DeviceWanStore store = DeviceWanStore.upload(session, CONFIG, c.weights())) {
             WanGraph cpu = new WanGraph(CONFIG, c.weights(), HYBRID, false);
             DeviceWanGraph device = new DeviceWanGraph(store, HYBRID, false);
@@ -155,7 +152,8 @@ class DeviceWanGraphTest {
     @ParameterizedTest
     @ValueSource(strings = {"opencl", "cuda"})
     void checkpointingAndAccumulationAreBitExact(String backend) {
-        try (GraphCase c = problem(34); GraphCase other = problem(35); DeviceSession session = open(backend);
+        try (GraphCase c = problem(34); GraphCase other = problem(35);
+             DeviceSession session = DeviceTestSessions.open(backend);
              DeviceWanStore store = DeviceWanStore.upload(session, CONFIG, c.weights())) {
             DeviceWanGraph stored = new DeviceWanGraph(store, HYBRID, false);
             Map<String, float[]> a = gradients(stored, c, store);
@@ -224,7 +222,7 @@ class DeviceWanGraphTest {
     @ParameterizedTest
     @ValueSource(strings = {"opencl", "cuda"})
     void trainingStepsGiveTheCpuLossSequence(String backend) {
-        try (GraphCase c = problem(36); DeviceSession session = open(backend);
+        try (GraphCase c = problem(36); DeviceSession session = DeviceTestSessions.open(backend);
              DeviceWanStore store = DeviceWanStore.upload(session, CONFIG, c.weights());
              DeviceWanOptimizer opt = new DeviceWanOptimizer(store, BETA1, BETA2, EPS, WEIGHT_DECAY)) {
             WanGraph cpu = new WanGraph(CONFIG, c.weights(), HYBRID, true);
@@ -421,16 +419,4 @@ class DeviceWanGraphTest {
         return m;
     }
 
-    private static DeviceSession open(String backend) {
-        if (backend.equals("opencl")) {
-            assumeTrue(!OpenClDevice.list().isEmpty(), "OpenCL test skipped: no OpenCL device found; install PoCL"
-                    + " with apt-get install pocl-opencl-icd ocl-icd-libopencl1");
-        }
-        try {
-            return DeviceSession.open(backend);
-        } catch (BackendException e) {
-            assumeTrue(false, backend + " test skipped: " + e.getMessage());
-            throw e;
-        }
-    }
 }

@@ -1,7 +1,5 @@
 package io.sparge4j.models.train;
 
-import io.sparge4j.engine.device.BackendException;
-import io.sparge4j.engine.device.opencl.OpenClDevice;
 import io.sparge4j.engine.gpu.DeviceSession;
 import io.sparge4j.engine.gpu.GemmPrecision;
 import io.sparge4j.engine.sparse.MaskMode;
@@ -31,7 +29,6 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * {@link DeviceWanTrainingTask} against the CPU's {@link WanTrainingTask} (whose gradients {@code WanTrainingTaskTest}
@@ -118,7 +115,7 @@ class DeviceWanTrainingTaskTest {
     void lossAndEveryGradientMatchTheCpuTask(String backend, String objectiveWord) {
         TrainingObjective objective = TrainingObjective.parse("objective", objectiveWord);
         Pieces pieces = Pieces.of(objective, 61);
-        try (DeviceSession session = open(backend);
+        try (DeviceSession session = DeviceTestSessions.open(backend);
              DeviceWanTrainingTask device = pieces.device(session, objective == TrainingObjective.FLOW)) {
             WanTrainingTask cpu = pieces.cpu();
             assertEquals(cpu.parameters().keySet(), device.parameters().keySet());
@@ -203,7 +200,7 @@ class DeviceWanTrainingTaskTest {
     void threeDeviceStepsResumeExactly(String backend, @TempDir Path dir) throws IOException {
         TrainerConfig config = new TrainerConfig(3, 2, 91, 0.5, AdamWConfig.pytorchDefaults(0.01),
                 LrSchedule.warmupCosine(2e-3, 2, 3, 2e-4), 0, 2, 10);
-        try (DeviceSession session = open(backend)) {
+        try (DeviceSession session = DeviceTestSessions.open(backend)) {
             Pieces whole = Pieces.of(TrainingObjective.FLOW, 81);
             List<TrainerStepLog> want;
             try (DeviceWanTrainingTask task = whole.device(session, true)) {
@@ -259,16 +256,4 @@ class DeviceWanTrainingTaskTest {
         return m;
     }
 
-    private static DeviceSession open(String backend) {
-        if (backend.equals("opencl")) {
-            assumeTrue(!OpenClDevice.list().isEmpty(), "OpenCL test skipped: no OpenCL device found; install PoCL"
-                    + " with apt-get install pocl-opencl-icd ocl-icd-libopencl1");
-        }
-        try {
-            return DeviceSession.open(backend);
-        } catch (BackendException e) {
-            assumeTrue(false, backend + " test skipped: " + e.getMessage());
-            throw e;
-        }
-    }
 }
