@@ -5,12 +5,14 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.sparge4j.engine.io.SafetensorsFile;
 import io.sparge4j.engine.tensor.DType;
 import io.sparge4j.engine.tensor.Tensor;
+import io.sparge4j.models.pipeline.ModelDirectory;
 import io.sparge4j.models.pipeline.TinyModelDirs;
 import io.sparge4j.models.text.TextEncoder;
 import io.sparge4j.models.train.DeviceTestSessions;
 import io.sparge4j.models.wan.WanAttention;
 import io.sparge4j.models.wan.WanConfig;
 import io.sparge4j.models.wan.WanConfigReader;
+import io.sparge4j.models.wan.WanWeights;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -20,6 +22,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -238,6 +241,14 @@ class TrainingCommandsTest {
         CliRun missing = CliRun.of("finetune", "--out", out.toString(), "--init", model.toString());
         assertEquals(1, missing.exit(), missing::toString);
         assertTrue(missing.err().contains("config.json") && missing.err().contains(model.toString()), missing.err());
+        Path noText = dir.resolve("no-text");
+        Map<String, Tensor> weights = WanWeights.randomInit(TinyModelDirs.CONFIG, 1);
+        ModelDirectory.save(noText, TinyModelDirs.CONFIG, weights, null, null, DType.F32);
+        weights.values().forEach(Tensor::close);
+        CliRun text = CliRun.of("finetune", "--out", out.toString(), "--init", noText.toString());
+        assertEquals(1, text.exit(), text::toString);
+        assertTrue(text.err().contains("--init") && text.err().contains(noText.toString())
+                && text.err().contains("text_encoder.safetensors"), text.err());
         CliRun noRun = CliRun.of("pretrain", "--out", out.toString(), "--resume");
         assertEquals(1, noRun.exit(), noRun::toString);
         assertTrue(noRun.err().contains("run.json") && noRun.err().contains("--resume"), noRun.err());
