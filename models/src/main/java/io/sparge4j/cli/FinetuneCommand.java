@@ -24,6 +24,7 @@ import picocli.CommandLine.Spec;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -95,7 +96,7 @@ public final class FinetuneCommand implements Callable<Integer> {
         ClipGenerator data = new ClipGenerator(settings.seed() + 2,
                 ClipSpec.of(settings.frames(), settings.height(), settings.width()));
         TrainingObjective obj = TrainingObjective.parse("--objective", settings.objective());
-        WanAttention att = WanAttention.defaults().withMode(mode(settings.attention())).withTopk(settings.topk())
+        WanAttention att = WanAttention.defaults().withMode(MaskMode.parse(settings.attention())).withTopk(settings.topk())
                 .withTopp(settings.topp());
         if (!flags.resume) {
             TrainingRun.checkFresh(flags.out);
@@ -174,7 +175,8 @@ public final class FinetuneCommand implements Callable<Integer> {
         }
         TrainingFlags.check(spec, obj != TrainingObjective.PRETRAIN, "--objective", "'" + objective + "'",
                 "distill or flow (use sparge pretrain to pretrain)");
-        MaskMode mode = parseMode(attention);
+        MaskMode mode = SparseFlags.parseMode(spec, "--attention", attention,
+                EnumSet.of(MaskMode.DENSE, MaskMode.TOPK, MaskMode.TOPP, MaskMode.HYBRID));
         double k = topk == null ? 0.03 : topk;
         double p = topp == null ? 0.2 : topp;
         TrainingFlags.check(spec, k > 0 && k <= 1, "--topk", k, "a fraction in (0, 1]");
@@ -197,22 +199,6 @@ public final class FinetuneCommand implements Callable<Integer> {
             model.close();
             throw e;
         }
-    }
-
-    private MaskMode parseMode(String word) {
-        String w = word == null ? "" : word.strip().toLowerCase(Locale.ROOT);
-        return switch (w) {
-            case "dense" -> MaskMode.DENSE;
-            case "topk" -> MaskMode.TOPK;
-            case "topp" -> MaskMode.TOPP;
-            case "hybrid" -> MaskMode.HYBRID;
-            default -> throw TrainingFlags.invalid(spec, "--attention", "'" + word + "'",
-                    "one of hybrid, topk, topp, dense");
-        };
-    }
-
-    private static MaskMode mode(String word) {
-        return MaskMode.valueOf(word.toUpperCase(Locale.ROOT));
     }
 
     private static Map<String, Tensor> copy(Map<String, Tensor> p) {

@@ -231,7 +231,7 @@ class TrainingCommandsTest {
         Path model = dir.resolve("model");
         Files.createDirectories(model);
         assertBad(CliRun.of("finetune", "--out", out.toString(), "--init", model.toString(), "--attention", "sparse"),
-                "--attention", "sparse", "hybrid, topk, topp, dense");
+                "--attention", "sparse", "dense, topk, topp, hybrid");
         assertBad(CliRun.of("finetune", "--out", out.toString(), "--init", model.toString(), "--objective",
                 "pretrain"), "--objective", "pretrain", "distill or flow");
         assertBad(CliRun.of("finetune", "--out", out.toString(), "--init", model.toString(), "--target-sparsity",
