@@ -16,7 +16,6 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -107,11 +106,7 @@ public final class ConcentrationCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         System.setProperty("java.awt.headless", "true");
         PrintWriter w = spec.commandLine().getOut();
-        Path parent = out.toAbsolutePath().getParent();
-        if (parent != null && !Files.isDirectory(parent)) {
-            throw new IllegalArgumentException("--out: " + out + ": its directory " + parent
-                    + " does not exist; expected an existing directory");
-        }
+        OutputPaths.existingParent("--out", out);
         boolean hybrid = switch (forward.toLowerCase(Locale.ROOT)) {
             case "full" -> false;
             case "hybrid" -> true;
@@ -178,7 +173,7 @@ public final class ConcentrationCommand implements Callable<Integer> {
         if (flag != null) {
             return flag;
         }
-        GenerationDefaults g = dir.generation() != null ? dir.generation() : GenerationDefaults.DEFAULT;
+        GenerationDefaults g = dir.generationOrDefault();
         return switch (key) {
             case "frames" -> g.frames();
             case "height" -> g.height();

@@ -150,11 +150,7 @@ public final class EvalCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--target-sparsity: got " + targetSparsity
                     + ", expected a fraction in (0, 1)");
         }
-        Path parent = out.toAbsolutePath().getParent();
-        if (parent != null && !Files.isDirectory(parent)) {
-            throw new IllegalArgumentException("--out: " + out + ": its parent directory " + parent
-                    + " does not exist; expected an existing directory");
-        }
+        OutputPaths.existingParent("--out", out);
         if (samples != null) {
             Files.createDirectories(samples);
         }
@@ -170,7 +166,7 @@ public final class EvalCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("--teacher: its config " + teacherDir.config()
                         + " differs from the model's " + config + ", expected the same architecture");
             }
-            GenerationDefaults g = student.generation() != null ? student.generation() : GenerationDefaults.DEFAULT;
+            GenerationDefaults g = student.generationOrDefault();
             int f = frames != null ? frames : g.frames();
             int h = height != null ? height : g.height();
             int wd = width != null ? width : g.width();

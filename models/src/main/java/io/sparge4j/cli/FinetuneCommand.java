@@ -1,17 +1,20 @@
 package io.sparge4j.cli;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import io.sparge4j.engine.execution.BackendSelection;
 import io.sparge4j.engine.gpu.DeviceSession;
 import io.sparge4j.engine.sparse.MaskMode;
+import io.sparge4j.engine.tensor.DType;
 import io.sparge4j.engine.tensor.Tensor;
 import io.sparge4j.models.data.ClipGenerator;
 import io.sparge4j.models.data.ClipSpec;
+import io.sparge4j.models.pipeline.GenerationDefaults;
+import io.sparge4j.models.pipeline.ModelDirectory;
 import io.sparge4j.models.text.TextEncoder;
 import io.sparge4j.models.train.TrainingObjective;
 import io.sparge4j.models.train.WanGraph;
 import io.sparge4j.models.wan.WanAttention;
 import io.sparge4j.models.wan.WanConfig;
+import io.sparge4j.models.wan.WanWeights;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -21,6 +24,7 @@ import picocli.CommandLine.Spec;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -72,17 +76,27 @@ public final class FinetuneCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        PrintWriter err = spec.commandLine().getErr();
         BackendSelection backend = flags.backend(spec);
-        RunSettings settings = flags.resume ? resumedSettings() : newSettings();
-        Path initDir = Path.of(settings.init());
-        WanConfig config = TrainedModelDirectory.readConfig(initDir);
-        Map<String, Tensor> params = TrainedModelDirectory.readWeights(initDir, config);
-        TextEncoder text = TextEncoder.load(initDir);
+        Start start = flags.resume ? resumed() : fresh();
+        try (ModelDirectory model = start.model()) {
+            train(start.settings(), model, backend);
+        }
+        return 0;
+    }
+
+    /** The run's settings and the model it starts from (the text encoder present, the DiT in f32). */
+    private record Start(RunSettings settings, ModelDirectory model) {
+    }
+
+    private void train(RunSettings settings, ModelDirectory model, BackendSelection backend) throws IOException {
+        PrintWriter err = spec.commandLine().getErr();
+        WanConfig config = model.config();
+        Map<String, Tensor> params = model.weights();
+        TextEncoder text = model.textEncoder();
         ClipGenerator data = new ClipGenerator(settings.seed() + 2,
                 ClipSpec.of(settings.frames(), settings.height(), settings.width()));
         TrainingObjective obj = TrainingObjective.parse("--objective", settings.objective());
-        WanAttention att = WanAttention.defaults().withMode(mode(settings.attention())).withTopk(settings.topk())
+        WanAttention att = WanAttention.defaults().withMode(MaskMode.parse(settings.attention())).withTopk(settings.topk())
                 .withTopp(settings.topp());
         if (!flags.resume) {
             TrainingRun.checkFresh(flags.out);
@@ -101,10 +115,10 @@ public final class FinetuneCommand implements Callable<Integer> {
         WanGraph student = new WanGraph(config, params, att, settings.checkpointBlocks());
         WanGraph teacher = obj == TrainingObjective.DISTILL
                 ? new WanGraph(config, copy(params), WanAttention.dense(), false) : null;
-        WanAttention trained = att;
-        RunSettings s = settings;
-        TrainingRun.ModelWriter writer = (dir, step) -> TrainedModelDirectory.write(dir, config, params, text,
-                new TrainedModelDirectory.Generation(s.frames(), s.height(), s.width(), trained, obj, step));
+        GenerationDefaults trained = new GenerationDefaults(settings.frames(), settings.height(), settings.width(),
+                att, obj.word(), 0);
+        TrainingRun.ModelWriter writer = (dir, step) -> ModelDirectory.save(dir, config, params, text,
+                trained.withStepsTrained(step), DType.F32);
         Map<String, Double> maskMetrics = new LinkedHashMap<>();
         maskMetrics.put("topk", att.topk());
         maskMetrics.put("topp", att.topp());
@@ -113,24 +127,41 @@ public final class FinetuneCommand implements Callable<Integer> {
             long steps = TrainingRun.run(flags.out, settings, TrainingRun.withMetrics(task.task(), maskMetrics),
                     flags.resume, writer, err);
             spec.commandLine().getOut().println(flags.out.resolve(TrainingRun.MODEL) + " (" + steps + " steps)");
+        } finally {
+            if (teacher != null) {
+                teacher.parameters().values().forEach(Tensor::close);
+            }
         }
-        return 0;
     }
 
-    private RunSettings resumedSettings() throws IOException {
-        RunSettings saved = RunSettings.load(flags.out);
-        if (!saved.command().equals("finetune")) {
-            throw new IllegalArgumentException("--resume: " + flags.out + " is a " + saved.command()
-                    + " run, expected a finetune run (use sparge " + saved.command() + " --resume)");
+    /**
+     * @param dir the {@code --init} directory
+     * @return the model, its DiT widened to f32 (an f16 or bf16 export loads too)
+     * @throws IllegalArgumentException naming {@code --init}, the directory and what it lacks
+     */
+    static ModelDirectory loadInit(Path dir) throws IOException {
+        ModelDirectory model;
+        try {
+            model = ModelDirectory.load(dir, WanWeights.Precision.F32);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--init: " + e.getMessage(), e);
         }
-        if (flags.steps != null) {
-            TrainingFlags.check(spec, flags.steps >= 1, "--steps", flags.steps, "a whole number of at least 1");
-            saved = saved.withSteps(flags.steps);
+        if (model.textEncoder() == null) {
+            model.close();
+            throw new IllegalArgumentException("--init: " + dir + " has no " + TextEncoder.WEIGHTS_FILE
+                    + ", expected a model directory with its text encoder (as sparge pretrain, finetune and export"
+                    + " write it)");
         }
-        return saved;
+        return model;
     }
 
-    private RunSettings newSettings() throws IOException {
+    private Start resumed() throws IOException {
+        RunSettings saved = flags.resumed(spec, "finetune");
+        return new Start(saved, loadInit(Path.of(saved.init())));
+    }
+
+    /** Checks the flags, then loads {@code --init} (its config and generation.json give the shape and clip size). */
+    private Start fresh() throws IOException {
         if (init == null) {
             throw new picocli.CommandLine.ParameterException(spec.commandLine(),
                     "Missing required option: '--init=MODEL_DIR' (the model directory to fine-tune; only --resume"
@@ -144,7 +175,8 @@ public final class FinetuneCommand implements Callable<Integer> {
         }
         TrainingFlags.check(spec, obj != TrainingObjective.PRETRAIN, "--objective", "'" + objective + "'",
                 "distill or flow (use sparge pretrain to pretrain)");
-        MaskMode mode = parseMode(attention);
+        MaskMode mode = SparseFlags.parseMode(spec, "--attention", attention,
+                EnumSet.of(MaskMode.DENSE, MaskMode.TOPK, MaskMode.TOPP, MaskMode.HYBRID));
         double k = topk == null ? 0.03 : topk;
         double p = topp == null ? 0.2 : topp;
         TrainingFlags.check(spec, k > 0 && k <= 1, "--topk", k, "a fraction in (0, 1]");
@@ -155,34 +187,18 @@ public final class FinetuneCommand implements Callable<Integer> {
             TrainingFlags.check(spec, mode != MaskMode.DENSE, "--target-sparsity", targetSparsity,
                     "no value with --attention dense (nothing to calibrate)");
         }
-        WanConfig config = TrainedModelDirectory.readConfig(init);
-        JsonNode gen = TrainedModelDirectory.readGeneration(init);
-        int f = gen != null && gen.has("frames") ? gen.get("frames").asInt() : 16;
-        int h = gen != null && gen.has("height") ? gen.get("height").asInt() : 32;
-        int w = gen != null && gen.has("width") ? gen.get("width").asInt() : 32;
-        RunSettings s = flags.settings(spec, "finetune", 1e-4, f, h, w);
-        return new RunSettings(s.command(), s.steps(), s.microBatches(), s.lr(), s.warmup(), s.minLrRatio(),
-                s.weightDecay(), s.maxGradNorm(), s.seed(), s.frames(), s.height(), s.width(), s.captionDropout(),
-                s.timestepShift(), s.checkpointEvery(), s.keep(), s.precision(), s.checkpointBlocks(), config.dim(),
-                config.numLayers(), config.numHeads(), config.ffnDim(), config.textDim(), 0,
-                init.toAbsolutePath().toString(), obj.word(), mode.toString().toLowerCase(Locale.ROOT), k, p,
-                targetSparsity);
-    }
-
-    private MaskMode parseMode(String word) {
-        String w = word == null ? "" : word.strip().toLowerCase(Locale.ROOT);
-        return switch (w) {
-            case "dense" -> MaskMode.DENSE;
-            case "topk" -> MaskMode.TOPK;
-            case "topp" -> MaskMode.TOPP;
-            case "hybrid" -> MaskMode.HYBRID;
-            default -> throw TrainingFlags.invalid(spec, "--attention", "'" + word + "'",
-                    "one of hybrid, topk, topp, dense");
-        };
-    }
-
-    private static MaskMode mode(String word) {
-        return MaskMode.valueOf(word.toUpperCase(Locale.ROOT));
+        ModelDirectory model = loadInit(init);
+        try {
+            WanConfig config = model.config();
+            GenerationDefaults gen = model.generationOrDefault();
+            RunSettings s = flags.settings(spec, "finetune", 1e-4, gen.frames(), gen.height(), gen.width());
+            return new Start(s.withModel(config.dim(), config.numLayers(), config.numHeads(), config.ffnDim(),
+                    config.textDim(), 0, init.toAbsolutePath().toString(), obj.word(),
+                    mode.toString().toLowerCase(Locale.ROOT), k, p, targetSparsity), model);
+        } catch (RuntimeException e) {
+            model.close();
+            throw e;
+        }
     }
 
     private static Map<String, Tensor> copy(Map<String, Tensor> p) {

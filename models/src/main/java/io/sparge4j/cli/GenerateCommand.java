@@ -128,12 +128,7 @@ public final class GenerateCommand implements Callable<Integer> {
                     + " expected one");
         }
         VideoOutput output = VideoOutput.of(out, fps);
-        Path parent = out.toAbsolutePath().getParent();
-        if (parent != null && !java.nio.file.Files.isDirectory(parent)) {
-            // checked before the model runs, so that a typo does not cost a whole generation
-            throw new IllegalArgumentException("--out: " + out + ": its parent directory " + parent
-                    + " does not exist; expected an existing directory");
-        }
+        OutputPaths.existingParent("--out", out);   // before the model runs
         WanGenerator.SamplerKind kind = switch (sampler.toLowerCase(Locale.ROOT)) {
             case "unipc" -> WanGenerator.SamplerKind.UNIPC;
             case "euler" -> WanGenerator.SamplerKind.EULER;

@@ -2,10 +2,13 @@ package io.sparge4j.cli;
 
 import io.sparge4j.engine.gpu.DeviceSession;
 import io.sparge4j.engine.execution.BackendSelection;
+import io.sparge4j.engine.tensor.DType;
 import io.sparge4j.engine.tensor.Tensor;
 import io.sparge4j.models.data.Captions;
 import io.sparge4j.models.data.ClipGenerator;
 import io.sparge4j.models.data.ClipSpec;
+import io.sparge4j.models.pipeline.GenerationDefaults;
+import io.sparge4j.models.pipeline.ModelDirectory;
 import io.sparge4j.models.text.TextEncoder;
 import io.sparge4j.models.text.TextEncoderConfig;
 import io.sparge4j.models.text.WordTokenizer;
@@ -86,9 +89,10 @@ public final class PretrainCommand implements Callable<Integer> {
         ClipGenerator data = new ClipGenerator(settings.seed() + 2,
                 ClipSpec.of(settings.frames(), settings.height(), settings.width()));
         WanGraph student = new WanGraph(config, params, WanAttention.dense(), settings.checkpointBlocks());
-        TrainingRun.ModelWriter writer = (dir, step) -> TrainedModelDirectory.write(dir, config, params, text,
-                new TrainedModelDirectory.Generation(settings.frames(), settings.height(), settings.width(),
-                        WanAttention.dense(), TrainingObjective.PRETRAIN, step));
+        GenerationDefaults trained = new GenerationDefaults(settings.frames(), settings.height(), settings.width(),
+                WanAttention.dense(), TrainingObjective.PRETRAIN.word(), 0);
+        TrainingRun.ModelWriter writer = (dir, step) -> ModelDirectory.save(dir, config, params, text,
+                trained.withStepsTrained(step), DType.F32);
         try (DeviceSession session = TrainingTasks.session(backend)) {
             try (TrainingTasks.Opened task = TrainingTasks.open(TrainingObjective.PRETRAIN, student, null, text, data,
                     settings, session)) {
@@ -101,16 +105,7 @@ public final class PretrainCommand implements Callable<Integer> {
 
     private RunSettings settings() throws java.io.IOException {
         if (flags.resume) {
-            RunSettings saved = RunSettings.load(flags.out);
-            if (!saved.command().equals("pretrain")) {
-                throw new IllegalArgumentException("--resume: " + flags.out + " is a " + saved.command()
-                        + " run, expected a pretrain run (use sparge " + saved.command() + " --resume)");
-            }
-            if (flags.steps != null) {
-                TrainingFlags.check(spec, flags.steps >= 1, "--steps", flags.steps, "a whole number of at least 1");
-                saved = saved.withSteps(flags.steps);
-            }
-            return saved;
+            return flags.resumed(spec, "pretrain");
         }
         RunSettings s = flags.settings(spec, "pretrain", 1e-3, 16, 32, 32);
         int d = dim == null ? 128 : dim;
@@ -125,11 +120,8 @@ public final class PretrainCommand implements Callable<Integer> {
         TrainingFlags.check(spec, f >= 1, "--ffn-dim", f, "a whole number of at least 1");
         TrainingFlags.check(spec, tw >= 1, "--text-width", tw, "a whole number of at least 1");
         TrainingFlags.check(spec, tl >= 1, "--text-layers", tl, "a whole number of at least 1");
-        return new RunSettings(s.command(), s.steps(), s.microBatches(), s.lr(), s.warmup(), s.minLrRatio(),
-                s.weightDecay(), s.maxGradNorm(), s.seed(), s.frames(), s.height(), s.width(), s.captionDropout(),
-                s.timestepShift(), s.checkpointEvery(), s.keep(), s.precision(), s.checkpointBlocks(), d, l, h, f, tw,
-                tl, null, TrainingObjective.PRETRAIN.word(), "dense", WanAttention.dense().topk(),
-                WanAttention.dense().topp(), null);
+        return s.withModel(d, l, h, f, tw, tl, null, TrainingObjective.PRETRAIN.word(), "dense",
+                WanAttention.dense().topk(), WanAttention.dense().topp(), null);
     }
 
     /** The DiT: pixel space (3 channels), patch (1, 2, 2), text features from the encoder. */

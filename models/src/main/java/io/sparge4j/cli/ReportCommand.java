@@ -7,7 +7,6 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
@@ -41,11 +40,7 @@ public final class ReportCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         System.setProperty("java.awt.headless", "true");
-        Path parent = out.toAbsolutePath().getParent();
-        if (!Files.isDirectory(parent)) {
-            throw new IllegalArgumentException("--out: " + out + ": its directory " + parent
-                    + " does not exist; expected an existing directory");
-        }
+        Path parent = OutputPaths.existingParent("--out", out);
         Path dir = plots != null ? plots : parent.resolve("results-plots");
         ResultsReport.Written w = ResultsReport.write(runs, out, dir);
         PrintWriter o = spec.commandLine().getOut();

@@ -74,6 +74,18 @@ record RunSettings(String command, long steps, int microBatches, double lr, long
                 newTopk, newTopp, targetSparsity);
     }
 
+    /**
+     * @return a copy with the model part (what {@link TrainingFlags#settings} leaves zero or null) filled in
+     */
+    RunSettings withModel(int newDim, int newLayers, int newHeads, int newFfnDim, int newTextWidth,
+            int newTextLayers, String newInit, String newObjective, String newAttention, double newTopk,
+            double newTopp, Double newTargetSparsity) {
+        return new RunSettings(command, steps, microBatches, lr, warmup, minLrRatio, weightDecay, maxGradNorm, seed,
+                frames, height, width, captionDropout, timestepShift, checkpointEvery, keep, precision,
+                checkpointBlocks, newDim, newLayers, newHeads, newFfnDim, newTextWidth, newTextLayers, newInit,
+                newObjective, newAttention, newTopk, newTopp, newTargetSparsity);
+    }
+
     /** Writes {@value #FILE} into the run's directory, atomically. */
     void save(Path dir) throws IOException {
         Files.createDirectories(dir);

@@ -74,14 +74,23 @@ final class SparseFlags {
                 scale == null ? Float.NaN : scale, null);
     }
 
-    /** @return the parsed mode, if {@code allowed} holds it */
+    /** @return the parsed {@code --mode}, if {@code allowed} holds it */
     static MaskMode parseMode(CommandSpec spec, String text, Set<MaskMode> allowed) {
-        MaskMode m = Arrays.stream(MaskMode.values()).filter(x -> x.toString().equalsIgnoreCase(text.trim()))
-                .findFirst().orElse(null);
+        return parseMode(spec, "--mode", text, allowed);
+    }
+
+    /**
+     * @param option the flag that gave the mode, for the message
+     * @return the parsed mode, if {@code allowed} holds it
+     * @throws ParameterException naming the flag, the value and the allowed modes otherwise
+     */
+    static MaskMode parseMode(CommandSpec spec, String option, String text, Set<MaskMode> allowed) {
+        MaskMode m = text == null ? null : Arrays.stream(MaskMode.values())
+                .filter(x -> x.toString().equalsIgnoreCase(text.trim())).findFirst().orElse(null);
         if (m == null || !allowed.contains(m)) {
             String names = Arrays.stream(MaskMode.values()).filter(allowed::contains).map(MaskMode::toString)
                     .collect(Collectors.joining(", "));
-            throw invalid(spec, "--mode", "'" + text + "'", "one of " + names);
+            throw invalid(spec, option, "'" + text + "'", "one of " + names);
         }
         return m;
     }

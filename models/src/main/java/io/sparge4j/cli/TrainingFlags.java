@@ -6,6 +6,7 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Locale;
 
@@ -106,6 +107,28 @@ final class TrainingFlags {
     }
 
     /**
+     * The settings of the run in {@code --out} that {@code --resume} continues, extended to {@code --steps} when
+     * given.
+     *
+     * @param spec the command, for usage errors
+     * @param command pretrain or finetune: the command the run must have been started with
+     * @return the saved settings
+     * @throws IllegalArgumentException naming {@code --resume} when the run is another command's
+     */
+    RunSettings resumed(CommandSpec spec, String command) throws IOException {
+        RunSettings saved = RunSettings.load(out);
+        if (!saved.command().equals(command)) {
+            throw new IllegalArgumentException("--resume: " + out + " is a " + saved.command() + " run, expected a "
+                    + command + " run (use sparge " + saved.command() + " --resume)");
+        }
+        if (steps != null) {
+            check(spec, steps >= 1, "--steps", steps, "a whole number of at least 1");
+            saved = saved.withSteps(steps);
+        }
+        return saved;
+    }
+
+    /**
      * Checks the flags given and fills the defaults.
      *
      * @param spec the command, for usage errors
@@ -135,12 +158,8 @@ final class TrainingFlags {
         int f = orDefault(frames, defaultFrames);
         check(spec, f >= ClipSpec.MIN_FRAMES && f <= ClipSpec.MAX_FRAMES, "--frames", f, "a whole number from "
                 + ClipSpec.MIN_FRAMES + " to " + ClipSpec.MAX_FRAMES);
-        int h = orDefault(height, defaultHeight);
-        check(spec, h >= ClipSpec.MIN_SIDE && h <= ClipSpec.MAX_SIDE && h % 2 == 0, "--height", h,
-                "an even number from " + ClipSpec.MIN_SIDE + " to " + ClipSpec.MAX_SIDE + " (the patch is 2 x 2)");
-        int wd2 = orDefault(width, defaultWidth);
-        check(spec, wd2 >= ClipSpec.MIN_SIDE && wd2 <= ClipSpec.MAX_SIDE && wd2 % 2 == 0, "--width", wd2,
-                "an even number from " + ClipSpec.MIN_SIDE + " to " + ClipSpec.MAX_SIDE + " (the patch is 2 x 2)");
+        int h = side(spec, "--height", orDefault(height, defaultHeight));
+        int wd2 = side(spec, "--width", orDefault(width, defaultWidth));
         double drop = orDefault(captionDropout, 0.1);
         check(spec, drop >= 0 && drop <= 1, "--caption-dropout", drop, "a probability in [0, 1]");
         double shift = orDefault(timestepShift, 1.0);
@@ -155,6 +174,13 @@ final class TrainingFlags {
         }
         return new RunSettings(command, s, m, rate, w, ratio, wd, clip, orDefault(seed, 0L), f, h, wd2, drop, shift,
                 every, k, p, checkpointBlocks, 0, 0, 0, 0, 0, 0, null, null, null, 0, 0, null);
+    }
+
+    /** @return a clip side, checked: even (the patch is 2 x 2) and within the clip generator's range */
+    private static int side(CommandSpec spec, String option, int value) {
+        check(spec, value >= ClipSpec.MIN_SIDE && value <= ClipSpec.MAX_SIDE && value % 2 == 0, option, value,
+                "an even number from " + ClipSpec.MIN_SIDE + " to " + ClipSpec.MAX_SIDE + " (the patch is 2 x 2)");
+        return value;
     }
 
     private static <T> T orDefault(T value, T fallback) {

@@ -173,6 +173,11 @@ public final class ModelDirectory implements AutoCloseable {
         return generation;
     }
 
+    /** @return the generation defaults, or {@link GenerationDefaults#DEFAULT} when the directory has none */
+    public GenerationDefaults generationOrDefault() {
+        return generation != null ? generation : GenerationDefaults.DEFAULT;
+    }
+
     /**
      * The DiT's context for a prompt through the text encoder: (text_len, text_dim), zero rows past the prompt's
      * tokens; the empty prompt gives all zeros, the unconditional branch the model was trained on.

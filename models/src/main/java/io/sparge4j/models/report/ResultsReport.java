@@ -198,10 +198,15 @@ public final class ResultsReport {
                 continue;
             }
             md.append(fmt(r.sparsity(), 3)).append(" |");
-            for (Column c : COLUMNS) {
-                md.append(' ').append(r.metric(c.aliases()).map(x -> fmt(x, c.decimals())).orElse("—")).append(" |");
-            }
-            md.append('\n');
+            metricCells(md, r);
+        }
+        md.append('\n');
+    }
+
+    /** Ends a table row with one cell a column: the row's metric, or — where the evaluation has none. */
+    private static void metricCells(StringBuilder md, ExperimentRow r) {
+        for (Column c : COLUMNS) {
+            md.append(' ').append(r.metric(c.aliases()).map(x -> fmt(x, c.decimals())).orElse("—")).append(" |");
         }
         md.append('\n');
     }
@@ -225,11 +230,7 @@ public final class ResultsReport {
                 md.append("| ").append(sweepLabel(e.getKey())).append(" | ").append(fmt(r.nominalSparsity(), 2))
                         .append(" | ").append(r.sparsity() == r.nominalSparsity() ? "—" : fmt(r.sparsity(), 3))
                         .append(" |");
-                for (Column c : COLUMNS) {
-                    md.append(' ').append(r.metric(c.aliases()).map(x -> fmt(x, c.decimals())).orElse("—"))
-                            .append(" |");
-                }
-                md.append('\n');
+                metricCells(md, r);
             }
         }
         md.append('\n');

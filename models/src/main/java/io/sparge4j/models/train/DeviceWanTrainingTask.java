@@ -140,25 +140,14 @@ public final class DeviceWanTrainingTask implements TrainingTask, AutoCloseable 
                      DeviceTensor target = target(x0, sample.noise(), noisy, context);
                      DeviceMeanSquaredError.Result loss = DeviceWanLoss.mse(tape, target)) {
                     student.backward(tape, loss.grad());
-                    Map<String, Tensor> dit = store.downloadGrads();
-                    try {
-                        dit.forEach(sink::add);
-                    } finally {
-                        dit.values().forEach(Tensor::close);
-                    }
+                    sink.addAndClose(store.downloadGrads());
                     store.zeroGrads();
                     if (trainText) {
-                        pass.backward(tape.contextGradient().reshape(1, c.textLen(), c.textDim()))
-                                .forEach((name, g) -> {
-                                    try (g) {
-                                        sink.add(name, g);
-                                    }
-                                });
+                        sink.addAndClose(pass.backward(tape.contextGradient().reshape(1, c.textLen(),
+                                c.textDim())));
                     }
                     double sparsity = Arrays.stream(tape.layerSparsity()).average().orElse(0);
-                    long tokens = (long) (x0.dim(1) / c.patchSize().get(0)) * (x0.dim(2) / c.patchSize().get(1))
-                            * (x0.dim(3) / c.patchSize().get(2));
-                    return new StepResult(loss.lossValue(), tokens, Map.of("sparsity", sparsity,
+                    return new StepResult(loss.lossValue(), WanTrainingTask.tokens(c, x0), Map.of("sparsity", sparsity,
                             "noise_level", sample.level()));
                 }
             }

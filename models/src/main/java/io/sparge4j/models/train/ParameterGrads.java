@@ -49,4 +49,17 @@ final class ParameterGrads {
         }
         Elementwise.axpy(1f, g.reshape(shape), target);
     }
+
+    /**
+     * Adds every gradient of a map the caller owns, then closes them all (also when an add fails).
+     *
+     * @param owned gradients by parameter name, closed here
+     */
+    void addAndClose(Map<String, Tensor> owned) {
+        try {
+            owned.forEach(this::add);
+        } finally {
+            owned.values().forEach(Tensor::close);
+        }
+    }
 }

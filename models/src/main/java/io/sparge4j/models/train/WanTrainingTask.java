@@ -100,12 +100,8 @@ public final class WanTrainingTask implements TrainingTask {
                     student.backward(tape, loss.gradient(), gradients);
                     if (trainText) {
                         ParameterGrads sink = new ParameterGrads(gradients, parameters::get);
-                        pass.backward(tape.contextGradient().reshape(1, c.textLen(), c.textDim()))
-                                .forEach((name, g) -> {
-                                    try (g) {
-                                        sink.add(name, g);
-                                    }
-                                });
+                        sink.addAndClose(pass.backward(tape.contextGradient().reshape(1, c.textLen(),
+                                c.textDim())));
                     }
                     double sparsity = Arrays.stream(tape.layerSparsity()).average().orElse(0);
                     return new StepResult(loss.loss(), tokens(c, x0), Map.of("sparsity", sparsity,
@@ -125,7 +121,7 @@ public final class WanTrainingTask implements TrainingTask {
     }
 
     /** @return the DiT's sequence length for a clip (C, F, H, W) */
-    private static long tokens(WanConfig c, Tensor x0) {
+    static long tokens(WanConfig c, Tensor x0) {
         return (long) (x0.dim(1) / c.patchSize().get(0)) * (x0.dim(2) / c.patchSize().get(1))
                 * (x0.dim(3) / c.patchSize().get(2));
     }

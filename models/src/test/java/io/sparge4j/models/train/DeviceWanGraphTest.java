@@ -27,7 +27,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * {@link DeviceWanGraph} against the CPU's {@link WanGraph} (which {@code WanGraphGradientTest} checks against float64
  * finite differences) on a tiny pixel-space model: dim 64, one head of 64, 2 blocks, 3 channels, 4 frames of
  * 32 x 32 pixels = 1024 tokens (8 x 16 blocks of 128 x 64), on every OpenCL device (PoCL here; the emulator where
- * there is none: {@link ModelTestSessions});
+ * there is none: {@link DeviceTestSessions#openWholeModel});
  * CUDA is skipped with the reason where absent.
  *
  * <p>Tolerance: 1e-4 relative, meaning {@code max |device - cpu| <= 1e-4 * max |cpu|} per tensor (the velocity, every
@@ -77,7 +77,7 @@ class DeviceWanGraphTest {
 
     private static void compareWithCpu(String backend, WanAttention attention, long seed, GemmPrecision precision,
             double tol) {
-        try (GraphCase c = problem(seed); DeviceSession session = ModelTestSessions.open(backend);
+        try (GraphCase c = problem(seed); DeviceSession session = DeviceTestSessions.openWholeModel(backend);
              DeviceWanStore store = DeviceWanStore.upload(session, CONFIG, c.weights())) {
             WanGraph cpu = new WanGraph(CONFIG, c.weights(), attention, false);
             DeviceWanGraph device = new DeviceWanGraph(store, attention, false, precision);
@@ -123,7 +123,7 @@ class DeviceWanGraphTest {
     @ParameterizedTest
     @ValueSource(strings = {"emulator", "opencl"})
     void devicePooledMasksHaveTheCpuSparsity(String backend) {
-        try (GraphCase c = problem(33); DeviceSession session = ModelTestSessions.open(backend);
+        try (GraphCase c = problem(33); DeviceSession session = DeviceTestSessions.openWholeModel(backend);
              DeviceWanStore store = DeviceWanStore.upload(session, CONFIG, c.weights())) {
             WanGraph cpu = new WanGraph(CONFIG, c.weights(), HYBRID, false);
             DeviceWanGraph device = new DeviceWanGraph(store, HYBRID, false);
@@ -154,7 +154,7 @@ class DeviceWanGraphTest {
     @ValueSource(strings = {"opencl", "cuda"})
     void checkpointingAndAccumulationAreBitExact(String backend) {
         try (GraphCase c = problem(34); GraphCase other = problem(35);
-             DeviceSession session = ModelTestSessions.open(backend);
+             DeviceSession session = DeviceTestSessions.openWholeModel(backend);
              DeviceWanStore store = DeviceWanStore.upload(session, CONFIG, c.weights())) {
             DeviceWanGraph stored = new DeviceWanGraph(store, HYBRID, false);
             Map<String, float[]> a = gradients(stored, c, store);
@@ -223,7 +223,7 @@ class DeviceWanGraphTest {
     @ParameterizedTest
     @ValueSource(strings = {"opencl", "cuda"})
     void trainingStepsGiveTheCpuLossSequence(String backend) {
-        try (GraphCase c = problem(36); DeviceSession session = ModelTestSessions.open(backend);
+        try (GraphCase c = problem(36); DeviceSession session = DeviceTestSessions.openWholeModel(backend);
              DeviceWanStore store = DeviceWanStore.upload(session, CONFIG, c.weights());
              DeviceWanOptimizer opt = new DeviceWanOptimizer(store, BETA1, BETA2, EPS, WEIGHT_DECAY)) {
             WanGraph cpu = new WanGraph(CONFIG, c.weights(), HYBRID, true);
@@ -419,4 +419,5 @@ class DeviceWanGraphTest {
         }
         return m;
     }
+
 }

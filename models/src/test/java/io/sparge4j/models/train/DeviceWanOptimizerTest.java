@@ -1,7 +1,5 @@
 package io.sparge4j.models.train;
 
-import io.sparge4j.engine.device.BackendException;
-import io.sparge4j.engine.device.opencl.OpenClDevice;
 import io.sparge4j.engine.gpu.DeviceMeanSquaredError;
 import io.sparge4j.engine.gpu.DeviceSession;
 import io.sparge4j.engine.gpu.DeviceTensor;
@@ -17,7 +15,6 @@ import java.util.Map;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Resuming device training from what a checkpoint holds: after two steps the parameters
@@ -32,7 +29,8 @@ class DeviceWanOptimizerTest {
     @ParameterizedTest
     @ValueSource(strings = {"emulator", "opencl", "cuda"})
     void downloadedStateResumesBitExactly(String backend) {
-        try (GraphCase c = GraphCase.of(CONFIG, 1, 16, 16, 5, 51); DeviceSession session = open(backend)) {
+        try (GraphCase c = GraphCase.of(CONFIG, 1, 16, 16, 5, 51);
+             DeviceSession session = DeviceTestSessions.open(backend)) {
             Map<String, Tensor> params;
             Map<String, Tensor> state;
             double lossA;
@@ -95,16 +93,4 @@ class DeviceWanOptimizerTest {
         return m;
     }
 
-    private static DeviceSession open(String backend) {
-        if (backend.equals("opencl")) {
-            assumeTrue(!OpenClDevice.list().isEmpty(), "OpenCL test skipped: no OpenCL device found; install PoCL"
-                    + " with apt-get install pocl-opencl-icd ocl-icd-libopencl1");
-        }
-        try {
-            return DeviceSession.open(backend);
-        } catch (BackendException e) {
-            assumeTrue(false, backend + " test skipped: " + e.getMessage());
-            throw e;
-        }
-    }
 }

@@ -1,7 +1,5 @@
 package io.sparge4j.models.train;
 
-import io.sparge4j.engine.device.BackendException;
-import io.sparge4j.engine.device.opencl.OpenClDevice;
 import io.sparge4j.engine.gpu.CountingSessions;
 import io.sparge4j.engine.gpu.DeviceMeanSquaredError;
 import io.sparge4j.engine.gpu.DeviceTensor;
@@ -13,7 +11,6 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * What one velocity-distillation step costs the device (the tiny model of {@link DeviceWanGraphTest}: 2 blocks,
@@ -30,17 +27,7 @@ class DeviceWanStepCostTest {
     @ParameterizedTest
     @ValueSource(strings = {"opencl", "cuda"})
     void aDistillationStepReadsBackOnlyTheLoss(String backend) {
-        if (backend.equals("opencl")) {
-            assumeTrue(!OpenClDevice.list().isEmpty(), "OpenCL test skipped: no OpenCL device found; install PoCL"
-                    + " with apt-get install pocl-opencl-icd ocl-icd-libopencl1");
-        }
-        CountingSessions.Counted counted;
-        try {
-            counted = CountingSessions.open(backend);
-        } catch (BackendException e) {
-            assumeTrue(false, backend + " test skipped: " + e.getMessage());
-            throw e;
-        }
+        CountingSessions.Counted counted = DeviceTestSessions.open(backend, CountingSessions::open);
         CountingSessions.Counts n = counted.counts();
         try (var session = counted.session(); GraphCase c = GraphCase.of(CONFIG, 4, 32, 32, 9, 41);
              DeviceWanStore store = DeviceWanStore.upload(session, CONFIG, c.weights());

@@ -1,7 +1,5 @@
 package io.sparge4j.models.train;
 
-import io.sparge4j.engine.device.BackendException;
-import io.sparge4j.engine.device.opencl.OpenClDevice;
 import io.sparge4j.engine.gpu.CountingSessions;
 import io.sparge4j.engine.gpu.DeviceSession;
 import io.sparge4j.engine.gpu.GemmPrecision;
@@ -21,7 +19,6 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * What one {@link DeviceWanTrainingTask#computeGradients} costs the device (pretraining, the tiny model of
@@ -36,17 +33,7 @@ class DeviceWanTrainingTaskCostTest {
     @ParameterizedTest
     @ValueSource(strings = {"opencl", "cuda"})
     void aPretrainingMicroBatchMovesTheParametersUpAndTheGradientsDown(String backend) {
-        if (backend.equals("opencl")) {
-            assumeTrue(!OpenClDevice.list().isEmpty(), "OpenCL test skipped: no OpenCL device found; install PoCL"
-                    + " with apt-get install pocl-opencl-icd ocl-icd-libopencl1");
-        }
-        CountingSessions.Counted counted;
-        try {
-            counted = CountingSessions.open(backend);
-        } catch (BackendException e) {
-            assumeTrue(false, backend + " test skipped: " + e.getMessage());
-            throw e;
-        }
+        CountingSessions.Counted counted = DeviceTestSessions.open(backend, CountingSessions::open);
         WordTokenizer tokenizer = new WordTokenizer(Captions.vocabulary());
         TextEncoder text = TextEncoder.initialize(new TextEncoderConfig(tokenizer.vocabSize(), 16, 1, 2, 32,
                 CONFIG.textLen(), CONFIG.textDim()), tokenizer, 3);

@@ -23,7 +23,6 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.SplittableRandom;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -60,25 +59,6 @@ class DeviceWanTrainingTaskTest {
                 CONFIG.textDim()), tokenizer, seed);
     }
 
-    /** Pretraining's initialisation with the zero-initialised head made random, so that every gradient is nonzero. */
-    private static Map<String, Tensor> parameters(long seed) {
-        Map<String, Tensor> p = WanInit.pretraining(CONFIG, seed);
-        SplittableRandom r = new SplittableRandom(seed + 1);
-        for (String name : List.of("head.head.weight", "head.head.bias")) {
-            Tensor t = p.get(name);
-            for (long i = 0; i < t.numel(); i++) {
-                t.setFloat(i, (float) (0.05 * r.nextGaussian()));
-            }
-        }
-        return p;
-    }
-
-    private static Map<String, Tensor> copy(Map<String, Tensor> p) {
-        Map<String, Tensor> c = new LinkedHashMap<>();
-        p.forEach((k, v) -> c.put(k, v.copy()));
-        return c;
-    }
-
     /** The student (and teacher) graphs and the text encoder of one case; both tasks read the same host tensors. */
     private record Pieces(TrainingObjective objective, WanGraph student, WanGraph teacher, TextEncoder text,
                           ClipGenerator data) {
@@ -89,9 +69,10 @@ class DeviceWanTrainingTaskTest {
         /** @param ditSeed the DiT's initial values (the text encoder, data and teacher come from {@code seed}) */
         static Pieces of(TrainingObjective objective, long seed, long ditSeed) {
             WanAttention attention = objective == TrainingObjective.PRETRAIN ? WanAttention.dense() : HYBRID;
-            WanGraph student = new WanGraph(CONFIG, parameters(ditSeed), attention, false);
+            WanGraph student = new WanGraph(CONFIG, TaskFixtures.parameters(CONFIG, ditSeed), attention, false);
             WanGraph teacher = objective == TrainingObjective.DISTILL
-                    ? new WanGraph(CONFIG, copy(parameters(seed + 100)), WanAttention.dense(), false) : null;
+                    ? new WanGraph(CONFIG, TaskFixtures.copy(TaskFixtures.parameters(CONFIG, seed + 100)),
+                            WanAttention.dense(), false) : null;
             return new Pieces(objective, student, teacher, encoder(seed + 2), new ClipGenerator(seed + 3, SPEC));
         }
 
@@ -115,7 +96,7 @@ class DeviceWanTrainingTaskTest {
     void lossAndEveryGradientMatchTheCpuTask(String backend, String objectiveWord) {
         TrainingObjective objective = TrainingObjective.parse("objective", objectiveWord);
         Pieces pieces = Pieces.of(objective, 61);
-        try (DeviceSession session = ModelTestSessions.open(backend);
+        try (DeviceSession session = DeviceTestSessions.openWholeModel(backend);
              DeviceWanTrainingTask device = pieces.device(session, objective == TrainingObjective.FLOW)) {
             WanTrainingTask cpu = pieces.cpu();
             assertEquals(cpu.parameters().keySet(), device.parameters().keySet());
@@ -200,7 +181,7 @@ class DeviceWanTrainingTaskTest {
     void threeDeviceStepsResumeExactly(String backend, @TempDir Path dir) throws IOException {
         TrainerConfig config = new TrainerConfig(3, 2, 91, 0.5, AdamWConfig.pytorchDefaults(0.01),
                 LrSchedule.warmupCosine(2e-3, 2, 3, 2e-4), 0, 2, 10);
-        try (DeviceSession session = ModelTestSessions.open(backend)) {
+        try (DeviceSession session = DeviceTestSessions.openWholeModel(backend)) {
             Pieces whole = Pieces.of(TrainingObjective.FLOW, 81);
             List<TrainerStepLog> want;
             try (DeviceWanTrainingTask task = whole.device(session, true)) {
@@ -239,8 +220,8 @@ class DeviceWanTrainingTaskTest {
                     TrainingObjective.PRETRAIN, student, null, encoder(1), new ClipGenerator(1, SPEC), 0.1, 1.0,
                     session, false, GemmPrecision.F32));
             assertTrue(e.getMessage().contains("head dim"), e.getMessage());
-            WanGraph blocks = new WanGraph(CONFIG, parameters(1), WanAttention.dense().withMode(MaskMode.HYBRID)
-                    .withBlocks(64, 32), false);
+            WanGraph blocks = new WanGraph(CONFIG, TaskFixtures.parameters(CONFIG, 1),
+                    WanAttention.dense().withMode(MaskMode.HYBRID).withBlocks(64, 32), false);
             e = assertThrows(IllegalArgumentException.class, () -> new DeviceWanTrainingTask(TrainingObjective.FLOW,
                     blocks, null, encoder(1), new ClipGenerator(1, SPEC), 0.1, 1.0, session, false,
                     GemmPrecision.F32));
@@ -255,4 +236,5 @@ class DeviceWanTrainingTaskTest {
         }
         return m;
     }
+
 }

@@ -14,7 +14,6 @@ import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -44,31 +43,12 @@ class WanTrainingTaskTest {
                 seed);
     }
 
-    /** A model past Wan's zero-initialised head, so that every parameter has a gradient. */
-    private static Map<String, Tensor> parameters(long seed) {
-        Map<String, Tensor> p = WanInit.pretraining(CONFIG, seed);
-        SplittableRandom r = new SplittableRandom(seed + 1);
-        for (String name : List.of("head.head.weight", "head.head.bias")) {
-            Tensor t = p.get(name);
-            for (long i = 0; i < t.numel(); i++) {
-                t.setFloat(i, (float) (0.05 * r.nextGaussian()));
-            }
-        }
-        return p;
-    }
-
     private static WanTrainingTask task(TrainingObjective objective, WanAttention attention, long seed) {
-        WanGraph student = new WanGraph(CONFIG, parameters(seed), attention, false);
+        WanGraph student = new WanGraph(CONFIG, TaskFixtures.parameters(CONFIG, seed), attention, false);
         WanGraph teacher = objective == TrainingObjective.DISTILL
-                ? new WanGraph(CONFIG, copy(student.parameters()), WanAttention.dense(), false) : null;
+                ? new WanGraph(CONFIG, TaskFixtures.copy(student.parameters()), WanAttention.dense(), false) : null;
         return new WanTrainingTask(objective, student, teacher, encoder(seed + 2), new ClipGenerator(seed + 3, SPEC),
                 0.1, 3.0);
-    }
-
-    private static Map<String, Tensor> copy(Map<String, Tensor> p) {
-        Map<String, Tensor> c = new LinkedHashMap<>();
-        p.forEach((k, v) -> c.put(k, v.copy()));
-        return c;
     }
 
     @Test
@@ -186,7 +166,7 @@ class WanTrainingTaskTest {
 
     @Test
     void refusesMismatchedPieces() {
-        WanGraph student = new WanGraph(CONFIG, parameters(1), WanAttention.dense(), false);
+        WanGraph student = new WanGraph(CONFIG, TaskFixtures.parameters(CONFIG, 1), WanAttention.dense(), false);
         ClipGenerator data = new ClipGenerator(1, SPEC);
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new WanTrainingTask(
                 TrainingObjective.DISTILL, student, null, encoder(1), data, 0.1, 1.0));
