@@ -1,5 +1,6 @@
 package io.sparge4j.cli;
 
+import io.sparge4j.engine.bench.GemmFamily;
 import io.sparge4j.engine.bench.GpuKernelBench;
 import io.sparge4j.engine.execution.BackendSelection;
 import io.sparge4j.engine.execution.ExecutionBackends;
@@ -10,6 +11,7 @@ import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.Callable;
 
 /** {@code sparge kernel-bench}: the JIT's kernels on a GPU, one JSON line per case (engine's GpuKernelBench). */
@@ -40,11 +42,12 @@ public final class KernelBenchCommand implements Callable<Integer> {
             + " ${DEFAULT-VALUE}).")
     private int gemm;
 
-    @Option(names = "--gemm-variants", paramLabel = "all|default", defaultValue = "default",
-            description = "all: also time the bf16 pair GEMM once per tiling (block, warps, warp tile, k-tile; one"
-            + " JSON line each, the tiling in the case name; needs an even --gemm), then the cp.async + ldmatrix"
-            + " pair GEMM once per tiling (k-tile ring of 2 to 4 stages, 'asyncN' in the label); default: only the default"
-            + " kernels (default ${DEFAULT-VALUE}).")
+    @Option(names = "--gemm-variants", paramLabel = "default|all|tiled,async,pipelined", defaultValue = "default",
+            description = "Also time the bf16 pair GEMM once per tiling of these families (one JSON line each, the"
+            + " tiling in the case name; needs an even --gemm): tiled (register prefetch: block, warps, warp tile,"
+            + " k-tile), async (cp.async ring of 2 to 4 stages, 'asyncN'), pipelined (the ring with fragments"
+            + " double-buffered in registers, 'pipeN'); all = the three; default: only the default kernels (default"
+            + " ${DEFAULT-VALUE}).")
     private String gemmVariants;
 
     @Option(names = "--reps", paramLabel = "N", defaultValue = "20", description = "Timed launches per case; times"
@@ -74,17 +77,19 @@ public final class KernelBenchCommand implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(), "--elements " + elements + ", --gemm " + gemm + ", --reps "
                     + reps + ": expected >= 1, >= 16, >= 1");
         }
-        if (!gemmVariants.equals("all") && !gemmVariants.equals("default")) {
-            throw new ParameterException(spec.commandLine(), "Invalid value for option '--gemm-variants': '"
-                    + gemmVariants + "': expected all or default");
+        Set<GemmFamily> families;
+        try {
+            families = GemmFamily.parse(gemmVariants);
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(spec.commandLine(), "Invalid value for option '--gemm-variants': "
+                    + e.getMessage());
         }
-        boolean tilings = gemmVariants.equals("all");
-        if (tilings && gemm % 2 != 0) {
-            throw new ParameterException(spec.commandLine(), "--gemm " + gemm + " with --gemm-variants all: the"
-                    + " pair-GEMM tilings read k as int pairs, expected an even --gemm");
+        if (!families.isEmpty() && gemm % 2 != 0) {
+            throw new ParameterException(spec.commandLine(), "--gemm " + gemm + " with --gemm-variants "
+                    + gemmVariants + ": the pair-GEMM tilings read k as int pairs, expected an even --gemm");
         }
         new GpuKernelBench(() -> ExecutionBackends.openDevice(selection), spec.commandLine().getOut(), reps)
-                .runAll(elements, gemm, tilings);
+                .runAll(elements, gemm, families);
         return 0;
     }
 }

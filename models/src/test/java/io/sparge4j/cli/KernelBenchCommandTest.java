@@ -7,7 +7,6 @@ import io.sparge4j.kernels.linalg.GemmKernels;
 import io.sparge4j.kernels.linalg.GemmKernels.AsyncPairTiling;
 import io.sparge4j.kernels.linalg.GemmKernels.PairTiling;
 import io.sparge4j.kernels.linalg.PipelinedGemmKernels;
-import io.sparge4j.kernels.linalg.PipelinedGemmKernels.PipelinedTiling;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
@@ -43,9 +42,12 @@ class KernelBenchCommandTest {
 
     @Test
     void timesEveryPairTilingOnOpenClWhenAsked() throws Exception {
+        // the pipelined family is left out here: PoCL takes minutes to compile its eight kernels cold (about 10 of
+        // CI's minutes); its kernels are checked on the emulator and PoCL (PipelinedGemmKernelsEmulatorTest,
+        // AsyncPairGemmOpenClTest) and timed on CUDA with --gemm-variants all
         assumeTrue(!OpenClDevice.list().isEmpty(), "no OpenCL device (install pocl-opencl-icd): kernel-bench skipped");
         CliRun r = CliRun.of("kernel-bench", "--backend", "opencl", "--elements", "4099", "--gemm", "70", "--reps", "1",
-                "--gemm-variants", "all");
+                "--gemm-variants", "tiled,async");
         assertEquals(0, r.exit(), r.toString());
         List<JsonNode> lines = new ArrayList<>();
         for (String line : r.out().strip().split("\n")) {
@@ -53,7 +55,7 @@ class KernelBenchCommandTest {
         }
         int plain = GemmKernels.PAIR_TILINGS.size();
         int asyncCount = GemmKernels.ASYNC_PAIR_TILINGS.size();
-        assertEquals(5 + plain + asyncCount + PipelinedGemmKernels.TILINGS.size(), lines.size(), r.toString());
+        assertEquals(5 + plain + asyncCount, lines.size(), r.toString());
         List<JsonNode> tilings = lines.subList(5, 5 + plain);
         for (int i = 0; i < tilings.size(); i++) {
             JsonNode n = tilings.get(i);
@@ -73,22 +75,14 @@ class KernelBenchCommandTest {
             assertTrue(n.get("median_ms").asDouble() > 0, n.toString());
             assertTrue(n.get("max_rel_err_sampled").asDouble() < 1e-5, n.toString());
         }
-        List<JsonNode> pipelined = lines.subList(5 + plain + asyncCount, lines.size());
-        for (int i = 0; i < pipelined.size(); i++) {
-            JsonNode n = pipelined.get(i);
-            PipelinedTiling t = PipelinedGemmKernels.TILINGS.get(i);
-            assertTrue(n.get("case").asText().endsWith("mmaGemmBF16Pipelined " + t.label() + ")"), n.toString());
-            assertEquals(t.stages(), n.get("stages").asInt(), n.toString());
-            assertTrue(n.get("median_ms").asDouble() > 0, n.toString());
-            assertTrue(n.get("max_rel_err_sampled").asDouble() < 1e-5, n.toString());
-        }
     }
 
     @Test
     void refusesBadGemmVariants() {
         CliRun word = CliRun.of("kernel-bench", "--backend", "opencl", "--gemm-variants", "some");
         assertEquals(2, word.exit(), word.toString());
-        assertTrue(word.err().contains("expected all or default"), word.toString());
+        assertTrue(word.err().contains("'some' in 'some': expected default, all, or a comma list of tiled, async,"
+                + " pipelined"), word.toString());
         CliRun odd = CliRun.of("kernel-bench", "--backend", "opencl", "--gemm", "71", "--gemm-variants", "all");
         assertEquals(2, odd.exit(), odd.toString());
         assertTrue(odd.err().contains("expected an even --gemm"), odd.toString());

@@ -26,7 +26,9 @@ import java.lang.reflect.Method;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.EnumSet;
 import java.util.Map;
+import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.function.Supplier;
 
@@ -68,24 +70,24 @@ public final class GpuKernelBench {
      * @param gemm GEMM edge (m = n = k)
      */
     public void runAll(int elements, int gemm) {
-        runAll(elements, gemm, false);
+        runAll(elements, gemm, EnumSet.noneOf(GemmFamily.class));
     }
 
     /**
-     * Runs every case, then, when asked, the bf16 pair GEMM once per tiling of {@link GemmKernels#PAIR_TILINGS}
-     * (through {@link GemmKernels#mmaGemmBF16PairsTiled}; the case name carries the tiling's label) and once per
-     * tiling of {@link GemmKernels#ASYNC_PAIR_TILINGS} (the cp.async + ldmatrix {@link
-     * GemmKernels#mmaGemmBF16PairsAsync}) and of {@link PipelinedGemmKernels#TILINGS} (the same with fragments
-     * double-buffered in registers, {@link PipelinedGemmKernels#mmaGemmBF16Pipelined}). A tiling that
-     * fails prints a line with its {@code error} instead, and the others still run.
+     * Runs every case, then, when asked, the bf16 pair GEMM once per tiling of every family in {@code families}:
+     * {@link GemmKernels#PAIR_TILINGS} through {@link GemmKernels#mmaGemmBF16PairsTiled} (the case name carries the
+     * tiling's label), {@link GemmKernels#ASYNC_PAIR_TILINGS} (the cp.async + ldmatrix {@link
+     * GemmKernels#mmaGemmBF16PairsAsync}) and {@link PipelinedGemmKernels#TILINGS} (the same with fragments
+     * double-buffered in registers, {@link PipelinedGemmKernels#mmaGemmBF16Pipelined}). A tiling that fails prints a
+     * line with its {@code error} instead, and the others still run.
      *
      * @param elements saxpy length
      * @param gemm GEMM edge (m = n = k); the tilings need it even
-     * @param pairTilings whether to time every pair-GEMM tiling
-     * @throws IllegalArgumentException when the tilings are asked for with an odd GEMM edge
+     * @param families the families to time tiling by tiling (empty: none)
+     * @throws IllegalArgumentException when tilings are asked for with an odd GEMM edge
      */
-    public void runAll(int elements, int gemm, boolean pairTilings) {
-        if (pairTilings && gemm % 2 != 0) {
+    public void runAll(int elements, int gemm, Set<GemmFamily> families) {
+        if (!families.isEmpty() && gemm % 2 != 0) {
             throw new IllegalArgumentException("gemm is " + gemm + ": the pair-GEMM tilings read k as int pairs, "
                     + "expected an even edge");
         }
@@ -95,39 +97,33 @@ public final class GpuKernelBench {
             sgemm(device, gemm);
             mmaGemm(device, gemm, true);
             mmaGemm(device, gemm, false);
-            if (pairTilings) {
-                for (PairTiling tiling : GemmKernels.PAIR_TILINGS) {
-                    try {
-                        pairTiling(device, gemm, tiling);
-                    } catch (RuntimeException e) {
-                        // one tiling the device refuses (e.g. its local memory) must not cost the others' timings
-                        Map<String, Object> line = header("gemm bf16 A*B^T (JIT mmaGemmBF16PairsTiled "
-                                + tiling.label() + ")", device.backendName(), device.deviceName());
-                        line.put("error", e.toString());
-                        emit(line);
-                    }
-                }
-                for (AsyncPairTiling tiling : GemmKernels.ASYNC_PAIR_TILINGS) {
-                    try {
-                        asyncTiling(device, gemm, tiling);
-                    } catch (RuntimeException e) {
-                        Map<String, Object> line = header("gemm bf16 A*B^T (JIT mmaGemmBF16PairsAsync "
-                                + tiling.label() + ")", device.backendName(), device.deviceName());
-                        line.put("error", e.toString());
-                        emit(line);
-                    }
-                }
-                for (PipelinedTiling tiling : PipelinedGemmKernels.TILINGS) {
-                    try {
-                        pipelinedTiling(device, gemm, tiling);
-                    } catch (RuntimeException e) {
-                        Map<String, Object> line = header("gemm bf16 A*B^T (JIT mmaGemmBF16Pipelined "
-                                + tiling.label() + ")", device.backendName(), device.deviceName());
-                        line.put("error", e.toString());
-                        emit(line);
-                    }
+            if (families.contains(GemmFamily.TILED)) {
+                for (PairTiling t : GemmKernels.PAIR_TILINGS) {
+                    timeTiling(device, "mmaGemmBF16PairsTiled " + t.label(), () -> pairTiling(device, gemm, t));
                 }
             }
+            if (families.contains(GemmFamily.ASYNC)) {
+                for (AsyncPairTiling t : GemmKernels.ASYNC_PAIR_TILINGS) {
+                    timeTiling(device, "mmaGemmBF16PairsAsync " + t.label(), () -> asyncTiling(device, gemm, t));
+                }
+            }
+            if (families.contains(GemmFamily.PIPELINED)) {
+                for (PipelinedTiling t : PipelinedGemmKernels.TILINGS) {
+                    timeTiling(device, "mmaGemmBF16Pipelined " + t.label(), () -> pipelinedTiling(device, gemm, t));
+                }
+            }
+        }
+    }
+
+    /** Runs one tiling's case; one the device refuses (e.g. its local memory) prints its error, not the others'. */
+    private void timeTiling(ComputeDevice device, String kernel, Runnable run) {
+        try {
+            run.run();
+        } catch (RuntimeException e) {
+            Map<String, Object> line = header("gemm bf16 A*B^T (JIT " + kernel + ")", device.backendName(),
+                    device.deviceName());
+            line.put("error", e.toString());
+            emit(line);
         }
     }
 
