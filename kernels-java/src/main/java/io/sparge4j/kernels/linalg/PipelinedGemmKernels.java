@@ -243,15 +243,15 @@ public final class PipelinedGemmKernels {
             if (next < tiles) {
                 boolean wholeK = next * kp + kp <= kPairs;
                 if (aInside && wholeK) {
-                    copyInside(ctx, as, writeA + aLocal, a, aGlobal + next * kp, passStride, blockM * (kp / 4) / group,
-                            group / (kp / 4) * 4);
+                    copyInside(ctx, as, writeA + aLocal, a, aGlobal + next * kp, passStride,
+                            blockM * (kp / 4) / group, group / (kp / 4) * 4);
                 } else {
                     GemmKernels.loadTileAsync(ctx, as, writeA, a, rowBase, m, kPairs, next * kp, tid, blockM, group,
                             kp / 4, aligned);
                 }
                 if (bInside && wholeK) {
-                    copyInside(ctx, bs, writeB + bLocal, bt, bGlobal + next * kp, passStride, blockN * (kp / 4) / group,
-                            group / (kp / 4) * 4);
+                    copyInside(ctx, bs, writeB + bLocal, bt, bGlobal + next * kp, passStride,
+                            blockN * (kp / 4) / group, group / (kp / 4) * 4);
                 } else {
                     GemmKernels.loadTileAsync(ctx, bs, writeB, bt, colBase, n, kPairs, next * kp, tid, blockN, group,
                             kp / 4, aligned);
@@ -270,7 +270,7 @@ public final class PipelinedGemmKernels {
                             readB + (ks / 4 + 4) * (blockN * 4) + bWarp, blockM * 4, blockN * 4, mTiles, nTiles, 0);
                 } else if (tile + 1 < tiles) {
                     // tile t + 1 has landed (this work-item's copies: the wait; everyone's: the barrier), and every
-                    // warp has read its last fragments of tile t - 1's slot, which trip t + 1 refills
+                    // warp has read its last fragments of tile t (loaded above), whose slot trip t + 1 refills
                     ctx.asyncWait(stages - 2);
                     ctx.localBarrier();
                     fragments(ctx, as, bs, ra, rb, nextA + aWarp, nextB + bWarp, blockM * 4, blockN * 4,
