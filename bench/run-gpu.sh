@@ -28,6 +28,8 @@ if [[ $what == tests || $what == all ]]; then
       -cp "$(printf '%s:' .device/lib/*.jar).device/testclasses/engine:.device/testclasses/tests:.device/testclasses/models" \
       --details=tree --disable-banner "$@"
   }
+  # the GPU machine lists PoCL 5.0 before NVIDIA: the OpenCL cases are meant for NVIDIA's here (diag-ocl.sh runs PoCL's)
+  export SPARGE_DEVICE=${SPARGE_DEVICE:-NVIDIA}
   junit --select-package io.sparge4j.engine.device.cuda \
     --select-package io.sparge4j.tests.portability --select-package io.sparge4j.engine.gpu \
     --select-class io.sparge4j.tests.wan.DeviceWanBlockTest --select-class io.sparge4j.tests.wan.DeviceWanModelTest \
