@@ -14,6 +14,7 @@ import io.sparge4j.kernels.linalg.GemmKernels.AsyncPairTiling;
 import io.sparge4j.kernels.linalg.GemmKernels.PairTiling;
 import io.sparge4j.kernels.linalg.PipelinedGemmKernels;
 import io.sparge4j.kernels.linalg.PipelinedGemmKernels.PipelinedTiling;
+import io.sparge4j.kernels.linalg.RingTiling;
 import io.sparge4j.kernels.selftest.PortabilityKernels;
 import io.sparge4j.kernels.types.arrays.BFloat16Array;
 import io.sparge4j.kernels.types.arrays.FloatArray;
@@ -103,13 +104,15 @@ public final class GpuKernelBench {
                 }
             }
             if (families.contains(GemmFamily.ASYNC)) {
+                Method kernel = method(GemmKernels.class, "mmaGemmBF16PairsAsync");
                 for (AsyncPairTiling t : GemmKernels.ASYNC_PAIR_TILINGS) {
-                    timeTiling(device, "mmaGemmBF16PairsAsync " + t.label(), () -> asyncTiling(device, gemm, t));
+                    timeTiling(device, kernel.getName() + " " + t.label(), () -> ringTiling(device, gemm, kernel, t));
                 }
             }
             if (families.contains(GemmFamily.PIPELINED)) {
+                Method kernel = method(PipelinedGemmKernels.class, "mmaGemmBF16Pipelined");
                 for (PipelinedTiling t : PipelinedGemmKernels.TILINGS) {
-                    timeTiling(device, "mmaGemmBF16Pipelined " + t.label(), () -> pipelinedTiling(device, gemm, t));
+                    timeTiling(device, kernel.getName() + " " + t.label(), () -> ringTiling(device, gemm, kernel, t));
                 }
             }
         }
@@ -250,29 +253,11 @@ public final class GpuKernelBench {
                 "gemm bf16 A*B^T (JIT " + kernel.getName() + " " + t.label() + ")", facts);
     }
 
-    /** The bf16 pair GEMM fed by cp.async and ldmatrix with one tiling; s must be even. */
-    void asyncTiling(ComputeDevice device, int s, AsyncPairTiling t) {
-        Method kernel = method(GemmKernels.class, "mmaGemmBF16PairsAsync");
-        Map<String, Object> facts = new LinkedHashMap<>();
-        facts.put("tiling", t.label());
-        facts.put("block", List.of(t.blockM(), t.blockN()));
-        facts.put("warps", List.of(t.warpsM(), t.warpsN()));
-        facts.put("warp_tile", List.of(t.warpMTiles() * 16, t.warpNTiles() * 8));
-        facts.put("bk", t.bk());
-        facts.put("stages", t.stages());
-        facts.put("group_size", t.groupSize());
-        facts.put("local_memory_bytes", t.localMemoryBytes());
-        mmaGemmCase(device, s, true, true, kernel, new Object[] {t.warpsM(), t.warpsN(), t.warpMTiles(),
-            t.warpNTiles(), t.bk(), t.stages()}, t.groupSize(), t.blockM(), t.blockN(),
-                "gemm bf16 A*B^T (JIT " + kernel.getName() + " " + t.label() + ")", facts);
-    }
-
     /**
-     * The bf16 pair GEMM fed by a cp.async ring with register-double-buffered ldmatrix fragments
-     * ({@link PipelinedGemmKernels#mmaGemmBF16Pipelined}) with one tiling; s must be even.
+     * A ring-fed bf16 pair GEMM with one tiling, through its {@code @Constant} entry point ({@code
+     * GemmKernels.mmaGemmBF16PairsAsync} or {@code PipelinedGemmKernels.mmaGemmBF16Pipelined}); s must be even.
      */
-    void pipelinedTiling(ComputeDevice device, int s, PipelinedTiling t) {
-        Method kernel = method(PipelinedGemmKernels.class, "mmaGemmBF16Pipelined");
+    void ringTiling(ComputeDevice device, int s, Method kernel, RingTiling t) {
         Map<String, Object> facts = new LinkedHashMap<>();
         facts.put("tiling", t.label());
         facts.put("block", List.of(t.blockM(), t.blockN()));

@@ -414,7 +414,8 @@ public final class GemmKernels {
      * @param bk k elements per tile: 16, 32 or 64
      * @param stages local buffers in the ring: 2 to 4 (copies of {@code stages - 1} tiles are in flight)
      */
-    public record AsyncPairTiling(int warpsM, int warpsN, int warpMTiles, int warpNTiles, int bk, int stages) {
+    public record AsyncPairTiling(int warpsM, int warpsN, int warpMTiles, int warpNTiles, int bk, int stages)
+            implements RingTiling {
         /**
          * @throws IllegalArgumentException when a count is out of range, the work-group has more than 1024
          *     work-items, or the ring needs more than 48 KiB of local memory
@@ -439,30 +440,9 @@ public final class GemmKernels {
             }
         }
 
-        /** @return rows of C per work-group */
-        public int blockM() {
-            return warpsM * warpMTiles * 16;
-        }
-
-        /** @return columns of C per work-group */
-        public int blockN() {
-            return warpsN * warpNTiles * 8;
-        }
-
-        /** @return work-items per work-group */
-        public int groupSize() {
-            return 32 * warpsM * warpsN;
-        }
-
-        /** @return bytes of local memory the ring takes: stages x (A and Bt k-tiles, 2 bytes per element) */
-        public int localMemoryBytes() {
-            return stages * (blockM() + blockN()) * bk * 2;
-        }
-
-        /** @return e.g. {@code 128x128 w4x2 32x64 bk32 async2}: block, warps, warp tile, k-tile, stages */
-        public String label() {
-            return blockM() + "x" + blockN() + " w" + warpsM + "x" + warpsN + " " + warpMTiles * 16 + "x"
-                    + warpNTiles * 8 + " bk" + bk + " async" + stages;
+        @Override
+        public String stagesWord() {
+            return "async";
         }
     }
 
