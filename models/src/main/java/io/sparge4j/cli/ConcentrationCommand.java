@@ -117,14 +117,16 @@ public final class ConcentrationCommand implements Callable<Integer> {
         WanCheckpoint checkpoint = dir.checkpoint();
         try (dir) {
             WanConfig config = checkpoint.config();
-            int bq = pick(queryBlock, dir, "query_block");
-            int bkv = pick(keyBlock, dir, "key_block");
+            // flags win over generation.json (its defaults where the file or a key is absent)
+            GenerationDefaults g = dir.generationOrDefault();
+            int bq = queryBlock != null ? queryBlock : g.attention().queryBlock();
+            int bkv = keyBlock != null ? keyBlock : g.attention().keyBlock();
             WanAttention attention = hybrid
                     ? new WanAttention(MaskMode.HYBRID, topk, topp, bq, bkv, 0, 0)
                     : ConcentrationAnalysis.fullForward(bq, bkv);
             ConcentrationAnalysis.Settings settings = new ConcentrationAnalysis.Settings(samples, seed, mass,
-                    noiseLevels, pick(frames, dir, "frames"), pick(height, dir, "height"),
-                    pick(width, dir, "width"), attention,
+                    noiseLevels, frames != null ? frames : g.frames(), height != null ? height : g.height(),
+                    width != null ? width : g.width(), attention,
                     mapLayer != null ? mapLayer : config.numLayers() - 1, mapHead);
             if (dir.textEncoder() == null) {
                 w.println("no text encoder in " + model + ": the model sees zero text features");
@@ -166,21 +168,5 @@ public final class ConcentrationCommand implements Callable<Integer> {
         }
         w.flush();
         return 0;
-    }
-
-    /** The flag if given, else generation.json's value (its defaults where the file or key is absent). */
-    private static int pick(Integer flag, ModelDirectory dir, String key) {
-        if (flag != null) {
-            return flag;
-        }
-        GenerationDefaults g = dir.generationOrDefault();
-        return switch (key) {
-            case "frames" -> g.frames();
-            case "height" -> g.height();
-            case "width" -> g.width();
-            case "query_block" -> g.attention().queryBlock();
-            case "key_block" -> g.attention().keyBlock();
-            default -> throw new IllegalStateException("no generation.json key " + key);
-        };
     }
 }

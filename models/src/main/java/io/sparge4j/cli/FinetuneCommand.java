@@ -3,10 +3,8 @@ package io.sparge4j.cli;
 import io.sparge4j.engine.execution.BackendSelection;
 import io.sparge4j.engine.gpu.DeviceSession;
 import io.sparge4j.engine.sparse.MaskMode;
-import io.sparge4j.engine.tensor.DType;
 import io.sparge4j.engine.tensor.Tensor;
 import io.sparge4j.models.data.ClipGenerator;
-import io.sparge4j.models.data.ClipSpec;
 import io.sparge4j.models.pipeline.GenerationDefaults;
 import io.sparge4j.models.pipeline.ModelDirectory;
 import io.sparge4j.models.text.TextEncoder;
@@ -93,8 +91,7 @@ public final class FinetuneCommand implements Callable<Integer> {
         WanConfig config = model.config();
         Map<String, Tensor> params = model.weights();
         TextEncoder text = model.textEncoder();
-        ClipGenerator data = new ClipGenerator(settings.seed() + 2,
-                ClipSpec.of(settings.frames(), settings.height(), settings.width()));
+        ClipGenerator data = TrainingRun.clips(settings);
         TrainingObjective obj = TrainingObjective.parse("--objective", settings.objective());
         WanAttention att = WanAttention.defaults().withMode(MaskMode.parse(settings.attention())).withTopk(settings.topk())
                 .withTopp(settings.topp());
@@ -117,8 +114,7 @@ public final class FinetuneCommand implements Callable<Integer> {
                 ? new WanGraph(config, copy(params), WanAttention.dense(), false) : null;
         GenerationDefaults trained = new GenerationDefaults(settings.frames(), settings.height(), settings.width(),
                 att, obj.word(), 0);
-        TrainingRun.ModelWriter writer = (dir, step) -> ModelDirectory.save(dir, config, params, text,
-                trained.withStepsTrained(step), DType.F32);
+        TrainingRun.ModelWriter writer = TrainingRun.modelWriter(config, params, text, trained);
         Map<String, Double> maskMetrics = new LinkedHashMap<>();
         maskMetrics.put("topk", att.topk());
         maskMetrics.put("topp", att.topp());

@@ -2,13 +2,10 @@ package io.sparge4j.cli;
 
 import io.sparge4j.engine.gpu.DeviceSession;
 import io.sparge4j.engine.execution.BackendSelection;
-import io.sparge4j.engine.tensor.DType;
 import io.sparge4j.engine.tensor.Tensor;
 import io.sparge4j.models.data.Captions;
 import io.sparge4j.models.data.ClipGenerator;
-import io.sparge4j.models.data.ClipSpec;
 import io.sparge4j.models.pipeline.GenerationDefaults;
-import io.sparge4j.models.pipeline.ModelDirectory;
 import io.sparge4j.models.text.TextEncoder;
 import io.sparge4j.models.text.TextEncoderConfig;
 import io.sparge4j.models.text.WordTokenizer;
@@ -86,13 +83,11 @@ public final class PretrainCommand implements Callable<Integer> {
         WanConfig config = config(settings);
         TextEncoder text = textEncoder(settings, config);
         Map<String, Tensor> params = WanInit.pretraining(config, settings.seed());
-        ClipGenerator data = new ClipGenerator(settings.seed() + 2,
-                ClipSpec.of(settings.frames(), settings.height(), settings.width()));
+        ClipGenerator data = TrainingRun.clips(settings);
         WanGraph student = new WanGraph(config, params, WanAttention.dense(), settings.checkpointBlocks());
         GenerationDefaults trained = new GenerationDefaults(settings.frames(), settings.height(), settings.width(),
                 WanAttention.dense(), TrainingObjective.PRETRAIN.word(), 0);
-        TrainingRun.ModelWriter writer = (dir, step) -> ModelDirectory.save(dir, config, params, text,
-                trained.withStepsTrained(step), DType.F32);
+        TrainingRun.ModelWriter writer = TrainingRun.modelWriter(config, params, text, trained);
         try (DeviceSession session = TrainingTasks.session(backend)) {
             try (TrainingTasks.Opened task = TrainingTasks.open(TrainingObjective.PRETRAIN, student, null, text, data,
                     settings, session)) {

@@ -1,6 +1,12 @@
 package io.sparge4j.cli;
 
+import io.sparge4j.engine.tensor.DType;
 import io.sparge4j.engine.tensor.Tensor;
+import io.sparge4j.models.data.ClipGenerator;
+import io.sparge4j.models.data.ClipSpec;
+import io.sparge4j.models.pipeline.GenerationDefaults;
+import io.sparge4j.models.pipeline.ModelDirectory;
+import io.sparge4j.models.text.TextEncoder;
 import io.sparge4j.models.train.AdamWConfig;
 import io.sparge4j.models.train.LrSchedule;
 import io.sparge4j.models.train.MicroBatch;
@@ -11,6 +17,7 @@ import io.sparge4j.models.train.TrainerOutputs;
 import io.sparge4j.models.train.TrainerStepLog;
 import io.sparge4j.models.train.TrainingCheckpoint;
 import io.sparge4j.models.train.TrainingTask;
+import io.sparge4j.models.wan.WanConfig;
 
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -34,6 +41,21 @@ final class TrainingRun {
     @FunctionalInterface
     interface ModelWriter {
         void write(Path modelDir, long step) throws IOException;
+    }
+
+    /**
+     * @return a writer saving the trained DiT (f32, its tensors as they are when called) and text encoder as a
+     *     model directory whose generation.json is {@code trained} with the step count filled in
+     */
+    static ModelWriter modelWriter(WanConfig config, Map<String, Tensor> params, TextEncoder text,
+            GenerationDefaults trained) {
+        return (dir, step) -> ModelDirectory.save(dir, config, params, text, trained.withStepsTrained(step),
+                DType.F32);
+    }
+
+    /** @return the run's clips, from the run's seed + 2 (seed and seed + 1 initialise the DiT and the text encoder) */
+    static ClipGenerator clips(RunSettings s) {
+        return new ClipGenerator(s.seed() + 2, ClipSpec.of(s.frames(), s.height(), s.width()));
     }
 
     private TrainingRun() {
