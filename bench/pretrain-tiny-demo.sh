@@ -5,7 +5,7 @@
 # A 40-step probe measures the step time (or, when .device/run holds a run brought back by an earlier call, that
 # run continues with its schedule extended: STEP_S gives the step time); the run then gets as many steps as fit in BUDGET_S (the cosine schedule
 # needs its length up front). Results in $OUT: the logs, run.json, train.jsonl, the model directory (model.tgz), the
-# last checkpoint (ckpt.tgz.part-*, for --resume in a later call), a sample GIF and a small eval JSON.
+# last checkpoint (ckpt.tgz.part-*, for --resume in a later call), a sample GIF and a small eval JSON (SKIP_EVAL=1: none).
 set -uo pipefail
 out=${OUT:-gpu-out}; mkdir -p "$out"
 budget=${BUDGET_S:-430}
@@ -53,7 +53,7 @@ tar czf - -C "$run" run.json checkpoints/latest "checkpoints/$(cat "$run/checkpo
 sparge generate --model "$run/model" --prompt "a red circle moving right" --backend cuda --steps 20 \
   --out "$out/red-circle-right.gif" > /tmp/generate.log 2>&1
 echo "generate rc=$?"; tail -n 3 /tmp/generate.log
-timeout 90 /tmp/sparge eval --model "$run/model" --attention dense --prompts 12 --steps 20 --backend cuda \
+[[ ${SKIP_EVAL:-0} == 1 ]] || timeout 90 /tmp/sparge eval --model "$run/model" --attention dense --prompts 12 --steps 20 --backend cuda \
   --velocity-samples 2 --out "$out/eval-dense.json" > /tmp/eval.log 2>&1
 echo "eval rc=$?"; tail -c 1500 /tmp/eval.log | tr '\r' '\n' | tail -n 12
 for f in $(ls /tmp/probe.log 2>/dev/null) /tmp/pretrain.log /tmp/generate.log /tmp/eval.log; do
