@@ -21,8 +21,8 @@ import java.util.regex.Pattern;
  */
 public final class EvalJsonReader {
     /** Keys tried for the measured sparsity, in order. */
-    public static final List<String> SPARSITY_KEYS = List.of("sparsity", "mean_sparsity", "attention_sparsity",
-            "measured_sparsity");
+    public static final List<String> SPARSITY_KEYS = List.of("sparsity_mean", "sparsity", "mean_sparsity",
+            "attention_sparsity", "measured_sparsity");
     private static final Pattern NOMINAL = Pattern.compile("-(0?\\.\\d+|1(?:\\.0+)?)$");
     private static final ObjectMapper MAPPER = new ObjectMapper();
 
@@ -50,6 +50,11 @@ public final class EvalJsonReader {
         String name = file.getFileName().toString().replaceFirst("\\.json$", "");
         JsonNode summary = root.path("summary").isObject() ? root.get("summary") : root;
         Map<String, Double> metrics = new LinkedHashMap<>();
+        // sparge eval's summary holds the evaluated model's rates under "sparse" and its dense teacher's under
+        // "dense": the model's come first, unprefixed, so that a column reads the model and never the teacher.
+        if (summary.path("sparse").isObject()) {
+            flatten("", summary.get("sparse"), metrics);
+        }
         flatten("", summary, metrics);
         if (summary != root) {
             Map<String, Double> top = new LinkedHashMap<>();

@@ -54,7 +54,7 @@ public final class ResultsReport {
             new Column("smoothness", List.of("smoothness", "motion_smoothness"), 3, null),
             new Column("edge sharpness", List.of("edge_sharpness", "sharpness"), 3, true),
             new Column("background noise", List.of("background_noise"), 4, false),
-            new Column("PSNR sparse vs dense (dB)", List.of("psnr_sparse_dense", "psnr_sparse_vs_dense",
+            new Column("PSNR sparse vs dense (dB)", List.of("psnr_db_mean", "psnr_sparse_dense", "psnr_sparse_vs_dense",
                     "psnr_vs_dense", "psnr_db", "psnr", "mean_psnr"), 2, true),
             new Column("velocity error vs teacher", List.of("velocity_error", "velocity_error_vs_teacher",
                     "velocity_mse", "velocity_rel_error", "velocity_relative_error"), 5, false));

@@ -177,4 +177,34 @@ class ResultsReportTest {
         assertTrue(r.metric(List.of("colour")).isEmpty(), "no loose matching");
         assertTrue(r.metric(List.of("direction_rate")).isEmpty(), "null is missing");
     }
+
+    @Test
+    void readsSpargeEvalsOwnLayoutTheModelsRatesNotTheTeachers() throws IOException {
+        // The layout EvalCommand writes: per-prompt rows (each with its own sparsity), the model's rates under
+        // summary.sparse, the dense teacher's under summary.dense, then the means.
+        Path f = dir.resolve("hybrid-distill.json");
+        Files.writeString(f, """
+                {"settings": {"attention": {"mode": "hybrid", "topk": 0.03}, "target_sparsity": 0.95, "seed": 1},
+                 "rows": [{"prompt": "a red circle moving left", "sparsity": 0.961, "psnr_db": 12.0},
+                          {"prompt": "a blue square moving up", "sparsity": 0.943, "psnr_db": 16.0}],
+                 "velocity_error": [{"noise_level": 0.5, "relative_error": 0.07}],
+                 "summary": {"sparse": {"clips": 2, "colour_rate": 0.5, "shape_rate": 1.0, "direction_rate": 0.0,
+                                        "all_correct_rate": 0.0, "smoothness": 0.7, "edge_sharpness": 0.3,
+                                        "background_noise": 0.05},
+                             "dense": {"clips": 2, "colour_rate": 1.0, "shape_rate": 0.5, "direction_rate": 1.0,
+                                       "all_correct_rate": 0.5, "smoothness": 0.9, "edge_sharpness": 0.4,
+                                       "background_noise": 0.01},
+                             "psnr_db_mean": 14.0, "identical_clips": 0, "sparsity_mean": 0.952,
+                             "velocity_relative_error": 0.07}}
+                """);
+        ExperimentRow r = EvalJsonReader.read(f);
+        assertEquals(0.952, r.sparsity(), "the mean over prompts, not the first prompt's 0.961");
+        assertEquals(0.5, r.metric(ResultsReport.COLUMNS.get(0).aliases()).orElseThrow(), "the model's colour rate");
+        assertEquals(1.0, r.metric(ResultsReport.COLUMNS.get(1).aliases()).orElseThrow(), "the model's shape rate");
+        assertEquals(0.0, r.metric(ResultsReport.COLUMNS.get(2).aliases()).orElseThrow(), "the model's direction");
+        Path md = dir.resolve("R.md");
+        ResultsReport.write(dir, md, dir.resolve("p"));
+        assertTrue(Files.readString(md).contains("| 5 | hybrid, distilled (SpargeAttention2) | 0.952 | 0.500 | 1.000 |"
+                + " 0.000 | 0.000 | 0.700 | 0.300 | 0.0500 | 14.00 | 0.07000 |"), Files.readString(md));
+    }
 }
