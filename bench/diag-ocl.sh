@@ -3,9 +3,7 @@
 # POCL_METHODS="cbs loopvec" also tries PoCL's other work-group compilers
 set -uo pipefail
 out=${OUT:-gpu-out}; mkdir -p "$out"
-java() { bash .device/java.sh "$@"; }
-java -version > /dev/null 2>&1
-export LD_PRELOAD=/tmp/jre25/lib/libjsig.so
+source bench/device-env.sh
 (clinfo -l || true) > "$out/clinfo.txt" 2>&1
 java -cp '.device/lib/*' io.sparge4j.cli.SpargeCli info --backend opencl >> "$out/clinfo.txt" 2>&1
 dpkg -l | grep -i -E "pocl|opencl|nvidia-opencl" >> "$out/clinfo.txt" 2>&1

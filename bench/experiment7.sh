@@ -49,12 +49,19 @@ run() {
   fi
 }
 
-# finetune NAME OBJECTIVE ATTENTION SPARSITY: one variant's run into $models/NAME (its model directory is
-# $models/NAME/model), unless it is there already.
+# finetune NAME OBJECTIVE ATTENTION SPARSITY [OUTPUT...]: one variant's run into $models/NAME (its model directory
+# is $models/NAME/model), unless it is there already or every OUTPUT made from it (files under $runs) exists: a later
+# call that was given only the runs/ of an earlier one does not fine-tune again.
 finetune() {
   local name=$1 objective=$2 attention=$3 sparsity=$4
+  shift 4
   if [[ -f "$models/$name/model/config.json" ]]; then
     echo "= $models/$name exists"; return
+  fi
+  if (( $# > 0 )); then
+    local missing=0 f
+    for f in "$@"; do [[ -f "$runs/$f" ]] || missing=1; done
+    if (( missing == 0 )); then echo "= the outputs of $models/$name exist"; return; fi
   fi
   # shellcheck disable=SC2086  # extra flags are meant to split
   run "$SPARGE" finetune --init "$MODEL_DIR" --out "$models/$name" --objective "$objective" \
@@ -87,10 +94,10 @@ concentration() {
 }
 
 # 1-6: the table, at the target sparsity, the same steps and seeds for every fine-tuned variant.
-finetune topk-distill distill topk "$TARGET"
-finetune topp-distill distill topp "$TARGET"
-finetune hybrid-distill distill hybrid "$TARGET"
-finetune hybrid-flow flow hybrid "$TARGET"
+finetune topk-distill distill topk "$TARGET" topk-distill.json
+finetune topp-distill distill topp "$TARGET" topp-distill.json
+finetune hybrid-distill distill hybrid "$TARGET" hybrid-distill.json concentration-after-hybrid-distill.json
+finetune hybrid-flow flow hybrid "$TARGET" hybrid-flow.json concentration-after-hybrid-flow.json
 evaluate "$MODEL_DIR" full dense "$TARGET"
 evaluate "$MODEL_DIR" training-free-hybrid hybrid "$TARGET"
 evaluate "$models/topk-distill/model" topk-distill topk "$TARGET"
@@ -106,7 +113,7 @@ for s in $SWEEP; do
     run cp "$runs/training-free-hybrid.json" "$runs/sweep-training-free-$s.json"
     continue
   fi
-  finetune "hybrid-distill-$s" distill hybrid "$s"
+  finetune "hybrid-distill-$s" distill hybrid "$s" "sweep-hybrid-distill-$s.json"
   evaluate "$models/hybrid-distill-$s/model" "sweep-hybrid-distill-$s" hybrid "$s"
   evaluate "$MODEL_DIR" "sweep-training-free-$s" hybrid "$s"
 done

@@ -1,12 +1,31 @@
 #!/usr/bin/env bash
 # Fills .device/ (ignored by git) with what bench/run-gpu.sh needs on the GPU machine: the jars, the test classes
-# and the JUnit console launcher. The Java runtime itself comes from ../shared/device/make-jre.sh.
+# and the JUnit console launcher. The Java runtime itself comes from ../shared/device/make-jre.sh (jre25.tgz); this
+# recompresses it with xz (jre25.txz, ~35 instead of ~40 MB) because a device call carries 64 MiB at most. Carry
+# [".device/jre25.txz", ".device/java.sh", ".device/lib"] (+ ".device/testclasses", ".device/tools" for tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export JAVA_HOME=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
 ./mvnw -B -q -DskipTests package
 rm -rf .device/lib .device/testclasses && mkdir -p .device/lib .device/testclasses .device/tools
 cp models/target/sparge4j-models-*.jar models/target/lib/*.jar .device/lib/
+# Left out to fit the carry limit: jcodec (MP4 output; device calls write GIFs) and the shipped tiny-demo weights
+# (device calls train or carry their own model directories; --model tiny-demo does not resolve there).
+rm -f .device/lib/jcodec*
+zip -q -d .device/lib/sparge4j-models-*.jar 'io/sparge4j/models/tiny-demo/*' || true
+if [[ -f .device/jre25.tgz && ( ! -f .device/jre25.txz || .device/jre25.tgz -nt .device/jre25.txz ) ]]; then
+  gzip -dc .device/jre25.tgz | xz -T0 -9 > .device/jre25.txz.tmp && mv .device/jre25.txz.tmp .device/jre25.txz
+fi
+cat > .device/java.sh <<'SH'
+#!/usr/bin/env bash
+# Unpack the carried runtime once per machine and run java with the flags this project needs.
+d=$(cd "$(dirname "$0")" && pwd)
+if [ ! -x /tmp/jre25/bin/java ]; then
+  if [ -f "$d/jre25.txz" ]; then tar xJf "$d/jre25.txz" -C /tmp; else tar xzf "$d/jre25.tgz" -C /tmp; fi
+fi
+exec /tmp/jre25/bin/java --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector "$@"
+SH
+chmod +x .device/java.sh
 cp -r engine/target/test-classes .device/testclasses/engine
 cp -r tests/target/test-classes .device/testclasses/tests
 cp -r models/target/test-classes .device/testclasses/models

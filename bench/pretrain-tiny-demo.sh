@@ -10,15 +10,7 @@ set -uo pipefail
 out=${OUT:-gpu-out}; mkdir -p "$out"
 budget=${BUDGET_S:-430}
 run=${RUN_DIR:-/tmp/tiny-demo}
-java() { bash .device/java.sh "$@"; }
-java -version > /dev/null 2>&1
-export LD_PRELOAD=/tmp/jre25/lib/libjsig.so
-export SPARGE_CACHE_DIR=/tmp/sparge-cache
-# a script, not a function, so that timeout can run it
-printf '#!/usr/bin/env bash\nexec bash %q -cp %q io.sparge4j.cli.SpargeCli "$@"\n' "$PWD/.device/java.sh" "$PWD/.device/lib/*" \
-  > /tmp/sparge
-chmod +x /tmp/sparge
-sparge() { /tmp/sparge "$@"; }
+source bench/device-env.sh
 common=(--backend cuda --lr "${LR:-6e-4}" --warmup "${WARMUP:-200}" --seed "${SEED:-7}" --micro-batches "${MICRO:-1}")
 start=$(date +%s)
 if [[ -d .device/run/checkpoints ]]; then

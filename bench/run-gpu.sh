@@ -10,13 +10,8 @@ set -uo pipefail
 what=${1:-all}
 out=${OUT:-gpu-out}
 mkdir -p "$out"
-java() { bash .device/java.sh "$@"; }
-# Unpack the runtime, then preload its signal-chaining library: PoCL's LLVM (the ICD loader loads it with every
-# OpenCL probe) replaces the JVM's SIGSEGV handler, the cause of the bare segmentation faults of earlier runs.
-java -version > /dev/null 2>&1
-export LD_PRELOAD=/tmp/jre25/lib/libjsig.so
+source bench/device-env.sh
 cp_main='.device/lib/*'
-sparge() { java -cp "$cp_main" io.sparge4j.cli.SpargeCli "$@"; }
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv,noheader > "$out/gpu.txt" 2>&1
 
 if [[ $what == tests || $what == all ]]; then
