@@ -15,6 +15,7 @@
 #   CONC_SAMPLES [8] clips of each concentration measurement          CONC_MASS [0.6]
 #                  (its blocks come from the model's generation.json, else 128x64: pass CONC_ARGS="--bq 64 --bkv 32"
 #                  to measure with the fine-tuning's blocks)
+#   CONCENTRATION [1]  0 skips Case 2 (e.g. where the JVM finds no fonts for the heatmaps' labels)
 #   FINETUNE_ARGS, EVAL_ARGS, CONC_ARGS  extra flags for each command (e.g. EVAL_ARGS="--steps 20")
 #   SPARGE [./sparge]  the tool                                       DRY_RUN=1  print the commands only
 # The eval flags used besides --model and --out (--prompts, --seed, --attention, --target-sparsity, --backend) are
@@ -78,13 +79,18 @@ evaluate() {
   local mode=(--attention "$attention")
   [[ "$attention" == dense ]] || mode+=(--target-sparsity "$sparsity")
   # shellcheck disable=SC2086
-  run "$SPARGE" eval --model "$model" --prompts "$PROMPTS" --seed "$EVAL_SEED" "${mode[@]}" \
+  # the reference of PSNR and velocity error is always the pretrained model with dense attention: a fine-tuned
+  # student run densely is not the teacher (it has adapted to its sparse mask)
+  run "$SPARGE" eval --model "$model" --teacher "$MODEL_DIR" --prompts "$PROMPTS" --seed "$EVAL_SEED" "${mode[@]}" \
     --backend "$BACKEND" $EVAL_ARGS --out "$runs/$name.json"
 }
 
 # concentration MODEL NAME: Case 2's JSON and heatmaps, $runs/concentration-NAME.*
 concentration() {
   local model=$1 name=$2
+  if [[ "${CONCENTRATION:-1}" == 0 ]]; then
+    echo "= concentration $name skipped (CONCENTRATION=0)"; return
+  fi
   if [[ -f "$runs/concentration-$name.json" ]]; then
     echo "= $runs/concentration-$name.json exists"; return
   fi
