@@ -24,7 +24,8 @@ import java.util.stream.Stream;
  * ({@link #VARIANTS}), sweep evaluations named {@code sweep-METHOD-SPARSITY.json}, and concentration JSONs (any file
  * whose {@code kind} is {@value ConcentrationJson#KIND}). Writes the Table-6-style table, the quality-vs-sparsity
  * plots, the concentration table with heatmaps on a shared colour scale, and an empty, clearly marked "Reading"
- * section for people to fill: the report states numbers, never conclusions.
+ * section for people to fill: the report states numbers, never conclusions. A Reading that people wrote into an
+ * earlier RESULTS.md is kept when the numbers are regenerated.
  */
 public final class ResultsReport {
     /** The six variants of the experiment: file name (without .json) and table label, in table order. */
@@ -59,6 +60,11 @@ public final class ResultsReport {
             new Column("velocity error vs teacher", List.of("velocity_error", "velocity_error_vs_teacher",
                     "velocity_mse", "velocity_rel_error", "velocity_relative_error"), 5, false));
 
+    /** What an unwritten Reading section holds; a Reading without it was written by people and is kept. */
+    static final String READING_PLACEHOLDER = "<!-- READING: TO BE WRITTEN BY A PERSON. Nothing in this section was"
+            + " generated. Compare the table, plots and heatmaps above with the paper's claims, say where they agree"
+            + " and where they do not, and how large the differences are against run-to-run noise. -->\n\n"
+            + "**TO BE WRITTEN** — not filled in by the report generator.\n\n";
     private static final Pattern SWEEP = Pattern.compile("^sweep-(.+)-(0?\\.\\d+|1(?:\\.0+)?)$");
     private static final ObjectMapper MAPPER = new ObjectMapper();
 
@@ -76,6 +82,29 @@ public final class ResultsReport {
     }
 
     private ResultsReport() {
+    }
+
+    /**
+     * @param markdown an earlier RESULTS.md, or a path with no file
+     * @return its Reading section's text (up to "## Inputs") when people wrote it, else null: regenerating the numbers
+     *     keeps the reading
+     */
+    static String writtenReading(Path markdown) throws IOException {
+        if (!Files.isRegularFile(markdown)) {
+            return null;
+        }
+        String old = Files.readString(markdown, StandardCharsets.UTF_8);
+        int start = old.indexOf("\n## Reading\n");
+        if (start < 0) {
+            return null;
+        }
+        start += "\n## Reading\n".length();
+        int end = old.indexOf("\n## Inputs\n", start);
+        String text = (end < 0 ? old.substring(start) : old.substring(start, end + 1)).strip();
+        if (text.isEmpty() || text.contains("**TO BE WRITTEN**")) {
+            return null;
+        }
+        return text + "\n\n";
     }
 
     private static Map<String, String> variants() {
@@ -143,10 +172,12 @@ public final class ResultsReport {
         md.append("- Case 2: after sparse fine-tuning, attention is more concentrated (a higher sparsity holds 60% of"
                 + " the pooled mass).\n\n");
         md.append("## Reading\n\n");
-        md.append("<!-- READING: TO BE WRITTEN BY A PERSON. Nothing in this section was generated. Compare the table,"
-                + " plots and heatmaps above with the paper's claims, say where they agree and where they do not, and"
-                + " how large the differences are against run-to-run noise. -->\n\n");
-        md.append("**TO BE WRITTEN** — not filled in by the report generator.\n\n");
+        String written = writtenReading(markdown);
+        if (written != null) {
+            md.append(written);
+        } else {
+            md.append(READING_PLACEHOLDER);
+        }
         md.append("## Inputs\n\n");
         for (ExperimentRow r : variants.values()) {
             md.append("- `").append(rel(base, r.source())).append("`\n");

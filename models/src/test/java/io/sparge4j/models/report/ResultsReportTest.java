@@ -207,4 +207,21 @@ class ResultsReportTest {
         assertTrue(Files.readString(md).contains("| 5 | hybrid, distilled (SpargeAttention2) | 0.952 | 0.500 | 1.000 |"
                 + " 0.000 | 0.000 | 0.700 | 0.300 | 0.0500 | 14.00 | 0.07000 |"), Files.readString(md));
     }
+
+    @Test
+    void regeneratingKeepsAWrittenReadingAndOnlyThat() throws IOException {
+        Path runs = Files.createDirectories(dir.resolve("runs"));
+        Files.writeString(runs.resolve("full.json"), eval(0, 0.5, 20, 0.001));
+        Path md = dir.resolve("RESULTS.md");
+        ResultsReport.write(runs, md, dir.resolve("plots"));
+        assertTrue(Files.readString(md).contains("**TO BE WRITTEN**"));
+        String reading = "Distillation cuts the velocity error 3x; we disagree on Top-p.\n\n- a list item";
+        Files.writeString(md, Files.readString(md).replace(ResultsReport.READING_PLACEHOLDER, reading + "\n\n"));
+        Files.writeString(runs.resolve("full.json"), eval(0, 0.75, 20, 0.001));
+        ResultsReport.write(runs, md, dir.resolve("plots"));
+        String text = Files.readString(md);
+        assertTrue(text.contains("## Reading\n\n" + reading + "\n\n## Inputs"), text);
+        assertTrue(text.contains("| 1 | full attention | 0.000 | 0.750 |"), "the numbers are new: " + text);
+        assertFalse(text.contains("TO BE WRITTEN"), text);
+    }
 }
