@@ -114,7 +114,8 @@ public final class FinetuneCommand implements Callable<Integer> {
                 ? new WanGraph(config, copy(params), WanAttention.dense(), false) : null;
         GenerationDefaults trained = new GenerationDefaults(settings.frames(), settings.height(), settings.width(),
                 att, obj.word(), 0);
-        TrainingRun.ModelWriter writer = TrainingRun.modelWriter(config, params, text, trained);
+        TrainingRun.ModelWriter writer = TrainingRun.modelWriter(config, params, text, trained,
+                model.generationOrDefault().stepsTrained());
         Map<String, Double> maskMetrics = new LinkedHashMap<>();
         maskMetrics.put("topk", att.topk());
         maskMetrics.put("topp", att.topp());

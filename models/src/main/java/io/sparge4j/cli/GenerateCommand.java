@@ -1,6 +1,10 @@
 package io.sparge4j.cli;
 
 import io.sparge4j.engine.tensor.Tensor;
+import io.sparge4j.models.data.Captions;
+import io.sparge4j.models.data.PromptRequest;
+import io.sparge4j.models.eval.ClipEvaluation;
+import io.sparge4j.models.eval.ClipEvaluator;
 import io.sparge4j.models.pipeline.GenerationDefaults;
 import io.sparge4j.models.pipeline.ModelDirectory;
 import io.sparge4j.models.pipeline.WanGenerator;
@@ -157,11 +161,22 @@ public final class GenerateCommand implements Callable<Integer> {
                  Tensor negative = negative(loaded, config, w)) {
                 try (WanTransformer wan = backend.open(config, loaded.weights(), settings)) {
                     WanGenerator.Result result = run(wan, context, negative, run, "generate");
+                    ClipEvaluation judged = null;
                     try (Tensor video = result.video()) {
                         VideoWriters.write(video, config.pixelSpace(), output);
+                        // (clips below the evaluator's minimum size go unjudged: too small to tell a shape or a motion)
+                        if (config.pixelSpace() && prompt != null && !Captions.parse(prompt).equals(PromptRequest.NONE)
+                                && f >= ClipEvaluator.MIN_FRAMES && Math.min(h, wd) >= ClipEvaluator.MIN_SIDE) {
+                            judged = new ClipEvaluator().evaluate(video, prompt);
+                        }
                     }
                     w.printf(Locale.ROOT, "wrote %s (%d frames of %dx%d, %s)%n", out, f, h, wd,
                             config.pixelSpace() ? "pixels" : "latents");
+                    if (judged != null) {
+                        // the evaluator of sparge eval, on this clip: does it show what the prompt asked for?
+                        w.printf(Locale.ROOT, "evaluator: %s; %s%n", judged,
+                                judged.allCorrect() ? "matches the prompt" : "does NOT match the prompt");
+                    }
                     w.printf(Locale.ROOT, "attention %s: sparsity %.3f; self-attention %.2f s of %.2f s (%.0f%%)%n",
                             settings.mode().toString().toLowerCase(Locale.ROOT), result.sparsity(),
                             result.attentionNanos() / 1e9, result.totalNanos() / 1e9, 100 * result.attentionShare());

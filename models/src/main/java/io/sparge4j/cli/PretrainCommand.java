@@ -87,7 +87,7 @@ public final class PretrainCommand implements Callable<Integer> {
         WanGraph student = new WanGraph(config, params, WanAttention.dense(), settings.checkpointBlocks());
         GenerationDefaults trained = new GenerationDefaults(settings.frames(), settings.height(), settings.width(),
                 WanAttention.dense(), TrainingObjective.PRETRAIN.word(), 0);
-        TrainingRun.ModelWriter writer = TrainingRun.modelWriter(config, params, text, trained);
+        TrainingRun.ModelWriter writer = TrainingRun.modelWriter(config, params, text, trained, 0);
         try (DeviceSession session = TrainingTasks.session(backend)) {
             try (TrainingTasks.Opened task = TrainingTasks.open(TrainingObjective.PRETRAIN, student, null, text, data,
                     settings, session)) {

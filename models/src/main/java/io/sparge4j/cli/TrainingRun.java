@@ -45,12 +45,14 @@ final class TrainingRun {
 
     /**
      * @return a writer saving the trained DiT (f32, its tensors as they are when called) and text encoder as a
-     *     model directory whose generation.json is {@code trained} with the step count filled in
+     *     model directory whose generation.json is {@code trained} with the step count filled in: {@code priorSteps}
+     *     (the steps behind a fine-tune's starting weights; 0 when pretraining) plus the run's own
      */
     static ModelWriter modelWriter(WanConfig config, Map<String, Tensor> params, TextEncoder text,
-            GenerationDefaults trained) {
-        return (dir, step) -> ModelDirectory.save(dir, config, params, text, trained.withStepsTrained(step),
-                DType.F32);
+            GenerationDefaults trained, long priorSteps) {
+        // steps_trained counts every optimizer step behind the weights: a fine-tune adds its own to its --init's
+        return (dir, step) -> ModelDirectory.save(dir, config, params, text,
+                trained.withStepsTrained(priorSteps + step), DType.F32);
     }
 
     /** @return the run's clips, from the run's seed + 2 (seed and seed + 1 initialise the DiT and the text encoder) */

@@ -182,6 +182,10 @@ class PromptGenerateTest {
         CliRun run = CliRun.of("generate", "--model", "tiny-demo", "--prompt", "a red circle moving right", "--steps",
                 "2", "--out", gif.toString());
         assertEquals(0, run.exit(), run.toString());
+        // the evaluator's judgement of the clip against the prompt is printed (colour, shape, direction)
+        assertTrue(run.out().lines().anyMatch(l -> l.startsWith("evaluator: colour ") && l.contains(", shape ")
+                && l.contains(", direction ") && (l.endsWith("; matches the prompt")
+                || l.endsWith("; does NOT match the prompt"))), run.toString());
         ImageReader reader = ImageIO.getImageReadersByFormatName("gif").next();
         try (ImageInputStream in = ImageIO.createImageInputStream(gif.toFile())) {
             reader.setInput(in);
