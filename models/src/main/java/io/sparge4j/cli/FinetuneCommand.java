@@ -190,7 +190,8 @@ public final class FinetuneCommand implements Callable<Integer> {
             GenerationDefaults gen = model.generationOrDefault();
             RunSettings s = flags.settings(spec, "finetune", 1e-4, gen.frames(), gen.height(), gen.width());
             return new Start(s.withModel(config.dim(), config.numLayers(), config.numHeads(), config.ffnDim(),
-                    config.textDim(), 0, init.toAbsolutePath().toString(), obj.word(),
+                    config.textDim(), model.textEncoder().config().layers(), init.toAbsolutePath().toString(),
+                    obj.word(),
                     mode.toString().toLowerCase(Locale.ROOT), k, p, targetSparsity), model);
         } catch (RuntimeException e) {
             model.close();

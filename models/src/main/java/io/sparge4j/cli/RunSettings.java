@@ -38,7 +38,7 @@ import java.nio.file.Path;
  * @param heads DiT heads (pretrain)
  * @param ffnDim DiT feed-forward width (pretrain)
  * @param textWidth text encoder width, also the DiT's text_dim (pretrain)
- * @param textLayers text encoder layers (pretrain)
+ * @param textLayers text encoder layers (pretrain; finetune records its --init's)
  * @param init the model directory fine-tuning starts from (finetune), else null
  * @param objective pretrain, distill or flow
  * @param attention dense, topk, topp or hybrid

@@ -154,6 +154,9 @@ class TrainingCommandsTest {
             double sparsity = line.get("metrics").get("sparsity").asDouble();
             assertTrue(sparsity > 0.3 && sparsity < 0.9, "near the 0.6 target: " + sparsity);
         }
+        JsonNode settings = JSON.readTree(run.resolve("run.json").toFile());
+        assertEquals(JSON.readTree(base.resolve("run.json").toFile()).get("textLayers").asInt(),
+                settings.get("textLayers").asInt(), "run.json records the --init's text encoder layers");
         // the text encoder is frozen: the output's equals the initial one
         assertSameTensors(base.resolve("model/text_encoder.safetensors"),
                 run.resolve("model/text_encoder.safetensors"));
