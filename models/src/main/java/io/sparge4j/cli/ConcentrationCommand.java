@@ -6,6 +6,7 @@ import io.sparge4j.models.pipeline.ModelDirectory;
 import io.sparge4j.models.report.ConcentrationAnalysis;
 import io.sparge4j.models.report.ConcentrationJson;
 import io.sparge4j.models.report.Heatmap;
+import io.sparge4j.models.report.PlotFonts;
 import io.sparge4j.models.wan.WanAttention;
 import io.sparge4j.models.wan.WanCheckpoint;
 import io.sparge4j.models.wan.WanConfig;
@@ -105,6 +106,7 @@ public final class ConcentrationCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         System.setProperty("java.awt.headless", "true");
+        PlotFonts.require("sparge concentration");
         PrintWriter w = spec.commandLine().getOut();
         OutputPaths.existingParent("--out", out);
         boolean hybrid = switch (forward.toLowerCase(Locale.ROOT)) {

@@ -1,5 +1,6 @@
 package io.sparge4j.cli;
 
+import io.sparge4j.models.report.PlotFonts;
 import io.sparge4j.models.report.ResultsReport;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -40,6 +41,7 @@ public final class ReportCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         System.setProperty("java.awt.headless", "true");
+        PlotFonts.require("sparge report");
         Path parent = OutputPaths.existingParent("--out", out);
         Path dir = plots != null ? plots : parent.resolve("results-plots");
         ResultsReport.Written w = ResultsReport.write(runs, out, dir);
