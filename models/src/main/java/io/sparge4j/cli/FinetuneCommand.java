@@ -12,7 +12,6 @@ import io.sparge4j.models.train.TrainingObjective;
 import io.sparge4j.models.train.WanGraph;
 import io.sparge4j.models.wan.WanAttention;
 import io.sparge4j.models.wan.WanConfig;
-import io.sparge4j.models.wan.WanWeights;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -21,7 +20,6 @@ import picocli.CommandLine.Spec;
 
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.Locale;
@@ -49,9 +47,9 @@ public final class FinetuneCommand implements Callable<Integer> {
     @Mixin
     private TrainingFlags flags;
 
-    @Option(names = "--init", paramLabel = "MODEL_DIR",
-            description = "The model directory to start from (required unless --resume).")
-    private Path init;
+    @Option(names = "--init", paramLabel = "MODEL_DIR|tiny-demo",
+            description = "The model directory to start from, or tiny-demo (required unless --resume).")
+    private String init;
 
     @Option(names = "--objective", paramLabel = "distill|flow", defaultValue = "distill",
             description = "Velocity distillation from a frozen dense copy, or the flow-matching loss (default"
@@ -131,30 +129,9 @@ public final class FinetuneCommand implements Callable<Integer> {
         }
     }
 
-    /**
-     * @param dir the {@code --init} directory
-     * @return the model, its DiT widened to f32 (an f16 or bf16 export loads too)
-     * @throws IllegalArgumentException naming {@code --init}, the directory and what it lacks
-     */
-    static ModelDirectory loadInit(Path dir) throws IOException {
-        ModelDirectory model;
-        try {
-            model = ModelDirectory.load(dir, WanWeights.Precision.F32);
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("--init: " + e.getMessage(), e);
-        }
-        if (model.textEncoder() == null) {
-            model.close();
-            throw new IllegalArgumentException("--init: " + dir + " has no " + TextEncoder.WEIGHTS_FILE
-                    + ", expected a model directory with its text encoder (as sparge pretrain, finetune and export"
-                    + " write it)");
-        }
-        return model;
-    }
-
     private Start resumed() throws IOException {
         RunSettings saved = flags.resumed(spec, "finetune");
-        return new Start(saved, loadInit(Path.of(saved.init())));
+        return new Start(saved, InitModel.load(saved.init(), spec.commandLine().getErr()));
     }
 
     /** Checks the flags, then loads {@code --init} (its config and generation.json give the shape and clip size). */
@@ -184,13 +161,13 @@ public final class FinetuneCommand implements Callable<Integer> {
             TrainingFlags.check(spec, mode != MaskMode.DENSE, "--target-sparsity", targetSparsity,
                     "no value with --attention dense (nothing to calibrate)");
         }
-        ModelDirectory model = loadInit(init);
+        ModelDirectory model = InitModel.load(init, spec.commandLine().getErr());
         try {
             WanConfig config = model.config();
             GenerationDefaults gen = model.generationOrDefault();
             RunSettings s = flags.settings(spec, "finetune", 1e-4, gen.frames(), gen.height(), gen.width());
             return new Start(s.withModel(config.dim(), config.numLayers(), config.numHeads(), config.ffnDim(),
-                    config.textDim(), model.textEncoder().config().layers(), init.toAbsolutePath().toString(),
+                    config.textDim(), model.textEncoder().config().layers(), InitModel.recorded(init),
                     obj.word(),
                     mode.toString().toLowerCase(Locale.ROOT), k, p, targetSparsity), model);
         } catch (RuntimeException e) {

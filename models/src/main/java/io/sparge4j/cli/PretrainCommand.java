@@ -6,6 +6,7 @@ import io.sparge4j.engine.tensor.Tensor;
 import io.sparge4j.models.data.Captions;
 import io.sparge4j.models.data.ClipGenerator;
 import io.sparge4j.models.pipeline.GenerationDefaults;
+import io.sparge4j.models.pipeline.ModelDirectory;
 import io.sparge4j.models.text.TextEncoder;
 import io.sparge4j.models.text.TextEncoderConfig;
 import io.sparge4j.models.text.WordTokenizer;
@@ -71,6 +72,12 @@ public final class PretrainCommand implements Callable<Integer> {
     @Option(names = "--text-layers", paramLabel = "L", description = "Text encoder layers (default 2).")
     private Integer textLayers;
 
+    @Option(names = "--init", paramLabel = "MODEL_DIR|tiny-demo",
+            description = "Continue pretraining a model directory (or tiny-demo) with a new schedule: the DiT and its"
+                    + " text encoder are trained jointly from those weights; the shape comes from the model, so"
+                    + " --dim, --layers, --heads, --ffn-dim, --text-width and --text-layers are refused.")
+    private String init;
+
     @Override
     public Integer call() throws Exception {
         PrintWriter err = spec.commandLine().getErr();
@@ -80,14 +87,24 @@ public final class PretrainCommand implements Callable<Integer> {
             TrainingRun.checkFresh(flags.out);
         }
         settings.save(flags.out);
-        WanConfig config = config(settings);
-        TextEncoder text = textEncoder(settings, config);
-        Map<String, Tensor> params = WanInit.pretraining(config, settings.seed());
+        try (ModelDirectory start = settings.init() == null ? null : InitModel.load(settings.init(), err)) {
+            train(settings, start, backend, err);
+        }
+        return 0;
+    }
+
+    /** From the initialisation of the run's seed, or from {@code start} (--init), whose steps count on. */
+    private void train(RunSettings settings, ModelDirectory start, BackendSelection backend, PrintWriter err)
+            throws java.io.IOException {
+        WanConfig config = start == null ? config(settings) : start.config();
+        TextEncoder text = start == null ? textEncoder(settings, config) : start.textEncoder();
+        Map<String, Tensor> params = start == null ? WanInit.pretraining(config, settings.seed()) : start.weights();
+        long priorSteps = start == null ? 0 : start.generationOrDefault().stepsTrained();
         ClipGenerator data = TrainingRun.clips(settings);
         WanGraph student = new WanGraph(config, params, WanAttention.dense(), settings.checkpointBlocks());
         GenerationDefaults trained = new GenerationDefaults(settings.frames(), settings.height(), settings.width(),
                 WanAttention.dense(), TrainingObjective.PRETRAIN.word(), 0);
-        TrainingRun.ModelWriter writer = TrainingRun.modelWriter(config, params, text, trained, 0);
+        TrainingRun.ModelWriter writer = TrainingRun.modelWriter(config, params, text, trained, priorSteps);
         try (DeviceSession session = TrainingTasks.session(backend)) {
             try (TrainingTasks.Opened task = TrainingTasks.open(TrainingObjective.PRETRAIN, student, null, text, data,
                     settings, session)) {
@@ -95,12 +112,14 @@ public final class PretrainCommand implements Callable<Integer> {
                 spec.commandLine().getOut().println(flags.out.resolve(TrainingRun.MODEL) + " (" + steps + " steps)");
             }
         }
-        return 0;
     }
 
     private RunSettings settings() throws java.io.IOException {
         if (flags.resume) {
             return flags.resumed(spec, "pretrain");
+        }
+        if (init != null) {
+            return fromInit();
         }
         RunSettings s = flags.settings(spec, "pretrain", 1e-3, 16, 32, 32);
         int d = dim == null ? 128 : dim;
@@ -117,6 +136,26 @@ public final class PretrainCommand implements Callable<Integer> {
         TrainingFlags.check(spec, tl >= 1, "--text-layers", tl, "a whole number of at least 1");
         return s.withModel(d, l, h, f, tw, tl, null, TrainingObjective.PRETRAIN.word(), "dense",
                 WanAttention.dense().topk(), WanAttention.dense().topp(), null);
+    }
+
+    /** Settings for --init: the model's shape and clip size; the shape flags are refused (they would contradict it). */
+    private RunSettings fromInit() throws java.io.IOException {
+        String[] names = {"--dim", "--layers", "--heads", "--ffn-dim", "--text-width", "--text-layers"};
+        Integer[] values = {dim, layers, heads, ffnDim, textWidth, textLayers};
+        for (int i = 0; i < names.length; i++) {
+            TrainingFlags.check(spec, values[i] == null, names[i], values[i],
+                    "no value with --init (the shape comes from " + init + ")");
+        }
+        try (ModelDirectory model = InitModel.load(init, spec.commandLine().getErr())) {
+            WanConfig c = model.config();
+            TrainingFlags.check(spec, c.pixelSpace() && c.inDim() == 3 && c.outDim() == 3, "--init", "'" + init + "'",
+                    "a pixel-space RGB model (\"pixel_space\": true, in_dim and out_dim 3) like sparge pretrain makes");
+            GenerationDefaults gen = model.generationOrDefault();
+            RunSettings s = flags.settings(spec, "pretrain", 1e-3, gen.frames(), gen.height(), gen.width());
+            return s.withModel(c.dim(), c.numLayers(), c.numHeads(), c.ffnDim(), model.textEncoder().config().width(),
+                    model.textEncoder().config().layers(), InitModel.recorded(init), TrainingObjective.PRETRAIN.word(),
+                    "dense", WanAttention.dense().topk(), WanAttention.dense().topp(), null);
+        }
     }
 
     /** The DiT: pixel space (3 channels), patch (1, 2, 2), text features from the encoder. */

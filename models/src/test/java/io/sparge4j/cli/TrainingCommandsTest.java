@@ -130,6 +130,57 @@ class TrainingCommandsTest {
         assertEquals(backend, state.get("task").get("backend").asText(), "the device task ran: " + state);
     }
 
+    /**
+     * {@code pretrain --init} continues a model with a new schedule and settings (here a timestep shift): the shape and
+     * clip size come from the model, both the DiT and the text encoder move, steps_trained counts on, and --resume
+     * finds the same start again. Shape flags with --init are refused.
+     */
+    @Test
+    void pretrainContinuesFromAModelDirectory() throws Exception {
+        Path base = dir.resolve("base");
+        assertEquals(0, CliRun.of(pretrain(base, "--steps", "1")).exit());
+        Path more = dir.resolve("more");
+        CliRun r = CliRun.of("pretrain", "--init", base.resolve("model").toString(), "--out", more.toString(),
+                "--steps", "1", "--timestep-shift", "3", "--lr", "1e-3", "--warmup", "1", "--threads", "2");
+        assertEquals(0, r.exit(), r::toString);
+        JsonNode settings = JSON.readTree(more.resolve("run.json").toFile());
+        JsonNode baseSettings = JSON.readTree(base.resolve("run.json").toFile());
+        for (String key : List.of("dim", "layers", "heads", "ffnDim", "textWidth", "textLayers", "frames", "height",
+                "width")) {
+            assertEquals(baseSettings.get(key).asInt(), settings.get(key).asInt(), key + " from the --init model");
+        }
+        assertEquals(3.0, settings.get("timestepShift").asDouble());
+        assertEquals(base.resolve("model").toAbsolutePath().toString(), settings.get("init").asText());
+        assertEquals(1 + 1, JSON.readTree(more.resolve("model/generation.json").toFile()).get("steps_trained").asLong(),
+                "the base's step and this run's");
+        for (String file : List.of("diffusion_pytorch_model.safetensors", "text_encoder.safetensors")) {
+            assertTrue(maxAbsDifference(base.resolve("model").resolve(file), more.resolve("model").resolve(file)) > 0,
+                    file + " moved: both are trained");
+        }
+        CliRun resumed = CliRun.of("pretrain", "--out", more.toString(), "--resume", "--steps", "2", "--threads",
+                "2");
+        assertEquals(0, resumed.exit(), resumed::toString);
+        assertEquals(2, log(more).size());
+        CliRun shaped = CliRun.of("pretrain", "--init", base.resolve("model").toString(), "--out",
+                dir.resolve("x").toString(), "--dim", "32", "--steps", "1");
+        assertEquals(2, shaped.exit(), shaped::toString);
+        assertTrue(shaped.err().contains("--dim") && shaped.err().contains("no value with --init"), shaped.err());
+    }
+
+    private static double maxAbsDifference(Path a, Path b) throws Exception {
+        double max = 0;
+        try (SafetensorsFile fa = SafetensorsFile.open(a); SafetensorsFile fb = SafetensorsFile.open(b)) {
+            for (String name : fa.names()) {
+                float[] x = fa.load(name, io.sparge4j.engine.tensor.DType.F32).toFloatArray();
+                float[] y = fb.load(name, io.sparge4j.engine.tensor.DType.F32).toFloatArray();
+                for (int i = 0; i < x.length; i++) {
+                    max = Math.max(max, Math.abs(x[i] - y[i]));
+                }
+            }
+        }
+        return max;
+    }
+
     @Test
     void finetuneDistillsWithACalibratedHybridMask() throws Exception {
         Path base = dir.resolve("base");
