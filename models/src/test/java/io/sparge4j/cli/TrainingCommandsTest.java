@@ -171,10 +171,12 @@ class TrainingCommandsTest {
         double max = 0;
         try (SafetensorsFile fa = SafetensorsFile.open(a); SafetensorsFile fb = SafetensorsFile.open(b)) {
             for (String name : fa.names()) {
-                float[] x = fa.load(name, io.sparge4j.engine.tensor.DType.F32).toFloatArray();
-                float[] y = fb.load(name, io.sparge4j.engine.tensor.DType.F32).toFloatArray();
-                for (int i = 0; i < x.length; i++) {
-                    max = Math.max(max, Math.abs(x[i] - y[i]));
+                try (Tensor x = fa.load(name, DType.F32); Tensor y = fb.load(name, DType.F32)) {
+                    float[] xs = x.toFloatArray();
+                    float[] ys = y.toFloatArray();
+                    for (int i = 0; i < xs.length; i++) {
+                        max = Math.max(max, Math.abs(xs[i] - ys[i]));
+                    }
                 }
             }
         }
