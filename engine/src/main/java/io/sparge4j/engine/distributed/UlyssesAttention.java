@@ -61,7 +61,8 @@ public final class UlyssesAttention {
      *     (B, H, nq, nk) block mask, the same on every rank
      * @return this rank's output tokens, logsumexp and its heads' mask
      * @throws IllegalArgumentException if H does not divide by the world size, or the ranks' slices differ in size,
-     *     dtype or head dim (every rank throws the same error)
+     *     dtype, head dim or layout (every rank throws the same error, after one small all-gather of the sizes); a
+     *     rank whose own q, k, v are inconsistent throws before that all-gather, and the other ranks then wait in it
      */
     public static Result forward(Communicator comm, Tensor q, Tensor k, Tensor v, SparseAttention.Config config) {
         if (comm == null) {
