@@ -76,6 +76,9 @@ public final class Rendezvous {
          */
         public static Settings fromEnvironment(Map<String, String> env) {
             int worldSize = required(env, "WORLD_SIZE", "the number of ranks, a whole number >= 1");
+            if (worldSize < 1) {
+                throw new IllegalArgumentException("WORLD_SIZE: got " + worldSize + ", expected at least 1");
+            }
             int rank = required(env, "RANK", "this process's rank, a whole number from 0 to WORLD_SIZE - 1");
             int localRank = env.get("LOCAL_RANK") == null ? rank
                     : parse(env, "LOCAL_RANK", "this process's index on its host (its GPU), a whole number >= 0");
