@@ -122,8 +122,11 @@ public final class NcclLibrary {
 
     /** @return the version as text, e.g. {@code 2.28.3} */
     public String versionString() {
-        int v = version();
-        // NCCL_VERSION(X,Y,Z) is X*1000+Y*100+Z before 2.9 and X*10000+Y*100+Z from 2.9 on.
+        return versionString(version());
+    }
+
+    /** NCCL_VERSION(X,Y,Z) is X*1000+Y*100+Z before 2.9 and X*10000+Y*100+Z from 2.9 on. */
+    static String versionString(int v) {
         return v >= 10000 ? v / 10000 + "." + v / 100 % 100 + "." + v % 100 : v / 1000 + "." + v / 100 % 10 + "."
                 + v % 100;
     }
