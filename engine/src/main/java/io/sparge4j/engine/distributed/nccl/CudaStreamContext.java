@@ -161,11 +161,14 @@ final class CudaStreamContext implements AutoCloseable {
     @Override
     public void close() {
         RuntimeException failure = null;
-        for (NativeCall step : new NativeCall[] {() -> (int) ctxSetCurrent.invokeExact(context),
+        String[] names = {"cuCtxSetCurrent", "cuStreamSynchronize", "cuStreamDestroy_v2",
+            "cuDevicePrimaryCtxRelease_v2"};
+        NativeCall[] steps = {() -> (int) ctxSetCurrent.invokeExact(context),
             () -> (int) streamSynchronize.invokeExact(stream), () -> (int) streamDestroy.invokeExact(stream),
-            () -> (int) primaryCtxRelease.invokeExact(device)}) {
+            () -> (int) primaryCtxRelease.invokeExact(device)};
+        for (int i = 0; i < steps.length; i++) {
             try {
-                call("closing the CUDA stream and context", step);
+                call(names[i], steps[i]);
             } catch (RuntimeException e) {
                 if (failure == null) {
                     failure = e;
