@@ -1,5 +1,7 @@
 package io.sparge4j.models.train;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.sparge4j.engine.distributed.InProcessCommunicator;
 import io.sparge4j.engine.sparse.MaskMode;
 import io.sparge4j.engine.tensor.Tensor;
@@ -12,9 +14,12 @@ import io.sparge4j.models.text.WordTokenizer;
 import io.sparge4j.models.wan.WanAttention;
 import io.sparge4j.models.wan.WanConfig;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -106,6 +111,29 @@ class ShardedTrainerTest {
                     1e-14 * want.get(i).gradNorm(), "grad norm of step " + (i + 1) + " (float64, other chunking)");
         }
         single.parameters().forEach((k, v) -> assertArrayEquals(v.toFloatArray(), ranks.getFirst().params.get(k), k));
+    }
+
+    /** Every rank is given the same log file; rank 0 alone writes it, one line per step. */
+    @Test
+    void rankZeroAloneWritesTheLog(@TempDir Path dir) throws IOException {
+        Path log = dir.resolve("train.jsonl");
+        TrainerConfig c = config(3, 2, 1e-2, 1.0);
+        List<List<TrainerStepLog>> logs = InProcessCommunicator.runRanks(2, comm -> {
+            try (ShardedTrainer t = new ShardedTrainer(new ToyMlpTask(4), c, new TrainerOutputs(null, log, false),
+                    comm)) {
+                return t.run();
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        });
+        List<String> lines = Files.readAllLines(log);
+        assertEquals(3, lines.size(), String.join("\n", lines));
+        ObjectMapper json = new ObjectMapper();
+        for (int i = 0; i < lines.size(); i++) {
+            JsonNode n = json.readTree(lines.get(i));
+            assertEquals(i + 1, n.get("step").asLong());
+            assertEquals(logs.get(1).get(i).loss(), n.get("loss").asDouble(), 0.0, "rank 1 reports rank 0's loss");
+        }
     }
 
     private static WanTrainingTask wanDistill(long seed, boolean checkpointBlocks) {
