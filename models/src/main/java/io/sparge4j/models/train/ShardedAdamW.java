@@ -117,6 +117,22 @@ public final class ShardedAdamW implements AutoCloseable {
         steps = t;
     }
 
+    /**
+     * Replaces the moments and step count, for resuming; values are copied.
+     *
+     * @param savedExpAvg first moments, f32 with the shard's element count
+     * @param savedExpAvgSq second moments, the same
+     * @param savedSteps the steps already taken, at least 0
+     */
+    void restore(Tensor savedExpAvg, Tensor savedExpAvgSq, long savedSteps) {
+        if (savedSteps < 0) {
+            throw new IllegalArgumentException("ShardedAdamW.restore: steps is " + savedSteps + ", expected at least 0");
+        }
+        expAvg.copyFrom(savedExpAvg.reshape(shard.shape()));
+        expAvgSq.copyFrom(savedExpAvgSq.reshape(shard.shape()));
+        steps = savedSteps;
+    }
+
     /** Frees the moments (the shard belongs to its {@link ShardedParameters}). */
     @Override
     public void close() {

@@ -8,6 +8,7 @@ import io.sparge4j.engine.tensor.Tensor;
 
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
 import java.lang.foreign.ValueLayout;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -41,7 +42,9 @@ import java.util.TreeSet;
  * <p>Before the first step, every rank checks that all ranks hold the same configuration and the same parameter
  * values (a hash of each parameter's bits), and fails together with the others if not. A micro-batch that throws on
  * one rank makes every rank throw at the end of the micro-batches, instead of leaving the others waiting in a
- * collective. Rank 0 alone writes the log and draws the progress bar; checkpoints are not supported yet.
+ * collective. Rank 0 alone writes the log and draws the progress bar; checkpoints are sharded, each rank writing
+ * its own part ({@link ShardedCheckpoint}), and {@link #resume} continues such a run bit for bit on the same world
+ * size.
  */
 public final class ShardedTrainer implements AutoCloseable {
     private static final String OP = "ShardedTrainer";
@@ -59,6 +62,7 @@ public final class ShardedTrainer implements AutoCloseable {
     private final int localMicroBatches;
     private final List<TrainerStepLog> history = new ArrayList<>();
     private long step;
+    private long savedStep = -1;
 
     /**
      * Shards the task's parameters over the ranks; every rank calls it together.
@@ -67,26 +71,27 @@ public final class ShardedTrainer implements AutoCloseable {
      *     from one checkpoint)
      * @param config the run's settings, the same on every rank; {@link TrainerConfig#microBatches} is the global
      *     batch, a multiple of the world size
-     * @param outputs the log and progress bar (written by rank 0 only); no checkpoint directory
+     * @param outputs the log and progress bar (rank 0's are used) and the checkpoint root (the same on every rank)
      * @param comm the ranks
-     * @throws IllegalArgumentException if an argument is null, a checkpoint directory is given, the ranks differ in
-     *     configuration or parameters, or the global batch is not a multiple of the world size
+     * @throws IllegalArgumentException if an argument is null, the ranks differ in configuration or parameters, or
+     *     the global batch is not a multiple of the world size
      */
     public ShardedTrainer(TrainingTask task, TrainerConfig config, TrainerOutputs outputs, Communicator comm) {
+        this(task, config, outputs, comm, true);
+    }
+
+    private ShardedTrainer(TrainingTask task, TrainerConfig config, TrainerOutputs outputs, Communicator comm,
+            boolean checkValues) {
         if (task == null || config == null || outputs == null || comm == null) {
             throw new IllegalArgumentException(OP + ": task, config, outputs and comm must not be null, got task="
                     + task + ", config=" + config + ", outputs=" + outputs + ", comm=" + comm);
-        }
-        if (outputs.checkpointDir() != null) {
-            throw new IllegalArgumentException(OP + ": outputs.checkpointDir is " + outputs.checkpointDir()
-                    + ", expected null (sharded checkpoints are not supported yet)");
         }
         this.task = task;
         this.config = config;
         this.outputs = outputs;
         this.comm = comm;
         this.parameters = task.parameters();
-        StartCheck.requireSameStart(comm, config, parameters);
+        StartCheck.requireSameStart(comm, config, parameters, checkValues);
         int world = comm.worldSize();
         if (config.microBatches() % world != 0) {
             throw new IllegalArgumentException(OP + ": config.microBatches (the global batch) is "
@@ -99,6 +104,36 @@ public final class ShardedTrainer implements AutoCloseable {
         for (Map.Entry<String, Tensor> e : parameters.entrySet()) {
             gradients.put(e.getKey(), Tensor.allocate(DType.F32, e.getValue().shape()));
         }
+    }
+
+    /**
+     * Continues a sharded run from its checkpoint, with the configuration saved in it; every rank calls it together,
+     * with the world size that saved it.
+     *
+     * @param checkpoint a checkpoint root (its {@code latest} is used) or a step directory, the same on every rank
+     * @param task the same model and objective (parameter names and shapes); its values are overwritten
+     * @param outputs where to write from now on
+     * @param comm the ranks
+     * @return a trainer at the checkpoint's step
+     * @throws IOException if a file cannot be read
+     * @throws IllegalArgumentException if the checkpoint was written by another world size or another model
+     */
+    public static ShardedTrainer resume(Path checkpoint, TrainingTask task, TrainerOutputs outputs, Communicator comm)
+            throws IOException {
+        ShardedCheckpoint.Opened ckpt = ShardedCheckpoint.open(checkpoint);
+        TrainingCheckpointState state = ckpt.state();
+        ShardedTrainer trainer = new ShardedTrainer(task, state.config(), outputs, comm, false);
+        try {
+            ckpt.restore(comm, trainer.sharded, trainer.optimizer);
+            trainer.gatherParameters();
+        } catch (IOException | RuntimeException e) {
+            trainer.close();
+            throw e;
+        }
+        trainer.step = state.step();
+        trainer.savedStep = state.step();
+        trainer.history.addAll(state.history());
+        return trainer;
     }
 
     /** @return the steps completed */
@@ -162,6 +197,12 @@ public final class ShardedTrainer implements AutoCloseable {
                     log.write(record);
                 }
                 progress.update(record);
+                if (config.checkpointEvery() > 0 && step % config.checkpointEvery() == 0) {
+                    saveCheckpoint();
+                }
+            }
+            if (outputs.checkpointDir() != null && savedStep != step) {
+                saveCheckpoint();
             }
         } finally {
             if (log != null) {
@@ -169,6 +210,26 @@ public final class ShardedTrainer implements AutoCloseable {
             }
         }
         return done;
+    }
+
+    /**
+     * Saves a sharded checkpoint of the current step into the outputs' directory (nothing if none is set); every rank
+     * calls it together.
+     *
+     * @return the checkpoint directory, or null if no directory is set
+     * @throws IOException on every rank if writing failed on any (the previous checkpoint stays intact)
+     */
+    public Path saveCheckpoint() throws IOException {
+        if (outputs.checkpointDir() == null) {
+            return null;
+        }
+        int tail = config.historyTail();
+        List<TrainerStepLog> kept = history.subList(Math.max(0, history.size() - tail), history.size());
+        TrainingCheckpointState state = new TrainingCheckpointState(TrainingCheckpointState.FORMAT, step,
+                config.seed(), step, config, kept, task.describe());
+        Path dir = ShardedCheckpoint.save(outputs.checkpointDir(), comm, sharded, optimizer, state, config.keepLast());
+        savedStep = step;
+        return dir;
     }
 
     /** One optimizer step on every rank; advances {@link #step}. */
@@ -220,17 +281,22 @@ public final class ShardedTrainer implements AutoCloseable {
             }
             optimizer.step(shard, lr);
         }
+        gatherParameters();
+        step++;
+        double seconds = (System.nanoTime() - start) / 1e9;
+        Map<String, Double> metrics = new TreeMap<>();
+        stats.metricSums().forEach((k, v) -> metrics.put(k, v / micros));
+        return new TrainerStepLog(step, loss, lr, norm, seconds, seconds > 0 ? stats.tokens() / seconds : 0, metrics);
+    }
+
+    /** All-gathers the shards into the full parameters the task computes with. */
+    private void gatherParameters() {
         Map<String, Tensor> full = sharded.gather(comm);
         try {
             full.forEach((name, t) -> parameters.get(name).copyFrom(t));
         } finally {
             full.values().forEach(Tensor::close);
         }
-        step++;
-        double seconds = (System.nanoTime() - start) / 1e9;
-        Map<String, Double> metrics = new TreeMap<>();
-        stats.metricSums().forEach((k, v) -> metrics.put(k, v / micros));
-        return new TrainerStepLog(step, loss, lr, norm, seconds, seconds > 0 ? stats.tokens() / seconds : 0, metrics);
     }
 
     /** The L2 norm of the whole gradient: float64 sums of squares of each shard, added in rank order. */
@@ -380,7 +446,9 @@ public final class ShardedTrainer implements AutoCloseable {
         private StartCheck() {
         }
 
-        static void requireSameStart(Communicator comm, TrainerConfig config, Map<String, Tensor> parameters) {
+        /** @param checkValues whether to compare the parameter values too (not on resume: they are loaded) */
+        static void requireSameStart(Communicator comm, TrainerConfig config, Map<String, Tensor> parameters,
+                boolean checkValues) {
             if (parameters == null || parameters.isEmpty()) {
                 throw new IllegalArgumentException(OP + ": the task's parameters are "
                         + (parameters == null ? "null" : "empty") + ", expected at least one f32 tensor");
@@ -405,6 +473,9 @@ public final class ShardedTrainer implements AutoCloseable {
                     throw new IllegalArgumentException(OP + ": rank " + r + "'s config differs from rank 0's (this"
                             + " rank's: " + config + "), expected the same TrainerConfig on every rank");
                 }
+            }
+            if (!checkValues) {
+                return;
             }
             long[] hashes = new long[names.size()];
             CpuRuntime.parallelFor(names.size(), i -> hashes[i] = valueHash(parameters.get(names.get(i))));

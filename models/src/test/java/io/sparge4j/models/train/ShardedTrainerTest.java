@@ -217,15 +217,19 @@ class ShardedTrainerTest {
             TrainingTask task = tasks.get();
             try (ShardedTrainer t = new ShardedTrainer(task, c, TrainerOutputs.none(), comm)) {
                 List<TrainerStepLog> logs = t.run();
-                Map<String, float[]> params = new LinkedHashMap<>();
-                task.parameters().forEach((k, p) -> params.put(k, p.toFloatArray()));
                 assertEquals(c.steps(), t.optimizer().steps());
-                return new RankResult(logs, params, t.optimizer().expAvg().toFloatArray(),
-                        t.optimizer().expAvgSq().toFloatArray());
+                return rankResult(t, task, logs);
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
         });
+    }
+
+    private static RankResult rankResult(ShardedTrainer t, TrainingTask task, List<TrainerStepLog> logs) {
+        Map<String, float[]> params = new LinkedHashMap<>();
+        task.parameters().forEach((k, p) -> params.put(k, p.toFloatArray()));
+        return new RankResult(List.copyOf(logs), params, t.optimizer().expAvg().toFloatArray(),
+                t.optimizer().expAvgSq().toFloatArray());
     }
 
     private static float[] flatten(Map<String, Tensor> state, String suffix) {
@@ -269,6 +273,74 @@ class ShardedTrainerTest {
             worst = Math.max(worst, Math.abs((double) a[i] - b[i]));
         }
         return worst;
+    }
+
+    // ---------------------------------------------------------------- sharded checkpoints
+
+    /**
+     * A run on two ranks stopped after 3 of 6 steps (checkpoints every 2 steps and at the stop), resumed by fresh
+     * trainers whose tasks start from other values: the same losses, norms, parameters and moments, bit for bit, as
+     * the uninterrupted sharded run. Another world size (4), and the single-process trainer, refuse the checkpoint.
+     */
+    @Test
+    void aResumedShardedRunMatchesAnUninterruptedOneBitForBit(@TempDir Path dir) throws IOException {
+        TrainerConfig c = new TrainerConfig(6, 4, 77, 1.0, AdamWConfig.pytorchDefaults(0.01),
+                LrSchedule.warmupCosine(1e-2, 2, 6, 1e-3), 2, 2, 10);
+        List<RankResult> want = runSharded(2, () -> new ToyMlpTask(5), c);
+        Path ckpt = dir.resolve("ckpt");
+        InProcessCommunicator.runRanks(2, comm -> {
+            try (ShardedTrainer t = new ShardedTrainer(new ToyMlpTask(5), c, new TrainerOutputs(ckpt, null, false),
+                    comm)) {
+                return t.runUntil(3);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        });
+        assertEquals(ckpt.resolve("step-000003"), TrainingCheckpoint.latest(ckpt).orElseThrow());
+        assertEquals(List.of("latest", "step-000002", "step-000003"), list(ckpt), "keepLast 2, no temporaries");
+        assertEquals(List.of("rank-00000-of-00002.safetensors", "rank-00001-of-00002.safetensors", "state.json"),
+                list(ckpt.resolve("step-000003")));
+
+        List<RankResult> got = InProcessCommunicator.runRanks(2, comm -> {
+            ToyMlpTask fresh = new ToyMlpTask(31);   // other values: everything must come from the checkpoint
+            try (ShardedTrainer t = ShardedTrainer.resume(ckpt, fresh, TrainerOutputs.none(), comm)) {
+                assertEquals(3, t.step());
+                t.run();
+                return rankResult(t, fresh, t.history());
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        });
+        for (int r = 0; r < 2; r++) {
+            RankResult w = want.get(r);
+            RankResult g = got.get(r);
+            assertEquals(w.logs.size(), g.logs.size());
+            for (int i = 0; i < w.logs.size(); i++) {
+                assertEquals(w.logs.get(i).loss(), g.logs.get(i).loss(), 0.0, "loss of step " + (i + 1));
+                assertEquals(w.logs.get(i).gradNorm(), g.logs.get(i).gradNorm(), 0.0, "norm of step " + (i + 1));
+            }
+            for (String name : w.params.keySet()) {
+                assertArrayEquals(w.params.get(name), g.params.get(name), name + " on rank " + r);
+            }
+            assertArrayEquals(w.expAvg, g.expAvg, "exp_avg on rank " + r);
+            assertArrayEquals(w.expAvgSq, g.expAvgSq, "exp_avg_sq on rank " + r);
+        }
+
+        List<String> errors = InProcessCommunicator.runRanks(4, comm -> errorOf(() -> ShardedTrainer.resume(ckpt,
+                new ToyMlpTask(5), TrainerOutputs.none(), comm)));
+        for (int r = 0; r < 4; r++) {
+            assertTrue(errors.get(r).contains("has no rank-0000" + r + "-of-00004.safetensors for rank " + r + " of 4")
+                    && errors.get(r).contains("expected a checkpoint written by the same world size"), errors.get(r));
+        }
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> Trainer.resume(ckpt, new ToyMlpTask(5), TrainerOutputs.none()));
+        assertTrue(e.getMessage().contains("has no " + TrainingCheckpoint.PARAMETERS), e.getMessage());
+    }
+
+    private static List<String> list(Path dir) throws IOException {
+        try (var entries = Files.list(dir)) {
+            return entries.map(p -> p.getFileName().toString()).sorted().toList();
+        }
     }
 
     // ---------------------------------------------------------------- errors
