@@ -43,6 +43,7 @@ public final class ShardedCheckpoint {
     private static final String OP = "ShardedCheckpoint";
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     private static final Pattern STEP_DIR = Pattern.compile("step-(\\d{6,})");
+    private static final Pattern SHARD_FILE = Pattern.compile("rank-(\\d{5})-of-(\\d{5})\\.safetensors");
     private static final String SHARD = "shard";
     private static final String EXP_AVG = "exp_avg";
     private static final String EXP_AVG_SQ = "exp_avg_sq";
@@ -162,6 +163,30 @@ public final class ShardedCheckpoint {
      * @param state its JSON state
      */
     record Opened(Path directory, TrainingCheckpointState state) {
+
+        /**
+         * Checks, before any collective, that this checkpoint was written by {@code worldSize} ranks (every rank
+         * reads the same directory, so all of them fail alike).
+         *
+         * @throws IllegalArgumentException naming the saved world size
+         */
+        void requireWorldSize(int worldSize) throws IOException {
+            List<String> shards;
+            try (Stream<Path> files = Files.list(directory)) {
+                shards = files.map(p -> p.getFileName().toString()).filter(n -> SHARD_FILE.matcher(n).matches())
+                        .sorted().toList();
+            }
+            List<Integer> worlds = shards.stream().map(n -> {
+                Matcher m = SHARD_FILE.matcher(n);
+                return m.matches() ? Integer.parseInt(m.group(2)) : -1;
+            }).distinct().toList();
+            if (!worlds.equals(List.of(worldSize)) || shards.size() != worldSize) {
+                throw new IllegalArgumentException(OP + ".restore: " + directory + " holds " + shards + " (written by "
+                        + (worlds.size() == 1 ? worlds.getFirst() + " ranks" : "an unknown world size") + "), and this"
+                        + " job has world size " + worldSize + "; expected a checkpoint written by the same world size"
+                        + " (resharding to another is not supported)");
+            }
+        }
 
         /**
          * Copies this rank's saved shard and moments into the live ones; every rank calls it together.

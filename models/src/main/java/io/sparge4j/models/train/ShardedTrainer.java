@@ -122,6 +122,7 @@ public final class ShardedTrainer implements AutoCloseable {
             throws IOException {
         ShardedCheckpoint.Opened ckpt = ShardedCheckpoint.open(checkpoint);
         TrainingCheckpointState state = ckpt.state();
+        ckpt.requireWorldSize(comm.worldSize());
         ShardedTrainer trainer = new ShardedTrainer(task, state.config(), outputs, comm, false);
         try {
             ckpt.restore(comm, trainer.sharded, trainer.optimizer);
