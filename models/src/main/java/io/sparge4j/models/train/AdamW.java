@@ -122,14 +122,20 @@ public final class AdamW {
             for (int c = c0; c < c1; c++) {
                 long[] chunk = chunks.get(c);
                 Slot slot = slots.get((int) chunk[0]);
-                update(slot, grads[(int) chunk[0]], slot.decays ? decayed : plain, chunk[1], (int) chunk[2]);
+                update(slot.param.segment(), slot.expAvg.segment(), slot.expAvgSq.segment(), grads[(int) chunk[0]],
+                        slot.decays ? decayed : plain, chunk[1], (int) chunk[2]);
             }
         });
         steps = t;
     }
 
-    /** The kernel's update over elements [from, from + len) of one parameter. */
-    private static void update(Slot slot, MemorySegment g, FloatArray hyper, long from, int len) {
+    /**
+     * The kernel's update over elements [from, from + len) of f32 parameters {@code p} with moments {@code m},
+     * {@code v} and gradient {@code g}, in place; shared with {@link ShardedAdamW} so that both do the same
+     * arithmetic.
+     */
+    static void update(MemorySegment p, MemorySegment m, MemorySegment v, MemorySegment g, FloatArray hyper,
+            long from, int len) {
         float decay = hyper.get(AdamWKernels.DECAY);
         float beta1 = hyper.get(AdamWKernels.BETA1);
         float beta2 = hyper.get(AdamWKernels.BETA2);
@@ -138,9 +144,6 @@ public final class AdamW {
         float eps = hyper.get(AdamWKernels.EPS);
         float stepSize = hyper.get(AdamWKernels.STEP_SIZE);
         float bc2Sqrt = hyper.get(AdamWKernels.BC2_SQRT);
-        MemorySegment p = slot.param.segment();
-        MemorySegment m = slot.expAvg.segment();
-        MemorySegment v = slot.expAvgSq.segment();
         for (long i = from, end = from + len; i < end; i++) {
             float gi = g.getAtIndex(F32, i);
             float mi = Math.fma(beta1, m.getAtIndex(F32, i), oneMinusBeta1 * gi);
