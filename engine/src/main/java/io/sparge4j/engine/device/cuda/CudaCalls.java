@@ -33,6 +33,7 @@ final class CudaCalls {
     private final MethodHandle primaryCtxRetain;
     private final MethodHandle primaryCtxRelease;
     private final MethodHandle ctxSetCurrent;
+    private final MethodHandle ctxSynchronize;
     private final MethodHandle streamCreate;
     private final MethodHandle streamSynchronize;
     private final MethodHandle streamDestroy;
@@ -61,6 +62,7 @@ final class CudaCalls {
         primaryCtxRetain = lib.function("cuDevicePrimaryCtxRetain", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
         primaryCtxRelease = lib.function("cuDevicePrimaryCtxRelease_v2", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
         ctxSetCurrent = lib.function("cuCtxSetCurrent", handleIn);
+        ctxSynchronize = lib.function("cuCtxSynchronize", FunctionDescriptor.of(JAVA_INT));
         streamCreate = lib.function("cuStreamCreate", handleOutFlags);
         streamSynchronize = lib.function("cuStreamSynchronize", handleIn);
         streamDestroy = lib.function("cuStreamDestroy_v2", handleIn);
@@ -119,6 +121,15 @@ final class CudaCalls {
             check("cuCtxSetCurrent", (int) ctxSetCurrent.invokeExact(context));
         } catch (Throwable t) {
             throw rethrow("cuCtxSetCurrent", t);
+        }
+    }
+
+    /** Waits for every stream of the current context. */
+    void ctxSynchronize() {
+        try {
+            check("cuCtxSynchronize", (int) ctxSynchronize.invokeExact());
+        } catch (Throwable t) {
+            throw rethrow("cuCtxSynchronize", t);
         }
     }
 

@@ -1,6 +1,7 @@
 package io.sparge4j.engine.distributed.nccl;
 
 import io.sparge4j.engine.device.BackendException;
+import io.sparge4j.engine.device.cuda.CudaStreamContext;
 import io.sparge4j.engine.distributed.Communicator;
 import io.sparge4j.engine.distributed.ReduceOp;
 import io.sparge4j.engine.distributed.Rendezvous;
@@ -92,7 +93,7 @@ public final class NcclCommunicator implements Communicator {
 
     private static NcclCommunicator join(NcclLibrary nccl, NcclUniqueId id, int rank, int worldSize,
             int cudaOrdinal) {
-        CudaStreamContext cuda = CudaStreamContext.open(cudaOrdinal);
+        CudaStreamContext cuda = CudaStreamContext.open(cudaOrdinal, "NCCL");
         long word = 0;
         try {
             word = cuda.allocate(Float.BYTES);

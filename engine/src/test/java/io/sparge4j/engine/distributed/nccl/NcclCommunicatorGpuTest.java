@@ -2,6 +2,7 @@ package io.sparge4j.engine.distributed.nccl;
 
 import io.sparge4j.engine.device.BackendException;
 import io.sparge4j.engine.device.cuda.CudaDevice;
+import io.sparge4j.engine.device.cuda.CudaStreamContext;
 import io.sparge4j.engine.distributed.ReduceOp;
 import io.sparge4j.engine.tensor.DType;
 import io.sparge4j.engine.tensor.Tensor;
@@ -116,7 +117,7 @@ class NcclCommunicatorGpuTest {
     @Test
     void collectivesOnDeviceMemoryMoveEveryByte() {
         needGpu();
-        CudaStreamContext cuda = CudaStreamContext.open(comm.cudaOrdinal());
+        CudaStreamContext cuda = CudaStreamContext.open(comm.cudaOrdinal(), "NCCL");
         try (Arena arena = Arena.ofConfined()) {
             for (DType dtype : DTYPES) {
                 long count = 4099; // odd, so that a wrong element size shows
@@ -154,7 +155,7 @@ class NcclCommunicatorGpuTest {
     @Test
     void ncclErrorsCarryTheirNameAndText() {
         needGpu();
-        CudaStreamContext cuda = CudaStreamContext.open(0);
+        CudaStreamContext cuda = CudaStreamContext.open(0, "NCCL");
         try {
             // Rank 5 of 2 is refused before any connection is tried.
             NcclException e = assertThrows(NcclException.class, () -> nccl.commInitRank(2, nccl.uniqueId(), 5));
