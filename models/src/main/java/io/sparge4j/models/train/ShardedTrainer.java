@@ -186,31 +186,27 @@ public final class ShardedTrainer implements AutoCloseable {
             throw new IllegalArgumentException(OP + ".runUntil: lastStep is " + lastStep + ", expected in [0, "
                     + config.steps() + "] (the configured steps)");
         }
-        List<TrainerStepLog> done = new ArrayList<>();
-        boolean lead = comm.rank() == 0;
-        TrainerLog log = lead && outputs.logFile() != null ? TrainerLog.open(outputs.logFile(), step) : null;
-        try (TrainerProgress progress = TrainerProgress.open(lead && outputs.progressBar(), step, config.steps())) {
-            while (step < lastStep) {
-                TrainerStepLog record = runStep();
-                done.add(record);
-                history.add(record);
-                if (log != null) {
-                    log.write(record);
-                }
-                progress.update(record);
-                if (config.checkpointEvery() > 0 && step % config.checkpointEvery() == 0) {
-                    saveCheckpoint();
-                }
+        return StepLoop.run(new StepLoop.Steps() {
+            @Override
+            public long step() {
+                return step;
             }
-            if (outputs.checkpointDir() != null && savedStep != step) {
-                saveCheckpoint();
+
+            @Override
+            public long savedStep() {
+                return savedStep;
             }
-        } finally {
-            if (log != null) {
-                log.close();
+
+            @Override
+            public TrainerStepLog runStep() {
+                return ShardedTrainer.this.runStep();
             }
-        }
-        return done;
+
+            @Override
+            public Path saveCheckpoint() throws IOException {
+                return ShardedTrainer.this.saveCheckpoint();
+            }
+        }, lastStep, config, outputs, comm.rank() == 0, history);
     }
 
     /**

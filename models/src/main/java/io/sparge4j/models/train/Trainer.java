@@ -145,30 +145,27 @@ public final class Trainer {
             throw new IllegalArgumentException("Trainer.runUntil: lastStep is " + lastStep + ", expected in [0, "
                     + config.steps() + "] (the configured steps)");
         }
-        List<TrainerStepLog> done = new ArrayList<>();
-        TrainerLog log = outputs.logFile() == null ? null : TrainerLog.open(outputs.logFile(), step);
-        try (TrainerProgress progress = TrainerProgress.open(outputs.progressBar(), step, config.steps())) {
-            while (step < lastStep) {
-                TrainerStepLog record = runStep();
-                done.add(record);
-                history.add(record);
-                if (log != null) {
-                    log.write(record);
-                }
-                progress.update(record);
-                if (config.checkpointEvery() > 0 && step % config.checkpointEvery() == 0) {
-                    saveCheckpoint();
-                }
+        return StepLoop.run(new StepLoop.Steps() {
+            @Override
+            public long step() {
+                return step;
             }
-            if (outputs.checkpointDir() != null && savedStep != step) {
-                saveCheckpoint();
+
+            @Override
+            public long savedStep() {
+                return savedStep;
             }
-        } finally {
-            if (log != null) {
-                log.close();
+
+            @Override
+            public TrainerStepLog runStep() {
+                return Trainer.this.runStep();
             }
-        }
-        return done;
+
+            @Override
+            public Path saveCheckpoint() throws IOException {
+                return Trainer.this.saveCheckpoint();
+            }
+        }, lastStep, config, outputs, true, history);
     }
 
     /**
