@@ -34,6 +34,16 @@ public final class GradNormClip {
      * @return the L2 norm of all their elements together (NaN or infinity if any element is)
      */
     public static double norm(Map<String, Tensor> gradients) {
+        return Math.sqrt(sumOfSquares(gradients));
+    }
+
+    /**
+     * The squared norm, in float64 over the fixed chunks (what a sharded run adds across ranks before the root).
+     *
+     * @param gradients f32 tensors
+     * @return the sum of the squares of all their elements
+     */
+    public static double sumOfSquares(Map<String, Tensor> gradients) {
         List<long[]> chunks = chunks("norm", gradients);
         List<Tensor> tensors = new ArrayList<>(gradients.values());
         double[] partial = new double[chunks.size()];
@@ -53,7 +63,7 @@ public final class GradNormClip {
         for (double p : partial) {
             total += p;
         }
-        return Math.sqrt(total);
+        return total;
     }
 
     /**
@@ -71,11 +81,22 @@ public final class GradNormClip {
                     + ", expected a number above 0 (Double.POSITIVE_INFINITY to measure only)");
         }
         double norm = norm(gradients);
+        clipToNorm(gradients, norm, maxNorm);
+        return norm;
+    }
+
+    /**
+     * Scales the gradients as {@link #clip} does, given their norm (measured elsewhere, e.g. over all ranks' shards).
+     *
+     * @param gradients f32 tensors, scaled in place when {@code norm} exceeds {@code maxNorm}
+     * @param norm their global norm
+     * @param maxNorm the largest norm allowed
+     */
+    public static void clipToNorm(Map<String, Tensor> gradients, double norm, double maxNorm) {
         double coef = maxNorm / (norm + EPS);
         if (coef < 1) {   // false for a NaN norm: the caller sees the NaN and decides
             scale(gradients, (float) coef);
         }
-        return norm;
     }
 
     /**

@@ -48,8 +48,6 @@ import java.util.TreeSet;
  */
 public final class ShardedTrainer implements AutoCloseable {
     private static final String OP = "ShardedTrainer";
-    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT;
-    private static final int CHUNK = 16384;
 
     private final TrainingTask task;
     private final TrainerConfig config;
@@ -266,10 +264,7 @@ public final class ShardedTrainer implements AutoCloseable {
             }
             norm = globalNorm(shard);
             if (config.maxGradNorm() > 0) {
-                double coef = config.maxGradNorm() / (norm + GradNormClip.EPS);
-                if (coef < 1) {   // GradNormClip.clip's rule
-                    GradNormClip.scale(Map.of("shard", shard), (float) coef);
-                }
+                GradNormClip.clipToNorm(Map.of("shard", shard), norm, config.maxGradNorm());
             }
             if (!Double.isFinite(loss) || !Double.isFinite(norm)) {
                 throw new IllegalStateException(OP + ": step " + (step + 1) + " has loss " + loss
@@ -298,7 +293,7 @@ public final class ShardedTrainer implements AutoCloseable {
 
     /** The L2 norm of the whole gradient: float64 sums of squares of each shard, added in rank order. */
     private double globalNorm(Tensor shard) {
-        double local = sumOfSquares(shard);
+        double local = GradNormClip.sumOfSquares(Map.of("shard", shard));
         int world = comm.worldSize();
         try (Tensor mine = Tensor.allocate(DType.I64, 1); Tensor all = Tensor.allocate(DType.I64, world)) {
             mine.setLong(0, Double.doubleToRawLongBits(local));
@@ -309,29 +304,6 @@ public final class ShardedTrainer implements AutoCloseable {
             }
             return Math.sqrt(total);
         }
-    }
-
-    /** Float64 sum of squares over fixed chunks added in order, so any thread count gives the same bits. */
-    private static double sumOfSquares(Tensor t) {
-        MemorySegment s = t.segment();
-        long n = t.numel();
-        int chunks = (int) ((n + CHUNK - 1) / CHUNK);
-        double[] partial = new double[chunks];
-        CpuRuntime.parallelForRange(chunks, 1, (c0, c1) -> {
-            for (int c = c0; c < c1; c++) {
-                double sum = 0;
-                for (long i = (long) c * CHUNK, end = Math.min(n, i + CHUNK); i < end; i++) {
-                    double x = s.getAtIndex(F32, i);
-                    sum += x * x;
-                }
-                partial[c] = sum;
-            }
-        });
-        double total = 0;
-        for (double p : partial) {
-            total += p;
-        }
-        return total;
     }
 
     /** Frees the shard, the optimizer's moments and the gradients (not the task's parameters). */
