@@ -18,4 +18,22 @@ public class BackendException extends RuntimeException {
     public BackendException(String message, Throwable cause) {
         super(message, cause);
     }
+
+    /**
+     * What a failed FFM downcall ({@code MethodHandle.invokeExact}, which declares Throwable) becomes: runtime
+     * exceptions pass through, errors are rethrown, anything else is wrapped naming the call.
+     *
+     * @param call the native function
+     * @param t what the downcall threw
+     * @return the exception to throw
+     */
+    public static RuntimeException fromDowncall(String call, Throwable t) {
+        if (t instanceof RuntimeException e) {
+            return e;
+        }
+        if (t instanceof Error e) {
+            throw e;
+        }
+        return new BackendException(call + ": the downcall failed: " + t, t);
+    }
 }

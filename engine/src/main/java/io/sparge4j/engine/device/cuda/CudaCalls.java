@@ -104,7 +104,7 @@ final class CudaCalls {
             check("cuDevicePrimaryCtxRetain", (int) primaryCtxRetain.invokeExact(out, device));
             return out.get(ADDRESS, 0);
         } catch (Throwable t) {
-            throw rethrow("cuDevicePrimaryCtxRetain", t);
+            throw BackendException.fromDowncall("cuDevicePrimaryCtxRetain", t);
         }
     }
 
@@ -112,7 +112,7 @@ final class CudaCalls {
         try {
             check("cuDevicePrimaryCtxRelease_v2", (int) primaryCtxRelease.invokeExact(device));
         } catch (Throwable t) {
-            throw rethrow("cuDevicePrimaryCtxRelease_v2", t);
+            throw BackendException.fromDowncall("cuDevicePrimaryCtxRelease_v2", t);
         }
     }
 
@@ -120,7 +120,7 @@ final class CudaCalls {
         try {
             check("cuCtxSetCurrent", (int) ctxSetCurrent.invokeExact(context));
         } catch (Throwable t) {
-            throw rethrow("cuCtxSetCurrent", t);
+            throw BackendException.fromDowncall("cuCtxSetCurrent", t);
         }
     }
 
@@ -129,7 +129,7 @@ final class CudaCalls {
         try {
             check("cuCtxSynchronize", (int) ctxSynchronize.invokeExact());
         } catch (Throwable t) {
-            throw rethrow("cuCtxSynchronize", t);
+            throw BackendException.fromDowncall("cuCtxSynchronize", t);
         }
     }
 
@@ -151,7 +151,7 @@ final class CudaCalls {
             check("cuMemAlloc_v2", (int) memAlloc.invokeExact(out, bytes));
             return out.get(JAVA_LONG, 0);
         } catch (Throwable t) {
-            throw rethrow("cuMemAlloc_v2", t);
+            throw BackendException.fromDowncall("cuMemAlloc_v2", t);
         }
     }
 
@@ -159,7 +159,7 @@ final class CudaCalls {
         try {
             check("cuMemFree_v2", (int) memFree.invokeExact(pointer));
         } catch (Throwable t) {
-            throw rethrow("cuMemFree_v2", t);
+            throw BackendException.fromDowncall("cuMemFree_v2", t);
         }
     }
 
@@ -167,7 +167,7 @@ final class CudaCalls {
         try {
             check("cuMemcpyHtoDAsync_v2", (int) memcpyHtoDAsync.invokeExact(dst, src, bytes, stream));
         } catch (Throwable t) {
-            throw rethrow("cuMemcpyHtoDAsync_v2", t);
+            throw BackendException.fromDowncall("cuMemcpyHtoDAsync_v2", t);
         }
     }
 
@@ -175,7 +175,7 @@ final class CudaCalls {
         try {
             check("cuMemcpyDtoHAsync_v2", (int) memcpyDtoHAsync.invokeExact(dst, src, bytes, stream));
         } catch (Throwable t) {
-            throw rethrow("cuMemcpyDtoHAsync_v2", t);
+            throw BackendException.fromDowncall("cuMemcpyDtoHAsync_v2", t);
         }
     }
 
@@ -186,7 +186,7 @@ final class CudaCalls {
             check("cuModuleLoadData", (int) moduleLoadData.invokeExact(out, image));
             return out.get(ADDRESS, 0);
         } catch (Throwable t) {
-            throw rethrow("cuModuleLoadData", t);
+            throw BackendException.fromDowncall("cuModuleLoadData", t);
         }
     }
 
@@ -200,7 +200,7 @@ final class CudaCalls {
             check("cuModuleGetFunction", (int) moduleGetFunction.invokeExact(out, module, arena.allocateFrom(name)));
             return out.get(ADDRESS, 0);
         } catch (Throwable t) {
-            throw rethrow("cuModuleGetFunction", t);
+            throw BackendException.fromDowncall("cuModuleGetFunction", t);
         }
     }
 
@@ -215,7 +215,7 @@ final class CudaCalls {
             check("cuFuncGetAttribute", (int) funcGetAttribute.invokeExact(out, attribute, function));
             return out.get(JAVA_INT, 0);
         } catch (Throwable t) {
-            throw rethrow("cuFuncGetAttribute", t);
+            throw BackendException.fromDowncall("cuFuncGetAttribute", t);
         }
     }
 
@@ -223,7 +223,7 @@ final class CudaCalls {
         try {
             check("cuFuncSetAttribute", (int) funcSetAttribute.invokeExact(function, attribute, value));
         } catch (Throwable t) {
-            throw rethrow("cuFuncSetAttribute", t);
+            throw BackendException.fromDowncall("cuFuncSetAttribute", t);
         }
     }
 
@@ -239,7 +239,7 @@ final class CudaCalls {
             check("cuLaunchKernel", (int) launchKernel.invokeExact(function, grid[0], grid[1], grid[2],
                     block[0], block[1], block[2], sharedBytes, stream, kernelParams, MemorySegment.NULL));
         } catch (Throwable t) {
-            throw rethrow("cuLaunchKernel", t);
+            throw BackendException.fromDowncall("cuLaunchKernel", t);
         }
     }
 
@@ -251,7 +251,7 @@ final class CudaCalls {
         try {
             check("cuEventRecord", (int) eventRecord.invokeExact(event, stream));
         } catch (Throwable t) {
-            throw rethrow("cuEventRecord", t);
+            throw BackendException.fromDowncall("cuEventRecord", t);
         }
     }
 
@@ -270,7 +270,7 @@ final class CudaCalls {
             check(eventElapsedTimeName, (int) eventElapsedTime.invokeExact(out, start, end));
             return out.get(JAVA_FLOAT, 0);
         } catch (Throwable t) {
-            throw rethrow(eventElapsedTimeName, t);
+            throw BackendException.fromDowncall(eventElapsedTimeName, t);
         }
     }
 
@@ -290,7 +290,7 @@ final class CudaCalls {
             check(call, (int) handle.invokeExact(out, flags));
             return out.get(ADDRESS, 0);
         } catch (Throwable t) {
-            throw rethrow(call, t);
+            throw BackendException.fromDowncall(call, t);
         }
     }
 
@@ -298,17 +298,8 @@ final class CudaCalls {
         try {
             check(call, (int) handle.invokeExact(argument));
         } catch (Throwable t) {
-            throw rethrow(call, t);
+            throw BackendException.fromDowncall(call, t);
         }
     }
 
-    private static RuntimeException rethrow(String call, Throwable t) {
-        if (t instanceof RuntimeException e) {
-            return e;
-        }
-        if (t instanceof Error e) {
-            throw e;
-        }
-        return new BackendException(call + ": the downcall failed: " + t, t);
-    }
 }

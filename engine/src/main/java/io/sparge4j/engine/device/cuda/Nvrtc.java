@@ -104,7 +104,7 @@ final class Nvrtc {
             check("nvrtcVersion", (int) version.invokeExact(major, minor));
             return new int[] {major.get(JAVA_INT, 0), minor.get(JAVA_INT, 0)};
         } catch (Throwable t) {
-            throw rethrow("nvrtcVersion", t);
+            throw BackendException.fromDowncall("nvrtcVersion", t);
         }
     }
 
@@ -121,7 +121,7 @@ final class Nvrtc {
             check("nvrtcGetSupportedArchs", (int) getSupportedArchs.get().invokeExact(archs));
             return archs.asSlice(0, (long) n * Integer.BYTES).toArray(JAVA_INT);
         } catch (Throwable t) {
-            throw rethrow("nvrtcGetSupportedArchs", t);
+            throw BackendException.fromDowncall("nvrtcGetSupportedArchs", t);
         }
     }
 
@@ -184,7 +184,7 @@ final class Nvrtc {
                 int ignored = (int) destroyProgram.invokeExact(programOut);
             }
         } catch (Throwable t) {
-            throw rethrow("nvrtcCompileProgram", t);
+            throw BackendException.fromDowncall("nvrtcCompileProgram", t);
         }
     }
 
@@ -233,15 +233,6 @@ final class Nvrtc {
         }
     }
 
-    private static RuntimeException rethrow(String call, Throwable t) {
-        if (t instanceof RuntimeException e) {
-            return e;
-        }
-        if (t instanceof Error e) {
-            throw e;
-        }
-        return new BackendException(call + ": the downcall failed: " + t, t);
-    }
 
     /** Opens the library once and remembers the outcome, failure included. */
     private static final class Loaded {

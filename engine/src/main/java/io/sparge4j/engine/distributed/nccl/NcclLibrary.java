@@ -116,7 +116,7 @@ public final class NcclLibrary {
             check("ncclGetVersion", (int) getVersion.invokeExact(out), MemorySegment.NULL);
             return out.get(JAVA_INT, 0);
         } catch (Throwable t) {
-            throw rethrow("ncclGetVersion", t);
+            throw BackendException.fromDowncall("ncclGetVersion", t);
         }
     }
 
@@ -138,7 +138,7 @@ public final class NcclLibrary {
             check("ncclGetUniqueId", (int) getUniqueId.invokeExact(out), MemorySegment.NULL);
             return NcclUniqueId.fromBytes(out.toArray(JAVA_BYTE));
         } catch (Throwable t) {
-            throw rethrow("ncclGetUniqueId", t);
+            throw BackendException.fromDowncall("ncclGetUniqueId", t);
         }
     }
 
@@ -152,7 +152,7 @@ public final class NcclLibrary {
                     MemorySegment.NULL);
             return out.get(ADDRESS, 0);
         } catch (Throwable t) {
-            throw rethrow("ncclCommInitRank", t);
+            throw BackendException.fromDowncall("ncclCommInitRank", t);
         }
     }
 
@@ -160,7 +160,7 @@ public final class NcclLibrary {
         try {
             check("ncclCommDestroy", (int) commDestroy.invokeExact(comm), MemorySegment.NULL);
         } catch (Throwable t) {
-            throw rethrow("ncclCommDestroy", t);
+            throw BackendException.fromDowncall("ncclCommDestroy", t);
         }
     }
 
@@ -168,7 +168,7 @@ public final class NcclLibrary {
         try {
             check("ncclCommAbort", (int) commAbort.invokeExact(comm), MemorySegment.NULL);
         } catch (Throwable t) {
-            throw rethrow("ncclCommAbort", t);
+            throw BackendException.fromDowncall("ncclCommAbort", t);
         }
     }
 
@@ -179,7 +179,7 @@ public final class NcclLibrary {
             check("ncclCommGetAsyncError", (int) commGetAsyncError.invokeExact(comm, out), comm);
             return out.get(JAVA_INT, 0);
         } catch (Throwable t) {
-            throw rethrow("ncclCommGetAsyncError", t);
+            throw BackendException.fromDowncall("ncclCommGetAsyncError", t);
         }
     }
 
@@ -189,7 +189,7 @@ public final class NcclLibrary {
             check("ncclAllReduce", (int) allReduce.invokeExact(address(send), address(recv), count, dataType, op,
                     comm, stream), comm);
         } catch (Throwable t) {
-            throw rethrow("ncclAllReduce", t);
+            throw BackendException.fromDowncall("ncclAllReduce", t);
         }
     }
 
@@ -199,7 +199,7 @@ public final class NcclLibrary {
             check("ncclReduceScatter", (int) reduceScatter.invokeExact(address(send), address(recv), recvCount,
                     dataType, op, comm, stream), comm);
         } catch (Throwable t) {
-            throw rethrow("ncclReduceScatter", t);
+            throw BackendException.fromDowncall("ncclReduceScatter", t);
         }
     }
 
@@ -208,7 +208,7 @@ public final class NcclLibrary {
             check("ncclAllGather", (int) allGather.invokeExact(address(send), address(recv), sendCount, dataType,
                     comm, stream), comm);
         } catch (Throwable t) {
-            throw rethrow("ncclAllGather", t);
+            throw BackendException.fromDowncall("ncclAllGather", t);
         }
     }
 
@@ -218,7 +218,7 @@ public final class NcclLibrary {
             check("ncclBroadcast", (int) broadcast.invokeExact(address(send), address(recv), count, dataType, root,
                     comm, stream), comm);
         } catch (Throwable t) {
-            throw rethrow("ncclBroadcast", t);
+            throw BackendException.fromDowncall("ncclBroadcast", t);
         }
     }
 
@@ -226,7 +226,7 @@ public final class NcclLibrary {
         try {
             check("ncclSend", (int) send.invokeExact(address(buffer), count, dataType, peer, comm, stream), comm);
         } catch (Throwable t) {
-            throw rethrow("ncclSend", t);
+            throw BackendException.fromDowncall("ncclSend", t);
         }
     }
 
@@ -234,7 +234,7 @@ public final class NcclLibrary {
         try {
             check("ncclRecv", (int) recv.invokeExact(address(buffer), count, dataType, peer, comm, stream), comm);
         } catch (Throwable t) {
-            throw rethrow("ncclRecv", t);
+            throw BackendException.fromDowncall("ncclRecv", t);
         }
     }
 
@@ -242,7 +242,7 @@ public final class NcclLibrary {
         try {
             check("ncclGroupStart", (int) groupStart.invokeExact(), MemorySegment.NULL);
         } catch (Throwable t) {
-            throw rethrow("ncclGroupStart", t);
+            throw BackendException.fromDowncall("ncclGroupStart", t);
         }
     }
 
@@ -250,7 +250,7 @@ public final class NcclLibrary {
         try {
             check("ncclGroupEnd", (int) groupEnd.invokeExact(), comm);
         } catch (Throwable t) {
-            throw rethrow("ncclGroupEnd", t);
+            throw BackendException.fromDowncall("ncclGroupEnd", t);
         }
     }
 
@@ -298,15 +298,6 @@ public final class NcclLibrary {
         return MemorySegment.ofAddress(pointer);
     }
 
-    private static RuntimeException rethrow(String call, Throwable t) {
-        if (t instanceof RuntimeException e) {
-            return e;
-        }
-        if (t instanceof Error e) {
-            throw e;
-        }
-        return new BackendException(call + ": the downcall failed: " + t, t);
-    }
 
     /** Opens the library once and remembers the outcome, failure included. */
     private static final class Loaded {
