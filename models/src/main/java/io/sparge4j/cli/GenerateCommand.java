@@ -165,9 +165,10 @@ public final class GenerateCommand implements Callable<Integer> {
                     try (Tensor video = result.video()) {
                         VideoWriters.write(video, config.pixelSpace(), output);
                         // (clips below the evaluator's minimum size go unjudged: too small to tell a shape or a motion)
-                        if (config.pixelSpace() && prompt != null && !Captions.parse(prompt).equals(PromptRequest.NONE)
+                        PromptRequest asked = prompt == null ? PromptRequest.NONE : Captions.parse(prompt);
+                        if (config.pixelSpace() && !asked.equals(PromptRequest.NONE)
                                 && f >= ClipEvaluator.MIN_FRAMES && Math.min(h, wd) >= ClipEvaluator.MIN_SIDE) {
-                            judged = new ClipEvaluator().evaluate(video, prompt);
+                            judged = new ClipEvaluator().evaluate(video, asked);
                         }
                     }
                     w.printf(Locale.ROOT, "wrote %s (%d frames of %dx%d, %s)%n", out, f, h, wd,

@@ -82,12 +82,18 @@ public final class PretrainCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter err = spec.commandLine().getErr();
         BackendSelection backend = flags.backend(spec);
-        RunSettings settings = settings();
-        if (!flags.resume) {
-            TrainingRun.checkFresh(flags.out);
+        RunSettings resumed = flags.resume ? flags.resumed(spec, "pretrain") : null;
+        String startFrom = resumed != null ? resumed.init() : init;
+        if (resumed == null && init != null) {
+            refuseShapeFlags();
         }
-        settings.save(flags.out);
-        try (ModelDirectory start = settings.init() == null ? null : InitModel.load(settings.init(), err)) {
+        // the --init model is loaded once: it gives the settings of a new run and the weights of every run
+        try (ModelDirectory start = startFrom == null ? null : InitModel.load(startFrom, err)) {
+            RunSettings settings = resumed != null ? resumed : start != null ? fromInit(start) : fresh();
+            if (!flags.resume) {
+                TrainingRun.checkFresh(flags.out);
+            }
+            settings.save(flags.out);
             train(settings, start, backend, err);
         }
         return 0;
@@ -114,13 +120,8 @@ public final class PretrainCommand implements Callable<Integer> {
         }
     }
 
-    private RunSettings settings() throws java.io.IOException {
-        if (flags.resume) {
-            return flags.resumed(spec, "pretrain");
-        }
-        if (init != null) {
-            return fromInit();
-        }
+    /** Settings for a run from scratch: the tiny-demo recipe unless the shape flags say otherwise. */
+    private RunSettings fresh() {
         RunSettings s = flags.settings(spec, "pretrain", 1e-3, 16, 32, 32);
         int d = dim == null ? 128 : dim;
         int l = layers == null ? 4 : layers;
@@ -138,24 +139,26 @@ public final class PretrainCommand implements Callable<Integer> {
                 WanAttention.dense().topk(), WanAttention.dense().topp(), null);
     }
 
-    /** Settings for --init: the model's shape and clip size; the shape flags are refused (they would contradict it). */
-    private RunSettings fromInit() throws java.io.IOException {
+    /** With --init the shape comes from the model: the shape flags would contradict it. */
+    private void refuseShapeFlags() {
         String[] names = {"--dim", "--layers", "--heads", "--ffn-dim", "--text-width", "--text-layers"};
         Integer[] values = {dim, layers, heads, ffnDim, textWidth, textLayers};
         for (int i = 0; i < names.length; i++) {
             TrainingFlags.check(spec, values[i] == null, names[i], values[i],
                     "no value with --init (the shape comes from " + init + ")");
         }
-        try (ModelDirectory model = InitModel.load(init, spec.commandLine().getErr())) {
-            WanConfig c = model.config();
-            TrainingFlags.check(spec, c.pixelSpace() && c.inDim() == 3 && c.outDim() == 3, "--init", "'" + init + "'",
-                    "a pixel-space RGB model (\"pixel_space\": true, in_dim and out_dim 3) like sparge pretrain makes");
-            GenerationDefaults gen = model.generationOrDefault();
-            RunSettings s = flags.settings(spec, "pretrain", 1e-3, gen.frames(), gen.height(), gen.width());
-            return s.withModel(c.dim(), c.numLayers(), c.numHeads(), c.ffnDim(), model.textEncoder().config().width(),
-                    model.textEncoder().config().layers(), InitModel.recorded(init), TrainingObjective.PRETRAIN.word(),
-                    "dense", WanAttention.dense().topk(), WanAttention.dense().topp(), null);
-        }
+    }
+
+    /** Settings for a new run from --init: the model's shape and clip size. */
+    private RunSettings fromInit(ModelDirectory model) {
+        WanConfig c = model.config();
+        TrainingFlags.check(spec, c.pixelSpace() && c.inDim() == 3 && c.outDim() == 3, "--init", "'" + init + "'",
+                "a pixel-space RGB model (\"pixel_space\": true, in_dim and out_dim 3) like sparge pretrain makes");
+        GenerationDefaults gen = model.generationOrDefault();
+        RunSettings s = flags.settings(spec, "pretrain", 1e-3, gen.frames(), gen.height(), gen.width());
+        return s.withModel(c.dim(), c.numLayers(), c.numHeads(), c.ffnDim(), model.textEncoder().config().width(),
+                model.textEncoder().config().layers(), InitModel.recorded(init), TrainingObjective.PRETRAIN.word(),
+                "dense", WanAttention.dense().topk(), WanAttention.dense().topp(), null);
     }
 
     /** The DiT: pixel space (3 channels), patch (1, 2, 2), text features from the encoder. */
