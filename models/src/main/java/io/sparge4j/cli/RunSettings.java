@@ -18,6 +18,8 @@ import java.nio.file.Path;
  * @param command pretrain or finetune
  * @param steps the run's total optimizer steps
  * @param microBatches micro-batches per step
+ * @param batchSize clips per micro-batch (one batched pass on a device); 0 in a run.json written before the setting
+ *     existed reads as 1
  * @param lr the peak learning rate
  * @param warmup warm-up steps
  * @param minLrRatio the cosine's floor as a fraction of lr
@@ -46,11 +48,15 @@ import java.nio.file.Path;
  * @param topp Top-p threshold used (after calibration)
  * @param targetSparsity the sparsity k or p was calibrated to, or null
  */
-record RunSettings(String command, long steps, int microBatches, double lr, long warmup, double minLrRatio,
+record RunSettings(String command, long steps, int microBatches, int batchSize, double lr, long warmup, double minLrRatio,
         double weightDecay, double maxGradNorm, long seed, int frames, int height, int width, double captionDropout,
         double timestepShift, long checkpointEvery, int keep, String precision, boolean checkpointBlocks, int dim,
         int layers, int heads, int ffnDim, int textWidth, int textLayers, String init, String objective,
         String attention, double topk, double topp, Double targetSparsity) {
+
+    RunSettings {
+        batchSize = batchSize == 0 ? 1 : batchSize;
+    }
 
     /** The file name in the run's directory. */
     static final String FILE = "run.json";
@@ -60,7 +66,7 @@ record RunSettings(String command, long steps, int microBatches, double lr, long
 
     /** @return a copy with another total step count */
     RunSettings withSteps(long newSteps) {
-        return new RunSettings(command, newSteps, microBatches, lr, warmup, minLrRatio, weightDecay, maxGradNorm, seed,
+        return new RunSettings(command, newSteps, microBatches, batchSize, lr, warmup, minLrRatio, weightDecay, maxGradNorm, seed,
                 frames, height, width, captionDropout, timestepShift, checkpointEvery, keep, precision,
                 checkpointBlocks, dim, layers, heads, ffnDim, textWidth, textLayers, init, objective, attention, topk,
                 topp, targetSparsity);
@@ -68,7 +74,7 @@ record RunSettings(String command, long steps, int microBatches, double lr, long
 
     /** @return a copy with the mask hyperparameters a calibration chose */
     RunSettings withMask(double newTopk, double newTopp) {
-        return new RunSettings(command, steps, microBatches, lr, warmup, minLrRatio, weightDecay, maxGradNorm, seed,
+        return new RunSettings(command, steps, microBatches, batchSize, lr, warmup, minLrRatio, weightDecay, maxGradNorm, seed,
                 frames, height, width, captionDropout, timestepShift, checkpointEvery, keep, precision,
                 checkpointBlocks, dim, layers, heads, ffnDim, textWidth, textLayers, init, objective, attention,
                 newTopk, newTopp, targetSparsity);
@@ -80,7 +86,7 @@ record RunSettings(String command, long steps, int microBatches, double lr, long
     RunSettings withModel(int newDim, int newLayers, int newHeads, int newFfnDim, int newTextWidth,
             int newTextLayers, String newInit, String newObjective, String newAttention, double newTopk,
             double newTopp, Double newTargetSparsity) {
-        return new RunSettings(command, steps, microBatches, lr, warmup, minLrRatio, weightDecay, maxGradNorm, seed,
+        return new RunSettings(command, steps, microBatches, batchSize, lr, warmup, minLrRatio, weightDecay, maxGradNorm, seed,
                 frames, height, width, captionDropout, timestepShift, checkpointEvery, keep, precision,
                 checkpointBlocks, newDim, newLayers, newHeads, newFfnDim, newTextWidth, newTextLayers, newInit,
                 newObjective, newAttention, newTopk, newTopp, newTargetSparsity);

@@ -16,6 +16,9 @@ import java.util.Locale;
  * tiny-demo recipe for pretraining); on {@code --resume} the run's saved settings rule instead.
  */
 final class TrainingFlags {
+    /** The largest --batch-size (a guard against a typo that would allocate hundreds of clips at once). */
+    private static final int MAX_BATCH = 256;
+
     @Option(names = "--out", paramLabel = "DIR", required = true,
             description = "The run's directory: run.json, train.jsonl, checkpoints/, model/.")
     Path out;
@@ -32,8 +35,13 @@ final class TrainingFlags {
             description = "Optimizer steps of the whole run (default 2000); with --resume, a larger value extends it.")
     Long steps;
 
-    @Option(names = "--micro-batches", paramLabel = "M", description = "Clips per step, accumulated (default 1).")
+    @Option(names = "--micro-batches", paramLabel = "M",
+            description = "Micro-batches per step, their gradients accumulated (default 1).")
     Integer microBatches;
+
+    @Option(names = "--batch-size", paramLabel = "B",
+            description = "Clips per micro-batch, run as one batched pass on a GPU (default 1); a step sees B x M clips.")
+    Integer batchSize;
 
     @Option(names = "--lr", paramLabel = "LR",
             description = "Peak learning rate (default 1e-3 for pretrain, 1e-4 for finetune).")
@@ -145,6 +153,8 @@ final class TrainingFlags {
         check(spec, s >= 1, "--steps", s, "a whole number of at least 1");
         int m = orDefault(microBatches, 1);
         check(spec, m >= 1, "--micro-batches", m, "a whole number of at least 1");
+        int b = orDefault(batchSize, 1);
+        check(spec, b >= 1 && b <= MAX_BATCH, "--batch-size", b, "a whole number from 1 to " + MAX_BATCH);
         double rate = orDefault(lr, defaultLr);
         check(spec, rate > 0 && Double.isFinite(rate), "--lr", rate, "a finite number above 0");
         long w = orDefault(warmup, 100L);
@@ -172,7 +182,7 @@ final class TrainingFlags {
         if (ModelBackendFlags.precisionNamed(p).isEmpty()) {
             throw invalid(spec, "--precision", "'" + precision + "'", "f32 or bf16");
         }
-        return new RunSettings(command, s, m, rate, w, ratio, wd, clip, orDefault(seed, 0L), f, h, wd2, drop, shift,
+        return new RunSettings(command, s, m, b, rate, w, ratio, wd, clip, orDefault(seed, 0L), f, h, wd2, drop, shift,
                 every, k, p, checkpointBlocks, 0, 0, 0, 0, 0, 0, null, null, null, 0, 0, null);
     }
 

@@ -46,10 +46,10 @@ final class TrainingTasks {
             ClipGenerator data, RunSettings s, DeviceSession session) {
         if (session == null) {
             return new Opened(new WanTrainingTask(objective, student, teacher, text, data, s.captionDropout(),
-                    s.timestepShift()), null);
+                    s.timestepShift(), s.batchSize()), null);
         }
         DeviceWanTrainingTask device = new DeviceWanTrainingTask(objective, student, teacher, text, data,
-                s.captionDropout(), s.timestepShift(), session, s.checkpointBlocks(),
+                s.captionDropout(), s.timestepShift(), s.batchSize(), session, s.checkpointBlocks(),
                 ModelBackendFlags.precisionNamed(s.precision()).orElseThrow());
         return new Opened(device, device);
     }

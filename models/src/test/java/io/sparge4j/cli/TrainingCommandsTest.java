@@ -106,8 +106,9 @@ class TrainingCommandsTest {
     }
 
     /**
-     * {@code --backend opencl} (PoCL here; cuda where present) trains the same run as the CPU: the same first two
-     * losses within 1e-4 relative (the device task's tolerance, {@code DeviceWanTrainingTaskTest}), and the files.
+     * {@code --backend opencl} (PoCL here; cuda where present) trains the same run as the CPU, two clips per step
+     * ({@code --batch-size 2}: one batched pass on the device, clip by clip on the CPU): the same first two losses
+     * within 1e-4 relative (the device task's tolerance, {@code DeviceWanTrainingTaskTest}), and the files.
      */
     @ParameterizedTest
     @ValueSource(strings = {"opencl", "cuda"})
@@ -115,8 +116,8 @@ class TrainingCommandsTest {
         DeviceTestSessions.open(backend).close();   // skips, with the reason, where the backend is absent
         Path cpu = dir.resolve("cpu");
         Path device = dir.resolve(backend);
-        assertEquals(0, CliRun.of(pretrain(cpu, "--steps", "2")).exit());
-        CliRun r = CliRun.of(pretrain(device, "--steps", "2", "--backend", backend));
+        assertEquals(0, CliRun.of(pretrain(cpu, "--steps", "2", "--batch-size", "2")).exit());
+        CliRun r = CliRun.of(pretrain(device, "--steps", "2", "--batch-size", "2", "--backend", backend));
         assertEquals(0, r.exit(), r::toString);
         List<JsonNode> want = log(cpu);
         List<JsonNode> got = log(device);
@@ -128,6 +129,8 @@ class TrainingCommandsTest {
         assertTrue(Files.isRegularFile(device.resolve("model/diffusion_pytorch_model.safetensors")));
         JsonNode state = JSON.readTree(device.resolve("checkpoints/step-000002/state.json").toFile());
         assertEquals(backend, state.get("task").get("backend").asText(), "the device task ran: " + state);
+        assertEquals(2, state.get("task").get("batch_size").asInt(), "two clips a micro-batch: " + state);
+        assertEquals(2, JSON.readTree(device.resolve("run.json").toFile()).get("batchSize").asInt());
     }
 
     /**
@@ -284,6 +287,8 @@ class TrainingCommandsTest {
         assertBad(CliRun.of("pretrain", "--out", out.toString(), "--heads", "3"), "--heads", "3", "divisor");
         assertBad(CliRun.of("pretrain", "--out", out.toString(), "--frames", "4"), "--frames", "4", "8 to 32");
         assertBad(CliRun.of("pretrain", "--out", out.toString(), "--precision", "f8"), "--precision", "f8", "bf16");
+        assertBad(CliRun.of("pretrain", "--out", out.toString(), "--batch-size", "0"), "--batch-size", "0",
+                "from 1 to 256");
         assertBad(CliRun.of("finetune", "--out", out.toString()), "--init", "", "Missing");
         Path model = dir.resolve("model");
         Files.createDirectories(model);

@@ -3,6 +3,8 @@ package io.sparge4j.engine.gpu;
 import io.sparge4j.engine.tensor.DType;
 import io.sparge4j.kernels.KernelContext;
 import io.sparge4j.kernels.nn.ActivationKernels;
+import io.sparge4j.kernels.nn.ColumnSumKernels;
+import io.sparge4j.kernels.nn.TensorKernels;
 import io.sparge4j.kernels.nn.TrainingKernels;
 import io.sparge4j.kernels.types.arrays.FloatArray;
 
@@ -39,6 +41,31 @@ public final class DeviceGradients {
         op.graph.task("axpy", TrainingKernels::axpy, new KernelContext(), xa, ya, alpha, n);
         op.grid("axpy", ActivationKernels.grid(Math.max(1, n)));
         op.run();
+    }
+
+    /**
+     * The sum over the first axis, {@code x.sum(0)}: for example a per-sample gradient of a batch, (B, ...), summed
+     * into the gradient of a parameter the batch shares. Deterministic: rows are added in order within chunks of
+     * 64, and the chunks in order.
+     *
+     * @param x f32 (R, ...), rank at least 2
+     * @return a new tensor shaped like x without its first axis, owned by the caller
+     */
+    public static DeviceTensor sumRows(DeviceTensor x) {
+        Op op = Op.of("DeviceGradients.sumRows", x);
+        FloatArray xa = op.f32("x", x);
+        if (x.rank() < 2 || x.numel() == 0) {
+            throw op.fail("x's shape", Arrays.toString(x.shape()), "(R, ...) of rank at least 2, no zero dimension");
+        }
+        int rows = x.dim(0);
+        int cols = (int) (x.numel() / rows);
+        DeviceTensor out = op.session.allocate(DType.F32, Arrays.copyOfRange(x.shape(), 1, x.rank()));
+        DeviceTensor partial = ColumnSums.partials(op, 1, rows, cols);
+        op.graph.task("partials", TensorKernels::columnPartials, new KernelContext(), xa, (FloatArray) partial.array(),
+                cols, 1, rows, ColumnSums.CHUNK_ROWS);
+        op.grid("partials", ColumnSumKernels.partialsGrid(cols, ColumnSums.chunks(rows)));
+        ColumnSums.sum(op, "sum", partial, out, cols, 1, rows);
+        return Ops.runOrFree(op, out, partial);
     }
 
     /**

@@ -9,6 +9,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.FieldSource;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 
@@ -66,6 +67,42 @@ class DeviceTrainingOpsTest {
                 IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                         () -> DeviceGradients.accumulate(1f, wrong, dy));
                 assertTrue(e.getMessage().contains("x's shape"), e.getMessage());
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @FieldSource("BACKENDS")
+    void sumRowsMatchesFloat64OverTheFirstAxis(String backend) {
+        SplittableRandom rnd = new SplittableRandom(5);
+        // 1 row (a copy), 3 rows (a batch), 130 rows (three chunks of 64) of 257 columns, and a rank-3 input
+        int[][] shapes = {{1, 257}, {3, 6, 40}, {130, 257}};
+        try (DeviceSession s = DeviceSessions.open(backend)) {
+            for (int[] shape : shapes) {
+                try (Tensor x = randn(rnd, 1, shape); DeviceTensor dx = s.upload(x);
+                     DeviceTensor sum = DeviceGradients.sumRows(dx)) {
+                    int rows = shape[0];
+                    int cols = (int) (x.numel() / rows);
+                    assertArrayEquals(Arrays.copyOfRange(shape, 1, shape.length), sum.shape());
+                    float[] xs = x.toFloatArray();
+                    float[] got = host(sum);
+                    for (int c = 0; c < cols; c++) {
+                        double want = 0;
+                        double scale = 0;
+                        for (int r = 0; r < rows; r++) {
+                            want += xs[r * cols + c];
+                            scale += Math.abs(xs[r * cols + c]);
+                        }
+                        // f32 sums of at most 64 terms, then of 3 chunk sums: 1e-6 of the absolute sum
+                        assertEquals(want, got[c], 1e-6 * scale + 1e-30, Arrays.toString(shape) + " column "
+                                + c);
+                    }
+                }
+            }
+            try (DeviceTensor flat = s.zeros(7)) {
+                IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                        () -> DeviceGradients.sumRows(flat));
+                assertTrue(e.getMessage().contains("x's shape") && e.getMessage().contains("[7]"), e.getMessage());
             }
         }
     }

@@ -13,6 +13,7 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.IntStream;
 
 /**
  * A small trainable text encoder whose features feed the Wan DiT's cross-attention in place of umT5's.
@@ -107,13 +108,12 @@ public final class TextEncoder {
     public Tensor encodeTokens(List<Tokens> tokens) {
         checkTokens(tokens);
         Tensor out = Tensor.allocate(DType.F32, tokens.size(), config.maxLength(), config.textDim());
-        for (int b = 0; b < tokens.size(); b++) {
-            if (tokens.get(b).length() > 0) {
-                try (SamplePass s = SamplePass.run(config, parameters, tokens.get(b), false)) {
-                    copyRows(s.features(), out, b);
-                }
+        // prompts are independent: in parallel, each writing its own rows
+        IntStream.range(0, tokens.size()).parallel().filter(b -> tokens.get(b).length() > 0).forEach(b -> {
+            try (SamplePass s = SamplePass.run(config, parameters, tokens.get(b), false)) {
+                copyRows(s.features(), out, b);
             }
-        }
+        });
         return out;
     }
 
@@ -133,12 +133,11 @@ public final class TextEncoder {
         SamplePass[] samples = new SamplePass[tokens.size()];
         Tensor out = Tensor.allocate(DType.F32, tokens.size(), config.maxLength(), config.textDim());
         try {
-            for (int b = 0; b < tokens.size(); b++) {
-                if (tokens.get(b).length() > 0) {
-                    samples[b] = SamplePass.run(config, parameters, tokens.get(b), true);
-                    copyRows(samples[b].features(), out, b);
-                }
-            }
+            // prompts are independent: in parallel, each writing its own rows and tape slot
+            IntStream.range(0, tokens.size()).parallel().filter(b -> tokens.get(b).length() > 0).forEach(b -> {
+                samples[b] = SamplePass.run(config, parameters, tokens.get(b), true);
+                copyRows(samples[b].features(), out, b);
+            });
         } catch (RuntimeException | Error e) {
             for (SamplePass s : samples) {
                 if (s != null) {

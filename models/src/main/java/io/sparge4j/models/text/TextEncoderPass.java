@@ -1,5 +1,6 @@
 package io.sparge4j.models.text;
 
+import io.sparge4j.engine.ops.Elementwise;
 import io.sparge4j.engine.tensor.DType;
 import io.sparge4j.engine.tensor.Tensor;
 
@@ -7,6 +8,7 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.IntStream;
 
 /**
  * A training forward of a batch of prompts that keeps its tape: read {@link #features()}, feed them to the DiT,
@@ -59,17 +61,42 @@ public final class TextEncoderPass implements AutoCloseable {
                     + (dFeatures == null ? "null" : dFeatures.dtype() + " " + Arrays.toString(dFeatures.shape()))
                     + ", expected f32 " + Arrays.toString(expected) + " (batch, maxLength, textDim)");
         }
+        // each prompt's backward into its own zeroed map, in parallel; the maps are then added in batch order, so
+        // the sum does not depend on the thread schedule
+        List<Map<String, Tensor>> perPrompt = IntStream.range(0, samples.length).parallel()
+                .mapToObj(b -> {
+                    if (samples[b] == null) {
+                        return null;
+                    }
+                    Map<String, Tensor> g = zeros();
+                    // rows [0, L) of prompt b: a contiguous view
+                    samples[b].backward(dFeatures.select(b).narrow(0, tokens.get(b).length()), g);
+                    return g;
+                }).toList();
+        Map<String, Tensor> grads = null;
+        for (Map<String, Tensor> g : perPrompt) {
+            if (g == null) {
+                continue;
+            }
+            if (grads == null) {
+                grads = g;
+            } else {
+                for (Map.Entry<String, Tensor> e : g.entrySet()) {
+                    Elementwise.addInPlace(grads.get(e.getKey()), e.getValue());
+                    e.getValue().close();
+                }
+            }
+        }
+        backwardDone = true;
+        return grads == null ? zeros() : grads;
+    }
+
+    /** A zero tensor per parameter, in the parameters' order. */
+    private Map<String, Tensor> zeros() {
         Map<String, Tensor> grads = new LinkedHashMap<>();
         for (Map.Entry<String, Tensor> e : parameters.entrySet()) {
             grads.put(e.getKey(), Tensor.allocate(DType.F32, e.getValue().shape()));
         }
-        for (int b = 0; b < samples.length; b++) {
-            if (samples[b] != null) {
-                // rows [0, L) of sample b: a contiguous view
-                samples[b].backward(dFeatures.select(b).narrow(0, tokens.get(b).length()), grads);
-            }
-        }
-        backwardDone = true;
         return grads;
     }
 

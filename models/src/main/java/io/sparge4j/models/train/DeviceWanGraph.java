@@ -38,7 +38,12 @@ import java.util.Objects;
  * back during a forward or backward: only the patchified input, the sinusoid and the padded text go up, and the
  * velocity, the masks and the input gradients come down only when asked for.
  *
- * <p>The velocity lives on the device in the token layout (L, out_dim * pt * ph * pw) that the head produces
+ * <p>A forward takes one clip, or a batch of B clips of one size with a timestep and a caption each
+ * ({@link #forward(Tensor, double[], Tensor, int)}): the batch runs as one sequence of kernels over B * L tokens
+ * (each clip attends only to itself), which is what makes small clips worth a GPU. Parameter gradients are summed
+ * over the batch's clips.
+ *
+ * <p>The velocity lives on the device in the token layout (B * L, out_dim * pt * ph * pw) that the head produces
  * ({@link Tape#velocityTokens()}); a loss computed there (for example {@link DeviceWanLoss}) hands its gradient in the
  * same layout to {@link #backward(Tape, DeviceTensor)}. {@link #tokens} puts a host video (a flow-matching target) in
  * that layout; {@link Tape#velocity()} reads the velocity back as a video, as {@link WanGraph} gives it.
@@ -190,6 +195,8 @@ public final class DeviceWanGraph {
     public static final class Tape implements AutoCloseable {
         private final DeviceWanScope scope = new DeviceWanScope();
         private final int[] videoShape;
+        private final int batch;
+        private final boolean batched;
         private final Rope.Grid grid;
         private final int step;
         private final int contextRows;
@@ -223,22 +230,28 @@ public final class DeviceWanGraph {
         private int inDim;
         private int outDim;
 
-        private Tape(int[] videoShape, Rope.Grid grid, int step, int contextRows, boolean checkpointed) {
+        private Tape(int[] videoShape, int batch, boolean batched, Rope.Grid grid, int step, int contextRows,
+                boolean checkpointed) {
             this.videoShape = videoShape;
+            this.batch = batch;
+            this.batched = batched;
             this.grid = grid;
             this.step = step;
             this.contextRows = contextRows;
             this.checkpointed = checkpointed;
         }
 
-        /** @return the predicted velocity in the head's token layout (L, out_dim * pt * ph * pw), owned by the tape */
+        /**
+         * @return the predicted velocity in the head's token layout (B * L, out_dim * pt * ph * pw), clip by clip,
+         *         owned by the tape
+         */
         public DeviceTensor velocityTokens() {
             return velocityTokens;
         }
 
         /**
-         * @return the predicted velocity (out_dim, F, H, W), read back and unpatchified on first call, f32, owned
-         *         by the tape
+         * @return the predicted velocity (out_dim, F, H, W), or (B, out_dim, F, H, W) for a batched forward, read
+         *         back and unpatchified on first call, f32, owned by the tape
          */
         public Tensor velocity() {
             if (velocity == null) {
@@ -249,10 +262,17 @@ public final class DeviceWanGraph {
 
         private Tensor unpatchify(DeviceTensor tokensOnDevice, int channels) {
             try (Tensor y = tokensOnDevice.toHost();
-                 Tensor video = Patchify.unpatchify(y.reshape(1, y.dim(0), y.dim(1)), channels, grid.frames(),
-                         grid.rows(), grid.cols(), patch[0], patch[1], patch[2])) {
-                return video.reshape(channels, videoShape[1], videoShape[2], videoShape[3]).copy();
+                 Tensor video = Patchify.unpatchify(y.reshape(batch, y.dim(0) / batch, y.dim(1)), channels,
+                         grid.frames(), grid.rows(), grid.cols(), patch[0], patch[1], patch[2])) {
+                return clipsShape(video, channels);
             }
+        }
+
+        /** A (B, C, F, H, W) host video as the caller's layout: (C, F, H, W) for a single clip. */
+        private Tensor clipsShape(Tensor video, int channels) {
+            int[] v = videoShape;
+            return (batched ? video.reshape(batch, channels, v[1], v[2], v[3])
+                    : video.reshape(channels, v[1], v[2], v[3])).copy();
         }
 
         /** @return the denoising step index the forward ran at */
@@ -284,23 +304,31 @@ public final class DeviceWanGraph {
         }
 
         /**
-         * @return the gradient with respect to the text features (L, text_dim) as given to the forward (the padding
-         *         rows' gradient dropped), read back on first call, f32, owned by the tape
+         * @return the gradient with respect to the text features (L, text_dim), or (B, L, text_dim) for a batched
+         *         forward, as given to the forward (the padding rows' gradient dropped), read back on first call,
+         *         f32, owned by the tape
          * @throws IllegalStateException before {@link DeviceWanGraph#backward}
          */
         public Tensor contextGradient() {
             requireBackward();
             if (dContextHost == null) {
                 try (Tensor all = dContext.toHost()) {
-                    dContextHost = all.narrow(0, contextRows).copy();
+                    int textLen = all.dim(0) / batch;
+                    Tensor rows = batched ? Tensor.allocate(DType.F32, batch, contextRows, all.dim(1))
+                            : Tensor.allocate(DType.F32, contextRows, all.dim(1));
+                    for (int b = 0; b < batch; b++) {
+                        (batched ? rows.select(b) : rows).copyFrom(all.narrow(b * textLen, contextRows));
+                    }
+                    dContextHost = rows;
                 }
             }
             return dContextHost;
         }
 
         /**
-         * @return the gradient with respect to the text features, all text_len rows (the padding rows' too), on the
-         *         device, owned by the tape (for a text encoder trained on the device)
+         * @return the gradient with respect to the text features, all text_len rows of each clip (the padding rows'
+         *         too) as (B * text_len, text_dim), on the device, owned by the tape (for a text encoder trained on
+         *         the device)
          * @throws IllegalStateException before {@link DeviceWanGraph#backward}
          */
         public DeviceTensor contextGradientOnDevice() {
@@ -309,8 +337,8 @@ public final class DeviceWanGraph {
         }
 
         /**
-         * @return the gradient with respect to the input video (in_dim, F, H, W), read back on first call, f32,
-         *         owned by the tape
+         * @return the gradient with respect to the input video (in_dim, F, H, W), or (B, in_dim, F, H, W) for a
+         *         batched forward, read back on first call, f32, owned by the tape
          * @throws IllegalStateException before {@link DeviceWanGraph#backward}
          */
         public Tensor inputGradient() {
@@ -318,9 +346,9 @@ public final class DeviceWanGraph {
             if (dInputHost == null) {
                 // the patch embedding's features are (c, kt, kh, kw): the adjoint of patchify puts them back
                 try (Tensor d = dPatches.toHost();
-                     Tensor video = Patchify.patchifyBackward(d.reshape(1, d.dim(0), d.dim(1)), inDim, grid.frames(),
-                             grid.rows(), grid.cols(), patch[0], patch[1], patch[2])) {
-                    dInputHost = video.reshape(inDim, videoShape[1], videoShape[2], videoShape[3]).copy();
+                     Tensor video = Patchify.patchifyBackward(d.reshape(batch, d.dim(0) / batch, d.dim(1)), inDim,
+                             grid.frames(), grid.rows(), grid.cols(), patch[0], patch[1], patch[2])) {
+                    dInputHost = clipsShape(video, inDim);
                 }
             }
             return dInputHost;
@@ -366,7 +394,22 @@ public final class DeviceWanGraph {
      * @return the tape; the caller closes it
      */
     public Tape forward(Tensor x, double timestep, Tensor context, int step) {
-        return run(x, timestep, context, step, null, checkpointBlocks, true);
+        return run(Batch.single(config, x, timestep, context, step), step, null, checkpointBlocks, true);
+    }
+
+    /**
+     * The predicted velocities of a batch of clips in one pass, keeping what the backward needs; each clip gets
+     * exactly what {@link #forward(Tensor, double, Tensor, int)} would give it alone (up to the order of f32 sums in
+     * parameter gradients, which add over the batch).
+     *
+     * @param x latents or pixels (B, in_dim, F, H, W), f32, bf16 or f16
+     * @param timesteps one per clip, on Wan's 0..1000 scale
+     * @param context text features (B, L, text_dim), 0 &lt;= L &lt;= text_len (zero-padded to text_len)
+     * @param step the step index, for {@link WanAttention#denseSteps()}
+     * @return the tape, whose velocities and input gradients are (B, ...); the caller closes it
+     */
+    public Tape forward(Tensor x, double[] timesteps, Tensor context, int step) {
+        return run(Batch.of(config, x, timesteps, context, step), step, null, checkpointBlocks, true);
     }
 
     /**
@@ -384,7 +427,7 @@ public final class DeviceWanGraph {
             throw new IllegalArgumentException(OP + ".forward: masks has " + (masks == null ? "null" : masks.size()
                     + " entries") + ", expected one per block (" + config.numLayers() + ")");
         }
-        return run(x, timestep, context, step, masks, checkpointBlocks, true);
+        return run(Batch.single(config, x, timestep, context, step), step, masks, checkpointBlocks, true);
     }
 
     /**
@@ -393,7 +436,7 @@ public final class DeviceWanGraph {
      * @return the velocity (out_dim, F, H, W), f32, read back, a new tensor the caller closes
      */
     public Tensor predict(Tensor x, double timestep, Tensor context, int step) {
-        try (Tape tape = run(x, timestep, context, step, null, false, false)) {
+        try (Tape tape = run(Batch.single(config, x, timestep, context, step), step, null, false, false)) {
             return tape.velocity().copy();
         }
     }
@@ -405,7 +448,19 @@ public final class DeviceWanGraph {
      * @return (L, out_dim * pt * ph * pw), a new device tensor the caller closes
      */
     public DeviceTensor predictTokens(Tensor x, double timestep, Tensor context, int step) {
-        try (Tape tape = run(x, timestep, context, step, null, false, false)) {
+        try (Tape tape = run(Batch.single(config, x, timestep, context, step), step, null, false, false)) {
+            return tape.velocityTokens.reshape(tape.velocityTokens.shape());
+        }
+    }
+
+    /**
+     * {@link #predictTokens(Tensor, double, Tensor, int)} of a batch, shaped as
+     * {@link #forward(Tensor, double[], Tensor, int)} takes it.
+     *
+     * @return (B * L, out_dim * pt * ph * pw), a new device tensor the caller closes
+     */
+    public DeviceTensor predictTokens(Tensor x, double[] timesteps, Tensor context, int step) {
+        try (Tape tape = run(Batch.of(config, x, timesteps, context, step), step, null, false, false)) {
             return tape.velocityTokens.reshape(tape.velocityTokens.shape());
         }
     }
@@ -413,62 +468,115 @@ public final class DeviceWanGraph {
     /**
      * A host video in the velocity's device token layout (a flow-matching target {@code noise - x0}).
      *
-     * @param video (out_dim, F, H, W), F, H, W multiples of the patch size
-     * @return (L, out_dim * pt * ph * pw) on the device, owned by the caller
+     * @param video (out_dim, F, H, W), or a batch (B, out_dim, F, H, W); F, H, W multiples of the patch size
+     * @return (B * L, out_dim * pt * ph * pw) on the device (B = 1 for a single clip), owned by the caller
      */
     public DeviceTensor tokens(Tensor video) {
-        if (video == null || video.rank() != 4 || video.dim(0) != config.outDim()) {
+        boolean single = video != null && video.rank() == 4;
+        if (video == null || (video.rank() != 4 && video.rank() != 5) || video.dim(single ? 0 : 1) != config.outDim()) {
             throw new IllegalArgumentException(OP + ".tokens: video is " + (video == null ? "null"
-                    : Arrays.toString(video.shape())) + ", expected (out_dim = " + config.outDim() + ", F, H, W)");
+                    : Arrays.toString(video.shape())) + ", expected (out_dim = " + config.outDim()
+                    + ", F, H, W) or (B, out_dim, F, H, W)");
         }
         List<Integer> p = config.patchSize();
-        int[] s = video.shape();
+        Tensor clips = single ? video.reshape(1, video.dim(0), video.dim(1), video.dim(2), video.dim(3)) : video;
         // the head's features are (kt, kh, kw, c), channel fastest, as Wan2.1's unpatchify reads them
-        try (Tensor patches = Patchify.unpatchifyBackward(video.reshape(1, s[0], s[1], s[2], s[3]), p.get(0),
-                p.get(1), p.get(2));
+        try (Tensor patches = Patchify.unpatchifyBackward(clips, p.get(0), p.get(1), p.get(2));
              Tensor f32 = patches.dtype() == DType.F32 ? null : patches.to(DType.F32)) {
             Tensor src = f32 == null ? patches : f32;
-            return session().upload(src.reshape(src.dim(1), src.dim(2)));
+            return session().upload(src.reshape(src.dim(0) * src.dim(1), src.dim(2)));
         }
     }
 
-    private Tape run(Tensor x, double timestep, Tensor context, int step, List<BlockMask> fixedMasks,
-            boolean checkpoint, boolean keep) {
-        WanInputs.check(OP + ".forward", config, x, timestep, context, step);
+    /**
+     * A forward's inputs as a batch: x (B, in_dim, F, H, W), a timestep per clip and the text features
+     * (B, L, text_dim); {@code batched} says whether the caller gave a batch (the tape then answers in batch shapes).
+     */
+    private record Batch(Tensor x, double[] timesteps, Tensor context, boolean batched) {
+        static Batch single(WanConfig config, Tensor x, double timestep, Tensor context, int step) {
+            WanInputs.check(OP + ".forward", config, x, timestep, context, step);
+            int[] v = x.shape();
+            return new Batch(x.reshape(1, v[0], v[1], v[2], v[3]), new double[] {timestep},
+                    context.reshape(1, context.dim(0), context.dim(1)), false);
+        }
+
+        static Batch of(WanConfig config, Tensor x, double[] timesteps, Tensor context, int step) {
+            String op = OP + ".forward";
+            if (x == null || x.rank() != 5 || x.dim(0) < 1) {
+                throw new IllegalArgumentException(op + ": x is " + (x == null ? "null" : x.dtype() + " "
+                        + Arrays.toString(x.shape())) + ", expected a batch (B, in_dim = " + config.inDim()
+                        + ", F, H, W) with B at least 1");
+            }
+            int b = x.dim(0);
+            if (timesteps == null || timesteps.length != b) {
+                throw new IllegalArgumentException(op + ": timesteps has " + (timesteps == null ? "null"
+                        : timesteps.length + " entries") + ", expected one per clip (" + b + ")");
+            }
+            if (context == null || context.rank() != 3 || context.dim(0) != b) {
+                throw new IllegalArgumentException(op + ": context is " + (context == null ? "null" : context.dtype()
+                        + " " + Arrays.toString(context.shape())) + ", expected (B = " + b + ", L, text_dim = "
+                        + config.textDim() + ")");
+            }
+            for (int i = 0; i < b; i++) {
+                WanInputs.check(op + " (clip " + i + ")", config, x.select(i), timesteps[i], context.select(i), step);
+            }
+            return new Batch(x, timesteps.clone(), context, true);
+        }
+
+        int size() {
+            return x.dim(0);
+        }
+    }
+
+    private Tape run(Batch in, int step, List<BlockMask> fixedMasks, boolean checkpoint, boolean keep) {
+        Tensor x = in.x();
+        int batch = in.size();
+        if (fixedMasks != null && batch != 1) {
+            throw new IllegalArgumentException(OP + ".forward: masks are given for a batch of " + batch
+                    + ", expected a single clip");
+        }
         List<Integer> patch = config.patchSize();
         int pt = patch.get(0);
         int ph = patch.get(1);
         int pw = patch.get(2);
-        Rope.Grid grid = new Rope.Grid(x.dim(1) / pt, x.dim(2) / ph, x.dim(3) / pw);
+        Rope.Grid grid = new Rope.Grid(x.dim(2) / pt, x.dim(3) / ph, x.dim(4) / pw);
         int len = Math.toIntExact(grid.tokens());
         int dim = config.dim();
-        Tape tape = new Tape(x.shape(), grid, step, context.dim(0), checkpoint);
+        int textRows = in.context().dim(1);
+        Tape tape = new Tape(Arrays.copyOfRange(x.shape(), 1, 5), batch, in.batched(), grid, step, textRows,
+                checkpoint);
         tape.patch = new int[] {pt, ph, pw};
         tape.inDim = config.inDim();
         tape.outDim = config.outDim();
         DeviceWanScope s = tape.scope;
         try {
             // patch embedding: patchify on the host, one upload, one GEMM
-            int[] v = x.shape();
-            try (Tensor p = Patchify.patchify(x.reshape(1, v[0], v[1], v[2], v[3]), pt, ph, pw);
+            try (Tensor p = Patchify.patchify(x, pt, ph, pw);
                  Tensor f32 = p.dtype() == DType.F32 ? null : p.to(DType.F32)) {
                 Tensor src = f32 == null ? p : f32;
-                tape.patches = s.own(session().upload(src.reshape(len, src.dim(2))));
+                tape.patches = s.own(session().upload(src.reshape(batch * len, src.dim(2))));
             }
             DeviceTensor h = s.own(linear(tape.patches, "patch_embedding"));
-            // time: float64 sinusoid on the host, Linear-SiLU-Linear to e, Linear(SiLU(e)) to the six modulations
-            try (Tensor sin = Tensor.of(WanModel.sinusoid(timestep, config.freqDim()), 1, config.freqDim())) {
+            // time: float64 sinusoids on the host, Linear-SiLU-Linear to e, Linear(SiLU(e)) to the six modulations
+            float[] sinusoids = new float[batch * config.freqDim()];
+            for (int b = 0; b < batch; b++) {
+                float[] one = WanModel.sinusoid(in.timesteps()[b], config.freqDim());
+                System.arraycopy(one, 0, sinusoids, b * config.freqDim(), config.freqDim());
+            }
+            try (Tensor sin = Tensor.of(sinusoids, batch, config.freqDim())) {
                 tape.sinusoid = s.own(session().upload(sin));
             }
             tape.timeHidden = s.own(linear(tape.sinusoid, "time_embedding.0"));
             tape.timeSilu = s.own(DeviceActivations.silu(tape.timeHidden));
             tape.e = s.own(linear(tape.timeSilu, "time_embedding.2"));
             tape.eSilu = s.own(DeviceActivations.silu(tape.e));
-            tape.e6 = s.own(s.own(linear(tape.eSilu, "time_projection.1")).reshape(6, dim));
-            // text: zero-padded to text_len rows on the host, Linear-GELU(tanh)-Linear
-            try (Tensor host = Tensor.allocate(DType.F32, config.textLen(), config.textDim())) {
-                if (context.dim(0) > 0) {
-                    host.narrow(0, context.dim(0)).copyFrom(context);
+            tape.e6 = s.own(linear(tape.eSilu, "time_projection.1"));   // (B, 6 * dim)
+            // text: each clip's rows zero-padded to text_len on the host, Linear-GELU(tanh)-Linear
+            try (Tensor host = Tensor.allocate(DType.F32, batch * config.textLen(), config.textDim())) {
+                if (textRows > 0) {
+                    for (int b = 0; b < batch; b++) {
+                        host.narrow(b * config.textLen(), textRows).copyFrom(in.context().select(b));
+                    }
                 }
                 tape.padded = s.own(session().upload(host));
             }
@@ -515,18 +623,26 @@ public final class DeviceWanGraph {
                 s.own(h);
             }
             tape.tokens = h;
-            // head: head.modulation + e to shift and scale, modulated LayerNorm, Linear (tokens stay on the device)
-            DeviceTensor sum = s.own(DeviceElementwise.add(param("head.modulation"), s.own(tape.e.reshape(dim))));
-            DeviceTensor shift = s.own(DeviceShapes.narrow(sum, 0, 1));
-            tape.headScale = s.own(DeviceShapes.narrow(sum, 1, 1));
+            // head: head.modulation + e to shift and scale per clip, modulated LayerNorm, Linear (tokens stay on
+            // the device)
+            DeviceTensor shift = s.own(s.own(DeviceElementwise.add(tape.e, headModulation(s, 0))).reshape(batch, 1,
+                    dim));
+            tape.headScale = s.own(s.own(DeviceElementwise.add(tape.e, headModulation(s, 1))).reshape(batch, 1, dim));
             tape.headNorm = s.own(DeviceNorms.layerNorm(h, null, null, (float) config.eps()));
-            tape.headModulated = s.own(DeviceElementwise.modulate(tape.headNorm, shift, tape.headScale));
+            DeviceTensor modulated = s.own(DeviceElementwise.modulate(s.own(tape.headNorm.reshape(batch, len, dim)),
+                    shift, tape.headScale));
+            tape.headModulated = s.own(modulated.reshape(batch * len, dim));
             tape.velocityTokens = s.own(linear(tape.headModulated, "head.head"));
             return tape;
         } catch (RuntimeException | Error e) {
             tape.close();
             throw e;
         }
+    }
+
+    /** Row {@code row} of head.modulation (0: shift, 1: scale) as a (dim) vector added to each clip's e. */
+    private DeviceTensor headModulation(DeviceWanScope s, int row) {
+        return s.own(s.own(DeviceShapes.narrow(param("head.modulation"), row, 1)).reshape(config.dim()));
     }
 
     /**
@@ -539,13 +655,12 @@ public final class DeviceWanGraph {
      */
     public void backward(Tape tape, Tensor dVelocity) {
         checkTape(tape);
-        if (dVelocity == null || dVelocity.dtype() != DType.F32
-                || !Arrays.equals(dVelocity.shape(), new int[] {config.outDim(), tape.videoShape[1],
-                tape.videoShape[2], tape.videoShape[3]})) {
+        int[] clip = {config.outDim(), tape.videoShape[1], tape.videoShape[2], tape.videoShape[3]};
+        int[] expected = tape.batched ? new int[] {tape.batch, clip[0], clip[1], clip[2], clip[3]} : clip;
+        if (dVelocity == null || dVelocity.dtype() != DType.F32 || !Arrays.equals(dVelocity.shape(), expected)) {
             throw new IllegalArgumentException(OP + ".backward: dVelocity is " + (dVelocity == null ? "null"
-                    : dVelocity.dtype() + " " + Arrays.toString(dVelocity.shape())) + ", expected f32 ("
-                    + config.outDim() + ", " + tape.videoShape[1] + ", " + tape.videoShape[2] + ", "
-                    + tape.videoShape[3] + ") (the velocity's shape)");
+                    : dVelocity.dtype() + " " + Arrays.toString(dVelocity.shape())) + ", expected f32 "
+                    + Arrays.toString(expected) + " (the velocity's shape)");
         }
         try (DeviceTensor d = tokens(dVelocity)) {
             backward(tape, d);
@@ -581,12 +696,24 @@ public final class DeviceWanGraph {
                     param("head.head.weight"), true));
             store.addGrad("head.head.weight", head.dWeight());
             store.addGrad("head.head.bias", head.dBias());
-            DeviceElementwise.ModulateGrads hm = s.own(DeviceElementwise.modulateBackward(head.dx(), tape.headNorm,
+            int batch = tape.batch;
+            int len = tape.velocityTokens.dim(0) / batch;
+            DeviceElementwise.ModulateGrads hm = s.own(DeviceElementwise.modulateBackward(
+                    s.own(head.dx().reshape(batch, len, dim)), s.own(tape.headNorm.reshape(batch, len, dim)),
                     tape.headScale));
-            store.addGrad("head.modulation", s.own(DeviceShapes.concat(hm.dShift(), hm.dScale())));
-            DeviceTensor de = s.own(DeviceElementwise.add(hm.dShift(), hm.dScale()));
+            DeviceTensor dShift = s.own(hm.dShift().reshape(batch, dim));
+            DeviceTensor dScale = s.own(hm.dScale().reshape(batch, dim));
+            if (batch == 1) {
+                store.addGrad("head.modulation", s.own(DeviceShapes.concat(dShift, dScale)));
+            } else {
+                store.addGrad("head.modulation", s.own(s.own(DeviceShapes.concat(
+                        s.own(DeviceGradients.sumRows(dShift)), s.own(DeviceGradients.sumRows(dScale))))
+                        .reshape(2, dim)));
+            }
+            DeviceTensor de = s.own(DeviceElementwise.add(dShift, dScale));
             DeviceTensor dTokens;
-            try (DeviceNorms.Grads ln = DeviceNorms.layerNormBackward(hm.dx(), tape.tokens, null, null, eps)) {
+            try (DeviceNorms.Grads ln = DeviceNorms.layerNormBackward(s.own(hm.dx().reshape(batch * len, dim)),
+                    tape.tokens, null, null, eps)) {
                 dTokens = DeviceShapes.narrow(ln.dx(), 0, ln.dx().dim(0));
             }
             // blocks, last first, each freed (or recomputed from its input with its mask) as it is reached
@@ -607,8 +734,8 @@ public final class DeviceWanGraph {
             }
             s.own(dTokens);
             // time projection and embedding (the timestep itself takes no gradient)
-            DeviceLinear.Grads proj = s.own(DeviceLinear.linearBackward(s.own(de6.value().reshape(1, 6 * dim)),
-                    tape.eSilu, param("time_projection.1.weight"), true));
+            DeviceLinear.Grads proj = s.own(DeviceLinear.linearBackward(de6.value(), tape.eSilu,
+                    param("time_projection.1.weight"), true));
             addLinear("time_projection.1", proj);
             DeviceTensor deProj = s.own(DeviceActivations.siluBackward(proj.dx(), tape.e));
             DeviceGradients.accumulate(1f, deProj, de);

@@ -5,17 +5,20 @@ import io.sparge4j.engine.gpu.DeviceSession;
 import io.sparge4j.engine.gpu.DeviceTensor;
 import io.sparge4j.engine.gpu.GemmPrecision;
 import io.sparge4j.engine.ops.Elementwise;
+import io.sparge4j.engine.tensor.DType;
 import io.sparge4j.engine.tensor.Tensor;
 import io.sparge4j.models.data.ClipGenerator;
 import io.sparge4j.models.text.TextEncoder;
 import io.sparge4j.models.text.TextEncoderPass;
 import io.sparge4j.models.wan.WanConfig;
 
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.stream.IntStream;
 
 /**
  * {@link WanTrainingTask} with the DiT's forward and backward (the student's, and the frozen dense teacher's forward
@@ -30,6 +33,12 @@ import java.util.Objects;
  * on the host), downloads the DiT gradients and ADDS them into the caller's map. The text encoder runs on the CPU;
  * when pretraining, the gradient with respect to the text features is read back and sent through the encoder's
  * backward. The teacher's parameters are uploaded once (they never change).
+ *
+ * <p>A micro-batch of {@code batchSize} clips runs as one batched forward and backward
+ * ({@link DeviceWanGraph#forward(Tensor, double[], Tensor, int)}): the kernels are launched once for all of them,
+ * which is what lets small clips use the GPU (one 4096-token clip leaves it launch-bound). The clips are drawn on the
+ * host in parallel, each from its own {@link MicroBatch#sampleSeed}, and the loss is the mean over every clip's
+ * values, equal to the mean of the clips' losses that {@link WanTrainingTask} computes clip by clip.
  *
  * <p>Per micro-batch this moves every DiT parameter up and every gradient down (2 x 4 bytes per parameter), plus
  * the patchified input, the target and the text features up, and the loss (and for pretraining dContext, for hybrid
@@ -50,6 +59,7 @@ public final class DeviceWanTrainingTask implements TrainingTask, AutoCloseable 
     private final DeviceWanGraph student;
     private final DeviceWanGraph teacher;
     private final String backend;
+    private final int batchSize;
 
     /**
      * The same arguments as {@link WanTrainingTask} (the CPU graphs hold the host parameters and the attention
@@ -71,9 +81,22 @@ public final class DeviceWanTrainingTask implements TrainingTask, AutoCloseable 
     public DeviceWanTrainingTask(TrainingObjective objective, WanGraph studentHost, WanGraph teacherHost,
             TextEncoder text, ClipGenerator data, double captionDropout, double timestepShift, DeviceSession session,
             boolean checkpointBlocks, GemmPrecision precision) {
+        this(objective, studentHost, teacherHost, text, data, captionDropout, timestepShift, 1, session,
+                checkpointBlocks, precision);
+    }
+
+    /**
+     * @param batchSize clips per micro-batch, run as one batched pass, at least 1
+     * @see #DeviceWanTrainingTask(TrainingObjective, WanGraph, WanGraph, TextEncoder, ClipGenerator, double, double,
+     *     DeviceSession, boolean, GemmPrecision)
+     */
+    public DeviceWanTrainingTask(TrainingObjective objective, WanGraph studentHost, WanGraph teacherHost,
+            TextEncoder text, ClipGenerator data, double captionDropout, double timestepShift, int batchSize,
+            DeviceSession session, boolean checkpointBlocks, GemmPrecision precision) {
         // the CPU task checks the pieces and owns the parameter map and the description
         this.host = new WanTrainingTask(objective, studentHost, teacherHost, text, data, captionDropout,
-                timestepShift);
+                timestepShift, batchSize);
+        this.batchSize = batchSize;
         Objects.requireNonNull(session, OP + ": session is null, expected an open DeviceSession");
         Objects.requireNonNull(precision, OP + ": precision is null, expected F32 or BF16");
         this.objective = objective;
@@ -127,39 +150,90 @@ public final class DeviceWanTrainingTask implements TrainingTask, AutoCloseable 
         store.uploadFrom(studentHost.parameters());
         store.zeroGrads();
         ParameterGrads sink = new ParameterGrads(gradients, parameters()::get);
-        try (TrainingSample sample = TrainingSample.draw(data, batch.seed(), captionDropout, timestepShift);
-             TensorScope scope = new TensorScope()) {
-            Tensor x0 = sample.clip().video();
-            NoisySample noisy = Losses.noisy(x0, sample.noise(), sample.level());
-            scope.own(noisy.xt());
-            TextEncoderPass pass = trainText ? text.forward(List.of(sample.prompt())) : null;
+        try (TensorScope scope = new TensorScope()) {
+            Clips clips = drawClips(batch, scope);
+            TextEncoderPass pass = trainText ? text.forward(clips.prompts()) : null;
             try (pass) {
-                Tensor features = trainText ? pass.features() : scope.own(text.encode(List.of(sample.prompt())));
-                Tensor context = features.reshape(c.textLen(), c.textDim());
-                try (DeviceWanGraph.Tape tape = student.forward(noisy.xt(), noisy.timestep(), context, 0);
-                     DeviceTensor target = target(x0, sample.noise(), noisy, context);
+                Tensor features = trainText ? pass.features() : scope.own(text.encode(clips.prompts()));
+                try (DeviceWanGraph.Tape tape = student.forward(clips.xt(), clips.timesteps(), features, 0);
+                     DeviceTensor target = target(clips, features);
                      DeviceMeanSquaredError.Result loss = DeviceWanLoss.mse(tape, target)) {
                     student.backward(tape, loss.grad());
                     sink.addAndClose(store.downloadGrads());
                     store.zeroGrads();
                     if (trainText) {
-                        sink.addAndClose(pass.backward(tape.contextGradient().reshape(1, c.textLen(),
-                                c.textDim())));
+                        sink.addAndClose(pass.backward(tape.contextGradient()));
                     }
                     double sparsity = Arrays.stream(tape.layerSparsity()).average().orElse(0);
-                    return new StepResult(loss.lossValue(), WanTrainingTask.tokens(c, x0), Map.of("sparsity", sparsity,
-                            "noise_level", sample.level()));
+                    return new StepResult(loss.lossValue(), batchSize * WanTrainingTask.tokens(c, clips.x0Of(0)),
+                            Map.of("sparsity", sparsity, "noise_level", Arrays.stream(clips.levels()).average()
+                                    .orElse(0)));
+                }
+            }
+        }
+    }
+
+    /**
+     * A micro-batch's clips stacked for the batched pass.
+     *
+     * @param x0 the clean clips (B, C, F, H, W)
+     * @param noise their noise, shaped like x0
+     * @param xt the noised clips, shaped like x0
+     * @param timesteps each clip's timestep
+     * @param levels each clip's noise level
+     * @param prompts each clip's caption (or "")
+     */
+    private record Clips(Tensor x0, Tensor noise, Tensor xt, double[] timesteps, double[] levels,
+            List<String> prompts) {
+        Tensor x0Of(int b) {
+            return x0.select(b);
+        }
+    }
+
+    /** Draws the micro-batch's clips in parallel (each from its own seed, so the order of work does not matter). */
+    private Clips drawClips(MicroBatch batch, TensorScope scope) {
+        TrainingSample[] samples = new TrainingSample[batchSize];
+        try {
+            IntStream.range(0, batchSize).parallel().forEach(i -> samples[i] = TrainingSample.draw(data,
+                    batch.sampleSeed(i), captionDropout, timestepShift));
+            int[] clip = samples[0].clip().video().shape();
+            int[] shape = {batchSize, clip[0], clip[1], clip[2], clip[3]};
+            Tensor x0 = scope.own(Tensor.allocate(DType.F32, shape));
+            Tensor noise = scope.own(Tensor.allocate(DType.F32, shape));
+            Tensor xt = scope.own(Tensor.allocate(DType.F32, shape));
+            double[] timesteps = new double[batchSize];
+            double[] levels = new double[batchSize];
+            List<String> prompts = new ArrayList<>();
+            IntStream.range(0, batchSize).parallel().forEach(i -> {
+                TrainingSample sample = samples[i];
+                x0.select(i).copyFrom(sample.clip().video());
+                noise.select(i).copyFrom(sample.noise());
+                NoisySample noisy = Losses.noisy(sample.clip().video(), sample.noise(), sample.level());
+                try (Tensor one = noisy.xt()) {
+                    xt.select(i).copyFrom(one);
+                }
+                timesteps[i] = noisy.timestep();
+                levels[i] = sample.level();
+            });
+            for (TrainingSample sample : samples) {
+                prompts.add(sample.prompt());
+            }
+            return new Clips(x0, noise, xt, timesteps, levels, prompts);
+        } finally {
+            for (TrainingSample sample : samples) {
+                if (sample != null) {
+                    sample.close();
                 }
             }
         }
     }
 
     /** The regression target on the device, in the velocity's token layout. */
-    private DeviceTensor target(Tensor x0, Tensor noise, NoisySample noisy, Tensor context) {
+    private DeviceTensor target(Clips clips, Tensor context) {
         if (objective == TrainingObjective.DISTILL) {
-            return teacher.predictTokens(noisy.xt(), noisy.timestep(), context, 0);
+            return teacher.predictTokens(clips.xt(), clips.timesteps(), context, 0);
         }
-        try (Tensor velocity = Elementwise.sub(noise, x0)) {
+        try (Tensor velocity = Elementwise.sub(clips.noise(), clips.x0())) {
             return student.tokens(velocity);
         }
     }

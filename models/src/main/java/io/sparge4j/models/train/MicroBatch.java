@@ -27,6 +27,20 @@ public record MicroBatch(long step, int micro, int microBatches, long seed) {
         return mix64(h ^ ((micro + 1L) * GOLDEN_GAMMA));
     }
 
+    /**
+     * The seed of clip {@code index} of this micro-batch when it holds several clips: clip 0 uses {@link #seed}
+     * itself (so a batch of one draws what it always drew), later clips a mix of it and their index.
+     *
+     * @param index the clip, at least 0
+     * @return the seed its clip, caption, noise and noise level come from
+     */
+    public long sampleSeed(int index) {
+        if (index < 0) {
+            throw new IllegalArgumentException("MicroBatch.sampleSeed: index is " + index + ", expected at least 0");
+        }
+        return index == 0 ? seed : mix64(mix64(seed ^ GOLDEN_GAMMA) ^ (index * GOLDEN_GAMMA));
+    }
+
     /** SplitMix64's output function (Stafford's variant 13). */
     private static long mix64(long z) {
         z = (z ^ (z >>> 30)) * 0xbf58476d1ce4e5b9L;

@@ -1,5 +1,6 @@
 package io.sparge4j.models.train;
 
+import io.sparge4j.engine.ops.Elementwise;
 import io.sparge4j.engine.tensor.Tensor;
 import io.sparge4j.models.data.ClipGenerator;
 import io.sparge4j.models.text.TextEncoder;
@@ -16,7 +17,8 @@ import java.util.Map;
 /**
  * The Wan DiT on procedural clips, for the {@link Trainer}: pretraining (flow matching, full attention, DiT and text
  * encoder together), and sparse fine-tuning by flow matching or by velocity distillation from a frozen dense teacher
- * (SpargeAttention2's objective). One micro-batch is one clip at one noise level.
+ * (SpargeAttention2's objective). A micro-batch is {@code batchSize} clips, each with its own caption, noise and
+ * noise level drawn from {@link MicroBatch#sampleSeed}; its loss is the mean of theirs (here computed clip by clip).
  */
 public final class WanTrainingTask implements TrainingTask {
     private final TrainingObjective objective;
@@ -26,6 +28,7 @@ public final class WanTrainingTask implements TrainingTask {
     private final ClipGenerator data;
     private final double captionDropout;
     private final double timestepShift;
+    private final int batchSize;
     private final Map<String, Tensor> parameters;
 
     /**
@@ -40,6 +43,19 @@ public final class WanTrainingTask implements TrainingTask {
      */
     public WanTrainingTask(TrainingObjective objective, WanGraph student, WanGraph teacher, TextEncoder text,
                            ClipGenerator data, double captionDropout, double timestepShift) {
+        this(objective, student, teacher, text, data, captionDropout, timestepShift, 1);
+    }
+
+    /**
+     * @param batchSize clips per micro-batch, at least 1
+     * @see #WanTrainingTask(TrainingObjective, WanGraph, WanGraph, TextEncoder, ClipGenerator, double, double)
+     */
+    public WanTrainingTask(TrainingObjective objective, WanGraph student, WanGraph teacher, TextEncoder text,
+                           ClipGenerator data, double captionDropout, double timestepShift, int batchSize) {
+        if (batchSize < 1) {
+            throw new IllegalArgumentException("WanTrainingTask: batchSize is " + batchSize
+                    + ", expected at least 1 clip per micro-batch");
+        }
         if (objective == null || student == null || text == null || data == null) {
             throw new IllegalArgumentException("WanTrainingTask: objective, student, text and data are required, got "
                     + objective + ", " + student + ", " + text + ", " + data);
@@ -69,6 +85,7 @@ public final class WanTrainingTask implements TrainingTask {
         this.data = data;
         this.captionDropout = captionDropout;
         this.timestepShift = timestepShift;
+        this.batchSize = batchSize;
         Map<String, Tensor> p = new LinkedHashMap<>(student.parameters());
         if (objective == TrainingObjective.PRETRAIN) {
             p.putAll(text.parameters());
@@ -81,11 +98,33 @@ public final class WanTrainingTask implements TrainingTask {
         return parameters;
     }
 
+    /** @return clips per micro-batch */
+    public int batchSize() {
+        return batchSize;
+    }
+
     @Override
     public StepResult computeGradients(MicroBatch batch, Map<String, Tensor> gradients) {
+        double loss = 0;
+        long tokens = 0;
+        double level = 0;
+        double sparsity = 0;
+        for (int i = 0; i < batchSize; i++) {
+            StepResult r = computeClip(batch.sampleSeed(i), gradients);
+            loss += r.loss();
+            tokens += r.tokens();
+            level += r.metrics().get("noise_level");
+            sparsity += r.metrics().get("sparsity");
+        }
+        return new StepResult(loss / batchSize, tokens, Map.of("sparsity", sparsity / batchSize,
+                "noise_level", level / batchSize));
+    }
+
+    /** One clip's forward and backward, its gradients scaled by 1 / batchSize and added. */
+    private StepResult computeClip(long seed, Map<String, Tensor> gradients) {
         WanConfig c = student.config();
         boolean trainText = objective == TrainingObjective.PRETRAIN;
-        try (TrainingSample sample = TrainingSample.draw(data, batch.seed(), captionDropout, timestepShift);
+        try (TrainingSample sample = TrainingSample.draw(data, seed, captionDropout, timestepShift);
              TensorScope scope = new TensorScope()) {
             Tensor x0 = sample.clip().video();
             NoisySample noisy = Losses.noisy(x0, sample.noise(), sample.level());
@@ -97,6 +136,9 @@ public final class WanTrainingTask implements TrainingTask {
                 try (WanGraph.Tape tape = student.forward(noisy.xt(), noisy.timestep(), context, 0)) {
                     LossResult loss = loss(tape.velocity(), x0, sample.noise(), noisy, context);
                     scope.own(loss.gradient());
+                    if (batchSize > 1) {
+                        Elementwise.scaleInPlace(loss.gradient(), 1f / batchSize);
+                    }
                     student.backward(tape, loss.gradient(), gradients);
                     if (trainText) {
                         ParameterGrads sink = new ParameterGrads(gradients, parameters::get);
@@ -141,6 +183,7 @@ public final class WanTrainingTask implements TrainingTask {
         d.put("data_seed", data.seed());
         d.put("caption_dropout", captionDropout);
         d.put("timestep_shift", timestepShift);
+        d.put("batch_size", batchSize);
         d.put("attention", Map.of("mode", a.mode().toString(), "topk", a.topk(), "topp", a.topp(),
                 "query_block", a.queryBlock(), "key_block", a.keyBlock()));
         return d;

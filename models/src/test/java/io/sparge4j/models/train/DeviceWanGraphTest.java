@@ -6,6 +6,7 @@ import io.sparge4j.engine.gpu.DeviceTensor;
 import io.sparge4j.engine.gpu.GemmPrecision;
 import io.sparge4j.engine.sparse.BlockMask;
 import io.sparge4j.engine.sparse.SparseAttention;
+import io.sparge4j.engine.ops.Shapes;
 import io.sparge4j.engine.tensor.Tensor;
 import io.sparge4j.models.wan.WanAttention;
 import io.sparge4j.models.wan.WanConfig;
@@ -117,6 +118,96 @@ class DeviceWanGraphTest {
                 cpuGrads.values().forEach(Tensor::close);
             }
         }
+    }
+
+    /**
+     * A batch of three clips (each its own timestep, caption length and dVelocity) in one device pass against the CPU
+     * graph run clip by clip: each clip's velocity, dContext and dInput are that clip's, every parameter gradient is
+     * the sum of the three CPU gradients. Dense attention and hybrid (each clip choosing its own mask on the device,
+     * which the CPU does not see; the velocities of a masked forward are compared by clip against the device
+     * running that clip alone). Tolerance as above.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"emulator", "opencl", "cuda"})
+    void aBatchOfClipsEqualsTheClipsOneByOne(String backend) {
+        int batch = 3;
+        GraphCase[] cases = new GraphCase[batch];
+        for (int b = 0; b < batch; b++) {
+            cases[b] = problem(40 + b);
+        }
+        Map<String, Tensor> weights = cases[0].weights();
+        int rows = 7;   // the same caption length for the batch: contexts are one (B, L, text_dim) tensor
+        try (TensorScope scope = new TensorScope();
+             DeviceSession session = DeviceTestSessions.openWholeModel(backend);
+             DeviceWanStore store = DeviceWanStore.upload(session, CONFIG, weights)) {
+            Tensor x = stack(scope, cases[0].x(), cases[1].x(), cases[2].x());
+            Tensor r = stack(scope, cases[0].r(), cases[1].r(), cases[2].r());
+            Tensor[] contexts = new Tensor[batch];
+            double[] t = new double[batch];
+            for (int b = 0; b < batch; b++) {
+                contexts[b] = scope.own(cases[b].context().narrow(0, rows).copy());
+                t[b] = cases[b].t();
+            }
+            Tensor context = stack(scope, contexts);
+            WanGraph cpu = new WanGraph(CONFIG, weights, WanAttention.dense(), false);
+            Map<String, Tensor> cpuGrads = new LinkedHashMap<>();
+            DeviceWanGraph device = new DeviceWanGraph(store, WanAttention.dense(), false);
+            try (DeviceWanGraph.Tape dt = device.forward(x, t, context, 0)) {
+                assertArrayEquals(new int[] {batch, CONFIG.outDim(), 4, 32, 32}, dt.velocity().shape());
+                device.backward(dt, r);
+                for (int b = 0; b < batch; b++) {
+                    try (WanGraph.Tape ct = cpu.forward(cases[b].x(), t[b], contexts[b], 0)) {
+                        cpu.backward(ct, cases[b].r(), cpuGrads);
+                        assertClose("clip " + b + " velocity", ct.velocity().toFloatArray(),
+                                dt.velocity().select(b).toFloatArray(), backend, TOL);
+                        assertClose("clip " + b + " dContext", ct.contextGradient().toFloatArray(),
+                                dt.contextGradient().select(b).toFloatArray(), backend, TOL);
+                        assertClose("clip " + b + " dInput", ct.inputGradient().toFloatArray(),
+                                dt.inputGradient().select(b).toFloatArray(), backend, TOL);
+                    }
+                }
+                Map<String, Tensor> deviceGrads = store.downloadGrads();
+                try {
+                    assertEquals(cpuGrads.keySet(), deviceGrads.keySet(), "every parameter gets a gradient");
+                    for (String name : cpuGrads.keySet()) {
+                        assertClose("summed " + name, cpuGrads.get(name).toFloatArray(),
+                                deviceGrads.get(name).toFloatArray(), backend, TOL);
+                    }
+                } finally {
+                    deviceGrads.values().forEach(Tensor::close);
+                    cpuGrads.values().forEach(Tensor::close);
+                }
+            }
+            // hybrid: each clip's own device mask; a clip's batched velocity equals that clip run alone
+            DeviceWanGraph sparse = device.withAttention(HYBRID);
+            try (DeviceWanGraph.Tape all = sparse.forward(x, t, context, 0)) {
+                double[] sparsity = all.layerSparsity();
+                assertTrue(sparsity[1] > 0.2 && sparsity[1] < 0.9, "hybrid drops some blocks: " + sparsity[1]);
+                for (int b = 0; b < batch; b++) {
+                    try (Tensor alone = sparse.predict(cases[b].x(), t[b], contexts[b], 0)) {
+                        assertClose("hybrid clip " + b + " velocity", alone.toFloatArray(),
+                                all.velocity().select(b).toFloatArray(), backend, TOL);
+                    }
+                }
+            }
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> device.forward(x, new double[] {500, 500}, context, 0));
+            assertTrue(e.getMessage().contains("timesteps") && e.getMessage().contains("3"), e.getMessage());
+            report(backend + " batch of " + batch + ": velocities, dContext, dInput by clip, summed gradients");
+        } finally {
+            for (GraphCase c : cases) {
+                c.close();
+            }
+        }
+    }
+
+    /** Tensors of one shape joined along a new first axis, owned by the scope. */
+    private static Tensor stack(TensorScope scope, Tensor... parts) {
+        int[] one = parts[0].shape();
+        int[] shape = new int[one.length + 1];
+        shape[0] = parts.length;
+        System.arraycopy(one, 0, shape, 1, one.length);
+        return scope.own(scope.own(Shapes.concat(0, parts)).reshape(shape));
     }
 
     /** The device's own masks (pooled on the device) against the CPU's: the same sparsity, the same blocks. */

@@ -13,9 +13,12 @@ import io.sparge4j.models.wan.WanConfig;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
+import java.util.Arrays;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.SplittableRandom;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -44,11 +47,66 @@ class WanTrainingTaskTest {
     }
 
     private static WanTrainingTask task(TrainingObjective objective, WanAttention attention, long seed) {
+        return task(objective, attention, seed, 1);
+    }
+
+    private static WanTrainingTask task(TrainingObjective objective, WanAttention attention, long seed, int batch) {
         WanGraph student = new WanGraph(CONFIG, TaskFixtures.parameters(CONFIG, seed), attention, false);
         WanGraph teacher = objective == TrainingObjective.DISTILL
                 ? new WanGraph(CONFIG, TaskFixtures.copy(student.parameters()), WanAttention.dense(), false) : null;
         return new WanTrainingTask(objective, student, teacher, encoder(seed + 2), new ClipGenerator(seed + 3, SPEC),
-                0.1, 3.0);
+                0.1, 3.0, batch);
+    }
+
+    /**
+     * A micro-batch of three clips is the mean of three one-clip micro-batches drawn from its sample seeds: the loss,
+     * and every gradient (the text encoder's included) within 1e-5 of the largest (f32 sums in another order; the
+     * reference mean is float64).
+     */
+    @Test
+    void aBatchOfClipsIsTheMeanOfItsClips() {
+        int clips = 3;
+        WanTrainingTask batched = task(TrainingObjective.PRETRAIN, WanAttention.dense(), 31, clips);
+        WanTrainingTask single = task(TrainingObjective.PRETRAIN, WanAttention.dense(), 31, 1);
+        MicroBatch batch = new MicroBatch(2, 0, 1, MicroBatch.derive(4, 2, 0));
+        Map<String, Tensor> got = new HashMap<>();
+        StepResult r = batched.computeGradients(batch, got);
+        Map<String, double[]> want = new HashMap<>();
+        double loss = 0;
+        Set<Long> seeds = new HashSet<>();
+        for (int i = 0; i < clips; i++) {
+            assertTrue(seeds.add(batch.sampleSeed(i)), "distinct sample seeds");
+            Map<String, Tensor> g = new HashMap<>();
+            StepResult one = single.computeGradients(new MicroBatch(2, 0, 1, batch.sampleSeed(i)), g);
+            loss += one.loss() / clips;
+            g.forEach((k, v) -> {
+                double[] acc = want.computeIfAbsent(k, x -> new double[(int) v.numel()]);
+                float[] vs = v.toFloatArray();
+                for (int j = 0; j < vs.length; j++) {
+                    acc[j] += vs[j] / (double) clips;
+                }
+                v.close();
+            });
+        }
+        assertEquals(batch.seed(), batch.sampleSeed(0), "a batch of one draws what it always drew");
+        assertEquals(loss, r.loss(), 1e-6 * loss);
+        assertEquals(clips * 8L * 12 * 12, r.tokens());
+        assertEquals(want.keySet(), got.keySet());
+        assertTrue(got.keySet().stream().anyMatch(k -> k.startsWith("text_encoder.")), "the encoder is trained");
+        // per tensor against its largest value, or against the largest of all for a tensor that is analytically
+        // zero and holds rounding noise (the text encoder's attention key biases: softmax ignores a shared shift)
+        double global = want.values().stream().flatMapToDouble(Arrays::stream).map(Math::abs).max().orElse(0);
+        want.forEach((k, w) -> {
+            float[] g = got.get(k).toFloatArray();
+            double scale = Math.max(Arrays.stream(w).map(Math::abs).max().orElse(0), 1e-6 * global);
+            for (int j = 0; j < w.length; j++) {
+                assertEquals(w[j], g[j], 1e-5 * scale, k + "[" + j + "]");
+            }
+        });
+        got.values().forEach(Tensor::close);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> task(TrainingObjective.FLOW, WanAttention.dense(), 1, 0));
+        assertTrue(e.getMessage().contains("batchSize is 0"), e.getMessage());
     }
 
     @Test

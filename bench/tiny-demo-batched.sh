@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Issue 7: continue pretraining the shipped tiny-demo on the GPU machine with many clips per step (--batch-size),
+# then evaluate it, inside one device call. Run from the checkout's root there after bench/pack-device.sh filled
+# .device/ here and the shipped model was copied to .device/tiny-demo (the device jar leaves it out):
+#   cp -r models/src/main/resources/io/sparge4j/models/tiny-demo .device/tiny-demo
+#   BUDGET_S=540 BATCH=16 bash bench/tiny-demo-batched.sh
+# PROBE="1 8 16 32" first measures the step time of each batch size for 30 steps (not counted in the run). When
+# .device/run holds a run brought back by an earlier call, that run continues (--resume, schedule extended to what
+# fits) instead of a new one starting from .device/tiny-demo. Results in $OUT: probe.jsonl, the run's
+# train.jsonl and run.json, model.tgz, the latest checkpoint (ckpt.tgz.part-*), eval-dense.json, a GIF of the
+# README's prompt, logs.txt.
+set -uo pipefail
+out=${OUT:-gpu-out}; mkdir -p "$out"
+budget=${BUDGET_S:-540}
+batch=${BATCH:-16}
+run=/tmp/tiny-demo-run
+source bench/device-env.sh
+start=$(date +%s)
+left() { echo $(( budget - ($(date +%s) - start) )); }
+median_step() {
+  python3 -c "
+import json, statistics, sys
+t = [json.loads(l)['step_time_s'] for l in open(sys.argv[1])][10:]
+print(statistics.median(t))" "$1"
+}
+
+for b in ${PROBE:-}; do
+  sparge pretrain --init .device/tiny-demo --out "/tmp/probe-$b" --steps 30 --batch-size "$b" --lr 1e-5 --warmup 0 \
+    --timestep-shift 3 --checkpoint-every 1000 --backend cuda > "/tmp/probe-$b.log" 2>&1
+  s=$(median_step "/tmp/probe-$b/train.jsonl")
+  echo "{\"batch\": $b, \"median_step_s\": $s, \"clips_per_s\": $(python3 -c "print($b / $s)")}" | tee -a "$out/probe.jsonl"
+done
+
+reserve=${RESERVE_S:-110}   # evaluation, sample and packing after the run
+if [[ -d .device/run/checkpoints ]]; then
+  rm -rf "$run" && mkdir -p "$run" && cp -r .device/run/. "$run/"
+  batch=$(python3 -c "import json; print(json.load(open('$run/run.json')).get('batchSize', 1))")
+  step_s=${STEP_S:?STEP_S: the step time of batch $batch, from the first call}
+  done_steps=$(python3 -c "import json; print(json.load(open('$run/run.json'))['steps'])")
+  steps=$(python3 -c "print($done_steps + int(($(left) - $reserve) / $step_s * 0.92))")
+  echo "resuming at step $done_steps (batch $batch) to $steps steps"
+  timeout $(( $(left) - reserve + 60 )) /tmp/sparge pretrain --out "$run" --resume --steps "$steps" --backend cuda \
+    > /tmp/pretrain.log 2>&1
+else
+  step_s=${STEP_S:-$(median_step "/tmp/probe-$batch/train.jsonl")}
+  steps=$(python3 -c "print(max(50, int(($(left) - $reserve) / $step_s * 0.92)))")
+  echo "batch $batch at ${step_s} s a step: $steps steps ($(( steps * batch )) clips)"
+  timeout $(( $(left) - reserve + 60 )) /tmp/sparge pretrain --init .device/tiny-demo --out "$run" --steps "$steps" \
+    --batch-size "$batch" --lr "${LR:-3e-4}" --warmup "${WARMUP:-100}" --timestep-shift "${SHIFT:-3}" \
+    --seed "${SEED:-21}" --checkpoint-every "${CKPT:-250}" --backend cuda > /tmp/pretrain.log 2>&1
+fi
+echo "pretrain rc=$?"; tr '\r' '\n' < /tmp/pretrain.log | grep -v "^train " | tail -n 4
+cp "$run/train.jsonl" "$run/run.json" "$out/"
+tar czf "$out/model.tgz" -C "$run" model run.json
+tar czf - -C "$run" run.json checkpoints/latest "checkpoints/$(cat "$run/checkpoints/latest")" \
+  | split -b 15M - "$out/ckpt.tgz.part-"
+sparge generate --model "$run/model" --prompt "a red circle moving right" --backend cuda --steps 20 \
+  --out "$out/red-circle-right.gif" > /tmp/generate.log 2>&1
+echo "generate rc=$?"; tail -n 3 /tmp/generate.log
+timeout $(( $(left) > 30 ? $(left) - 10 : 30 )) /tmp/sparge eval --model "$run/model" --attention dense \
+  --prompts "${PROMPTS:-48}" --seed 1 --steps 20 --backend cuda --velocity-samples 2 --out "$out/eval-dense.json" \
+  > /tmp/eval.log 2>&1
+echo "eval rc=$?"; tr '\r' '\n' < /tmp/eval.log | grep -v "^eval " | tail -n 14
+for f in /tmp/probe-*.log /tmp/pretrain.log /tmp/generate.log /tmp/eval.log; do
+  [[ -f $f ]] && { echo "=== $f"; tail -c 20000 "$f" | tr '\r' '\n' | grep -v "^train \|^eval " | tail -n 40; }
+done > "$out/logs.txt"
+ls -la "$out"
