@@ -4,7 +4,9 @@
 # .device/ here and the shipped model was copied to .device/tiny-demo (the device jar leaves it out):
 #   cp -r models/src/main/resources/io/sparge4j/models/tiny-demo .device/tiny-demo
 #   BUDGET_S=540 BATCH=16 bash bench/tiny-demo-batched.sh
-# PROBE="1 8 16 32" first measures the step time of each batch size for 30 steps (not counted in the run). When
+# INIT (default .device/tiny-demo) is the model a new run starts from; PRECISION f32 (default) or bf16.
+# PROBE="1 8 16 32" first measures the step time of each batch size for 30 steps (not counted in the run). BASELINE
+# (a model directory) is evaluated too, with the same prompts and seed, into eval-baseline.json. When
 # .device/run holds a run brought back by an earlier call, that run continues (--resume, schedule extended to what
 # fits) instead of a new one starting from .device/tiny-demo. Results in $OUT: probe.jsonl, the run's
 # train.jsonl and run.json, model.tgz, the latest checkpoint (ckpt.tgz.part-*), eval-dense.json, a GIF of the
@@ -14,6 +16,8 @@ out=${OUT:-gpu-out}; mkdir -p "$out"
 budget=${BUDGET_S:-540}
 batch=${BATCH:-16}
 run=/tmp/tiny-demo-run
+init=${INIT:-.device/tiny-demo}
+precision=${PRECISION:-f32}
 source bench/device-env.sh
 start=$(date +%s)
 left() { echo $(( budget - ($(date +%s) - start) )); }
@@ -25,13 +29,18 @@ print(statistics.median(t))" "$1"
 }
 
 for b in ${PROBE:-}; do
-  sparge pretrain --init .device/tiny-demo --out "/tmp/probe-$b" --steps 30 --batch-size "$b" --lr 1e-5 --warmup 0 \
-    --timestep-shift 3 --checkpoint-every 1000 --backend cuda > "/tmp/probe-$b.log" 2>&1
+  sparge pretrain --init "$init" --out "/tmp/probe-$b" --steps 30 --batch-size "$b" --lr 1e-5 --warmup 0 \
+    --timestep-shift 3 --checkpoint-every 1000 --precision "$precision" --backend cuda > "/tmp/probe-$b.log" 2>&1
   s=$(median_step "/tmp/probe-$b/train.jsonl")
-  echo "{\"batch\": $b, \"median_step_s\": $s, \"clips_per_s\": $(python3 -c "print($b / $s)")}" | tee -a "$out/probe.jsonl"
+  echo "{\"batch\": $b, \"precision\": \"$precision\", \"median_step_s\": $s, \"clips_per_s\": $(python3 -c "print($b / $s)")}" | tee -a "$out/probe.jsonl"
 done
 
-reserve=${RESERVE_S:-110}   # evaluation, sample and packing after the run
+reserve=${RESERVE_S:-110}
+if [[ -n ${BASELINE:-} ]]; then
+  timeout 120 /tmp/sparge eval --model "$BASELINE" --attention dense --prompts "${PROMPTS:-48}" --seed 1 --steps 20 \
+    --backend cuda --velocity-samples 2 --out "$out/eval-baseline.json" > /tmp/eval-baseline.log 2>&1
+  echo "baseline eval rc=$?"; grep -E '"(colour|shape|direction|all_correct)_rate"' "$out/eval-baseline.json" | head -4
+fi   # evaluation, sample and packing after the run
 if [[ -d .device/run/checkpoints ]]; then
   rm -rf "$run" && mkdir -p "$run" && cp -r .device/run/. "$run/"
   batch=$(python3 -c "import json; print(json.load(open('$run/run.json')).get('batchSize', 1))")
@@ -42,11 +51,17 @@ if [[ -d .device/run/checkpoints ]]; then
   timeout $(( $(left) - reserve + 60 )) /tmp/sparge pretrain --out "$run" --resume --steps "$steps" --backend cuda \
     > /tmp/pretrain.log 2>&1
 else
+  if [[ -z ${STEP_S:-} && ! -s /tmp/probe-$batch/train.jsonl ]]; then
+    echo "the $precision probe of batch $batch failed (logs.txt); training in f32 at FALLBACK_STEP_S"
+    precision=f32
+    STEP_S=${FALLBACK_STEP_S:?FALLBACK_STEP_S: the f32 step time of batch $batch}
+  fi
   step_s=${STEP_S:-$(median_step "/tmp/probe-$batch/train.jsonl")}
+  rm -rf "$run"   # a warm machine keeps /tmp: a new run needs an empty directory
   steps=$(python3 -c "print(max(50, int(($(left) - $reserve) / $step_s * 0.92)))")
   echo "batch $batch at ${step_s} s a step: $steps steps ($(( steps * batch )) clips)"
-  timeout $(( $(left) - reserve + 60 )) /tmp/sparge pretrain --init .device/tiny-demo --out "$run" --steps "$steps" \
-    --batch-size "$batch" --lr "${LR:-3e-4}" --warmup "${WARMUP:-100}" --timestep-shift "${SHIFT:-3}" \
+  timeout $(( $(left) - reserve + 60 )) /tmp/sparge pretrain --init "$init" --out "$run" --steps "$steps" \
+    --batch-size "$batch" --precision "$precision" --lr "${LR:-3e-4}" --warmup "${WARMUP:-100}" --timestep-shift "${SHIFT:-3}" \
     --seed "${SEED:-21}" --checkpoint-every "${CKPT:-250}" --backend cuda > /tmp/pretrain.log 2>&1
 fi
 echo "pretrain rc=$?"; tr '\r' '\n' < /tmp/pretrain.log | grep -v "^train " | tail -n 4
@@ -61,7 +76,7 @@ timeout $(( $(left) > 30 ? $(left) - 10 : 30 )) /tmp/sparge eval --model "$run/m
   --prompts "${PROMPTS:-48}" --seed 1 --steps 20 --backend cuda --velocity-samples 2 --out "$out/eval-dense.json" \
   > /tmp/eval.log 2>&1
 echo "eval rc=$?"; tr '\r' '\n' < /tmp/eval.log | grep -v "^eval " | tail -n 14
-for f in /tmp/probe-*.log /tmp/pretrain.log /tmp/generate.log /tmp/eval.log; do
+for f in /tmp/probe-*.log /tmp/eval-baseline.log /tmp/pretrain.log /tmp/generate.log /tmp/eval.log; do
   [[ -f $f ]] && { echo "=== $f"; tail -c 20000 "$f" | tr '\r' '\n' | grep -v "^train \|^eval " | tail -n 40; }
 done > "$out/logs.txt"
 ls -la "$out"
