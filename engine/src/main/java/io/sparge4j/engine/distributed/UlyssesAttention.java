@@ -1,5 +1,6 @@
 package io.sparge4j.engine.distributed;
 
+import io.sparge4j.engine.ops.Attention;
 import io.sparge4j.engine.ops.AttentionLayout;
 import io.sparge4j.engine.ops.Check;
 import io.sparge4j.engine.sparse.MaskMode;
@@ -95,6 +96,73 @@ public final class UlyssesAttention {
                 Layout lse = new Layout(AttentionLayout.BHND, dims.batch, dims.heads, dims.queries, 1);
                 Tensor localLse = toTokenSplit(comm, r.logsumexp().reshape(dims.batch, heads, nq, 1), lse);
                 return new Result(localOut, localLse.reshape(dims.batch, dims.heads, dims.queries), r.selection());
+            }
+        } finally {
+            if (headMask != null) {
+                headMask.close();
+            }
+        }
+    }
+
+    /**
+     * The gradients of a loss with respect to this rank's q, k and v, through the forward's masks: the backward of
+     * {@link #forward}, called by every rank together. The upstream gradient, the forward's output and logsumexp go
+     * to the head split as q did (q, k and v are exchanged again instead of being kept), {@link SparseAttention#backward}
+     * runs on this rank's heads over the full sequence, and the gradients come back to the token split. As the
+     * forward, this equals single-process {@link SparseAttention#backward} on the full tensors, head by head.
+     *
+     * @param comm the forward's ranks
+     * @param q this rank's query tokens, as given to the forward
+     * @param k this rank's key tokens, as given to the forward
+     * @param v this rank's value tokens, as given to the forward
+     * @param dOut gradient with respect to this rank's output, shaped like it (f32, or q's dtype)
+     * @param forward this rank's forward result
+     * @param config the forward's config
+     * @return dq, dk, dv for this rank's tokens, f32, shaped like q, k, v
+     */
+    public static Attention.Gradients backward(Communicator comm, Tensor q, Tensor k, Tensor v, Tensor dOut,
+            Result forward, SparseAttention.Config config) {
+        if (comm == null || config == null || forward == null) {
+            throw new IllegalArgumentException(OP + ".backward: comm, forward and config are required, got " + comm
+                    + ", " + forward + ", " + config);
+        }
+        Local dims = Local.of(q, k, v, config.layout());
+        Check.shape(OP + ".backward", "dOut", dOut, q.shape());
+        Check.shape(OP + ".backward", "forward.out", forward.out(), q.shape());
+        int world = comm.worldSize();
+        int heads = dims.heads / world;
+        Local lseDims = new Local(AttentionLayout.BHND, DType.F32, dims.batch, dims.heads, dims.queries, dims.queries,
+                1);
+        Tensor headMask = null;
+        try (Tensor fullQ = toHeadSplit(comm, q, dims, dims.queries);
+             Tensor fullK = toHeadSplit(comm, k, dims, dims.keys);
+             Tensor fullV = toHeadSplit(comm, v, dims, dims.keys);
+             Tensor fullOut = toHeadSplit(comm, forward.out(), dims, dims.queries);
+             Tensor fullDOut = toHeadSplit(comm, dOut, dims, dims.queries);
+             Tensor fullLse = toHeadSplit(comm, forward.logsumexp().reshape(dims.batch, dims.heads, dims.queries, 1),
+                     lseDims, dims.queries)) {
+            SparseAttention.Config local = config;
+            if (config.mode() == MaskMode.MASK) {
+                headMask = headsOfMask(config.mask(), comm.rank() * heads, heads);
+                local = config.withMask(headMask);
+            }
+            SparseAttention.Result heads4 = new SparseAttention.Result(fullOut,
+                    fullLse.reshape(dims.batch, heads, dims.queries * world), forward.selection());
+            try (Attention.Gradients g = SparseAttention.backward(fullDOut, fullQ, fullK, fullV, heads4, local)) {
+                Layout qLocal = new Layout(config.layout(), dims.batch, dims.heads, dims.queries, dims.headDim);
+                Layout kLocal = new Layout(config.layout(), dims.batch, dims.heads, dims.keys, dims.headDim);
+                Tensor dq = toTokenSplit(comm, g.dq(), qLocal);
+                Tensor dk = null;
+                try {
+                    dk = toTokenSplit(comm, g.dk(), kLocal);
+                    return new Attention.Gradients(dq, dk, toTokenSplit(comm, g.dv(), kLocal));
+                } catch (RuntimeException | Error e) {
+                    dq.close();
+                    if (dk != null) {
+                        dk.close();
+                    }
+                    throw e;
+                }
             }
         } finally {
             if (headMask != null) {

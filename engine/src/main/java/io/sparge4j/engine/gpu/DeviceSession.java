@@ -325,6 +325,14 @@ public final class DeviceSession implements AutoCloseable {
         guard(op, () -> launcher.enqueue(graph, grids, this::buffer));
     }
 
+    /** Overwrites a device tensor in place with a host tensor of its dtype and element count (any dtype). */
+    void write(Tensor host, DeviceTensor dst) {
+        checkOpen("write");
+        if (host.byteSize() > 0) {
+            guard("write", () -> device.copyToDevice(host.segment(), dst.storage().buffer, 0));
+        }
+    }
+
     Tensor toHost(DeviceTensor t) {
         checkOpen("toHost");
         Tensor host = Tensor.allocate(t.dtype(), t.shape());

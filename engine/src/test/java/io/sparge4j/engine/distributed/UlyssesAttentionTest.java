@@ -1,5 +1,6 @@
 package io.sparge4j.engine.distributed;
 
+import io.sparge4j.engine.ops.Attention;
 import io.sparge4j.engine.ops.AttentionLayout;
 import io.sparge4j.engine.sparse.BlockMask;
 import io.sparge4j.engine.sparse.MaskMode;
@@ -139,6 +140,50 @@ class UlyssesAttentionTest {
                 assertMatchesFloat64Attention(c, q, k, v, results);
             }
             results.forEach(UlyssesAttention.Result::close);
+        }
+    }
+
+    /**
+     * The backward: each rank's dq, dk, dv equal its token slices of single-process {@link SparseAttention#backward}
+     * on the full tensors, bit for bit (each head's backward runs the same code on the same data).
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void everyRanksGradientsEqualSingleProcessSparseBackward(Case c) {
+        long seed = c.name().hashCode() + 7;
+        int world = c.world();
+        try (Tensor q = structured(seed, c, c.queries(), true);
+             Tensor k = structured(seed + 1, c, c.keys(), true);
+             Tensor v = structured(seed + 2, c, c.keys(), false);
+             Tensor dOut = Tensor.randn(seed + 3, shape(c, c.queries()));
+             SparseAttention.Result full = SparseAttention.forward(q, k, v, config(c));
+             Attention.Gradients want = SparseAttention.backward(dOut, q, k, v, full, config(c))) {
+            List<Attention.Gradients> results = InProcessCommunicator.runRanks(world, comm -> {
+                int r = comm.rank();
+                try (Tensor lq = UlyssesAttention.tokenSlice(q, c.layout(), r, world);
+                     Tensor lk = UlyssesAttention.tokenSlice(k, c.layout(), r, world);
+                     Tensor lv = UlyssesAttention.tokenSlice(v, c.layout(), r, world);
+                     Tensor ld = UlyssesAttention.tokenSlice(dOut, c.layout(), r, world);
+                     UlyssesAttention.Result fwd = UlyssesAttention.forward(comm, lq, lk, lv, config(c))) {
+                    return UlyssesAttention.backward(comm, lq, lk, lv, ld, fwd, config(c));
+                }
+            });
+            double largest = 0;
+            for (float x : want.dq().toFloatArray()) {
+                largest = Math.max(largest, Math.abs(x));
+            }
+            assertTrue(largest > 0, c + ": a nonzero gradient");
+            for (int r = 0; r < world; r++) {
+                try (Attention.Gradients got = results.get(r);
+                     Tensor dq = UlyssesAttention.tokenSlice(want.dq(), c.layout(), r, world);
+                     Tensor dk = UlyssesAttention.tokenSlice(want.dk(), c.layout(), r, world);
+                     Tensor dv = UlyssesAttention.tokenSlice(want.dv(), c.layout(), r, world)) {
+                    assertArrayEquals(shape(c, c.queries() / world), got.dq().shape(), c + ": dq shape");
+                    assertArrayEquals(dq.toFloatArray(), got.dq().toFloatArray(), c + ": rank " + r + " dq");
+                    assertArrayEquals(dk.toFloatArray(), got.dk().toFloatArray(), c + ": rank " + r + " dk");
+                    assertArrayEquals(dv.toFloatArray(), got.dv().toFloatArray(), c + ": rank " + r + " dv");
+                }
+            }
         }
     }
 

@@ -1,10 +1,10 @@
 package io.sparge4j.engine.device.cuda;
 
 import io.sparge4j.engine.compute.ComputeDevice;
-import io.sparge4j.engine.compute.DeviceBuffer;
+import io.sparge4j.engine.compute.NativeDeviceMemory;
 
 /** Device memory from {@code cuMemAlloc}; {@link CudaDevice} does the native work. */
-final class CudaBuffer implements DeviceBuffer {
+final class CudaBuffer implements NativeDeviceMemory {
     private final CudaDevice device;
     private final long pointer;
     private final long byteSize;
@@ -33,6 +33,16 @@ final class CudaBuffer implements DeviceBuffer {
                     + " is used after it (or its device) was closed");
         }
         return pointer;
+    }
+
+    @Override
+    public long deviceAddress() {
+        return pointer();
+    }
+
+    @Override
+    public int deviceOrdinal() {
+        return device.ordinal();
     }
 
     /** @return the {@code CUdeviceptr} without the closed check, for freeing */

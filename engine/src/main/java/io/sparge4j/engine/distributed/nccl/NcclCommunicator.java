@@ -3,6 +3,7 @@ package io.sparge4j.engine.distributed.nccl;
 import io.sparge4j.engine.device.BackendException;
 import io.sparge4j.engine.device.cuda.CudaStreamContext;
 import io.sparge4j.engine.distributed.Communicator;
+import io.sparge4j.engine.distributed.DeviceMemoryCollectives;
 import io.sparge4j.engine.distributed.ReduceOp;
 import io.sparge4j.engine.distributed.Rendezvous;
 import io.sparge4j.engine.tensor.DType;
@@ -22,7 +23,7 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p>Thread-safe (calls are serialised), but all ranks must issue the same collectives in the same order.
  */
-public final class NcclCommunicator implements Communicator {
+public final class NcclCommunicator implements DeviceMemoryCollectives {
     private final NcclLibrary nccl;
     private final CudaStreamContext cuda;
     private final MemorySegment comm;
@@ -123,6 +124,7 @@ public final class NcclCommunicator implements Communicator {
     }
 
     /** @return the CUDA device ordinal this rank drives */
+    @Override
     public int cudaOrdinal() {
         return cuda.ordinal();
     }
@@ -221,6 +223,7 @@ public final class NcclCommunicator implements Communicator {
      * @param dtype element type
      * @param op the reduction
      */
+    @Override
     public void allReduce(long send, long recv, long count, DType dtype, ReduceOp op) {
         checkPointers("allReduce", count, send, recv);
         NcclTypes.checkReduction(dtype, op);
@@ -236,6 +239,7 @@ public final class NcclCommunicator implements Communicator {
      * @param sendCount elements each rank contributes
      * @param dtype element type
      */
+    @Override
     public void allGather(long send, long recv, long sendCount, DType dtype) {
         checkPointers("allGather", sendCount, send, recv);
         runOnDevice("allGather", () -> nccl.allGather(send, recv, sendCount, NcclTypes.dataType(dtype), comm,
@@ -251,6 +255,7 @@ public final class NcclCommunicator implements Communicator {
      * @param dtype element type
      * @param op the reduction
      */
+    @Override
     public void reduceScatter(long send, long recv, long recvCount, DType dtype, ReduceOp op) {
         checkPointers("reduceScatter", recvCount, send, recv);
         NcclTypes.checkReduction(dtype, op);
@@ -267,6 +272,7 @@ public final class NcclCommunicator implements Communicator {
      * @param countPerRank elements exchanged with each rank
      * @param dtype element type
      */
+    @Override
     public void allToAll(long send, long recv, long countPerRank, DType dtype) {
         checkPointers("allToAll", countPerRank, send, recv);
         if (send == recv) {
@@ -285,6 +291,7 @@ public final class NcclCommunicator implements Communicator {
      * @param dtype element type
      * @param root the sending rank
      */
+    @Override
     public void broadcast(long send, long recv, long count, DType dtype, int root) {
         checkPointers("broadcast", count, send, recv);
         checkRoot(root);
