@@ -74,8 +74,9 @@ public final class FinetuneCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         BackendSelection backend = flags.backend(spec);
         Start start = flags.resume ? resumed() : fresh();
-        try (ModelDirectory model = start.model()) {
-            train(start.settings(), model, backend);
+        try (ModelDirectory model = start.model();
+             TrainingRanks ranks = TrainingRanks.open(SpargeCli.environment(spec), backend, flags.device)) {
+            train(start.settings(), model, ranks);
         }
         return 0;
     }
@@ -84,7 +85,7 @@ public final class FinetuneCommand implements Callable<Integer> {
     private record Start(RunSettings settings, ModelDirectory model) {
     }
 
-    private void train(RunSettings settings, ModelDirectory model, BackendSelection backend) throws IOException {
+    private void train(RunSettings settings, ModelDirectory model, TrainingRanks ranks) throws IOException {
         PrintWriter err = spec.commandLine().getErr();
         WanConfig config = model.config();
         Map<String, Tensor> params = model.weights();
@@ -101,12 +102,16 @@ public final class FinetuneCommand implements Callable<Integer> {
                         settings.targetSparsity());
                 att = c.attention();
                 settings = settings.withMask(att.topk(), att.topp());
-                err.printf(Locale.ROOT, "sparge: calibrated %s to sparsity %.4f (target %.4f): topk %.6g topp %.6g%n",
-                        att.mode(), c.sparsity(), settings.targetSparsity(), att.topk(), att.topp());
-                err.flush();
+                if (ranks.leader()) {
+                    err.printf(Locale.ROOT, "sparge: calibrated %s to sparsity %.4f (target %.4f): topk %.6g topp"
+                            + " %.6g%n", att.mode(), c.sparsity(), settings.targetSparsity(), att.topk(), att.topp());
+                    err.flush();
+                }
             }
         }
-        settings.save(flags.out);
+        if (ranks.leader()) {
+            settings.save(flags.out);
+        }
         WanGraph student = new WanGraph(config, params, att, settings.checkpointBlocks());
         WanGraph teacher = obj == TrainingObjective.DISTILL
                 ? new WanGraph(config, copy(params), WanAttention.dense(), false) : null;
@@ -117,11 +122,13 @@ public final class FinetuneCommand implements Callable<Integer> {
         Map<String, Double> maskMetrics = new LinkedHashMap<>();
         maskMetrics.put("topk", att.topk());
         maskMetrics.put("topp", att.topp());
-        try (DeviceSession session = TrainingTasks.session(backend);
+        try (DeviceSession session = TrainingTasks.session(ranks.backend());
              TrainingTasks.Opened task = TrainingTasks.open(obj, student, teacher, text, data, settings, session)) {
             long steps = TrainingRun.run(flags.out, settings, TrainingRun.withMetrics(task.task(), maskMetrics),
-                    flags.resume, writer, err);
-            spec.commandLine().getOut().println(flags.out.resolve(TrainingRun.MODEL) + " (" + steps + " steps)");
+                    flags.resume, writer, err, ranks.comm());
+            if (ranks.leader()) {
+                spec.commandLine().getOut().println(flags.out.resolve(TrainingRun.MODEL) + " (" + steps + " steps)");
+            }
         } finally {
             if (teacher != null) {
                 teacher.parameters().values().forEach(Tensor::close);

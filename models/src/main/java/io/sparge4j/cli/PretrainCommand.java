@@ -80,9 +80,15 @@ public final class PretrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        PrintWriter err = spec.commandLine().getErr();
         BackendSelection backend = flags.backend(spec);
         RunSettings resumed = flags.resume ? flags.resumed(spec, "pretrain") : null;
+        try (TrainingRanks ranks = TrainingRanks.open(SpargeCli.environment(spec), backend, flags.device)) {
+            return call(ranks, resumed);
+        }
+    }
+
+    private Integer call(TrainingRanks ranks, RunSettings resumed) throws Exception {
+        PrintWriter err = spec.commandLine().getErr();
         String startFrom = resumed != null ? resumed.init() : init;
         if (resumed == null && init != null) {
             refuseShapeFlags();
@@ -93,14 +99,16 @@ public final class PretrainCommand implements Callable<Integer> {
             if (!flags.resume) {
                 TrainingRun.checkFresh(flags.out);
             }
-            settings.save(flags.out);
-            train(settings, start, backend, err);
+            if (ranks.leader()) {
+                settings.save(flags.out);
+            }
+            train(settings, start, ranks, err);
         }
         return 0;
     }
 
     /** From the initialisation of the run's seed, or from {@code start} (--init), whose steps count on. */
-    private void train(RunSettings settings, ModelDirectory start, BackendSelection backend, PrintWriter err)
+    private void train(RunSettings settings, ModelDirectory start, TrainingRanks ranks, PrintWriter err)
             throws java.io.IOException {
         WanConfig config = start == null ? config(settings) : start.config();
         TextEncoder text = start == null ? textEncoder(settings, config) : start.textEncoder();
@@ -111,11 +119,15 @@ public final class PretrainCommand implements Callable<Integer> {
         GenerationDefaults trained = new GenerationDefaults(settings.frames(), settings.height(), settings.width(),
                 WanAttention.dense(), TrainingObjective.PRETRAIN.word(), 0);
         TrainingRun.ModelWriter writer = TrainingRun.modelWriter(config, params, text, trained, priorSteps);
-        try (DeviceSession session = TrainingTasks.session(backend)) {
+        try (DeviceSession session = TrainingTasks.session(ranks.backend())) {
             try (TrainingTasks.Opened task = TrainingTasks.open(TrainingObjective.PRETRAIN, student, null, text, data,
                     settings, session)) {
-                long steps = TrainingRun.run(flags.out, settings, task.task(), flags.resume, writer, err);
-                spec.commandLine().getOut().println(flags.out.resolve(TrainingRun.MODEL) + " (" + steps + " steps)");
+                long steps = TrainingRun.run(flags.out, settings, task.task(), flags.resume, writer, err,
+                        ranks.comm());
+                if (ranks.leader()) {
+                    spec.commandLine().getOut().println(flags.out.resolve(TrainingRun.MODEL) + " (" + steps
+                            + " steps)");
+                }
             }
         }
     }

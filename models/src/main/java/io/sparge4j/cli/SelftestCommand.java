@@ -106,6 +106,6 @@ public final class SelftestCommand implements Callable<Integer> {
     }
 
     private Map<String, String> env() {
-        return spec.root().userObject() instanceof SpargeCli root ? root.env() : System.getenv();
+        return SpargeCli.environment(spec);
     }
 }

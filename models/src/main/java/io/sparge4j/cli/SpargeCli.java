@@ -50,6 +50,14 @@ public final class SpargeCli implements Runnable {
     }
 
     /**
+     * @param spec a subcommand's spec
+     * @return the environment its tool was started with (the process's when run outside {@link SpargeCli})
+     */
+    static Map<String, String> environment(CommandSpec spec) {
+        return spec.root().userObject() instanceof SpargeCli root ? root.env() : System.getenv();
+    }
+
+    /**
      * Sets the CPU backend's thread count, before any command runs.
      *
      * @param n threads, from 1 to 32767

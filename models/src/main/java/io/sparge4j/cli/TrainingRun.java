@@ -1,5 +1,6 @@
 package io.sparge4j.cli;
 
+import io.sparge4j.engine.distributed.Communicator;
 import io.sparge4j.engine.tensor.DType;
 import io.sparge4j.engine.tensor.Tensor;
 import io.sparge4j.models.data.ClipGenerator;
@@ -10,6 +11,7 @@ import io.sparge4j.models.text.TextEncoder;
 import io.sparge4j.models.train.AdamWConfig;
 import io.sparge4j.models.train.LrSchedule;
 import io.sparge4j.models.train.MicroBatch;
+import io.sparge4j.models.train.ShardedTrainer;
 import io.sparge4j.models.train.StepResult;
 import io.sparge4j.models.train.Trainer;
 import io.sparge4j.models.train.TrainerConfig;
@@ -96,6 +98,22 @@ final class TrainingRun {
      */
     static long run(Path out, RunSettings settings, TrainingTask task, boolean resume, ModelWriter writer,
             PrintWriter err) throws IOException {
+        return run(out, settings, task, resume, writer, err, null);
+    }
+
+    /**
+     * {@link #run(Path, RunSettings, TrainingTask, boolean, ModelWriter, PrintWriter)} on every rank of a job
+     * together when {@code comm} is given: a {@link ShardedTrainer} (the global batch is the settings'
+     * micro-batches, a multiple of the world size; checkpoints sharded, one part per rank), with rank 0 alone writing
+     * the log, the model directory and the messages.
+     *
+     * @param comm the job's ranks, or null to train alone
+     */
+    static long run(Path out, RunSettings settings, TrainingTask task, boolean resume, ModelWriter writer,
+            PrintWriter err, Communicator comm) throws IOException {
+        if (comm != null) {
+            return runSharded(out, settings, task, resume, writer, err, comm);
+        }
         Path checkpoints = out.resolve(CHECKPOINTS);
         TrainerOutputs outputs = new TrainerOutputs(checkpoints, out.resolve(LOG), true);
         Trainer trainer;
@@ -127,6 +145,42 @@ final class TrainingRun {
             }
         } while (trainer.step() < total);
         return trainer.step();
+    }
+
+    private static long runSharded(Path out, RunSettings settings, TrainingTask task, boolean resume,
+            ModelWriter writer, PrintWriter err, Communicator comm) throws IOException {
+        Path checkpoints = out.resolve(CHECKPOINTS);
+        boolean leader = comm.rank() == 0;
+        TrainerOutputs outputs = new TrainerOutputs(checkpoints, out.resolve(LOG), true);
+        try (ShardedTrainer trainer = resume ? ShardedTrainer.resume(checkpoints, task, outputs, comm)
+                : new ShardedTrainer(task, trainerConfig(settings), outputs, comm)) {
+            long total = trainer.config().steps();
+            if (settings.steps() != total) {
+                throw new IllegalArgumentException("--steps: " + settings.steps() + " for a sharded run saved with "
+                        + total + " steps, expected the same (a sharded run cannot be extended yet)");
+            }
+            if (leader) {
+                err.printf(Locale.ROOT, "sparge: rank 0 of %d, %s%s at step %d of %d%n", comm.worldSize(),
+                        resume ? "resuming " : "training ", out, trainer.step(), total);
+                err.flush();
+            }
+            long every = trainer.config().checkpointEvery();
+            while (trainer.step() < total) {
+                long next = Math.min(total, (trainer.step() / every + 1) * every);
+                List<TrainerStepLog> done = trainer.runUntil(next);
+                if (leader) {
+                    writer.write(out.resolve(MODEL), trainer.step());
+                    if (!done.isEmpty()) {
+                        TrainerStepLog last = done.getLast();
+                        err.printf(Locale.ROOT, "sparge: step %d/%d loss %.5g lr %.3g %.3f s/step %.0f tokens/s"
+                                + " (%d ranks)%n", last.step(), total, last.loss(), last.lr(), last.stepSeconds(),
+                                last.tokensPerSecond(), comm.worldSize());
+                        err.flush();
+                    }
+                }
+            }
+            return trainer.step();
+        }
     }
 
     /** A task whose step results carry fixed extra metrics (the mask hyperparameters, into every log line). */

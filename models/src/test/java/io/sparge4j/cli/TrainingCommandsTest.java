@@ -36,14 +36,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class TrainingCommandsTest {
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final String[] TINY = {"--frames", "8", "--height", "24", "--width", "24", "--dim", "64",
+    static final String[] TINY = {"--frames", "8", "--height", "24", "--width", "24", "--dim", "64",
         "--layers", "1", "--heads", "1", "--ffn-dim", "64", "--text-width", "16", "--text-layers", "1",
         "--warmup", "1", "--lr", "1e-3", "--seed", "5", "--threads", "2"};
 
     @TempDir
     Path dir;
 
-    private static String[] pretrain(Path out, String... more) {
+    static String[] pretrain(Path out, String... more) {
         List<String> a = new ArrayList<>(List.of("pretrain", "--out", out.toString()));
         a.addAll(List.of(TINY));
         a.addAll(List.of(more));
@@ -321,7 +321,7 @@ class TrainingCommandsTest {
         assertTrue(r.err().contains(flag) && r.err().contains(value) && r.err().contains(expected), r.err());
     }
 
-    private static List<JsonNode> log(Path run) throws Exception {
+    static List<JsonNode> log(Path run) throws Exception {
         List<JsonNode> out = new ArrayList<>();
         for (String line : Files.readAllLines(run.resolve("train.jsonl"))) {
             if (!line.isBlank()) {

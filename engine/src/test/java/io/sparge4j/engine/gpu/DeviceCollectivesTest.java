@@ -132,7 +132,7 @@ class DeviceCollectivesTest {
                     assertTrue(same.getMessage().contains("share their memory"), same.getMessage());
                     IllegalArgumentException dtype = assertThrows(IllegalArgumentException.class,
                             () -> DeviceCollectives.allToAll(comm, d, x));
-                    assertTrue(dtype.getMessage().contains("F32") && dtype.getMessage().contains("I32"),
+                    assertTrue(dtype.getMessage().contains("f32") && dtype.getMessage().contains("i32"),
                             dtype.getMessage());
                     try (Tensor h = d.toHost()) {
                         int[] out = new int[4];

@@ -1,0 +1,139 @@
+package io.sparge4j.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.sparge4j.engine.distributed.InProcessCommunicator;
+import io.sparge4j.engine.execution.BackendSelection;
+import io.sparge4j.engine.io.SafetensorsFile;
+import io.sparge4j.engine.tensor.DType;
+import io.sparge4j.engine.tensor.Tensor;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The training commands as ranks of a data-parallel job ({@link TrainingRanks}), two ranks as threads of this process
+ * with in-process communicators in place of NCCL: the same run as one process at the same global batch
+ * ({@code --micro-batches 2}), rank 0 alone writing the log, the model and the messages, and {@code --resume}
+ * continuing the sharded checkpoint. Tolerance: the step-1 loss is exact (the same micro-batches, the same weights);
+ * later losses and the final weights within 1e-5 relative (the gradient mean over ranks adds in another order than
+ * the single process's accumulation, a few f32 ulps per step).
+ */
+class ShardedTrainingCommandsTest {
+    @TempDir
+    Path dir;
+
+    private static List<CliRun> ranks(String... args) {
+        return InProcessCommunicator.runRanks(2, comm -> {
+            TrainingRanks.IN_PROCESS.set(comm);
+            try {
+                return CliRun.of(args);
+            } finally {
+                TrainingRanks.IN_PROCESS.remove();
+            }
+        });
+    }
+
+    @Test
+    void twoRanksTrainTheRunOneProcessTrains() throws Exception {
+        Path alone = dir.resolve("alone");
+        Path job = dir.resolve("job");
+        CliRun one = CliRun.of(TrainingCommandsTest.pretrain(alone, "--steps", "3", "--micro-batches", "2",
+                "--checkpoint-every", "2"));
+        assertEquals(0, one.exit(), one::toString);
+        List<CliRun> two = ranks(TrainingCommandsTest.pretrain(job, "--steps", "3", "--micro-batches", "2",
+                "--checkpoint-every", "2"));
+        for (CliRun r : two) {
+            assertEquals(0, r.exit(), r::toString);
+        }
+        assertTrue(two.get(0).out().contains("(3 steps)") && two.get(0).err().contains("rank 0 of 2"),
+                two.get(0)::toString);
+        assertFalse(two.get(1).out().contains("steps)") || two.get(1).err().contains("sparge: step"),
+                "rank 1 is silent: " + two.get(1));
+        List<JsonNode> want = TrainingCommandsTest.log(alone);
+        List<JsonNode> got = TrainingCommandsTest.log(job);
+        assertEquals(3, got.size(), "rank 0 alone writes the log");
+        assertEquals(want.get(0).get("loss").asDouble(), got.get(0).get("loss").asDouble(), 0.0, "step 1");
+        for (int i = 1; i < 3; i++) {
+            double w = want.get(i).get("loss").asDouble();
+            assertEquals(w, got.get(i).get("loss").asDouble(), 1e-5 * w, "loss of step " + (i + 1));
+        }
+        assertClose(alone.resolve("model/diffusion_pytorch_model.safetensors"),
+                job.resolve("model/diffusion_pytorch_model.safetensors"));
+        assertClose(alone.resolve("model/text_encoder.safetensors"), job.resolve("model/text_encoder.safetensors"));
+        try (Stream<Path> files = Files.walk(job.resolve("checkpoints"))) {
+            assertTrue(files.anyMatch(p -> p.getFileName().toString().contains("rank")),
+                    "a sharded checkpoint: one part per rank");
+        }
+
+        // --resume finds the sharded checkpoint (at the last step: nothing left to run); a longer run is refused
+        List<CliRun> again = ranks("pretrain", "--out", job.toString(), "--resume", "--threads", "2");
+        again.forEach(r -> assertEquals(0, r.exit(), r::toString));
+        assertTrue(again.get(0).err().contains("resuming") && again.get(0).err().contains("at step 3 of 3"),
+                again.get(0)::toString);
+        List<CliRun> longer = ranks("pretrain", "--out", job.toString(), "--resume", "--steps", "5", "--threads",
+                "2");
+        longer.forEach(r -> {
+            assertEquals(1, r.exit(), r::toString);
+            assertTrue(r.err().contains("--steps") && r.err().contains("cannot be extended"), r::toString);
+        });
+    }
+
+    @Test
+    void aGlobalBatchThatDoesNotSplitOverTheRanksIsRefusedOnEveryRank() {
+        List<CliRun> two = ranks(TrainingCommandsTest.pretrain(dir.resolve("odd"), "--steps", "1", "--micro-batches",
+                "3"));
+        for (CliRun r : two) {
+            assertEquals(1, r.exit(), r::toString);
+            assertTrue(r.err().contains("multiple of the world size 2"), r::toString);
+        }
+    }
+
+    @Test
+    void aLaunchedRankMustUseItsOwnCudaDevice() {
+        Map<String, String> env = Map.of("WORLD_SIZE", "2", "RANK", "1", "LOCAL_RANK", "1", "MASTER_ADDR",
+                "127.0.0.1", "MASTER_PORT", "29500");
+        IllegalArgumentException cpu = assertThrows(IllegalArgumentException.class,
+                () -> TrainingRanks.open(env, null, null));
+        assertTrue(cpu.getMessage().contains("--backend") && cpu.getMessage().contains("cpu")
+                && cpu.getMessage().contains("cuda"), cpu.getMessage());
+        IllegalArgumentException device = assertThrows(IllegalArgumentException.class,
+                () -> TrainingRanks.open(env, new BackendSelection("cuda", null), "0"));
+        assertTrue(device.getMessage().contains("--device") && device.getMessage().contains("LOCAL_RANK = 1"),
+                device.getMessage());
+        try (TrainingRanks alone = TrainingRanks.open(Map.of("WORLD_SIZE", "1"), null, null)) {
+            assertTrue(alone.leader() && alone.comm() == null);
+        }
+        try (TrainingRanks alone = TrainingRanks.open(Map.of(), null, null)) {
+            assertTrue(alone.leader() && alone.comm() == null);
+        }
+    }
+
+    private static void assertClose(Path a, Path b) throws Exception {
+        try (SafetensorsFile fa = SafetensorsFile.open(a); SafetensorsFile fb = SafetensorsFile.open(b)) {
+            assertEquals(fa.names(), fb.names());
+            for (String name : fa.names()) {
+                try (Tensor x = fa.load(name, DType.F32); Tensor y = fb.load(name, DType.F32)) {
+                    float[] xs = x.toFloatArray();
+                    float[] ys = y.toFloatArray();
+                    double scale = 0;
+                    for (float v : xs) {
+                        scale = Math.max(scale, Math.abs(v));
+                    }
+                    for (int i = 0; i < xs.length; i++) {
+                        assertEquals(xs[i], ys[i], 1e-5 * scale + 1e-7, name + "[" + i + "]");
+                    }
+                }
+            }
+        }
+    }
+}
