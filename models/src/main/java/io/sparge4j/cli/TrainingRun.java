@@ -152,13 +152,13 @@ final class TrainingRun {
         Path checkpoints = out.resolve(CHECKPOINTS);
         boolean leader = comm.rank() == 0;
         TrainerOutputs outputs = new TrainerOutputs(checkpoints, out.resolve(LOG), true);
-        try (ShardedTrainer trainer = resume ? ShardedTrainer.resume(checkpoints, task, outputs, comm)
-                : new ShardedTrainer(task, trainerConfig(settings), outputs, comm)) {
+        if (resume && TrainingCheckpoint.latest(checkpoints).isEmpty()) {
+            throw new IllegalArgumentException("--resume: " + checkpoints + " holds no checkpoint, expected the"
+                    + " directory of a run that saved one (drop --resume to start it again)");
+        }
+        try (ShardedTrainer trainer = resume ? ShardedTrainer.resume(checkpoints, task, outputs, comm,
+                settings.steps()) : new ShardedTrainer(task, trainerConfig(settings), outputs, comm)) {
             long total = trainer.config().steps();
-            if (settings.steps() != total) {
-                throw new IllegalArgumentException("--steps: " + settings.steps() + " for a sharded run saved with "
-                        + total + " steps, expected the same (a sharded run cannot be extended yet)");
-            }
             if (leader) {
                 err.printf(Locale.ROOT, "sparge: rank 0 of %d, %s%s at step %d of %d%n", comm.worldSize(),
                         resume ? "resuming " : "training ", out, trainer.step(), total);

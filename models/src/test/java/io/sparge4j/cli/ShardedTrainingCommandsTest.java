@@ -24,7 +24,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * The training commands as ranks of a data-parallel job ({@link TrainingRanks}), two ranks as threads of this process
  * with in-process communicators in place of NCCL: the same run as one process at the same global batch
  * ({@code --micro-batches 2}), rank 0 alone writing the log, the model and the messages, and {@code --resume}
- * continuing the sharded checkpoint. Tolerance: the step-1 loss is exact (the same micro-batches, the same weights);
+ * continuing and extending the sharded checkpoint as one process extends its own. Tolerance: the step-1 loss is exact (the same micro-batches, the same weights);
  * later losses and the final weights within 1e-5 relative (the gradient mean over ranks adds in another order than
  * the single process's accumulation, a few f32 ulps per step).
  */
@@ -75,17 +75,25 @@ class ShardedTrainingCommandsTest {
                     "a sharded checkpoint: one part per rank");
         }
 
-        // --resume finds the sharded checkpoint (at the last step: nothing left to run); a longer run is refused
+        // --resume finds the sharded checkpoint (at the last step: nothing left to run), and extends the run as one
+        // process extends its own: the same losses for steps 4 and 5
         List<CliRun> again = ranks("pretrain", "--out", job.toString(), "--resume", "--threads", "2");
         again.forEach(r -> assertEquals(0, r.exit(), r::toString));
         assertTrue(again.get(0).err().contains("resuming") && again.get(0).err().contains("at step 3 of 3"),
                 again.get(0)::toString);
-        List<CliRun> longer = ranks("pretrain", "--out", job.toString(), "--resume", "--steps", "5", "--threads",
+        CliRun oneMore = CliRun.of("pretrain", "--out", alone.toString(), "--resume", "--steps", "5", "--threads",
                 "2");
-        longer.forEach(r -> {
-            assertEquals(1, r.exit(), r::toString);
-            assertTrue(r.err().contains("--steps") && r.err().contains("cannot be extended"), r::toString);
-        });
+        assertEquals(0, oneMore.exit(), oneMore::toString);
+        List<CliRun> twoMore = ranks("pretrain", "--out", job.toString(), "--resume", "--steps", "5", "--threads",
+                "2");
+        twoMore.forEach(r -> assertEquals(0, r.exit(), r::toString));
+        want = TrainingCommandsTest.log(alone);
+        got = TrainingCommandsTest.log(job);
+        assertEquals(5, got.size());
+        for (int i = 3; i < 5; i++) {
+            double w = want.get(i).get("loss").asDouble();
+            assertEquals(w, got.get(i).get("loss").asDouble(), 1e-5 * w, "loss of step " + (i + 1) + " after resume");
+        }
     }
 
     @Test

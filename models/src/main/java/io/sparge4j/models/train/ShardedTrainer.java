@@ -118,10 +118,28 @@ public final class ShardedTrainer implements AutoCloseable {
      */
     public static ShardedTrainer resume(Path checkpoint, TrainingTask task, TrainerOutputs outputs, Communicator comm)
             throws IOException {
+        return resume(checkpoint, task, outputs, comm, 0);
+    }
+
+    /**
+     * {@link #resume(Path, TrainingTask, TrainerOutputs, Communicator)} with the run's total step count changed to
+     * {@code steps}, as {@link Trainer#resume(Path, TrainingTask, TrainerOutputs, long)} extends a single-process run
+     * ({@link TrainerConfig#withSteps}).
+     *
+     * @param steps the run's new total, at least the checkpoint's step; 0 keeps the saved total
+     * @throws IllegalArgumentException if {@code steps} is below the steps already done (on every rank alike)
+     */
+    public static ShardedTrainer resume(Path checkpoint, TrainingTask task, TrainerOutputs outputs, Communicator comm,
+            long steps) throws IOException {
         ShardedCheckpoint.Opened ckpt = ShardedCheckpoint.open(checkpoint);
         TrainingCheckpointState state = ckpt.state();
         ckpt.requireWorldSize(comm.worldSize());
-        ShardedTrainer trainer = new ShardedTrainer(task, state.config(), outputs, comm, false);
+        if (steps != 0 && steps < state.step()) {
+            throw new IllegalArgumentException(OP + ".resume: steps is " + steps + ", expected 0 (keep the saved "
+                    + state.config().steps() + ") or at least the " + state.step() + " steps the checkpoint has done");
+        }
+        TrainerConfig config = steps == 0 ? state.config() : state.config().withSteps(steps);
+        ShardedTrainer trainer = new ShardedTrainer(task, config, outputs, comm, false);
         try {
             ckpt.restore(comm, trainer.sharded, trainer.optimizer);
             trainer.gatherParameters();
