@@ -11,6 +11,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
@@ -94,6 +95,36 @@ class ShardedTrainingCommandsTest {
             double w = want.get(i).get("loss").asDouble();
             assertEquals(w, got.get(i).get("loss").asDouble(), 1e-5 * w, "loss of step " + (i + 1) + " after resume");
         }
+    }
+
+    /** Distillation with a calibrated hybrid mask: every rank calibrates alike, and step 1 equals one process's. */
+    @Test
+    void twoRanksDistillAsOneProcess() throws Exception {
+        Path base = dir.resolve("base");
+        assertEquals(0, CliRun.of(TrainingCommandsTest.pretrain(base, "--steps", "1")).exit());
+        String[] args = {"finetune", "--init", base.resolve("model").toString(), "--objective", "distill",
+            "--attention", "hybrid", "--target-sparsity", "0.6", "--steps", "2", "--micro-batches", "2", "--lr", "1e-3",
+            "--warmup", "1", "--threads", "2", "--out"};
+        CliRun one = CliRun.of(with(args, dir.resolve("alone").toString()));
+        assertEquals(0, one.exit(), one::toString);
+        List<CliRun> two = ranks(with(args, dir.resolve("job").toString()));
+        two.forEach(r -> assertEquals(0, r.exit(), r::toString));
+        assertTrue(two.get(0).err().contains("calibrated") && !two.get(1).err().contains("calibrated"),
+                "rank 0 alone reports the calibration");
+        List<JsonNode> want = TrainingCommandsTest.log(dir.resolve("alone"));
+        List<JsonNode> got = TrainingCommandsTest.log(dir.resolve("job"));
+        assertEquals(2, got.size());
+        assertEquals(want.get(0).get("loss").asDouble(), got.get(0).get("loss").asDouble(), 0.0, "step 1");
+        double w = want.get(1).get("loss").asDouble();
+        assertEquals(w, got.get(1).get("loss").asDouble(), 1e-5 * w, "step 2");
+        assertEquals(want.get(0).get("metrics").get("sparsity").asDouble(),
+                got.get(0).get("metrics").get("sparsity").asDouble(), 0.0, "the same calibrated mask");
+    }
+
+    private static String[] with(String[] args, String last) {
+        String[] all = Arrays.copyOf(args, args.length + 1);
+        all[args.length] = last;
+        return all;
     }
 
     @Test
