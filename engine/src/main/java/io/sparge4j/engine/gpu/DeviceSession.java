@@ -119,6 +119,22 @@ public final class DeviceSession implements AutoCloseable {
     }
 
     /**
+     * A tensor whose values are whatever the memory held (as {@code torch.empty}): for outputs that are overwritten
+     * whole, such as a collective's receive buffer, without the host copy {@link #zeros} makes.
+     *
+     * @param dtype f32, bf16 or i32
+     * @param shape the shape
+     * @return a new device tensor, owned by the caller
+     */
+    public DeviceTensor empty(DType dtype, int... shape) {
+        checkOpen("empty");
+        if (dtype == null) {
+            throw new IllegalArgumentException("empty: dtype is null, expected f32, bf16 or i32");
+        }
+        return allocate(dtype, shape);
+    }
+
+    /**
      * @param shape the shape
      * @return a new f32 device tensor of zeros (copied from the host once), owned by the caller
      */

@@ -1,9 +1,11 @@
 package io.sparge4j.models.wan;
 
+import io.sparge4j.engine.distributed.Communicator;
 import io.sparge4j.engine.gpu.DeviceActivations;
 import io.sparge4j.engine.gpu.DeviceAttention;
 import io.sparge4j.engine.gpu.DeviceBlockMask;
 import io.sparge4j.engine.gpu.DeviceCasts;
+import io.sparge4j.engine.gpu.DeviceCollectives;
 import io.sparge4j.engine.gpu.DeviceElementwise;
 import io.sparge4j.engine.gpu.DeviceLinear;
 import io.sparge4j.engine.gpu.DeviceNorms;
@@ -43,6 +45,14 @@ import java.util.Objects;
  * the matrices uploaded as bf16 (rounded to nearest even) and self-attention on the tensor-core flash kernels over
  * bf16 copies of q, k, v (the mask pooled from the same values), all with f32 accumulation; biases, norms,
  * cross-attention and the activations between ops stay f32.
+ *
+ * <p>{@link #withSequenceParallel} splits the tokens over the ranks of a {@link Communicator} (one GPU each,
+ * DeepSpeed-Ulysses style): every rank embeds, normalises, projects and runs cross-attention and the FFN on its
+ * contiguous slice of the sequence; for self-attention an all-to-all turns the slices into a split by heads, so each
+ * rank applies RoPE and SpargeAttention2 to its {@code H / P} heads over the whole sequence (its own masks), and a
+ * second all-to-all brings the output back to the token split; the head's tokens are all-gathered at the end, so
+ * every rank returns the whole velocity. The result is the single-GPU forward's: each token and each head go through
+ * the same kernels.
  */
 public final class DeviceWanModel implements WanTransformer {
     private static final String OP = "DeviceWanModel";
@@ -56,6 +66,8 @@ public final class DeviceWanModel implements WanTransformer {
     private final boolean ownsParams;
     private final WanAttentionStats stats = new WanAttentionStats();
     private final float eps;
+    /** The ranks sharing the sequence, or null when this model has all of it. */
+    private final Communicator comm;
 
     /**
      * Checks the weights against the config (as {@link WanModel} does) and uploads them.
@@ -99,6 +111,7 @@ public final class DeviceWanModel implements WanTransformer {
         this.attention = checkAttention(attention);
         this.precision = Objects.requireNonNull(precision, OP + ": precision is null, expected F32 or BF16");
         this.eps = (float) config.eps();
+        this.comm = null;
         int d = config.headDim();
         if (d != 64 && d != 128) {
             throw new IllegalArgumentException(OP + ": head dim (dim / num_heads = " + config.dim() + " / "
@@ -121,7 +134,7 @@ public final class DeviceWanModel implements WanTransformer {
         }
     }
 
-    private DeviceWanModel(DeviceWanModel other, WanAttention attention) {
+    private DeviceWanModel(DeviceWanModel other, WanAttention attention, Communicator comm) {
         this.session = other.session;
         this.ownsSession = false;
         this.config = other.config;
@@ -130,6 +143,7 @@ public final class DeviceWanModel implements WanTransformer {
         this.eps = other.eps;
         this.params = other.params;
         this.ownsParams = false;
+        this.comm = comm;
     }
 
     private static WanAttention checkAttention(WanAttention a) {
@@ -198,7 +212,27 @@ public final class DeviceWanModel implements WanTransformer {
 
     @Override
     public DeviceWanModel withAttention(WanAttention newAttention) {
-        return new DeviceWanModel(this, newAttention);
+        return new DeviceWanModel(this, newAttention, comm);
+    }
+
+    /**
+     * The same model (the same device weights, not copied) with its sequence split over {@code ranks}; every rank
+     * calls {@link #forward} together with the same inputs. The heads and the sequence's tokens must divide by the
+     * world size. Close the base model, not this one.
+     *
+     * @param ranks the ranks, one per GPU (NCCL), or for tests an in-process communicator; a world of one is the
+     *              plain model
+     * @return the sequence-parallel model
+     * @throws IllegalArgumentException if the heads do not divide by the world size
+     */
+    public DeviceWanModel withSequenceParallel(Communicator ranks) {
+        Objects.requireNonNull(ranks, OP + ".withSequenceParallel: ranks is null, expected a Communicator");
+        if (config.numHeads() % ranks.worldSize() != 0) {
+            throw new IllegalArgumentException(OP + ".withSequenceParallel: the model's " + config.numHeads()
+                    + " heads do not divide by the world size " + ranks.worldSize() + ", expected a divisor of the"
+                    + " heads (each rank attends with heads / world size of them)");
+        }
+        return new DeviceWanModel(this, attention, ranks.worldSize() == 1 ? null : ranks);
     }
 
     @Override
@@ -210,6 +244,11 @@ public final class DeviceWanModel implements WanTransformer {
         int pw = p.get(2);
         Rope.Grid grid = new Rope.Grid(x.dim(1) / pt, x.dim(2) / ph, x.dim(3) / pw);
         int len = Math.toIntExact(grid.tokens());
+        int world = comm == null ? 1 : comm.worldSize();
+        if (len % world != 0) {
+            throw new IllegalArgumentException(OP + ".forward: x has " + len + " tokens (" + grid + "), expected a"
+                    + " multiple of the world size " + world + " (every rank takes an equal slice of the sequence)");
+        }
         DeviceTensor h = null;
         try (Scope scope = new Scope()) {
             h = patchEmbedding(x, pt, ph, pw, len);
@@ -225,6 +264,11 @@ public final class DeviceWanModel implements WanTransformer {
                 }
             }
             DeviceTensor y = head(scope, h, e);
+            if (comm != null) {
+                DeviceTensor all = scope.own(session.empty(DType.F32, len, y.dim(1)));
+                DeviceCollectives.allGather(comm, y, all);
+                y = all;
+            }
             try (Tensor tokens = y.toHost();
                  Tensor video = Patchify.unpatchify(tokens.reshape(1, len, tokens.dim(1)), config.outDim(),
                          grid.frames(), grid.rows(), grid.cols(), pt, ph, pw)) {
@@ -237,12 +281,19 @@ public final class DeviceWanModel implements WanTransformer {
         }
     }
 
-    /** Conv3d with kernel = stride = patch: patchify on the host, upload, one GEMM. @return (L, dim) */
+    /**
+     * Conv3d with kernel = stride = patch: patchify on the host, upload (this rank's slice of the tokens when the
+     * sequence is split), one GEMM. @return (L, dim), or (L / P, dim)
+     */
     private DeviceTensor patchEmbedding(Tensor x, int pt, int ph, int pw, int len) {
         int[] s = x.shape();
+        int world = comm == null ? 1 : comm.worldSize();
+        int local = len / world;
+        int first = comm == null ? 0 : comm.rank() * local;
         try (Tensor patches = Patchify.patchify(x.reshape(1, s[0], s[1], s[2], s[3]), pt, ph, pw);
              Tensor f32 = patches.dtype() == DType.F32 ? null : patches.to(DType.F32);
-             DeviceTensor tokens = session.upload((f32 == null ? patches : f32).reshape(len, patches.dim(2)))) {
+             DeviceTensor tokens = session.upload((f32 == null ? patches : f32).reshape(len, patches.dim(2))
+                     .narrow(first, local))) {
             return linear(tokens, "patch_embedding");
         }
     }
@@ -282,11 +333,13 @@ public final class DeviceWanModel implements WanTransformer {
         int len = x.dim(0);
         // self-attention on the modulated LayerNorm
         DeviceTensor h1 = modulatedNorm(scope, x, mod[0], mod[1]);
-        DeviceTensor q = heads(scope, normed(scope, h1, b + "self_attn.q", b + "self_attn.norm_q.weight"), len, grid);
-        DeviceTensor k = heads(scope, normed(scope, h1, b + "self_attn.k", b + "self_attn.norm_k.weight"), len, grid);
-        DeviceTensor v = heads(scope, scope.own(linear(h1, b + "self_attn.v")), len, null);
+        DeviceTensor q = selfHeads(scope, normed(scope, h1, b + "self_attn.q", b + "self_attn.norm_q.weight"), len,
+                grid);
+        DeviceTensor k = selfHeads(scope, normed(scope, h1, b + "self_attn.k", b + "self_attn.norm_k.weight"), len,
+                grid);
+        DeviceTensor v = selfHeads(scope, scope.own(linear(h1, b + "self_attn.v")), len, null);
         DeviceTensor attended = selfAttention(scope, index, step, q, k, v);
-        DeviceTensor y = scope.own(linear(tokens(scope, attended, len), b + "self_attn.o"));
+        DeviceTensor y = scope.own(linear(selfTokens(scope, attended, len), b + "self_attn.o"));
         DeviceTensor x1 = scope.own(DeviceElementwise.gatedAdd(x, mod[2], y));
         // cross-attention, dense over every text row
         DeviceTensor n3 = config.crossAttnNorm()
@@ -359,6 +412,48 @@ public final class DeviceWanModel implements WanTransformer {
     private DeviceTensor normed(Scope scope, DeviceTensor in, String prefix, String normWeight) {
         DeviceTensor projected = scope.own(linear(in, prefix));
         return config.qkNorm() ? scope.own(DeviceNorms.rmsNorm(projected, params.get(normWeight), eps)) : projected;
+    }
+
+    /**
+     * Self-attention's (1, heads, L, headDim) from this rank's (n, dim) tokens: {@link #heads} on one GPU; with the
+     * sequence split, an all-to-all to (1, H / P, L, headDim) (RoPE, when {@code grid} is given, over the whole
+     * sequence after the exchange).
+     */
+    private DeviceTensor selfHeads(Scope scope, DeviceTensor tokens, int len, Rope.Grid grid) {
+        if (comm == null) {
+            return heads(scope, tokens, len, grid);
+        }
+        int world = comm.worldSize();
+        int h = config.numHeads() / world;
+        int d = config.headDim();
+        // (n, P, h d) to (P, n, h d): chunk j holds heads [j h, (j + 1) h) of this rank's tokens, for rank j
+        DeviceTensor send = scope.own(scope.own(DeviceShapes.swapTokensHeads(scope.own(tokens.reshape(1, len, world,
+                h * d)))).reshape(world, len, h * d));
+        DeviceTensor received = scope.own(session.empty(DType.F32, world, len, h * d));
+        DeviceCollectives.allToAll(comm, send, received);
+        // chunk s holds rank s's tokens: in rank order, the whole sequence of this rank's heads
+        DeviceTensor full = scope.own(received.reshape(1, world * len, h, d));
+        if (grid != null) {
+            full = scope.own(DeviceRope.apply(full, grid));
+        }
+        return scope.own(DeviceShapes.swapTokensHeads(full));
+    }
+
+    /** The inverse of {@link #selfHeads}: (1, H / P, L, headDim) back to this rank's (n, dim) tokens. */
+    private DeviceTensor selfTokens(Scope scope, DeviceTensor heads, int len) {
+        if (comm == null) {
+            return tokens(scope, heads, len);
+        }
+        int world = comm.worldSize();
+        int h = config.numHeads() / world;
+        int d = config.headDim();
+        // (h, L, d) to (L, h, d) = (P, n, h d): chunk j holds rank j's tokens of this rank's heads
+        DeviceTensor send = scope.own(scope.own(DeviceShapes.swapTokensHeads(heads)).reshape(world, len, h * d));
+        DeviceTensor received = scope.own(session.empty(DType.F32, world, len, h * d));
+        DeviceCollectives.allToAll(comm, send, received);
+        // chunk s holds heads [s h, (s + 1) h) of this rank's tokens: to (n, P, h d) = (n, dim)
+        return scope.own(scope.own(DeviceShapes.swapTokensHeads(scope.own(received.reshape(1, world, len, h * d))))
+                .reshape(len, config.dim()));
     }
 
     /** (len, dim) to (1, heads, len, headDim), with 3D RoPE first when {@code grid} is given. */
