@@ -75,7 +75,7 @@ public final class FinetuneCommand implements Callable<Integer> {
         BackendSelection backend = flags.backend(spec);
         Start start = flags.resume ? resumed() : fresh();
         try (ModelDirectory model = start.model();
-             TrainingRanks ranks = TrainingRanks.open(SpargeCli.environment(spec), backend, flags.device)) {
+             JobRanks ranks = JobRanks.open(SpargeCli.environment(spec), backend, flags.device)) {
             train(start.settings(), model, ranks);
         }
         return 0;
@@ -85,7 +85,7 @@ public final class FinetuneCommand implements Callable<Integer> {
     private record Start(RunSettings settings, ModelDirectory model) {
     }
 
-    private void train(RunSettings settings, ModelDirectory model, TrainingRanks ranks) throws IOException {
+    private void train(RunSettings settings, ModelDirectory model, JobRanks ranks) throws IOException {
         PrintWriter err = spec.commandLine().getErr();
         WanConfig config = model.config();
         Map<String, Tensor> params = model.weights();

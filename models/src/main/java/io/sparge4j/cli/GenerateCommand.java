@@ -11,6 +11,7 @@ import io.sparge4j.models.pipeline.WanGenerator;
 import io.sparge4j.models.sampling.StepListener;
 import io.sparge4j.models.video.VideoOutput;
 import io.sparge4j.models.video.VideoWriters;
+import io.sparge4j.models.wan.DeviceWanModel;
 import io.sparge4j.models.wan.WanAttention;
 import io.sparge4j.models.text.TextEncoder;
 import io.sparge4j.models.wan.WanConfig;
@@ -158,9 +159,23 @@ public final class GenerateCommand implements Callable<Integer> {
             int wd = width != null ? width : defaults != null ? defaults.width() : config.pixelSpace() ? 32 : 832;
             WanGenerator.Settings run = new WanGenerator.Settings(f, h, wd, steps, guidance, shift, seed, kind);
             try (Tensor context = context(loaded, config, w);
-                 Tensor negative = negative(loaded, config, w)) {
-                try (WanTransformer wan = backend.open(config, loaded.weights(), settings)) {
+                 Tensor negative = negative(loaded, config, w);
+                 JobRanks ranks = JobRanks.open(SpargeCli.environment(spec), backend.selection(), null)) {
+                // a rank of a launched job: the sequence split over the ranks' GPUs; every rank samples, rank 0 writes
+                try (WanTransformer base = ranks.comm() == null ? backend.open(config, loaded.weights(), settings)
+                        : DeviceWanModel.open(ranks.backend(), config, loaded.weights(), settings,
+                                backend.gemmPrecision())) {
+                    WanTransformer wan = ranks.comm() == null ? base
+                            : ((DeviceWanModel) base).withSequenceParallel(ranks.comm());
                     WanGenerator.Result result = run(wan, context, negative, run, "generate");
+                    if (!ranks.leader()) {
+                        result.video().close();
+                        if (compareDense) {
+                            run(wan.withAttention(WanAttention.dense()), context, negative, run, "dense").video()
+                                    .close();
+                        }
+                        return 0;
+                    }
                     ClipEvaluation judged = null;
                     try (Tensor video = result.video()) {
                         VideoWriters.write(video, config.pixelSpace(), output);

@@ -1,5 +1,6 @@
 package io.sparge4j.cli;
 
+import io.sparge4j.engine.execution.BackendSelection;
 import io.sparge4j.engine.gpu.GemmPrecision;
 import io.sparge4j.engine.tensor.Tensor;
 import io.sparge4j.models.wan.WanAttention;
@@ -41,6 +42,14 @@ final class ModelBackendFlags {
     /** @return the model on the chosen backend; the caller closes it */
     WanTransformer open(WanConfig config, Map<String, Tensor> weights, WanAttention attention) {
         return WanTransformers.open(backend, gemmPrecision(), config, weights, attention);
+    }
+
+    /**
+     * @return the backend as a device selection ({@code cpu} is null: the CPU model), for {@link JobRanks}
+     */
+    BackendSelection selection() {
+        String b = backend.strip().toLowerCase(Locale.ROOT);
+        return b.equals("cpu") ? null : new BackendSelection(b, null);
     }
 
     GemmPrecision gemmPrecision() {

@@ -82,12 +82,12 @@ public final class PretrainCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         BackendSelection backend = flags.backend(spec);
         RunSettings resumed = flags.resume ? flags.resumed(spec, "pretrain") : null;
-        try (TrainingRanks ranks = TrainingRanks.open(SpargeCli.environment(spec), backend, flags.device)) {
+        try (JobRanks ranks = JobRanks.open(SpargeCli.environment(spec), backend, flags.device)) {
             return call(ranks, resumed);
         }
     }
 
-    private Integer call(TrainingRanks ranks, RunSettings resumed) throws Exception {
+    private Integer call(JobRanks ranks, RunSettings resumed) throws Exception {
         PrintWriter err = spec.commandLine().getErr();
         String startFrom = resumed != null ? resumed.init() : init;
         if (resumed == null && init != null) {
@@ -108,7 +108,7 @@ public final class PretrainCommand implements Callable<Integer> {
     }
 
     /** From the initialisation of the run's seed, or from {@code start} (--init), whose steps count on. */
-    private void train(RunSettings settings, ModelDirectory start, TrainingRanks ranks, PrintWriter err)
+    private void train(RunSettings settings, ModelDirectory start, JobRanks ranks, PrintWriter err)
             throws java.io.IOException {
         WanConfig config = start == null ? config(settings) : start.config();
         TextEncoder text = start == null ? textEncoder(settings, config) : start.textEncoder();

@@ -1,6 +1,7 @@
 package io.sparge4j.models.wan;
 
 import io.sparge4j.engine.distributed.Communicator;
+import io.sparge4j.engine.execution.BackendSelection;
 import io.sparge4j.engine.gpu.DeviceActivations;
 import io.sparge4j.engine.gpu.DeviceAttention;
 import io.sparge4j.engine.gpu.DeviceBlockMask;
@@ -93,6 +94,17 @@ public final class DeviceWanModel implements WanTransformer {
      * @return the model
      */
     public static DeviceWanModel open(String backend, WanConfig config, Map<String, Tensor> weights,
+            WanAttention attention, GemmPrecision precision) {
+        return open(new BackendSelection(backend, null), config, weights, attention, precision);
+    }
+
+    /**
+     * {@link #open(String, WanConfig, Map, WanAttention, GemmPrecision)} on a chosen device (a rank's own GPU).
+     *
+     * @param backend the backend and device
+     * @return the model, owning its session
+     */
+    public static DeviceWanModel open(BackendSelection backend, WanConfig config, Map<String, Tensor> weights,
             WanAttention attention, GemmPrecision precision) {
         DeviceSession s = DeviceSession.open(backend);
         try {

@@ -1,6 +1,7 @@
 package io.sparge4j.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.sparge4j.engine.device.opencl.OpenClDevice;
 import io.sparge4j.engine.distributed.InProcessCommunicator;
 import io.sparge4j.engine.execution.BackendSelection;
 import io.sparge4j.engine.io.SafetensorsFile;
@@ -20,26 +21,27 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
- * The training commands as ranks of a data-parallel job ({@link TrainingRanks}), two ranks as threads of this process
- * with in-process communicators in place of NCCL: the same run as one process at the same global batch
+ * The training and generation commands as ranks of a job ({@link JobRanks}), two ranks as threads of this process
+ * with in-process communicators in place of NCCL. Training: the same run as one process at the same global batch
  * ({@code --micro-batches 2}), rank 0 alone writing the log, the model and the messages, and {@code --resume}
  * continuing and extending the sharded checkpoint as one process extends its own. Tolerance: the step-1 loss is exact (the same micro-batches, the same weights);
  * later losses and the final weights within 1e-5 relative (the gradient mean over ranks adds in another order than
  * the single process's accumulation, a few f32 ulps per step).
  */
-class ShardedTrainingCommandsTest {
+class JobRanksCommandsTest {
     @TempDir
     Path dir;
 
     private static List<CliRun> ranks(String... args) {
         return InProcessCommunicator.runRanks(2, comm -> {
-            TrainingRanks.IN_PROCESS.set(comm);
+            JobRanks.IN_PROCESS.set(comm);
             try {
                 return CliRun.of(args);
             } finally {
-                TrainingRanks.IN_PROCESS.remove();
+                JobRanks.IN_PROCESS.remove();
             }
         });
     }
@@ -137,22 +139,54 @@ class ShardedTrainingCommandsTest {
         }
     }
 
+    /**
+     * {@code sparge generate} as two ranks (PoCL here; the sequence split, the all-to-alls through the host): the same
+     * video as one process on the same backend within 1e-5 of the largest pixel, written by rank 0 alone.
+     */
+    @Test
+    void twoRanksGenerateTheOneDeviceVideo() throws Exception {
+        assumeTrue(!OpenClDevice.list().isEmpty(), "no OpenCL device (install pocl-opencl-icd): sequence-parallel"
+                + " generate skipped");
+        String[] args = {"generate", "--model", "tiny-demo", "--prompt", "a red circle moving right", "--steps", "2",
+            "--frames", "8", "--height", "16", "--width", "16", "--seed", "3", "--backend", "opencl", "--out"};
+        Path alone = dir.resolve("alone.safetensors");
+        Path job = dir.resolve("job.safetensors");
+        CliRun one = CliRun.of(with(args, alone.toString()));
+        assertEquals(0, one.exit(), one::toString);
+        List<CliRun> two = ranks(with(args, job.toString()));
+        two.forEach(r -> assertEquals(0, r.exit(), r::toString));
+        assertTrue(two.get(0).out().contains("wrote") && !two.get(1).out().contains("wrote"), "rank 0 writes");
+        try (SafetensorsFile fa = SafetensorsFile.open(alone); SafetensorsFile fb = SafetensorsFile.open(job);
+             Tensor a = fa.load("video"); Tensor b = fb.load("video")) {
+            float[] x = a.toFloatArray();
+            float[] y = b.toFloatArray();
+            double scale = 0;
+            for (float v : x) {
+                scale = Math.max(scale, Math.abs(v));
+            }
+            assertTrue(scale > 0);
+            for (int i = 0; i < x.length; i++) {
+                assertEquals(x[i], y[i], 1e-5 * scale, "pixel " + i);
+            }
+        }
+    }
+
     @Test
     void aLaunchedRankMustUseItsOwnCudaDevice() {
         Map<String, String> env = Map.of("WORLD_SIZE", "2", "RANK", "1", "LOCAL_RANK", "1", "MASTER_ADDR",
                 "127.0.0.1", "MASTER_PORT", "29500");
         IllegalArgumentException cpu = assertThrows(IllegalArgumentException.class,
-                () -> TrainingRanks.open(env, null, null));
+                () -> JobRanks.open(env, null, null));
         assertTrue(cpu.getMessage().contains("--backend") && cpu.getMessage().contains("cpu")
                 && cpu.getMessage().contains("cuda"), cpu.getMessage());
         IllegalArgumentException device = assertThrows(IllegalArgumentException.class,
-                () -> TrainingRanks.open(env, new BackendSelection("cuda", null), "0"));
+                () -> JobRanks.open(env, new BackendSelection("cuda", null), "0"));
         assertTrue(device.getMessage().contains("--device") && device.getMessage().contains("LOCAL_RANK = 1"),
                 device.getMessage());
-        try (TrainingRanks alone = TrainingRanks.open(Map.of("WORLD_SIZE", "1"), null, null)) {
+        try (JobRanks alone = JobRanks.open(Map.of("WORLD_SIZE", "1"), null, null)) {
             assertTrue(alone.leader() && alone.comm() == null);
         }
-        try (TrainingRanks alone = TrainingRanks.open(Map.of(), null, null)) {
+        try (JobRanks alone = JobRanks.open(Map.of(), null, null)) {
             assertTrue(alone.leader() && alone.comm() == null);
         }
     }

@@ -9,14 +9,14 @@ import java.time.Duration;
 import java.util.Map;
 
 /**
- * Who runs a training command: this process alone, or one rank of a data-parallel job started by
- * {@code sparge launch --gpus N} (or {@code torchrun}), which sets {@code WORLD_SIZE}, {@code RANK},
- * {@code LOCAL_RANK}, {@code MASTER_ADDR} and {@code MASTER_PORT}. A rank joins the others through NCCL and trains
- * on GPU {@code LOCAL_RANK} with the CUDA backend; the trainer then shards parameters, gradients and AdamW's
- * moments over the ranks ({@code ShardedTrainer}), and rank 0 alone writes run.json, the log, the model directory and
- * the messages.
+ * Who runs a command: this process alone, or one rank of a job started by {@code sparge launch --gpus N} (or
+ * {@code torchrun}), which sets {@code WORLD_SIZE}, {@code RANK}, {@code LOCAL_RANK}, {@code MASTER_ADDR} and
+ * {@code MASTER_PORT}. A rank joins the others through NCCL and runs on GPU {@code LOCAL_RANK} with the CUDA backend:
+ * training shards parameters, gradients and AdamW's moments over the ranks ({@code ShardedTrainer}), generation
+ * splits the sequence ({@code DeviceWanModel.withSequenceParallel}); rank 0 alone writes the shared files and the
+ * messages.
  */
-final class TrainingRanks implements AutoCloseable {
+final class JobRanks implements AutoCloseable {
     /**
      * A communicator for the current thread instead of the environment's: tests run the ranks of a job as threads
      * of one process, each with its in-process communicator. Never set outside tests.
@@ -29,7 +29,7 @@ final class TrainingRanks implements AutoCloseable {
     private final boolean owned;
     private final BackendSelection backend;
 
-    private TrainingRanks(Communicator comm, boolean owned, BackendSelection backend) {
+    private JobRanks(Communicator comm, boolean owned, BackendSelection backend) {
         this.comm = comm;
         this.owned = owned;
         this.backend = backend;
@@ -43,20 +43,20 @@ final class TrainingRanks implements AutoCloseable {
      * @throws IllegalArgumentException naming the flag or variable when a rank is not on CUDA, names its own device,
      *     or the variables are inconsistent
      */
-    static TrainingRanks open(Map<String, String> env, BackendSelection backend, String deviceFlag) {
+    static JobRanks open(Map<String, String> env, BackendSelection backend, String deviceFlag) {
         Communicator injected = IN_PROCESS.get();
         if (injected != null) {
-            return new TrainingRanks(injected.worldSize() > 1 ? injected : null, false, backend);
+            return new JobRanks(injected.worldSize() > 1 ? injected : null, false, backend);
         }
         String world = env.get("WORLD_SIZE");
         if (world == null || world.strip().equals("1")) {
-            return new TrainingRanks(null, false, backend);
+            return new JobRanks(null, false, backend);
         }
         Rendezvous.Settings s = Rendezvous.Settings.fromEnvironment(env);
         if (backend == null || !backend.backend().equals("cuda")) {
             throw new IllegalArgumentException("--backend: got '" + (backend == null ? "cpu" : backend.backend())
                     + "' in a job of WORLD_SIZE " + s.worldSize() + ", expected cuda (each rank drives GPU "
-                    + "LOCAL_RANK and the ranks exchange gradients through NCCL)");
+                    + "LOCAL_RANK and the ranks exchange data through NCCL)");
         }
         if (deviceFlag != null) {
             throw new IllegalArgumentException("--device: got '" + deviceFlag + "' in a job of WORLD_SIZE "
@@ -64,7 +64,7 @@ final class TrainingRanks implements AutoCloseable {
                     + ")");
         }
         NcclCommunicator nccl = NcclCommunicator.fromEnvironment(env, RENDEZVOUS_TIMEOUT);
-        return new TrainingRanks(nccl, true, new BackendSelection("cuda", Integer.toString(s.localRank())));
+        return new JobRanks(nccl, true, new BackendSelection("cuda", Integer.toString(s.localRank())));
     }
 
     /** @return the ranks' communicator, or null when this process trains alone */
