@@ -25,7 +25,7 @@ import java.util.Map;
                 AttentionBenchCommand.class, SelftestCommand.class, KernelBenchCommand.class, GenerateCommand.class,
                 ForwardCommand.class, ModelBenchCommand.class, PretrainCommand.class, FinetuneCommand.class,
                 ExportCommand.class, EvalCommand.class, ConcentrationCommand.class, ReportCommand.class,
-                LaunchCommand.class,
+                LaunchCommand.class, CollectiveBenchCommand.class,
                 CommandLine.HelpCommand.class})
 public final class SpargeCli implements Runnable {
     /** ForkJoinPool's largest parallelism. */

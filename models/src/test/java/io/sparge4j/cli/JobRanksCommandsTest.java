@@ -1,6 +1,7 @@
 package io.sparge4j.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.sparge4j.engine.device.opencl.OpenClDevice;
 import io.sparge4j.engine.distributed.InProcessCommunicator;
 import io.sparge4j.engine.execution.BackendSelection;
@@ -169,6 +170,37 @@ class JobRanksCommandsTest {
                 assertEquals(x[i], y[i], 1e-5 * scale, "pixel " + i);
             }
         }
+    }
+
+    /**
+     * {@code collective-bench} on two in-process ranks (the emulator, the host path): every operation and size checked
+     * and reported by rank 0 alone, in nccl-tests' units; alone off CUDA it says NCCL needs CUDA.
+     */
+    @Test
+    void collectiveBenchReportsCheckedCasesFromRankZero() throws Exception {
+        List<CliRun> two = ranks("collective-bench", "--backend", "emulator", "--sizes", "1K,3001", "--reps", "2");
+        two.forEach(r -> assertEquals(0, r.exit(), r::toString));
+        assertTrue(two.get(1).out().isBlank(), "rank 1 prints nothing: " + two.get(1));
+        List<String> lines = two.get(0).out().lines().toList();
+        assertEquals(8, lines.size(), two.get(0)::toString);
+        ObjectMapper json = new ObjectMapper();
+        for (String line : lines) {
+            JsonNode n = json.readTree(line);
+            assertEquals(2, n.get("world").asInt());
+            assertTrue(n.get("checked").asBoolean() && !n.get("direct").asBoolean(), line);
+            assertTrue(n.get("median_ms").asDouble() > 0 && n.get("busbw_gbs").asDouble() > 0, line);
+            double algbw = n.get("algbw_gbs").asDouble();
+            double factor = n.get("case").asText().equals("all_reduce") ? 1.0 : 0.5;   // 2(n-1)/n, (n-1)/n at n = 2
+            assertEquals(algbw * factor, n.get("busbw_gbs").asDouble(), 2e-3 + 1e-3 * algbw, line);
+        }
+        assertEquals(1024 * 4, json.readTree(lines.get(0)).get("bytes").asLong(), "all_reduce of 1K f32");
+        assertEquals(2 * 3000 * 4, json.readTree(lines.get(3)).get("bytes").asLong(), "all_gather of 3000 (even) x 2");
+        CliRun alone = CliRun.of("collective-bench", "--backend", "emulator");
+        assertEquals(1, alone.exit(), alone::toString);
+        assertTrue(alone.err().contains("--backend") && alone.err().contains("cuda"), alone::toString);
+        CliRun bad = CliRun.of("collective-bench", "--sizes", "12Q");
+        assertEquals(2, bad.exit(), bad::toString);
+        assertTrue(bad.err().contains("--sizes") && bad.err().contains("12Q"), bad::toString);
     }
 
     @Test
