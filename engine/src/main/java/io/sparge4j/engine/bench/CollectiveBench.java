@@ -1,7 +1,5 @@
 package io.sparge4j.engine.bench;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.sparge4j.engine.distributed.Communicator;
 import io.sparge4j.engine.distributed.ReduceOp;
 import io.sparge4j.engine.gpu.DeviceCollectives;
@@ -26,7 +24,6 @@ import java.util.Map;
  * values), so the sum, the gathered parts and the exchanged chunks are known exactly.
  */
 public final class CollectiveBench {
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     /** The operations timed. */
     public enum Operation {
@@ -182,16 +179,10 @@ public final class CollectiveBench {
     }
 
     private void emit(Map<String, Object> line) {
-        try {
-            out.println(JSON.writeValueAsString(line));
-        } catch (JsonProcessingException e) {
-            throw new IllegalStateException("collective-bench: cannot write JSON", e);
-        }
-        out.flush();
+        JsonLines.emit(out, "collective-bench", line);
     }
 
     private static double round(double value, int digits) {
-        double scale = Math.pow(10, digits);
-        return Math.round(value * scale) / scale;
+        return JsonLines.round(value, digits);
     }
 }

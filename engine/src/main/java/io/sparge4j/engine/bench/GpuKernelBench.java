@@ -1,7 +1,5 @@
 package io.sparge4j.engine.bench;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.sparge4j.engine.compute.ComputeDevice;
 import io.sparge4j.engine.compute.DeviceBuffer;
 import io.sparge4j.engine.compute.DeviceKernel;
@@ -42,7 +40,6 @@ import java.util.function.Supplier;
  * <p>Times are medians over {@code reps} launches timed on the device clock, after a warm-up launch.
  */
 public final class GpuKernelBench {
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     private static final int WARMUP_LAUNCHES = 30;
 
@@ -391,16 +388,10 @@ public final class GpuKernelBench {
     }
 
     private void emit(Map<String, Object> line) {
-        try {
-            out.println(JSON.writeValueAsString(line));
-        } catch (JsonProcessingException e) {
-            throw new IllegalStateException("kernel-bench: cannot write JSON", e);
-        }
-        out.flush();
+        JsonLines.emit(out, "kernel-bench", line);
     }
 
     private static double round(double value, int digits) {
-        double scale = Math.pow(10, digits);
-        return Math.round(value * scale) / scale;
+        return JsonLines.round(value, digits);
     }
 }
