@@ -38,6 +38,8 @@ class DeviceWanModelSequenceParallelTest {
     @ParameterizedTest
     @ValueSource(strings = {"emulator", "opencl", "cuda"})
     void twoRanksGiveTheOneDeviceVelocity(String backend) {
+        assumeTrue(!backend.equals("emulator") || OpenClDevice.list().isEmpty(), "emulator case skipped: an OpenCL"
+                + " device runs the same kernels here, far faster; it runs where no OpenCL device is found");
         open(backend).close();   // skips, with the reason, where the backend is absent
         for (WanAttention attention : List.of(WanAttention.dense(), HYBRID)) {
             float[] want;
