@@ -18,6 +18,7 @@ import io.sparge4j.models.train.TrainerConfig;
 import io.sparge4j.models.train.TrainerOutputs;
 import io.sparge4j.models.train.TrainerStepLog;
 import io.sparge4j.models.train.TrainingCheckpoint;
+import io.sparge4j.models.train.TrainingRunner;
 import io.sparge4j.models.train.TrainingTask;
 import io.sparge4j.models.wan.WanConfig;
 
@@ -111,76 +112,59 @@ final class TrainingRun {
      */
     static long run(Path out, RunSettings settings, TrainingTask task, boolean resume, ModelWriter writer,
             PrintWriter err, Communicator comm) throws IOException {
-        if (comm != null) {
-            return runSharded(out, settings, task, resume, writer, err, comm);
-        }
         Path checkpoints = out.resolve(CHECKPOINTS);
-        TrainerOutputs outputs = new TrainerOutputs(checkpoints, out.resolve(LOG), true);
-        Trainer trainer;
-        if (resume) {
-            if (TrainingCheckpoint.latest(checkpoints).isEmpty()) {
-                throw new IllegalArgumentException("--resume: " + checkpoints + " holds no checkpoint, expected the"
-                        + " directory of a run that saved one (drop --resume to start it again)");
-            }
-            trainer = Trainer.resume(checkpoints, task, outputs, settings.steps());
-            err.printf(Locale.ROOT, "sparge: resuming %s at step %d of %d%n", out, trainer.step(),
-                    trainer.config().steps());
-        } else {
-            trainer = new Trainer(task, trainerConfig(settings), outputs);
+        if (resume && TrainingCheckpoint.latest(checkpoints).isEmpty()) {
+            throw new IllegalArgumentException("--resume: " + checkpoints + " holds no checkpoint, expected the"
+                    + " directory of a run that saved one (drop --resume to start it again)");
         }
+        TrainerOutputs outputs = new TrainerOutputs(checkpoints, out.resolve(LOG), true);
+        if (comm == null) {
+            Trainer trainer = resume ? Trainer.resume(checkpoints, task, outputs, settings.steps())
+                    : new Trainer(task, trainerConfig(settings), outputs);
+            if (resume) {
+                err.printf(Locale.ROOT, "sparge: resuming %s at step %d of %d%n", out, trainer.step(),
+                        trainer.config().steps());
+            }
+            return drive(out, trainer, writer, err, true, "");
+        }
+        try (ShardedTrainer trainer = resume ? ShardedTrainer.resume(checkpoints, task, outputs, comm,
+                settings.steps()) : new ShardedTrainer(task, trainerConfig(settings), outputs, comm)) {
+            boolean leader = comm.rank() == 0;
+            if (leader) {
+                err.printf(Locale.ROOT, "sparge: rank 0 of %d, %s%s at step %d of %d%n", comm.worldSize(),
+                        resume ? "resuming " : "training ", out, trainer.step(), trainer.config().steps());
+            }
+            return drive(out, trainer, writer, err, leader, String.format(Locale.ROOT, " (%d ranks)",
+                    comm.worldSize()));
+        }
+    }
+
+    /**
+     * Runs from checkpoint to checkpoint to the end; after each, the leader rewrites {@code DIR/model} and prints the
+     * last step's line (with {@code suffix}).
+     */
+    private static long drive(Path out, TrainingRunner trainer, ModelWriter writer, PrintWriter err, boolean leader,
+            String suffix) throws IOException {
         err.flush();
         long total = trainer.config().steps();
         long every = trainer.config().checkpointEvery();
         do {
             long next = Math.min(total, (trainer.step() / every + 1) * every);
             List<TrainerStepLog> done = trainer.runUntil(next);
+            if (!leader) {
+                continue;
+            }
             writer.write(out.resolve(MODEL), trainer.step());
             if (!done.isEmpty()) {
                 TrainerStepLog last = done.getLast();
-                err.printf(Locale.ROOT, "sparge: step %d/%d loss %.5g lr %.3g %.3f s/step %.0f tokens/s%s%n",
+                err.printf(Locale.ROOT, "sparge: step %d/%d loss %.5g lr %.3g %.3f s/step %.0f tokens/s%s%s%n",
                         last.step(), total, last.loss(), last.lr(), last.stepSeconds(), last.tokensPerSecond(),
                         last.metrics().containsKey("sparsity") ? String.format(Locale.ROOT, " sparsity %.3f",
-                                last.metrics().get("sparsity")) : "");
+                                last.metrics().get("sparsity")) : "", suffix);
                 err.flush();
             }
         } while (trainer.step() < total);
         return trainer.step();
-    }
-
-    private static long runSharded(Path out, RunSettings settings, TrainingTask task, boolean resume,
-            ModelWriter writer, PrintWriter err, Communicator comm) throws IOException {
-        Path checkpoints = out.resolve(CHECKPOINTS);
-        boolean leader = comm.rank() == 0;
-        TrainerOutputs outputs = new TrainerOutputs(checkpoints, out.resolve(LOG), true);
-        if (resume && TrainingCheckpoint.latest(checkpoints).isEmpty()) {
-            throw new IllegalArgumentException("--resume: " + checkpoints + " holds no checkpoint, expected the"
-                    + " directory of a run that saved one (drop --resume to start it again)");
-        }
-        try (ShardedTrainer trainer = resume ? ShardedTrainer.resume(checkpoints, task, outputs, comm,
-                settings.steps()) : new ShardedTrainer(task, trainerConfig(settings), outputs, comm)) {
-            long total = trainer.config().steps();
-            if (leader) {
-                err.printf(Locale.ROOT, "sparge: rank 0 of %d, %s%s at step %d of %d%n", comm.worldSize(),
-                        resume ? "resuming " : "training ", out, trainer.step(), total);
-                err.flush();
-            }
-            long every = trainer.config().checkpointEvery();
-            while (trainer.step() < total) {
-                long next = Math.min(total, (trainer.step() / every + 1) * every);
-                List<TrainerStepLog> done = trainer.runUntil(next);
-                if (leader) {
-                    writer.write(out.resolve(MODEL), trainer.step());
-                    if (!done.isEmpty()) {
-                        TrainerStepLog last = done.getLast();
-                        err.printf(Locale.ROOT, "sparge: step %d/%d loss %.5g lr %.3g %.3f s/step %.0f tokens/s"
-                                + " (%d ranks)%n", last.step(), total, last.loss(), last.lr(), last.stepSeconds(),
-                                last.tokensPerSecond(), comm.worldSize());
-                        err.flush();
-                    }
-                }
-            }
-            return trainer.step();
-        }
     }
 
     /** A task whose step results carry fixed extra metrics (the mask hyperparameters, into every log line). */

@@ -46,7 +46,7 @@ import java.util.TreeSet;
  * its own part ({@link ShardedCheckpoint}), and {@link #resume} continues such a run bit for bit on the same world
  * size.
  */
-public final class ShardedTrainer implements AutoCloseable {
+public final class ShardedTrainer implements TrainingRunner, AutoCloseable {
     private static final String OP = "ShardedTrainer";
 
     private final TrainingTask task;
@@ -154,11 +154,13 @@ public final class ShardedTrainer implements AutoCloseable {
     }
 
     /** @return the steps completed */
+    @Override
     public long step() {
         return step;
     }
 
     /** @return the run's settings */
+    @Override
     public TrainerConfig config() {
         return config;
     }
@@ -197,6 +199,7 @@ public final class ShardedTrainer implements AutoCloseable {
      * @throws IllegalStateException if a step's loss or gradient norm is not finite, or a micro-batch failed on some
      *     rank (on every rank; the update is not applied)
      */
+    @Override
     public List<TrainerStepLog> runUntil(long lastStep) throws IOException {
         if (lastStep < 0 || lastStep > config.steps()) {
             throw new IllegalArgumentException(OP + ".runUntil: lastStep is " + lastStep + ", expected in [0, "

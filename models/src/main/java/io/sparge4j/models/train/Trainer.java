@@ -25,7 +25,7 @@ import java.util.TreeMap;
  * <p>A step whose loss or gradient norm is not finite stops the run with an exception before the update, so the
  * parameters and the last checkpoint stay usable.
  */
-public final class Trainer {
+public final class Trainer implements TrainingRunner {
     private final TrainingTask task;
     private final TrainerConfig config;
     private final TrainerOutputs outputs;
@@ -102,11 +102,13 @@ public final class Trainer {
     }
 
     /** @return the steps completed */
+    @Override
     public long step() {
         return step;
     }
 
     /** @return the run's settings */
+    @Override
     public TrainerConfig config() {
         return config;
     }
@@ -140,6 +142,7 @@ public final class Trainer {
      * @throws IOException if the log or a checkpoint cannot be written
      * @throws IllegalStateException if a step's loss or gradient norm is not finite
      */
+    @Override
     public List<TrainerStepLog> runUntil(long lastStep) throws IOException {
         if (lastStep < 0 || lastStep > config.steps()) {
             throw new IllegalArgumentException("Trainer.runUntil: lastStep is " + lastStep + ", expected in [0, "
