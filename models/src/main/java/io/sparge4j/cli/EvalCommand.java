@@ -114,10 +114,6 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--width", paramLabel = "PX", description = "Clip width (default: generation.json's, else 32).")
     private Integer width;
 
-    @Option(names = "--device", paramLabel = "D",
-            description = "With --backend cuda|opencl: the device, a number or part of its name (default: the first).")
-    private String device;
-
     @Option(names = "--samples", paramLabel = "DIR",
             description = "Also write GIFs of the first " + SAMPLE_CLIPS + " prompts (sparse and dense) here.")
     private Path samples;
@@ -327,15 +323,8 @@ public final class EvalCommand implements Callable<Integer> {
 
     /** A device session when --device picks one on cuda or opencl; null otherwise (the model opens its own). */
     private DeviceSession openSession() {
-        String b = backend.backend.toLowerCase(Locale.ROOT);
-        if (device == null) {
-            return null;
-        }
-        if (!b.equals("cuda") && !b.equals("opencl")) {
-            throw new IllegalArgumentException("--device: got '" + device + "' with --backend " + backend.backend
-                    + ", expected --backend cuda or opencl");
-        }
-        return DeviceSession.open(new BackendSelection(b, device));
+        BackendSelection where = backend.selection();
+        return where == null || where.device() == null ? null : DeviceSession.open(where);
     }
 
     private WanTransformer open(DeviceSession session, WanConfig config, Map<String, Tensor> weights,

@@ -160,7 +160,7 @@ public final class GenerateCommand implements Callable<Integer> {
             WanGenerator.Settings run = new WanGenerator.Settings(f, h, wd, steps, guidance, shift, seed, kind);
             try (Tensor context = context(loaded, config, w);
                  Tensor negative = negative(loaded, config, w);
-                 JobRanks ranks = JobRanks.open(SpargeCli.environment(spec), backend.selection(), null)) {
+                 JobRanks ranks = JobRanks.open(SpargeCli.environment(spec), backend.selection(), backend.device)) {
                 // a rank of a launched job: the sequence split over the ranks' GPUs; every rank samples, rank 0 writes
                 try (WanTransformer base = ranks.comm() == null ? backend.open(config, loaded.weights(), settings)
                         : DeviceWanModel.open(ranks.backend(), config, loaded.weights(), settings,

@@ -3,6 +3,7 @@ package io.sparge4j.cli;
 import io.sparge4j.engine.execution.BackendSelection;
 import io.sparge4j.engine.gpu.GemmPrecision;
 import io.sparge4j.engine.tensor.Tensor;
+import io.sparge4j.models.wan.DeviceWanModel;
 import io.sparge4j.models.wan.WanAttention;
 import io.sparge4j.models.wan.WanConfig;
 import io.sparge4j.models.wan.WanTransformer;
@@ -19,6 +20,10 @@ final class ModelBackendFlags {
     @Option(names = "--backend", paramLabel = "cpu|cuda|opencl", defaultValue = "cpu",
             description = "Where the model runs (default ${DEFAULT-VALUE}); cuda and opencl run every layer on the GPU.")
     String backend;
+
+    @Option(names = "--device", paramLabel = "D",
+            description = "With --backend cuda|opencl: the device, a number or part of its name (default: the first).")
+    String device;
 
     @Option(names = "--precision", paramLabel = "f32|bf16", defaultValue = "f32",
             description = "GPU GEMMs in f32, or bf16 on tensor cores with f32 accumulation (default ${DEFAULT-VALUE}).")
@@ -41,15 +46,27 @@ final class ModelBackendFlags {
 
     /** @return the model on the chosen backend; the caller closes it */
     WanTransformer open(WanConfig config, Map<String, Tensor> weights, WanAttention attention) {
-        return WanTransformers.open(backend, gemmPrecision(), config, weights, attention);
+        BackendSelection where = selection();
+        if (where == null || where.device() == null) {
+            return WanTransformers.open(backend, gemmPrecision(), config, weights, attention);
+        }
+        return DeviceWanModel.open(where, config, weights, attention, gemmPrecision());
     }
 
     /**
-     * @return the backend as a device selection ({@code cpu} is null: the CPU model), for {@link JobRanks}
+     * @return the backend and {@code --device} as a device selection ({@code cpu} is null: the CPU model)
+     * @throws IllegalArgumentException for {@code --device} with {@code --backend cpu}
      */
     BackendSelection selection() {
         String b = backend.strip().toLowerCase(Locale.ROOT);
-        return b.equals("cpu") ? null : new BackendSelection(b, null);
+        if (b.equals("cpu")) {
+            if (device != null) {
+                throw new IllegalArgumentException("--device: got '" + device + "' with --backend cpu, expected"
+                        + " --backend cuda or opencl");
+            }
+            return null;
+        }
+        return new BackendSelection(b, device);
     }
 
     GemmPrecision gemmPrecision() {

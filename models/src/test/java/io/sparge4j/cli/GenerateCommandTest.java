@@ -80,6 +80,18 @@ class GenerateCommandTest {
             assertEquals(0, r.exit(), r.toString());
         }
         assertSameVideo(cpu, gpu, 1e-3, "opencl against cpu");
+        // --device names the GPU: the first one by number gives the default's video exactly
+        Path first = dir.resolve("device0.safetensors");
+        CliRun chosen = CliRun.of("generate", "--model", "tiny-random", "--steps", "3", "--frames", "4", "--seed", "5",
+                "--sampler", "euler", "--topk", "0.3", "--topp", "0.6", "--backend", "opencl", "--device", "0",
+                "--out", first.toString());
+        assertEquals(0, chosen.exit(), chosen.toString());
+        assertSameVideo(gpu, first, 0.0, "--device 0 against the default device");
+        CliRun cpuDevice = CliRun.of("generate", "--model", "tiny-random", "--device", "0", "--out",
+                dir.resolve("y.gif").toString());
+        assertEquals(1, cpuDevice.exit(), cpuDevice.toString());
+        assertTrue(cpuDevice.err().contains("--device") && cpuDevice.err().contains("--backend cpu"),
+                cpuDevice.err());
         CliRun bad = CliRun.of("generate", "--model", "tiny-random", "--backend", "metal", "--out",
                 dir.resolve("x.gif").toString());
         assertTrue(bad.err().contains("--backend") && bad.err().contains("metal") && bad.err().contains("cuda"),
