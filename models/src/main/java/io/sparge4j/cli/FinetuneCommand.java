@@ -118,7 +118,7 @@ public final class FinetuneCommand implements Callable<Integer> {
         GenerationDefaults trained = new GenerationDefaults(settings.frames(), settings.height(), settings.width(),
                 att, obj.word(), 0);
         TrainingRun.ModelWriter writer = TrainingRun.modelWriter(config, params, text, trained,
-                model.generationOrDefault().stepsTrained());
+                model.generationOrDefault().stepsTrained(), TrainingRun.priorClips(model), settings);
         Map<String, Double> maskMetrics = new LinkedHashMap<>();
         maskMetrics.put("topk", att.topk());
         maskMetrics.put("topp", att.topp());

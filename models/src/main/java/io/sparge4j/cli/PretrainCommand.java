@@ -118,7 +118,8 @@ public final class PretrainCommand implements Callable<Integer> {
         WanGraph student = new WanGraph(config, params, WanAttention.dense(), settings.checkpointBlocks());
         GenerationDefaults trained = new GenerationDefaults(settings.frames(), settings.height(), settings.width(),
                 WanAttention.dense(), TrainingObjective.PRETRAIN.word(), 0);
-        TrainingRun.ModelWriter writer = TrainingRun.modelWriter(config, params, text, trained, priorSteps);
+        TrainingRun.ModelWriter writer = TrainingRun.modelWriter(config, params, text, trained, priorSteps,
+                start == null ? Long.valueOf(0) : TrainingRun.priorClips(start), settings);
         try (DeviceSession session = TrainingTasks.session(ranks.backend())) {
             try (TrainingTasks.Opened task = TrainingTasks.open(TrainingObjective.PRETRAIN, student, null, text, data,
                     settings, session)) {

@@ -48,14 +48,24 @@ final class TrainingRun {
 
     /**
      * @return a writer saving the trained DiT (f32, its tensors as they are when called) and text encoder as a
-     *     model directory whose generation.json is {@code trained} with the step count filled in: {@code priorSteps}
-     *     (the steps behind a fine-tune's starting weights; 0 when pretraining) plus the run's own
+     *     model directory whose generation.json is {@code trained} with the counts filled in: the steps and clips
+     *     behind the starting weights plus this run's (micro-batches x batch size clips a step); the clips stay
+     *     unknown when the start's are
+     * @param priorSteps the optimizer steps behind the starting weights (0 from scratch)
+     * @param priorClips the clips behind them (0 from scratch), or null when not known
      */
     static ModelWriter modelWriter(WanConfig config, Map<String, Tensor> params, TextEncoder text,
-            GenerationDefaults trained, long priorSteps) {
-        // steps_trained counts every optimizer step behind the weights: a fine-tune adds its own to its --init's
-        return (dir, step) -> ModelDirectory.save(dir, config, params, text,
-                trained.withStepsTrained(priorSteps + step), DType.F32);
+            GenerationDefaults trained, long priorSteps, Long priorClips, RunSettings settings) {
+        long clipsPerStep = (long) settings.microBatches() * settings.batchSize();
+        // the counts cover every step behind the weights: a fine-tune adds its own to its --init's
+        return (dir, step) -> ModelDirectory.save(dir, config, params, text, trained.withTrained(priorSteps + step,
+                priorClips == null ? null : priorClips + step * clipsPerStep), DType.F32);
+    }
+
+    /** @return the clips behind a start model: its generation.json's count, unknown (null) when it has none */
+    static Long priorClips(ModelDirectory start) {
+        GenerationDefaults g = start.generation();
+        return g == null ? null : g.clipsTrained();
     }
 
     /** @return the run's clips, from the run's seed + 2 (seed and seed + 1 initialise the DiT and the text encoder) */

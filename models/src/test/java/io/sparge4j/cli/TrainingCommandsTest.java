@@ -131,6 +131,8 @@ class TrainingCommandsTest {
         assertEquals(backend, state.get("task").get("backend").asText(), "the device task ran: " + state);
         assertEquals(2, state.get("task").get("batch_size").asInt(), "two clips a micro-batch: " + state);
         assertEquals(2, JSON.readTree(device.resolve("run.json").toFile()).get("batchSize").asInt());
+        assertEquals(2 * 2, JSON.readTree(device.resolve("model/generation.json").toFile()).get("clips_trained")
+                .asLong(), "two steps of two clips");
     }
 
     /**
@@ -154,8 +156,9 @@ class TrainingCommandsTest {
         }
         assertEquals(3.0, settings.get("timestepShift").asDouble());
         assertEquals(base.resolve("model").toAbsolutePath().toString(), settings.get("init").asText());
-        assertEquals(1 + 1, JSON.readTree(more.resolve("model/generation.json").toFile()).get("steps_trained").asLong(),
-                "the base's step and this run's");
+        JsonNode gen = JSON.readTree(more.resolve("model/generation.json").toFile());
+        assertEquals(1 + 1, gen.get("steps_trained").asLong(), "the base's step and this run's");
+        assertEquals(1 + 1, gen.get("clips_trained").asLong(), "one clip a step in both");
         for (String file : List.of("diffusion_pytorch_model.safetensors", "text_encoder.safetensors")) {
             assertTrue(maxAbsDifference(base.resolve("model").resolve(file), more.resolve("model").resolve(file)) > 0,
                     file + " moved: both are trained");

@@ -21,10 +21,10 @@ import java.util.Locale;
  * <pre>{@code
  * {"frames":16,"height":32,"width":32,
  *  "attention":{"mode":"hybrid","topk":0.03,"topp":0.2,"query_block":128,"key_block":64},
- *  "objective":"pretrain","steps_trained":20000}
+ *  "objective":"pretrain","steps_trained":20000,"clips_trained":320000}
  * }</pre>
  * Every field is optional when reading: a missing one takes the value of {@link #DEFAULT} (16 frames of 32x32, the
- * paper's hybrid attention, objective "pretrain", 0 steps).
+ * paper's hybrid attention, objective "pretrain", 0 steps, clips unknown).
  *
  * @param frames clip frames
  * @param height clip height in pixels
@@ -32,14 +32,22 @@ import java.util.Locale;
  * @param attention self-attention settings (dense layers and steps are not stored: 0)
  * @param objective pretrain, distill or flow
  * @param stepsTrained optimizer steps behind the weights
+ * @param clipsTrained training clips behind the weights (a step sees micro-batches x batch size of them), or null
+ *                     when not known (a model from before the count, or a checkpoint exported alone)
  */
 public record GenerationDefaults(int frames, int height, int width, WanAttention attention, String objective,
-        long stepsTrained) {
+        long stepsTrained, Long clipsTrained) {
     /** What a missing field takes: the tiny-demo recipe's 16 frames of 32x32 and the paper's hybrid attention. */
     public static final GenerationDefaults DEFAULT = new GenerationDefaults(16, 32, 32, WanAttention.defaults(),
             "pretrain", 0);
 
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    /** Settings whose clip count is not known. */
+    public GenerationDefaults(int frames, int height, int width, WanAttention attention, String objective,
+            long stepsTrained) {
+        this(frames, height, width, attention, objective, stepsTrained, null);
+    }
 
     /**
      * @throws IllegalArgumentException naming the field out of range
@@ -59,16 +67,29 @@ public record GenerationDefaults(int frames, int height, int width, WanAttention
             throw new IllegalArgumentException("generation.json: steps_trained is " + stepsTrained
                     + ", expected 0 or more");
         }
+        if (clipsTrained != null && clipsTrained < 0) {
+            throw new IllegalArgumentException("generation.json: clips_trained is " + clipsTrained
+                    + ", expected 0 or more");
+        }
     }
 
-    /** @return a copy with another step count */
+    /** @return a copy with another step count and the clip count unknown */
     public GenerationDefaults withStepsTrained(long steps) {
-        return new GenerationDefaults(frames, height, width, attention, objective, steps);
+        return new GenerationDefaults(frames, height, width, attention, objective, steps, null);
+    }
+
+    /**
+     * @param steps optimizer steps behind the weights
+     * @param clips training clips behind them, or null when not known
+     * @return a copy with these counts
+     */
+    public GenerationDefaults withTrained(long steps, Long clips) {
+        return new GenerationDefaults(frames, height, width, attention, objective, steps, clips);
     }
 
     /** @return a copy with other attention settings */
     public GenerationDefaults withAttention(WanAttention newAttention) {
-        return new GenerationDefaults(frames, height, width, newAttention, objective, stepsTrained);
+        return new GenerationDefaults(frames, height, width, newAttention, objective, stepsTrained, clipsTrained);
     }
 
     /**
@@ -143,8 +164,17 @@ public record GenerationDefaults(int frames, int height, int width, WanAttention
             }
             steps = st.asLong();
         }
+        JsonNode ct = root.get("clips_trained");
+        Long clips = null;
+        if (ct != null && !ct.isNull()) {
+            if (!ct.isIntegralNumber() || ct.asLong() < 0) {
+                throw new IllegalArgumentException(source + ": \"clips_trained\" is " + ct
+                        + ", expected a whole number >= 0");
+            }
+            clips = ct.asLong();
+        }
         try {
-            return new GenerationDefaults(frames, height, width, a, objective, steps);
+            return new GenerationDefaults(frames, height, width, a, objective, steps, clips);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(source + ": " + e.getMessage(), e);
         }
@@ -164,6 +194,9 @@ public record GenerationDefaults(int frames, int height, int width, WanAttention
         a.put("key_block", attention.keyBlock());
         o.put("objective", objective);
         o.put("steps_trained", stepsTrained);
+        if (clipsTrained != null) {
+            o.put("clips_trained", clipsTrained);
+        }
         return o;
     }
 

@@ -151,8 +151,16 @@ class ModelDirectoryTest {
         assertEquals(GenerationDefaults.DEFAULT.height(), g.height());
         assertEquals(WanAttention.defaults().withMode(io.sparge4j.engine.sparse.MaskMode.DENSE), g.attention());
         assertEquals(7, g.stepsTrained());
+        assertNull(g.clipsTrained(), "no clips_trained: unknown");
         g.write(f);
         assertEquals(g, GenerationDefaults.read(f));
+        GenerationDefaults counted = g.withTrained(9, 288L);
+        counted.write(f);
+        assertEquals(288L, GenerationDefaults.read(f).clipsTrained());
+        assertNull(counted.withStepsTrained(3).clipsTrained(), "a new step count alone leaves the clips unknown");
+        Files.writeString(f, "{\"clips_trained\": -4}");
+        IllegalArgumentException clips = assertThrows(IllegalArgumentException.class, () -> GenerationDefaults.read(f));
+        assertTrue(clips.getMessage().contains("clips_trained") && clips.getMessage().contains("-4"), clips.getMessage());
         Files.writeString(f, "{\"attention\": {\"mode\": \"sparse\"}}");
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> GenerationDefaults.read(f));
         assertTrue(e.getMessage().contains("attention.mode") && e.getMessage().contains("sparse"), e.getMessage());
