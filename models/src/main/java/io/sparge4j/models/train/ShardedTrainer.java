@@ -134,11 +134,7 @@ public final class ShardedTrainer implements TrainingRunner, AutoCloseable {
         ShardedCheckpoint.Opened ckpt = ShardedCheckpoint.open(checkpoint);
         TrainingCheckpointState state = ckpt.state();
         ckpt.requireWorldSize(comm.worldSize());
-        if (steps != 0 && steps < state.step()) {
-            throw new IllegalArgumentException(OP + ".resume: steps is " + steps + ", expected 0 (keep the saved "
-                    + state.config().steps() + ") or at least the " + state.step() + " steps the checkpoint has done");
-        }
-        TrainerConfig config = steps == 0 ? state.config() : state.config().withSteps(steps);
+        TrainerConfig config = state.configForResume(steps, OP + ".resume", ckpt.directory());
         ShardedTrainer trainer = new ShardedTrainer(task, config, outputs, comm, false);
         try {
             ckpt.restore(comm, trainer.sharded, trainer.optimizer);
@@ -181,16 +177,6 @@ public final class ShardedTrainer implements TrainingRunner, AutoCloseable {
     }
 
     /**
-     * Runs to the end of the run ({@link TrainerConfig#steps}); every rank calls it together.
-     *
-     * @return the logs of the steps run by this call
-     * @throws IOException if rank 0 cannot write the log
-     */
-    public List<TrainerStepLog> run() throws IOException {
-        return runUntil(config.steps());
-    }
-
-    /**
      * Runs until {@code lastStep} steps are complete; every rank calls it together.
      *
      * @param lastStep the step count to reach, in [0, {@link TrainerConfig#steps}]
@@ -201,11 +187,7 @@ public final class ShardedTrainer implements TrainingRunner, AutoCloseable {
      */
     @Override
     public List<TrainerStepLog> runUntil(long lastStep) throws IOException {
-        if (lastStep < 0 || lastStep > config.steps()) {
-            throw new IllegalArgumentException(OP + ".runUntil: lastStep is " + lastStep + ", expected in [0, "
-                    + config.steps() + "] (the configured steps)");
-        }
-        return StepLoop.run(new StepLoop.Steps() {
+        return StepLoop.run(OP + ".runUntil", new StepLoop.Steps() {
             @Override
             public long step() {
                 return step;

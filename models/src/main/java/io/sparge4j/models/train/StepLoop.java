@@ -30,17 +30,23 @@ final class StepLoop {
     }
 
     /**
+     * @param op the trainer's runUntil, for the message
      * @param steps the trainer
-     * @param lastStep the step count to reach (checked by the caller)
+     * @param lastStep the step count to reach, in [0, {@link TrainerConfig#steps}]
      * @param config the run's settings
      * @param outputs where the log, progress and checkpoints go
      * @param lead whether this process writes the log and shows progress (rank 0 of a sharded run; always for one)
      * @param history the trainer's history, appended to
      * @return the logs of the steps run by this call
      * @throws IOException if the log or a checkpoint cannot be written
+     * @throws IllegalArgumentException if {@code lastStep} is out of range
      */
-    static List<TrainerStepLog> run(Steps steps, long lastStep, TrainerConfig config, TrainerOutputs outputs,
-            boolean lead, List<TrainerStepLog> history) throws IOException {
+    static List<TrainerStepLog> run(String op, Steps steps, long lastStep, TrainerConfig config,
+            TrainerOutputs outputs, boolean lead, List<TrainerStepLog> history) throws IOException {
+        if (lastStep < 0 || lastStep > config.steps()) {
+            throw new IllegalArgumentException(op + ": lastStep is " + lastStep + ", expected in [0, "
+                    + config.steps() + "] (the configured steps)");
+        }
         List<TrainerStepLog> done = new ArrayList<>();
         TrainerLog log = lead && outputs.logFile() != null ? TrainerLog.open(outputs.logFile(), steps.step()) : null;
         try (TrainerProgress progress = TrainerProgress.open(lead && outputs.progressBar(), steps.step(),

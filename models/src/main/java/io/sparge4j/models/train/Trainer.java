@@ -87,12 +87,7 @@ public final class Trainer implements TrainingRunner {
             throws IOException {
         TrainingCheckpoint ckpt = TrainingCheckpoint.open(checkpoint);
         TrainingCheckpointState state = ckpt.state();
-        if (steps != 0 && steps < state.step()) {
-            throw new IllegalArgumentException("Trainer.resume: steps is " + steps + ", expected 0 (keep the saved "
-                    + state.config().steps() + ") or at least the " + state.step() + " steps the checkpoint "
-                    + ckpt.directory() + " has done");
-        }
-        TrainerConfig config = steps == 0 ? state.config() : state.config().withSteps(steps);
+        TrainerConfig config = state.configForResume(steps, "Trainer.resume", ckpt.directory());
         Trainer trainer = new Trainer(task, config, outputs);
         ckpt.restore(trainer.parameters, trainer.optimizer);
         trainer.step = state.step();
@@ -124,16 +119,6 @@ public final class Trainer implements TrainingRunner {
     }
 
     /**
-     * Runs to the end of the run ({@link TrainerConfig#steps}).
-     *
-     * @return the logs of the steps run by this call
-     * @throws IOException if the log or a checkpoint cannot be written
-     */
-    public List<TrainerStepLog> run() throws IOException {
-        return runUntil(config.steps());
-    }
-
-    /**
      * Runs until {@code lastStep} steps are complete (or none if already there), then saves a checkpoint if the
      * outputs name a directory and the last step is not saved yet.
      *
@@ -144,11 +129,7 @@ public final class Trainer implements TrainingRunner {
      */
     @Override
     public List<TrainerStepLog> runUntil(long lastStep) throws IOException {
-        if (lastStep < 0 || lastStep > config.steps()) {
-            throw new IllegalArgumentException("Trainer.runUntil: lastStep is " + lastStep + ", expected in [0, "
-                    + config.steps() + "] (the configured steps)");
-        }
-        return StepLoop.run(new StepLoop.Steps() {
+        return StepLoop.run("Trainer.runUntil", new StepLoop.Steps() {
             @Override
             public long step() {
                 return step;

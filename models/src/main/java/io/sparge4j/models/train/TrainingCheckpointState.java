@@ -1,5 +1,6 @@
 package io.sparge4j.models.train;
 
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 
@@ -33,5 +34,24 @@ public record TrainingCheckpointState(String format, long step, long seed, long 
         }
         history = history == null ? List.of() : List.copyOf(history);
         task = task == null ? Map.of() : task;
+    }
+
+    /**
+     * The configuration a resume continues with: the saved one, its total changed to {@code steps} (a run extended
+     * past its planned end, see {@link TrainerConfig#withSteps}).
+     *
+     * @param steps the run's new total, at least {@link #step}; 0 keeps the saved total
+     * @param op the resuming method, for the message
+     * @param checkpoint where the state was read, for the message
+     * @return the configuration
+     * @throws IllegalArgumentException if {@code steps} is below the steps already done
+     */
+    TrainerConfig configForResume(long steps, String op, Path checkpoint) {
+        if (steps != 0 && steps < step) {
+            throw new IllegalArgumentException(op + ": steps is " + steps + ", expected 0 (keep the saved "
+                    + config.steps() + ") or at least the " + step + " steps the checkpoint " + checkpoint
+                    + " has done");
+        }
+        return steps == 0 ? config : config.withSteps(steps);
     }
 }

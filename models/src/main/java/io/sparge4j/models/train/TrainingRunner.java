@@ -22,4 +22,14 @@ public interface TrainingRunner {
      * @throws IOException if the log or a checkpoint cannot be written
      */
     List<TrainerStepLog> runUntil(long lastStep) throws IOException;
+
+    /**
+     * Runs to the end of the run ({@link TrainerConfig#steps}).
+     *
+     * @return the logs of the steps run by this call
+     * @throws IOException if the log or a checkpoint cannot be written
+     */
+    default List<TrainerStepLog> run() throws IOException {
+        return runUntil(config().steps());
+    }
 }
