@@ -1,7 +1,5 @@
 package io.sparge4j.tests.wan;
 
-import io.sparge4j.engine.device.BackendException;
-import io.sparge4j.engine.device.opencl.OpenClDevice;
 import io.sparge4j.engine.gpu.DeviceSession;
 import io.sparge4j.engine.gpu.DeviceTensor;
 import io.sparge4j.engine.gpu.GemmPrecision;
@@ -21,7 +19,6 @@ import static io.sparge4j.tests.wan.DeviceWanBlockReference.TOKENS;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * A whole Wan2.1 block (dim 128, 2 heads of 64, FFN 256, a (3, 8, 15) token grid = 360 tokens, 21 context rows) on
@@ -54,8 +51,8 @@ class DeviceWanBlockTest {
     @ValueSource(strings = {"emulator", "opencl", "cuda"})
     void forwardMatchesFloat64Reference(String backend) {
         Map<String, double[]> leaves = DeviceWanBlockReference.leaves(SEED);
-        try (DeviceSession session = open(backend); DeviceWanBlock block = new DeviceWanBlock(session, leaves,
-                GemmPrecision.F32)) {
+        try (DeviceSession session = DeviceTestSessions.open(backend);
+             DeviceWanBlock block = new DeviceWanBlock(session, leaves, GemmPrecision.F32)) {
             float[] out = host(block.forward());
             BlockMask mask = block.mask().toHost();
             double sparsity = mask.sparsity();
@@ -81,8 +78,8 @@ class DeviceWanBlockTest {
     @ValueSource(strings = {"opencl", "cuda"})
     void bf16GemmsStayCloseToFloat64(String backend) {
         Map<String, double[]> leaves = DeviceWanBlockReference.leaves(SEED + 1);
-        try (DeviceSession session = open(backend); DeviceWanBlock block = new DeviceWanBlock(session, leaves,
-                GemmPrecision.BF16)) {
+        try (DeviceSession session = DeviceTestSessions.open(backend);
+             DeviceWanBlock block = new DeviceWanBlock(session, leaves, GemmPrecision.BF16)) {
             float[] out = host(block.forward());
             BlockMask mask = block.mask().toHost();
             double[] ref = DeviceWanBlockReference.forward(leaves, kept(mask), DeviceWanBlockReference.Variant.WAN);
@@ -100,7 +97,7 @@ class DeviceWanBlockTest {
         for (int i = 0; i < g.length; i++) {
             g[i] = (float) rnd.nextGaussian();
         }
-        try (DeviceSession session = open(backend);
+        try (DeviceSession session = DeviceTestSessions.open(backend);
                 DeviceWanBlock block = new DeviceWanBlock(session, leaves, GemmPrecision.F32)) {
             block.forward();
             boolean[] kept = kept(block.mask().toHost());
@@ -167,19 +164,6 @@ class DeviceWanBlockTest {
         }
         System.out.printf(Locale.ROOT, "Wan block on %s: max |out - ref| %.3g, max |ref| %.3g, mask sparsity %.3f%n",
                 what, maxDiff, maxRef, sparsity);
-    }
-
-    private static DeviceSession open(String backend) {
-        if (backend.equals("opencl")) {
-            assumeTrue(!OpenClDevice.list().isEmpty(), "OpenCL test skipped: no OpenCL device found; install PoCL"
-                    + " with apt-get install pocl-opencl-icd ocl-icd-libopencl1");
-        }
-        try {
-            return DeviceSession.open(backend);
-        } catch (BackendException e) {
-            assumeTrue(false, backend + " test skipped: " + e.getMessage());
-            throw e;
-        }
     }
 
     private static boolean[] kept(BlockMask m) {

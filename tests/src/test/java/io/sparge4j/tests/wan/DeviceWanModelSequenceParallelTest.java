@@ -1,6 +1,5 @@
 package io.sparge4j.tests.wan;
 
-import io.sparge4j.engine.device.BackendException;
 import io.sparge4j.engine.device.opencl.OpenClDevice;
 import io.sparge4j.engine.distributed.InProcessCommunicator;
 import io.sparge4j.engine.gpu.DeviceSession;
@@ -31,7 +30,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * indexing error, O(1).
  */
 class DeviceWanModelSequenceParallelTest {
-    private static final WanConfig CONFIG = WanConfig.tiny(128, 2, 2, 4, false);
+    /** DeviceWanModelTest's model, inputs and context. */
+    private static final WanConfig CONFIG = DeviceWanModelTest.CONFIG;
     private static final Map<String, Tensor> WEIGHTS = WanWeights.randomInit(CONFIG, 20261204L);
     private static final WanAttention HYBRID = WanAttention.defaults().withTopk(0.34).withTopp(0.6);
 
@@ -40,16 +40,18 @@ class DeviceWanModelSequenceParallelTest {
     void twoRanksGiveTheOneDeviceVelocity(String backend) {
         assumeTrue(!backend.equals("emulator") || OpenClDevice.list().isEmpty(), "emulator case skipped: an OpenCL"
                 + " device runs the same kernels here, far faster; it runs where no OpenCL device is found");
-        open(backend).close();   // skips, with the reason, where the backend is absent
+        DeviceTestSessions.open(backend).close();   // skips, with the reason, where the backend is absent
         for (WanAttention attention : List.of(WanAttention.dense(), HYBRID)) {
             float[] want;
-            try (DeviceSession s = DeviceSession.open(backend); Tensor x = input(); Tensor ctx = context();
+            try (DeviceSession s = DeviceSession.open(backend); Tensor x = DeviceWanModelTest.input();
+                 Tensor ctx = DeviceWanModelTest.context();
                  DeviceWanModel model = new DeviceWanModel(s, CONFIG, WEIGHTS, attention, GemmPrecision.F32);
                  Tensor v = model.forward(x, 700, ctx, 3)) {
                 want = v.toFloatArray();
             }
             List<float[]> got = InProcessCommunicator.runRanks(2, comm -> {
-                try (DeviceSession s = DeviceSession.open(backend); Tensor x = input(); Tensor ctx = context();
+                try (DeviceSession s = DeviceSession.open(backend); Tensor x = DeviceWanModelTest.input();
+                     Tensor ctx = DeviceWanModelTest.context();
                      DeviceWanModel model = new DeviceWanModel(s, CONFIG, WEIGHTS, attention, GemmPrecision.F32)) {
                     DeviceWanModel split = model.withSequenceParallel(comm);
                     try (Tensor v = split.forward(x, 700, ctx, 3)) {
@@ -86,7 +88,7 @@ class DeviceWanModelSequenceParallelTest {
         });
         errors.forEach(e -> assertTrue(e.contains("2 heads") && e.contains("world size 3"), e));
         List<String> tokens = InProcessCommunicator.runRanks(2, comm -> {
-            try (DeviceSession s = DeviceSession.open(backend); Tensor ctx = context();
+            try (DeviceSession s = DeviceSession.open(backend); Tensor ctx = DeviceWanModelTest.context();
                  Tensor odd = Noise.gaussian(7, CONFIG.inDim(), 3, 2, 2);
                  DeviceWanModel model = new DeviceWanModel(s, CONFIG, WEIGHTS, WanAttention.dense(),
                          GemmPrecision.F32)) {
@@ -96,27 +98,5 @@ class DeviceWanModelSequenceParallelTest {
             }
         });
         tokens.forEach(e -> assertTrue(e.contains("3 tokens") && e.contains("world size 2"), e));
-    }
-
-    /** A latent (in_dim, 3, 16, 30): a (3, 8, 15) token grid, 360 tokens. */
-    private static Tensor input() {
-        return Noise.gaussian(7, CONFIG.inDim(), 3, 16, 30);
-    }
-
-    private static Tensor context() {
-        return Noise.gaussian(8, 5, CONFIG.textDim());
-    }
-
-    private static DeviceSession open(String backend) {
-        if (backend.equals("opencl")) {
-            assumeTrue(!OpenClDevice.list().isEmpty(), "OpenCL test skipped: no OpenCL device found; install PoCL"
-                    + " with apt-get install pocl-opencl-icd ocl-icd-libopencl1");
-        }
-        try {
-            return DeviceSession.open(backend);
-        } catch (BackendException e) {
-            assumeTrue(false, backend + " test skipped: " + e.getMessage());
-            throw e;
-        }
     }
 }

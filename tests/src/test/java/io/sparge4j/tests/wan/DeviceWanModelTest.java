@@ -1,7 +1,5 @@
 package io.sparge4j.tests.wan;
 
-import io.sparge4j.engine.device.BackendException;
-import io.sparge4j.engine.device.opencl.OpenClDevice;
 import io.sparge4j.engine.gpu.DeviceSession;
 import io.sparge4j.engine.gpu.GemmPrecision;
 import io.sparge4j.engine.tensor.Tensor;
@@ -22,7 +20,6 @@ import java.util.Map;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The whole Wan2.1 DiT on the device op layer ({@link DeviceWanModel}) against the CPU {@link WanModel}, which
@@ -36,7 +33,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * every layer, which this seed gives.
  */
 class DeviceWanModelTest {
-    private static final WanConfig CONFIG = WanConfig.tiny(128, 2, 2, 4, false);
+    static final WanConfig CONFIG = WanConfig.tiny(128, 2, 2, 4, false);
     private static final double F32_TOL = 1e-4;
     private static final double BF16_TOL = 3e-2;
     /** Loose enough that a 3 x 6 block grid keeps some key blocks and drops others. */
@@ -66,7 +63,7 @@ class DeviceWanModelTest {
     @ParameterizedTest
     @ValueSource(strings = {"emulator", "opencl"})
     void denseLayersAndStepsAreHonouredAndNothingLeaks(String backend) {
-        try (DeviceSession session = open(backend); Tensor x = input(); Tensor ctx = context()) {
+        try (DeviceSession session = DeviceTestSessions.open(backend); Tensor x = input(); Tensor ctx = context()) {
             int before = session.liveAllocations();
             try (DeviceWanModel model = new DeviceWanModel(session, CONFIG, WEIGHTS, HYBRID.withDenseLayers(1)
                     .withDenseSteps(1), GemmPrecision.F32)) {
@@ -100,7 +97,7 @@ class DeviceWanModelTest {
 
     private static void compare(String backend, WanAttention attention, GemmPrecision precision, double tol) {
         WanModel cpu = new WanModel(CONFIG, WEIGHTS, attention);
-        try (DeviceSession session = open(backend); Tensor x = input(); Tensor ctx = context();
+        try (DeviceSession session = DeviceTestSessions.open(backend); Tensor x = input(); Tensor ctx = context();
              DeviceWanModel device = new DeviceWanModel(session, CONFIG, WEIGHTS, attention, precision);
              Tensor expected = cpu.forward(x, 700, ctx, 0); Tensor actual = device.forward(x, 700, ctx, 0)) {
             assertEquals(List.of(expected.shape()[0], 3, 16, 30), List.of(actual.shape()[0], actual.dim(1),
@@ -133,25 +130,12 @@ class DeviceWanModelTest {
     }
 
     /** Latents (4, 3, 16, 30): a (3, 8, 15) token grid. */
-    private static Tensor input() {
+    static Tensor input() {
         return Noise.gaussian(7, CONFIG.inDim(), 3, 16, 30);
     }
 
     /** Five text rows (padded to text_len by the model). */
-    private static Tensor context() {
+    static Tensor context() {
         return Noise.gaussian(8, 5, CONFIG.textDim());
-    }
-
-    private static DeviceSession open(String backend) {
-        if (backend.equals("opencl")) {
-            assumeTrue(!OpenClDevice.list().isEmpty(), "OpenCL test skipped: no OpenCL device found; install PoCL"
-                    + " with apt-get install pocl-opencl-icd ocl-icd-libopencl1");
-        }
-        try {
-            return DeviceSession.open(backend);
-        } catch (BackendException e) {
-            assumeTrue(false, backend + " test skipped: " + e.getMessage());
-            throw e;
-        }
     }
 }
