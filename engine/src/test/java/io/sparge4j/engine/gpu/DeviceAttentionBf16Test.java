@@ -13,6 +13,7 @@ import org.junit.jupiter.params.provider.FieldSource;
 
 import java.util.SplittableRandom;
 
+import static io.sparge4j.engine.gpu.DeviceSessions.host;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -60,12 +61,6 @@ class DeviceAttentionBf16Test {
     private static double[] rounded(Tensor x) {
         try (Tensor b = x.to(DType.BF16)) {
             return b.toDoubleArray();
-        }
-    }
-
-    private static float[] host(DeviceTensor t) {
-        try (Tensor h = t.toHost()) {
-            return h.toFloatArray();
         }
     }
 

@@ -15,6 +15,7 @@ import org.junit.jupiter.params.provider.FieldSource;
 
 import java.util.SplittableRandom;
 
+import static io.sparge4j.engine.gpu.DeviceSessions.host;
 import static io.sparge4j.engine.testing.Assertions2.assertClose;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -41,12 +42,6 @@ class DeviceBackwardOpsTest {
             t.setFloat(i, (float) (std * rnd.nextGaussian()));
         }
         return t;
-    }
-
-    private static float[] host(DeviceTensor t) {
-        try (Tensor h = t.toHost()) {
-            return h.toFloatArray();
-        }
     }
 
     @ParameterizedTest(name = "{0}")

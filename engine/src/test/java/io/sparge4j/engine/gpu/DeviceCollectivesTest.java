@@ -15,8 +15,8 @@ import org.junit.jupiter.params.provider.FieldSource;
 
 import java.util.Arrays;
 import java.util.List;
-import java.util.SplittableRandom;
 
+import static io.sparge4j.engine.gpu.DeviceSessions.host;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -38,18 +38,7 @@ class DeviceCollectivesTest {
     private static final int[] SHAPE = {3, 37, 5};
 
     private static Tensor input(int rank) {
-        SplittableRandom rnd = new SplittableRandom(100 + rank);
-        Tensor t = Tensor.allocate(DType.F32, SHAPE);
-        for (long i = 0; i < t.numel(); i++) {
-            t.setFloat(i, (float) rnd.nextGaussian());
-        }
-        return t;
-    }
-
-    private static float[] host(DeviceTensor t) {
-        try (Tensor h = t.toHost()) {
-            return h.toFloatArray();
-        }
+        return Tensor.randn(100 + rank, SHAPE);
     }
 
     @ParameterizedTest(name = "{0}")
@@ -79,7 +68,8 @@ class DeviceCollectivesTest {
                  DeviceTensor scattered = s.zeros(1, SHAPE[1], SHAPE[2]);
                  DeviceTensor exchanged = s.zeros(SHAPE);
                  DeviceTensor broadcast = s.upload(in)) {
-                assertFalse(DeviceCollectives.runsOnDevice(comm, x), "an in-process communicator goes through the host");
+                assertFalse(DeviceCollectives.runsOnDevice(comm, x),
+                        "an in-process communicator goes through the host");
                 DeviceCollectives.allReduce(comm, reduced, ReduceOp.SUM);
                 DeviceCollectives.allGather(comm, x, gathered);
                 DeviceCollectives.reduceScatter(comm, x, scattered, ReduceOp.SUM);

@@ -2,6 +2,7 @@ package io.sparge4j.engine.gpu;
 
 import io.sparge4j.engine.device.BackendException;
 import io.sparge4j.engine.device.opencl.OpenClDevice;
+import io.sparge4j.engine.tensor.Tensor;
 
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -23,6 +24,13 @@ final class DeviceSessions {
         } catch (BackendException e) {
             assumeTrue(false, backend + " test skipped: " + e.getMessage());
             throw e;
+        }
+    }
+
+    /** @return a device tensor's values, read back as f32 */
+    static float[] host(DeviceTensor t) {
+        try (Tensor h = t.toHost()) {
+            return h.toFloatArray();
         }
     }
 }

@@ -13,6 +13,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 
+import static io.sparge4j.engine.gpu.DeviceSessions.host;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -40,12 +41,6 @@ class DeviceTrainingOpsTest {
             t.setFloat(i, (float) (std * rnd.nextGaussian()));
         }
         return t;
-    }
-
-    private static float[] host(DeviceTensor t) {
-        try (Tensor h = t.toHost()) {
-            return h.toFloatArray();
-        }
     }
 
     @ParameterizedTest(name = "{0}")
