@@ -25,7 +25,7 @@ public final class BlockListKernels {
     private BlockListKernels() {
     }
 
-    /** Rows per row group: half a selection work-group. */
+    /** Rows per row group: one selection work-group's rows, or a part of them. */
     private static final int ROWS = GROUP / WARP;
     /** Row groups per selection work-group. */
     private static final int HALVES = BlockSelectKernels.ROWS_PER_GROUP / ROWS;
@@ -34,7 +34,7 @@ public final class BlockListKernels {
      * @param heads B * H
      * @param nq query blocks per head
      * @param nk key blocks per head
-     * @return work-groups of {@link #buildLists}: two per selection work-group (8 rows each), then one per head and
+     * @return work-groups of {@link #buildLists}: one per 8 rows of each selection work-group, then one per head and
      *     32 key blocks
      */
     public static int groups(int heads, int nq, int nk) {
@@ -47,8 +47,8 @@ public final class BlockListKernels {
     }
 
     /**
-     * Both lists in one launch. The first {@code 2 * heads * ceil(nq / 16)} work-groups are row groups: 8 rows each,
-     * half of one selection work-group, one row per 32 work-items, each lane expanding two bitmap words (its offset
+     * Both lists in one launch. The first {@code heads * ceil(nq / ROWS_PER_GROUP) * ROWS_PER_GROUP / 8} work-groups
+     * are row groups: 8 rows each, of one selection work-group, one row per 32 work-items, each lane expanding two bitmap words (its offset
      * within the row from the words' bit counts before it). The others are column groups, one per head and
      * 32 adjacent key blocks: 8 slices of the head's query blocks counted and then listed by 32 work-items each
      * (a lane per column), the slices' counts added in local memory. A column group's offset is the kept blocks
@@ -60,7 +60,7 @@ public final class BlockListKernels {
      * @param ctx the work-item
      * @param keepBits keep bitmap (heads * nq, ceil(nk / 32)) from the selection
      * @param counts kept blocks per row (heads * nq)
-     * @param groupTotals kept blocks per selection work-group (heads * ceil(nq / 16), head after head)
+     * @param groupTotals kept blocks per selection work-group (heads * ceil(nq / ROWS_PER_GROUP), head after head)
      * @param rowStart output, CSR offsets per row (heads * nq + 1)
      * @param rowBlocks output, {@code rowStart[heads * nq]} entries
      * @param colCounts output, query blocks keeping each key block (heads * nk)

@@ -276,7 +276,7 @@ public final class BlockMaskTasks {
         }
         graph.task(prefix + "Lists", BlockListKernels::buildLists, new KernelContext(), keepBits, counts,
                 groupTotals, rowStart, rowBlocks, colCounts, colStart, colBlocks, heads, nq, nk);
-        // one work-group per 16 query blocks of a head, for the softmax and the selection alike
+        // one work-group per ROWS_PER_GROUP query blocks of a head, for the softmax and the selection alike
         grids.setWorkerGrid(g + select, grid(groupTotals.getSize() * BlockSelectKernels.GROUP,
                 BlockSelectKernels.GROUP));
         grids.setWorkerGrid(g + prefix + "Lists", grid(BlockListKernels.groups(heads, nq, nk)

@@ -36,7 +36,8 @@ public final class BlockSelectKernels {
     /**
      * Rows per work-group: query blocks {@code i0 .. i0 + 15} of one head (fewer at the head's end), as the pooled
      * softmax's work-groups, so that {@code PooledSoftmaxKernels.pooledSoftmaxSelect} runs the selection on the rows
-     * it has just written; each set of 32 work-items takes two rows, {@code i0 + set} and {@code i0 + set + 8}.
+     * it has just written; each set of 32 work-items takes one row, {@code i0 + set} (with more rows than sets, a set
+     * takes {@code i0 + set}, {@code i0 + set + WARPS}, ... in turn).
      */
     public static final int ROWS_PER_GROUP = PooledSoftmaxKernels.ROWS;
     /** Most key blocks per row (the index bisection takes 11 steps, the list kernel two bitmap words per lane). */

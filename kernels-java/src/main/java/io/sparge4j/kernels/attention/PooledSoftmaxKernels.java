@@ -14,13 +14,17 @@ import io.sparge4j.kernels.types.arrays.IntArray;
 public final class PooledSoftmaxKernels {
     /** Work-group size. */
     public static final int GROUP = 256;
-    /** Query blocks per work-group: they share each read of a key tile. */
-    public static final int ROWS = 16;
+    /**
+     * Query blocks per work-group: they share each read of a key tile. 8, not 16: wan13b-480p's 12 heads x 256 query
+     * blocks then make 384 groups, about three per multiprocessor at once instead of one or two, and the selection
+     * runs one row per 32 work-items instead of two in turn; both phases are latency chains, not throughput bound.
+     */
+    public static final int ROWS = 8;
     /** Largest head dimension: the query rows are staged in a local array of {@code ROWS * MAX_D} floats. */
     public static final int MAX_D = 256;
 
     /** Rows per work-item: the group is ROWS / ROW_STEP row sets of KEY_LANES work-items. */
-    private static final int ROW_STEP = 4;
+    private static final int ROW_STEP = 2;
     /** Work-items sharing a row set; each takes KEY_STEP keys of a chunk, KEY_LANES apart. */
     private static final int KEY_LANES = GROUP * ROW_STEP / ROWS;
     /** Keys per work-item per chunk. */
@@ -39,16 +43,16 @@ public final class PooledSoftmaxKernels {
      * One work-group of {@link #GROUP} work-items per {@link #ROWS} query blocks {@code i0 .. i0 + ROWS - 1} of one
      * head (fewer at the head's end). The query rows are staged in local memory; the head's pooled keys stream
      * through a local tile of {@code 256 keys x 16 columns}, read coalesced from global memory once per group. Each
-     * work-item owns 4 rows x 4 keys of every 256-key chunk (register tile: 8 local reads per 16 fma, bank-conflict
+     * work-item owns 2 rows x 4 keys of every 256-key chunk (register tile: 6 local reads per 8 fma, bank-conflict
      * free), so the key traffic is divided by ROWS and no work-item reads a key row on its own (the old kernel's
      * one-row-per-work-item reads touched 32 cache lines per warp load).
      *
      * <p>Each score is {@code fma} over the columns in order, times scale, as before. The softmax then runs on the
      * scores in {@code probs}, each work-item rereading only what it wrote (a local barrier orders local memory
-     * only): row maxima and sums of the 64 work-items of a row set go through local-memory trees, all 16 rows at
+     * only): row maxima and sums of the 64 work-items of a row set go through local-memory trees, all 8 rows at
      * once (14 barriers in all).
      * Launch: 1D grid of {@code heads * ceil(nq / ROWS) * GROUP}, local size {@link #GROUP}; {@code d <= MAX_D}.
-     * Local memory: 16 KiB of query rows, 17 KiB of key tile, 4 KiB of reduction.
+     * Local memory: 8 KiB of query rows, 17 KiB of key tile, 2 KiB of reduction.
      *
      * @param ctx the work-item
      * @param qPooled pooled queries (heads, nq, d)
@@ -69,10 +73,10 @@ public final class PooledSoftmaxKernels {
 
     /**
      * {@link #pooledSoftmax} and then, in the same launch, {@code BlockSelectKernels.selectRows} on the rows the
-     * work-group has just written (its 16 query blocks are the selection's work-group of the same id): one launch
+     * work-group has just written (its 8 query blocks are the selection's work-group of the same id): one launch
      * and no second read of the map from L2 by another kernel. The map and the mask are those of the two kernels
      * run one after the other, bit for bit. Launch: as {@link #pooledSoftmax}; {@code nk} at most
-     * {@code BlockSelectKernels.MAX_KEY_BLOCKS}. Local memory: that of both kernels (44 KiB).
+     * {@code BlockSelectKernels.MAX_KEY_BLOCKS}. Local memory: that of both kernels (34 KiB).
      *
      * @param ctx the work-item
      * @param qPooled pooled queries (heads, nq, d)
