@@ -4,7 +4,8 @@
 # .device/ here and the shipped model was copied to .device/tiny-demo (the device jar leaves it out):
 #   cp -r models/src/main/resources/io/sparge4j/models/tiny-demo .device/tiny-demo
 #   BUDGET_S=540 BATCH=16 bash bench/tiny-demo-batched.sh
-# INIT (default .device/tiny-demo) is the model a new run starts from; PRECISION f32 (default) or bf16.
+# INIT (default .device/tiny-demo) is the model a new run starts from; PRECISION f32 (default) or bf16; CLIP_SPEED
+# (MIN,MAX, default 0.2,0.5) and CLIP_SPREAD (default 1) set the clips' motion (--clip-speed, --clip-start-spread).
 # PROBE="1 8 16 32" first measures the step time of each batch size for 30 steps (not counted in the run). BASELINE
 # (a model directory) is evaluated too, with the same prompts and seed, into eval-baseline.json. When
 # .device/run holds a run brought back by an earlier call, that run continues (--resume, schedule extended to what
@@ -62,7 +63,8 @@ else
   echo "batch $batch at ${step_s} s a step: $steps steps ($(( steps * batch )) clips)"
   timeout $(( $(left) - reserve + 60 )) /tmp/sparge pretrain --init "$init" --out "$run" --steps "$steps" \
     --batch-size "$batch" --precision "$precision" --lr "${LR:-3e-4}" --warmup "${WARMUP:-100}" --timestep-shift "${SHIFT:-3}" \
-    --seed "${SEED:-21}" --checkpoint-every "${CKPT:-250}" --backend cuda > /tmp/pretrain.log 2>&1
+    --seed "${SEED:-21}" --checkpoint-every "${CKPT:-250}" --clip-speed "${CLIP_SPEED:-0.2,0.5}" \
+    --clip-start-spread "${CLIP_SPREAD:-1}" --backend cuda > /tmp/pretrain.log 2>&1
 fi
 echo "pretrain rc=$?"; tr '\r' '\n' < /tmp/pretrain.log | grep -v "^train " | tail -n 4
 cp "$run/train.jsonl" "$run/run.json" "$out/"

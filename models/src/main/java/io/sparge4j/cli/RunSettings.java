@@ -3,6 +3,7 @@ package io.sparge4j.cli;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import io.sparge4j.models.data.ClipMotion;
 import io.sparge4j.models.video.AtomicFiles;
 
 import java.io.IOException;
@@ -47,15 +48,18 @@ import java.nio.file.Path;
  * @param topk Top-k fraction used (after calibration)
  * @param topp Top-p threshold used (after calibration)
  * @param targetSparsity the sparsity k or p was calibrated to, or null
+ * @param motion the clips' speeds and start range; null in a run.json written before the setting existed reads as
+ *     {@link ClipMotion#DEFAULT}
  */
 record RunSettings(String command, long steps, int microBatches, int batchSize, double lr, long warmup, double minLrRatio,
         double weightDecay, double maxGradNorm, long seed, int frames, int height, int width, double captionDropout,
         double timestepShift, long checkpointEvery, int keep, String precision, boolean checkpointBlocks, int dim,
         int layers, int heads, int ffnDim, int textWidth, int textLayers, String init, String objective,
-        String attention, double topk, double topp, Double targetSparsity) {
+        String attention, double topk, double topp, Double targetSparsity, ClipMotion motion) {
 
     RunSettings {
         batchSize = batchSize == 0 ? 1 : batchSize;
+        motion = motion == null ? ClipMotion.DEFAULT : motion;
     }
 
     /** The file name in the run's directory. */
@@ -69,7 +73,7 @@ record RunSettings(String command, long steps, int microBatches, int batchSize, 
         return new RunSettings(command, newSteps, microBatches, batchSize, lr, warmup, minLrRatio, weightDecay, maxGradNorm, seed,
                 frames, height, width, captionDropout, timestepShift, checkpointEvery, keep, precision,
                 checkpointBlocks, dim, layers, heads, ffnDim, textWidth, textLayers, init, objective, attention, topk,
-                topp, targetSparsity);
+                topp, targetSparsity, motion);
     }
 
     /** @return a copy with the mask hyperparameters a calibration chose */
@@ -77,7 +81,7 @@ record RunSettings(String command, long steps, int microBatches, int batchSize, 
         return new RunSettings(command, steps, microBatches, batchSize, lr, warmup, minLrRatio, weightDecay, maxGradNorm, seed,
                 frames, height, width, captionDropout, timestepShift, checkpointEvery, keep, precision,
                 checkpointBlocks, dim, layers, heads, ffnDim, textWidth, textLayers, init, objective, attention,
-                newTopk, newTopp, targetSparsity);
+                newTopk, newTopp, targetSparsity, motion);
     }
 
     /**
@@ -89,7 +93,7 @@ record RunSettings(String command, long steps, int microBatches, int batchSize, 
         return new RunSettings(command, steps, microBatches, batchSize, lr, warmup, minLrRatio, weightDecay, maxGradNorm, seed,
                 frames, height, width, captionDropout, timestepShift, checkpointEvery, keep, precision,
                 checkpointBlocks, newDim, newLayers, newHeads, newFfnDim, newTextWidth, newTextLayers, newInit,
-                newObjective, newAttention, newTopk, newTopp, newTargetSparsity);
+                newObjective, newAttention, newTopk, newTopp, newTargetSparsity, motion);
     }
 
     /** Writes {@value #FILE} into the run's directory, atomically. */

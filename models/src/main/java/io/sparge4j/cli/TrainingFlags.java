@@ -1,6 +1,7 @@
 package io.sparge4j.cli;
 
 import io.sparge4j.engine.execution.BackendSelection;
+import io.sparge4j.models.data.ClipMotion;
 import io.sparge4j.models.data.ClipSpec;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -80,6 +81,16 @@ final class TrainingFlags {
     @Option(names = "--timestep-shift", paramLabel = "S",
             description = "Shift of the training noise levels toward noise, 1 = uniform (default 1.0).")
     Double timestepShift;
+
+    @Option(names = "--clip-speed", paramLabel = "MIN,MAX",
+            description = "The objects' speeds, in their own widths a frame (default 0.2,0.5). Slower objects bounce"
+                    + " less, so more of each clip moves the captioned way.")
+    String clipSpeed;
+
+    @Option(names = "--clip-start-spread", paramLabel = "S",
+            description = "Where objects start, as a fraction of the room around the frame's centre: 1 anywhere"
+                    + " (default), 0.25 near the centre.")
+    Double clipStartSpread;
 
     @Option(names = "--checkpoint-every", paramLabel = "N",
             description = "Steps between checkpoints (and model/ rewrites) (default 100).")
@@ -174,6 +185,7 @@ final class TrainingFlags {
         check(spec, drop >= 0 && drop <= 1, "--caption-dropout", drop, "a probability in [0, 1]");
         double shift = orDefault(timestepShift, 1.0);
         check(spec, shift > 0 && Double.isFinite(shift), "--timestep-shift", shift, "a finite number above 0");
+        ClipMotion motion = motion(spec);
         long every = orDefault(checkpointEvery, 100L);
         check(spec, every >= 1, "--checkpoint-every", every, "a whole number of at least 1");
         int k = orDefault(keep, 3);
@@ -183,7 +195,22 @@ final class TrainingFlags {
             throw invalid(spec, "--precision", "'" + precision + "'", "f32 or bf16");
         }
         return new RunSettings(command, s, m, b, rate, w, ratio, wd, clip, orDefault(seed, 0L), f, h, wd2, drop, shift,
-                every, k, p, checkpointBlocks, 0, 0, 0, 0, 0, 0, null, null, null, 0, 0, null);
+                every, k, p, checkpointBlocks, 0, 0, 0, 0, 0, 0, null, null, null, 0, 0, null, motion);
+    }
+
+    /** @return the clips' motion from --clip-speed and --clip-start-spread, defaults where absent */
+    private ClipMotion motion(CommandSpec spec) {
+        double spread = orDefault(clipStartSpread, ClipMotion.DEFAULT.startSpread());
+        check(spec, spread > 0 && spread <= 1, "--clip-start-spread", spread, "a fraction in (0, 1]");
+        if (clipSpeed == null) {
+            return new ClipMotion(ClipMotion.DEFAULT.minSpeed(), ClipMotion.DEFAULT.maxSpeed(), spread);
+        }
+        try {
+            return ClipMotion.parse(clipSpeed, spread);
+        } catch (IllegalArgumentException e) {
+            throw invalid(spec, "--clip-speed", "'" + clipSpeed + "'", "MIN,MAX object widths a frame with"
+                    + " 0 < MIN <= MAX <= 1, e.g. 0.15,0.3");
+        }
     }
 
     /** @return a clip side, checked: even (the patch is 2 x 2) and within the clip generator's range */

@@ -2,9 +2,11 @@ package io.sparge4j.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.sparge4j.engine.io.SafetensorsFile;
 import io.sparge4j.engine.tensor.DType;
 import io.sparge4j.engine.tensor.Tensor;
+import io.sparge4j.models.data.ClipMotion;
 import io.sparge4j.models.pipeline.ModelDirectory;
 import io.sparge4j.models.pipeline.TinyModelDirs;
 import io.sparge4j.models.text.TextEncoder;
@@ -146,9 +148,24 @@ class TrainingCommandsTest {
         assertEquals(0, CliRun.of(pretrain(base, "--steps", "1")).exit());
         Path more = dir.resolve("more");
         CliRun r = CliRun.of("pretrain", "--init", base.resolve("model").toString(), "--out", more.toString(),
-                "--steps", "1", "--timestep-shift", "3", "--lr", "1e-3", "--warmup", "1", "--threads", "2");
+                "--steps", "1", "--timestep-shift", "3", "--lr", "1e-3", "--warmup", "1", "--threads", "2",
+                "--clip-speed", "0.3,0.5", "--clip-start-spread", "0.9");
         assertEquals(0, r.exit(), r::toString);
         JsonNode settings = JSON.readTree(more.resolve("run.json").toFile());
+        // (8 frames of 24 x 24 pixels: slower or more central objects could not uncover the whole background)
+        assertEquals(0.3, settings.get("motion").get("minSpeed").asDouble());
+        assertEquals(0.5, settings.get("motion").get("maxSpeed").asDouble());
+        assertEquals(0.9, settings.get("motion").get("startSpread").asDouble());
+        assertEquals(new ClipMotion(0.3, 0.5, 0.9), TrainingRun.clips(RunSettings.load(more)).spec().motion(),
+                "the run's clips move as its run.json says");
+        assertEquals(ClipMotion.DEFAULT, RunSettings.load(base).motion(), "no motion flags: the default motion");
+        // a run.json from before the setting existed reads as the default motion
+        Path old = dir.resolve("old");
+        Files.createDirectories(old);
+        ObjectNode oldJson = (ObjectNode) JSON.readTree(more.resolve("run.json").toFile());
+        oldJson.remove("motion");
+        Files.writeString(old.resolve(RunSettings.FILE), oldJson.toString());
+        assertEquals(ClipMotion.DEFAULT, RunSettings.load(old).motion());
         JsonNode baseSettings = JSON.readTree(base.resolve("run.json").toFile());
         for (String key : List.of("dim", "layers", "heads", "ffnDim", "textWidth", "textLayers", "frames", "height",
                 "width")) {
@@ -292,6 +309,12 @@ class TrainingCommandsTest {
         assertBad(CliRun.of("pretrain", "--out", out.toString(), "--precision", "f8"), "--precision", "f8", "bf16");
         assertBad(CliRun.of("pretrain", "--out", out.toString(), "--batch-size", "0"), "--batch-size", "0",
                 "from 1 to 256");
+        assertBad(CliRun.of("pretrain", "--out", out.toString(), "--clip-speed", "0.3,0.1"), "--clip-speed",
+                "0.3,0.1", "0 < MIN <= MAX <= 1");
+        assertBad(CliRun.of("pretrain", "--out", out.toString(), "--clip-speed", "fast"), "--clip-speed", "fast",
+                "MIN,MAX");
+        assertBad(CliRun.of("pretrain", "--out", out.toString(), "--clip-start-spread", "0"), "--clip-start-spread",
+                "0", "(0, 1]");
         assertBad(CliRun.of("finetune", "--out", out.toString()), "--init", "", "Missing");
         Path model = dir.resolve("model");
         Files.createDirectories(model);

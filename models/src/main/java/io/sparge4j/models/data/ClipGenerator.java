@@ -17,8 +17,8 @@ import java.util.SplittableRandom;
  *       {@value #MIN_CLEAR_FRAMES} frames, so the whole background shows at some time.</li>
  * </ul>
  * Speed and start are redrawn until both hold. The object's half-extent is {@value #MIN_SIZE_FRACTION} to
- * {@value #MAX_SIZE_FRACTION} of the shorter side (at least {@value #MIN_SIZE_PIXELS} pixels), and it moves 0.2 to
- * 0.5 of its width per frame.
+ * {@value #MAX_SIZE_FRACTION} of the shorter side (at least {@value #MIN_SIZE_PIXELS} pixels); its speed and start
+ * range are the spec's {@link ClipMotion} (by default 0.2 to 0.5 of its width per frame, starting anywhere).
  */
 public final class ClipGenerator {
     /** Steps the object moves before it may first bounce. */
@@ -30,8 +30,6 @@ public final class ClipGenerator {
     public static final int CLEAR_MARGIN = 2;
     /** Frames in which every pixel is clear of the object. */
     public static final int MIN_CLEAR_FRAMES = 2;
-    private static final double MIN_SPEED_PER_WIDTH = 0.2;
-    private static final double MAX_SPEED_PER_WIDTH = 0.5;
     private static final int MAX_ATTEMPTS = 100_000;
     private static final long GOLDEN_GAMMA = 0x9e3779b97f4a7c15L;
 
@@ -103,10 +101,12 @@ public final class ClipGenerator {
         Background background = Background.random(backgroundKind, rng);
         int side = Math.min(spec.height(), spec.width());
         double size = Math.max(MIN_SIZE_PIXELS, rng.nextDouble(MIN_SIZE_FRACTION, MAX_SIZE_FRACTION) * side);
+        ClipMotion motion = spec.motion();
         for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-            double speed = rng.nextDouble(MIN_SPEED_PER_WIDTH, MAX_SPEED_PER_WIDTH) * 2 * size;
-            double x = rng.nextDouble(size, spec.width() - size);
-            double y = rng.nextDouble(size, spec.height() - size);
+            double speed = (motion.maxSpeed() > motion.minSpeed()
+                    ? rng.nextDouble(motion.minSpeed(), motion.maxSpeed()) : motion.minSpeed()) * 2 * size;
+            double x = start(rng, size, spec.width(), motion.startSpread());
+            double y = start(rng, size, spec.height(), motion.startSpread());
             if (2 * size + speed > side) {
                 continue;
             }
@@ -117,7 +117,19 @@ public final class ClipGenerator {
             }
         }
         throw new IllegalStateException("no clip of " + spec + " met the generator's guarantees in " + MAX_ATTEMPTS
-                + " attempts; use more frames or larger frames");
+                + " attempts; use more frames, larger frames or a faster motion");
+    }
+
+    /**
+     * A start coordinate: anywhere the object fits ({@code spread} 1, the draw of the first tiny-demo data, kept bit
+     * for bit), else within {@code spread} of that range around the centre.
+     */
+    private static double start(SplittableRandom rng, double size, int side, double spread) {
+        if (spread >= 1) {
+            return rng.nextDouble(size, side - size);
+        }
+        double half = spread * (side / 2.0 - size);
+        return half > 0 ? rng.nextDouble(side / 2.0 - half, side / 2.0 + half) : side / 2.0;
     }
 
     /** Whether every pixel is {@link #CLEAR_MARGIN} pixels clear of the object's bounding square in enough frames. */

@@ -7,8 +7,9 @@ package io.sparge4j.models.data;
  * @param height rows, in [{@link #MIN_SIDE}, {@link #MAX_SIDE}]
  * @param width columns, in [{@link #MIN_SIDE}, {@link #MAX_SIDE}]
  * @param backgroundCaptionProbability the probability that a caption ends with "on a ... background", in [0, 1]
+ * @param motion the object's speeds and start range
  */
-public record ClipSpec(int frames, int height, int width, double backgroundCaptionProbability) {
+public record ClipSpec(int frames, int height, int width, double backgroundCaptionProbability, ClipMotion motion) {
     public static final int MIN_FRAMES = 8;
     public static final int MAX_FRAMES = 32;
     public static final int MIN_SIDE = 24;
@@ -18,7 +19,15 @@ public record ClipSpec(int frames, int height, int width, double backgroundCapti
     /** 16 frames of 32x32 pixels, a quarter of the captions naming the background. */
     public static final ClipSpec DEFAULT = new ClipSpec(16, 32, 32, DEFAULT_BACKGROUND_CAPTION_PROBABILITY);
 
+    /** A spec with {@link ClipMotion#DEFAULT}. */
+    public ClipSpec(int frames, int height, int width, double backgroundCaptionProbability) {
+        this(frames, height, width, backgroundCaptionProbability, ClipMotion.DEFAULT);
+    }
+
     public ClipSpec {
+        if (motion == null) {
+            throw new IllegalArgumentException("motion is null, expected a ClipMotion such as ClipMotion.DEFAULT");
+        }
         check("frames", frames, MIN_FRAMES, MAX_FRAMES);
         check("height", height, MIN_SIDE, MAX_SIDE);
         check("width", width, MIN_SIDE, MAX_SIDE);
@@ -31,6 +40,11 @@ public record ClipSpec(int frames, int height, int width, double backgroundCapti
     /** @return a spec of this geometry with the default background caption probability */
     public static ClipSpec of(int frames, int height, int width) {
         return new ClipSpec(frames, height, width, DEFAULT_BACKGROUND_CAPTION_PROBABILITY);
+    }
+
+    /** @return this spec with another motion */
+    public ClipSpec withMotion(ClipMotion newMotion) {
+        return new ClipSpec(frames, height, width, backgroundCaptionProbability, newMotion);
     }
 
     private static void check(String name, int value, int min, int max) {

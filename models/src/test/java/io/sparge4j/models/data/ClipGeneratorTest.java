@@ -20,8 +20,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class ClipGeneratorTest {
+    /** Slow objects that start near the centre (the motion of tiny-demo's stage 4). */
+    private static final ClipMotion SLOW_CENTRED = new ClipMotion(0.15, 0.3, 0.25);
     private static final List<ClipSpec> SPECS = List.of(ClipSpec.DEFAULT, ClipSpec.of(8, 32, 32),
-            ClipSpec.of(16, 64, 64), ClipSpec.of(12, 48, 40), ClipSpec.of(8, 24, 24));
+            ClipSpec.of(16, 64, 64), ClipSpec.of(12, 48, 40), ClipSpec.of(8, 24, 24),
+            ClipSpec.DEFAULT.withMotion(SLOW_CENTRED));
 
     @Test
     void clipIDependsOnlyOnSeedAndIndexNotOnOrder() {
@@ -172,6 +175,48 @@ class ClipGeneratorTest {
                 }
             }
         }
+    }
+
+    /** Speeds and starts stay within the spec's motion; the default motion's draws are those of the first data. */
+    @Test
+    void motionBoundsSpeedAndStart() {
+        for (ClipMotion motion : List.of(ClipMotion.DEFAULT, SLOW_CENTRED, new ClipMotion(0.3, 0.3, 0.5))) {
+            ClipSpec spec = ClipSpec.DEFAULT.withMotion(motion);
+            ClipGenerator g = new ClipGenerator(4_242, spec);
+            for (long i = 0; i < 200; i++) {
+                ClipAttributes a = g.clip(i).attributes();
+                double perWidth = a.speed() / (2 * a.size());
+                assertTrue(perWidth >= motion.minSpeed() - 1e-12 && perWidth <= motion.maxSpeed() + 1e-12,
+                        motion + " clip " + i + " speed " + perWidth + " widths a frame");
+                for (double[] axis : new double[][] {{a.startX(), spec.width()}, {a.startY(), spec.height()}}) {
+                    double room = axis[1] / 2 - a.size();
+                    assertTrue(Math.abs(axis[0] - axis[1] / 2) <= motion.startSpread() * room + 1e-9,
+                            motion + " clip " + i + " starts at " + axis[0] + " of " + axis[1]);
+                }
+            }
+        }
+        // the default motion draws exactly as before the setting existed: clip 0 of seed 7 at 16x32x32, as the
+        // generator without ClipMotion (commit 8759ea8) drew it, so tiny-demo's recorded data stays the same
+        ClipAttributes first = new ClipGenerator(7, ClipSpec.DEFAULT).clip(0).attributes();
+        assertEquals(ShapeKind.SQUARE, first.shape());
+        assertEquals(Direction.UP, first.direction());
+        assertEquals(8.678782111627267, first.startX());
+        assertEquals(24.83453886638223, first.startY());
+        assertEquals(1.6400043882981594, first.speed());
+        assertEquals(4.037841937902075, first.size());
+    }
+
+    @Test
+    void motionRefusesValuesOutOfRange() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new ClipMotion(0.4, 0.2, 1));
+        assertTrue(e.getMessage().contains("0.4 to 0.2") && e.getMessage().contains("0 < min <= max <= 1"),
+                e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> new ClipMotion(0.2, 0.4, 0));
+        assertTrue(e.getMessage().contains("startSpread is 0.0"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> ClipMotion.parse("0.2", 1));
+        assertTrue(e.getMessage().contains("'0.2'") && e.getMessage().contains("MIN,MAX"), e.getMessage());
+        assertEquals(new ClipMotion(0.15, 0.3, 0.5), ClipMotion.parse(" 0.15, 0.3", 0.5));
+        assertEquals("0.15,0.3", ClipMotion.parse(SLOW_CENTRED.speeds(), 1).speeds());
     }
 
     @Test
