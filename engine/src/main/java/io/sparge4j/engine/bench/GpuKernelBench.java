@@ -243,11 +243,10 @@ public final class GpuKernelBench {
         facts.put("warps", List.of(t.warpsM(), t.warpsN()));
         facts.put("warp_tile", List.of(t.warpMTiles() * 16, t.warpNTiles() * 8));
         facts.put("bk", t.bk());
-        facts.put("band_rows", t.bandRows());
         facts.put("group_size", t.groupSize());
         facts.put("local_memory_bytes", t.localMemoryBytes());
         mmaGemmCase(device, s, true, true, kernel, new Object[] {t.warpsM(), t.warpsN(), t.warpMTiles(),
-            t.warpNTiles(), t.bk(), t.bandRows()}, t.groupSize(), t.blockM(), t.blockN(),
+            t.warpNTiles(), t.bk()}, t.groupSize(), t.blockM(), t.blockN(),
                 "gemm bf16 A*B^T (JIT " + kernel.getName() + " " + t.label() + ")", facts);
     }
 

@@ -56,9 +56,9 @@ class GemmKernelsNvccTest {
     void everyTilingCompilesWithoutSpills(String name, PairTiling tiling) throws Exception {
         Method m = GemmKernels.class.getMethod(name, KernelContext.class, IntArray.class, IntArray.class,
                 FloatArray.class, int.class, int.class, int.class, int.class, int.class, int.class, int.class,
-                int.class, int.class);
+                int.class);
         Object[] args = {new KernelContext(), null, null, null, 0, 0, 0, tiling.warpsM(), tiling.warpsN(),
-            tiling.warpMTiles(), tiling.warpNTiles(), tiling.bk(), tiling.bandRows()};
+            tiling.warpMTiles(), tiling.warpNTiles(), tiling.bk()};
         GeneratedKernel kernel = KernelJit.shared().compile(m, args, Dialect.CUDA, H200, tiling.groupSize());
         Nvcc.assumePresent();
         Nvcc.KernelResources k = Nvcc.compileCubin(name, kernel.source(), "sm_90").assertCleanCompile()

@@ -60,8 +60,6 @@ public final class GemmKernels {
     private static final int PAIR_WARP_M_TILES = 4;
     private static final int PAIR_WARP_N_TILES = 8;
     private static final int PAIR_BK = 32;
-    /** Launch order of the default pair kernels: see {@link PairTiling#bandRows()}. */
-    private static final int PAIR_BAND_ROWS = 1;
     /** Work-group size of {@link #mmaGemmBF16Pairs} and {@link #mmaGemmF16Pairs}: four warps. */
     public static final int PAIR_GROUP_SIZE = 32 * PAIR_WARPS_M * PAIR_WARPS_N;
     /** Rows of C per work-group of {@link #mmaGemmBF16Pairs} and {@link #mmaGemmF16Pairs}: 128. */
@@ -318,22 +316,18 @@ public final class GemmKernels {
      * @param warpMTiles 16-row accumulator fragments per warp along m
      * @param warpNTiles 8-column accumulator fragments per warp along n
      * @param bk k elements per tile: 16 or 32
-     * @param bandRows 1 for the plain launch order (work-group x along n, y along m); more for banded order: the
-     *     work-groups, numbered in launch order, walk {@code bandRows} tile rows column by column, band after band,
-     *     so that the groups resident at once share their A and Bt tiles in L2 (Triton's "grouped ordering")
      */
-    public record PairTiling(int warpsM, int warpsN, int warpMTiles, int warpNTiles, int bk, int bandRows) {
+    public record PairTiling(int warpsM, int warpsN, int warpMTiles, int warpNTiles, int bk) {
         /**
          * @throws IllegalArgumentException when the work-group cannot load its tiles in whole passes of a power of
          *     two of at least 8 rows (which keep the swizzles and A's row pairing), has more than 1024 work-items,
          *     or needs more than 48 KiB of local memory
          */
         public PairTiling {
-            if (warpsM < 1 || warpsN < 1 || warpMTiles < 1 || warpNTiles < 1 || (bk != 16 && bk != 32)
-                    || bandRows < 1) {
+            if (warpsM < 1 || warpsN < 1 || warpMTiles < 1 || warpNTiles < 1 || (bk != 16 && bk != 32)) {
                 throw new IllegalArgumentException("PairTiling: warpsM " + warpsM + ", warpsN " + warpsN
-                        + ", warpMTiles " + warpMTiles + ", warpNTiles " + warpNTiles + ", bk " + bk + ", bandRows "
-                        + bandRows + ": expected positive counts and bk 16 or 32");
+                        + ", warpMTiles " + warpMTiles + ", warpNTiles " + warpNTiles + ", bk " + bk
+                        + ": expected positive counts and bk 16 or 32");
             }
             int group = 32 * warpsM * warpsN;
             int rowsPerPass = group / (bk / 2);
@@ -351,16 +345,6 @@ public final class GemmKernels {
                 throw new IllegalArgumentException("PairTiling " + blockM + "x" + blockN + ", bk " + bk + " needs "
                         + bytes + " bytes of local memory, expected at most " + LOCAL_MEMORY_LIMIT);
             }
-        }
-
-        /** The plain launch order ({@code bandRows} 1). */
-        public PairTiling(int warpsM, int warpsN, int warpMTiles, int warpNTiles, int bk) {
-            this(warpsM, warpsN, warpMTiles, warpNTiles, bk, 1);
-        }
-
-        /** @return this tiling with work-groups in bands of {@code rows} tile rows (1: plain order) */
-        public PairTiling banded(int rows) {
-            return new PairTiling(warpsM, warpsN, warpMTiles, warpNTiles, bk, rows);
         }
 
         /** @return rows of C per work-group */
@@ -386,13 +370,13 @@ public final class GemmKernels {
         /** @return e.g. {@code 128x128 w4x2 32x64 bk32}: block, warps (m x n), warp tile, k-tile */
         public String label() {
             return blockM() + "x" + blockN() + " w" + warpsM + "x" + warpsN + " " + warpMTiles * 16 + "x"
-                    + warpNTiles * 8 + " bk" + bk + (bandRows > 1 ? " band" + bandRows : "");
+                    + warpNTiles * 8 + " bk" + bk;
         }
     }
 
     /** The tiling of {@link #mmaGemmBF16Pairs} and {@link #mmaGemmF16Pairs}. */
     public static final PairTiling DEFAULT_PAIR_TILING = new PairTiling(PAIR_WARPS_M, PAIR_WARPS_N,
-            PAIR_WARP_M_TILES, PAIR_WARP_N_TILES, PAIR_BK, PAIR_BAND_ROWS);
+            PAIR_WARP_M_TILES, PAIR_WARP_N_TILES, PAIR_BK);
 
     /**
      * Tilings worth timing against each other (the default first); every one passes the emulator tests and compiles
@@ -411,11 +395,7 @@ public final class GemmKernels {
             new PairTiling(8, 2, 2, 8, 32),
             new PairTiling(4, 4, 2, 8, 32),
             new PairTiling(8, 2, 2, 8, 16),
-            new PairTiling(4, 4, 2, 8, 16),
-            DEFAULT_PAIR_TILING.banded(4),
-            DEFAULT_PAIR_TILING.banded(8),
-            DEFAULT_PAIR_TILING.banded(16),
-            new PairTiling(4, 2, 4, 8, 32, 8));
+            new PairTiling(4, 4, 2, 8, 16));
 
     /**
      * A tile configuration of the asynchronous pair GEMMs ({@link #mmaGemmBF16PairsAsync}, {@link #mmaGemmF16PairsAsync}):
@@ -734,7 +714,7 @@ public final class GemmKernels {
     public static void mmaGemmBF16Pairs(KernelContext ctx, IntArray a, IntArray bt, FloatArray c, int m, int n,
             int k) {
         mmaGemmPairsTiled(ctx, a, bt, c, m, n, k, true, PAIR_WARPS_M, PAIR_WARPS_N, PAIR_WARP_M_TILES,
-                PAIR_WARP_N_TILES, PAIR_BK, PAIR_BAND_ROWS);
+                PAIR_WARP_N_TILES, PAIR_BK);
     }
 
     /**
@@ -752,7 +732,7 @@ public final class GemmKernels {
     public static void mmaGemmF16Pairs(KernelContext ctx, IntArray a, IntArray bt, FloatArray c, int m, int n,
             int k) {
         mmaGemmPairsTiled(ctx, a, bt, c, m, n, k, false, PAIR_WARPS_M, PAIR_WARPS_N, PAIR_WARP_M_TILES,
-                PAIR_WARP_N_TILES, PAIR_BK, PAIR_BAND_ROWS);
+                PAIR_WARP_N_TILES, PAIR_BK);
     }
 
     /**
@@ -772,12 +752,11 @@ public final class GemmKernels {
      * @param warpMTiles {@link PairTiling#warpMTiles()}
      * @param warpNTiles {@link PairTiling#warpNTiles()}
      * @param bk {@link PairTiling#bk()}
-     * @param bandRows {@link PairTiling#bandRows()}
      */
     public static void mmaGemmBF16PairsTiled(KernelContext ctx, IntArray a, IntArray bt, FloatArray c, int m, int n,
             int k, @Constant int warpsM, @Constant int warpsN, @Constant int warpMTiles, @Constant int warpNTiles,
-            @Constant int bk, @Constant int bandRows) {
-        mmaGemmPairsTiled(ctx, a, bt, c, m, n, k, true, warpsM, warpsN, warpMTiles, warpNTiles, bk, bandRows);
+            @Constant int bk) {
+        mmaGemmPairsTiled(ctx, a, bt, c, m, n, k, true, warpsM, warpsN, warpMTiles, warpNTiles, bk);
     }
 
     /**
@@ -795,12 +774,11 @@ public final class GemmKernels {
      * @param warpMTiles {@link PairTiling#warpMTiles()}
      * @param warpNTiles {@link PairTiling#warpNTiles()}
      * @param bk {@link PairTiling#bk()}
-     * @param bandRows {@link PairTiling#bandRows()}
      */
     public static void mmaGemmF16PairsTiled(KernelContext ctx, IntArray a, IntArray bt, FloatArray c, int m, int n,
             int k, @Constant int warpsM, @Constant int warpsN, @Constant int warpMTiles, @Constant int warpNTiles,
-            @Constant int bk, @Constant int bandRows) {
-        mmaGemmPairsTiled(ctx, a, bt, c, m, n, k, false, warpsM, warpsN, warpMTiles, warpNTiles, bk, bandRows);
+            @Constant int bk) {
+        mmaGemmPairsTiled(ctx, a, bt, c, m, n, k, false, warpsM, warpsN, warpMTiles, warpNTiles, bk);
     }
 
     /**
@@ -810,7 +788,7 @@ public final class GemmKernels {
      * fragments hold every 16-k step of a k-tile ({@code bk / 16} fragments per 8-column tile).
      */
     private static void mmaGemmPairsTiled(KernelContext ctx, IntArray a, IntArray bt, FloatArray c, int m, int n,
-            int k, boolean bf16, int warpsM, int warpsN, int mTiles, int nTiles, int bk, int bandRows) {
+            int k, boolean bf16, int warpsM, int warpsN, int mTiles, int nTiles, int bk) {
         int[] as = ctx.allocateIntLocalArray(2 * (warpsM * mTiles * 16) * (bk / 2));
         int[] bs = ctx.allocateIntLocalArray(2 * (warpsN * nTiles * 8) * (bk / 2));
         float[] acc = new float[mTiles * nTiles * KernelContext.MMA_C_FRAGMENT];
@@ -819,7 +797,7 @@ public final class GemmKernels {
         int[] ra = new int[warpsM * mTiles * 16 / (32 * warpsM * warpsN / (bk / 2))];
         int[] rb = new int[warpsN * nTiles * 8 / (32 * warpsM * warpsN / (bk / 2))];
         mmaGemmPairs(ctx, as, bs, acc, af, bf, ra, rb, a, bt, c, m, n, k, bf16, warpsN, mTiles, nTiles,
-                warpsM * mTiles * 16, warpsN * nTiles * 8, bk / 2, 32 * warpsM * warpsN / (bk / 2), bandRows);
+                warpsM * mTiles * 16, warpsN * nTiles * 8, bk / 2, 32 * warpsM * warpsN / (bk / 2));
     }
 
     /**
@@ -838,7 +816,7 @@ public final class GemmKernels {
      */
     private static void mmaGemmPairs(KernelContext ctx, int[] as, int[] bs, float[] acc, short[] af, short[] bf,
             int[] ra, int[] rb, IntArray a, IntArray bt, FloatArray c, int m, int n, int k, boolean bf16,
-            int warpsN, int mTiles, int nTiles, int blockM, int blockN, int kp, int rowsPerPass, int bandRows) {
+            int warpsN, int mTiles, int nTiles, int blockM, int blockN, int kp, int rowsPerPass) {
         int tid = ctx.localIdx;
         int warp = tid >> 5;
         int lane = tid & 31;
@@ -846,8 +824,8 @@ public final class GemmKernels {
         int tq = lane & 3;
         int warpRow = warp / warpsN * (mTiles * 16);
         int warpCol = warp % warpsN * (nTiles * 8);
-        int rowBase = bandedTileRow(ctx, bandRows) * blockM;
-        int colBase = bandedTileColumn(ctx, bandRows) * blockN;
+        int rowBase = ctx.groupIdy * blockM;
+        int colBase = ctx.groupIdx * blockN;
         int kPairs = k >> 1;
         int loadRow = tid / kp;
         int loadCol = tid % kp;
@@ -910,38 +888,6 @@ public final class GemmKernels {
             ctx.localBarrier();
         }
         storeAccumulators(ctx, acc, mTiles, nTiles, c, m, n, rowBase + warpRow, colBase + warpCol);
-    }
-
-    /**
-     * The tile row of C this work-group computes: {@code groupIdy} in plain order ({@code bandRows} 1); in banded
-     * order (see {@link PairTiling#bandRows()}) the work-groups' launch-order numbers walk {@code bandRows} tile
-     * rows (fewer in the last band) down each column before the next column.
-     */
-    private static int bandedTileRow(KernelContext ctx, int bandRows) {
-        int row = ctx.groupIdy;
-        if (bandRows > 1) {
-            int tilesN = ctx.globalGroupSizeX / ctx.localGroupSizeX;
-            int tilesM = ctx.globalGroupSizeY / ctx.localGroupSizeY;
-            int linear = ctx.groupIdy * tilesN + ctx.groupIdx;
-            int first = linear / (bandRows * tilesN) * bandRows;
-            int rows = KernelMath.min(bandRows, tilesM - first);
-            row = first + linear % (bandRows * tilesN) % rows;
-        }
-        return row;
-    }
-
-    /** The tile column of C this work-group computes: see {@link #bandedTileRow}. */
-    private static int bandedTileColumn(KernelContext ctx, int bandRows) {
-        int column = ctx.groupIdx;
-        if (bandRows > 1) {
-            int tilesN = ctx.globalGroupSizeX / ctx.localGroupSizeX;
-            int tilesM = ctx.globalGroupSizeY / ctx.localGroupSizeY;
-            int linear = ctx.groupIdy * tilesN + ctx.groupIdx;
-            int first = linear / (bandRows * tilesN) * bandRows;
-            int rows = KernelMath.min(bandRows, tilesM - first);
-            column = linear % (bandRows * tilesN) / rows;
-        }
-        return column;
     }
 
     /**
