@@ -77,8 +77,8 @@ public final class AttentionBenchCommand implements Callable<Integer> {
 
     @Option(names = "--dtype", paramLabel = "f32|bf16|f16", defaultValue = "f32",
             description = "Input dtype (default ${DEFAULT-VALUE}). On cuda and opencl, bf16 and f16 run the tensor-core"
-                    + " forward (f32 outputs; the mask pools f32 copies of the rounded q and k); their backward is not"
-                    + " wired yet, so the backward fields are null and a note says so.")
+                    + " forward and backward (f32 outputs and gradients; the mask pools the 16-bit q and k"
+                    + " directly).")
     private String dtype;
 
     @Option(names = "--warmup", paramLabel = "N", description = "Untimed rounds first (default 20; --quick: 0).")
