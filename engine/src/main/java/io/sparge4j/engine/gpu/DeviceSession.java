@@ -37,6 +37,9 @@ import java.util.function.Supplier;
  * work-group size, so repeated calls (with new tensors of any shape) compile nothing.
  *
  * <p>Not thread-safe: one session, one thread. Closing the session frees every tensor still open on it.
+ *
+ * <p>With {@code SPARGE_PROFILE=1} in the environment every launch is timed on the device and the session prints
+ * the device time per kernel to stderr when it closes ({@link KernelProfile}; launches then wait for the device).
  */
 public final class DeviceSession implements AutoCloseable {
     private final ComputeDevice device;
@@ -58,14 +61,19 @@ public final class DeviceSession implements AutoCloseable {
     private boolean closed;
 
 
-    private DeviceSession(ComputeDevice device, KernelCompiler compiler) {
+    private DeviceSession(ComputeDevice device, KernelCompiler compiler, KernelProfile profile) {
         this.device = device;
-        this.launcher = new KernelLauncher(device, compiler);
+        this.launcher = new KernelLauncher(device, compiler, profile);
     }
 
     /** A session on a device the caller opened (tests wrap a device to watch its traffic); the session owns it. */
     static DeviceSession on(ComputeDevice device, KernelCompiler compiler) {
-        return new DeviceSession(device, compiler);
+        return new DeviceSession(device, compiler, KernelProfile.fromEnvironment());
+    }
+
+    /** As {@link #on(ComputeDevice, KernelCompiler)}, timing every launch into {@code profile}. */
+    static DeviceSession profiled(ComputeDevice device, KernelCompiler compiler, KernelProfile profile) {
+        return new DeviceSession(device, compiler, profile);
     }
 
     /**
@@ -79,7 +87,8 @@ public final class DeviceSession implements AutoCloseable {
             throw new IllegalArgumentException("selection: got null, expected a BackendSelection such as"
                     + " new BackendSelection(\"cuda\", null)");
         }
-        return new DeviceSession(ExecutionBackends.openDevice(selection), ExecutionBackends.compiler(selection));
+        return new DeviceSession(ExecutionBackends.openDevice(selection), ExecutionBackends.compiler(selection),
+                KernelProfile.fromEnvironment());
     }
 
     /**
@@ -173,6 +182,10 @@ public final class DeviceSession implements AutoCloseable {
             return;
         }
         closed = true;
+        KernelProfile profile = launcher.profile();
+        if (profile != null && !profile.entries().isEmpty()) {
+            System.err.print(profile.report(device.deviceName()));
+        }
         try {
             cache.values().forEach(q -> q.forEach(DeviceBuffer::close));
             cache.clear();

@@ -32,10 +32,18 @@ final class KernelLauncher {
     private final KernelCompiler compiler;
     private final Map<Class<?>, Method> methods = new HashMap<>();
     private final Map<String, DeviceKernel> kernels = new HashMap<>();
+    /** Times every launch when set ({@code SPARGE_PROFILE=1}); null keeps launches asynchronous. */
+    private final KernelProfile profile;
 
-    KernelLauncher(ComputeDevice device, KernelCompiler compiler) {
+    KernelLauncher(ComputeDevice device, KernelCompiler compiler, KernelProfile profile) {
         this.device = device;
         this.compiler = compiler;
+        this.profile = profile;
+    }
+
+    /** @return the profile of the launches so far, or null when not profiling */
+    KernelProfile profile() {
+        return profile;
     }
 
     /**
@@ -84,6 +92,11 @@ final class KernelLauncher {
         GeneratedKernel generated = compiler.compile(method, args, device.dialect(), device.features(), groupSize);
         DeviceKernel kernel = kernels.computeIfAbsent(generated.cacheKey(), key -> device.load(generated));
         List<Object> arguments = LaunchArguments.of(where, kernel.generated(), args, buffers);
-        device.launch(kernel, global, local, arguments);
+        if (profile == null) {
+            device.launch(kernel, global, local, arguments);
+        } else {
+            profile.add(kernel.generated().javaName(), device.timeNanos(() -> device.launch(kernel, global, local,
+                    arguments)));
+        }
     }
 }
