@@ -24,8 +24,8 @@ import java.util.Map;
         subcommands = {InfoCommand.class, MaskCommand.class, AttentionCommand.class, MaskAnalysisCommand.class,
                 AttentionBenchCommand.class, SelftestCommand.class, KernelBenchCommand.class, GenerateCommand.class,
                 ForwardCommand.class, ModelBenchCommand.class, PretrainCommand.class, FinetuneCommand.class,
-                ExportCommand.class, EvalCommand.class, ConcentrationCommand.class, ReportCommand.class,
-                LaunchCommand.class, CollectiveBenchCommand.class,
+                ExportCommand.class, EvalCommand.class, CaptionSensitivityCommand.class, ConcentrationCommand.class,
+                ReportCommand.class, LaunchCommand.class, CollectiveBenchCommand.class,
                 CommandLine.HelpCommand.class})
 public final class SpargeCli implements Runnable {
     /** ForkJoinPool's largest parallelism. */

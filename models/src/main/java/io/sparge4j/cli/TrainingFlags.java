@@ -200,6 +200,17 @@ final class TrainingFlags {
 
     /** @return the clips' motion from --clip-speed and --clip-start-spread, defaults where absent */
     private ClipMotion motion(CommandSpec spec) {
+        return motion(spec, clipSpeed, clipStartSpread);
+    }
+
+    /**
+     * @param spec the command, for the error
+     * @param clipSpeed {@code --clip-speed MIN,MAX}, or null for the default speeds
+     * @param clipStartSpread {@code --clip-start-spread}, or null for the default
+     * @return the clips' motion, checked
+     * @throws ParameterException naming the flag and its value when one is out of range
+     */
+    static ClipMotion motion(CommandSpec spec, String clipSpeed, Double clipStartSpread) {
         double spread = orDefault(clipStartSpread, ClipMotion.DEFAULT.startSpread());
         check(spec, spread > 0 && spread <= 1, "--clip-start-spread", spread, "a fraction in (0, 1]");
         if (clipSpeed == null) {
