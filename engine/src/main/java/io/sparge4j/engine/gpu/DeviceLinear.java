@@ -2,6 +2,7 @@ package io.sparge4j.engine.gpu;
 
 import io.sparge4j.engine.tensor.DType;
 import io.sparge4j.kernels.KernelContext;
+import io.sparge4j.kernels.WorkerGrid3D;
 import io.sparge4j.kernels.linalg.GemmKernels;
 import io.sparge4j.kernels.nn.ActivationKernels;
 import io.sparge4j.kernels.nn.ColumnSumKernels;
@@ -172,18 +173,33 @@ public final class DeviceLinear {
         DeviceTensor dx = op.session.allocate(DType.F32, x.shape());
         DeviceTensor dw = op.session.allocate(DType.F32, out, in);
         DeviceTensor db = withBias ? op.session.allocate(DType.F32, out) : null;
-        DeviceTensor dyT = op.session.allocate(DType.F32, out, m);
         DeviceTensor partial = withBias ? ColumnSums.partials(op, 1, m, out) : null;
         int e = GemmKernels.SGEMM_GROUP_EDGE;
         int block = GemmKernels.BLOCK;
         op.graph.task("dx", GemmKernels::sgemm, new KernelContext(), dya, wa, (FloatArray) dx.array(), m, in, out);
         op.grid("dx", Op.grid2D((long) (in + block - 1) / block * e, (long) (m + block - 1) / block * e, e, e));
-        op.graph.task("dyT", TensorKernels::swapMiddleAxes, new KernelContext(), dya, (FloatArray) dyT.array(), 1, m,
-                out, 1);
-        op.grid("dyT", ActivationKernels.grid((long) m * out));
-        op.graph.task("dW", GemmKernels::sgemm, new KernelContext(), (FloatArray) dyT.array(), xa,
-                (FloatArray) dw.array(), out, in, m);
-        op.grid("dW", Op.grid2D((long) (in + block - 1) / block * e, (long) (out + block - 1) / block * e, e, e));
+        // dW = dy^T x, split over m when the weight is small: a (128 x 128) weight is one work-group of tiles, which
+        // alone took ~80% of a 32-clip training step on an H200 (SPARGE_PROFILE, BENCHMARKS.md session 8)
+        int tiles = (out + block - 1) / block * ((in + block - 1) / block);
+        int kSlice = weightGradientSlice(m, tiles);
+        int slices = (m + kSlice - 1) / kSlice;
+        DeviceTensor sliced = slices > 1 ? op.session.allocate(DType.F32, slices, out, in) : null;
+        op.graph.task("dW", GemmKernels::sgemmTransposedA, new KernelContext(), dya, xa,
+                (FloatArray) (slices > 1 ? sliced : dw).array(), out, in, m, kSlice);
+        WorkerGrid3D dwGrid = new WorkerGrid3D((long) (in + block - 1) / block * e, (long) (out + block - 1) / block * e,
+                slices);
+        dwGrid.setLocalWork(e, e, 1);
+        op.grid("dW", dwGrid);
+        DeviceTensor slicePartial = null;
+        if (slices > 1) {
+            // the slices added in order: the same sum on every run
+            slicePartial = ColumnSums.partials(op, 1, slices, out * in);
+            op.graph.task("dWSlicePartials", TensorKernels::columnPartials, new KernelContext(),
+                    (FloatArray) sliced.array(), (FloatArray) slicePartial.array(), out * in, 1, slices,
+                    ColumnSums.CHUNK_ROWS);
+            op.grid("dWSlicePartials", ColumnSumKernels.partialsGrid(out * in, ColumnSums.chunks(slices)));
+            ColumnSums.sum(op, "dWSlices", slicePartial, dw, out * in, 1, slices);
+        }
         if (withBias) {
             op.graph.task("dBiasPartials", TensorKernels::columnPartials, new KernelContext(), dya,
                     (FloatArray) partial.array(), out, 1, m, ColumnSums.CHUNK_ROWS);
@@ -198,10 +214,36 @@ public final class DeviceLinear {
             g.close();
             throw ex;
         } finally {
-            dyT.close();
-            if (partial != null) {
-                partial.close();
+            for (DeviceTensor t : new DeviceTensor[] {partial, sliced, slicePartial}) {
+                if (t != null) {
+                    t.close();
+                }
             }
         }
+    }
+
+    /** Rows of the reduction below which the weight gradient is not split. */
+    static final int SPLIT_MIN_ROWS = 2048;
+    /** Work-groups the split aims at: a few per multiprocessor of a large GPU. */
+    private static final int SPLIT_TARGET_GROUPS = 512;
+    /** The shortest slice: long enough that its tiles' k-loop outweighs the slices' sum. */
+    private static final int SPLIT_MIN_SLICE = 512;
+
+    /**
+     * The rows of the weight gradient's reduction per slice: all {@code m} (one slice) when the reduction is short
+     * or the weight alone has enough tiles, else about {@code SPLIT_TARGET_GROUPS / tiles} slices of at least
+     * {@code SPLIT_MIN_SLICE} rows, a multiple of 8 (the GEMM's k-tile).
+     *
+     * @param m the reduction length (tokens)
+     * @param tiles the weight's 128 x 128 tiles
+     * @return the slice length
+     */
+    static int weightGradientSlice(int m, int tiles) {
+        if (m <= SPLIT_MIN_ROWS || tiles >= SPLIT_TARGET_GROUPS / 4) {
+            return Math.max(8, (m + 7) / 8 * 8);
+        }
+        int slices = Math.max(1, Math.min(SPLIT_TARGET_GROUPS / tiles, m / SPLIT_MIN_SLICE));
+        int slice = (m + slices - 1) / slices;
+        return (slice + 7) / 8 * 8;
     }
 }

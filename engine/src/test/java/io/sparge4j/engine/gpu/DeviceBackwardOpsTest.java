@@ -10,6 +10,7 @@ import io.sparge4j.engine.sparse.MaskMode;
 import io.sparge4j.engine.sparse.SparseAttention;
 import io.sparge4j.engine.tensor.DType;
 import io.sparge4j.engine.tensor.Tensor;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.FieldSource;
 
@@ -64,6 +65,55 @@ class DeviceBackwardOpsTest {
             assertClose(ref.dBias().toDoubleArray(), host(g.dBias()), 1e-5, 1e-5, backend + " linear dBias");
             assertNull(noBias.dBias());
             assertClose(ref.dWeight().toDoubleArray(), host(noBias.dWeight()), 1e-5, 1e-5, backend + " dWeight (2)");
+        }
+    }
+
+    /**
+     * A long reduction over a small weight splits dW into slices summed in order (5,003 rows: 9 slices of 560, the
+     * last of 523; 130 x 45 is one tile in each direction but the edges): the same gradients as the CPU's within
+     * f32 rounding, the same bits on a second run.
+     */
+    @ParameterizedTest(name = "{0}")
+    @FieldSource("BACKENDS")
+    void splitWeightGradientMatchesCpu(String backend) {
+        SplittableRandom rnd = new SplittableRandom(33);
+        int m = 5003;
+        assertTrue(DeviceLinear.weightGradientSlice(m, 2) < m, "this size takes the split path");
+        try (DeviceSession s = DeviceSessions.open(backend);
+                Tensor x = randn(rnd, 1, m, 45);
+                Tensor w = randn(rnd, 1 / Math.sqrt(45), 130, 45);
+                Tensor dy = randn(rnd, 1, m, 130);
+                DeviceTensor dx = s.upload(x);
+                DeviceTensor dw = s.upload(w);
+                DeviceTensor ddy = s.upload(dy);
+                DeviceLinear.Grads g = DeviceLinear.linearBackward(ddy, dx, dw, true);
+                DeviceLinear.Grads again = DeviceLinear.linearBackward(ddy, dx, dw, false)) {
+            Linear.LinearGrads ref = Linear.linearBackward(dy, x, w, true);
+            // sums of 5,003 products of unit normals (~70): 1e-5 relative, 2e-4 absolute
+            assertClose(ref.dWeight().toDoubleArray(), host(g.dWeight()), 1e-5, 2e-4, backend + " split dWeight");
+            assertClose(ref.dx().toDoubleArray(), host(g.dx()), 1e-5, 1e-5, backend + " dx");
+            assertClose(ref.dBias().toDoubleArray(), host(g.dBias()), 1e-5, 2e-4, backend + " dBias");
+            org.junit.jupiter.api.Assertions.assertArrayEquals(host(g.dWeight()), host(again.dWeight()),
+                    backend + " split dWeight twice: the slices are added in order");
+        }
+    }
+
+    @Test
+    void weightGradientSlicesAreMultiplesOfEightAndCoverTheRows() {
+        assertEquals(104, DeviceLinear.weightGradientSlice(100, 1), "short: one slice, rounded up to 8");
+        assertEquals(2048, DeviceLinear.weightGradientSlice(2048, 1), "at the threshold: one slice");
+        assertEquals(131_072 / 256, DeviceLinear.weightGradientSlice(131_072, 1),
+                "32 clips of 4096 tokens, one tile: 256 slices of 512 rows");
+        assertEquals(131_072 / 128, DeviceLinear.weightGradientSlice(131_072, 4), "four tiles: 128 slices");
+        assertEquals(131_072, DeviceLinear.weightGradientSlice(131_072, 200), "enough tiles: no split");
+        for (int m : new int[] {2049, 5003, 77_777, 131_071}) {
+            for (int tiles : new int[] {1, 3, 16}) {
+                int slice = DeviceLinear.weightGradientSlice(m, tiles);
+                int slices = (m + slice - 1) / slice;
+                assertEquals(0, slice % 8, m + " rows, " + tiles + " tiles");
+                assertTrue(slices * slice >= m && (slices - 1) * slice < m, m + " rows in " + slices + " of " + slice);
+                assertTrue(slices <= 512 / tiles, m + " rows, " + tiles + " tiles: " + slices + " slices");
+            }
         }
     }
 

@@ -87,7 +87,7 @@ class KernelJitCompileTest {
         if (m.getName().endsWith("Pairs") || m.getName().endsWith("PairsTiled")) {
             return GemmKernels.PAIR_GROUP_SIZE;
         }
-        return m.getName().startsWith("mmaGemm") ? 256 : m.getName().equals("sgemm") || m.getName().equals("gemmTiled")
+        return m.getName().startsWith("mmaGemm") ? 256 : m.getName().startsWith("sgemm") || m.getName().equals("gemmTiled")
                 ? 256 : m.getName().startsWith("mma") || m.getName().equals("softmaxRows") ? 32 : 128;
     }
 

@@ -149,6 +149,83 @@ public final class GemmKernels {
         }
     }
 
+    /**
+     * {@code C_z (m x n) = A[k0 .. k1)^T * B[k0 .. k1)} in f32, where A is (k x m) and B (k x n), both row-major, and
+     * slice z = {@code groupIdz} covers rows {@code k0 = z * kSlice} to {@code k1 = min(k, k0 + kSlice)} of both;
+     * C_z is written at {@code c[z * m * n ..]}. With one slice this is the weight gradient {@code dW = dy^T x}
+     * with no transposed copy of dy; with several it is split-K: a long reduction (a batch of clips' tokens) over a
+     * small output (a 128 x 128 weight) keeps the whole device busy instead of one work-group, and the caller adds
+     * the slices in order. Tiles as {@link #sgemm}; A's k-rows load like B's (consecutive columns of C per row).
+     * Grid: {@code (ceil(n / BLOCK) * 16, ceil(m / BLOCK) * 16, slices)} with local size 16 x 16 x 1.
+     *
+     * @param ctx the work-item
+     * @param a A (k x m), row-major
+     * @param b B (k x n), row-major
+     * @param c the slices' products (slices x m x n), written
+     * @param m columns of A, rows of C
+     * @param n columns of B and C
+     * @param k rows of A and B
+     * @param kSlice rows of A and B per slice, a positive multiple of 8
+     */
+    public static void sgemmTransposedA(KernelContext ctx, FloatArray a, FloatArray b, FloatArray c, int m, int n,
+            int k, int kSlice) {
+        float[] as = ctx.allocateFloatLocalArray(2 * SGEMM_TILE);
+        float[] bs = ctx.allocateFloatLocalArray(2 * SGEMM_TILE);
+        float[] acc = new float[SGEMM_THREAD_TILE * SGEMM_THREAD_TILE];
+        float[] ra = new float[SGEMM_THREAD_TILE];
+        float[] rb = new float[SGEMM_THREAD_TILE];
+        float[] pa = new float[SGEMM_LOADS];
+        float[] pb = new float[SGEMM_LOADS];
+        int tx = ctx.localIdx;
+        int ty = ctx.localIdy;
+        int tid = ty * SGEMM_GROUP_EDGE + tx;
+        int rowBase = ctx.groupIdy * BLOCK;
+        int colBase = ctx.groupIdx * BLOCK;
+        int k0 = ctx.groupIdz * kSlice;
+        int k1 = KernelMath.min(k, k0 + kSlice);
+        // both operands: 32 work-items per k row, 4 consecutive columns (of C's rows for A, of C's columns for B)
+        int lK = tid >> 5;
+        int lCol = (tid & 31) * SGEMM_LOADS;
+        boolean rowsInside = rowBase + BLOCK <= m;
+        boolean colsInside = colBase + BLOCK <= n;
+        sgemmLoadB(a, pa, k0 + lK, k1, m, rowBase + lCol, rowsInside && k0 + SGEMM_BK <= k1);
+        sgemmLoadB(b, pb, k0 + lK, k1, n, colBase + lCol, colsInside && k0 + SGEMM_BK <= k1);
+        sgemmStore(as, pa, lK * BLOCK + lCol, 1);
+        sgemmStore(bs, pb, lK * BLOCK + lCol, 1);
+        ctx.localBarrier();
+        int aFragment = ty * SGEMM_HALF_TILE;
+        int bFragment = tx * SGEMM_HALF_TILE;
+        for (int t = k0; t < k1; t += SGEMM_BK) {
+            int next = t + SGEMM_BK;
+            // derived from t (kSlice is a multiple of SGEMM_BK) so the compiler sees aligned fragment reads
+            int cur = ((t - k0) / SGEMM_BK & 1) * SGEMM_TILE;
+            if (next < k1) {
+                sgemmLoadB(a, pa, next + lK, k1, m, rowBase + lCol, rowsInside && next + SGEMM_BK <= k1);
+                sgemmLoadB(b, pb, next + lK, k1, n, colBase + lCol, colsInside && next + SGEMM_BK <= k1);
+            }
+            for (int kk = 0; kk < SGEMM_BK; kk += 2) {
+                sgemmStep(as, bs, ra, rb, acc, cur + kk * BLOCK + aFragment, cur + kk * BLOCK + bFragment);
+                sgemmStep(as, bs, ra, rb, acc, cur + (kk + 1) * BLOCK + aFragment,
+                        cur + (kk + 1) * BLOCK + bFragment);
+            }
+            if (next < k1) {
+                sgemmStore(as, pa, SGEMM_TILE - cur + lK * BLOCK + lCol, 1);
+                sgemmStore(bs, pb, SGEMM_TILE - cur + lK * BLOCK + lCol, 1);
+            }
+            ctx.localBarrier();
+        }
+        int cBase = ctx.groupIdz * m * n;
+        for (int i = 0; i < SGEMM_THREAD_TILE; i++) {
+            int row = rowBase + (i / SGEMM_HALF_TILE) * (BLOCK / 2) + ty * SGEMM_HALF_TILE + i % SGEMM_HALF_TILE;
+            for (int j = 0; j < SGEMM_THREAD_TILE; j++) {
+                int col = colBase + (j / SGEMM_HALF_TILE) * (BLOCK / 2) + tx * SGEMM_HALF_TILE + j % SGEMM_HALF_TILE;
+                if (row < m && col < n) {
+                    c.set(cBase + row * n + col, acc[i * SGEMM_THREAD_TILE + j]);
+                }
+            }
+        }
+    }
+
     /** One k of the 8x8 outer product: A's fragment from {@code as[aAt ..]}, B's from {@code bs[bAt ..]}. */
     private static void sgemmStep(float[] as, float[] bs, float[] ra, float[] rb, float[] acc, int aAt, int bAt) {
         for (int i = 0; i < SGEMM_HALF_TILE; i++) {
