@@ -123,4 +123,14 @@ public interface FloatKernels {
 
     /** {@code out[i] = dy[i] * silu'(x[i])}, with {@code silu'(x) = s (1 + x (1 - s))}, {@code s = sigmoid(x)}. */
     void siluBackward(MemorySegment dy, long dyOff, MemorySegment x, long xOff, MemorySegment out, long outOff, int n);
+
+    // ------------------------------------------------------------------ optimizer
+
+    /**
+     * One AdamW update of elements {@code [off, off + n)} in place, in float as the device kernel does it:
+     * {@code m = fma(beta1, m, oneMinusBeta1 g)}, {@code v = fma(beta2, v, oneMinusBeta2 g g)},
+     * {@code p = p decay - stepSize m / (sqrt(v) / bc2Sqrt + eps)}. Every implementation gives the same bits.
+     */
+    void adamW(MemorySegment p, MemorySegment m, MemorySegment v, MemorySegment g, long off, int n,
+            AdamWCoefficients c);
 }

@@ -213,6 +213,26 @@ final class ScalarFloatKernels implements FloatKernels {
         }
     }
 
+    @Override
+    public void adamW(MemorySegment p, MemorySegment m, MemorySegment v, MemorySegment g, long off, int n,
+            AdamWCoefficients c) {
+        for (long i = off, end = off + n; i < end; i++) {
+            adamWElement(p, m, v, g, i, c);
+        }
+    }
+
+    /** One element of {@link #adamW}; the vector kernel's tail runs it too. */
+    static void adamWElement(MemorySegment p, MemorySegment m, MemorySegment v, MemorySegment g, long i,
+            AdamWCoefficients c) {
+        float gi = get(g, i);
+        float mi = Math.fma(c.beta1(), get(m, i), c.oneMinusBeta1() * gi);
+        float vi = Math.fma(c.beta2(), get(v, i), c.oneMinusBeta2() * gi * gi);
+        float denom = (float) Math.sqrt(vi) / c.bc2Sqrt() + c.eps();
+        set(m, i, mi);
+        set(v, i, vi);
+        set(p, i, get(p, i) * c.decay() - c.stepSize() * mi / denom);
+    }
+
     private static float sigmoid(float v) {
         // exp(-v) overflows to +inf for v < -88, which correctly gives 0.
         return (float) (1.0 / (1.0 + Math.exp(-v)));

@@ -447,6 +447,35 @@ final class SimdFloatKernels implements FloatKernels {
         }
     }
 
+    @Override
+    public void adamW(MemorySegment p, MemorySegment m, MemorySegment v, MemorySegment g, long off, int n,
+            AdamWCoefficients c) {
+        // lane-wise the scalar kernel's operations in its order (fma, mul, sqrt, div are correctly rounded
+        // either way, and float sqrt equals the scalar's sqrt through double): the same bits
+        FloatVector beta1 = FloatVector.broadcast(S, c.beta1());
+        FloatVector beta2 = FloatVector.broadcast(S, c.beta2());
+        FloatVector oneMinusBeta1 = FloatVector.broadcast(S, c.oneMinusBeta1());
+        FloatVector oneMinusBeta2 = FloatVector.broadcast(S, c.oneMinusBeta2());
+        FloatVector bc2Sqrt = FloatVector.broadcast(S, c.bc2Sqrt());
+        FloatVector eps = FloatVector.broadcast(S, c.eps());
+        FloatVector decay = FloatVector.broadcast(S, c.decay());
+        FloatVector stepSize = FloatVector.broadcast(S, c.stepSize());
+        int i = 0;
+        for (int bound = S.loopBound(n); i < bound; i += L) {
+            long at = off + i;
+            FloatVector gi = load(g, at);
+            FloatVector mi = beta1.fma(load(m, at), oneMinusBeta1.mul(gi));
+            FloatVector vi = beta2.fma(load(v, at), oneMinusBeta2.mul(gi).mul(gi));
+            FloatVector denom = vi.lanewise(VectorOperators.SQRT).div(bc2Sqrt).add(eps);
+            store(mi, m, at);
+            store(vi, v, at);
+            store(load(p, at).mul(decay).sub(stepSize.mul(mi).div(denom)), p, at);
+        }
+        for (; i < n; i++) {
+            ScalarFloatKernels.adamWElement(p, m, v, g, off + i, c);
+        }
+    }
+
     /**
      * The sum of a vector's lanes in lane order. {@code reduceLanes(ADD)} leaves the order unspecified, and it
      * differs between interpreted and compiled code, so a run's results would depend on when the JIT kicked in: the

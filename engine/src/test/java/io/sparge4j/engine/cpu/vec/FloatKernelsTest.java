@@ -74,6 +74,54 @@ class FloatKernelsTest {
         }
     }
 
+    /**
+     * AdamW against a float64 loop of the same formula (each of the ~8 float roundings of an element within a few
+     * ulps: rtol 1e-5), and SIMD against scalar bit for bit (both do the device kernel's float operations in its
+     * order), with the guards around [OFF, OFF + n) untouched.
+     */
+    @Test
+    void adamWMatchesFloat64AndSimdEqualsScalar() {
+        AdamWCoefficients c = new AdamWCoefficients(1f - 1e-3f * 0.01f, 0.9f, 0.999f, 1f - 0.9f, 1f - 0.999f, 1e-8f,
+                (float) (1e-3 / (1 - Math.pow(0.9, 7))), (float) Math.sqrt(1 - Math.pow(0.999, 7)));
+        for (int n : LENGTHS) {
+            SplittableRandom rng = new SplittableRandom(40 + n);
+            MemorySegment g = data(rng, n, 0.5);
+            MemorySegment m0 = data(rng, n, 0.1);
+            MemorySegment v0 = data(rng, n, 0.1);
+            MemorySegment p0 = data(rng, n, 1);
+            for (int i = 0; i < n; i++) {
+                v0.setAtIndex(F, OFF + i, Math.abs(v0.getAtIndex(F, OFF + i)));   // a second moment is >= 0
+            }
+            MemorySegment[][] runs = new MemorySegment[2][];
+            FloatKernels[] kernels = {FloatKernels.scalar(), FloatKernels.simd()};
+            for (int r = 0; r < 2; r++) {
+                MemorySegment p = copy(p0);
+                MemorySegment m = copy(m0);
+                MemorySegment v = copy(v0);
+                kernels[r].adamW(p, m, v, g, OFF, n, c);
+                assertGuardsUntouched(p, p0, n, kernels[r].name() + " adamW p");
+                runs[r] = new MemorySegment[] {p, m, v};
+            }
+            double[] ep = new double[n];
+            double[] em = new double[n];
+            double[] ev = new double[n];
+            for (int i = 0; i < n; i++) {
+                double gi = g.getAtIndex(F, OFF + i);
+                em[i] = c.beta1() * (double) m0.getAtIndex(F, OFF + i) + c.oneMinusBeta1() * gi;
+                ev[i] = c.beta2() * (double) v0.getAtIndex(F, OFF + i) + c.oneMinusBeta2() * gi * gi;
+                ep[i] = p0.getAtIndex(F, OFF + i) * (double) c.decay()
+                        - c.stepSize() * em[i] / (Math.sqrt(ev[i]) / c.bc2Sqrt() + c.eps());
+            }
+            assertClose(em, read(runs[0][1], n), 1e-5, 1e-7, "scalar adamW m, n = " + n);
+            assertClose(ev, read(runs[0][2], n), 1e-5, 1e-9, "scalar adamW v, n = " + n);
+            assertClose(ep, read(runs[0][0], n), 1e-5, 1e-6, "scalar adamW p, n = " + n);
+            for (int a = 0; a < 3; a++) {
+                org.junit.jupiter.api.Assertions.assertArrayEquals(readF(runs[0][a], n), readF(runs[1][a], n),
+                        "simd against scalar, array " + a + ", n = " + n);
+            }
+        }
+    }
+
     @ParameterizedTest
     @MethodSource("io.sparge4j.engine.cpu.vec.KernelVariants#both")
     void reductionsMatchFloat64(FloatKernels k) {
