@@ -138,15 +138,7 @@ public final class GemmKernels {
             }
             ctx.localBarrier();
         }
-        for (int i = 0; i < SGEMM_THREAD_TILE; i++) {
-            int row = rowBase + (i / SGEMM_HALF_TILE) * (BLOCK / 2) + ty * SGEMM_HALF_TILE + i % SGEMM_HALF_TILE;
-            for (int j = 0; j < SGEMM_THREAD_TILE; j++) {
-                int col = colBase + (j / SGEMM_HALF_TILE) * (BLOCK / 2) + tx * SGEMM_HALF_TILE + j % SGEMM_HALF_TILE;
-                if (row < m && col < n) {
-                    c.set(row * n + col, acc[i * SGEMM_THREAD_TILE + j]);
-                }
-            }
-        }
+        sgemmStoreC(acc, c, 0, rowBase, colBase, m, n, tx, ty);
     }
 
     /**
@@ -214,7 +206,15 @@ public final class GemmKernels {
             }
             ctx.localBarrier();
         }
-        int cBase = ctx.groupIdz * m * n;
+        sgemmStoreC(acc, c, ctx.groupIdz * m * n, rowBase, colBase, m, n, tx, ty);
+    }
+
+    /**
+     * Writes a work-item's 8x8 accumulators (2x2 blocks of 4x4, 64 rows and columns apart) into C at
+     * {@code cBase}, guarding the edges.
+     */
+    private static void sgemmStoreC(float[] acc, FloatArray c, int cBase, int rowBase, int colBase, int m, int n,
+            int tx, int ty) {
         for (int i = 0; i < SGEMM_THREAD_TILE; i++) {
             int row = rowBase + (i / SGEMM_HALF_TILE) * (BLOCK / 2) + ty * SGEMM_HALF_TILE + i % SGEMM_HALF_TILE;
             for (int j = 0; j < SGEMM_THREAD_TILE; j++) {
