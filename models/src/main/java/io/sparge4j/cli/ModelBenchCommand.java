@@ -46,14 +46,17 @@ import java.util.concurrent.Callable;
  * {@code sparge model-bench}: the paper's end-to-end table in miniature. Times one denoising step (one forward of
  * the Wan2.1 DiT, random seeded weights) with dense self-attention and with SpargeAttention2's block-sparse
  * attention, and reports the self-attention share of the step and the peak memory; one JSON line per case, then
- * one {@code wan-step-speedup} line per backend and precision.
+ * one {@code wan-step-speedup} line per backend and precision. Under {@code sparge launch --gpus N} each rank runs
+ * the sequence-parallel model (tokens split over the GPUs) and rank 0 prints, with {@code "world": N}: the attention
+ * scaling of issue 8 from one GPU to N.
  */
 @Command(name = "model-bench",
         description = {"Times one denoising step of a Wan2.1 DiT with random seeded weights, dense against sparse"
                 + " self-attention: step time, self-attention time and share, sparsity, peak memory; one JSON line"
                 + " per case and a wan-step-speedup line per backend and precision. A step is one forward (guidance"
                 + " 1); step_ms_cfg doubles it for Wan's default classifier-free guidance. --precision takes a comma"
-                + " list here (f32,bf16): the host weights are made once and shared."})
+                + " list here (f32,bf16): the host weights are made once and shared. Under 'sparge launch --gpus N'"
+                + " the tokens are split over the GPUs (sequence parallel) and rank 0 prints (\"world\": N)."})
 public final class ModelBenchCommand implements Callable<Integer> {
     /** Wan's timestep scale runs 0..1000; the middle of the schedule. */
     private static final double TIMESTEP = 500;
@@ -179,27 +182,50 @@ public final class ModelBenchCommand implements Callable<Integer> {
     /** p by sparse mode, found by --target-sparsity with the first precision; empty without it. */
     private final Map<MaskMode, Double> calibratedTopp = new java.util.EnumMap<>(MaskMode.class);
 
+    /** This process alone, or a rank of {@code sparge launch --gpus N} (the sequence split over the ranks). */
+    private JobRanks ranks;
+
     @Override
     public Integer call() throws IOException {
         Plan plan = plan();
         PrintWriter out = spec.commandLine().getOut();
-        Map<String, Tensor> weights = WanWeights.randomInit(plan.config, seed);
-        try (Tensor x = Noise.gaussian(seed + 1, plan.input);
-             Tensor context = Noise.gaussian(seed + 2, plan.config.textLen(), plan.config.textDim())) {
-            for (GemmPrecision precision : plan.precisions) {
-                runPrecision(plan, precision, weights, x, context, out);
+        try (JobRanks job = JobRanks.open(SpargeCli.environment(spec), backendFlags.selection(), backendFlags.device)) {
+            ranks = job;
+            if (job.comm() != null && targetSparsity != null) {
+                // each rank's mask statistics cover its own heads, so a bisection per rank could settle on different p
+                throw bad("--target-sparsity", Double.toString(targetSparsity), "none in a job of WORLD_SIZE "
+                        + job.comm().worldSize() + ": calibrate on one GPU first (its JSON gives topp) and pass --topp");
             }
-        } finally {
-            weights.values().forEach(Tensor::close);
+            Map<String, Tensor> weights = WanWeights.randomInit(plan.config, seed);
+            try (Tensor x = Noise.gaussian(seed + 1, plan.input);
+                 Tensor context = Noise.gaussian(seed + 2, plan.config.textLen(), plan.config.textDim())) {
+                for (GemmPrecision precision : plan.precisions) {
+                    runPrecision(plan, precision, weights, x, context, out);
+                }
+            } finally {
+                weights.values().forEach(Tensor::close);
+            }
         }
         return 0;
+    }
+
+    /** Prints a line on rank 0 (or alone); the other ranks of a job only compute. */
+    private void print(PrintWriter out, Object line) {
+        if (ranks.leader()) {
+            out.println(line);
+            out.flush();
+        }
     }
 
     /** One model upload per precision; the modes share its weights through {@link WanTransformer#withAttention}. */
     private void runPrecision(Plan plan, GemmPrecision precision, Map<String, Tensor> weights, Tensor x,
             Tensor context, PrintWriter out) {
         List<ObjectNode> cases = new ArrayList<>();
-        try (WanTransformer base = open(plan, precision, weights)) {
+        try (WanTransformer owner = open(plan, precision, weights)) {
+            // a launched rank: the same weights, the tokens split over the ranks (Ulysses all-to-alls around
+            // self-attention); the view shares the owner's session and parameters
+            WanTransformer base = ranks.comm() == null ? owner
+                    : ((DeviceWanModel) owner).withSequenceParallel(ranks.comm());
             if (targetSparsity != null && calibratedTopp.isEmpty()) {
                 calibrate(base, plan.modes, x, context);
             }
@@ -208,21 +234,21 @@ public final class ModelBenchCommand implements Callable<Integer> {
                 try {
                     ObjectNode line = timeCase(plan, precision, mode, model, x, context);
                     cases.add(line);
-                    out.println(line);
-                    out.flush();
+                    print(out, line);
                 } finally {
                     model.close();
                 }
             }
         }
-        speedups(cases).forEach(line -> {
-            out.println(line);
-            out.flush();
-        });
+        speedups(cases).forEach(line -> print(out, line));
     }
 
     private WanTransformer open(Plan plan, GemmPrecision precision, Map<String, Tensor> weights) {
         try {
+            if (ranks.comm() != null) {
+                return DeviceWanModel.open(ranks.backend(), plan.config, weights, attention(plan.modes.getFirst()),
+                        precision);
+            }
             return WanTransformers.open(plan.backend, precision, plan.config, weights, attention(plan.modes.getFirst()));
         } catch (BackendException e) {
             throw new ParameterException(spec.commandLine(), "Invalid value for option '--backend': " + plan.backend
@@ -310,6 +336,8 @@ public final class ModelBenchCommand implements Callable<Integer> {
         o.put("text_len", plan.config.textLen());
         o.put("backend", model.backend());
         o.put("device", deviceName(model));
+        // ranks of a sequence-parallel job: times are rank 0's; sparsity and attention calls count its heads
+        o.put("world", ranks.comm() == null ? 1 : ranks.comm().worldSize());
         if (cpu) {
             o.put("threads", CpuRuntime.threads());
         }

@@ -173,6 +173,39 @@ class JobRanksCommandsTest {
     }
 
     /**
+     * {@code model-bench} as two ranks (PoCL): the sequence-parallel model times dense and hybrid steps and rank 0
+     * alone prints them with {@code "world": 2} and the one-process token count; a calibration, whose per-rank
+     * statistics could disagree, is refused with what to do instead.
+     */
+    @Test
+    void twoRanksTimeTheSequenceParallelModelAndRankZeroReports() throws Exception {
+        assumeTrue(!OpenClDevice.list().isEmpty(), "no OpenCL device (install pocl-opencl-icd): sequence-parallel"
+                + " model-bench skipped");
+        String[] args = {"model-bench", "--config", "tiny-4096", "--layers", "1", "--frames", "4", "--height", "32",
+            "--width", "32", "--modes", "dense,hybrid", "--topp", "0.5", "--warmup", "0", "--reps", "1", "--backend",
+            "opencl"};
+        List<CliRun> two = ranks(args);
+        two.forEach(r -> assertEquals(0, r.exit(), r::toString));
+        assertTrue(two.get(1).out().isBlank(), "rank 1 prints nothing: " + two.get(1));
+        List<String> lines = two.get(0).out().lines().toList();
+        assertEquals(3, lines.size(), "dense, hybrid and the speedup line: " + two.get(0));
+        ObjectMapper json = new ObjectMapper();
+        for (String line : lines.subList(0, 2)) {
+            JsonNode n = json.readTree(line);
+            assertEquals(2, n.get("world").asInt(), line);
+            assertEquals(4 * 16 * 16, n.get("tokens").asInt(), line);
+            assertTrue(n.get("step_ms_median").asDouble() > 0, line);
+        }
+        assertTrue(json.readTree(lines.get(1)).get("sparsity").asDouble() > 0, "hybrid drops blocks: " + lines.get(1));
+        List<CliRun> calibrated = ranks(with(with(args, "--target-sparsity"), "0.9"));
+        for (CliRun r : calibrated) {
+            assertEquals(2, r.exit(), r::toString);
+            assertTrue(r.err().contains("--target-sparsity") && r.err().contains("WORLD_SIZE 2")
+                    && r.err().contains("--topp"), r.err());
+        }
+    }
+
+    /**
      * {@code collective-bench} on two in-process ranks (the emulator, the host path): every operation and size checked
      * and reported by rank 0 alone, in nccl-tests' units; alone off CUDA it says NCCL needs CUDA.
      */
