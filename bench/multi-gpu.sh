@@ -6,7 +6,8 @@
 # Writes into $OUT: tests.txt (the multi-GPU JUnit selection), collectives.jsonl (ours, one JSON line per case, for a
 # world of 1 and of GPUS) and torch-collectives.jsonl (the anchor: torch.distributed's NCCL all-reduce and all-gather
 # on the same sizes, timed the same way), dp.txt (data-parallel pretraining on 1 and on GPUS GPUs: the loss curves
-# and step times), sp.txt (sequence-parallel generation of tiny-demo on 1 and 2 GPUs, wall time) and logs.txt.
+# and step times), sp.txt (sequence-parallel generation of tiny-demo on 1 and 2 GPUs, wall time), scaling.jsonl
+# (model-bench of wan-14b shapes, two blocks, on 1 and on GPUS GPUs) and logs.txt.
 set -uo pipefail
 out=${OUT:-gpu-out}; mkdir -p "$out"
 gpus=${GPUS:-2}
@@ -90,4 +91,14 @@ if [[ -d .device/tiny-demo && $gpus == 2 ]]; then
   done
   cat "$out/sp.txt"
 fi
+# 5. attention scaling on wan14b-720p shapes (40 heads of 128, 21 x 45 x 80 = 75,600 tokens), two of the 40 blocks,
+#    random weights, bf16, dense and hybrid at a fixed p: one GPU, then $gpus (rank 0 prints, "world" says how many);
+#    self_attention_ms_median against world is the scaling. TOPP: the p that `model-bench --target-sparsity 0.95` gives
+#    on one GPU (calibration is refused in a job)
+mb=(model-bench --config wan-14b --layers 2 --precision bf16 --modes dense,hybrid --topk 0.03 --topp "${TOPP:-0.2}"
+    --warmup 1 --reps 3 --backend cuda)
+timeout 400 /tmp/sparge "${mb[@]}" > "$out/scaling.jsonl" 2>> "$out/logs.txt"
+timeout 400 /tmp/sparge launch --gpus "$gpus" -- "${mb[@]}" 2>> "$out/logs.txt" | sed 's/^\[rank 0\] //' \
+  | grep '^{' >> "$out/scaling.jsonl"
+cat "$out/scaling.jsonl"
 ls -la "$out"
