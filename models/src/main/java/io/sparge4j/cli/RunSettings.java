@@ -50,12 +50,15 @@ import java.nio.file.Path;
  * @param targetSparsity the sparsity k or p was calibrated to, or null
  * @param motion the clips' speeds and start range; null in a run.json written before the setting existed reads as
  *     {@link ClipMotion#DEFAULT}
+ * @param captionAttributeDropout the probability that a caption leaves out its colour (and, drawn apart, its
+ *     direction); absent in older run.json files, read as 0
  */
 record RunSettings(String command, long steps, int microBatches, int batchSize, double lr, long warmup, double minLrRatio,
         double weightDecay, double maxGradNorm, long seed, int frames, int height, int width, double captionDropout,
         double timestepShift, long checkpointEvery, int keep, String precision, boolean checkpointBlocks, int dim,
         int layers, int heads, int ffnDim, int textWidth, int textLayers, String init, String objective,
-        String attention, double topk, double topp, Double targetSparsity, ClipMotion motion) {
+        String attention, double topk, double topp, Double targetSparsity, ClipMotion motion,
+        double captionAttributeDropout) {
 
     RunSettings {
         batchSize = batchSize == 0 ? 1 : batchSize;
@@ -73,7 +76,7 @@ record RunSettings(String command, long steps, int microBatches, int batchSize, 
         return new RunSettings(command, newSteps, microBatches, batchSize, lr, warmup, minLrRatio, weightDecay, maxGradNorm, seed,
                 frames, height, width, captionDropout, timestepShift, checkpointEvery, keep, precision,
                 checkpointBlocks, dim, layers, heads, ffnDim, textWidth, textLayers, init, objective, attention, topk,
-                topp, targetSparsity, motion);
+                topp, targetSparsity, motion, captionAttributeDropout);
     }
 
     /** @return a copy with the mask hyperparameters a calibration chose */
@@ -81,7 +84,7 @@ record RunSettings(String command, long steps, int microBatches, int batchSize, 
         return new RunSettings(command, steps, microBatches, batchSize, lr, warmup, minLrRatio, weightDecay, maxGradNorm, seed,
                 frames, height, width, captionDropout, timestepShift, checkpointEvery, keep, precision,
                 checkpointBlocks, dim, layers, heads, ffnDim, textWidth, textLayers, init, objective, attention,
-                newTopk, newTopp, targetSparsity, motion);
+                newTopk, newTopp, targetSparsity, motion, captionAttributeDropout);
     }
 
     /**
@@ -93,7 +96,7 @@ record RunSettings(String command, long steps, int microBatches, int batchSize, 
         return new RunSettings(command, steps, microBatches, batchSize, lr, warmup, minLrRatio, weightDecay, maxGradNorm, seed,
                 frames, height, width, captionDropout, timestepShift, checkpointEvery, keep, precision,
                 checkpointBlocks, newDim, newLayers, newHeads, newFfnDim, newTextWidth, newTextLayers, newInit,
-                newObjective, newAttention, newTopk, newTopp, newTargetSparsity, motion);
+                newObjective, newAttention, newTopk, newTopp, newTargetSparsity, motion, captionAttributeDropout);
     }
 
     /** Writes {@value #FILE} into the run's directory, atomically. */

@@ -87,6 +87,11 @@ final class TrainingFlags {
                     + " less, so more of each clip moves the captioned way.")
     String clipSpeed;
 
+    @Option(names = "--caption-attribute-dropout", paramLabel = "P",
+            description = "Probability that a training caption leaves out the colour, and separately the direction"
+                    + " (\"a circle moving left\", \"a red circle\"), so the other words must carry it (default 0).")
+    Double captionAttributeDropout;
+
     @Option(names = "--clip-start-spread", paramLabel = "S",
             description = "Where objects start, as a fraction of the room around the frame's centre: 1 anywhere"
                     + " (default), 0.25 near the centre.")
@@ -186,6 +191,9 @@ final class TrainingFlags {
         double shift = orDefault(timestepShift, 1.0);
         check(spec, shift > 0 && Double.isFinite(shift), "--timestep-shift", shift, "a finite number above 0");
         ClipMotion motion = motion(spec);
+        double attributeDrop = orDefault(captionAttributeDropout, 0.0);
+        check(spec, attributeDrop >= 0 && attributeDrop < 1, "--caption-attribute-dropout", attributeDrop,
+                "a probability in [0, 1)");
         long every = orDefault(checkpointEvery, 100L);
         check(spec, every >= 1, "--checkpoint-every", every, "a whole number of at least 1");
         int k = orDefault(keep, 3);
@@ -195,7 +203,7 @@ final class TrainingFlags {
             throw invalid(spec, "--precision", "'" + precision + "'", "f32 or bf16");
         }
         return new RunSettings(command, s, m, b, rate, w, ratio, wd, clip, orDefault(seed, 0L), f, h, wd2, drop, shift,
-                every, k, p, checkpointBlocks, 0, 0, 0, 0, 0, 0, null, null, null, 0, 0, null, motion);
+                every, k, p, checkpointBlocks, 0, 0, 0, 0, 0, 0, null, null, null, 0, 0, null, motion, attributeDrop);
     }
 
     /** @return the clips' motion from --clip-speed and --clip-start-spread, defaults where absent */

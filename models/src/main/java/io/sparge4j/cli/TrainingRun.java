@@ -68,9 +68,10 @@ final class TrainingRun {
         return g == null ? null : g.clipsTrained();
     }
 
-    /** @return the run's clips (its motion), from the run's seed + 2 (seed and seed + 1 initialise the DiT and the text encoder) */
+    /** @return the run's clips (its motion and caption attribute dropout), from the run's seed + 2 (seed and seed + 1 initialise the DiT and the text encoder) */
     static ClipGenerator clips(RunSettings s) {
-        return new ClipGenerator(s.seed() + 2, ClipSpec.of(s.frames(), s.height(), s.width()).withMotion(s.motion()));
+        return new ClipGenerator(s.seed() + 2, ClipSpec.of(s.frames(), s.height(), s.width()).withMotion(s.motion())
+                .withAttributeDropout(s.captionAttributeDropout()));
     }
 
     private TrainingRun() {

@@ -149,7 +149,7 @@ class TrainingCommandsTest {
         Path more = dir.resolve("more");
         CliRun r = CliRun.of("pretrain", "--init", base.resolve("model").toString(), "--out", more.toString(),
                 "--steps", "1", "--timestep-shift", "3", "--lr", "1e-3", "--warmup", "1", "--threads", "2",
-                "--clip-speed", "0.3,0.5", "--clip-start-spread", "0.9");
+                "--clip-speed", "0.3,0.5", "--clip-start-spread", "0.9", "--caption-attribute-dropout", "0.25");
         assertEquals(0, r.exit(), r::toString);
         JsonNode settings = JSON.readTree(more.resolve("run.json").toFile());
         // (8 frames of 24 x 24 pixels: slower or more central objects could not uncover the whole background)
@@ -158,6 +158,8 @@ class TrainingCommandsTest {
         assertEquals(0.9, settings.get("motion").get("startSpread").asDouble());
         assertEquals(new ClipMotion(0.3, 0.5, 0.9), TrainingRun.clips(RunSettings.load(more)).spec().motion(),
                 "the run's clips move as its run.json says");
+        assertEquals(0.25, settings.get("captionAttributeDropout").asDouble());
+        assertEquals(0.25, TrainingRun.clips(RunSettings.load(more)).spec().attributeDropout());
         assertEquals(ClipMotion.DEFAULT, RunSettings.load(base).motion(), "no motion flags: the default motion");
         // a run.json from before the setting existed reads as the default motion
         Path old = dir.resolve("old");
@@ -166,6 +168,9 @@ class TrainingCommandsTest {
         oldJson.remove("motion");
         Files.writeString(old.resolve(RunSettings.FILE), oldJson.toString());
         assertEquals(ClipMotion.DEFAULT, RunSettings.load(old).motion());
+        oldJson.remove("captionAttributeDropout");
+        Files.writeString(old.resolve(RunSettings.FILE), oldJson.toString());
+        assertEquals(0.0, RunSettings.load(old).captionAttributeDropout(), "older runs named every attribute");
         JsonNode baseSettings = JSON.readTree(base.resolve("run.json").toFile());
         for (String key : List.of("dim", "layers", "heads", "ffnDim", "textWidth", "textLayers", "frames", "height",
                 "width")) {
@@ -315,6 +320,8 @@ class TrainingCommandsTest {
                 "MIN,MAX");
         assertBad(CliRun.of("pretrain", "--out", out.toString(), "--clip-start-spread", "0"), "--clip-start-spread",
                 "0", "(0, 1]");
+        assertBad(CliRun.of("pretrain", "--out", out.toString(), "--caption-attribute-dropout", "1"),
+                "--caption-attribute-dropout", "1.0", "[0, 1)");
         assertBad(CliRun.of("finetune", "--out", out.toString()), "--init", "", "Missing");
         Path model = dir.resolve("model");
         Files.createDirectories(model);

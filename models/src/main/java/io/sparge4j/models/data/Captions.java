@@ -48,9 +48,24 @@ public final class Captions {
      * @return the caption, lower case, words separated by single spaces ("an" before a vowel: "an orange square")
      */
     public static String caption(ClipAttributes attributes, boolean withBackground) {
-        String colour = attributes.colour().word();
-        String article = "aeiou".indexOf(colour.charAt(0)) >= 0 ? "an " : "a ";
-        String text = article + colour + " " + attributes.shape().word() + " moving " + attributes.direction().words();
+        return caption(attributes, withBackground, false, false);
+    }
+
+    /**
+     * {@link #caption(ClipAttributes, boolean)} with the colour, the direction or both left out: "a circle moving
+     * left", "an orange circle", "a circle on a striped background".
+     *
+     * @param attributes the clip's attributes
+     * @param withBackground whether to end with "on a ... background"
+     * @param withoutColour leave the colour out
+     * @param withoutDirection leave "moving ..." out
+     * @return the caption
+     */
+    public static String caption(ClipAttributes attributes, boolean withBackground, boolean withoutColour,
+            boolean withoutDirection) {
+        String noun = (withoutColour ? "" : attributes.colour().word() + " ") + attributes.shape().word();
+        String article = "aeiou".indexOf(noun.charAt(0)) >= 0 ? "an " : "a ";
+        String text = article + noun + (withoutDirection ? "" : " moving " + attributes.direction().words());
         return withBackground ? text + " on a " + attributes.background().kind().word() + " background" : text;
     }
 

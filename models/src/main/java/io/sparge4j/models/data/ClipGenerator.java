@@ -84,8 +84,13 @@ public final class ClipGenerator {
         SplittableRandom rng = new SplittableRandom(mix64(seed + GOLDEN_GAMMA * (index + 1)));
         ClipAttributes attributes = drawAttributes(rng, request);
         boolean withBackground = rng.nextDouble() < spec.backgroundCaptionProbability();
+        // drawn last and only when asked for, so that without dropout every clip is what it always was
+        double dropout = spec.attributeDropout();
+        boolean withoutColour = dropout > 0 && rng.nextDouble() < dropout;
+        boolean withoutDirection = dropout > 0 && rng.nextDouble() < dropout;
         Tensor video = ClipRenderer.render(attributes, spec.frames(), spec.height(), spec.width());
-        return new Clip(index, video, attributes, Captions.caption(attributes, withBackground));
+        return new Clip(index, video, attributes, Captions.caption(attributes, withBackground, withoutColour,
+                withoutDirection));
     }
 
     private ClipAttributes drawAttributes(SplittableRandom rng, PromptRequest request) {

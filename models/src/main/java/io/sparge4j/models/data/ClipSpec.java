@@ -8,8 +8,13 @@ package io.sparge4j.models.data;
  * @param width columns, in [{@link #MIN_SIDE}, {@link #MAX_SIDE}]
  * @param backgroundCaptionProbability the probability that a caption ends with "on a ... background", in [0, 1]
  * @param motion the object's speeds and start range
+ * @param attributeDropout the probability, drawn separately for the colour and for the direction, that the caption
+ *     leaves that attribute out ("a circle moving left", "a red circle"), in [0, 1); 0 names both always. A caption
+ *     without its colour can only help a denoiser through its shape and direction words, which tiny-demo never
+ *     learnt to read while the colour word was always there (bench/tiny-demo/RECIPE.md, stage 4)
  */
-public record ClipSpec(int frames, int height, int width, double backgroundCaptionProbability, ClipMotion motion) {
+public record ClipSpec(int frames, int height, int width, double backgroundCaptionProbability, ClipMotion motion,
+                       double attributeDropout) {
     public static final int MIN_FRAMES = 8;
     public static final int MAX_FRAMES = 32;
     public static final int MIN_SIDE = 24;
@@ -19,9 +24,9 @@ public record ClipSpec(int frames, int height, int width, double backgroundCapti
     /** 16 frames of 32x32 pixels, a quarter of the captions naming the background. */
     public static final ClipSpec DEFAULT = new ClipSpec(16, 32, 32, DEFAULT_BACKGROUND_CAPTION_PROBABILITY);
 
-    /** A spec with {@link ClipMotion#DEFAULT}. */
+    /** A spec with {@link ClipMotion#DEFAULT} and every caption naming colour and direction. */
     public ClipSpec(int frames, int height, int width, double backgroundCaptionProbability) {
-        this(frames, height, width, backgroundCaptionProbability, ClipMotion.DEFAULT);
+        this(frames, height, width, backgroundCaptionProbability, ClipMotion.DEFAULT, 0);
     }
 
     public ClipSpec {
@@ -35,6 +40,10 @@ public record ClipSpec(int frames, int height, int width, double backgroundCapti
             throw new IllegalArgumentException("backgroundCaptionProbability is " + backgroundCaptionProbability
                     + ", expected a probability in [0, 1]");
         }
+        if (!(attributeDropout >= 0 && attributeDropout < 1)) {
+            throw new IllegalArgumentException("attributeDropout is " + attributeDropout + ", expected a probability"
+                    + " in [0, 1)");
+        }
     }
 
     /** @return a spec of this geometry with the default background caption probability */
@@ -44,7 +53,12 @@ public record ClipSpec(int frames, int height, int width, double backgroundCapti
 
     /** @return this spec with another motion */
     public ClipSpec withMotion(ClipMotion newMotion) {
-        return new ClipSpec(frames, height, width, backgroundCaptionProbability, newMotion);
+        return new ClipSpec(frames, height, width, backgroundCaptionProbability, newMotion, attributeDropout);
+    }
+
+    /** @return this spec with another attribute dropout */
+    public ClipSpec withAttributeDropout(double probability) {
+        return new ClipSpec(frames, height, width, backgroundCaptionProbability, motion, probability);
     }
 
     private static void check(String name, int value, int min, int max) {

@@ -206,6 +206,40 @@ class ClipGeneratorTest {
         assertEquals(4.037841937902075, first.size());
     }
 
+    /**
+     * With attribute dropout each caption leaves out its colour and, drawn apart, its direction at the stated rate
+     * (400 clips at 0.3: 120 expected, 95 to 145 is four standard deviations); the parse of a caption asks for exactly
+     * the attributes it names, with the clip's values; the video and attributes are those without dropout; and the
+     * default (0) captions are unchanged.
+     */
+    @Test
+    void attributeDropoutLeavesOutColourAndDirectionAtItsRate() {
+        ClipGenerator plain = new ClipGenerator(91, ClipSpec.DEFAULT);
+        ClipGenerator dropping = new ClipGenerator(91, ClipSpec.DEFAULT.withAttributeDropout(0.3));
+        int noColour = 0;
+        int noDirection = 0;
+        for (long i = 0; i < 400; i++) {
+            Clip a = plain.clip(i);
+            Clip b = dropping.clip(i);
+            assertEquals(a.attributes(), b.attributes(), "clip " + i);
+            PromptRequest asked = Captions.parse(b.caption());
+            assertEquals(java.util.Optional.of(b.attributes().shape()), asked.shape(), b.caption());
+            noColour += asked.colour().isEmpty() ? 1 : 0;
+            noDirection += asked.direction().isEmpty() ? 1 : 0;
+            asked.colour().ifPresent(c -> assertEquals(b.attributes().colour(), c, b.caption()));
+            asked.direction().ifPresent(d -> assertEquals(b.attributes().direction(), d, b.caption()));
+            a.video().close();
+            b.video().close();
+        }
+        assertTrue(noColour >= 95 && noColour <= 145, "captions without colour: " + noColour);
+        assertTrue(noDirection >= 95 && noDirection <= 145, "captions without direction: " + noDirection);
+        assertEquals("a cyan square moving up", new ClipGenerator(7, ClipSpec.DEFAULT).clip(0).caption(),
+                "clip 0 of seed 7 without dropout, as the generator always drew it");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> ClipSpec.DEFAULT.withAttributeDropout(1));
+        assertTrue(e.getMessage().contains("attributeDropout is 1.0"), e.getMessage());
+    }
+
     @Test
     void motionRefusesValuesOutOfRange() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new ClipMotion(0.4, 0.2, 1));
