@@ -52,7 +52,8 @@ public final class ExportCommand implements Callable<Integer> {
     private Path checkpoint;
 
     @Option(names = "--out", paramLabel = "MODEL_DIR", required = true,
-            description = "The model directory to write (new, empty, or a model directory to replace).")
+            description = "The model directory to write (new, empty, or a model directory whose model files to"
+                    + " replace; its other files are kept).")
     private Path out;
 
     @Option(names = "--dtype", paramLabel = "f16|bf16|f32", defaultValue = "f16",

@@ -24,6 +24,7 @@ import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.stream.Stream;
 
@@ -203,7 +204,7 @@ public final class ModelDirectory implements AutoCloseable {
     /**
      * Writes a model directory, every file converted to {@code dtype}, into a hidden temporary sibling that is then
      * renamed to {@code dir}: a reader sees the old directory or the whole new one. An existing {@code dir} must be
-     * a model directory (it is replaced) or empty.
+     * a model directory (its model files are replaced; its other files, a README or samples, are kept) or empty.
      *
      * @param dir the target directory
      * @param config the DiT's config
@@ -245,6 +246,7 @@ public final class ModelDirectory implements AutoCloseable {
             }
             Files.writeString(tmp.resolve(WanWeights.CONFIG_FILE), WanConfigReader.toJson(config),
                     StandardCharsets.UTF_8);
+            keepOtherFiles(target, tmp);
             replace(tmp, target);
         } catch (IOException | RuntimeException | Error e) {
             deleteTree(tmp);
@@ -258,6 +260,33 @@ public final class ModelDirectory implements AutoCloseable {
     }
 
     /** Renames the finished temporary directory over the target, moving an old target aside first. */
+    /** The files {@link #save} writes; a saved directory's other entries are the user's. */
+    private static final Set<String> MODEL_FILES = Set.of(WanWeights.CONFIG_FILE, DIT_FILE, GENERATION_FILE,
+            TextEncoder.WEIGHTS_FILE, TextEncoder.CONFIG_FILE, TextEncoder.VOCABULARY_FILE);
+
+    /**
+     * Copies every entry of the model directory being replaced that is not a model file (a README, sample videos)
+     * into the new one, so that saving over a model loses only the model; copies, so a failed replace leaves the old
+     * directory whole.
+     */
+    private static void keepOtherFiles(Path target, Path tmp) throws IOException {
+        if (!Files.isDirectory(target)) {
+            return;
+        }
+        try (Stream<Path> entries = Files.list(target)) {
+            for (Path entry : entries.toList()) {
+                if (MODEL_FILES.contains(entry.getFileName().toString())) {
+                    continue;
+                }
+                try (Stream<Path> tree = Files.walk(entry)) {
+                    for (Path p : tree.toList()) {
+                        Files.copy(p, tmp.resolve(target.relativize(p).toString()), StandardCopyOption.COPY_ATTRIBUTES);
+                    }
+                }
+            }
+        }
+    }
+
     private static void replace(Path tmp, Path target) throws IOException {
         Path old = null;
         if (Files.exists(target)) {

@@ -124,7 +124,12 @@ class ModelDirectoryTest {
     @Test
     void saveReplacesAModelDirectoryButNotOtherFiles() throws Exception {
         Path dir = TinyModelDirs.write(tmp.resolve("m"), 1);
-        TinyModelDirs.write(dir, 2);   // replaced whole
+        Files.writeString(dir.resolve("README.md"), "# my model");
+        Files.createDirectories(dir.resolve("samples")).resolve("a.txt");
+        Files.writeString(dir.resolve("samples/a.txt"), "clip");
+        TinyModelDirs.write(dir, 2);   // the model replaced, the user's files kept
+        assertEquals("# my model", Files.readString(dir.resolve("README.md")));
+        assertEquals("clip", Files.readString(dir.resolve("samples/a.txt")));
         Map<String, Tensor> expected = WanWeights.randomInit(TinyModelDirs.CONFIG, 2);
         try (ModelDirectory m = ModelDirectory.load(dir, WanWeights.Precision.F32)) {
             assertArrayEquals(expected.get("head.head.weight").toFloatArray(),
