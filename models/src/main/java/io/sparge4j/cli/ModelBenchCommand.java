@@ -470,14 +470,8 @@ public final class ModelBenchCommand implements Callable<Integer> {
     private List<MaskMode> modes() {
         Set<MaskMode> out = new LinkedHashSet<>();
         for (String m : modes) {
-            MaskMode mode = switch (m.trim().toLowerCase(Locale.ROOT)) {
-                case "dense" -> MaskMode.DENSE;
-                case "topk" -> MaskMode.TOPK;
-                case "topp" -> MaskMode.TOPP;
-                case "hybrid" -> MaskMode.HYBRID;
-                default -> throw bad("--modes", String.join(",", modes), "a comma list of dense, topk, topp, hybrid ('"
-                        + m + "' is none of them)");
-            };
+            MaskMode mode = MaskMode.find(m).filter(WanAttention.MODES::contains).orElseThrow(() -> bad("--modes",
+                    String.join(",", modes), "a comma list of dense, topk, topp, hybrid ('" + m + "' is none of them)"));
             if (!out.add(mode)) {
                 throw bad("--modes", String.join(",", modes), "each mode once");
             }

@@ -85,8 +85,7 @@ final class SparseFlags {
      * @throws ParameterException naming the flag, the value and the allowed modes otherwise
      */
     static MaskMode parseMode(CommandSpec spec, String option, String text, Set<MaskMode> allowed) {
-        MaskMode m = text == null ? null : Arrays.stream(MaskMode.values())
-                .filter(x -> x.toString().equalsIgnoreCase(text.trim())).findFirst().orElse(null);
+        MaskMode m = MaskMode.find(text).orElse(null);
         if (m == null || !allowed.contains(m)) {
             String names = Arrays.stream(MaskMode.values()).filter(allowed::contains).map(MaskMode::toString)
                     .collect(Collectors.joining(", "));

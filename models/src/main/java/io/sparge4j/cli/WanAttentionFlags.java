@@ -4,7 +4,6 @@ import io.sparge4j.engine.sparse.MaskMode;
 import io.sparge4j.models.wan.WanAttention;
 import picocli.CommandLine.Option;
 
-import java.util.Locale;
 
 /** The self-attention options of {@code generate} and {@code forward}: SpargeAttention2's settings per model. */
 final class WanAttentionFlags {
@@ -40,14 +39,8 @@ final class WanAttentionFlags {
      * @throws IllegalArgumentException naming the option that is out of range
      */
     WanAttention settings() {
-        MaskMode m = switch (mode.toLowerCase(Locale.ROOT)) {
-            case "dense" -> MaskMode.DENSE;
-            case "topk" -> MaskMode.TOPK;
-            case "topp" -> MaskMode.TOPP;
-            case "hybrid" -> MaskMode.HYBRID;
-            default -> throw new IllegalArgumentException("--attention: got '" + mode
-                    + "', expected dense, topk, topp or hybrid");
-        };
+        MaskMode m = MaskMode.find(mode).filter(WanAttention.MODES::contains).orElseThrow(() ->
+                new IllegalArgumentException("--attention: got '" + mode + "', expected dense, topk, topp or hybrid"));
         return new WanAttention(m, topk, topp, queryBlock, keyBlock, denseLayers, denseSteps);
     }
 }

@@ -1,6 +1,7 @@
 package io.sparge4j.engine.sparse;
 
 import java.util.Locale;
+import java.util.Optional;
 
 /** How SpargeAttention2 chooses the key blocks each query block attends to. */
 public enum MaskMode {
@@ -21,14 +22,23 @@ public enum MaskMode {
      * @throws IllegalArgumentException naming the accepted values
      */
     public static MaskMode parse(String name) {
+        return find(name).orElseThrow(() -> new IllegalArgumentException("mode: got '" + name
+                + "', expected one of dense, topk, topp, hybrid, mask"));
+    }
+
+    /**
+     * @param name a mode as written on the command line, case-insensitive, surrounding spaces ignored; may be null
+     * @return the mode, or empty when the name is none (each command words its own message)
+     */
+    public static Optional<MaskMode> find(String name) {
         if (name != null) {
             for (MaskMode m : values()) {
                 if (m.name().equalsIgnoreCase(name.trim())) {
-                    return m;
+                    return Optional.of(m);
                 }
             }
         }
-        throw new IllegalArgumentException("mode: got '" + name + "', expected one of dense, topk, topp, hybrid, mask");
+        return Optional.empty();
     }
 
     @Override

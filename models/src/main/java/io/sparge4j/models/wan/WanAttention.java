@@ -5,6 +5,10 @@ import io.sparge4j.engine.ops.AttentionLayout;
 import io.sparge4j.engine.sparse.MaskMode;
 import io.sparge4j.engine.sparse.SparseAttention;
 
+import java.util.Collections;
+import java.util.EnumSet;
+import java.util.Set;
+
 /**
  * How a {@link WanModel} runs its self-attention: SpargeAttention2's mask mode, Top-k and Top-p, block sizes, and
  * which transformer blocks and denoising steps stay dense regardless of the mode (users of sparse attention
@@ -25,6 +29,9 @@ import io.sparge4j.engine.sparse.SparseAttention;
  */
 public record WanAttention(MaskMode mode, double topk, double topp, int queryBlock, int keyBlock, int denseLayers,
         int denseSteps) {
+    /** The modes a model's self-attention can run: all but {@link MaskMode#MASK} (a model has no fixed mask). */
+    public static final Set<MaskMode> MODES = Collections.unmodifiableSet(EnumSet.of(MaskMode.DENSE, MaskMode.TOPK,
+            MaskMode.TOPP, MaskMode.HYBRID));
 
     /**
      * @throws IllegalArgumentException naming the field, the value and what is expected
