@@ -5,13 +5,16 @@
 #   cp -r models/src/main/resources/io/sparge4j/models/tiny-demo .device/tiny-demo
 #   BUDGET_S=540 BATCH=16 bash bench/tiny-demo-batched.sh
 # INIT (default .device/tiny-demo) is the model a new run starts from; PRECISION f32 (default) or bf16; CLIP_SPEED
-# (MIN,MAX, default 0.2,0.5) and CLIP_SPREAD (default 1) set the clips' motion (--clip-speed, --clip-start-spread).
+# (MIN,MAX, default 0.2,0.5) and CLIP_SPREAD (default 1) set the clips' motion (--clip-speed, --clip-start-spread);
+# ATTR_DROPOUT (default 0) is --caption-attribute-dropout. After the evaluation, caption-sensitivity.json says whether
+# the trained model reads its colour, shape and direction words (SENSITIVITY_CLIPS clips, default 24; 0 skips it).
 # PROBE="1 8 16 32" first measures the step time of each batch size for 30 steps (not counted in the run). BASELINE
 # (a model directory) is evaluated too, with the same prompts and seed, into eval-baseline.json. When
 # .device/run holds a run brought back by an earlier call, that run continues (--resume, schedule extended to what
 # fits) instead of a new one starting from .device/tiny-demo. Results in $OUT: probe.jsonl, the run's
 # train.jsonl and run.json, model.tgz, the latest checkpoint (ckpt.tgz.part-*), eval-dense.json, a GIF of the
-# README's prompt, logs.txt.
+# README's prompt, caption-sensitivity.json, logs.txt (eight files: the device tool's limit; with PROBE set, one of
+# them does not come back).
 set -uo pipefail
 out=${OUT:-gpu-out}; mkdir -p "$out"
 budget=${BUDGET_S:-540}
@@ -64,7 +67,8 @@ else
   timeout $(( $(left) - reserve + 60 )) /tmp/sparge pretrain --init "$init" --out "$run" --steps "$steps" \
     --batch-size "$batch" --precision "$precision" --lr "${LR:-3e-4}" --warmup "${WARMUP:-100}" --timestep-shift "${SHIFT:-3}" \
     --seed "${SEED:-21}" --checkpoint-every "${CKPT:-250}" --clip-speed "${CLIP_SPEED:-0.2,0.5}" \
-    --clip-start-spread "${CLIP_SPREAD:-1}" --backend cuda > /tmp/pretrain.log 2>&1
+    --clip-start-spread "${CLIP_SPREAD:-1}" --caption-attribute-dropout "${ATTR_DROPOUT:-0}" --backend cuda \
+    > /tmp/pretrain.log 2>&1
 fi
 echo "pretrain rc=$?"; tr '\r' '\n' < /tmp/pretrain.log | grep -v "^train " | tail -n 4
 cp "$run/train.jsonl" "$run/run.json" "$out/"
@@ -78,7 +82,13 @@ timeout $(( $(left) > 30 ? $(left) - 10 : 30 )) /tmp/sparge eval --model "$run/m
   --prompts "${PROMPTS:-48}" --seed 1 --steps 20 --backend cuda --velocity-samples 2 --out "$out/eval-dense.json" \
   > /tmp/eval.log 2>&1
 echo "eval rc=$?"; tr '\r' '\n' < /tmp/eval.log | grep -v "^eval " | tail -n 14
-for f in /tmp/probe-*.log /tmp/eval-baseline.log /tmp/pretrain.log /tmp/generate.log /tmp/eval.log; do
+if [[ ${SENSITIVITY_CLIPS:-24} -gt 0 ]]; then
+  timeout $(( $(left) > 40 ? $(left) - 10 : 30 )) /tmp/sparge caption-sensitivity --model "$run/model" \
+    --clips "${SENSITIVITY_CLIPS:-24}" --backend cuda --out "$out/caption-sensitivity.json" > /tmp/sensitivity.log 2>&1
+  echo "caption-sensitivity rc=$?"; grep "^sigma" /tmp/sensitivity.log
+fi
+for f in /tmp/probe-*.log /tmp/eval-baseline.log /tmp/pretrain.log /tmp/generate.log /tmp/eval.log \
+    /tmp/sensitivity.log; do
   [[ -f $f ]] && { echo "=== $f"; tail -c 20000 "$f" | tr '\r' '\n' | grep -v "^train \|^eval " | tail -n 40; }
 done > "$out/logs.txt"
 ls -la "$out"
