@@ -33,7 +33,7 @@ public final class DeviceNorms {
         DeviceTensor stats = op.session.allocate(DType.F32, rows, 2);
         op.graph.task("layerNorm", NormKernels::layerNorm, new KernelContext(), xa, wa, ba, (FloatArray) y.array(),
                 (FloatArray) stats.array(), rows, cols, eps, affine);
-        op.grid("layerNorm", NormKernels.rowGrid(rows));
+        op.grid("layerNorm", NormKernels.rowGrid(rows, cols));
         return Ops.runOrFree(op, y, stats);
     }
 
@@ -54,7 +54,7 @@ public final class DeviceNorms {
         DeviceTensor rstd = op.session.allocate(DType.F32, rows);
         op.graph.task("rmsNorm", NormKernels::rmsNorm, new KernelContext(), xa, wa, (FloatArray) y.array(),
                 (FloatArray) rstd.array(), rows, cols, eps, weight != null ? 1 : 0);
-        op.grid("rmsNorm", NormKernels.rowGrid(rows));
+        op.grid("rmsNorm", NormKernels.rowGrid(rows, cols));
         return Ops.runOrFree(op, y, rstd);
     }
 
@@ -110,10 +110,10 @@ public final class DeviceNorms {
         DeviceTensor pb = params ? ColumnSums.partials(op, 1, rows, cols) : null;
         op.graph.task("stats", NormKernels::layerNorm, new KernelContext(), xa, wa, ba, (FloatArray) y.array(),
                 (FloatArray) stats.array(), rows, cols, eps, affine);
-        op.grid("stats", NormKernels.rowGrid(rows));
+        op.grid("stats", NormKernels.rowGrid(rows, cols));
         op.graph.task("dx", NormKernels::layerNormBackward, new KernelContext(), dya, xa, wa,
                 (FloatArray) stats.array(), (FloatArray) dx.array(), rows, cols, affine);
-        op.grid("dx", NormKernels.rowGrid(rows));
+        op.grid("dx", NormKernels.rowGrid(rows, cols));
         if (params) {
             op.graph.task("partials", NormKernels::layerNormParamPartials, new KernelContext(), dya, xa,
                     (FloatArray) stats.array(), (FloatArray) pw.array(), (FloatArray) pb.array(), rows, cols,
@@ -155,10 +155,10 @@ public final class DeviceNorms {
         DeviceTensor pw = weight != null ? ColumnSums.partials(op, 1, rows, cols) : null;
         op.graph.task("rstd", NormKernels::rmsNorm, new KernelContext(), xa, wa, (FloatArray) y.array(),
                 (FloatArray) rstd.array(), rows, cols, eps, hasWeight);
-        op.grid("rstd", NormKernels.rowGrid(rows));
+        op.grid("rstd", NormKernels.rowGrid(rows, cols));
         op.graph.task("dx", NormKernels::rmsNormBackward, new KernelContext(), dya, xa, wa,
                 (FloatArray) rstd.array(), (FloatArray) dx.array(), rows, cols, hasWeight);
-        op.grid("dx", NormKernels.rowGrid(rows));
+        op.grid("dx", NormKernels.rowGrid(rows, cols));
         if (dw != null) {
             op.graph.task("partials", NormKernels::rmsNormParamPartials, new KernelContext(), dya, xa,
                     (FloatArray) rstd.array(), (FloatArray) pw.array(), rows, cols, ColumnSums.CHUNK_ROWS);

@@ -279,8 +279,23 @@ public final class NormKernels {
      * @return the grid of the row kernels: one group of {@link #GROUP} work-items per row (at least one group)
      */
     public static WorkerGrid1D rowGrid(int rows) {
-        WorkerGrid1D g = new WorkerGrid1D((long) Math.max(1, rows) * GROUP);
-        g.setLocalWork(GROUP, 1, 1);
+        return rowGrid(rows, GROUP * 4);
+    }
+
+    /**
+     * @param rows row count
+     * @param cols row length
+     * @return the grid of the row kernels sized to the rows: one group per row of about {@code cols / 4}
+     *     work-items, a multiple of 32 from 32 to {@link #GROUP}. A DiT of width 128 then gets one sub-group per row
+     *     instead of 256 work-items of which 128 idle and whose barriers span eight sub-groups (LayerNorm and
+     *     RMSNorm were ~11% of a batched training step's device time at 256, SPARGE_PROFILE, BENCHMARKS.md session 8)
+     */
+    public static WorkerGrid1D rowGrid(int rows, int cols) {
+        int wanted = (Math.max(1, cols) + 3) / 4;
+        int local = Math.min(GROUP, Math.max(GroupSums.WARP, (wanted + GroupSums.WARP - 1) / GroupSums.WARP
+                * GroupSums.WARP));
+        WorkerGrid1D g = new WorkerGrid1D((long) Math.max(1, rows) * local);
+        g.setLocalWork(local, 1, 1);
         return g;
     }
 

@@ -46,10 +46,17 @@ class NormKernelsTest {
         {"opencl", 41, 64, 0, 0},
         {"opencl", 6, 1536, NormKernels.HAS_BIAS, 0},
         {"opencl", 19, 5120, 3, 0},
+        // groups -1: the grid sized to the row, rowGrid(rows, cols): one sub-group per row at 128 and 77 columns
+        {"emulator", 5, 128, 3, -1},
+        {"opencl", 37, 128, 3, -1},
+        {"opencl", 9, 77, NormKernels.HAS_WEIGHT, -1},
+        {"opencl", 6, 1536, 3, -1},
     };
 
-    private static WorkerGrid1D rowGrid(int rows, int groups) {
-        return groups == 0 ? NormKernels.rowGrid(rows) : NormKernels.rowGrid(groups);
+    /** groups 0: one 256-wide group per row; above 0: that many groups looping over the rows; -1: sized to cols. */
+    private static WorkerGrid1D rowGrid(int rows, int cols, int groups) {
+        return groups < 0 ? NormKernels.rowGrid(rows, cols) : groups == 0 ? NormKernels.rowGrid(rows)
+                : NormKernels.rowGrid(groups);
     }
 
     @ParameterizedTest(name = "{0} rows={1} cols={2} affine={3} groups={4}")
@@ -87,7 +94,7 @@ class NormKernelsTest {
                     .task("sumW", ColumnSumKernels::sumChunks, new KernelContext(), partialW, dW, cols, 1, chunks)
                     .task("sumB", ColumnSumKernels::sumChunks, new KernelContext(), partialB, dB, cols, 1, chunks)
                     .transferToHost(DataTransferMode.EVERY_EXECUTION, y, stats, dx, dW, dB),
-                    "fwd", rowGrid(rows, groups), "bwd", rowGrid(rows, groups),
+                    "fwd", rowGrid(rows, cols, groups), "bwd", rowGrid(rows, cols, groups),
                     "partials", NormKernels.partialsGrid(cols, chunks),
                     "sumW", ColumnSumKernels.sumGrid(cols, 1), "sumB", ColumnSumKernels.sumGrid(cols, 1));
         }
@@ -136,7 +143,7 @@ class NormKernelsTest {
                             rows, cols, CHUNK_ROWS)
                     .task("sumW", ColumnSumKernels::sumChunks, new KernelContext(), partialW, dW, cols, 1, chunks)
                     .transferToHost(DataTransferMode.EVERY_EXECUTION, y, rstd, dx, dW),
-                    "fwd", rowGrid(rows, groups), "bwd", rowGrid(rows, groups),
+                    "fwd", rowGrid(rows, cols, groups), "bwd", rowGrid(rows, cols, groups),
                     "partials", NormKernels.partialsGrid(cols, chunks), "sumW", ColumnSumKernels.sumGrid(cols, 1));
         }
 
