@@ -11,10 +11,10 @@
 # PROBE="1 8 16 32" first measures the step time of each batch size for 30 steps (not counted in the run). BASELINE
 # (a model directory) is evaluated too, with the same prompts and seed, into eval-baseline.json. When
 # .device/run holds a run brought back by an earlier call, that run continues (--resume, schedule extended to what
-# fits) instead of a new one starting from .device/tiny-demo. Results in $OUT: probe.jsonl, the run's
+# fits) instead of a new one starting from .device/tiny-demo. Results in $OUT: the run's
 # train.jsonl and run.json, model.tgz, the latest checkpoint (ckpt.tgz.part-*), eval-dense.json, a GIF of the
-# README's prompt, caption-sensitivity.json, logs.txt (eight files: the device tool's limit; with PROBE set, one of
-# them does not come back).
+# README's prompt, caption-sensitivity.json, logs.txt (with the probe's lines first; eight files, the device tool's
+# limit).
 set -uo pipefail
 out=${OUT:-gpu-out}; mkdir -p "$out"
 budget=${BUDGET_S:-540}
@@ -23,6 +23,7 @@ run=/tmp/tiny-demo-run
 init=${INIT:-.device/tiny-demo}
 precision=${PRECISION:-f32}
 source bench/device-env.sh
+rm -f /tmp/probe.jsonl   # a warm machine keeps /tmp
 start=$(date +%s)
 left() { echo $(( budget - ($(date +%s) - start) )); }
 median_step() {
@@ -36,7 +37,7 @@ for b in ${PROBE:-}; do
   sparge pretrain --init "$init" --out "/tmp/probe-$b" --steps 30 --batch-size "$b" --lr 1e-5 --warmup 0 \
     --timestep-shift 3 --checkpoint-every 1000 --precision "$precision" --backend cuda > "/tmp/probe-$b.log" 2>&1
   s=$(median_step "/tmp/probe-$b/train.jsonl")
-  echo "{\"batch\": $b, \"precision\": \"$precision\", \"median_step_s\": $s, \"clips_per_s\": $(python3 -c "print($b / $s)")}" | tee -a "$out/probe.jsonl"
+  echo "{\"batch\": $b, \"precision\": \"$precision\", \"median_step_s\": $s, \"clips_per_s\": $(python3 -c "print($b / $s)")}" | tee -a /tmp/probe.jsonl
 done
 
 reserve=${RESERVE_S:-110}
@@ -87,8 +88,9 @@ if [[ ${SENSITIVITY_CLIPS:-24} -gt 0 ]]; then
     --clips "${SENSITIVITY_CLIPS:-24}" --backend cuda --out "$out/caption-sensitivity.json" > /tmp/sensitivity.log 2>&1
   echo "caption-sensitivity rc=$?"; grep "^sigma" /tmp/sensitivity.log
 fi
+{ [[ -f /tmp/probe.jsonl ]] && cat /tmp/probe.jsonl; } > "$out/logs.txt"
 for f in /tmp/probe-*.log /tmp/eval-baseline.log /tmp/pretrain.log /tmp/generate.log /tmp/eval.log \
     /tmp/sensitivity.log; do
   [[ -f $f ]] && { echo "=== $f"; tail -c 20000 "$f" | tr '\r' '\n' | grep -v "^train \|^eval " | tail -n 40; }
-done > "$out/logs.txt"
+done >> "$out/logs.txt"
 ls -la "$out"
