@@ -3,6 +3,7 @@ package io.sparge4j.engine.gpu;
 import io.sparge4j.engine.tensor.DType;
 import io.sparge4j.kernels.KernelContext;
 import io.sparge4j.kernels.nn.ColumnSumKernels;
+import io.sparge4j.kernels.nn.TensorKernels;
 import io.sparge4j.kernels.types.arrays.FloatArray;
 
 /**
@@ -24,6 +25,21 @@ final class ColumnSums {
     /** A temporary for the partial sums of {@code groups} groups of {@code groupRows} rows. */
     static DeviceTensor partials(Op op, int groups, int groupRows, int cols) {
         return op.session.allocate(DType.F32, groups * chunks(groupRows), cols);
+    }
+
+    /**
+     * Adds the two tasks of {@code out = x.sum(0)} for a row-major (rows, cols) {@code x}: partial sums per chunk of
+     * rows ({@code <id>Partials}), then the chunks in order ({@code id}), so the sum is the same on every run.
+     *
+     * @return the partial sums' temporary, for the caller to close after the op runs
+     */
+    static DeviceTensor addRowSum(Op op, String id, FloatArray x, DeviceTensor out, int cols, int rows) {
+        DeviceTensor partial = partials(op, 1, rows, cols);
+        op.graph.task(id + "Partials", TensorKernels::columnPartials, new KernelContext(), x,
+                (FloatArray) partial.array(), cols, 1, rows, CHUNK_ROWS);
+        op.grid(id + "Partials", ColumnSumKernels.partialsGrid(cols, chunks(rows)));
+        sum(op, id, partial, out, cols, 1, rows);
+        return partial;
     }
 
     /** Adds the task summing {@code partial}'s chunks into {@code out} (groups, cols). */

@@ -3,8 +3,6 @@ package io.sparge4j.engine.gpu;
 import io.sparge4j.engine.tensor.DType;
 import io.sparge4j.kernels.KernelContext;
 import io.sparge4j.kernels.nn.ActivationKernels;
-import io.sparge4j.kernels.nn.ColumnSumKernels;
-import io.sparge4j.kernels.nn.TensorKernels;
 import io.sparge4j.kernels.nn.TrainingKernels;
 import io.sparge4j.kernels.types.arrays.FloatArray;
 
@@ -60,11 +58,7 @@ public final class DeviceGradients {
         int rows = x.dim(0);
         int cols = (int) (x.numel() / rows);
         DeviceTensor out = op.session.allocate(DType.F32, Arrays.copyOfRange(x.shape(), 1, x.rank()));
-        DeviceTensor partial = ColumnSums.partials(op, 1, rows, cols);
-        op.graph.task("partials", TensorKernels::columnPartials, new KernelContext(), xa, (FloatArray) partial.array(),
-                cols, 1, rows, ColumnSums.CHUNK_ROWS);
-        op.grid("partials", ColumnSumKernels.partialsGrid(cols, ColumnSums.chunks(rows)));
-        ColumnSums.sum(op, "sum", partial, out, cols, 1, rows);
+        DeviceTensor partial = ColumnSums.addRowSum(op, "sum", xa, out, cols, rows);
         return Ops.runOrFree(op, out, partial);
     }
 

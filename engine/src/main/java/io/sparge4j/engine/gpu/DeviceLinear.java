@@ -5,7 +5,6 @@ import io.sparge4j.kernels.KernelContext;
 import io.sparge4j.kernels.WorkerGrid3D;
 import io.sparge4j.kernels.linalg.GemmKernels;
 import io.sparge4j.kernels.nn.ActivationKernels;
-import io.sparge4j.kernels.nn.ColumnSumKernels;
 import io.sparge4j.kernels.nn.TensorKernels;
 import io.sparge4j.kernels.types.arrays.BFloat16Array;
 import io.sparge4j.kernels.types.arrays.FloatArray;
@@ -173,7 +172,6 @@ public final class DeviceLinear {
         DeviceTensor dx = op.session.allocate(DType.F32, x.shape());
         DeviceTensor dw = op.session.allocate(DType.F32, out, in);
         DeviceTensor db = withBias ? op.session.allocate(DType.F32, out) : null;
-        DeviceTensor partial = withBias ? ColumnSums.partials(op, 1, m, out) : null;
         int e = GemmKernels.SGEMM_GROUP_EDGE;
         int block = GemmKernels.BLOCK;
         op.graph.task("dx", GemmKernels::sgemm, new KernelContext(), dya, wa, (FloatArray) dx.array(), m, in, out);
@@ -190,22 +188,10 @@ public final class DeviceLinear {
                 slices);
         dwGrid.setLocalWork(e, e, 1);
         op.grid("dW", dwGrid);
-        DeviceTensor slicePartial = null;
-        if (slices > 1) {
-            // the slices added in order: the same sum on every run
-            slicePartial = ColumnSums.partials(op, 1, slices, out * in);
-            op.graph.task("dWSlicePartials", TensorKernels::columnPartials, new KernelContext(),
-                    (FloatArray) sliced.array(), (FloatArray) slicePartial.array(), out * in, 1, slices,
-                    ColumnSums.CHUNK_ROWS);
-            op.grid("dWSlicePartials", ColumnSumKernels.partialsGrid(out * in, ColumnSums.chunks(slices)));
-            ColumnSums.sum(op, "dWSlices", slicePartial, dw, out * in, 1, slices);
-        }
-        if (withBias) {
-            op.graph.task("dBiasPartials", TensorKernels::columnPartials, new KernelContext(), dya,
-                    (FloatArray) partial.array(), out, 1, m, ColumnSums.CHUNK_ROWS);
-            op.grid("dBiasPartials", ColumnSumKernels.partialsGrid(out, ColumnSums.chunks(m)));
-            ColumnSums.sum(op, "dBias", partial, db, out, 1, m);
-        }
+        // the slices added in order: the same sum on every run
+        DeviceTensor slicePartial = slices > 1
+                ? ColumnSums.addRowSum(op, "dWSlices", (FloatArray) sliced.array(), dw, out * in, slices) : null;
+        DeviceTensor partial = withBias ? ColumnSums.addRowSum(op, "dBias", dya, db, out, m) : null;
         Grads g = new Grads(dx, dw, db);
         try {
             op.run();
