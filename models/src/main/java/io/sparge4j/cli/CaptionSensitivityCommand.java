@@ -66,14 +66,8 @@ public final class CaptionSensitivityCommand implements Callable<Integer> {
                     + " ${DEFAULT-VALUE}).")
     private long seed;
 
-    @Option(names = "--clip-speed", paramLabel = "MIN,MAX",
-            description = "The objects' speeds, in their own widths a frame (default 0.2,0.5), as in training.")
-    private String clipSpeed;
-
-    @Option(names = "--clip-start-spread", paramLabel = "S",
-            description = "Where objects start, as a fraction of the room around the frame's centre: 1 anywhere"
-                    + " (default), 0.25 near the centre.")
-    private Double clipStartSpread;
+    @Mixin
+    private ClipMotionFlags clipMotion;
 
     @Option(names = "--out", paramLabel = "FILE.json", description = "Also write the numbers and settings as JSON"
             + " (atomic).")
@@ -97,7 +91,7 @@ public final class CaptionSensitivityCommand implements Callable<Integer> {
             TrainingFlags.check(spec, l > 0 && l <= 1, "--levels", l, "noise levels in (0, 1], e.g. 0.95,0.8,0.6,0.4");
             s[i] = l;
         }
-        ClipMotion motion = TrainingFlags.motion(spec, clipSpeed, clipStartSpread);
+        ClipMotion motion = clipMotion.motion(spec);
         backend.gemmPrecision();
         if (out != null) {
             OutputPaths.existingParent("--out", out);

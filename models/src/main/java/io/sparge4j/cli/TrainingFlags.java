@@ -3,6 +3,7 @@ package io.sparge4j.cli;
 import io.sparge4j.engine.execution.BackendSelection;
 import io.sparge4j.models.data.ClipMotion;
 import io.sparge4j.models.data.ClipSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -82,20 +83,13 @@ final class TrainingFlags {
             description = "Shift of the training noise levels toward noise, 1 = uniform (default 1.0).")
     Double timestepShift;
 
-    @Option(names = "--clip-speed", paramLabel = "MIN,MAX",
-            description = "The objects' speeds, in their own widths a frame (default 0.2,0.5). Slower objects bounce"
-                    + " less, so more of each clip moves the captioned way.")
-    String clipSpeed;
+    @Mixin
+    ClipMotionFlags clipMotion = new ClipMotionFlags();
 
     @Option(names = "--caption-attribute-dropout", paramLabel = "P",
             description = "Probability that a training caption leaves out the colour, and separately the direction"
                     + " (\"a circle moving left\", \"a red circle\"), so the other words must carry it (default 0).")
     Double captionAttributeDropout;
-
-    @Option(names = "--clip-start-spread", paramLabel = "S",
-            description = "Where objects start, as a fraction of the room around the frame's centre: 1 anywhere"
-                    + " (default), 0.25 near the centre.")
-    Double clipStartSpread;
 
     @Option(names = "--checkpoint-every", paramLabel = "N",
             description = "Steps between checkpoints (and model/ rewrites) (default 100).")
@@ -190,7 +184,7 @@ final class TrainingFlags {
         check(spec, drop >= 0 && drop <= 1, "--caption-dropout", drop, "a probability in [0, 1]");
         double shift = orDefault(timestepShift, 1.0);
         check(spec, shift > 0 && Double.isFinite(shift), "--timestep-shift", shift, "a finite number above 0");
-        ClipMotion motion = motion(spec);
+        ClipMotion motion = clipMotion.motion(spec);
         double attributeDrop = orDefault(captionAttributeDropout, 0.0);
         check(spec, attributeDrop >= 0 && attributeDrop < 1, "--caption-attribute-dropout", attributeDrop,
                 "a probability in [0, 1)");
@@ -204,32 +198,6 @@ final class TrainingFlags {
         }
         return new RunSettings(command, s, m, b, rate, w, ratio, wd, clip, orDefault(seed, 0L), f, h, wd2, drop, shift,
                 every, k, p, checkpointBlocks, 0, 0, 0, 0, 0, 0, null, null, null, 0, 0, null, motion, attributeDrop);
-    }
-
-    /** @return the clips' motion from --clip-speed and --clip-start-spread, defaults where absent */
-    private ClipMotion motion(CommandSpec spec) {
-        return motion(spec, clipSpeed, clipStartSpread);
-    }
-
-    /**
-     * @param spec the command, for the error
-     * @param clipSpeed {@code --clip-speed MIN,MAX}, or null for the default speeds
-     * @param clipStartSpread {@code --clip-start-spread}, or null for the default
-     * @return the clips' motion, checked
-     * @throws ParameterException naming the flag and its value when one is out of range
-     */
-    static ClipMotion motion(CommandSpec spec, String clipSpeed, Double clipStartSpread) {
-        double spread = orDefault(clipStartSpread, ClipMotion.DEFAULT.startSpread());
-        check(spec, spread > 0 && spread <= 1, "--clip-start-spread", spread, "a fraction in (0, 1]");
-        if (clipSpeed == null) {
-            return new ClipMotion(ClipMotion.DEFAULT.minSpeed(), ClipMotion.DEFAULT.maxSpeed(), spread);
-        }
-        try {
-            return ClipMotion.parse(clipSpeed, spread);
-        } catch (IllegalArgumentException e) {
-            throw invalid(spec, "--clip-speed", "'" + clipSpeed + "'", "MIN,MAX object widths a frame with"
-                    + " 0 < MIN <= MAX <= 1, e.g. 0.15,0.3");
-        }
     }
 
     /** @return a clip side, checked: even (the patch is 2 x 2) and within the clip generator's range */

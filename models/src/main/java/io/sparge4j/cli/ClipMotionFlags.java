@@ -1,0 +1,38 @@
+package io.sparge4j.cli;
+
+import io.sparge4j.models.data.ClipMotion;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+
+/** {@code --clip-speed} and {@code --clip-start-spread}: the procedural clips' motion, for training and probes. */
+final class ClipMotionFlags {
+    @Option(names = "--clip-speed", paramLabel = "MIN,MAX",
+            description = "The objects' speeds, in their own widths a frame (default 0.2,0.5). Slower objects bounce"
+                    + " less, so more of each clip moves the captioned way.")
+    String clipSpeed;
+
+    @Option(names = "--clip-start-spread", paramLabel = "S",
+            description = "Where objects start, as a fraction of the room around the frame's centre: 1 anywhere"
+                    + " (default), 0.25 near the centre.")
+    Double clipStartSpread;
+
+    /**
+     * @param spec the command, for the error
+     * @return the clips' motion, defaults where a flag is absent
+     * @throws ParameterException naming the flag and its value when one is out of range
+     */
+    ClipMotion motion(CommandSpec spec) {
+        double spread = clipStartSpread == null ? ClipMotion.DEFAULT.startSpread() : clipStartSpread;
+        TrainingFlags.check(spec, spread > 0 && spread <= 1, "--clip-start-spread", spread, "a fraction in (0, 1]");
+        if (clipSpeed == null) {
+            return new ClipMotion(ClipMotion.DEFAULT.minSpeed(), ClipMotion.DEFAULT.maxSpeed(), spread);
+        }
+        try {
+            return ClipMotion.parse(clipSpeed, spread);
+        } catch (IllegalArgumentException e) {
+            throw TrainingFlags.invalid(spec, "--clip-speed", "'" + clipSpeed + "'", "MIN,MAX object widths a frame"
+                    + " with 0 < MIN <= MAX <= 1, e.g. 0.15,0.3");
+        }
+    }
+}
