@@ -52,15 +52,18 @@ import java.nio.file.Path;
  *     {@link ClipMotion#DEFAULT}
  * @param captionAttributeDropout the probability that a caption leaves out its colour (and, drawn apart, its
  *     direction); absent in older run.json files, read as 0
+ * @param textEncoderLrScale the multiplier of the text encoder's learning rate (pretrain trains it jointly); absent
+ *     (0) in older run.json files, read as 1
  */
 record RunSettings(String command, long steps, int microBatches, int batchSize, double lr, long warmup, double minLrRatio,
         double weightDecay, double maxGradNorm, long seed, int frames, int height, int width, double captionDropout,
         double timestepShift, long checkpointEvery, int keep, String precision, boolean checkpointBlocks, int dim,
         int layers, int heads, int ffnDim, int textWidth, int textLayers, String init, String objective,
         String attention, double topk, double topp, Double targetSparsity, ClipMotion motion,
-        double captionAttributeDropout) {
+        double captionAttributeDropout, double textEncoderLrScale) {
 
     RunSettings {
+        textEncoderLrScale = textEncoderLrScale == 0 ? 1 : textEncoderLrScale;
         batchSize = batchSize == 0 ? 1 : batchSize;
         motion = motion == null ? ClipMotion.DEFAULT : motion;
     }
@@ -76,7 +79,7 @@ record RunSettings(String command, long steps, int microBatches, int batchSize, 
         return new RunSettings(command, newSteps, microBatches, batchSize, lr, warmup, minLrRatio, weightDecay, maxGradNorm, seed,
                 frames, height, width, captionDropout, timestepShift, checkpointEvery, keep, precision,
                 checkpointBlocks, dim, layers, heads, ffnDim, textWidth, textLayers, init, objective, attention, topk,
-                topp, targetSparsity, motion, captionAttributeDropout);
+                topp, targetSparsity, motion, captionAttributeDropout, textEncoderLrScale);
     }
 
     /** @return a copy with the mask hyperparameters a calibration chose */
@@ -84,7 +87,7 @@ record RunSettings(String command, long steps, int microBatches, int batchSize, 
         return new RunSettings(command, steps, microBatches, batchSize, lr, warmup, minLrRatio, weightDecay, maxGradNorm, seed,
                 frames, height, width, captionDropout, timestepShift, checkpointEvery, keep, precision,
                 checkpointBlocks, dim, layers, heads, ffnDim, textWidth, textLayers, init, objective, attention,
-                newTopk, newTopp, targetSparsity, motion, captionAttributeDropout);
+                newTopk, newTopp, targetSparsity, motion, captionAttributeDropout, textEncoderLrScale);
     }
 
     /**
@@ -96,7 +99,7 @@ record RunSettings(String command, long steps, int microBatches, int batchSize, 
         return new RunSettings(command, steps, microBatches, batchSize, lr, warmup, minLrRatio, weightDecay, maxGradNorm, seed,
                 frames, height, width, captionDropout, timestepShift, checkpointEvery, keep, precision,
                 checkpointBlocks, newDim, newLayers, newHeads, newFfnDim, newTextWidth, newTextLayers, newInit,
-                newObjective, newAttention, newTopk, newTopp, newTargetSparsity, motion, captionAttributeDropout);
+                newObjective, newAttention, newTopk, newTopp, newTargetSparsity, motion, captionAttributeDropout, textEncoderLrScale);
     }
 
     /** Writes {@value #FILE} into the run's directory, atomically. */

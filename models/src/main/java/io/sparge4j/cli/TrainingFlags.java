@@ -91,6 +91,11 @@ final class TrainingFlags {
                     + " (\"a circle moving left\", \"a red circle\"), so the other words must carry it (default 0).")
     Double captionAttributeDropout;
 
+    @Option(names = "--text-encoder-lr-scale", paramLabel = "X",
+            description = "pretrain: the text encoder's learning rate as a multiple of --lr (default 1), so that its"
+                    + " word embeddings can move faster than the DiT.")
+    Double textEncoderLrScale;
+
     @Option(names = "--checkpoint-every", paramLabel = "N",
             description = "Steps between checkpoints (and model/ rewrites) (default 100).")
     Long checkpointEvery;
@@ -188,6 +193,13 @@ final class TrainingFlags {
         double attributeDrop = orDefault(captionAttributeDropout, 0.0);
         check(spec, attributeDrop >= 0 && attributeDrop < 1, "--caption-attribute-dropout", attributeDrop,
                 "a probability in [0, 1)");
+        double textScale = orDefault(textEncoderLrScale, 1.0);
+        check(spec, textScale > 0 && Double.isFinite(textScale), "--text-encoder-lr-scale", textScale,
+                "a finite number above 0");
+        if (textScale != 1.0 && !command.equals("pretrain")) {
+            throw invalid(spec, "--text-encoder-lr-scale", String.valueOf(textScale), "1 in " + command + ", which keeps the text"
+                    + " encoder frozen (pretrain trains it)");
+        }
         long every = orDefault(checkpointEvery, 100L);
         check(spec, every >= 1, "--checkpoint-every", every, "a whole number of at least 1");
         int k = orDefault(keep, 3);
@@ -197,7 +209,8 @@ final class TrainingFlags {
             throw invalid(spec, "--precision", "'" + precision + "'", "f32 or bf16");
         }
         return new RunSettings(command, s, m, b, rate, w, ratio, wd, clip, orDefault(seed, 0L), f, h, wd2, drop, shift,
-                every, k, p, checkpointBlocks, 0, 0, 0, 0, 0, 0, null, null, null, 0, 0, null, motion, attributeDrop);
+                every, k, p, checkpointBlocks, 0, 0, 0, 0, 0, 0, null, null, null, 0, 0, null, motion, attributeDrop,
+                textScale);
     }
 
     /** @return a clip side, checked: even (the patch is 2 x 2) and within the clip generator's range */

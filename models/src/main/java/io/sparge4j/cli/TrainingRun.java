@@ -8,6 +8,7 @@ import io.sparge4j.models.data.ClipSpec;
 import io.sparge4j.models.pipeline.GenerationDefaults;
 import io.sparge4j.models.pipeline.ModelDirectory;
 import io.sparge4j.models.text.TextEncoder;
+import io.sparge4j.models.text.TextEncoderParameters;
 import io.sparge4j.models.train.AdamWConfig;
 import io.sparge4j.models.train.LrSchedule;
 import io.sparge4j.models.train.MicroBatch;
@@ -29,6 +30,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.regex.Pattern;
 
 /**
  * Drives a {@link Trainer} for the training commands: checkpoints under {@code DIR/checkpoints}, the JSON-lines log
@@ -74,14 +76,21 @@ final class TrainingRun {
                 .withAttributeDropout(s.captionAttributeDropout()));
     }
 
+    /** Every parameter of the jointly trained text encoder, by name. */
+    static final String TEXT_ENCODER_PARAMETERS = Pattern.quote(TextEncoderParameters.PREFIX) + ".*";
+
     private TrainingRun() {
     }
 
-    /** @return the trainer's configuration for these settings: AdamW, warm-up then cosine to lr * min-lr-ratio */
+    /**
+     * @return the trainer's configuration for these settings: AdamW (the text encoder's parameters at lr times the
+     *     settings' scale), warm-up then cosine to lr * min-lr-ratio
+     */
     static TrainerConfig trainerConfig(RunSettings s) {
         LrSchedule schedule = LrSchedule.warmupCosine(s.lr(), s.warmup(), s.steps(), s.lr() * s.minLrRatio());
         return new TrainerConfig(s.steps(), s.microBatches(), s.seed(), s.maxGradNorm(),
-                AdamWConfig.pytorchDefaults(s.weightDecay()), schedule, s.checkpointEvery(), s.keep(), 100);
+                AdamWConfig.pytorchDefaults(s.weightDecay()).withLrScale(TEXT_ENCODER_PARAMETERS,
+                        s.textEncoderLrScale()), schedule, s.checkpointEvery(), s.keep(), 100);
     }
 
     /**

@@ -10,6 +10,9 @@ import io.sparge4j.models.data.ClipMotion;
 import io.sparge4j.models.pipeline.ModelDirectory;
 import io.sparge4j.models.pipeline.TinyModelDirs;
 import io.sparge4j.models.text.TextEncoder;
+import io.sparge4j.models.text.TextEncoderConfig;
+import io.sparge4j.models.text.TextEncoderParameters;
+import io.sparge4j.models.train.AdamWConfig;
 import io.sparge4j.models.train.DeviceTestSessions;
 import io.sparge4j.models.wan.WanAttention;
 import io.sparge4j.models.wan.WanConfig;
@@ -149,7 +152,8 @@ class TrainingCommandsTest {
         Path more = dir.resolve("more");
         CliRun r = CliRun.of("pretrain", "--init", base.resolve("model").toString(), "--out", more.toString(),
                 "--steps", "1", "--timestep-shift", "3", "--lr", "1e-3", "--warmup", "1", "--threads", "2",
-                "--clip-speed", "0.3,0.5", "--clip-start-spread", "0.9", "--caption-attribute-dropout", "0.25");
+                "--clip-speed", "0.3,0.5", "--clip-start-spread", "0.9", "--caption-attribute-dropout", "0.25",
+                "--text-encoder-lr-scale", "5");
         assertEquals(0, r.exit(), r::toString);
         JsonNode settings = JSON.readTree(more.resolve("run.json").toFile());
         // (8 frames of 24 x 24 pixels: slower or more central objects could not uncover the whole background)
@@ -171,6 +175,18 @@ class TrainingCommandsTest {
         oldJson.remove("captionAttributeDropout");
         Files.writeString(old.resolve(RunSettings.FILE), oldJson.toString());
         assertEquals(0.0, RunSettings.load(old).captionAttributeDropout(), "older runs named every attribute");
+        assertEquals(5.0, settings.get("textEncoderLrScale").asDouble());
+        AdamWConfig adamW = TrainingRun.trainerConfig(RunSettings.load(more)).optimizer();
+        TextEncoderConfig textConfig = ModelDirectory.load(more.resolve("model"), WanWeights.Precision.F32).textEncoder().config();
+        for (String name : TextEncoderParameters.shapes(textConfig).keySet()) {
+            assertEquals(5.0, adamW.lrScale(name), name + ": the text encoder's lr is scaled");
+        }
+        for (String name : List.of("blocks.0.self_attn.q.weight", "text_embedding.0.weight", "head.head.weight")) {
+            assertEquals(1.0, adamW.lrScale(name), name + ": the DiT's lr is not");
+        }
+        oldJson.remove("textEncoderLrScale");
+        Files.writeString(old.resolve(RunSettings.FILE), oldJson.toString());
+        assertEquals(1.0, RunSettings.load(old).textEncoderLrScale(), "older runs trained both at one lr");
         JsonNode baseSettings = JSON.readTree(base.resolve("run.json").toFile());
         for (String key : List.of("dim", "layers", "heads", "ffnDim", "textWidth", "textLayers", "frames", "height",
                 "width")) {
@@ -329,6 +345,11 @@ class TrainingCommandsTest {
                 "--attention", "sparse", "dense, topk, topp, hybrid");
         assertBad(CliRun.of("finetune", "--out", out.toString(), "--init", model.toString(), "--objective",
                 "pretrain"), "--objective", "pretrain", "distill or flow");
+        Path tiny = TinyModelDirs.write(dir.resolve("tiny"), 4, 8, 24, 24, WanAttention.defaults(), DType.F32);
+        assertBad(CliRun.of("finetune", "--out", out.toString(), "--init", tiny.toString(),
+                "--text-encoder-lr-scale", "2"), "--text-encoder-lr-scale", "2.0", "keeps the text encoder frozen");
+        assertBad(CliRun.of("pretrain", "--out", out.toString(), "--text-encoder-lr-scale", "0"),
+                "--text-encoder-lr-scale", "0.0", "above 0");
         assertBad(CliRun.of("finetune", "--out", out.toString(), "--init", model.toString(), "--target-sparsity",
                 "1.5"), "--target-sparsity", "1.5", "(0, 1)");
         assertBad(CliRun.of("finetune", "--out", out.toString(), "--init", model.toString(), "--attention", "dense",

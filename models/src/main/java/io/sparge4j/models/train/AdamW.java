@@ -26,7 +26,8 @@ import java.util.Map;
  *   p = p (1 - lr wd) - (lr / bc1) m / (sqrt(v) / sqrt(bc2) + eps),   bc1 = 1 - beta1^t, bc2 = 1 - beta2^t
  * </pre>
  * where t counts the steps taken (from 1) and the per-step scalars are computed in float64 and rounded once by
- * {@link AdamWKernels#hyperparameters}. Parameters that {@link AdamWConfig#decays} excludes use wd = 0.
+ * {@link AdamWKernels#hyperparameters}. Parameters that {@link AdamWConfig#decays} excludes use wd = 0; those that
+ * {@link AdamWConfig#lrScale(String)} scales use {@code lr * lrScale}.
  *
  * <p>The state is one f32 {@code exp_avg} and {@code exp_avg_sq} per parameter (zero at the start, as in PyTorch)
  * and the step count. Work is split into fixed chunks of elements run on {@link CpuRuntime}'s threads; each
@@ -48,7 +49,7 @@ public final class AdamW {
     private long steps;
 
     /** One parameter with its moments. */
-    private record Slot(String name, Tensor param, Tensor expAvg, Tensor expAvgSq, boolean decays) {
+    private record Slot(String name, Tensor param, Tensor expAvg, Tensor expAvgSq, boolean decays, int group) {
     }
 
     /**
@@ -71,7 +72,7 @@ public final class AdamW {
             Tensor p = e.getValue();
             requireF32("AdamW", "parameter", name, p);
             slots.add(new Slot(name, p, Tensor.allocate(DType.F32, p.shape()), Tensor.allocate(DType.F32, p.shape()),
-                    config.decays(name, p)));
+                    config.decays(name, p), config.group(name, p)));
         }
         for (int s = 0; s < slots.size(); s++) {
             long n = slots.get(s).param.numel();
@@ -110,11 +111,7 @@ public final class AdamW {
     public void step(Map<String, Tensor> gradients, double lr) {
         requireMatching("AdamW.step", "gradients", gradients);
         long t = steps + 1;
-        FloatArray decayed = new FloatArray(AdamWKernels.HYPER_SIZE);
-        FloatArray plain = new FloatArray(AdamWKernels.HYPER_SIZE);
-        // validates lr (and the rest) with the kernels' own messages
-        AdamWKernels.hyperparameters(lr, config.beta1(), config.beta2(), config.eps(), config.weightDecay(), t, decayed);
-        AdamWKernels.hyperparameters(lr, config.beta1(), config.beta2(), config.eps(), 0.0, t, plain);
+        FloatArray[] hyper = config.hyperparameters(lr, t);   // validates lr with the kernels' own messages
         MemorySegment[] grads = new MemorySegment[slots.size()];
         for (int s = 0; s < slots.size(); s++) {
             grads[s] = gradients.get(slots.get(s).name).segment();
@@ -124,7 +121,7 @@ public final class AdamW {
                 long[] chunk = chunks.get(c);
                 Slot slot = slots.get((int) chunk[0]);
                 update(slot.param.segment(), slot.expAvg.segment(), slot.expAvgSq.segment(), grads[(int) chunk[0]],
-                        slot.decays ? decayed : plain, chunk[1], (int) chunk[2]);
+                        hyper[slot.group], chunk[1], (int) chunk[2]);
             }
         });
         steps = t;

@@ -27,7 +27,7 @@ public final class ShardedAdamW implements AutoCloseable {
     private final Tensor shard;
     private final Tensor expAvg;
     private final Tensor expAvgSq;
-    /** Work items {from, length, decays (0/1)} in shard coordinates; none crosses a parameter boundary. */
+    /** Work items {from, length, group (AdamWConfig#group)} in shard coordinates; none crosses a parameter boundary. */
     private final List<long[]> chunks = new ArrayList<>();
     private long steps;
 
@@ -57,9 +57,9 @@ public final class ShardedAdamW implements AutoCloseable {
                 throw new IllegalArgumentException("ShardedAdamW: parameters has no '" + e.name()
                         + "', expected every laid-out parameter (to choose its weight decay)");
             }
-            long decays = config.decays(e.name(), p) ? 1 : 0;
+            long group = config.group(e.name(), p);
             for (long i = from; i < to; i += CHUNK) {
-                chunks.add(new long[] {i - start, Math.min(CHUNK, to - i), decays});
+                chunks.add(new long[] {i - start, Math.min(CHUNK, to - i), group});
             }
         }
         this.expAvg = Tensor.allocate(DType.F32, sharded.shardSize());
@@ -100,10 +100,7 @@ public final class ShardedAdamW implements AutoCloseable {
                     + shard.numel() + " elements (the shard's)");
         }
         long t = steps + 1;
-        FloatArray decayed = new FloatArray(AdamWKernels.HYPER_SIZE);
-        FloatArray plain = new FloatArray(AdamWKernels.HYPER_SIZE);
-        AdamWKernels.hyperparameters(lr, config.beta1(), config.beta2(), config.eps(), config.weightDecay(), t, decayed);
-        AdamWKernels.hyperparameters(lr, config.beta1(), config.beta2(), config.eps(), 0.0, t, plain);
+        FloatArray[] hyper = config.hyperparameters(lr, t);
         MemorySegment p = shard.segment();
         MemorySegment m = expAvg.segment();
         MemorySegment v = expAvgSq.segment();
@@ -111,7 +108,7 @@ public final class ShardedAdamW implements AutoCloseable {
         CpuRuntime.parallelForRange(chunks.size(), 1, (c0, c1) -> {
             for (int c = c0; c < c1; c++) {
                 long[] chunk = chunks.get(c);
-                AdamW.update(p, m, v, g, chunk[2] != 0 ? decayed : plain, chunk[0], (int) chunk[1]);
+                AdamW.update(p, m, v, g, hyper[(int) chunk[2]], chunk[0], (int) chunk[1]);
             }
         });
         steps = t;

@@ -8,7 +8,7 @@ import io.sparge4j.kernels.types.arrays.FloatArray;
 import io.sparge4j.models.sampling.Noise;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.CsvSource;
 
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -24,7 +24,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * AdamW against a float64 reference of PyTorch's {@code torch.optim.AdamW} single-tensor update, written here:
  * {@code p *= 1 - lr wd; m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
  * p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)}, carried in double through six steps with fresh
- * gradients and a changing lr, from PyTorch's zero initial state.
+ * gradients and a changing lr, from PyTorch's zero initial state. With a learning-rate scale, the reference takes
+ * {@code lr * scale} for the parameters the pattern names (PyTorch's second parameter group) and lr for the rest.
  *
  * <p>Tolerance on parameters: |got - ref| <= 2e-6 + 1e-6 |ref|. Each step moves a parameter by about lr = 1e-2, and
  * weight decay moves a weight by lr * wd * p (about 1e-3), so a skipped step or a wrong decay fails by 500x or more.
@@ -58,10 +59,12 @@ class AdamWTest {
         return g;
     }
 
-    @ParameterizedTest(name = "weightDecay={0}")
-    @ValueSource(doubles = {0.0, 0.1})
-    void stepsMatchFloat64PyTorchReference(double weightDecay) {
-        AdamWConfig config = AdamWConfig.pytorchDefaults(weightDecay);
+    @ParameterizedTest(name = "weightDecay={0}, lrScale={1}")
+    @CsvSource({"0.0, 1", "0.1, 1", "0.1, 4", "0.0, 0.25"})
+    void stepsMatchFloat64PyTorchReference(double weightDecay, double lrScale) {
+        // the scaled group holds a decayed matrix and an undecayed bias, so every hyperparameter group is exercised
+        String scaled = "blocks\\.0\\.ffn\\..*";
+        AdamWConfig config = AdamWConfig.pytorchDefaults(weightDecay).withLrScale(scaled, lrScale);
         Map<String, Tensor> params = parameters(11);
         Map<String, double[]> p = new HashMap<>();
         Map<String, double[]> m = new HashMap<>();
@@ -79,8 +82,8 @@ class AdamWTest {
             for (String name : params.keySet()) {
                 boolean decay = weightDecay > 0 && params.get(name).rank() >= 2
                         && !name.equals("blocks.0.modulation");
-                reference(p.get(name), grads.get(name).toDoubleArray(), m.get(name), v.get(name), lr,
-                        decay ? weightDecay : 0, t);
+                reference(p.get(name), grads.get(name).toDoubleArray(), m.get(name), v.get(name),
+                        name.matches(scaled) ? lr * lrScale : lr, decay ? weightDecay : 0, t);
             }
         }
         assertEquals(STEPS, opt.steps());
@@ -195,6 +198,10 @@ class AdamWTest {
         assertEquals(0, opt.steps(), "failed steps must not count");
         assertTrue(assertThrows(IllegalArgumentException.class,
                 () -> new AdamWConfig(1.0, 0.999, 1e-8, 0, "")).getMessage().contains("beta1 is 1.0"));
+        assertTrue(assertThrows(IllegalArgumentException.class,
+                () -> AdamWConfig.pytorchDefaults(0).withLrScale("x.*", 0)).getMessage().contains("lrScale is 0.0"));
+        assertTrue(assertThrows(IllegalArgumentException.class,
+                () -> AdamWConfig.pytorchDefaults(0).withLrScale("(", 2)).getMessage().contains("lrScalePattern is '('"));
         Map<String, Tensor> state = new LinkedHashMap<>(opt.state());
         state.put("blocks.0.ffn.0.bias.exp_avg", Tensor.zeros(2));
         assertTrue(assertThrows(IllegalArgumentException.class, () -> opt.loadState(state, 1)).getMessage()

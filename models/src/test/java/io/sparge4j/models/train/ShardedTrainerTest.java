@@ -98,6 +98,15 @@ class ShardedTrainerTest {
         assertMatchesTrainer(4, () -> new ToyMlpTask(9), config(5, 8, 1e-2, 0));
     }
 
+    /** A second learning rate for some parameters (fc1's, split over the ranks' shards) is applied on every rank. */
+    @Test
+    void toyTaskWithAScaledLrGroupMatchesOnFourRanks() {
+        TrainerConfig c = config(5, 4, 1e-2, 0);
+        TrainerConfig scaled = new TrainerConfig(c.steps(), c.microBatches(), c.seed(), c.maxGradNorm(),
+                c.optimizer().withLrScale("fc1\\..*", 3), c.schedule(), c.checkpointEvery(), c.keepLast(), c.historyTail());
+        assertMatchesTrainer(4, () -> new ToyMlpTask(11), scaled);
+    }
+
     @Test
     void toyTaskOnOneRankIsTheTrainerBitForBit() {
         TrainerConfig c = config(4, 3, 1e-2, 0.5);
