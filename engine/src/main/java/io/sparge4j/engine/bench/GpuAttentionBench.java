@@ -184,7 +184,10 @@ public final class GpuAttentionBench {
         BlockMaskTasks mask = new BlockMaskTasks(heads, n, d, s.queryBlock(), s.keyBlock());
         DenseLists full = DenseLists.of(heads, mask.queryBlocks(), mask.keyBlocks());
         GridScheduler grids = new GridScheduler();
-        Forward forward = forward(s.dtype(), in, q, k, heads, n, d, scale);
+        // the tensor-core family SPARGE_FLASH_MMA_VARIANT names (or the default), if the device's local memory holds it
+        FlashForwardMmaTasks.Variant mma = FlashForwardMmaTasks.fitting(FlashForwardMmaTasks.selectedVariant(), d,
+                executor.features().localMemoryBytes());
+        Forward forward = forward(s.dtype(), in, q, k, heads, n, d, scale, mma);
 
         TaskGraph maskGraph = new TaskGraph("mask");
         if (f32) {
@@ -266,7 +269,6 @@ public final class GpuAttentionBench {
             double db = median(denseBwdMs);
             double sb = median(sparseBwdMs);
             String backend = executor.backendName() + " (" + executor.deviceName() + ")";
-            FlashForwardMmaTasks.Variant mma = FlashForwardMmaTasks.selectedVariant();
             if (s.dtype() != DType.F32 && mma != FlashForwardMmaTasks.DEFAULT_VARIANT) {
                 // the forward kernel family picked by SPARGE_FLASH_MMA_VARIANT, so that a figure names what it timed
                 backend += " [mma " + mma.label() + "]";
@@ -294,7 +296,7 @@ public final class GpuAttentionBench {
      * bf16/f16 and passed as int views of pairs.
      */
     private static Forward forward(DType dtype, StructuredInputs.Inputs in, FloatArray q, FloatArray k, int heads,
-            int n, int d, float scale) {
+            int n, int d, float scale, FlashForwardMmaTasks.Variant mma) {
         if (dtype == DType.F32) {
             FloatArray v = FloatArray.fromArray(in.v().toFloatArray());
             return new Forward() {
@@ -325,7 +327,7 @@ public final class GpuAttentionBench {
             public void add(TaskGraph graph, GridScheduler grids, FloatArray o, FloatArray lse, IntArray rowStart,
                     IntArray rowBlocks) {
                 FlashForwardMmaTasks.addForward(graph, grids, "fwd", bf16, qi, ki, vi, o, lse, rowStart, rowBlocks,
-                        heads, n, d, scale);
+                        heads, n, d, scale, mma);
             }
         };
     }

@@ -1,6 +1,7 @@
 package io.sparge4j.engine.execution;
 
 import io.sparge4j.engine.compute.ComputeDevice;
+import io.sparge4j.engine.compute.DeviceFeatures;
 import io.sparge4j.engine.compute.DeviceBuffer;
 import io.sparge4j.engine.compute.DeviceKernel;
 import io.sparge4j.engine.compute.GeneratedKernel;
@@ -78,6 +79,11 @@ public final class TaskGraphExecutor implements TaskExecutor {
     @Override
     public String deviceName() {
         return device.deviceName();
+    }
+
+    /** @return what the executor's device offers (local memory per work-group, tensor cores, ...) */
+    public DeviceFeatures features() {
+        return device.features();
     }
 
     /** @return how many device buffers the executor holds (one per distinct array) */

@@ -1,6 +1,7 @@
 package io.sparge4j.engine.gpu;
 
 import io.sparge4j.engine.compute.ComputeDevice;
+import io.sparge4j.engine.compute.DeviceFeatures;
 import io.sparge4j.engine.compute.DeviceBuffer;
 import io.sparge4j.engine.device.BackendException;
 import io.sparge4j.engine.execution.BackendSelection;
@@ -159,6 +160,11 @@ public final class DeviceSession implements AutoCloseable {
      */
     public MemoryStats memory() {
         return memory;
+    }
+
+    /** @return what the session's device offers (local memory per work-group, tensor cores, ...) */
+    public DeviceFeatures features() {
+        return device.features();
     }
 
     /** Waits until every enqueued op has finished (a device error of an earlier op surfaces here). */
