@@ -26,12 +26,7 @@ source bench/device-env.sh
 rm -f /tmp/probe.jsonl   # a warm machine keeps /tmp
 start=$(date +%s)
 left() { echo $(( budget - ($(date +%s) - start) )); }
-median_step() {
-  python3 -c "
-import json, statistics, sys
-t = [json.loads(l)['step_time_s'] for l in open(sys.argv[1])][10:]
-print(statistics.median(t))" "$1"
-}
+median_step() { python3 bench/median-step.py "$1"; }
 
 for b in ${PROBE:-}; do
   sparge pretrain --init "$init" --out "/tmp/probe-$b" --steps 30 --batch-size "$b" --lr 1e-5 --warmup 0 \

@@ -20,12 +20,7 @@ init=${INIT:-.device/tinydemo}
 source bench/device-env.sh
 start=$(date +%s)
 left() { echo $(( budget - ($(date +%s) - start) )); }
-median_step() {
-  python3 -c "
-import json, statistics, sys
-t = [json.loads(l)['step_time_s'] for l in open(sys.argv[1])][10:]
-print(statistics.median(t))" "$1"
-}
+median_step() { python3 bench/median-step.py "$1"; }
 
 declare -A flags
 names=()

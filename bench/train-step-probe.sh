@@ -12,12 +12,8 @@ flags=(--init "$init" --batch-size "${BATCH:-32}" --precision "${PRECISION:-bf16
   --timestep-shift 3 --checkpoint-every 1000 --backend cuda)
 rm -rf /tmp/step-probe /tmp/step-profile
 timeout 200 /tmp/sparge pretrain "${flags[@]}" --out /tmp/step-probe --steps 30 > /tmp/step-probe.log 2>&1
-python3 -c "
-import json, statistics, sys
-t = [json.loads(l)['step_time_s'] for l in open(sys.argv[1])][10:]
-print(json.dumps({'case': 'train-step', 'batch': int(sys.argv[2]), 'precision': sys.argv[3],
-                  'median_step_s': statistics.median(t), 'min_s': min(t), 'max_s': max(t), 'steps': len(t)}))" \
-  /tmp/step-probe/train.jsonl "${BATCH:-32}" "${PRECISION:-bf16}" | tee "$out/train-step.txt"
+echo "{\"case\": \"train-step\", \"batch\": ${BATCH:-32}, \"precision\": \"${PRECISION:-bf16}\", \"timing\": $(python3 bench/median-step.py /tmp/step-probe/train.jsonl --json)}" \
+  | tee "$out/train-step.txt"
 SPARGE_PROFILE=1 timeout 150 /tmp/sparge pretrain "${flags[@]}" --out /tmp/step-profile \
   --steps "${PROFILE_STEPS:-4}" 2>&1 | tr '\r' '\n' | grep -v "^train " | tail -n 60 >> "$out/train-step.txt"
 tail -n 40 "$out/train-step.txt"

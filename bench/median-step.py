@@ -1,0 +1,17 @@
+#!/usr/bin/env python3
+"""The median step time of a training log (train.jsonl), skipping the first SKIP (10) warm-up steps.
+
+median-step.py LOG            prints the median in seconds
+median-step.py LOG --json     prints {"median_step_s", "min_s", "max_s", "steps"} (the steps counted)
+"""
+import json
+import statistics
+import sys
+
+SKIP = 10
+times = [json.loads(line)["step_time_s"] for line in open(sys.argv[1]) if line.strip()][SKIP:]
+if "--json" in sys.argv[2:]:
+    print(json.dumps({"median_step_s": statistics.median(times), "min_s": min(times), "max_s": max(times),
+                      "steps": len(times)}))
+else:
+    print(statistics.median(times))
