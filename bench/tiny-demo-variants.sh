@@ -90,8 +90,11 @@ for n in "${names[@]}"; do
   done
   cp "/tmp/probe-$n.log" "$r/probe.txt" 2>/dev/null
   tar czf "$out/$n.tgz" -C "$r" --exclude checkpoints --exclude "*.log" .
-  echo "== $n: $(grep -E '"(colour|shape|direction|all_correct)_rate"' "$r/eval-dense.json" 2>/dev/null | tr -d ' \n')"
-  grep "^sigma" "$r/sensitivity.log" 2>/dev/null
+  echo "== $n: $(python3 -c "
+import json, sys
+s = json.load(open(sys.argv[1]))['summary']['dense']
+print({k: round(v, 3) for k, v in s.items()})" "$r/eval-dense.json" 2>&1 | tail -n 1)"
+  grep -a "^sigma" "$r/sensitivity.log" 2>/dev/null
 done | tee /tmp/summary.txt
 { cat /tmp/probe.jsonl /tmp/summary.txt 2>/dev/null; } > "$out/logs.txt"
 ls -la "$out"
