@@ -143,6 +143,7 @@ public final class CaptionSensitivityCommand implements Callable<Integer> {
         settings.put("height", g.height());
         settings.put("width", g.width());
         settings.put("clip_speed", clipSpec.motion().speeds());
+        settings.put("clip_start", clipSpec.motion().trailing() ? "trailing" : "centre");
         settings.put("clip_start_spread", clipSpec.motion().startSpread());
         settings.put("background_caption_probability", clipSpec.backgroundCaptionProbability());
         settings.put("attention", "dense");

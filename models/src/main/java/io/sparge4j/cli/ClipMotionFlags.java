@@ -5,16 +5,27 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 
-/** {@code --clip-speed} and {@code --clip-start-spread}: the procedural clips' motion, for training and probes. */
+import java.util.Locale;
+
+/**
+ * {@code --clip-speed}, {@code --clip-start} and {@code --clip-start-spread}: the procedural clips' motion, for training
+ * and probes.
+ */
 final class ClipMotionFlags {
     @Option(names = "--clip-speed", paramLabel = "MIN,MAX",
             description = "The objects' speeds, in their own widths a frame (default 0.2,0.5). Slower objects bounce"
                     + " less, so more of each clip moves the captioned way.")
     String clipSpeed;
 
+    @Option(names = "--clip-start", paramLabel = "centre|trailing",
+            description = "Where objects start: around the frame's centre (default), or trailing: at the edge they move"
+                    + " away from, so that a slow object (e.g. --clip-speed 0.13,0.2 --clip-start-spread 0.1) crosses the frame the captioned"
+                    + " way without bouncing.")
+    String clipStart;
+
     @Option(names = "--clip-start-spread", paramLabel = "S",
-            description = "Where objects start, as a fraction of the room around the frame's centre: 1 anywhere"
-                    + " (default), 0.25 near the centre.")
+            description = "How far from that place objects may start, as a fraction of the room: 1 anywhere"
+                    + " (default), 0.25 near the centre (or near the trailing edge).")
     Double clipStartSpread;
 
     /**
@@ -25,11 +36,16 @@ final class ClipMotionFlags {
     ClipMotion motion(CommandSpec spec) {
         double spread = clipStartSpread == null ? ClipMotion.DEFAULT.startSpread() : clipStartSpread;
         TrainingFlags.check(spec, spread > 0 && spread <= 1, "--clip-start-spread", spread, "a fraction in (0, 1]");
+        String start = clipStart == null ? "centre" : clipStart.strip().toLowerCase(Locale.ROOT);
+        if (!start.equals("centre") && !start.equals("trailing")) {
+            throw TrainingFlags.invalid(spec, "--clip-start", "'" + clipStart + "'", "centre or trailing");
+        }
+        boolean trailing = start.equals("trailing");
         if (clipSpeed == null) {
-            return new ClipMotion(ClipMotion.DEFAULT.minSpeed(), ClipMotion.DEFAULT.maxSpeed(), spread);
+            return new ClipMotion(ClipMotion.DEFAULT.minSpeed(), ClipMotion.DEFAULT.maxSpeed(), spread, trailing);
         }
         try {
-            return ClipMotion.parse(clipSpeed, spread);
+            return ClipMotion.parse(clipSpeed, spread).withTrailingStart(trailing);
         } catch (IllegalArgumentException e) {
             throw TrainingFlags.invalid(spec, "--clip-speed", "'" + clipSpeed + "'", "MIN,MAX object widths a frame"
                     + " with 0 < MIN <= MAX <= 1, e.g. 0.15,0.3");

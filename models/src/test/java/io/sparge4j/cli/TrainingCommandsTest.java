@@ -153,14 +153,15 @@ class TrainingCommandsTest {
         CliRun r = CliRun.of("pretrain", "--init", base.resolve("model").toString(), "--out", more.toString(),
                 "--steps", "1", "--timestep-shift", "3", "--lr", "1e-3", "--warmup", "1", "--threads", "2",
                 "--clip-speed", "0.3,0.5", "--clip-start-spread", "0.9", "--caption-attribute-dropout", "0.25",
-                "--text-encoder-lr-scale", "5");
+                "--text-encoder-lr-scale", "5", "--clip-start", "trailing");
         assertEquals(0, r.exit(), r::toString);
         JsonNode settings = JSON.readTree(more.resolve("run.json").toFile());
         // (8 frames of 24 x 24 pixels: slower or more central objects could not uncover the whole background)
         assertEquals(0.3, settings.get("motion").get("minSpeed").asDouble());
         assertEquals(0.5, settings.get("motion").get("maxSpeed").asDouble());
         assertEquals(0.9, settings.get("motion").get("startSpread").asDouble());
-        assertEquals(new ClipMotion(0.3, 0.5, 0.9), TrainingRun.clips(RunSettings.load(more)).spec().motion(),
+        assertTrue(settings.get("motion").get("trailing").asBoolean());
+        assertEquals(new ClipMotion(0.3, 0.5, 0.9, true), TrainingRun.clips(RunSettings.load(more)).spec().motion(),
                 "the run's clips move as its run.json says");
         assertEquals(0.25, settings.get("captionAttributeDropout").asDouble());
         assertEquals(0.25, TrainingRun.clips(RunSettings.load(more)).spec().attributeDropout());
@@ -172,6 +173,10 @@ class TrainingCommandsTest {
         oldJson.remove("motion");
         Files.writeString(old.resolve(RunSettings.FILE), oldJson.toString());
         assertEquals(ClipMotion.DEFAULT, RunSettings.load(old).motion());
+        ObjectNode noTrailing = (ObjectNode) JSON.readTree(more.resolve("run.json").toFile());
+        ((ObjectNode) noTrailing.get("motion")).remove("trailing");
+        Files.writeString(old.resolve(RunSettings.FILE), noTrailing.toString());
+        assertEquals(new ClipMotion(0.3, 0.5, 0.9), RunSettings.load(old).motion(), "older runs started centred");
         oldJson.remove("captionAttributeDropout");
         Files.writeString(old.resolve(RunSettings.FILE), oldJson.toString());
         assertEquals(0.0, RunSettings.load(old).captionAttributeDropout(), "older runs named every attribute");
@@ -336,6 +341,8 @@ class TrainingCommandsTest {
                 "MIN,MAX");
         assertBad(CliRun.of("pretrain", "--out", out.toString(), "--clip-start-spread", "0"), "--clip-start-spread",
                 "0", "(0, 1]");
+        assertBad(CliRun.of("pretrain", "--out", out.toString(), "--clip-start", "edge"), "--clip-start", "edge",
+                "centre or trailing");
         assertBad(CliRun.of("pretrain", "--out", out.toString(), "--caption-attribute-dropout", "1"),
                 "--caption-attribute-dropout", "1.0", "[0, 1)");
         assertBad(CliRun.of("finetune", "--out", out.toString()), "--init", "", "Missing");

@@ -110,8 +110,12 @@ public final class ClipGenerator {
         for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
             double speed = (motion.maxSpeed() > motion.minSpeed()
                     ? rng.nextDouble(motion.minSpeed(), motion.maxSpeed()) : motion.minSpeed()) * 2 * size;
-            double x = start(rng, size, spec.width(), motion.startSpread());
-            double y = start(rng, size, spec.height(), motion.startSpread());
+            double x = motion.trailing() && direction.signX() != 0
+                    ? trailingStart(rng, size, spec.width(), motion.startSpread(), direction.signX())
+                    : start(rng, size, spec.width(), motion.startSpread());
+            double y = motion.trailing() && direction.signY() != 0
+                    ? trailingStart(rng, size, spec.height(), motion.startSpread(), direction.signY())
+                    : start(rng, size, spec.height(), motion.startSpread());
             if (2 * size + speed > side) {
                 continue;
             }
@@ -135,6 +139,18 @@ public final class ClipGenerator {
         }
         double half = spread * (side / 2.0 - size);
         return half > 0 ? rng.nextDouble(side / 2.0 - half, side / 2.0 + half) : side / 2.0;
+    }
+
+    /**
+     * A start coordinate within {@code spread} of the free range from the edge the object moves away from: the low
+     * edge when it moves towards higher coordinates ({@code sign} 1), the high edge otherwise.
+     */
+    private static double trailingStart(SplittableRandom rng, double size, int side, double spread, int sign) {
+        double reach = spread * (side - 2 * size);
+        if (!(reach > 0)) {
+            return sign > 0 ? size : side - size;
+        }
+        return sign > 0 ? rng.nextDouble(size, size + reach) : rng.nextDouble(side - size - reach, side - size);
     }
 
     /** Whether every pixel is {@link #CLEAR_MARGIN} pixels clear of the object's bounding square in enough frames. */
