@@ -8,8 +8,8 @@ import picocli.CommandLine.ParameterException;
 import java.util.Locale;
 
 /**
- * {@code --clip-speed}, {@code --clip-start} and {@code --clip-start-spread}: the procedural clips' motion, for training
- * and probes.
+ * {@code --clip-speed}, {@code --clip-start} and {@code --clip-start-spread}: the procedural clips' motion, for
+ * training and probes.
  */
 final class ClipMotionFlags {
     @Option(names = "--clip-speed", paramLabel = "MIN,MAX",
@@ -19,8 +19,8 @@ final class ClipMotionFlags {
 
     @Option(names = "--clip-start", paramLabel = "centre|trailing",
             description = "Where objects start: around the frame's centre (default), or trailing: at the edge they move"
-                    + " away from, so that a slow object (e.g. --clip-speed 0.13,0.2 --clip-start-spread 0.1) crosses the frame the captioned"
-                    + " way without bouncing.")
+                    + " away from, so that a slow object (e.g. --clip-speed 0.13,0.2 --clip-start-spread 0.1) crosses"
+                    + " the frame the captioned way without bouncing.")
     String clipStart;
 
     @Option(names = "--clip-start-spread", paramLabel = "S",

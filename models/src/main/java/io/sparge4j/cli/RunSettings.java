@@ -99,7 +99,8 @@ record RunSettings(String command, long steps, int microBatches, int batchSize, 
         return new RunSettings(command, steps, microBatches, batchSize, lr, warmup, minLrRatio, weightDecay, maxGradNorm, seed,
                 frames, height, width, captionDropout, timestepShift, checkpointEvery, keep, precision,
                 checkpointBlocks, newDim, newLayers, newHeads, newFfnDim, newTextWidth, newTextLayers, newInit,
-                newObjective, newAttention, newTopk, newTopp, newTargetSparsity, motion, captionAttributeDropout, textEncoderLrScale);
+                newObjective, newAttention, newTopk, newTopp, newTargetSparsity, motion, captionAttributeDropout,
+                textEncoderLrScale);
     }
 
     /** Writes {@value #FILE} into the run's directory, atomically. */

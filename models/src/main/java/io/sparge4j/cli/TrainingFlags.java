@@ -197,8 +197,8 @@ final class TrainingFlags {
         check(spec, textScale > 0 && Double.isFinite(textScale), "--text-encoder-lr-scale", textScale,
                 "a finite number above 0");
         if (textScale != 1.0 && !command.equals("pretrain")) {
-            throw invalid(spec, "--text-encoder-lr-scale", String.valueOf(textScale), "1 in " + command + ", which keeps the text"
-                    + " encoder frozen (pretrain trains it)");
+            throw invalid(spec, "--text-encoder-lr-scale", String.valueOf(textScale), "1 in " + command
+                    + ", which keeps the text encoder frozen (pretrain trains it)");
         }
         long every = orDefault(checkpointEvery, 100L);
         check(spec, every >= 1, "--checkpoint-every", every, "a whole number of at least 1");

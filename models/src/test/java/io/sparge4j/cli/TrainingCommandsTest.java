@@ -182,7 +182,8 @@ class TrainingCommandsTest {
         assertEquals(0.0, RunSettings.load(old).captionAttributeDropout(), "older runs named every attribute");
         assertEquals(5.0, settings.get("textEncoderLrScale").asDouble());
         AdamWConfig adamW = TrainingRun.trainerConfig(RunSettings.load(more)).optimizer();
-        TextEncoderConfig textConfig = ModelDirectory.load(more.resolve("model"), WanWeights.Precision.F32).textEncoder().config();
+        TextEncoderConfig textConfig = ModelDirectory.load(more.resolve("model"), WanWeights.Precision.F32)
+                .textEncoder().config();
         for (String name : TextEncoderParameters.shapes(textConfig).keySet()) {
             assertEquals(5.0, adamW.lrScale(name), name + ": the text encoder's lr is scaled");
         }

@@ -27,7 +27,7 @@ public final class ShardedAdamW implements AutoCloseable {
     private final Tensor shard;
     private final Tensor expAvg;
     private final Tensor expAvgSq;
-    /** Work items {from, length, group (AdamWConfig#group)} in shard coordinates; none crosses a parameter boundary. */
+    /** Work items {from, length, AdamWConfig#group} in shard coordinates; none crosses a parameter boundary. */
     private final List<long[]> chunks = new ArrayList<>();
     private long steps;
 

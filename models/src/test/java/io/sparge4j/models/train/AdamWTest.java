@@ -201,7 +201,8 @@ class AdamWTest {
         assertTrue(assertThrows(IllegalArgumentException.class,
                 () -> AdamWConfig.pytorchDefaults(0).withLrScale("x.*", 0)).getMessage().contains("lrScale is 0.0"));
         assertTrue(assertThrows(IllegalArgumentException.class,
-                () -> AdamWConfig.pytorchDefaults(0).withLrScale("(", 2)).getMessage().contains("lrScalePattern is '('"));
+                () -> AdamWConfig.pytorchDefaults(0).withLrScale("(", 2)).getMessage()
+                .contains("lrScalePattern is '('"));
         Map<String, Tensor> state = new LinkedHashMap<>(opt.state());
         state.put("blocks.0.ffn.0.bias.exp_avg", Tensor.zeros(2));
         assertTrue(assertThrows(IllegalArgumentException.class, () -> opt.loadState(state, 1)).getMessage()

@@ -103,7 +103,8 @@ class ShardedTrainerTest {
     void toyTaskWithAScaledLrGroupMatchesOnFourRanks() {
         TrainerConfig c = config(5, 4, 1e-2, 0);
         TrainerConfig scaled = new TrainerConfig(c.steps(), c.microBatches(), c.seed(), c.maxGradNorm(),
-                c.optimizer().withLrScale("fc1\\..*", 3), c.schedule(), c.checkpointEvery(), c.keepLast(), c.historyTail());
+                c.optimizer().withLrScale("fc1\\..*", 3), c.schedule(), c.checkpointEvery(), c.keepLast(),
+                c.historyTail());
         assertMatchesTrainer(4, () -> new ToyMlpTask(11), scaled);
     }
 
