@@ -20,6 +20,7 @@ import picocli.CommandLine.Spec;
 
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.Locale;
@@ -55,6 +56,11 @@ public final class FinetuneCommand implements Callable<Integer> {
             description = "Velocity distillation from a frozen dense copy, or the flow-matching loss (default"
                     + " ${DEFAULT-VALUE}).")
     private String objective;
+
+    @Option(names = "--teacher", paramLabel = "MODEL_DIR|tiny-demo",
+            description = "distill: the frozen dense teacher (default: --init itself), e.g. the model a distilled"
+                    + " --init came from; its config and text encoder must be --init's.")
+    private String teacher;
 
     @Option(names = "--attention", paramLabel = "hybrid|topk|topp|dense", defaultValue = "hybrid",
             description = "The student's self-attention (default ${DEFAULT-VALUE}); blocks 128 x 64.")
@@ -94,6 +100,8 @@ public final class FinetuneCommand implements Callable<Integer> {
         TrainingObjective obj = TrainingObjective.parse("--objective", settings.objective());
         WanAttention att = WanAttention.defaults().withMode(MaskMode.parse(settings.attention())).withTopk(settings.topk())
                 .withTopp(settings.topp());
+        // before anything is written: a --teacher that does not fit fails here
+        Map<String, Tensor> teacherParams = obj == TrainingObjective.DISTILL ? teacherWeights(settings, model) : null;
         if (!flags.resume) {
             TrainingRun.checkFresh(flags.out);
             if (settings.targetSparsity() != null) {
@@ -113,8 +121,8 @@ public final class FinetuneCommand implements Callable<Integer> {
             settings.save(flags.out);
         }
         WanGraph student = new WanGraph(config, params, att, settings.checkpointBlocks());
-        WanGraph teacher = obj == TrainingObjective.DISTILL
-                ? new WanGraph(config, copy(params), WanAttention.dense(), false) : null;
+        WanGraph teacher = teacherParams == null ? null
+                : new WanGraph(config, teacherParams, WanAttention.dense(), false);
         GenerationDefaults trained = new GenerationDefaults(settings.frames(), settings.height(), settings.width(),
                 att, obj.word(), 0);
         TrainingRun.ModelWriter writer = TrainingRun.modelWriter(config, params, text, trained,
@@ -168,6 +176,8 @@ public final class FinetuneCommand implements Callable<Integer> {
             TrainingFlags.check(spec, mode != MaskMode.DENSE, "--target-sparsity", targetSparsity,
                     "no value with --attention dense (nothing to calibrate)");
         }
+        TrainingFlags.check(spec, teacher == null || obj == TrainingObjective.DISTILL, "--teacher", "'" + teacher + "'",
+                "none with --objective " + objective + " (only distillation has a teacher)");
         ModelDirectory model = InitModel.load(init, spec.commandLine().getErr());
         try {
             WanConfig config = model.config();
@@ -176,10 +186,37 @@ public final class FinetuneCommand implements Callable<Integer> {
             return new Start(s.withModel(config.dim(), config.numLayers(), config.numHeads(), config.ffnDim(),
                     config.textDim(), model.textEncoder().config().layers(), InitModel.recorded(init),
                     obj.word(),
-                    mode.toString().toLowerCase(Locale.ROOT), k, p, targetSparsity), model);
+                    mode.toString().toLowerCase(Locale.ROOT), k, p, targetSparsity)
+                    .withTeacher(teacher == null ? null : InitModel.recorded(teacher)), model);
         } catch (RuntimeException e) {
             model.close();
             throw e;
+        }
+    }
+
+    /**
+     * The dense teacher's weights: a copy of the student's start, or those of the run's {@code teacher} model, whose
+     * DiT config and text encoder must equal the student's (the student's text features feed both).
+     */
+    private Map<String, Tensor> teacherWeights(RunSettings settings, ModelDirectory student) throws IOException {
+        if (settings.teacher() == null) {
+            return copy(student.weights());
+        }
+        try (ModelDirectory t = InitModel.load("--teacher", settings.teacher(), spec.commandLine().getErr())) {
+            if (!t.config().equals(student.config())) {
+                throw new IllegalArgumentException("--teacher: " + settings.teacher() + " has config " + t.config()
+                        + ", expected --init's " + student.config());
+            }
+            Map<String, Tensor> mine = student.textEncoder().parameters();
+            for (Map.Entry<String, Tensor> e : t.textEncoder().parameters().entrySet()) {
+                Tensor other = mine.get(e.getKey());
+                if (other == null || !Arrays.equals(other.toFloatArray(), e.getValue().toFloatArray())) {
+                    throw new IllegalArgumentException("--teacher: " + settings.teacher() + "'s text encoder differs"
+                            + " from --init's at " + e.getKey() + ", expected the same encoder (the student's text"
+                            + " features feed the teacher too): distil from the model --init was fine-tuned from");
+                }
+            }
+            return copy(t.weights());
         }
     }
 

@@ -8,7 +8,10 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 
-/** The {@code --init} model of {@code sparge pretrain} and {@code sparge finetune}: where a run starts from. */
+/**
+ * The {@code --init} model of {@code sparge pretrain} and {@code sparge finetune}: where a run starts from (and
+ * finetune's {@code --teacher}).
+ */
 final class InitModel {
     private InitModel() {
     }
@@ -20,16 +23,27 @@ final class InitModel {
      * @throws IllegalArgumentException naming {@code --init}, the model and what it lacks
      */
     static ModelDirectory load(String model, PrintWriter log) throws IOException {
+        return load("--init", model, log);
+    }
+
+    /**
+     * @param option the flag, for messages
+     * @param model a model directory or {@value ModelSource#TINY_DEMO}
+     * @param log where config defaults are reported
+     * @return the model, its DiT widened to f32, with its text encoder
+     * @throws IllegalArgumentException naming the option, the model and what it lacks
+     */
+    static ModelDirectory load(String option, String model, PrintWriter log) throws IOException {
         ModelDirectory loaded;
         try {
-            loaded = ModelSource.open("--init", model, log, WanWeights.Precision.F32);
+            loaded = ModelSource.open(option, model, log, WanWeights.Precision.F32);
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException(e.getMessage().startsWith("--init") ? e.getMessage()
-                    : "--init: " + e.getMessage(), e);
+            throw new IllegalArgumentException(e.getMessage().startsWith(option) ? e.getMessage()
+                    : option + ": " + e.getMessage(), e);
         }
         if (loaded.textEncoder() == null) {
             loaded.close();
-            throw new IllegalArgumentException("--init: " + model + " has no " + TextEncoder.WEIGHTS_FILE
+            throw new IllegalArgumentException(option + ": " + model + " has no " + TextEncoder.WEIGHTS_FILE
                     + ", expected a model directory with its text encoder (as sparge pretrain, finetune and export"
                     + " write it) or " + ModelSource.TINY_DEMO);
         }

@@ -54,13 +54,15 @@ import java.nio.file.Path;
  *     direction); absent in older run.json files, read as 0
  * @param textEncoderLrScale the multiplier of the text encoder's learning rate (pretrain trains it jointly); absent
  *     (0) in older run.json files, read as 1
+ * @param teacher finetune --objective distill: the dense teacher's model directory (as {@code init} records it), or
+ *     null for {@code init} itself (also in older run.json files)
  */
 record RunSettings(String command, long steps, int microBatches, int batchSize, double lr, long warmup, double minLrRatio,
         double weightDecay, double maxGradNorm, long seed, int frames, int height, int width, double captionDropout,
         double timestepShift, long checkpointEvery, int keep, String precision, boolean checkpointBlocks, int dim,
         int layers, int heads, int ffnDim, int textWidth, int textLayers, String init, String objective,
         String attention, double topk, double topp, Double targetSparsity, ClipMotion motion,
-        double captionAttributeDropout, double textEncoderLrScale) {
+        double captionAttributeDropout, double textEncoderLrScale, String teacher) {
 
     RunSettings {
         textEncoderLrScale = textEncoderLrScale == 0 ? 1 : textEncoderLrScale;
@@ -79,7 +81,7 @@ record RunSettings(String command, long steps, int microBatches, int batchSize, 
         return new RunSettings(command, newSteps, microBatches, batchSize, lr, warmup, minLrRatio, weightDecay, maxGradNorm, seed,
                 frames, height, width, captionDropout, timestepShift, checkpointEvery, keep, precision,
                 checkpointBlocks, dim, layers, heads, ffnDim, textWidth, textLayers, init, objective, attention, topk,
-                topp, targetSparsity, motion, captionAttributeDropout, textEncoderLrScale);
+                topp, targetSparsity, motion, captionAttributeDropout, textEncoderLrScale, teacher);
     }
 
     /** @return a copy with the mask hyperparameters a calibration chose */
@@ -87,7 +89,7 @@ record RunSettings(String command, long steps, int microBatches, int batchSize, 
         return new RunSettings(command, steps, microBatches, batchSize, lr, warmup, minLrRatio, weightDecay, maxGradNorm, seed,
                 frames, height, width, captionDropout, timestepShift, checkpointEvery, keep, precision,
                 checkpointBlocks, dim, layers, heads, ffnDim, textWidth, textLayers, init, objective, attention,
-                newTopk, newTopp, targetSparsity, motion, captionAttributeDropout, textEncoderLrScale);
+                newTopk, newTopp, targetSparsity, motion, captionAttributeDropout, textEncoderLrScale, teacher);
     }
 
     /**
@@ -100,7 +102,16 @@ record RunSettings(String command, long steps, int microBatches, int batchSize, 
                 frames, height, width, captionDropout, timestepShift, checkpointEvery, keep, precision,
                 checkpointBlocks, newDim, newLayers, newHeads, newFfnDim, newTextWidth, newTextLayers, newInit,
                 newObjective, newAttention, newTopk, newTopp, newTargetSparsity, motion, captionAttributeDropout,
-                textEncoderLrScale);
+                textEncoderLrScale, teacher);
+    }
+
+    /** @return a copy whose distillation teacher is {@code newTeacher} (null: the init model) */
+    RunSettings withTeacher(String newTeacher) {
+        return new RunSettings(command, steps, microBatches, batchSize, lr, warmup, minLrRatio, weightDecay,
+                maxGradNorm, seed, frames, height, width, captionDropout, timestepShift, checkpointEvery, keep,
+                precision, checkpointBlocks, dim, layers, heads, ffnDim, textWidth, textLayers, init, objective,
+                attention, topk, topp, targetSparsity, motion, captionAttributeDropout, textEncoderLrScale,
+                newTeacher);
     }
 
     /** Writes {@value #FILE} into the run's directory, atomically. */

@@ -277,6 +277,61 @@ class TrainingCommandsTest {
     }
 
     /**
+     * {@code --teacher} distils a fine-tuned student further from the model it came from: naming --init itself as the
+     * teacher gives bit for bit the losses of no --teacher, naming the original base gives other losses (its
+     * velocities are the targets), run.json records it and --resume keeps it. A teacher with another text encoder,
+     * or a teacher for the flow objective, is refused before anything is written.
+     */
+    @Test
+    void finetuneDistilsFromANamedTeacher() throws Exception {
+        Path base = dir.resolve("tbase");
+        assertEquals(0, CliRun.of(pretrain(base, "--steps", "1")).exit());
+        Path ft = dir.resolve("tft");
+        assertEquals(0, CliRun.of("finetune", "--init", base.resolve("model").toString(), "--out", ft.toString(),
+                "--steps", "2", "--lr", "1e-2", "--threads", "2").exit());
+        String student = ft.resolve("model").toString();
+        List<Double> self = new ArrayList<>();
+        List<Double> named = new ArrayList<>();
+        List<Double> original = new ArrayList<>();
+        for (String[] variant : new String[][] {{"self"}, {"named", student},
+                {"original", base.resolve("model").toString()}}) {
+            Path run = dir.resolve("t-" + variant[0]);
+            List<String> args = new ArrayList<>(List.of("finetune", "--init", student, "--out", run.toString(),
+                    "--steps", "2", "--threads", "2"));
+            if (variant.length > 1) {
+                args.addAll(List.of("--teacher", variant[1]));
+            }
+            CliRun r = CliRun.of(args.toArray(String[]::new));
+            assertEquals(0, r.exit(), r::toString);
+            List<Double> losses = variant[0].equals("self") ? self : variant[0].equals("named") ? named : original;
+            log(run).forEach(line -> losses.add(line.get("loss").asDouble()));
+            JsonNode teacher = JSON.readTree(run.resolve("run.json").toFile()).get("teacher");
+            assertEquals(variant.length > 1 ? Path.of(variant[1]).toAbsolutePath().toString() : null,
+                    teacher == null || teacher.isNull() ? null : teacher.asText());
+        }
+        assertEquals(self, named, "--teacher naming --init is the default teacher");
+        assertTrue(!self.get(0).equals(original.get(0)), "the base's velocities are other targets: " + self + " "
+                + original);
+        CliRun more = CliRun.of("finetune", "--out", dir.resolve("t-original").toString(), "--resume", "--steps", "3",
+                "--threads", "2");
+        assertEquals(0, more.exit(), more::toString);
+        assertEquals(3, log(dir.resolve("t-original")).size());
+        // another pretraining (seed 6) has another text encoder: refused, and nothing is written
+        Path other = dir.resolve("tother");
+        List<String> otherArgs = new ArrayList<>(List.of(pretrain(other, "--steps", "1")));
+        otherArgs.set(otherArgs.indexOf("--seed") + 1, "6");
+        assertEquals(0, CliRun.of(otherArgs.toArray(String[]::new)).exit());
+        Path refused = dir.resolve("t-refused");
+        CliRun bad = CliRun.of("finetune", "--init", student, "--out", refused.toString(), "--steps", "1",
+                "--teacher", other.resolve("model").toString(), "--threads", "2");
+        assertEquals(1, bad.exit(), bad::toString);
+        assertTrue(bad.err().contains("--teacher") && bad.err().contains("text encoder differs"), bad.err());
+        assertTrue(!Files.exists(refused.resolve("run.json")), "nothing written for a refused teacher");
+        assertBad(CliRun.of("finetune", "--init", student, "--out", refused.toString(), "--objective", "flow",
+                "--teacher", student), "--teacher", student, "only distillation has a teacher");
+    }
+
+    /**
      * {@code --init} takes an f16 model directory as {@code sparge export} writes it (the shipped tiny-demo is one):
      * the DiT is widened to f32 and one flow-matching step moves it by about the learning rate, so the output is
      * within 1e-3 of the f16 weights and not equal to them; the output model directory is f32.
