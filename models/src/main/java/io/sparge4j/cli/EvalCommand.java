@@ -251,7 +251,7 @@ public final class EvalCommand implements Callable<Integer> {
             }
         }
         VelocityError.Result velocity = VelocityError.measure(sparse, dense, data,
-                caption -> student.context(caption, "--model"), velocitySamples, seed ^ 0x5EED);
+                caption -> student.context(caption, "--model"), velocitySamples, seed ^ 0x5EED, guidance);
 
         Map<String, Object> settingsJson = new LinkedHashMap<>();
         settingsJson.put("model", model);
@@ -277,6 +277,7 @@ public final class EvalCommand implements Callable<Integer> {
             m.put("timestep", v.timestep());
             m.put("caption", v.caption());
             m.put("relative_error", v.relativeError());
+            m.put("guided_relative_error", v.guidedRelativeError());
             velocityRows.add(m);
         }
         Map<String, Object> summary = new LinkedHashMap<>();
@@ -286,6 +287,8 @@ public final class EvalCommand implements Callable<Integer> {
         summary.put("identical_clips", prompts - psnrFinite);
         summary.put("sparsity_mean", sparsitySum / prompts);
         summary.put("velocity_relative_error", velocity.mean());
+        // the same for the velocities sampling uses (guidance applied): what a noisy sparse sample reflects
+        summary.put("velocity_relative_error_guided", velocity.guidedMean());
 
         Map<String, Object> report = new LinkedHashMap<>();
         report.put("settings", settingsJson);

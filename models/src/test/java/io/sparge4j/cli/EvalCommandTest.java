@@ -54,6 +54,9 @@ class EvalCommandTest {
         assertEquals(2, j.get("velocity_error").size());
         double v = j.at("/summary/velocity_relative_error").asDouble();
         assertTrue(v > 0 && Double.isFinite(v), "a sparse student differs from its dense teacher: " + v);
+        double guided = j.at("/summary/velocity_relative_error_guided").asDouble();
+        assertTrue(guided > 0 && Double.isFinite(guided) && guided != v, "the guided error is its own: " + guided);
+        assertTrue(j.at("/velocity_error/0/guided_relative_error").isNumber());
         assertEquals(2, j.at("/summary/sparse/clips").asInt());
         assertTrue(j.at("/summary/sparsity_mean").asDouble() > 0.1);
         assertEquals(4, Files.list(samples).filter(p -> p.toString().endsWith(".gif")).count());
@@ -71,6 +74,7 @@ class EvalCommandTest {
         assertEquals(1, j.at("/summary/identical_clips").asInt());
         assertTrue(j.at("/rows/0/psnr_db").isNull());
         assertEquals(0.0, j.at("/summary/velocity_relative_error").asDouble());
+        assertEquals(0.0, j.at("/summary/velocity_relative_error_guided").asDouble());
         assertEquals(0.0, j.at("/summary/sparsity_mean").asDouble());
 
         Path cal = dir.resolve("cal.json");
