@@ -49,7 +49,7 @@ public final class AdamW {
     private long steps;
 
     /** One parameter with its moments. */
-    private record Slot(String name, Tensor param, Tensor expAvg, Tensor expAvgSq, boolean decays, int group) {
+    private record Slot(String name, Tensor param, Tensor expAvg, Tensor expAvgSq, int group) {
     }
 
     /**
@@ -72,7 +72,7 @@ public final class AdamW {
             Tensor p = e.getValue();
             requireF32("AdamW", "parameter", name, p);
             slots.add(new Slot(name, p, Tensor.allocate(DType.F32, p.shape()), Tensor.allocate(DType.F32, p.shape()),
-                    config.decays(name, p), config.group(name, p)));
+                    config.group(name, p)));
         }
         for (int s = 0; s < slots.size(); s++) {
             long n = slots.get(s).param.numel();
@@ -98,7 +98,7 @@ public final class AdamW {
      * @throws IllegalArgumentException if the optimizer has no such parameter
      */
     public boolean decays(String name) {
-        return slot("decays", name).decays;
+        return AdamWConfig.groupDecays(slot("decays", name).group);
     }
 
     /**

@@ -94,6 +94,16 @@ public record AdamWConfig(double beta1, double beta2, double eps, double weightD
         return (decays(name, parameter) ? 1 : 0) + (lrScale(name) != 1.0 ? 2 : 0);
     }
 
+    /** @return whether parameters of {@link #group} {@code group} get weight decay */
+    static boolean groupDecays(int group) {
+        return (group & 1) != 0;
+    }
+
+    /** @return whether parameters of {@link #group} {@code group} take the scaled learning rate */
+    static boolean groupScaled(int group) {
+        return (group & 2) != 0;
+    }
+
     /**
      * The packed per-step scalars ({@link AdamWKernels#hyperparameters}) of each {@link #group}.
      *
@@ -106,8 +116,8 @@ public record AdamWConfig(double beta1, double beta2, double eps, double weightD
         FloatArray[] out = new FloatArray[GROUPS];
         for (int g = 0; g < GROUPS; g++) {
             out[g] = new FloatArray(AdamWKernels.HYPER_SIZE);
-            AdamWKernels.hyperparameters((g & 2) != 0 ? lr * lrScale : lr, beta1, beta2, eps,
-                    (g & 1) != 0 ? weightDecay : 0.0, t, out[g]);
+            AdamWKernels.hyperparameters(groupScaled(g) ? lr * lrScale : lr, beta1, beta2, eps,
+                    groupDecays(g) ? weightDecay : 0.0, t, out[g]);
         }
         return out;
     }
