@@ -125,10 +125,7 @@ public final class VelocityError {
     public static double guidedRelativeError(Tensor studentCond, Tensor studentUncond, Tensor teacherCond,
             Tensor teacherUncond, double guidance) {
         for (Tensor t : new Tensor[] {studentUncond, teacherCond, teacherUncond}) {
-            if (!studentCond.sameShape(t)) {
-                throw new IllegalArgumentException("velocities have shapes " + java.util.Arrays.toString(
-                        studentCond.shape()) + " and " + java.util.Arrays.toString(t.shape()) + ", expected the same");
-            }
+            requireSameShape(studentCond, t);
         }
         float[] sc = studentCond.toFloatArray();
         float[] su = studentUncond.toFloatArray();
@@ -155,10 +152,7 @@ public final class VelocityError {
      * @return {@code ||student - teacher||^2 / ||teacher||^2}, in double
      */
     public static double relativeError(Tensor student, Tensor teacher) {
-        if (!student.sameShape(teacher)) {
-            throw new IllegalArgumentException("velocities have shapes " + java.util.Arrays.toString(student.shape())
-                    + " and " + java.util.Arrays.toString(teacher.shape()) + ", expected the same");
-        }
+        requireSameShape(student, teacher);
         float[] s = student.toFloatArray();
         float[] t = teacher.toFloatArray();
         double num = 0;
@@ -172,5 +166,12 @@ public final class VelocityError {
             throw new IllegalArgumentException("the teacher's velocity is all zeros, expected a non-zero reference");
         }
         return num / den;
+    }
+
+    private static void requireSameShape(Tensor a, Tensor b) {
+        if (!a.sameShape(b)) {
+            throw new IllegalArgumentException("velocities have shapes " + java.util.Arrays.toString(a.shape())
+                    + " and " + java.util.Arrays.toString(b.shape()) + ", expected the same");
+        }
     }
 }
