@@ -185,7 +185,7 @@ public final class GpuAttentionBench {
         DenseLists full = DenseLists.of(heads, mask.queryBlocks(), mask.keyBlocks());
         GridScheduler grids = new GridScheduler();
         // the tensor-core family SPARGE_FLASH_MMA_VARIANT names (or the default), if the device's local memory holds it
-        FlashForwardMmaTasks.Variant mma = FlashForwardMmaTasks.fitting(FlashForwardMmaTasks.selectedVariant(), d,
+        FlashForwardMmaTasks.Variant mma = FlashForwardMmaTasks.selectedVariant(d,
                 executor.features().localMemoryBytes());
         Forward forward = forward(s.dtype(), in, q, k, heads, n, d, scale, mma);
 

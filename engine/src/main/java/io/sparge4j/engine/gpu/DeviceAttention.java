@@ -354,8 +354,8 @@ public final class DeviceAttention {
             if (s.bf16()) {
                 FlashForwardMmaTasks.addForward(op.graph, op.grids, "flash", true, pairs(op, "q", q),
                         pairs(op, "k", k), pairs(op, "v", v), (FloatArray) out.array(), (FloatArray) lse.array(),
-                        rowStart, rowBlocks, s.heads(), s.nq, s.d, scale, FlashForwardMmaTasks.fitting(
-                                FlashForwardMmaTasks.selectedVariant(), s.d, op.session.features().localMemoryBytes()));
+                        rowStart, rowBlocks, s.heads(), s.nq, s.d, scale,
+                        FlashForwardMmaTasks.selectedVariant(s.d, op.session.features().localMemoryBytes()));
             } else {
                 FlashForwardTasks.addForward(op.graph, op.grids, "flash", op.f32("q", q), op.f32("k", k),
                         op.f32("v", v), (FloatArray) out.array(), (FloatArray) lse.array(), rowStart, rowBlocks,

@@ -118,6 +118,19 @@ public final class FlashForwardMmaTasks {
     }
 
     /**
+     * The variant to run on a given device: {@link #selectedVariant()} where its local memory holds it, else
+     * {@link Variant#REGISTERS} ({@link #fitting}).
+     *
+     * @param d head dimension, 64 or 128
+     * @param localMemoryBytes the device's local memory per work-group
+     * @return the variant
+     * @throws IllegalArgumentException when {@value #VARIANT_ENV} names no variant
+     */
+    public static Variant selectedVariant(int d, long localMemoryBytes) {
+        return fitting(selectedVariant(), d, localMemoryBytes);
+    }
+
+    /**
      * Adds the block-sparse attention forward on tensor cores as task {@code id}, with the kernel variant named by
      * {@value #VARIANT_ENV} ({@link Variant#label()}) or, when that is unset or empty, {@link #DEFAULT_VARIANT}.
      *
