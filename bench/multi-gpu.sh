@@ -7,7 +7,8 @@
 # world of 1 and of GPUS) and torch-collectives.jsonl (the anchor: torch.distributed's NCCL all-reduce and all-gather
 # on the same sizes, timed the same way), dp.txt (data-parallel pretraining on 1 and on GPUS GPUs: the loss curves
 # and step times), sp.txt (sequence-parallel generation of tiny-demo on 1 and 2 GPUs, wall time), scaling.jsonl
-# (model-bench of wan-14b shapes, two blocks, on 1 and on GPUS GPUs) and logs.txt.
+# (model-bench of wan-14b shapes, two blocks, on 1 and on GPUS GPUs), with GEN14B=1 gen14b.txt (generate with the
+# 14B model's shapes and random weights on 1 and on GPUS GPUs), and logs.txt.
 set -uo pipefail
 out=${OUT:-gpu-out}; mkdir -p "$out"
 gpus=${GPUS:-2}
@@ -101,4 +102,22 @@ timeout 400 /tmp/sparge "${mb[@]}" > "$out/scaling.jsonl" 2>> "$out/logs.txt"
 timeout 400 /tmp/sparge launch --gpus "$gpus" -- "${mb[@]}" 2>> "$out/logs.txt" | sed 's/^\[rank 0\] //' \
   | grep '^{' >> "$out/scaling.jsonl"
 cat "$out/scaling.jsonl"
+
+# 6. (GEN14B=1, a call of its own: each rank draws 14B random bf16 weights on the host first) sequence-parallel
+#    generation with the 14B model's shapes: 720p, 81 frames (75,600 tokens), random weights, no text (zero
+#    features), one denoising step without guidance, hybrid attention; wall time on 1 GPU and on $gpus
+if [[ ${GEN14B:-0} == 1 ]]; then
+  g14=(generate --model random:wan-14b --weights stored --precision bf16 --backend cuda --steps 1 --guidance 1)
+  for world in 1 "$gpus"; do
+    start=$(date +%s.%N)
+    if [[ $world == 1 ]]; then
+      timeout 280 /tmp/sparge "${g14[@]}" --out /tmp/g14-1.safetensors >> "$out/logs.txt" 2>&1
+    else
+      timeout 280 /tmp/sparge launch --gpus "$world" -- "${g14[@]}" --out /tmp/g14-n.safetensors >> "$out/logs.txt" 2>&1
+    fi
+    echo "{\"gpus\": $world, \"rc\": $?, \"wall_s\": $(python3 -c "print(round($(date +%s.%N) - $start, 2))")}" \
+      >> "$out/gen14b.txt"
+  done
+  cat "$out/gen14b.txt"
+fi
 ls -la "$out"

@@ -1,6 +1,6 @@
 package io.sparge4j.bench;
 
-import io.sparge4j.cli.ModelBenchCommand;
+import io.sparge4j.cli.ModelPreset;
 import io.sparge4j.engine.cpu.CpuRuntime;
 import io.sparge4j.engine.sparse.MaskMode;
 import io.sparge4j.engine.tensor.Tensor;
@@ -79,7 +79,7 @@ public class WanStepBenchmark {
         if (threads > 0) {
             CpuRuntime.setThreads(threads);
         }
-        ModelBenchCommand.Preset preset = ModelBenchCommand.Preset.TINY_4096;
+        ModelPreset preset = ModelPreset.TINY_4096;
         WanConfig config = preset.config();
         weights = WanWeights.randomInit(config, 0);
         MaskMode m = MaskMode.valueOf(mode.toUpperCase(Locale.ROOT));

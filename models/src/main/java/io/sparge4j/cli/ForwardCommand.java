@@ -28,8 +28,9 @@ public final class ForwardCommand implements Callable<Integer> {
     @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.")
     private boolean help;
 
-    @Option(names = "--model", paramLabel = "DIR|tiny-random", required = true,
-            description = "A model directory (config.json and safetensors) or tiny-random.")
+    @Option(names = "--model", paramLabel = "DIR|tiny-random|random:PRESET", required = true,
+            description = "A model directory (config.json and safetensors), tiny-random, or random:wan-1.3b|"
+                    + "random:wan-14b|random:tiny-4096 (that model's shapes with seeded random weights).")
     private String model;
 
     @Option(names = "--latents", paramLabel = "FILE", required = true,

@@ -43,11 +43,14 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.")
     private boolean help;
 
-    @Option(names = "--model", paramLabel = "DIR|tiny-demo|tiny-random", required = true,
+    @Option(names = "--model", paramLabel = "DIR|tiny-demo|tiny-random|random:PRESET", required = true,
             description = "A model directory (config.json and safetensors: Wan or diffusers names, or one written by"
                     + " 'sparge pretrain|finetune|export' with its text encoder and generation.json), tiny-demo: the"
-                    + " trained tiny text-to-video model shipped in the jar, or tiny-random: an untrained random-weight"
-                    + " pixel-space model that runs the whole pipeline in seconds.")
+                    + " trained tiny text-to-video model shipped in the jar, tiny-random: an untrained random-weight"
+                    + " pixel-space model that runs the whole pipeline in seconds, or random:wan-1.3b|random:wan-14b"
+                    + "|random:tiny-4096: that model's shapes and default video size with seeded random weights (f32,"
+                    + " or bf16 with --weights stored), for timing the real model's cost where no checkpoint is at"
+                    + " hand, e.g. under 'sparge launch --gpus N'.")
     private String model;
 
     @Option(names = "--prompt", paramLabel = "TEXT",

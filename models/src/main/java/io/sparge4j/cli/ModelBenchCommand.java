@@ -64,52 +64,6 @@ public final class ModelBenchCommand implements Callable<Integer> {
     /** Bisection steps of --target-sparsity: p to within 2^-8 of the range searched. */
     private static final int CALIBRATION_FORWARDS = 8;
 
-    /** The named model sizes and their default video size. */
-    public enum Preset {
-        /**
-         * Pixel space, dim 256, 4 heads of 64, 8 blocks, 3 channels; 4 frames of 64 x 64 px with patch (1, 2, 2)
-         * are 4 x 32 x 32 = 4096 tokens. A dense forward takes a few seconds on two cores.
-         */
-        TINY_4096("tiny-4096", WanConfig.tiny(256, 4, 8, 3, true), 4, 64, 64),
-        /** Wan2.1 T2V 1.3B at 480p: 81 x 480 x 832 px, 21 x 60 x 104 latents, 32760 tokens. */
-        WAN_1_3B("wan-1.3b", WanConfig.WAN_1_3B, 81, 480, 832),
-        /** Wan2.1 T2V 14B at 720p: 81 x 720 x 1280 px, 21 x 90 x 160 latents, 75600 tokens. */
-        WAN_14B("wan-14b", WanConfig.WAN_14B, 81, 720, 1280);
-
-        private final String label;
-        private final WanConfig config;
-        private final int frames;
-        private final int height;
-        private final int width;
-
-        Preset(String label, WanConfig config, int frames, int height, int width) {
-            this.label = label;
-            this.config = config;
-            this.frames = frames;
-            this.height = height;
-            this.width = width;
-        }
-
-        /** @return the name {@code --config} takes */
-        public String label() {
-            return label;
-        }
-
-        /** @return the model's configuration */
-        public WanConfig config() {
-            return config;
-        }
-
-        /** @return the model input (C, F, H, W) of the preset's default video size */
-        public int[] inputShape() {
-            return VideoGeometry.inputShape(config, frames, height, width);
-        }
-
-        static Preset byLabel(String label) {
-            return Arrays.stream(values()).filter(p -> p.label.equals(label)).findFirst().orElse(null);
-        }
-    }
-
     @Spec
     private CommandSpec spec;
 
@@ -437,12 +391,12 @@ public final class ModelBenchCommand implements Callable<Integer> {
         }
         List<GemmPrecision> precisions = precisions(backend);
 
-        Preset preset = Preset.byLabel(config);
+        ModelPreset preset = ModelPreset.byLabel(config);
         WanConfig full;
         int[] video;
         if (preset != null) {
-            full = preset.config;
-            video = new int[] {or(frames, preset.frames), or(height, preset.height), or(width, preset.width)};
+            full = preset.config();
+            video = new int[] {or(frames, preset.frames()), or(height, preset.height()), or(width, preset.width())};
         } else {
             full = readConfig(config);
             boolean pixels = full.pixelSpace();
@@ -463,7 +417,7 @@ public final class ModelBenchCommand implements Callable<Integer> {
             throw bad("--config", config, "head dim 64 or 128 for --backend " + backend + " (this config has dim "
                     + cut.dim() + " / " + cut.numHeads() + " heads = " + cut.headDim() + "); use --backend cpu");
         }
-        String name = preset != null ? preset.label : Path.of(config).getFileName().toString();
+        String name = preset != null ? preset.label() : Path.of(config).getFileName().toString();
         return new Plan(name, cut, full.numLayers(), video, input, backend, precisions, maskModes);
     }
 

@@ -98,6 +98,37 @@ class GenerateCommandTest {
                 bad.err());
     }
 
+    /**
+     * {@code --model random:PRESET}: the preset's config and default video size (tiny-4096: 4 frames of 64x64), seeded
+     * random weights (the same video twice), bf16 weights with {@code --weights stored}; an unknown preset is refused
+     * with the list.
+     */
+    @Test
+    void randomPresetRunsAtItsOwnVideoSize() throws Exception {
+        Path a = dir.resolve("preset-a.safetensors");
+        Path b = dir.resolve("preset-b.safetensors");
+        for (Path p : new Path[] {a, b}) {
+            CliRun r = CliRun.of("generate", "--model", "random:tiny-4096", "--steps", "1", "--guidance", "1",
+                    "--sampler", "euler", "--out", p.toString());
+            assertEquals(0, r.exit(), r.toString());
+            assertTrue(r.out().contains("random weights") && r.out().contains("f32"), r.out());
+        }
+        try (SafetensorsFile fa = SafetensorsFile.open(a); SafetensorsFile fb = SafetensorsFile.open(b);
+             Tensor va = fa.load("video"); Tensor vb = fb.load("video")) {
+            assertArrayEquals(ModelPreset.TINY_4096.inputShape(), va.shape(), "the preset's 4 frames of 64x64");
+            assertArrayEquals(va.toFloatArray(), vb.toFloatArray(), "seeded weights: the same video");
+        }
+        CliRun half = CliRun.of("generate", "--model", "random:tiny-4096", "--weights", "stored", "--steps", "1",
+                "--guidance", "1", "--frames", "1", "--height", "32", "--width", "32", "--out",
+                dir.resolve("half.safetensors").toString());
+        assertEquals(0, half.exit(), half.toString());
+        assertTrue(half.out().contains("bf16"), half.out());
+        CliRun bad = CliRun.of("generate", "--model", "random:wan-99b", "--out", dir.resolve("no.gif").toString());
+        assertEquals(1, bad.exit(), bad.toString());
+        assertTrue(bad.err().contains("random:wan-99b") && bad.err().contains("wan-14b"), bad.err());
+        assertFalse(Files.exists(dir.resolve("no.gif")));
+    }
+
     @Test
     void latentModelWritesSafetensorsAndRefusesPictures() throws Exception {
         WanConfig config = WanConfig.tiny(64, 2, 1, 4, false);

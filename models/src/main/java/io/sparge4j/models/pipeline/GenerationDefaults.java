@@ -30,7 +30,7 @@ import java.util.Locale;
  * @param height clip height in pixels
  * @param width clip width in pixels
  * @param attention self-attention settings (dense layers and steps are not stored: 0)
- * @param objective pretrain, distill or flow
+ * @param objective pretrain, distill or flow; {@value #RANDOM_OBJECTIVE} for untrained random weights
  * @param stepsTrained optimizer steps behind the weights
  * @param clipsTrained training clips behind the weights (a step sees micro-batches x batch size of them), or null
  *                     when not known (a model from before the count, or a checkpoint exported alone)
@@ -40,6 +40,9 @@ public record GenerationDefaults(int frames, int height, int width, WanAttention
     /** What a missing field takes: the tiny-demo recipe's 16 frames of 32x32 and the paper's hybrid attention. */
     public static final GenerationDefaults DEFAULT = new GenerationDefaults(16, 32, 32, WanAttention.defaults(),
             "pretrain", 0);
+
+    /** The objective of a model whose weights are random (never trained). */
+    public static final String RANDOM_OBJECTIVE = "random";
 
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 

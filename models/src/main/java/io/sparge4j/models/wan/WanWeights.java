@@ -270,19 +270,58 @@ public final class WanWeights {
      * @return tensors by original name, in {@link WanParameters#expected} order, unmodifiable
      */
     public static Map<String, Tensor> randomInit(WanConfig config, long seed) {
+        return randomInit(config, seed, DType.F32);
+    }
+
+    /**
+     * {@link #randomInit(WanConfig, long)}'s values stored as {@code dtype}: f32, or bf16/f16 rounded from them (as
+     * Wan's released checkpoints are stored in bf16: half the memory, so a 14B model's 57 GB of f32 becomes 28 GB).
+     * Only one tensor's f32 values are alive at a time per thread.
+     *
+     * @param config the configuration
+     * @param seed the seed
+     * @param dtype f32, bf16 or f16
+     * @return tensors by original name, in {@link WanParameters#expected} order, unmodifiable
+     * @throws IllegalArgumentException if dtype is not a floating-point type
+     */
+    public static Map<String, Tensor> randomInit(WanConfig config, long seed, DType dtype) {
+        if (dtype != DType.F32 && dtype != DType.BF16 && dtype != DType.F16) {
+            throw new IllegalArgumentException("WanWeights.randomInit: dtype is " + dtype
+                    + ", expected f32, bf16 or f16");
+        }
         Map<String, int[]> expected = WanParameters.expected(config);
         List<String> names = new ArrayList<>(expected.keySet());
         SplittableRandom master = new SplittableRandom(seed);
         List<SplittableRandom> rngs = new ArrayList<>(names.size());
-        Map<String, Tensor> out = new LinkedHashMap<>();
-        for (String name : names) {
+        for (int i = 0; i < names.size(); i++) {
             rngs.add(master.split());
-            out.put(name, Tensor.allocate(DType.F32, expected.get(name)));
         }
-        IntStream.range(0, names.size()).parallel().forEach(i -> {
-            String name = names.get(i);
-            fill(out.get(name), name, expected.get(name), config.dim(), rngs.get(i));
-        });
+        Tensor[] filled = new Tensor[names.size()];
+        try {
+            IntStream.range(0, names.size()).parallel().forEach(i -> {
+                String name = names.get(i);
+                Tensor f32 = Tensor.allocate(DType.F32, expected.get(name));
+                fill(f32, name, expected.get(name), config.dim(), rngs.get(i));
+                if (dtype == DType.F32) {
+                    filled[i] = f32;
+                } else {
+                    try (f32) {
+                        filled[i] = f32.to(dtype);
+                    }
+                }
+            });
+        } catch (RuntimeException | Error e) {
+            for (Tensor t : filled) {
+                if (t != null) {
+                    t.close();
+                }
+            }
+            throw e;
+        }
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        for (int i = 0; i < names.size(); i++) {
+            out.put(names.get(i), filled[i]);
+        }
         return Collections.unmodifiableMap(out);
     }
 

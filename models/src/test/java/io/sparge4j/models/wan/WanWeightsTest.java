@@ -65,6 +65,36 @@ class WanWeightsTest {
         }
     }
 
+    /** Half-precision random weights are the f32 ones rounded (Tensor.to's rounding), drawn without an f32 copy. */
+    @Test
+    void randomInitInHalfPrecisionIsTheF32DrawRounded() {
+        Map<String, Tensor> f32 = WanWeights.randomInit(TINY, 21);
+        for (DType half : new DType[] {DType.BF16, DType.F16}) {
+            Map<String, Tensor> h = WanWeights.randomInit(TINY, 21, half);
+            assertEquals(List.copyOf(f32.keySet()), List.copyOf(h.keySet()), half + " names in order");
+            for (Map.Entry<String, Tensor> e : f32.entrySet()) {
+                Tensor got = h.get(e.getKey());
+                assertEquals(half, got.dtype(), e.getKey());
+                try (Tensor rounded = e.getValue().to(half)) {
+                    assertArrayEquals(rounded.toFloatArray(), got.toFloatArray(), half + " " + e.getKey());
+                }
+                // and close to the f32 values: within half an ulp of the 8 (bf16) or 11 (f16) bit mantissa
+                float[] want = e.getValue().toFloatArray();
+                float[] have = got.toFloatArray();
+                double rel = half == DType.BF16 ? 0x1p-8 : 0x1p-11;
+                for (int i = 0; i < want.length; i++) {
+                    assertTrue(Math.abs(have[i] - want[i]) <= rel * Math.abs(want[i]) + 1e-7, e.getKey() + "[" + i
+                            + "] " + have[i] + " vs " + want[i]);
+                }
+            }
+            h.values().forEach(Tensor::close);
+        }
+        f32.values().forEach(Tensor::close);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> WanWeights.randomInit(TINY, 1, DType.I32));
+        assertTrue(e.getMessage().contains("dtype is i32") && e.getMessage().contains("bf16"), e.getMessage());
+    }
+
     @Test
     void shardedCheckpointWithIndexLoads(@TempDir Path dir) throws IOException {
         Map<String, Tensor> w = WanWeights.randomInit(TINY, 12);
