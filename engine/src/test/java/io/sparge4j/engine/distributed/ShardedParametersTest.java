@@ -6,6 +6,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -141,6 +142,86 @@ class ShardedParametersTest {
                 }
             }
         }
+    }
+
+    /** Units for the FSDP-style tests: "a.scale" and "b1" in unit "", w1 in "w1", w2 in "w2". */
+    private static String unitOf(String name) {
+        return name.startsWith("w") ? name : "";
+    }
+
+    /**
+     * With units, every unit is split over the ranks on its own (slices of ceil(unit size / world)): gather and
+     * gatherUnit give the parameters back bit for bit; the pieces cover every parameter element exactly once over
+     * the ranks and point at the element the shard holds; two reduceScatterUnit calls add up to twice the float64
+     * mean of that unit's gradients, in the unit's range only.
+     */
+    @ParameterizedTest(name = "world {0}")
+    @ValueSource(ints = {1, 2, 3, 4})
+    void unitsAreShardedGatheredAndReduceScatteredOneAtATime(int world) {
+        Map<String, Tensor> params = params(11);
+        double[] mean = meanGradient(params, 13, world);   // flat in name order: a.scale 0, b1 1-5, w1 6-20, w2 21-30
+        Map<String, int[]> flatStart = Map.of("a.scale", new int[] {0}, "b1", new int[] {1}, "w1", new int[] {6},
+                "w2", new int[] {21});
+        List<float[]> accumulated = InProcessCommunicator.runRanks(world, comm -> {
+            try (ShardedParameters s = ShardedParameters.shard(params, comm, ShardedParametersTest::unitOf)) {
+                assertEquals(List.of("", "w1", "w2"), s.units());
+                assertEquals(List.of("a.scale", "b1"), s.unitNames(""));
+                int slices = (6 + world - 1) / world + (15 + world - 1) / world + (10 + world - 1) / world;
+                assertEquals(slices, s.shardSize());
+                assertThrows(IllegalStateException.class, s::shardOffset);
+                float[] shard = s.shard().toFloatArray();
+                for (ShardedParameters.Piece piece : s.pieces()) {
+                    float[] whole = params.get(piece.name()).toFloatArray();
+                    for (int i = 0; i < piece.length(); i++) {
+                        assertEquals(whole[(int) piece.paramOffset() + i], shard[piece.shardOffset() + i], 0f,
+                                piece + " element " + i);
+                    }
+                }
+                Map<String, Tensor> all = s.gather(comm);
+                Map<String, Tensor> w1 = s.gatherUnit(comm, "w1");
+                assertEquals(List.of("w1"), List.copyOf(w1.keySet()));
+                assertArrayEquals(params.get("w1").toFloatArray(), w1.get("w1").toFloatArray());
+                for (var e : params.entrySet()) {
+                    assertArrayEquals(e.getValue().toFloatArray(), all.get(e.getKey()).toFloatArray(), e.getKey());
+                }
+                Map<String, Tensor> g = grads(params, 13, comm.rank());
+                try (Tensor acc = Tensor.zeros(s.shardSize())) {
+                    for (int twice = 0; twice < 2; twice++) {
+                        s.reduceScatterUnit(comm, "w1", Map.of("w1", g.get("w1")), acc);
+                    }
+                    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                            () -> s.reduceScatterUnit(comm, "w1", g, acc));
+                    assertTrue(e.getMessage().contains("not parameters of unit 'w1'"), e.getMessage());
+                    return acc.toFloatArray();
+                }
+            }
+        });
+        int[] covered = new int[31];
+        for (int r = 0; r < world; r++) {
+            try (ShardedParameters s = ShardedParameters.shard(params, r, world, ShardedParametersTest::unitOf)) {
+                float[] acc = accumulated.get(r);
+                boolean[] inW1 = new boolean[acc.length];
+                for (ShardedParameters.Piece piece : s.pieces()) {
+                    int flat = flatStart.get(piece.name())[0] + (int) piece.paramOffset();
+                    for (int i = 0; i < piece.length(); i++) {
+                        covered[flat + i]++;
+                        if (piece.name().equals("w1")) {
+                            inW1[piece.shardOffset() + i] = true;
+                            double want = 2 * mean[flat + i];
+                            double got = acc[piece.shardOffset() + i];
+                            assertTrue(Math.abs(got - want) <= 0x1p-22 * Math.abs(want) + 1e-30,
+                                    "rank " + r + " w1 element " + (flat + i - 6) + ": " + got + " vs " + want);
+                        }
+                    }
+                }
+                for (int i = 0; i < acc.length; i++) {
+                    if (!inW1[i]) {
+                        assertEquals(0f, acc[i], "rank " + r + " shard element " + i + " is outside unit w1");
+                    }
+                }
+            }
+        }
+        assertTrue(Arrays.stream(covered).allMatch(n -> n == 1), Arrays.toString(covered));
     }
 
     /** Adam on f32 arrays, written here so the test does not depend on any optimizer in models. */

@@ -44,22 +44,15 @@ public final class ShardedAdamW implements AutoCloseable {
         }
         this.config = config;
         this.shard = sharded.shard();
-        long start = sharded.shardOffset();
-        long end = start + sharded.shardSize();
-        for (ShardedParameters.Entry e : sharded.layout()) {
-            long from = Math.max(start, e.offset());
-            long to = Math.min(end, e.offset() + e.numel());
-            if (from >= to) {
-                continue;
-            }
-            Tensor p = parameters.get(e.name());
+        for (ShardedParameters.Piece piece : sharded.pieces()) {
+            Tensor p = parameters.get(piece.name());
             if (p == null) {
-                throw new IllegalArgumentException("ShardedAdamW: parameters has no '" + e.name()
+                throw new IllegalArgumentException("ShardedAdamW: parameters has no '" + piece.name()
                         + "', expected every laid-out parameter (to choose its weight decay)");
             }
-            long group = config.group(e.name(), p);
-            for (long i = from; i < to; i += CHUNK) {
-                chunks.add(new long[] {i - start, Math.min(CHUNK, to - i), group});
+            long group = config.group(piece.name(), p);
+            for (long i = 0; i < piece.length(); i += CHUNK) {
+                chunks.add(new long[] {piece.shardOffset() + i, Math.min(CHUNK, piece.length() - i), group});
             }
         }
         this.expAvg = Tensor.allocate(DType.F32, sharded.shardSize());

@@ -260,6 +260,9 @@ public final class ShardedCheckpoint {
         StringBuilder s = new StringBuilder();
         sharded.layout().forEach(e -> s.append(e).append('\n'));
         s.append(sharded.shardSize());
+        if (sharded.units().size() > 1) {   // one unit hashes as before units existed: its checkpoints still resume
+            s.append('\n').append(sharded.units());
+        }
         return ShardedTrainer.hash(s.toString());
     }
 

@@ -1,6 +1,7 @@
 package io.sparge4j.models.train;
 
 import io.sparge4j.engine.cpu.CpuRuntime;
+import io.sparge4j.engine.distributed.CollectiveQueue;
 import io.sparge4j.engine.distributed.Communicator;
 import io.sparge4j.engine.distributed.ShardedParameters;
 import io.sparge4j.engine.tensor.DType;
@@ -39,6 +40,14 @@ import java.util.TreeSet;
  * The loss, token count and metrics of every micro-batch are exchanged exactly (float64 bit patterns) and summed in
  * global micro-batch order, as the {@link Trainer} sums them, so every rank reports the same step log.
  *
+ * <p>{@link Strategy#FULL_SHARD} (ZeRO-3) shards the transformer blocks' parameters too: the task
+ * ({@link BlockwiseTask}) reads each block's parameters from an all-gather issued just before the block runs (the
+ * next block's is issued while the current one computes), frees them after, and each block's gradients are
+ * reduce-scattered as soon as its backward is done ({@link FullyShardedBlocks}); only the parameters used throughout
+ * (embeddings, head, text encoder) stay whole on every rank. The numbers are those of {@link Strategy#SHARD_GRAD_OP}
+ * up to the rounding of the per-block, per-clip reduce-scatters. The task's block tensors are not read during the run
+ * and are written back when {@link #runUntil} returns.
+ *
  * <p>Before the first step, every rank checks that all ranks hold the same configuration and the same parameter
  * values (a hash of each parameter's bits), and fails together with the others if not. A micro-batch that throws on
  * one rank makes every rank throw at the end of the micro-batches, instead of leaving the others waiting in a
@@ -48,6 +57,19 @@ import java.util.TreeSet;
  */
 public final class ShardedTrainer implements TrainingRunner, AutoCloseable {
     private static final String OP = "ShardedTrainer";
+    /** The unit of the parameters outside the blocks, under {@link Strategy#FULL_SHARD}. */
+    private static final String ROOT_UNIT = "";
+
+    /** What every rank keeps whole, in PyTorch FSDP's terms. */
+    public enum Strategy {
+        /** ZeRO-2: every rank keeps the full parameters; gradients and AdamW's moments are sharded. */
+        SHARD_GRAD_OP,
+        /**
+         * ZeRO-3: the blocks' parameters are sharded too and gathered block by block as the model runs (the task must
+         * be a {@link BlockwiseTask}).
+         */
+        FULL_SHARD
+    }
 
     private final TrainingTask task;
     private final TrainerConfig config;
@@ -58,6 +80,11 @@ public final class ShardedTrainer implements TrainingRunner, AutoCloseable {
     private final ShardedParameters sharded;
     private final ShardedAdamW optimizer;
     private final int localMicroBatches;
+    private final Strategy strategy;
+    /** FULL_SHARD only: the blocks' gather and reduce-scatter, the queue they run on, the shard-sized gradient. */
+    private final FullyShardedBlocks blocks;
+    private final CollectiveQueue queue;
+    private final Tensor gradientShard;
     private final List<TrainerStepLog> history = new ArrayList<>();
     private long step;
     private long savedStep = -1;
@@ -75,11 +102,20 @@ public final class ShardedTrainer implements TrainingRunner, AutoCloseable {
      *     the global batch is not a multiple of the world size
      */
     public ShardedTrainer(TrainingTask task, TrainerConfig config, TrainerOutputs outputs, Communicator comm) {
-        this(task, config, outputs, comm, true);
+        this(task, config, outputs, comm, Strategy.SHARD_GRAD_OP, true);
+    }
+
+    /**
+     * @param strategy what stays whole on every rank; {@link Strategy#FULL_SHARD} needs a {@link BlockwiseTask}
+     * @see #ShardedTrainer(TrainingTask, TrainerConfig, TrainerOutputs, Communicator)
+     */
+    public ShardedTrainer(TrainingTask task, TrainerConfig config, TrainerOutputs outputs, Communicator comm,
+            Strategy strategy) {
+        this(task, config, outputs, comm, strategy, true);
     }
 
     private ShardedTrainer(TrainingTask task, TrainerConfig config, TrainerOutputs outputs, Communicator comm,
-            boolean checkValues) {
+            Strategy strategy, boolean checkValues) {
         if (task == null || config == null || outputs == null || comm == null) {
             throw new IllegalArgumentException(OP + ": task, config, outputs and comm must not be null, got task="
                     + task + ", config=" + config + ", outputs=" + outputs + ", comm=" + comm);
@@ -97,10 +133,36 @@ public final class ShardedTrainer implements TrainingRunner, AutoCloseable {
                     + " (every rank runs the same number of micro-batches)");
         }
         this.localMicroBatches = config.microBatches() / world;
-        this.sharded = ShardedParameters.shard(parameters, comm);
+        if (strategy == null) {
+            throw new IllegalArgumentException(OP + ": strategy is null, expected SHARD_GRAD_OP or FULL_SHARD");
+        }
+        this.strategy = strategy;
+        if (strategy == Strategy.FULL_SHARD) {
+            if (!(task instanceof BlockwiseTask blockwise)) {
+                throw new IllegalArgumentException(OP + ": FULL_SHARD needs a task that runs block by block"
+                        + " (BlockwiseTask, e.g. WanTrainingTask), got " + task.getClass().getSimpleName()
+                        + "; use SHARD_GRAD_OP");
+            }
+            this.sharded = ShardedParameters.shard(parameters, comm, name -> {
+                int block = blockwise.blockOf(name);
+                return block < 0 ? ROOT_UNIT : FullyShardedBlocks.unit(block);
+            });
+            this.gradientShard = Tensor.zeros(sharded.shardSize());
+            this.queue = new CollectiveQueue("sparge-collectives-rank-" + comm.rank());
+            this.blocks = new FullyShardedBlocks(sharded, comm, queue, blockwise.blocks(), gradientShard);
+            blockwise.readBlocksFrom(blocks);
+        } else {
+            this.sharded = ShardedParameters.shard(parameters, comm);
+            this.gradientShard = null;
+            this.queue = null;
+            this.blocks = null;
+        }
         this.optimizer = new ShardedAdamW(config.optimizer(), sharded, parameters);
-        for (Map.Entry<String, Tensor> e : parameters.entrySet()) {
-            gradients.put(e.getKey(), Tensor.allocate(DType.F32, e.getValue().shape()));
+        List<String> whole = strategy == Strategy.FULL_SHARD
+                ? (sharded.units().contains(ROOT_UNIT) ? sharded.unitNames(ROOT_UNIT) : List.of())
+                : List.copyOf(parameters.keySet());
+        for (String name : whole) {
+            gradients.put(name, Tensor.allocate(DType.F32, parameters.get(name).shape()));
         }
     }
 
@@ -131,11 +193,20 @@ public final class ShardedTrainer implements TrainingRunner, AutoCloseable {
      */
     public static ShardedTrainer resume(Path checkpoint, TrainingTask task, TrainerOutputs outputs, Communicator comm,
             long steps) throws IOException {
+        return resume(checkpoint, task, outputs, comm, steps, Strategy.SHARD_GRAD_OP);
+    }
+
+    /**
+     * @param strategy the strategy of the run that saved the checkpoint (the layouts differ)
+     * @see #resume(Path, TrainingTask, TrainerOutputs, Communicator, long)
+     */
+    public static ShardedTrainer resume(Path checkpoint, TrainingTask task, TrainerOutputs outputs, Communicator comm,
+            long steps, Strategy strategy) throws IOException {
         ShardedCheckpoint.Opened ckpt = ShardedCheckpoint.open(checkpoint);
         TrainingCheckpointState state = ckpt.state();
         ckpt.requireWorldSize(comm.worldSize());
         TrainerConfig config = state.configForResume(steps, OP + ".resume", ckpt.directory());
-        ShardedTrainer trainer = new ShardedTrainer(task, config, outputs, comm, false);
+        ShardedTrainer trainer = new ShardedTrainer(task, config, outputs, comm, strategy, false);
         try {
             ckpt.restore(comm, trainer.sharded, trainer.optimizer);
             trainer.gatherParameters();
@@ -187,6 +258,24 @@ public final class ShardedTrainer implements TrainingRunner, AutoCloseable {
      */
     @Override
     public List<TrainerStepLog> runUntil(long lastStep) throws IOException {
+        List<TrainerStepLog> logs = runSteps(lastStep);
+        if (strategy == Strategy.FULL_SHARD) {
+            gatherParameters();   // the task's block tensors were not updated during the run
+        }
+        return logs;
+    }
+
+    /** @return the strategy */
+    public Strategy strategy() {
+        return strategy;
+    }
+
+    /** @return under FULL_SHARD, the blocks' gathers (for tests: counts of gathers and of gathers fetched ahead) */
+    FullyShardedBlocks fullyShardedBlocks() {
+        return blocks;
+    }
+
+    private List<TrainerStepLog> runSteps(long lastStep) throws IOException {
         return StepLoop.run(OP + ".runUntil", new StepLoop.Steps() {
             @Override
             public long step() {
@@ -236,6 +325,9 @@ public final class ShardedTrainer implements TrainingRunner, AutoCloseable {
         for (Tensor g : gradients.values()) {
             g.fill(0f);
         }
+        if (gradientShard != null) {
+            gradientShard.fill(0f);
+        }
         int world = comm.worldSize();
         int micros = config.microBatches();
         List<StepResult> results = new ArrayList<>(localMicroBatches);
@@ -256,13 +348,22 @@ public final class ShardedTrainer implements TrainingRunner, AutoCloseable {
                 failedMicro = micro;
             }
         }
+        if (blocks != null) {
+            if (failure != null) {
+                // the block gathers are collectives inside the forward: the other ranks cannot meet this one at
+                // the exchange below, so this rank stops here (sparge launch then stops the others)
+                throw new IllegalStateException(OP + ": step " + (step + 1) + " micro-batch " + failedMicro
+                        + " failed on rank " + comm.rank() + " under FULL_SHARD; the step was not applied", failure);
+            }
+            blocks.settle();   // every block's reduce-scatter is in gradientShard
+        }
         StepStats stats = StepStats.exchange(comm, step, results, failure, failedMicro);
         double loss = stats.lossSum() / micros;
         double lr = config.schedule().lr(step);
         double norm;
-        try (Tensor shard = sharded.reduceScatterGradients(comm, gradients)) {
+        try (Tensor shard = reduceGradients()) {
             if (localMicroBatches > 1) {
-                // the reduce-scatter averaged over ranks; this makes it the mean over all micro-batches
+                // the reduce-scatters averaged over ranks; this makes it the mean over all micro-batches
                 GradNormClip.scale(Map.of("shard", shard), (float) (1.0 / localMicroBatches));
             }
             norm = globalNorm(shard);
@@ -276,12 +377,43 @@ public final class ShardedTrainer implements TrainingRunner, AutoCloseable {
             }
             optimizer.step(shard, lr);
         }
-        gatherParameters();
+        if (blocks != null) {
+            gatherUnit(ROOT_UNIT);   // the blocks are gathered when they next run
+        } else {
+            gatherParameters();
+        }
         step++;
         double seconds = (System.nanoTime() - start) / 1e9;
         Map<String, Double> metrics = new TreeMap<>();
         stats.metricSums().forEach((k, v) -> metrics.put(k, v / micros));
         return new TrainerStepLog(step, loss, lr, norm, seconds, seconds > 0 ? stats.tokens() / seconds : 0, metrics);
+    }
+
+    /**
+     * @return this rank's shard of the step's gradient, the mean over ranks (per micro-batch still summed); under
+     *     FULL_SHARD the blocks' parts are already in {@link #gradientShard} and the whole parameters' are added
+     */
+    private Tensor reduceGradients() {
+        if (blocks == null) {
+            return sharded.reduceScatterGradients(comm, gradients);
+        }
+        if (!gradients.isEmpty()) {
+            sharded.reduceScatterUnit(comm, ROOT_UNIT, gradients, gradientShard);
+        }
+        return gradientShard.reshape(gradientShard.shape());   // a view: closing it leaves the buffer
+    }
+
+    /** All-gathers one unit and writes it into the task's tensors. */
+    private void gatherUnit(String unit) {
+        if (!sharded.units().contains(unit)) {
+            return;
+        }
+        Map<String, Tensor> full = sharded.gatherUnit(comm, unit);
+        try {
+            full.forEach((name, t) -> parameters.get(name).copyFrom(t));
+        } finally {
+            full.values().forEach(Tensor::close);
+        }
     }
 
     /** All-gathers the shards into the full parameters the task computes with. */
@@ -309,9 +441,18 @@ public final class ShardedTrainer implements TrainingRunner, AutoCloseable {
         }
     }
 
-    /** Frees the shard, the optimizer's moments and the gradients (not the task's parameters). */
+    /**
+     * Frees the shard, the optimizer's moments and the gradients (not the task's parameters); under FULL_SHARD the task
+     * reads its own parameters again.
+     */
     @Override
     public void close() {
+        if (blocks != null) {
+            blocks.close();
+            queue.close();
+            gradientShard.close();
+            ((BlockwiseTask) task).readBlocksFrom(null);
+        }
         sharded.close();
         optimizer.close();
         gradients.values().forEach(Tensor::close);

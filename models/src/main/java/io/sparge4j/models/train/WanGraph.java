@@ -22,6 +22,8 @@ import io.sparge4j.models.wan.WanWeights;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -50,6 +52,7 @@ import java.util.Objects;
  */
 public final class WanGraph {
     private static final String OP = "WanGraph";
+    private static final String BLOCK_PREFIX = "blocks.";
 
     private final WanConfig config;
     private final Map<String, Tensor> params;
@@ -57,6 +60,10 @@ public final class WanGraph {
     private final boolean checkpointBlocks;
     private final WanAttentionStats stats;
     private final List<WanBlockGraph> blocks;
+    /** Where the blocks' parameters come from when they are not in {@link #params} whole; null: from params. */
+    private final BlockParameters blockParameters;
+    /** The acquired block's parameters, while it runs (with {@link #blockParameters} only). */
+    private final Map<String, Tensor> live = new HashMap<>();
 
     /**
      * @param config the model's configuration; its head dim must be even and at most {@value Attention#MAX_HEAD_DIM}
@@ -68,7 +75,7 @@ public final class WanGraph {
      *                                  the graph cannot run
      */
     public WanGraph(WanConfig config, Map<String, Tensor> params, WanAttention attention, boolean checkpointBlocks) {
-        this(config, params, attention, checkpointBlocks, new WanAttentionStats());
+        this(config, params, attention, checkpointBlocks, new WanAttentionStats(), null);
         WanWeights.check(config, params);
         List<String> notF32 = new ArrayList<>();
         params.forEach((name, t) -> {
@@ -89,7 +96,7 @@ public final class WanGraph {
     }
 
     private WanGraph(WanConfig config, Map<String, Tensor> params, WanAttention attention, boolean checkpointBlocks,
-                     WanAttentionStats stats) {
+                     WanAttentionStats stats, BlockParameters blockParameters) {
         this.config = Objects.requireNonNull(config, OP + ": config is null, expected a WanConfig");
         if (params == null) {
             throw new IllegalArgumentException(OP + ": params is null, expected a map of Wan2.1 parameter names");
@@ -98,6 +105,7 @@ public final class WanGraph {
         this.attention = Objects.requireNonNull(attention, OP + ": attention is null, expected a WanAttention");
         this.checkpointBlocks = checkpointBlocks;
         this.stats = stats;
+        this.blockParameters = blockParameters;
         List<WanBlockGraph> list = new ArrayList<>();
         for (int i = 0; i < config.numLayers(); i++) {
             list.add(new WanBlockGraph(i, config, this::param));
@@ -113,7 +121,7 @@ public final class WanGraph {
      * @return a graph sharing this one's parameter map
      */
     public WanGraph withAttention(WanAttention newAttention) {
-        return new WanGraph(config, params, newAttention, checkpointBlocks, new WanAttentionStats());
+        return new WanGraph(config, params, newAttention, checkpointBlocks, new WanAttentionStats(), blockParameters);
     }
 
     /**
@@ -121,7 +129,32 @@ public final class WanGraph {
      * @return a graph sharing this one's parameter map and statistics
      */
     public WanGraph withCheckpointBlocks(boolean checkpoint) {
-        return new WanGraph(config, params, attention, checkpoint, stats);
+        return new WanGraph(config, params, attention, checkpoint, stats, blockParameters);
+    }
+
+    /**
+     * The same graph reading its blocks' parameters from {@code source} (FSDP-style full sharding): each block's are
+     * acquired just before it runs and released just after, and its gradients are handed to {@code source} when its
+     * backward is done instead of being added to the caller's map. The block entries of {@link #parameters()} are then
+     * never read. One graph runs one forward or backward at a time.
+     *
+     * @param source the blocks' parameters, or null to read them from the parameter map again
+     * @return a graph sharing this one's parameter map and statistics
+     */
+    public WanGraph withBlockParameters(BlockParameters source) {
+        return new WanGraph(config, params, attention, checkpointBlocks, stats, source);
+    }
+
+    /**
+     * @param name a parameter name
+     * @return the block that uses it (the {@code i} of {@code blocks.i.*}), or -1 for the others
+     */
+    public static int blockOf(String name) {
+        if (!name.startsWith(BLOCK_PREFIX)) {
+            return -1;
+        }
+        int dot = name.indexOf('.', BLOCK_PREFIX.length());
+        return Integer.parseInt(name.substring(BLOCK_PREFIX.length(), dot < 0 ? name.length() : dot));
     }
 
     /** @return the configuration */
@@ -153,6 +186,16 @@ public final class WanGraph {
     }
 
     private Tensor param(String name) {
+        if (blockParameters != null) {
+            Tensor t = live.get(name);
+            if (t != null) {
+                return t;
+            }
+            if (name.startsWith(BLOCK_PREFIX)) {
+                throw new IllegalStateException(OP + ": parameter " + name + " read outside its block's turn, expected"
+                        + " block parameters only between BlockParameters.acquire and release");
+            }
+        }
         Tensor t = params.get(name);
         if (t == null) {
             throw new IllegalStateException(OP + ": parameter " + name + " is no longer in the parameter map, expected "
@@ -348,7 +391,13 @@ public final class WanGraph {
             tape.context = s.own(linear(tape.textGelu, "text_embedding.2"));
             for (WanBlockGraph block : blocks) {
                 SparseAttention.Config cfg = attention.configAt(block.index(), step);
-                WanBlockGraph.Tape bt = block.forward(h, tape.e6, tape.context, grid, cfg, null, stats, step);
+                WanBlockGraph.Tape bt;
+                acquire(block.index(), BlockParameters.Pass.FORWARD);
+                try {
+                    bt = block.forward(h, tape.e6, tape.context, grid, cfg, null, stats, step);
+                } finally {
+                    release(block.index());
+                }
                 Tensor out = bt.out;
                 if (keep) {
                     tape.blockInputs.add(h);
@@ -458,18 +507,24 @@ public final class WanGraph {
             for (int i = blocks.size() - 1; i >= 0; i--) {
                 WanBlockGraph block = blocks.get(i);
                 WanBlockGraph.Tape bt = tape.blockTapes.get(i);
-                if (bt == null) {
-                    // checkpointed: recompute the block from its input, reusing the forward's mask
-                    bt = block.forward(tape.blockInputs.get(i), tape.e6, tape.context, grid, tape.configs.get(i),
-                            tape.selections.get(i), null, tape.step);
-                    bt.out.close();
-                }
-                try (Tensor dOut = dTokens) {
-                    dTokens = block.backward(bt, dOut, tape.context, grid, sink, de6, dContextEmb);
+                acquire(i, BlockParameters.Pass.BACKWARD);
+                try {
+                    if (bt == null) {
+                        // checkpointed: recompute the block from its input, reusing the forward's mask
+                        bt = block.forward(tape.blockInputs.get(i), tape.e6, tape.context, grid, tape.configs.get(i),
+                                tape.selections.get(i), null, tape.step);
+                        bt.out.close();
+                    }
+                    try (Tensor dOut = dTokens) {
+                        dTokens = block.backward(bt, dOut, tape.context, grid, sink, de6, dContextEmb);
+                    } finally {
+                        bt.close();
+                        tape.blockTapes.set(i, null);
+                    }
                 } finally {
-                    bt.close();
-                    tape.blockTapes.set(i, null);
+                    release(i);
                 }
+                handOverGradients(i, grads);
             }
             s.own(dTokens);
             // time projection and embedding (the timestep itself takes no gradient)
@@ -502,5 +557,36 @@ public final class WanGraph {
                     .reshape(v[0], v[1], v[2], v[3]);
         }
         return grads;
+    }
+
+    /** With {@link #blockParameters}: the block's parameters, in {@link #live} until {@link #release}. */
+    private void acquire(int block, BlockParameters.Pass pass) {
+        if (blockParameters != null) {
+            live.putAll(blockParameters.acquire(block, pass));
+        }
+    }
+
+    private void release(int block) {
+        if (blockParameters != null) {
+            live.clear();
+            blockParameters.release(block);
+        }
+    }
+
+    /** With {@link #blockParameters}: moves the block's gradients out of the caller's map, to the source. */
+    private void handOverGradients(int block, Map<String, Tensor> grads) {
+        if (blockParameters == null) {
+            return;
+        }
+        String prefix = BLOCK_PREFIX + block + ".";
+        Map<String, Tensor> mine = new LinkedHashMap<>();
+        grads.entrySet().removeIf(e -> {
+            if (e.getKey().startsWith(prefix)) {
+                mine.put(e.getKey(), e.getValue());
+                return true;
+            }
+            return false;
+        });
+        blockParameters.gradientsReady(block, mine);
     }
 }

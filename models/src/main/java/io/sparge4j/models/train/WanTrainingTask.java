@@ -20,9 +20,9 @@ import java.util.Map;
  * (SpargeAttention2's objective). A micro-batch is {@code batchSize} clips, each with its own caption, noise and
  * noise level drawn from {@link MicroBatch#sampleSeed}; its loss is the mean of theirs (here computed clip by clip).
  */
-public final class WanTrainingTask implements TrainingTask {
+public final class WanTrainingTask implements BlockwiseTask {
     private final TrainingObjective objective;
-    private final WanGraph student;
+    private WanGraph student;
     private final WanGraph teacher;
     private final TextEncoder text;
     private final ClipGenerator data;
@@ -96,6 +96,23 @@ public final class WanTrainingTask implements TrainingTask {
     @Override
     public Map<String, Tensor> parameters() {
         return parameters;
+    }
+
+    /** @return the student's block of a parameter ({@link WanGraph#blockOf}); the text encoder's are -1 */
+    @Override
+    public int blockOf(String name) {
+        return student.parameters().containsKey(name) ? WanGraph.blockOf(name) : -1;
+    }
+
+    @Override
+    public int blocks() {
+        return student.config().numLayers();
+    }
+
+    /** The student reads its blocks from {@code source} (the frozen teacher keeps its own whole parameters). */
+    @Override
+    public void readBlocksFrom(BlockParameters source) {
+        student = student.withBlockParameters(source);
     }
 
     /** @return clips per micro-batch */

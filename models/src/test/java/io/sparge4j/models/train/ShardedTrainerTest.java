@@ -3,6 +3,7 @@ package io.sparge4j.models.train;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.sparge4j.engine.distributed.InProcessCommunicator;
+import io.sparge4j.engine.distributed.ShardedParameters;
 import io.sparge4j.engine.sparse.MaskMode;
 import io.sparge4j.engine.tensor.Tensor;
 import io.sparge4j.models.data.Captions;
@@ -59,9 +60,9 @@ class ShardedTrainerTest {
     private static final WanAttention HYBRID = WanAttention.defaults().withMode(MaskMode.HYBRID).withBlocks(64, 32)
             .withTopk(0.1).withTopp(0.5);
 
-    /** What one rank ends with. */
+    /** What one rank ends with; {@code pieces} say which parameter elements its moments are. */
     private record RankResult(List<TrainerStepLog> logs, Map<String, float[]> params, float[] expAvg,
-            float[] expAvgSq) {
+            float[] expAvgSq, List<ShardedParameters.Piece> pieces) {
     }
 
     private static TrainerConfig config(int steps, int globalBatch, double lr, double maxGradNorm) {
@@ -161,10 +162,15 @@ class ShardedTrainerTest {
      * {@code tasks} (the same values), and compares them.
      */
     private static void assertMatchesTrainer(int world, Supplier<TrainingTask> tasks, TrainerConfig c) {
+        assertMatchesTrainer(world, tasks, c, ShardedTrainer.Strategy.SHARD_GRAD_OP);
+    }
+
+    private static void assertMatchesTrainer(int world, Supplier<TrainingTask> tasks, TrainerConfig c,
+            ShardedTrainer.Strategy strategy) {
         TrainingTask single = tasks.get();
         Trainer trainer = new Trainer(single, c, TrainerOutputs.none());
         List<TrainerStepLog> want = run(trainer);
-        List<RankResult> ranks = runSharded(world, tasks, c);
+        List<RankResult> ranks = runSharded(world, tasks, c, strategy);
 
         for (int r = 1; r < world; r++) {   // every rank reports and holds the same
             assertEquals(ranks.getFirst().logs.stream().map(TrainerStepLog::loss).toList(),
@@ -200,18 +206,19 @@ class ShardedTrainerTest {
             worstParam = Math.max(worstParam, assertClose(e.getKey(), e.getValue().toFloatArray(),
                     ranks.getFirst().params.get(e.getKey()), atol));
         }
-        // the moments, the ranks' shards end to end against the unsharded optimizer's, in name order
+        // the moments, the ranks' shards put back in place by their pieces, against the unsharded optimizer's
         Map<String, Tensor> state = new TreeMap<>(trainer.optimizer().state());
         float[] m = flatten(state, AdamW.EXP_AVG);
         float[] v = flatten(state, AdamW.EXP_AVG_SQ);
-        float[] gm = concat(ranks.stream().map(RankResult::expAvg).toList(), m.length);
-        float[] gv = concat(ranks.stream().map(RankResult::expAvgSq).toList(), v.length);
+        float[] gm = unshard(ranks, single.parameters(), RankResult::expAvg);
+        float[] gv = unshard(ranks, single.parameters(), RankResult::expAvgSq);
         double gradScale = want.stream().mapToDouble(TrainerStepLog::gradNorm).max().orElseThrow();
         assertClose("exp_avg", m, gm, 1e-5 * gradScale);
         assertClose("exp_avg_sq", v, gv, 1e-5 * gradScale * gradScale);
         assertTrue(maxAbsDifference(m, new float[m.length]) > 0, "moments of zero would compare nothing");
-        System.out.printf("ShardedTrainerTest: world %d, %d steps: worst relative loss difference %.3g, worst "
-                + "parameter difference %.3g (tolerance %.3g)%n", world, c.steps(), worstLoss, worstParam, atol);
+        System.out.printf("ShardedTrainerTest: %s, world %d, %d steps: worst relative loss difference %.3g, worst "
+                + "parameter difference %.3g (tolerance %.3g)%n", strategy, world, c.steps(), worstLoss, worstParam,
+                atol);
     }
 
     private static List<TrainerStepLog> run(Trainer trainer) {
@@ -223,9 +230,14 @@ class ShardedTrainerTest {
     }
 
     private static List<RankResult> runSharded(int world, Supplier<TrainingTask> tasks, TrainerConfig c) {
+        return runSharded(world, tasks, c, ShardedTrainer.Strategy.SHARD_GRAD_OP);
+    }
+
+    private static List<RankResult> runSharded(int world, Supplier<TrainingTask> tasks, TrainerConfig c,
+            ShardedTrainer.Strategy strategy) {
         return InProcessCommunicator.runRanks(world, comm -> {
             TrainingTask task = tasks.get();
-            try (ShardedTrainer t = new ShardedTrainer(task, c, TrainerOutputs.none(), comm)) {
+            try (ShardedTrainer t = new ShardedTrainer(task, c, TrainerOutputs.none(), comm, strategy)) {
                 List<TrainerStepLog> logs = t.run();
                 assertEquals(c.steps(), t.optimizer().steps());
                 return rankResult(t, task, logs);
@@ -239,7 +251,34 @@ class ShardedTrainerTest {
         Map<String, float[]> params = new LinkedHashMap<>();
         task.parameters().forEach((k, p) -> params.put(k, p.toFloatArray()));
         return new RankResult(List.copyOf(logs), params, t.optimizer().expAvg().toFloatArray(),
-                t.optimizer().expAvgSq().toFloatArray());
+                t.optimizer().expAvgSq().toFloatArray(), t.sharded().pieces());
+    }
+
+    /**
+     * The ranks' shards of one state (moments) put back into whole parameters by their pieces, and laid end to end in
+     * name order, as {@link #flatten} lays out the unsharded optimizer's; fails unless every element is covered once.
+     */
+    private static float[] unshard(List<RankResult> ranks, Map<String, Tensor> params,
+            java.util.function.Function<RankResult, float[]> state) {
+        Map<String, float[]> whole = new TreeMap<>();
+        Map<String, int[]> covered = new TreeMap<>();
+        params.forEach((name, p) -> {
+            whole.put(name, new float[Math.toIntExact(p.numel())]);
+            covered.put(name, new int[Math.toIntExact(p.numel())]);
+        });
+        for (RankResult r : ranks) {
+            float[] shard = state.apply(r);
+            for (ShardedParameters.Piece piece : r.pieces) {
+                System.arraycopy(shard, piece.shardOffset(), whole.get(piece.name()), (int) piece.paramOffset(),
+                        piece.length());
+                for (int i = 0; i < piece.length(); i++) {
+                    covered.get(piece.name())[(int) piece.paramOffset() + i]++;
+                }
+            }
+        }
+        covered.forEach((name, counts) -> assertTrue(Arrays.stream(counts).allMatch(n -> n == 1),
+                name + ": every element in exactly one rank's shard"));
+        return concat(new ArrayList<>(whole.values()), whole.values().stream().mapToInt(a -> a.length).sum());
     }
 
     private static float[] flatten(Map<String, Tensor> state, String suffix) {
@@ -283,6 +322,137 @@ class ShardedTrainerTest {
             worst = Math.max(worst, Math.abs((double) a[i] - b[i]));
         }
         return worst;
+    }
+
+    // ---------------------------------------------------------------- full sharding (ZeRO-3)
+
+    /** The blocks' parameters gathered block by block as the model runs: the single-process trainer's numbers. */
+    @Test
+    void fullyShardedWanDistillationMatchesTheSingleProcessTrainerOnTwoRanks() {
+        assertMatchesTrainer(2, () -> wanDistill(61, false), config(3, 2, 3e-3, 1.0),
+                ShardedTrainer.Strategy.FULL_SHARD);
+    }
+
+    /** Checkpointed blocks (gathered again for the recompute) and two micro-batches per rank. */
+    @Test
+    void fullyShardedWithCheckpointedBlocksAndTwoMicroBatchesPerRankMatchesOnThreeRanks() {
+        assertMatchesTrainer(3, () -> wanDistill(62, true), config(3, 6, 3e-3, 1.0),
+                ShardedTrainer.Strategy.FULL_SHARD);
+    }
+
+    /**
+     * Pretraining, two clips per micro-batch: the text encoder's parameters stay whole beside the sharded blocks, and
+     * each clip's backward reduce-scatters its blocks' gradients.
+     */
+    @Test
+    void fullyShardedPretrainingWithItsTextEncoderMatchesOnTwoRanks() {
+        assertMatchesTrainer(2, () -> wanPretrain(63, 2), config(3, 2, 3e-3, 1.0),
+                ShardedTrainer.Strategy.FULL_SHARD);
+    }
+
+    /**
+     * The task's own block tensors are poisoned with NaN once the trainer has sharded them: a FULL_SHARD run never
+     * reads them (its blocks come from the gathers) and writes the trained values back at the end, equal to a
+     * SHARD_GRAD_OP run's. Per clip and rank, two blocks give four gathers (forward 0, 1; backward 1, 0), of which the
+     * second of each pass was issued ahead while the first computed; never more than two blocks whole at once.
+     */
+    @Test
+    void fullyShardedRanksReadBlocksOnlyFromTheirGathersAndFetchTheNextAhead() {
+        TrainerConfig c = config(2, 2, 3e-3, 1.0);
+        List<RankResult> want = runSharded(2, () -> wanDistill(64, true), c, ShardedTrainer.Strategy.SHARD_GRAD_OP);
+        List<RankResult> got = InProcessCommunicator.runRanks(2, comm -> {
+            WanTrainingTask task = wanDistill(64, true);
+            try (ShardedTrainer t = new ShardedTrainer(task, c, TrainerOutputs.none(), comm,
+                    ShardedTrainer.Strategy.FULL_SHARD)) {
+                task.parameters().forEach((name, p) -> {
+                    if (task.blockOf(name) >= 0) {
+                        p.fill(Float.NaN);
+                    }
+                });
+                List<TrainerStepLog> logs = t.run();
+                FullyShardedBlocks blocks = t.fullyShardedBlocks();
+                assertEquals(4L * c.steps(), blocks.gathers(), "gathers: 4 a clip, one clip a step per rank");
+                assertEquals(2L * c.steps(), blocks.prefetched(), "the second block of each pass came ahead");
+                assertEquals(2, blocks.mostWhole(), "at most the running block and the next");
+                return rankResult(t, task, logs);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        });
+        for (int r = 0; r < 2; r++) {
+            for (int i = 0; i < c.steps(); i++) {
+                double w = want.get(r).logs.get(i).loss();
+                assertEquals(w, got.get(r).logs.get(i).loss(), LOSS_RTOL * w, "loss of step " + (i + 1));
+            }
+            for (String name : want.get(r).params.keySet()) {
+                assertClose(name + " on rank " + r, want.get(r).params.get(name), got.get(r).params.get(name),
+                        PARAM_ATOL_PER_LR_STEP * 3e-3 * c.steps());
+            }
+        }
+    }
+
+    /** A FULL_SHARD run resumed from its checkpoint continues bit for bit; SHARD_GRAD_OP refuses that checkpoint. */
+    @Test
+    void aResumedFullyShardedRunMatchesAnUninterruptedOneBitForBit(@TempDir Path dir) {
+        TrainerConfig c = new TrainerConfig(4, 2, 78, 1.0, AdamWConfig.pytorchDefaults(0.01),
+                LrSchedule.warmupCosine(3e-3, 1, 4, 3e-4), 2, 2, 10);
+        ShardedTrainer.Strategy full = ShardedTrainer.Strategy.FULL_SHARD;
+        List<RankResult> want = runSharded(2, () -> wanDistill(65, true), c, full);
+        Path ckpt = dir.resolve("ckpt");
+        InProcessCommunicator.runRanks(2, comm -> {
+            try (ShardedTrainer t = new ShardedTrainer(wanDistill(65, true), c, new TrainerOutputs(ckpt, null, false),
+                    comm, full)) {
+                return t.runUntil(2);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        });
+        List<RankResult> got = InProcessCommunicator.runRanks(2, comm -> {
+            WanTrainingTask fresh = wanDistill(65, true);   // the same teacher and data; the student's values must
+            fresh.parameters().values().forEach(t -> t.fill(0.25f));   // come from the checkpoint
+            try (ShardedTrainer t = ShardedTrainer.resume(ckpt, fresh, TrainerOutputs.none(), comm, 0, full)) {
+                assertEquals(2, t.step());
+                t.run();
+                return rankResult(t, fresh, t.history());
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        });
+        for (int r = 0; r < 2; r++) {
+            for (int i = 0; i < c.steps(); i++) {
+                assertEquals(want.get(r).logs.get(i).loss(), got.get(r).logs.get(i).loss(), 0.0, "loss of step "
+                        + (i + 1));
+            }
+            for (String name : want.get(r).params.keySet()) {
+                assertArrayEquals(want.get(r).params.get(name), got.get(r).params.get(name), name + " on rank " + r);
+            }
+            assertArrayEquals(want.get(r).expAvg, got.get(r).expAvg, "exp_avg on rank " + r);
+        }
+        List<String> errors = InProcessCommunicator.runRanks(2, comm -> errorOf(() -> ShardedTrainer.resume(ckpt,
+                wanDistill(65, true), TrainerOutputs.none(), comm)));
+        for (String e : errors) {
+            assertTrue(e.contains("layout"), e);
+        }
+    }
+
+    @Test
+    void fullShardingATaskThatDoesNotRunBlockByBlockIsRefused() {
+        List<String> errors = InProcessCommunicator.runRanks(2, comm -> errorOf(() -> new ShardedTrainer(
+                new ToyMlpTask(5), config(2, 2, 1e-2, 1.0), TrainerOutputs.none(), comm,
+                ShardedTrainer.Strategy.FULL_SHARD)));
+        for (String e : errors) {
+            assertTrue(e.contains("FULL_SHARD needs a task that runs block by block") && e.contains("ToyMlpTask")
+                    && e.contains("SHARD_GRAD_OP"), e);
+        }
+    }
+
+    private static WanTrainingTask wanPretrain(long seed, int batchSize) {
+        WanGraph student = new WanGraph(CONFIG, TaskFixtures.parameters(CONFIG, seed), WanAttention.dense(), false);
+        WordTokenizer tokenizer = new WordTokenizer(Captions.vocabulary());
+        TextEncoder text = TextEncoder.initialize(new TextEncoderConfig(tokenizer.vocabSize(), 16, 1, 2, 32, 8, 16),
+                tokenizer, seed + 2);
+        return new WanTrainingTask(TrainingObjective.PRETRAIN, student, null, text,
+                new ClipGenerator(seed + 3, SPEC), 0.1, 3.0, batchSize);
     }
 
     // ---------------------------------------------------------------- sharded checkpoints
