@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import io.sparge4j.models.data.ClipMotion;
+import io.sparge4j.models.train.ShardedTrainer;
 import io.sparge4j.models.video.AtomicFiles;
 
 import java.io.IOException;
@@ -56,15 +57,24 @@ import java.nio.file.Path;
  *     (0) in older run.json files, read as 1
  * @param teacher finetune --objective distill: the dense teacher's model directory (as {@code init} records it), or
  *     null for {@code init} itself (also in older run.json files)
+ * @param sharding in a job of several ranks, what each rank keeps whole: {@value #SHARD_GRAD_OP} (ZeRO-2) or
+ *     {@value #FULL_SHARD} (ZeRO-3, the blocks gathered as they run); the checkpoints' layouts differ, so a resume
+ *     keeps it; absent in older run.json files, read as {@value #SHARD_GRAD_OP}
  */
 record RunSettings(String command, long steps, int microBatches, int batchSize, double lr, long warmup, double minLrRatio,
         double weightDecay, double maxGradNorm, long seed, int frames, int height, int width, double captionDropout,
         double timestepShift, long checkpointEvery, int keep, String precision, boolean checkpointBlocks, int dim,
         int layers, int heads, int ffnDim, int textWidth, int textLayers, String init, String objective,
         String attention, double topk, double topp, Double targetSparsity, ClipMotion motion,
-        double captionAttributeDropout, double textEncoderLrScale, String teacher) {
+        double captionAttributeDropout, double textEncoderLrScale, String teacher, String sharding) {
+
+    /** ZeRO-2: gradients and AdamW's moments sharded, parameters whole on every rank. */
+    static final String SHARD_GRAD_OP = "shard-grad-op";
+    /** ZeRO-3: the blocks' parameters sharded too. */
+    static final String FULL_SHARD = "full-shard";
 
     RunSettings {
+        sharding = sharding == null ? SHARD_GRAD_OP : sharding;
         textEncoderLrScale = textEncoderLrScale == 0 ? 1 : textEncoderLrScale;
         batchSize = batchSize == 0 ? 1 : batchSize;
         motion = motion == null ? ClipMotion.DEFAULT : motion;
@@ -81,7 +91,7 @@ record RunSettings(String command, long steps, int microBatches, int batchSize, 
         return new RunSettings(command, newSteps, microBatches, batchSize, lr, warmup, minLrRatio, weightDecay, maxGradNorm, seed,
                 frames, height, width, captionDropout, timestepShift, checkpointEvery, keep, precision,
                 checkpointBlocks, dim, layers, heads, ffnDim, textWidth, textLayers, init, objective, attention, topk,
-                topp, targetSparsity, motion, captionAttributeDropout, textEncoderLrScale, teacher);
+                topp, targetSparsity, motion, captionAttributeDropout, textEncoderLrScale, teacher, sharding);
     }
 
     /** @return a copy with the mask hyperparameters a calibration chose */
@@ -89,7 +99,8 @@ record RunSettings(String command, long steps, int microBatches, int batchSize, 
         return new RunSettings(command, steps, microBatches, batchSize, lr, warmup, minLrRatio, weightDecay, maxGradNorm, seed,
                 frames, height, width, captionDropout, timestepShift, checkpointEvery, keep, precision,
                 checkpointBlocks, dim, layers, heads, ffnDim, textWidth, textLayers, init, objective, attention,
-                newTopk, newTopp, targetSparsity, motion, captionAttributeDropout, textEncoderLrScale, teacher);
+                newTopk, newTopp, targetSparsity, motion, captionAttributeDropout, textEncoderLrScale, teacher,
+                sharding);
     }
 
     /**
@@ -102,7 +113,7 @@ record RunSettings(String command, long steps, int microBatches, int batchSize, 
                 frames, height, width, captionDropout, timestepShift, checkpointEvery, keep, precision,
                 checkpointBlocks, newDim, newLayers, newHeads, newFfnDim, newTextWidth, newTextLayers, newInit,
                 newObjective, newAttention, newTopk, newTopp, newTargetSparsity, motion, captionAttributeDropout,
-                textEncoderLrScale, teacher);
+                textEncoderLrScale, teacher, sharding);
     }
 
     /** @return a copy whose distillation teacher is {@code newTeacher} (null: the init model) */
@@ -111,7 +122,12 @@ record RunSettings(String command, long steps, int microBatches, int batchSize, 
                 maxGradNorm, seed, frames, height, width, captionDropout, timestepShift, checkpointEvery, keep,
                 precision, checkpointBlocks, dim, layers, heads, ffnDim, textWidth, textLayers, init, objective,
                 attention, topk, topp, targetSparsity, motion, captionAttributeDropout, textEncoderLrScale,
-                newTeacher);
+                newTeacher, sharding);
+    }
+
+    /** @return the strategy {@link #sharding} names */
+    ShardedTrainer.Strategy strategy() {
+        return sharding.equals(FULL_SHARD) ? ShardedTrainer.Strategy.FULL_SHARD : ShardedTrainer.Strategy.SHARD_GRAD_OP;
     }
 
     /** Writes {@value #FILE} into the run's directory, atomically. */

@@ -111,6 +111,14 @@ final class TrainingFlags {
             description = "GPU forward GEMMs in f32 or bf16 with f32 accumulation (default f32).")
     String precision;
 
+    @Option(names = "--sharding", paramLabel = "shard-grad-op|full-shard",
+            description = "In a job of several GPUs (sparge launch): shard-grad-op (ZeRO-2, the default) shards the"
+                    + " gradients and AdamW's moments and keeps the parameters whole on every rank; full-shard (ZeRO-3,"
+                    + " FSDP's FULL_SHARD) shards the blocks' parameters too: each block is all-gathered just before it"
+                    + " runs, the next one while it computes, and freed after, so a GPU holds the embeddings, the head"
+                    + " and one block of the student.")
+    String sharding;
+
     @Option(names = "--checkpoint-blocks",
             description = "Recompute each block's activations in the backward (less memory, same gradients).")
     boolean checkpointBlocks;
@@ -208,9 +216,14 @@ final class TrainingFlags {
         if (ModelBackendFlags.precisionNamed(p).isEmpty()) {
             throw invalid(spec, "--precision", "'" + precision + "'", "f32 or bf16");
         }
+        String shard = sharding == null ? RunSettings.SHARD_GRAD_OP : sharding.strip().toLowerCase(Locale.ROOT);
+        if (!shard.equals(RunSettings.SHARD_GRAD_OP) && !shard.equals(RunSettings.FULL_SHARD)) {
+            throw invalid(spec, "--sharding", "'" + sharding + "'", RunSettings.SHARD_GRAD_OP + " or "
+                    + RunSettings.FULL_SHARD);
+        }
         return new RunSettings(command, s, m, b, rate, w, ratio, wd, clip, orDefault(seed, 0L), f, h, wd2, drop, shift,
                 every, k, p, checkpointBlocks, 0, 0, 0, 0, 0, 0, null, null, null, 0, 0, null, motion, attributeDrop,
-                textScale, null);
+                textScale, null, shard);
     }
 
     /** @return a clip side, checked: even (the patch is 2 x 2) and within the clip generator's range */

@@ -10,6 +10,8 @@ import io.sparge4j.models.pipeline.ModelDirectory;
 import io.sparge4j.models.text.TextEncoder;
 import io.sparge4j.models.text.TextEncoderParameters;
 import io.sparge4j.models.train.AdamWConfig;
+import io.sparge4j.models.train.BlockParameters;
+import io.sparge4j.models.train.BlockwiseTask;
 import io.sparge4j.models.train.LrSchedule;
 import io.sparge4j.models.train.MicroBatch;
 import io.sparge4j.models.train.ShardedTrainer;
@@ -148,7 +150,8 @@ final class TrainingRun {
             return drive(out, trainer, writer, err, true, "");
         }
         try (ShardedTrainer trainer = resume ? ShardedTrainer.resume(checkpoints, task, outputs, comm,
-                settings.steps()) : new ShardedTrainer(task, trainerConfig(settings), outputs, comm)) {
+                settings.steps(), settings.strategy())
+                : new ShardedTrainer(task, trainerConfig(settings), outputs, comm, settings.strategy())) {
             boolean leader = comm.rank() == 0;
             if (leader) {
                 err.printf(Locale.ROOT, "sparge: rank 0 of %d, %s%s at step %d of %d%n", comm.worldSize(),
@@ -187,26 +190,64 @@ final class TrainingRun {
         return trainer.step();
     }
 
-    /** A task whose step results carry fixed extra metrics (the mask hyperparameters, into every log line). */
+    /**
+     * A task whose step results carry fixed extra metrics (the mask hyperparameters, into every log line); a
+     * {@link BlockwiseTask} stays one, so that it can still be fully sharded.
+     */
     static TrainingTask withMetrics(TrainingTask task, Map<String, Double> extra) {
-        return new TrainingTask() {
-            @Override
-            public Map<String, Tensor> parameters() {
-                return task.parameters();
-            }
+        return task instanceof BlockwiseTask blockwise ? new BlockwiseWithMetrics(blockwise, extra)
+                : new WithMetrics(task, extra);
+    }
 
-            @Override
-            public StepResult computeGradients(MicroBatch batch, Map<String, Tensor> gradients) {
-                StepResult r = task.computeGradients(batch, gradients);
-                Map<String, Double> m = new TreeMap<>(r.metrics());
-                m.putAll(extra);
-                return new StepResult(r.loss(), r.tokens(), m);
-            }
+    private static class WithMetrics implements TrainingTask {
+        private final TrainingTask task;
+        private final Map<String, Double> extra;
 
-            @Override
-            public Map<String, Object> describe() {
-                return task.describe();
-            }
-        };
+        WithMetrics(TrainingTask task, Map<String, Double> extra) {
+            this.task = task;
+            this.extra = extra;
+        }
+
+        @Override
+        public Map<String, Tensor> parameters() {
+            return task.parameters();
+        }
+
+        @Override
+        public StepResult computeGradients(MicroBatch batch, Map<String, Tensor> gradients) {
+            StepResult r = task.computeGradients(batch, gradients);
+            Map<String, Double> m = new TreeMap<>(r.metrics());
+            m.putAll(extra);
+            return new StepResult(r.loss(), r.tokens(), m);
+        }
+
+        @Override
+        public Map<String, Object> describe() {
+            return task.describe();
+        }
+    }
+
+    private static final class BlockwiseWithMetrics extends WithMetrics implements BlockwiseTask {
+        private final BlockwiseTask blockwise;
+
+        BlockwiseWithMetrics(BlockwiseTask task, Map<String, Double> extra) {
+            super(task, extra);
+            this.blockwise = task;
+        }
+
+        @Override
+        public int blockOf(String name) {
+            return blockwise.blockOf(name);
+        }
+
+        @Override
+        public int blocks() {
+            return blockwise.blocks();
+        }
+
+        @Override
+        public void readBlocksFrom(BlockParameters source) {
+            blockwise.readBlocksFrom(source);
+        }
     }
 }

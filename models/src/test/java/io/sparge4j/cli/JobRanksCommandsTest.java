@@ -124,6 +124,47 @@ class JobRanksCommandsTest {
                 got.get(0).get("metrics").get("sparsity").asDouble(), 0.0, "the same calibrated mask");
     }
 
+    /**
+     * {@code --sharding full-shard} (ZeRO-3: the blocks gathered as they run): the one-process losses (step 1 bit for
+     * bit), the same model, the strategy in run.json, and a resume that keeps it. A bad value is refused.
+     */
+    @Test
+    void twoRanksDistillFullyShardedAsOneProcessAndResume() throws Exception {
+        Path base = dir.resolve("base");
+        assertEquals(0, CliRun.of(TrainingCommandsTest.pretrain(base, "--steps", "1")).exit());
+        String[] args = {"finetune", "--init", base.resolve("model").toString(), "--objective", "distill",
+            "--attention", "hybrid", "--topk", "0.3", "--topp", "0.5", "--steps", "2", "--micro-batches", "2", "--lr",
+            "1e-3", "--warmup", "1", "--threads", "2", "--checkpoint-blocks", "--sharding", "full-shard", "--out"};
+        Path alone = dir.resolve("alone");
+        Path job = dir.resolve("job");
+        CliRun one = CliRun.of(with(args, alone.toString()));
+        assertEquals(0, one.exit(), one::toString);
+        List<CliRun> two = ranks(with(args, job.toString()));
+        two.forEach(r -> assertEquals(0, r.exit(), r::toString));
+        assertTrue(Files.readString(job.resolve("run.json")).contains("\"sharding\" : \"full-shard\""),
+                Files.readString(job.resolve("run.json")));
+        List<CliRun> more = ranks("finetune", "--out", job.toString(), "--resume", "--steps", "3", "--threads", "2");
+        more.forEach(r -> assertEquals(0, r.exit(), r::toString));
+        CliRun oneMore = CliRun.of("finetune", "--out", alone.toString(), "--resume", "--steps", "3", "--threads",
+                "2");
+        assertEquals(0, oneMore.exit(), oneMore::toString);
+        List<JsonNode> want = TrainingCommandsTest.log(alone);
+        List<JsonNode> got = TrainingCommandsTest.log(job);
+        assertEquals(3, got.size());
+        assertEquals(want.get(0).get("loss").asDouble(), got.get(0).get("loss").asDouble(), 0.0, "step 1");
+        for (int i = 1; i < 3; i++) {
+            double w = want.get(i).get("loss").asDouble();
+            assertEquals(w, got.get(i).get("loss").asDouble(), 1e-5 * w, "loss of step " + (i + 1));
+        }
+        assertClose(alone.resolve("model/diffusion_pytorch_model.safetensors"),
+                job.resolve("model/diffusion_pytorch_model.safetensors"));
+
+        CliRun bad = CliRun.of(TrainingCommandsTest.pretrain(dir.resolve("bad"), "--steps", "1", "--sharding",
+                "zero-9"));
+        assertTrue(bad.exit() != 0 && bad.err().contains("--sharding") && bad.err().contains("zero-9")
+                && bad.err().contains("full-shard"), bad::toString);
+    }
+
     private static String[] with(String[] args, String last) {
         String[] all = Arrays.copyOf(args, args.length + 1);
         all[args.length] = last;

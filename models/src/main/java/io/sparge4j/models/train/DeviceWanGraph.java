@@ -82,6 +82,8 @@ public final class DeviceWanGraph {
     private final boolean checkpointBlocks;
     private final GemmPrecision precision;
     private final List<DeviceWanBlockGraph> blocks;
+    /** Where the blocks' parameters come from when the store does not hold them (full sharding); null: the store. */
+    private final BlockParameters blockParameters;
 
     /**
      * @param store the parameters (and where gradients go), on the device
@@ -106,6 +108,12 @@ public final class DeviceWanGraph {
      */
     public DeviceWanGraph(DeviceWanStore store, WanAttention attention, boolean checkpointBlocks,
             GemmPrecision precision) {
+        this(store, attention, checkpointBlocks, precision, null);
+    }
+
+    private DeviceWanGraph(DeviceWanStore store, WanAttention attention, boolean checkpointBlocks,
+            GemmPrecision precision, BlockParameters blockParameters) {
+        this.blockParameters = blockParameters;
         this.precision = Objects.requireNonNull(precision, OP + ": precision is null, expected F32 or BF16");
         this.store = Objects.requireNonNull(store, OP + ": store is null, expected a DeviceWanStore");
         this.config = store.config();
@@ -139,7 +147,7 @@ public final class DeviceWanGraph {
      * @return a graph on the same store
      */
     public DeviceWanGraph withAttention(WanAttention newAttention) {
-        return new DeviceWanGraph(store, newAttention, checkpointBlocks, precision);
+        return new DeviceWanGraph(store, newAttention, checkpointBlocks, precision, blockParameters);
     }
 
     /**
@@ -147,7 +155,20 @@ public final class DeviceWanGraph {
      * @return a graph on the same store
      */
     public DeviceWanGraph withCheckpointBlocks(boolean checkpoint) {
-        return new DeviceWanGraph(store, attention, checkpoint, precision);
+        return new DeviceWanGraph(store, attention, checkpoint, precision, blockParameters);
+    }
+
+    /**
+     * The same graph with its blocks' parameters off the device (FSDP-style full sharding, after
+     * {@link DeviceWanStore#dropBlocks}): each block's are acquired from {@code source} and mounted on the device just
+     * before the block runs and unmounted just after, and its gradients are read back and handed to {@code source}
+     * when its backward is done.
+     *
+     * @param source the blocks' parameters, or null when the store holds every block
+     * @return a graph on the same store
+     */
+    public DeviceWanGraph withBlockParameters(BlockParameters source) {
+        return new DeviceWanGraph(store, attention, checkpointBlocks, precision, source);
     }
 
     /** @return how the forward's linear layers and self-attention multiply */
@@ -590,6 +611,7 @@ public final class DeviceWanGraph {
                     fixed = DeviceMasks.upload(session(), fixedMasks.get(i), config.headDim());
                 }
                 DeviceWanBlockGraph.Tape bt;
+                acquire(i, BlockParameters.Pass.FORWARD);
                 try {
                     bt = block.forward(h, tape.e6, tape.context, grid, attention, step, fixed);
                 } catch (RuntimeException | Error e) {
@@ -597,6 +619,8 @@ public final class DeviceWanGraph {
                         fixed.close();
                     }
                     throw e;
+                } finally {
+                    release(i);
                 }
                 DeviceTensor out = bt.out;
                 if (keep) {
@@ -720,16 +744,24 @@ public final class DeviceWanGraph {
             for (int i = blocks.size() - 1; i >= 0; i--) {
                 DeviceWanBlockGraph block = blocks.get(i);
                 DeviceWanBlockGraph.Tape bt = tape.blockTapes.get(i);
-                if (bt == null) {
-                    bt = block.forward(tape.blockInputs.get(i), tape.e6, tape.context, grid, attention, tape.step,
-                            tape.masks.get(i));
-                    bt.out.close();
-                }
-                try (DeviceTensor dOut = dTokens) {
-                    dTokens = block.backward(bt, dOut, tape.context, grid, de6, dContextEmb);
+                acquire(i, BlockParameters.Pass.BACKWARD);
+                try {
+                    if (bt == null) {
+                        bt = block.forward(tape.blockInputs.get(i), tape.e6, tape.context, grid, attention, tape.step,
+                                tape.masks.get(i));
+                        bt.out.close();
+                    }
+                    try (DeviceTensor dOut = dTokens) {
+                        dTokens = block.backward(bt, dOut, tape.context, grid, de6, dContextEmb);
+                    } finally {
+                        bt.close();
+                        tape.blockTapes.set(i, null);
+                    }
                 } finally {
-                    bt.close();
-                    tape.blockTapes.set(i, null);
+                    release(i);
+                }
+                if (blockParameters != null) {
+                    blockParameters.gradientsReady(i, store.takeGrads(i));
                 }
             }
             s.own(dTokens);
@@ -778,6 +810,20 @@ public final class DeviceWanGraph {
         if (tape.velocityTokens == null || tape.blockInputs.size() != blocks.size()) {
             throw new IllegalArgumentException(OP + ".backward: the tape comes from predict or was closed, expected "
                     + "the tape of forward");
+        }
+    }
+
+    /** With {@link #blockParameters}: the block's parameters on the device until {@link #release}. */
+    private void acquire(int block, BlockParameters.Pass pass) {
+        if (blockParameters != null) {
+            store.mount(block, blockParameters.acquire(block, pass));
+        }
+    }
+
+    private void release(int block) {
+        if (blockParameters != null) {
+            store.unmount(block);
+            blockParameters.release(block);
         }
     }
 }

@@ -36,6 +36,8 @@ public final class DeviceWanStore implements AutoCloseable {
     private final Map<String, DeviceTensor> params = new LinkedHashMap<>();
     private final Map<String, int[]> hostShapes = new LinkedHashMap<>();
     private final Map<String, DeviceTensor> grads = new LinkedHashMap<>();
+    /** After {@link #dropBlocks}: a block's parameters are on the device only while mounted. */
+    private boolean blockwise;
     private boolean closed;
 
     private DeviceWanStore(DeviceSession session, WanConfig config) {
@@ -107,9 +109,9 @@ public final class DeviceWanStore implements AutoCloseable {
         return config;
     }
 
-    /** @return the parameter names, in {@link WanParameters#expected} order */
+    /** @return the parameter names, in {@link WanParameters#expected} order (also of blocks not on the device) */
     public Set<String> names() {
-        return Collections.unmodifiableSet(params.keySet());
+        return Collections.unmodifiableSet(hostShapes.keySet());
     }
 
     /**
@@ -120,8 +122,12 @@ public final class DeviceWanStore implements AutoCloseable {
         check("param");
         DeviceTensor t = params.get(name);
         if (t == null) {
+            if (blockwise && hostShapes.containsKey(name)) {
+                throw new IllegalStateException(OP + ".param: " + name + " is not on the device (its block is not"
+                        + " mounted), expected block parameters only between mount and unmount");
+            }
             throw new IllegalArgumentException(OP + ".param: no parameter " + name + ", expected one of the "
-                    + params.size() + " names of WanParameters.expected");
+                    + hostShapes.size() + " names of WanParameters.expected");
         }
         return t;
     }
@@ -131,11 +137,19 @@ public final class DeviceWanStore implements AutoCloseable {
      * @return its shape on the host (the Wan2.1 checkpoint's)
      */
     public int[] hostShape(String name) {
-        param(name);
-        return hostShapes.get(name).clone();
+        check("hostShape");
+        int[] shape = hostShapes.get(name);
+        if (shape == null) {
+            throw new IllegalArgumentException(OP + ".hostShape: no parameter " + name + ", expected one of the "
+                    + hostShapes.size() + " names of WanParameters.expected");
+        }
+        return shape.clone();
     }
 
-    /** @return every parameter by name, in order (a read-only view; the tensors belong to the store) */
+    /**
+     * @return every parameter on the device by name, in order (a read-only view; the tensors belong to the store);
+     *     after {@link #dropBlocks}, the blocks' only while mounted
+     */
     public Map<String, DeviceTensor> parameters() {
         check("parameters");
         return Collections.unmodifiableMap(params);
@@ -218,6 +232,129 @@ public final class DeviceWanStore implements AutoCloseable {
             out.values().forEach(Tensor::close);
             throw ex;
         }
+    }
+
+    // ---------------------------------------------------------------- blocks off the device (full sharding)
+
+    /**
+     * Frees every block's parameters and gradients on the device: from now on block i's parameters are there only
+     * between {@link #mount} and {@link #unmount} (FSDP-style full sharding keeps one or two blocks whole), and
+     * {@link #uploadFrom} and {@link #downloadInto} move only what is on the device.
+     */
+    public void dropBlocks() {
+        check("dropBlocks");
+        blockwise = true;
+        for (String name : List.copyOf(params.keySet())) {
+            if (WanGraph.blockOf(name) >= 0) {
+                params.remove(name).close();
+                DeviceTensor g = grads.remove(name);
+                if (g != null) {
+                    g.close();
+                }
+            }
+        }
+    }
+
+    /**
+     * Uploads one block's parameters (after {@link #dropBlocks}).
+     *
+     * @param block the block
+     * @param host every parameter of the block ({@code blocks.i.*}) in its host shape, f32; read, not kept
+     * @throws IllegalArgumentException if a parameter is missing, foreign or mis-shaped
+     * @throws IllegalStateException if the blocks are on the device anyway, or this block is mounted
+     */
+    public void mount(int block, Map<String, Tensor> host) {
+        check("mount");
+        if (!blockwise) {
+            throw new IllegalStateException(OP + ".mount: every block is on the device, expected dropBlocks first");
+        }
+        List<String> names = blockNames(block);
+        if (host == null || !host.keySet().equals(Set.copyOf(names))) {
+            throw new IllegalArgumentException(OP + ".mount: block " + block + " got " + (host == null ? null
+                    : new java.util.TreeSet<>(host.keySet())) + ", expected exactly its parameters " + names);
+        }
+        if (params.containsKey(names.getFirst())) {
+            throw new IllegalStateException(OP + ".mount: block " + block + " is mounted, expected unmount first");
+        }
+        try {
+            for (String name : names) {
+                Tensor t = host.get(name);
+                if (t.dtype() != DType.F32 || !Arrays.equals(t.shape(), hostShapes.get(name))) {
+                    throw new IllegalArgumentException(OP + ".mount: " + name + " is " + t.dtype() + " "
+                            + Arrays.toString(t.shape()) + ", expected f32 " + Arrays.toString(hostShapes.get(name)));
+                }
+                params.put(name, session.upload(t.reshape(deviceShape(name, t.shape()))));
+            }
+        } catch (RuntimeException | Error e) {
+            unmount(block);
+            throw e;
+        }
+    }
+
+    /**
+     * Frees one block's parameters on the device (its gradients stay until {@link #takeGrads} or
+     * {@link #zeroGrads}).
+     *
+     * @param block the block
+     */
+    public void unmount(int block) {
+        check("unmount");
+        for (String name : blockNames(block)) {
+            DeviceTensor t = params.remove(name);
+            if (t != null) {
+                t.close();
+            }
+        }
+    }
+
+    /**
+     * @param block the block
+     * @return its gradients added since {@link #zeroGrads}, read back in host shapes and removed from the device
+     */
+    public Map<String, Tensor> takeGrads(int block) {
+        check("takeGrads");
+        Map<String, DeviceTensor> mine = new LinkedHashMap<>();
+        for (String name : blockNames(block)) {
+            DeviceTensor g = grads.remove(name);
+            if (g != null) {
+                mine.put(name, g);
+            }
+        }
+        try {
+            return read(mine);
+        } finally {
+            mine.values().forEach(DeviceTensor::close);
+        }
+    }
+
+    /**
+     * Uploads every block again from the host and keeps them on the device, as before {@link #dropBlocks}.
+     *
+     * @param host every parameter, f32, host shapes (only the blocks' are read)
+     */
+    public void restoreBlocks(Map<String, Tensor> host) {
+        check("restoreBlocks");
+        if (!blockwise) {
+            return;
+        }
+        WanWeights.check(config, host);
+        Map<String, DeviceTensor> all = new LinkedHashMap<>();
+        for (String name : hostShapes.keySet()) {
+            DeviceTensor t = params.remove(name);
+            all.put(name, t != null ? t : session.upload(host.get(name).reshape(deviceShape(name,
+                    hostShapes.get(name)))));
+        }
+        params.putAll(all);   // WanParameters.expected order again
+        blockwise = false;
+    }
+
+    private List<String> blockNames(int block) {
+        List<String> names = hostShapes.keySet().stream().filter(n -> WanGraph.blockOf(n) == block).toList();
+        if (names.isEmpty()) {
+            throw new IllegalArgumentException(OP + ": block " + block + " is not in this model's "
+                    + config.numLayers() + " blocks");
+        }
+        return names;
     }
 
     /**

@@ -40,11 +40,15 @@ import java.util.stream.IntStream;
  * host in parallel, each from its own {@link MicroBatch#sampleSeed}, and the loss is the mean over every clip's
  * values, equal to the mean of the clips' losses that {@link WanTrainingTask} computes clip by clip.
  *
+ * <p>Under a fully sharded trainer ({@link #readBlocksFrom}) the student's blocks are not resident: each is uploaded
+ * from its all-gather when the graph reaches it and freed after, and its gradients are read back as soon as its
+ * backward is done.
+ *
  * <p>Per micro-batch this moves every DiT parameter up and every gradient down (2 x 4 bytes per parameter), plus
  * the patchified input, the target and the text features up, and the loss (and for pretraining dContext, for hybrid
  * attention the masks, for the sparsity metric) down.
  */
-public final class DeviceWanTrainingTask implements TrainingTask, AutoCloseable {
+public final class DeviceWanTrainingTask implements BlockwiseTask, AutoCloseable {
     private static final String OP = "DeviceWanTrainingTask";
 
     private final WanTrainingTask host;
@@ -56,7 +60,7 @@ public final class DeviceWanTrainingTask implements TrainingTask, AutoCloseable 
     private final double timestepShift;
     private final DeviceWanStore store;
     private final DeviceWanStore teacherStore;
-    private final DeviceWanGraph student;
+    private DeviceWanGraph student;
     private final DeviceWanGraph teacher;
     private final String backend;
     private final int batchSize;
@@ -135,6 +139,32 @@ public final class DeviceWanTrainingTask implements TrainingTask, AutoCloseable 
     @Override
     public Map<String, Tensor> parameters() {
         return host.parameters();
+    }
+
+    @Override
+    public int blockOf(String name) {
+        return host.blockOf(name);
+    }
+
+    @Override
+    public int blocks() {
+        return host.blocks();
+    }
+
+    /**
+     * With a source, the student's blocks leave the device: each is uploaded from {@code source} when it runs and
+     * freed after ({@link DeviceWanStore#dropBlocks}, {@link DeviceWanGraph#withBlockParameters}), so the device holds
+     * the embeddings, the head and at most one block of the student; null uploads every block again from
+     * {@link #parameters()}. The frozen teacher stays whole on the device.
+     */
+    @Override
+    public void readBlocksFrom(BlockParameters source) {
+        if (source != null) {
+            store.dropBlocks();
+        } else {
+            store.restoreBlocks(studentHost.parameters());
+        }
+        student = student.withBlockParameters(source);
     }
 
     /** @return the device graph of the student (its store holds the last uploaded parameters and gradients) */

@@ -221,6 +221,67 @@ class DeviceWanTrainingTaskTest {
         }
     }
 
+    /**
+     * FULL_SHARD (ZeRO-3) on the device, two ranks as threads, each with its own session: the student's blocks leave
+     * the device (only the embeddings and head stay resident; a block is uploaded from its all-gather when it runs),
+     * and the run reproduces the single-process trainer on one device: the first step's loss bit for bit (same
+     * values, same kernels), the later ones and the parameters within the rounding of the rank-averaged gradients
+     * (1e-5 relative on losses, 1e-4 x lr x steps on parameters, as ShardedTrainerTest). Closing the trainer puts the
+     * blocks back on the device.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"opencl", "cuda"})
+    void fullyShardedDeviceTrainingMatchesOneDevice(String backend) throws IOException {
+        DeviceTestSessions.openWholeModel(backend).close();   // skips here, visibly, when the backend is absent
+        TrainerConfig config = new TrainerConfig(3, 2, 93, 1.0, AdamWConfig.pytorchDefaults(0.01),
+                LrSchedule.warmupCosine(2e-3, 1, 3, 2e-4), 0, 2, 10);
+        List<TrainerStepLog> want;
+        Map<String, float[]> wantParams = new LinkedHashMap<>();
+        try (DeviceSession session = DeviceSession.open(backend)) {
+            Pieces one = Pieces.of(TrainingObjective.DISTILL, 83);
+            try (DeviceWanTrainingTask task = one.device(session, true)) {
+                want = new Trainer(task, config, TrainerOutputs.none()).run();
+            }
+            one.student().parameters().forEach((k, v) -> wantParams.put(k, v.toFloatArray()));
+        }
+        List<Map<String, float[]>> ranks = io.sparge4j.engine.distributed.InProcessCommunicator.runRanks(2, comm -> {
+            try (DeviceSession session = DeviceSession.open(backend)) {
+                Pieces mine = Pieces.of(TrainingObjective.DISTILL, 83);
+                try (DeviceWanTrainingTask task = mine.device(session, true)) {
+                    List<TrainerStepLog> logs;
+                    try (ShardedTrainer t = new ShardedTrainer(task, config, TrainerOutputs.none(), comm,
+                            ShardedTrainer.Strategy.FULL_SHARD)) {
+                        assertTrue(task.student().store().parameters().keySet().stream()
+                                .noneMatch(n -> n.startsWith("blocks.")), "no block resident on the device");
+                        logs = t.run();
+                    }
+                    assertTrue(task.student().store().parameters().keySet().stream()
+                            .anyMatch(n -> n.startsWith("blocks.")), "the blocks are back after close");
+                    assertEquals(want.get(0).loss(), logs.get(0).loss(), 0.0, "rank " + comm.rank() + " step 1");
+                    for (int i = 1; i < want.size(); i++) {
+                        assertEquals(want.get(i).loss(), logs.get(i).loss(), 1e-5 * want.get(i).loss(),
+                                "rank " + comm.rank() + " step " + (i + 1));
+                    }
+                    Map<String, float[]> got = new LinkedHashMap<>();
+                    mine.student().parameters().forEach((k, v) -> got.put(k, v.toFloatArray()));
+                    return got;
+                }
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        double atol = 1e-4 * 2e-3 * config.steps();
+        for (Map<String, float[]> got : ranks) {
+            wantParams.forEach((name, w) -> {
+                float[] g = got.get(name);
+                for (int i = 0; i < w.length; i++) {
+                    assertTrue(Math.abs(w[i] - g[i]) <= atol + 1e-5 * Math.abs(w[i]), name + "[" + i + "]: one"
+                            + " device " + w[i] + ", FULL_SHARD " + g[i]);
+                }
+            });
+        }
+    }
+
     @Test
     void refusesAModelTheDeviceKernelsCannotRun() {
         WanConfig narrow = WanConfig.tiny(64, 2, 1, 3, true);   // head dim 32
