@@ -5,8 +5,8 @@
 #   GPUS=2 bash bench/multi-gpu.sh
 # Writes into $OUT: tests.txt (the multi-GPU JUnit selection), collectives.jsonl (ours, one JSON line per case, for a
 # world of 1 and of GPUS) and torch-collectives.jsonl (the anchor: torch.distributed's NCCL all-reduce and all-gather
-# on the same sizes, timed the same way), dp.txt (data-parallel pretraining on 1 and on GPUS GPUs: the loss curves
-# and step times), sp.txt (sequence-parallel generation of tiny-demo on 1 and 2 GPUs, wall time), scaling.jsonl
+# on the same sizes, timed the same way), dp.txt (data-parallel pretraining on 1 and on GPUS GPUs, sharded ZeRO-2 and
+# ZeRO-3: the loss curves and step times), sp.txt (sequence-parallel generation of tiny-demo on 1 and 2 GPUs, wall time), scaling.jsonl
 # (model-bench of wan-14b shapes, two blocks, on 1 and on GPUS GPUs), with GEN14B=1 gen14b.txt (generate with the
 # 14B model's shapes and random weights on 1 and on GPUS GPUs), and logs.txt.
 set -uo pipefail
@@ -63,16 +63,23 @@ NCCL_NVLS_ENABLE=0 timeout 300 torchrun --nproc-per-node "$gpus" /tmp/torch_coll
 common=(--steps 40 --micro-batches "$gpus" --batch-size 8 --checkpoint-every 1000 --seed 3 --backend cuda)
 timeout 300 /tmp/sparge pretrain --out /tmp/dp1 "${common[@]}" >> "$out/logs.txt" 2>&1
 timeout 300 /tmp/sparge launch --gpus "$gpus" -- pretrain --out /tmp/dpn "${common[@]}" >> "$out/logs.txt" 2>&1
+#    and fully sharded (ZeRO-3: each block all-gathered as it runs)
+timeout 300 /tmp/sparge launch --gpus "$gpus" -- pretrain --out /tmp/dpf "${common[@]}" --sharding full-shard \
+  >> "$out/logs.txt" 2>&1
 python3 - "$gpus" > "$out/dp.txt" <<'PY'
-import json, statistics, sys
+import json, os, statistics, sys
 one = [json.loads(l) for l in open("/tmp/dp1/train.jsonl")]
-many = [json.loads(l) for l in open("/tmp/dpn/train.jsonl")]
-worst = max(abs(a["loss"] - b["loss"]) / a["loss"] for a, b in zip(one, many))
 t1 = statistics.median(x["step_time_s"] for x in one[10:])
-tn = statistics.median(x["step_time_s"] for x in many[10:])
-print(json.dumps({"gpus": int(sys.argv[1]), "steps": len(many), "worst_relative_loss_difference": worst,
-                  "median_step_s_1gpu": t1, "median_step_s_ngpu": tn, "speedup": t1 / tn,
-                  "efficiency": t1 / tn / int(sys.argv[1])}))
+for name, path in (("shard-grad-op", "/tmp/dpn"), ("full-shard", "/tmp/dpf")):
+    if not os.path.exists(path + "/train.jsonl"):
+        print(json.dumps({"sharding": name, "error": "no train.jsonl (see logs.txt)"}))
+        continue
+    many = [json.loads(l) for l in open(path + "/train.jsonl")]
+    worst = max(abs(a["loss"] - b["loss"]) / a["loss"] for a, b in zip(one, many))
+    tn = statistics.median(x["step_time_s"] for x in many[10:])
+    print(json.dumps({"sharding": name, "gpus": int(sys.argv[1]), "steps": len(many),
+                      "worst_relative_loss_difference": worst, "median_step_s_1gpu": t1,
+                      "median_step_s_ngpu": tn, "speedup": t1 / tn, "efficiency": t1 / tn / int(sys.argv[1])}))
 PY
 cat "$out/dp.txt"
 
