@@ -62,6 +62,13 @@ public final class FinetuneCommand implements Callable<Integer> {
                     + " --init came from; its config and text encoder must be --init's.")
     private String teacher;
 
+    @Option(names = "--distill-guidance", paramLabel = "G",
+            description = "distill: 0 (the default, the paper's loss) matches the student's velocity to the teacher's"
+                    + " for the clip's caption; G above 0 matches their classifier-free-guided velocities at scale G"
+                    + " (e.g. 5, generate's default), v(empty) + G (v(caption) - v(empty)), so that the two branches"
+                    + " the sampler combines err together as little as possible; twice the work a step.")
+    private Double distillGuidance;
+
     @Option(names = "--attention", paramLabel = "hybrid|topk|topp|dense", defaultValue = "hybrid",
             description = "The student's self-attention (default ${DEFAULT-VALUE}); blocks 128 x 64.")
     private String attention;
@@ -178,6 +185,11 @@ public final class FinetuneCommand implements Callable<Integer> {
         }
         TrainingFlags.check(spec, teacher == null || obj == TrainingObjective.DISTILL, "--teacher", "'" + teacher + "'",
                 "none with --objective " + objective + " (only distillation has a teacher)");
+        double guidance = distillGuidance == null ? 0 : distillGuidance;
+        TrainingFlags.check(spec, guidance >= 0 && Double.isFinite(guidance), "--distill-guidance", guidance,
+                "0 (off) or a finite guidance scale above 0");
+        TrainingFlags.check(spec, guidance == 0 || obj == TrainingObjective.DISTILL, "--distill-guidance", guidance,
+                "none with --objective " + objective + " (only distillation has a teacher)");
         ModelDirectory model = InitModel.load(init, spec.commandLine().getErr());
         try {
             WanConfig config = model.config();
@@ -187,7 +199,7 @@ public final class FinetuneCommand implements Callable<Integer> {
                     config.textDim(), model.textEncoder().config().layers(), InitModel.recorded(init),
                     obj.word(),
                     mode.toString().toLowerCase(Locale.ROOT), k, p, targetSparsity)
-                    .withTeacher(teacher == null ? null : InitModel.recorded(teacher)), model);
+                    .withDistillation(teacher == null ? null : InitModel.recorded(teacher), guidance), model);
         } catch (RuntimeException e) {
             model.close();
             throw e;

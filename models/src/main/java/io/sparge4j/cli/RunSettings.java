@@ -57,6 +57,8 @@ import java.nio.file.Path;
  *     (0) in older run.json files, read as 1
  * @param teacher finetune --objective distill: the dense teacher's model directory (as {@code init} records it), or
  *     null for {@code init} itself (also in older run.json files)
+ * @param distillGuidance finetune --objective distill: 0 distils the conditional velocity (the paper's loss), G above
+ *     0 the velocity guided at scale G; absent (0) in older run.json files
  * @param sharding in a job of several ranks, what each rank keeps whole: {@value #SHARD_GRAD_OP} (ZeRO-2) or
  *     {@value #FULL_SHARD} (ZeRO-3, the blocks gathered as they run); the checkpoints' layouts differ, so a resume
  *     keeps it; absent in older run.json files, read as {@value #SHARD_GRAD_OP}
@@ -66,7 +68,8 @@ record RunSettings(String command, long steps, int microBatches, int batchSize, 
         double timestepShift, long checkpointEvery, int keep, String precision, boolean checkpointBlocks, int dim,
         int layers, int heads, int ffnDim, int textWidth, int textLayers, String init, String objective,
         String attention, double topk, double topp, Double targetSparsity, ClipMotion motion,
-        double captionAttributeDropout, double textEncoderLrScale, String teacher, String sharding) {
+        double captionAttributeDropout, double textEncoderLrScale, String teacher, double distillGuidance,
+        String sharding) {
 
     /** ZeRO-2: gradients and AdamW's moments sharded, parameters whole on every rank. */
     static final String SHARD_GRAD_OP = "shard-grad-op";
@@ -91,7 +94,8 @@ record RunSettings(String command, long steps, int microBatches, int batchSize, 
         return new RunSettings(command, newSteps, microBatches, batchSize, lr, warmup, minLrRatio, weightDecay, maxGradNorm, seed,
                 frames, height, width, captionDropout, timestepShift, checkpointEvery, keep, precision,
                 checkpointBlocks, dim, layers, heads, ffnDim, textWidth, textLayers, init, objective, attention, topk,
-                topp, targetSparsity, motion, captionAttributeDropout, textEncoderLrScale, teacher, sharding);
+                topp, targetSparsity, motion, captionAttributeDropout, textEncoderLrScale, teacher, distillGuidance,
+                sharding);
     }
 
     /** @return a copy with the mask hyperparameters a calibration chose */
@@ -100,7 +104,7 @@ record RunSettings(String command, long steps, int microBatches, int batchSize, 
                 frames, height, width, captionDropout, timestepShift, checkpointEvery, keep, precision,
                 checkpointBlocks, dim, layers, heads, ffnDim, textWidth, textLayers, init, objective, attention,
                 newTopk, newTopp, targetSparsity, motion, captionAttributeDropout, textEncoderLrScale, teacher,
-                sharding);
+                distillGuidance, sharding);
     }
 
     /**
@@ -113,16 +117,19 @@ record RunSettings(String command, long steps, int microBatches, int batchSize, 
                 frames, height, width, captionDropout, timestepShift, checkpointEvery, keep, precision,
                 checkpointBlocks, newDim, newLayers, newHeads, newFfnDim, newTextWidth, newTextLayers, newInit,
                 newObjective, newAttention, newTopk, newTopp, newTargetSparsity, motion, captionAttributeDropout,
-                textEncoderLrScale, teacher, sharding);
+                textEncoderLrScale, teacher, distillGuidance, sharding);
     }
 
-    /** @return a copy whose distillation teacher is {@code newTeacher} (null: the init model) */
-    RunSettings withTeacher(String newTeacher) {
+    /**
+     * @return a copy whose distillation teacher is {@code newTeacher} (null: the init model) and whose distilled
+     *     velocity is guided at {@code newGuidance} (0: the conditional one)
+     */
+    RunSettings withDistillation(String newTeacher, double newGuidance) {
         return new RunSettings(command, steps, microBatches, batchSize, lr, warmup, minLrRatio, weightDecay,
                 maxGradNorm, seed, frames, height, width, captionDropout, timestepShift, checkpointEvery, keep,
                 precision, checkpointBlocks, dim, layers, heads, ffnDim, textWidth, textLayers, init, objective,
                 attention, topk, topp, targetSparsity, motion, captionAttributeDropout, textEncoderLrScale,
-                newTeacher, sharding);
+                newTeacher, newGuidance, sharding);
     }
 
     /** @return the strategy {@link #sharding} names */

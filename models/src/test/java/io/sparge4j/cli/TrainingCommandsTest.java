@@ -332,6 +332,37 @@ class TrainingCommandsTest {
     }
 
     /**
+     * {@code --distill-guidance G} distils the guided velocity: other losses than the plain distillation from the same
+     * start and seed, recorded in run.json and kept by --resume; a negative scale, or one for the flow objective, is
+     * refused.
+     */
+    @Test
+    void finetuneDistilsTheGuidedVelocity() throws Exception {
+        Path base = dir.resolve("gbase");
+        assertEquals(0, CliRun.of(pretrain(base, "--steps", "1")).exit());
+        String init = base.resolve("model").toString();
+        List<List<Double>> losses = new ArrayList<>();
+        for (String guidance : new String[] {"0", "5"}) {
+            Path run = dir.resolve("g" + guidance);
+            CliRun r = CliRun.of("finetune", "--init", init, "--out", run.toString(), "--steps", "2",
+                    "--distill-guidance", guidance, "--threads", "2");
+            assertEquals(0, r.exit(), r::toString);
+            losses.add(log(run).stream().map(line -> line.get("loss").asDouble()).toList());
+            assertEquals(Double.parseDouble(guidance), JSON.readTree(run.resolve("run.json").toFile())
+                    .get("distillGuidance").asDouble(), 0.0, "run.json records it");
+        }
+        assertTrue(!losses.get(0).get(0).equals(losses.get(1).get(0)), "guided targets differ: " + losses);
+        CliRun more = CliRun.of("finetune", "--out", dir.resolve("g5").toString(), "--resume", "--steps", "3",
+                "--threads", "2");
+        assertEquals(0, more.exit(), more::toString);
+        assertEquals(3, log(dir.resolve("g5")).size());
+        assertBad(CliRun.of("finetune", "--init", init, "--out", dir.resolve("gbad").toString(),
+                "--distill-guidance", "-1"), "--distill-guidance", "-1.0", "finite guidance scale above 0");
+        assertBad(CliRun.of("finetune", "--init", init, "--out", dir.resolve("gbad").toString(), "--objective",
+                "flow", "--distill-guidance", "5"), "--distill-guidance", "5.0", "only distillation has a teacher");
+    }
+
+    /**
      * {@code --init} takes an f16 model directory as {@code sparge export} writes it (the shipped tiny-demo is one):
      * the DiT is widened to f32 and one flow-matching step moves it by about the learning rate, so the output is
      * within 1e-3 of the f16 weights and not equal to them; the output model directory is f32.

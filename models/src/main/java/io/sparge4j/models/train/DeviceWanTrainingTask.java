@@ -1,5 +1,6 @@
 package io.sparge4j.models.train;
 
+import io.sparge4j.engine.gpu.DeviceGradients;
 import io.sparge4j.engine.gpu.DeviceMeanSquaredError;
 import io.sparge4j.engine.gpu.DeviceSession;
 import io.sparge4j.engine.gpu.DeviceTensor;
@@ -14,6 +15,7 @@ import io.sparge4j.models.wan.WanConfig;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -64,6 +66,7 @@ public final class DeviceWanTrainingTask implements BlockwiseTask, AutoCloseable
     private final DeviceWanGraph teacher;
     private final String backend;
     private final int batchSize;
+    private final double distillGuidance;
 
     /**
      * The same arguments as {@link WanTrainingTask} (the CPU graphs hold the host parameters and the attention
@@ -97,9 +100,24 @@ public final class DeviceWanTrainingTask implements BlockwiseTask, AutoCloseable
     public DeviceWanTrainingTask(TrainingObjective objective, WanGraph studentHost, WanGraph teacherHost,
             TextEncoder text, ClipGenerator data, double captionDropout, double timestepShift, int batchSize,
             DeviceSession session, boolean checkpointBlocks, GemmPrecision precision) {
+        this(objective, studentHost, teacherHost, text, data, captionDropout, timestepShift, batchSize, session,
+                checkpointBlocks, precision, 0);
+    }
+
+    /**
+     * @param distillGuidance 0 for the paper's distillation, G above 0 to distil the guided velocity
+     *     ({@link WanTrainingTask#distillGuidance}): the micro-batch runs the student and the teacher twice, with the
+     *     captions and with empty ones
+     * @see #DeviceWanTrainingTask(TrainingObjective, WanGraph, WanGraph, TextEncoder, ClipGenerator, double, double,
+     *     int, DeviceSession, boolean, GemmPrecision)
+     */
+    public DeviceWanTrainingTask(TrainingObjective objective, WanGraph studentHost, WanGraph teacherHost,
+            TextEncoder text, ClipGenerator data, double captionDropout, double timestepShift, int batchSize,
+            DeviceSession session, boolean checkpointBlocks, GemmPrecision precision, double distillGuidance) {
         // the CPU task checks the pieces and owns the parameter map and the description
         this.host = new WanTrainingTask(objective, studentHost, teacherHost, text, data, captionDropout,
-                timestepShift, batchSize);
+                timestepShift, batchSize, distillGuidance);
+        this.distillGuidance = distillGuidance;
         this.batchSize = batchSize;
         Objects.requireNonNull(session, OP + ": session is null, expected an open DeviceSession");
         Objects.requireNonNull(precision, OP + ": precision is null, expected F32 or BF16");
@@ -180,6 +198,9 @@ public final class DeviceWanTrainingTask implements BlockwiseTask, AutoCloseable
         store.uploadFrom(studentHost.parameters());
         store.zeroGrads();
         ParameterGrads sink = new ParameterGrads(gradients, parameters()::get);
+        if (distillGuidance > 0) {
+            return guidedGradients(batch, sink);
+        }
         try (TensorScope scope = new TensorScope()) {
             Clips clips = drawClips(batch, scope);
             TextEncoderPass pass = trainText ? text.forward(clips.prompts()) : null;
@@ -201,6 +222,60 @@ public final class DeviceWanTrainingTask implements BlockwiseTask, AutoCloseable
                 }
             }
         }
+    }
+
+    /**
+     * Guided distillation of a micro-batch ({@link WanTrainingTask}'s, batched): the student and the teacher with the
+     * clips' captions and with empty ones, each pair combined as guidance G combines them; the gradient of the mean
+     * squared difference reaches the conditional pass times G and the unconditional one times (1 - G).
+     */
+    private StepResult guidedGradients(MicroBatch batch, ParameterGrads sink) {
+        WanConfig c = studentHost.config();
+        float g = (float) distillGuidance;
+        try (TensorScope scope = new TensorScope()) {
+            Clips clips = drawClips(batch, scope);
+            Tensor cond = scope.own(text.encode(clips.prompts()));
+            Tensor uncond = scope.own(text.encode(Collections.nCopies(batchSize, "")));
+            try (DeviceWanGraph.Tape tc = student.forward(clips.xt(), clips.timesteps(), cond, 0);
+                 DeviceWanGraph.Tape tu = student.forward(clips.xt(), clips.timesteps(), uncond, 0);
+                 DeviceTensor studentGuided = guided(tu.velocityTokens(), tc.velocityTokens(), g);
+                 DeviceTensor teacherGuided = teacherGuided(clips, cond, uncond, g);
+                 DeviceMeanSquaredError.Result loss = DeviceMeanSquaredError.of(studentGuided, teacherGuided);
+                 DeviceTensor dCond = scaled(loss.grad(), g);
+                 DeviceTensor dUncond = scaled(loss.grad(), 1 - g)) {
+                student.backward(tc, dCond);
+                student.backward(tu, dUncond);
+                sink.addAndClose(store.downloadGrads());
+                store.zeroGrads();
+                double sparsity = (Arrays.stream(tc.layerSparsity()).average().orElse(0)
+                        + Arrays.stream(tu.layerSparsity()).average().orElse(0)) / 2;
+                return new StepResult(loss.lossValue(), batchSize * WanTrainingTask.tokens(c, clips.x0Of(0)),
+                        Map.of("sparsity", sparsity, "noise_level", Arrays.stream(clips.levels()).average()
+                                .orElse(0)));
+            }
+        }
+    }
+
+    private DeviceTensor teacherGuided(Clips clips, Tensor cond, Tensor uncond, float g) {
+        try (DeviceTensor vc = teacher.predictTokens(clips.xt(), clips.timesteps(), cond, 0);
+             DeviceTensor vu = teacher.predictTokens(clips.xt(), clips.timesteps(), uncond, 0)) {
+            return guided(vu, vc, g);
+        }
+    }
+
+    /** @return {@code (1 - g) uncond + g cond}, a new device tensor */
+    private DeviceTensor guided(DeviceTensor uncond, DeviceTensor cond, float g) {
+        DeviceTensor out = store.session().zeros(cond.shape());
+        DeviceGradients.accumulate(1 - g, uncond, out);
+        DeviceGradients.accumulate(g, cond, out);
+        return out;
+    }
+
+    /** @return {@code alpha x}, a new device tensor */
+    private DeviceTensor scaled(DeviceTensor x, float alpha) {
+        DeviceTensor out = store.session().zeros(x.shape());
+        DeviceGradients.accumulate(alpha, x, out);
+        return out;
     }
 
     /**

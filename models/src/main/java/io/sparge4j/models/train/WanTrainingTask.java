@@ -29,6 +29,7 @@ public final class WanTrainingTask implements BlockwiseTask {
     private final double captionDropout;
     private final double timestepShift;
     private final int batchSize;
+    private final double distillGuidance;
     private final Map<String, Tensor> parameters;
 
     /**
@@ -52,6 +53,30 @@ public final class WanTrainingTask implements BlockwiseTask {
      */
     public WanTrainingTask(TrainingObjective objective, WanGraph student, WanGraph teacher, TextEncoder text,
                            ClipGenerator data, double captionDropout, double timestepShift, int batchSize) {
+        this(objective, student, teacher, text, data, captionDropout, timestepShift, batchSize, 0);
+    }
+
+    /**
+     * @param distillGuidance 0 for the paper's velocity distillation (the conditional velocity); G above 0 distils
+     *     the classifier-free-guided velocity instead, {@code mean || g(v_s) - g(v_t) ||^2} with
+     *     {@code g(v) = v(x_t, t, empty) + G (v(x_t, t, c) - v(x_t, t, empty))}, so that sampling at guidance G
+     *     sees a student whose two branches err together as little as possible (two student and two teacher passes
+     *     a clip); distill only
+     * @see #WanTrainingTask(TrainingObjective, WanGraph, WanGraph, TextEncoder, ClipGenerator, double, double, int)
+     */
+    public WanTrainingTask(TrainingObjective objective, WanGraph student, WanGraph teacher, TextEncoder text,
+                           ClipGenerator data, double captionDropout, double timestepShift, int batchSize,
+                           double distillGuidance) {
+        if (!(distillGuidance >= 0) || !Double.isFinite(distillGuidance)) {
+            throw new IllegalArgumentException("WanTrainingTask: distillGuidance is " + distillGuidance
+                    + ", expected 0 (off) or a finite guidance scale above 0");
+        }
+        if (distillGuidance > 0 && objective != TrainingObjective.DISTILL) {
+            throw new IllegalArgumentException("WanTrainingTask: distillGuidance is " + distillGuidance
+                    + " for objective " + (objective == null ? null : objective.word())
+                    + ", expected 0 (only distillation has a teacher to guide)");
+        }
+        this.distillGuidance = distillGuidance;
         if (batchSize < 1) {
             throw new IllegalArgumentException("WanTrainingTask: batchSize is " + batchSize
                     + ", expected at least 1 clip per micro-batch");
@@ -120,6 +145,11 @@ public final class WanTrainingTask implements BlockwiseTask {
         return batchSize;
     }
 
+    /** @return the guidance scale whose guided velocity is distilled, or 0 for the conditional velocity */
+    public double distillGuidance() {
+        return distillGuidance;
+    }
+
     @Override
     public StepResult computeGradients(MicroBatch batch, Map<String, Tensor> gradients) {
         double loss = 0;
@@ -139,6 +169,9 @@ public final class WanTrainingTask implements BlockwiseTask {
 
     /** One clip's forward and backward, its gradients scaled by 1 / batchSize and added. */
     private StepResult computeClip(long seed, Map<String, Tensor> gradients) {
+        if (distillGuidance > 0) {
+            return guidedClip(seed, gradients);
+        }
         WanConfig c = student.config();
         boolean trainText = objective == TrainingObjective.PRETRAIN;
         try (TrainingSample sample = TrainingSample.draw(data, seed, captionDropout, timestepShift);
@@ -168,6 +201,51 @@ public final class WanTrainingTask implements BlockwiseTask {
                 }
             }
         }
+    }
+
+    /**
+     * Guided distillation of one clip: the student's and the teacher's velocities with the clip's caption (c) and
+     * with the empty one (u), combined as guidance G combines them, {@code (1 - G) v_u + G v_c}; the loss is their
+     * mean squared difference, and its gradient reaches the student's conditional pass times G and its unconditional
+     * pass times (1 - G).
+     */
+    private StepResult guidedClip(long seed, Map<String, Tensor> gradients) {
+        WanConfig c = student.config();
+        float g = (float) distillGuidance;
+        try (TrainingSample sample = TrainingSample.draw(data, seed, captionDropout, timestepShift);
+             TensorScope scope = new TensorScope()) {
+            Tensor x0 = sample.clip().video();
+            NoisySample noisy = Losses.noisy(x0, sample.noise(), sample.level());
+            scope.own(noisy.xt());
+            Tensor cond = scope.own(text.encode(List.of(sample.prompt()))).reshape(c.textLen(), c.textDim());
+            Tensor uncond = scope.own(text.encode(List.of(""))).reshape(c.textLen(), c.textDim());
+            try (WanGraph.Tape tc = student.forward(noisy.xt(), noisy.timestep(), cond, 0);
+                 WanGraph.Tape tu = student.forward(noisy.xt(), noisy.timestep(), uncond, 0)) {
+                Tensor studentGuided = scope.own(guided(tu.velocity(), tc.velocity(), g));
+                Tensor teacherGuided;
+                try (Tensor vc = teacher.predict(noisy.xt(), noisy.timestep(), cond, 0);
+                     Tensor vu = teacher.predict(noisy.xt(), noisy.timestep(), uncond, 0)) {
+                    teacherGuided = scope.own(guided(vu, vc, g));
+                }
+                LossResult loss = Losses.velocityDistillation(studentGuided, teacherGuided);
+                scope.own(loss.gradient());
+                Tensor dCond = scope.own(Elementwise.scale(loss.gradient(), g / batchSize));
+                Tensor dUncond = scope.own(Elementwise.scale(loss.gradient(), (1 - g) / batchSize));
+                student.backward(tc, dCond, gradients);
+                student.backward(tu, dUncond, gradients);
+                double sparsity = (Arrays.stream(tc.layerSparsity()).average().orElse(0)
+                        + Arrays.stream(tu.layerSparsity()).average().orElse(0)) / 2;
+                return new StepResult(loss.loss(), tokens(c, x0), Map.of("sparsity", sparsity,
+                        "noise_level", sample.level()));
+            }
+        }
+    }
+
+    /** @return {@code (1 - g) uncond + g cond}, as classifier-free guidance combines the two velocities */
+    private static Tensor guided(Tensor uncond, Tensor cond, float g) {
+        Tensor out = Elementwise.scale(uncond, 1 - g);
+        Elementwise.axpy(g, cond, out);
+        return out;
     }
 
     private LossResult loss(Tensor velocity, Tensor x0, Tensor noise, NoisySample noisy, Tensor context) {
@@ -201,6 +279,9 @@ public final class WanTrainingTask implements BlockwiseTask {
         d.put("caption_dropout", captionDropout);
         d.put("timestep_shift", timestepShift);
         d.put("batch_size", batchSize);
+        if (distillGuidance > 0) {
+            d.put("distill_guidance", distillGuidance);
+        }
         d.put("attention", Map.of("mode", a.mode().toString(), "topk", a.topk(), "topp", a.topp(),
                 "query_block", a.queryBlock(), "key_block", a.keyBlock()));
         return d;

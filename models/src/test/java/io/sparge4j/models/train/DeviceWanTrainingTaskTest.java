@@ -222,6 +222,47 @@ class DeviceWanTrainingTaskTest {
     }
 
     /**
+     * Guided distillation (G = 5, two clips batched): the device task's loss and every gradient against the CPU task's,
+     * within the tolerances of {@link #lossAndEveryGradientMatchTheCpuTask}.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"opencl", "cuda"})
+    void guidedDistillationMatchesTheCpuTask(String backend) {
+        Pieces pieces = Pieces.of(TrainingObjective.DISTILL, 67);
+        try (DeviceSession session = DeviceTestSessions.openWholeModel(backend);
+             DeviceWanTrainingTask device = new DeviceWanTrainingTask(TrainingObjective.DISTILL, pieces.student(),
+                     pieces.teacher(), pieces.text(), pieces.data(), 0.0, 3.0, 2, session, false, GemmPrecision.F32,
+                     5.0)) {
+            WanTrainingTask cpu = new WanTrainingTask(TrainingObjective.DISTILL, pieces.student(), pieces.teacher(),
+                    pieces.text(), pieces.data(), 0.0, 3.0, 2, 5.0);
+            MicroBatch batch = new MicroBatch(1, 0, 1, MicroBatch.derive(73, 1, 0));
+            Map<String, Tensor> want = new LinkedHashMap<>();
+            Map<String, Tensor> got = new LinkedHashMap<>();
+            try {
+                StepResult w = cpu.computeGradients(batch, want);
+                StepResult g = device.computeGradients(batch, got);
+                assertTrue(w.loss() > 0, "a nonzero loss");
+                assertEquals(w.loss(), g.loss(), TOL * w.loss(), "loss");
+                assertEquals(w.metrics().get("sparsity"), g.metrics().get("sparsity"), 1e-12, "sparsity");
+                assertEquals(want.keySet(), got.keySet());
+                double global = want.values().stream().mapToDouble(t -> maxAbs(t.toFloatArray())).max().orElseThrow();
+                for (String name : want.keySet()) {
+                    float[] e = want.get(name).toFloatArray();
+                    float[] a = got.get(name).toFloatArray();
+                    double scale = Math.max(maxAbs(e), ZERO * global);
+                    for (int i = 0; i < e.length; i++) {
+                        assertTrue(Math.abs(e[i] - a[i]) <= TOL * scale, backend + " " + name + "[" + i + "]: cpu "
+                                + e[i] + ", device " + a[i]);
+                    }
+                }
+            } finally {
+                want.values().forEach(Tensor::close);
+                got.values().forEach(Tensor::close);
+            }
+        }
+    }
+
+    /**
      * FULL_SHARD (ZeRO-3) on the device, two ranks as threads, each with its own session: the student's blocks leave
      * the device (only the embeddings and head stay resident; a block is uploaded from its all-gather when it runs),
      * and the run reproduces the single-process trainer on one device: the first step's loss bit for bit (same

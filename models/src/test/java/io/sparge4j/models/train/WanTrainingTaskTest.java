@@ -23,6 +23,7 @@ import java.util.SplittableRandom;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -197,6 +198,117 @@ class WanTrainingTaskTest {
         StepResult rs = sparse.computeGradients(new MicroBatch(0, 0, 1, 77), gs);
         assertTrue(rs.loss() > 0, "a sparse student differs from its dense teacher");
         assertTrue(maxAbs(gs.get("blocks.0.self_attn.q.weight")) > 0);
+    }
+
+    // ---------------------------------------------------------------- guided distillation
+
+    /** The pieces of a guided-distillation case: a hybrid student and a dense teacher with other values. */
+    private record Guided(WanGraph student, WanGraph teacher, TextEncoder text, ClipGenerator data) {
+        static Guided of(long seed) {
+            return of(seed, HYBRID);
+        }
+
+        static Guided of(long seed, WanAttention attention) {
+            return new Guided(new WanGraph(CONFIG, TaskFixtures.parameters(CONFIG, seed), attention, false),
+                    new WanGraph(CONFIG, TaskFixtures.parameters(CONFIG, seed + 100), WanAttention.dense(), false),
+                    encoder(seed + 2), new ClipGenerator(seed + 3, SPEC));
+        }
+
+        WanTrainingTask task(double guidance) {
+            return new WanTrainingTask(TrainingObjective.DISTILL, student, teacher, text, data, 0.0, 3.0, 1,
+                    guidance);
+        }
+    }
+
+    /**
+     * The loss of guided distillation is the float64 mean squared difference of the guided velocities
+     * {@code (1 - G) v(empty) + G v(caption)} of the student and the teacher, each velocity computed here by the graphs'
+     * own predict (the same ops as the task's forward), at G = 5; tolerance 1e-5 relative (the task combines in f32).
+     */
+    @Test
+    void guidedDistillationLossIsTheGuidedVelocitiesMeanSquaredDifference() {
+        Guided p = Guided.of(41);
+        WanTrainingTask task = p.task(5.0);
+        MicroBatch batch = firstBatchWithCaption(task);
+        Map<String, Tensor> grads = new HashMap<>();
+        double got = task.computeGradients(batch, grads).loss();
+        grads.values().forEach(Tensor::close);
+        try (TrainingSample sample = TrainingSample.draw(p.data(), batch.sampleSeed(0), 0.0, 3.0);
+             TensorScope scope = new TensorScope()) {
+            assertFalse(sample.prompt().isEmpty(), "a captioned clip: the two branches differ");
+            NoisySample noisy = Losses.noisy(sample.clip().video(), sample.noise(), sample.level());
+            scope.own(noisy.xt());
+            Tensor cond = scope.own(p.text().encode(List.of(sample.prompt()))).reshape(CONFIG.textLen(),
+                    CONFIG.textDim());
+            Tensor uncond = scope.own(p.text().encode(List.of(""))).reshape(CONFIG.textLen(), CONFIG.textDim());
+            double[] sc = scope.own(p.student().predict(noisy.xt(), noisy.timestep(), cond, 0)).toDoubleArray();
+            double[] su = scope.own(p.student().predict(noisy.xt(), noisy.timestep(), uncond, 0)).toDoubleArray();
+            double[] tc = scope.own(p.teacher().predict(noisy.xt(), noisy.timestep(), cond, 0)).toDoubleArray();
+            double[] tu = scope.own(p.teacher().predict(noisy.xt(), noisy.timestep(), uncond, 0)).toDoubleArray();
+            double sum = 0;
+            double plain = 0;
+            for (int i = 0; i < sc.length; i++) {
+                double r = (1 - 5.0) * (su[i] - tu[i]) + 5.0 * (sc[i] - tc[i]);
+                sum += r * r;
+                plain += (sc[i] - tc[i]) * (sc[i] - tc[i]);
+            }
+            double want = sum / sc.length;
+            assertEquals(want, got, 1e-5 * want, "guided loss");
+            assertTrue(Math.abs(want - plain / sc.length) > 1e-4 * want, "the guided loss is not the conditional one: "
+                    + want + " vs " + plain / sc.length);
+        }
+    }
+
+    /** At guidance 1 the guided velocity is the conditional one: the paper's distillation, loss and gradients. */
+    @Test
+    void guidedDistillationAtGuidanceOneIsPlainDistillation() {
+        Guided p = Guided.of(42);
+        MicroBatch batch = new MicroBatch(0, 0, 1, MicroBatch.derive(9, 0, 0));
+        Map<String, Tensor> plain = new HashMap<>();
+        Map<String, Tensor> guided = new HashMap<>();
+        double lp = p.task(0).computeGradients(batch, plain).loss();
+        double lg = p.task(1.0).computeGradients(batch, guided).loss();
+        assertEquals(lp, lg, 1e-12 * lp, "loss");
+        assertEquals(plain.keySet(), guided.keySet());
+        plain.forEach((name, g) -> assertArrayEquals(g.toFloatArray(), guided.get(name).toFloatArray(), 1e-7f * Math
+                .max(1e-6f, maxAbs(g)), name));
+    }
+
+    /**
+     * Guided distillation's gradients (through both student passes) against central differences of its loss, G = 5,
+     * with a dense student (a sparse mask chosen from q and k would jump under the differences).
+     */
+    @Test
+    void guidedDistillationGradientsMatchFiniteDifferences() {
+        WanTrainingTask task = Guided.of(43, WanAttention.dense()).task(5.0);
+        MicroBatch batch = firstBatchWithCaption(task);
+        Map<String, Tensor> grads = new HashMap<>();
+        task.computeGradients(batch, grads);
+        for (String name : List.of("blocks.1.cross_attn.v.weight", "blocks.0.self_attn.q.weight", "head.head.weight")) {
+            Tensor p = task.parameters().get(name);
+            Tensor g = grads.get(name);
+            SplittableRandom r = new SplittableRandom(name.hashCode());
+            float[] dir = new float[(int) p.numel()];
+            double analytic = 0;
+            for (int i = 0; i < dir.length; i++) {
+                dir[i] = (float) r.nextGaussian();
+                analytic += dir[i] * (double) g.getFloat(i);
+            }
+            double h = 2e-3 / Math.sqrt(dir.length);
+            double numeric = (lossAlong(task, batch, p, dir, h) - lossAlong(task, batch, p, dir, -h)) / (2 * h);
+            assertEquals(analytic, numeric, 0.02 * Math.abs(analytic) + 1e-6,
+                    name + ": directional derivative, analytic " + analytic + " vs numeric " + numeric);
+        }
+    }
+
+    @Test
+    void guidedDistillationIsRefusedOutsideDistillationAndBelowZero() {
+        Guided p = Guided.of(44);
+        IllegalArgumentException flow = assertThrows(IllegalArgumentException.class, () -> new WanTrainingTask(
+                TrainingObjective.FLOW, p.student(), null, p.text(), p.data(), 0.1, 3.0, 1, 5.0));
+        assertTrue(flow.getMessage().contains("distillGuidance is 5.0 for objective flow"), flow.getMessage());
+        IllegalArgumentException negative = assertThrows(IllegalArgumentException.class, () -> p.task(-1));
+        assertTrue(negative.getMessage().contains("distillGuidance is -1.0"), negative.getMessage());
     }
 
     private static float maxAbs(Tensor t) {
