@@ -6,7 +6,8 @@
 # base are evaluated side by side (48 prompts, seed 1, the dense base as teacher) and the student draws the README's
 # prompt. Run from the checkout's root there after bench/pack-device.sh, with the base model directory in INIT;
 # carry .device/jre25.txz, .device/java.sh, .device/lib and INIT. EXTRA adds finetune flags (e.g. the base's
-# --clip-speed and --clip-start-spread). $OUT gets distilled.tgz (model/, train.jsonl, run.json, logs),
+# --clip-speed and --clip-start-spread, or --caption-dropout 0.5 --distill-guidance 5 to distil the guided velocity:
+# twice the work a step, so set STEP_S about twice as high). $OUT gets distilled.tgz (model/, train.jsonl, run.json, logs),
 # eval-distilled.json, eval-training-free.json.
 set -uo pipefail
 out=${OUT:-gpu-out}; mkdir -p "$out"
@@ -52,5 +53,6 @@ for name in ("training-free", "distilled"):
         print(name, "no report:", e); continue
     keys = ("colour_rate", "shape_rate", "direction_rate", "all_correct_rate", "background_noise", "object_presence")
     print(name, {k: round(s["sparse"][k], 3) for k in keys}, "psnr", s.get("psnr_db_mean"),
-          "vel_err", s.get("velocity_relative_error"), "sparsity", s.get("sparsity_mean"))
+          "vel_err", s.get("velocity_relative_error"), "vel_err_guided", s.get("velocity_relative_error_guided"),
+          "sparsity", s.get("sparsity_mean"))
 EOF
