@@ -102,7 +102,7 @@ fi
 # 5. attention scaling on wan14b-720p shapes (40 heads of 128, 21 x 45 x 80 = 75,600 tokens), two of the 40 blocks,
 #    random weights, bf16, dense and hybrid at a fixed p: one GPU, then $gpus (rank 0 prints, "world" says how many);
 #    self_attention_ms_median against world is the scaling. TOPP: the p that `model-bench --target-sparsity 0.95` gives
-#    on one GPU (calibration is refused in a job)
+#    on one GPU (a job can calibrate too, on every rank's heads, but a fixed p keeps the 1- and N-GPU runs alike)
 mb=(model-bench --config wan-14b --layers 2 --precision bf16 --modes dense,hybrid --topk 0.03 --topp "${TOPP:-0.2}"
     --warmup 1 --reps 3 --backend cuda)
 timeout 400 /tmp/sparge "${mb[@]}" > "$out/scaling.jsonl" 2>> "$out/logs.txt"

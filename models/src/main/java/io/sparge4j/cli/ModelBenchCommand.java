@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.sparge4j.engine.cpu.CpuRuntime;
 import io.sparge4j.engine.device.BackendException;
 import io.sparge4j.engine.device.CpuInfo;
+import io.sparge4j.engine.distributed.HostValues;
 import io.sparge4j.engine.gpu.GemmPrecision;
 import io.sparge4j.engine.sparse.MaskMode;
 import io.sparge4j.engine.tensor.Tensor;
@@ -145,11 +146,6 @@ public final class ModelBenchCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         try (JobRanks job = JobRanks.open(SpargeCli.environment(spec), backendFlags.selection(), backendFlags.device)) {
             ranks = job;
-            if (job.comm() != null && targetSparsity != null) {
-                // each rank's mask statistics cover its own heads, so a bisection per rank could settle on different p
-                throw bad("--target-sparsity", Double.toString(targetSparsity), "none in a job of WORLD_SIZE "
-                        + job.comm().worldSize() + ": calibrate on one GPU first (its JSON gives topp) and pass --topp");
-            }
             Map<String, Tensor> weights = WanWeights.randomInit(plan.config, seed);
             try (Tensor x = Noise.gaussian(seed + 1, plan.input);
                  Tensor context = Noise.gaussian(seed + 2, plan.config.textLen(), plan.config.textDim())) {
@@ -233,7 +229,7 @@ public final class ModelBenchCommand implements Callable<Integer> {
                         .withTopp(p));
                 try {
                     model.forward(x, TIMESTEP, context, 0).close();
-                    if (model.stats().meanSparsity() >= targetSparsity) {
+                    if (jobSparsity(model) >= targetSparsity) {
                         best = p;
                         lo = p;
                     } else {
@@ -245,6 +241,19 @@ public final class ModelBenchCommand implements Callable<Integer> {
             }
             calibratedTopp.put(mode, best != null ? best : 0.5 * (lo + hi));
         }
+    }
+
+    /**
+     * @return the mean self-attention sparsity of the model's forwards since its statistics were reset; in a
+     *     sequence-parallel job, over every rank's heads (each rank runs the same number of heads, so the mean of the
+     *     ranks' means), the same on every rank, so that a calibration takes the same decisions on all of them
+     */
+    private double jobSparsity(WanTransformer model) {
+        double mine = model.stats().meanSparsity();
+        if (ranks.comm() == null) {
+            return mine;
+        }
+        return Arrays.stream(HostValues.allGather(ranks.comm(), new double[] {mine})).average().orElseThrow();
     }
 
     /** Warm-up, then the timed forwards with statistics and memory peaks reset just before them. */
@@ -290,7 +299,8 @@ public final class ModelBenchCommand implements Callable<Integer> {
         o.put("text_len", plan.config.textLen());
         o.put("backend", model.backend());
         o.put("device", deviceName(model));
-        // ranks of a sequence-parallel job: times are rank 0's; sparsity and attention calls count its heads
+        // ranks of a sequence-parallel job: times and attention calls are rank 0's; sparsity is every rank's heads'
+        // (jobSparsity)
         o.put("world", ranks.comm() == null ? 1 : ranks.comm().worldSize());
         if (cpu) {
             o.put("threads", CpuRuntime.threads());
@@ -304,7 +314,7 @@ public final class ModelBenchCommand implements Callable<Integer> {
                 ? targetSparsity : null);
         o.put("bq", WanAttention.defaults().queryBlock());
         o.put("bkv", WanAttention.defaults().keyBlock());
-        o.put("sparsity", model.stats().meanSparsity());
+        o.put("sparsity", jobSparsity(model));
         o.put("attention_calls", model.stats().calls());
         o.put("warmup", warmup);
         o.put("reps", reps);

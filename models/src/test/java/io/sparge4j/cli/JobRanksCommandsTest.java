@@ -237,13 +237,22 @@ class JobRanksCommandsTest {
             assertEquals(4 * 16 * 16, n.get("tokens").asInt(), line);
             assertTrue(n.get("step_ms_median").asDouble() > 0, line);
         }
-        assertTrue(json.readTree(lines.get(1)).get("sparsity").asDouble() > 0, "hybrid drops blocks: " + lines.get(1));
-        List<CliRun> calibrated = ranks(with(with(args, "--target-sparsity"), "0.9"));
-        for (CliRun r : calibrated) {
-            assertEquals(2, r.exit(), r::toString);
-            assertTrue(r.err().contains("--target-sparsity") && r.err().contains("WORLD_SIZE 2")
-                    && r.err().contains("--topp"), r.err());
-        }
+        double jobSparsity = json.readTree(lines.get(1)).get("sparsity").asDouble();
+        assertTrue(jobSparsity > 0, "hybrid drops blocks: " + lines.get(1));
+        // the reported sparsity covers both ranks' heads: one process running all of them reports the same
+        CliRun alone = CliRun.of(args);
+        assertEquals(0, alone.exit(), alone::toString);
+        double oneProcess = json.readTree(alone.out().lines().toList().get(1)).get("sparsity").asDouble();
+        assertEquals(oneProcess, jobSparsity, 1e-12, "the job's sparsity is every head's, as one process measures it");
+        // calibration in a job: every rank bisects on the job's sparsity and settles on the same p
+        List<CliRun> calibrated = ranks(with(with(args, "--target-sparsity"), "0.6"));
+        calibrated.forEach(r -> assertEquals(0, r.exit(), r::toString));
+        JsonNode hybrid = json.readTree(calibrated.get(0).out().lines().toList().get(1));
+        CliRun calibratedAlone = CliRun.of(with(with(args, "--target-sparsity"), "0.6"));
+        assertEquals(0, calibratedAlone.exit(), calibratedAlone::toString);
+        JsonNode hybridAlone = json.readTree(calibratedAlone.out().lines().toList().get(1));
+        assertEquals(hybridAlone.get("topp").asDouble(), hybrid.get("topp").asDouble(), 0.0, "the same p as alone");
+        assertEquals(hybridAlone.get("sparsity").asDouble(), hybrid.get("sparsity").asDouble(), 1e-12);
     }
 
     /**

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import io.sparge4j.engine.distributed.Communicator;
+import io.sparge4j.engine.distributed.HostValues;
 import io.sparge4j.engine.distributed.ShardedParameters;
 import io.sparge4j.engine.io.Safetensors;
 import io.sparge4j.engine.io.SafetensorsFile;
@@ -241,7 +242,7 @@ public final class ShardedCheckpoint {
      * Gathers every rank's status; if any failed, throws on every rank (the failed rank its own exception).
      */
     private static void agree(Communicator comm, Exception failure, String what) throws IOException {
-        long[] status = ShardedTrainer.allGather(comm, new long[] {failure == null ? 0 : 1});
+        long[] status = HostValues.allGather(comm, new long[] {failure == null ? 0 : 1});
         for (int r = 0; r < status.length; r++) {
             if (status[r] != 0) {
                 if (failure instanceof IOException io) {

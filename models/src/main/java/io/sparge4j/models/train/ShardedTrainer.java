@@ -3,6 +3,7 @@ package io.sparge4j.models.train;
 import io.sparge4j.engine.cpu.CpuRuntime;
 import io.sparge4j.engine.distributed.CollectiveQueue;
 import io.sparge4j.engine.distributed.Communicator;
+import io.sparge4j.engine.distributed.HostValues;
 import io.sparge4j.engine.distributed.ShardedParameters;
 import io.sparge4j.engine.tensor.DType;
 import io.sparge4j.engine.tensor.Tensor;
@@ -428,17 +429,12 @@ public final class ShardedTrainer implements TrainingRunner, AutoCloseable {
 
     /** The L2 norm of the whole gradient: float64 sums of squares of each shard, added in rank order. */
     private double globalNorm(Tensor shard) {
+        double total = 0;
         double local = GradNormClip.sumOfSquares(Map.of("shard", shard));
-        int world = comm.worldSize();
-        try (Tensor mine = Tensor.allocate(DType.I64, 1); Tensor all = Tensor.allocate(DType.I64, world)) {
-            mine.setLong(0, Double.doubleToRawLongBits(local));
-            comm.allGather(mine, all);
-            double total = 0;
-            for (int r = 0; r < world; r++) {
-                total += Double.longBitsToDouble(all.getLong(r));
-            }
-            return Math.sqrt(total);
+        for (double rankSum : HostValues.allGather(comm, new double[] {local})) {
+            total += rankSum;
         }
+        return Math.sqrt(total);
     }
 
     /**
@@ -477,7 +473,7 @@ public final class ShardedTrainer implements TrainingRunner, AutoCloseable {
             TreeSet<String> names = new TreeSet<>();
             results.forEach(r -> names.addAll(r.metrics().keySet()));
             long[] header = {failure == null ? 0 : 1 + failedMicro, names.size(), hash(String.join("\n", names))};
-            long[] headers = allGather(comm, header);
+            long[] headers = HostValues.allGather(comm, header);
             for (int r = 0; r < world; r++) {
                 if (headers[r * 3] != 0) {
                     String what = OP + ": step " + (step + 1) + " micro-batch " + (headers[r * 3] - 1) + " failed on"
@@ -507,7 +503,7 @@ public final class ShardedTrainer implements TrainingRunner, AutoCloseable {
                     mine[k * per + i++] = Double.doubleToRawLongBits(res.metrics().getOrDefault(name, 0.0));
                 }
             }
-            long[] all = allGather(comm, mine);
+            long[] all = HostValues.allGather(comm, mine);
             int local = results.size();
             double lossSum = 0;
             long tokens = 0;
@@ -522,26 +518,6 @@ public final class ShardedTrainer implements TrainingRunner, AutoCloseable {
                 }
             }
             return new StepStats(lossSum, tokens, metricSums);
-        }
-    }
-
-    /** All-gathers one long array per rank (the same length on every rank), in rank order. */
-    static long[] allGather(Communicator comm, long[] values) {
-        int world = comm.worldSize();
-        if (values.length == 0) {
-            return new long[0];
-        }
-        try (Tensor mine = Tensor.allocate(DType.I64, values.length);
-             Tensor all = Tensor.allocate(DType.I64, world * values.length)) {
-            for (int i = 0; i < values.length; i++) {
-                mine.setLong(i, values[i]);
-            }
-            comm.allGather(mine, all);
-            long[] out = new long[world * values.length];
-            for (int i = 0; i < out.length; i++) {
-                out[i] = all.getLong(i);
-            }
-            return out;
         }
     }
 
@@ -574,7 +550,7 @@ public final class ShardedTrainer implements TrainingRunner, AutoCloseable {
                         .append('\n');
             }
             long[] header = {names.size(), hash(layout.toString()), hash(config.toString())};
-            long[] headers = allGather(comm, header);
+            long[] headers = HostValues.allGather(comm, header);
             int world = comm.worldSize();
             for (int r = 1; r < world; r++) {
                 if (headers[r * 3] != headers[0] || headers[r * 3 + 1] != headers[1]) {
@@ -592,7 +568,7 @@ public final class ShardedTrainer implements TrainingRunner, AutoCloseable {
             }
             long[] hashes = new long[names.size()];
             CpuRuntime.parallelFor(names.size(), i -> hashes[i] = valueHash(parameters.get(names.get(i))));
-            long[] all = allGather(comm, hashes);
+            long[] all = HostValues.allGather(comm, hashes);
             for (int r = 1; r < world; r++) {
                 for (int i = 0; i < names.size(); i++) {
                     if (all[r * names.size() + i] != all[i]) {
