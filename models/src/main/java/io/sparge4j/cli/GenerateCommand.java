@@ -28,6 +28,8 @@ import picocli.CommandLine.Spec;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
@@ -111,6 +113,12 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--fps", paramLabel = "N", defaultValue = "8", description = "Frames per second (default 8).")
     private int fps;
 
+    @Option(names = "--gpus", paramLabel = "N",
+            description = "Split the sequence over N GPUs of this host (DeepSpeed-Ulysses; --backend cuda): runs this"
+                    + " command as N ranks, as 'sparge launch --gpus N -- generate ...' does; the model's heads and its"
+                    + " token count must divide by N.")
+    private Integer gpus;
+
     @Option(names = "--compare-dense", description = "Also run dense attention with the same seed and report the speedup.")
     private boolean compareDense;
 
@@ -123,6 +131,10 @@ public final class GenerateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (gpus != null && launchRanks()) {
+            return LaunchCommand.launch(gpus, 0, rankArguments(), spec.commandLine().getOut(),
+                    spec.commandLine().getErr());
+        }
         PrintWriter w = spec.commandLine().getOut();
         backend.gemmPrecision();   // typos fail before the model loads
         backend.loadPrecision();
@@ -213,6 +225,51 @@ public final class GenerateCommand implements Callable<Integer> {
         }
         w.flush();
         return 0;
+    }
+
+    /**
+     * @return whether this process must start the ranks of {@code --gpus N} (false: N is 1, or this is a rank
+     *     already, of a job of N)
+     * @throws IllegalArgumentException for a count out of range, without --backend cuda, or unlike the job's
+     */
+    private boolean launchRanks() {
+        if (gpus < 1 || gpus > LaunchCommand.MAX_GPUS) {
+            throw new IllegalArgumentException("--gpus: got " + gpus + ", expected 1 to " + LaunchCommand.MAX_GPUS);
+        }
+        String world = SpargeCli.environment(spec).get("WORLD_SIZE");
+        boolean inJob = JobRanks.IN_PROCESS.get() != null || (world != null && !world.strip().equals("1"));
+        if (inJob) {
+            int size = JobRanks.IN_PROCESS.get() != null ? JobRanks.IN_PROCESS.get().worldSize()
+                    : Integer.parseInt(world.strip());
+            if (size != gpus) {
+                throw new IllegalArgumentException("--gpus: got " + gpus + " in a job of WORLD_SIZE " + size
+                        + ", expected " + size + " or no --gpus (the job's ranks are the GPUs)");
+            }
+            return false;
+        }
+        if (gpus == 1) {
+            return false;
+        }
+        if (!"cuda".equalsIgnoreCase(backend.backend.strip())) {
+            throw new IllegalArgumentException("--gpus: got " + gpus + " with --backend " + backend.backend
+                    + ", expected --backend cuda (each rank drives one GPU and they exchange through NCCL)");
+        }
+        return true;
+    }
+
+    /** @return this command line from {@code generate} on, without {@code --gpus}, for every rank */
+    private List<String> rankArguments() {
+        List<String> given = spec.commandLine().getParseResult().originalArgs();   // the whole command line
+        List<String> args = new ArrayList<>();
+        for (int i = Math.max(0, given.indexOf(spec.name())); i < given.size(); i++) {
+            String a = given.get(i);
+            if (a.equals("--gpus")) {
+                i++;   // and its value
+            } else if (!a.startsWith("--gpus=")) {
+                args.add(a);
+            }
+        }
+        return args;
     }
 
     /** The conditional branch: the prompt through the text encoder, features from a file, or zeros. */

@@ -84,11 +84,25 @@ public final class LaunchCommand implements Callable<Integer> {
                     + "for each rank to run (launch does not nest)");
         }
         int port = masterPort != null ? masterPort : freePort();
-        PrintWriter out = spec.commandLine().getOut();
-        PrintWriter err = spec.commandLine().getErr();
-        Map<String, String> parentEnv = System.getenv();
-        boolean debug = "1".equals(parentEnv.get("SPARGE_DEBUG"));
-        return new Ranks(childJvm(SpargeCli.class.getName()), gpus, port, out, err, !debug).run(command);
+        return launch(gpus, port, command, spec.commandLine().getOut(), spec.commandLine().getErr());
+    }
+
+    /**
+     * Runs a sparge command as {@code gpus} ranks of a job on this host (what {@code sparge launch} does, and
+     * {@code sparge generate --gpus N}).
+     *
+     * @param gpus the ranks, one per GPU
+     * @param port {@code MASTER_PORT}, or 0 for a free one
+     * @param command the command and its arguments
+     * @param out where the ranks' standard output goes
+     * @param err where their standard error goes
+     * @return 0 when every rank succeeded, else the first failed rank's exit code
+     */
+    static int launch(int gpus, int port, List<String> command, PrintWriter out, PrintWriter err)
+            throws IOException {
+        boolean debug = "1".equals(System.getenv().get("SPARGE_DEBUG"));
+        return new Ranks(childJvm(SpargeCli.class.getName()), gpus, port != 0 ? port : freePort(), out, err, !debug)
+                .run(command);
     }
 
     /**

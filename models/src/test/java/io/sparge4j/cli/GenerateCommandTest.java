@@ -129,6 +129,35 @@ class GenerateCommandTest {
         assertFalse(Files.exists(dir.resolve("no.gif")));
     }
 
+    /**
+     * {@code --gpus N} starts N ranks of this command (as {@code sparge launch}), which need CUDA and NCCL: here they
+     * fail, each line of theirs prefixed with its rank, and the launch returns the failure; a count without
+     * {@code --backend cuda}, or out of range, is refused before anything runs.
+     */
+    @Test
+    void gpusRunsTheCommandAsRanksOfAJob() {
+        Path gif = dir.resolve("ranks.gif");
+        CliRun launched = CliRun.of("generate", "--model", "tiny-random", "--gpus", "2", "--backend", "cuda",
+                "--steps", "1", "--out", gif.toString());
+        assertTrue(launched.exit() != 0, launched::toString);
+        assertTrue(launched.err().contains("[rank 0]") || launched.err().contains("[rank 1]"), launched::toString);
+        assertTrue(launched.err().contains("sparge launch: rank"), launched::toString);
+        assertFalse(launched.err().contains("Unmatched argument") || launched.err().contains("Usage"),
+                "the ranks get this command line, less --gpus: " + launched);
+        assertTrue(launched.err().contains("CUDA") || launched.err().contains("NCCL"), "they fail for want of CUDA"
+                + " or NCCL: " + launched);
+        assertFalse(Files.exists(gif));
+        CliRun cpu = CliRun.of("generate", "--model", "tiny-random", "--gpus", "2", "--out", gif.toString());
+        assertEquals(1, cpu.exit(), cpu::toString);
+        assertTrue(cpu.err().contains("--gpus: got 2 with --backend cpu, expected --backend cuda"), cpu::toString);
+        CliRun zero = CliRun.of("generate", "--model", "tiny-random", "--gpus", "0", "--out", gif.toString());
+        assertEquals(1, zero.exit(), zero::toString);
+        assertTrue(zero.err().contains("--gpus: got 0, expected 1 to"), zero::toString);
+        CliRun one = CliRun.of("generate", "--model", "tiny-random", "--gpus", "1", "--steps", "1", "--out",
+                gif.toString());
+        assertEquals(0, one.exit(), "--gpus 1 runs here: " + one);
+    }
+
     @Test
     void latentModelWritesSafetensorsAndRefusesPictures() throws Exception {
         WanConfig config = WanConfig.tiny(64, 2, 1, 4, false);
