@@ -31,6 +31,7 @@ if [[ $what == tests || $what == all ]]; then
     --select-package io.sparge4j.engine.kernel.attention --select-package io.sparge4j.engine.kernel.nn \
     --select-class io.sparge4j.engine.jit.DynamicLocalMemoryTest --select-class io.sparge4j.models.train.DeviceWanGraphTest \
     --select-class io.sparge4j.models.train.DeviceWanOptimizerTest --select-class io.sparge4j.models.train.DeviceWanStepCostTest \
+    --select-class io.sparge4j.models.train.DeviceWanTrainingTaskTest \
     > "$out/junit.txt" 2>&1
   echo "junit rc=$?"; tail -n 15 "$out/junit.txt"
   junit --select-package io.sparge4j.engine.device.opencl > "$out/junit-opencl.txt" 2>&1
