@@ -116,7 +116,7 @@ final class TrainingFlags {
                     + " gradients and AdamW's moments and keeps the parameters whole on every rank; full-shard (ZeRO-3,"
                     + " FSDP's FULL_SHARD) shards the blocks' parameters too: each block is all-gathered just before it"
                     + " runs, the next one while it computes, and freed after, so a GPU holds the embeddings, the head"
-                    + " and one block of the student.")
+                    + " and one block of the student (and of a distillation teacher).")
     String sharding;
 
     @Option(names = "--checkpoint-blocks",

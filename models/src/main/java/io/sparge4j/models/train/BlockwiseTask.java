@@ -1,5 +1,8 @@
 package io.sparge4j.models.train;
 
+import io.sparge4j.engine.distributed.CollectiveQueue;
+import io.sparge4j.engine.distributed.Communicator;
+
 /**
  * A {@link TrainingTask} whose model runs transformer blocks one after another and can read their parameters from
  * {@link BlockParameters} instead of {@link #parameters()}: what a fully sharded trainer
@@ -23,4 +26,18 @@ public interface BlockwiseTask extends TrainingTask {
      * @param source the blocks' parameters, or null to read {@link #parameters()} again
      */
     void readBlocksFrom(BlockParameters source);
+
+    /**
+     * Shards the task's frozen model too (a distillation teacher), its blocks gathered as they run like the trained
+     * model's, the gathers on {@code queue}; every rank calls it together. Default: there is none.
+     *
+     * @param comm the ranks
+     * @param queue the trainer's collective queue
+     */
+    default void shardFrozen(Communicator comm, CollectiveQueue queue) {
+    }
+
+    /** Undoes {@link #shardFrozen}: the frozen model reads its own parameters again. Default: nothing to undo. */
+    default void unshardFrozen() {
+    }
 }

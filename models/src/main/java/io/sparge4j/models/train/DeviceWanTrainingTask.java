@@ -1,5 +1,7 @@
 package io.sparge4j.models.train;
 
+import io.sparge4j.engine.distributed.CollectiveQueue;
+import io.sparge4j.engine.distributed.Communicator;
 import io.sparge4j.engine.gpu.DeviceGradients;
 import io.sparge4j.engine.gpu.DeviceMeanSquaredError;
 import io.sparge4j.engine.gpu.DeviceSession;
@@ -63,7 +65,10 @@ public final class DeviceWanTrainingTask implements BlockwiseTask, AutoCloseable
     private final DeviceWanStore store;
     private final DeviceWanStore teacherStore;
     private DeviceWanGraph student;
-    private final DeviceWanGraph teacher;
+    private DeviceWanGraph teacher;
+    private final WanGraph teacherHost;
+    /** Under a fully sharded trainer: the teacher's blocks' source. */
+    private FullyShardedBlocks teacherBlocks;
     private final String backend;
     private final int batchSize;
     private final double distillGuidance;
@@ -118,6 +123,7 @@ public final class DeviceWanTrainingTask implements BlockwiseTask, AutoCloseable
         this.host = new WanTrainingTask(objective, studentHost, teacherHost, text, data, captionDropout,
                 timestepShift, batchSize, distillGuidance);
         this.distillGuidance = distillGuidance;
+        this.teacherHost = teacherHost;
         this.batchSize = batchSize;
         Objects.requireNonNull(session, OP + ": session is null, expected an open DeviceSession");
         Objects.requireNonNull(precision, OP + ": precision is null, expected F32 or BF16");
@@ -173,7 +179,7 @@ public final class DeviceWanTrainingTask implements BlockwiseTask, AutoCloseable
      * With a source, the student's blocks leave the device: each is uploaded from {@code source} when it runs and
      * freed after ({@link DeviceWanStore#dropBlocks}, {@link DeviceWanGraph#withBlockParameters}), so the device holds
      * the embeddings, the head and at most one block of the student; null uploads every block again from
-     * {@link #parameters()}. The frozen teacher stays whole on the device.
+     * {@link #parameters()}.
      */
     @Override
     public void readBlocksFrom(BlockParameters source) {
@@ -183,6 +189,32 @@ public final class DeviceWanTrainingTask implements BlockwiseTask, AutoCloseable
             store.restoreBlocks(studentHost.parameters());
         }
         student = student.withBlockParameters(source);
+    }
+
+    /** The distillation teacher's blocks leave the device too, gathered from their shards as the teacher runs. */
+    @Override
+    public void shardFrozen(Communicator comm, CollectiveQueue queue) {
+        if (teacher == null || teacherBlocks != null) {
+            return;
+        }
+        teacherBlocks = FullyShardedBlocks.frozen(teacherHost.parameters(), comm, queue, blocks());
+        teacherStore.dropBlocks();
+        teacher = teacher.withBlockParameters(teacherBlocks);
+    }
+
+    @Override
+    public void unshardFrozen() {
+        if (teacherBlocks != null) {
+            teacherBlocks.close();
+            teacherBlocks = null;
+            teacherStore.restoreBlocks(teacherHost.parameters());
+            teacher = teacher.withBlockParameters(null);
+        }
+    }
+
+    /** @return the device graph of the frozen teacher, or null without one */
+    public DeviceWanGraph teacher() {
+        return teacher;
     }
 
     /** @return the device graph of the student (its store holds the last uploaded parameters and gradients) */

@@ -23,6 +23,8 @@ final class FullyShardedBlocks implements BlockParameters, AutoCloseable {
     private final CollectiveQueue queue;
     private final int blocks;
     private final Tensor gradient;
+    /** A frozen model's: its own shard, freed on close, and no gradient. */
+    private final boolean frozen;
     private final Map<Integer, Future<Map<String, Tensor>>> ahead = new HashMap<>();
     private Map<String, Tensor> current;
     private int currentBlock = -1;
@@ -39,11 +41,40 @@ final class FullyShardedBlocks implements BlockParameters, AutoCloseable {
      */
     FullyShardedBlocks(ShardedParameters sharded, Communicator comm, CollectiveQueue queue, int blocks,
             Tensor gradient) {
+        this(sharded, comm, queue, blocks, gradient, false);
+    }
+
+    private FullyShardedBlocks(ShardedParameters sharded, Communicator comm, CollectiveQueue queue, int blocks,
+            Tensor gradient, boolean frozen) {
         this.sharded = sharded;
         this.comm = comm;
         this.queue = queue;
         this.blocks = blocks;
         this.gradient = gradient;
+        this.frozen = frozen;
+    }
+
+    /**
+     * The blocks of a frozen model (a distillation teacher), sharded here: gathered as they run, never given
+     * gradients; every rank calls it together with the same values.
+     *
+     * @param params the frozen model's parameters; only the blocks' ({@link WanGraph#blockOf} at least 0) are
+     *     sharded, and are not read afterwards
+     * @param comm the ranks
+     * @param queue where the gathers run (the trainer's, so that every rank queues in one order)
+     * @param blocks the number of blocks
+     * @return the blocks' source; close it to free the shard
+     */
+    static FullyShardedBlocks frozen(Map<String, Tensor> params, Communicator comm, CollectiveQueue queue,
+            int blocks) {
+        Map<String, Tensor> blockParams = new HashMap<>();
+        params.forEach((name, t) -> {
+            if (WanGraph.blockOf(name) >= 0) {
+                blockParams.put(name, t);
+            }
+        });
+        ShardedParameters shards = ShardedParameters.shard(blockParams, comm, name -> unit(WanGraph.blockOf(name)));
+        return new FullyShardedBlocks(shards, comm, queue, blocks, null, true);
     }
 
     /** @return the unit key of block {@code i}'s parameters */
@@ -89,6 +120,11 @@ final class FullyShardedBlocks implements BlockParameters, AutoCloseable {
 
     @Override
     public void gradientsReady(int block, Map<String, Tensor> grads) {
+        if (frozen) {
+            grads.values().forEach(Tensor::close);
+            throw new IllegalStateException("FullyShardedBlocks: block " + block + " of a frozen model got gradients,"
+                    + " expected a frozen model to run forward only");
+        }
         queue.submit(() -> {
             try {
                 sharded.reduceScatterUnit(comm, unit(block), grads, gradient);
@@ -137,5 +173,8 @@ final class FullyShardedBlocks implements BlockParameters, AutoCloseable {
             }
         }
         ahead.clear();
+        if (frozen) {
+            sharded.close();
+        }
     }
 }

@@ -45,7 +45,8 @@ import java.util.TreeSet;
  * ({@link BlockwiseTask}) reads each block's parameters from an all-gather issued just before the block runs (the
  * next block's is issued while the current one computes), frees them after, and each block's gradients are
  * reduce-scattered as soon as its backward is done ({@link FullyShardedBlocks}); only the parameters used throughout
- * (embeddings, head, text encoder) stay whole on every rank. The numbers are those of {@link Strategy#SHARD_GRAD_OP}
+ * (embeddings, head, text encoder) stay whole on every rank. A frozen distillation teacher's blocks are sharded and
+ * gathered the same way ({@link BlockwiseTask#shardFrozen}). The numbers are those of {@link Strategy#SHARD_GRAD_OP}
  * up to the rounding of the per-block, per-clip reduce-scatters. The task's block tensors are not read during the run
  * and are written back when {@link #runUntil} returns.
  *
@@ -152,6 +153,7 @@ public final class ShardedTrainer implements TrainingRunner, AutoCloseable {
             this.queue = new CollectiveQueue("sparge-collectives-rank-" + comm.rank());
             this.blocks = new FullyShardedBlocks(sharded, comm, queue, blockwise.blocks(), gradientShard);
             blockwise.readBlocksFrom(blocks);
+            blockwise.shardFrozen(comm, queue);
         } else {
             this.sharded = ShardedParameters.shard(parameters, comm);
             this.gradientShard = null;
@@ -447,6 +449,7 @@ public final class ShardedTrainer implements TrainingRunner, AutoCloseable {
             blocks.close();
             queue.close();
             gradientShard.close();
+            ((BlockwiseTask) task).unshardFrozen();
             ((BlockwiseTask) task).readBlocksFrom(null);
         }
         sharded.close();

@@ -1,5 +1,7 @@
 package io.sparge4j.models.train;
 
+import io.sparge4j.engine.distributed.CollectiveQueue;
+import io.sparge4j.engine.distributed.Communicator;
 import io.sparge4j.engine.ops.Elementwise;
 import io.sparge4j.engine.tensor.Tensor;
 import io.sparge4j.models.data.ClipGenerator;
@@ -23,7 +25,10 @@ import java.util.Map;
 public final class WanTrainingTask implements BlockwiseTask {
     private final TrainingObjective objective;
     private WanGraph student;
-    private final WanGraph teacher;
+    private WanGraph teacher;
+    /** Under a fully sharded trainer: the teacher's blocks' source, and the teacher as it was. */
+    private FullyShardedBlocks teacherBlocks;
+    private WanGraph wholeTeacher;
     private final TextEncoder text;
     private final ClipGenerator data;
     private final double captionDropout;
@@ -134,10 +139,30 @@ public final class WanTrainingTask implements BlockwiseTask {
         return student.config().numLayers();
     }
 
-    /** The student reads its blocks from {@code source} (the frozen teacher keeps its own whole parameters). */
+    /** The student reads its blocks from {@code source}. */
     @Override
     public void readBlocksFrom(BlockParameters source) {
         student = student.withBlockParameters(source);
+    }
+
+    /** The distillation teacher's blocks are sharded and gathered as it runs (pretraining and flow have none). */
+    @Override
+    public void shardFrozen(Communicator comm, CollectiveQueue queue) {
+        if (teacher == null || teacherBlocks != null) {
+            return;
+        }
+        teacherBlocks = FullyShardedBlocks.frozen(teacher.parameters(), comm, queue, blocks());
+        wholeTeacher = teacher;
+        teacher = teacher.withBlockParameters(teacherBlocks);
+    }
+
+    @Override
+    public void unshardFrozen() {
+        if (teacherBlocks != null) {
+            teacherBlocks.close();
+            teacherBlocks = null;
+            teacher = wholeTeacher;
+        }
     }
 
     /** @return clips per micro-batch */

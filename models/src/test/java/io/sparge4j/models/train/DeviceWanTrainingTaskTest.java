@@ -255,11 +255,15 @@ class DeviceWanTrainingTaskTest {
                     try (ShardedTrainer t = new ShardedTrainer(task, config, TrainerOutputs.none(), comm,
                             ShardedTrainer.Strategy.FULL_SHARD)) {
                         assertTrue(task.student().store().parameters().keySet().stream()
-                                .noneMatch(n -> n.startsWith("blocks.")), "no block resident on the device");
+                                .noneMatch(n -> n.startsWith("blocks.")), "no student block resident on the device");
+                        assertTrue(task.teacher().store().parameters().keySet().stream()
+                                .noneMatch(n -> n.startsWith("blocks.")), "no teacher block resident either");
                         logs = t.run();
                     }
                     assertTrue(task.student().store().parameters().keySet().stream()
                             .anyMatch(n -> n.startsWith("blocks.")), "the blocks are back after close");
+                    assertTrue(task.teacher().store().parameters().keySet().stream()
+                            .anyMatch(n -> n.startsWith("blocks.")), "the teacher's too");
                     assertEquals(want.get(0).loss(), logs.get(0).loss(), 0.0, "rank " + comm.rank() + " step 1");
                     for (int i = 1; i < want.size(); i++) {
                         assertEquals(want.get(i).loss(), logs.get(i).loss(), 1e-5 * want.get(i).loss(),

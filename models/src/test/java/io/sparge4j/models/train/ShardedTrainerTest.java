@@ -148,8 +148,14 @@ class ShardedTrainerTest {
     }
 
     private static WanTrainingTask wanDistill(long seed, boolean checkpointBlocks) {
+        return wanDistill(seed, checkpointBlocks, new LinkedHashMap<>());
+    }
+
+    /** @param teacherParams filled with the frozen teacher's parameters (its own tensors, a copy of the student's) */
+    private static WanTrainingTask wanDistill(long seed, boolean checkpointBlocks, Map<String, Tensor> teacherParams) {
         WanGraph student = new WanGraph(CONFIG, TaskFixtures.parameters(CONFIG, seed), HYBRID, checkpointBlocks);
-        WanGraph teacher = new WanGraph(CONFIG, TaskFixtures.copy(student.parameters()), WanAttention.dense(), false);
+        teacherParams.putAll(TaskFixtures.copy(student.parameters()));
+        WanGraph teacher = new WanGraph(CONFIG, teacherParams, WanAttention.dense(), false);
         WordTokenizer tokenizer = new WordTokenizer(Captions.vocabulary());
         TextEncoder text = TextEncoder.initialize(new TextEncoderConfig(tokenizer.vocabSize(), 16, 1, 2, 32, 8, 16),
                 tokenizer, seed + 2);
@@ -351,9 +357,9 @@ class ShardedTrainerTest {
     }
 
     /**
-     * The task's own block tensors are poisoned with NaN once the trainer has sharded them: a FULL_SHARD run never
-     * reads them (its blocks come from the gathers) and writes the trained values back at the end, equal to a
-     * SHARD_GRAD_OP run's. Per clip and rank, two blocks give four gathers (forward 0, 1; backward 1, 0), of which the
+     * The task's own block tensors, and the frozen teacher's, are poisoned with NaN once the trainer has sharded them:
+     * a FULL_SHARD run never reads them (its blocks come from the gathers) and writes the trained values back at the
+     * end, equal to a SHARD_GRAD_OP run's. Per clip and rank, two blocks give four gathers (forward 0, 1; backward 1, 0), of which the
      * second of each pass was issued ahead while the first computed; never more than two blocks whole at once.
      */
     @Test
@@ -361,14 +367,17 @@ class ShardedTrainerTest {
         TrainerConfig c = config(2, 2, 3e-3, 1.0);
         List<RankResult> want = runSharded(2, () -> wanDistill(64, true), c, ShardedTrainer.Strategy.SHARD_GRAD_OP);
         List<RankResult> got = InProcessCommunicator.runRanks(2, comm -> {
-            WanTrainingTask task = wanDistill(64, true);
+            Map<String, Tensor> teacher = new LinkedHashMap<>();
+            WanTrainingTask task = wanDistill(64, true, teacher);
             try (ShardedTrainer t = new ShardedTrainer(task, c, TrainerOutputs.none(), comm,
                     ShardedTrainer.Strategy.FULL_SHARD)) {
-                task.parameters().forEach((name, p) -> {
-                    if (task.blockOf(name) >= 0) {
-                        p.fill(Float.NaN);
-                    }
-                });
+                for (Map<String, Tensor> params : List.of(task.parameters(), teacher)) {   // the teacher's too
+                    params.forEach((name, p) -> {
+                        if (task.blockOf(name) >= 0 || WanGraph.blockOf(name) >= 0) {
+                            p.fill(Float.NaN);
+                        }
+                    });
+                }
                 List<TrainerStepLog> logs = t.run();
                 FullyShardedBlocks blocks = t.fullyShardedBlocks();
                 assertEquals(4L * c.steps(), blocks.gathers(), "gathers: 4 a clip, one clip a step per rank");
