@@ -58,7 +58,9 @@ public final class ResultsReport {
             new Column("PSNR sparse vs dense (dB)", List.of("psnr_db_mean", "psnr_sparse_dense", "psnr_sparse_vs_dense",
                     "psnr_vs_dense", "psnr_db", "psnr", "mean_psnr"), 2, true),
             new Column("velocity error vs teacher", List.of("velocity_error", "velocity_error_vs_teacher",
-                    "velocity_mse", "velocity_rel_error", "velocity_relative_error"), 5, false));
+                    "velocity_mse", "velocity_rel_error", "velocity_relative_error"), 5, false),
+            // the error of the velocities sampling combines at guidance 5: what the clips show (sparge eval, later)
+            new Column("guided velocity error vs teacher", List.of("velocity_relative_error_guided"), 5, false));
 
     /** What an unwritten Reading section holds; a Reading without it was written by people and is kept. */
     static final String READING_PLACEHOLDER = "<!-- READING: TO BE WRITTEN BY A PERSON. Nothing in this section was"

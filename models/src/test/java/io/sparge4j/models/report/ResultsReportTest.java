@@ -73,7 +73,7 @@ class ResultsReportTest {
         assertEquals(6, w.variantsFound().size());
         // Table 6 rows, in order, with the numbers of each file.
         assertTrue(text.contains("| 1 | full attention | 0.000 | " + fmt(colours[0])
-                + " | 0.500 | — | 0.250 | 0.900 | 0.310 | 0.0120 | 20.00 | 0.00100 |\n"), text);
+                + " | 0.500 | — | 0.250 | 0.900 | 0.310 | 0.0120 | 20.00 | 0.00100 | — |\n"), text);
         assertTrue(text.contains("| 5 | hybrid, distilled (SpargeAttention2) | 0.950 | " + fmt(colours[3])), text);
         assertTrue(text.contains("| 6 | hybrid, flow-matching loss | 0.950 | " + fmt(colours[4])), text);
         assertTrue(text.contains("| 4 | Top-p only, distilled | 0.951 | 0.125 | — | — | — | — | 0.200 |"), text);
@@ -195,7 +195,7 @@ class ResultsReportTest {
                                        "all_correct_rate": 0.5, "smoothness": 0.9, "edge_sharpness": 0.4,
                                        "background_noise": 0.01},
                              "psnr_db_mean": 14.0, "identical_clips": 0, "sparsity_mean": 0.952,
-                             "velocity_relative_error": 0.07}}
+                             "velocity_relative_error": 0.07, "velocity_relative_error_guided": 0.2}}
                 """);
         ExperimentRow r = EvalJsonReader.read(f);
         assertEquals(0.952, r.sparsity(), "the mean over prompts, not the first prompt's 0.961");
@@ -205,7 +205,7 @@ class ResultsReportTest {
         Path md = dir.resolve("R.md");
         ResultsReport.write(dir, md, dir.resolve("p"));
         assertTrue(Files.readString(md).contains("| 5 | hybrid, distilled (SpargeAttention2) | 0.952 | 0.500 | 1.000 |"
-                + " 0.000 | 0.000 | 0.700 | 0.300 | 0.0500 | 14.00 | 0.07000 |"), Files.readString(md));
+                + " 0.000 | 0.000 | 0.700 | 0.300 | 0.0500 | 14.00 | 0.07000 | 0.20000 |"), Files.readString(md));
     }
 
     @Test
