@@ -22,9 +22,8 @@ final class FullyShardedBlocks implements BlockParameters, AutoCloseable {
     private final Communicator comm;
     private final CollectiveQueue queue;
     private final int blocks;
+    /** Null for a frozen model's blocks, which then own their shard (freed on close) and take no gradient. */
     private final Tensor gradient;
-    /** A frozen model's: its own shard, freed on close, and no gradient. */
-    private final boolean frozen;
     private final Map<Integer, Future<Map<String, Tensor>>> ahead = new HashMap<>();
     private Map<String, Tensor> current;
     private int currentBlock = -1;
@@ -37,21 +36,15 @@ final class FullyShardedBlocks implements BlockParameters, AutoCloseable {
      * @param comm the ranks
      * @param queue where the collectives run; nothing else calls {@code comm} while it holds work
      * @param blocks the number of blocks
-     * @param gradient the shard-sized gradient the blocks' reduce-scatters add into
+     * @param gradient the shard-sized gradient the blocks' reduce-scatters add into; null for a frozen model's blocks ({@link #frozen})
      */
     FullyShardedBlocks(ShardedParameters sharded, Communicator comm, CollectiveQueue queue, int blocks,
             Tensor gradient) {
-        this(sharded, comm, queue, blocks, gradient, false);
-    }
-
-    private FullyShardedBlocks(ShardedParameters sharded, Communicator comm, CollectiveQueue queue, int blocks,
-            Tensor gradient, boolean frozen) {
         this.sharded = sharded;
         this.comm = comm;
         this.queue = queue;
         this.blocks = blocks;
         this.gradient = gradient;
-        this.frozen = frozen;
     }
 
     /**
@@ -74,7 +67,7 @@ final class FullyShardedBlocks implements BlockParameters, AutoCloseable {
             }
         });
         ShardedParameters shards = ShardedParameters.shard(blockParams, comm, name -> unit(WanGraph.blockOf(name)));
-        return new FullyShardedBlocks(shards, comm, queue, blocks, null, true);
+        return new FullyShardedBlocks(shards, comm, queue, blocks, null);
     }
 
     /** @return the unit key of block {@code i}'s parameters */
@@ -120,7 +113,7 @@ final class FullyShardedBlocks implements BlockParameters, AutoCloseable {
 
     @Override
     public void gradientsReady(int block, Map<String, Tensor> grads) {
-        if (frozen) {
+        if (gradient == null) {   // frozen
             grads.values().forEach(Tensor::close);
             throw new IllegalStateException("FullyShardedBlocks: block " + block + " of a frozen model got gradients,"
                     + " expected a frozen model to run forward only");
@@ -173,7 +166,7 @@ final class FullyShardedBlocks implements BlockParameters, AutoCloseable {
             }
         }
         ahead.clear();
-        if (frozen) {
+        if (gradient == null) {   // frozen
             sharded.close();
         }
     }
