@@ -36,7 +36,8 @@ final class FullyShardedBlocks implements BlockParameters, AutoCloseable {
      * @param comm the ranks
      * @param queue where the collectives run; nothing else calls {@code comm} while it holds work
      * @param blocks the number of blocks
-     * @param gradient the shard-sized gradient the blocks' reduce-scatters add into; null for a frozen model's blocks ({@link #frozen})
+     * @param gradient the shard-sized gradient the blocks' reduce-scatters add into; null for a frozen model's
+     *     blocks ({@link #frozen})
      */
     FullyShardedBlocks(ShardedParameters sharded, Communicator comm, CollectiveQueue queue, int blocks,
             Tensor gradient) {
