@@ -15,7 +15,6 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -38,12 +37,17 @@ class JvmSignalHandlersTest {
         }
     }
 
+    /**
+     * Whether PoCL's LLVM takes the handler over depends on the machine (it does on dev-2c and the GPU machine, it
+     * did not on one CI runner), so the claim checked everywhere is that the warning tells the truth.
+     */
     @Test
-    void poclTakesOverWithoutJsigAndTheWarningSaysSo() throws Exception {
+    void withoutJsigTheWarningSaysWhetherPoclTookTheHandlerOver() throws Exception {
         Map<String, String> out = probe(false);
         assertEquals("false", out.get("jsig"));
-        assertFalse(out.get("owner").contains("libjvm"), () -> "expected PoCL's LLVM to own SIGSEGV: " + out);
-        assertEquals("true", out.get("warning"), () -> out.toString());
+        boolean takenOver = !out.get("owner").contains("libjvm");
+        assertEquals(String.valueOf(takenOver), out.get("warning"), () -> "warning disagrees with the owner: " + out);
+        assumeTrue(takenOver, () -> "PoCL's LLVM left the JVM's SIGSEGV handler in place on this machine: " + out);
     }
 
     @Test
