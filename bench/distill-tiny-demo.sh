@@ -12,6 +12,7 @@
 set -uo pipefail
 out=${OUT:-gpu-out}; mkdir -p "$out"
 init=${INIT:?INIT: the base model directory}
+teacher=${TEACHER:-$init}   # set it to continue from an earlier student: INIT that student, TEACHER the dense base
 budget=${BUDGET_S:-300}
 reserve=${RESERVE_S:-100}
 source bench/device-env.sh
@@ -25,17 +26,17 @@ echo "distilling $steps steps of ${BATCH:-32} clips"
 timeout $(( $(left) - reserve )) /tmp/sparge finetune --init "$init" --out "$run" --objective distill \
   --attention hybrid --target-sparsity "${TARGET:-0.95}" --steps "$steps" --batch-size "${BATCH:-32}" \
   --precision bf16 --lr "${LR:-2e-4}" --warmup 30 --seed "${SEED:-27}" --checkpoint-every 50 --backend cuda \
-  ${EXTRA:-} > "$run.log" 2>&1
+  --teacher "$teacher" ${EXTRA:-} > "$run.log" 2>&1
 echo "finetune rc=$?"; tr '\r' '\n' < "$run.log" | grep -v "^train " | tail -n 6
 evaluate() {   # NAME MODEL FLAGS...
   local name=$1 model=$2; shift 2
-  timeout $(( $(left) > 20 ? $(left) - 10 : 15 )) /tmp/sparge eval --model "$model" --teacher "$init" \
+  timeout $(( $(left) > 20 ? $(left) - 10 : 15 )) /tmp/sparge eval --model "$model" --teacher "$teacher" \
     --attention hybrid --prompts "${PROMPTS:-48}" --seed 1 --steps 20 --velocity-samples 2 --backend cuda "$@" \
     --out "$out/eval-$name.json" > "/tmp/eval-$name.log" 2>&1
   echo "eval $name rc=$?"
 }
 evaluate distilled "$run/model" &
-evaluate training-free "$init" --target-sparsity "${TARGET:-0.95}" &
+evaluate training-free "$teacher" --target-sparsity "${TARGET:-0.95}" &
 /tmp/sparge generate --model "$run/model" --prompt "a red circle moving right" --backend cuda --steps 20 \
   --out "$run/red-circle-right.gif" > "$run/generate.txt" 2>&1
 wait

@@ -24,7 +24,7 @@ public final class FlashForwardMmaTasks {
     public enum Variant {
         /**
          * K and V staged through registers, fragments by plain local loads ({@code flashForward64BF16} and its
-         * siblings): the default.
+         * siblings): 32 KiB of local memory, so it runs where {@link #FA2} does not fit.
          */
         REGISTERS("registers"),
         /**
@@ -36,7 +36,8 @@ public final class FlashForwardMmaTasks {
          * FlashAttention-2's organisation: four warps of 32 query rows, Q staged in local memory, K and V by
          * {@code cp.async} in two stages each, K fragments by {@code ldmatrix}, V by {@code ldmatrix.trans}; 96 KiB
          * of local memory at d = 128 ({@link FlashForwardMmaKernels#flashForwardFa2BF16},
-         * {@link FlashForwardMmaKernels#flashForwardFa2F16}).
+         * {@link FlashForwardMmaKernels#flashForwardFa2F16}): the default, 3-4% faster than {@link #REGISTERS} on the
+         * H200 (sparse and dense, BENCHMARKS.md, session 11).
          */
         FA2("fa2");
 
@@ -103,8 +104,11 @@ public final class FlashForwardMmaTasks {
         return localBytes(wanted, d) <= localMemoryBytes ? wanted : Variant.REGISTERS;
     }
 
-    /** The variant {@link #addForward} uses when {@value #VARIANT_ENV} is unset or empty. */
-    public static final Variant DEFAULT_VARIANT = Variant.REGISTERS;
+    /**
+     * The variant {@link #addForward} uses when {@value #VARIANT_ENV} is unset or empty; {@link #selectedVariant(int,
+     * long)} falls back to {@link Variant#REGISTERS} on devices whose local memory does not hold it.
+     */
+    public static final Variant DEFAULT_VARIANT = Variant.FA2;
 
     /**
      * The variant named by {@value #VARIANT_ENV}, or {@link #DEFAULT_VARIANT} when it is unset or empty.
