@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 7's experiment, our version of SpargeAttention2's Table 6, as commands: from a pretrained full-attention
+# Issue 7's experiment, our version of SpargeAttention2's Table 6 (plus a 7th row, guided distillation), as commands: from a pretrained full-attention
 # model, fine-tune the variants with the same steps and seeds, evaluate each, sweep hybrid sparsity (distilled
 # against training-free), measure attention concentration before and after (Case 2), and write RESULTS.md.
 #
@@ -11,6 +11,7 @@
 #   STEPS [500]    fine-tuning steps, the same for every variant      SEED [0]       fine-tuning seed
 #   BACKEND [cuda] --backend of finetune and eval                     TARGET [0.95]  target sparsity of the table
 #   SWEEP ["0.80 0.90 0.95 0.97"]  sparsities of the quality-vs-sparsity plots
+#   GUIDANCE [5]   --distill-guidance of row 7 (guided distillation)
 #   PROMPTS [64]   prompts per evaluation                             EVAL_SEED [1]  sampling seed of every eval
 #   CONC_SAMPLES [8] clips of each concentration measurement          CONC_MASS [0.6]
 #                  (its blocks come from the model's generation.json, else 128x64: pass CONC_ARGS="--bq 64 --bkv 32"
@@ -104,12 +105,16 @@ finetune topk-distill distill topk "$TARGET" topk-distill.json
 finetune topp-distill distill topp "$TARGET" topp-distill.json
 finetune hybrid-distill distill hybrid "$TARGET" hybrid-distill.json concentration-after-hybrid-distill.json
 finetune hybrid-flow flow hybrid "$TARGET" hybrid-flow.json concentration-after-hybrid-flow.json
+# 7, beyond the paper: the teacher's guided velocity (guidance GUIDANCE, default 5 = generate's) as the target
+FINETUNE_ARGS="$FINETUNE_ARGS --distill-guidance ${GUIDANCE:-5}" \
+  finetune hybrid-guided-distill distill hybrid "$TARGET" hybrid-guided-distill.json
 evaluate "$MODEL_DIR" full dense "$TARGET"
 evaluate "$MODEL_DIR" training-free-hybrid hybrid "$TARGET"
 evaluate "$models/topk-distill/model" topk-distill topk "$TARGET"
 evaluate "$models/topp-distill/model" topp-distill topp "$TARGET"
 evaluate "$models/hybrid-distill/model" hybrid-distill hybrid "$TARGET"
 evaluate "$models/hybrid-flow/model" hybrid-flow hybrid "$TARGET"
+evaluate "$models/hybrid-guided-distill/model" hybrid-guided-distill hybrid "$TARGET"
 
 # Quality against sparsity: hybrid distilled (one fine-tune per sparsity) against training-free hybrid.
 # At the table's own sparsity the table's evaluations are the sweep points (same models, settings and seeds).

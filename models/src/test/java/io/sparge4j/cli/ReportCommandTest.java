@@ -22,7 +22,7 @@ class ReportCommandTest {
         Files.writeString(runs.resolve("sweep-hybrid-distill-0.95.json"), "{\"summary\": {\"colour_rate\": 0.7}}");
         CliRun run = CliRun.of("report", "--runs", runs.toString(), "--out", dir.resolve("RESULTS.md").toString());
         assertEquals(0, run.exit(), run.toString());
-        assertTrue(run.out().contains("variants: hybrid-distill of 6; sweep points: 2"), run.toString());
+        assertTrue(run.out().contains("variants: hybrid-distill of 7; sweep points: 2"), run.toString());
         String md = Files.readString(dir.resolve("RESULTS.md"));
         assertTrue(md.contains("| 5 | hybrid, distilled (SpargeAttention2) | 0.950 | 0.750 |"), md);
         assertTrue(md.contains("| 1 | full attention | not run |"), md);

@@ -117,6 +117,9 @@ public final class ResultsReport {
         m.put("topp-distill", "Top-p only, distilled");
         m.put("hybrid-distill", "hybrid, distilled (SpargeAttention2)");
         m.put("hybrid-flow", "hybrid, flow-matching loss");
+        // beyond the paper's six: the teacher's classifier-free-guided velocity as the target (finetune
+        // --distill-guidance), since sampling runs guided
+        m.put("hybrid-guided-distill", "hybrid, guided distillation (CFG velocity)");
         return java.util.Collections.unmodifiableMap(m);
     }
 

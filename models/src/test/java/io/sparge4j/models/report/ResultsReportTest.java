@@ -40,7 +40,8 @@ class ResultsReportTest {
     void writesTheTablePlotsAndConcentrationFromSyntheticRuns() throws IOException {
         SplittableRandom rng = new SplittableRandom(5);
         Path runs = Files.createDirectories(dir.resolve("runs"));
-        String[] variants = {"full", "training-free-hybrid", "topk-distill", "hybrid-distill", "hybrid-flow"};
+        String[] variants = {"full", "training-free-hybrid", "topk-distill", "hybrid-distill", "hybrid-flow",
+            "hybrid-guided-distill"};
         double[] colours = new double[variants.length];
         for (int i = 0; i < variants.length; i++) {
             colours[i] = Math.round(1000 * rng.nextDouble()) / 1000.0;
@@ -70,12 +71,14 @@ class ResultsReportTest {
         String text = Files.readString(md);
         assertEquals(8, w.sweepPoints());
         assertEquals(2, w.concentrations());
-        assertEquals(6, w.variantsFound().size());
+        assertEquals(7, w.variantsFound().size());
         // Table 6 rows, in order, with the numbers of each file.
         assertTrue(text.contains("| 1 | full attention | 0.000 | " + fmt(colours[0])
                 + " | 0.500 | — | 0.250 | 0.900 | 0.310 | 0.0120 | 20.00 | 0.00100 | — |\n"), text);
         assertTrue(text.contains("| 5 | hybrid, distilled (SpargeAttention2) | 0.950 | " + fmt(colours[3])), text);
         assertTrue(text.contains("| 6 | hybrid, flow-matching loss | 0.950 | " + fmt(colours[4])), text);
+        assertTrue(text.contains("| 7 | hybrid, guided distillation (CFG velocity) | 0.950 | " + fmt(colours[5])),
+                text);
         assertTrue(text.contains("| 4 | Top-p only, distilled | 0.951 | 0.125 | — | — | — | — | 0.200 |"), text);
         assertTrue(text.contains("24.00 | 0.00500 |"), "PSNR and velocity error from the top level: " + text);
         assertTrue(text.indexOf("| 1 |") < text.indexOf("| 2 |") && text.indexOf("| 5 |") < text.indexOf("| 6 |"));
