@@ -1,5 +1,6 @@
 package io.sparge4j.cli;
 
+import io.sparge4j.engine.distributed.CollectiveQueue;
 import io.sparge4j.engine.distributed.Communicator;
 import io.sparge4j.engine.tensor.DType;
 import io.sparge4j.engine.tensor.Tensor;
@@ -28,6 +29,7 @@ import io.sparge4j.models.wan.WanConfig;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -47,7 +49,11 @@ final class TrainingRun {
     /** Writes {@code DIR/model} for the parameters as they are after {@code step} steps. */
     @FunctionalInterface
     interface ModelWriter {
-        void write(Path modelDir, long step) throws IOException;
+        /**
+         * @param blocks the blocks' parameters where the task no longer holds them whole (a fully sharded run's,
+         *     {@link ShardedTrainer#gatherBlocks}), written in place of the task's; empty otherwise
+         */
+        void write(Path modelDir, long step, Map<String, Tensor> blocks) throws IOException;
     }
 
     /**
@@ -62,8 +68,12 @@ final class TrainingRun {
             GenerationDefaults trained, long priorSteps, Long priorClips, RunSettings settings) {
         long clipsPerStep = (long) settings.microBatches() * settings.batchSize();
         // the counts cover every step behind the weights: a fine-tune adds its own to its --init's
-        return (dir, step) -> ModelDirectory.save(dir, config, params, text, trained.withTrained(priorSteps + step,
-                priorClips == null ? null : priorClips + step * clipsPerStep), DType.F32);
+        return (dir, step, blocks) -> {
+            Map<String, Tensor> weights = new LinkedHashMap<>(params);
+            weights.putAll(blocks);
+            ModelDirectory.save(dir, config, weights, text, trained.withTrained(priorSteps + step,
+                    priorClips == null ? null : priorClips + step * clipsPerStep), DType.F32);
+        };
     }
 
     /** @return the clips behind a start model: its generation.json's count, unknown (null) when it has none */
@@ -174,10 +184,18 @@ final class TrainingRun {
         do {
             long next = Math.min(total, (trainer.step() / every + 1) * every);
             List<TrainerStepLog> done = trainer.runUntil(next);
+            // a fully sharded run's blocks live only in the ranks' shards: every rank takes part in gathering them,
+            // rank 0 alone keeps them, one block at a time on the others
+            Map<String, Tensor> blocks = trainer instanceof ShardedTrainer sharded && sharded.blocksReleased()
+                    ? sharded.gatherBlocks(false) : Map.of();
             if (!leader) {
                 continue;
             }
-            writer.write(out.resolve(MODEL), trainer.step());
+            try {
+                writer.write(out.resolve(MODEL), trainer.step(), blocks);
+            } finally {
+                blocks.values().forEach(Tensor::close);
+            }
             if (!done.isEmpty()) {
                 TrainerStepLog last = done.getLast();
                 err.printf(Locale.ROOT, "sparge: step %d/%d loss %.5g lr %.3g %.3f s/step %.0f tokens/s%s%s%n",
@@ -248,6 +266,21 @@ final class TrainingRun {
         @Override
         public void readBlocksFrom(BlockParameters source) {
             blockwise.readBlocksFrom(source);
+        }
+
+        @Override
+        public void shardFrozen(Communicator comm, CollectiveQueue queue) {
+            blockwise.shardFrozen(comm, queue);
+        }
+
+        @Override
+        public void unshardFrozen() {
+            blockwise.unshardFrozen();
+        }
+
+        @Override
+        public boolean releaseBlocks() {
+            return blockwise.releaseBlocks();
         }
     }
 }

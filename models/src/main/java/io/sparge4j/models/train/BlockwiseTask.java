@@ -40,4 +40,19 @@ public interface BlockwiseTask extends TrainingTask {
     /** Undoes {@link #shardFrozen}: the frozen model reads its own parameters again. Default: nothing to undo. */
     default void unshardFrozen() {
     }
+
+    /**
+     * Frees the whole host copies of the blocks' parameters, the trained model's and, after {@link #shardFrozen},
+     * the frozen model's: what lets each rank of a fully sharded run hold only its shard of the blocks, as PyTorch's
+     * FSDP keeps only flat shards once a module is wrapped. Called by the trainer once the blocks are sharded and
+     * read from a {@link BlockParameters} source. The freed tensors stay in {@link #parameters()} (their names and
+     * shapes), closed: reading one throws, and the task cannot go back to reading its own blocks
+     * ({@code readBlocksFrom(null)}, {@link #unshardFrozen}); the trainer's gathers give the blocks' values. Default:
+     * the task keeps its copies.
+     *
+     * @return whether the copies were freed (the trainer then never writes the blocks back into them)
+     */
+    default boolean releaseBlocks() {
+        return false;
+    }
 }

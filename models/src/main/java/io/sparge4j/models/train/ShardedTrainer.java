@@ -47,8 +47,11 @@ import java.util.TreeSet;
  * reduce-scattered as soon as its backward is done ({@link FullyShardedBlocks}); only the parameters used throughout
  * (embeddings, head, text encoder) stay whole on every rank. A frozen distillation teacher's blocks are sharded and
  * gathered the same way ({@link BlockwiseTask#shardFrozen}). The numbers are those of {@link Strategy#SHARD_GRAD_OP}
- * up to the rounding of the per-block, per-clip reduce-scatters. The task's block tensors are not read during the run
- * and are written back when {@link #runUntil} returns.
+ * up to the rounding of the per-block, per-clip reduce-scatters. A task that can ({@link BlockwiseTask#releaseBlocks},
+ * e.g. {@link WanTrainingTask}) frees its whole copies of the blocks once they are sharded, the teacher's too, so that a
+ * rank's host holds its shard of the blocks and no more; their values then come from {@link #gatherBlocks} (as FSDP's
+ * full state dict does). Another task's block tensors ({@link DeviceWanTrainingTask}'s) are not read during the run and
+ * are written back when {@link #runUntil} returns.
  *
  * <p>Before the first step, every rank checks that all ranks hold the same configuration and the same parameter
  * values (a hash of each parameter's bits), and fails together with the others if not. A micro-batch that throws on
@@ -87,6 +90,8 @@ public final class ShardedTrainer implements TrainingRunner, AutoCloseable {
     private final FullyShardedBlocks blocks;
     private final CollectiveQueue queue;
     private final Tensor gradientShard;
+    /** FULL_SHARD only: whether the task freed its whole block tensors ({@link BlockwiseTask#releaseBlocks}). */
+    private final boolean blocksReleased;
     private final List<TrainerStepLog> history = new ArrayList<>();
     private long step;
     private long savedStep = -1;
@@ -161,6 +166,7 @@ public final class ShardedTrainer implements TrainingRunner, AutoCloseable {
             this.blocks = null;
         }
         this.optimizer = new ShardedAdamW(config.optimizer(), sharded, parameters);
+        this.blocksReleased = strategy == Strategy.FULL_SHARD && ((BlockwiseTask) task).releaseBlocks();
         List<String> whole = strategy == Strategy.FULL_SHARD
                 ? (sharded.units().contains(ROOT_UNIT) ? sharded.unitNames(ROOT_UNIT) : List.of())
                 : List.copyOf(parameters.keySet());
@@ -212,7 +218,11 @@ public final class ShardedTrainer implements TrainingRunner, AutoCloseable {
         ShardedTrainer trainer = new ShardedTrainer(task, config, outputs, comm, strategy, false);
         try {
             ckpt.restore(comm, trainer.sharded, trainer.optimizer);
-            trainer.gatherParameters();
+            if (trainer.blocksReleased) {
+                trainer.gatherUnit(ROOT_UNIT);
+            } else {
+                trainer.gatherParameters();
+            }
         } catch (IOException | RuntimeException e) {
             trainer.close();
             throw e;
@@ -262,10 +272,47 @@ public final class ShardedTrainer implements TrainingRunner, AutoCloseable {
     @Override
     public List<TrainerStepLog> runUntil(long lastStep) throws IOException {
         List<TrainerStepLog> logs = runSteps(lastStep);
-        if (strategy == Strategy.FULL_SHARD) {
+        if (strategy == Strategy.FULL_SHARD && !blocksReleased) {
             gatherParameters();   // the task's block tensors were not updated during the run
         }
         return logs;
+    }
+
+    /** @return whether the task freed its whole block tensors, so that {@link #gatherBlocks} alone has their values */
+    public boolean blocksReleased() {
+        return blocksReleased;
+    }
+
+    /**
+     * The blocks' current values under {@link Strategy#FULL_SHARD}, all-gathered one block at a time, between steps;
+     * every rank calls it together. Like FSDP's full state dict with {@code rank0_only}, with {@code everyRank} false
+     * only rank 0 keeps them (it holds the whole blocks for the moment; each other rank one block at a time) and the
+     * others get an empty map.
+     *
+     * @param everyRank whether every rank keeps the gathered blocks, or rank 0 only
+     * @return new f32 tensors by parameter name, which the caller closes; empty under {@link Strategy#SHARD_GRAD_OP}
+     *     (the task's parameters are whole there)
+     */
+    public Map<String, Tensor> gatherBlocks(boolean everyRank) {
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        if (blocks == null) {
+            return out;
+        }
+        boolean keep = everyRank || comm.rank() == 0;
+        try {
+            for (int i = 0; i < ((BlockwiseTask) task).blocks(); i++) {
+                Map<String, Tensor> unit = sharded.gatherUnit(comm, FullyShardedBlocks.unit(i));
+                if (keep) {
+                    out.putAll(unit);
+                } else {
+                    unit.values().forEach(Tensor::close);
+                }
+            }
+        } catch (RuntimeException e) {
+            out.values().forEach(Tensor::close);
+            throw e;
+        }
+        return out;
     }
 
     /** @return the strategy */

@@ -145,6 +145,11 @@ public final class WanGraph {
         return new WanGraph(config, params, attention, checkpointBlocks, stats, source);
     }
 
+    /** @return whether the blocks' parameters come from a {@link BlockParameters} source, not the map */
+    public boolean readsBlocksFromSource() {
+        return blockParameters != null;
+    }
+
     /**
      * @param name a parameter name
      * @return the block that uses it (the {@code i} of {@code blocks.i.*}), or -1 for the others

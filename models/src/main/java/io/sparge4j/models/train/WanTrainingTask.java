@@ -29,6 +29,8 @@ public final class WanTrainingTask implements BlockwiseTask {
     /** Under a fully sharded trainer: the teacher's blocks' source, and the teacher as it was. */
     private FullyShardedBlocks teacherBlocks;
     private WanGraph wholeTeacher;
+    /** Whether {@link #releaseBlocks} freed the whole block copies. */
+    private boolean released;
     private final TextEncoder text;
     private final ClipGenerator data;
     private final double captionDropout;
@@ -139,10 +141,14 @@ public final class WanTrainingTask implements BlockwiseTask {
         return student.config().numLayers();
     }
 
-    /** The student reads its blocks from {@code source}. */
+    /**
+     * The student reads its blocks from {@code source}; null reads its own parameters again, or, after
+     * {@link #releaseBlocks}, fails on use ({@link ReleasedBlocks}).
+     */
     @Override
     public void readBlocksFrom(BlockParameters source) {
-        student = student.withBlockParameters(source);
+        student = student.withBlockParameters(source == null && released
+                ? new ReleasedBlocks("WanTrainingTask's student") : source);
     }
 
     /** The distillation teacher's blocks are sharded and gathered as it runs (pretraining and flow have none). */
@@ -161,8 +167,35 @@ public final class WanTrainingTask implements BlockwiseTask {
         if (teacherBlocks != null) {
             teacherBlocks.close();
             teacherBlocks = null;
-            teacher = wholeTeacher;
+            teacher = released ? wholeTeacher.withBlockParameters(new ReleasedBlocks("WanTrainingTask's teacher"))
+                    : wholeTeacher;
         }
+    }
+
+    /**
+     * Closes the student's block tensors and, when {@link #shardFrozen} has sharded it, the teacher's: only the
+     * trainer's shards hold the blocks from now on. Needs a block source ({@link #readBlocksFrom}).
+     */
+    @Override
+    public boolean releaseBlocks() {
+        if (!student.readsBlocksFromSource()) {
+            throw new IllegalStateException("WanTrainingTask.releaseBlocks: the student reads its own blocks,"
+                    + " expected readBlocksFrom(source) first (the blocks would be lost)");
+        }
+        closeBlocks(student.parameters());
+        if (teacherBlocks != null) {
+            closeBlocks(wholeTeacher.parameters());
+        }
+        released = true;
+        return true;
+    }
+
+    private static void closeBlocks(Map<String, Tensor> params) {
+        params.forEach((name, t) -> {
+            if (WanGraph.blockOf(name) >= 0) {
+                t.close();
+            }
+        });
     }
 
     /** @return clips per micro-batch */

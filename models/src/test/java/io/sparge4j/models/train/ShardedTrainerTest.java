@@ -31,6 +31,7 @@ import java.util.function.Supplier;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -253,9 +254,16 @@ class ShardedTrainerTest {
         });
     }
 
+    /** Every rank calls it together: a fully sharded run's blocks come from a collective gather. */
     private static RankResult rankResult(ShardedTrainer t, TrainingTask task, List<TrainerStepLog> logs) {
         Map<String, float[]> params = new LinkedHashMap<>();
-        task.parameters().forEach((k, p) -> params.put(k, p.toFloatArray()));
+        Map<String, Tensor> blocks = t.gatherBlocks(true);
+        try {
+            task.parameters().forEach((k, p) -> params.put(k, (t.blocksReleased() ? blocks.getOrDefault(k, p) : p)
+                    .toFloatArray()));
+        } finally {
+            blocks.values().forEach(Tensor::close);
+        }
         return new RankResult(List.copyOf(logs), params, t.optimizer().expAvg().toFloatArray(),
                 t.optimizer().expAvgSq().toFloatArray(), t.sharded().pieces());
     }
@@ -357,13 +365,13 @@ class ShardedTrainerTest {
     }
 
     /**
-     * The task's own block tensors, and the frozen teacher's, are poisoned with NaN once the trainer has sharded them:
-     * a FULL_SHARD run never reads them (its blocks come from the gathers) and writes the trained values back at the
-     * end, equal to a SHARD_GRAD_OP run's. Per clip and rank, two blocks give four gathers (forward 0, 1; backward 1, 0), of which the
-     * second of each pass was issued ahead while the first computed; never more than two blocks whole at once.
+     * Once the trainer has sharded them, the task's whole block tensors and the frozen teacher's are freed (reading
+     * one throws): a rank's host holds only its shard of the blocks, and the run still ends where a SHARD_GRAD_OP run
+     * does. Per clip and rank, two blocks give four gathers (forward 0, 1; backward 1, 0), of which the second of each
+     * pass was issued ahead while the first computed; never more than two blocks whole at once.
      */
     @Test
-    void fullyShardedRanksReadBlocksOnlyFromTheirGathersAndFetchTheNextAhead() {
+    void fullyShardedRanksHoldOnlyTheirShardOfTheBlocksAndFetchTheNextAhead() {
         TrainerConfig c = config(2, 2, 3e-3, 1.0);
         List<RankResult> want = runSharded(2, () -> wanDistill(64, true), c, ShardedTrainer.Strategy.SHARD_GRAD_OP);
         List<RankResult> got = InProcessCommunicator.runRanks(2, comm -> {
@@ -371,13 +379,20 @@ class ShardedTrainerTest {
             WanTrainingTask task = wanDistill(64, true, teacher);
             try (ShardedTrainer t = new ShardedTrainer(task, c, TrainerOutputs.none(), comm,
                     ShardedTrainer.Strategy.FULL_SHARD)) {
+                assertTrue(t.blocksReleased());
+                int freed = 0;
                 for (Map<String, Tensor> params : List.of(task.parameters(), teacher)) {   // the teacher's too
-                    params.forEach((name, p) -> {
-                        if (task.blockOf(name) >= 0 || WanGraph.blockOf(name) >= 0) {
-                            p.fill(Float.NaN);
+                    for (Map.Entry<String, Tensor> e : params.entrySet()) {
+                        if (WanGraph.blockOf(e.getKey()) >= 0) {
+                            assertThrows(IllegalStateException.class, e.getValue()::toFloatArray, e.getKey()
+                                    + " should be freed");
+                            freed++;
+                        } else {
+                            assertTrue(Float.isFinite(e.getValue().toFloatArray()[0]), e.getKey() + " stays whole");
                         }
-                    });
+                    }
                 }
+                assertTrue(freed > 0, "the fixture has blocks");
                 List<TrainerStepLog> logs = t.run();
                 FullyShardedBlocks blocks = t.fullyShardedBlocks();
                 assertEquals(4L * c.steps(), blocks.gathers(), "gathers: 4 a clip, one clip a step per rank");
@@ -397,6 +412,43 @@ class ShardedTrainerTest {
                 assertClose(name + " on rank " + r, want.get(r).params.get(name), got.get(r).params.get(name),
                         PARAM_ATOL_PER_LR_STEP * 3e-3 * c.steps());
             }
+        }
+    }
+
+    /**
+     * gatherBlocks(false) leaves the blocks with rank 0 alone (FSDP's rank0_only full state dict), equal to what every
+     * rank gets with true; once the trainer is closed the task refuses to run, saying where its blocks went.
+     */
+    @Test
+    void rankZeroAloneGathersTheBlocksAndAClosedTrainersTaskSaysWhereTheyWent() {
+        TrainerConfig c = config(1, 2, 3e-3, 1.0);
+        List<String> outcomes = InProcessCommunicator.runRanks(2, comm -> {
+            WanTrainingTask task = wanDistill(66, false);
+            Map<String, float[]> everyRank = new LinkedHashMap<>();
+            Map<String, Tensor> rankZero;
+            try (ShardedTrainer t = new ShardedTrainer(task, c, TrainerOutputs.none(), comm,
+                    ShardedTrainer.Strategy.FULL_SHARD)) {
+                t.run();
+                Map<String, Tensor> all = t.gatherBlocks(true);
+                all.forEach((k, v) -> everyRank.put(k, v.toFloatArray()));
+                all.values().forEach(Tensor::close);
+                rankZero = t.gatherBlocks(false);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+            long blockNames = task.parameters().keySet().stream().filter(n -> WanGraph.blockOf(n) >= 0).count();
+            assertEquals(blockNames, everyRank.size(), "every block parameter, on every rank");
+            if (comm.rank() == 0) {
+                assertEquals(everyRank.keySet(), rankZero.keySet());
+                rankZero.forEach((k, v) -> assertArrayEquals(everyRank.get(k), v.toFloatArray(), k));
+            } else {
+                assertTrue(rankZero.isEmpty(), "rank " + comm.rank() + " got " + rankZero.keySet());
+            }
+            rankZero.values().forEach(Tensor::close);
+            return errorOf(() -> task.computeGradients(new MicroBatch(0, 0, 1, 5), new LinkedHashMap<>()));
+        });
+        for (String e : outcomes) {
+            assertTrue(e.contains("released to a fully sharded trainer") && e.contains("WanTrainingTask"), e);
         }
     }
 
