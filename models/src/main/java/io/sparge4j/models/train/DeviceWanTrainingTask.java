@@ -69,6 +69,9 @@ public final class DeviceWanTrainingTask implements BlockwiseTask, AutoCloseable
     private final WanGraph teacherHost;
     /** Under a fully sharded trainer: the teacher's blocks' source. */
     private FullyShardedBlocks teacherBlocks;
+    /** Whether the student reads its blocks from a source, and whether {@link #releaseBlocks} freed the host copies. */
+    private boolean blocksFromSource;
+    private boolean released;
     private final String backend;
     private final int batchSize;
     private final double distillGuidance;
@@ -185,10 +188,14 @@ public final class DeviceWanTrainingTask implements BlockwiseTask, AutoCloseable
     public void readBlocksFrom(BlockParameters source) {
         if (source != null) {
             store.dropBlocks();
+            student = student.withBlockParameters(source);
+        } else if (released) {   // nothing left on the host to upload
+            student = student.withBlockParameters(new ReleasedBlocks("DeviceWanTrainingTask's student"));
         } else {
             store.restoreBlocks(studentHost.parameters());
+            student = student.withBlockParameters(null);
         }
-        student = student.withBlockParameters(source);
+        blocksFromSource = source != null;
     }
 
     /** The distillation teacher's blocks leave the device too, gathered from their shards as the teacher runs. */
@@ -207,9 +214,32 @@ public final class DeviceWanTrainingTask implements BlockwiseTask, AutoCloseable
         if (teacherBlocks != null) {
             teacherBlocks.close();
             teacherBlocks = null;
-            teacherStore.restoreBlocks(teacherHost.parameters());
-            teacher = teacher.withBlockParameters(null);
+            if (released) {
+                teacher = teacher.withBlockParameters(new ReleasedBlocks("DeviceWanTrainingTask's teacher"));
+            } else {
+                teacherStore.restoreBlocks(teacherHost.parameters());
+                teacher = teacher.withBlockParameters(null);
+            }
         }
+    }
+
+    /**
+     * Frees the host copies of the student's blocks and, once {@link #shardFrozen} has sharded it, the teacher's:
+     * their device copies are gone already, so only the trainer's shards hold them. Needs a block source
+     * ({@link #readBlocksFrom}).
+     */
+    @Override
+    public boolean releaseBlocks() {
+        if (!blocksFromSource) {
+            throw new IllegalStateException(OP + ".releaseBlocks: the student reads its own blocks, expected"
+                    + " readBlocksFrom(source) first (the blocks would be lost)");
+        }
+        WanTrainingTask.closeBlocks(studentHost.parameters());
+        if (teacherBlocks != null) {
+            WanTrainingTask.closeBlocks(teacherHost.parameters());
+        }
+        released = true;
+        return true;
     }
 
     /** @return the device graph of the frozen teacher, or null without one */

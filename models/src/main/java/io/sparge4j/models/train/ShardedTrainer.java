@@ -48,9 +48,9 @@ import java.util.TreeSet;
  * (embeddings, head, text encoder) stay whole on every rank. A frozen distillation teacher's blocks are sharded and
  * gathered the same way ({@link BlockwiseTask#shardFrozen}). The numbers are those of {@link Strategy#SHARD_GRAD_OP}
  * up to the rounding of the per-block, per-clip reduce-scatters. A task that can ({@link BlockwiseTask#releaseBlocks},
- * e.g. {@link WanTrainingTask}) frees its whole copies of the blocks once they are sharded, the teacher's too, so that a
- * rank's host holds its shard of the blocks and no more; their values then come from {@link #gatherBlocks} (as FSDP's
- * full state dict does). Another task's block tensors ({@link DeviceWanTrainingTask}'s) are not read during the run and
+ * {@link WanTrainingTask}, {@link DeviceWanTrainingTask}) frees its whole copies of the blocks once they are sharded,
+ * the teacher's too, so that a rank's host holds its shard of the blocks and no more; their values then come from
+ * {@link #gatherBlocks} (as FSDP's full state dict does). Another task's block tensors are not read during the run and
  * are written back when {@link #runUntil} returns.
  *
  * <p>Before the first step, every rank checks that all ranks hold the same configuration and the same parameter

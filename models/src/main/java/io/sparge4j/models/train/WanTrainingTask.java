@@ -190,7 +190,8 @@ public final class WanTrainingTask implements BlockwiseTask {
         return true;
     }
 
-    private static void closeBlocks(Map<String, Tensor> params) {
+    /** Closes the block tensors ({@link WanGraph#blockOf} at least 0) of a parameter map. */
+    static void closeBlocks(Map<String, Tensor> params) {
         params.forEach((name, t) -> {
             if (WanGraph.blockOf(name) >= 0) {
                 t.close();

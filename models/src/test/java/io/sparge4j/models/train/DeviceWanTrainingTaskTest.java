@@ -229,8 +229,9 @@ class DeviceWanTrainingTaskTest {
      * the device (only the embeddings and head stay resident; a block is uploaded from its all-gather when it runs),
      * and the run reproduces the single-process trainer on one device: the first step's loss bit for bit (same
      * values, same kernels), the later ones and the parameters within the rounding of the rank-averaged gradients
-     * (1e-5 relative on losses, 1e-4 x lr x steps on parameters, as ShardedTrainerTest). Closing the trainer puts the
-     * blocks back on the device.
+     * (1e-5 relative on losses, 1e-4 x lr x steps on parameters, as ShardedTrainerTest). The host copies of both
+     * models' blocks are freed too, so the trained blocks come from the trainer's gathers, and once the trainer is
+     * closed the task refuses to run, saying where they went.
      */
     @ParameterizedTest
     @ValueSource(strings = {"opencl", "cuda"})
@@ -252,25 +253,32 @@ class DeviceWanTrainingTaskTest {
                 Pieces mine = Pieces.of(TrainingObjective.DISTILL, 83);
                 try (DeviceWanTrainingTask task = mine.device(session, true)) {
                     List<TrainerStepLog> logs;
+                    Map<String, float[]> got = new LinkedHashMap<>();
                     try (ShardedTrainer t = new ShardedTrainer(task, config, TrainerOutputs.none(), comm,
                             ShardedTrainer.Strategy.FULL_SHARD)) {
                         assertTrue(task.student().store().parameters().keySet().stream()
                                 .noneMatch(n -> n.startsWith("blocks.")), "no student block resident on the device");
                         assertTrue(task.teacher().store().parameters().keySet().stream()
                                 .noneMatch(n -> n.startsWith("blocks.")), "no teacher block resident either");
+                        assertTrue(t.blocksReleased());
+                        assertThrows(IllegalStateException.class,
+                                mine.student().parameters().get("blocks.0.ffn.0.weight")::toFloatArray,
+                                "the host copy of a block is freed");
                         logs = t.run();
+                        Map<String, Tensor> blocks = t.gatherBlocks(true);
+                        mine.student().parameters().forEach((k, v) -> got.put(k,
+                                blocks.getOrDefault(k, v).toFloatArray()));
+                        blocks.values().forEach(Tensor::close);
                     }
-                    assertTrue(task.student().store().parameters().keySet().stream()
-                            .anyMatch(n -> n.startsWith("blocks.")), "the blocks are back after close");
-                    assertTrue(task.teacher().store().parameters().keySet().stream()
-                            .anyMatch(n -> n.startsWith("blocks.")), "the teacher's too");
+                    IllegalStateException closed = assertThrows(IllegalStateException.class,
+                            () -> task.computeGradients(new MicroBatch(9, 0, 1, 3), new LinkedHashMap<>()));
+                    assertTrue(closed.getMessage().contains("released to a fully sharded trainer"),
+                            closed.getMessage());
                     assertEquals(want.get(0).loss(), logs.get(0).loss(), 0.0, "rank " + comm.rank() + " step 1");
                     for (int i = 1; i < want.size(); i++) {
                         assertEquals(want.get(i).loss(), logs.get(i).loss(), 1e-5 * want.get(i).loss(),
                                 "rank " + comm.rank() + " step " + (i + 1));
                     }
-                    Map<String, float[]> got = new LinkedHashMap<>();
-                    mine.student().parameters().forEach((k, v) -> got.put(k, v.toFloatArray()));
                     return got;
                 }
             } catch (IOException e) {
