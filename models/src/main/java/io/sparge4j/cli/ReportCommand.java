@@ -14,7 +14,8 @@ import java.util.concurrent.Callable;
 /** {@code sparge report}: RESULTS.md for issue 7's experiment from a directory of eval and concentration JSONs. */
 @Command(name = "report",
         description = {"Writes RESULTS.md from a directory of runs: eval JSONs named by variant (full,"
-                + " training-free-hybrid, topk-distill, topp-distill, hybrid-distill, hybrid-flow, hybrid-guided-distill), sweeps"
+                + " training-free-hybrid, topk-distill, topp-distill, hybrid-distill, hybrid-flow,"
+                + " hybrid-guided-distill), sweeps"
                 + " (sweep-METHOD-SPARSITY.json, plotted against sparsity) and concentration JSONs (sparge"
                 + " concentration). Leaves a marked Reading section for people to fill."})
 public final class ReportCommand implements Callable<Integer> {
