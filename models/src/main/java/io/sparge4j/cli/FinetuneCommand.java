@@ -8,6 +8,7 @@ import io.sparge4j.models.data.ClipGenerator;
 import io.sparge4j.models.pipeline.GenerationDefaults;
 import io.sparge4j.models.pipeline.ModelDirectory;
 import io.sparge4j.models.text.TextEncoder;
+import io.sparge4j.models.train.ShardedTrainer;
 import io.sparge4j.models.train.TrainingObjective;
 import io.sparge4j.models.train.WanGraph;
 import io.sparge4j.models.wan.WanAttention;
@@ -139,6 +140,10 @@ public final class FinetuneCommand implements Callable<Integer> {
         maskMetrics.put("topp", att.topp());
         try (DeviceSession session = TrainingTasks.session(ranks.backend());
              TrainingTasks.Opened task = TrainingTasks.open(obj, student, teacher, text, data, settings, session)) {
+            boolean fullShard = ranks.comm() != null && settings.strategy() == ShardedTrainer.Strategy.FULL_SHARD;
+            if (task.device() != null && !fullShard) {
+                task.device().releaseTeacherHostCopy();   // on the device for good: only full sharding reads it again
+            }
             long steps = TrainingRun.run(flags.out, settings, TrainingRun.withMetrics(task.task(), maskMetrics),
                     flags.resume, writer, err, ranks.comm());
             if (ranks.leader()) {

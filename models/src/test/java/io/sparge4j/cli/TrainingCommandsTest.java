@@ -141,6 +141,39 @@ class TrainingCommandsTest {
     }
 
     /**
+     * {@code finetune --objective distill} on a device frees the teacher's host copy once it is uploaded
+     * ({@code DeviceWanTrainingTask.releaseTeacherHostCopy}) and still trains the CPU's run: the same first two losses
+     * within 1e-4 relative, and a model directory.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"opencl", "cuda"})
+    void aDeviceDistillationTrainsTheSameRunAsTheCpu(String backend) throws Exception {
+        DeviceTestSessions.open(backend).close();   // skips, with the reason, where the backend is absent
+        Path base = dir.resolve("base");
+        assertEquals(0, CliRun.of(pretrain(base, "--steps", "1")).exit());
+        List<String> args = List.of("finetune", "--init", base.resolve("model").toString(), "--objective", "distill",
+                "--attention", "hybrid", "--topk", "0.3", "--topp", "0.5", "--steps", "2", "--lr", "1e-3",
+                "--warmup", "1");
+        Path cpu = dir.resolve("distill-cpu");
+        Path device = dir.resolve("distill-" + backend);
+        List<String> onCpu = new ArrayList<>(args);
+        onCpu.addAll(List.of("--out", cpu.toString()));
+        List<String> onDevice = new ArrayList<>(args);
+        onDevice.addAll(List.of("--out", device.toString(), "--backend", backend));
+        assertEquals(0, CliRun.of(onCpu.toArray(String[]::new)).exit());
+        CliRun r = CliRun.of(onDevice.toArray(String[]::new));
+        assertEquals(0, r.exit(), r::toString);
+        List<JsonNode> want = log(cpu);
+        List<JsonNode> got = log(device);
+        assertEquals(2, got.size());
+        for (int i = 0; i < 2; i++) {
+            double w = want.get(i).get("loss").asDouble();
+            assertEquals(w, got.get(i).get("loss").asDouble(), 1e-4 * w, "loss of step " + (i + 1));
+        }
+        assertTrue(Files.isRegularFile(device.resolve("model/diffusion_pytorch_model.safetensors")));
+    }
+
+    /**
      * {@code pretrain --init} continues a model with a new schedule and settings (here a timestep shift): the shape and
      * clip size come from the model, both the DiT and the text encoder move, steps_trained counts on, and --resume
      * finds the same start again. Shape flags with --init are refused.

@@ -72,6 +72,8 @@ public final class DeviceWanTrainingTask implements BlockwiseTask, AutoCloseable
     /** Whether the student reads its blocks from a source, and whether {@link #releaseBlocks} freed the host copies. */
     private boolean blocksFromSource;
     private boolean released;
+    /** Whether {@link #releaseTeacherHostCopy} freed the teacher's host tensors (its device copy is all there is). */
+    private boolean teacherHostReleased;
     private final String backend;
     private final int batchSize;
     private final double distillGuidance;
@@ -198,11 +200,34 @@ public final class DeviceWanTrainingTask implements BlockwiseTask, AutoCloseable
         blocksFromSource = source != null;
     }
 
+    /**
+     * Frees the host copy of the frozen teacher: it was uploaded once and the device runs it from there, so a run that
+     * never shards it (one process, or {@code ShardedTrainer.Strategy.SHARD_GRAD_OP}) needs no host copy; the memory
+     * saved is the teacher's size (56 GB for the 14B model in f32). The tensors of the teacher's parameter map are
+     * closed; {@link #shardFrozen} is refused afterwards. Nothing to do without a teacher.
+     */
+    public void releaseTeacherHostCopy() {
+        if (teacherHost == null || teacherHostReleased) {
+            return;
+        }
+        if (teacherBlocks != null) {
+            throw new IllegalStateException(OP + ".releaseTeacherHostCopy: the teacher is sharded (shardFrozen),"
+                    + " expected an unsharded teacher (a fully sharded run frees its blocks itself, releaseBlocks)");
+        }
+        teacherHost.parameters().values().forEach(Tensor::close);
+        teacherHostReleased = true;
+    }
+
     /** The distillation teacher's blocks leave the device too, gathered from their shards as the teacher runs. */
     @Override
     public void shardFrozen(Communicator comm, CollectiveQueue queue) {
         if (teacher == null || teacherBlocks != null) {
             return;
+        }
+        if (teacherHostReleased) {
+            throw new IllegalStateException(OP + ".shardFrozen: the teacher's host copy was released"
+                    + " (releaseTeacherHostCopy), expected it for sharding; release it only for runs that do not fully"
+                    + " shard");
         }
         teacherBlocks = FullyShardedBlocks.frozen(teacherHost.parameters(), comm, queue, blocks());
         teacherStore.dropBlocks();

@@ -194,6 +194,42 @@ class DeviceWanTrainingTaskTest {
     }
 
     /**
+     * A single-process distillation frees the teacher's host copy once it is on the device: the same losses and
+     * parameters bit for bit as with the copy kept, the host tensors closed, and sharding the teacher refused after.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"opencl", "cuda"})
+    void releasingTheTeachersHostCopyChangesNothingButTheMemory(String backend) throws IOException {
+        TrainerConfig config = new TrainerConfig(2, 1, 95, 1.0, AdamWConfig.pytorchDefaults(0.01),
+                LrSchedule.warmupCosine(2e-3, 1, 2, 2e-4), 0, 2, 10);
+        try (DeviceSession session = DeviceTestSessions.openWholeModel(backend)) {
+            Pieces kept = Pieces.of(TrainingObjective.DISTILL, 85);
+            List<TrainerStepLog> want;
+            try (DeviceWanTrainingTask task = kept.device(session, false)) {
+                want = new Trainer(task, config, TrainerOutputs.none()).run();
+            }
+            Pieces freed = Pieces.of(TrainingObjective.DISTILL, 85);
+            try (DeviceWanTrainingTask task = freed.device(session, false)) {
+                task.releaseTeacherHostCopy();
+                for (Map.Entry<String, Tensor> e : freed.teacher().parameters().entrySet()) {
+                    assertThrows(IllegalStateException.class, e.getValue()::toFloatArray, e.getKey() + " freed");
+                }
+                List<TrainerStepLog> got = new Trainer(task, config, TrainerOutputs.none()).run();
+                for (int i = 0; i < want.size(); i++) {
+                    assertEquals(want.get(i).loss(), got.get(i).loss(), 0.0, "loss of step " + (i + 1));
+                }
+                IllegalStateException e = assertThrows(IllegalStateException.class, () -> task.shardFrozen(null,
+                        null));
+                assertTrue(e.getMessage().contains("releaseTeacherHostCopy"), e.getMessage());
+            }
+            for (String name : kept.student().parameters().keySet()) {
+                assertArrayEquals(kept.student().parameters().get(name).toFloatArray(),
+                        freed.student().parameters().get(name).toFloatArray(), name);
+            }
+        }
+    }
+
+    /**
      * Guided distillation (G = 5, two clips batched): the device task's loss and every gradient against the CPU task's,
      * within the tolerances of {@link #lossAndEveryGradientMatchTheCpuTask}.
      */
