@@ -7,8 +7,9 @@
 # prompt. Run from the checkout's root there after bench/pack-device.sh, with the base model directory in INIT;
 # carry .device/jre25.txz, .device/java.sh, .device/lib and INIT. EXTRA adds finetune flags (e.g. the base's
 # --clip-speed and --clip-start-spread, or --caption-dropout 0.5 --distill-guidance 5 to distil the guided velocity:
-# twice the work a step: 0.30 s measured on the H200 in session 11, so the default is a little above it). $OUT gets distilled.tgz (model/, train.jsonl, run.json, logs),
-# eval-distilled.json, eval-training-free.json.
+# twice the work a step: 0.30 s measured on the H200 in session 11, so the default is a little above it). TEACHER
+# (default INIT) continues an earlier student: INIT that student, TEACHER the dense base. $OUT gets distilled.tgz
+# (model/, train.jsonl, run.json, logs), eval-distilled.json, eval-training-free.json.
 set -uo pipefail
 out=${OUT:-gpu-out}; mkdir -p "$out"
 init=${INIT:?INIT: the base model directory}
