@@ -36,6 +36,7 @@ final class AttentionDefaults {
         }
         int qb = parsed.hasMatchedOption("--bq") ? typed.queryBlock() : a.queryBlock();
         int kb = parsed.hasMatchedOption("--bkv") ? typed.keyBlock() : a.keyBlock();
-        return a.withBlocks(qb, kb).withDenseLayers(typed.denseLayers()).withDenseSteps(typed.denseSteps());
+        return a.withBlocks(qb, kb).withDenseLayers(typed.denseLayers()).withDenseSteps(typed.denseSteps())
+                .withLateTopk(typed.lateTopk(), typed.lateNoiseLevel());
     }
 }

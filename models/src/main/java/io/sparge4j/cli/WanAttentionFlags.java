@@ -34,6 +34,17 @@ final class WanAttentionFlags {
             description = "Keep the first M denoising steps dense (default 0).")
     int denseSteps;
 
+    @Option(names = "--late-topk", paramLabel = "K", defaultValue = "0",
+            description = "Top-k fraction used instead of --topk in the late, low-noise steps (noise level at or below"
+                    + " --late-noise-level), where the sparse mask leaves the most error; 0 (the default) keeps one k."
+                    + " E.g. 0.15 or 0.3 for a model trained at 0.03.")
+    double lateTopk;
+
+    @Option(names = "--late-noise-level", paramLabel = "S", defaultValue = "0.77",
+            description = "Noise level (timestep / 1000) at and below which --late-topk applies (default"
+                    + " ${DEFAULT-VALUE}: the last 8 of 20 UniPC steps at shift 5).")
+    double lateNoiseLevel;
+
     /**
      * @return the settings
      * @throws IllegalArgumentException naming the option that is out of range
@@ -41,6 +52,15 @@ final class WanAttentionFlags {
     WanAttention settings() {
         MaskMode m = MaskMode.find(mode).filter(WanAttention.MODES::contains).orElseThrow(() ->
                 new IllegalArgumentException("--attention: got '" + mode + "', expected dense, topk, topp or hybrid"));
-        return new WanAttention(m, topk, topp, queryBlock, keyBlock, denseLayers, denseSteps);
+        if (!(lateTopk == 0 || lateTopk > 0 && lateTopk <= 1)) {
+            throw new IllegalArgumentException("--late-topk: got " + lateTopk + ", expected 0 (off) or a fraction in"
+                    + " (0, 1]");
+        }
+        if (!(lateNoiseLevel >= 0 && lateNoiseLevel <= 1)) {
+            throw new IllegalArgumentException("--late-noise-level: got " + lateNoiseLevel + ", expected a noise level"
+                    + " in [0, 1]");
+        }
+        return new WanAttention(m, topk, topp, queryBlock, keyBlock, denseLayers, denseSteps, lateTopk,
+                lateNoiseLevel);
     }
 }

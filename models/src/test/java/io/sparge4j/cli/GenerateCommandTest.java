@@ -35,6 +35,44 @@ class GenerateCommandTest {
     @TempDir
     Path dir;
 
+    /**
+     * {@code --late-topk}: a larger k in the late steps keeps more blocks there, so the run's mean sparsity falls; bad
+     * values are refused naming the option.
+     */
+    @Test
+    void aLateTopkLowersTheMeanSparsityAndBadValuesAreRefused() {
+        String[] common = {"generate", "--model", "tiny-random", "--steps", "4", "--frames", "4", "--seed", "3",
+            "--attention", "topk", "--topk", "0.2", "--bq", "64", "--bkv", "64"};
+        CliRun base = CliRun.of(with(common, "--out", dir.resolve("base.safetensors").toString()));
+        CliRun late = CliRun.of(with(common, "--late-topk", "0.8", "--late-noise-level", "1", "--out",
+                dir.resolve("late.safetensors").toString()));
+        assertEquals(0, base.exit(), base.toString());
+        assertEquals(0, late.exit(), late.toString());
+        double sparse = sparsity(base.out());
+        double denser = sparsity(late.out());
+        assertTrue(denser < sparse, "late k 0.8 at every step: sparsity " + denser + " against " + sparse);
+        CliRun bad = CliRun.of(with(common, "--late-topk", "1.5", "--out", dir.resolve("x.safetensors").toString()));
+        assertTrue(bad.exit() != 0 && bad.err().contains("--late-topk") && bad.err().contains("1.5"), bad::toString);
+        CliRun badLevel = CliRun.of(with(common, "--late-topk", "0.5", "--late-noise-level", "2", "--out",
+                dir.resolve("y.safetensors").toString()));
+        assertTrue(badLevel.exit() != 0 && badLevel.err().contains("--late-noise-level"), badLevel::toString);
+    }
+
+    private static String[] with(String[] head, String... tail) {
+        String[] out = java.util.Arrays.copyOf(head, head.length + tail.length);
+        System.arraycopy(tail, 0, out, head.length, tail.length);
+        return out;
+    }
+
+    /** The mean sparsity a generate run reports ("attention topk: sparsity 0.750; ..."). */
+    private static double sparsity(String out) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("sparsity ([0-9.]+)").matcher(out);
+        if (!m.find()) {
+            throw new AssertionError("no sparsity in: " + out);
+        }
+        return Double.parseDouble(m.group(1));
+    }
+
     @Test
     void tinyRandomWritesAGifAndTheSameSeedGivesTheSameVideo() throws Exception {
         Path gif = dir.resolve("v.gif");

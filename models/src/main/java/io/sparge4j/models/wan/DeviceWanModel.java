@@ -268,9 +268,10 @@ public final class DeviceWanModel implements WanTransformer {
             DeviceTensor e6 = scope.own(scope.own(linear(scope.own(DeviceActivations.silu(e)), "time_projection.1"))
                     .reshape(6, config.dim()));
             DeviceTensor ctx = textEmbedding(scope, context);
+            WanAttention now = attention.at(timestep);   // a late Top-k at low noise levels
             for (int i = 0; i < config.numLayers(); i++) {
                 try (Scope block = new Scope()) {
-                    DeviceTensor out = block(block, i, h, e6, ctx, grid, step);
+                    DeviceTensor out = block(block, i, h, e6, ctx, grid, step, now);
                     h.close();   // the previous activations go as soon as the next exist
                     h = out;
                 }
@@ -335,7 +336,7 @@ public final class DeviceWanModel implements WanTransformer {
 
     /** One {@code WanAttentionBlock}; every intermediate belongs to {@code scope}. @return (L, dim) */
     private DeviceTensor block(Scope scope, int index, DeviceTensor x, DeviceTensor e6, DeviceTensor ctx,
-            Rope.Grid grid, int step) {
+            Rope.Grid grid, int step, WanAttention now) {
         String b = "blocks." + index + ".";
         DeviceTensor modSum = scope.own(DeviceElementwise.add(params.get(b + "modulation"), e6));
         DeviceTensor[] mod = new DeviceTensor[6];   // shift1, scale1, gate1, shift2, scale2, gate2
@@ -350,7 +351,7 @@ public final class DeviceWanModel implements WanTransformer {
         DeviceTensor k = selfHeads(scope, normed(scope, h1, b + "self_attn.k", b + "self_attn.norm_k.weight"), len,
                 grid);
         DeviceTensor v = selfHeads(scope, scope.own(linear(h1, b + "self_attn.v")), len, null);
-        DeviceTensor attended = selfAttention(scope, index, step, q, k, v);
+        DeviceTensor attended = selfAttention(scope, index, step, now, q, k, v);
         DeviceTensor y = scope.own(linear(selfTokens(scope, attended, len), b + "self_attn.o"));
         DeviceTensor x1 = scope.own(DeviceElementwise.gatedAdd(x, mod[2], y));
         // cross-attention, dense over every text row
@@ -378,8 +379,8 @@ public final class DeviceWanModel implements WanTransformer {
      * SpargeAttention2 (or dense) between two synchronisations, so that its time is the attention's alone; the mask
      * is read back for the statistics after the clock stops.
      */
-    private DeviceTensor selfAttention(Scope scope, int index, int step, DeviceTensor q, DeviceTensor k,
-            DeviceTensor v) {
+    private DeviceTensor selfAttention(Scope scope, int index, int step, WanAttention attention, DeviceTensor q,
+            DeviceTensor k, DeviceTensor v) {
         boolean dense = attention.denseAt(index, step);
         session.synchronize();
         long start = System.nanoTime();

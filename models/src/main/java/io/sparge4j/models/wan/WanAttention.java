@@ -26,9 +26,13 @@ import java.util.Set;
  * @param keyBlock tokens per key block
  * @param denseLayers the first this many transformer blocks run dense attention
  * @param denseSteps the first this many denoising steps (step index below it) run dense attention
+ * @param lateTopk 0 (off), or the Top-k fraction, in (0, 1], used instead of {@code topk} at noise levels at or
+ *     below {@code lateNoiseLevel}: the late, low-noise steps of sampling, where a mask trained or calibrated at one k
+ *     leaves the most error (bench/tiny-demo/RECIPE.md: a larger k there buys most of what dense late steps do)
+ * @param lateNoiseLevel the noise level (timestep / 1000), in [0, 1], at and below which {@code lateTopk} applies
  */
 public record WanAttention(MaskMode mode, double topk, double topp, int queryBlock, int keyBlock, int denseLayers,
-        int denseSteps) {
+        int denseSteps, double lateTopk, double lateNoiseLevel) {
     /** The modes a model's self-attention can run: all but {@link MaskMode#MASK} (a model has no fixed mask). */
     public static final Set<MaskMode> MODES = Collections.unmodifiableSet(EnumSet.of(MaskMode.DENSE, MaskMode.TOPK,
             MaskMode.TOPP, MaskMode.HYBRID));
@@ -56,6 +60,20 @@ public record WanAttention(MaskMode mode, double topk, double topp, int queryBlo
         if (denseSteps < 0) {
             throw new IllegalArgumentException("WanAttention: denseSteps is " + denseSteps + ", expected 0 or more");
         }
+        if (!(lateTopk == 0 || lateTopk > 0 && lateTopk <= 1)) {
+            throw new IllegalArgumentException("WanAttention: lateTopk is " + lateTopk
+                    + ", expected 0 (off) or a fraction in (0, 1]");
+        }
+        if (!(lateNoiseLevel >= 0 && lateNoiseLevel <= 1)) {
+            throw new IllegalArgumentException("WanAttention: lateNoiseLevel is " + lateNoiseLevel
+                    + ", expected a noise level in [0, 1]");
+        }
+    }
+
+    /** The settings without a late Top-k ({@link #lateTopk} 0). */
+    public WanAttention(MaskMode mode, double topk, double topp, int queryBlock, int keyBlock, int denseLayers,
+            int denseSteps) {
+        this(mode, topk, topp, queryBlock, keyBlock, denseLayers, denseSteps, 0, 0);
     }
 
     /** @return dense attention everywhere (blocks 128 x 64, the paper's k 0.03 and p 0.2 kept for a later mode) */
@@ -70,32 +88,57 @@ public record WanAttention(MaskMode mode, double topk, double topp, int queryBlo
 
     /** @return a copy with another mode */
     public WanAttention withMode(MaskMode newMode) {
-        return new WanAttention(newMode, topk, topp, queryBlock, keyBlock, denseLayers, denseSteps);
+        return new WanAttention(newMode, topk, topp, queryBlock, keyBlock, denseLayers, denseSteps, lateTopk,
+                lateNoiseLevel);
     }
 
     /** @return a copy with another Top-k fraction */
     public WanAttention withTopk(double newTopk) {
-        return new WanAttention(mode, newTopk, topp, queryBlock, keyBlock, denseLayers, denseSteps);
+        return new WanAttention(mode, newTopk, topp, queryBlock, keyBlock, denseLayers, denseSteps, lateTopk,
+                lateNoiseLevel);
     }
 
     /** @return a copy with another Top-p threshold */
     public WanAttention withTopp(double newTopp) {
-        return new WanAttention(mode, topk, newTopp, queryBlock, keyBlock, denseLayers, denseSteps);
+        return new WanAttention(mode, topk, newTopp, queryBlock, keyBlock, denseLayers, denseSteps, lateTopk,
+                lateNoiseLevel);
     }
 
     /** @return a copy with other block sizes */
     public WanAttention withBlocks(int newQueryBlock, int newKeyBlock) {
-        return new WanAttention(mode, topk, topp, newQueryBlock, newKeyBlock, denseLayers, denseSteps);
+        return new WanAttention(mode, topk, topp, newQueryBlock, newKeyBlock, denseLayers, denseSteps, lateTopk,
+                lateNoiseLevel);
     }
 
     /** @return a copy keeping the first {@code n} transformer blocks dense */
     public WanAttention withDenseLayers(int n) {
-        return new WanAttention(mode, topk, topp, queryBlock, keyBlock, n, denseSteps);
+        return new WanAttention(mode, topk, topp, queryBlock, keyBlock, n, denseSteps, lateTopk, lateNoiseLevel);
     }
 
     /** @return a copy keeping the first {@code m} denoising steps dense */
     public WanAttention withDenseSteps(int m) {
-        return new WanAttention(mode, topk, topp, queryBlock, keyBlock, denseLayers, m);
+        return new WanAttention(mode, topk, topp, queryBlock, keyBlock, denseLayers, m, lateTopk, lateNoiseLevel);
+    }
+
+    /**
+     * @param k the Top-k fraction at low noise levels, in (0, 1], or 0 to turn it off
+     * @param noiseLevel the noise level at and below which it applies, in [0, 1]
+     * @return a copy with a late Top-k ({@link #lateTopk})
+     */
+    public WanAttention withLateTopk(double k, double noiseLevel) {
+        return new WanAttention(mode, topk, topp, queryBlock, keyBlock, denseLayers, denseSteps, k, noiseLevel);
+    }
+
+    /**
+     * @param timestep the forward's timestep on Wan's 0..1000 scale
+     * @return the settings one forward at that timestep runs: this, or with {@link #lateTopk} as its Top-k where the
+     *     noise level is at or below {@link #lateNoiseLevel}
+     */
+    public WanAttention at(double timestep) {
+        if (lateTopk == 0 || timestep > lateNoiseLevel * 1000) {
+            return this;
+        }
+        return new WanAttention(mode, lateTopk, topp, queryBlock, keyBlock, denseLayers, denseSteps);
     }
 
     /**

@@ -221,9 +221,10 @@ public final class WanModel implements WanTransformer {
         try (Tensor e = timeEmbedding(timestep);
              Tensor e6 = timeProjection(e);
              Tensor ctx = textEmbedding(context)) {
+            WanAttention now = attention.at(timestep);   // a late Top-k at low noise levels
             for (WanAttentionBlock block : blocks) {
                 try (Tensor in = h) {
-                    h = block.forward(in, e6, ctx, grid, attention, step, stats);
+                    h = block.forward(in, e6, ctx, grid, now, step, stats);
                 }
             }
             try (Tensor tokens = h; Tensor y = head(tokens, e);

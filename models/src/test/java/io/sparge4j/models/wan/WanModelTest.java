@@ -3,6 +3,7 @@ package io.sparge4j.models.wan;
 import io.sparge4j.engine.sparse.MaskMode;
 import io.sparge4j.engine.tensor.DType;
 import io.sparge4j.engine.tensor.Tensor;
+import org.junit.jupiter.api.Assertions;
 import org.junit.jupiter.api.Test;
 
 import java.util.HashMap;
@@ -129,6 +130,32 @@ class WanModelTest {
         assertTrue(Double.isNaN(stats.sparsity(1, 1)));
     }
 
+    /**
+     * A late Top-k: at and below its noise level a forward is the one with that k (bit for bit), above it the one
+     * with the base k; the two differ, so the switch is seen.
+     */
+    @Test
+    void aLateTopkAppliesAtAndBelowItsNoiseLevelOnly() {
+        Case c = tinyCase(43);
+        WanAttention base = WanAttention.defaults().withBlocks(16, 16).withTopk(0.2).withTopp(0.05);
+        WanModel late = new WanModel(c.config, c.weights, base.withLateTopk(0.6, 0.5));
+        WanModel baseModel = late.withAttention(base);
+        WanModel wide = late.withAttention(base.withTopk(0.6));
+        for (double t : new double[] {500, 120}) {
+            try (Tensor got = late.forward(c.x, t, c.context); Tensor want = wide.forward(c.x, t, c.context)) {
+                Assertions.assertArrayEquals(want.toFloatArray(), got.toFloatArray(), "timestep " + t + ": late k");
+            }
+        }
+        try (Tensor got = late.forward(c.x, 501, c.context); Tensor want = baseModel.forward(c.x, 501, c.context);
+             Tensor other = wide.forward(c.x, 501, c.context)) {
+            Assertions.assertArrayEquals(want.toFloatArray(), got.toFloatArray(), "timestep 501: the base k");
+            assertTrue(maxAbsDiff(want.toDoubleArray(), other.toDoubleArray()) > 0, "the two k give other outputs");
+        }
+        assertEquals(base, base.withLateTopk(0.6, 0.5).withLateTopk(0, 0.5).withLateTopk(0, 0), "0 turns it off");
+        assertEquals(0.6, base.withLateTopk(0.6, 0.5).at(499).topk(), 0.0);
+        assertEquals(0.2, base.withLateTopk(0.6, 0.5).at(501).topk(), 0.0);
+    }
+
     @Test
     void shortTextEqualsTextPaddedWithZeroRows() {
         Case c = tinyCase(51);
@@ -182,6 +209,8 @@ class WanModelTest {
         assertMessage(() -> WanAttention.defaults().withTopp(0), "topp", "0.0", "(0, 1]");
         assertMessage(() -> WanAttention.defaults().withMode(MaskMode.MASK), "mode", "mask", "hybrid");
         assertMessage(() -> WanAttention.defaults().withDenseSteps(-1), "denseSteps", "-1", "0 or more");
+        assertMessage(() -> WanAttention.defaults().withLateTopk(1.5, 0.5), "lateTopk", "1.5", "(0, 1]");
+        assertMessage(() -> WanAttention.defaults().withLateTopk(0.2, -0.1), "lateNoiseLevel", "-0.1", "[0, 1]");
     }
 
     @Test

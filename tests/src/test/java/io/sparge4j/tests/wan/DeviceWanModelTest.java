@@ -17,6 +17,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 import java.util.List;
 import java.util.Map;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -83,6 +84,38 @@ class DeviceWanModelTest {
                 assertEquals(weights, session.liveAllocations() - before, "every intermediate freed after forward");
             }
             assertEquals(before, session.liveAllocations(), "every weight freed after close");
+        }
+    }
+
+    /**
+     * A late Top-k on the device: at and below its noise level the forward is the one with that k, bit for bit (the
+     * same kernels), above it the one with the base k, and the two differ; the CPU model switches at the same level
+     * ({@code WanModelTest}).
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"opencl", "cuda"})
+    void aLateTopkSwitchesAtItsNoiseLevel(String backend) {
+        WanAttention base = WanAttention.defaults().withTopk(0.17).withTopp(0.05);
+        try (DeviceSession session = DeviceTestSessions.open(backend); Tensor x = input(); Tensor ctx = context();
+             DeviceWanModel late = new DeviceWanModel(session, CONFIG, WEIGHTS, base.withLateTopk(0.5, 0.4),
+                     GemmPrecision.F32);
+             DeviceWanModel wide = new DeviceWanModel(session, CONFIG, WEIGHTS, base.withTopk(0.5),
+                     GemmPrecision.F32);
+             DeviceWanModel plain = new DeviceWanModel(session, CONFIG, WEIGHTS, base, GemmPrecision.F32)) {
+            try (Tensor got = late.forward(x, 400, ctx, 0); Tensor want = wide.forward(x, 400, ctx, 0)) {
+                assertArrayEquals(want.toFloatArray(), got.toFloatArray(), "timestep 400: the late k");
+            }
+            try (Tensor got = late.forward(x, 401, ctx, 0); Tensor want = plain.forward(x, 401, ctx, 0);
+                 Tensor other = wide.forward(x, 401, ctx, 0)) {
+                assertArrayEquals(want.toFloatArray(), got.toFloatArray(), "timestep 401: the base k");
+                float[] a = want.toFloatArray();
+                float[] b = other.toFloatArray();
+                boolean differ = false;
+                for (int i = 0; i < a.length && !differ; i++) {
+                    differ = a[i] != b[i];
+                }
+                assertTrue(differ, "k 0.17 and k 0.5 should keep other blocks here");
+            }
         }
     }
 
