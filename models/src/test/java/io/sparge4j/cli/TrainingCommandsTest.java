@@ -124,13 +124,7 @@ class TrainingCommandsTest {
         assertEquals(0, CliRun.of(pretrain(cpu, "--steps", "2", "--batch-size", "2")).exit());
         CliRun r = CliRun.of(pretrain(device, "--steps", "2", "--batch-size", "2", "--backend", backend));
         assertEquals(0, r.exit(), r::toString);
-        List<JsonNode> want = log(cpu);
-        List<JsonNode> got = log(device);
-        assertEquals(2, got.size());
-        for (int i = 0; i < 2; i++) {
-            double w = want.get(i).get("loss").asDouble();
-            assertEquals(w, got.get(i).get("loss").asDouble(), 1e-4 * w, "loss of step " + (i + 1));
-        }
+        assertSameTwoLosses(cpu, device);
         assertTrue(Files.isRegularFile(device.resolve("model/diffusion_pytorch_model.safetensors")));
         JsonNode state = JSON.readTree(device.resolve("checkpoints/step-000002/state.json").toFile());
         assertEquals(backend, state.get("task").get("backend").asText(), "the device task ran: " + state);
@@ -163,6 +157,12 @@ class TrainingCommandsTest {
         assertEquals(0, CliRun.of(onCpu.toArray(String[]::new)).exit());
         CliRun r = CliRun.of(onDevice.toArray(String[]::new));
         assertEquals(0, r.exit(), r::toString);
+        assertSameTwoLosses(cpu, device);
+        assertTrue(Files.isRegularFile(device.resolve("model/diffusion_pytorch_model.safetensors")));
+    }
+
+    /** A device run's two logged losses against the CPU run's, within the device task's 1e-4 relative. */
+    private static void assertSameTwoLosses(Path cpu, Path device) throws Exception {
         List<JsonNode> want = log(cpu);
         List<JsonNode> got = log(device);
         assertEquals(2, got.size());
@@ -170,7 +170,6 @@ class TrainingCommandsTest {
             double w = want.get(i).get("loss").asDouble();
             assertEquals(w, got.get(i).get("loss").asDouble(), 1e-4 * w, "loss of step " + (i + 1));
         }
-        assertTrue(Files.isRegularFile(device.resolve("model/diffusion_pytorch_model.safetensors")));
     }
 
     /**
