@@ -87,6 +87,12 @@ public final class ExportCommand implements Callable<Integer> {
             default -> throw new IllegalArgumentException("--dtype: got '" + dtype + "', expected f16, bf16 or f32");
         };
         attention.settings();   // a typo fails before anything is read
+        for (String sampling : new String[] {"--dense-layers", "--dense-steps", "--late-topk", "--late-noise-level"}) {
+            if (spec.commandLine().getParseResult().hasMatchedOption(sampling)) {
+                throw new IllegalArgumentException(sampling + ": export stores the attention's mode, k, p and block"
+                        + " sizes in generation.json, not " + sampling + "; pass it to generate or eval instead");
+            }
+        }
         GenerationDefaults generationOverride = generationJson == null ? null : GenerationDefaults.read(generationJson);
         if (!Files.isDirectory(checkpoint)) {
             throw new IllegalArgumentException("--checkpoint: got '" + checkpoint + "', expected a training checkpoint"

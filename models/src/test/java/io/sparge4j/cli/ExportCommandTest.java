@@ -153,6 +153,11 @@ class ExportCommandTest {
         CliRun d = CliRun.of("export", "--checkpoint", model.toString(), "--out", out.toString(), "--dtype", "f8");
         assertEquals(1, d.exit());
         assertTrue(d.err().contains("--dtype") && d.err().contains("f8"), d.err());
+        CliRun late = CliRun.of("export", "--checkpoint", model.toString(), "--out", out.toString(), "--late-topk",
+                "0.2");
+        assertEquals(1, late.exit());
+        assertTrue(late.err().contains("--late-topk") && late.err().contains("generate or eval"), late.err());
+        assertFalse(Files.exists(out), "nothing written");
         Path lonely = dir.resolve("lonely");
         run(lonely, true);
         try (var files = Files.walk(lonely.resolve("model"))) {
