@@ -8,8 +8,9 @@
 # carry .device/jre25.txz, .device/java.sh, .device/lib and INIT. EXTRA adds finetune flags (e.g. the base's
 # --clip-speed and --clip-start-spread, or --caption-dropout 0.5 --distill-guidance 5 to distil the guided velocity:
 # twice the work a step: 0.30 s measured on the H200 in session 11, so the default is a little above it). TEACHER
-# (default INIT) continues an earlier student: INIT that student, TEACHER the dense base. $OUT gets distilled.tgz
-# (model/, train.jsonl, run.json, logs), eval-distilled.json, eval-training-free.json.
+# (default INIT) continues an earlier student: INIT that student, TEACHER the dense base. LATE_TOPK (e.g. 0.15) also
+# evaluates the student with that Top-k in the late steps. $OUT gets distilled.tgz (model/, train.jsonl, run.json,
+# logs), eval-distilled.json, eval-training-free.json (and eval-distilled-late.json).
 set -uo pipefail
 out=${OUT:-gpu-out}; mkdir -p "$out"
 init=${INIT:?INIT: the base model directory}
@@ -38,17 +39,21 @@ evaluate() {   # NAME MODEL FLAGS...
 }
 evaluate distilled "$run/model" &
 evaluate training-free "$teacher" --target-sparsity "${TARGET:-0.95}" &
+if [[ -n ${LATE_TOPK:-} ]]; then   # the distilled student again with a larger k in the late steps (--late-topk)
+  evaluate distilled-late "$run/model" --late-topk "$LATE_TOPK" &
+fi
 /tmp/sparge generate --model "$run/model" --prompt "a red circle moving right" --backend cuda --steps 20 \
   --out "$run/red-circle-right.gif" > "$run/generate.txt" 2>&1
 wait
 grep -a "evaluator\|sparsity" "$run/generate.txt"
-for f in /tmp/eval-distilled.log /tmp/eval-training-free.log "$run.log"; do
+for f in /tmp/eval-distilled.log /tmp/eval-training-free.log /tmp/eval-distilled-late.log "$run.log"; do
+  [[ -f $f ]] || continue
   echo "=== $f"; tr '\r' '\n' < "$f" | grep -av "^train \|^eval " | tail -n 12
 done > "$run/logs.txt"
 tar czf "$out/distilled.tgz" -C "$run" --exclude checkpoints .
 python3 - "$out" <<'EOF'
 import json, sys
-for name in ("training-free", "distilled"):
+for name in ("training-free", "distilled", "distilled-late"):
     try:
         s = json.load(open(f"{sys.argv[1]}/eval-{name}.json"))["summary"]
     except (OSError, KeyError, ValueError) as e:
