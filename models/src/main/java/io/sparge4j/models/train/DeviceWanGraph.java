@@ -158,6 +158,11 @@ public final class DeviceWanGraph {
         return new DeviceWanGraph(store, attention, checkpoint, precision, blockParameters);
     }
 
+    /** @return whether the blocks' parameters come from a {@link BlockParameters} source, not the store */
+    public boolean readsBlocksFromSource() {
+        return blockParameters != null;
+    }
+
     /**
      * The same graph with its blocks' parameters off the device (FSDP-style full sharding, after
      * {@link DeviceWanStore#dropBlocks}): each block's are acquired from {@code source} and mounted on the device just

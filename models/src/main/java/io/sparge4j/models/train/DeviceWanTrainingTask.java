@@ -69,8 +69,7 @@ public final class DeviceWanTrainingTask implements BlockwiseTask, AutoCloseable
     private final WanGraph teacherHost;
     /** Under a fully sharded trainer: the teacher's blocks' source. */
     private FullyShardedBlocks teacherBlocks;
-    /** Whether the student reads its blocks from a source, and whether {@link #releaseBlocks} freed the host copies. */
-    private boolean blocksFromSource;
+    /** Whether {@link #releaseBlocks} freed the host copies of the blocks. */
     private boolean released;
     /** Whether {@link #releaseTeacherHostCopy} freed the teacher's host tensors (its device copy is all there is). */
     private boolean teacherHostReleased;
@@ -197,7 +196,6 @@ public final class DeviceWanTrainingTask implements BlockwiseTask, AutoCloseable
             store.restoreBlocks(studentHost.parameters());
             student = student.withBlockParameters(null);
         }
-        blocksFromSource = source != null;
     }
 
     /**
@@ -255,7 +253,7 @@ public final class DeviceWanTrainingTask implements BlockwiseTask, AutoCloseable
      */
     @Override
     public boolean releaseBlocks() {
-        if (!blocksFromSource) {
+        if (!student.readsBlocksFromSource()) {
             throw new IllegalStateException(OP + ".releaseBlocks: the student reads its own blocks, expected"
                     + " readBlocksFrom(source) first (the blocks would be lost)");
         }
