@@ -5,8 +5,8 @@ import io.sparge4j.models.wan.WanAttention;
 import picocli.CommandLine.ParseResult;
 
 /**
- * The self-attention a command runs a model with: the model's generation.json settings where it has them, with every
- * {@link WanAttentionFlags} option the user actually typed taking precedence.
+ * The self-attention a command runs a model with: the model's generation.json settings where it has them (mode, k, p,
+ * block sizes, late Top-k), with every {@link WanAttentionFlags} option the user actually typed taking precedence.
  */
 final class AttentionDefaults {
     private AttentionDefaults() {
@@ -36,7 +36,11 @@ final class AttentionDefaults {
         }
         int qb = parsed.hasMatchedOption("--bq") ? typed.queryBlock() : a.queryBlock();
         int kb = parsed.hasMatchedOption("--bkv") ? typed.keyBlock() : a.keyBlock();
+        // a typed --late-topk keeps the model's own late noise level, if it has one
+        double lateK = parsed.hasMatchedOption("--late-topk") ? typed.lateTopk() : a.lateTopk();
+        double lateLevel = parsed.hasMatchedOption("--late-noise-level") || a.lateTopk() == 0
+                ? typed.lateNoiseLevel() : a.lateNoiseLevel();
         return a.withBlocks(qb, kb).withDenseLayers(typed.denseLayers()).withDenseSteps(typed.denseSteps())
-                .withLateTopk(typed.lateTopk(), typed.lateNoiseLevel());
+                .withLateTopk(lateK, lateK == 0 ? 0 : lateLevel);
     }
 }

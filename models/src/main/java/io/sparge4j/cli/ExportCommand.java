@@ -87,10 +87,10 @@ public final class ExportCommand implements Callable<Integer> {
             default -> throw new IllegalArgumentException("--dtype: got '" + dtype + "', expected f16, bf16 or f32");
         };
         attention.settings();   // a typo fails before anything is read
-        for (String sampling : new String[] {"--dense-layers", "--dense-steps", "--late-topk", "--late-noise-level"}) {
+        for (String sampling : new String[] {"--dense-layers", "--dense-steps"}) {
             if (spec.commandLine().getParseResult().hasMatchedOption(sampling)) {
-                throw new IllegalArgumentException(sampling + ": export stores the attention's mode, k, p and block"
-                        + " sizes in generation.json, not " + sampling + "; pass it to generate or eval instead");
+                throw new IllegalArgumentException(sampling + ": export stores the attention's mode, k, p, block"
+                        + " sizes and late Top-k in generation.json, not " + sampling + "; pass it to generate or eval instead");
             }
         }
         GenerationDefaults generationOverride = generationJson == null ? null : GenerationDefaults.read(generationJson);
@@ -161,7 +161,7 @@ public final class ExportCommand implements Callable<Integer> {
     private GenerationDefaults withTypedAttention(GenerationDefaults g) {
         if (g == null) {
             boolean typed = spec.commandLine().getParseResult().matchedOptions().stream()
-                    .anyMatch(o -> o.longestName().matches("--(attention|topk|topp|bq|bkv)"));
+                    .anyMatch(o -> o.longestName().matches("--(attention|topk|topp|bq|bkv|late-topk|late-noise-level)"));
             return typed ? withTypedAttention(GenerationDefaults.DEFAULT) : null;
         }
         return g.withAttention(AttentionDefaults.resolve(spec.commandLine().getParseResult(), attention, g)

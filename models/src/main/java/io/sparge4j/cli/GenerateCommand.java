@@ -208,8 +208,10 @@ public final class GenerateCommand implements Callable<Integer> {
                         w.printf(Locale.ROOT, "evaluator: %s; %s%n", judged,
                                 judged.allCorrect() ? "matches the prompt" : "does NOT match the prompt");
                     }
-                    w.printf(Locale.ROOT, "attention %s: sparsity %.3f; self-attention %.2f s of %.2f s (%.0f%%)%n",
-                            settings.mode().toString().toLowerCase(Locale.ROOT), result.sparsity(),
+                    w.printf(Locale.ROOT, "attention %s%s: sparsity %.3f; self-attention %.2f s of %.2f s (%.0f%%)%n",
+                            settings.mode().toString().toLowerCase(Locale.ROOT), settings.lateTopk() == 0 ? ""
+                                    : String.format(Locale.ROOT, " (Top-k %.2f at noise levels <= %.2f)",
+                                            settings.lateTopk(), settings.lateNoiseLevel()), result.sparsity(),
                             result.attentionNanos() / 1e9, result.totalNanos() / 1e9, 100 * result.attentionShare());
                     if (compareDense) {
                         WanGenerator.Result dense = run(wan.withAttention(WanAttention.dense()), context, negative,

@@ -40,7 +40,7 @@ final class WanAttentionFlags {
                     + " E.g. 0.15 or 0.3 for a model trained at 0.03.")
     double lateTopk;
 
-    @Option(names = "--late-noise-level", paramLabel = "S", defaultValue = "0.77",
+    @Option(names = "--late-noise-level", paramLabel = "S", defaultValue = "" + WanAttention.DEFAULT_LATE_NOISE_LEVEL,
             description = "Noise level (timestep / 1000) at and below which --late-topk applies (default"
                     + " ${DEFAULT-VALUE}: the last 8 of 20 UniPC steps at shift 5).")
     double lateNoiseLevel;

@@ -32,7 +32,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * {@code sparge export}: a training checkpoint (DiT + text encoder parameters, as pretraining saves them) becomes a
  * model directory whose weights equal the checkpoint's within f16 rounding (relative 2^-11 plus f16's smallest
  * subnormal) or exactly in f32; a fine-tuning checkpoint without text encoder parameters takes the run's encoder;
- * a model directory re-saves in bf16 with another generation.json; errors name the tensor or flag.
+ * a model directory re-saves in bf16 with another generation.json, or with a late Top-k that generate then runs;
+ * errors name the tensor or flag.
  */
 class ExportCommandTest {
     @TempDir
@@ -136,6 +137,42 @@ class ExportCommandTest {
         params.values().forEach(Tensor::close);
     }
 
+    /**
+     * {@code --late-topk} on export goes into generation.json, and generate runs it: the same video as the source
+     * model with the flags typed, and {@code --late-topk 0} turns it off again (the source's video).
+     */
+    @Test
+    void exportStoresALateTopkThatGenerateRuns() throws Exception {
+        Path model = TinyModelDirs.write(dir.resolve("model"), 5);
+        Path late = dir.resolve("late");
+        CliRun e = CliRun.of("export", "--checkpoint", model.toString(), "--out", late.toString(), "--dtype", "f32",
+                "--late-topk", "0.9", "--late-noise-level", "0.95");
+        assertEquals(0, e.exit(), e.toString());
+        try (ModelDirectory source = ModelDirectory.load(model, WanWeights.Precision.F32)) {
+            assertEquals(source.generation().attention().withLateTopk(0.9, 0.95),
+                    GenerationDefaults.read(late.resolve("generation.json")).attention(), "only the late Top-k added");
+        }
+        float[] typed = generate(model, "typed", "--late-topk", "0.9", "--late-noise-level", "0.95");
+        float[] stored = generate(late, "stored");
+        float[] off = generate(late, "off", "--late-topk", "0");
+        float[] plain = generate(model, "plain");
+        assertArrayEquals(typed, stored, "generation.json's late Top-k runs as the typed flags do");
+        assertArrayEquals(plain, off, "--late-topk 0 turns the stored one off");
+        assertFalse(java.util.Arrays.equals(plain, stored), "the late Top-k changes the video");
+    }
+
+    private float[] generate(Path model, String name, String... flags) throws Exception {
+        Path out = dir.resolve(name + ".safetensors");
+        List<String> args = new java.util.ArrayList<>(List.of("generate", "--model", model.toString(), "--prompt",
+                "a red circle moving right", "--steps", "3", "--seed", "4", "--out", out.toString()));
+        args.addAll(List.of(flags));
+        CliRun r = CliRun.of(args.toArray(String[]::new));
+        assertEquals(0, r.exit(), r.toString());
+        try (SafetensorsFile f = SafetensorsFile.open(out); Tensor v = f.load("video")) {
+            return v.toFloatArray();
+        }
+    }
+
     @Test
     void errorsNameTheTensorOrFlag() throws Exception {
         Path model = TinyModelDirs.write(dir.resolve("model"), 1);
@@ -153,10 +190,10 @@ class ExportCommandTest {
         CliRun d = CliRun.of("export", "--checkpoint", model.toString(), "--out", out.toString(), "--dtype", "f8");
         assertEquals(1, d.exit());
         assertTrue(d.err().contains("--dtype") && d.err().contains("f8"), d.err());
-        CliRun late = CliRun.of("export", "--checkpoint", model.toString(), "--out", out.toString(), "--late-topk",
-                "0.2");
-        assertEquals(1, late.exit());
-        assertTrue(late.err().contains("--late-topk") && late.err().contains("generate or eval"), late.err());
+        CliRun steps = CliRun.of("export", "--checkpoint", model.toString(), "--out", out.toString(), "--dense-steps",
+                "2");
+        assertEquals(1, steps.exit());
+        assertTrue(steps.err().contains("--dense-steps") && steps.err().contains("generate or eval"), steps.err());
         assertFalse(Files.exists(out), "nothing written");
         Path lonely = dir.resolve("lonely");
         run(lonely, true);

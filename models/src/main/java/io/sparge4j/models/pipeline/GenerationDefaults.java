@@ -20,16 +20,19 @@ import java.util.Locale;
  *
  * <pre>{@code
  * {"frames":16,"height":32,"width":32,
- *  "attention":{"mode":"hybrid","topk":0.03,"topp":0.2,"query_block":128,"key_block":64},
+ *  "attention":{"mode":"hybrid","topk":0.03,"topp":0.2,"query_block":128,"key_block":64,
+ *               "late_topk":0.15,"late_noise_level":0.77},
  *  "objective":"pretrain","steps_trained":20000,"clips_trained":320000}
  * }</pre>
  * Every field is optional when reading: a missing one takes the value of {@link #DEFAULT} (16 frames of 32x32, the
- * paper's hybrid attention, objective "pretrain", 0 steps, clips unknown).
+ * paper's hybrid attention, objective "pretrain", 0 steps, clips unknown); {@code late_topk} is written only when
+ * set ({@link WanAttention#lateTopk}), and a missing {@code late_noise_level} is
+ * {@value WanAttention#DEFAULT_LATE_NOISE_LEVEL}.
  *
  * @param frames clip frames
  * @param height clip height in pixels
  * @param width clip width in pixels
- * @param attention self-attention settings (dense layers and steps are not stored: 0)
+ * @param attention self-attention settings (dense layers and steps are not stored: 0; a late Top-k is)
  * @param objective pretrain, distill or flow; {@value #RANDOM_OBJECTIVE} for untrained random weights
  * @param stepsTrained optimizer steps behind the weights
  * @param clipsTrained training clips behind the weights (a step sees micro-batches x batch size of them), or null
@@ -150,8 +153,10 @@ public record GenerationDefaults(int frames, int height, int width, WanAttention
             double topp = doubleField(att, "topp", a.topp(), source);
             int qb = intField(att, "query_block", a.queryBlock(), source);
             int kb = intField(att, "key_block", a.keyBlock(), source);
+            double lateTopk = doubleField(att, "late_topk", 0, source);
+            double lateLevel = doubleField(att, "late_noise_level", WanAttention.DEFAULT_LATE_NOISE_LEVEL, source);
             try {
-                a = new WanAttention(mode, topk, topp, qb, kb, 0, 0);
+                a = new WanAttention(mode, topk, topp, qb, kb, 0, 0, lateTopk, lateTopk == 0 ? 0 : lateLevel);
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException(source + ": \"attention\": " + e.getMessage(), e);
             }
@@ -195,6 +200,10 @@ public record GenerationDefaults(int frames, int height, int width, WanAttention
         a.put("topp", attention.topp());
         a.put("query_block", attention.queryBlock());
         a.put("key_block", attention.keyBlock());
+        if (attention.lateTopk() != 0) {
+            a.put("late_topk", attention.lateTopk());
+            a.put("late_noise_level", attention.lateNoiseLevel());
+        }
         o.put("objective", objective);
         o.put("steps_trained", stepsTrained);
         if (clipsTrained != null) {

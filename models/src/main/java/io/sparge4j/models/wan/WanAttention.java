@@ -33,6 +33,12 @@ import java.util.Set;
  */
 public record WanAttention(MaskMode mode, double topk, double topp, int queryBlock, int keyBlock, int denseLayers,
         int denseSteps, double lateTopk, double lateNoiseLevel) {
+    /**
+     * The noise level at and below which a late Top-k applies unless told otherwise: the last 8 of 20 UniPC steps at
+     * timestep shift 5.
+     */
+    public static final double DEFAULT_LATE_NOISE_LEVEL = 0.77;
+
     /** The modes a model's self-attention can run: all but {@link MaskMode#MASK} (a model has no fixed mask). */
     public static final Set<MaskMode> MODES = Collections.unmodifiableSet(EnumSet.of(MaskMode.DENSE, MaskMode.TOPK,
             MaskMode.TOPP, MaskMode.HYBRID));

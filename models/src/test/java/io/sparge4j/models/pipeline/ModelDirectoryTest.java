@@ -163,6 +163,16 @@ class ModelDirectoryTest {
         counted.write(f);
         assertEquals(288L, GenerationDefaults.read(f).clipsTrained());
         assertNull(counted.withStepsTrained(3).clipsTrained(), "a new step count alone leaves the clips unknown");
+        GenerationDefaults late = g.withAttention(g.attention().withMode(io.sparge4j.engine.sparse.MaskMode.HYBRID)
+                .withLateTopk(0.15, 0.6));
+        late.write(f);
+        assertEquals(late, GenerationDefaults.read(f), "a late Top-k is stored");
+        Files.writeString(f, "{\"attention\": {\"late_topk\": 0.3}}");
+        assertEquals(WanAttention.defaults().withLateTopk(0.3, WanAttention.DEFAULT_LATE_NOISE_LEVEL),
+                GenerationDefaults.read(f).attention(), "a late Top-k without its level takes the default level");
+        Files.writeString(f, "{\"attention\": {\"late_topk\": 1.5}}");
+        IllegalArgumentException k = assertThrows(IllegalArgumentException.class, () -> GenerationDefaults.read(f));
+        assertTrue(k.getMessage().contains("lateTopk") && k.getMessage().contains("1.5"), k.getMessage());
         Files.writeString(f, "{\"clips_trained\": -4}");
         IllegalArgumentException clips = assertThrows(IllegalArgumentException.class, () -> GenerationDefaults.read(f));
         assertTrue(clips.getMessage().contains("clips_trained") && clips.getMessage().contains("-4"), clips.getMessage());
