@@ -229,7 +229,8 @@ public final class FinetuneCommand implements Callable<Integer> {
             student.weights().forEach((k, v) -> c.put(k, shareBlocks && WanGraph.blockOf(k) >= 0 ? v : v.copy()));
             return c;
         }
-        try (ModelDirectory t = InitModel.load("--teacher", settings.teacher(), spec.commandLine().getErr())) {
+        ModelDirectory t = InitModel.load("--teacher", settings.teacher(), spec.commandLine().getErr());
+        try {
             if (!t.config().equals(student.config())) {
                 throw new IllegalArgumentException("--teacher: " + settings.teacher() + " has config " + t.config()
                         + ", expected --init's " + student.config());
@@ -243,13 +244,12 @@ public final class FinetuneCommand implements Callable<Integer> {
                             + " features feed the teacher too): distil from the model --init was fine-tuned from");
                 }
             }
-            return copy(t.weights());
+            // not copied: the run closes them when it ends (an f32 teacher stays in its copy-on-write mapping); its
+            // text encoder, equal to the student's, is left to the collector
+            return t.weights();
+        } catch (RuntimeException e) {
+            t.close();
+            throw e;
         }
-    }
-
-    private static Map<String, Tensor> copy(Map<String, Tensor> p) {
-        Map<String, Tensor> c = new LinkedHashMap<>();
-        p.forEach((k, v) -> c.put(k, v.copy()));
-        return c;
     }
 }

@@ -30,13 +30,15 @@ final class InitModel {
      * @param option the flag, for messages
      * @param model a model directory or {@value ModelSource#TINY_DEMO}
      * @param log where config defaults are reported
-     * @return the model, its DiT widened to f32, with its text encoder
+     * @return the model, its DiT in f32 ({@link WanWeights.Precision#F32_SHARED}: f32 tensors not copied but mapped
+     *     copy-on-write), with its text encoder
      * @throws IllegalArgumentException naming the option, the model and what it lacks
      */
     static ModelDirectory load(String option, String model, PrintWriter log) throws IOException {
         ModelDirectory loaded;
         try {
-            loaded = ModelSource.open(option, model, log, WanWeights.Precision.F32);
+            // shared: the ranks of a job (and a teacher loaded beside its student) map one copy of an f32 checkpoint
+            loaded = ModelSource.open(option, model, log, WanWeights.Precision.F32_SHARED);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(e.getMessage().startsWith(option) ? e.getMessage()
                     : option + ": " + e.getMessage(), e);

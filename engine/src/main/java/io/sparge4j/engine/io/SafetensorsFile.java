@@ -9,11 +9,14 @@ import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A safetensors file, memory-mapped and checked.
@@ -27,7 +30,9 @@ import java.util.Set;
  * checked); and the ranges, sorted, cover the data buffer exactly, with no overlap, gap or trailing byte.
  * Unknown fields in an entry are ignored, as the reference reader does.
  * Tensors come either as zero-copy read-only views of the mapping ({@link #tensor(String)}), valid until
- * {@link #close()}, or as owned copies ({@link #load(String, DType)}) that outlive the file.
+ * {@link #close()}, or as owned copies ({@link #load(String, DType)}) that outlive the file. A file opened with
+ * {@link #openCopyOnWrite} also gives {@link #shared(String)} tensors: writable, not copied, and keeping the mapping
+ * alive until they are closed too.
  *
  * <p>Instances are safe to read from several threads; {@link #close()} must not race with reads.
  *
@@ -42,12 +47,21 @@ public final class SafetensorsFile implements AutoCloseable {
     private final Arena arena;
     private final MemorySegment data;
     private final SafetensorsHeader header;
+    private final boolean copyOnWrite;
+    /** Whether the mapping is private and writable (else {@link #shared} copies). */
+    private final boolean writableMapping;
+    /** The file itself plus every open {@link #shared} tensor: the mapping goes when the count reaches 0. */
+    private final AtomicInteger users = new AtomicInteger(1);
+    private final AtomicBoolean closed = new AtomicBoolean();
 
-    private SafetensorsFile(Path path, Arena arena, MemorySegment data, SafetensorsHeader header) {
+    private SafetensorsFile(Path path, Arena arena, MemorySegment data, SafetensorsHeader header,
+            boolean copyOnWrite, boolean writableMapping) {
         this.path = path;
         this.arena = arena;
         this.data = data;
         this.header = header;
+        this.copyOnWrite = copyOnWrite;
+        this.writableMapping = writableMapping;
     }
 
     /**
@@ -59,10 +73,33 @@ public final class SafetensorsFile implements AutoCloseable {
      * @throws IOException if the file cannot be read
      */
     public static SafetensorsFile open(Path path) throws IOException {
+        return open(path, false);
+    }
+
+    /**
+     * As {@link #open(Path)}, mapped copy-on-write (a private mapping), so that {@link #shared(String)} can hand out
+     * writable tensors without copying: what they write stays in this process and the file never changes, while
+     * the pages nobody wrote stay shared with every process that maps the file (the OS page cache holds one copy
+     * for all the ranks of a job, where owned copies would cost one each).
+     *
+     * @param path the file
+     * @return the open file; the mapping goes once it and every shared tensor are closed
+     * @throws SafetensorsFormatException if the file breaks the format
+     * @throws IOException if the file cannot be read
+     */
+    public static SafetensorsFile openCopyOnWrite(Path path) throws IOException {
+        return open(path, true);
+    }
+
+    private static SafetensorsFile open(Path path, boolean copyOnWrite) throws IOException {
         if (path == null) {
             throw new IllegalArgumentException("SafetensorsFile.open: path is null, expected a file path");
         }
-        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
+        // the JDK maps copy-on-write only through a channel open for writing too (nothing is written); a file this
+        // process may not write is mapped read-only, and shared() then copies
+        boolean cow = copyOnWrite && Files.isWritable(path);
+        try (FileChannel ch = cow ? FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE)
+                : FileChannel.open(path, StandardOpenOption.READ)) {
             long size = ch.size();
             if (size < 8) {
                 throw new SafetensorsFormatException(path, null,
@@ -87,8 +124,9 @@ public final class SafetensorsFile implements AutoCloseable {
 
             Arena arena = Arena.ofShared();
             try {
-                MemorySegment mapped = ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
-                return new SafetensorsFile(path, arena, mapped.asSlice(dataStart), header);
+                MemorySegment mapped = ch.map(cow ? FileChannel.MapMode.PRIVATE : FileChannel.MapMode.READ_ONLY, 0,
+                        size, arena);
+                return new SafetensorsFile(path, arena, mapped.asSlice(dataStart), header, copyOnWrite, cow);
             } catch (IOException | RuntimeException e) {
                 arena.close();
                 throw e;
@@ -164,12 +202,44 @@ public final class SafetensorsFile implements AutoCloseable {
         MemorySegment slice = data.asSlice(t.dataBegin(), t.byteSize());
         boolean aligned = slice.address() % t.dtype().byteSize() == 0;
         if (aligned && ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN) {
-            return Tensor.wrap(slice, t.dtype(), t.shape());
+            return Tensor.wrap(slice.asReadOnly(), t.dtype(), t.shape());   // read-only even over a private mapping
         }
         Tensor copy = Tensor.allocate(arena, t.dtype(), t.shape());
         ElementCopier.copy(slice, t.dtype(), copy);
         // Read-only like a true view, so callers see one behaviour whatever the file's alignment.
         return Tensor.wrap(copy.segment().asSlice(0, t.byteSize()).asReadOnly(), t.dtype(), t.shape());
+    }
+
+    /**
+     * A tensor in its stored dtype over the file's copy-on-write mapping, not copied where it lies aligned on a
+     * little-endian machine and the file is one this process may write (else an owned copy): writable, its writes
+     * private to this process. Closing it (or
+     * losing it) lets the mapping go once the file and every other shared tensor are closed.
+     *
+     * @param name a tensor name
+     * @return the tensor, the caller's to close
+     * @throws IllegalArgumentException if the file has no such tensor
+     * @throws IllegalStateException if the file was not opened with {@link #openCopyOnWrite} or is closed
+     */
+    public Tensor shared(String name) {
+        TensorInfo t = info(name);
+        if (!copyOnWrite || closed.get()) {
+            throw new IllegalStateException("SafetensorsFile.shared: " + path + " is " + (closed.get() ? "closed"
+                    : "mapped read-only") + ", expected a file open from openCopyOnWrite");
+        }
+        MemorySegment slice = data.asSlice(t.dataBegin(), t.byteSize());
+        if (!writableMapping || slice.address() % t.dtype().byteSize() != 0
+                || ByteOrder.nativeOrder() != ByteOrder.LITTLE_ENDIAN) {
+            return load(name);
+        }
+        users.incrementAndGet();
+        return Tensor.adopt(slice, this::release, t.dtype(), t.shape());
+    }
+
+    private void release() {
+        if (users.decrementAndGet() == 0) {
+            arena.close();
+        }
     }
 
     /**
@@ -224,11 +294,14 @@ public final class SafetensorsFile implements AutoCloseable {
         return out;
     }
 
-    /** Unmaps the file. Views from {@link #tensor(String)} must not be used afterwards. */
+    /**
+     * Unmaps the file, or leaves that to the last open {@link #shared} tensor. Views from {@link #tensor(String)}
+     * must not be used afterwards.
+     */
     @Override
     public void close() {
-        if (arena.scope().isAlive()) {
-            arena.close();
+        if (closed.compareAndSet(false, true)) {
+            release();
         }
     }
 

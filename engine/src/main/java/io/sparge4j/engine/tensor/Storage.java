@@ -39,6 +39,11 @@ final class Storage implements AutoCloseable {
         return new Storage(arena.allocate(Math.max(bytes, 1), ALIGNMENT), null);
     }
 
+    /** Memory allocated elsewhere that this storage releases, once, through {@code release}. */
+    static Storage adopt(MemorySegment segment, Runnable release) {
+        return new Storage(segment, release);
+    }
+
     static Storage borrow(MemorySegment segment) {
         return new Storage(segment, null);
     }

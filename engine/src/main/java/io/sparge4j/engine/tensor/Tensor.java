@@ -93,6 +93,28 @@ public final class Tensor implements AutoCloseable {
         return new Tensor(Storage.borrow(segment), segment, dtype, s, true);
     }
 
+    /**
+     * Wraps existing memory without copying and takes charge of it: {@code release} runs once, when the tensor is
+     * closed or collected (for example a slice of a shared file mapping whose holder counts its users).
+     *
+     * @param segment memory holding exactly {@code numel * dtype.byteSize()} bytes
+     * @param release what closing the tensor does, at most once; it must not refer to the tensor
+     * @param dtype element type
+     * @param shape dimensions
+     * @return a tensor over the segment
+     * @throws IllegalArgumentException if the segment's size does not match the shape or release is null
+     */
+    public static Tensor adopt(MemorySegment segment, Runnable release, DType dtype, int... shape) {
+        int[] s = checkShape("adopt", shape);
+        long bytes = numelOf(s) * dtype.byteSize();
+        if (segment.byteSize() != bytes || release == null) {
+            throw new IllegalArgumentException("Tensor.adopt: segment has " + segment.byteSize() + " bytes and release"
+                    + " is " + release + ", expected " + bytes + " bytes for " + dtype + " " + Arrays.toString(s)
+                    + " and a release action");
+        }
+        return new Tensor(Storage.adopt(segment, release), segment, dtype, s, false);
+    }
+
     /** @return a new f32 tensor holding a copy of {@code values}, with the given shape */
     public static Tensor of(float[] values, int... shape) {
         return of(DType.F32, values, shape);

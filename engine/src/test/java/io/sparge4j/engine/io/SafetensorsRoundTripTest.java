@@ -254,6 +254,61 @@ class SafetensorsRoundTripTest {
         }
     }
 
+    /**
+     * A copy-on-write file's shared tensors: the file's values without a copy (the mapped address), writable with the
+     * writes private (the file and a second opener still see the stored values), alive after the file is closed,
+     * and the mapping gone once the last of them is closed too (a view taken before then stops reading).
+     */
+    @Test
+    void sharedTensorsMapCopyOnWriteAndKeepTheMappingUntilTheLastCloses() throws IOException {
+        Tensor x = Tensor.randn(11, 4, 9);
+        Tensor y = Tensor.randn(12, 5);
+        Path file = dir.resolve("shared.safetensors");
+        Safetensors.write(file, Map.of("x", x, "y", y));
+        Tensor a;
+        Tensor b;
+        Tensor view;
+        try (SafetensorsFile f = SafetensorsFile.openCopyOnWrite(file)) {
+            a = f.shared("x");
+            b = f.shared("y");
+            view = f.tensor("x");
+            assertFalse(a.isView(), "the caller owns (closes) a shared tensor");
+            assertEquals(view.segment().address(), a.segment().address(), "no copy: the mapping itself");
+            assertArrayEquals(x.toFloatArray(), a.toFloatArray());
+            assertThrows(IllegalArgumentException.class, () -> view.setFloat(0, 1f), "views stay read-only");
+            a.setFloat(3, 1234.5f);
+            assertEquals(1234.5f, a.getFloat(3));
+            try (SafetensorsFile other = SafetensorsFile.open(file)) {
+                assertEquals(x.getFloat(3), other.tensor("x").getFloat(3), "the write stays in this mapping");
+            }
+            try (SafetensorsFile readOnly = SafetensorsFile.open(file)) {
+                IllegalStateException e = assertThrows(IllegalStateException.class, () -> readOnly.shared("x"));
+                assertTrue(e.getMessage().contains("openCopyOnWrite"), e.getMessage());
+            }
+        }
+        assertArrayEquals(y.toFloatArray(), b.toFloatArray(), "readable after the file is closed");
+        a.close();
+        assertEquals(x.getFloat(5), view.getFloat(5), "b still holds the mapping");
+        b.close();
+        assertThrows(IllegalStateException.class, () -> view.getFloat(5), "unmapped after the last shared tensor");
+        try (SafetensorsFile f = SafetensorsFile.open(file)) {
+            assertArrayEquals(x.toFloatArray(), f.load("x").toFloatArray(), "the file never changed");
+        }
+    }
+
+    /** A tensor that does not lie aligned in the file comes back as an owned copy with the same values. */
+    @Test
+    void aMisalignedSharedTensorIsACopy() throws IOException {
+        // u8 [3] first puts the f32 tensor 3 bytes past an 8-aligned data start
+        byte[] data = StBytes.concat(new byte[] {1, 2, 3}, StBytes.f32(0.5f, -2.25f));
+        Path file = StBytes.write(dir, "odd.safetensors", StBytes.file("{\"m\":{\"dtype\":\"U8\",\"shape\":[3],"
+                + "\"data_offsets\":[0,3]},\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[3,11]}}", data));
+        try (SafetensorsFile f = SafetensorsFile.openCopyOnWrite(file); Tensor w = f.shared("w")) {
+            assertArrayEquals(new float[] {0.5f, -2.25f}, w.toFloatArray());
+            assertNotEquals(f.tensor("w").segment().address(), w.segment().address(), "a copy");
+        }
+    }
+
     @Test
     void viewsOfAnOpenFileCanBeWrittenOverThatSameFile() throws IOException {
         // Converting a checkpoint in place: the old mapping stays valid while the new file replaces it.

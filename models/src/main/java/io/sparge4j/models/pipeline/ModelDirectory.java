@@ -121,7 +121,7 @@ public final class ModelDirectory implements AutoCloseable {
     /** The DiT from its own file, in WanParameters order, checked against the config (all problems at once). */
     private static Map<String, Tensor> loadDit(Path file, WanConfig config, WanWeights.Precision precision) {
         Map<String, Tensor> out = new LinkedHashMap<>();
-        try (SafetensorsFile f = SafetensorsFile.open(file)) {
+        try (SafetensorsFile f = precision.open(file)) {
             List<String> names = new ArrayList<>();
             for (String name : WanParameters.expected(config).keySet()) {
                 if (f.contains(name)) {
@@ -130,8 +130,7 @@ public final class ModelDirectory implements AutoCloseable {
             }
             f.names().stream().filter(n -> !names.contains(n)).sorted().forEach(names::add);
             for (String name : names) {
-                DType stored = f.info(name).dtype();
-                out.put(name, f.load(name, precision == WanWeights.Precision.F32 ? DType.F32 : stored));
+                out.put(name, precision.load(f, name));
             }
             WanWeights.check(config, out);
             return out;

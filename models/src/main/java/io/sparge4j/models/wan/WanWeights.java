@@ -50,7 +50,37 @@ public final class WanWeights {
         /** Every tensor becomes f32 (bf16 and f16 are widened exactly). */
         F32,
         /** Every tensor keeps its stored floating-point type, so a bf16 checkpoint stays bf16. */
-        AS_STORED
+        AS_STORED,
+        /**
+         * As {@link #F32}, but tensors stored in f32 are not copied: they lie in a copy-on-write mapping of the file
+         * ({@link SafetensorsFile#shared}), whose pages every process that loads the same file shares until it
+         * writes them (the ranks of a training job then hold one copy of the checkpoint between them, not one
+         * each). The file must not be truncated while they are open.
+         */
+        F32_SHARED;
+
+        /**
+         * @param file a safetensors file
+         * @return it open, mapped as this precision needs
+         * @throws IOException if it cannot be read or breaks the format
+         */
+        public SafetensorsFile open(Path file) throws IOException {
+            return this == F32_SHARED ? SafetensorsFile.openCopyOnWrite(file) : SafetensorsFile.open(file);
+        }
+
+        /**
+         * @param file a file from {@link #open}
+         * @param name a stored tensor's name
+         * @return the tensor in this precision, the caller's to close
+         */
+        public Tensor load(SafetensorsFile file, String name) {
+            DType stored = file.info(name).dtype();
+            return switch (this) {
+                case F32 -> file.load(name, DType.F32);
+                case AS_STORED -> file.load(name, stored);
+                case F32_SHARED -> stored == DType.F32 ? file.shared(name) : file.load(name, DType.F32);
+            };
+        }
     }
 
     private WanWeights() {
@@ -104,7 +134,7 @@ public final class WanWeights {
         try {
             Map<Path, SafetensorsFile> byPath = new LinkedHashMap<>();
             for (Path p : files.files()) {
-                SafetensorsFile f = SafetensorsFile.open(p);
+                SafetensorsFile f = precision.open(p);
                 open.add(f);
                 byPath.put(p, f);
             }
@@ -113,8 +143,7 @@ public final class WanWeights {
             try {
                 for (Map.Entry<String, Stored> e : stored.entrySet()) {
                     Stored s = e.getValue();
-                    DType target = precision == Precision.F32 ? DType.F32 : s.info().dtype();
-                    out.put(e.getKey(), s.file().load(s.info().name(), target));
+                    out.put(e.getKey(), precision.load(s.file(), s.info().name()));
                 }
             } catch (RuntimeException | Error e) {
                 out.values().forEach(Tensor::close);

@@ -114,6 +114,31 @@ class WanWeightsTest {
         try (WanCheckpoint ck = WanWeights.load(dir, WanWeights.Precision.F32)) {
             assertBitEqual(w, ck.weights());
         }
+        // F32_SHARED: the same values, f32 tensors in the files' copy-on-write mappings (writes stay in memory)
+        try (WanCheckpoint ck = WanWeights.load(dir, WanWeights.Precision.F32_SHARED)) {
+            assertBitEqual(w, ck.weights());
+            Tensor q = ck.weights().get("blocks.0.self_attn.q.weight");
+            q.setFloat(0, 42f);
+            assertEquals(42f, q.getFloat(0));
+        }
+        try (WanCheckpoint ck = WanWeights.load(dir, WanWeights.Precision.F32)) {
+            assertBitEqual(w, ck.weights());
+        }
+    }
+
+    /** F32_SHARED widens a half-precision checkpoint as F32 does (only f32 tensors can be shared). */
+    @Test
+    void sharedLoadingWidensHalfPrecision(@TempDir Path dir) throws IOException {
+        Map<String, Tensor> w = WanWeights.randomInit(TINY, 14);
+        Map<String, Tensor> half = new LinkedHashMap<>();
+        w.forEach((k, v) -> half.put(k, v.to(DType.BF16)));
+        Safetensors.write(dir.resolve("diffusion_pytorch_model.safetensors"), half);
+        Files.writeString(dir.resolve("config.json"), WanConfigReader.toJson(TINY));
+        try (WanCheckpoint a = WanWeights.load(dir, WanWeights.Precision.F32);
+             WanCheckpoint b = WanWeights.load(dir, WanWeights.Precision.F32_SHARED)) {
+            assertEquals(DType.F32, b.weights().get("head.head.weight").dtype());
+            assertBitEqual(a.weights(), b.weights());
+        }
     }
 
     @Test
