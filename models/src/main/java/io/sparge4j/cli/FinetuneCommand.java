@@ -80,6 +80,17 @@ public final class FinetuneCommand implements Callable<Integer> {
     @Option(names = "--topp", paramLabel = "P", description = "Top-p pooled-mass threshold in (0, 1] (default 0.2).")
     private Double topp;
 
+    @Option(names = "--late-topk", paramLabel = "K",
+            description = "Train the student with another Top-k fraction, in (0, 1], for clips at noise levels at or"
+                    + " below --late-noise-level, as it will be sampled with it (generate's --late-topk; the model's"
+                    + " generation.json records it). Top-k and hybrid only.")
+    private Double lateTopk;
+
+    @Option(names = "--late-noise-level", paramLabel = "S",
+            description = "With --late-topk: the noise level (timestep / 1000) at and below which it applies (default "
+                    + WanAttention.DEFAULT_LATE_NOISE_LEVEL + ": the last 8 of 20 steps at shift 5).")
+    private Double lateNoiseLevel;
+
     @Option(names = "--target-sparsity", paramLabel = "S",
             description = "Calibrate k (topk) or p (topp, hybrid; k kept) to this mean sparsity, in (0, 1).")
     private Double targetSparsity;
@@ -108,6 +119,7 @@ public final class FinetuneCommand implements Callable<Integer> {
         TrainingObjective obj = TrainingObjective.parse("--objective", settings.objective());
         WanAttention att = WanAttention.defaults().withMode(MaskMode.parse(settings.attention())).withTopk(settings.topk())
                 .withTopp(settings.topp());
+        RunSettings.LateTopk late = settings.late();
         // before anything is written: a --teacher that does not fit fails here
         // a fully sharded job frees the student's whole blocks once sharded and never writes into them (both training
         // tasks release them), so a teacher that starts as the student can share those tensors: half the host memory
@@ -121,7 +133,7 @@ public final class FinetuneCommand implements Callable<Integer> {
                 WanGraph probe = new WanGraph(config, params, att, false);
                 MaskCalibration.Result c = MaskCalibration.calibrate(probe, text, data, settings,
                         settings.targetSparsity());
-                att = c.attention();
+                att = c.attention();   // calibrated at the trained k; the late k is the user's
                 settings = settings.withMask(att.topk(), att.topp());
                 if (ranks.leader()) {
                     err.printf(Locale.ROOT, "sparge: calibrated %s to sparsity %.4f (target %.4f): topk %.6g topp"
@@ -132,6 +144,9 @@ public final class FinetuneCommand implements Callable<Integer> {
         }
         if (ranks.leader()) {
             settings.save(flags.out);
+        }
+        if (late != null) {
+            att = att.withLateTopk(late.topk(), late.noiseLevel());   // per clip, at its noise level
         }
         WanGraph student = new WanGraph(config, params, att, settings.checkpointBlocks());
         WanGraph teacher = teacherParams == null ? null
@@ -192,6 +207,14 @@ public final class FinetuneCommand implements Callable<Integer> {
             TrainingFlags.check(spec, mode != MaskMode.DENSE, "--target-sparsity", targetSparsity,
                     "no value with --attention dense (nothing to calibrate)");
         }
+        TrainingFlags.check(spec, lateTopk == null || lateTopk > 0 && lateTopk <= 1, "--late-topk", lateTopk,
+                "a fraction in (0, 1]");
+        TrainingFlags.check(spec, lateTopk == null || mode == MaskMode.TOPK || mode == MaskMode.HYBRID, "--late-topk",
+                lateTopk, "none with --attention " + attention + " (no Top-k to change)");
+        TrainingFlags.check(spec, lateNoiseLevel == null || lateTopk != null, "--late-noise-level", lateNoiseLevel,
+                "none without --late-topk");
+        double level = lateNoiseLevel == null ? WanAttention.DEFAULT_LATE_NOISE_LEVEL : lateNoiseLevel;
+        TrainingFlags.check(spec, level >= 0 && level <= 1, "--late-noise-level", level, "a noise level in [0, 1]");
         TrainingFlags.check(spec, teacher == null || obj == TrainingObjective.DISTILL, "--teacher", "'" + teacher + "'",
                 "none with --objective " + objective + " (only distillation has a teacher)");
         double guidance = distillGuidance == null ? 0 : distillGuidance;
@@ -208,7 +231,8 @@ public final class FinetuneCommand implements Callable<Integer> {
                     config.textDim(), model.textEncoder().config().layers(), InitModel.recorded(init),
                     obj.word(),
                     mode.toString().toLowerCase(Locale.ROOT), k, p, targetSparsity)
-                    .withDistillation(teacher == null ? null : InitModel.recorded(teacher), guidance), model);
+                    .withDistillation(teacher == null ? null : InitModel.recorded(teacher), guidance)
+                    .withLate(lateTopk == null ? null : new RunSettings.LateTopk(lateTopk, level)), model);
         } catch (RuntimeException e) {
             model.close();
             throw e;

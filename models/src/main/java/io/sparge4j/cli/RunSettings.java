@@ -62,6 +62,8 @@ import java.nio.file.Path;
  * @param sharding in a job of several ranks, what each rank keeps whole: {@value #SHARD_GRAD_OP} (ZeRO-2) or
  *     {@value #FULL_SHARD} (ZeRO-3, the blocks gathered as they run); the checkpoints' layouts differ, so a resume
  *     keeps it; absent in older run.json files, read as {@value #SHARD_GRAD_OP}
+ * @param late finetune: the student's late Top-k (another k at and below a noise level, per clip), or null for none
+ *     (also in older run.json files)
  */
 record RunSettings(String command, long steps, int microBatches, int batchSize, double lr, long warmup, double minLrRatio,
         double weightDecay, double maxGradNorm, long seed, int frames, int height, int width, double captionDropout,
@@ -69,7 +71,16 @@ record RunSettings(String command, long steps, int microBatches, int batchSize, 
         int layers, int heads, int ffnDim, int textWidth, int textLayers, String init, String objective,
         String attention, double topk, double topp, Double targetSparsity, ClipMotion motion,
         double captionAttributeDropout, double textEncoderLrScale, String teacher, double distillGuidance,
-        String sharding) {
+        String sharding, LateTopk late) {
+
+    /**
+     * A late Top-k ({@code WanAttention#withLateTopk}).
+     *
+     * @param topk the Top-k fraction at and below the noise level
+     * @param noiseLevel the noise level (timestep / 1000)
+     */
+    record LateTopk(double topk, double noiseLevel) {
+    }
 
     /** ZeRO-2: gradients and AdamW's moments sharded, parameters whole on every rank. */
     static final String SHARD_GRAD_OP = "shard-grad-op";
@@ -95,7 +106,7 @@ record RunSettings(String command, long steps, int microBatches, int batchSize, 
                 frames, height, width, captionDropout, timestepShift, checkpointEvery, keep, precision,
                 checkpointBlocks, dim, layers, heads, ffnDim, textWidth, textLayers, init, objective, attention, topk,
                 topp, targetSparsity, motion, captionAttributeDropout, textEncoderLrScale, teacher, distillGuidance,
-                sharding);
+                sharding, late);
     }
 
     /** @return a copy with the mask hyperparameters a calibration chose */
@@ -104,7 +115,7 @@ record RunSettings(String command, long steps, int microBatches, int batchSize, 
                 frames, height, width, captionDropout, timestepShift, checkpointEvery, keep, precision,
                 checkpointBlocks, dim, layers, heads, ffnDim, textWidth, textLayers, init, objective, attention,
                 newTopk, newTopp, targetSparsity, motion, captionAttributeDropout, textEncoderLrScale, teacher,
-                distillGuidance, sharding);
+                distillGuidance, sharding, late);
     }
 
     /**
@@ -117,7 +128,7 @@ record RunSettings(String command, long steps, int microBatches, int batchSize, 
                 frames, height, width, captionDropout, timestepShift, checkpointEvery, keep, precision,
                 checkpointBlocks, newDim, newLayers, newHeads, newFfnDim, newTextWidth, newTextLayers, newInit,
                 newObjective, newAttention, newTopk, newTopp, newTargetSparsity, motion, captionAttributeDropout,
-                textEncoderLrScale, teacher, distillGuidance, sharding);
+                textEncoderLrScale, teacher, distillGuidance, sharding, late);
     }
 
     /**
@@ -129,7 +140,16 @@ record RunSettings(String command, long steps, int microBatches, int batchSize, 
                 maxGradNorm, seed, frames, height, width, captionDropout, timestepShift, checkpointEvery, keep,
                 precision, checkpointBlocks, dim, layers, heads, ffnDim, textWidth, textLayers, init, objective,
                 attention, topk, topp, targetSparsity, motion, captionAttributeDropout, textEncoderLrScale,
-                newTeacher, newGuidance, sharding);
+                newTeacher, newGuidance, sharding, late);
+    }
+
+    /** @return a copy whose student runs {@code newLate} (null: one Top-k throughout) */
+    RunSettings withLate(LateTopk newLate) {
+        return new RunSettings(command, steps, microBatches, batchSize, lr, warmup, minLrRatio, weightDecay,
+                maxGradNorm, seed, frames, height, width, captionDropout, timestepShift, checkpointEvery, keep,
+                precision, checkpointBlocks, dim, layers, heads, ffnDim, textWidth, textLayers, init, objective,
+                attention, topk, topp, targetSparsity, motion, captionAttributeDropout, textEncoderLrScale, teacher,
+                distillGuidance, sharding, newLate);
     }
 
     /** @return the strategy {@link #sharding} names */

@@ -395,6 +395,53 @@ class TrainingCommandsTest {
     }
 
     /**
+     * {@code --late-topk K}: the student trains with k K on clips at or below the noise level (at level 1, every clip):
+     * other losses than the plain run from the same start and seed; run.json and the model's generation.json record
+     * it, --resume keeps it; bad values, or a Top-p student, are refused naming the flag.
+     */
+    @Test
+    void finetuneTrainsWithALateTopk() throws Exception {
+        Path base = dir.resolve("lbase");
+        assertEquals(0, CliRun.of(pretrain(base, "--steps", "1")).exit());
+        String init = base.resolve("model").toString();
+        List<List<Double>> losses = new ArrayList<>();
+        for (String k : new String[] {"0", "0.9"}) {
+            Path run = dir.resolve("late" + k);
+            List<String> args = new ArrayList<>(List.of("finetune", "--init", init, "--out", run.toString(),
+                    "--steps", "2", "--topk", "0.05", "--threads", "2"));
+            if (!k.equals("0")) {
+                args.addAll(List.of("--late-topk", k, "--late-noise-level", "1"));
+            }
+            CliRun r = CliRun.of(args.toArray(String[]::new));
+            assertEquals(0, r.exit(), r::toString);
+            losses.add(log(run).stream().map(line -> line.get("loss").asDouble()).toList());
+        }
+        assertTrue(!losses.get(0).get(0).equals(losses.get(1).get(0)), "a larger k, other masks: " + losses);
+        Path run = dir.resolve("late0.9");
+        JsonNode late = JSON.readTree(run.resolve("run.json").toFile()).get("late");
+        assertEquals(0.9, late.get("topk").asDouble(), 0.0, "run.json records it");
+        assertEquals(1.0, late.get("noiseLevel").asDouble(), 0.0);
+        JsonNode gen = JSON.readTree(run.resolve("model/generation.json").toFile()).get("attention");
+        assertEquals(0.9, gen.get("late_topk").asDouble(), 0.0, "generation.json: generate samples with it");
+        assertEquals(1.0, gen.get("late_noise_level").asDouble(), 0.0);
+        assertTrue(JSON.readTree(dir.resolve("late0/run.json").toFile()).get("late").isNull(), "none: null");
+        CliRun more = CliRun.of("finetune", "--out", run.toString(), "--resume", "--steps", "3", "--threads", "2");
+        assertEquals(0, more.exit(), more::toString);
+        assertEquals(3, log(run).size());
+        assertEquals(0.9, JSON.readTree(run.resolve("model/generation.json").toFile()).at("/attention/late_topk")
+                .asDouble(), 0.0, "kept by --resume");
+        String bad = dir.resolve("lbad").toString();
+        assertBad(CliRun.of("finetune", "--init", init, "--out", bad, "--late-topk", "1.5"), "--late-topk", "1.5",
+                "a fraction in (0, 1]");
+        assertBad(CliRun.of("finetune", "--init", init, "--out", bad, "--attention", "topp", "--late-topk", "0.2"),
+                "--late-topk", "0.2", "no Top-k to change");
+        assertBad(CliRun.of("finetune", "--init", init, "--out", bad, "--late-noise-level", "0.5"),
+                "--late-noise-level", "0.5", "without --late-topk");
+        assertBad(CliRun.of("finetune", "--init", init, "--out", bad, "--late-topk", "0.2", "--late-noise-level",
+                "2"), "--late-noise-level", "2.0", "a noise level in [0, 1]");
+    }
+
+    /**
      * {@code --init} takes an f16 model directory as {@code sparge export} writes it (the shipped tiny-demo is one):
      * the DiT is widened to f32 and one flow-matching step moves it by about the learning rate, so the output is
      * within 1e-3 of the f16 weights and not equal to them; the output model directory is f32.

@@ -122,7 +122,29 @@ public final class DeviceAttention {
      */
     public static DeviceBlockMask blockMask(DeviceTensor q, DeviceTensor k, MaskMode mode, double topk, double topp,
             float scale) {
+        return blockMask(Op.of("DeviceAttention.blockMask", q), q, k, mode, new double[] {topk}, topp, scale);
+    }
+
+    /**
+     * {@link #blockMask(DeviceTensor, DeviceTensor, MaskMode, double, double, float)} with a Top-k fraction per batch
+     * entry: the clips of a diffusion batch at different noise levels, each with the k its noise level calls for
+     * (a late Top-k). Each entry's rows equal those of a mask built for that entry alone with its k.
+     *
+     * @param topk one Top-k fraction in (0, 1] per batch entry (q's dim 0)
+     * @return the mask, on the device, owned by the caller
+     */
+    public static DeviceBlockMask blockMask(DeviceTensor q, DeviceTensor k, MaskMode mode, double[] topk, double topp,
+            float scale) {
         Op op = Op.of("DeviceAttention.blockMask", q);
+        if (topk == null || topk.length != q.dim(0)) {
+            throw op.fail("topk", topk == null ? null : topk.length + " fractions", "one per batch entry ("
+                    + q.dim(0) + ")");
+        }
+        return blockMask(op, q, k, mode, topk, topp, scale);
+    }
+
+    private static DeviceBlockMask blockMask(Op op, DeviceTensor q, DeviceTensor k, MaskMode mode, double[] topks,
+            double topp, float scale) {
         Shape s = shape(op, q, k, k);
         if (s.nq != s.nk) {
             throw op.fail("k's token count", s.nk, s.nq + " (q's: the mask is for self-attention)");
@@ -132,8 +154,12 @@ public final class DeviceAttention {
         }
         boolean usesK = mode == MaskMode.TOPK || mode == MaskMode.HYBRID;
         boolean usesP = mode == MaskMode.TOPP || mode == MaskMode.HYBRID;
-        if (usesK && !(topk > 0 && topk <= 1)) {
-            throw op.fail("topk", topk, "a fraction in (0, 1] for " + mode);
+        boolean perBatch = false;
+        for (double topk : topks) {
+            if (usesK && !(topk > 0 && topk <= 1)) {
+                throw op.fail("topk", topk, "a fraction in (0, 1] for " + mode);
+            }
+            perBatch |= usesK && topk != topks[0];
         }
         if (usesP && !(topp > 0 && topp <= 1)) {
             throw op.fail("topp", topp, "a threshold in (0, 1] for " + mode);
@@ -146,7 +172,7 @@ public final class DeviceAttention {
         int nk = tasks.keyBlocks();
         int count = switch (mode) {
             case DENSE -> nk;
-            case TOPK, HYBRID -> BlockSelector.topkCount(topk, nk);
+            case TOPK, HYBRID -> BlockSelector.topkCount(topks[0], nk);
             default -> 0;
         };
         DeviceBlockMask mask = new DeviceBlockMask(op.session, tasks, s.b, s.h, s.nq, mode, key);
@@ -159,7 +185,17 @@ public final class DeviceAttention {
                 tasks.addPooledMap(op.graph, op.grids, "m", floats(op, "q", q, temps), floats(op, "k", k, temps), sc,
                         s.h, false);
             }
-            tasks.addSelection(op.graph, op.grids, "m", count, usesP ? topp : 0);
+            if (perBatch) {
+                int[] counts = new int[topks.length];
+                for (int b = 0; b < counts.length; b++) {
+                    counts[b] = BlockSelector.topkCount(topks[b], nk);
+                }
+                DeviceTensor batchCounts = op.session.upload(Tensor.ofInts(counts, counts.length));
+                temps.add(batchCounts);
+                tasks.addSelection(op.graph, op.grids, "m", (IntArray) batchCounts.array(), s.h, usesP ? topp : 0);
+            } else {
+                tasks.addSelection(op.graph, op.grids, "m", count, usesP ? topp : 0);
+            }
             op.run();
             return mask;
         } catch (RuntimeException e) {

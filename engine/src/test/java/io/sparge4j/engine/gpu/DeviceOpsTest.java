@@ -16,11 +16,13 @@ import io.sparge4j.kernels.types.arrays.BFloat16Array;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.FieldSource;
 
+import java.util.Arrays;
 import java.util.SplittableRandom;
 
 import static io.sparge4j.engine.testing.Assertions2.assertClose;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -313,6 +315,73 @@ class DeviceOpsTest {
                 assertClose(doubles(ref.logsumexp()), host(r.logsumexp()), 1e-5, 1e-5, backend + " sparse logsumexp");
             }
         }
+    }
+
+    /**
+     * A Top-k per batch entry (the clips of a diffusion batch at different noise levels): each entry's rows equal the
+     * rows of a mask built for that entry alone with its k, and a larger k keeps more blocks. N = 640 (5 query and 10
+     * key blocks), hybrid with p 0.3.
+     */
+    @ParameterizedTest(name = "{0}")
+    @FieldSource("BACKENDS")
+    void aTopkPerBatchEntryMasksEachEntryAsAlone(String backend) {
+        SplittableRandom rnd = new SplittableRandom(23);
+        int n = 640;
+        int d = 64;
+        int heads = 2;
+        double[] topk = {0.1, 0.5, 0.3};
+        float[][] qs = new float[topk.length][];
+        float[][] ks = new float[topk.length][];
+        for (int b = 0; b < topk.length; b++) {
+            try (Tensor q = randn(rnd, 1, 1, heads, n, d); Tensor k = randn(rnd, 1, 1, heads, n, d)) {
+                qs[b] = q.toFloatArray();
+                ks[b] = k.toFloatArray();
+            }
+        }
+        try (DeviceSession s = DeviceSessions.open(backend);
+                DeviceTensor dq = s.upload(Tensor.of(concat(qs), topk.length, heads, n, d));
+                DeviceTensor dk = s.upload(Tensor.of(concat(ks), topk.length, heads, n, d));
+                DeviceBlockMask mask = DeviceAttention.blockMask(dq, dk, MaskMode.HYBRID, topk, 0.3, Float.NaN)) {
+            BlockMask all = mask.toHost();
+            int[] kept = new int[topk.length];
+            for (int b = 0; b < topk.length; b++) {
+                try (DeviceTensor q1 = s.upload(Tensor.of(qs[b], 1, heads, n, d));
+                        DeviceTensor k1 = s.upload(Tensor.of(ks[b], 1, heads, n, d));
+                        DeviceBlockMask alone = DeviceAttention.blockMask(q1, k1, MaskMode.HYBRID, topk[b], 0.3,
+                                Float.NaN)) {
+                    BlockMask one = alone.toHost();
+                    for (int h = 0; h < heads; h++) {
+                        for (int i = 0; i < 5; i++) {
+                            kept[b] += all.keptInRow(b, h, i);
+                            for (int j = 0; j < 10; j++) {
+                                assertEquals(one.kept(0, h, i, j), all.kept(b, h, i, j),
+                                        backend + " batch " + b + " head " + h + " block (" + i + ", " + j + ")");
+                            }
+                        }
+                    }
+                }
+            }
+            assertTrue(kept[1] > kept[0] && kept[1] >= heads * 5 * 5, "k 0.5 keeps at least 5 of 10 blocks a row: "
+                    + Arrays.toString(kept));
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> DeviceAttention.blockMask(dq, dk, MaskMode.HYBRID, new double[] {0.1, 0.2}, 0.3, Float.NaN));
+            assertTrue(e.getMessage().contains("topk") && e.getMessage().contains("one per batch entry"),
+                    e.getMessage());
+        }
+    }
+
+    private static float[] concat(float[][] parts) {
+        int n = 0;
+        for (float[] p : parts) {
+            n += p.length;
+        }
+        float[] out = new float[n];
+        int at = 0;
+        for (float[] p : parts) {
+            System.arraycopy(p, 0, out, at, p.length);
+            at += p.length;
+        }
+        return out;
     }
 
     @ParameterizedTest(name = "{0}")

@@ -256,6 +256,41 @@ public final class BlockMaskTasks {
         if (topk < 0 || topk > nk) {
             throw new IllegalArgumentException("BlockMaskTasks.addSelection: topk is " + topk + ", expected 0.." + nk);
         }
+        return selection(graph, grids, prefix, topk, topp);
+    }
+
+    /**
+     * {@link #addSelection(TaskGraph, GridScheduler, String, int, double)} with a Top-k count per batch entry: rows
+     * of head {@code h} use {@code batchTopk[h / headsPerBatch]} (each 0 to nk, on the device by the launch), so that
+     * the clips of one batch, at different noise levels, can keep different numbers of blocks. Adds
+     * {@code <prefix>SpreadTopk} before the selection ({@link BlockSelectKernels#spreadBatchTopk}).
+     *
+     * @param batchTopk the counts, heads / headsPerBatch of them
+     * @param headsPerBatch the heads of one batch entry, a positive divisor of heads
+     * @return the graph
+     * @throws IllegalArgumentException if headsPerBatch does not divide heads, batchTopk is too short, or topp is bad
+     */
+    public TaskGraph addSelection(TaskGraph graph, GridScheduler grids, String prefix, IntArray batchTopk,
+            int headsPerBatch, double topp) {
+        if (headsPerBatch <= 0 || heads % headsPerBatch != 0) {
+            throw new IllegalArgumentException("BlockMaskTasks.addSelection: headsPerBatch is " + headsPerBatch
+                    + ", expected a positive divisor of heads " + heads);
+        }
+        if (batchTopk == null || batchTopk.getSize() < heads / headsPerBatch) {
+            throw new IllegalArgumentException("BlockMaskTasks.addSelection: batchTopk has " + (batchTopk == null
+                    ? "no array" : batchTopk.getSize() + " counts") + ", expected one per batch entry ("
+                    + heads / headsPerBatch + ")");
+        }
+        int groups = groupTotals.getSize();
+        String spread = prefix + "SpreadTopk";
+        graph.task(spread, BlockSelectKernels::spreadBatchTopk, new KernelContext(), batchTopk, groupTotals,
+                groups / (heads / headsPerBatch), groups);
+        grids.setWorkerGrid(graph.getTaskGraphName() + "." + spread, grid(groups, 64));
+        return selection(graph, grids, prefix, -1, topp);
+    }
+
+    /** @param topk a count for every row, or -1 for each work-group's own, seeded in groupTotals */
+    private TaskGraph selection(TaskGraph graph, GridScheduler grids, String prefix, int topk, double topp) {
         if (!(topp >= 0) || Double.isInfinite(topp)) {
             throw new IllegalArgumentException("BlockMaskTasks.addSelection: topp is " + topp
                     + ", expected a finite value >= 0");

@@ -83,6 +83,25 @@ public final class BlockSelectKernels {
     }
 
     /**
+     * Seeds {@code groupTotals} with each selection work-group's Top-k count, for {@link #selectRows} (or the pooled
+     * softmax's selection) with {@code topk} -1: work-group {@code g} takes batch entry {@code g / groupsPerEntry}'s
+     * count. Launch: 1D grid of at least {@code groups} work-items.
+     *
+     * @param ctx the work-item
+     * @param batchTopk the Top-k count of each batch entry
+     * @param groupTotals the selection's work-group array, (heads * ceil(nq / ROWS_PER_GROUP))
+     * @param groupsPerEntry selection work-groups per batch entry: its heads times ceil(nq / ROWS_PER_GROUP)
+     * @param groups entries of groupTotals
+     */
+    public static void spreadBatchTopk(KernelContext ctx, IntArray batchTopk, IntArray groupTotals, int groupsPerEntry,
+            int groups) {
+        int g = ctx.globalIdx;
+        if (g < groups) {
+            groupTotals.set(g, batchTopk.get(g / groupsPerEntry));
+        }
+    }
+
+    /**
      * The selection of {@link #ROWS_PER_GROUP} rows per work-group from given probabilities (the pooled softmax
      * usually runs it itself, {@code PooledSoftmaxKernels.pooledSoftmaxSelect}): for each row, 32 work-items find
      * the threshold (T, I) of the row's kept prefix by bisection (31 key steps, 28 with p, then 11 index steps among
@@ -99,10 +118,12 @@ public final class BlockSelectKernels {
      * @param keep output (heads * nq, nk): 1 where the block is kept, else 0
      * @param keepBits output (heads * nq, ceil(nk / 32)): the keep flags as bits
      * @param counts output (heads * nq): kept blocks per row
-     * @param groupTotals output (heads * ceil(nq / ROWS_PER_GROUP)): kept blocks per work-group
      * @param nq query blocks per head
      * @param nk key blocks per row
-     * @param topk Top-k count (0 for Top-p alone)
+     * @param groupTotals output (heads * ceil(nq / ROWS_PER_GROUP)): kept blocks per work-group; with {@code topk}
+     *     -1, its entries hold each work-group's Top-k count on entry ({@link #spreadBatchTopk})
+     * @param topk Top-k count (0 for Top-p alone), or -1: each work-group's own count from {@code groupTotals} (the
+     *     clips of a diffusion batch at different noise levels; no further argument, as a kernel takes at most 15)
      * @param pBits {@code Double.doubleToRawLongBits(p)} of the Top-p threshold (0 for Top-k alone or dense)
      * @param pCeil {@link #pCeil}(p)
      */
@@ -137,6 +158,8 @@ public final class BlockSelectKernels {
         int groupsPerHead = (nq + ROWS_PER_GROUP - 1) / ROWS_PER_GROUP;
         int bh = ctx.groupIdx / groupsPerHead;
         int i0 = (ctx.groupIdx % groupsPerHead) * ROWS_PER_GROUP;
+        // read before any barrier; this group alone writes its entry, at the end
+        int groupTopk = topk >= 0 ? topk : groupTotals.get(ctx.groupIdx);
         int groupKept = 0;
         for (int half = 0; half < ROWS_PER_GROUP / WARPS; half++) {
             int i = i0 + half * WARPS + warp;
@@ -145,7 +168,7 @@ public final class BlockSelectKernels {
             boolean live = i < nq;
             int row = bh * nq + (live ? i : nq - 1);
             int kept = selectRow(ctx, flags, bestKey, bestIndex, s0, s1, s2, s3, p0, p1, p2, p3, probs, keep, keepBits, counts, row,
-                    live, warp, lane, nk, topk, pBits, pCeil);
+                    live, warp, lane, nk, groupTopk, pBits, pCeil);
             groupKept += live ? kept : 0;
         }
         ctx.localBarrier();

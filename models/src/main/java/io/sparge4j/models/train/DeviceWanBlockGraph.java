@@ -102,12 +102,14 @@ final class DeviceWanBlockGraph {
      * @param ctx the embedded text (B * text_len, dim)
      * @param grid the token grid, for RoPE
      * @param attention the self-attention settings
+     * @param topk each clip's Top-k fraction (its noise level's: {@link WanAttention#at}), or null for the settings'
+     *     k throughout
      * @param step the step index (dense steps)
      * @param fixed a mask to use instead of building one (a recompute, or a mask held fixed), or null
      * @return the tape; its {@link Tape#out} and (when built here) {@link Tape#mask} are the caller's
      */
-    Tape forward(DeviceTensor x, DeviceTensor e6, DeviceTensor ctx, Rope.Grid grid, WanAttention attention, int step,
-            DeviceBlockMask fixed) {
+    Tape forward(DeviceTensor x, DeviceTensor e6, DeviceTensor ctx, Rope.Grid grid, WanAttention attention,
+            double[] topk, int step, DeviceBlockMask fixed) {
         int batch = e6.dim(0);
         int len = x.dim(0) / batch;
         int textLen = ctx.dim(0) / batch;
@@ -136,8 +138,10 @@ final class DeviceWanBlockGraph {
             } else {
                 DeviceBlockMask mask = fixed;
                 if (mask == null) {
-                    built = DeviceAttention.blockMask(t.q, t.k, attention.mode(), attention.topk(), attention.topp(),
-                            Float.NaN);
+                    built = topk == null
+                            ? DeviceAttention.blockMask(t.q, t.k, attention.mode(), attention.topk(), attention.topp(),
+                                    Float.NaN)
+                            : DeviceAttention.blockMask(t.q, t.k, attention.mode(), topk, attention.topp(), Float.NaN);
                     mask = built;
                 }
                 t.mask = mask;

@@ -87,8 +87,9 @@ public final class DeviceWanGraph {
 
     /**
      * @param store the parameters (and where gradients go), on the device
-     * @param attention how self-attention runs; blocks must be {@value DeviceAttention#QUERY_BLOCK} x
-     *                  {@value DeviceAttention#KEY_BLOCK}; cross-attention is always dense
+     * @param attention how self-attention runs (a late Top-k per clip, at its noise level); blocks must be
+     *                  {@value DeviceAttention#QUERY_BLOCK} x {@value DeviceAttention#KEY_BLOCK}; cross-attention is
+     *                  always dense
      * @param checkpointBlocks whether to keep only each block's input (and mask) and recompute it in the backward
      * @throws IllegalArgumentException for a head dim other than 64 or 128, or other block sizes
      */
@@ -609,6 +610,11 @@ public final class DeviceWanGraph {
             tape.textHidden = s.own(linear(tape.padded, "text_embedding.0"));
             tape.textGelu = s.own(DeviceActivations.gelu(tape.textHidden));
             tape.context = s.own(linear(tape.textGelu, "text_embedding.2"));
+            // each clip's Top-k at its own noise level (a late Top-k; the same k for every clip otherwise)
+            double[] topk = new double[batch];
+            for (int b = 0; b < batch; b++) {
+                topk[b] = attention.at(in.timesteps()[b]).topk();
+            }
             for (DeviceWanBlockGraph block : blocks) {
                 int i = block.index();
                 DeviceBlockMask fixed = null;
@@ -618,7 +624,7 @@ public final class DeviceWanGraph {
                 DeviceWanBlockGraph.Tape bt;
                 acquire(i, BlockParameters.Pass.FORWARD);
                 try {
-                    bt = block.forward(h, tape.e6, tape.context, grid, attention, step, fixed);
+                    bt = block.forward(h, tape.e6, tape.context, grid, attention, topk, step, fixed);
                 } catch (RuntimeException | Error e) {
                     if (fixed != null) {
                         fixed.close();
@@ -752,8 +758,8 @@ public final class DeviceWanGraph {
                 acquire(i, BlockParameters.Pass.BACKWARD);
                 try {
                     if (bt == null) {
-                        bt = block.forward(tape.blockInputs.get(i), tape.e6, tape.context, grid, attention, tape.step,
-                                tape.masks.get(i));
+                        bt = block.forward(tape.blockInputs.get(i), tape.e6, tape.context, grid, attention, null,
+                                tape.step, tape.masks.get(i));   // the forward's mask: no k needed
                         bt.out.close();
                     }
                     try (DeviceTensor dOut = dTokens) {

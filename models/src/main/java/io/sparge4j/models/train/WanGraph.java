@@ -69,7 +69,8 @@ public final class WanGraph {
      * @param config the model's configuration; its head dim must be even and at most {@value Attention#MAX_HEAD_DIM}
      * @param params every parameter under its Wan2.1 name, f32 (see {@link WanParameters#expected}); read at every
      *               forward and backward, never copied
-     * @param attention how self-attention runs (per block and step); cross-attention is always dense
+     * @param attention how self-attention runs (per block and step, and per clip: a late Top-k applies at the clip's
+     *     noise level); cross-attention is always dense
      * @param checkpointBlocks whether to keep only each block's input and recompute the block in the backward
      * @throws IllegalArgumentException naming every missing, unexpected, mis-shaped or non-f32 parameter, or a config
      *                                  the graph cannot run
@@ -394,8 +395,9 @@ public final class WanGraph {
             tape.textHidden = s.own(linear(tape.padded, "text_embedding.0"));
             tape.textGelu = s.own(Activations.gelu(tape.textHidden));
             tape.context = s.own(linear(tape.textGelu, "text_embedding.2"));
+            WanAttention now = attention.at(timestep);   // a late Top-k at low noise levels
             for (WanBlockGraph block : blocks) {
-                SparseAttention.Config cfg = attention.configAt(block.index(), step);
+                SparseAttention.Config cfg = now.configAt(block.index(), step);
                 WanBlockGraph.Tape bt;
                 acquire(block.index(), BlockParameters.Pass.FORWARD);
                 try {

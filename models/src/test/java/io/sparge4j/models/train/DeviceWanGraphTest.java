@@ -125,7 +125,7 @@ class DeviceWanGraphTest {
      * graph run clip by clip: each clip's velocity, dContext and dInput are that clip's, every parameter gradient is
      * the sum of the three CPU gradients. Dense attention and hybrid (each clip choosing its own mask on the device,
      * which the CPU does not see; the velocities of a masked forward are compared by clip against the device
-     * running that clip alone). Tolerance as above.
+     * running that clip alone), also with a late Top-k that gives the clips different k. Tolerance as above.
      */
     @ParameterizedTest
     @ValueSource(strings = {"emulator", "opencl", "cuda"})
@@ -186,6 +186,22 @@ class DeviceWanGraphTest {
                 for (int b = 0; b < batch; b++) {
                     try (Tensor alone = sparse.predict(cases[b].x(), t[b], contexts[b], 0)) {
                         assertClose("hybrid clip " + b + " velocity", alone.toFloatArray(),
+                                all.velocity().select(b).toFloatArray(), backend, TOL);
+                    }
+                }
+            }
+            // a late Top-k: the clips at or below the level keep more blocks; each batched clip equals that clip
+            // run alone with the k of its noise level
+            double[] sorted = t.clone();
+            java.util.Arrays.sort(sorted);
+            WanAttention late = HYBRID.withLateTopk(0.7, sorted[1] / 1000);
+            DeviceWanGraph mixed = device.withAttention(late);
+            try (DeviceWanGraph.Tape all = mixed.forward(x, t, context, 0)) {
+                for (int b = 0; b < batch; b++) {
+                    WanAttention own = late.at(t[b]);
+                    assertEquals(t[b] <= sorted[1] ? 0.7 : HYBRID.topk(), own.topk(), "clip " + b + "'s k");
+                    try (Tensor alone = device.withAttention(own).predict(cases[b].x(), t[b], contexts[b], 0)) {
+                        assertClose("late-k clip " + b + " velocity", alone.toFloatArray(),
                                 all.velocity().select(b).toFloatArray(), backend, TOL);
                     }
                 }

@@ -14,6 +14,7 @@ import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -59,6 +60,24 @@ class WanGraphTest {
                                 "hybrid should skip blocks: " + graph.stats());
                     }
                 }
+            }
+        }
+    }
+
+    /** A late Top-k applies at the clip's own noise level: at or below it, the graph runs as one built with that k. */
+    @Test
+    void aLateTopkRunsAtTheClipsNoiseLevel() {
+        try (GraphCase c = GraphCase.of(TINY, 4, 16, 16, 10, 13)) {
+            WanAttention late = HYBRID.withLateTopk(0.75, c.t() / 1000);        // at the level: late
+            WanAttention notYet = HYBRID.withLateTopk(0.75, c.t() / 1000 - 0.01);
+            try (Tensor a = new WanGraph(TINY, c.weights(), late, false).predict(c.x(), c.t(), c.context(), 0);
+                 Tensor b = new WanGraph(TINY, c.weights(), HYBRID.withTopk(0.75), false).predict(c.x(), c.t(),
+                         c.context(), 0);
+                 Tensor d = new WanGraph(TINY, c.weights(), notYet, false).predict(c.x(), c.t(), c.context(), 0);
+                 Tensor e = new WanGraph(TINY, c.weights(), HYBRID, false).predict(c.x(), c.t(), c.context(), 0)) {
+                assertArrayEquals(b.toFloatArray(), a.toFloatArray(), "the late k at the level");
+                assertArrayEquals(e.toFloatArray(), d.toFloatArray(), "the trained k above it");
+                assertFalse(java.util.Arrays.equals(a.toFloatArray(), e.toFloatArray()), "the two k differ");
             }
         }
     }
