@@ -90,7 +90,8 @@ public final class ExportCommand implements Callable<Integer> {
         for (String sampling : new String[] {"--dense-layers", "--dense-steps"}) {
             if (spec.commandLine().getParseResult().hasMatchedOption(sampling)) {
                 throw new IllegalArgumentException(sampling + ": export stores the attention's mode, k, p, block"
-                        + " sizes and late Top-k in generation.json, not " + sampling + "; pass it to generate or eval instead");
+                        + " sizes and late Top-k in generation.json, not " + sampling
+                        + "; pass it to generate or eval instead");
             }
         }
         GenerationDefaults generationOverride = generationJson == null ? null : GenerationDefaults.read(generationJson);
@@ -161,7 +162,8 @@ public final class ExportCommand implements Callable<Integer> {
     private GenerationDefaults withTypedAttention(GenerationDefaults g) {
         if (g == null) {
             boolean typed = spec.commandLine().getParseResult().matchedOptions().stream()
-                    .anyMatch(o -> o.longestName().matches("--(attention|topk|topp|bq|bkv|late-topk|late-noise-level)"));
+                    .anyMatch(o -> o.longestName()
+                            .matches("--(attention|topk|topp|bq|bkv|late-topk|late-noise-level)"));
             return typed ? withTypedAttention(GenerationDefaults.DEFAULT) : null;
         }
         return g.withAttention(AttentionDefaults.resolve(spec.commandLine().getParseResult(), attention, g)

@@ -330,23 +330,23 @@ class DeviceOpsTest {
         int d = 64;
         int heads = 2;
         double[] topk = {0.1, 0.5, 0.3};
-        float[][] qs = new float[topk.length][];
-        float[][] ks = new float[topk.length][];
+        Tensor[] qs = new Tensor[topk.length];
+        Tensor[] ks = new Tensor[topk.length];
         for (int b = 0; b < topk.length; b++) {
-            try (Tensor q = randn(rnd, 1, 1, heads, n, d); Tensor k = randn(rnd, 1, 1, heads, n, d)) {
-                qs[b] = q.toFloatArray();
-                ks[b] = k.toFloatArray();
-            }
+            qs[b] = randn(rnd, 1, 1, heads, n, d);
+            ks[b] = randn(rnd, 1, 1, heads, n, d);
         }
         try (DeviceSession s = DeviceSessions.open(backend);
-                DeviceTensor dq = s.upload(Tensor.of(concat(qs), topk.length, heads, n, d));
-                DeviceTensor dk = s.upload(Tensor.of(concat(ks), topk.length, heads, n, d));
+                Tensor qAll = Shapes.concat(0, qs);
+                Tensor kAll = Shapes.concat(0, ks);
+                DeviceTensor dq = s.upload(qAll);
+                DeviceTensor dk = s.upload(kAll);
                 DeviceBlockMask mask = DeviceAttention.blockMask(dq, dk, MaskMode.HYBRID, topk, 0.3, Float.NaN)) {
             BlockMask all = mask.toHost();
             int[] kept = new int[topk.length];
             for (int b = 0; b < topk.length; b++) {
-                try (DeviceTensor q1 = s.upload(Tensor.of(qs[b], 1, heads, n, d));
-                        DeviceTensor k1 = s.upload(Tensor.of(ks[b], 1, heads, n, d));
+                try (DeviceTensor q1 = s.upload(qs[b]);
+                        DeviceTensor k1 = s.upload(ks[b]);
                         DeviceBlockMask alone = DeviceAttention.blockMask(q1, k1, MaskMode.HYBRID, topk[b], 0.3,
                                 Float.NaN)) {
                     BlockMask one = alone.toHost();
@@ -367,21 +367,12 @@ class DeviceOpsTest {
                     () -> DeviceAttention.blockMask(dq, dk, MaskMode.HYBRID, new double[] {0.1, 0.2}, 0.3, Float.NaN));
             assertTrue(e.getMessage().contains("topk") && e.getMessage().contains("one per batch entry"),
                     e.getMessage());
+        } finally {
+            for (int b = 0; b < topk.length; b++) {
+                qs[b].close();
+                ks[b].close();
+            }
         }
-    }
-
-    private static float[] concat(float[][] parts) {
-        int n = 0;
-        for (float[] p : parts) {
-            n += p.length;
-        }
-        float[] out = new float[n];
-        int at = 0;
-        for (float[] p : parts) {
-            System.arraycopy(p, 0, out, at, p.length);
-            at += p.length;
-        }
-        return out;
     }
 
     @ParameterizedTest(name = "{0}")
