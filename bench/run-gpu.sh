@@ -32,6 +32,8 @@ if [[ $what == tests || $what == all ]]; then
     --select-class io.sparge4j.engine.jit.DynamicLocalMemoryTest --select-class io.sparge4j.models.train.DeviceWanGraphTest \
     --select-class io.sparge4j.models.train.DeviceWanOptimizerTest --select-class io.sparge4j.models.train.DeviceWanStepCostTest \
     --select-class io.sparge4j.models.train.DeviceWanTrainingTaskTest \
+    --select-class io.sparge4j.engine.distributed.nccl.NcclCommunicatorGpuTest \
+    --select-class io.sparge4j.engine.distributed.nccl.NcclLibraryTest \
     > "$out/junit.txt" 2>&1
   echo "junit rc=$?"; tail -n 15 "$out/junit.txt"
   junit --select-package io.sparge4j.engine.device.opencl > "$out/junit-opencl.txt" 2>&1
