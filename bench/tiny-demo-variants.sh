@@ -12,6 +12,9 @@
 # eval`, PROMPTS (48) prompts, seed 1, dense), asked whether it reads its caption's words (`sparge caption-sensitivity`
 # on clips of its own motion) and made to draw the README's prompt. $OUT gets NAME.tgz per variant (train.jsonl,
 # run.json, model/, eval-dense.json, caption-sensitivity.json, the GIF, its logs) and logs.txt.
+# COMMAND=finetune runs `sparge finetune` instead (the variants then give --objective, --attention, --late-topk, ...;
+# EVAL_ATTENTION=hybrid (with TEACHER=<dense model dir>) evaluates them sparse against that teacher, with each model's
+# own generation.json settings, a late Top-k included). The file names keep "dense" only for EVAL_ATTENTION=dense.
 set -uo pipefail
 out=${OUT:-gpu-out}; mkdir -p "$out"
 budget=${BUDGET_S:-560}
@@ -38,7 +41,7 @@ shared="--init $init --batch-size ${BATCH:-32} --precision ${PRECISION:-bf16} --
 for n in "${names[@]}"; do
   rm -rf "/tmp/probe-$n"
   # shellcheck disable=SC2086
-  /tmp/sparge pretrain $shared ${flags[$n]} --out "/tmp/probe-$n" --steps "${PROBE_STEPS:-25}" --checkpoint-every 1000 \
+  /tmp/sparge ${COMMAND:-pretrain} $shared ${flags[$n]} --out "/tmp/probe-$n" --steps "${PROBE_STEPS:-25}" --checkpoint-every 1000 \
     > "/tmp/probe-$n.log" 2>&1 &
 done
 wait
@@ -58,7 +61,7 @@ for n in "${names[@]}"; do
   echo "$n: ${s} s a step, $steps steps: ${flags[$n]}"
   rm -rf "/tmp/run-$n"
   # shellcheck disable=SC2086
-  timeout $(( $(left) - reserve + 40 )) /tmp/sparge pretrain $shared ${flags[$n]} --out "/tmp/run-$n" \
+  timeout $(( $(left) - reserve + 40 )) /tmp/sparge ${COMMAND:-pretrain} $shared ${flags[$n]} --out "/tmp/run-$n" \
     --steps "$steps" --checkpoint-every "${CKPT:-250}" > "/tmp/run-$n.log" 2>&1 &
 done
 wait
@@ -70,9 +73,12 @@ for n in "${names[@]}"; do
   (
     /tmp/sparge generate --model "$r/model" --prompt "a red circle moving right" --backend ${BACKEND:-cuda} --steps 20 \
       --out "$r/red-circle-right.gif" > "$r/generate.log" 2>&1
-    timeout $(( $(left) > 30 ? $(left) - 15 : 30 )) /tmp/sparge eval --model "$r/model" --attention dense \
+    ev=${EVAL_ATTENTION:-dense}
+    # shellcheck disable=SC2046
+    timeout $(( $(left) > 30 ? $(left) - 15 : 30 )) /tmp/sparge eval --model "$r/model" --attention "$ev" \
+      $( [[ -n ${TEACHER:-} ]] && echo --teacher "$TEACHER" ) \
       --prompts "${PROMPTS:-48}" --seed 1 --steps 20 --backend ${BACKEND:-cuda} --velocity-samples 2 \
-      --out "$r/eval-dense.json" > "$r/eval.log" 2>&1
+      --out "$r/eval-$ev.json" > "$r/eval.log" 2>&1
     # shellcheck disable=SC2086
     timeout $(( $(left) > 25 ? $(left) - 10 : 20 )) /tmp/sparge caption-sensitivity --model "$r/model" \
       --clips "${SENSITIVITY_CLIPS:-24}" $motion --backend ${BACKEND:-cuda} --out "$r/caption-sensitivity.json" \
@@ -84,7 +90,7 @@ wait
 for n in "${names[@]}"; do
   r=/tmp/run-$n
   [[ -d $r ]] || continue
-  for f in run pretrain generate eval sensitivity; do
+  for f in run generate eval sensitivity; do
     lf=$r/$f.log; [[ $f == run ]] && lf=/tmp/run-$n.log
     [[ -f $lf ]] && tail -c 20000 "$lf" | tr '\r' '\n' | grep -v "^train \|^eval " | tail -n 30 > "$r/$f.txt"
   done
@@ -92,8 +98,12 @@ for n in "${names[@]}"; do
   tar czf "$out/$n.tgz" -C "$r" --exclude checkpoints --exclude "*.log" .
   echo "== $n: $(python3 -c "
 import json, sys
-s = json.load(open(sys.argv[1]))['summary']['dense']
-print({k: round(v, 3) for k, v in s.items()})" "$r/eval-dense.json" 2>&1 | tail -n 1)"
+s = json.load(open(sys.argv[1]))['summary']
+row = s['dense'] if sys.argv[2] == 'dense' else dict(s['sparse'], psnr_db=s['psnr_db_mean'],
+    sparsity=s['sparsity_mean'], velocity_error=s['velocity_relative_error'],
+    guided_velocity_error=s['velocity_relative_error_guided'])
+print({k: round(v, 4) for k, v in row.items()})" "$r/eval-${EVAL_ATTENTION:-dense}.json" "${EVAL_ATTENTION:-dense}" \
+    2>&1 | tail -n 1)"
   grep -a "^sigma" "$r/sensitivity.log" 2>/dev/null
 done | tee /tmp/summary.txt
 { cat /tmp/probe.jsonl /tmp/summary.txt 2>/dev/null; } > "$out/logs.txt"
