@@ -39,8 +39,8 @@ final class AttentionDefaults {
         // a typed --late-topk keeps the model's own late noise level, if it has one
         double lateK = parsed.hasMatchedOption("--late-topk") ? typed.lateTopk() : a.lateTopk();
         double lateLevel = parsed.hasMatchedOption("--late-noise-level") || a.lateTopk() == 0
-                ? typed.lateNoiseLevel() : a.lateNoiseLevel();
+                ? flags.lateNoiseLevel : a.lateNoiseLevel();
         return a.withBlocks(qb, kb).withDenseLayers(typed.denseLayers()).withDenseSteps(typed.denseSteps())
-                .withLateTopk(lateK, lateK == 0 ? 0 : lateLevel);
+                .withLateTopk(lateK, lateLevel);
     }
 }

@@ -156,7 +156,7 @@ public record GenerationDefaults(int frames, int height, int width, WanAttention
             double lateTopk = doubleField(att, "late_topk", 0, source);
             double lateLevel = doubleField(att, "late_noise_level", WanAttention.DEFAULT_LATE_NOISE_LEVEL, source);
             try {
-                a = new WanAttention(mode, topk, topp, qb, kb, 0, 0, lateTopk, lateTopk == 0 ? 0 : lateLevel);
+                a = new WanAttention(mode, topk, topp, qb, kb, 0, 0, lateTopk, lateLevel);
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException(source + ": \"attention\": " + e.getMessage(), e);
             }

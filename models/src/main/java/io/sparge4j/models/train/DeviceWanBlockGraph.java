@@ -102,8 +102,8 @@ final class DeviceWanBlockGraph {
      * @param ctx the embedded text (B * text_len, dim)
      * @param grid the token grid, for RoPE
      * @param attention the self-attention settings
-     * @param topk each clip's Top-k fraction (its noise level's: {@link WanAttention#at}), or null for the settings'
-     *     k throughout
+     * @param topk each clip's Top-k fraction (its noise level's: {@link WanAttention#at}); not read where
+     *     {@code fixed} is given or the block runs dense (may be null there)
      * @param step the step index (dense steps)
      * @param fixed a mask to use instead of building one (a recompute, or a mask held fixed), or null
      * @return the tape; its {@link Tape#out} and (when built here) {@link Tape#mask} are the caller's
@@ -138,10 +138,7 @@ final class DeviceWanBlockGraph {
             } else {
                 DeviceBlockMask mask = fixed;
                 if (mask == null) {
-                    built = topk == null
-                            ? DeviceAttention.blockMask(t.q, t.k, attention.mode(), attention.topk(), attention.topp(),
-                                    Float.NaN)
-                            : DeviceAttention.blockMask(t.q, t.k, attention.mode(), topk, attention.topp(), Float.NaN);
+                    built = DeviceAttention.blockMask(t.q, t.k, attention.mode(), topk, attention.topp(), Float.NaN);
                     mask = built;
                 }
                 t.mask = mask;

@@ -29,7 +29,8 @@ import java.util.Set;
  * @param lateTopk 0 (off), or the Top-k fraction, in (0, 1], used instead of {@code topk} at noise levels at or
  *     below {@code lateNoiseLevel}: the late, low-noise steps of sampling, where a mask trained or calibrated at one k
  *     leaves the most error (bench/tiny-demo/RECIPE.md: a larger k there buys most of what dense late steps do)
- * @param lateNoiseLevel the noise level (timestep / 1000), in [0, 1], at and below which {@code lateTopk} applies
+ * @param lateNoiseLevel the noise level (timestep / 1000), in [0, 1], at and below which {@code lateTopk} applies;
+ *     0 when {@code lateTopk} is 0
  */
 public record WanAttention(MaskMode mode, double topk, double topp, int queryBlock, int keyBlock, int denseLayers,
         int denseSteps, double lateTopk, double lateNoiseLevel) {
@@ -73,6 +74,9 @@ public record WanAttention(MaskMode mode, double topk, double topp, int queryBlo
         if (!(lateNoiseLevel >= 0 && lateNoiseLevel <= 1)) {
             throw new IllegalArgumentException("WanAttention: lateNoiseLevel is " + lateNoiseLevel
                     + ", expected a noise level in [0, 1]");
+        }
+        if (lateTopk == 0) {
+            lateNoiseLevel = 0;   // one form for "off", whatever level came with it
         }
     }
 
