@@ -40,10 +40,11 @@ import java.util.function.IntUnaryOperator;
  * is). The mask ({@link #blockMask}) pools the bf16 q and k directly, giving the very mask the f32 kernels give on
  * the widened values.</li>
  * </ul>
- * Cross-attention forward (its own key count, such as Wan's 512 text tokens) with d of 64 or 128 runs the f32 flash
- * kernel over every key block ({@code FlashForwardKernels.flashForwardCross}); anything else (its backward, other d
- * up to {@value RowAttentionKernels#MAX_D}) runs densely in f32 on {@link RowAttentionKernels}. bf16 inputs are
- * widened to f32 copies for these (exact), which live only for the op.
+ * Cross-attention (its own key count, such as Wan's 512 text tokens) with d of 64 or 128 runs the f32 flash kernels
+ * over every key block, forward ({@code FlashForwardKernels.flashForwardCross}) and backward
+ * ({@code FlashBackwardKernels} with keys other than tokens); anything else (other d up to
+ * {@value RowAttentionKernels#MAX_D}) runs densely in f32 on {@link RowAttentionKernels}. bf16 inputs are widened to
+ * f32 copies for these (exact), which live only for the op.
  */
 public final class DeviceAttention {
     /** Query rows per block of the device masks and flash kernels. */
@@ -257,8 +258,8 @@ public final class DeviceAttention {
      * The backward of {@link #dense} or {@link #sparse}, as {@code Attention.backward} computes it with the same
      * mask: on the flash kernels ({@code FlashBackwardKernels} for f32, {@code FlashBackwardMmaKernels} for bf16: a
      * dQ pass over each query block's kept key blocks and a dK/dV pass over each key block's query blocks) where the
-     * forward ran them, else (cross-attention, other d) on {@link RowAttentionKernels}' backward in f32. The gradients
-     * are f32 in every case.
+     * forward ran them; cross-attention with d of 64 or 128 on the f32 flash kernels over every key block (bf16
+     * inputs widened); other d on {@link RowAttentionKernels}' backward in f32. The gradients are f32 in every case.
      *
      * @param dOut gradient with respect to the output (B, H, Nq, d): f32, or for bf16 inputs f32 (rounded to bf16
      *     for the tensor cores) or bf16
@@ -274,8 +275,9 @@ public final class DeviceAttention {
             Result forward, DeviceBlockMask mask, float scale) {
         Op op = Op.of("DeviceAttention.backward", q);
         Shape s = shape(op, q, k, v);
-        boolean flash = s.nq == s.nk && flashHeadDim(s.d);
-        if (mask != null && !flash) {
+        boolean flash = flashHeadDim(s.d);
+        boolean self = s.nq == s.nk;
+        if (mask != null && !(flash && self)) {
             throw op.fail("mask", "given", "none for these shapes (a mask needs self-attention with d 64 or 128)");
         }
         if (forward == null) {
@@ -317,14 +319,14 @@ public final class DeviceAttention {
             colBlocks = t.colBlocks;
         }
         DeviceTensor dq = op.session.allocate(DType.F32, q.shape());
-        DeviceTensor dk = op.session.allocate(DType.F32, q.shape());
-        DeviceTensor dv = op.session.allocate(DType.F32, q.shape());
+        DeviceTensor dk = op.session.allocate(DType.F32, k.shape());
+        DeviceTensor dv = op.session.allocate(DType.F32, k.shape());
         Gradients g = new Gradients(dq, dk, dv);
         List<DeviceTensor> temps = new ArrayList<>();
         try {
             FloatArray out = op.f32("forward.out", forward.out());
             FloatArray lse = op.f32("forward.logsumexp", forward.logsumexp());
-            if (s.bf16()) {
+            if (s.bf16() && self) {
                 FlashBackwardMmaTasks tasks = op.session.scratch("flash backward bf16 " + s.heads() + " " + s.nq + " "
                         + s.d, () -> new FlashBackwardMmaTasks(s.heads(), s.nq, s.d, QUERY_BLOCK, KEY_BLOCK, true),
                         t -> List.of(t.delta, t.kFrag, t.vFrag));
@@ -332,11 +334,14 @@ public final class DeviceAttention {
                         halves(op, "dOut", dOut, temps), out, lse, rowStart, rowBlocks, colStart, colBlocks,
                         (FloatArray) dq.array(), (FloatArray) dk.array(), (FloatArray) dv.array(), sc);
             } else {
-                FlashBackwardTasks tasks = op.session.scratch("flash backward " + s.heads() + " " + s.nq + " " + s.d,
-                        () -> new FlashBackwardTasks(s.heads(), s.nq, s.d, QUERY_BLOCK, KEY_BLOCK),
+                FlashBackwardTasks tasks = op.session.scratch("flash backward " + s.heads() + " " + s.nq + " " + s.nk
+                        + " " + s.d, () -> new FlashBackwardTasks(s.heads(), s.nq, s.nk, s.d, QUERY_BLOCK, KEY_BLOCK),
                         t -> List.of(t.qdo, t.kv, t.stats));
-                tasks.addBackward(op.graph, op.grids, "b", op.f32("q", q), op.f32("k", k), op.f32("v", v),
-                        op.f32("dOut", dOut), out, lse, rowStart, rowBlocks, colStart, colBlocks,
+                // f32 inputs as they are; bf16 ones (cross-attention: the tensor-core backward is self-attention's)
+                // widened by tasks of the op
+                tasks.addBackward(op.graph, op.grids, "b", floats(op, "q", q, temps), floats(op, "k", k, temps),
+                        floats(op, "v", v, temps), floats(op, "dOut", dOut, temps), out, lse, rowStart, rowBlocks,
+                        colStart, colBlocks,
                         (FloatArray) dq.array(), (FloatArray) dk.array(), (FloatArray) dv.array(), sc);
             }
             op.run();

@@ -12,8 +12,12 @@ import io.sparge4j.engine.tensor.DType;
 import io.sparge4j.engine.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.FieldSource;
+import org.junit.jupiter.params.provider.MethodSource;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.SplittableRandom;
 
 import static io.sparge4j.engine.gpu.DeviceSessions.host;
@@ -243,27 +247,121 @@ class DeviceBackwardOpsTest {
         }
     }
 
-    /** Cross-attention's backward (37 queries, 13 keys, d 48: the row kernels), against the CPU's. */
-    @ParameterizedTest(name = "{0}")
-    @FieldSource("BACKENDS")
-    void crossAttentionBackwardMatchesCpu(String backend) {
-        SplittableRandom rnd = new SplittableRandom(36);
+    /**
+     * Cross-attention shapes (batch 2, 2 heads): queries, keys, d. d 48 runs the row kernels; d 64 and 128 the flash
+     * backward with keys other than tokens: 13 keys (less than one 64-key tile), 77 (two key blocks, the last of
+     * 13), 200 and 150 queries (a short last query block).
+     */
+    static final int[][] CROSS_SHAPES = {{37, 13, 48}, {200, 13, 64}, {150, 77, 128}, {37, 130, 64}};
+
+    static List<Arguments> crossCases() {
+        List<Arguments> out = new ArrayList<>();
+        for (String backend : BACKENDS) {
+            for (int[] shape : CROSS_SHAPES) {
+                for (DType dtype : new DType[] {DType.F32, DType.BF16}) {
+                    out.add(Arguments.of(backend, shape[0], shape[1], shape[2], dtype));
+                }
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Cross-attention's backward against the CPU's and against a float64 reference computed here from q, k, v and
+     * dO alone. bf16 inputs: the device widens them to f32, so the references take the bf16-rounded values.
+     */
+    @ParameterizedTest(name = "{0} nq={1} nk={2} d={3} {4}")
+    @MethodSource("crossCases")
+    void crossAttentionBackwardMatchesCpu(String backend, int nq, int nk, int d, DType dtype) {
+        SplittableRandom rnd = new SplittableRandom(36L * nq + nk + d);
         try (DeviceSession s = DeviceSessions.open(backend);
-                Tensor q = randn(rnd, 1, 2, 2, 37, 48);
-                Tensor k = randn(rnd, 1, 2, 2, 13, 48);
-                Tensor v = randn(rnd, 1, 2, 2, 13, 48);
-                Tensor dOut = randn(rnd, 1, 2, 2, 37, 48);
-                DeviceTensor dq = s.upload(q);
-                DeviceTensor dk = s.upload(k);
-                DeviceTensor dv = s.upload(v);
+                Tensor q = rounded(randn(rnd, 1, 2, 2, nq, d), dtype);
+                Tensor k = rounded(randn(rnd, 1, 2, 2, nk, d), dtype);
+                Tensor v = rounded(randn(rnd, 1, 2, 2, nk, d), dtype);
+                Tensor dOut = randn(rnd, 1, 2, 2, nq, d);
+                Tensor qIn = q.to(dtype);
+                Tensor kIn = k.to(dtype);
+                Tensor vIn = v.to(dtype);
+                DeviceTensor dq = s.upload(qIn);
+                DeviceTensor dk = s.upload(kIn);
+                DeviceTensor dv = s.upload(vIn);
                 DeviceTensor ddOut = s.upload(dOut);
                 DeviceAttention.Result fwd = DeviceAttention.dense(dq, dk, dv, Float.NaN);
                 DeviceAttention.Gradients grads = DeviceAttention.backward(ddOut, dq, dk, dv, fwd, null, Float.NaN);
                 Attention.Result ref = Attention.forward(q, k, v);
                 Attention.Gradients refGrads = Attention.backward(dOut, q, k, v, ref.out(), ref.logsumexp(),
                         Attention.Options.defaults())) {
-            check(refGrads, grads, backend + " cross");
+            String what = backend + " cross " + nq + "x" + nk + " d" + d + " " + dtype;
+            check(refGrads, grads, what);
+            double[][] exact = float64Gradients(q.toDoubleArray(), k.toDoubleArray(), v.toDoubleArray(),
+                    dOut.toDoubleArray(), 4, nq, nk, d);
+            assertClose(exact[0], host(grads.dq()), 1e-5, 1e-5, what + " dq (float64)");
+            assertClose(exact[1], host(grads.dk()), 1e-5, 1e-5, what + " dk (float64)");
+            assertClose(exact[2], host(grads.dv()), 1e-5, 1e-5, what + " dv (float64)");
         }
+    }
+
+    /** t (f32) rounded to dtype and back, so that the references see the values a bf16 upload holds. */
+    private static Tensor rounded(Tensor t, DType dtype) {
+        if (dtype == DType.F32) {
+            return t;
+        }
+        try (Tensor narrow = t.to(dtype)) {
+            t.close();
+            return narrow.to(DType.F32);
+        }
+    }
+
+    /**
+     * dq, dk, dv of {@code softmax(q k^T / sqrt(d)) v} per head in float64: {@code P = softmax(S)},
+     * {@code dP = dO V^T}, {@code dS = P (dP - rowsum(dO * O))}, {@code dQ = dS K / sqrt(d)},
+     * {@code dK = dS^T Q / sqrt(d)}, {@code dV = P^T dO}.
+     */
+    static double[][] float64Gradients(double[] q, double[] k, double[] v, double[] dOut, int heads, int nq, int nk,
+            int d) {
+        double scale = 1 / Math.sqrt(d);
+        double[] dq = new double[heads * nq * d];
+        double[] dk = new double[heads * nk * d];
+        double[] dv = new double[heads * nk * d];
+        for (int h = 0; h < heads; h++) {
+            int qb = h * nq * d;
+            int kb = h * nk * d;
+            for (int i = 0; i < nq; i++) {
+                double[] p = new double[nk];
+                double max = Double.NEGATIVE_INFINITY;
+                for (int j = 0; j < nk; j++) {
+                    double dot = 0;
+                    for (int e = 0; e < d; e++) {
+                        dot += q[qb + i * d + e] * k[kb + j * d + e];
+                    }
+                    p[j] = dot * scale;
+                    max = Math.max(max, p[j]);
+                }
+                double sum = 0;
+                for (int j = 0; j < nk; j++) {
+                    p[j] = Math.exp(p[j] - max);
+                    sum += p[j];
+                }
+                double delta = 0;
+                double[] dp = new double[nk];
+                for (int j = 0; j < nk; j++) {
+                    p[j] /= sum;
+                    for (int e = 0; e < d; e++) {
+                        dp[j] += dOut[qb + i * d + e] * v[kb + j * d + e];
+                    }
+                    delta += p[j] * dp[j];
+                }
+                for (int j = 0; j < nk; j++) {
+                    double ds = p[j] * (dp[j] - delta);
+                    for (int e = 0; e < d; e++) {
+                        dq[qb + i * d + e] += ds * k[kb + j * d + e] * scale;
+                        dk[kb + j * d + e] += ds * q[qb + i * d + e] * scale;
+                        dv[kb + j * d + e] += p[j] * dOut[qb + i * d + e];
+                    }
+                }
+            }
+        }
+        return new double[][] {dq, dk, dv};
     }
 
     private static void check(Attention.Gradients ref, DeviceAttention.Gradients got, String what) {

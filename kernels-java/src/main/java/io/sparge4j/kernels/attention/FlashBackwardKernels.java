@@ -21,9 +21,10 @@ import io.sparge4j.kernels.types.arrays.IntArray;
  * </ol>
  * Scores are recomputed per 64x64 tile from the forward's logsumexp: {@code P = exp(scale * Q K^T - lse)},
  * {@code dS = P * (dO V^T - D)}. Tensors are (heads, tokens, d) row-major (BHND with heads = B * H), lse
- * (heads, tokens). Query and key blocks must be multiples of {@link #TILE} (the paper's 128 x 64 are), so a tile
- * never straddles two blocks; the last block may be short. A key block that no query block keeps gets
- * {@code dK = dV = 0}.
+ * (heads, tokens). The keys may be fewer or more than the queries ({@code keys}: cross-attention, video tokens over
+ * text rows, with a mask listing every key block); k, v, dk and dv are then (heads, keys, d). Query and key blocks
+ * must be multiples of {@link #TILE} (the paper's 128 x 64 are), so a tile never straddles two blocks; the last
+ * block on either side may be short. A key block that no query block keeps gets {@code dK = dV = 0}.
  *
  * <p>Inside a tile each of the 16x16 work-items owns 4x4 scores (rows {@code tr + 16 a}, columns
  * {@code tc + 16 b}); for the scores the head dimension is streamed through local memory in chunks of
@@ -31,8 +32,8 @@ import io.sparge4j.kernels.types.arrays.IntArray;
  * in 48 KiB. A work-item accumulates 4 gradient rows by {@code d / 16} columns ({@code tc + 16 ch}) in registers.
  *
  * <p>Grids: {@link #packPair} 1D over {@code heads * tokens * d}, {@link #rowStats} 1D over {@code heads * tokens}
- * (any local size); {@link #dq} and {@link #dkdv} 1D {@link #groups}{@code (heads, tokens) * GROUP} with local size
- * {@link #GROUP}. Their {@code @Constant geometry} is {@link #geometry}{@code (d, queryBlock, keyBlock)}.
+ * (any local size); {@link #dq} 1D {@link #groups}{@code (heads, tokens) * GROUP} and {@link #dkdv}
+ * {@link #groups}{@code (heads, keys) * GROUP}, both with local size {@link #GROUP}. Their {@code @Constant geometry} is {@link #geometry}{@code (d, queryBlock, keyBlock)}.
  */
 public final class FlashBackwardKernels {
     /** Query rows (dq) or keys (dkdv) per work-group; also the inner tile along the other side. */
@@ -172,17 +173,18 @@ public final class FlashBackwardKernels {
      *
      * @param ctx the work-item
      * @param qdo {@code [scale * q | dO]} (heads, tokens, 2d) from {@link #packPair}
-     * @param kv {@code [k | v]} (heads, tokens, 2d)
+     * @param kv {@code [k | v]} (heads, keys, 2d)
      * @param stats {@code [lse, D]} (heads, tokens, 2) from {@link #rowStats}
      * @param rowStart CSR offsets per (head, query block), heads * nq + 1
      * @param rowBlocks kept key blocks, ascending per row
      * @param dq written (heads, tokens, d)
-     * @param tokens N
+     * @param tokens queries per head
+     * @param keys keys per head ({@code tokens} for self-attention)
      * @param scale softmax scale
      * @param geometry {@link #geometry}{@code (d, queryBlock, keyBlock)}
      */
     public static void dq(KernelContext ctx, FloatArray qdo, FloatArray kv, FloatArray stats, IntArray rowStart,
-            IntArray rowBlocks, FloatArray dq, int tokens, float scale, @Constant int geometry) {
+            IntArray rowBlocks, FloatArray dq, int tokens, int keys, float scale, @Constant int geometry) {
         float[] smem = ctx.allocateFloatLocalArray(DQ_LOCAL);
         float[] s = new float[PER * PER];
         float[] dp = new float[PER * PER];
@@ -205,6 +207,7 @@ public final class FlashBackwardKernels {
         int nq = (tokens + queryBlock - 1) / queryBlock;
         int maskRow = bh * nq + rowBase / queryBlock;
         int pairBase = bh * tokens * 2 * d;
+        int keyPairBase = bh * keys * 2 * d;
         for (int i = 0; i < ACC; i++) {
             acc[i] = 0f;
         }
@@ -217,7 +220,7 @@ public final class FlashBackwardKernels {
         int last = rowStart.get(maskRow + 1);
         for (int e = first; e < last; e++) {
             int blockStart = rowBlocks.get(e) * keyBlock;
-            int blockEnd = KernelMath.min(blockStart + keyBlock, tokens);
+            int blockEnd = KernelMath.min(blockStart + keyBlock, keys);
             for (int keyBase = blockStart; keyBase < blockEnd; keyBase += TILE) {
                 for (int i = 0; i < PER * PER; i++) {
                     s[i] = 0f;
@@ -228,8 +231,8 @@ public final class FlashBackwardKernels {
                     ctx.localBarrier();
                     loadTransposed(smem, 0, qdo, pairBase, rowBase, tokens, d, c0, tid);
                     loadTransposed(smem, CHUNK_T, qdo, pairBase, rowBase, tokens, d, d + c0, tid);
-                    loadTransposed(smem, 2 * CHUNK_T, kv, pairBase, keyBase, blockEnd, d, c0, tid);
-                    loadTransposed(smem, 3 * CHUNK_T, kv, pairBase, keyBase, blockEnd, d, d + c0, tid);
+                    loadTransposed(smem, 2 * CHUNK_T, kv, keyPairBase, keyBase, blockEnd, d, c0, tid);
+                    loadTransposed(smem, 3 * CHUNK_T, kv, keyPairBase, keyBase, blockEnd, d, d + c0, tid);
                     ctx.localBarrier();
                     for (int c = 0; c < CHUNK; c++) {
                         tileStep(smem, c * LDT + tr, CHUNK_T + c * LDT + tr, 2 * CHUNK_T + c * LDT + tc,
@@ -248,7 +251,7 @@ public final class FlashBackwardKernels {
                 // dQ += dS K, ROWS whole rows of K at a time
                 for (int k0 = 0; k0 < TILE; k0 += ROWS) {
                     ctx.localBarrier();
-                    loadRows(smem, SCORES, kv, pairBase, keyBase + k0, blockEnd, d, 0, tid);
+                    loadRows(smem, SCORES, kv, keyPairBase, keyBase + k0, blockEnd, d, 0, tid);
                     ctx.localBarrier();
                     for (int kk = 0; kk < ROWS; kk++) {
                         for (int a = 0; a < PER; a++) {
@@ -273,22 +276,23 @@ public final class FlashBackwardKernels {
 
     /**
      * dK/dV pass: work-group g handles keys {@code [t * 64, t * 64 + 64)} of head {@code g / tiles}
-     * ({@code t = g % tiles}), over the query blocks that keep their key block. Every dk and dv element of those
-     * keys is written (zero where no query block keeps the block).
+     * ({@code t = g % tiles}, {@code tiles = ceil(keys / 64)}), over the query blocks that keep their key block.
+     * Every dk and dv element of those keys is written (zero where no query block keeps the block).
      *
      * @param ctx the work-item
      * @param qdo {@code [scale * q | dO]} (heads, tokens, 2d) from {@link #packPair}
-     * @param kv {@code [k | v]} (heads, tokens, 2d)
+     * @param kv {@code [k | v]} (heads, keys, 2d)
      * @param stats {@code [lse, D]} (heads, tokens, 2) from {@link #rowStats}
      * @param colStart CSR offsets per (head, key block), heads * nk + 1
      * @param colBlocks query blocks keeping each key block, ascending
-     * @param dk written (heads, tokens, d)
-     * @param dv written (heads, tokens, d)
-     * @param tokens N
+     * @param dk written (heads, keys, d)
+     * @param dv written (heads, keys, d)
+     * @param tokens queries per head
+     * @param keys keys per head ({@code tokens} for self-attention)
      * @param geometry {@link #geometry}{@code (d, queryBlock, keyBlock)}
      */
     public static void dkdv(KernelContext ctx, FloatArray qdo, FloatArray kv, FloatArray stats, IntArray colStart,
-            IntArray colBlocks, FloatArray dk, FloatArray dv, int tokens, @Constant int geometry) {
+            IntArray colBlocks, FloatArray dk, FloatArray dv, int tokens, int keys, @Constant int geometry) {
         float[] smem = ctx.allocateFloatLocalArray(DKDV_LOCAL);
         float[] s = new float[PER * PER];
         float[] dp = new float[PER * PER];
@@ -306,12 +310,13 @@ public final class FlashBackwardKernels {
         int tid = ctx.localIdx;
         int tr = tid / EDGE;
         int tc = tid % EDGE;
-        int tiles = (tokens + TILE - 1) / TILE;
+        int tiles = (keys + TILE - 1) / TILE;
         int bh = ctx.groupIdx / tiles;
         int keyBase = ctx.groupIdx % tiles * TILE;
-        int nk = (tokens + keyBlock - 1) / keyBlock;
+        int nk = (keys + keyBlock - 1) / keyBlock;
         int maskCol = bh * nk + keyBase / keyBlock;
         int pairBase = bh * tokens * 2 * d;
+        int keyPairBase = bh * keys * 2 * d;
         for (int i = 0; i < ACC; i++) {
             accK[i] = 0f;
             accV[i] = 0f;
@@ -334,8 +339,8 @@ public final class FlashBackwardKernels {
                 // transposed tiles: S^T = K (scale Q)^T and dP^T = V dO^T (rows are keys, columns queries)
                 for (int c0 = 0; c0 < d; c0 += CHUNK) {
                     ctx.localBarrier();
-                    loadTransposed(smem, 0, kv, pairBase, keyBase, tokens, d, c0, tid);
-                    loadTransposed(smem, CHUNK_T, kv, pairBase, keyBase, tokens, d, d + c0, tid);
+                    loadTransposed(smem, 0, kv, keyPairBase, keyBase, keys, d, c0, tid);
+                    loadTransposed(smem, CHUNK_T, kv, keyPairBase, keyBase, keys, d, d + c0, tid);
                     loadTransposed(smem, 2 * CHUNK_T, qdo, pairBase, rowBase, blockEnd, d, c0, tid);
                     loadTransposed(smem, 3 * CHUNK_T, qdo, pairBase, rowBase, blockEnd, d, d + c0, tid);
                     ctx.localBarrier();
@@ -346,7 +351,7 @@ public final class FlashBackwardKernels {
                 }
                 ctx.localBarrier(); // the chunks above are read no more: P and dS take their place
                 for (int a = 0; a < PER; a++) {
-                    boolean keyValid = keyBase + tr + EDGE * a < tokens;
+                    boolean keyValid = keyBase + tr + EDGE * a < keys;
                     for (int b = 0; b < PER; b++) {
                         boolean valid = keyValid && rowBase + tc + EDGE * b < blockEnd;
                         float p = valid ? KernelMath.exp(s[a * PER + b] - colLse[b]) : 0f;
@@ -375,11 +380,11 @@ public final class FlashBackwardKernels {
         }
         for (int a = 0; a < PER; a++) {
             int key = keyBase + tr + EDGE * a;
-            if (key < tokens) {
+            if (key < keys) {
                 for (int ch = 0; ch < MAX_D / CHUNK; ch++) {
                     if (ch < d / CHUNK) {
-                        dk.set((bh * tokens + key) * d + ch * CHUNK + tc, accK[ch * PER + a]);
-                        dv.set((bh * tokens + key) * d + ch * CHUNK + tc, accV[ch * PER + a]);
+                        dk.set((bh * keys + key) * d + ch * CHUNK + tc, accK[ch * PER + a]);
+                        dv.set((bh * keys + key) * d + ch * CHUNK + tc, accV[ch * PER + a]);
                     }
                 }
             }

@@ -7,8 +7,10 @@ import io.sparge4j.kernels.types.arrays.FloatArray;
 
 /**
  * Dense softmax attention with its own key count, one work-group per query row: the cross-attention of a DiT
- * (image tokens attending to a few hundred text rows), which the flash kernels, built for self-attention
- * (as many keys as queries, d of 64 or 128), do not cover. Any d up to {@link #MAX_D}, any query and key counts.
+ * (image tokens attending to a few hundred text rows) at the head dimensions the flash kernels (d of 64 or 128,
+ * which also take cross-attention) do not cover. Any d up to {@link #MAX_D}, any query and key counts. Each row
+ * reads every key and value, and the dK/dV pass re-reads every query row per key: fine for small models, slow for
+ * long sequences.
  *
  * <p>q is (heads, nq, d), k and v (heads, nk, d), out (heads, nq, d), lse (heads, nq); all row-major. The keys are
  * taken {@link #GROUP} at a time: each work-item scores one key against the row (held in local memory), the group
