@@ -122,6 +122,11 @@ public final class CaptionSensitivityCommand implements Callable<Integer> {
                 }
                 w.println(line);
             }
+            StringBuilder text = new StringBuilder("text features moved by the swap (relative L2):");
+            for (Variant v : Variant.values()) {
+                text.append(String.format(Locale.ROOT, " | %s %.1f%%", v.word(), 100 * result.textChange(v)));
+            }
+            w.println(text);
             if (out != null) {
                 Map<String, Object> report = report(result, g, clipSpec, where);
                 AtomicFiles.write(out, tmp -> JSON.writeValue(tmp.toFile(), report));
@@ -174,8 +179,13 @@ public final class CaptionSensitivityCommand implements Callable<Integer> {
             m.put("direction", c.direction());
             caps.add(m);
         }
+        Map<String, Object> textChanges = new LinkedHashMap<>();
+        for (Variant v : Variant.values()) {
+            textChanges.put(v.word(), result.textChange(v));
+        }
         Map<String, Object> report = new LinkedHashMap<>();
         report.put("settings", settings);
+        report.put("text_feature_change", textChanges);
         report.put("levels", rows);
         report.put("captions", caps);
         return report;

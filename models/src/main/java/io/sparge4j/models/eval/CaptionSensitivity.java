@@ -29,6 +29,10 @@ import java.util.function.IntConsumer;
  * direction reversed) and with the empty caption; the report is the mean loss per level and each variant's
  * relative change against the right caption. Swapped captions come from {@link Captions#caption} on changed
  * attributes, naming the background exactly when the clip's caption does, so only the one word differs.
+ *
+ * <p>It also reports how far each swap moves the text features themselves ({@link Result#textChange}): a word the
+ * text encoder barely passes on cannot be read by the DiT however it is trained, so a small loss change with a
+ * small feature change points at the text encoder, with a large one at the DiT.
  */
 public final class CaptionSensitivity {
     /** The wrong captions, each against the clip's own. */
@@ -138,11 +142,28 @@ public final class CaptionSensitivity {
     /**
      * @param levels one entry per noise level, in the order asked for
      * @param captions the captions of each clip, in clip order
+     * @param textChanges per variant, in {@link Variant} order: the mean over clips of
+     *     {@code |c_wrong - c_right| / |c_right|}, the relative L2 distance between the text features of the wrong
+     *     caption and the clip's own (the shorter read as zero-padded)
      */
-    public record Result(List<Level> levels, List<ClipCaptions> captions) {
+    public record Result(List<Level> levels, List<ClipCaptions> captions, List<Double> textChanges) {
         public Result {
             levels = List.copyOf(levels);
             captions = List.copyOf(captions);
+            textChanges = List.copyOf(textChanges);
+            if (textChanges.size() != Variant.values().length) {
+                throw new IllegalArgumentException("textChanges has " + textChanges.size() + " entries, expected one"
+                        + " per variant (" + Variant.values().length + ")");
+            }
+        }
+
+        /**
+         * @param variant which wrong caption
+         * @return the mean relative L2 distance of its text features from the right caption's: 0 when the text
+         *     encoder maps both to the same features, 1 for the empty caption's zero features
+         */
+        public double textChange(Variant variant) {
+            return textChanges.get(variant.ordinal());
         }
     }
 
@@ -184,6 +205,7 @@ public final class CaptionSensitivity {
         checkLevels(levels);
         Variant[] variants = Variant.values();
         double[][] sums = new double[levels.length][1 + variants.length];
+        double[] textSums = new double[variants.length];
         double[] timesteps = new double[levels.length];
         List<ClipCaptions> captions = new ArrayList<>(clips);
         SplittableRandom swaps = new SplittableRandom(seed ^ SWAP_SEED_MIX);
@@ -196,6 +218,7 @@ public final class CaptionSensitivity {
                 contexts[0] = context.apply(caps.right());
                 for (int k = 0; k < variants.length; k++) {
                     contexts[1 + k] = context.apply(caps.caption(variants[k]));
+                    textSums[k] += relativeDistance(contexts[1 + k], contexts[0]);
                 }
                 double[] target = target(x0, noise);
                 for (int l = 0; l < levels.length; l++) {
@@ -224,7 +247,26 @@ public final class CaptionSensitivity {
             out.add(new Level(levels[l], timesteps[l], s[0] / clips, s[1] / clips, s[2] / clips, s[3] / clips,
                     s[4] / clips));
         }
-        return new Result(out, captions);
+        List<Double> textChanges = new ArrayList<>(variants.length);
+        for (double t : textSums) {
+            textChanges.add(t / clips);
+        }
+        return new Result(out, captions, textChanges);
+    }
+
+    /** {@code |a - b| / |b|} over the flattened tensors, the shorter zero-padded, in double (0 when both are 0). */
+    static double relativeDistance(Tensor a, Tensor b) {
+        float[] x = a.toFloatArray();
+        float[] y = b.toFloatArray();
+        double diff = 0;
+        double norm = 0;
+        for (int i = 0; i < Math.max(x.length, y.length); i++) {
+            double xi = i < x.length ? x[i] : 0;
+            double yi = i < y.length ? y[i] : 0;
+            diff += (xi - yi) * (xi - yi);
+            norm += yi * yi;
+        }
+        return diff == 0 ? 0 : Math.sqrt(diff / norm);
     }
 
     /**

@@ -150,6 +150,12 @@ class CaptionSensitivityTest {
             assertNotEquals(0.0, level.change(Variant.EMPTY), at);
             assertEquals(level.colourLoss() / level.loss() - 1, level.change(Variant.COLOUR), 1e-12, at);
         }
+        // one-hot colour features: another colour moves them by |e_a - e_b| / |e_a| = sqrt 2, the empty caption's
+        // zeros by 1, the shape and direction words not at all
+        assertEquals(Math.sqrt(2), r.textChange(Variant.COLOUR), 1e-12, "seed " + seed);
+        assertEquals(1.0, r.textChange(Variant.EMPTY), 1e-12, "seed " + seed);
+        assertEquals(0.0, r.textChange(Variant.SHAPE), "seed " + seed);
+        assertEquals(0.0, r.textChange(Variant.DIRECTION), "seed " + seed);
         assertAllClosed();
     }
 
