@@ -33,7 +33,8 @@ import io.sparge4j.kernels.types.arrays.IntArray;
  *
  * <p>Grids: {@link #packPair} 1D over {@code heads * tokens * d}, {@link #rowStats} 1D over {@code heads * tokens}
  * (any local size); {@link #dq} 1D {@link #groups}{@code (heads, tokens) * GROUP} and {@link #dkdv}
- * {@link #groups}{@code (heads, keys) * GROUP}, both with local size {@link #GROUP}. Their {@code @Constant geometry} is {@link #geometry}{@code (d, queryBlock, keyBlock)}.
+ * {@link #groups}{@code (heads, keys) * GROUP}, both with local size {@link #GROUP}. Their {@code @Constant geometry}
+ * is {@link #geometry}{@code (d, queryBlock, keyBlock)}.
  */
 public final class FlashBackwardKernels {
     /** Query rows (dq) or keys (dkdv) per work-group; also the inner tile along the other side. */
