@@ -2,6 +2,8 @@ package io.sparge4j.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import io.sparge4j.engine.tensor.DType;
+import io.sparge4j.engine.tensor.Tensor;
 import io.sparge4j.models.data.ClipGenerator;
 import io.sparge4j.models.data.ClipMotion;
 import io.sparge4j.models.data.ClipSpec;
@@ -11,6 +13,7 @@ import io.sparge4j.models.pipeline.GenerationDefaults;
 import io.sparge4j.models.pipeline.ModelDirectory;
 import io.sparge4j.models.video.AtomicFiles;
 import io.sparge4j.models.wan.WanAttention;
+import io.sparge4j.models.wan.WanModel;
 import io.sparge4j.models.wan.WanTransformer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -21,6 +24,7 @@ import picocli.CommandLine.Spec;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -39,6 +43,10 @@ import java.util.concurrent.Callable;
                 + " word), and with the empty caption; prints each variant's relative loss change per level. A word"
                 + " the model ignores changes the loss by ~0%%. Dense attention."})
 public final class CaptionSensitivityCommand implements Callable<Integer> {
+    /** The DiT's text embedding's weights, read for the features its cross-attention sees. */
+    private static final List<String> TEXT_EMBEDDING = List.of("text_embedding.0.weight", "text_embedding.0.bias",
+            "text_embedding.2.weight", "text_embedding.2.bias");
+
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     /** Mixed into --seed for the clips' noise and swaps, so that they are not the clips' own draws. */
     private static final long NOISE_SEED_MIX = 0xCA97_10A5L;
@@ -122,13 +130,11 @@ public final class CaptionSensitivityCommand implements Callable<Integer> {
                 }
                 w.println(line);
             }
-            StringBuilder text = new StringBuilder("text features moved by the swap (relative L2):");
-            for (Variant v : Variant.values()) {
-                text.append(String.format(Locale.ROOT, " | %s %.1f%%", v.word(), 100 * result.textChange(v)));
-            }
-            w.println(text);
+            List<Double> embedded = embeddedTextChanges(dir, result.captions());
+            w.println(changes("text features moved by the swap (relative L2):", result.textChanges()));
+            w.println(changes("after the DiT's text_embedding (what its cross-attention reads):", embedded));
             if (out != null) {
-                Map<String, Object> report = report(result, g, clipSpec, where);
+                Map<String, Object> report = report(result, embedded, g, clipSpec, where);
                 AtomicFiles.write(out, tmp -> JSON.writeValue(tmp.toFile(), report));
                 w.println("wrote " + out);
             }
@@ -137,8 +143,43 @@ public final class CaptionSensitivityCommand implements Callable<Integer> {
         return 0;
     }
 
-    private Map<String, Object> report(CaptionSensitivity.Result result, GenerationDefaults g, ClipSpec clipSpec,
-            String where) {
+    /**
+     * How far each swap moves the text features after the DiT's own text_embedding, its f32 copy of the four
+     * weights made here if they are stored narrower.
+     */
+    private static List<Double> embeddedTextChanges(ModelDirectory dir, List<CaptionSensitivity.ClipCaptions> caps) {
+        Map<String, Tensor> f32 = new HashMap<>();
+        List<Tensor> copies = new ArrayList<>();
+        try {
+            for (String name : TEXT_EMBEDDING) {
+                Tensor t = dir.weights().get(name);
+                if (t != null && t.dtype() != DType.F32) {
+                    t = t.to(DType.F32);
+                    copies.add(t);
+                }
+                f32.put(name, t);
+            }
+            return CaptionSensitivity.textChanges(caption -> {
+                try (Tensor c = dir.context(caption, "--model")) {
+                    return WanModel.embedText(dir.config(), f32, c);
+                }
+            }, caps);
+        } finally {
+            copies.forEach(Tensor::close);
+        }
+    }
+
+    /** One line: the label, then each variant's change in percent. */
+    private static String changes(String label, List<Double> changes) {
+        StringBuilder line = new StringBuilder(label);
+        for (Variant v : Variant.values()) {
+            line.append(String.format(Locale.ROOT, " | %s %.1f%%", v.word(), 100 * changes.get(v.ordinal())));
+        }
+        return line.toString();
+    }
+
+    private Map<String, Object> report(CaptionSensitivity.Result result, List<Double> embedded, GenerationDefaults g,
+            ClipSpec clipSpec, String where) {
         Map<String, Object> settings = new LinkedHashMap<>();
         settings.put("model", model);
         settings.put("clips", clips);
@@ -180,12 +221,15 @@ public final class CaptionSensitivityCommand implements Callable<Integer> {
             caps.add(m);
         }
         Map<String, Object> textChanges = new LinkedHashMap<>();
+        Map<String, Object> embeddedChanges = new LinkedHashMap<>();
         for (Variant v : Variant.values()) {
             textChanges.put(v.word(), result.textChange(v));
+            embeddedChanges.put(v.word(), embedded.get(v.ordinal()));
         }
         Map<String, Object> report = new LinkedHashMap<>();
         report.put("settings", settings);
         report.put("text_feature_change", textChanges);
+        report.put("embedded_text_feature_change", embeddedChanges);
         report.put("levels", rows);
         report.put("captions", caps);
         return report;

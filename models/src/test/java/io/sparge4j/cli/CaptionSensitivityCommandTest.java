@@ -60,6 +60,17 @@ class CaptionSensitivityCommandTest {
             assertTrue(level.at("/relative_change/" + v).isNumber() && Double.isFinite(c), v + ": " + level);
             assertEquals(l / loss - 1, c, 1e-12, v);
         }
+        // the empty caption's zero features are 100% away from any caption's; the others' changes are finite, >= 0
+        assertEquals(1.0, j.at("/text_feature_change/empty").asDouble(), 1e-12);
+        for (String v : VARIANTS) {
+            for (String key : new String[] {"/text_feature_change/", "/embedded_text_feature_change/"}) {
+                JsonNode c = j.at(key + v);
+                assertTrue(c.isNumber() && c.asDouble() >= 0 && Double.isFinite(c.asDouble()), key + v + ": " + j);
+            }
+        }
+        assertTrue(r.out().lines().anyMatch(l -> l.matches("text features moved by the swap \\(relative L2\\):"
+                + " \\| colour \\d+\\.\\d% \\| shape \\d+\\.\\d% \\| direction \\d+\\.\\d% \\| empty 100\\.0%")),
+                r.out());
         assertEquals(2, j.get("captions").size());
         for (JsonNode c : j.get("captions")) {
             for (String f : new String[] {"right", "colour", "shape", "direction"}) {

@@ -205,7 +205,6 @@ public final class CaptionSensitivity {
         checkLevels(levels);
         Variant[] variants = Variant.values();
         double[][] sums = new double[levels.length][1 + variants.length];
-        double[] textSums = new double[variants.length];
         double[] timesteps = new double[levels.length];
         List<ClipCaptions> captions = new ArrayList<>(clips);
         SplittableRandom swaps = new SplittableRandom(seed ^ SWAP_SEED_MIX);
@@ -218,7 +217,6 @@ public final class CaptionSensitivity {
                 contexts[0] = context.apply(caps.right());
                 for (int k = 0; k < variants.length; k++) {
                     contexts[1 + k] = context.apply(caps.caption(variants[k]));
-                    textSums[k] += relativeDistance(contexts[1 + k], contexts[0]);
                 }
                 double[] target = target(x0, noise);
                 for (int l = 0; l < levels.length; l++) {
@@ -247,11 +245,39 @@ public final class CaptionSensitivity {
             out.add(new Level(levels[l], timesteps[l], s[0] / clips, s[1] / clips, s[2] / clips, s[3] / clips,
                     s[4] / clips));
         }
-        List<Double> textChanges = new ArrayList<>(variants.length);
-        for (double t : textSums) {
-            textChanges.add(t / clips);
+        return new Result(out, captions, textChanges(context, captions));
+    }
+
+    /**
+     * How far each swap moves the features: per variant, in {@link Variant} order, the mean over the clips of
+     * {@code |f(wrong) - f(right)| / |f(right)|} (relative L2, the shorter tensor read as zero-padded).
+     *
+     * @param features the features of a caption, a new tensor each call (closed here): the text encoder's, or
+     *     those after the DiT's own text embedding
+     * @param captions the clips' captions, at least one
+     * @return one mean per variant
+     */
+    public static List<Double> textChanges(Function<String, Tensor> features, List<ClipCaptions> captions) {
+        if (features == null || captions == null || captions.isEmpty()) {
+            throw new IllegalArgumentException("features and captions are " + features + ", " + captions
+                    + ", expected a function and at least one clip's captions");
         }
-        return new Result(out, captions, textChanges);
+        Variant[] variants = Variant.values();
+        double[] sums = new double[variants.length];
+        for (ClipCaptions caps : captions) {
+            try (Tensor right = features.apply(caps.right())) {
+                for (int k = 0; k < variants.length; k++) {
+                    try (Tensor wrong = features.apply(caps.caption(variants[k]))) {
+                        sums[k] += relativeDistance(wrong, right);
+                    }
+                }
+            }
+        }
+        List<Double> out = new ArrayList<>(variants.length);
+        for (double s : sums) {
+            out.add(s / captions.size());
+        }
+        return out;
     }
 
     /** {@code |a - b| / |b|} over the flattened tensors, the shorter zero-padded, in double (0 when both are 0). */

@@ -220,7 +220,7 @@ public final class WanModel implements WanTransformer {
         Tensor h = patchEmbedding(x, pt, ph, pw, len);
         try (Tensor e = timeEmbedding(timestep);
              Tensor e6 = timeProjection(e);
-             Tensor ctx = textEmbedding(context)) {
+             Tensor ctx = embedText(config, params, context)) {
             WanAttention now = attention.at(timestep);   // a late Top-k at low noise levels
             for (WanAttentionBlock block : blocks) {
                 try (Tensor in = h) {
@@ -285,18 +285,39 @@ public final class WanModel implements WanTransformer {
         }
     }
 
-    /** Zero-pads the text to text_len rows, then Linear-GELU(tanh)-Linear. @return (text_len, dim) */
-    private Tensor textEmbedding(Tensor context) {
+    /**
+     * The text features as the DiT's cross-attention sees them: zero-padded to text_len rows, then the model's
+     * {@code text_embedding} (Linear-GELU(tanh)-Linear).
+     *
+     * @param config the model's config
+     * @param weights its weights: {@code text_embedding.*}, f32 (or 16-bit matrices, as {@link Linear#linear}
+     *     takes them); the others are not read
+     * @param context text features (L, text_dim), L at most text_len
+     * @return (text_len, dim), f32, a new tensor the caller closes
+     * @throws IllegalArgumentException naming a missing text_embedding weight
+     */
+    public static Tensor embedText(WanConfig config, Map<String, Tensor> weights, Tensor context) {
         try (Tensor padded = Tensor.allocate(DType.F32, config.textLen(), config.textDim())) {
             if (context.dim(0) > 0) {
                 padded.narrow(0, context.dim(0)).copyFrom(context);
             }
-            try (Tensor a = Linear.linear(padded, params.get("text_embedding.0.weight"),
-                    params.get("text_embedding.0.bias"));
+            try (Tensor a = Linear.linear(padded, weight(weights, "text_embedding.0.weight"),
+                    weight(weights, "text_embedding.0.bias"));
                  Tensor g = Activations.gelu(a)) {
-                return Linear.linear(g, params.get("text_embedding.2.weight"), params.get("text_embedding.2.bias"));
+                return Linear.linear(g, weight(weights, "text_embedding.2.weight"),
+                        weight(weights, "text_embedding.2.bias"));
             }
         }
+    }
+
+    /** The weight {@code name}, naming it when missing. */
+    private static Tensor weight(Map<String, Tensor> weights, String name) {
+        Tensor t = weights.get(name);
+        if (t == null) {
+            throw new IllegalArgumentException("WanModel.embedText: weight " + name + " is missing, expected the"
+                    + " model's text_embedding");
+        }
+        return t;
     }
 
     /** head.modulation + e gives shift and scale; modulated LayerNorm; Linear. @return (L, out_dim*pt*ph*pw) */
