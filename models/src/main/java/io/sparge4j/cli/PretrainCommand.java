@@ -78,6 +78,12 @@ public final class PretrainCommand implements Callable<Integer> {
                     + " --dim, --layers, --heads, --ffn-dim, --text-width and --text-layers are refused.")
     private String init;
 
+    @Option(names = "--fresh-text-encoder",
+            description = "With --init: keep the model's DiT but start its text encoder afresh (the model's shape,"
+                    + " seeded by --seed), e.g. when the encoder has merged words the DiT never learnt to read"
+                    + " ('sparge caption-sensitivity' shows how far a word moves the text features).")
+    private boolean freshTextEncoder;
+
     @Override
     public Integer call() throws Exception {
         BackendSelection backend = flags.backend(spec);
@@ -93,9 +99,12 @@ public final class PretrainCommand implements Callable<Integer> {
         if (resumed == null && init != null) {
             refuseShapeFlags();
         }
+        TrainingFlags.check(spec, !freshTextEncoder || init != null || resumed != null, "--fresh-text-encoder",
+                "given", "--init as well (without it the whole model starts afresh)");
         // the --init model is loaded once: it gives the settings of a new run and the weights of every run
         try (ModelDirectory start = startFrom == null ? null : InitModel.load(startFrom, err)) {
-            RunSettings settings = resumed != null ? resumed : start != null ? fromInit(start) : fresh();
+            RunSettings settings = resumed != null ? resumed
+                    : start != null ? fromInit(start).withFreshTextEncoder(freshTextEncoder) : fresh();
             if (!flags.resume) {
                 TrainingRun.checkFresh(flags.out);
             }
@@ -111,7 +120,9 @@ public final class PretrainCommand implements Callable<Integer> {
     private void train(RunSettings settings, ModelDirectory start, JobRanks ranks, PrintWriter err)
             throws java.io.IOException {
         WanConfig config = start == null ? config(settings) : start.config();
-        TextEncoder text = start == null ? textEncoder(settings, config) : start.textEncoder();
+        // a resumed run restores the encoder from its checkpoint; the choice only sets the starting point
+        TextEncoder text = start == null || settings.freshTextEncoder() ? textEncoder(settings, config)
+                : start.textEncoder();
         Map<String, Tensor> params = start == null ? WanInit.pretraining(config, settings.seed()) : start.weights();
         long priorSteps = start == null ? 0 : start.generationOrDefault().stepsTrained();
         ClipGenerator data = TrainingRun.clips(settings);

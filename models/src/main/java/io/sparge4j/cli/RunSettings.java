@@ -64,6 +64,8 @@ import java.nio.file.Path;
  *     keeps it; absent in older run.json files, read as {@value #SHARD_GRAD_OP}
  * @param late finetune: the student's late Top-k (another k at and below a noise level, per clip), or null for none
  *     (also in older run.json files)
+ * @param freshTextEncoder pretrain --init: the DiT came from init and the text encoder from a new initialisation of
+ *     the run's seed ({@code --fresh-text-encoder}); false in older run.json files
  */
 record RunSettings(String command, long steps, int microBatches, int batchSize, double lr, long warmup, double minLrRatio,
         double weightDecay, double maxGradNorm, long seed, int frames, int height, int width, double captionDropout,
@@ -71,7 +73,7 @@ record RunSettings(String command, long steps, int microBatches, int batchSize, 
         int layers, int heads, int ffnDim, int textWidth, int textLayers, String init, String objective,
         String attention, double topk, double topp, Double targetSparsity, ClipMotion motion,
         double captionAttributeDropout, double textEncoderLrScale, String teacher, double distillGuidance,
-        String sharding, LateTopk late) {
+        String sharding, LateTopk late, boolean freshTextEncoder) {
 
     /**
      * A late Top-k ({@code WanAttention#withLateTopk}).
@@ -106,7 +108,7 @@ record RunSettings(String command, long steps, int microBatches, int batchSize, 
                 frames, height, width, captionDropout, timestepShift, checkpointEvery, keep, precision,
                 checkpointBlocks, dim, layers, heads, ffnDim, textWidth, textLayers, init, objective, attention, topk,
                 topp, targetSparsity, motion, captionAttributeDropout, textEncoderLrScale, teacher, distillGuidance,
-                sharding, late);
+                sharding, late, freshTextEncoder);
     }
 
     /** @return a copy with the mask hyperparameters a calibration chose */
@@ -115,7 +117,7 @@ record RunSettings(String command, long steps, int microBatches, int batchSize, 
                 frames, height, width, captionDropout, timestepShift, checkpointEvery, keep, precision,
                 checkpointBlocks, dim, layers, heads, ffnDim, textWidth, textLayers, init, objective, attention,
                 newTopk, newTopp, targetSparsity, motion, captionAttributeDropout, textEncoderLrScale, teacher,
-                distillGuidance, sharding, late);
+                distillGuidance, sharding, late, freshTextEncoder);
     }
 
     /**
@@ -128,7 +130,7 @@ record RunSettings(String command, long steps, int microBatches, int batchSize, 
                 frames, height, width, captionDropout, timestepShift, checkpointEvery, keep, precision,
                 checkpointBlocks, newDim, newLayers, newHeads, newFfnDim, newTextWidth, newTextLayers, newInit,
                 newObjective, newAttention, newTopk, newTopp, newTargetSparsity, motion, captionAttributeDropout,
-                textEncoderLrScale, teacher, distillGuidance, sharding, late);
+                textEncoderLrScale, teacher, distillGuidance, sharding, late, freshTextEncoder);
     }
 
     /**
@@ -140,7 +142,7 @@ record RunSettings(String command, long steps, int microBatches, int batchSize, 
                 maxGradNorm, seed, frames, height, width, captionDropout, timestepShift, checkpointEvery, keep,
                 precision, checkpointBlocks, dim, layers, heads, ffnDim, textWidth, textLayers, init, objective,
                 attention, topk, topp, targetSparsity, motion, captionAttributeDropout, textEncoderLrScale,
-                newTeacher, newGuidance, sharding, late);
+                newTeacher, newGuidance, sharding, late, freshTextEncoder);
     }
 
     /** @return a copy whose student runs {@code newLate} (null: one Top-k throughout) */
@@ -149,7 +151,16 @@ record RunSettings(String command, long steps, int microBatches, int batchSize, 
                 maxGradNorm, seed, frames, height, width, captionDropout, timestepShift, checkpointEvery, keep,
                 precision, checkpointBlocks, dim, layers, heads, ffnDim, textWidth, textLayers, init, objective,
                 attention, topk, topp, targetSparsity, motion, captionAttributeDropout, textEncoderLrScale, teacher,
-                distillGuidance, sharding, newLate);
+                distillGuidance, sharding, newLate, freshTextEncoder);
+    }
+
+    /** @return a copy that records whether the text encoder started afresh ({@code --fresh-text-encoder}) */
+    RunSettings withFreshTextEncoder(boolean fresh) {
+        return new RunSettings(command, steps, microBatches, batchSize, lr, warmup, minLrRatio, weightDecay,
+                maxGradNorm, seed, frames, height, width, captionDropout, timestepShift, checkpointEvery, keep,
+                precision, checkpointBlocks, dim, layers, heads, ffnDim, textWidth, textLayers, init, objective,
+                attention, topk, topp, targetSparsity, motion, captionAttributeDropout, textEncoderLrScale, teacher,
+                distillGuidance, sharding, late, fresh);
     }
 
     /** @return the strategy {@link #sharding} names */

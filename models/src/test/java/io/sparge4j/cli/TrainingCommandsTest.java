@@ -249,6 +249,47 @@ class TrainingCommandsTest {
         assertTrue(shaped.err().contains("--dim") && shaped.err().contains("no value with --init"), shaped.err());
     }
 
+    /**
+     * {@code pretrain --init --fresh-text-encoder} keeps the model's DiT and starts the text encoder from the run's
+     * own initialisation: after one step at a tiny learning rate the DiT is the init's and the text encoder the
+     * fresh one's, each to within that step; run.json records it. Without --init the flag is refused.
+     */
+    @Test
+    void pretrainStartsAFreshTextEncoderOnTheInitsDiT() throws Exception {
+        Path base = dir.resolve("fbase");
+        assertEquals(0, CliRun.of(pretrain(base, "--steps", "2")).exit());
+        Path fresh = dir.resolve("fresh");
+        CliRun r = CliRun.of("pretrain", "--init", base.resolve("model").toString(), "--out", fresh.toString(),
+                "--steps", "1", "--lr", "1e-7", "--warmup", "1", "--seed", "7", "--fresh-text-encoder", "--threads",
+                "2");
+        assertEquals(0, r.exit(), r::toString);
+        RunSettings settings = RunSettings.load(fresh);
+        assertTrue(settings.freshTextEncoder());
+        assertTrue(!RunSettings.load(base).freshTextEncoder());
+        // Adam moves each parameter by about lr per step
+        String dit = "diffusion_pytorch_model.safetensors";
+        assertTrue(maxAbsDifference(base.resolve("model").resolve(dit), fresh.resolve("model").resolve(dit)) < 1e-5,
+                "the DiT is the init's");
+        Path text = fresh.resolve("model").resolve(TextEncoder.WEIGHTS_FILE);
+        assertTrue(maxAbsDifference(base.resolve("model").resolve(TextEncoder.WEIGHTS_FILE), text) > 1e-3,
+                "the text encoder is not the init's");
+        WanConfig config = ModelDirectory.load(fresh.resolve("model"), WanWeights.Precision.F32).config();
+        TextEncoder expected = PretrainCommand.textEncoder(settings, config);
+        try (SafetensorsFile saved = SafetensorsFile.open(text)) {
+            for (Map.Entry<String, Tensor> e : expected.parameters().entrySet()) {
+                try (Tensor got = saved.load(e.getKey(), DType.F32)) {
+                    float[] want = e.getValue().toFloatArray();
+                    float[] have = got.toFloatArray();
+                    for (int i = 0; i < want.length; i++) {
+                        assertEquals(want[i], have[i], 1e-5, e.getKey() + "[" + i + "]: the run's fresh encoder");
+                    }
+                }
+            }
+        }
+        assertBad(CliRun.of(pretrain(dir.resolve("nofresh"), "--steps", "1", "--fresh-text-encoder")),
+                "--fresh-text-encoder", "given", "--init as well");
+    }
+
     private static double maxAbsDifference(Path a, Path b) throws Exception {
         double max = 0;
         try (SafetensorsFile fa = SafetensorsFile.open(a); SafetensorsFile fb = SafetensorsFile.open(b)) {
