@@ -66,6 +66,8 @@ import java.nio.file.Path;
  *     (also in older run.json files)
  * @param freshTextEncoder pretrain --init: the DiT came from init and the text encoder from a new initialisation of
  *     the run's seed ({@code --fresh-text-encoder}); false in older run.json files
+ * @param scaleTextEmbedding pretrain: textEncoderLrScale also scales the DiT's text_embedding, the MLP between the
+ *     encoder and the cross-attention ({@code --scale-text-embedding}); false in older run.json files
  */
 record RunSettings(String command, long steps, int microBatches, int batchSize, double lr, long warmup, double minLrRatio,
         double weightDecay, double maxGradNorm, long seed, int frames, int height, int width, double captionDropout,
@@ -73,7 +75,7 @@ record RunSettings(String command, long steps, int microBatches, int batchSize, 
         int layers, int heads, int ffnDim, int textWidth, int textLayers, String init, String objective,
         String attention, double topk, double topp, Double targetSparsity, ClipMotion motion,
         double captionAttributeDropout, double textEncoderLrScale, String teacher, double distillGuidance,
-        String sharding, LateTopk late, boolean freshTextEncoder) {
+        String sharding, LateTopk late, boolean freshTextEncoder, boolean scaleTextEmbedding) {
 
     /**
      * A late Top-k ({@code WanAttention#withLateTopk}).
@@ -108,7 +110,7 @@ record RunSettings(String command, long steps, int microBatches, int batchSize, 
                 frames, height, width, captionDropout, timestepShift, checkpointEvery, keep, precision,
                 checkpointBlocks, dim, layers, heads, ffnDim, textWidth, textLayers, init, objective, attention, topk,
                 topp, targetSparsity, motion, captionAttributeDropout, textEncoderLrScale, teacher, distillGuidance,
-                sharding, late, freshTextEncoder);
+                sharding, late, freshTextEncoder, scaleTextEmbedding);
     }
 
     /** @return a copy with the mask hyperparameters a calibration chose */
@@ -117,7 +119,7 @@ record RunSettings(String command, long steps, int microBatches, int batchSize, 
                 frames, height, width, captionDropout, timestepShift, checkpointEvery, keep, precision,
                 checkpointBlocks, dim, layers, heads, ffnDim, textWidth, textLayers, init, objective, attention,
                 newTopk, newTopp, targetSparsity, motion, captionAttributeDropout, textEncoderLrScale, teacher,
-                distillGuidance, sharding, late, freshTextEncoder);
+                distillGuidance, sharding, late, freshTextEncoder, scaleTextEmbedding);
     }
 
     /**
@@ -130,7 +132,7 @@ record RunSettings(String command, long steps, int microBatches, int batchSize, 
                 frames, height, width, captionDropout, timestepShift, checkpointEvery, keep, precision,
                 checkpointBlocks, newDim, newLayers, newHeads, newFfnDim, newTextWidth, newTextLayers, newInit,
                 newObjective, newAttention, newTopk, newTopp, newTargetSparsity, motion, captionAttributeDropout,
-                textEncoderLrScale, teacher, distillGuidance, sharding, late, freshTextEncoder);
+                textEncoderLrScale, teacher, distillGuidance, sharding, late, freshTextEncoder, scaleTextEmbedding);
     }
 
     /**
@@ -142,7 +144,7 @@ record RunSettings(String command, long steps, int microBatches, int batchSize, 
                 maxGradNorm, seed, frames, height, width, captionDropout, timestepShift, checkpointEvery, keep,
                 precision, checkpointBlocks, dim, layers, heads, ffnDim, textWidth, textLayers, init, objective,
                 attention, topk, topp, targetSparsity, motion, captionAttributeDropout, textEncoderLrScale,
-                newTeacher, newGuidance, sharding, late, freshTextEncoder);
+                newTeacher, newGuidance, sharding, late, freshTextEncoder, scaleTextEmbedding);
     }
 
     /** @return a copy whose student runs {@code newLate} (null: one Top-k throughout) */
@@ -151,7 +153,7 @@ record RunSettings(String command, long steps, int microBatches, int batchSize, 
                 maxGradNorm, seed, frames, height, width, captionDropout, timestepShift, checkpointEvery, keep,
                 precision, checkpointBlocks, dim, layers, heads, ffnDim, textWidth, textLayers, init, objective,
                 attention, topk, topp, targetSparsity, motion, captionAttributeDropout, textEncoderLrScale, teacher,
-                distillGuidance, sharding, newLate, freshTextEncoder);
+                distillGuidance, sharding, newLate, freshTextEncoder, scaleTextEmbedding);
     }
 
     /** @return a copy that records whether the text encoder started afresh ({@code --fresh-text-encoder}) */
@@ -160,7 +162,7 @@ record RunSettings(String command, long steps, int microBatches, int batchSize, 
                 maxGradNorm, seed, frames, height, width, captionDropout, timestepShift, checkpointEvery, keep,
                 precision, checkpointBlocks, dim, layers, heads, ffnDim, textWidth, textLayers, init, objective,
                 attention, topk, topp, targetSparsity, motion, captionAttributeDropout, textEncoderLrScale, teacher,
-                distillGuidance, sharding, late, fresh);
+                distillGuidance, sharding, late, fresh, scaleTextEmbedding);
     }
 
     /** @return the strategy {@link #sharding} names */

@@ -96,6 +96,11 @@ final class TrainingFlags {
                     + " word embeddings can move faster than the DiT.")
     Double textEncoderLrScale;
 
+    @Option(names = "--scale-text-embedding",
+            description = "pretrain, with --text-encoder-lr-scale: scale the DiT's text_embedding (the MLP between the"
+                    + " encoder and the cross-attention) by it too, so that the whole text path learns at that rate.")
+    boolean scaleTextEmbedding;
+
     @Option(names = "--checkpoint-every", paramLabel = "N",
             description = "Steps between checkpoints (and model/ rewrites) (default 100).")
     Long checkpointEvery;
@@ -208,6 +213,10 @@ final class TrainingFlags {
             throw invalid(spec, "--text-encoder-lr-scale", String.valueOf(textScale), "1 in " + command
                     + ", which keeps the text encoder frozen (pretrain trains it)");
         }
+        if (scaleTextEmbedding && (!command.equals("pretrain") || textScale == 1.0)) {
+            throw invalid(spec, "--scale-text-embedding", "given", "pretrain with a --text-encoder-lr-scale other than"
+                    + " 1 (it scales the DiT's text_embedding by that too)");
+        }
         long every = orDefault(checkpointEvery, 100L);
         check(spec, every >= 1, "--checkpoint-every", every, "a whole number of at least 1");
         int k = orDefault(keep, 3);
@@ -223,7 +232,7 @@ final class TrainingFlags {
         }
         return new RunSettings(command, s, m, b, rate, w, ratio, wd, clip, orDefault(seed, 0L), f, h, wd2, drop, shift,
                 every, k, p, checkpointBlocks, 0, 0, 0, 0, 0, 0, null, null, null, 0, 0, null, motion, attributeDrop,
-                textScale, null, 0, shard, null, false);
+                textScale, null, 0, shard, null, false, scaleTextEmbedding);
     }
 
     /** @return a clip side, checked: even (the patch is 2 x 2) and within the clip generator's range */

@@ -90,18 +90,22 @@ final class TrainingRun {
 
     /** Every parameter of the jointly trained text encoder, by name. */
     static final String TEXT_ENCODER_PARAMETERS = Pattern.quote(TextEncoderParameters.PREFIX) + ".*";
+    /** The DiT's text_embedding (Linear-GELU-Linear from the encoder's features to the cross-attention's input). */
+    static final String TEXT_EMBEDDING_PARAMETERS = Pattern.quote("text_embedding.") + ".*";
 
     private TrainingRun() {
     }
 
     /**
-     * @return the trainer's configuration for these settings: AdamW (the text encoder's parameters at lr times the
-     *     settings' scale), warm-up then cosine to lr * min-lr-ratio
+     * @return the trainer's configuration for these settings: AdamW (the text encoder's parameters, and with
+     *     scaleTextEmbedding the DiT's text_embedding, at lr times the settings' scale), warm-up then cosine to
+     *     lr * min-lr-ratio
      */
     static TrainerConfig trainerConfig(RunSettings s) {
         LrSchedule schedule = LrSchedule.warmupCosine(s.lr(), s.warmup(), s.steps(), s.lr() * s.minLrRatio());
         return new TrainerConfig(s.steps(), s.microBatches(), s.seed(), s.maxGradNorm(),
-                AdamWConfig.pytorchDefaults(s.weightDecay()).withLrScale(TEXT_ENCODER_PARAMETERS,
+                AdamWConfig.pytorchDefaults(s.weightDecay()).withLrScale(s.scaleTextEmbedding()
+                        ? TEXT_ENCODER_PARAMETERS + "|" + TEXT_EMBEDDING_PARAMETERS : TEXT_ENCODER_PARAMETERS,
                         s.textEncoderLrScale()), schedule, s.checkpointEvery(), s.keep(), 100);
     }
 

@@ -290,6 +290,36 @@ class TrainingCommandsTest {
                 "--fresh-text-encoder", "given", "--init as well");
     }
 
+    /**
+     * {@code --scale-text-embedding} puts the DiT's text_embedding on the text encoder's learning-rate scale (the
+     * rest of the DiT keeps lr); run.json records it. Without a scale other than 1, or outside pretrain, it is
+     * refused.
+     */
+    @Test
+    void theWholeTextPathCanLearnAtTheTextEncodersRate() throws Exception {
+        Path run = dir.resolve("textpath");
+        CliRun r = CliRun.of(pretrain(run, "--steps", "1", "--text-encoder-lr-scale", "0.1",
+                "--scale-text-embedding"));
+        assertEquals(0, r.exit(), r::toString);
+        RunSettings settings = RunSettings.load(run);
+        assertTrue(settings.scaleTextEmbedding());
+        AdamWConfig adamW = TrainingRun.trainerConfig(settings).optimizer();
+        for (String name : List.of("text_embedding.0.weight", "text_embedding.2.bias",
+                "text_encoder.token_embedding.weight")) {
+            assertEquals(0.1, adamW.lrScale(name), name);
+        }
+        for (String name : List.of("blocks.0.self_attn.q.weight", "blocks.0.cross_attn.k.weight", "head.head.weight",
+                "time_embedding.0.weight")) {
+            assertEquals(1.0, adamW.lrScale(name), name);
+        }
+        assertTrue(!RunSettings.load(dir.resolve("textpath")).freshTextEncoder());
+        assertBad(CliRun.of(pretrain(dir.resolve("tp1"), "--steps", "1", "--scale-text-embedding")),
+                "--scale-text-embedding", "given", "--text-encoder-lr-scale other than 1");
+        assertBad(CliRun.of("finetune", "--init", run.resolve("model").toString(), "--out",
+                dir.resolve("tp2").toString(), "--steps", "1", "--scale-text-embedding"), "--scale-text-embedding",
+                "given", "pretrain");
+    }
+
     private static double maxAbsDifference(Path a, Path b) throws Exception {
         double max = 0;
         try (SafetensorsFile fa = SafetensorsFile.open(a); SafetensorsFile fb = SafetensorsFile.open(b)) {
