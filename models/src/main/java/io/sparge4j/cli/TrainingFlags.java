@@ -92,8 +92,9 @@ final class TrainingFlags {
     Double captionAttributeDropout;
 
     @Option(names = "--text-encoder-lr-scale", paramLabel = "X",
-            description = "pretrain: the text encoder's learning rate as a multiple of --lr (default 1), so that its"
-                    + " word embeddings can move faster than the DiT.")
+            description = "pretrain: the text encoder's learning rate as a multiple of --lr (default 1). Below 1 the"
+                    + " encoder keeps apart words that joint training merges before the DiT can use them (e.g. the"
+                    + " direction); above 1 it merges them sooner.")
     Double textEncoderLrScale;
 
     @Option(names = "--scale-text-embedding",
