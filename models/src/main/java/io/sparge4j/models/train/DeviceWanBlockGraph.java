@@ -9,6 +9,7 @@ import io.sparge4j.engine.gpu.DeviceGradients;
 import io.sparge4j.engine.gpu.DeviceLinear;
 import io.sparge4j.engine.gpu.DeviceNorms;
 import io.sparge4j.engine.gpu.DeviceRope;
+import io.sparge4j.engine.gpu.DeviceScope;
 import io.sparge4j.engine.gpu.DeviceShapes;
 import io.sparge4j.engine.gpu.DeviceTensor;
 import io.sparge4j.engine.gpu.GemmPrecision;
@@ -51,7 +52,7 @@ final class DeviceWanBlockGraph {
 
     /** A block's forward intermediates; {@link #out} belongs to the caller, the mask to the caller too. */
     static final class Tape implements AutoCloseable {
-        final DeviceWanScope scope = new DeviceWanScope();
+        final DeviceScope scope = new DeviceScope();
         final DeviceTensor x;
         final int batch;
         /** Self-attention's mask, or null where it ran dense; not closed by the tape. */
@@ -114,7 +115,7 @@ final class DeviceWanBlockGraph {
         int len = x.dim(0) / batch;
         int textLen = ctx.dim(0) / batch;
         Tape t = new Tape(x, batch);
-        DeviceWanScope s = t.scope;
+        DeviceScope s = t.scope;
         DeviceBlockMask built = null;
         try {
             t.mod = modulations(s, e6);   // shift1, scale1, gate1, shift2, scale2, gate2, each (B, 1, dim)
@@ -195,7 +196,7 @@ final class DeviceWanBlockGraph {
         int batch = t.batch;
         int len = t.x.dim(0) / batch;
         int textLen = ctx.dim(0) / batch;
-        try (DeviceWanScope s = new DeviceWanScope()) {
+        try (DeviceScope s = new DeviceScope()) {
             DeviceTensor[] dMod = new DeviceTensor[6];
             // out = x2 + gate2 * f2, f2 = FFN(LayerNorm(x2) * (1 + scale2) + shift2)
             DeviceElementwise.GatedAddGrads g5 = s.own(DeviceElementwise.gatedAddBackward(clips(s, dOut, batch),
@@ -281,7 +282,7 @@ final class DeviceWanBlockGraph {
     }
 
     /** Linear backward with the weight's and bias's gradients added into the store. */
-    private DeviceLinear.Grads linearBackward(DeviceWanScope s, DeviceTensor dy, DeviceTensor x, String module) {
+    private DeviceLinear.Grads linearBackward(DeviceScope s, DeviceTensor dy, DeviceTensor x, String module) {
         DeviceLinear.Grads g = s.own(DeviceLinear.linearBackward(dy, x, p(module + ".weight"), true));
         store.addGrad(prefix + module + ".weight", g.dWeight());
         store.addGrad(prefix + module + ".bias", g.dBias());
@@ -289,12 +290,12 @@ final class DeviceWanBlockGraph {
     }
 
     /** RMSNorm over the whole dim when the config has qk_norm; else {@code x} itself. */
-    private DeviceTensor qkNorm(DeviceWanScope s, DeviceTensor x, String weight) {
+    private DeviceTensor qkNorm(DeviceScope s, DeviceTensor x, String weight) {
         return config.qkNorm() ? s.own(DeviceNorms.rmsNorm(x, p(weight), eps)) : x;
     }
 
     /** Backward of {@link #qkNorm}: adds the norm weight's gradient and returns the projection's gradient. */
-    private DeviceTensor qkNormBackward(DeviceWanScope s, DeviceTensor dy, DeviceTensor x, String weight) {
+    private DeviceTensor qkNormBackward(DeviceScope s, DeviceTensor dy, DeviceTensor x, String weight) {
         if (!config.qkNorm()) {
             return dy;
         }
@@ -307,7 +308,7 @@ final class DeviceWanBlockGraph {
      * The block's six modulation vectors per clip: {@code modulation + e6} as (B, 6, dim), regrouped to
      * (6, B, dim) so that vector j of every clip is one contiguous (B, 1, dim) tensor.
      */
-    private DeviceTensor[] modulations(DeviceWanScope s, DeviceTensor e6) {
+    private DeviceTensor[] modulations(DeviceScope s, DeviceTensor e6) {
         int batch = e6.dim(0);
         int dim = config.dim();
         DeviceTensor shared = s.own(p("modulation").reshape(6 * dim));
@@ -323,7 +324,7 @@ final class DeviceWanBlockGraph {
     }
 
     /** Backward of {@link #modulations}: the six (B, 1, dim) gradients back to e6's (B, 6 * dim). */
-    private DeviceTensor modulationGradient(DeviceWanScope s, DeviceTensor[] dMod, int batch) {
+    private DeviceTensor modulationGradient(DeviceScope s, DeviceTensor[] dMod, int batch) {
         int dim = config.dim();
         DeviceTensor byVector = s.own(DeviceShapes.concat(dMod));   // (6 * B, 1, dim): vector-major
         if (batch == 1) {
@@ -334,18 +335,18 @@ final class DeviceWanBlockGraph {
     }
 
     /** A (B * L, dim) matrix viewed as (B, L, dim), so that element-wise ops take each clip's modulation. */
-    private static DeviceTensor clips(DeviceWanScope s, DeviceTensor tokens, int batch) {
+    private static DeviceTensor clips(DeviceScope s, DeviceTensor tokens, int batch) {
         return s.own(tokens.reshape(batch, tokens.dim(0) / batch, tokens.dim(1)));
     }
 
     /** A new (B, L, dim) result as a (B * L, dim) matrix, owned by the scope. */
-    private static DeviceTensor flat(DeviceWanScope s, DeviceTensor clips) {
+    private static DeviceTensor flat(DeviceScope s, DeviceTensor clips) {
         DeviceTensor owned = s.own(clips);
         return s.own(owned.reshape(owned.dim(0) * owned.dim(1), owned.dim(2)));
     }
 
     /** (B * len, dim) tokens to (B, heads, len, d), with 3D RoPE first when {@code grid} is given. */
-    private DeviceTensor heads(DeviceWanScope s, DeviceTensor tokens, int batch, int len, Rope.Grid grid) {
+    private DeviceTensor heads(DeviceScope s, DeviceTensor tokens, int batch, int len, Rope.Grid grid) {
         DeviceTensor split = s.own(tokens.reshape(batch, len, config.numHeads(), config.headDim()));
         if (grid != null) {
             split = s.own(DeviceRope.apply(split, grid));
@@ -354,7 +355,7 @@ final class DeviceWanBlockGraph {
     }
 
     /** Backward of {@link #heads}: (B, heads, len, d) gradient to (B * len, dim), RoPE undone when {@code grid}. */
-    private DeviceTensor fromHeads(DeviceWanScope s, DeviceTensor dHeads, int batch, int len, Rope.Grid grid) {
+    private DeviceTensor fromHeads(DeviceScope s, DeviceTensor dHeads, int batch, int len, Rope.Grid grid) {
         DeviceTensor d = s.own(DeviceShapes.swapTokensHeads(dHeads));
         if (grid != null) {
             d = s.own(DeviceRope.backward(d, grid, Rope.Layout.BLHD));
@@ -363,12 +364,12 @@ final class DeviceWanBlockGraph {
     }
 
     /** (B, heads, len, d) to (B * len, dim) tokens. */
-    private DeviceTensor tokens(DeviceWanScope s, DeviceTensor heads, int batch, int len) {
+    private DeviceTensor tokens(DeviceScope s, DeviceTensor heads, int batch, int len) {
         return s.own(s.own(DeviceShapes.swapTokensHeads(heads)).reshape(batch * len, config.dim()));
     }
 
     /** Backward of {@link #tokens}: (B * len, dim) gradient to (B, heads, len, d). */
-    private DeviceTensor toHeads(DeviceWanScope s, DeviceTensor dTokens, int batch, int len) {
+    private DeviceTensor toHeads(DeviceScope s, DeviceTensor dTokens, int batch, int len) {
         return s.own(DeviceShapes.swapTokensHeads(s.own(dTokens.reshape(batch, len, config.numHeads(),
                 config.headDim()))));
     }

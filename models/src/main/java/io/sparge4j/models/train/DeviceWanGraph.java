@@ -8,6 +8,7 @@ import io.sparge4j.engine.gpu.DeviceGradients;
 import io.sparge4j.engine.gpu.DeviceLinear;
 import io.sparge4j.engine.gpu.DeviceMasks;
 import io.sparge4j.engine.gpu.DeviceNorms;
+import io.sparge4j.engine.gpu.DeviceScope;
 import io.sparge4j.engine.gpu.DeviceSession;
 import io.sparge4j.engine.gpu.DeviceShapes;
 import io.sparge4j.engine.gpu.DeviceTensor;
@@ -220,7 +221,7 @@ public final class DeviceWanGraph {
      * with respect to the input and the text features. Close it to free them.
      */
     public static final class Tape implements AutoCloseable {
-        private final DeviceWanScope scope = new DeviceWanScope();
+        private final DeviceScope scope = new DeviceScope();
         private final int[] videoShape;
         private final int batch;
         private final boolean batched;
@@ -575,7 +576,7 @@ public final class DeviceWanGraph {
         tape.patch = new int[] {pt, ph, pw};
         tape.inDim = config.inDim();
         tape.outDim = config.outDim();
-        DeviceWanScope s = tape.scope;
+        DeviceScope s = tape.scope;
         try {
             // patch embedding: patchify on the host, one upload, one GEMM
             try (Tensor p = Patchify.patchify(x, pt, ph, pw);
@@ -676,7 +677,7 @@ public final class DeviceWanGraph {
     }
 
     /** Row {@code row} of head.modulation (0: shift, 1: scale) as a (dim) vector added to each clip's e. */
-    private DeviceTensor headModulation(DeviceWanScope s, int row) {
+    private DeviceTensor headModulation(DeviceScope s, int row) {
         return s.own(s.own(DeviceShapes.narrow(param("head.modulation"), row, 1)).reshape(config.dim()));
     }
 
@@ -723,7 +724,7 @@ public final class DeviceWanGraph {
         int dim = config.dim();
         float eps = (float) config.eps();
         Rope.Grid grid = tape.grid;
-        try (DeviceWanScope s = new DeviceWanScope();
+        try (DeviceScope s = new DeviceScope();
              DeviceWanSum de6 = new DeviceWanSum();
              DeviceWanSum dContextEmb = new DeviceWanSum()) {
             // head

@@ -11,6 +11,7 @@ import io.sparge4j.engine.gpu.DeviceElementwise;
 import io.sparge4j.engine.gpu.DeviceLinear;
 import io.sparge4j.engine.gpu.DeviceNorms;
 import io.sparge4j.engine.gpu.DeviceRope;
+import io.sparge4j.engine.gpu.DeviceScope;
 import io.sparge4j.engine.gpu.DeviceSession;
 import io.sparge4j.engine.gpu.DeviceShapes;
 import io.sparge4j.engine.gpu.DeviceTensor;
@@ -262,7 +263,7 @@ public final class DeviceWanModel implements WanTransformer {
                     + " multiple of the world size " + world + " (every rank takes an equal slice of the sequence)");
         }
         DeviceTensor h = null;
-        try (Scope scope = new Scope()) {
+        try (DeviceScope scope = new DeviceScope()) {
             h = patchEmbedding(x, pt, ph, pw, len);
             DeviceTensor e = timeEmbedding(scope, timestep);
             DeviceTensor e6 = scope.own(scope.own(linear(scope.own(DeviceActivations.silu(e)), "time_projection.1"))
@@ -270,7 +271,7 @@ public final class DeviceWanModel implements WanTransformer {
             DeviceTensor ctx = textEmbedding(scope, context);
             WanAttention now = attention.at(timestep);   // a late Top-k at low noise levels
             for (int i = 0; i < config.numLayers(); i++) {
-                try (Scope block = new Scope()) {
+                try (DeviceScope block = new DeviceScope()) {
                     DeviceTensor out = block(block, i, h, e6, ctx, grid, step, now);
                     h.close();   // the previous activations go as soon as the next exist
                     h = out;
@@ -312,7 +313,7 @@ public final class DeviceWanModel implements WanTransformer {
     }
 
     /** The float64 sinusoid on the host (as {@link WanModel}), then Linear-SiLU-Linear. @return e (1, dim) */
-    private DeviceTensor timeEmbedding(Scope scope, double t) {
+    private DeviceTensor timeEmbedding(DeviceScope scope, double t) {
         DeviceTensor sinusoid;
         try (Tensor host = Tensor.of(WanModel.sinusoid(t, config.freqDim()), 1, config.freqDim())) {
             sinusoid = scope.own(session.upload(host));
@@ -322,7 +323,7 @@ public final class DeviceWanModel implements WanTransformer {
     }
 
     /** Zero-pads the text to text_len rows on the host, then Linear-GELU(tanh)-Linear. @return (text_len, dim) */
-    private DeviceTensor textEmbedding(Scope scope, Tensor context) {
+    private DeviceTensor textEmbedding(DeviceScope scope, Tensor context) {
         DeviceTensor padded;
         try (Tensor host = Tensor.allocate(DType.F32, config.textLen(), config.textDim())) {   // zeroed
             if (context.dim(0) > 0) {
@@ -335,7 +336,7 @@ public final class DeviceWanModel implements WanTransformer {
     }
 
     /** One {@code WanAttentionBlock}; every intermediate belongs to {@code scope}. @return (L, dim) */
-    private DeviceTensor block(Scope scope, int index, DeviceTensor x, DeviceTensor e6, DeviceTensor ctx,
+    private DeviceTensor block(DeviceScope scope, int index, DeviceTensor x, DeviceTensor e6, DeviceTensor ctx,
             Rope.Grid grid, int step, WanAttention now) {
         String b = "blocks." + index + ".";
         DeviceTensor modSum = scope.own(DeviceElementwise.add(params.get(b + "modulation"), e6));
@@ -379,7 +380,7 @@ public final class DeviceWanModel implements WanTransformer {
      * SpargeAttention2 (or dense) between two synchronisations, so that its time is the attention's alone; the mask
      * is read back for the statistics after the clock stops.
      */
-    private DeviceTensor selfAttention(Scope scope, int index, int step, WanAttention attention, DeviceTensor q,
+    private DeviceTensor selfAttention(DeviceScope scope, int index, int step, WanAttention attention, DeviceTensor q,
             DeviceTensor k, DeviceTensor v) {
         boolean dense = attention.denseAt(index, step);
         session.synchronize();
@@ -416,13 +417,13 @@ public final class DeviceWanModel implements WanTransformer {
     }
 
     /** LayerNorm without affine, then {@code * (1 + scale) + shift}. */
-    private DeviceTensor modulatedNorm(Scope scope, DeviceTensor x, DeviceTensor shift, DeviceTensor scale) {
+    private DeviceTensor modulatedNorm(DeviceScope scope, DeviceTensor x, DeviceTensor shift, DeviceTensor scale) {
         DeviceTensor n = scope.own(DeviceNorms.layerNorm(x, null, null, eps));
         return scope.own(DeviceElementwise.modulate(n, shift, scale));
     }
 
     /** Linear, then RMSNorm over the whole dim when qk_norm. */
-    private DeviceTensor normed(Scope scope, DeviceTensor in, String prefix, String normWeight) {
+    private DeviceTensor normed(DeviceScope scope, DeviceTensor in, String prefix, String normWeight) {
         DeviceTensor projected = scope.own(linear(in, prefix));
         return config.qkNorm() ? scope.own(DeviceNorms.rmsNorm(projected, params.get(normWeight), eps)) : projected;
     }
@@ -432,7 +433,7 @@ public final class DeviceWanModel implements WanTransformer {
      * sequence split, an all-to-all to (1, H / P, L, headDim) (RoPE, when {@code grid} is given, over the whole
      * sequence after the exchange).
      */
-    private DeviceTensor selfHeads(Scope scope, DeviceTensor tokens, int len, Rope.Grid grid) {
+    private DeviceTensor selfHeads(DeviceScope scope, DeviceTensor tokens, int len, Rope.Grid grid) {
         if (comm == null) {
             return heads(scope, tokens, len, grid);
         }
@@ -453,7 +454,7 @@ public final class DeviceWanModel implements WanTransformer {
     }
 
     /** The inverse of {@link #selfHeads}: (1, H / P, L, headDim) back to this rank's (n, dim) tokens. */
-    private DeviceTensor selfTokens(Scope scope, DeviceTensor heads, int len) {
+    private DeviceTensor selfTokens(DeviceScope scope, DeviceTensor heads, int len) {
         if (comm == null) {
             return tokens(scope, heads, len);
         }
@@ -470,7 +471,7 @@ public final class DeviceWanModel implements WanTransformer {
     }
 
     /** (len, dim) to (1, heads, len, headDim), with 3D RoPE first when {@code grid} is given. */
-    private DeviceTensor heads(Scope scope, DeviceTensor tokens, int len, Rope.Grid grid) {
+    private DeviceTensor heads(DeviceScope scope, DeviceTensor tokens, int len, Rope.Grid grid) {
         DeviceTensor split = scope.own(tokens.reshape(1, len, config.numHeads(), config.headDim()));
         if (grid != null) {
             split = scope.own(DeviceRope.apply(split, grid));
@@ -479,12 +480,12 @@ public final class DeviceWanModel implements WanTransformer {
     }
 
     /** (1, heads, len, headDim) back to (len, dim). */
-    private DeviceTensor tokens(Scope scope, DeviceTensor heads, int len) {
+    private DeviceTensor tokens(DeviceScope scope, DeviceTensor heads, int len) {
         return scope.own(scope.own(DeviceShapes.swapTokensHeads(heads)).reshape(len, config.dim()));
     }
 
     /** The modulated head: head.modulation + e gives shift and scale. @return (L, out_dim * pt * ph * pw) */
-    private DeviceTensor head(Scope scope, DeviceTensor tokens, DeviceTensor e) {
+    private DeviceTensor head(DeviceScope scope, DeviceTensor tokens, DeviceTensor e) {
         DeviceTensor sum = scope.own(DeviceElementwise.add(params.get("head.modulation"),
                 scope.own(e.reshape(config.dim()))));
         DeviceTensor shift = scope.own(DeviceShapes.narrow(sum, 0, 1));
@@ -505,33 +506,6 @@ public final class DeviceWanModel implements WanTransformer {
         }
         if (ownsSession) {
             session.close();
-        }
-    }
-
-    /** Device intermediates closed together, newest first, so a block's temporaries go as soon as it returns. */
-    private static final class Scope implements AutoCloseable {
-        private final Deque<AutoCloseable> owned = new ArrayDeque<>();
-
-        <T extends AutoCloseable> T own(T t) {
-            owned.push(t);
-            return t;
-        }
-
-        @Override
-        public void close() {
-            RuntimeException first = null;
-            while (!owned.isEmpty()) {
-                try {
-                    owned.pop().close();
-                } catch (Exception e) {
-                    if (first == null) {
-                        first = e instanceof RuntimeException re ? re : new IllegalStateException(e);
-                    }
-                }
-            }
-            if (first != null) {
-                throw first;
-            }
         }
     }
 }
