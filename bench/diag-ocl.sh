@@ -9,7 +9,7 @@ java -cp '.device/lib/*' io.sparge4j.cli.SpargeCli info --backend opencl >> "$ou
 dpkg -l | grep -i -E "pocl|opencl|nvidia-opencl" >> "$out/clinfo.txt" 2>&1
 junit() {
   java -jar .device/tools/junit-platform-console-standalone-1.14.4.jar execute \
-    -cp "$(printf '%s:' .device/lib/*.jar).device/testclasses/engine:.device/testclasses/tests:.device/testclasses/models" \
+    -cp "$(printf '%s:' .device/lib/*.jar).device/testclasses/engine.jar:.device/testclasses/tests.jar:.device/testclasses/models.jar" \
     --details=tree --disable-banner "$@"
 }
 sel=(--select-class io.sparge4j.engine.kernel.attention.FlashForwardMmaKernelsTest

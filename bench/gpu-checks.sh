@@ -32,7 +32,7 @@ timeout 200 /tmp/sparge attention-bench --backend cuda "${common[@]}" --dtype f3
 grep -v WARNING "$out/attention.jsonl" | cut -c1-600
 
 timeout 150 bash .device/java.sh -jar .device/tools/junit-platform-console-standalone-1.14.4.jar execute \
-  -cp "$(printf '%s:' .device/lib/*.jar).device/testclasses/engine" --details=tree --disable-banner \
+  -cp "$(printf '%s:' .device/lib/*.jar).device/testclasses/engine.jar" --details=tree --disable-banner \
   --select-class io.sparge4j.engine.distributed.nccl.NcclCommunicatorGpuTest \
   --select-class io.sparge4j.engine.gpu.DeviceCollectivesTest 2>/dev/null \
   | sed 's/\x1b\[[0-9;]*m//g' > "$out/tests.txt"

@@ -18,7 +18,7 @@ nvidia-smi --query-gpu=index,name,memory.total --format=csv > "$out/logs.txt" 2>
 
 # 1. the tests that need several GPUs (and the device-tensor collectives, NCCL direct on one GPU)
 timeout 300 bash .device/java.sh -jar .device/tools/junit-platform-console-standalone-1.14.4.jar execute \
-  -cp "$(printf '%s:' .device/lib/*.jar).device/testclasses/engine" --details=tree --disable-banner \
+  -cp "$(printf '%s:' .device/lib/*.jar).device/testclasses/engine.jar" --details=tree --disable-banner \
   --select-class io.sparge4j.engine.distributed.nccl.NcclMultiGpuTest \
   --select-class io.sparge4j.engine.gpu.DeviceCollectivesTest 2>/dev/null \
   | sed 's/\x1b\[[0-9;]*m//g' > "$out/tests.txt"

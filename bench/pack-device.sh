@@ -2,7 +2,7 @@
 # Fills .device/ (ignored by git) with what bench/run-gpu.sh needs on the GPU machine: the jars, the test classes
 # and the JUnit console launcher. The Java runtime itself comes from ../shared/device/make-jre.sh (jre25.tgz); this
 # recompresses it with xz (jre25.txz, ~35 instead of ~40 MB) because a device call carries 64 MiB at most. Carry
-# [".device/jre25.txz", ".device/java.sh", ".device/lib"] (+ ".device/testclasses", ".device/tools" for tests).
+# [".device/jre25.txz", ".device/java.sh", ".device/lib"] (+ ".device/testclasses" (one jar per module), ".device/tools" for tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export JAVA_HOME=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
@@ -26,9 +26,10 @@ fi
 exec /tmp/jre25/bin/java --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector "$@"
 SH
 chmod +x .device/java.sh
-cp -r engine/target/test-classes .device/testclasses/engine
-cp -r tests/target/test-classes .device/testclasses/tests
-cp -r models/target/test-classes .device/testclasses/models
+# one jar per module: a third of the bytes of the class folders, which counts against the carry limit
+for m in engine tests models; do
+  (cd "$m/target/test-classes" && zip -q -r "$OLDPWD/.device/testclasses/$m.jar" .)
+done
 ./mvnw -B -q dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:1.14.4 \
   -DoutputDirectory="$PWD/.device/tools"
 du -sh .device

@@ -20,7 +20,7 @@ if [[ $what == tests || $what == all ]]; then
   # were PoCL's LLVM signal handlers.
   junit() {
     java -XX:ErrorFile="$out/hs_err_%p.log" -jar .device/tools/junit-platform-console-standalone-1.14.4.jar execute \
-      -cp "$(printf '%s:' .device/lib/*.jar).device/testclasses/engine:.device/testclasses/tests:.device/testclasses/models" \
+      -cp "$(printf '%s:' .device/lib/*.jar).device/testclasses/engine.jar:.device/testclasses/tests.jar:.device/testclasses/models.jar" \
       --details=tree --disable-banner "$@"
   }
   # the GPU machine lists PoCL 5.0 before NVIDIA: the OpenCL cases are meant for NVIDIA's here (diag-ocl.sh runs PoCL's)
