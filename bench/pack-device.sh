@@ -2,7 +2,8 @@
 # Fills .device/ (ignored by git) with what bench/run-gpu.sh needs on the GPU machine: the jars, the test classes
 # and the JUnit console launcher. The Java runtime itself comes from ../shared/device/make-jre.sh (jre25.tgz); this
 # recompresses it with xz (jre25.txz, ~35 instead of ~40 MB) because a device call carries 64 MiB at most. Carry
-# [".device/jre25.txz", ".device/java.sh", ".device/lib"] (+ ".device/testclasses" (one jar per module), ".device/tools" for tests).
+# [".device/jre25.txz", ".device/java.sh", ".device/lib"] (+ ".device/testclasses" (one jar per module) and
+# ".device/tools" for tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export JAVA_HOME=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
