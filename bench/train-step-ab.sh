@@ -5,7 +5,7 @@
 # model of pretrain's default shape, which is tiny-demo's); the wall step is the median of steps 5..STEPS, the
 # per-kernel table is the profiler's (all steps). Carry .device/jre25.txz, .device/java.sh, .device/lib, INIT and
 # .device/lib-old, or, to save carry, .device/lib-old-sparge holding only the old sparge4j-*.jar (the dependencies
-# then come from .device/lib). Writes $OUT/train-step-ab.txt.
+# then come from .device/lib). BACKEND (cuda) picks the backend. Writes $OUT/train-step-ab.txt.
 set -uo pipefail
 out=${OUT:-gpu-out}; mkdir -p "$out"
 source bench/device-env.sh
@@ -16,7 +16,7 @@ fi
 steps=${STEPS:-16}
 init=(); [[ -n ${INIT:-} ]] && init=(--init "$INIT")
 flags=("${init[@]}" --seed 5 --batch-size "${BATCH:-32}" --precision "${PRECISION:-bf16}" --lr 1e-5 --warmup 0
-  --timestep-shift 3 --checkpoint-every 1000 --backend cuda --steps "$steps")
+  --timestep-shift 3 --checkpoint-every 1000 --backend "${BACKEND:-cuda}" --steps "$steps")
 for round in $(seq "${ROUNDS:-2}"); do
   for jars in old new; do
     lib=.device/lib; [[ $jars == old ]] && lib=.device/lib-old
