@@ -98,6 +98,19 @@ class EvalCommandTest {
         assertTrue(t.err().contains("--target-sparsity") && t.err().contains("1.5"), t.err());
     }
 
+    /** A bad --velocity-samples fails before any clip is generated (it failed after all of them) and writes nothing. */
+    @Test
+    void badVelocitySamplesFailBeforeTheWork() throws Exception {
+        Path m = model(WanAttention.defaults().withBlocks(64, 64));
+        Path out = dir.resolve("v.json");
+        Path samples = dir.resolve("v-samples");
+        CliRun r = CliRun.of("eval", "--model", m.toString(), "--attention", "dense", "--prompts", "1", "--steps",
+                "1", "--velocity-samples", "0", "--samples", samples.toString(), "--out", out.toString());
+        assertEquals(1, r.exit(), r.toString());
+        assertTrue(r.err().contains("--velocity-samples: got 0, expected at least 1"), r.err());
+        assertTrue(!Files.exists(out) && !Files.exists(samples), "nothing written, no sample generated");
+    }
+
     /** The same evaluation on PoCL and on the CPU: sparsity and velocity error within f32 rounding's reach. */
     @Test
     void openClAgreesWithTheCpu() throws Exception {
