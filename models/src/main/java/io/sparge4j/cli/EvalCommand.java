@@ -142,11 +142,7 @@ public final class EvalCommand implements Callable<Integer> {
         if (steps < 1) {
             throw new IllegalArgumentException("--steps: got " + steps + ", expected at least 1");
         }
-        // checked here as well as where it is used, so that a bad value fails before the prompts are generated
-        if (velocitySamples < 1) {
-            throw new IllegalArgumentException("--velocity-samples: got " + velocitySamples
-                    + ", expected at least 1");
-        }
+        VelocityError.checkCount(velocitySamples);   // before the prompts are generated, not after
         if (targetSparsity != null && !(targetSparsity > 0 && targetSparsity < 1)) {
             throw new IllegalArgumentException("--target-sparsity: got " + targetSparsity
                     + ", expected a fraction in (0, 1)");

@@ -66,6 +66,18 @@ public final class VelocityError {
     }
 
     /**
+     * Checks a sample count as {@link #measure} does, for callers that must refuse it before their other work.
+     *
+     * @param count the number of noisy clips
+     * @throws IllegalArgumentException naming {@code --velocity-samples} when count is below 1
+     */
+    public static void checkCount(int count) {
+        if (count < 1) {
+            throw new IllegalArgumentException("--velocity-samples: got " + count + ", expected at least 1");
+        }
+    }
+
+    /**
      * As {@link #measure(WanTransformer, WanTransformer, ClipGenerator, Function, int, long)}, with the guided errors
      * at guidance g (two more forwards of each model per sample, on the empty prompt, unless g is 1).
      *
@@ -74,9 +86,7 @@ public final class VelocityError {
      */
     public static Result measure(WanTransformer student, WanTransformer teacher, ClipGenerator data,
             Function<String, Tensor> context, int count, long seed, double guidance) {
-        if (count < 1) {
-            throw new IllegalArgumentException("--velocity-samples: got " + count + ", expected at least 1");
-        }
+        checkCount(count);
         if (!Double.isFinite(guidance)) {
             throw new IllegalArgumentException("guidance: got " + guidance + ", expected a finite number");
         }
