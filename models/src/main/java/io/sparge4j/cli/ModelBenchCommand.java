@@ -474,7 +474,8 @@ public final class ModelBenchCommand implements Callable<Integer> {
 
     private static WanConfig withLayers(WanConfig c, int n) {
         return new WanConfig(c.dim(), c.ffnDim(), c.numHeads(), n, c.inDim(), c.outDim(), c.textDim(), c.textLen(),
-                c.freqDim(), c.patchSize(), c.eps(), c.qkNorm(), c.crossAttnNorm(), c.pixelSpace(), c.vaeStride());
+                c.freqDim(), c.patchSize(), c.eps(), c.qkNorm(), c.crossAttnNorm(), c.pixelSpace(), c.vaeStride(),
+                c.absolutePosition());
     }
 
     private ParameterException bad(String option, String value, String expected) {

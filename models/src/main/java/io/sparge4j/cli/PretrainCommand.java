@@ -13,6 +13,7 @@ import io.sparge4j.models.text.WordTokenizer;
 import io.sparge4j.models.train.TrainingObjective;
 import io.sparge4j.models.train.WanGraph;
 import io.sparge4j.models.train.WanInit;
+import io.sparge4j.models.wan.AbsolutePosition;
 import io.sparge4j.models.wan.WanAttention;
 import io.sparge4j.models.wan.WanConfig;
 import picocli.CommandLine.Command;
@@ -22,6 +23,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 import java.io.PrintWriter;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -84,6 +86,12 @@ public final class PretrainCommand implements Callable<Integer> {
                     + " ('sparge caption-sensitivity' shows how far a word moves the text features).")
     private boolean freshTextEncoder;
 
+    @Option(names = "--absolute-position", paramLabel = "none|sincos",
+            description = "An experiment, not Wan2.1: add DiT's fixed sine-cosine position embedding over frames, rows"
+                    + " and columns to the tokens after the patch embedding (sincos), or not (none, Wan's own"
+                    + " architecture; the default, or the --init model's). Saved in the model's config.json.")
+    private String absolutePosition;
+
     @Override
     public Integer call() throws Exception {
         BackendSelection backend = flags.backend(spec);
@@ -119,7 +127,8 @@ public final class PretrainCommand implements Callable<Integer> {
     /** From the initialisation of the run's seed, or from {@code start} (--init), whose steps count on. */
     private void train(RunSettings settings, ModelDirectory start, JobRanks ranks, PrintWriter err)
             throws java.io.IOException {
-        WanConfig config = start == null ? config(settings) : start.config();
+        WanConfig config = (start == null ? config(settings) : start.config())
+                .withAbsolutePosition(AbsolutePosition.parse(settings.absolutePosition()));
         // a resumed run restores the encoder from its checkpoint; the choice only sets the starting point
         TextEncoder text = start == null || settings.freshTextEncoder() ? textEncoder(settings, config)
                 : start.textEncoder();
@@ -160,7 +169,8 @@ public final class PretrainCommand implements Callable<Integer> {
         TrainingFlags.check(spec, tw >= 1, "--text-width", tw, "a whole number of at least 1");
         TrainingFlags.check(spec, tl >= 1, "--text-layers", tl, "a whole number of at least 1");
         return s.withModel(d, l, h, f, tw, tl, null, TrainingObjective.PRETRAIN.word(), "dense",
-                WanAttention.dense().topk(), WanAttention.dense().topp(), null);
+                WanAttention.dense().topk(), WanAttention.dense().topp(), null)
+                .withAbsolutePosition(absolutePosition(AbsolutePosition.NONE, d));
     }
 
     /** With --init the shape comes from the model: the shape flags would contradict it. */
@@ -182,13 +192,28 @@ public final class PretrainCommand implements Callable<Integer> {
         RunSettings s = flags.settings(spec, "pretrain", 1e-3, gen.frames(), gen.height(), gen.width());
         return s.withModel(c.dim(), c.numLayers(), c.numHeads(), c.ffnDim(), model.textEncoder().config().width(),
                 model.textEncoder().config().layers(), InitModel.recorded(init), TrainingObjective.PRETRAIN.word(),
-                "dense", WanAttention.dense().topk(), WanAttention.dense().topp(), null);
+                "dense", WanAttention.dense().topk(), WanAttention.dense().topp(), null)
+                .withAbsolutePosition(absolutePosition(c.absolutePosition(), c.dim()));
+    }
+
+    /** @return --absolute-position, checked against the DiT's width, or {@code otherwise} when it is not given */
+    private AbsolutePosition absolutePosition(AbsolutePosition otherwise, int width) {
+        if (absolutePosition == null) {
+            return otherwise;
+        }
+        AbsolutePosition p = Arrays.stream(AbsolutePosition.values()).filter(v -> v.word().equals(absolutePosition))
+                .findFirst().orElse(null);
+        TrainingFlags.check(spec, p != null, "--absolute-position", "'" + absolutePosition + "'", "none or sincos");
+        String bad = p.unsupportedWidth(width);
+        TrainingFlags.check(spec, bad == null, "--absolute-position", absolutePosition, bad);
+        return p;
     }
 
     /** The DiT: pixel space (3 channels), patch (1, 2, 2), text features from the encoder. */
     static WanConfig config(RunSettings s) {
         return new WanConfig(s.dim(), s.ffnDim(), s.heads(), s.layers(), 3, 3, s.textWidth(), TEXT_LENGTH, FREQ_DIM,
-                List.of(1, 2, 2), 1e-6, true, true, true, List.of(1, 1, 1));
+                List.of(1, 2, 2), 1e-6, true, true, true, List.of(1, 1, 1),
+                AbsolutePosition.parse(s.absolutePosition()));
     }
 
     /** A fresh text encoder over the captions' words, heads of 32 (at least one), MLP 4 x width. */

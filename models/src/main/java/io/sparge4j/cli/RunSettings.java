@@ -6,10 +6,14 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import io.sparge4j.models.data.ClipMotion;
 import io.sparge4j.models.train.ShardedTrainer;
 import io.sparge4j.models.video.AtomicFiles;
+import io.sparge4j.models.wan.AbsolutePosition;
 
 import java.io.IOException;
+import java.lang.reflect.RecordComponent;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
 
 /**
  * Every setting that decides the numbers of a {@code sparge pretrain} or {@code sparge finetune} run, saved as
@@ -68,6 +72,8 @@ import java.nio.file.Path;
  *     the run's seed ({@code --fresh-text-encoder}); false in older run.json files
  * @param scaleTextEmbedding pretrain: textEncoderLrScale also scales the DiT's text_embedding, the MLP between the
  *     encoder and the cross-attention ({@code --scale-text-embedding}); false in older run.json files
+ * @param absolutePosition pretrain: the DiT's absolute position signal ({@code --absolute-position}, an experiment;
+ *     {@code none} is Wan's architecture); absent (null) in older run.json files, read as none
  */
 record RunSettings(String command, long steps, int microBatches, int batchSize, double lr, long warmup, double minLrRatio,
         double weightDecay, double maxGradNorm, long seed, int frames, int height, int width, double captionDropout,
@@ -75,7 +81,8 @@ record RunSettings(String command, long steps, int microBatches, int batchSize, 
         int layers, int heads, int ffnDim, int textWidth, int textLayers, String init, String objective,
         String attention, double topk, double topp, Double targetSparsity, ClipMotion motion,
         double captionAttributeDropout, double textEncoderLrScale, String teacher, double distillGuidance,
-        String sharding, LateTopk late, boolean freshTextEncoder, boolean scaleTextEmbedding) {
+        String sharding, LateTopk late, boolean freshTextEncoder, boolean scaleTextEmbedding,
+        String absolutePosition) {
 
     /**
      * A late Top-k ({@code WanAttention#withLateTopk}).
@@ -96,6 +103,7 @@ record RunSettings(String command, long steps, int microBatches, int batchSize, 
         textEncoderLrScale = textEncoderLrScale == 0 ? 1 : textEncoderLrScale;
         batchSize = batchSize == 0 ? 1 : batchSize;
         motion = motion == null ? ClipMotion.DEFAULT : motion;
+        absolutePosition = absolutePosition == null ? AbsolutePosition.NONE.word() : absolutePosition;
     }
 
     /** The file name in the run's directory. */
@@ -106,20 +114,12 @@ record RunSettings(String command, long steps, int microBatches, int batchSize, 
 
     /** @return a copy with another total step count */
     RunSettings withSteps(long newSteps) {
-        return new RunSettings(command, newSteps, microBatches, batchSize, lr, warmup, minLrRatio, weightDecay, maxGradNorm, seed,
-                frames, height, width, captionDropout, timestepShift, checkpointEvery, keep, precision,
-                checkpointBlocks, dim, layers, heads, ffnDim, textWidth, textLayers, init, objective, attention, topk,
-                topp, targetSparsity, motion, captionAttributeDropout, textEncoderLrScale, teacher, distillGuidance,
-                sharding, late, freshTextEncoder, scaleTextEmbedding);
+        return with(Map.of("steps", newSteps));
     }
 
     /** @return a copy with the mask hyperparameters a calibration chose */
     RunSettings withMask(double newTopk, double newTopp) {
-        return new RunSettings(command, steps, microBatches, batchSize, lr, warmup, minLrRatio, weightDecay, maxGradNorm, seed,
-                frames, height, width, captionDropout, timestepShift, checkpointEvery, keep, precision,
-                checkpointBlocks, dim, layers, heads, ffnDim, textWidth, textLayers, init, objective, attention,
-                newTopk, newTopp, targetSparsity, motion, captionAttributeDropout, textEncoderLrScale, teacher,
-                distillGuidance, sharding, late, freshTextEncoder, scaleTextEmbedding);
+        return with(Map.of("topk", newTopk, "topp", newTopp));
     }
 
     /**
@@ -128,11 +128,12 @@ record RunSettings(String command, long steps, int microBatches, int batchSize, 
     RunSettings withModel(int newDim, int newLayers, int newHeads, int newFfnDim, int newTextWidth,
             int newTextLayers, String newInit, String newObjective, String newAttention, double newTopk,
             double newTopp, Double newTargetSparsity) {
-        return new RunSettings(command, steps, microBatches, batchSize, lr, warmup, minLrRatio, weightDecay, maxGradNorm, seed,
-                frames, height, width, captionDropout, timestepShift, checkpointEvery, keep, precision,
-                checkpointBlocks, newDim, newLayers, newHeads, newFfnDim, newTextWidth, newTextLayers, newInit,
-                newObjective, newAttention, newTopk, newTopp, newTargetSparsity, motion, captionAttributeDropout,
-                textEncoderLrScale, teacher, distillGuidance, sharding, late, freshTextEncoder, scaleTextEmbedding);
+        Map<String, Object> m = new HashMap<>(Map.of("dim", newDim, "layers", newLayers, "heads", newHeads,
+                "ffnDim", newFfnDim, "textWidth", newTextWidth, "textLayers", newTextLayers, "objective",
+                newObjective, "attention", newAttention, "topk", newTopk, "topp", newTopp));
+        m.put("init", newInit);
+        m.put("targetSparsity", newTargetSparsity);
+        return with(m);
     }
 
     /**
@@ -140,29 +141,56 @@ record RunSettings(String command, long steps, int microBatches, int batchSize, 
      *     velocity is guided at {@code newGuidance} (0: the conditional one)
      */
     RunSettings withDistillation(String newTeacher, double newGuidance) {
-        return new RunSettings(command, steps, microBatches, batchSize, lr, warmup, minLrRatio, weightDecay,
-                maxGradNorm, seed, frames, height, width, captionDropout, timestepShift, checkpointEvery, keep,
-                precision, checkpointBlocks, dim, layers, heads, ffnDim, textWidth, textLayers, init, objective,
-                attention, topk, topp, targetSparsity, motion, captionAttributeDropout, textEncoderLrScale,
-                newTeacher, newGuidance, sharding, late, freshTextEncoder, scaleTextEmbedding);
+        Map<String, Object> m = new HashMap<>(Map.of("distillGuidance", newGuidance));
+        m.put("teacher", newTeacher);
+        return with(m);
     }
 
     /** @return a copy whose student runs {@code newLate} (null: one Top-k throughout) */
     RunSettings withLate(LateTopk newLate) {
-        return new RunSettings(command, steps, microBatches, batchSize, lr, warmup, minLrRatio, weightDecay,
-                maxGradNorm, seed, frames, height, width, captionDropout, timestepShift, checkpointEvery, keep,
-                precision, checkpointBlocks, dim, layers, heads, ffnDim, textWidth, textLayers, init, objective,
-                attention, topk, topp, targetSparsity, motion, captionAttributeDropout, textEncoderLrScale, teacher,
-                distillGuidance, sharding, newLate, freshTextEncoder, scaleTextEmbedding);
+        Map<String, Object> m = new HashMap<>();
+        m.put("late", newLate);
+        return with(m);
     }
 
     /** @return a copy that records whether the text encoder started afresh ({@code --fresh-text-encoder}) */
     RunSettings withFreshTextEncoder(boolean fresh) {
-        return new RunSettings(command, steps, microBatches, batchSize, lr, warmup, minLrRatio, weightDecay,
-                maxGradNorm, seed, frames, height, width, captionDropout, timestepShift, checkpointEvery, keep,
-                precision, checkpointBlocks, dim, layers, heads, ffnDim, textWidth, textLayers, init, objective,
-                attention, topk, topp, targetSparsity, motion, captionAttributeDropout, textEncoderLrScale, teacher,
-                distillGuidance, sharding, late, fresh, scaleTextEmbedding);
+        return with(Map.of("freshTextEncoder", fresh));
+    }
+
+    /** @return a copy with the DiT's absolute position signal ({@code --absolute-position}) */
+    RunSettings withAbsolutePosition(AbsolutePosition position) {
+        return with(Map.of("absolutePosition", position.word()));
+    }
+
+    /**
+     * A copy with some components replaced, by name, through the canonical constructor: one place that lists
+     * the components instead of a 40-argument call in every copy method.
+     */
+    private RunSettings with(Map<String, Object> changes) {
+        RecordComponent[] components = RunSettings.class.getRecordComponents();
+        Class<?>[] types = new Class<?>[components.length];
+        Object[] values = new Object[components.length];
+        int used = 0;
+        try {
+            for (int i = 0; i < components.length; i++) {
+                String name = components[i].getName();
+                types[i] = components[i].getType();
+                if (changes.containsKey(name)) {
+                    values[i] = changes.get(name);
+                    used++;
+                } else {
+                    values[i] = components[i].getAccessor().invoke(this);
+                }
+            }
+            if (used != changes.size()) {
+                throw new IllegalStateException("RunSettings.with: " + changes.keySet() + " names a component"
+                        + " RunSettings does not have");
+            }
+            return RunSettings.class.getDeclaredConstructor(types).newInstance(values);
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException("RunSettings.with: copying through the canonical constructor failed", e);
+        }
     }
 
     /** @return the strategy {@link #sharding} names */

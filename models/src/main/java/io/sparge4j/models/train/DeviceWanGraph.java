@@ -19,6 +19,7 @@ import io.sparge4j.engine.sparse.BlockMask;
 import io.sparge4j.engine.sparse.MaskStatistics;
 import io.sparge4j.engine.tensor.DType;
 import io.sparge4j.engine.tensor.Tensor;
+import io.sparge4j.models.wan.AbsolutePosition;
 import io.sparge4j.models.wan.WanAttention;
 import io.sparge4j.models.wan.WanConfig;
 import io.sparge4j.models.wan.WanInputs;
@@ -585,6 +586,9 @@ public final class DeviceWanGraph {
                 tape.patches = s.own(session().upload(src.reshape(batch * len, src.dim(2))));
             }
             DeviceTensor h = s.own(linear(tape.patches, "patch_embedding"));
+            if (config.absolutePosition() != AbsolutePosition.NONE) {   // no parameters: the backward is unchanged
+                h = s.own(config.absolutePosition().addTo(session(), h, grid, 0));
+            }
             // time: float64 sinusoids on the host, Linear-SiLU-Linear to e, Linear(SiLU(e)) to the six modulations
             float[] sinusoids = new float[batch * config.freqDim()];
             for (int b = 0; b < batch; b++) {

@@ -380,6 +380,7 @@ public final class WanGraph {
             tape.patches = p.reshape(len, p.dim(2));
             Tensor h = s.own(Linear.linear(tape.patches, param("patch_embedding.weight").reshape(config.dim(), -1),
                     param("patch_embedding.bias")));
+            config.absolutePosition().addTo(h, grid);   // no parameters: the backward is unchanged
             // time: float64 sinusoid, Linear-SiLU-Linear to e, Linear(SiLU(e)) to the six modulations
             tape.sinusoid = s.own(Tensor.of(WanModel.sinusoid(timestep, config.freqDim()), 1, config.freqDim()));
             tape.timeHidden = s.own(linear(tape.sinusoid, "time_embedding.0"));

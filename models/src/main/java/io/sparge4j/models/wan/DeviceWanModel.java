@@ -264,7 +264,7 @@ public final class DeviceWanModel implements WanTransformer {
         }
         DeviceTensor h = null;
         try (DeviceScope scope = new DeviceScope()) {
-            h = patchEmbedding(x, pt, ph, pw, len);
+            h = patchEmbedding(x, grid, pt, ph, pw, len);
             DeviceTensor e = timeEmbedding(scope, timestep);
             DeviceTensor e6 = scope.own(scope.own(linear(scope.own(DeviceActivations.silu(e)), "time_projection.1"))
                     .reshape(6, config.dim()));
@@ -297,9 +297,9 @@ public final class DeviceWanModel implements WanTransformer {
 
     /**
      * Conv3d with kernel = stride = patch: patchify on the host, upload (this rank's slice of the tokens when the
-     * sequence is split), one GEMM. @return (L, dim), or (L / P, dim)
+     * sequence is split), one GEMM; then the config's absolute position signal. @return (L, dim), or (L / P, dim)
      */
-    private DeviceTensor patchEmbedding(Tensor x, int pt, int ph, int pw, int len) {
+    private DeviceTensor patchEmbedding(Tensor x, Rope.Grid grid, int pt, int ph, int pw, int len) {
         int[] s = x.shape();
         int world = comm == null ? 1 : comm.worldSize();
         int local = len / world;
@@ -308,7 +308,13 @@ public final class DeviceWanModel implements WanTransformer {
              Tensor f32 = patches.dtype() == DType.F32 ? null : patches.to(DType.F32);
              DeviceTensor tokens = session.upload((f32 == null ? patches : f32).reshape(len, patches.dim(2))
                      .narrow(first, local))) {
-            return linear(tokens, "patch_embedding");
+            DeviceTensor h = linear(tokens, "patch_embedding");
+            if (config.absolutePosition() == AbsolutePosition.NONE) {
+                return h;
+            }
+            try (DeviceTensor embedded = h) {
+                return config.absolutePosition().addTo(session, embedded, grid, first);
+            }
         }
     }
 

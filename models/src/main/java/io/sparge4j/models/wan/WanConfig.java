@@ -1,5 +1,6 @@
 package io.sparge4j.models.wan;
 
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -23,10 +24,12 @@ import java.util.List;
  * @param crossAttnNorm affine LayerNorm before cross-attention
  * @param pixelSpace whether the model works on pixels (3 channels in [-1, 1]) instead of VAE latents
  * @param vaeStride (t, h, w) stride between video pixels and latents; (1, 1, 1) for pixel-space models
+ * @param absolutePosition this project's experimental absolute position signal; {@link AbsolutePosition#NONE}
+ *     (Wan's architecture) unless a config asks for it
  */
 public record WanConfig(int dim, int ffnDim, int numHeads, int numLayers, int inDim, int outDim, int textDim,
         int textLen, int freqDim, List<Integer> patchSize, double eps, boolean qkNorm, boolean crossAttnNorm,
-        boolean pixelSpace, List<Integer> vaeStride) {
+        boolean pixelSpace, List<Integer> vaeStride, AbsolutePosition absolutePosition) {
 
     /** Wan2.1 T2V 1.3B. */
     public static final WanConfig WAN_1_3B = new WanConfig(1536, 8960, 12, 30, 16, 16, 4096, 512, 256,
@@ -60,6 +63,31 @@ public record WanConfig(int dim, int ffnDim, int numHeads, int numLayers, int in
         if (!(eps > 0)) {
             throw new IllegalArgumentException("WanConfig: eps is " + eps + ", expected a positive number");
         }
+        if (absolutePosition == null) {
+            throw new IllegalArgumentException("WanConfig: absolute_position is null, expected one of "
+                    + Arrays.stream(AbsolutePosition.values()).map(AbsolutePosition::word).toList());
+        }
+        String bad = absolutePosition.unsupportedWidth(dim);
+        if (bad != null) {
+            throw new IllegalArgumentException("WanConfig: " + bad);
+        }
+    }
+
+    /** Wan2.1's architecture: no absolute position signal. */
+    public WanConfig(int dim, int ffnDim, int numHeads, int numLayers, int inDim, int outDim, int textDim,
+            int textLen, int freqDim, List<Integer> patchSize, double eps, boolean qkNorm, boolean crossAttnNorm,
+            boolean pixelSpace, List<Integer> vaeStride) {
+        this(dim, ffnDim, numHeads, numLayers, inDim, outDim, textDim, textLen, freqDim, patchSize, eps, qkNorm,
+                crossAttnNorm, pixelSpace, vaeStride, AbsolutePosition.NONE);
+    }
+
+    /**
+     * @param position the absolute position signal
+     * @return this configuration with that signal
+     */
+    public WanConfig withAbsolutePosition(AbsolutePosition position) {
+        return new WanConfig(dim, ffnDim, numHeads, numLayers, inDim, outDim, textDim, textLen, freqDim, patchSize,
+                eps, qkNorm, crossAttnNorm, pixelSpace, vaeStride, position);
     }
 
     /**

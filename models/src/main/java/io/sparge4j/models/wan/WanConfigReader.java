@@ -9,6 +9,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -16,7 +17,8 @@ import java.util.Map;
 /**
  * Reads a Wan {@code config.json}: the original Wan2.1 keys ({@code dim, ffn_dim, num_heads, num_layers, in_dim,
  * out_dim, text_dim, text_len, freq_dim, patch_size, eps, qk_norm, cross_attn_norm}), this project's
- * {@code pixel_space} and {@code vae_stride}, and diffusers' {@code WanTransformer3DModel} keys
+ * {@code pixel_space}, {@code vae_stride} and {@code absolute_position} (an experiment; missing means none, Wan's
+ * own architecture, and is not listed as a default), and diffusers' {@code WanTransformer3DModel} keys
  * ({@code num_attention_heads} and {@code attention_head_dim} for heads and dim, {@code in_channels},
  * {@code out_channels}, and {@code qk_norm} as {@code "rms_norm_across_heads"} or null).
  *
@@ -141,8 +143,9 @@ public final class WanConfigReader {
             List<Integer> stride = orDefault("vae_stride", tripleOrNull("vae_stride"),
                     pixel ? List.of(1, 1, 1) : d.vaeStride());
             try {
+                // not listed among the defaults when missing: no released config has it, and none means Wan's own
                 WanConfig config = new WanConfig(dimV, ffn, numHeads, layers, inDim, outDim, textDim, textLen,
-                        freqDim, patch, eps, qkNorm, crossNorm, pixel, stride);
+                        freqDim, patch, eps, qkNorm, crossNorm, pixel, stride, absolutePosition());
                 return new Result(config, defaulted);
             } catch (IllegalArgumentException e) {
                 String note = defaulted.isEmpty() ? "" : " (" + String.join(", ", defaulted) + " defaulted)";
@@ -222,6 +225,20 @@ public final class WanConfigReader {
                     + " across all heads)");
         }
 
+        private AbsolutePosition absolutePosition() {
+            JsonNode n = root.get("absolute_position");
+            if (n == null || n.isNull()) {
+                return AbsolutePosition.NONE;
+            }
+            for (AbsolutePosition p : AbsolutePosition.values()) {
+                if (n.isTextual() && n.textValue().equals(p.word())) {
+                    return p;
+                }
+            }
+            throw error("absolute_position", n, "one of " + Arrays.stream(AbsolutePosition.values())
+                    .map(p -> "\"" + p.word() + "\"").toList() + " (none: Wan's own architecture)");
+        }
+
         private List<Integer> tripleOrNull(String key) {
             JsonNode n = root.get(key);
             if (n == null || n.isNull()) {
@@ -278,8 +295,8 @@ public final class WanConfigReader {
     }
 
     /**
-     * The JSON a {@link WanConfig} is saved as: the original Wan keys plus {@code pixel_space} and
-     * {@code vae_stride}, so that {@link #parse} reads it back with no defaults.
+     * The JSON a {@link WanConfig} is saved as: the original Wan keys plus {@code pixel_space},
+     * {@code vae_stride} and, where it is not none, {@code absolute_position}, so that {@link #parse} reads it back with no defaults.
      *
      * @param config the configuration
      * @return pretty-printed JSON text
@@ -303,6 +320,9 @@ public final class WanConfigReader {
         m.put("cross_attn_norm", config.crossAttnNorm());
         m.put("pixel_space", config.pixelSpace());
         m.put("vae_stride", config.vaeStride());
+        if (config.absolutePosition() != AbsolutePosition.NONE) {
+            m.put("absolute_position", config.absolutePosition().word());   // absent: Wan's architecture
+        }
         try {
             return JSON.writerWithDefaultPrettyPrinter().writeValueAsString(m) + "\n";
         } catch (JsonProcessingException e) {

@@ -218,6 +218,7 @@ public final class WanModel implements WanTransformer {
         int len = Math.toIntExact(grid.tokens());
 
         Tensor h = patchEmbedding(x, pt, ph, pw, len);
+        config.absolutePosition().addTo(h, grid);
         try (Tensor e = timeEmbedding(timestep);
              Tensor e6 = timeProjection(e);
              Tensor ctx = embedText(config, params, context)) {

@@ -8,6 +8,7 @@ import io.sparge4j.engine.sparse.BlockMask;
 import io.sparge4j.engine.sparse.SparseAttention;
 import io.sparge4j.engine.ops.Shapes;
 import io.sparge4j.engine.tensor.Tensor;
+import io.sparge4j.models.wan.AbsolutePosition;
 import io.sparge4j.models.wan.WanAttention;
 import io.sparge4j.models.wan.WanConfig;
 import org.junit.jupiter.api.Test;
@@ -210,6 +211,56 @@ class DeviceWanGraphTest {
                     () -> device.forward(x, new double[] {500, 500}, context, 0));
             assertTrue(e.getMessage().contains("timesteps") && e.getMessage().contains("3"), e.getMessage());
             report(backend + " batch of " + batch + ": velocities, dContext, dInput by clip, summed gradients");
+        } finally {
+            for (GraphCase c : cases) {
+                c.close();
+            }
+        }
+    }
+
+    /**
+     * The experimental absolute position signal in a batch of two clips (the signal repeats per clip) against the
+     * CPU graph clip by clip: velocities, dInput, summed gradients. Dense attention; tolerance as above.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"opencl", "cuda"})
+    void sincosPositionInABatchMatchesTheCpu(String backend) {
+        WanConfig config = CONFIG.withAbsolutePosition(AbsolutePosition.SINCOS);
+        GraphCase[] cases = {GraphCase.of(config, 4, 32, 32, 9, 50), GraphCase.of(config, 4, 32, 32, 9, 51)};
+        Map<String, Tensor> weights = cases[0].weights();
+        try (TensorScope scope = new TensorScope();
+             DeviceSession session = DeviceTestSessions.openWholeModel(backend);
+             DeviceWanStore store = DeviceWanStore.upload(session, config, weights)) {
+            Tensor x = stack(scope, cases[0].x(), cases[1].x());
+            Tensor r = stack(scope, cases[0].r(), cases[1].r());
+            Tensor context = stack(scope, cases[0].context(), cases[1].context());
+            double[] t = {cases[0].t(), cases[1].t()};
+            WanGraph cpu = new WanGraph(config, weights, WanAttention.dense(), false);
+            Map<String, Tensor> cpuGrads = new LinkedHashMap<>();
+            DeviceWanGraph device = new DeviceWanGraph(store, WanAttention.dense(), false);
+            try (DeviceWanGraph.Tape dt = device.forward(x, t, context, 0)) {
+                device.backward(dt, r);
+                for (int b = 0; b < 2; b++) {
+                    try (WanGraph.Tape ct = cpu.forward(cases[b].x(), t[b], cases[b].context(), 0)) {
+                        cpu.backward(ct, cases[b].r(), cpuGrads);
+                        assertClose("clip " + b + " velocity", ct.velocity().toFloatArray(),
+                                dt.velocity().select(b).toFloatArray(), backend, TOL);
+                        assertClose("clip " + b + " dInput", ct.inputGradient().toFloatArray(),
+                                dt.inputGradient().select(b).toFloatArray(), backend, TOL);
+                    }
+                }
+                Map<String, Tensor> deviceGrads = store.downloadGrads();
+                try {
+                    for (String name : cpuGrads.keySet()) {
+                        assertClose("summed " + name, cpuGrads.get(name).toFloatArray(),
+                                deviceGrads.get(name).toFloatArray(), backend, TOL);
+                    }
+                } finally {
+                    deviceGrads.values().forEach(Tensor::close);
+                    cpuGrads.values().forEach(Tensor::close);
+                }
+            }
+            report(backend + " sincos position, batch of 2: velocities, dInput, summed gradients");
         } finally {
             for (GraphCase c : cases) {
                 c.close();

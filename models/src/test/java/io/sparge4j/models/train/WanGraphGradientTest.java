@@ -1,6 +1,7 @@
 package io.sparge4j.models.train;
 
 import io.sparge4j.engine.tensor.Tensor;
+import io.sparge4j.models.wan.AbsolutePosition;
 import io.sparge4j.models.wan.WanAttention;
 import io.sparge4j.models.wan.WanConfig;
 import org.junit.jupiter.api.Test;
@@ -42,6 +43,14 @@ class WanGraphGradientTest {
     @Test
     void denseWholeModelGradientsMatchFiniteDifferences() {
         try (GraphCase c = GraphCase.of(TINY, 4, 16, 16, 10, 701)) {
+            check(c, WanAttention.dense(), false, 0);
+        }
+    }
+
+    /** The experimental absolute position signal (no parameters: the backward is the one without it). */
+    @Test
+    void sincosPositionGradientsMatchFiniteDifferences() {
+        try (GraphCase c = GraphCase.of(TINY.withAbsolutePosition(AbsolutePosition.SINCOS), 4, 16, 16, 10, 704)) {
             check(c, WanAttention.dense(), false, 0);
         }
     }

@@ -120,11 +120,28 @@ class WanConfigReaderTest {
     void toJsonReadsBackWithNoDefaults() {
         for (WanConfig c : List.of(WanConfig.WAN_1_3B, WanConfig.WAN_14B, WanConfig.tiny(48, 3, 2, 3, true),
                 new WanConfig(40, 96, 5, 3, 2, 5, 24, 7, 18, List.of(2, 1, 3), 3.5e-5, false, false, false,
-                        List.of(2, 4, 4)))) {
+                        List.of(2, 4, 4)), WanConfig.tiny(48, 3, 2, 3, true)
+                        .withAbsolutePosition(AbsolutePosition.SINCOS))) {
             WanConfigReader.Result r = WanConfigReader.parse(WanConfigReader.toJson(c), "saved");
             assertEquals(c, r.config());
             assertEquals(List.of(), r.defaulted());
         }
+    }
+
+    /** Missing means Wan's own architecture, and is not a default worth listing; none is not written out. */
+    @Test
+    void absolutePositionIsReadWhereGivenAndNoneOtherwise() {
+        WanConfigReader.Result r = WanConfigReader.parse("{\"absolute_position\": \"sincos\"}", "c.json");
+        assertEquals(AbsolutePosition.SINCOS, r.config().absolutePosition());
+        WanConfigReader.Result plain = WanConfigReader.parse("{}", "c.json");
+        assertEquals(AbsolutePosition.NONE, plain.config().absolutePosition());
+        assertTrue(plain.defaulted().stream().noneMatch(d -> d.startsWith("absolute_position")), plain.defaulted()
+                .toString());
+        assertTrue(!WanConfigReader.toJson(WanConfig.WAN_1_3B).contains("absolute_position"));
+        assertBad("{\"absolute_position\": \"learned\"}", "'absolute_position'", "\"learned\"", "\"sincos\"");
+        assertBad("{\"absolute_position\": true}", "'absolute_position'", "true", "\"none\"");
+        assertBad("{\"dim\": 45, \"num_heads\": 5, \"absolute_position\": \"sincos\"}", "dim 45", "sincos",
+                "at least 6");
     }
 
     @Test

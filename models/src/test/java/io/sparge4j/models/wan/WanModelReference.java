@@ -90,6 +90,9 @@ public final class WanModelReference {
                 }
             }
         }
+        if (c.absolutePosition() == AbsolutePosition.SINCOS) {
+            addSinCos(h, gf, gh, gw, dim);
+        }
 
         // time embedding
         int fd = c.freqDim();
@@ -365,5 +368,26 @@ public final class WanModelReference {
             }
         }
         return out;
+    }
+
+    /**
+     * DiT's 1-D sine-cosine embedding per axis, channel by channel: channel o of the model width belongs to the frame
+     * axis below nf, then rows (nr channels), then columns (nr); within an axis group of n, the j-th of its n / 2
+     * frequencies is 10000^(-j / (n / 2)), sin in the group's first half, cos in its second.
+     */
+    private static void addSinCos(double[] h, int gf, int gh, int gw, int dim) {
+        int nr = dim / 6 * 2;
+        int nf = dim - 2 * nr;
+        for (int tok = 0; tok < gf * gh * gw; tok++) {
+            int[] pos = {tok / (gh * gw), tok / gw % gh, tok % gw};
+            for (int o = 0; o < dim; o++) {
+                int axis = o < nf ? 0 : o < nf + nr ? 1 : 2;
+                int n = axis == 0 ? nf : nr;
+                int k = axis == 0 ? o : axis == 1 ? o - nf : o - nf - nr;
+                int j = k % (n / 2);
+                double angle = pos[axis] / Math.pow(10000, j / (n / 2.0));
+                h[tok * dim + o] += k < n / 2 ? Math.sin(angle) : Math.cos(angle);
+            }
+        }
     }
 }

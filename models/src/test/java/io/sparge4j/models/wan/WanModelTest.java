@@ -60,6 +60,32 @@ class WanModelTest {
         }
     }
 
+    /**
+     * The experimental absolute position signal against the reference's own channel-by-channel sine-cosine, on both
+     * configs; and it really changes the output (by more than a tenth of max |v|, against 1e-5 agreement).
+     */
+    @Test
+    void sincosPositionMatchesFloat64ReferenceAndChangesTheOutput() {
+        for (Case plain : List.of(tinyCase(13), oddCase(14))) {
+            Case c = new Case(plain.config.withAbsolutePosition(AbsolutePosition.SINCOS), plain.weights, plain.x,
+                    plain.t, plain.context);
+            try (Tensor v = new WanModel(c.config, c.weights, WanAttention.dense()).forward(c.x, c.t, c.context);
+                 Tensor without = new WanModel(plain.config, plain.weights, WanAttention.dense())
+                         .forward(c.x, c.t, c.context)) {
+                double[] ref = c.reference();
+                assertClose(ref, v.toDoubleArray(), TOLERANCE, c.config.toString());
+                double[] w = without.toDoubleArray();
+                double diff = 0;
+                double scale = 0;
+                for (int i = 0; i < ref.length; i++) {
+                    diff = Math.max(diff, Math.abs(ref[i] - w[i]));
+                    scale = Math.max(scale, Math.abs(ref[i]));
+                }
+                assertTrue(diff > 0.1 * scale, "the signal hardly changes the velocity: " + diff + " of " + scale);
+            }
+        }
+    }
+
     @Test
     void halfPrecisionWeightsMatchTheReferenceOnTheSameRoundedValues() {
         Case f32 = tinyCase(15);

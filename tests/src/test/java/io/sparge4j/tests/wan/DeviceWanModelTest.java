@@ -7,6 +7,7 @@ import io.sparge4j.models.sampling.Noise;
 import io.sparge4j.models.wan.DeviceWanModel;
 import io.sparge4j.models.wan.WanAttention;
 import io.sparge4j.models.wan.WanAttentionStats;
+import io.sparge4j.models.wan.AbsolutePosition;
 import io.sparge4j.models.wan.WanConfig;
 import io.sparge4j.models.wan.WanModel;
 import io.sparge4j.models.wan.WanWeights;
@@ -128,10 +129,23 @@ class DeviceWanModelTest {
         }
     }
 
+    /** The experimental absolute position signal (AbsolutePosition.SINCOS) on the device, as on the CPU. */
+    @ParameterizedTest
+    @ValueSource(strings = {"emulator", "opencl", "cuda"})
+    void sincosPositionForwardMatchesCpuModel(String backend) {
+        compare(backend, CONFIG.withAbsolutePosition(AbsolutePosition.SINCOS), WanAttention.dense(),
+                GemmPrecision.F32, F32_TOL);
+    }
+
     private static void compare(String backend, WanAttention attention, GemmPrecision precision, double tol) {
-        WanModel cpu = new WanModel(CONFIG, WEIGHTS, attention);
+        compare(backend, CONFIG, attention, precision, tol);
+    }
+
+    private static void compare(String backend, WanConfig config, WanAttention attention, GemmPrecision precision,
+            double tol) {
+        WanModel cpu = new WanModel(config, WEIGHTS, attention);
         try (DeviceSession session = DeviceTestSessions.open(backend); Tensor x = input(); Tensor ctx = context();
-             DeviceWanModel device = new DeviceWanModel(session, CONFIG, WEIGHTS, attention, precision);
+             DeviceWanModel device = new DeviceWanModel(session, config, WEIGHTS, attention, precision);
              Tensor expected = cpu.forward(x, 700, ctx, 0); Tensor actual = device.forward(x, 700, ctx, 0)) {
             assertEquals(List.of(expected.shape()[0], 3, 16, 30), List.of(actual.shape()[0], actual.dim(1),
                     actual.dim(2), actual.dim(3)), "velocity shape");

@@ -1,0 +1,158 @@
+package io.sparge4j.models.wan;
+
+import io.sparge4j.engine.gpu.DeviceElementwise;
+import io.sparge4j.engine.gpu.DeviceSession;
+import io.sparge4j.engine.gpu.DeviceTensor;
+import io.sparge4j.engine.ops.Elementwise;
+import io.sparge4j.engine.ops.Rope;
+import io.sparge4j.engine.tensor.DType;
+import io.sparge4j.engine.tensor.Tensor;
+
+import java.util.Arrays;
+
+/**
+ * An absolute position signal added to the tokens right after the patch embedding: an experiment of this project,
+ * not part of Wan2.1, whose only position signal is RoPE (relative offsets inside attention). {@link #NONE} is Wan's
+ * own architecture and the default; a {@code config.json} without {@code absolute_position} reads as it.
+ *
+ * <p>{@link #SINCOS} is the fixed sine-cosine embedding of the original DiT (Peebles and Xie, 2023) extended to
+ * three axes: the width is split into frame, row and column groups the way Wan splits a head for RoPE (rows and
+ * columns 2 * (dim / 6) channels each, frames the rest); in a group of n channels, channel i &lt; n / 2 is
+ * sin(p * w_i) and channel n / 2 + i is cos(p * w_i), with p the token's index along that axis and
+ * w_i = 10000^(-i / (n / 2)). It has no parameters, so checkpoints keep their tensors.
+ */
+public enum AbsolutePosition {
+    /** Wan2.1's architecture: no absolute position. */
+    NONE("none"),
+    /** DiT's fixed sine-cosine embedding, over frames, rows and columns. */
+    SINCOS("sincos");
+
+    private final String word;
+
+    AbsolutePosition(String word) {
+        this.word = word;
+    }
+
+    /** @return the {@code config.json} and command-line spelling */
+    public String word() {
+        return word;
+    }
+
+    /**
+     * @param word a spelling of {@link #word()}
+     * @return the signal
+     * @throws IllegalArgumentException naming the value and the accepted ones
+     */
+    public static AbsolutePosition parse(String word) {
+        for (AbsolutePosition p : values()) {
+            if (p.word.equals(word)) {
+                return p;
+            }
+        }
+        throw new IllegalArgumentException("absolute_position is '" + word + "', expected one of "
+                + Arrays.stream(values()).map(AbsolutePosition::word).toList());
+    }
+
+    /**
+     * @param dim the model width
+     * @return null if this signal can be built at that width, else why not
+     */
+    public String unsupportedWidth(int dim) {
+        if (this == SINCOS && (dim < 6 || dim % 2 != 0)) {
+            return "dim " + dim + " with absolute_position sincos: expected an even dim of at least 6 (three axes of"
+                    + " sine-cosine pairs)";
+        }
+        return null;
+    }
+
+    /**
+     * The values added to the tokens, computed in float64.
+     *
+     * @param grid the token grid (frames, rows, columns)
+     * @param dim the model width
+     * @return (grid tokens, dim) f32 in token order (frames, then rows, then columns), a new tensor the caller
+     *     closes; null for {@link #NONE}
+     */
+    public Tensor table(Rope.Grid grid, int dim) {
+        if (this == NONE) {
+            return null;
+        }
+        String bad = unsupportedWidth(dim);
+        if (bad != null) {
+            throw new IllegalArgumentException("AbsolutePosition.table: " + bad);
+        }
+        int spatial = 2 * (dim / 6);
+        int frameWidth = dim - 2 * spatial;
+        int len = Math.toIntExact(grid.tokens());
+        float[] out = new float[Math.multiplyExact(len, dim)];
+        int token = 0;
+        for (int f = 0; f < grid.frames(); f++) {
+            for (int r = 0; r < grid.rows(); r++) {
+                for (int c = 0; c < grid.cols(); c++) {
+                    int row = token * dim;
+                    fill(out, row, frameWidth, f);
+                    fill(out, row + frameWidth, spatial, r);
+                    fill(out, row + frameWidth + spatial, spatial, c);
+                    token++;
+                }
+            }
+        }
+        return Tensor.of(out, len, dim);
+    }
+
+    /**
+     * Adds the signal to the tokens in place (nothing for {@link #NONE}); its gradient is the identity, and it has no
+     * parameters.
+     *
+     * @param tokens f32 (grid tokens, dim), the patch embedding's output
+     * @param grid the token grid
+     */
+    public void addTo(Tensor tokens, Rope.Grid grid) {
+        if (this == NONE) {
+            return;
+        }
+        try (Tensor t = table(grid, tokens.dim(-1))) {
+            Elementwise.axpy(1f, t, tokens);
+        }
+    }
+
+    /**
+     * Adds the signal to tokens on a device (one upload of the rows they need).
+     *
+     * @param session the tokens' session
+     * @param tokens f32 (rows, dim): a slice of one clip's tokens from {@code first}, or a batch of whole clips
+     *     one after another (first 0); row r takes the signal of token (first + r) mod the grid's tokens
+     * @param grid the token grid
+     * @param first the grid token of row 0
+     * @return a new tensor: tokens plus the signal; {@code tokens} itself (not a copy) for {@link #NONE}
+     */
+    public DeviceTensor addTo(DeviceSession session, DeviceTensor tokens, Rope.Grid grid, int first) {
+        if (this == NONE) {
+            return tokens;
+        }
+        int rows = tokens.dim(0);
+        int dim = tokens.dim(1);
+        int len = Math.toIntExact(grid.tokens());
+        try (Tensor one = table(grid, dim); Tensor host = Tensor.allocate(DType.F32, rows, dim)) {
+            for (int r = 0; r < rows; ) {
+                int at = (first + r) % len;
+                int run = Math.min(rows - r, len - at);
+                host.narrow(r, run).copyFrom(one.narrow(at, run));
+                r += run;
+            }
+            try (DeviceTensor signal = session.upload(host)) {
+                return DeviceElementwise.add(tokens, signal);
+            }
+        }
+    }
+
+    /** One axis: sines in the first half of the group, cosines in the second. */
+    private static void fill(float[] out, int start, int width, int position) {
+        int half = width / 2;
+        for (int i = 0; i < half; i++) {
+            double angle = position * Math.pow(10000.0, -(double) i / half);
+            out[start + i] = (float) Math.sin(angle);
+            out[start + half + i] = (float) Math.cos(angle);
+        }
+    }
+}
