@@ -14,6 +14,7 @@ import io.sparge4j.models.text.TextEncoderConfig;
 import io.sparge4j.models.text.TextEncoderParameters;
 import io.sparge4j.models.train.AdamWConfig;
 import io.sparge4j.models.train.DeviceTestSessions;
+import io.sparge4j.models.wan.AbsolutePosition;
 import io.sparge4j.models.wan.WanAttention;
 import io.sparge4j.models.wan.WanConfig;
 import io.sparge4j.models.wan.WanConfigReader;
@@ -318,6 +319,51 @@ class TrainingCommandsTest {
         assertBad(CliRun.of("finetune", "--init", run.resolve("model").toString(), "--out",
                 dir.resolve("tp2").toString(), "--steps", "1", "--scale-text-embedding"), "--scale-text-embedding",
                 "given", "pretrain");
+    }
+
+    /**
+     * {@code --absolute-position sincos}: the model's config.json says so, run.json records it and a resume keeps
+     * it; from --init the flag adds it to a model without one, and a model that has it keeps it without the flag.
+     * A value other than none or sincos, and a width the table cannot split, are refused.
+     */
+    @Test
+    void pretrainAddsTheAbsolutePositionSignal() throws Exception {
+        Path run = dir.resolve("pos");
+        CliRun r = CliRun.of(pretrain(run, "--steps", "1", "--checkpoint-every", "1", "--absolute-position",
+                "sincos"));
+        assertEquals(0, r.exit(), r::toString);
+        assertEquals("sincos", RunSettings.load(run).absolutePosition());
+        assertEquals(AbsolutePosition.SINCOS, modelConfig(run).absolutePosition());
+        assertTrue(Files.readString(run.resolve("model").resolve(WanWeights.CONFIG_FILE))
+                .contains("\"absolute_position\" : \"sincos\""));
+        r = CliRun.of(pretrain(run, "--steps", "2", "--resume"));
+        assertEquals(0, r.exit(), r::toString);
+        assertEquals(AbsolutePosition.SINCOS, modelConfig(run).absolutePosition(), "after --resume");
+
+        Path plain = dir.resolve("plain");
+        assertEquals(0, CliRun.of(pretrain(plain, "--steps", "1")).exit());
+        assertEquals(AbsolutePosition.NONE, modelConfig(plain).absolutePosition());
+        assertEquals("none", RunSettings.load(plain).absolutePosition());
+        Path added = dir.resolve("added");
+        r = CliRun.of("pretrain", "--init", plain.resolve("model").toString(), "--out", added.toString(), "--steps",
+                "1", "--absolute-position", "sincos", "--threads", "2");
+        assertEquals(0, r.exit(), r::toString);
+        assertEquals(AbsolutePosition.SINCOS, modelConfig(added).absolutePosition(), "--init plus the flag");
+        Path kept = dir.resolve("kept");
+        r = CliRun.of("pretrain", "--init", run.resolve("model").toString(), "--out", kept.toString(), "--steps",
+                "1", "--threads", "2");
+        assertEquals(0, r.exit(), r::toString);
+        assertEquals(AbsolutePosition.SINCOS, modelConfig(kept).absolutePosition(), "--init's own signal");
+
+        assertBad(CliRun.of(pretrain(dir.resolve("bad"), "--steps", "1", "--absolute-position", "learned")),
+                "--absolute-position", "learned", "none or sincos");
+        assertBad(CliRun.of("pretrain", "--out", dir.resolve("odd").toString(), "--dim", "9", "--heads", "1",
+                "--steps", "1", "--absolute-position", "sincos"), "--absolute-position", "sincos", "dim 9");
+        assertTrue(!Files.exists(dir.resolve("bad")) && !Files.exists(dir.resolve("odd")), "nothing written");
+    }
+
+    private static WanConfig modelConfig(Path run) throws Exception {
+        return ModelDirectory.load(run.resolve("model"), WanWeights.Precision.F32).config();
     }
 
     private static double maxAbsDifference(Path a, Path b) throws Exception {
