@@ -151,33 +151,11 @@ class DeviceWanGraphTest {
             }
             Tensor context = stack(scope, contexts);
             WanGraph cpu = new WanGraph(CONFIG, weights, WanAttention.dense(), false);
-            Map<String, Tensor> cpuGrads = new LinkedHashMap<>();
             DeviceWanGraph device = new DeviceWanGraph(store, WanAttention.dense(), false);
             try (DeviceWanGraph.Tape dt = device.forward(x, t, context, 0)) {
                 assertArrayEquals(new int[] {batch, CONFIG.outDim(), 4, 32, 32}, dt.velocity().shape());
                 device.backward(dt, r);
-                for (int b = 0; b < batch; b++) {
-                    try (WanGraph.Tape ct = cpu.forward(cases[b].x(), t[b], contexts[b], 0)) {
-                        cpu.backward(ct, cases[b].r(), cpuGrads);
-                        assertClose("clip " + b + " velocity", ct.velocity().toFloatArray(),
-                                dt.velocity().select(b).toFloatArray(), backend, TOL);
-                        assertClose("clip " + b + " dContext", ct.contextGradient().toFloatArray(),
-                                dt.contextGradient().select(b).toFloatArray(), backend, TOL);
-                        assertClose("clip " + b + " dInput", ct.inputGradient().toFloatArray(),
-                                dt.inputGradient().select(b).toFloatArray(), backend, TOL);
-                    }
-                }
-                Map<String, Tensor> deviceGrads = store.downloadGrads();
-                try {
-                    assertEquals(cpuGrads.keySet(), deviceGrads.keySet(), "every parameter gets a gradient");
-                    for (String name : cpuGrads.keySet()) {
-                        assertClose("summed " + name, cpuGrads.get(name).toFloatArray(),
-                                deviceGrads.get(name).toFloatArray(), backend, TOL);
-                    }
-                } finally {
-                    deviceGrads.values().forEach(Tensor::close);
-                    cpuGrads.values().forEach(Tensor::close);
-                }
+                assertBatchMatchesCpu(backend, cpu, dt, store, cases, t, contexts);
             }
             // hybrid: each clip's own device mask; a clip's batched velocity equals that clip run alone
             DeviceWanGraph sparse = device.withAttention(HYBRID);
@@ -220,7 +198,7 @@ class DeviceWanGraphTest {
 
     /**
      * The experimental absolute position signal in a batch of two clips (the signal repeats per clip) against the
-     * CPU graph clip by clip: velocities, dInput, summed gradients. Dense attention; tolerance as above.
+     * CPU graph clip by clip (assertBatchMatchesCpu). Dense attention; tolerance as above.
      */
     @ParameterizedTest
     @ValueSource(strings = {"opencl", "cuda"})
@@ -236,35 +214,51 @@ class DeviceWanGraphTest {
             Tensor context = stack(scope, cases[0].context(), cases[1].context());
             double[] t = {cases[0].t(), cases[1].t()};
             WanGraph cpu = new WanGraph(config, weights, WanAttention.dense(), false);
-            Map<String, Tensor> cpuGrads = new LinkedHashMap<>();
             DeviceWanGraph device = new DeviceWanGraph(store, WanAttention.dense(), false);
             try (DeviceWanGraph.Tape dt = device.forward(x, t, context, 0)) {
                 device.backward(dt, r);
-                for (int b = 0; b < 2; b++) {
-                    try (WanGraph.Tape ct = cpu.forward(cases[b].x(), t[b], cases[b].context(), 0)) {
-                        cpu.backward(ct, cases[b].r(), cpuGrads);
-                        assertClose("clip " + b + " velocity", ct.velocity().toFloatArray(),
-                                dt.velocity().select(b).toFloatArray(), backend, TOL);
-                        assertClose("clip " + b + " dInput", ct.inputGradient().toFloatArray(),
-                                dt.inputGradient().select(b).toFloatArray(), backend, TOL);
-                    }
-                }
-                Map<String, Tensor> deviceGrads = store.downloadGrads();
-                try {
-                    for (String name : cpuGrads.keySet()) {
-                        assertClose("summed " + name, cpuGrads.get(name).toFloatArray(),
-                                deviceGrads.get(name).toFloatArray(), backend, TOL);
-                    }
-                } finally {
-                    deviceGrads.values().forEach(Tensor::close);
-                    cpuGrads.values().forEach(Tensor::close);
-                }
+                assertBatchMatchesCpu(backend, cpu, dt, store, cases, t,
+                        new Tensor[] {cases[0].context(), cases[1].context()});
             }
-            report(backend + " sincos position, batch of 2: velocities, dInput, summed gradients");
+            report(backend + " sincos position, batch of 2: velocities, dContext, dInput by clip, summed gradients");
         } finally {
             for (GraphCase c : cases) {
                 c.close();
             }
+        }
+    }
+
+    /**
+     * A batched device pass (forward and backward done) against the CPU graph clip by clip: each clip's velocity,
+     * dContext and dInput, and every parameter gradient against the sum of the clips' CPU gradients.
+     */
+    private static void assertBatchMatchesCpu(String backend, WanGraph cpu, DeviceWanGraph.Tape dt,
+            DeviceWanStore store, GraphCase[] cases, double[] t, Tensor[] contexts) {
+        Map<String, Tensor> cpuGrads = new LinkedHashMap<>();
+        try {
+            for (int b = 0; b < cases.length; b++) {
+                try (WanGraph.Tape ct = cpu.forward(cases[b].x(), t[b], contexts[b], 0)) {
+                    cpu.backward(ct, cases[b].r(), cpuGrads);
+                    assertClose("clip " + b + " velocity", ct.velocity().toFloatArray(),
+                            dt.velocity().select(b).toFloatArray(), backend, TOL);
+                    assertClose("clip " + b + " dContext", ct.contextGradient().toFloatArray(),
+                            dt.contextGradient().select(b).toFloatArray(), backend, TOL);
+                    assertClose("clip " + b + " dInput", ct.inputGradient().toFloatArray(),
+                            dt.inputGradient().select(b).toFloatArray(), backend, TOL);
+                }
+            }
+            Map<String, Tensor> deviceGrads = store.downloadGrads();
+            try {
+                assertEquals(cpuGrads.keySet(), deviceGrads.keySet(), "every parameter gets a gradient");
+                for (String name : cpuGrads.keySet()) {
+                    assertClose("summed " + name, cpuGrads.get(name).toFloatArray(),
+                            deviceGrads.get(name).toFloatArray(), backend, TOL);
+                }
+            } finally {
+                deviceGrads.values().forEach(Tensor::close);
+            }
+        } finally {
+            cpuGrads.values().forEach(Tensor::close);
         }
     }
 
