@@ -19,7 +19,7 @@ set -uo pipefail
 out=${OUT:-gpu-out}; mkdir -p "$out"
 budget=${BUDGET_S:-560}
 reserve=${RESERVE_S:-150}
-init=${INIT:-.device/tinydemo}
+init=${INIT-.device/tinydemo}   # INIT= (empty): from scratch, the variants give the shape
 source bench/device-env.sh
 start=$(date +%s)
 left() { echo $(( budget - ($(date +%s) - start) )); }
@@ -34,7 +34,7 @@ for arg in "$@"; do
   names+=("$name"); flags[$name]=$f
 done
 (( ${#names[@]} > 0 )) || { echo "usage: $0 NAME=FLAGS..."; exit 2; }
-shared="--init $init --batch-size ${BATCH:-32} --precision ${PRECISION:-bf16} --timestep-shift ${SHIFT:-3}
+shared="${init:+--init $init} --batch-size ${BATCH:-32} --precision ${PRECISION:-bf16} --timestep-shift ${SHIFT:-3}
   --seed ${SEED:-26} --backend ${BACKEND:-cuda}"
 
 # The probe: every variant at once, so that each step time is the one it will see.

@@ -587,7 +587,7 @@ public final class DeviceWanGraph {
             }
             DeviceTensor h = s.own(linear(tape.patches, "patch_embedding"));
             if (config.absolutePosition() != AbsolutePosition.NONE) {   // no parameters: the backward is unchanged
-                h = s.own(config.absolutePosition().addTo(session(), h, grid, 0));
+                h = s.own(store.positionSignal().addTo(h, grid, 0));
             }
             // time: float64 sinusoids on the host, Linear-SiLU-Linear to e, Linear(SiLU(e)) to the six modulations
             float[] sinusoids = new float[batch * config.freqDim()];

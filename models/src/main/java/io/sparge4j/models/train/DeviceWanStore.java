@@ -6,6 +6,7 @@ import io.sparge4j.engine.gpu.DeviceSession;
 import io.sparge4j.engine.gpu.DeviceTensor;
 import io.sparge4j.engine.tensor.DType;
 import io.sparge4j.engine.tensor.Tensor;
+import io.sparge4j.models.wan.DevicePositionSignal;
 import io.sparge4j.models.wan.WanConfig;
 import io.sparge4j.models.wan.WanParameters;
 import io.sparge4j.models.wan.WanWeights;
@@ -36,6 +37,7 @@ public final class DeviceWanStore implements AutoCloseable {
     private final Map<String, DeviceTensor> params = new LinkedHashMap<>();
     private final Map<String, int[]> hostShapes = new LinkedHashMap<>();
     private final Map<String, DeviceTensor> grads = new LinkedHashMap<>();
+    private DevicePositionSignal positionSignal;
     /** After {@link #dropBlocks}: a block's parameters are on the device only while mounted. */
     private boolean blockwise;
     private boolean closed;
@@ -395,10 +397,22 @@ public final class DeviceWanStore implements AutoCloseable {
             return;
         }
         closed = true;
+        if (positionSignal != null) {
+            positionSignal.close();
+        }
         grads.values().forEach(DeviceTensor::close);
         grads.clear();
         params.values().forEach(DeviceTensor::close);
         params.clear();
+    }
+
+    /** @return the config's absolute position signal on this store's device, uploaded once per token layout */
+    public DevicePositionSignal positionSignal() {
+        check("positionSignal");
+        if (positionSignal == null) {
+            positionSignal = new DevicePositionSignal(session, config.absolutePosition());
+        }
+        return positionSignal;
     }
 
     private void check(String what) {

@@ -1,8 +1,5 @@
 package io.sparge4j.models.wan;
 
-import io.sparge4j.engine.gpu.DeviceElementwise;
-import io.sparge4j.engine.gpu.DeviceSession;
-import io.sparge4j.engine.gpu.DeviceTensor;
 import io.sparge4j.engine.ops.Elementwise;
 import io.sparge4j.engine.ops.Rope;
 import io.sparge4j.engine.tensor.DType;
@@ -117,32 +114,29 @@ public enum AbsolutePosition {
     }
 
     /**
-     * Adds the signal to tokens on a device (one upload of the rows they need).
+     * The table laid out for a run of token rows: a slice of one clip's tokens from {@code first}, or a batch of
+     * whole clips one after another (first 0).
      *
-     * @param session the tokens' session
-     * @param tokens f32 (rows, dim): a slice of one clip's tokens from {@code first}, or a batch of whole clips
-     *     one after another (first 0); row r takes the signal of token (first + r) mod the grid's tokens
      * @param grid the token grid
-     * @param first the grid token of row 0
-     * @return a new tensor: tokens plus the signal; {@code tokens} itself (not a copy) for {@link #NONE}
+     * @param dim the model width
+     * @param rows how many rows
+     * @param first the grid token of row 0; row r takes the signal of token (first + r) mod the grid's tokens
+     * @return (rows, dim) f32, a new tensor the caller closes; null for {@link #NONE}
      */
-    public DeviceTensor addTo(DeviceSession session, DeviceTensor tokens, Rope.Grid grid, int first) {
+    public Tensor rows(Rope.Grid grid, int dim, int rows, int first) {
         if (this == NONE) {
-            return tokens;
+            return null;
         }
-        int rows = tokens.dim(0);
-        int dim = tokens.dim(1);
         int len = Math.toIntExact(grid.tokens());
-        try (Tensor one = table(grid, dim); Tensor host = Tensor.allocate(DType.F32, rows, dim)) {
+        try (Tensor one = table(grid, dim)) {
+            Tensor out = Tensor.allocate(DType.F32, rows, dim);
             for (int r = 0; r < rows; ) {
                 int at = (first + r) % len;
                 int run = Math.min(rows - r, len - at);
-                host.narrow(r, run).copyFrom(one.narrow(at, run));
+                out.narrow(r, run).copyFrom(one.narrow(at, run));
                 r += run;
             }
-            try (DeviceTensor signal = session.upload(host)) {
-                return DeviceElementwise.add(tokens, signal);
-            }
+            return out;
         }
     }
 

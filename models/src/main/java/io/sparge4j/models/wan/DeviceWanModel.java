@@ -67,6 +67,8 @@ public final class DeviceWanModel implements WanTransformer {
     private final Map<String, DeviceTensor> params;
     private final boolean ownsParams;
     private final WanAttentionStats stats = new WanAttentionStats();
+    /** The config's absolute position signal, uploaded at the first forward that needs it. */
+    private DevicePositionSignal positionSignal;
     private final float eps;
     /** The ranks sharing the sequence, or null when this model has all of it. */
     private final Communicator comm;
@@ -312,8 +314,11 @@ public final class DeviceWanModel implements WanTransformer {
             if (config.absolutePosition() == AbsolutePosition.NONE) {
                 return h;
             }
+            if (positionSignal == null) {
+                positionSignal = new DevicePositionSignal(session, config.absolutePosition());
+            }
             try (DeviceTensor embedded = h) {
-                return config.absolutePosition().addTo(session, embedded, grid, first);
+                return positionSignal.addTo(embedded, grid, first);
             }
         }
     }
@@ -506,6 +511,9 @@ public final class DeviceWanModel implements WanTransformer {
     /** Frees the device weights (and the session, when the model opened it); a derived model frees nothing. */
     @Override
     public void close() {
+        if (positionSignal != null) {
+            positionSignal.close();
+        }
         if (ownsParams) {
             params.values().forEach(DeviceTensor::close);
             params.clear();

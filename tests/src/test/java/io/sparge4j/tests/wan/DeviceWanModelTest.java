@@ -137,6 +137,40 @@ class DeviceWanModelTest {
                 GemmPrecision.F32, F32_TOL);
     }
 
+    /**
+     * The signal is uploaded once per token layout: forwards at one size, another, and the first again each match
+     * the CPU model, and closing the model frees it with the weights.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"opencl", "cuda"})
+    void sincosPositionFollowsTheInputSizeAndIsFreedOnClose(String backend) {
+        WanConfig config = CONFIG.withAbsolutePosition(AbsolutePosition.SINCOS);
+        WanModel cpu = new WanModel(config, WEIGHTS, WanAttention.dense());
+        try (DeviceSession session = DeviceTestSessions.open(backend); Tensor big = input(); Tensor ctx = context();
+             Tensor small = Noise.gaussian(9, CONFIG.inDim(), 2, 8, 12)) {
+            int before = session.liveAllocations();
+            try (DeviceWanModel device = new DeviceWanModel(session, config, WEIGHTS, WanAttention.dense(),
+                    GemmPrecision.F32)) {
+                for (Tensor x : List.of(big, small, big)) {
+                    try (Tensor want = cpu.forward(x, 300, ctx, 0); Tensor got = device.forward(x, 300, ctx, 0)) {
+                        double scale = 0;
+                        double diff = 0;
+                        float[] w = want.toFloatArray();
+                        float[] g = got.toFloatArray();
+                        for (int i = 0; i < w.length; i++) {
+                            scale = Math.max(scale, Math.abs(w[i]));
+                            diff = Math.max(diff, Math.abs(w[i] - g[i]));
+                        }
+                        assertTrue(diff <= F32_TOL * scale, java.util.Arrays.toString(x.shape()) + ": max |diff| "
+                                + diff + " > " + F32_TOL + " * " + scale);
+                    }
+                }
+            }
+            session.synchronize();
+            assertEquals(before, session.liveAllocations(), "the signal freed with the model");
+        }
+    }
+
     private static void compare(String backend, WanAttention attention, GemmPrecision precision, double tol) {
         compare(backend, CONFIG, attention, precision, tol);
     }
