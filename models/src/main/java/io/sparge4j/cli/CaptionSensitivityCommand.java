@@ -9,6 +9,7 @@ import io.sparge4j.models.data.ClipMotion;
 import io.sparge4j.models.data.ClipSpec;
 import io.sparge4j.models.eval.CaptionSensitivity;
 import io.sparge4j.models.eval.CaptionSensitivity.Variant;
+import io.sparge4j.models.eval.CaptionWordValue;
 import io.sparge4j.models.pipeline.GenerationDefaults;
 import io.sparge4j.models.pipeline.ModelDirectory;
 import io.sparge4j.models.video.AtomicFiles;
@@ -41,7 +42,8 @@ import java.util.concurrent.Callable;
         description = {"Does the model read each caption word? Noises N procedural clips to each --levels and measures"
                 + " the flow-matching loss with the clip's caption, with its colour, shape or direction swapped (one"
                 + " word), and with the empty caption; prints each variant's relative loss change per level. A word"
-                + " the model ignores changes the loss by ~0%%. Dense attention."})
+                + " the model ignores changes the loss by ~0%%. Then what each word could be worth: the loss drop at"
+                + " noise 1 of a perfect model that knows it (class-mean clips). Dense attention."})
 public final class CaptionSensitivityCommand implements Callable<Integer> {
     /** The DiT's text embedding's weights, read for the features its cross-attention sees. */
     private static final List<String> TEXT_EMBEDDING = List.of("text_embedding.0.weight", "text_embedding.0.bias",
@@ -77,6 +79,11 @@ public final class CaptionSensitivityCommand implements Callable<Integer> {
     @Mixin
     private ClipMotionFlags clipMotion;
 
+    @Option(names = "--value-clips", paramLabel = "N", defaultValue = "2000",
+            description = "Also measure what each word is worth to a perfect model at noise 1, from the class-mean"
+                    + " clips of N clips of the same motion (0: skip; default ${DEFAULT-VALUE}).")
+    private int valueClips;
+
     @Option(names = "--out", paramLabel = "FILE.json", description = "Also write the numbers and settings as JSON"
             + " (atomic).")
     private Path out;
@@ -99,6 +106,8 @@ public final class CaptionSensitivityCommand implements Callable<Integer> {
             TrainingFlags.check(spec, l > 0 && l <= 1, "--levels", l, "noise levels in (0, 1], e.g. 0.95,0.8,0.6,0.4");
             s[i] = l;
         }
+        TrainingFlags.check(spec, valueClips == 0 || valueClips >= 2, "--value-clips", valueClips,
+                "0 (skip) or at least 2");
         ClipMotion motion = clipMotion.motion(spec);
         backend.gemmPrecision();
         if (out != null) {
@@ -133,8 +142,16 @@ public final class CaptionSensitivityCommand implements Callable<Integer> {
             List<Double> embedded = embeddedTextChanges(dir, result.captions());
             w.println(changes("text features moved by the swap (relative L2):", result.textChanges()));
             w.println(changes("after the DiT's text_embedding (what its cross-attention reads):", embedded));
+            CaptionWordValue.Result value = valueClips == 0 ? null
+                    : CaptionWordValue.measure(new ClipGenerator(seed, clipSpec), valueClips, seed ^ NOISE_SEED_MIX);
+            if (value != null) {
+                w.printf(Locale.ROOT, "what a word is worth at noise 1 (loss drop per element, %d clips): colour %.5f |"
+                        + " shape %.5f | direction %.5f | a random direction %.5f (sampling inflation) | of %.5f"
+                        + " with no caption%n", value.clips(), value.colour(), value.shapeGivenColour(),
+                        value.directionGivenColour(), value.randomDirectionGivenColour(), value.variance());
+            }
             if (out != null) {
-                Map<String, Object> report = report(result, embedded, g, clipSpec, where);
+                Map<String, Object> report = report(result, embedded, value, g, clipSpec, where);
                 AtomicFiles.write(out, tmp -> JSON.writeValue(tmp.toFile(), report));
                 w.println("wrote " + out);
             }
@@ -178,8 +195,8 @@ public final class CaptionSensitivityCommand implements Callable<Integer> {
         return line.toString();
     }
 
-    private Map<String, Object> report(CaptionSensitivity.Result result, List<Double> embedded, GenerationDefaults g,
-            ClipSpec clipSpec, String where) {
+    private Map<String, Object> report(CaptionSensitivity.Result result, List<Double> embedded,
+            CaptionWordValue.Result value, GenerationDefaults g, ClipSpec clipSpec, String where) {
         Map<String, Object> settings = new LinkedHashMap<>();
         settings.put("model", model);
         settings.put("clips", clips);
@@ -231,6 +248,16 @@ public final class CaptionSensitivityCommand implements Callable<Integer> {
         report.put("text_feature_change", textChanges);
         report.put("embedded_text_feature_change", embeddedChanges);
         report.put("levels", rows);
+        if (value != null) {
+            Map<String, Object> v = new LinkedHashMap<>();
+            v.put("clips", value.clips());
+            v.put("no_caption", value.variance());
+            v.put("colour", value.colour());
+            v.put("shape_given_colour", value.shapeGivenColour());
+            v.put("direction_given_colour", value.directionGivenColour());
+            v.put("random_direction_given_colour", value.randomDirectionGivenColour());
+            report.put("word_value_at_noise_1", v);
+        }
         report.put("captions", caps);
         return report;
     }

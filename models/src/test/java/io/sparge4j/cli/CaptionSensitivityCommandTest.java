@@ -33,7 +33,7 @@ class CaptionSensitivityCommandTest {
         Path m = TinyModelDirs.write(dir.resolve("model"), seed, 8, 24, 24, WanAttention.defaults(), DType.F32);
         Path out = dir.resolve("f.json");
         CliRun r = CliRun.of("caption-sensitivity", "--model", m.toString(), "--clips", "2", "--levels", "0.9",
-                "--out", out.toString());
+                "--value-clips", "40", "--out", out.toString());
         assertEquals(0, r.exit(), "model seed " + seed + ": " + r);
         assertTrue(r.out().lines().anyMatch(l -> l.matches("sigma 0\\.90: loss \\d+\\.\\d{5} \\| colour [+-]\\d+\\.\\d\\d%"
                 + " \\| shape [+-]\\d+\\.\\d\\d% \\| direction [+-]\\d+\\.\\d\\d% \\| empty [+-]\\d+\\.\\d\\d%")), r.out());
@@ -71,6 +71,17 @@ class CaptionSensitivityCommandTest {
         assertTrue(r.out().lines().anyMatch(l -> l.matches("text features moved by the swap \\(relative L2\\):"
                 + " \\| colour \\d+\\.\\d% \\| shape \\d+\\.\\d% \\| direction \\d+\\.\\d% \\| empty 100\\.0%")),
                 r.out());
+        // what the words are worth (CaptionWordValueTest checks the numbers): every drop below the variance
+        JsonNode value = j.get("word_value_at_noise_1");
+        assertEquals(40, value.get("clips").asInt());
+        double variance = value.get("no_caption").asDouble();
+        for (String f : new String[] {"colour", "shape_given_colour", "direction_given_colour",
+            "random_direction_given_colour"}) {
+            double v = value.get(f).asDouble();
+            assertTrue(v > 0 && v < variance, f + ": " + value);
+        }
+        assertTrue(r.out().lines().anyMatch(l -> l.startsWith("what a word is worth at noise 1 (loss drop per element,"
+                + " 40 clips): colour ")), r.out());
         assertEquals(2, j.get("captions").size());
         for (JsonNode c : j.get("captions")) {
             for (String f : new String[] {"right", "colour", "shape", "direction"}) {
@@ -85,6 +96,10 @@ class CaptionSensitivityCommandTest {
         assertEquals(2, clips.exit(), clips.toString());
         assertTrue(clips.err().contains("--clips") && clips.err().contains("got 0")
                 && clips.err().contains("at least 1"), clips.err());
+        CliRun valueClips = CliRun.of("caption-sensitivity", "--model", "tiny-random", "--value-clips", "1");
+        assertEquals(2, valueClips.exit(), valueClips.toString());
+        assertTrue(valueClips.err().contains("--value-clips") && valueClips.err().contains("1")
+                && valueClips.err().contains("at least 2"), valueClips.err());
         CliRun levels = CliRun.of("caption-sensitivity", "--model", "tiny-random", "--levels", "0.9,1.5");
         assertEquals(2, levels.exit(), levels.toString());
         assertTrue(levels.err().contains("--levels") && levels.err().contains("1.5")
