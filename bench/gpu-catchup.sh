@@ -12,10 +12,11 @@ nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>&1 | tee "$ou
 # the GPU machine lists PoCL before NVIDIA: the OpenCL cases are meant for NVIDIA's here
 SPARGE_DEVICE=${SPARGE_DEVICE:-NVIDIA} timeout "${TESTS_TIMEOUT_S:-240}" bash .device/java.sh \
   -jar .device/tools/junit-platform-console-standalone-1.14.4.jar execute \
-  -cp "$(printf '%s:' .device/lib/*.jar).device/testclasses/engine.jar:.device/testclasses/models.jar:.device/testclasses/tests.jar" \
+  -cp "$(printf '%s:' .device/lib/*.jar .device/testclasses/{engine,models,tests}.jar)" \
   --details=tree --disable-banner \
   --select-class io.sparge4j.engine.gpu.DeviceBackwardOpsTest --select-class io.sparge4j.engine.gpu.DeviceOpsTest \
   --select-class io.sparge4j.models.train.DeviceWanGraphTest \
-  --select-class io.sparge4j.models.train.DeviceWanTrainingTaskTest --select-class io.sparge4j.tests.wan.DeviceWanModelTest > "$out/junit-catchup.txt" 2>&1
+  --select-class io.sparge4j.models.train.DeviceWanTrainingTaskTest \
+  --select-class io.sparge4j.tests.wan.DeviceWanModelTest > "$out/junit-catchup.txt" 2>&1
 echo "junit rc=$?"; tail -n 15 "$out/junit-catchup.txt"
 [[ ${TESTS_ONLY:-0} == 1 ]] || OUT=$out bash bench/train-step-ab.sh

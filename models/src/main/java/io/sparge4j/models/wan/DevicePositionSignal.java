@@ -37,7 +37,8 @@ public final class DevicePositionSignal implements AutoCloseable {
      *     after another (first 0); row r takes the signal of token (first + r) mod the grid's tokens
      * @param grid the token grid
      * @param first the grid token of row 0
-     * @return a new tensor, tokens plus the signal; {@code tokens} itself (not a copy) for {@link AbsolutePosition#NONE}
+     * @return a new tensor, tokens plus the signal; {@code tokens} itself (not a copy) for
+     *     {@link AbsolutePosition#NONE}
      */
     public DeviceTensor addTo(DeviceTensor tokens, Rope.Grid grid, int first) {
         if (position == AbsolutePosition.NONE) {

@@ -296,7 +296,8 @@ public final class WanConfigReader {
 
     /**
      * The JSON a {@link WanConfig} is saved as: the original Wan keys plus {@code pixel_space},
-     * {@code vae_stride} and, where it is not none, {@code absolute_position}, so that {@link #parse} reads it back with no defaults.
+     * {@code vae_stride} and, where it is not none, {@code absolute_position},
+     * so that {@link #parse} reads it back with no defaults.
      *
      * @param config the configuration
      * @return pretty-printed JSON text
