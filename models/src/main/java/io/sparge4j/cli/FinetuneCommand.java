@@ -232,7 +232,8 @@ public final class FinetuneCommand implements Callable<Integer> {
                     obj.word(),
                     mode.toString().toLowerCase(Locale.ROOT), k, p, targetSparsity)
                     .withDistillation(teacher == null ? null : InitModel.recorded(teacher), guidance)
-                    .withLate(lateTopk == null ? null : new RunSettings.LateTopk(lateTopk, level)), model);
+                    .withLate(lateTopk == null ? null : new RunSettings.LateTopk(lateTopk, level))
+                    .withAbsolutePosition(config.absolutePosition()), model);   // recorded; the model's config rules
         } catch (RuntimeException e) {
             model.close();
             throw e;

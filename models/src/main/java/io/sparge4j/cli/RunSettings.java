@@ -72,8 +72,9 @@ import java.util.Map;
  *     the run's seed ({@code --fresh-text-encoder}); false in older run.json files
  * @param scaleTextEmbedding pretrain: textEncoderLrScale also scales the DiT's text_embedding, the MLP between the
  *     encoder and the cross-attention ({@code --scale-text-embedding}); false in older run.json files
- * @param absolutePosition pretrain: the DiT's absolute position signal ({@code --absolute-position}, an experiment;
- *     {@code none} is Wan's architecture); absent (null) in older run.json files, read as none
+ * @param absolutePosition the DiT's absolute position signal (pretrain's {@code --absolute-position}, an experiment;
+ *     {@code none} is Wan's architecture; finetune records its --init model's); absent (null) in older run.json
+ *     files, read as none
  */
 record RunSettings(String command, long steps, int microBatches, int batchSize, double lr, long warmup, double minLrRatio,
         double weightDecay, double maxGradNorm, long seed, int frames, int height, int width, double captionDropout,

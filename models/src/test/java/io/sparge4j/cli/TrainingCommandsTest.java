@@ -323,7 +323,8 @@ class TrainingCommandsTest {
 
     /**
      * {@code --absolute-position sincos}: the model's config.json says so, run.json records it and a resume keeps
-     * it; from --init the flag adds it to a model without one, and a model that has it keeps it without the flag.
+     * it; from --init the flag adds it to a model without one, and a model that has it keeps it without the flag, in
+     * pretrain and finetune.
      * A value other than none or sincos, and a width the table cannot split, are refused.
      */
     @Test
@@ -354,6 +355,12 @@ class TrainingCommandsTest {
                 "1", "--threads", "2");
         assertEquals(0, r.exit(), r::toString);
         assertEquals(AbsolutePosition.SINCOS, modelConfig(kept).absolutePosition(), "--init's own signal");
+        Path tuned = dir.resolve("tuned");
+        r = CliRun.of("finetune", "--init", run.resolve("model").toString(), "--out", tuned.toString(), "--objective",
+                "distill", "--attention", "dense", "--steps", "1", "--threads", "2");
+        assertEquals(0, r.exit(), r::toString);
+        assertEquals(AbsolutePosition.SINCOS, modelConfig(tuned).absolutePosition(), "finetune keeps the signal");
+        assertEquals("sincos", RunSettings.load(tuned).absolutePosition(), "and records it");
 
         assertBad(CliRun.of(pretrain(dir.resolve("bad"), "--steps", "1", "--absolute-position", "learned")),
                 "--absolute-position", "learned", "none or sincos");
