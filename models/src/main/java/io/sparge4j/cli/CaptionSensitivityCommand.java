@@ -7,6 +7,7 @@ import io.sparge4j.engine.tensor.Tensor;
 import io.sparge4j.models.data.ClipGenerator;
 import io.sparge4j.models.data.ClipMotion;
 import io.sparge4j.models.data.ClipSpec;
+import io.sparge4j.models.data.PromptRequest;
 import io.sparge4j.models.eval.CaptionSensitivity;
 import io.sparge4j.models.eval.CaptionSensitivity.Variant;
 import io.sparge4j.models.eval.CaptionWordValue;
@@ -109,6 +110,7 @@ public final class CaptionSensitivityCommand implements Callable<Integer> {
         TrainingFlags.check(spec, valueClips == 0 || valueClips >= 2, "--value-clips", valueClips,
                 "0 (skip) or at least 2");
         ClipMotion motion = clipMotion.motion(spec);
+        PromptRequest fixed = clipMotion.fixed(spec);
         backend.gemmPrecision();
         if (out != null) {
             OutputPaths.existingParent("--out", out);
@@ -119,7 +121,7 @@ public final class CaptionSensitivityCommand implements Callable<Integer> {
                         + " with a text encoder, written by 'sparge pretrain|finetune|export', or tiny-demo");
             }
             GenerationDefaults g = dir.generationOrDefault();
-            ClipSpec clipSpec = ClipSpec.of(g.frames(), g.height(), g.width()).withMotion(motion);
+            ClipSpec clipSpec = ClipSpec.of(g.frames(), g.height(), g.width()).withMotion(motion).withFixed(fixed);
             ClipGenerator data = new ClipGenerator(seed, clipSpec);
             CaptionSensitivity.Result result;
             String where;
@@ -208,6 +210,7 @@ public final class CaptionSensitivityCommand implements Callable<Integer> {
         settings.put("clip_speed", clipSpec.motion().speeds());
         settings.put("clip_start", clipSpec.motion().trailing() ? "trailing" : "centre");
         settings.put("clip_start_spread", clipSpec.motion().startSpread());
+        settings.put("clip_fixed", clipMotion.clipFixed);
         settings.put("background_caption_probability", clipSpec.backgroundCaptionProbability());
         settings.put("attention", "dense");
         settings.put("backend", where);

@@ -1,6 +1,8 @@
 package io.sparge4j.cli;
 
+import io.sparge4j.models.data.Captions;
 import io.sparge4j.models.data.ClipMotion;
+import io.sparge4j.models.data.PromptRequest;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -9,7 +11,7 @@ import java.util.Locale;
 
 /**
  * {@code --clip-speed}, {@code --clip-start} and {@code --clip-start-spread}: the procedural clips' motion, for
- * training and probes.
+ * training and probes; and {@code --clip-fixed}, attributes every clip has.
  */
 final class ClipMotionFlags {
     @Option(names = "--clip-speed", paramLabel = "MIN,MAX",
@@ -27,6 +29,31 @@ final class ClipMotionFlags {
             description = "How far from that place objects may start, as a fraction of the room: 1 anywhere"
                     + " (default), 0.25 near the centre (or near the trailing edge).")
     Double clipStartSpread;
+
+    @Option(names = "--clip-fixed", paramLabel = "WORDS",
+            description = "Attributes every clip has, in caption words, e.g. \"a red circle\": the others are drawn"
+                    + " (default: all drawn). With colour and shape fixed the direction is the only word that varies.")
+    String clipFixed;
+
+    /**
+     * @param spec the command, for the error
+     * @return the attributes --clip-fixed names, or {@link PromptRequest#NONE}
+     * @throws ParameterException when the words name no attribute
+     */
+    PromptRequest fixed(CommandSpec spec) {
+        return fixed(spec, clipFixed);
+    }
+
+    /** {@link #fixed(CommandSpec)} of a recorded value (run.json). */
+    static PromptRequest fixed(CommandSpec spec, String words) {
+        if (words == null) {
+            return PromptRequest.NONE;
+        }
+        PromptRequest r = Captions.parse(words);
+        TrainingFlags.check(spec, !r.equals(PromptRequest.NONE), "--clip-fixed", "'" + words + "'",
+                "caption words naming a colour, shape, direction or background, e.g. 'a red circle'");
+        return r;
+    }
 
     /**
      * @param spec the command, for the error

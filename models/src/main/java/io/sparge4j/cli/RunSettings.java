@@ -75,6 +75,8 @@ import java.util.Map;
  * @param absolutePosition the DiT's absolute position signal (pretrain's {@code --absolute-position}, an experiment;
  *     {@code none} is Wan's architecture; finetune records its --init model's); absent (null) in older run.json
  *     files, read as none
+ * @param clipFixed the attributes every training clip has, in caption words ({@code --clip-fixed}), or null for none
+ *     (also in older run.json files)
  */
 record RunSettings(String command, long steps, int microBatches, int batchSize, double lr, long warmup, double minLrRatio,
         double weightDecay, double maxGradNorm, long seed, int frames, int height, int width, double captionDropout,
@@ -83,7 +85,7 @@ record RunSettings(String command, long steps, int microBatches, int batchSize, 
         String attention, double topk, double topp, Double targetSparsity, ClipMotion motion,
         double captionAttributeDropout, double textEncoderLrScale, String teacher, double distillGuidance,
         String sharding, LateTopk late, boolean freshTextEncoder, boolean scaleTextEmbedding,
-        String absolutePosition) {
+        String absolutePosition, String clipFixed) {
 
     /**
      * A late Top-k ({@code WanAttention#withLateTopk}).

@@ -204,6 +204,7 @@ final class TrainingFlags {
         double shift = orDefault(timestepShift, 1.0);
         check(spec, shift > 0 && Double.isFinite(shift), "--timestep-shift", shift, "a finite number above 0");
         ClipMotion motion = clipMotion.motion(spec);
+        clipMotion.fixed(spec);   // checked here; run.json keeps the words
         double attributeDrop = orDefault(captionAttributeDropout, 0.0);
         check(spec, attributeDrop >= 0 && attributeDrop < 1, "--caption-attribute-dropout", attributeDrop,
                 "a probability in [0, 1)");
@@ -233,7 +234,7 @@ final class TrainingFlags {
         }
         return new RunSettings(command, s, m, b, rate, w, ratio, wd, clip, orDefault(seed, 0L), f, h, wd2, drop, shift,
                 every, k, p, checkpointBlocks, 0, 0, 0, 0, 0, 0, null, null, null, 0, 0, null, motion, attributeDrop,
-                textScale, null, 0, shard, null, false, scaleTextEmbedding, null);
+                textScale, null, 0, shard, null, false, scaleTextEmbedding, null, clipMotion.clipFixed);
     }
 
     /** @return a clip side, checked: even (the patch is 2 x 2) and within the clip generator's range */

@@ -4,8 +4,10 @@ import io.sparge4j.engine.distributed.CollectiveQueue;
 import io.sparge4j.engine.distributed.Communicator;
 import io.sparge4j.engine.tensor.DType;
 import io.sparge4j.engine.tensor.Tensor;
+import io.sparge4j.models.data.Captions;
 import io.sparge4j.models.data.ClipGenerator;
 import io.sparge4j.models.data.ClipSpec;
+import io.sparge4j.models.data.PromptRequest;
 import io.sparge4j.models.pipeline.GenerationDefaults;
 import io.sparge4j.models.pipeline.ModelDirectory;
 import io.sparge4j.models.text.TextEncoder;
@@ -85,7 +87,8 @@ final class TrainingRun {
     /** @return the run's clips (its motion and caption attribute dropout), from the run's seed + 2 (seed and seed + 1 initialise the DiT and the text encoder) */
     static ClipGenerator clips(RunSettings s) {
         return new ClipGenerator(s.seed() + 2, ClipSpec.of(s.frames(), s.height(), s.width()).withMotion(s.motion())
-                .withAttributeDropout(s.captionAttributeDropout()));
+                .withAttributeDropout(s.captionAttributeDropout())
+                .withFixed(s.clipFixed() == null ? PromptRequest.NONE : Captions.parse(s.clipFixed())));
     }
 
     /** Every parameter of the jointly trained text encoder, by name. */

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.sparge4j.engine.io.SafetensorsFile;
 import io.sparge4j.engine.tensor.DType;
 import io.sparge4j.engine.tensor.Tensor;
+import io.sparge4j.models.data.ClipGenerator;
 import io.sparge4j.models.data.ClipMotion;
 import io.sparge4j.models.pipeline.ModelDirectory;
 import io.sparge4j.models.pipeline.TinyModelDirs;
@@ -367,6 +368,22 @@ class TrainingCommandsTest {
         assertBad(CliRun.of("pretrain", "--out", dir.resolve("odd").toString(), "--dim", "9", "--heads", "1",
                 "--steps", "1", "--absolute-position", "sincos"), "--absolute-position", "sincos", "dim 9");
         assertTrue(!Files.exists(dir.resolve("bad")) && !Files.exists(dir.resolve("odd")), "nothing written");
+    }
+
+    /** {@code --clip-fixed}: run.json keeps the words and the run's clips all have them; words naming nothing fail. */
+    @Test
+    void pretrainTrainsOnClipsWithFixedAttributes() throws Exception {
+        Path run = dir.resolve("fixed");
+        CliRun r = CliRun.of(pretrain(run, "--steps", "1", "--clip-fixed", "a red circle"));
+        assertEquals(0, r.exit(), r::toString);
+        RunSettings settings = RunSettings.load(run);
+        assertEquals("a red circle", settings.clipFixed());
+        ClipGenerator clips = TrainingRun.clips(settings);
+        for (int i = 0; i < 12; i++) {
+            assertTrue(clips.clip(i).caption().startsWith("a red circle moving "), clips.clip(i).caption());
+        }
+        assertBad(CliRun.of(pretrain(dir.resolve("nothing"), "--steps", "1", "--clip-fixed", "hello")),
+                "--clip-fixed", "hello", "caption words");
     }
 
     private static WanConfig modelConfig(Path run) throws Exception {

@@ -71,7 +71,7 @@ public final class ClipGenerator {
      * {@link PromptRequest#NONE} this is the same clip).
      *
      * @param index the clip's index, at least 0
-     * @param request the attributes to fix (empty parts are drawn)
+     * @param request the attributes to fix (empty parts are the spec's {@link ClipSpec#fixed()} ones, else drawn)
      * @return the clip
      */
     public Clip clip(long index, PromptRequest request) {
@@ -99,10 +99,12 @@ public final class ClipGenerator {
         ShapeColour colour = pick(ShapeColour.values(), rng);
         Direction direction = pick(Direction.values(), rng);
         BackgroundKind backgroundKind = pick(BackgroundKind.values(), rng);
-        shape = request.shape().orElse(shape);
-        colour = request.colour().orElse(colour);
-        direction = request.direction().orElse(direction);
-        backgroundKind = request.background().orElse(backgroundKind);
+        // a request wins over the spec's fixed attributes, which win over the draws
+        PromptRequest fixed = spec.fixed();
+        shape = request.shape().or(fixed::shape).orElse(shape);
+        colour = request.colour().or(fixed::colour).orElse(colour);
+        direction = request.direction().or(fixed::direction).orElse(direction);
+        backgroundKind = request.background().or(fixed::background).orElse(backgroundKind);
         Background background = Background.random(backgroundKind, rng);
         int side = Math.min(spec.height(), spec.width());
         double size = Math.max(MIN_SIZE_PIXELS, rng.nextDouble(MIN_SIZE_FRACTION, MAX_SIZE_FRACTION) * side);

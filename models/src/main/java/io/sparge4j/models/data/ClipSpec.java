@@ -12,9 +12,11 @@ package io.sparge4j.models.data;
  *     leaves that attribute out ("a circle moving left", "a red circle"), in [0, 1); 0 names both always. A caption
  *     without its colour can only help a denoiser through its shape and direction words, which tiny-demo never
  *     learnt to read while the colour word was always there (bench/tiny-demo/RECIPE.md, stage 4)
+ * @param fixed attributes every clip has (e.g. one colour and shape, so that the direction is the only word that
+ *     varies); {@link PromptRequest#NONE} draws them all
  */
 public record ClipSpec(int frames, int height, int width, double backgroundCaptionProbability, ClipMotion motion,
-                       double attributeDropout) {
+                       double attributeDropout, PromptRequest fixed) {
     public static final int MIN_FRAMES = 8;
     public static final int MAX_FRAMES = 32;
     public static final int MIN_SIDE = 24;
@@ -26,10 +28,13 @@ public record ClipSpec(int frames, int height, int width, double backgroundCapti
 
     /** A spec with {@link ClipMotion#DEFAULT} and every caption naming colour and direction. */
     public ClipSpec(int frames, int height, int width, double backgroundCaptionProbability) {
-        this(frames, height, width, backgroundCaptionProbability, ClipMotion.DEFAULT, 0);
+        this(frames, height, width, backgroundCaptionProbability, ClipMotion.DEFAULT, 0, PromptRequest.NONE);
     }
 
     public ClipSpec {
+        if (fixed == null) {
+            throw new IllegalArgumentException("fixed is null, expected PromptRequest.NONE to draw every attribute");
+        }
         if (motion == null) {
             throw new IllegalArgumentException("motion is null, expected a ClipMotion such as ClipMotion.DEFAULT");
         }
@@ -53,12 +58,17 @@ public record ClipSpec(int frames, int height, int width, double backgroundCapti
 
     /** @return this spec with another motion */
     public ClipSpec withMotion(ClipMotion newMotion) {
-        return new ClipSpec(frames, height, width, backgroundCaptionProbability, newMotion, attributeDropout);
+        return new ClipSpec(frames, height, width, backgroundCaptionProbability, newMotion, attributeDropout, fixed);
     }
 
     /** @return this spec with another attribute dropout */
     public ClipSpec withAttributeDropout(double probability) {
-        return new ClipSpec(frames, height, width, backgroundCaptionProbability, motion, probability);
+        return new ClipSpec(frames, height, width, backgroundCaptionProbability, motion, probability, fixed);
+    }
+
+    /** @return this spec with other attributes fixed ({@link PromptRequest#NONE}: none) */
+    public ClipSpec withFixed(PromptRequest newFixed) {
+        return new ClipSpec(frames, height, width, backgroundCaptionProbability, motion, attributeDropout, newFixed);
     }
 
     private static void check(String name, int value, int min, int max) {

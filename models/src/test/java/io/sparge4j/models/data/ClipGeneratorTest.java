@@ -16,6 +16,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.EnumSet;
 import java.util.List;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -354,6 +355,32 @@ class ClipGeneratorTest {
         assertEquals(Direction.DOWN_LEFT, fixed.attributes().direction());
         assertEquals(BackgroundKind.STRIPES, fixed.attributes().background().kind());
         assertTrue(fixed.caption().startsWith("a cyan triangle moving down and left"), fixed.caption());
+    }
+
+    /**
+     * A spec's fixed attributes hold in every clip, the others vary as before (the same directions as the unfixed
+     * spec's clips, index by index), and a request still wins over them.
+     */
+    @Test
+    void aSpecsFixedAttributesHoldInEveryClipAndARequestWins() {
+        ClipSpec plain = ClipSpec.of(8, 24, 24);
+        ClipGenerator free = new ClipGenerator(77, plain);
+        ClipGenerator red = new ClipGenerator(77, plain.withFixed(Captions.parse("a red circle")));
+        Set<Direction> directions = EnumSet.noneOf(Direction.class);
+        for (int i = 0; i < 40; i++) {
+            Clip c = red.clip(i);
+            assertEquals(ShapeColour.RED, c.attributes().colour(), c.caption());
+            assertEquals(ShapeKind.CIRCLE, c.attributes().shape(), c.caption());
+            assertTrue(c.caption().startsWith("a red circle moving "), c.caption());
+            assertEquals(free.clip(i).attributes().direction(), c.attributes().direction(), "clip " + i);
+            directions.add(c.attributes().direction());
+        }
+        assertEquals(Direction.values().length, directions.size(), "every direction still drawn: " + directions);
+        Clip asked = red.clip(5, PromptRequest.of(null, ShapeColour.BLUE, null, null));
+        assertEquals(ShapeColour.BLUE, asked.attributes().colour());
+        assertEquals(ShapeKind.CIRCLE, asked.attributes().shape());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> plain.withFixed(null));
+        assertTrue(e.getMessage().contains("fixed is null"), e.getMessage());
     }
 
     @Test
