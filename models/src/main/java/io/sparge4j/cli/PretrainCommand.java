@@ -23,7 +23,6 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 import java.io.PrintWriter;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -201,8 +200,7 @@ public final class PretrainCommand implements Callable<Integer> {
         if (absolutePosition == null) {
             return otherwise;
         }
-        AbsolutePosition p = Arrays.stream(AbsolutePosition.values()).filter(v -> v.word().equals(absolutePosition))
-                .findFirst().orElse(null);
+        AbsolutePosition p = AbsolutePosition.find(absolutePosition).orElse(null);
         TrainingFlags.check(spec, p != null, "--absolute-position", "'" + absolutePosition + "'", "none or sincos");
         String bad = p.unsupportedWidth(width);
         TrainingFlags.check(spec, bad == null, "--absolute-position", absolutePosition, bad);

@@ -6,6 +6,8 @@ import io.sparge4j.engine.tensor.DType;
 import io.sparge4j.engine.tensor.Tensor;
 
 import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
 
 /**
  * An absolute position signal added to the tokens right after the patch embedding: an experiment of this project,
@@ -41,13 +43,21 @@ public enum AbsolutePosition {
      * @throws IllegalArgumentException naming the value and the accepted ones
      */
     public static AbsolutePosition parse(String word) {
-        for (AbsolutePosition p : values()) {
-            if (p.word.equals(word)) {
-                return p;
-            }
-        }
-        throw new IllegalArgumentException("absolute_position is '" + word + "', expected one of "
-                + Arrays.stream(values()).map(AbsolutePosition::word).toList());
+        return find(word).orElseThrow(() -> new IllegalArgumentException("absolute_position is '" + word
+                + "', expected one of " + words()));
+    }
+
+    /**
+     * @param word a spelling, possibly null
+     * @return the signal it names, or empty
+     */
+    public static Optional<AbsolutePosition> find(String word) {
+        return Arrays.stream(values()).filter(p -> p.word.equals(word)).findFirst();
+    }
+
+    /** @return every spelling, in declaration order */
+    public static List<String> words() {
+        return Arrays.stream(values()).map(AbsolutePosition::word).toList();
     }
 
     /**
@@ -82,14 +92,16 @@ public enum AbsolutePosition {
         int frameWidth = dim - 2 * spatial;
         int len = Math.toIntExact(grid.tokens());
         float[] out = new float[Math.multiplyExact(len, dim)];
+        double[] frameFrequencies = frequencies(frameWidth);
+        double[] spatialFrequencies = frequencies(spatial);
         int token = 0;
         for (int f = 0; f < grid.frames(); f++) {
             for (int r = 0; r < grid.rows(); r++) {
                 for (int c = 0; c < grid.cols(); c++) {
                     int row = token * dim;
-                    fill(out, row, frameWidth, f);
-                    fill(out, row + frameWidth, spatial, r);
-                    fill(out, row + frameWidth + spatial, spatial, c);
+                    fill(out, row, frameFrequencies, f);
+                    fill(out, row + frameWidth, spatialFrequencies, r);
+                    fill(out, row + frameWidth + spatial, spatialFrequencies, c);
                     token++;
                 }
             }
@@ -140,11 +152,21 @@ public enum AbsolutePosition {
         }
     }
 
-    /** One axis: sines in the first half of the group, cosines in the second. */
-    private static void fill(float[] out, int start, int width, int position) {
+    /** @return w_i = 10000^(-i / (width / 2)) for the width / 2 sine-cosine pairs of a group */
+    private static double[] frequencies(int width) {
         int half = width / 2;
+        double[] w = new double[half];
         for (int i = 0; i < half; i++) {
-            double angle = position * Math.pow(10000.0, -(double) i / half);
+            w[i] = Math.pow(10000.0, -(double) i / half);
+        }
+        return w;
+    }
+
+    /** One axis: sines in the first half of the group, cosines in the second. */
+    private static void fill(float[] out, int start, double[] frequencies, int position) {
+        int half = frequencies.length;
+        for (int i = 0; i < half; i++) {
+            double angle = position * frequencies[i];
             out[start + i] = (float) Math.sin(angle);
             out[start + half + i] = (float) Math.cos(angle);
         }

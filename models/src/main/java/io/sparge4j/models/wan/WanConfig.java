@@ -1,6 +1,5 @@
 package io.sparge4j.models.wan;
 
-import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -65,7 +64,7 @@ public record WanConfig(int dim, int ffnDim, int numHeads, int numLayers, int in
         }
         if (absolutePosition == null) {
             throw new IllegalArgumentException("WanConfig: absolute_position is null, expected one of "
-                    + Arrays.stream(AbsolutePosition.values()).map(AbsolutePosition::word).toList());
+                    + AbsolutePosition.words());
         }
         String bad = absolutePosition.unsupportedWidth(dim);
         if (bad != null) {

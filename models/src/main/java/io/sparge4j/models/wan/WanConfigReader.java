@@ -9,7 +9,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -230,13 +229,9 @@ public final class WanConfigReader {
             if (n == null || n.isNull()) {
                 return AbsolutePosition.NONE;
             }
-            for (AbsolutePosition p : AbsolutePosition.values()) {
-                if (n.isTextual() && n.textValue().equals(p.word())) {
-                    return p;
-                }
-            }
-            throw error("absolute_position", n, "one of " + Arrays.stream(AbsolutePosition.values())
-                    .map(p -> "\"" + p.word() + "\"").toList() + " (none: Wan's own architecture)");
+            return AbsolutePosition.find(n.isTextual() ? n.textValue() : null).orElseThrow(() -> error(
+                    "absolute_position", n, "one of " + AbsolutePosition.words().stream().map(w -> "\"" + w + "\"")
+                    .toList() + " (none: Wan's own architecture)"));
         }
 
         private List<Integer> tripleOrNull(String key) {
