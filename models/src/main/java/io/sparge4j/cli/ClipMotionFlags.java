@@ -41,16 +41,11 @@ final class ClipMotionFlags {
      * @throws ParameterException when the words name no attribute
      */
     PromptRequest fixed(CommandSpec spec) {
-        return fixed(spec, clipFixed);
-    }
-
-    /** {@link #fixed(CommandSpec)} of a recorded value (run.json). */
-    static PromptRequest fixed(CommandSpec spec, String words) {
-        if (words == null) {
+        if (clipFixed == null) {
             return PromptRequest.NONE;
         }
-        PromptRequest r = Captions.parse(words);
-        TrainingFlags.check(spec, !r.equals(PromptRequest.NONE), "--clip-fixed", "'" + words + "'",
+        PromptRequest r = Captions.parse(clipFixed);
+        TrainingFlags.check(spec, !r.equals(PromptRequest.NONE), "--clip-fixed", "'" + clipFixed + "'",
                 "caption words naming a colour, shape, direction or background, e.g. 'a red circle'");
         return r;
     }
