@@ -5,7 +5,9 @@ import io.sparge4j.models.data.Clip;
 import io.sparge4j.models.data.ClipAttributes;
 import io.sparge4j.models.data.ClipGenerator;
 import io.sparge4j.models.data.Direction;
+import io.sparge4j.models.data.ShapeColour;
 
+import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -53,7 +55,11 @@ public final class CaptionWordValue {
                     + ", expected a clip generator and at least 2 clips");
         }
         SplittableRandom random = new SplittableRandom(seed);
-        Map<String, Mean> means = new HashMap<>();
+        Mean all = null;
+        Map<ShapeColour, Mean> byColour = new EnumMap<>(ShapeColour.class);
+        Map<Group, Mean> byShape = new HashMap<>();
+        Map<Group, Mean> byDirection = new HashMap<>();
+        Map<Group, Mean> byRandomDirection = new HashMap<>();
         double sumSquares = 0;
         int numel = 0;
         for (int i = 0; i < clips; i++) {
@@ -64,45 +70,37 @@ public final class CaptionWordValue {
             }
             numel = x.length;
             ClipAttributes a = clip.attributes();
-            String colour = a.colour().name();
-            String randomDirection = DIRECTIONS[random.nextInt(DIRECTIONS.length)].name();
-            for (String key : new String[] {"", colour, colour + "/shape " + a.shape().name(), colour + "/direction "
-                    + a.direction().name(), colour + "/random " + randomDirection}) {
-                means.computeIfAbsent(key, k -> new Mean(x.length)).add(x);
-            }
+            ShapeColour colour = a.colour();
+            Direction randomDirection = DIRECTIONS[random.nextInt(DIRECTIONS.length)];
+            all = all == null ? new Mean(x.length) : all;
+            all.add(x);
+            byColour.computeIfAbsent(colour, k -> new Mean(x.length)).add(x);
+            byShape.computeIfAbsent(new Group(colour, a.shape()), k -> new Mean(x.length)).add(x);
+            byDirection.computeIfAbsent(new Group(colour, a.direction()), k -> new Mean(x.length)).add(x);
+            byRandomDirection.computeIfAbsent(new Group(colour, randomDirection), k -> new Mean(x.length)).add(x);
             for (float v : x) {
                 sumSquares += (double) v * v;
             }
         }
-        Mean all = means.get("");
         double variance = sumSquares / clips / numel - all.squaredNorm() / numel;
+        double colourSpread = 0;
+        for (Mean m : byColour.values()) {
+            colourSpread += m.count * m.squaredDistance(all);
+        }
         double per = (double) clips * numel;
-        return new Result(clips, variance, spread(means, "") / per, spread(means, "/shape ") / per,
-                spread(means, "/direction ") / per, spread(means, "/random ") / per);
+        return new Result(clips, variance, colourSpread / per, spread(byShape, byColour) / per,
+                spread(byDirection, byColour) / per, spread(byRandomDirection, byColour) / per);
     }
 
-    /**
-     * The sum over the finer classes of count x |finer mean - coarser mean|^2: with {@code marker} "" the colours about
-     * the mean of all clips, else the classes "colour + marker + value" about their colour's mean.
-     */
-    private static double spread(Map<String, Mean> means, String marker) {
+    /** A class within a colour: the colour and one more attribute. */
+    private record Group(ShapeColour colour, Object value) {
+    }
+
+    /** The sum over the classes of count x |class mean - its colour's mean|^2. */
+    private static double spread(Map<Group, Mean> classes, Map<ShapeColour, Mean> byColour) {
         double total = 0;
-        for (Map.Entry<String, Mean> e : means.entrySet()) {
-            String key = e.getKey();
-            String coarser;
-            if (marker.isEmpty()) {
-                if (key.isEmpty() || key.contains("/")) {
-                    continue;
-                }
-                coarser = "";
-            } else {
-                int at = key.indexOf(marker);
-                if (at < 0) {
-                    continue;
-                }
-                coarser = key.substring(0, at);
-            }
-            total += e.getValue().count * e.getValue().squaredDistance(means.get(coarser));
+        for (Map.Entry<Group, Mean> e : classes.entrySet()) {
+            total += e.getValue().count * e.getValue().squaredDistance(byColour.get(e.getKey().colour()));
         }
         return total;
     }
