@@ -233,7 +233,8 @@ public final class FinetuneCommand implements Callable<Integer> {
                     mode.toString().toLowerCase(Locale.ROOT), k, p, targetSparsity)
                     .withDistillation(teacher == null ? null : InitModel.recorded(teacher), guidance)
                     .withLate(lateTopk == null ? null : new RunSettings.LateTopk(lateTopk, level))
-                    .withAbsolutePosition(config.absolutePosition()), model);   // recorded; the model's config rules
+                    .withAbsolutePosition(config.absolutePosition())   // recorded; the model's config rules
+                    .withTextModulation(config.textModulation()), model);
         } catch (RuntimeException e) {
             model.close();
             throw e;

@@ -475,7 +475,7 @@ public final class ModelBenchCommand implements Callable<Integer> {
     private static WanConfig withLayers(WanConfig c, int n) {
         return new WanConfig(c.dim(), c.ffnDim(), c.numHeads(), n, c.inDim(), c.outDim(), c.textDim(), c.textLen(),
                 c.freqDim(), c.patchSize(), c.eps(), c.qkNorm(), c.crossAttnNorm(), c.pixelSpace(), c.vaeStride(),
-                c.absolutePosition());
+                c.absolutePosition(), c.textModulation());
     }
 
     private ParameterException bad(String option, String value, String expected) {

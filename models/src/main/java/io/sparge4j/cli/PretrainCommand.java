@@ -14,6 +14,7 @@ import io.sparge4j.models.train.TrainingObjective;
 import io.sparge4j.models.train.WanGraph;
 import io.sparge4j.models.train.WanInit;
 import io.sparge4j.models.wan.AbsolutePosition;
+import io.sparge4j.models.wan.TextModulation;
 import io.sparge4j.models.wan.WanAttention;
 import io.sparge4j.models.wan.WanConfig;
 import picocli.CommandLine.Command;
@@ -91,6 +92,13 @@ public final class PretrainCommand implements Callable<Integer> {
                     + " architecture; the default, or the --init model's). Saved in the model's config.json.")
     private String absolutePosition;
 
+    @Option(names = "--text-modulation", paramLabel = "none|pooled",
+            description = "An experiment, not Wan2.1: also add the mean of the embedded caption rows to the time"
+                    + " embedding, so that the caption modulates every block as a class label does in DiT (pooled),"
+                    + " or not (none, Wan's own architecture: cross-attention only; the default, or the --init"
+                    + " model's). No new parameters. Saved in the model's config.json.")
+    private String textModulation;
+
     @Override
     public Integer call() throws Exception {
         BackendSelection backend = flags.backend(spec);
@@ -127,7 +135,8 @@ public final class PretrainCommand implements Callable<Integer> {
     private void train(RunSettings settings, ModelDirectory start, JobRanks ranks, PrintWriter err)
             throws java.io.IOException {
         WanConfig config = (start == null ? config(settings) : start.config())
-                .withAbsolutePosition(AbsolutePosition.parse(settings.absolutePosition()));
+                .withAbsolutePosition(AbsolutePosition.parse(settings.absolutePosition()))
+                .withTextModulation(TextModulation.parse(settings.textModulation()));
         // a resumed run restores the encoder from its checkpoint; the choice only sets the starting point
         TextEncoder text = start == null || settings.freshTextEncoder() ? textEncoder(settings, config)
                 : start.textEncoder();
@@ -169,7 +178,8 @@ public final class PretrainCommand implements Callable<Integer> {
         TrainingFlags.check(spec, tl >= 1, "--text-layers", tl, "a whole number of at least 1");
         return s.withModel(d, l, h, f, tw, tl, null, TrainingObjective.PRETRAIN.word(), "dense",
                 WanAttention.dense().topk(), WanAttention.dense().topp(), null)
-                .withAbsolutePosition(absolutePosition(AbsolutePosition.NONE, d));
+                .withAbsolutePosition(absolutePosition(AbsolutePosition.NONE, d))
+                .withTextModulation(textModulation(TextModulation.NONE));
     }
 
     /** With --init the shape comes from the model: the shape flags would contradict it. */
@@ -192,7 +202,8 @@ public final class PretrainCommand implements Callable<Integer> {
         return s.withModel(c.dim(), c.numLayers(), c.numHeads(), c.ffnDim(), model.textEncoder().config().width(),
                 model.textEncoder().config().layers(), InitModel.recorded(init), TrainingObjective.PRETRAIN.word(),
                 "dense", WanAttention.dense().topk(), WanAttention.dense().topp(), null)
-                .withAbsolutePosition(absolutePosition(c.absolutePosition(), c.dim()));
+                .withAbsolutePosition(absolutePosition(c.absolutePosition(), c.dim()))
+                .withTextModulation(textModulation(c.textModulation()));
     }
 
     /** @return --absolute-position, checked against the DiT's width, or {@code otherwise} when it is not given */
@@ -207,11 +218,21 @@ public final class PretrainCommand implements Callable<Integer> {
         return p;
     }
 
+    /** @return --text-modulation, or {@code otherwise} when it is not given */
+    private TextModulation textModulation(TextModulation otherwise) {
+        if (textModulation == null) {
+            return otherwise;
+        }
+        TextModulation m = TextModulation.find(textModulation).orElse(null);
+        TrainingFlags.check(spec, m != null, "--text-modulation", "'" + textModulation + "'", "none or pooled");
+        return m;
+    }
+
     /** The DiT: pixel space (3 channels), patch (1, 2, 2), text features from the encoder. */
     static WanConfig config(RunSettings s) {
         return new WanConfig(s.dim(), s.ffnDim(), s.heads(), s.layers(), 3, 3, s.textWidth(), TEXT_LENGTH, FREQ_DIM,
                 List.of(1, 2, 2), 1e-6, true, true, true, List.of(1, 1, 1),
-                AbsolutePosition.parse(s.absolutePosition()));
+                AbsolutePosition.parse(s.absolutePosition()), TextModulation.parse(s.textModulation()));
     }
 
     /** A fresh text encoder over the captions' words, heads of 32 (at least one), MLP 4 x width. */

@@ -7,6 +7,7 @@ import io.sparge4j.models.data.ClipMotion;
 import io.sparge4j.models.train.ShardedTrainer;
 import io.sparge4j.models.video.AtomicFiles;
 import io.sparge4j.models.wan.AbsolutePosition;
+import io.sparge4j.models.wan.TextModulation;
 
 import java.io.IOException;
 import java.lang.reflect.RecordComponent;
@@ -77,6 +78,9 @@ import java.util.Map;
  *     files, read as none
  * @param clipFixed the attributes every training clip has, in caption words ({@code --clip-fixed}), or null for none
  *     (also in older run.json files)
+ * @param textModulation the caption's path into the DiT's time embedding (pretrain's {@code --text-modulation}, an
+ *     experiment; {@code none} is Wan's architecture; finetune records its --init model's); absent (null) in older
+ *     run.json files, read as none
  */
 record RunSettings(String command, long steps, int microBatches, int batchSize, double lr, long warmup, double minLrRatio,
         double weightDecay, double maxGradNorm, long seed, int frames, int height, int width, double captionDropout,
@@ -85,7 +89,7 @@ record RunSettings(String command, long steps, int microBatches, int batchSize, 
         String attention, double topk, double topp, Double targetSparsity, ClipMotion motion,
         double captionAttributeDropout, double textEncoderLrScale, String teacher, double distillGuidance,
         String sharding, LateTopk late, boolean freshTextEncoder, boolean scaleTextEmbedding,
-        String absolutePosition, String clipFixed) {
+        String absolutePosition, String clipFixed, String textModulation) {
 
     /**
      * A late Top-k ({@code WanAttention#withLateTopk}).
@@ -107,6 +111,7 @@ record RunSettings(String command, long steps, int microBatches, int batchSize, 
         batchSize = batchSize == 0 ? 1 : batchSize;
         motion = motion == null ? ClipMotion.DEFAULT : motion;
         absolutePosition = absolutePosition == null ? AbsolutePosition.NONE.word() : absolutePosition;
+        textModulation = textModulation == null ? TextModulation.NONE.word() : textModulation;
     }
 
     /** The file name in the run's directory. */
@@ -164,6 +169,11 @@ record RunSettings(String command, long steps, int microBatches, int batchSize, 
     /** @return a copy with the DiT's absolute position signal ({@code --absolute-position}) */
     RunSettings withAbsolutePosition(AbsolutePosition position) {
         return with(Map.of("absolutePosition", position.word()));
+    }
+
+    /** @return a copy with the caption's path into the DiT's time embedding ({@code --text-modulation}) */
+    RunSettings withTextModulation(TextModulation modulation) {
+        return with(Map.of("textModulation", modulation.word()));
     }
 
     /**

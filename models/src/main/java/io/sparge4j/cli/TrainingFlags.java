@@ -234,7 +234,7 @@ final class TrainingFlags {
         }
         return new RunSettings(command, s, m, b, rate, w, ratio, wd, clip, orDefault(seed, 0L), f, h, wd2, drop, shift,
                 every, k, p, checkpointBlocks, 0, 0, 0, 0, 0, 0, null, null, null, 0, 0, null, motion, attributeDrop,
-                textScale, null, 0, shard, null, false, scaleTextEmbedding, null, clipMotion.clipFixed);
+                textScale, null, 0, shard, null, false, scaleTextEmbedding, null, clipMotion.clipFixed, null);
     }
 
     /** @return a clip side, checked: even (the patch is 2 x 2) and within the clip generator's range */

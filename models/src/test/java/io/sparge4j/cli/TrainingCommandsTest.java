@@ -16,6 +16,7 @@ import io.sparge4j.models.text.TextEncoderParameters;
 import io.sparge4j.models.train.AdamWConfig;
 import io.sparge4j.models.train.DeviceTestSessions;
 import io.sparge4j.models.wan.AbsolutePosition;
+import io.sparge4j.models.wan.TextModulation;
 import io.sparge4j.models.wan.WanAttention;
 import io.sparge4j.models.wan.WanConfig;
 import io.sparge4j.models.wan.WanConfigReader;
@@ -368,6 +369,45 @@ class TrainingCommandsTest {
         assertBad(CliRun.of("pretrain", "--out", dir.resolve("odd").toString(), "--dim", "9", "--heads", "1",
                 "--steps", "1", "--absolute-position", "sincos"), "--absolute-position", "sincos", "dim 9");
         assertTrue(!Files.exists(dir.resolve("bad")) && !Files.exists(dir.resolve("odd")), "nothing written");
+    }
+
+    /**
+     * {@code --text-modulation pooled}: config.json and run.json say so and a resume keeps it; from --init a model
+     * that has it keeps it without the flag, in pretrain and finetune; other values are refused, writing nothing.
+     */
+    @Test
+    void pretrainAddsThePooledTextModulation() throws Exception {
+        Path run = dir.resolve("pooled");
+        CliRun r = CliRun.of(pretrain(run, "--steps", "1", "--checkpoint-every", "1", "--text-modulation",
+                "pooled"));
+        assertEquals(0, r.exit(), r::toString);
+        assertEquals("pooled", RunSettings.load(run).textModulation());
+        assertEquals(TextModulation.POOLED, modelConfig(run).textModulation());
+        assertTrue(Files.readString(run.resolve("model").resolve(WanWeights.CONFIG_FILE))
+                .contains("\"text_modulation\" : \"pooled\""));
+        r = CliRun.of(pretrain(run, "--steps", "2", "--resume"));
+        assertEquals(0, r.exit(), r::toString);
+        assertEquals(TextModulation.POOLED, modelConfig(run).textModulation(), "after --resume");
+
+        Path kept = dir.resolve("kept");
+        r = CliRun.of("pretrain", "--init", run.resolve("model").toString(), "--out", kept.toString(), "--steps",
+                "1", "--threads", "2");
+        assertEquals(0, r.exit(), r::toString);
+        assertEquals(TextModulation.POOLED, modelConfig(kept).textModulation(), "--init's own modulation");
+        Path tuned = dir.resolve("tuned");
+        r = CliRun.of("finetune", "--init", run.resolve("model").toString(), "--out", tuned.toString(), "--objective",
+                "distill", "--attention", "dense", "--steps", "1", "--threads", "2");
+        assertEquals(0, r.exit(), r::toString);
+        assertEquals(TextModulation.POOLED, modelConfig(tuned).textModulation(), "finetune keeps it");
+        assertEquals("pooled", RunSettings.load(tuned).textModulation(), "and records it");
+
+        Path plain = dir.resolve("plain");
+        assertEquals(0, CliRun.of(pretrain(plain, "--steps", "1")).exit());
+        assertEquals(TextModulation.NONE, modelConfig(plain).textModulation());
+        assertEquals("none", RunSettings.load(plain).textModulation());
+        assertBad(CliRun.of(pretrain(dir.resolve("bad"), "--steps", "1", "--text-modulation", "mean")),
+                "--text-modulation", "mean", "none or pooled");
+        assertTrue(!Files.exists(dir.resolve("bad")), "nothing written");
     }
 
     /** {@code --clip-fixed}: run.json keeps the words and the run's clips all have them; words naming nothing fail. */

@@ -3,6 +3,8 @@ package io.sparge4j.engine.gpu;
 import io.sparge4j.engine.tensor.DType;
 import io.sparge4j.kernels.KernelContext;
 import io.sparge4j.kernels.nn.ActivationKernels;
+import io.sparge4j.kernels.nn.ColumnSumKernels;
+import io.sparge4j.kernels.nn.TensorKernels;
 import io.sparge4j.kernels.nn.TrainingKernels;
 import io.sparge4j.kernels.types.arrays.FloatArray;
 
@@ -59,6 +61,35 @@ public final class DeviceGradients {
         int cols = (int) (x.numel() / rows);
         DeviceTensor out = op.session.allocate(DType.F32, Arrays.copyOfRange(x.shape(), 1, x.rank()));
         DeviceTensor partial = ColumnSums.addRowSum(op, "sum", xa, out, cols, rows);
+        return Ops.runOrFree(op, out, partial);
+    }
+
+    /**
+     * Sums of consecutive groups of rows, {@code x.reshape(groups, R / groups, cols).sum(1)}: for example each clip's
+     * rows of a batch laid out clip after clip. Deterministic as {@link #sumRows}: within a group, rows in order in
+     * chunks of 64, and the chunks in order.
+     *
+     * @param x f32 (R, cols), R a positive multiple of groups
+     * @param groups how many groups, at least 1
+     * @return a new f32 tensor (groups, cols), owned by the caller
+     */
+    public static DeviceTensor sumRowGroups(DeviceTensor x, int groups) {
+        Op op = Op.of("DeviceGradients.sumRowGroups", x);
+        FloatArray xa = op.f32("x", x);
+        if (x.rank() != 2 || x.numel() == 0) {
+            throw op.fail("x's shape", Arrays.toString(x.shape()), "(R, cols), no zero dimension");
+        }
+        if (groups < 1 || x.dim(0) % groups != 0) {
+            throw op.fail("groups", String.valueOf(groups), "a positive divisor of x's " + x.dim(0) + " rows");
+        }
+        int cols = x.dim(1);
+        int groupRows = x.dim(0) / groups;
+        DeviceTensor out = op.session.allocate(DType.F32, groups, cols);
+        DeviceTensor partial = ColumnSums.partials(op, groups, groupRows, cols);
+        op.graph.task("sumPartials", TensorKernels::columnPartials, new KernelContext(), xa,
+                (FloatArray) partial.array(), cols, groups, groupRows, ColumnSums.CHUNK_ROWS);
+        op.grid("sumPartials", ColumnSumKernels.partialsGrid(cols, groups * ColumnSums.chunks(groupRows)));
+        ColumnSums.sum(op, "sum", partial, out, cols, groups, groupRows);
         return Ops.runOrFree(op, out, partial);
     }
 

@@ -589,20 +589,6 @@ public final class DeviceWanGraph {
             if (config.absolutePosition() != AbsolutePosition.NONE) {   // no parameters: the backward is unchanged
                 h = s.own(store.positionSignal().addTo(h, grid, 0));
             }
-            // time: float64 sinusoids on the host, Linear-SiLU-Linear to e, Linear(SiLU(e)) to the six modulations
-            float[] sinusoids = new float[batch * config.freqDim()];
-            for (int b = 0; b < batch; b++) {
-                float[] one = WanModel.sinusoid(in.timesteps()[b], config.freqDim());
-                System.arraycopy(one, 0, sinusoids, b * config.freqDim(), config.freqDim());
-            }
-            try (Tensor sin = Tensor.of(sinusoids, batch, config.freqDim())) {
-                tape.sinusoid = s.own(session().upload(sin));
-            }
-            tape.timeHidden = s.own(linear(tape.sinusoid, "time_embedding.0"));
-            tape.timeSilu = s.own(DeviceActivations.silu(tape.timeHidden));
-            tape.e = s.own(linear(tape.timeSilu, "time_embedding.2"));
-            tape.eSilu = s.own(DeviceActivations.silu(tape.e));
-            tape.e6 = s.own(linear(tape.eSilu, "time_projection.1"));   // (B, 6 * dim)
             // text: each clip's rows zero-padded to text_len on the host, Linear-GELU(tanh)-Linear
             try (Tensor host = Tensor.allocate(DType.F32, batch * config.textLen(), config.textDim())) {
                 if (textRows > 0) {
@@ -615,6 +601,22 @@ public final class DeviceWanGraph {
             tape.textHidden = s.own(linear(tape.padded, "text_embedding.0"));
             tape.textGelu = s.own(DeviceActivations.gelu(tape.textHidden));
             tape.context = s.own(linear(tape.textGelu, "text_embedding.2"));
+            // time: float64 sinusoids on the host, Linear-SiLU-Linear to e (plus the text,
+            // with a text modulation), Linear(SiLU(e)) to the six modulations
+            float[] sinusoids = new float[batch * config.freqDim()];
+            for (int b = 0; b < batch; b++) {
+                float[] one = WanModel.sinusoid(in.timesteps()[b], config.freqDim());
+                System.arraycopy(one, 0, sinusoids, b * config.freqDim(), config.freqDim());
+            }
+            try (Tensor sin = Tensor.of(sinusoids, batch, config.freqDim())) {
+                tape.sinusoid = s.own(session().upload(sin));
+            }
+            tape.timeHidden = s.own(linear(tape.sinusoid, "time_embedding.0"));
+            tape.timeSilu = s.own(DeviceActivations.silu(tape.timeHidden));
+            tape.e = s.own(linear(tape.timeSilu, "time_embedding.2"));
+            config.textModulation().addTo(tape.e, tape.context);
+            tape.eSilu = s.own(DeviceActivations.silu(tape.e));
+            tape.e6 = s.own(linear(tape.eSilu, "time_projection.1"));   // (B, 6 * dim)
             // each clip's Top-k at its own noise level (a late Top-k; the same k for every clip otherwise)
             double[] topk = new double[batch];
             for (int b = 0; b < batch; b++) {
@@ -787,6 +789,7 @@ public final class DeviceWanGraph {
             addLinear("time_projection.1", proj);
             DeviceTensor deProj = s.own(DeviceActivations.siluBackward(proj.dx(), tape.e));
             DeviceGradients.accumulate(1f, deProj, de);
+            DeviceTensor dContextAll = s.own(config.textModulation().addGradient(de, dContextEmb.value()));
             DeviceLinear.Grads time2 = s.own(DeviceLinear.linearBackward(de, tape.timeSilu,
                     param("time_embedding.2.weight"), true));
             addLinear("time_embedding.2", time2);
@@ -794,7 +797,7 @@ public final class DeviceWanGraph {
             addLinear("time_embedding.0", s.own(DeviceLinear.linearBackward(dTimeHidden, tape.sinusoid,
                     param("time_embedding.0.weight"), true)));
             // text embedding (all text_len rows; the padding rows are dropped when read back)
-            DeviceLinear.Grads text2 = s.own(DeviceLinear.linearBackward(dContextEmb.value(), tape.textGelu,
+            DeviceLinear.Grads text2 = s.own(DeviceLinear.linearBackward(dContextAll, tape.textGelu,
                     param("text_embedding.2.weight"), true));
             addLinear("text_embedding.2", text2);
             DeviceTensor dTextHidden = s.own(DeviceActivations.geluBackward(text2.dx(), tape.textHidden));

@@ -381,13 +381,6 @@ public final class WanGraph {
             Tensor h = s.own(Linear.linear(tape.patches, param("patch_embedding.weight").reshape(config.dim(), -1),
                     param("patch_embedding.bias")));
             config.absolutePosition().addTo(h, grid);   // no parameters: the backward is unchanged
-            // time: float64 sinusoid, Linear-SiLU-Linear to e, Linear(SiLU(e)) to the six modulations
-            tape.sinusoid = s.own(Tensor.of(WanModel.sinusoid(timestep, config.freqDim()), 1, config.freqDim()));
-            tape.timeHidden = s.own(linear(tape.sinusoid, "time_embedding.0"));
-            tape.timeSilu = s.own(Activations.silu(tape.timeHidden));
-            tape.e = s.own(linear(tape.timeSilu, "time_embedding.2"));
-            tape.eSilu = s.own(Activations.silu(tape.e));
-            tape.e6 = s.own(linear(tape.eSilu, "time_projection.1")).reshape(6, config.dim());
             // text: zero-padded to text_len rows, Linear-GELU(tanh)-Linear
             tape.padded = s.own(Tensor.allocate(DType.F32, config.textLen(), config.textDim()));
             if (context.dim(0) > 0) {
@@ -396,6 +389,15 @@ public final class WanGraph {
             tape.textHidden = s.own(linear(tape.padded, "text_embedding.0"));
             tape.textGelu = s.own(Activations.gelu(tape.textHidden));
             tape.context = s.own(linear(tape.textGelu, "text_embedding.2"));
+            // time: float64 sinusoid, Linear-SiLU-Linear to e (plus the text, with a text modulation),
+            // Linear(SiLU(e)) to the six modulations
+            tape.sinusoid = s.own(Tensor.of(WanModel.sinusoid(timestep, config.freqDim()), 1, config.freqDim()));
+            tape.timeHidden = s.own(linear(tape.sinusoid, "time_embedding.0"));
+            tape.timeSilu = s.own(Activations.silu(tape.timeHidden));
+            tape.e = s.own(linear(tape.timeSilu, "time_embedding.2"));
+            config.textModulation().addTo(tape.e, tape.context);
+            tape.eSilu = s.own(Activations.silu(tape.e));
+            tape.e6 = s.own(linear(tape.eSilu, "time_projection.1")).reshape(6, config.dim());
             WanAttention now = attention.at(timestep);   // a late Top-k at low noise levels
             for (WanBlockGraph block : blocks) {
                 SparseAttention.Config cfg = now.configAt(block.index(), step);
@@ -541,6 +543,7 @@ public final class WanGraph {
             sink.add("time_projection.1", proj);
             Tensor deProj = s.own(Activations.siluBackward(proj.dx(), tape.e));
             Elementwise.axpy(1f, deProj, de);
+            config.textModulation().addGradient(de, dContextEmb);
             Linear.LinearGrads time2 = s.own(Linear.linearBackward(de, tape.timeSilu,
                     param("time_embedding.2.weight"), true));
             sink.add("time_embedding.2", time2);

@@ -267,10 +267,11 @@ public final class DeviceWanModel implements WanTransformer {
         DeviceTensor h = null;
         try (DeviceScope scope = new DeviceScope()) {
             h = patchEmbedding(x, grid, pt, ph, pw, len);
+            DeviceTensor ctx = textEmbedding(scope, context);
             DeviceTensor e = timeEmbedding(scope, timestep);
+            config.textModulation().addTo(e, ctx);
             DeviceTensor e6 = scope.own(scope.own(linear(scope.own(DeviceActivations.silu(e)), "time_projection.1"))
                     .reshape(6, config.dim()));
-            DeviceTensor ctx = textEmbedding(scope, context);
             WanAttention now = attention.at(timestep);   // a late Top-k at low noise levels
             for (int i = 0; i < config.numLayers(); i++) {
                 try (DeviceScope block = new DeviceScope()) {

@@ -25,10 +25,13 @@ import java.util.List;
  * @param vaeStride (t, h, w) stride between video pixels and latents; (1, 1, 1) for pixel-space models
  * @param absolutePosition this project's experimental absolute position signal; {@link AbsolutePosition#NONE}
  *     (Wan's architecture) unless a config asks for it
+ * @param textModulation this project's experimental caption path into the time embedding; {@link TextModulation#NONE}
+ *     (Wan's architecture) unless a config asks for it
  */
 public record WanConfig(int dim, int ffnDim, int numHeads, int numLayers, int inDim, int outDim, int textDim,
         int textLen, int freqDim, List<Integer> patchSize, double eps, boolean qkNorm, boolean crossAttnNorm,
-        boolean pixelSpace, List<Integer> vaeStride, AbsolutePosition absolutePosition) {
+        boolean pixelSpace, List<Integer> vaeStride, AbsolutePosition absolutePosition,
+        TextModulation textModulation) {
 
     /** Wan2.1 T2V 1.3B. */
     public static final WanConfig WAN_1_3B = new WanConfig(1536, 8960, 12, 30, 16, 16, 4096, 512, 256,
@@ -70,6 +73,18 @@ public record WanConfig(int dim, int ffnDim, int numHeads, int numLayers, int in
         if (bad != null) {
             throw new IllegalArgumentException("WanConfig: " + bad);
         }
+        if (textModulation == null) {
+            throw new IllegalArgumentException("WanConfig: text_modulation is null, expected one of "
+                    + TextModulation.words());
+        }
+    }
+
+    /** Wan2.1's text path (cross-attention only), with the given absolute position signal. */
+    public WanConfig(int dim, int ffnDim, int numHeads, int numLayers, int inDim, int outDim, int textDim,
+            int textLen, int freqDim, List<Integer> patchSize, double eps, boolean qkNorm, boolean crossAttnNorm,
+            boolean pixelSpace, List<Integer> vaeStride, AbsolutePosition absolutePosition) {
+        this(dim, ffnDim, numHeads, numLayers, inDim, outDim, textDim, textLen, freqDim, patchSize, eps, qkNorm,
+                crossAttnNorm, pixelSpace, vaeStride, absolutePosition, TextModulation.NONE);
     }
 
     /** Wan2.1's architecture: no absolute position signal. */
@@ -86,7 +101,16 @@ public record WanConfig(int dim, int ffnDim, int numHeads, int numLayers, int in
      */
     public WanConfig withAbsolutePosition(AbsolutePosition position) {
         return new WanConfig(dim, ffnDim, numHeads, numLayers, inDim, outDim, textDim, textLen, freqDim, patchSize,
-                eps, qkNorm, crossAttnNorm, pixelSpace, vaeStride, position);
+                eps, qkNorm, crossAttnNorm, pixelSpace, vaeStride, position, textModulation);
+    }
+
+    /**
+     * @param modulation the caption's path into the time embedding
+     * @return this configuration with that path
+     */
+    public WanConfig withTextModulation(TextModulation modulation) {
+        return new WanConfig(dim, ffnDim, numHeads, numLayers, inDim, outDim, textDim, textLen, freqDim, patchSize,
+                eps, qkNorm, crossAttnNorm, pixelSpace, vaeStride, absolutePosition, modulation);
     }
 
     /**

@@ -16,8 +16,8 @@ import java.util.Map;
 /**
  * Reads a Wan {@code config.json}: the original Wan2.1 keys ({@code dim, ffn_dim, num_heads, num_layers, in_dim,
  * out_dim, text_dim, text_len, freq_dim, patch_size, eps, qk_norm, cross_attn_norm}), this project's
- * {@code pixel_space}, {@code vae_stride} and {@code absolute_position} (an experiment; missing means none, Wan's
- * own architecture, and is not listed as a default), and diffusers' {@code WanTransformer3DModel} keys
+ * {@code pixel_space}, {@code vae_stride}, {@code absolute_position} and {@code text_modulation} (experiments;
+ * missing means none, Wan's own architecture, and is not listed as a default), and diffusers' {@code WanTransformer3DModel} keys
  * ({@code num_attention_heads} and {@code attention_head_dim} for heads and dim, {@code in_channels},
  * {@code out_channels}, and {@code qk_norm} as {@code "rms_norm_across_heads"} or null).
  *
@@ -142,9 +142,9 @@ public final class WanConfigReader {
             List<Integer> stride = orDefault("vae_stride", tripleOrNull("vae_stride"),
                     pixel ? List.of(1, 1, 1) : d.vaeStride());
             try {
-                // not listed among the defaults when missing: no released config has it, and none means Wan's own
+                // the experiments are not listed among the defaults when missing: no released config has them
                 WanConfig config = new WanConfig(dimV, ffn, numHeads, layers, inDim, outDim, textDim, textLen,
-                        freqDim, patch, eps, qkNorm, crossNorm, pixel, stride, absolutePosition());
+                        freqDim, patch, eps, qkNorm, crossNorm, pixel, stride, absolutePosition(), textModulation());
                 return new Result(config, defaulted);
             } catch (IllegalArgumentException e) {
                 String note = defaulted.isEmpty() ? "" : " (" + String.join(", ", defaulted) + " defaulted)";
@@ -234,6 +234,16 @@ public final class WanConfigReader {
                     .toList() + " (none: Wan's own architecture)"));
         }
 
+        private TextModulation textModulation() {
+            JsonNode n = root.get("text_modulation");
+            if (n == null || n.isNull()) {
+                return TextModulation.NONE;
+            }
+            return TextModulation.find(n.isTextual() ? n.textValue() : null).orElseThrow(() -> error(
+                    "text_modulation", n, "one of " + TextModulation.words().stream().map(w -> "\"" + w + "\"")
+                    .toList() + " (none: Wan's own architecture)"));
+        }
+
         private List<Integer> tripleOrNull(String key) {
             JsonNode n = root.get(key);
             if (n == null || n.isNull()) {
@@ -291,7 +301,7 @@ public final class WanConfigReader {
 
     /**
      * The JSON a {@link WanConfig} is saved as: the original Wan keys plus {@code pixel_space},
-     * {@code vae_stride} and, where it is not none, {@code absolute_position},
+     * {@code vae_stride} and, where they are not none, {@code absolute_position} and {@code text_modulation},
      * so that {@link #parse} reads it back with no defaults.
      *
      * @param config the configuration
@@ -318,6 +328,9 @@ public final class WanConfigReader {
         m.put("vae_stride", config.vaeStride());
         if (config.absolutePosition() != AbsolutePosition.NONE) {
             m.put("absolute_position", config.absolutePosition().word());   // absent: Wan's architecture
+        }
+        if (config.textModulation() != TextModulation.NONE) {
+            m.put("text_modulation", config.textModulation().word());   // absent: Wan's architecture
         }
         try {
             return JSON.writerWithDefaultPrettyPrinter().writeValueAsString(m) + "\n";

@@ -219,9 +219,9 @@ public final class WanModel implements WanTransformer {
 
         Tensor h = patchEmbedding(x, pt, ph, pw, len);
         config.absolutePosition().addTo(h, grid);
-        try (Tensor e = timeEmbedding(timestep);
-             Tensor e6 = timeProjection(e);
-             Tensor ctx = embedText(config, params, context)) {
+        try (Tensor ctx = embedText(config, params, context);
+             Tensor e = timeEmbedding(timestep);
+             Tensor e6 = timeProjection(withText(e, ctx))) {
             WanAttention now = attention.at(timestep);   // a late Top-k at low noise levels
             for (WanAttentionBlock block : blocks) {
                 try (Tensor in = h) {
@@ -275,6 +275,12 @@ public final class WanModel implements WanTransformer {
             out[half + i] = (float) Math.sin(angle);
         }
         return out;
+    }
+
+    /** The config's text modulation added to e in place (nothing for Wan's own). @return e */
+    private Tensor withText(Tensor e, Tensor ctx) {
+        config.textModulation().addTo(e, ctx);
+        return e;
     }
 
     /** Linear(SiLU(e)) to the blocks' six modulation vectors. @return (6, dim) */

@@ -9,6 +9,7 @@ import io.sparge4j.engine.sparse.SparseAttention;
 import io.sparge4j.engine.ops.Shapes;
 import io.sparge4j.engine.tensor.Tensor;
 import io.sparge4j.models.wan.AbsolutePosition;
+import io.sparge4j.models.wan.TextModulation;
 import io.sparge4j.models.wan.WanAttention;
 import io.sparge4j.models.wan.WanConfig;
 import org.junit.jupiter.api.Test;
@@ -221,6 +222,40 @@ class DeviceWanGraphTest {
                         new Tensor[] {cases[0].context(), cases[1].context()});
             }
             report(backend + " sincos position, batch of 2: velocities, dContext, dInput by clip, summed gradients");
+        } finally {
+            for (GraphCase c : cases) {
+                c.close();
+            }
+        }
+    }
+
+    /**
+     * The experimental pooled text modulation (with the position signal) in a batch of two clips with different
+     * captions (each clip's e takes the mean of its own text rows, and its gradient goes back to those rows only)
+     * against the CPU graph clip by clip (assertBatchMatchesCpu). Dense attention; tolerance as above.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"opencl", "cuda"})
+    void pooledTextModulationInABatchMatchesTheCpu(String backend) {
+        WanConfig config = CONFIG.withAbsolutePosition(AbsolutePosition.SINCOS)
+                .withTextModulation(TextModulation.POOLED);
+        GraphCase[] cases = {GraphCase.of(config, 4, 32, 32, 9, 52), GraphCase.of(config, 4, 32, 32, 9, 53)};
+        Map<String, Tensor> weights = cases[0].weights();
+        try (TensorScope scope = new TensorScope();
+             DeviceSession session = DeviceTestSessions.openWholeModel(backend);
+             DeviceWanStore store = DeviceWanStore.upload(session, config, weights)) {
+            Tensor x = stack(scope, cases[0].x(), cases[1].x());
+            Tensor r = stack(scope, cases[0].r(), cases[1].r());
+            Tensor context = stack(scope, cases[0].context(), cases[1].context());
+            double[] t = {cases[0].t(), cases[1].t()};
+            WanGraph cpu = new WanGraph(config, weights, WanAttention.dense(), false);
+            DeviceWanGraph device = new DeviceWanGraph(store, WanAttention.dense(), false);
+            try (DeviceWanGraph.Tape dt = device.forward(x, t, context, 0)) {
+                device.backward(dt, r);
+                assertBatchMatchesCpu(backend, cpu, dt, store, cases, t,
+                        new Tensor[] {cases[0].context(), cases[1].context()});
+            }
+            report(backend + " pooled text modulation, batch of 2: velocities, dContext, dInput by clip, summed gradients");
         } finally {
             for (GraphCase c : cases) {
                 c.close();

@@ -2,6 +2,7 @@ package io.sparge4j.models.train;
 
 import io.sparge4j.engine.tensor.Tensor;
 import io.sparge4j.models.wan.AbsolutePosition;
+import io.sparge4j.models.wan.TextModulation;
 import io.sparge4j.models.wan.WanAttention;
 import io.sparge4j.models.wan.WanConfig;
 import org.junit.jupiter.api.Test;
@@ -51,6 +52,21 @@ class WanGraphGradientTest {
     @Test
     void sincosPositionGradientsMatchFiniteDifferences() {
         try (GraphCase c = GraphCase.of(TINY.withAbsolutePosition(AbsolutePosition.SINCOS), 4, 16, 16, 10, 704)) {
+            check(c, WanAttention.dense(), false, 0);
+        }
+    }
+
+    /**
+     * The experimental pooled text modulation (no parameters, but e's gradient now reaches every text row too), with
+     * the position signal and on the one-block config (text 8 rows), the text features' gradient included.
+     */
+    @Test
+    void pooledTextModulationGradientsMatchFiniteDifferences() {
+        try (GraphCase c = GraphCase.of(TINY.withAbsolutePosition(AbsolutePosition.SINCOS)
+                .withTextModulation(TextModulation.POOLED), 4, 16, 16, 10, 705)) {
+            check(c, WanAttention.dense(), false, 0);
+        }
+        try (GraphCase c = GraphCase.of(ONE_BLOCK.withTextModulation(TextModulation.POOLED), 4, 9, 12, 5, 706)) {
             check(c, WanAttention.dense(), false, 0);
         }
     }

@@ -144,6 +144,23 @@ class WanConfigReaderTest {
                 "at least 6");
     }
 
+    /** As the absolute position: missing means Wan's own text path; written only when not none, and read back. */
+    @Test
+    void textModulationIsReadWhereGivenWrittenWhereNotNoneAndNoneOtherwise() {
+        WanConfigReader.Result r = WanConfigReader.parse("{\"text_modulation\": \"pooled\"}", "c.json");
+        assertEquals(TextModulation.POOLED, r.config().textModulation());
+        WanConfigReader.Result plain = WanConfigReader.parse("{}", "c.json");
+        assertEquals(TextModulation.NONE, plain.config().textModulation());
+        assertTrue(plain.defaulted().stream().noneMatch(d -> d.startsWith("text_modulation")), plain.defaulted()
+                .toString());
+        assertTrue(!WanConfigReader.toJson(WanConfig.WAN_1_3B).contains("text_modulation"));
+        WanConfig both = WanConfig.WAN_1_3B.withAbsolutePosition(AbsolutePosition.SINCOS)
+                .withTextModulation(TextModulation.POOLED);
+        assertEquals(both, WanConfigReader.parse(WanConfigReader.toJson(both), "c.json").config());
+        assertBad("{\"text_modulation\": \"mean\"}", "'text_modulation'", "\"mean\"", "\"pooled\"");
+        assertBad("{\"text_modulation\": 1}", "'text_modulation'", "1", "\"none\"");
+    }
+
     @Test
     void badValuesNameFileKeyValueAndExpectation() {
         assertBad("{\"dim\": \"abc\"}", "'dim'", "\"abc\"", "positive integer");

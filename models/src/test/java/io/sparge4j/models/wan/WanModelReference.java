@@ -104,13 +104,23 @@ public final class WanModelReference {
             sin[half + i] = Math.sin(arg);
         }
         double[] e = lin(silu(lin(sin, 1, "time_embedding.0")), 1, "time_embedding.2");
-        double[] e0 = lin(silu(e), 1, "time_projection.1"); // (6, dim)
 
         // text: zero-pad to text_len, then Linear-GELU(tanh)-Linear
         int tl = c.textLen();
         double[] padded = new double[tl * c.textDim()];
         System.arraycopy(ctx, 0, padded, 0, ctxRows * c.textDim());
         double[] context = lin(gelu(lin(padded, tl, "text_embedding.0")), tl, "text_embedding.2");
+        if (c.textModulation() == TextModulation.POOLED) {
+            // the column means of the embedded text, every text_len row counted
+            for (int j = 0; j < dim; j++) {
+                double sum = 0;
+                for (int r = 0; r < tl; r++) {
+                    sum += context[r * dim + j];
+                }
+                e[j] += sum / tl;
+            }
+        }
+        double[] e0 = lin(silu(e), 1, "time_projection.1"); // (6, dim)
 
         for (int i = 0; i < c.numLayers(); i++) {
             h = block(i, h, len, e0, context, gf, gh, gw);

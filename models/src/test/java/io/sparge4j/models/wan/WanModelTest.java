@@ -86,6 +86,30 @@ class WanModelTest {
         }
     }
 
+    /**
+     * The experimental pooled text modulation against the reference's own column means, on both configs (with and
+     * without the position signal); and it changes the output by more than a tenth of max |v|.
+     */
+    @Test
+    void pooledTextModulationMatchesFloat64ReferenceAndChangesTheOutput() {
+        for (Case plain : List.of(tinyCase(16), oddCase(17))) {
+            for (AbsolutePosition position : AbsolutePosition.values()) {
+                WanConfig config = plain.config.withAbsolutePosition(position)
+                        .withTextModulation(TextModulation.POOLED);
+                Case c = new Case(config, plain.weights, plain.x, plain.t, plain.context);
+                try (Tensor v = new WanModel(config, c.weights, WanAttention.dense()).forward(c.x, c.t, c.context);
+                     Tensor without = new WanModel(config.withTextModulation(TextModulation.NONE), plain.weights,
+                             WanAttention.dense()).forward(c.x, c.t, c.context)) {
+                    double[] ref = c.reference();
+                    assertClose(ref, v.toDoubleArray(), TOLERANCE, config.toString());
+                    double diff = maxAbsDiff(ref, without.toDoubleArray());
+                    assertTrue(diff > 0.1 * maxAbs(ref), "the modulation hardly changes the velocity: " + diff
+                            + " of " + maxAbs(ref));
+                }
+            }
+        }
+    }
+
     @Test
     void halfPrecisionWeightsMatchTheReferenceOnTheSameRoundedValues() {
         Case f32 = tinyCase(15);

@@ -8,6 +8,7 @@ import io.sparge4j.models.wan.DeviceWanModel;
 import io.sparge4j.models.wan.WanAttention;
 import io.sparge4j.models.wan.WanAttentionStats;
 import io.sparge4j.models.wan.AbsolutePosition;
+import io.sparge4j.models.wan.TextModulation;
 import io.sparge4j.models.wan.WanConfig;
 import io.sparge4j.models.wan.WanModel;
 import io.sparge4j.models.wan.WanWeights;
@@ -135,6 +136,17 @@ class DeviceWanModelTest {
     void sincosPositionForwardMatchesCpuModel(String backend) {
         compare(backend, CONFIG.withAbsolutePosition(AbsolutePosition.SINCOS), WanAttention.dense(),
                 GemmPrecision.F32, F32_TOL);
+    }
+
+    /**
+     * The experimental pooled text modulation (TextModulation.POOLED, with the position signal) on the device, as on
+     * the CPU; the CPU side is checked against a float64 reference in WanModelTest.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"emulator", "opencl", "cuda"})
+    void pooledTextModulationForwardMatchesCpuModel(String backend) {
+        compare(backend, CONFIG.withAbsolutePosition(AbsolutePosition.SINCOS).withTextModulation(TextModulation.POOLED),
+                WanAttention.dense(), GemmPrecision.F32, F32_TOL);
     }
 
     /**
