@@ -104,6 +104,46 @@ class DeviceTrainingOpsTest {
 
     @ParameterizedTest(name = "{0}")
     @FieldSource("BACKENDS")
+    void sumRowGroupsMatchesFloat64GroupByGroup(String backend) {
+        SplittableRandom rnd = new SplittableRandom(6);
+        // (groups, rows per group, columns): one group, a batch of text rows, groups of three chunks of 64
+        int[][] cases = {{1, 16, 40}, {3, 16, 129}, {2, 130, 33}};
+        try (DeviceSession s = DeviceSessions.open(backend)) {
+            for (int[] c : cases) {
+                int groups = c[0];
+                int rows = c[1];
+                int cols = c[2];
+                try (Tensor x = randn(rnd, 1, groups * rows, cols); DeviceTensor dx = s.upload(x);
+                     DeviceTensor sums = DeviceGradients.sumRowGroups(dx, groups)) {
+                    assertArrayEquals(new int[] {groups, cols}, sums.shape());
+                    float[] xs = x.toFloatArray();
+                    float[] got = host(sums);
+                    for (int g = 0; g < groups; g++) {
+                        for (int j = 0; j < cols; j++) {
+                            double want = 0;
+                            double scale = 0;
+                            for (int r = g * rows; r < (g + 1) * rows; r++) {
+                                want += xs[r * cols + j];
+                                scale += Math.abs(xs[r * cols + j]);
+                            }
+                            // f32 sums of at most 64 terms, then of the chunk sums: 1e-6 of the absolute sum
+                            assertEquals(want, got[g * cols + j], 1e-6 * scale + 1e-30, Arrays.toString(c)
+                                    + " group " + g + " column " + j);
+                        }
+                    }
+                }
+            }
+            try (DeviceTensor x = s.zeros(6, 4)) {
+                IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                        () -> DeviceGradients.sumRowGroups(x, 4));
+                assertTrue(e.getMessage().contains("groups") && e.getMessage().contains("4")
+                        && e.getMessage().contains("divisor"), e.getMessage());
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @FieldSource("BACKENDS")
     void sumOfSquaresAndClippingMatchFloat64(String backend) {
         SplittableRandom rnd = new SplittableRandom(2);
         List<Tensor> hosts = new ArrayList<>();

@@ -17,9 +17,9 @@ import java.util.Map;
  * Reads a Wan {@code config.json}: the original Wan2.1 keys ({@code dim, ffn_dim, num_heads, num_layers, in_dim,
  * out_dim, text_dim, text_len, freq_dim, patch_size, eps, qk_norm, cross_attn_norm}), this project's
  * {@code pixel_space}, {@code vae_stride}, {@code absolute_position} and {@code text_modulation} (experiments;
- * missing means none, Wan's own architecture, and is not listed as a default), and diffusers' {@code WanTransformer3DModel} keys
- * ({@code num_attention_heads} and {@code attention_head_dim} for heads and dim, {@code in_channels},
- * {@code out_channels}, and {@code qk_norm} as {@code "rms_norm_across_heads"} or null).
+ * missing means none, Wan's own architecture, and is not listed as a default), and diffusers'
+ * {@code WanTransformer3DModel} keys ({@code num_attention_heads} and {@code attention_head_dim} for heads and dim,
+ * {@code in_channels}, {@code out_channels}, and {@code qk_norm} as {@code "rms_norm_across_heads"} or null).
  *
  * <p>Unknown keys ({@code _class_name}, {@code _diffusers_version}, {@code model_type}, {@code rope_max_seq_len},
  * ...) are ignored. Missing keys take the values of {@link WanConfig#WAN_1_3B} (whose size-independent values

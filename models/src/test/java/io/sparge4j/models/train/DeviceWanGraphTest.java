@@ -204,29 +204,8 @@ class DeviceWanGraphTest {
     @ParameterizedTest
     @ValueSource(strings = {"opencl", "cuda"})
     void sincosPositionInABatchMatchesTheCpu(String backend) {
-        WanConfig config = CONFIG.withAbsolutePosition(AbsolutePosition.SINCOS);
-        GraphCase[] cases = {GraphCase.of(config, 4, 32, 32, 9, 50), GraphCase.of(config, 4, 32, 32, 9, 51)};
-        Map<String, Tensor> weights = cases[0].weights();
-        try (TensorScope scope = new TensorScope();
-             DeviceSession session = DeviceTestSessions.openWholeModel(backend);
-             DeviceWanStore store = DeviceWanStore.upload(session, config, weights)) {
-            Tensor x = stack(scope, cases[0].x(), cases[1].x());
-            Tensor r = stack(scope, cases[0].r(), cases[1].r());
-            Tensor context = stack(scope, cases[0].context(), cases[1].context());
-            double[] t = {cases[0].t(), cases[1].t()};
-            WanGraph cpu = new WanGraph(config, weights, WanAttention.dense(), false);
-            DeviceWanGraph device = new DeviceWanGraph(store, WanAttention.dense(), false);
-            try (DeviceWanGraph.Tape dt = device.forward(x, t, context, 0)) {
-                device.backward(dt, r);
-                assertBatchMatchesCpu(backend, cpu, dt, store, cases, t,
-                        new Tensor[] {cases[0].context(), cases[1].context()});
-            }
-            report(backend + " sincos position, batch of 2: velocities, dContext, dInput by clip, summed gradients");
-        } finally {
-            for (GraphCase c : cases) {
-                c.close();
-            }
-        }
+        denseBatchOfTwoMatchesTheCpu(backend, CONFIG.withAbsolutePosition(AbsolutePosition.SINCOS), 50,
+                "sincos position");
     }
 
     /**
@@ -237,9 +216,13 @@ class DeviceWanGraphTest {
     @ParameterizedTest
     @ValueSource(strings = {"opencl", "cuda"})
     void pooledTextModulationInABatchMatchesTheCpu(String backend) {
-        WanConfig config = CONFIG.withAbsolutePosition(AbsolutePosition.SINCOS)
-                .withTextModulation(TextModulation.POOLED);
-        GraphCase[] cases = {GraphCase.of(config, 4, 32, 32, 9, 52), GraphCase.of(config, 4, 32, 32, 9, 53)};
+        denseBatchOfTwoMatchesTheCpu(backend, CONFIG.withAbsolutePosition(AbsolutePosition.SINCOS)
+                .withTextModulation(TextModulation.POOLED), 52, "pooled text modulation");
+    }
+
+    /** Two random clips (seeds {@code seed} and {@code seed + 1}) of {@code config}, dense, forward and backward. */
+    private static void denseBatchOfTwoMatchesTheCpu(String backend, WanConfig config, long seed, String what) {
+        GraphCase[] cases = {GraphCase.of(config, 4, 32, 32, 9, seed), GraphCase.of(config, 4, 32, 32, 9, seed + 1)};
         Map<String, Tensor> weights = cases[0].weights();
         try (TensorScope scope = new TensorScope();
              DeviceSession session = DeviceTestSessions.openWholeModel(backend);
@@ -255,7 +238,7 @@ class DeviceWanGraphTest {
                 assertBatchMatchesCpu(backend, cpu, dt, store, cases, t,
                         new Tensor[] {cases[0].context(), cases[1].context()});
             }
-            report(backend + " pooled text modulation, batch of 2: velocities, dContext, dInput by clip, summed gradients");
+            report(backend + " " + what + ", batch of 2: velocities, dContext, dInput by clip, summed gradients");
         } finally {
             for (GraphCase c : cases) {
                 c.close();
