@@ -41,13 +41,19 @@ final class ClipMotionFlags {
      * @throws ParameterException when the words name no attribute
      */
     PromptRequest fixed(CommandSpec spec) {
-        if (clipFixed == null) {
-            return PromptRequest.NONE;
-        }
-        PromptRequest r = Captions.parse(clipFixed);
-        TrainingFlags.check(spec, !r.equals(PromptRequest.NONE), "--clip-fixed", "'" + clipFixed + "'",
-                "caption words naming a colour, shape, direction or background, e.g. 'a red circle'");
+        PromptRequest r = fixed(clipFixed);
+        TrainingFlags.check(spec, clipFixed == null || !r.equals(PromptRequest.NONE), "--clip-fixed",
+                "'" + clipFixed + "'", "caption words naming a colour, shape, direction or background, e.g. 'a red"
+                + " circle'");
         return r;
+    }
+
+    /**
+     * @param words --clip-fixed's words as run.json keeps them, or null
+     * @return the attributes they name, {@link PromptRequest#NONE} for null
+     */
+    static PromptRequest fixed(String words) {
+        return words == null ? PromptRequest.NONE : Captions.parse(words);
     }
 
     /**

@@ -4,10 +4,8 @@ import io.sparge4j.engine.distributed.CollectiveQueue;
 import io.sparge4j.engine.distributed.Communicator;
 import io.sparge4j.engine.tensor.DType;
 import io.sparge4j.engine.tensor.Tensor;
-import io.sparge4j.models.data.Captions;
 import io.sparge4j.models.data.ClipGenerator;
 import io.sparge4j.models.data.ClipSpec;
-import io.sparge4j.models.data.PromptRequest;
 import io.sparge4j.models.pipeline.GenerationDefaults;
 import io.sparge4j.models.pipeline.ModelDirectory;
 import io.sparge4j.models.text.TextEncoder;
@@ -88,7 +86,7 @@ final class TrainingRun {
     static ClipGenerator clips(RunSettings s) {
         return new ClipGenerator(s.seed() + 2, ClipSpec.of(s.frames(), s.height(), s.width()).withMotion(s.motion())
                 .withAttributeDropout(s.captionAttributeDropout())
-                .withFixed(s.clipFixed() == null ? PromptRequest.NONE : Captions.parse(s.clipFixed())));
+                .withFixed(ClipMotionFlags.fixed(s.clipFixed())));
     }
 
     /** Every parameter of the jointly trained text encoder, by name. */

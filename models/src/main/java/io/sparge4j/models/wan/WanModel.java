@@ -220,8 +220,8 @@ public final class WanModel implements WanTransformer {
         Tensor h = patchEmbedding(x, pt, ph, pw, len);
         config.absolutePosition().addTo(h, grid);
         try (Tensor ctx = embedText(config, params, context);
-             Tensor e = timeEmbedding(timestep);
-             Tensor e6 = timeProjection(withText(e, ctx))) {
+             Tensor e = timeEmbedding(timestep, ctx);
+             Tensor e6 = timeProjection(e)) {
             WanAttention now = attention.at(timestep);   // a late Top-k at low noise levels
             for (WanAttentionBlock block : blocks) {
                 try (Tensor in = h) {
@@ -247,13 +247,18 @@ public final class WanModel implements WanTransformer {
         }
     }
 
-    /** Sinusoidal embedding of t in float64 (cos half, then sin half), then Linear-SiLU-Linear. @return e (1, dim) */
-    private Tensor timeEmbedding(double t) {
+    /**
+     * Sinusoidal embedding of t in float64 (cos half, then sin half), then Linear-SiLU-Linear, plus the config's text
+     * modulation of the embedded text {@code ctx} (nothing for Wan's own). @return e (1, dim)
+     */
+    private Tensor timeEmbedding(double t, Tensor ctx) {
         try (Tensor sinusoid = Tensor.of(sinusoid(t, config.freqDim()), 1, config.freqDim());
              Tensor a = Linear.linear(sinusoid, params.get("time_embedding.0.weight"),
                      params.get("time_embedding.0.bias"));
              Tensor s = Activations.silu(a)) {
-            return Linear.linear(s, params.get("time_embedding.2.weight"), params.get("time_embedding.2.bias"));
+            Tensor e = Linear.linear(s, params.get("time_embedding.2.weight"), params.get("time_embedding.2.bias"));
+            config.textModulation().addTo(e, ctx);
+            return e;
         }
     }
 
@@ -275,12 +280,6 @@ public final class WanModel implements WanTransformer {
             out[half + i] = (float) Math.sin(angle);
         }
         return out;
-    }
-
-    /** The config's text modulation added to e in place (nothing for Wan's own). @return e */
-    private Tensor withText(Tensor e, Tensor ctx) {
-        config.textModulation().addTo(e, ctx);
-        return e;
     }
 
     /** Linear(SiLU(e)) to the blocks' six modulation vectors. @return (6, dim) */
