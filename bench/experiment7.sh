@@ -16,9 +16,12 @@
 #   CONC_SAMPLES [8] clips of each concentration measurement          CONC_MASS [0.6]
 #                  (its blocks come from the model's generation.json, else 128x64: pass CONC_ARGS="--bq 64 --bkv 32"
 #                  to measure with the fine-tuning's blocks)
+#   REPORT [1]     0 skips `sparge report` (e.g. on a GPU machine whose runtime lacks java.desktop for the plots)
 #   CONCENTRATION [1]  0 skips Case 2 (e.g. where the JVM finds no fonts for the heatmaps' labels)
 #   FINETUNE_ARGS, EVAL_ARGS, CONC_ARGS  extra flags for each command (e.g. EVAL_ARGS="--steps 20")
 #   SPARGE [./sparge]  the tool                                       DRY_RUN=1  print the commands only
+#   JOBS [1]       commands run at once: on a GPU one fine-tune or eval leaves the device idle most of the time (the
+#                  host side is one process's work), so the fine-tunes run side by side, then the evaluations
 # The eval flags used besides --model and --out (--prompts, --seed, --attention, --target-sparsity, --backend) are
 # gathered in evaluate() below: adjust them there if sparge eval names them differently.
 set -euo pipefail
@@ -42,6 +45,17 @@ SPARGE=${SPARGE:-./sparge}
 models=$OUT/models
 runs=$OUT/runs
 mkdir -p "$models" "$runs"
+
+# spawn LOG FUNCTION ARGS...: runs it now (JOBS=1) or in the background, its output in $OUT/logs/LOG.log, with at
+# most JOBS at once; `wait` ends a phase.
+spawn() {
+  local log=$1
+  shift
+  if (( ${JOBS:-1} <= 1 )); then "$@"; return; fi
+  while (( $(jobs -rp | wc -l) >= JOBS )); do wait -n || true; done
+  "$@" > "$OUT/logs/$log.log" 2>&1 &
+}
+mkdir -p "$OUT/logs"
 
 # Runs a command, or prints it with DRY_RUN=1; logs it to $OUT/commands.log either way.
 run() {
@@ -100,39 +114,51 @@ concentration() {
     $CONC_ARGS --out "$runs/concentration-$name"
 }
 
-# 1-6: the table, at the target sparsity, the same steps and seeds for every fine-tuned variant.
-finetune topk-distill distill topk "$TARGET" topk-distill.json
-finetune topp-distill distill topp "$TARGET" topp-distill.json
-finetune hybrid-distill distill hybrid "$TARGET" hybrid-distill.json concentration-after-hybrid-distill.json
-finetune hybrid-flow flow hybrid "$TARGET" hybrid-flow.json concentration-after-hybrid-flow.json
+# 1-6: the table, at the target sparsity, the same steps and seeds for every fine-tuned variant; then the fine-tunes
+# of the quality-against-sparsity sweep (one per sparsity besides the table's own).
+spawn finetune-topk-distill finetune topk-distill distill topk "$TARGET" topk-distill.json
+spawn finetune-topp-distill finetune topp-distill distill topp "$TARGET" topp-distill.json
+spawn finetune-hybrid-distill finetune hybrid-distill distill hybrid "$TARGET" hybrid-distill.json \
+  concentration-after-hybrid-distill.json
+spawn finetune-hybrid-flow finetune hybrid-flow flow hybrid "$TARGET" hybrid-flow.json \
+  concentration-after-hybrid-flow.json
 # 7, beyond the paper: the teacher's guided velocity (guidance GUIDANCE, default 5 = generate's) as the target
 FINETUNE_ARGS="$FINETUNE_ARGS --distill-guidance ${GUIDANCE:-5}" \
-  finetune hybrid-guided-distill distill hybrid "$TARGET" hybrid-guided-distill.json
-evaluate "$MODEL_DIR" full dense "$TARGET"
-evaluate "$MODEL_DIR" training-free-hybrid hybrid "$TARGET"
-evaluate "$models/topk-distill/model" topk-distill topk "$TARGET"
-evaluate "$models/topp-distill/model" topp-distill topp "$TARGET"
-evaluate "$models/hybrid-distill/model" hybrid-distill hybrid "$TARGET"
-evaluate "$models/hybrid-flow/model" hybrid-flow hybrid "$TARGET"
-evaluate "$models/hybrid-guided-distill/model" hybrid-guided-distill hybrid "$TARGET"
-
-# Quality against sparsity: hybrid distilled (one fine-tune per sparsity) against training-free hybrid.
-# At the table's own sparsity the table's evaluations are the sweep points (same models, settings and seeds).
+  spawn finetune-hybrid-guided-distill finetune hybrid-guided-distill distill hybrid "$TARGET" \
+    hybrid-guided-distill.json
 for s in $SWEEP; do
-  if [[ "$s" == "$TARGET" ]]; then
+  [[ "$s" == "$TARGET" ]] ||
+    spawn "finetune-hybrid-distill-$s" finetune "hybrid-distill-$s" distill hybrid "$s" "sweep-hybrid-distill-$s.json"
+done
+wait
+
+spawn eval-full evaluate "$MODEL_DIR" full dense "$TARGET"
+spawn eval-training-free-hybrid evaluate "$MODEL_DIR" training-free-hybrid hybrid "$TARGET"
+spawn eval-topk-distill evaluate "$models/topk-distill/model" topk-distill topk "$TARGET"
+spawn eval-topp-distill evaluate "$models/topp-distill/model" topp-distill topp "$TARGET"
+spawn eval-hybrid-distill evaluate "$models/hybrid-distill/model" hybrid-distill hybrid "$TARGET"
+spawn eval-hybrid-flow evaluate "$models/hybrid-flow/model" hybrid-flow hybrid "$TARGET"
+spawn eval-hybrid-guided-distill evaluate "$models/hybrid-guided-distill/model" hybrid-guided-distill hybrid "$TARGET"
+# Quality against sparsity: hybrid distilled (one fine-tune per sparsity) against training-free hybrid. At the
+# table's own sparsity the table's evaluations are the sweep points (same models, settings and seeds), copied below.
+for s in $SWEEP; do
+  [[ "$s" == "$TARGET" ]] && continue
+  spawn "eval-sweep-hybrid-distill-$s" evaluate "$models/hybrid-distill-$s/model" "sweep-hybrid-distill-$s" hybrid "$s"
+  spawn "eval-sweep-training-free-$s" evaluate "$MODEL_DIR" "sweep-training-free-$s" hybrid "$s"
+done
+# Case 2: concentration before and after sparse fine-tuning (and after the flow-matching baseline).
+spawn concentration-before concentration "$MODEL_DIR" before
+spawn concentration-after-hybrid-distill concentration "$models/hybrid-distill/model" after-hybrid-distill
+spawn concentration-after-hybrid-flow concentration "$models/hybrid-flow/model" after-hybrid-flow
+wait
+for s in $SWEEP; do
+  if [[ "$s" == "$TARGET" && -f "$runs/hybrid-distill.json" && -f "$runs/training-free-hybrid.json" ]]; then
     run cp "$runs/hybrid-distill.json" "$runs/sweep-hybrid-distill-$s.json"
     run cp "$runs/training-free-hybrid.json" "$runs/sweep-training-free-$s.json"
-    continue
   fi
-  finetune "hybrid-distill-$s" distill hybrid "$s" "sweep-hybrid-distill-$s.json"
-  evaluate "$models/hybrid-distill-$s/model" "sweep-hybrid-distill-$s" hybrid "$s"
-  evaluate "$MODEL_DIR" "sweep-training-free-$s" hybrid "$s"
 done
 
-# Case 2: concentration before and after sparse fine-tuning (and after the flow-matching baseline).
-concentration "$MODEL_DIR" before
-concentration "$models/hybrid-distill/model" after-hybrid-distill
-concentration "$models/hybrid-flow/model" after-hybrid-flow
-
-run "$SPARGE" report --runs "$runs" --out "$OUT/RESULTS.md" --plots "$OUT/plots"
-echo "done: $OUT/RESULTS.md (fill in its Reading section)"
+if [[ "${REPORT:-1}" == 1 ]]; then
+  run "$SPARGE" report --runs "$runs" --out "$OUT/RESULTS.md" --plots "$OUT/plots"
+  echo "done: $OUT/RESULTS.md (fill in its Reading section)"
+fi
