@@ -1,6 +1,9 @@
 package io.sparge4j.cli;
 
 import io.sparge4j.engine.sparse.MaskMode;
+import io.sparge4j.models.data.ClipMotion;
+import io.sparge4j.models.data.ClipSpec;
+import io.sparge4j.models.data.PromptRequest;
 import io.sparge4j.models.pipeline.GenerationDefaults;
 import io.sparge4j.models.pipeline.ModelDirectory;
 import io.sparge4j.models.report.ConcentrationAnalysis;
@@ -12,6 +15,7 @@ import io.sparge4j.models.wan.WanCheckpoint;
 import io.sparge4j.models.wan.WanConfig;
 import io.sparge4j.models.wan.WanWeights;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -70,6 +74,9 @@ public final class ConcentrationCommand implements Callable<Integer> {
     @Option(names = "--width", paramLabel = "PX", description = "Clip width (default: generation.json, else 32).")
     private Integer width;
 
+    @Mixin
+    private ClipMotionFlags clipMotion;
+
     @Option(names = "--bq", paramLabel = "N",
             description = "Query block of the pooled map (default: generation.json's query_block, else 128).")
     private Integer queryBlock;
@@ -109,6 +116,8 @@ public final class ConcentrationCommand implements Callable<Integer> {
         PlotFonts.require("sparge concentration");
         PrintWriter w = spec.commandLine().getOut();
         OutputPaths.existingParent("--out", out);
+        ClipMotion motion = clipMotion.motion(spec);
+        PromptRequest fixed = clipMotion.fixed(spec);
         boolean hybrid = switch (forward.toLowerCase(Locale.ROOT)) {
             case "full" -> false;
             case "hybrid" -> true;
@@ -126,10 +135,10 @@ public final class ConcentrationCommand implements Callable<Integer> {
             WanAttention attention = hybrid
                     ? new WanAttention(MaskMode.HYBRID, topk, topp, bq, bkv, 0, 0)
                     : ConcentrationAnalysis.fullForward(bq, bkv);
+            ClipSpec clips = ClipSpec.of(frames != null ? frames : g.frames(), height != null ? height : g.height(),
+                    width != null ? width : g.width()).withMotion(motion).withFixed(fixed);
             ConcentrationAnalysis.Settings settings = new ConcentrationAnalysis.Settings(samples, seed, mass,
-                    noiseLevels, frames != null ? frames : g.frames(), height != null ? height : g.height(),
-                    width != null ? width : g.width(), attention,
-                    mapLayer != null ? mapLayer : config.numLayers() - 1, mapHead);
+                    noiseLevels, clips, attention, mapLayer != null ? mapLayer : config.numLayers() - 1, mapHead);
             if (dir.textEncoder() == null) {
                 w.println("no text encoder in " + model + ": the model sees zero text features");
             }

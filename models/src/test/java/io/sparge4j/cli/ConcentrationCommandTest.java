@@ -27,11 +27,13 @@ class ConcentrationCommandTest {
         Path prefix = dir.resolve("out/conc");
         Files.createDirectories(prefix.getParent());
         CliRun run = CliRun.of("concentration", "--model", model.toString(), "--samples", "1", "--noise-levels",
-                "0.5", "--out", prefix.toString());
+                "0.5", "--clip-speed", "0.4,0.6", "--clip-start", "trailing", "--out", prefix.toString());
         assertEquals(0, run.exit(), run.toString());
         assertTrue(run.out().contains("1152 tokens, 18 x 36 blocks"), run.toString());
         assertTrue(run.err().contains("concentration 1/1: clip 0 t=0.5"), "progress on stderr: " + run);
         ConcentrationJson.Summary s = ConcentrationJson.read(dir.resolve("out/conc.json"));
+        String json = Files.readString(dir.resolve("out/conc.json"));
+        assertTrue(json.contains("\"clip_start\" : \"trailing\""), "the clips' motion is recorded: " + json);
         assertEquals(2, s.layerHead().length);
         assertEquals(0.6, s.mass());
         assertTrue(s.meanSparsity() > 0 && s.meanSparsity() < 1, String.valueOf(s.meanSparsity()));
@@ -51,6 +53,9 @@ class ConcentrationCommandTest {
         CliRun forward = CliRun.of("concentration", "--model", "tiny-random", "--forward", "sparse", "--out",
                 dir.resolve("c").toString());
         assertTrue(forward.err().contains("--forward: got 'sparse'"), forward.toString());
+        CliRun start = CliRun.of("concentration", "--model", "tiny-random", "--clip-start", "left", "--out",
+                dir.resolve("c").toString());
+        assertTrue(start.err().contains("--clip-start") && start.err().contains("'left'"), start.toString());
         CliRun missing = CliRun.of("concentration", "--model", dir.resolve("nope").toString(), "--out",
                 dir.resolve("c").toString());
         assertTrue(missing.err().contains("expected a model directory"), missing.toString());

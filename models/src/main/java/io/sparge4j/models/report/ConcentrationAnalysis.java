@@ -40,16 +40,15 @@ public final class ConcentrationAnalysis {
      * @param seed seeds the clips and the noise
      * @param mass the fraction of pooled mass to hold, in (0, 1] (the paper: 0.6)
      * @param noiseLevels flow-matching times t in (0, 1): x_t = (1 - t) x0 + t noise, timestep 1000 t
-     * @param frames clip frames
-     * @param height clip height
-     * @param width clip width
+     * @param clips the procedural clips measured: their size, and their motion (the model's own training clips
+     *              keep the measurement in distribution)
      * @param forward the attention the forward runs (its mode must build a pooled map: topk, topp or hybrid); its
      *                block sizes are those of the measured maps
      * @param mapLayer the layer whose pooled map is kept for a picture
      * @param mapHead the head whose pooled map is kept
      */
-    public record Settings(int samples, long seed, double mass, List<Double> noiseLevels, int frames, int height,
-            int width, WanAttention forward, int mapLayer, int mapHead) {
+    public record Settings(int samples, long seed, double mass, List<Double> noiseLevels, ClipSpec clips,
+            WanAttention forward, int mapLayer, int mapHead) {
         /** @throws IllegalArgumentException naming the field, its value and what is expected */
         public Settings {
             if (samples < 1) {
@@ -65,6 +64,9 @@ public final class ConcentrationAnalysis {
                 }
             }
             noiseLevels = List.copyOf(noiseLevels);
+            if (clips == null) {
+                throw new IllegalArgumentException("clips are null, expected a ClipSpec (size and motion)");
+            }
             if (forward == null || forward.mode() == MaskMode.DENSE) {
                 throw new IllegalArgumentException("forward attention is " + forward + ", expected a mode that builds"
                         + " the pooled map (topk, topp or hybrid; ConcentrationAnalysis.fullForward for full)");
@@ -162,8 +164,7 @@ public final class ConcentrationAnalysis {
                     + " and at most text_len " + config.textLen() + " rows");
         }
         WanGraph graph = new WanGraph(config, params, settings.forward(), true);
-        ClipGenerator clips = new ClipGenerator(settings.seed(), ClipSpec.of(settings.frames(), settings.height(),
-                settings.width()));
+        ClipGenerator clips = new ClipGenerator(settings.seed(), settings.clips());
         int layers = config.numLayers();
         int heads = config.numHeads();
         double[][] total = new double[layers][heads];

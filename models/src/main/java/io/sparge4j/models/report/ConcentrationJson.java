@@ -62,9 +62,12 @@ public final class ConcentrationJson {
         root.put("samples", s.samples());
         root.put("seed", s.seed());
         root.put("noise_levels", s.noiseLevels());
-        root.put("frames", s.frames());
-        root.put("height", s.height());
-        root.put("width", s.width());
+        root.put("frames", s.clips().frames());
+        root.put("height", s.clips().height());
+        root.put("width", s.clips().width());
+        root.put("clip_speed", s.clips().motion().speeds());
+        root.put("clip_start", s.clips().motion().trailing() ? "trailing" : "centre");
+        root.put("clip_start_spread", s.clips().motion().startSpread());
         root.put("tokens", result.tokens());
         root.put("query_block", s.forward().queryBlock());
         root.put("key_block", s.forward().keyBlock());

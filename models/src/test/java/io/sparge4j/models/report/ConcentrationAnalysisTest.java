@@ -4,6 +4,9 @@ import io.sparge4j.engine.sparse.MaskMode;
 import io.sparge4j.engine.tensor.DType;
 import io.sparge4j.engine.tensor.Tensor;
 import io.sparge4j.models.data.Captions;
+import io.sparge4j.models.data.ClipGenerator;
+import io.sparge4j.models.data.ClipMotion;
+import io.sparge4j.models.data.ClipSpec;
 import io.sparge4j.models.pipeline.GenerationDefaults;
 import io.sparge4j.models.pipeline.ModelDirectory;
 import io.sparge4j.models.text.TextEncoder;
@@ -56,7 +59,7 @@ public class ConcentrationAnalysisTest {
     }
 
     private static ConcentrationAnalysis.Settings settings(int samples, List<Double> levels, int layer, int head) {
-        return new ConcentrationAnalysis.Settings(samples, 5, 0.6, levels, 8, 24, 24,
+        return new ConcentrationAnalysis.Settings(samples, 5, 0.6, levels, ClipSpec.of(8, 24, 24),
                 ConcentrationAnalysis.fullForward(64, 32), layer, head);
     }
 
@@ -124,10 +127,41 @@ public class ConcentrationAnalysisTest {
     }
 
     @Test
+    void measuresTheClipsOfTheGivenMotionAndRecordsIt() throws IOException {
+        writeTinyModel(dir, 44);
+        ClipSpec trailing = ClipSpec.of(8, 24, 24).withMotion(ClipMotion.parse("0.4,0.6", 0.1).withTrailingStart(true))
+                .withFixed(Captions.parse("a red circle"));
+        try (ModelDirectory model = ModelDirectory.load(dir, WanWeights.Precision.F32)) {
+            ConcentrationAnalysis.Settings moving = new ConcentrationAnalysis.Settings(2, 5, 0.6, List.of(0.5),
+                    trailing, ConcentrationAnalysis.fullForward(64, 32), 1, 0);
+            ConcentrationAnalysis.Result r = ConcentrationAnalysis.run(model.checkpoint().config(), model.weights(),
+                    model.textEncoder(), moving);
+            ConcentrationAnalysis.Result plain = ConcentrationAnalysis.run(model.checkpoint().config(),
+                    model.weights(), model.textEncoder(), settings(2, List.of(0.5), 1, 0));
+            ClipGenerator expected = new ClipGenerator(5, trailing);
+            for (int i = 0; i < 2; i++) {
+                String caption = r.samples().get(i).caption();
+                assertEquals(expected.clip(i).caption(), caption, "sample " + i + " is the spec's clip " + i);
+                assertTrue(caption.startsWith("a red circle moving"), caption);
+            }
+            assertTrue(r.layerHead()[1][0] != plain.layerHead()[1][0], "other clips, other attention: "
+                    + r.layerHead()[1][0]);
+            Map<String, Object> json = ConcentrationJson.toJson(r, "m", Map.of());
+            assertEquals("trailing", json.get("clip_start"));
+            assertEquals(0.1, json.get("clip_start_spread"));
+            assertEquals(trailing.motion().speeds(), json.get("clip_speed"));
+            assertEquals("centre", ConcentrationJson.toJson(plain, "m", Map.of()).get("clip_start"));
+        }
+    }
+
+    @Test
     void refusesALatentModelAndBadSettings() {
         var mass = assertThrows(IllegalArgumentException.class, () -> new ConcentrationAnalysis.Settings(1, 0, 1.5,
-                List.of(0.5), 8, 24, 24, ConcentrationAnalysis.fullForward(64, 32), 0, 0));
+                List.of(0.5), ClipSpec.of(8, 24, 24), ConcentrationAnalysis.fullForward(64, 32), 0, 0));
         assertTrue(mass.getMessage().contains("mass is 1.5"), mass.getMessage());
+        var clips = assertThrows(IllegalArgumentException.class, () -> new ConcentrationAnalysis.Settings(1, 0, 0.6,
+                List.of(0.5), null, ConcentrationAnalysis.fullForward(64, 32), 0, 0));
+        assertTrue(clips.getMessage().contains("clips are null"), clips.getMessage());
         var level = assertThrows(IllegalArgumentException.class, () -> settings(1, List.of(1.0), 0, 0));
         assertTrue(level.getMessage().contains("noise level is 1.0"), level.getMessage());
         WanConfig latent = WanConfig.tiny(32, 2, 2, 16, false);
