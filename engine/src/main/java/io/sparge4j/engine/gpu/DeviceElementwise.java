@@ -46,6 +46,21 @@ public final class DeviceElementwise {
     }
 
     /**
+     * {@code x.fill_(value)}: every element of x becomes value, on the device.
+     *
+     * @param x f32, updated
+     * @param value the value
+     */
+    public static void fill(DeviceTensor x, float value) {
+        Op op = Op.of("DeviceElementwise.fill", x);
+        FloatArray xa = op.f32("x", x);
+        int n = (int) x.numel();
+        op.graph.task("fill", TensorKernels::fill, new KernelContext(), xa, value, n);
+        op.grid("fill", ActivationKernels.grid(Math.max(1, n)));
+        op.run();
+    }
+
+    /**
      * @param x f32 tokens (B, L, D), or (L, D) for one batch
      * @param shift f32 (D), (B, D) or (B, 1, D); a batch size of 1 broadcasts over the batch
      * @param scale f32, shaped like one of the shapes allowed for shift

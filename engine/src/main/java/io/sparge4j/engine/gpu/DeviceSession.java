@@ -146,12 +146,16 @@ public final class DeviceSession implements AutoCloseable {
 
     /**
      * @param shape the shape
-     * @return a new f32 device tensor of zeros (copied from the host once), owned by the caller
+     * @return a new f32 device tensor of zeros (filled on the device: training steps make these every step, and a
+     *     host copy each time would stall the queue), owned by the caller
      */
     public DeviceTensor zeros(int... shape) {
-        try (Tensor z = Tensor.zeros(shape)) {
-            return upload(z);
+        checkOpen("zeros");
+        DeviceTensor t = allocate(DType.F32, shape);
+        if (t.numel() > 0) {
+            DeviceElementwise.fill(t, 0f);
         }
+        return t;
     }
 
     /**

@@ -72,6 +72,29 @@ class DeviceSessionTrafficTest {
         }
     }
 
+    /** zeros fills on the device: no host copy, and a reused buffer that held other values reads back as zeros. */
+    @Test
+    void zerosAreFilledOnTheDeviceEvenInAReusedBuffer() {
+        CountingDevice device = new CountingDevice(new EmulatorDevice());
+        try (DeviceSession s = DeviceSession.on(device, new EmulatorCompiler()); Tensor x = Tensor.randn(7, 3, 333)) {
+            s.upload(x).close();
+            int allocations = device.allocations;
+            int copies = device.copiesToDevice;
+            try (DeviceTensor z = s.zeros(3, 333)) {
+                assertEquals(allocations, device.allocations, "the random tensor's cached buffer is reused");
+                assertEquals(copies, device.copiesToDevice, "no host copy");
+                float[] values = DeviceSessions.host(z);
+                assertEquals(999, values.length);
+                for (int i = 0; i < values.length; i++) {
+                    assertEquals(0f, values[i], "element " + i + " (the buffer held " + x.toFloatArray()[i] + ")");
+                }
+            }
+            try (DeviceTensor empty = s.zeros(0, 4)) {
+                assertEquals(0, empty.numel(), "a zero-size tensor launches nothing");
+            }
+        }
+    }
+
     private static void chain(DeviceSession s, CountingDevice device, long seed) {
         try (Tensor x = Tensor.randn(seed, 150, 128);
                 Tensor w = Tensor.randn(seed + 1, 128, 128);
@@ -114,6 +137,7 @@ class DeviceSessionTrafficTest {
     private static final class CountingDevice implements ComputeDevice {
         private final ComputeDevice inner;
         int copiesToHost;
+        int copiesToDevice;
         int synchronizations;
         int launches;
         int loads;
@@ -151,6 +175,7 @@ class DeviceSessionTrafficTest {
 
         @Override
         public void copyToDevice(MemorySegment host, DeviceBuffer dst, long dstOffset) {
+            copiesToDevice++;
             inner.copyToDevice(host, dst, dstOffset);
         }
 

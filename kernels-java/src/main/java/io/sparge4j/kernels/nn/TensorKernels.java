@@ -65,6 +65,21 @@ public final class TensorKernels {
     }
 
     /**
+     * {@code out[i] = value}: {@code torch.full}/{@code zeros} on the device, without a host copy. Grid:
+     * {@link ActivationKernels#grid} of n.
+     *
+     * @param ctx the work-item
+     * @param out the output (n)
+     * @param value what every element becomes
+     * @param n element count
+     */
+    public static void fill(KernelContext ctx, FloatArray out, float value, int n) {
+        for (int i = ctx.globalIdx; i < n; i += ctx.globalGroupSizeX) {
+            out.set(i, value);
+        }
+    }
+
+    /**
      * Swaps the two middle axes: {@code dst[o, j, i, e] = src[o, i, j, e]} for src of shape
      * (outer, first, second, inner) and dst of shape (outer, second, first, inner). (B, L, H, d) to (B, H, L, d) and
      * back is {@code outer = B, inner = d}; a matrix transpose is {@code outer = inner = 1}. One work-item per
