@@ -54,6 +54,33 @@ class AbsolutePositionTest {
     }
 
     @Test
+    void everyEntryMatchesTheFormulaInFloat64() {
+        int dim = 96;   // rows and columns 2 * (96 / 6) = 32 channels each, frames 32
+        Rope.Grid grid = new Rope.Grid(3, 5, 7);
+        int[][] groups = {{0, 32}, {32, 32}, {64, 32}};   // {first channel, width}: frames, rows, columns
+        try (Tensor table = AbsolutePosition.SINCOS.table(grid, dim)) {
+            float[] t = table.toFloatArray();
+            for (int f = 0; f < 3; f++) {
+                for (int r = 0; r < 5; r++) {
+                    for (int c = 0; c < 7; c++) {
+                        int row = ((f * 5 + r) * 7 + c) * dim;
+                        int[] position = {f, r, c};
+                        for (int g = 0; g < 3; g++) {
+                            int half = groups[g][1] / 2;
+                            for (int i = 0; i < half; i++) {
+                                double angle = position[g] * Math.pow(10000.0, -(double) i / half);
+                                String where = "frame " + f + " row " + r + " column " + c + " group " + g + " i " + i;
+                                assertEquals(Math.sin(angle), t[row + groups[g][0] + i], 1e-6, where);
+                                assertEquals(Math.cos(angle), t[row + groups[g][0] + half + i], 1e-6, where);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
     void noneAddsNothingAndSincosAddsTheTable() {
         Rope.Grid grid = new Rope.Grid(2, 2, 3);
         try (Tensor tokens = Tensor.randn(5, 12, 8); Tensor before = tokens.copy();
