@@ -224,9 +224,21 @@ public final class BlockMaskTasks {
         }
     }
 
-    /** Leaves the pooled softmax to {@link #addSelection}, which fuses it with the selection. */
+    /**
+     * Leaves the pooled softmax to {@link #addSelection}, which fuses it with the selection; with
+     * {@code SPARGE_MASK_UNFUSED=1} (or {@code -Dsparge.maskUnfused=1}) it is a launch of its own, so that a profile
+     * ({@code SPARGE_PROFILE=1}) times the softmax and the selection apart (the same map and mask, bit for bit).
+     */
     private TaskGraph addSoftmax(TaskGraph graph, GridScheduler grids, String prefix, float scale) {
-        pendingScale = scale;
+        if (!"1".equals(System.getProperty("sparge.maskUnfused", System.getenv("SPARGE_MASK_UNFUSED")))) {
+            pendingScale = scale;
+            return graph;
+        }
+        String softmax = prefix + "Softmax";
+        graph.task(softmax, PooledSoftmaxKernels::pooledSoftmax, new KernelContext(), qPooled, kPooled, probs, nq, nk,
+                d, scale);
+        grids.setWorkerGrid(graph.getTaskGraphName() + "." + softmax, grid(groupTotals.getSize()
+                * PooledSoftmaxKernels.GROUP, PooledSoftmaxKernels.GROUP));
         return graph;
     }
 

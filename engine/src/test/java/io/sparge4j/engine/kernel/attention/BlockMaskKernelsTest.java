@@ -135,6 +135,48 @@ class BlockMaskKernelsTest {
     }
 
     /**
+     * {@code -Dsparge.maskUnfused=1} (the profiling switch: the pooled softmax as a launch of its own, then the
+     * selection) gives the fused launch's map and mask bit for bit, on bf16 inputs as the attention uses them.
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"emulator", "opencl"})
+    void unfusedSoftmaxGivesTheFusedMapAndMask(String backend) {
+        int b = 1;
+        int h = 2;
+        int n = 1500;
+        int d = 64;
+        Random rnd = new Random(77);
+        float[] q = blockStructured(rnd, b * h, n, d, QUERY_BLOCK);
+        float[] k = blockStructured(rnd, b * h, n, d, KEY_BLOCK);
+        float scale = (float) (1 / Math.sqrt(d));
+        DeviceMaskPipeline.Result fused;
+        DeviceMaskPipeline.Result unfused;
+        try (DeviceMaskPipeline pipeline = open(backend)) {
+            fused = pipeline.fromHalfInputs(true, q, k, b, h, false, n, d, QUERY_BLOCK, KEY_BLOCK, scale,
+                    MaskMode.HYBRID, 0.03, 0.3);
+            String before = System.getProperty("sparge.maskUnfused");
+            System.setProperty("sparge.maskUnfused", "1");
+            try {
+                unfused = pipeline.fromHalfInputs(true, q, k, b, h, false, n, d, QUERY_BLOCK, KEY_BLOCK, scale,
+                        MaskMode.HYBRID, 0.03, 0.3);
+            } finally {
+                if (before == null) {
+                    System.clearProperty("sparge.maskUnfused");
+                } else {
+                    System.setProperty("sparge.maskUnfused", before);
+                }
+            }
+            assertTrue(pipeline.lastPaths().contains("mSoftmax"), "a softmax launch of its own: "
+                    + pipeline.lastPaths());
+        }
+        assertArrayEquals(fused.probs(), unfused.probs(), "the map, bit for bit");
+        assertArrayEquals(fused.keep(), unfused.keep(), "the keep flags");
+        assertArrayEquals(fused.rowBlocks(), unfused.rowBlocks(), "the row lists");
+        assertArrayEquals(fused.colBlocks(), unfused.colBlocks(), "the column lists");
+        assertTrue(fused.rowBlocks().length < b * h * 12 * 24, "hybrid drops blocks: " + fused.rowBlocks().length);
+    }
+
+    /**
      * A long sequence on OpenCL only (the emulator would take minutes): N = 70,000 gives 547 query blocks and 1,094
      * key blocks, so each work-item scores several key blocks, the sort pads rows to 2,048 and the row lists span
      * five chunks. The map within the float tolerance, the mask exactly the CPU selector's on the device's map.
