@@ -21,8 +21,11 @@ cat > .device/java.sh <<'SH'
 #!/usr/bin/env bash
 # Unpack the carried runtime once per machine and run java with the flags this project needs.
 d=$(cd "$(dirname "$0")" && pwd)
+# whichever runtime the call carried: the full one (xz or gzip), else the one without java.desktop (jre25min.txz)
 if [ ! -x /tmp/jre25/bin/java ]; then
-  if [ -f "$d/jre25.txz" ]; then tar xJf "$d/jre25.txz" -C /tmp; else tar xzf "$d/jre25.tgz" -C /tmp; fi
+  if [ -f "$d/jre25.txz" ]; then tar xJf "$d/jre25.txz" -C /tmp
+  elif [ -f "$d/jre25.tgz" ]; then tar xzf "$d/jre25.tgz" -C /tmp
+  else tar xJf "$d/jre25min.txz" -C /tmp; fi
 fi
 exec /tmp/jre25/bin/java --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector "$@"
 SH
@@ -34,11 +37,10 @@ done
 ./mvnw -B -q dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:1.14.4 \
   -DoutputDirectory="$PWD/.device/tools"
 du -sh .device
-# The checkout grew to ~25 MB on disk, so the full runtime and the test jars together pass the 64 MiB carry limit.
+# The checkout grew to ~31 MB on disk, so the full runtime and the test jars together pass the 64 MiB carry limit.
 # Two smaller carries: a runtime without java.desktop (jre25min.txz, ~21 MB: `generate` cannot write GIFs or PNGs
-# with it, training, eval and the tests run; unpack it with `tar xJf .device/jre25min.txz -C /tmp` before
-# .device/java.sh, which then uses it), and the JUnit console without JUnit 4, vintage, suite and hamcrest (Jupiter
-# only; ~2.7 instead of 3.1 MB).
+# with it, training, eval and the tests run; .device/java.sh unpacks it when the call carried no full runtime), and
+# the JUnit console without JUnit 4, vintage, suite and hamcrest (Jupiter only; ~2.7 instead of 3.1 MB).
 jdk=${JAVA_HOME}
 if [[ ! -f .device/jre25min.txz ]]; then
   tmp=$(mktemp -d)
