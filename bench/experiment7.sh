@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Issue 7's experiment, our version of SpargeAttention2's Table 6 (plus a 7th row, guided distillation), as commands: from a pretrained full-attention
-# model, fine-tune the variants with the same steps and seeds, evaluate each, sweep hybrid sparsity (distilled
-# against training-free), measure attention concentration before and after (Case 2), and write RESULTS.md.
+# Issue 7's experiment, our version of SpargeAttention2's Table 6 (plus a 7th row, guided distillation), as commands:
+# from a pretrained full-attention model, fine-tune the variants with the same steps and seeds, evaluate each, sweep
+# hybrid sparsity (distilled against training-free), measure attention concentration before and after (Case 2), and
+# write RESULTS.md.
 #
 # Usage (repository root): MODEL_DIR=path/to/pretrained bench/experiment7.sh [OUTDIR]   (default: experiment7)
 # Every step is skipped when its output exists, so a stopped run continues where it was; delete a file to redo it.

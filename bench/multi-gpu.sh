@@ -4,11 +4,11 @@
 # .device/lib, .device/testclasses, .device/tools:
 #   GPUS=2 bash bench/multi-gpu.sh
 # Writes into $OUT: tests.txt (the multi-GPU JUnit selection), collectives.jsonl (ours, one JSON line per case, for a
-# world of 1 and of GPUS) and torch-collectives.jsonl (the anchor: torch.distributed's NCCL all-reduce and all-gather
-# on the same sizes, timed the same way), dp.txt (data-parallel pretraining on 1 and on GPUS GPUs, sharded ZeRO-2 and
-# ZeRO-3: the loss curves and step times), sp.txt (sequence-parallel generation of tiny-demo on 1 and 2 GPUs, wall time), scaling.jsonl
-# (model-bench of wan-14b shapes, two blocks, on 1 and on GPUS GPUs), with GEN14B=1 gen14b.txt (generate with the
-# 14B model's shapes and random weights on 1 and on GPUS GPUs), and logs.txt.
+# world of 1 and of GPUS) and torch-collectives.jsonl (the anchor: torch.distributed's NCCL all-reduce and all-gather on
+# the same sizes, timed the same way), dp.txt (data-parallel pretraining on 1 and on GPUS GPUs, sharded ZeRO-2 and
+# ZeRO-3: the loss curves and step times), sp.txt (sequence-parallel generation of tiny-demo on 1 and 2 GPUs, wall
+# time), scaling.jsonl (model-bench of wan-14b shapes, two blocks, on 1 and on GPUS GPUs), with GEN14B=1 gen14b.txt
+# (generate with the 14B model's shapes and random weights on 1 and on GPUS GPUs), and logs.txt.
 set -uo pipefail
 out=${OUT:-gpu-out}; mkdir -p "$out"
 gpus=${GPUS:-2}

@@ -3,9 +3,10 @@
 # Run from the checkout's root there after bench/pack-device.sh filled .device/ here:
 #   BUDGET_S=430 bash bench/pretrain-tiny-demo.sh
 # A 40-step probe measures the step time (or, when .device/run holds a run brought back by an earlier call, that
-# run continues with its schedule extended: STEP_S gives the step time); the run then gets as many steps as fit in BUDGET_S (the cosine schedule
-# needs its length up front). Results in $OUT: the logs, run.json, train.jsonl, the model directory (model.tgz), the
-# last checkpoint (ckpt.tgz.part-*, for --resume in a later call), a sample GIF and a small eval JSON (SKIP_EVAL=1: none).
+# run continues with its schedule extended: STEP_S gives the step time); the run then gets as many steps as fit in
+# BUDGET_S (the cosine schedule needs its length up front). Results in $OUT: the logs, run.json, train.jsonl, the
+# model directory (model.tgz), the last checkpoint (ckpt.tgz.part-*, for --resume in a later call), a sample GIF and a
+# small eval JSON (SKIP_EVAL=1: none).
 set -uo pipefail
 out=${OUT:-gpu-out}; mkdir -p "$out"
 budget=${BUDGET_S:-430}

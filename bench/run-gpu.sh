@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Issues 4 and 5 on the GPU machine: GPU tests, selftest on every device, the kernel and attention harnesses with their PyTorch anchors.
+# Issues 4 and 5 on the GPU machine: GPU tests, selftest on every device, the kernel and attention harnesses with
+# their PyTorch anchors.
 # Run from the checkout's root on the GPU machine after bench/pack-device.sh filled .device/ here:
 #   bash bench/run-gpu.sh [tests|selftest|bench|attention|all|model]
 # Results go to $OUT (default ./gpu-out): junit.txt, selftest-*.txt/json, kernels-cuda.txt, bench.jsonl,

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # A/B of one batched training step in one device call: `sparge pretrain` with SPARGE_PROFILE=1 on the jars in
 # .device/lib-old (built from an earlier commit) and .device/lib, alternated ROUNDS (2) times so that drift of the
-# device falls on both. Each run: STEPS (16) steps of BATCH (32) clips, PRECISION (bf16), from INIT (default: none, a fresh
-# model of pretrain's default shape, which is tiny-demo's); the wall step is the median of steps 5..STEPS, the
+# device falls on both. Each run: STEPS (16) steps of BATCH (32) clips, PRECISION (bf16), from INIT (default: none, a
+# fresh model of pretrain's default shape, which is tiny-demo's); the wall step is the median of steps 5..STEPS, the
 # per-kernel table is the profiler's (all steps). Carry .device/jre25.txz, .device/java.sh, .device/lib, INIT and
 # .device/lib-old, or, to save carry, .device/lib-old-sparge holding only the old sparge4j-*.jar (the dependencies
 # then come from .device/lib). BACKEND (cuda) picks the backend. Writes $OUT/train-step-ab.txt.
