@@ -15,6 +15,8 @@
 #   GUIDANCE [5]   --distill-guidance of row 7 (guided distillation)
 #   PROMPTS [64]   prompts per evaluation                             EVAL_SEED [1]  sampling seed of every eval
 #   CONC_SAMPLES [8] clips of each concentration measurement          CONC_MASS [0.6]
+#                  on clips of FINETUNE_ARGS' motion (--clip-speed, --clip-start, --clip-start-spread, --clip-fixed)
+#                  unless CONC_ARGS gives its own
 #                  (its blocks come from the model's generation.json, else 128x64: pass CONC_ARGS="--bq 64 --bkv 32"
 #                  to measure with the fine-tuning's blocks)
 #   REPORT [1]     0 skips `sparge report` (e.g. on a GPU machine whose runtime lacks java.desktop for the plots)
@@ -110,9 +112,13 @@ concentration() {
   if [[ -f "$runs/concentration-$name.json" ]]; then
     echo "= $runs/concentration-$name.json exists"; return
   fi
+  # the clips the fine-tunes saw (FINETUNE_ARGS' motion flags), unless CONC_ARGS names its own
+  local motion=""
+  [[ "$CONC_ARGS" == *--clip-* ]] ||
+    motion=$(grep -oE -- '--clip-(speed|start-spread|start|fixed) [^ ]+' <<< "$FINETUNE_ARGS" | tr '\n' ' ')
   # shellcheck disable=SC2086
   run "$SPARGE" concentration --model "$model" --samples "$CONC_SAMPLES" --seed "$SEED" --mass "$CONC_MASS" \
-    $CONC_ARGS --out "$runs/concentration-$name"
+    $motion $CONC_ARGS --out "$runs/concentration-$name"
 }
 
 # 1-6: the table, at the target sparsity, the same steps and seeds for every fine-tuned variant; then the fine-tunes
