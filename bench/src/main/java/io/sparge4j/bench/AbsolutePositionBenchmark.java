@@ -35,7 +35,7 @@ public class AbsolutePositionBenchmark {
     @Param({"128"})
     public int dim;
 
-    /** @return the table's first value, so that the work is not dead code */
+    /** @return one value of the table, so that the work is not dead code */
     @Benchmark
     public float table() {
         try (Tensor t = AbsolutePosition.SINCOS.table(new Rope.Grid(16, 32, 32), dim)) {

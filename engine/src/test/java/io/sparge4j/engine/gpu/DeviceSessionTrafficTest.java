@@ -84,9 +84,10 @@ class DeviceSessionTrafficTest {
                 assertEquals(allocations, device.allocations, "the random tensor's cached buffer is reused");
                 assertEquals(copies, device.copiesToDevice, "no host copy");
                 float[] values = DeviceSessions.host(z);
+                float[] held = x.toFloatArray();
                 assertEquals(999, values.length);
                 for (int i = 0; i < values.length; i++) {
-                    assertEquals(0f, values[i], "element " + i + " (the buffer held " + x.toFloatArray()[i] + ")");
+                    assertEquals(0f, values[i], "element " + i + " (the buffer held " + held[i] + ")");
                 }
             }
             try (DeviceTensor empty = s.zeros(0, 4)) {
