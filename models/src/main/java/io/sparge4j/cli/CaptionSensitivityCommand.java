@@ -207,9 +207,7 @@ public final class CaptionSensitivityCommand implements Callable<Integer> {
         settings.put("frames", g.frames());
         settings.put("height", g.height());
         settings.put("width", g.width());
-        settings.put("clip_speed", clipSpec.motion().speeds());
-        settings.put("clip_start", clipSpec.motion().trailing() ? "trailing" : "centre");
-        settings.put("clip_start_spread", clipSpec.motion().startSpread());
+        settings.putAll(clipSpec.motion().settings());
         settings.put("clip_fixed", clipMotion.clipFixed);
         settings.put("background_caption_probability", clipSpec.backgroundCaptionProbability());
         settings.put("attention", "dense");

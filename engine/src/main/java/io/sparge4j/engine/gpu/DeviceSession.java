@@ -152,10 +152,15 @@ public final class DeviceSession implements AutoCloseable {
     public DeviceTensor zeros(int... shape) {
         checkOpen("zeros");
         DeviceTensor t = allocate(DType.F32, shape);
-        if (t.numel() > 0) {
-            DeviceElementwise.fill(t, 0f);
+        try {
+            if (t.numel() > 0) {
+                DeviceElementwise.fill(t, 0f);
+            }
+            return t;
+        } catch (RuntimeException e) {
+            t.close();   // a failed launch must not leak the buffer
+            throw e;
         }
-        return t;
     }
 
     /**

@@ -1,6 +1,8 @@
 package io.sparge4j.models.data;
 
+import java.util.LinkedHashMap;
 import java.util.Locale;
+import java.util.Map;
 
 /**
  * How the object of a generated clip moves: its speed, as a fraction of its own width per frame, and where it may
@@ -73,5 +75,17 @@ public record ClipMotion(double minSpeed, double maxSpeed, double startSpread, b
     /** @return {@code MIN,MAX} as {@link #parse} reads it */
     public String speeds() {
         return String.format(Locale.ROOT, "%s,%s", minSpeed, maxSpeed);
+    }
+
+    /**
+     * @return the motion as the evaluation reports write it, in the command-line spellings: {@code clip_speed}
+     *     ({@link #speeds}), {@code clip_start} ({@code trailing} or {@code centre}) and {@code clip_start_spread}
+     */
+    public Map<String, Object> settings() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("clip_speed", speeds());
+        m.put("clip_start", trailing ? "trailing" : "centre");
+        m.put("clip_start_spread", startSpread);
+        return m;
     }
 }

@@ -65,9 +65,7 @@ public final class ConcentrationJson {
         root.put("frames", s.clips().frames());
         root.put("height", s.clips().height());
         root.put("width", s.clips().width());
-        root.put("clip_speed", s.clips().motion().speeds());
-        root.put("clip_start", s.clips().motion().trailing() ? "trailing" : "centre");
-        root.put("clip_start_spread", s.clips().motion().startSpread());
+        root.putAll(s.clips().motion().settings());
         root.put("tokens", result.tokens());
         root.put("query_block", s.forward().queryBlock());
         root.put("key_block", s.forward().keyBlock());
