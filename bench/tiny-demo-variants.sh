@@ -5,9 +5,9 @@
 # bench/pack-device.sh and a copy of the starting model in .device/ (INIT, default .device/tinydemo):
 #   BUDGET_S=560 bash bench/tiny-demo-variants.sh \
 #     "drop=--caption-attribute-dropout 0.3" "centred=--clip-speed 0.1,0.2 --clip-start-spread 0.05"
-# Each argument is NAME=FLAGS: the variant's own `sparge pretrain` flags, added to the shared ones (--init, --batch-size
-# BATCH (32), --precision PRECISION (bf16), --seed SEED (26), and --timestep-shift SHIFT (3), --warmup WARMUP (30) and
-# --lr LR (3e-4) unless FLAGS gives its own). All variants first run PROBE_STEPS (25) steps together
+# Each argument is NAME=FLAGS: the variant's own `sparge pretrain` flags, added to the shared ones (--init,
+# --precision PRECISION (bf16), --seed SEED (26), and --batch-size BATCH (32), --timestep-shift SHIFT (3), --warmup
+# WARMUP (30) and --lr LR (3e-4) unless FLAGS gives its own). All variants first run PROBE_STEPS (25) steps together
 # to measure their step time side by side; each then trains for what fits in the budget, and is evaluated (`sparge
 # eval`, PROMPTS (48) prompts, seed 1, dense), asked whether it reads its caption's words (`sparge caption-sensitivity`
 # on clips of its own motion) and made to draw the README's prompt. $OUT gets NAME.tgz per variant (train.jsonl,
@@ -30,12 +30,13 @@ names=()
 for arg in "$@"; do
   name=${arg%%=*}; f=${arg#*=}
   [[ $f == *--lr* ]] || f+=" --lr ${LR:-3e-4}"
+  [[ $f == *--batch-size* ]] || f+=" --batch-size ${BATCH:-32}"
   [[ $f == *--warmup* ]] || f+=" --warmup ${WARMUP:-30}"
   [[ $f == *--timestep-shift* ]] || f+=" --timestep-shift ${SHIFT:-3}"
   names+=("$name"); flags[$name]=$f
 done
 (( ${#names[@]} > 0 )) || { echo "usage: $0 NAME=FLAGS..."; exit 2; }
-shared="${init:+--init $init} --batch-size ${BATCH:-32} --precision ${PRECISION:-bf16}
+shared="${init:+--init $init} --precision ${PRECISION:-bf16}
   --seed ${SEED:-26} --backend ${BACKEND:-cuda}"
 
 # The probe: every variant at once, so that each step time is the one it will see.
