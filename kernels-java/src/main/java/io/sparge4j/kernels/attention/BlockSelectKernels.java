@@ -42,6 +42,13 @@ public final class BlockSelectKernels {
     public static final int ROWS_PER_GROUP = PooledSoftmaxKernels.ROWS;
     /** Most key blocks per row (the index bisection takes 11 steps, the list kernel two bitmap words per lane). */
     public static final int MAX_KEY_BLOCKS = 2048;
+    /**
+     * Entries per work-item held in registers for the whole selection, with their fixed-point masses (the first
+     * {@code CACHED * WARP} of a row, half of wan13b-480p's 512 key blocks); the rest of a longer row is reread at
+     * each step. 8, not 16: the fused softmax and selection then takes 74 registers, not 126 (sm_90, nvcc 13), and
+     * keeps three work-groups per multiprocessor (wan13b-480p's 384 work-groups in one wave on 132).
+     */
+    static final int CACHED = 8;
 
     private static final long FRACTION = 0xFFFFFFFFFFFFFL;
     private static final long HIDDEN = 1L << 52;
@@ -105,13 +112,13 @@ public final class BlockSelectKernels {
      * The selection of {@link #ROWS_PER_GROUP} rows per work-group from given probabilities (the pooled softmax
      * usually runs it itself, {@code PooledSoftmaxKernels.pooledSoftmaxSelect}): for each row, 32 work-items find
      * the threshold (T, I) of the row's kept prefix by bisection (31 key steps, 28 with p, then 11 index steps among
-     * the entries equal to T where ties cross the cut), each step one pass over the row (lane-strided, coalesced)
-     * and sums over the 32 work-items in local memory; rows that need the exact fallback (see the class comment)
-     * then extract entries in order, the whole group looping while any of its rows does. Writes the keep flags, the
-     * keep bitmap (bit {@code j % 32} of word {@code j / 32}), the row's count and the group's total count (for
-     * {@link BlockListKernels#buildLists}). Every work-item reaches every barrier (no sub-group calls: the same
-     * code is native on PoCL). Launch: 1D grid {@code heads * ceil(nq / ROWS_PER_GROUP) * GROUP}, local size
-     * {@link #GROUP}; {@code nk <= MAX_KEY_BLOCKS}.
+     * the entries equal to T where ties cross the cut), each step one pass over the row (each work-item's first
+     * {@link #CACHED} entries held in registers, the rest reread lane-strided) and sums over the 32 work-items in
+     * local memory; rows that need the exact fallback (see the class comment) then extract entries in order, the
+     * whole group looping while any of its rows does. Writes the keep flags, the keep bitmap (bit {@code j % 32} of
+     * word {@code j / 32}), the row's count and the group's total count (for {@link BlockListKernels#buildLists}).
+     * Every work-item reaches every barrier (no sub-group calls: the same code is native on PoCL). Launch: 1D grid
+     * {@code heads * ceil(nq / ROWS_PER_GROUP) * GROUP}, local size {@link #GROUP}; {@code nk <= MAX_KEY_BLOCKS}.
      *
      * @param ctx the work-item
      * @param probs the pooled map (heads * nq, nk), non-negative and finite
@@ -194,6 +201,17 @@ public final class BlockSelectKernels {
         int need = topk > 1 ? topk : 1;
         boolean all = need >= nk || pBits >= ONE_BITS;
         boolean usesP = pBits != 0L && !all;
+        // The row's keys and their fixed-point masses, read and converted once: a bisection step then compares
+        // registers (rereading and converting each entry at every step made the steps instruction-bound). Missing
+        // entries are -1, below every threshold, and weigh 0.
+        int[] keys = new int[CACHED];
+        long[] masses = new long[CACHED];
+        for (int c = 0; c < CACHED; c++) {
+            int j = lane + c * WARP;
+            int key = j < nk ? orderBits(probs.get(base + j)) : -1;
+            keys[c] = key;
+            masses[c] = fixedPoint(key);
+        }
 
         // Keys: the largest T whose set {key >= T} has at least `need` entries and, with p, at least p's mass.
         int lo = usesP ? LOW_KEY : 0;
@@ -203,7 +221,12 @@ public final class BlockSelectKernels {
             int mid = lo + (hi - lo) / 2;
             int count = 0;
             long mass = 0L;
-            for (int j = lane; j < nk; j += WARP) {
+            for (int c = 0; c < CACHED; c++) {
+                boolean in = keys[c] >= mid;
+                count += in ? 1 : 0;
+                mass += in ? masses[c] : 0L;
+            }
+            for (int j = lane + CACHED * WARP; j < nk; j += WARP) {
                 int key = orderBits(probs.get(base + j));
                 if (key >= mid) {
                     count++;
@@ -227,7 +250,12 @@ public final class BlockSelectKernels {
         int atLeast = 0;
         int above = 0;
         long massAbove = 0L;
-        for (int j = lane; j < nk; j += WARP) {
+        for (int c = 0; c < CACHED; c++) {
+            atLeast += keys[c] >= threshold ? 1 : 0;
+            above += keys[c] > threshold ? 1 : 0;
+            massAbove += keys[c] > threshold ? masses[c] : 0L;
+        }
+        for (int j = lane + CACHED * WARP; j < nk; j += WARP) {
             int key = orderBits(probs.get(base + j));
             if (key >= threshold) {
                 atLeast++;
@@ -269,7 +297,10 @@ public final class BlockSelectKernels {
         for (int step = 0; step < indexSteps; step++) {
             int mid = (ilo + ihi) / 2;
             int ties = 0;
-            for (int j = lane; j < mid; j += WARP) {
+            for (int c = 0; c < CACHED; c++) {
+                ties += lane + c * WARP < mid && keys[c] == threshold ? 1 : 0;
+            }
+            for (int j = lane + CACHED * WARP; j < mid; j += WARP) {
                 if (orderBits(probs.get(base + j)) == threshold) {
                     ties++;
                 }
@@ -345,7 +376,13 @@ public final class BlockSelectKernels {
             any = anyFlag(flags);
         }
 
-        for (int j = lane; j < nk; j += WARP) {
+        for (int c = 0; c < CACHED; c++) {
+            int j = lane + c * WARP;
+            if (live && j < nk) {
+                keep.set(base + j, keys[c] > threshold || (keys[c] == threshold && j < bound) ? (byte) 1 : (byte) 0);
+            }
+        }
+        for (int j = lane + CACHED * WARP; j < nk; j += WARP) {
             int key = orderBits(probs.get(base + j));
             if (live) {
                 keep.set(base + j, key > threshold || (key == threshold && j < bound) ? (byte) 1 : (byte) 0);

@@ -42,14 +42,16 @@ class BlockSelectAwkwardTest {
             new double[] {1e-4, 0.9}, new double[] {0.2, 0.45}, new double[] {1e-4, 0.999999});
 
     /**
-     * Rows of every kind below, with (heads, nq, nk) = (3, 5, nk) ((15, 1, 1) for one key block): 15 rows (two selection work-groups, the second
-     * partly empty; heads 1 and 2 start inside a work-group), nk = 1, 31, 32, 33, 64 and 65 around the bitmap words.
+     * Rows of every kind below, with (heads, nq, nk) = (3, 5, nk) ((15, 1, 1) for one key block): 15 rows (two
+     * selection work-groups, the second partly empty; heads 1 and 2 start inside a work-group), nk = 1, 31, 32, 33, 64
+     * and 65 around the bitmap words, and 257: one entry past those a work-item holds in registers
+     * ({@code BlockSelectKernels.CACHED} x 32), so that the cut can fall between held and reread entries.
      */
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"emulator", "opencl"})
     void awkwardRowsMatchTheCpuSelector(String backend) {
         try (DeviceMaskPipeline pipeline = open(backend)) {
-            for (int nk : new int[] {1, 31, 32, 33, 64, 65}) {
+            for (int nk : new int[] {1, 31, 32, 33, 64, 65, 257}) {
                 // one key block: 15 heads of one query block (the test pipeline's grids cannot make 5 of 1 token)
                 int heads = nk == 1 ? 15 : 3;
                 int nq = nk == 1 ? 1 : 5;
