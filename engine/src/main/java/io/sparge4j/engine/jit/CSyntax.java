@@ -189,6 +189,19 @@ final class CSyntax {
     }
 
     String kernelHead(String name) {
-        return cuda ? "extern \"C\" __global__ void " + name : "__kernel void " + name;
+        return kernelHead(name, 0, 0);
+    }
+
+    /**
+     * @param groupSize the launch's work-items per group
+     * @param minGroups work-groups per compute unit the register budget must allow, or 0 for the compiler's own
+     *     choice; CUDA only (OpenCL has no such hint)
+     */
+    String kernelHead(String name, int groupSize, int minGroups) {
+        if (!cuda) {
+            return "__kernel void " + name;
+        }
+        String bounds = minGroups > 0 ? "__launch_bounds__(" + groupSize + ", " + minGroups + ") " : "";
+        return "extern \"C\" __global__ void " + bounds + name;
     }
 }

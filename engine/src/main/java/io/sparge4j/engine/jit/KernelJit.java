@@ -8,6 +8,7 @@ import io.sparge4j.engine.compute.KernelParameter;
 import io.sparge4j.engine.jit.lib.LibraryFunction;
 import io.sparge4j.kernels.KernelContext;
 import io.sparge4j.kernels.annotations.Constant;
+import io.sparge4j.kernels.annotations.LaunchBounds;
 
 import java.lang.annotation.Annotation;
 import java.lang.reflect.Method;
@@ -136,6 +137,23 @@ public final class KernelJit {
         };
     }
 
+    /**
+     * @return work-groups of {@code groupSize} per compute unit that the kernel's {@link LaunchBounds} asks for (at
+     *     least 1), or 0 without one
+     */
+    private static int minGroupsPerComputeUnit(Method kernel, int groupSize) {
+        LaunchBounds bounds = kernel.getAnnotation(LaunchBounds.class);
+        if (bounds == null) {
+            return 0;
+        }
+        if (bounds.minWorkItemsPerComputeUnit() < 1) {
+            throw new IllegalArgumentException("KernelJit.compile: @LaunchBounds(minWorkItemsPerComputeUnit = "
+                    + bounds.minWorkItemsPerComputeUnit() + ") on " + kernel.getDeclaringClass().getName() + "."
+                    + kernel.getName() + ", expected at least 1");
+        }
+        return Math.max(1, bounds.minWorkItemsPerComputeUnit() / groupSize);
+    }
+
     private GeneratedKernel generate(Method kernel, Map<Integer, Integer> constants, Dialect dialect,
             DeviceFeatures features, int workGroupSize) {
         CSyntax syntax = new CSyntax(dialect);
@@ -170,7 +188,8 @@ public final class KernelJit {
                 source.append('\n');
             }
         }
-        source.append(syntax.kernelHead(entry)).append('(').append(String.join(", ", signature)).append(") {\n");
+        int minGroups = minGroupsPerComputeUnit(kernel, workGroupSize);
+        source.append(syntax.kernelHead(entry, workGroupSize, minGroups)).append('(').append(String.join(", ", signature)).append(") {\n");
         source.append(translator.declarationText());
         if (!prologue.isEmpty()) {
             for (String line : prologue.split("\n")) {
@@ -184,6 +203,7 @@ public final class KernelJit {
         translator.keyParts.forEach(part -> keyText.append(part).append('\n'));
         keyText.append("dialect ").append(dialect).append('\n').append("features ").append(features).append('\n')
                 .append("work-group ").append(workGroupSize).append('\n')
+                .append("min groups per compute unit ").append(minGroups).append('\n')
                 .append("library ").append(io.sparge4j.engine.jit.lib.DeviceLibrary.VERSION).append(' ')
                 .append(KernelCache.sha256(functions + "\n" + prologue + "\n" + paths))
                 .append('\n');

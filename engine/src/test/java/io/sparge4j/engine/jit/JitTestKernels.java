@@ -2,6 +2,7 @@ package io.sparge4j.engine.jit;
 
 import io.sparge4j.kernels.KernelContext;
 import io.sparge4j.kernels.KernelMath;
+import io.sparge4j.kernels.annotations.LaunchBounds;
 import io.sparge4j.kernels.annotations.Parallel;
 import io.sparge4j.kernels.types.arrays.BFloat16Array;
 import io.sparge4j.kernels.types.arrays.FloatArray;
@@ -59,6 +60,17 @@ final class JitTestKernels {
 
     private static float helper(float v) {
         return v * 2f;
+    }
+
+    @LaunchBounds(minWorkItemsPerComputeUnit = 1536)
+    static void boundedScale(KernelContext ctx, FloatArray y) {
+        int i = ctx.globalIdx;
+        y.set(i, y.get(i) * 3f);
+    }
+
+    @LaunchBounds(minWorkItemsPerComputeUnit = 0)   // BAD-BOUNDS
+    static void noGroupsBound(KernelContext ctx, FloatArray y) {
+        y.set(ctx.globalIdx, 1f);
     }
 
     static void sizeAndLongs(KernelContext ctx, FloatArray x, FloatArray y, long offset) {

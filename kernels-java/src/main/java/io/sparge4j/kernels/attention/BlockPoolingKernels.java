@@ -2,6 +2,7 @@ package io.sparge4j.kernels.attention;
 
 import io.sparge4j.kernels.KernelContext;
 import io.sparge4j.kernels.KernelMath;
+import io.sparge4j.kernels.annotations.LaunchBounds;
 import io.sparge4j.kernels.types.arrays.FloatArray;
 import io.sparge4j.kernels.types.arrays.IntArray;
 
@@ -11,6 +12,14 @@ import io.sparge4j.kernels.types.arrays.IntArray;
  * true length, as the CPU's {@code PooledAttentionMap} does.
  */
 public final class BlockPoolingKernels {
+    /**
+     * Work-items per compute unit the pair pooling's register budget allows: 1536 (12 groups of 128), so 40 registers
+     * on sm_90, enough for a work-item's 16 loads of eight tokens to be in flight at once. nvcc's own choice, full
+     * occupancy at 32 registers, issued them four or five at a time between the adds that consume them (ptxas 11.8's
+     * SASS; ptxas 13 gives the same register counts).
+     */
+    public static final int POOL_WORK_ITEMS_PER_UNIT = 1536;
+
     private BlockPoolingKernels() {
     }
 
@@ -71,11 +80,12 @@ public final class BlockPoolingKernels {
      * Each bf16 value widens to f32 exactly and the sums run in f32 in token order, so the pooled values equal
      * {@link #poolBlocks}' over f32 copies of the same values, bit for bit.
      *
-     * <p>One work-item per pooled pair of columns {@code (bh, block, p)}: work-items {@code 0 .. heads * nqb * d/2}
-     * pool q into {@code qPooled}, the next {@code heads * nkb * d/2} pool k into {@code kPooled}. Adjacent
-     * work-items read adjacent ints of a token row (coalesced) and write adjacent float pairs.
-     * Launch: 1D grid of at least {@code heads * (nqb + nkb) * d / 2} work-items, any local size (e.g. 128); d even,
-     * strides even.
+     * <p>One work-item per two pooled pairs of columns, {@code (bh, block, p)} and {@code p + span} where span is
+     * {@link #pairSpan}(d): work-items {@code 0 .. heads * nqb * span} pool q into {@code qPooled}, the next
+     * {@code heads * nkb * span} pool k into {@code kPooled}. Adjacent work-items read adjacent ints of a token row
+     * (coalesced) and write adjacent float pairs.
+     * Launch: 1D grid of at least {@code heads * (nqb + nkb) * pairSpan(d)} work-items, any local size (e.g. 128); d
+     * even, strides even.
      *
      * @param ctx the work-item
      * @param q queries as int pairs, {@code heads * n * d / 2} ints
@@ -91,6 +101,7 @@ public final class BlockPoolingKernels {
      * @param headStride elements between heads h and h + 1 of one batch (even)
      * @param tokenStride elements between tokens t and t + 1 of one head (even)
      */
+    @LaunchBounds(minWorkItemsPerComputeUnit = POOL_WORK_ITEMS_PER_UNIT)
     public static void poolPairsBF16(KernelContext ctx, IntArray q, IntArray k, FloatArray qPooled,
             FloatArray kPooled, int heads, int headsPerBatch, int n, int d, int queryBlock, int keyBlock,
             int headStride, int tokenStride) {
@@ -115,6 +126,7 @@ public final class BlockPoolingKernels {
      * @param headStride elements between heads h and h + 1 of one batch (even)
      * @param tokenStride elements between tokens t and t + 1 of one head (even)
      */
+    @LaunchBounds(minWorkItemsPerComputeUnit = POOL_WORK_ITEMS_PER_UNIT)
     public static void poolPairsF16(KernelContext ctx, IntArray q, IntArray k, FloatArray qPooled,
             FloatArray kPooled, int heads, int headsPerBatch, int n, int d, int queryBlock, int keyBlock,
             int headStride, int tokenStride) {
@@ -122,73 +134,132 @@ public final class BlockPoolingKernels {
                 tokenStride, false);
     }
 
-    /** The body of the pair pooling; bf16 is a constant at each call, so the JIT folds the format. */
+    /**
+     * The body of the pair pooling; bf16 is a constant at each call, so the JIT folds the format. A work-item sums
+     * two pairs of columns, {@code p} and {@code p + span} ({@link #pairSpan}), so that a warp's loads of one token
+     * cover a whole row of d = 128 (256 bytes, two back-to-back 128-byte loads) and not half of it, the other half
+     * coming from another warp at another time.
+     */
     private static void poolPairs(KernelContext ctx, IntArray q, IntArray k, FloatArray qPooled, FloatArray kPooled,
             int heads, int headsPerBatch, int n, int d, int queryBlock, int keyBlock, int headStride, int tokenStride,
             boolean bf16) {
         int half = d / 2;
+        int span = pairSpan(d);
         int qBlocks = (n + queryBlock - 1) / queryBlock;
         int kBlocks = (n + keyBlock - 1) / keyBlock;
-        int qItems = heads * qBlocks * half;
+        int qItems = heads * qBlocks * span;
         int idx = ctx.globalIdx;
         boolean isQ = idx < qItems;
         int item = isQ ? idx : idx - qItems;
         int blocks = isQ ? qBlocks : kBlocks;
         int blockSize = isQ ? queryBlock : keyBlock;
-        if (item < heads * blocks * half) {
-            int p = item % half;
-            int blk = (item / half) % blocks;
-            int bh = item / (half * blocks);
+        if (item < heads * blocks * span) {
+            int p = item % span;
+            int blk = (item / span) % blocks;
+            int bh = item / (span * blocks);
             int start = blk * blockSize;
             int len = KernelMath.min(blockSize, n - start);
             int base = ((bh / headsPerBatch) * headsPerBatch * n * d + (bh % headsPerBatch) * headStride
                     + start * tokenStride) / 2 + p;
             int step = tokenStride / 2;
+            // the second pair, span further on; with an odd number of pairs the last work-item has none: it rereads
+            // its first pair instead and writes nothing for it
+            boolean second = p + span < half;
+            int other = second ? span : 0;
             float lo = 0f;
             float hi = 0f;
+            float lo2 = 0f;
+            float hi2 = 0f;
             int t = 0;
-            // eight loads in flight before the adds, which stay in token order (the same sums, bit for bit): the
-            // pooling streams all of q and k from memory, so bytes in flight per work-item set its speed
+            // eight tokens' loads in flight before the adds, which stay in token order (the same sums, bit for bit):
+            // the pooling streams all of q and k from memory, so bytes in flight per work-item set its speed
             for (; t + 8 <= len; t += 8) {
-                int p0 = pairAt(q, k, isQ, base + t * step);
-                int p1 = pairAt(q, k, isQ, base + (t + 1) * step);
-                int p2 = pairAt(q, k, isQ, base + (t + 2) * step);
-                int p3 = pairAt(q, k, isQ, base + (t + 3) * step);
-                int p4 = pairAt(q, k, isQ, base + (t + 4) * step);
-                int p5 = pairAt(q, k, isQ, base + (t + 5) * step);
-                int p6 = pairAt(q, k, isQ, base + (t + 6) * step);
-                int p7 = pairAt(q, k, isQ, base + (t + 7) * step);
-                lo += low(p0, bf16);
-                hi += high(p0, bf16);
-                lo += low(p1, bf16);
-                hi += high(p1, bf16);
-                lo += low(p2, bf16);
-                hi += high(p2, bf16);
-                lo += low(p3, bf16);
-                hi += high(p3, bf16);
-                lo += low(p4, bf16);
-                hi += high(p4, bf16);
-                lo += low(p5, bf16);
-                hi += high(p5, bf16);
-                lo += low(p6, bf16);
-                hi += high(p6, bf16);
-                lo += low(p7, bf16);
-                hi += high(p7, bf16);
+                int a0 = pairAt(q, k, isQ, base + t * step);
+                int b0 = pairAt(q, k, isQ, base + t * step + other);
+                int a1 = pairAt(q, k, isQ, base + (t + 1) * step);
+                int b1 = pairAt(q, k, isQ, base + (t + 1) * step + other);
+                int a2 = pairAt(q, k, isQ, base + (t + 2) * step);
+                int b2 = pairAt(q, k, isQ, base + (t + 2) * step + other);
+                int a3 = pairAt(q, k, isQ, base + (t + 3) * step);
+                int b3 = pairAt(q, k, isQ, base + (t + 3) * step + other);
+                int a4 = pairAt(q, k, isQ, base + (t + 4) * step);
+                int b4 = pairAt(q, k, isQ, base + (t + 4) * step + other);
+                int a5 = pairAt(q, k, isQ, base + (t + 5) * step);
+                int b5 = pairAt(q, k, isQ, base + (t + 5) * step + other);
+                int a6 = pairAt(q, k, isQ, base + (t + 6) * step);
+                int b6 = pairAt(q, k, isQ, base + (t + 6) * step + other);
+                int a7 = pairAt(q, k, isQ, base + (t + 7) * step);
+                int b7 = pairAt(q, k, isQ, base + (t + 7) * step + other);
+                lo += low(a0, bf16);
+                hi += high(a0, bf16);
+                lo2 += low(b0, bf16);
+                hi2 += high(b0, bf16);
+                lo += low(a1, bf16);
+                hi += high(a1, bf16);
+                lo2 += low(b1, bf16);
+                hi2 += high(b1, bf16);
+                lo += low(a2, bf16);
+                hi += high(a2, bf16);
+                lo2 += low(b2, bf16);
+                hi2 += high(b2, bf16);
+                lo += low(a3, bf16);
+                hi += high(a3, bf16);
+                lo2 += low(b3, bf16);
+                hi2 += high(b3, bf16);
+                lo += low(a4, bf16);
+                hi += high(a4, bf16);
+                lo2 += low(b4, bf16);
+                hi2 += high(b4, bf16);
+                lo += low(a5, bf16);
+                hi += high(a5, bf16);
+                lo2 += low(b5, bf16);
+                hi2 += high(b5, bf16);
+                lo += low(a6, bf16);
+                hi += high(a6, bf16);
+                lo2 += low(b6, bf16);
+                hi2 += high(b6, bf16);
+                lo += low(a7, bf16);
+                hi += high(a7, bf16);
+                lo2 += low(b7, bf16);
+                hi2 += high(b7, bf16);
             }
             for (; t < len; t++) {
-                int pair = pairAt(q, k, isQ, base + t * step);
-                lo += low(pair, bf16);
-                hi += high(pair, bf16);
+                int a = pairAt(q, k, isQ, base + t * step);
+                int b = pairAt(q, k, isQ, base + t * step + other);
+                lo += low(a, bf16);
+                hi += high(a, bf16);
+                lo2 += low(b, bf16);
+                hi2 += high(b, bf16);
             }
             int out = ((bh * blocks + blk) * d) + 2 * p;
+            int out2 = out + 2 * span;
             if (isQ) {
                 qPooled.set(out, lo / len);
                 qPooled.set(out + 1, hi / len);
+                if (second) {
+                    qPooled.set(out2, lo2 / len);
+                    qPooled.set(out2 + 1, hi2 / len);
+                }
             } else {
                 kPooled.set(out, lo / len);
                 kPooled.set(out + 1, hi / len);
+                if (second) {
+                    kPooled.set(out2, lo2 / len);
+                    kPooled.set(out2 + 1, hi2 / len);
+                }
             }
         }
+    }
+
+    /**
+     * Work-items per pooled row of {@link #poolPairsBF16} and {@link #poolPairsF16}: each sums column pairs
+     * {@code p} and {@code p + span} of the {@code d / 2} ({@code p + span} only where it exists).
+     *
+     * @param d head dimension, even
+     * @return {@code ceil(d / 4)}
+     */
+    public static int pairSpan(int d) {
+        return (d / 2 + 1) / 2;
     }
 
     /** q's or k's int at {@code i} (the JIT takes no array chosen by a condition, so the condition picks the load). */

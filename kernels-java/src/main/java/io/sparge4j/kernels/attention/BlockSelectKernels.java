@@ -44,11 +44,12 @@ public final class BlockSelectKernels {
     public static final int MAX_KEY_BLOCKS = 2048;
     /**
      * Entries per work-item held in registers for the whole selection, with their fixed-point masses (the first
-     * {@code CACHED * WARP} of a row, half of wan13b-480p's 512 key blocks); the rest of a longer row is reread at
-     * each step. 8, not 16: the fused softmax and selection then takes 74 registers, not 126 (sm_90, nvcc 13), and
-     * keeps three work-groups per multiprocessor (wan13b-480p's 384 work-groups in one wave on 132).
+     * {@code CACHED * WARP} of a row, 192 of wan13b-480p's 512 key blocks); the rest of a longer row is reread at
+     * each step. 6, not 16: the fused softmax and selection must stay within 80 registers (sm_90, nvcc 13) without
+     * spilling, so that three work-groups fit on a multiprocessor (wan13b-480p's 384 work-groups in one wave on 132);
+     * 16 took 126, 8 spilled.
      */
-    static final int CACHED = 8;
+    static final int CACHED = 6;
 
     private static final long FRACTION = 0xFFFFFFFFFFFFFL;
     private static final long HIDDEN = 1L << 52;

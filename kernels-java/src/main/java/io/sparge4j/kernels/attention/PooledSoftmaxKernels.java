@@ -2,6 +2,7 @@ package io.sparge4j.kernels.attention;
 
 import io.sparge4j.kernels.KernelContext;
 import io.sparge4j.kernels.KernelMath;
+import io.sparge4j.kernels.annotations.LaunchBounds;
 import io.sparge4j.kernels.types.arrays.ByteArray;
 import io.sparge4j.kernels.types.arrays.FloatArray;
 import io.sparge4j.kernels.types.arrays.IntArray;
@@ -35,6 +36,8 @@ public final class PooledSoftmaxKernels {
     private static final int D_CHUNK = 16;
     /** Row pitch of the key tile: one more than D_CHUNK, so that the lanes' reads of one column hit distinct banks. */
     private static final int PITCH = D_CHUNK + 1;
+    /** Loads per work-item to fill one key tile (a whole number: KEY_CHUNK * D_CHUNK is a multiple of GROUP). */
+    private static final int TILE_LOADS = KEY_CHUNK * D_CHUNK / GROUP;
 
     private PooledSoftmaxKernels() {
     }
@@ -42,14 +45,15 @@ public final class PooledSoftmaxKernels {
     /**
      * One work-group of {@link #GROUP} work-items per {@link #ROWS} query blocks {@code i0 .. i0 + ROWS - 1} of one
      * head (fewer at the head's end). The query rows are staged in local memory; the head's pooled keys stream
-     * through a local tile of {@code 256 keys x 16 columns}, read coalesced from global memory once per group. Each
+     * through a local tile of {@code 256 keys x 16 columns}, read coalesced from global memory once per group (a
+     * work-item's 16 loads of a tile all issued before its stores into the tile). Each
      * work-item owns 2 rows x 4 keys of every 256-key chunk (register tile: 6 local reads per 8 fma, bank-conflict
      * free), so the key traffic is divided by ROWS and no work-item reads a key row on its own (the old kernel's
      * one-row-per-work-item reads touched 32 cache lines per warp load).
      *
      * <p>Each score is {@code fma} over the columns in order, times scale, as before. The softmax then runs on the
-     * scores in {@code probs}, each work-item rereading only what it wrote (a local barrier orders local memory
-     * only): row maxima and sums of the 64 work-items of a row set go through local-memory trees, all 8 rows at
+     * scores in {@code probs}, each work-item rereading only what it wrote, a chunk's 8 entries at once (a local
+     * barrier orders local memory only): row maxima and sums of the 64 work-items of a row set go through local-memory trees, all 8 rows at
      * once (14 barriers in all).
      * Launch: 1D grid of {@code heads * ceil(nq / ROWS) * GROUP}, local size {@link #GROUP}; {@code d <= MAX_D}.
      * Local memory: 8 KiB of query rows, 17 KiB of key tile, 2 KiB of reduction.
@@ -76,7 +80,8 @@ public final class PooledSoftmaxKernels {
      * work-group has just written (its 8 query blocks are the selection's work-group of the same id): one launch
      * and no second read of the map from L2 by another kernel. The map and the mask are those of the two kernels
      * run one after the other, bit for bit. Launch: as {@link #pooledSoftmax}; {@code nk} at most
-     * {@code BlockSelectKernels.MAX_KEY_BLOCKS}. Local memory: that of both kernels (34 KiB).
+     * {@code BlockSelectKernels.MAX_KEY_BLOCKS}. Local memory: that of both kernels (34 KiB). Registers: at most 80
+     * on CUDA (three groups per multiprocessor), so that wan13b-480p's 384 work-groups run in one wave on 132.
      *
      * @param ctx the work-item
      * @param qPooled pooled queries (heads, nq, d)
@@ -94,6 +99,7 @@ public final class PooledSoftmaxKernels {
      * @param pBits Top-p threshold bits (see {@code BlockSelectKernels})
      * @param pCeil {@code BlockSelectKernels.pCeil(p)}
      */
+    @LaunchBounds(minWorkItemsPerComputeUnit = 3 * GROUP)
     public static void pooledSoftmaxSelect(KernelContext ctx, FloatArray qPooled, FloatArray kPooled,
             FloatArray probs, ByteArray keep, IntArray keepBits, IntArray counts, IntArray groupTotals, int nq, int nk,
             int d, float scale, int topk, long pBits, long pCeil) {
@@ -126,6 +132,8 @@ public final class PooledSoftmaxKernels {
         float[] kv = new float[KEY_STEP];
         float[] part = new float[ROW_STEP];
         float[] total = new float[ROW_STEP];
+        float[] staged = new float[TILE_LOADS];
+        float[] own = new float[ROW_STEP * KEY_STEP];
         int lid = ctx.localIdx;
         int set = lid / KEY_LANES;
         int lane = lid % KEY_LANES;
@@ -135,6 +143,7 @@ public final class PooledSoftmaxKernels {
         int live = KernelMath.min(ROWS, nq - i0);
         int qBase = (bh * nq + i0) * d;
         int kBase = bh * nk * d;
+        int kLast = kBase + nk * d - 1;
         int pBase = (bh * nq + i0) * nk;
         int row0 = set * ROW_STEP;
         for (int e = lid; e < ROWS * MAX_D; e += GROUP) {
@@ -152,11 +161,18 @@ public final class PooledSoftmaxKernels {
                 acc[a] = 0f;
             }
             for (int c0 = 0; c0 < d; c0 += D_CHUNK) {
-                for (int e = lid; e < KEY_CHUNK * D_CHUNK; e += GROUP) {
-                    int key = e / D_CHUNK;
-                    int c = e % D_CHUNK;
-                    kt[key * PITCH + c] = j0 + key < nk && c0 + c < d
-                            ? kPooled.get(kBase + (j0 + key) * d + c0 + c) : 0f;
+                // every load of the tile before any store: a store right after its load held the next load back
+                // for the whole memory latency (16 latencies in a row per tile, and 16 tiles per group). Loads past
+                // the head's keys read its last value (clamped, no condition kept across the loads) and are zeroed
+                // when stored.
+                for (int r = 0; r < TILE_LOADS; r++) {
+                    int e = lid + r * GROUP;
+                    staged[r] = kPooled.get(KernelMath.min(kBase + (j0 + e / D_CHUNK) * d + c0 + e % D_CHUNK, kLast));
+                }
+                for (int r = 0; r < TILE_LOADS; r++) {
+                    int e = lid + r * GROUP;
+                    kt[e / D_CHUNK * PITCH + e % D_CHUNK] = j0 + e / D_CHUNK < nk && c0 + e % D_CHUNK < d
+                            ? staged[r] : 0f;
                 }
                 ctx.localBarrier();
                 for (int c = 0; c < D_CHUNK; c++) {
@@ -191,13 +207,14 @@ public final class PooledSoftmaxKernels {
             part[r] = 0f;
         }
         for (int j0 = 0; j0 < nk; j0 += KEY_CHUNK) {
+            // the chunk's scores read first, then rewritten: a read after a write to the same array waits for it
+            readOwn(probs, own, pBase, nk, j0, lane, row0, live);
             for (int r = 0; r < ROW_STEP; r++) {
                 for (int m = 0; m < KEY_STEP; m++) {
                     int key = j0 + lane + m * KEY_LANES;
                     if (key < nk && row0 + r < live) {
-                        int at = pBase + (row0 + r) * nk + key;
-                        float e = KernelMath.exp(probs.get(at) - total[r]);
-                        probs.set(at, e);
+                        float e = KernelMath.exp(own[r * KEY_STEP + m] - total[r]);
+                        probs.set(pBase + (row0 + r) * nk + key, e);
                         part[r] += e;
                     }
                 }
@@ -205,14 +222,25 @@ public final class PooledSoftmaxKernels {
         }
         reduce(ctx, red, part, total, set, lane, false);
         for (int j0 = 0; j0 < nk; j0 += KEY_CHUNK) {
+            readOwn(probs, own, pBase, nk, j0, lane, row0, live);
             for (int r = 0; r < ROW_STEP; r++) {
                 for (int m = 0; m < KEY_STEP; m++) {
                     int key = j0 + lane + m * KEY_LANES;
                     if (key < nk && row0 + r < live) {
-                        int at = pBase + (row0 + r) * nk + key;
-                        probs.set(at, probs.get(at) / total[r]);
+                        probs.set(pBase + (row0 + r) * nk + key, own[r * KEY_STEP + m] / total[r]);
                     }
                 }
+            }
+        }
+    }
+
+    /** The work-item's own entries of key chunk {@code j0} (those it wrote), all loads issued before any use. */
+    private static void readOwn(FloatArray probs, float[] own, int pBase, int nk, int j0, int lane, int row0,
+            int live) {
+        for (int r = 0; r < ROW_STEP; r++) {
+            for (int m = 0; m < KEY_STEP; m++) {
+                int key = j0 + lane + m * KEY_LANES;
+                own[r * KEY_STEP + m] = key < nk && row0 + r < live ? probs.get(pBase + (row0 + r) * nk + key) : 0f;
             }
         }
     }

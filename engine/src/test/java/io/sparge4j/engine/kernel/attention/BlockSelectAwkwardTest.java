@@ -44,14 +44,14 @@ class BlockSelectAwkwardTest {
     /**
      * Rows of every kind below, with (heads, nq, nk) = (3, 5, nk) ((15, 1, 1) for one key block): 15 rows (two
      * selection work-groups, the second partly empty; heads 1 and 2 start inside a work-group), nk = 1, 31, 32, 33, 64
-     * and 65 around the bitmap words, and 257: one entry past those a work-item holds in registers
-     * ({@code BlockSelectKernels.CACHED} x 32), so that the cut can fall between held and reread entries.
+     * and 65 around the bitmap words, and 193: one entry past those the work-items hold in registers (6 each,
+     * {@code BlockSelectKernels.CACHED}, x 32), so that the cut can fall between held and reread entries.
      */
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"emulator", "opencl"})
     void awkwardRowsMatchTheCpuSelector(String backend) {
         try (DeviceMaskPipeline pipeline = open(backend)) {
-            for (int nk : new int[] {1, 31, 32, 33, 64, 65, 257}) {
+            for (int nk : new int[] {1, 31, 32, 33, 64, 65, 193}) {
                 // one key block: 15 heads of one query block (the test pipeline's grids cannot make 5 of 1 token)
                 int heads = nk == 1 ? 15 : 3;
                 int nq = nk == 1 ? 1 : 5;
