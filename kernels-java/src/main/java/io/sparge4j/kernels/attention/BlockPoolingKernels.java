@@ -13,10 +13,10 @@ import io.sparge4j.kernels.types.arrays.IntArray;
  */
 public final class BlockPoolingKernels {
     /**
-     * Work-items per compute unit the pair pooling's register budget allows: 1536 (12 groups of 128), so 40 registers
-     * on sm_90, enough for a work-item's 16 loads of eight tokens to be in flight at once. nvcc's own choice, full
-     * occupancy at 32 registers, issued them four or five at a time between the adds that consume them (ptxas 11.8's
-     * SASS; ptxas 13 gives the same register counts).
+     * Work-items per compute unit the pooling kernels' register budget allows: 1536 (12 groups of 128), so 40
+     * registers on sm_90, enough for a work-item's loads of eight tokens (16 in the pair pooling) to be in flight at
+     * once. nvcc's own choice, full occupancy at 32 registers, issues them a few at a time between the adds that
+     * consume them (ptxas 11.8's SASS, bench/sass.sh; ptxas 13 gives the same register counts).
      */
     public static final int POOL_WORK_ITEMS_PER_UNIT = 1536;
 
@@ -41,6 +41,7 @@ public final class BlockPoolingKernels {
      * @param headStride elements between heads h and h + 1 of one batch
      * @param tokenStride elements between tokens t and t + 1 of one head
      */
+    @LaunchBounds(minWorkItemsPerComputeUnit = POOL_WORK_ITEMS_PER_UNIT)
     public static void poolBlocks(KernelContext ctx, FloatArray x, FloatArray pooled, int heads, int headsPerBatch,
             int n, int d, int blockSize, int headStride, int tokenStride) {
         int blocks = (n + blockSize - 1) / blockSize;
@@ -56,16 +57,24 @@ public final class BlockPoolingKernels {
                     + start * tokenStride + c;
             float acc = 0f;
             int t = 0;
-            // four loads in flight before the adds, which stay in token order (the same sum, bit for bit)
-            for (; t + 4 <= len; t += 4) {
+            // eight loads in flight before the adds, which stay in token order (the same sum, bit for bit)
+            for (; t + 8 <= len; t += 8) {
                 float x0 = x.get(base + t * tokenStride);
                 float x1 = x.get(base + (t + 1) * tokenStride);
                 float x2 = x.get(base + (t + 2) * tokenStride);
                 float x3 = x.get(base + (t + 3) * tokenStride);
+                float x4 = x.get(base + (t + 4) * tokenStride);
+                float x5 = x.get(base + (t + 5) * tokenStride);
+                float x6 = x.get(base + (t + 6) * tokenStride);
+                float x7 = x.get(base + (t + 7) * tokenStride);
                 acc += x0;
                 acc += x1;
                 acc += x2;
                 acc += x3;
+                acc += x4;
+                acc += x5;
+                acc += x6;
+                acc += x7;
             }
             for (; t < len; t++) {
                 acc += x.get(base + t * tokenStride);
