@@ -19,6 +19,8 @@ public final class BlockPoolingKernels {
      * consume them (ptxas 11.8's SASS, bench/sass.sh; ptxas 13 gives the same register counts).
      */
     public static final int POOL_WORK_ITEMS_PER_UNIT = 1536;
+    /** Tokens per batch of loads of the pooling kernels. */
+    private static final int TOKENS_IN_FLIGHT = 8;
 
     private BlockPoolingKernels() {
     }
@@ -56,25 +58,16 @@ public final class BlockPoolingKernels {
             int base = (bh / headsPerBatch) * headsPerBatch * n * d + (bh % headsPerBatch) * headStride
                     + start * tokenStride + c;
             float acc = 0f;
+            float[] values = new float[TOKENS_IN_FLIGHT];
             int t = 0;
             // eight loads in flight before the adds, which stay in token order (the same sum, bit for bit)
-            for (; t + 8 <= len; t += 8) {
-                float x0 = x.get(base + t * tokenStride);
-                float x1 = x.get(base + (t + 1) * tokenStride);
-                float x2 = x.get(base + (t + 2) * tokenStride);
-                float x3 = x.get(base + (t + 3) * tokenStride);
-                float x4 = x.get(base + (t + 4) * tokenStride);
-                float x5 = x.get(base + (t + 5) * tokenStride);
-                float x6 = x.get(base + (t + 6) * tokenStride);
-                float x7 = x.get(base + (t + 7) * tokenStride);
-                acc += x0;
-                acc += x1;
-                acc += x2;
-                acc += x3;
-                acc += x4;
-                acc += x5;
-                acc += x6;
-                acc += x7;
+            for (; t + TOKENS_IN_FLIGHT <= len; t += TOKENS_IN_FLIGHT) {
+                for (int u = 0; u < TOKENS_IN_FLIGHT; u++) {
+                    values[u] = x.get(base + (t + u) * tokenStride);
+                }
+                for (int u = 0; u < TOKENS_IN_FLIGHT; u++) {
+                    acc += values[u];
+                }
             }
             for (; t < len; t++) {
                 acc += x.get(base + t * tokenStride);
@@ -179,58 +172,22 @@ public final class BlockPoolingKernels {
             float hi = 0f;
             float lo2 = 0f;
             float hi2 = 0f;
+            int[] firstPairs = new int[TOKENS_IN_FLIGHT];
+            int[] secondPairs = new int[TOKENS_IN_FLIGHT];
             int t = 0;
             // eight tokens' loads in flight before the adds, which stay in token order (the same sums, bit for bit):
             // the pooling streams all of q and k from memory, so bytes in flight per work-item set its speed
-            for (; t + 8 <= len; t += 8) {
-                int a0 = pairAt(q, k, isQ, base + t * step);
-                int b0 = pairAt(q, k, isQ, base + t * step + other);
-                int a1 = pairAt(q, k, isQ, base + (t + 1) * step);
-                int b1 = pairAt(q, k, isQ, base + (t + 1) * step + other);
-                int a2 = pairAt(q, k, isQ, base + (t + 2) * step);
-                int b2 = pairAt(q, k, isQ, base + (t + 2) * step + other);
-                int a3 = pairAt(q, k, isQ, base + (t + 3) * step);
-                int b3 = pairAt(q, k, isQ, base + (t + 3) * step + other);
-                int a4 = pairAt(q, k, isQ, base + (t + 4) * step);
-                int b4 = pairAt(q, k, isQ, base + (t + 4) * step + other);
-                int a5 = pairAt(q, k, isQ, base + (t + 5) * step);
-                int b5 = pairAt(q, k, isQ, base + (t + 5) * step + other);
-                int a6 = pairAt(q, k, isQ, base + (t + 6) * step);
-                int b6 = pairAt(q, k, isQ, base + (t + 6) * step + other);
-                int a7 = pairAt(q, k, isQ, base + (t + 7) * step);
-                int b7 = pairAt(q, k, isQ, base + (t + 7) * step + other);
-                lo += low(a0, bf16);
-                hi += high(a0, bf16);
-                lo2 += low(b0, bf16);
-                hi2 += high(b0, bf16);
-                lo += low(a1, bf16);
-                hi += high(a1, bf16);
-                lo2 += low(b1, bf16);
-                hi2 += high(b1, bf16);
-                lo += low(a2, bf16);
-                hi += high(a2, bf16);
-                lo2 += low(b2, bf16);
-                hi2 += high(b2, bf16);
-                lo += low(a3, bf16);
-                hi += high(a3, bf16);
-                lo2 += low(b3, bf16);
-                hi2 += high(b3, bf16);
-                lo += low(a4, bf16);
-                hi += high(a4, bf16);
-                lo2 += low(b4, bf16);
-                hi2 += high(b4, bf16);
-                lo += low(a5, bf16);
-                hi += high(a5, bf16);
-                lo2 += low(b5, bf16);
-                hi2 += high(b5, bf16);
-                lo += low(a6, bf16);
-                hi += high(a6, bf16);
-                lo2 += low(b6, bf16);
-                hi2 += high(b6, bf16);
-                lo += low(a7, bf16);
-                hi += high(a7, bf16);
-                lo2 += low(b7, bf16);
-                hi2 += high(b7, bf16);
+            for (; t + TOKENS_IN_FLIGHT <= len; t += TOKENS_IN_FLIGHT) {
+                for (int u = 0; u < TOKENS_IN_FLIGHT; u++) {
+                    firstPairs[u] = pairAt(q, k, isQ, base + (t + u) * step);
+                    secondPairs[u] = pairAt(q, k, isQ, base + (t + u) * step + other);
+                }
+                for (int u = 0; u < TOKENS_IN_FLIGHT; u++) {
+                    lo += low(firstPairs[u], bf16);
+                    hi += high(firstPairs[u], bf16);
+                    lo2 += low(secondPairs[u], bf16);
+                    hi2 += high(secondPairs[u], bf16);
+                }
             }
             for (; t < len; t++) {
                 int a = pairAt(q, k, isQ, base + t * step);
