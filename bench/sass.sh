@@ -31,7 +31,9 @@ sed 's/^\.version .*/.version 7.8/' "$work/k.ptx" > "$work/k78.ptx"
 "$tk/usr/bin/ptxas" -arch=sm_90 -v "$work/k78.ptx" -o "$work/k.cubin" 2>&1 | grep -E "Used|spill" >&2
 "$tk/usr/bin/nvdisasm" -c "$work/k.cubin" | grep -v '^\s*$' > "$work/k.sass"
 if [[ ${2:-} == --summary ]]; then
-  grep -oE "LDG[.A-Z0-9]*|STG[.A-Z0-9]*|LDS[.A-Z0-9]*|STS[.A-Z0-9]*|LDSM[.A-Z0-9]*|LDGSTS[.A-Z0-9]*|BAR[.A-Z]*|HMMA[.A-Z0-9]*|FFMA|MUFU[.A-Z0-9]*" \
+  ops="LDG[.A-Z0-9]*|STG[.A-Z0-9]*|LDS[.A-Z0-9]*|STS[.A-Z0-9]*|LDSM[.A-Z0-9]*|LDGSTS[.A-Z0-9]*|BAR[.A-Z]*"
+  ops+="|HMMA[.A-Z0-9]*|FFMA|MUFU[.A-Z0-9]*"
+  grep -oE "$ops" \
     "$work/k.sass" | uniq -c | awk '{printf "%s x%s; ", $2, $1} END {print ""}'
 else
   cat "$work/k.sass"

@@ -43,7 +43,8 @@ shared="${init:+--init $init} --precision ${PRECISION:-bf16}
 for n in "${names[@]}"; do
   rm -rf "/tmp/probe-$n"
   # shellcheck disable=SC2086
-  /tmp/sparge ${COMMAND:-pretrain} $shared ${flags[$n]} --out "/tmp/probe-$n" --steps "${PROBE_STEPS:-25}" --checkpoint-every 1000 \
+  /tmp/sparge ${COMMAND:-pretrain} $shared ${flags[$n]} --out "/tmp/probe-$n" --steps "${PROBE_STEPS:-25}" \
+    --checkpoint-every 1000 \
     > "/tmp/probe-$n.log" 2>&1 &
 done
 wait

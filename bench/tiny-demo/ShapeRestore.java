@@ -24,16 +24,16 @@ import java.util.Locale;
 /**
  * Issue 7's shape question, asked on the CPU: where is the shape lost? A training clip of each shape (the shipped
  * recipe's motion) is noised to level s, x_s = (1 - s) x0 + s noise, and denoised from there with its own caption
- * (Euler, by default on the eval's schedule: 20 steps, shift 5; guidance 5, dense); the evaluator then reads the shape. s = 0 is
- * the clip itself (the evaluator on real data), s = 1 a plain text-to-video sample from the clip's noise. If the
- * shape survives from low s but not from high s, the model draws shapes but does not choose them early.
+ * (Euler, by default on the eval's schedule: 20 steps, shift 5; guidance 5, dense); the evaluator then reads the
+ * shape. s = 0 is the clip itself (the evaluator on real data), s = 1 a plain text-to-video sample from the clip's
+ * noise. If the shape survives from low s but not from high s, the model draws shapes but does not choose them early.
  *
  * <p>Run from the checkout after {@code ./mvnw -q -DskipTests package}:
  * {@code java -cp 'models/target/lib/*:models/target/sparge4j-models-0.1.0-SNAPSHOT.jar'
- * --add-modules jdk.incubator.vector bench/tiny-demo/ShapeRestore.java MODEL CLIPS_PER_SHAPE LEVELS}
- * [STEPS [SHIFT [SHAPES]]] (MODEL a model directory or tiny-demo; LEVELS e.g. 0,0.3,0.5,0.7,0.9,1; STEPS 20 and SHIFT 5
- * as the eval by default; SHAPES e.g. square,triangle). Prints one line per shape and level:
- * shape read correctly, the mean fill ratio (about 1 square, 0.785 circle, 0.5 triangle) and the mean skewness.
+ * --add-modules jdk.incubator.vector bench/tiny-demo/ShapeRestore.java MODEL CLIPS_PER_SHAPE LEVELS
+ * [STEPS [SHIFT [SHAPES]]]} (MODEL a model directory or tiny-demo; LEVELS e.g. 0,0.3,0.5,0.7,0.9,1; STEPS 20 and
+ * SHIFT 5, as the eval, by default; SHAPES e.g. square,triangle). Prints one line per shape and level: the shape read
+ * correctly, the mean fill ratio (about 1 square, 0.785 circle, 0.5 triangle) and the mean skewness.
  */
 public class ShapeRestore {
     private static final double GUIDANCE = 5.0;

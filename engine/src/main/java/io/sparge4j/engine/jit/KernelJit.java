@@ -189,7 +189,8 @@ public final class KernelJit {
             }
         }
         int minGroups = minGroupsPerComputeUnit(kernel, workGroupSize);
-        source.append(syntax.kernelHead(entry, workGroupSize, minGroups)).append('(').append(String.join(", ", signature)).append(") {\n");
+        source.append(syntax.kernelHead(entry, workGroupSize, minGroups)).append('(')
+                .append(String.join(", ", signature)).append(") {\n");
         source.append(translator.declarationText());
         if (!prologue.isEmpty()) {
             for (String line : prologue.split("\n")) {
@@ -209,7 +210,8 @@ public final class KernelJit {
                 .append('\n');
         String cacheKey = KernelCache.sha256(keyText.toString());
         GeneratedKernel generated = new GeneratedKernel(entry, source.toString(), dialect, parameters, cacheKey, paths,
-                kernel.getDeclaringClass().getName(), entry, translator.parallelDimensions, translator.code.localBytes(),
+                kernel.getDeclaringClass().getName(), entry, translator.parallelDimensions,
+                translator.code.localBytes(),
                 translator.code.dynamicLocalBytes());
         if ("1".equals(System.getenv("SPARGE_PRINT_KERNELS"))) {
             System.err.println("===== sparge kernel " + generated.javaName() + " (" + dialect + ", cache key "

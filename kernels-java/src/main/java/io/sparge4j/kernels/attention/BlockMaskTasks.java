@@ -110,7 +110,8 @@ public final class BlockMaskTasks {
 
     private static void positive(String name, int v) {
         if (v <= 0) {
-            throw new IllegalArgumentException("BlockMaskTasks: " + name + " is " + v + ", expected a positive integer");
+            throw new IllegalArgumentException("BlockMaskTasks: " + name + " is " + v
+                    + ", expected a positive integer");
         }
     }
 

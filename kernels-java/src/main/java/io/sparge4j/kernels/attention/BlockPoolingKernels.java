@@ -7,8 +7,8 @@ import io.sparge4j.kernels.types.arrays.FloatArray;
 import io.sparge4j.kernels.types.arrays.IntArray;
 
 /**
- * Block mean pooling of queries or keys: (B, H, n, d) or (B, n, H, d) row-major into (B, H, blocks, d), where block {@code i}
- * covers tokens {@code [i * blockSize, min(n, (i + 1) * blockSize))}; a short last block is averaged over its
+ * Block mean pooling of queries or keys: (B, H, n, d) or (B, n, H, d) row-major into (B, H, blocks, d), where block
+ * {@code i} covers tokens {@code [i * blockSize, min(n, (i + 1) * blockSize))}; a short last block is averaged over its
  * true length, as the CPU's {@code PooledAttentionMap} does.
  */
 public final class BlockPoolingKernels {

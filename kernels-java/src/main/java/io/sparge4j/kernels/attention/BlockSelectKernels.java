@@ -14,13 +14,13 @@ import io.sparge4j.kernels.types.arrays.IntArray;
  * keeps the longer of the two prefixes, which is their union.
  *
  * <p>No sort: a kept prefix of that order is the set {@code key > T, or key == T and index < I} for a threshold key T
- * and an index bound I, found by bisection with 32 work-items per row (sums through local memory). Top-k needs counts only. Top-p needs
- * the float64 running sums, which depend on the order of the additions in general; but when every summed entry is
- * at least 2^-29 and the sum below 2 every prefix sum is a multiple of 2^-52 below 2, so float64 holds it exactly,
- * in any order: then the bisection compares exact fixed-point masses (units of 2^-52) with
- * {@code ceil(p * 2^52)}. Rows outside that range (tiny or huge entries) take an exact fallback that extracts the
- * entries one by one in order and adds them as Java's {@code double +} does, with integer arithmetic on IEEE-754
- * bit patterns (round to nearest even), so that devices without fp64 give the CPU's very answer.
+ * and an index bound I, found by bisection with 32 work-items per row (sums through local memory). Top-k needs counts
+ * only. Top-p needs the float64 running sums, which depend on the order of the additions in general; but when every
+ * summed entry is at least 2^-29 and the sum below 2 every prefix sum is a multiple of 2^-52 below 2, so float64 holds
+ * it exactly, in any order: then the bisection compares exact fixed-point masses (units of 2^-52) with
+ * {@code ceil(p * 2^52)}. Rows outside that range (tiny or huge entries) take an exact fallback that extracts the entries one by one in
+ * order and adds them as Java's {@code double +} does, with integer arithmetic on IEEE-754 bit patterns (round to
+ * nearest even), so that devices without fp64 give the CPU's very answer.
  *
  * <p>How the modes map onto the arguments: dense {@code topk = nk, pBits = 0}; Top-k {@code topk =
  * BlockSelector.topkCount(k, nk), pBits = 0}; Top-p {@code topk = 0, pBits = Double.doubleToRawLongBits(p)};
@@ -148,7 +148,8 @@ public final class BlockSelectKernels {
         int[] p1 = ctx.allocateIntLocalArray(WARPS * PARTS);
         int[] p2 = ctx.allocateIntLocalArray(WARPS * PARTS);
         int[] p3 = ctx.allocateIntLocalArray(WARPS * PARTS);
-        selectGroup(ctx, flags, bestKey, bestIndex, s0, s1, s2, s3, p0, p1, p2, p3, probs, keep, keepBits, counts, groupTotals, nq,
+        selectGroup(ctx, flags, bestKey, bestIndex, s0, s1, s2, s3, p0, p1, p2, p3, probs, keep, keepBits, counts,
+                groupTotals, nq,
                 nk, topk, pBits, pCeil);
     }
 
@@ -158,7 +159,8 @@ public final class BlockSelectKernels {
      * writing them).
      */
     static void selectGroup(KernelContext ctx, int[] flags, int[] bestKey, int[] bestIndex, int[] s0, int[] s1,
-            int[] s2, int[] s3, int[] p0, int[] p1, int[] p2, int[] p3, FloatArray probs, ByteArray keep, IntArray keepBits, IntArray counts,
+            int[] s2, int[] s3, int[] p0, int[] p1, int[] p2, int[] p3, FloatArray probs, ByteArray keep,
+            IntArray keepBits, IntArray counts,
             IntArray groupTotals, int nq, int nk, int topk, long pBits, long pCeil) {
         int lid = ctx.localIdx;
         int warp = lid / WARP;
@@ -175,7 +177,8 @@ public final class BlockSelectKernels {
             // nothing
             boolean live = i < nq;
             int row = bh * nq + (live ? i : nq - 1);
-            int kept = selectRow(ctx, flags, bestKey, bestIndex, s0, s1, s2, s3, p0, p1, p2, p3, probs, keep, keepBits, counts, row,
+            int kept = selectRow(ctx, flags, bestKey, bestIndex, s0, s1, s2, s3, p0, p1, p2, p3, probs, keep,
+                    keepBits, counts, row,
                     live, warp, lane, nk, groupTopk, pBits, pCeil);
             groupKept += live ? kept : 0;
         }
@@ -195,7 +198,8 @@ public final class BlockSelectKernels {
 
     /** One row's selection by 32 work-items (see {@link #selectRows}); returns its kept count. */
     private static int selectRow(KernelContext ctx, int[] flags, int[] bestKey, int[] bestIndex, int[] s0,
-            int[] s1, int[] s2, int[] s3, int[] p0, int[] p1, int[] p2, int[] p3, FloatArray probs, ByteArray keep, IntArray keepBits, IntArray counts,
+            int[] s1, int[] s2, int[] s3, int[] p0, int[] p1, int[] p2, int[] p3, FloatArray probs, ByteArray keep,
+            IntArray keepBits, IntArray counts,
             int row, boolean live, int warp, int lane, int nk, int topk, long pBits, long pCeil) {
         int lid = warp * WARP + lane;
         int base = row * nk;

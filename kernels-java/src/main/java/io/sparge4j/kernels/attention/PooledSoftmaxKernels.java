@@ -53,8 +53,8 @@ public final class PooledSoftmaxKernels {
      *
      * <p>Each score is {@code fma} over the columns in order, times scale, as before. The softmax then runs on the
      * scores in {@code probs}, each work-item rereading only what it wrote, a chunk's 8 entries at once (a local
-     * barrier orders local memory only): row maxima and sums of the 64 work-items of a row set go through local-memory trees, all 8 rows at
-     * once (14 barriers in all).
+     * barrier orders local memory only): row maxima and sums of the 64 work-items of a row set go through
+     * local-memory trees, all 8 rows at once (14 barriers in all).
      * Launch: 1D grid of {@code heads * ceil(nq / ROWS) * GROUP}, local size {@link #GROUP}; {@code d <= MAX_D}.
      * Local memory: 8 KiB of query rows, 17 KiB of key tile, 2 KiB of reduction.
      *
@@ -120,7 +120,8 @@ public final class PooledSoftmaxKernels {
         softmaxGroup(ctx, qs, kt, red, qPooled, kPooled, probs, nq, nk, d, scale);
         // the group's rows, written by all its work-items, are read by others below
         ctx.globalBarrier();
-        BlockSelectKernels.selectGroup(ctx, flags, bestKey, bestIndex, s0, s1, s2, s3, p0, p1, p2, p3, probs, keep, keepBits, counts,
+        BlockSelectKernels.selectGroup(ctx, flags, bestKey, bestIndex, s0, s1, s2, s3, p0, p1, p2, p3, probs, keep,
+                keepBits, counts,
                 groupTotals, nq, nk, topk, pBits, pCeil);
     }
 
@@ -161,10 +162,9 @@ public final class PooledSoftmaxKernels {
                 acc[a] = 0f;
             }
             for (int c0 = 0; c0 < d; c0 += D_CHUNK) {
-                // every load of the tile before any store: a store right after its load held the next load back
-                // for the whole memory latency (16 latencies in a row per tile, and 16 tiles per group). Loads past
-                // the head's keys read its last value (clamped, no condition kept across the loads) and are zeroed
-                // when stored.
+                // every load of the tile before any store: with each store right after its load, the loads went out
+                // one or four at a time, a memory latency each (16 tiles per group). Loads past the head's keys
+                // read its last value (clamped, no condition kept across the loads) and are zeroed when stored.
                 for (int r = 0; r < TILE_LOADS; r++) {
                     int e = lid + r * GROUP;
                     staged[r] = kPooled.get(KernelMath.min(kBase + (j0 + e / D_CHUNK) * d + c0 + e % D_CHUNK, kLast));

@@ -33,7 +33,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 class BlockSelectAwkwardTest {
     private static DeviceMaskPipeline open(String backend) {
         if (backend.equals("opencl")) {
-            assumeTrue(!OpenClDevice.list().isEmpty(), "no OpenCL device (install pocl-opencl-icd): OpenCL case skipped");
+            assumeTrue(!OpenClDevice.list().isEmpty(),
+                    "no OpenCL device (install pocl-opencl-icd): OpenCL case skipped");
         }
         return new DeviceMaskPipeline(backend);
     }
