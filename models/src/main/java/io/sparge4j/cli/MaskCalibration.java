@@ -52,7 +52,7 @@ final class MaskCalibration {
         List<PooledAttentionMap> maps = new ArrayList<>();
         for (int i = 0; i < SAMPLES; i++) {
             long seed = MicroBatch.derive(s.seed(), i, 0);
-            try (TrainingSample sample = TrainingSample.draw(data, seed, s.captionDropout(), s.timestepShift());
+            try (TrainingSample sample = TrainingSample.draw(data, seed, s.captionDropout(), s.noiseLevels());
                  Tensor features = text.encode(List.of(sample.prompt()))) {
                 NoisySample noisy = Losses.noisy(sample.clip().video(), sample.noise(), sample.level());
                 try (Tensor xt = noisy.xt();

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import io.sparge4j.models.data.ClipMotion;
+import io.sparge4j.models.train.NoiseLevels;
 import io.sparge4j.models.train.ShardedTrainer;
 import io.sparge4j.models.video.AtomicFiles;
 import io.sparge4j.models.wan.AbsolutePosition;
@@ -81,6 +82,8 @@ import java.util.Map;
  * @param textModulation the caption's path into the DiT's time embedding (pretrain's {@code --text-modulation}, an
  *     experiment; {@code none} is Wan's architecture; finetune records its --init model's); absent (null) in older
  *     run.json files, read as none
+ * @param noiseBand the share of noise levels drawn from a band ({@code --noise-band}), or null for none (also in
+ *     older run.json files)
  */
 record RunSettings(String command, long steps, int microBatches, int batchSize, double lr, long warmup, double minLrRatio,
         double weightDecay, double maxGradNorm, long seed, int frames, int height, int width, double captionDropout,
@@ -89,7 +92,7 @@ record RunSettings(String command, long steps, int microBatches, int batchSize, 
         String attention, double topk, double topp, Double targetSparsity, ClipMotion motion,
         double captionAttributeDropout, double textEncoderLrScale, String teacher, double distillGuidance,
         String sharding, LateTopk late, boolean freshTextEncoder, boolean scaleTextEmbedding,
-        String absolutePosition, String clipFixed, String textModulation) {
+        String absolutePosition, String clipFixed, String textModulation, NoiseBand noiseBand) {
 
     /**
      * A late Top-k ({@code WanAttention#withLateTopk}).
@@ -98,6 +101,22 @@ record RunSettings(String command, long steps, int microBatches, int batchSize, 
      * @param noiseLevel the noise level (timestep / 1000)
      */
     record LateTopk(double topk, double noiseLevel) {
+    }
+
+    /**
+     * A band of noise levels that a share of the draws comes from ({@link NoiseLevels}).
+     *
+     * @param low the band's lowest level
+     * @param high the band's end
+     * @param share the share of draws from the band
+     */
+    record NoiseBand(double low, double high, double share) {
+    }
+
+    /** @return how the run draws its noise levels: the shift, and the band if any */
+    NoiseLevels noiseLevels() {
+        return noiseBand == null ? NoiseLevels.shifted(timestepShift)
+                : new NoiseLevels(timestepShift, noiseBand.low(), noiseBand.high(), noiseBand.share());
     }
 
     /** ZeRO-2: gradients and AdamW's moments sharded, parameters whole on every rank. */

@@ -83,6 +83,11 @@ final class TrainingFlags {
             description = "Shift of the training noise levels toward noise, 1 = uniform (default 1.0).")
     Double timestepShift;
 
+    @Option(names = "--noise-band", paramLabel = "LOW,HIGH,SHARE",
+            description = "Draw SHARE of the training noise levels uniformly from [LOW, HIGH) instead of the shifted"
+                    + " uniform, to train more where a model is weak (e.g. 0.4,0.8,0.5; default none).")
+    String noiseBand;
+
     @Mixin
     ClipMotionFlags clipMotion = new ClipMotionFlags();
 
@@ -203,6 +208,7 @@ final class TrainingFlags {
         check(spec, drop >= 0 && drop <= 1, "--caption-dropout", drop, "a probability in [0, 1]");
         double shift = orDefault(timestepShift, 1.0);
         check(spec, shift > 0 && Double.isFinite(shift), "--timestep-shift", shift, "a finite number above 0");
+        RunSettings.NoiseBand band = noiseBand(spec, noiseBand);
         ClipMotion motion = clipMotion.motion(spec);
         clipMotion.fixed(spec);   // checked here; run.json keeps the words
         double attributeDrop = orDefault(captionAttributeDropout, 0.0);
@@ -234,7 +240,31 @@ final class TrainingFlags {
         }
         return new RunSettings(command, s, m, b, rate, w, ratio, wd, clip, orDefault(seed, 0L), f, h, wd2, drop, shift,
                 every, k, p, checkpointBlocks, 0, 0, 0, 0, 0, 0, null, null, null, 0, 0, null, motion, attributeDrop,
-                textScale, null, 0, shard, null, false, scaleTextEmbedding, null, clipMotion.clipFixed, null);
+                textScale, null, 0, shard, null, false, scaleTextEmbedding, null, clipMotion.clipFixed, null, band);
+    }
+
+    /** @return the parsed {@code --noise-band}, or null when not given */
+    private static RunSettings.NoiseBand noiseBand(CommandSpec spec, String text) {
+        if (text == null) {
+            return null;
+        }
+        String expected = "LOW,HIGH,SHARE with 0 <= LOW < HIGH <= 1 and SHARE in (0, 1], e.g. 0.4,0.8,0.5";
+        String[] parts = text.split(",");
+        if (parts.length != 3) {
+            throw invalid(spec, "--noise-band", "'" + text + "'", expected);
+        }
+        double[] v = new double[3];
+        try {
+            for (int i = 0; i < 3; i++) {
+                v[i] = Double.parseDouble(parts[i].strip());
+            }
+        } catch (NumberFormatException e) {
+            throw invalid(spec, "--noise-band", "'" + text + "'", expected);
+        }
+        if (!(v[0] >= 0 && v[0] < v[1] && v[1] <= 1 && v[2] > 0 && v[2] <= 1)) {
+            throw invalid(spec, "--noise-band", "'" + text + "'", expected);
+        }
+        return new RunSettings.NoiseBand(v[0], v[1], v[2]);
     }
 
     /** @return a clip side, checked: even (the patch is 2 x 2) and within the clip generator's range */

@@ -46,10 +46,10 @@ final class TrainingTasks {
             ClipGenerator data, RunSettings s, DeviceSession session) {
         if (session == null) {
             return new Opened(new WanTrainingTask(objective, student, teacher, text, data, s.captionDropout(),
-                    s.timestepShift(), s.batchSize(), s.distillGuidance()), null);
+                    s.noiseLevels(), s.batchSize(), s.distillGuidance()), null);
         }
         DeviceWanTrainingTask device = new DeviceWanTrainingTask(objective, student, teacher, text, data,
-                s.captionDropout(), s.timestepShift(), s.batchSize(), session, s.checkpointBlocks(),
+                s.captionDropout(), s.noiseLevels(), s.batchSize(), session, s.checkpointBlocks(),
                 ModelBackendFlags.precisionNamed(s.precision()).orElseThrow(), s.distillGuidance());
         return new Opened(device, device);
     }

@@ -15,6 +15,7 @@ import io.sparge4j.models.text.TextEncoderConfig;
 import io.sparge4j.models.text.TextEncoderParameters;
 import io.sparge4j.models.train.AdamWConfig;
 import io.sparge4j.models.train.DeviceTestSessions;
+import io.sparge4j.models.train.NoiseLevels;
 import io.sparge4j.models.wan.AbsolutePosition;
 import io.sparge4j.models.wan.TextModulation;
 import io.sparge4j.models.wan.WanAttention;
@@ -424,6 +425,28 @@ class TrainingCommandsTest {
         }
         assertBad(CliRun.of(pretrain(dir.resolve("nothing"), "--steps", "1", "--clip-fixed", "hello")),
                 "--clip-fixed", "hello", "caption words");
+    }
+
+    /**
+     * {@code --noise-band}: run.json keeps the band and the run's noise levels come from it ({@code noiseLevels()}),
+     * a resume keeps it, and a band that is not LOW,HIGH,SHARE in range is refused by name with nothing written.
+     */
+    @Test
+    void pretrainDrawsAShareOfItsNoiseLevelsFromABand() throws Exception {
+        Path run = dir.resolve("band");
+        CliRun r = CliRun.of(pretrain(run, "--steps", "1", "--noise-band", "0.4,0.8,0.5", "--timestep-shift", "2"));
+        assertEquals(0, r.exit(), r::toString);
+        assertEquals(new NoiseLevels(2.0, 0.4, 0.8, 0.5), RunSettings.load(run).noiseLevels());
+        assertEquals(0, CliRun.of(pretrain(run, "--steps", "2", "--resume")).exit());
+        assertEquals(new NoiseLevels(2.0, 0.4, 0.8, 0.5), RunSettings.load(run).noiseLevels(), "kept by --resume");
+        Path plain = dir.resolve("noband");
+        assertEquals(0, CliRun.of(pretrain(plain, "--steps", "1")).exit());
+        assertEquals(NoiseLevels.shifted(1.0), RunSettings.load(plain).noiseLevels());
+        for (String bad : new String[] {"0.8,0.4,0.5", "0.4,0.8", "0.4,0.8,0", "a,b,c"}) {
+            assertBad(CliRun.of(pretrain(dir.resolve("badband"), "--steps", "1", "--noise-band", bad)),
+                    "--noise-band", "'" + bad + "'", "LOW,HIGH,SHARE");
+            assertTrue(!Files.exists(dir.resolve("badband")), "nothing written for " + bad);
+        }
     }
 
     private static WanConfig modelConfig(Path run) throws Exception {

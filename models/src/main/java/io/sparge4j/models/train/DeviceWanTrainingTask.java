@@ -61,7 +61,7 @@ public final class DeviceWanTrainingTask implements BlockwiseTask, AutoCloseable
     private final TextEncoder text;
     private final ClipGenerator data;
     private final double captionDropout;
-    private final double timestepShift;
+    private final NoiseLevels noiseLevels;
     private final DeviceWanStore store;
     private final DeviceWanStore teacherStore;
     private DeviceWanGraph student;
@@ -123,9 +123,21 @@ public final class DeviceWanTrainingTask implements BlockwiseTask, AutoCloseable
     public DeviceWanTrainingTask(TrainingObjective objective, WanGraph studentHost, WanGraph teacherHost,
             TextEncoder text, ClipGenerator data, double captionDropout, double timestepShift, int batchSize,
             DeviceSession session, boolean checkpointBlocks, GemmPrecision precision, double distillGuidance) {
+        this(objective, studentHost, teacherHost, text, data, captionDropout, NoiseLevels.shifted(timestepShift),
+                batchSize, session, checkpointBlocks, precision, distillGuidance);
+    }
+
+    /**
+     * @param noiseLevels how the clips' noise levels are drawn (a shift, and optionally a band)
+     * @see #DeviceWanTrainingTask(TrainingObjective, WanGraph, WanGraph, TextEncoder, ClipGenerator, double, double,
+     *     int, DeviceSession, boolean, GemmPrecision, double)
+     */
+    public DeviceWanTrainingTask(TrainingObjective objective, WanGraph studentHost, WanGraph teacherHost,
+            TextEncoder text, ClipGenerator data, double captionDropout, NoiseLevels noiseLevels, int batchSize,
+            DeviceSession session, boolean checkpointBlocks, GemmPrecision precision, double distillGuidance) {
         // the CPU task checks the pieces and owns the parameter map and the description
         this.host = new WanTrainingTask(objective, studentHost, teacherHost, text, data, captionDropout,
-                timestepShift, batchSize, distillGuidance);
+                noiseLevels, batchSize, distillGuidance);
         this.distillGuidance = distillGuidance;
         this.teacherHost = teacherHost;
         this.batchSize = batchSize;
@@ -136,7 +148,7 @@ public final class DeviceWanTrainingTask implements BlockwiseTask, AutoCloseable
         this.text = text;
         this.data = data;
         this.captionDropout = captionDropout;
-        this.timestepShift = timestepShift;
+        this.noiseLevels = noiseLevels;
         this.backend = session.backendName();
         WanConfig c = studentHost.config();
         DeviceWanStore s = null;
@@ -385,7 +397,7 @@ public final class DeviceWanTrainingTask implements BlockwiseTask, AutoCloseable
         TrainingSample[] samples = new TrainingSample[batchSize];
         try {
             IntStream.range(0, batchSize).parallel().forEach(i -> samples[i] = TrainingSample.draw(data,
-                    batch.sampleSeed(i), captionDropout, timestepShift));
+                    batch.sampleSeed(i), captionDropout, noiseLevels));
             int[] clip = samples[0].clip().video().shape();
             int[] shape = {batchSize, clip[0], clip[1], clip[2], clip[3]};
             Tensor x0 = scope.own(Tensor.allocate(DType.F32, shape));

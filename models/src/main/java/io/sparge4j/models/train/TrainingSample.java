@@ -27,6 +27,17 @@ public record TrainingSample(Clip clip, String prompt, Tensor noise, double leve
      * @return the sample; the caller closes it
      */
     public static TrainingSample draw(ClipGenerator data, long seed, double captionDropout, double timestepShift) {
+        return draw(data, seed, captionDropout, NoiseLevels.shifted(timestepShift));
+    }
+
+    /**
+     * @param data the clip source
+     * @param seed the micro-batch's seed
+     * @param captionDropout probability of the empty prompt, in [0, 1]
+     * @param levels how the noise level is drawn
+     * @return the sample; the caller closes it
+     */
+    public static TrainingSample draw(ClipGenerator data, long seed, double captionDropout, NoiseLevels levels) {
         if (!(captionDropout >= 0 && captionDropout <= 1)) {
             throw new IllegalArgumentException("captionDropout is " + captionDropout + ", expected a probability in"
                     + " [0, 1]");
@@ -34,7 +45,7 @@ public record TrainingSample(Clip clip, String prompt, Tensor noise, double leve
         SplittableRandom random = new SplittableRandom(seed);
         long index = random.nextLong() >>> 1; // the unbounded stream's clip, independent of any other draw order
         boolean drop = random.nextDouble() < captionDropout;
-        double level = Losses.drawNoiseLevel(random, timestepShift);
+        double level = levels.draw(random);
         long noiseSeed = random.nextLong();
         Clip clip = data.clip(index);
         Tensor noise = Noise.gaussian(noiseSeed, clip.video().shape());

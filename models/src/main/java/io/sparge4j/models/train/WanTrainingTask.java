@@ -34,7 +34,7 @@ public final class WanTrainingTask implements BlockwiseTask {
     private final TextEncoder text;
     private final ClipGenerator data;
     private final double captionDropout;
-    private final double timestepShift;
+    private final NoiseLevels noiseLevels;
     private final int batchSize;
     private final double distillGuidance;
     private final Map<String, Tensor> parameters;
@@ -74,6 +74,18 @@ public final class WanTrainingTask implements BlockwiseTask {
     public WanTrainingTask(TrainingObjective objective, WanGraph student, WanGraph teacher, TextEncoder text,
                            ClipGenerator data, double captionDropout, double timestepShift, int batchSize,
                            double distillGuidance) {
+        this(objective, student, teacher, text, data, captionDropout, NoiseLevels.shifted(timestepShift), batchSize,
+                distillGuidance);
+    }
+
+    /**
+     * @param noiseLevels how the clips' noise levels are drawn (a shift, and optionally a band)
+     * @see #WanTrainingTask(TrainingObjective, WanGraph, WanGraph, TextEncoder, ClipGenerator, double, double, int,
+     *     double)
+     */
+    public WanTrainingTask(TrainingObjective objective, WanGraph student, WanGraph teacher, TextEncoder text,
+                           ClipGenerator data, double captionDropout, NoiseLevels noiseLevels, int batchSize,
+                           double distillGuidance) {
         if (!(distillGuidance >= 0) || !Double.isFinite(distillGuidance)) {
             throw new IllegalArgumentException("WanTrainingTask: distillGuidance is " + distillGuidance
                     + ", expected 0 (off) or a finite guidance scale above 0");
@@ -106,9 +118,8 @@ public final class WanTrainingTask implements BlockwiseTask {
                     + ", " + text.config().textDim() + ") features, expected (text_len " + c.textLen()
                     + ", text_dim " + c.textDim() + ") for the DiT");
         }
-        if (!(timestepShift > 0) || !Double.isFinite(timestepShift)) {
-            throw new IllegalArgumentException("WanTrainingTask: timestepShift is " + timestepShift
-                    + ", expected a finite number above 0");
+        if (noiseLevels == null) {
+            throw new IllegalArgumentException("WanTrainingTask: noiseLevels is null, expected a NoiseLevels");
         }
         this.objective = objective;
         this.student = student;
@@ -116,7 +127,7 @@ public final class WanTrainingTask implements BlockwiseTask {
         this.text = text;
         this.data = data;
         this.captionDropout = captionDropout;
-        this.timestepShift = timestepShift;
+        this.noiseLevels = noiseLevels;
         this.batchSize = batchSize;
         Map<String, Tensor> p = new LinkedHashMap<>(student.parameters());
         if (objective == TrainingObjective.PRETRAIN) {
@@ -233,7 +244,7 @@ public final class WanTrainingTask implements BlockwiseTask {
         }
         WanConfig c = student.config();
         boolean trainText = objective == TrainingObjective.PRETRAIN;
-        try (TrainingSample sample = TrainingSample.draw(data, seed, captionDropout, timestepShift);
+        try (TrainingSample sample = TrainingSample.draw(data, seed, captionDropout, noiseLevels);
              TensorScope scope = new TensorScope()) {
             Tensor x0 = sample.clip().video();
             NoisySample noisy = Losses.noisy(x0, sample.noise(), sample.level());
@@ -271,7 +282,7 @@ public final class WanTrainingTask implements BlockwiseTask {
     private StepResult guidedClip(long seed, Map<String, Tensor> gradients) {
         WanConfig c = student.config();
         float g = (float) distillGuidance;
-        try (TrainingSample sample = TrainingSample.draw(data, seed, captionDropout, timestepShift);
+        try (TrainingSample sample = TrainingSample.draw(data, seed, captionDropout, noiseLevels);
              TensorScope scope = new TensorScope()) {
             Tensor x0 = sample.clip().video();
             NoisySample noisy = Losses.noisy(x0, sample.noise(), sample.level());
@@ -336,7 +347,11 @@ public final class WanTrainingTask implements BlockwiseTask {
         d.put("width", data.spec().width());
         d.put("data_seed", data.seed());
         d.put("caption_dropout", captionDropout);
-        d.put("timestep_shift", timestepShift);
+        d.put("timestep_shift", noiseLevels.shift());
+        if (noiseLevels.banded()) {
+            d.put("noise_band", Map.of("low", noiseLevels.bandLow(), "high", noiseLevels.bandHigh(), "share",
+                    noiseLevels.bandShare()));
+        }
         d.put("batch_size", batchSize);
         if (distillGuidance > 0) {
             d.put("distill_guidance", distillGuidance);
