@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A/B of the device block-mask build in one device call: the wan13b-480p bf16 attention bench (hybrid, 95%) with the
 # jars in .device/lib-old (built from an earlier commit) and with .device/lib, alternated ROUNDS (2) times so that
-# drift of the device between runs falls on both (4 runs fitted one call in session 17), with the softmax and the
+# drift of the device between runs falls on both (4 runs fitted one call in session 8), with the softmax and the
 # selection fused; UNFUSED="0 1" also runs each with them apart (SPARGE_MASK_UNFUSED=1, so that mask_parts_ms times
 # them one by one: twice the runs, so ROUNDS=1 then). Carry
 # .device/jre25min.txz (attention-bench needs no java.desktop; the full jre25.txz and both jar sets pass the 64 MiB
