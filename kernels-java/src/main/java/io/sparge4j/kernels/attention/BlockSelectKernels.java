@@ -18,9 +18,9 @@ import io.sparge4j.kernels.types.arrays.IntArray;
  * only. Top-p needs the float64 running sums, which depend on the order of the additions in general; but when every
  * summed entry is at least 2^-29 and the sum below 2 every prefix sum is a multiple of 2^-52 below 2, so float64 holds
  * it exactly, in any order: then the bisection compares exact fixed-point masses (units of 2^-52) with
- * {@code ceil(p * 2^52)}. Rows outside that range (tiny or huge entries) take an exact fallback that extracts the entries one by one in
- * order and adds them as Java's {@code double +} does, with integer arithmetic on IEEE-754 bit patterns (round to
- * nearest even), so that devices without fp64 give the CPU's very answer.
+ * {@code ceil(p * 2^52)}. Rows outside that range (tiny or huge entries) take an exact fallback that extracts the
+ * entries one by one in order and adds them as Java's {@code double +} does, with integer arithmetic on IEEE-754 bit
+ * patterns (round to nearest even), so that devices without fp64 give the CPU's very answer.
  *
  * <p>How the modes map onto the arguments: dense {@code topk = nk, pBits = 0}; Top-k {@code topk =
  * BlockSelector.topkCount(k, nk), pBits = 0}; Top-p {@code topk = 0, pBits = Double.doubleToRawLongBits(p)};
