@@ -25,6 +25,19 @@ public final class KernelMath {
         return (float) Math.pow(2.0, x);
     }
 
+    /**
+     * 2 to the power x with results below {@link Float#MIN_NORMAL} flushed to zero (x < -126 gives 0): on NVIDIA one
+     * instruction ({@code ex2.approx.ftz.f32}) where {@link #exp2} adds three to scale subnormal results. For softmax
+     * terms taken after subtracting the row maximum, where a term below 2^-126 adds nothing to a sum of at least 1.
+     * Other devices compute {@link #exp2} and flush the same range, so every backend agrees on which terms are 0.
+     *
+     * @param x the exponent
+     * @return 2^x, or 0 where 2^x is below 2^-126
+     */
+    public static float exp2Ftz(float x) {
+        return x < -126f ? 0f : (float) Math.pow(2.0, x);
+    }
+
     /** @return the natural logarithm of x */
     public static float log(float x) {
         return (float) Math.log(x);

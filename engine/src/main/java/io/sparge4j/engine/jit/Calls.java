@@ -93,6 +93,9 @@ final class Calls {
                 case "floatToHalf(F)S" -> {
                     return library(LibraryFunction.FLOAT_TO_HALF, JType.INT, args);
                 }
+                case "exp2Ftz(F)F" -> {
+                    return library(LibraryFunction.EXP2_FTZ, JType.FLOAT, args);
+                }
                 default -> {
                     return t.inliner.inline(t.classes.loadClass(inv.owner().asSymbol()), name, desc, args, null);
                 }

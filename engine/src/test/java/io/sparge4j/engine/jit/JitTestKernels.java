@@ -90,6 +90,14 @@ final class JitTestKernels {
         }
     }
 
+    /** {@code y = exp2Ftz(x)}: 2^x with results below 2^-126 flushed to zero. */
+    static void exponentialsFlushed(KernelContext ctx, FloatArray x, FloatArray y, int n) {
+        int i = ctx.globalIdx;
+        if (i < n) {
+            y.set(i, KernelMath.exp2Ftz(x.get(i)));
+        }
+    }
+
     /** Java semantics the C must keep: 16 int results per element (see KernelJitSemanticsTest). */
     static void semantics(KernelContext ctx, FloatArray x, IntArray out, int n) {
         int i = ctx.globalIdx;

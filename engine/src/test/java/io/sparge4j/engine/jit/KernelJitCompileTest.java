@@ -135,7 +135,7 @@ class KernelJitCompileTest {
 
     @ParameterizedTest(name = "{0}")
     @org.junit.jupiter.params.provider.ValueSource(strings = {"semantics", "controlFlow", "halfAndBf16", "sizeAndLongs",
-        "fill3", "scaleWithHelper", "usesDouble"})
+        "fill3", "scaleWithHelper", "usesDouble", "exponentialsFlushed"})
     void testKernelsCompileWithNvcc(String name) throws Exception {
         Nvcc.assumePresent();
         for (DeviceFeatures f : List.of(POCL, H200)) {

@@ -3,12 +3,11 @@ package io.sparge4j.engine.jit;
 import io.sparge4j.engine.compute.Dialect;
 import io.sparge4j.engine.compute.GeneratedKernel;
 import io.sparge4j.kernels.KernelContext;
-import io.sparge4j.kernels.attention.BlockPoolingKernels;
-import io.sparge4j.kernels.types.arrays.FloatArray;
-import io.sparge4j.kernels.types.arrays.IntArray;
+import io.sparge4j.kernels.attention.PooledSoftmaxKernels;
 import org.junit.jupiter.api.Test;
 
 import java.lang.reflect.Method;
+import java.util.Arrays;
 
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -56,12 +55,12 @@ class KernelJitLaunchBoundsTest {
                 e.getMessage());
     }
 
-    /** The mask pooling streams q and k: its loads must all be in flight at once (see BlockPoolingKernels). */
+    /** The fused pooled softmax and selection is held to 80 registers: three 256-work-item groups per SM. */
     @Test
-    void maskPoolingAsksForRegistersForItsLoads() throws Exception {
-        Method pool = BlockPoolingKernels.class.getMethod("poolPairsBF16", KernelContext.class, IntArray.class,
-                IntArray.class, FloatArray.class, FloatArray.class, int.class, int.class, int.class, int.class,
-                int.class, int.class, int.class, int.class);
-        assertTrue(compile(pool, Dialect.CUDA, 128).source().contains("__launch_bounds__(128, 12) poolPairsBF16("));
+    void fusedMaskSelectionAsksForThreeGroupsPerComputeUnit() throws Exception {
+        Method fused = Arrays.stream(PooledSoftmaxKernels.class.getMethods())
+                .filter(m -> m.getName().equals("pooledSoftmaxSelect")).findFirst().orElseThrow();
+        String source = compile(fused, Dialect.CUDA, 256).source();
+        assertTrue(source.contains("__launch_bounds__(256, 3) pooledSoftmaxSelect("), source);
     }
 }

@@ -211,8 +211,8 @@ public final class BlockMaskTasks {
             graph.task(prefix + "Pool", BlockPoolingKernels::poolPairsF16, new KernelContext(), q, k, qPooled,
                     kPooled, heads, headsPerBatch, tokens, d, queryBlock, keyBlock, headStride, tokenStride);
         }
-        grids.setWorkerGrid(graph.getTaskGraphName() + "." + prefix + "Pool", grid((rows() + columns())
-                * BlockPoolingKernels.pairSpan(d), 128));
+        grids.setWorkerGrid(graph.getTaskGraphName() + "." + prefix + "Pool", grid((rows() + columns()) * (d / 2),
+                128));
         return addSoftmax(graph, grids, prefix, scale);
     }
 

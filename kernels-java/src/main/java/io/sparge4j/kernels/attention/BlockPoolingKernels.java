@@ -2,26 +2,15 @@ package io.sparge4j.kernels.attention;
 
 import io.sparge4j.kernels.KernelContext;
 import io.sparge4j.kernels.KernelMath;
-import io.sparge4j.kernels.annotations.LaunchBounds;
 import io.sparge4j.kernels.types.arrays.FloatArray;
 import io.sparge4j.kernels.types.arrays.IntArray;
 
 /**
- * Block mean pooling of queries or keys: (B, H, n, d) or (B, n, H, d) row-major into (B, H, blocks, d), where block
- * {@code i} covers tokens {@code [i * blockSize, min(n, (i + 1) * blockSize))}; a short last block is averaged over its
+ * Block mean pooling of queries or keys: (B, H, n, d) or (B, n, H, d) row-major into (B, H, blocks, d), where block {@code i}
+ * covers tokens {@code [i * blockSize, min(n, (i + 1) * blockSize))}; a short last block is averaged over its
  * true length, as the CPU's {@code PooledAttentionMap} does.
  */
 public final class BlockPoolingKernels {
-    /**
-     * Work-items per compute unit the pooling kernels' register budget allows: 1536 (12 groups of 128), so 40
-     * registers on sm_90, enough for a work-item's loads of eight tokens (16 in the pair pooling) to be in flight at
-     * once. nvcc's own choice, full occupancy at 32 registers, issues them a few at a time between the adds that
-     * consume them (ptxas 11.8's SASS, bench/sass.sh; ptxas 13 gives the same register counts).
-     */
-    public static final int POOL_WORK_ITEMS_PER_UNIT = 1536;
-    /** Tokens per batch of loads of the pooling kernels. */
-    private static final int TOKENS_IN_FLIGHT = 8;
-
     private BlockPoolingKernels() {
     }
 
@@ -43,7 +32,6 @@ public final class BlockPoolingKernels {
      * @param headStride elements between heads h and h + 1 of one batch
      * @param tokenStride elements between tokens t and t + 1 of one head
      */
-    @LaunchBounds(minWorkItemsPerComputeUnit = POOL_WORK_ITEMS_PER_UNIT)
     public static void poolBlocks(KernelContext ctx, FloatArray x, FloatArray pooled, int heads, int headsPerBatch,
             int n, int d, int blockSize, int headStride, int tokenStride) {
         int blocks = (n + blockSize - 1) / blockSize;
@@ -58,16 +46,17 @@ public final class BlockPoolingKernels {
             int base = (bh / headsPerBatch) * headsPerBatch * n * d + (bh % headsPerBatch) * headStride
                     + start * tokenStride + c;
             float acc = 0f;
-            float[] values = new float[TOKENS_IN_FLIGHT];
             int t = 0;
-            // eight loads in flight before the adds, which stay in token order (the same sum, bit for bit)
-            for (; t + TOKENS_IN_FLIGHT <= len; t += TOKENS_IN_FLIGHT) {
-                for (int u = 0; u < TOKENS_IN_FLIGHT; u++) {
-                    values[u] = x.get(base + (t + u) * tokenStride);
-                }
-                for (int u = 0; u < TOKENS_IN_FLIGHT; u++) {
-                    acc += values[u];
-                }
+            // four loads in flight before the adds, which stay in token order (the same sum, bit for bit)
+            for (; t + 4 <= len; t += 4) {
+                float x0 = x.get(base + t * tokenStride);
+                float x1 = x.get(base + (t + 1) * tokenStride);
+                float x2 = x.get(base + (t + 2) * tokenStride);
+                float x3 = x.get(base + (t + 3) * tokenStride);
+                acc += x0;
+                acc += x1;
+                acc += x2;
+                acc += x3;
             }
             for (; t < len; t++) {
                 acc += x.get(base + t * tokenStride);
@@ -82,12 +71,11 @@ public final class BlockPoolingKernels {
      * Each bf16 value widens to f32 exactly and the sums run in f32 in token order, so the pooled values equal
      * {@link #poolBlocks}' over f32 copies of the same values, bit for bit.
      *
-     * <p>One work-item per two pooled pairs of columns, {@code (bh, block, p)} and {@code p + span} where span is
-     * {@link #pairSpan}(d): work-items {@code 0 .. heads * nqb * span} pool q into {@code qPooled}, the next
-     * {@code heads * nkb * span} pool k into {@code kPooled}. Adjacent work-items read adjacent ints of a token row
-     * (coalesced) and write adjacent float pairs.
-     * Launch: 1D grid of at least {@code heads * (nqb + nkb) * pairSpan(d)} work-items, any local size (e.g. 128); d
-     * even, strides even.
+     * <p>One work-item per pooled pair of columns {@code (bh, block, p)}: work-items {@code 0 .. heads * nqb * d/2}
+     * pool q into {@code qPooled}, the next {@code heads * nkb * d/2} pool k into {@code kPooled}. Adjacent
+     * work-items read adjacent ints of a token row (coalesced) and write adjacent float pairs.
+     * Launch: 1D grid of at least {@code heads * (nqb + nkb) * d / 2} work-items, any local size (e.g. 128); d even,
+     * strides even.
      *
      * @param ctx the work-item
      * @param q queries as int pairs, {@code heads * n * d / 2} ints
@@ -103,7 +91,6 @@ public final class BlockPoolingKernels {
      * @param headStride elements between heads h and h + 1 of one batch (even)
      * @param tokenStride elements between tokens t and t + 1 of one head (even)
      */
-    @LaunchBounds(minWorkItemsPerComputeUnit = POOL_WORK_ITEMS_PER_UNIT)
     public static void poolPairsBF16(KernelContext ctx, IntArray q, IntArray k, FloatArray qPooled,
             FloatArray kPooled, int heads, int headsPerBatch, int n, int d, int queryBlock, int keyBlock,
             int headStride, int tokenStride) {
@@ -128,7 +115,6 @@ public final class BlockPoolingKernels {
      * @param headStride elements between heads h and h + 1 of one batch (even)
      * @param tokenStride elements between tokens t and t + 1 of one head (even)
      */
-    @LaunchBounds(minWorkItemsPerComputeUnit = POOL_WORK_ITEMS_PER_UNIT)
     public static void poolPairsF16(KernelContext ctx, IntArray q, IntArray k, FloatArray qPooled,
             FloatArray kPooled, int heads, int headsPerBatch, int n, int d, int queryBlock, int keyBlock,
             int headStride, int tokenStride) {
@@ -136,96 +122,73 @@ public final class BlockPoolingKernels {
                 tokenStride, false);
     }
 
-    /**
-     * The body of the pair pooling; bf16 is a constant at each call, so the JIT folds the format. A work-item sums
-     * two pairs of columns, {@code p} and {@code p + span} ({@link #pairSpan}), so that a warp's loads of one token
-     * cover a whole row of d = 128 (256 bytes, two back-to-back 128-byte loads) and not half of it, the other half
-     * coming from another warp at another time.
-     */
+    /** The body of the pair pooling; bf16 is a constant at each call, so the JIT folds the format. */
     private static void poolPairs(KernelContext ctx, IntArray q, IntArray k, FloatArray qPooled, FloatArray kPooled,
             int heads, int headsPerBatch, int n, int d, int queryBlock, int keyBlock, int headStride, int tokenStride,
             boolean bf16) {
         int half = d / 2;
-        int span = pairSpan(d);
         int qBlocks = (n + queryBlock - 1) / queryBlock;
         int kBlocks = (n + keyBlock - 1) / keyBlock;
-        int qItems = heads * qBlocks * span;
+        int qItems = heads * qBlocks * half;
         int idx = ctx.globalIdx;
         boolean isQ = idx < qItems;
         int item = isQ ? idx : idx - qItems;
         int blocks = isQ ? qBlocks : kBlocks;
         int blockSize = isQ ? queryBlock : keyBlock;
-        if (item < heads * blocks * span) {
-            int p = item % span;
-            int blk = (item / span) % blocks;
-            int bh = item / (span * blocks);
+        if (item < heads * blocks * half) {
+            int p = item % half;
+            int blk = (item / half) % blocks;
+            int bh = item / (half * blocks);
             int start = blk * blockSize;
             int len = KernelMath.min(blockSize, n - start);
             int base = ((bh / headsPerBatch) * headsPerBatch * n * d + (bh % headsPerBatch) * headStride
                     + start * tokenStride) / 2 + p;
             int step = tokenStride / 2;
-            // the second pair, span further on; with an odd number of pairs the last work-item has none: it rereads
-            // its first pair instead and writes nothing for it
-            boolean second = p + span < half;
-            int other = second ? span : 0;
             float lo = 0f;
             float hi = 0f;
-            float lo2 = 0f;
-            float hi2 = 0f;
-            int[] firstPairs = new int[TOKENS_IN_FLIGHT];
-            int[] secondPairs = new int[TOKENS_IN_FLIGHT];
             int t = 0;
-            // eight tokens' loads in flight before the adds, which stay in token order (the same sums, bit for bit):
-            // the pooling streams all of q and k from memory, so bytes in flight per work-item set its speed
-            for (; t + TOKENS_IN_FLIGHT <= len; t += TOKENS_IN_FLIGHT) {
-                for (int u = 0; u < TOKENS_IN_FLIGHT; u++) {
-                    firstPairs[u] = pairAt(q, k, isQ, base + (t + u) * step);
-                    secondPairs[u] = pairAt(q, k, isQ, base + (t + u) * step + other);
-                }
-                for (int u = 0; u < TOKENS_IN_FLIGHT; u++) {
-                    lo += low(firstPairs[u], bf16);
-                    hi += high(firstPairs[u], bf16);
-                    lo2 += low(secondPairs[u], bf16);
-                    hi2 += high(secondPairs[u], bf16);
-                }
+            // eight loads in flight before the adds, which stay in token order (the same sums, bit for bit): the
+            // pooling streams all of q and k from memory, so bytes in flight per work-item set its speed
+            for (; t + 8 <= len; t += 8) {
+                int p0 = pairAt(q, k, isQ, base + t * step);
+                int p1 = pairAt(q, k, isQ, base + (t + 1) * step);
+                int p2 = pairAt(q, k, isQ, base + (t + 2) * step);
+                int p3 = pairAt(q, k, isQ, base + (t + 3) * step);
+                int p4 = pairAt(q, k, isQ, base + (t + 4) * step);
+                int p5 = pairAt(q, k, isQ, base + (t + 5) * step);
+                int p6 = pairAt(q, k, isQ, base + (t + 6) * step);
+                int p7 = pairAt(q, k, isQ, base + (t + 7) * step);
+                lo += low(p0, bf16);
+                hi += high(p0, bf16);
+                lo += low(p1, bf16);
+                hi += high(p1, bf16);
+                lo += low(p2, bf16);
+                hi += high(p2, bf16);
+                lo += low(p3, bf16);
+                hi += high(p3, bf16);
+                lo += low(p4, bf16);
+                hi += high(p4, bf16);
+                lo += low(p5, bf16);
+                hi += high(p5, bf16);
+                lo += low(p6, bf16);
+                hi += high(p6, bf16);
+                lo += low(p7, bf16);
+                hi += high(p7, bf16);
             }
             for (; t < len; t++) {
-                int a = pairAt(q, k, isQ, base + t * step);
-                int b = pairAt(q, k, isQ, base + t * step + other);
-                lo += low(a, bf16);
-                hi += high(a, bf16);
-                lo2 += low(b, bf16);
-                hi2 += high(b, bf16);
+                int pair = pairAt(q, k, isQ, base + t * step);
+                lo += low(pair, bf16);
+                hi += high(pair, bf16);
             }
             int out = ((bh * blocks + blk) * d) + 2 * p;
-            int out2 = out + 2 * span;
             if (isQ) {
                 qPooled.set(out, lo / len);
                 qPooled.set(out + 1, hi / len);
-                if (second) {
-                    qPooled.set(out2, lo2 / len);
-                    qPooled.set(out2 + 1, hi2 / len);
-                }
             } else {
                 kPooled.set(out, lo / len);
                 kPooled.set(out + 1, hi / len);
-                if (second) {
-                    kPooled.set(out2, lo2 / len);
-                    kPooled.set(out2 + 1, hi2 / len);
-                }
             }
         }
-    }
-
-    /**
-     * Work-items per pooled row of {@link #poolPairsBF16} and {@link #poolPairsF16}: each sums column pairs
-     * {@code p} and {@code p + span} of the {@code d / 2} ({@code p + span} only where it exists).
-     *
-     * @param d head dimension, even
-     * @return {@code ceil(d / 4)}
-     */
-    public static int pairSpan(int d) {
-        return (d / 2 + 1) / 2;
     }
 
     /** q's or k's int at {@code i} (the JIT takes no array chosen by a condition, so the condition picks the load). */

@@ -26,7 +26,9 @@ import io.sparge4j.kernels.types.arrays.IntArray;
  * bf16/f16 and packed straight into A fragments (n-tiles 2i and 2i+1 of S are k-step i of P V); {@code O += P V}
  * with V staged transposed in local memory as key pairs (keys 2p and 2p+1 of one column in one int). At the end
  * {@code o = O / l}, {@code lse = m·scale + log(l)}. The exponentials are
- * {@code exp2(fma(s, scale·log2(e), -m·scale·log2(e)))}: one fma and one exp2 per score.
+ * {@code exp2Ftz(fma(s, scale·log2(e), -m·scale·log2(e)))}: one fma and one {@code ex2.approx.ftz} per score
+ * ({@link KernelMath#exp2Ftz}: a term below 2^-126 becomes 0, where it adds nothing to a row sum of at least 1;
+ * {@code exp2} spent three more instructions per score on such terms).
  *
  * <p>Local tiles: both 64 keys x d bf16 (32 KiB at any d), one buffer each; the next kept block's K and V are
  * fetched into registers while the current block is multiplied (two barriers per block: K is overwritten after
@@ -44,7 +46,8 @@ import io.sparge4j.kernels.types.arrays.IntArray;
  * d = 128), 180 (bf16, d = 64), 163 (f16, d = 64); no spills, no stack frame; 32 KiB static shared memory. So one
  * work-group (8 warps) per multiprocessor. SASS of one trip of the key-block loop (bf16, d = 128, a whole tile, no
  * new row maximum): 128 HMMA.16816, 32 LDS.128 (K) and 16 LDS.128 + 32 LDS.64 (V), 32 STS, 32 LDG, 34 MUFU.EX2,
- * about 830 instructions in all while the accurate {@code expf} cost 9 of them per score (before exp2). Each warp
+ * about 830 instructions in all while the accurate {@code expf} cost 9 of them per score (before exp2; measured
+ * before exp2Ftz, which leaves one per score). Each warp
  * reads the whole K and V tiles (32 KiB) per trip: 8 warps x 256 wavefronts plus the tile stores, about 2300
  * shared-memory cycles per trip per multiprocessor, likely the bound (16 query rows per warp; 32 would halve it but
  * needs more registers than there are with Q in registers). Launch: 1D grid {@code heads * ceil(n / 128) * 256}, local
@@ -216,17 +219,17 @@ public final class FlashForwardMmaKernels {
             // A row that has seen only -inf keeps zeros instead of exp(-inf + inf) = NaN.
             float base0 = x0 == Float.NEGATIVE_INFINITY ? 0f : x0 * scale2;
             float base1 = x1 == Float.NEGATIVE_INFINITY ? 0f : x1 * scale2;
-            float alpha0 = KernelMath.exp2(m0 * scale2 - base0);
-            float alpha1 = KernelMath.exp2(m1 * scale2 - base1);
+            float alpha0 = KernelMath.exp2Ftz(m0 * scale2 - base0);
+            float alpha1 = KernelMath.exp2Ftz(m1 * scale2 - base1);
             m0 = x0;
             m1 = x1;
             float sum0 = 0f;
             float sum1 = 0f;
             for (int j = 0; j < S_TILES; j++) {
-                float p0 = KernelMath.exp2(KernelMath.fma(s[4 * j], scale2, -base0));
-                float p1 = KernelMath.exp2(KernelMath.fma(s[4 * j + 1], scale2, -base0));
-                float p2 = KernelMath.exp2(KernelMath.fma(s[4 * j + 2], scale2, -base1));
-                float p3 = KernelMath.exp2(KernelMath.fma(s[4 * j + 3], scale2, -base1));
+                float p0 = KernelMath.exp2Ftz(KernelMath.fma(s[4 * j], scale2, -base0));
+                float p1 = KernelMath.exp2Ftz(KernelMath.fma(s[4 * j + 1], scale2, -base0));
+                float p2 = KernelMath.exp2Ftz(KernelMath.fma(s[4 * j + 2], scale2, -base1));
+                float p3 = KernelMath.exp2Ftz(KernelMath.fma(s[4 * j + 3], scale2, -base1));
                 sum0 += p0 + p1;
                 sum1 += p2 + p3;
                 // n-tile j's row g pair and row g + 8 pair: A-fragment ints of k-step j / 2 (see pv)
@@ -544,15 +547,15 @@ public final class FlashForwardMmaKernels {
         // a row that has seen only -inf keeps zeros instead of exp(-inf + inf) = NaN
         float base0 = x0 == Float.NEGATIVE_INFINITY ? 0f : x0 * scale2;
         float base1 = x1 == Float.NEGATIVE_INFINITY ? 0f : x1 * scale2;
-        float alpha0 = KernelMath.exp2(m0 * scale2 - base0);
-        float alpha1 = KernelMath.exp2(m1 * scale2 - base1);
+        float alpha0 = KernelMath.exp2Ftz(m0 * scale2 - base0);
+        float alpha1 = KernelMath.exp2Ftz(m1 * scale2 - base1);
         float sum0 = 0f;
         float sum1 = 0f;
         for (int j = 0; j < S_TILES; j++) {
-            float p0 = KernelMath.exp2(KernelMath.fma(s[4 * j], scale2, -base0));
-            float p1 = KernelMath.exp2(KernelMath.fma(s[4 * j + 1], scale2, -base0));
-            float p2 = KernelMath.exp2(KernelMath.fma(s[4 * j + 2], scale2, -base1));
-            float p3 = KernelMath.exp2(KernelMath.fma(s[4 * j + 3], scale2, -base1));
+            float p0 = KernelMath.exp2Ftz(KernelMath.fma(s[4 * j], scale2, -base0));
+            float p1 = KernelMath.exp2Ftz(KernelMath.fma(s[4 * j + 1], scale2, -base0));
+            float p2 = KernelMath.exp2Ftz(KernelMath.fma(s[4 * j + 2], scale2, -base1));
+            float p3 = KernelMath.exp2Ftz(KernelMath.fma(s[4 * j + 3], scale2, -base1));
             sum0 += p0 + p1;
             sum1 += p2 + p3;
             pf[2 * j] = bf16 ? bf16Pair(p0, p1) : f16Pair(p0, p1);
@@ -856,15 +859,15 @@ public final class FlashForwardMmaKernels {
         // a row that has seen only -inf keeps zeros instead of exp(-inf + inf) = NaN
         float base0 = x0 == Float.NEGATIVE_INFINITY ? 0f : x0 * scale2;
         float base1 = x1 == Float.NEGATIVE_INFINITY ? 0f : x1 * scale2;
-        float alpha0 = KernelMath.exp2(m0 * scale2 - base0);
-        float alpha1 = KernelMath.exp2(m1 * scale2 - base1);
+        float alpha0 = KernelMath.exp2Ftz(m0 * scale2 - base0);
+        float alpha1 = KernelMath.exp2Ftz(m1 * scale2 - base1);
         float sum0 = 0f;
         float sum1 = 0f;
         for (int j = 0; j < S_TILES; j++) {
-            float p0 = KernelMath.exp2(KernelMath.fma(s[so + 4 * j], scale2, -base0));
-            float p1 = KernelMath.exp2(KernelMath.fma(s[so + 4 * j + 1], scale2, -base0));
-            float p2 = KernelMath.exp2(KernelMath.fma(s[so + 4 * j + 2], scale2, -base1));
-            float p3 = KernelMath.exp2(KernelMath.fma(s[so + 4 * j + 3], scale2, -base1));
+            float p0 = KernelMath.exp2Ftz(KernelMath.fma(s[so + 4 * j], scale2, -base0));
+            float p1 = KernelMath.exp2Ftz(KernelMath.fma(s[so + 4 * j + 1], scale2, -base0));
+            float p2 = KernelMath.exp2Ftz(KernelMath.fma(s[so + 4 * j + 2], scale2, -base1));
+            float p3 = KernelMath.exp2Ftz(KernelMath.fma(s[so + 4 * j + 3], scale2, -base1));
             sum0 += p0 + p1;
             sum1 += p2 + p3;
             pf[po + 2 * j] = bf16 ? bf16Pair(p0, p1) : f16Pair(p0, p1);

@@ -36,8 +36,6 @@ public final class PooledSoftmaxKernels {
     private static final int D_CHUNK = 16;
     /** Row pitch of the key tile: one more than D_CHUNK, so that the lanes' reads of one column hit distinct banks. */
     private static final int PITCH = D_CHUNK + 1;
-    /** Loads per work-item to fill one key tile (a whole number: KEY_CHUNK * D_CHUNK is a multiple of GROUP). */
-    private static final int TILE_LOADS = KEY_CHUNK * D_CHUNK / GROUP;
 
     private PooledSoftmaxKernels() {
     }
@@ -45,16 +43,15 @@ public final class PooledSoftmaxKernels {
     /**
      * One work-group of {@link #GROUP} work-items per {@link #ROWS} query blocks {@code i0 .. i0 + ROWS - 1} of one
      * head (fewer at the head's end). The query rows are staged in local memory; the head's pooled keys stream
-     * through a local tile of {@code 256 keys x 16 columns}, read coalesced from global memory once per group (a
-     * work-item's 16 loads of a tile all issued before its stores into the tile). Each
+     * through a local tile of {@code 256 keys x 16 columns}, read coalesced from global memory once per group. Each
      * work-item owns 2 rows x 4 keys of every 256-key chunk (register tile: 6 local reads per 8 fma, bank-conflict
      * free), so the key traffic is divided by ROWS and no work-item reads a key row on its own (the old kernel's
      * one-row-per-work-item reads touched 32 cache lines per warp load).
      *
      * <p>Each score is {@code fma} over the columns in order, times scale, as before. The softmax then runs on the
-     * scores in {@code probs}, each work-item rereading only what it wrote, a chunk's 8 entries at once (a local
-     * barrier orders local memory only): row maxima and sums of the 64 work-items of a row set go through
-     * local-memory trees, all 8 rows at once (14 barriers in all).
+     * scores in {@code probs}, each work-item rereading only what it wrote (a local barrier orders local memory
+     * only): row maxima and sums of the 64 work-items of a row set go through local-memory trees, all 8 rows at
+     * once (14 barriers in all).
      * Launch: 1D grid of {@code heads * ceil(nq / ROWS) * GROUP}, local size {@link #GROUP}; {@code d <= MAX_D}.
      * Local memory: 8 KiB of query rows, 17 KiB of key tile, 2 KiB of reduction.
      *
@@ -121,8 +118,7 @@ public final class PooledSoftmaxKernels {
         // the group's rows, written by all its work-items, are read by others below
         ctx.globalBarrier();
         BlockSelectKernels.selectGroup(ctx, flags, bestKey, bestIndex, s0, s1, s2, s3, p0, p1, p2, p3, probs, keep,
-                keepBits, counts,
-                groupTotals, nq, nk, topk, pBits, pCeil);
+                keepBits, counts, groupTotals, nq, nk, topk, pBits, pCeil);
     }
 
     /** The body of {@link #pooledSoftmax} on the caller's local arrays. */
@@ -133,8 +129,6 @@ public final class PooledSoftmaxKernels {
         float[] kv = new float[KEY_STEP];
         float[] part = new float[ROW_STEP];
         float[] total = new float[ROW_STEP];
-        float[] staged = new float[TILE_LOADS];
-        float[] own = new float[ROW_STEP * KEY_STEP];
         int lid = ctx.localIdx;
         int set = lid / KEY_LANES;
         int lane = lid % KEY_LANES;
@@ -144,7 +138,6 @@ public final class PooledSoftmaxKernels {
         int live = KernelMath.min(ROWS, nq - i0);
         int qBase = (bh * nq + i0) * d;
         int kBase = bh * nk * d;
-        int kLast = kBase + nk * d - 1;
         int pBase = (bh * nq + i0) * nk;
         int row0 = set * ROW_STEP;
         for (int e = lid; e < ROWS * MAX_D; e += GROUP) {
@@ -162,17 +155,11 @@ public final class PooledSoftmaxKernels {
                 acc[a] = 0f;
             }
             for (int c0 = 0; c0 < d; c0 += D_CHUNK) {
-                // every load of the tile before any store: with each store right after its load, the loads went out
-                // one or four at a time, a memory latency each (16 tiles per group). Loads past the head's keys
-                // read its last value (clamped, no condition kept across the loads) and are zeroed when stored.
-                for (int r = 0; r < TILE_LOADS; r++) {
-                    int e = lid + r * GROUP;
-                    staged[r] = kPooled.get(KernelMath.min(kBase + (j0 + e / D_CHUNK) * d + c0 + e % D_CHUNK, kLast));
-                }
-                for (int r = 0; r < TILE_LOADS; r++) {
-                    int e = lid + r * GROUP;
-                    kt[e / D_CHUNK * PITCH + e % D_CHUNK] = j0 + e / D_CHUNK < nk && c0 + e % D_CHUNK < d
-                            ? staged[r] : 0f;
+                for (int e = lid; e < KEY_CHUNK * D_CHUNK; e += GROUP) {
+                    int key = e / D_CHUNK;
+                    int c = e % D_CHUNK;
+                    kt[key * PITCH + c] = j0 + key < nk && c0 + c < d
+                            ? kPooled.get(kBase + (j0 + key) * d + c0 + c) : 0f;
                 }
                 ctx.localBarrier();
                 for (int c = 0; c < D_CHUNK; c++) {
@@ -207,14 +194,13 @@ public final class PooledSoftmaxKernels {
             part[r] = 0f;
         }
         for (int j0 = 0; j0 < nk; j0 += KEY_CHUNK) {
-            // the chunk's scores read first, then rewritten: a read after a write to the same array waits for it
-            readOwn(probs, own, pBase, nk, j0, lane, row0, live);
             for (int r = 0; r < ROW_STEP; r++) {
                 for (int m = 0; m < KEY_STEP; m++) {
                     int key = j0 + lane + m * KEY_LANES;
                     if (key < nk && row0 + r < live) {
-                        float e = KernelMath.exp(own[r * KEY_STEP + m] - total[r]);
-                        probs.set(pBase + (row0 + r) * nk + key, e);
+                        int at = pBase + (row0 + r) * nk + key;
+                        float e = KernelMath.exp(probs.get(at) - total[r]);
+                        probs.set(at, e);
                         part[r] += e;
                     }
                 }
@@ -222,25 +208,14 @@ public final class PooledSoftmaxKernels {
         }
         reduce(ctx, red, part, total, set, lane, false);
         for (int j0 = 0; j0 < nk; j0 += KEY_CHUNK) {
-            readOwn(probs, own, pBase, nk, j0, lane, row0, live);
             for (int r = 0; r < ROW_STEP; r++) {
                 for (int m = 0; m < KEY_STEP; m++) {
                     int key = j0 + lane + m * KEY_LANES;
                     if (key < nk && row0 + r < live) {
-                        probs.set(pBase + (row0 + r) * nk + key, own[r * KEY_STEP + m] / total[r]);
+                        int at = pBase + (row0 + r) * nk + key;
+                        probs.set(at, probs.get(at) / total[r]);
                     }
                 }
-            }
-        }
-    }
-
-    /** The work-item's own entries of key chunk {@code j0} (those it wrote), all loads issued before any use. */
-    private static void readOwn(FloatArray probs, float[] own, int pBase, int nk, int j0, int lane, int row0,
-            int live) {
-        for (int r = 0; r < ROW_STEP; r++) {
-            for (int m = 0; m < KEY_STEP; m++) {
-                int key = j0 + lane + m * KEY_LANES;
-                own[r * KEY_STEP + m] = key < nk && row0 + r < live ? probs.get(pBase + (row0 + r) * nk + key) : 0f;
             }
         }
     }

@@ -102,6 +102,10 @@ public final class DeviceLibrary {
         if (used.contains(LibraryFunction.HALF_TO_FLOAT) || used.contains(LibraryFunction.FLOAT_TO_HALF)) {
             paths.add("half: bit-exact conversions (bit operations)");
         }
+        if (used.contains(LibraryFunction.EXP2_FTZ)) {
+            paths.add(target.cuda() ? "exp2, subnormals flushed: ex2.approx.ftz"
+                    : "exp2, subnormals flushed: exp2 and a range check");
+        }
         if (used.stream().anyMatch(f -> f.name().startsWith("ATOMIC_ADD"))) {
             paths.add(target.cuda() ? "atomics: native atomicAdd"
                     : used.contains(LibraryFunction.ATOMIC_ADD_GLOBAL_FLOAT)
@@ -147,7 +151,7 @@ public final class DeviceLibrary {
 
     /** Internal C pieces, in the order they are emitted (each after what it calls). */
     private enum Piece {
-        HALF_TO_FLOAT, FLOAT_TO_HALF, BF16_TO_FLOAT, ATOMIC_GI, ATOMIC_GF, ATOMIC_LI, SUBGROUP_LANES, WARP_MASK,
+        HALF_TO_FLOAT, FLOAT_TO_HALF, BF16_TO_FLOAT, EXP2_FTZ, ATOMIC_GI, ATOMIC_GF, ATOMIC_LI, SUBGROUP_LANES, WARP_MASK,
         SIMD_SUM, SIMD_SHUFFLE_DOWN, SIMD_SHUFFLE_XOR, SIMD_BROADCAST_FIRST, PACK, MMA_F16, MMA_BF16, MMA_TILE_F16, MMA_TILE_BF16, LOAD_MATRIX_X4, LOAD_MATRIX_X4_TRANS,
         ASYNC_COPY_16,
         ASYNC_COMMIT, ASYNC_WAIT
@@ -161,6 +165,7 @@ public final class DeviceLibrary {
             switch (f) {
                 case HALF_TO_FLOAT -> pieces.add(Piece.HALF_TO_FLOAT);
                 case FLOAT_TO_HALF -> pieces.add(Piece.FLOAT_TO_HALF);
+                case EXP2_FTZ -> pieces.add(Piece.EXP2_FTZ);
                 case ATOMIC_ADD_GLOBAL_INT -> pieces.add(Piece.ATOMIC_GI);
                 case ATOMIC_ADD_GLOBAL_FLOAT -> pieces.add(Piece.ATOMIC_GF);
                 case ATOMIC_ADD_LOCAL_INT -> pieces.add(Piece.ATOMIC_LI);
@@ -213,6 +218,7 @@ public final class DeviceLibrary {
             case HALF_TO_FLOAT -> HalfConversions.halfToFloat(t);
             case FLOAT_TO_HALF -> HalfConversions.floatToHalf(t);
             case BF16_TO_FLOAT -> HalfConversions.bf16ToFloat(t);
+            case EXP2_FTZ -> FastMath.exp2Ftz(t);
             case ATOMIC_GI -> Atomics.globalInt(t);
             case ATOMIC_GF -> Atomics.globalFloat(t);
             case ATOMIC_LI -> Atomics.localInt(t);

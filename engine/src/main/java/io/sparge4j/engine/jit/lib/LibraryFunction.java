@@ -15,6 +15,11 @@ public enum LibraryFunction {
     HALF_TO_FLOAT("sp_half_to_float", false),
     /** {@code short sp_float_to_half(float x)}: round to nearest even, as {@code Float.floatToFloat16}. */
     FLOAT_TO_HALF("sp_float_to_half", false),
+    /**
+     * {@code float sp_exp2_ftz(float x)}: {@code KernelMath.exp2Ftz}, 2^x with results below 2^-126 flushed to zero
+     * (PTX {@code ex2.approx.ftz.f32}).
+     */
+    EXP2_FTZ("sp_exp2_ftz", false),
     /** {@code void sp_atomic_add_gi(GLOBAL int* p, int index, int value)}. */
     ATOMIC_ADD_GLOBAL_INT("sp_atomic_add_gi", false),
     /** {@code void sp_atomic_add_gf(GLOBAL float* p, int index, float value)}: a CAS loop where there is no float atomic. */

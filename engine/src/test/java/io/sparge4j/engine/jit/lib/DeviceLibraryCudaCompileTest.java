@@ -30,7 +30,8 @@ class DeviceLibraryCudaCompileTest {
         String source = library.functions(EnumSet.allOf(LibraryFunction.class))
                 + driver.halves() + driver.simd(128) + driver.simdXor(128) + driver.mmaFragments(64, false)
                 + driver.mmaFragments(64, true).replace("t_mma", "t_mma_bf16") + driver.mmaTile(2, false)
-                + driver.mmaTile(2, true).replace("t_tile", "t_tile_bf16") + driver.atomics() + driver.sharedLoads();
+                + driver.mmaTile(2, true).replace("t_tile", "t_tile_bf16") + driver.atomics() + driver.sharedLoads()
+                + driver.exp2Ftz();
         String text = Nvcc.compile("library", source, arch, Nvcc.Output.PTX, List.of()).assertCleanCompile()
                 .artifactText();
         // The cubin too, so that ptxas assembles the inline PTX.
@@ -47,5 +48,6 @@ class DeviceLibraryCudaCompileTest {
         assertEquals(tensorCores, text.contains("cp.async.cg.shared.global"), "cp.async in the PTX");
         assertTrue(text.contains("atom.global.add.f32") || text.contains("red.global.add.f32"),
                 "a float atomic add in the PTX");
+        assertTrue(text.contains("ex2.approx.ftz.f32"), "exp2 with flushed subnormals in the PTX");
     }
 }

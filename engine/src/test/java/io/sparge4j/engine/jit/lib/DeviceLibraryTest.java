@@ -86,6 +86,10 @@ class DeviceLibraryTest {
                 DeviceLibrary.forTarget(Dialect.OPENCL, POCL).paths(EnumSet.of(LibraryFunction.ATOMIC_ADD_GLOBAL_FLOAT,
                         LibraryFunction.SIMD_BROADCAST_FIRST, LibraryFunction.MMA_TILE_BF16)));
         assertTrue(DeviceLibrary.forTarget(Dialect.OPENCL, POCL).paths(Set.of()).isEmpty());
+        assertEquals(List.of("exp2, subnormals flushed: ex2.approx.ftz"), DeviceLibrary.forTarget(Dialect.CUDA, H200)
+                .paths(EnumSet.of(LibraryFunction.EXP2_FTZ)));
+        assertEquals(List.of("exp2, subnormals flushed: exp2 and a range check"), DeviceLibrary.forTarget(
+                Dialect.OPENCL, POCL).paths(EnumSet.of(LibraryFunction.EXP2_FTZ)));
     }
 
     @Test

@@ -92,6 +92,14 @@ final class DriverSources {
                 + "}\n";
     }
 
+    /** t_exp2(float* in, float* out): out[i] = sp_exp2_ftz(in[i]). */
+    String exp2Ftz() {
+        return kernel("t_exp2", g() + "const float* in, " + g() + "float* out")
+                + "    int i = " + gid() + ";\n"
+                + "    out[i] = sp_exp2_ftz(in[i]);\n"
+                + "}\n";
+    }
+
     /** t_simd(float* in, float* sum, float* down, float* first, int delta). */
     String simd(int workGroupSize) {
         Set<LibraryFunction> used = SIMD;

@@ -28,8 +28,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * {@link BlockMaskTasks#addPooledMapPairs}) on the emulator and the first OpenCL device: the whole mask from bf16 or
  * f16 q and k equals, bit for bit, the f32 pipeline's on the same values widened (pooled q and k, the map, the
  * lists), in both layouts, at token counts that are multiples of no block and d 64, 128, 40 and 42 (an odd
- * number of column pairs: the last work-item of a row pools one pair, not two). Exactness is the claim: each 16-bit
- * value widens exactly and the f32 sums run in the same order.
+ * number of column pairs). Exactness is the claim: each 16-bit value widens exactly and the f32 sums run in the same
+ * order.
  */
 @Timeout(value = 300, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class BlockPoolingPairsTest {

@@ -27,6 +27,8 @@ import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.MethodSource;
 
 import java.lang.reflect.Method;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -170,6 +172,10 @@ class FlashForwardMmaFa2Test {
         long tiles = (FlashForwardMmaKernels.QUERY_BLOCK + 4L * FlashForwardMmaKernels.KEY_BLOCK) * d * 2;
         assertEquals(tiles, kernel.localBytes(), "local bytes");
         assertEquals(d == 128 ? tiles : 0, kernel.dynamicLocalBytes(), "dynamic local bytes");
+        // kept for reading its SASS without a GPU (bench/sass.sh)
+        Path dir = Path.of("target", "jit-sources");
+        Files.createDirectories(dir);
+        Files.writeString(dir.resolve(m.getName() + "-d" + d + "-H200.cu"), kernel.source());
         Nvcc.assumePresent();
         Nvcc.Result result = Nvcc.compileCubin(m.getName(), kernel.source(), "sm_90").assertCleanCompile();
         Nvcc.KernelResources resources = result.assertNoSpills(m.getName());
