@@ -7,7 +7,6 @@ import io.sparge4j.engine.compute.GeneratedKernel;
 import io.sparge4j.engine.compute.KernelParameter;
 import io.sparge4j.engine.device.BackendException;
 import io.sparge4j.engine.device.opencl.OpenClDevice;
-import io.sparge4j.kernels.KernelMath;
 import io.sparge4j.kernels.selftest.PortabilityKernels;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -300,41 +299,20 @@ class KernelJitOpenClTest {
     }
 
     /**
-     * KernelMath.exp2Ftz: on OpenCL exp2 with x < -126 giving exactly 0, as on the JVM (the emulator) and as CUDA's
-     * ex2.approx.ftz.f32 (the CUDA source carries the instruction); elsewhere float64 2^x within exp2's 3 ulp (4e-7).
-     * Fresh exponents over [-150, 20), with the edges -126 (kept: 2^-126 is normal), just below it, and -inf.
+     * KernelMath.exp2Ftz on OpenCL: exp2 with x < -126 giving exactly 0, as on the JVM and on CUDA (whose source
+     * carries ex2.approx.ftz.f32; {@link Exp2FtzTest} runs it), elsewhere within exp2's 3 ulp of float64.
      */
     @Test
-    void exp2FtzFlushesSubnormalResultsOnEveryBackend() {
+    void exp2FtzFlushesSubnormalResultsAsEveryBackendDoes() {
         cl();
-        Random rnd = new Random(20);
-        int n = 600;
-        float[] x = new float[n];
-        for (int i = 0; i < n; i++) {
-            x[i] = (float) (rnd.nextDouble() * 170 - 150);
-        }
-        x[0] = -126f;
-        x[1] = Math.nextDown(-126f);
-        x[2] = Float.NEGATIVE_INFINITY;
-        double[] expected = new double[n];
-        for (int i = 0; i < n; i++) {
-            expected[i] = x[i] < -126f ? 0 : Math.pow(2, x[i]);
-            assertEquals(expected[i], KernelMath.exp2Ftz(x[i]), 4e-7 * expected[i], "the JVM's exp2Ftz(" + x[i]
-                    + ")");
-        }
+        float[] x = Exp2FtzTest.exponents(20, 600);
         GeneratedKernel k = KernelJit.shared().compile(KernelJitRefusalTest.kernel("exponentialsFlushed"), null,
                 Dialect.OPENCL, KernelJitCompileTest.POCL, 64);
         String cuda = KernelJit.shared().compile(KernelJitRefusalTest.kernel("exponentialsFlushed"), null,
                 Dialect.CUDA, KernelJitCompileTest.H200, 64).source();
         assertTrue(cuda.contains("ex2.approx.ftz.f32"), cuda);
-        Map<Integer, DeviceBuffer> b = launch(k, 640, 64, null, x, new float[n], n);
-        float[] actual = read(b.get(2), n);
-        assertClose(expected, actual, 0, 4e-7, "exp2Ftz");
-        for (int i = 0; i < n; i++) {
-            if (x[i] < -126f) {
-                assertEquals(0f, actual[i], "exp2Ftz(" + x[i] + ") on " + k.entryName());
-            }
-        }
+        Map<Integer, DeviceBuffer> b = launch(k, 640, 64, null, x, new float[x.length], x.length);
+        Exp2FtzTest.assertFlushed(x, read(b.get(2), x.length), "OpenCL");
     }
 
     @Test
