@@ -106,8 +106,8 @@ class FlashBackwardKernelsTest {
                 float[][] device = runOnDevice(backend, batch * heads, n, d, scale, q.toFloatArray(),
                         k.toFloatArray(), v.toFloatArray(), dOut.toFloatArray(), forward.out().toFloatArray(),
                         forward.logsumexp().toFloatArray(), mask);
-                double[][] exact = float64Backward(batch * heads, n, d, scale, q.toFloatArray(), k.toFloatArray(),
-                        v.toFloatArray(), dOut.toFloatArray(), mask);
+                double[][] exact = AttentionFloat64.exactGradients(batch * heads, n, d, scale, q.toFloatArray(),
+                        k.toFloatArray(), v.toFloatArray(), dOut.toFloatArray(), mask);
                 float[][] cpuGrads = {cpu.dq().toFloatArray(), cpu.dk().toFloatArray(), cpu.dv().toFloatArray()};
                 String[] names = {"dq", "dk", "dv"};
                 StringBuilder errors = new StringBuilder();
@@ -210,7 +210,7 @@ class FlashBackwardKernelsTest {
                                 "device mask differs from the CPU's at row " + r + ", key block " + j);
                     }
                 }
-                double[][] exact = float64Backward(bh, n, d, scale, q.toFloatArray(), k.toFloatArray(),
+                double[][] exact = AttentionFloat64.exactGradients(bh, n, d, scale, q.toFloatArray(), k.toFloatArray(),
                         v.toFloatArray(), dOut.toFloatArray(), mask);
                 float[][] device = {dq.toHeapArray(), dk.toHeapArray(), dv.toHeapArray()};
                 float[][] cpuGrads = {cpu.dq().toFloatArray(), cpu.dk().toFloatArray(), cpu.dv().toFloatArray()};
@@ -285,76 +285,6 @@ class FlashBackwardKernelsTest {
 
     private static int[] nonEmpty(int[] a) {
         return a.length == 0 ? new int[1] : a;
-    }
-
-    /**
-     * Block-sparse attention backward in float64 from the definition: for each query, softmax over the keys of its
-     * kept blocks, then {@code dP = dO V^T}, {@code D = dO . O}, {@code dS = P (dP - D)}, {@code dQ = scale dS K},
-     * {@code dK = scale dS^T Q}, {@code dV = P^T dO}. Independent of the forward's o and lse.
-     */
-    private static double[][] float64Backward(int heads, int n, int d, float scale, float[] q, float[] k, float[] v,
-            float[] dOut, BlockMask mask) {
-        double[] dq = new double[heads * n * d];
-        double[] dk = new double[heads * n * d];
-        double[] dv = new double[heads * n * d];
-        int nq = mask.queryGrid().blocks();
-        int[] rowStart = mask.rowStart();
-        int[] rowBlocks = mask.rowBlocks();
-        double[] s = new double[n];
-        int[] keys = new int[n];
-        double[] o = new double[d];
-        for (int bh = 0; bh < heads; bh++) {
-            int base = bh * n * d;
-            for (int row = 0; row < n; row++) {
-                int r = bh * nq + row / mask.queryGrid().blockSize();
-                int count = 0;
-                for (int e = rowStart[r]; e < rowStart[r + 1]; e++) {
-                    int kb = mask.keyGrid().blockSize();
-                    for (int key = rowBlocks[e] * kb; key < Math.min(n, (rowBlocks[e] + 1) * kb); key++) {
-                        keys[count++] = key;
-                    }
-                }
-                double max = Double.NEGATIVE_INFINITY;
-                for (int t = 0; t < count; t++) {
-                    double dot = 0;
-                    for (int x = 0; x < d; x++) {
-                        dot += (double) q[base + row * d + x] * k[base + keys[t] * d + x];
-                    }
-                    s[t] = dot * scale;
-                    max = Math.max(max, s[t]);
-                }
-                double sum = 0;
-                for (int t = 0; t < count; t++) {
-                    s[t] = Math.exp(s[t] - max);
-                    sum += s[t];
-                }
-                java.util.Arrays.fill(o, 0);
-                for (int t = 0; t < count; t++) {
-                    s[t] /= sum;
-                    for (int x = 0; x < d; x++) {
-                        o[x] += s[t] * v[base + keys[t] * d + x];
-                    }
-                }
-                double delta = 0;
-                for (int x = 0; x < d; x++) {
-                    delta += dOut[base + row * d + x] * o[x];
-                }
-                for (int t = 0; t < count; t++) {
-                    int key = keys[t];
-                    double dp = 0;
-                    for (int x = 0; x < d; x++) {
-                        dp += (double) dOut[base + row * d + x] * v[base + key * d + x];
-                    }
-                    double ds = s[t] * (dp - delta);
-                    for (int x = 0; x < d; x++) {
-                        dq[base + row * d + x] += scale * ds * k[base + key * d + x];
-                        dk[base + key * d + x] += scale * ds * q[base + row * d + x];
-                        dv[base + key * d + x] += s[t] * dOut[base + row * d + x];
-                    }
-                }
-            }
-        }
-        return new double[][] {dq, dk, dv};
     }
 
     private static double[] toDouble(float[] a) {
