@@ -10,8 +10,8 @@ import picocli.CommandLine.ParameterException;
 import java.util.Locale;
 
 /**
- * {@code --clip-speed}, {@code --clip-start} and {@code --clip-start-spread}: the procedural clips' motion, for
- * training and probes; and {@code --clip-fixed}, attributes every clip has.
+ * {@code --clip-speed}, {@code --clip-start}, {@code --clip-start-spread} and {@code --clip-size}: the procedural
+ * clips' motion and object sizes, for training and probes; and {@code --clip-fixed}, attributes every clip has.
  */
 final class ClipMotionFlags {
     @Option(names = "--clip-speed", paramLabel = "MIN,MAX",
@@ -29,6 +29,12 @@ final class ClipMotionFlags {
             description = "How far from that place objects may start, as a fraction of the room: 1 anywhere"
                     + " (default), 0.25 near the centre (or near the trailing edge).")
     Double clipStartSpread;
+
+    @Option(names = "--clip-size", paramLabel = "MIN,MAX",
+            description = "The objects' half-extents (radius, half side) as fractions of the frame's shorter side"
+                    + " (default 0.1,0.16: 6 to 10 pixels wide at 32), at most 0.2 (the background must show around them). Larger objects make a shape's"
+                    + " corners more of each frame; speeds stay in object widths.")
+    String clipSize;
 
     @Option(names = "--clip-fixed", paramLabel = "WORDS",
             description = "Attributes every clip has, in caption words, e.g. \"a red circle\": the others are drawn"
@@ -62,6 +68,20 @@ final class ClipMotionFlags {
      * @throws ParameterException naming the flag and its value when one is out of range
      */
     ClipMotion motion(CommandSpec spec) {
+        ClipMotion motion = speedsAndStart(spec);
+        if (clipSize == null) {
+            return motion;
+        }
+        try {
+            return motion.withSizes(clipSize);
+        } catch (IllegalArgumentException e) {
+            throw TrainingFlags.invalid(spec, "--clip-size", "'" + clipSize + "'", "MIN,MAX half-extents as"
+                    + " fractions of the shorter side with 0 < MIN <= MAX <= " + ClipMotion.MAX_SIZE
+                    + ", e.g. 0.16,0.2");
+        }
+    }
+
+    private ClipMotion speedsAndStart(CommandSpec spec) {
         double spread = clipStartSpread == null ? ClipMotion.DEFAULT.startSpread() : clipStartSpread;
         TrainingFlags.check(spec, spread > 0 && spread <= 1, "--clip-start-spread", spread, "a fraction in (0, 1]");
         String start = clipStart == null ? "centre" : clipStart.strip().toLowerCase(Locale.ROOT);

@@ -189,7 +189,7 @@ class TrainingCommandsTest {
         CliRun r = CliRun.of("pretrain", "--init", base.resolve("model").toString(), "--out", more.toString(),
                 "--steps", "1", "--timestep-shift", "3", "--lr", "1e-3", "--warmup", "1", "--threads", "2",
                 "--clip-speed", "0.3,0.5", "--clip-start-spread", "0.9", "--caption-attribute-dropout", "0.25",
-                "--text-encoder-lr-scale", "5", "--clip-start", "trailing");
+                "--text-encoder-lr-scale", "5", "--clip-start", "trailing", "--clip-size", "0.12,0.14");
         assertEquals(0, r.exit(), r::toString);
         JsonNode settings = JSON.readTree(more.resolve("run.json").toFile());
         // (8 frames of 24 x 24 pixels: slower or more central objects could not uncover the whole background)
@@ -197,8 +197,10 @@ class TrainingCommandsTest {
         assertEquals(0.5, settings.get("motion").get("maxSpeed").asDouble());
         assertEquals(0.9, settings.get("motion").get("startSpread").asDouble());
         assertTrue(settings.get("motion").get("trailing").asBoolean());
-        assertEquals(new ClipMotion(0.3, 0.5, 0.9, true), TrainingRun.clips(RunSettings.load(more)).spec().motion(),
-                "the run's clips move as its run.json says");
+        assertEquals(0.12, settings.get("motion").get("minSize").asDouble());
+        assertEquals(0.14, settings.get("motion").get("maxSize").asDouble());
+        assertEquals(new ClipMotion(0.3, 0.5, 0.9, true, 0.12, 0.14),
+                TrainingRun.clips(RunSettings.load(more)).spec().motion(), "the run's clips move as its run.json says");
         assertEquals(0.25, settings.get("captionAttributeDropout").asDouble());
         assertEquals(0.25, TrainingRun.clips(RunSettings.load(more)).spec().attributeDropout());
         assertEquals(ClipMotion.DEFAULT, RunSettings.load(base).motion(), "no motion flags: the default motion");
@@ -212,7 +214,11 @@ class TrainingCommandsTest {
         ObjectNode noTrailing = (ObjectNode) JSON.readTree(more.resolve("run.json").toFile());
         ((ObjectNode) noTrailing.get("motion")).remove("trailing");
         Files.writeString(old.resolve(RunSettings.FILE), noTrailing.toString());
-        assertEquals(new ClipMotion(0.3, 0.5, 0.9), RunSettings.load(old).motion(), "older runs started centred");
+        assertEquals(new ClipMotion(0.3, 0.5, 0.9, false, 0.12, 0.14), RunSettings.load(old).motion(),
+                "older runs started centred");
+        ((ObjectNode) noTrailing.get("motion")).remove(List.of("minSize", "maxSize"));
+        Files.writeString(old.resolve(RunSettings.FILE), noTrailing.toString());
+        assertEquals(new ClipMotion(0.3, 0.5, 0.9), RunSettings.load(old).motion(), "older runs drew default sizes");
         oldJson.remove("captionAttributeDropout");
         Files.writeString(old.resolve(RunSettings.FILE), oldJson.toString());
         assertEquals(0.0, RunSettings.load(old).captionAttributeDropout(), "older runs named every attribute");
@@ -711,6 +717,10 @@ class TrainingCommandsTest {
                 "MIN,MAX");
         assertBad(CliRun.of("pretrain", "--out", out.toString(), "--clip-start-spread", "0"), "--clip-start-spread",
                 "0", "(0, 1]");
+        assertBad(CliRun.of("pretrain", "--out", out.toString(), "--clip-size", "0.2,0.3"), "--clip-size", "0.2,0.3",
+                "0 < MIN <= MAX <= 0.2");
+        assertBad(CliRun.of("pretrain", "--out", out.toString(), "--clip-size", "big"), "--clip-size", "big",
+                "MIN,MAX");
         assertBad(CliRun.of("pretrain", "--out", out.toString(), "--clip-start", "edge"), "--clip-start", "edge",
                 "centre or trailing");
         assertBad(CliRun.of("pretrain", "--out", out.toString(), "--caption-attribute-dropout", "1"),

@@ -16,15 +16,13 @@ import java.util.SplittableRandom;
  *   <li>every pixel is at least {@value #CLEAR_MARGIN} pixels clear of the object's bounding square in at least
  *       {@value #MIN_CLEAR_FRAMES} frames, so the whole background shows at some time.</li>
  * </ul>
- * Speed and start are redrawn until both hold. The object's half-extent is {@value #MIN_SIZE_FRACTION} to
- * {@value #MAX_SIZE_FRACTION} of the shorter side (at least {@value #MIN_SIZE_PIXELS} pixels); its speed and start
- * range are the spec's {@link ClipMotion} (by default 0.2 to 0.5 of its width per frame, starting anywhere).
+ * Speed and start are redrawn until both hold. The object's half-extent, speed and start range are the spec's
+ * {@link ClipMotion} (by default 0.10 to 0.16 of the shorter side, at least {@value #MIN_SIZE_PIXELS} pixels; 0.2 to
+ * 0.5 of its width per frame; starting anywhere).
  */
 public final class ClipGenerator {
     /** Steps the object moves before it may first bounce. */
     public static final int STRAIGHT_STEPS = 3;
-    static final double MIN_SIZE_FRACTION = 0.10;
-    static final double MAX_SIZE_FRACTION = 0.16;
     static final double MIN_SIZE_PIXELS = 3.0;
     /** How far (pixels) from the object's bounding square a pixel counts as clear of it. */
     public static final int CLEAR_MARGIN = 2;
@@ -107,8 +105,9 @@ public final class ClipGenerator {
         backgroundKind = request.background().or(fixed::background).orElse(backgroundKind);
         Background background = Background.random(backgroundKind, rng);
         int side = Math.min(spec.height(), spec.width());
-        double size = Math.max(MIN_SIZE_PIXELS, rng.nextDouble(MIN_SIZE_FRACTION, MAX_SIZE_FRACTION) * side);
         ClipMotion motion = spec.motion();
+        double size = Math.max(MIN_SIZE_PIXELS, (motion.maxSize() > motion.minSize()
+                ? rng.nextDouble(motion.minSize(), motion.maxSize()) : motion.minSize()) * side);
         for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
             double speed = (motion.maxSpeed() > motion.minSpeed()
                     ? rng.nextDouble(motion.minSpeed(), motion.maxSpeed()) : motion.minSpeed()) * 2 * size;
@@ -128,7 +127,7 @@ public final class ClipGenerator {
             }
         }
         throw new IllegalStateException("no clip of " + spec + " met the generator's guarantees in " + MAX_ATTEMPTS
-                + " attempts; use more frames, larger frames or a faster motion");
+                + " attempts; use more frames, larger frames, a faster motion or smaller objects");
     }
 
     /**

@@ -297,6 +297,61 @@ class ClipGeneratorTest {
         assertTrue(e.getMessage().contains("attributeDropout is 1.0"), e.getMessage());
     }
 
+    /**
+     * {@code ClipMotion}'s object sizes: the default draws bit for bit as before the setting existed (the same clips as
+     * an explicit 0.10 to 0.16); larger sizes give every clip a half-extent in the asked range and a larger rendered
+     * object (pixels differing from the background: at least 1.5x the default's over 100 clips, as the areas' ratio
+     * (0.19 / 0.13)^2 = 2.1 predicts); the generator keeps its guarantees or throws (everyClipKeepsTheEvaluators...).
+     */
+    @Test
+    void objectSizesAreTheMotionsAndDefaultToTheEarlierData() {
+        ClipSpec explicit = ClipSpec.DEFAULT.withMotion(ClipMotion.DEFAULT.withSizes(0.10, 0.16));
+        for (long i = 0; i < 20; i++) {
+            assertEquals(new ClipGenerator(9, ClipSpec.DEFAULT).clip(i).attributes(),
+                    new ClipGenerator(9, explicit).clip(i).attributes(), "clip " + i);
+        }
+        ClipSpec large = ClipSpec.DEFAULT.withMotion(ClipMotion.DEFAULT.withSizes(0.18, 0.20));
+        double defaultArea = 0;
+        double largeArea = 0;
+        for (long i = 0; i < 100; i++) {
+            Clip small = new ClipGenerator(11, ClipSpec.DEFAULT).clip(i);
+            Clip big = new ClipGenerator(11, large).clip(i);
+            double s = big.attributes().size();
+            assertTrue(s >= 0.18 * 32 - 1e-9 && s <= 0.20 * 32 + 1e-9, "clip " + i + " half-extent " + s);
+            defaultArea += objectPixels(small);
+            largeArea += objectPixels(big);
+        }
+        assertTrue(largeArea >= 1.5 * defaultArea, "object pixels: large " + largeArea + ", default " + defaultArea);
+        assertEquals("0.18,0.2", large.motion().sizes());
+        assertEquals("0.18,0.2", large.motion().settings().get("clip_size"));
+    }
+
+    /** Pixels of frame 0 that differ from the background colour at the frame's corner farthest from the object. */
+    private static int objectPixels(Clip clip) {
+        Tensor v = clip.video();
+        int[] s = v.shape();
+        int frames = s[1];
+        int h = s[2];
+        int w = s[3];
+        ClipAttributes a = clip.attributes();
+        int cx = a.startX() < w / 2.0 ? w - 1 : 0;
+        int cy = a.startY() < h / 2.0 ? h - 1 : 0;
+        float[] data = v.toFloatArray();
+        int count = 0;
+        for (int y = 0; y < h; y++) {
+            for (int x = 0; x < w; x++) {
+                double d = 0;
+                for (int c = 0; c < 3; c++) {
+                    int at = ((c * frames) * h + y) * w + x;
+                    int corner = ((c * frames) * h + cy) * w + cx;
+                    d += Math.abs(data[at] - data[corner]);
+                }
+                count += d > 0.5 ? 1 : 0;
+            }
+        }
+        return count;
+    }
+
     @Test
     void motionRefusesValuesOutOfRange() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new ClipMotion(0.4, 0.2, 1));
@@ -308,6 +363,14 @@ class ClipGeneratorTest {
         assertTrue(e.getMessage().contains("'0.2'") && e.getMessage().contains("MIN,MAX"), e.getMessage());
         assertEquals(new ClipMotion(0.15, 0.3, 0.5), ClipMotion.parse(" 0.15, 0.3", 0.5));
         assertEquals("0.15,0.3", ClipMotion.parse(SLOW_CENTRED.speeds(), 1).speeds());
+        e = assertThrows(IllegalArgumentException.class, () -> ClipMotion.DEFAULT.withSizes(0.2, 0.1));
+        assertTrue(e.getMessage().contains("sizes 0.2 to 0.1") && e.getMessage().contains("<= 0.2"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> ClipMotion.DEFAULT.withSizes(0.15, 0.25));
+        assertTrue(e.getMessage().contains("0.15 to 0.25"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> ClipMotion.DEFAULT.withSizes("big"));
+        assertTrue(e.getMessage().contains("'big'") && e.getMessage().contains("MIN,MAX"), e.getMessage());
+        // 0 and 0, as a run.json from before the setting existed reads, is the default
+        assertEquals(ClipMotion.DEFAULT, new ClipMotion(0.2, 0.5, 1.0, false, 0, 0));
     }
 
     @Test
