@@ -32,8 +32,8 @@ final class ClipMotionFlags {
 
     @Option(names = "--clip-size", paramLabel = "MIN,MAX",
             description = "The objects' half-extents (radius, half side) as fractions of the frame's shorter side"
-                    + " (default 0.1,0.16: 6 to 10 pixels wide at 32), at most 0.2 (the background must show around them). Larger objects make a shape's"
-                    + " corners more of each frame; speeds stay in object widths.")
+                    + " (default 0.1,0.16: 6 to 10 pixels wide at 32), at most 0.2 (the background must show around"
+                    + " them). Larger objects make a shape's corners more of each frame; speeds stay in object widths.")
     String clipSize;
 
     @Option(names = "--clip-fixed", paramLabel = "WORDS",

@@ -66,11 +66,10 @@ class Exp2FtzTest {
     void cudaFlushesTheSameRange() {
         assumeTrue(CudaDevice.deviceCount() > 0, "no CUDA device: skipped");
         float[] x = exponents(22, 600);
-        try (CudaDevice device = CudaDevice.open(0)) {
+        try (CudaDevice device = CudaDevice.open(0); DeviceBuffer in = device.allocate(4L * x.length);
+                DeviceBuffer out = device.allocate(4L * x.length)) {
             GeneratedKernel k = KernelJit.shared().compile(KernelJitRefusalTest.kernel("exponentialsFlushed"), null,
                     Dialect.CUDA, device.features(), 64);
-            DeviceBuffer in = device.allocate(4L * x.length);
-            DeviceBuffer out = device.allocate(4L * x.length);
             device.copyToDevice(MemorySegment.ofArray(x), in, 0);
             device.launch(device.load(k), new long[] {640}, new int[] {64}, k.parameters().stream()
                     .map(p -> switch (p.role()) {

@@ -149,8 +149,7 @@ public final class BlockSelectKernels {
         int[] p2 = ctx.allocateIntLocalArray(WARPS * PARTS);
         int[] p3 = ctx.allocateIntLocalArray(WARPS * PARTS);
         selectGroup(ctx, flags, bestKey, bestIndex, s0, s1, s2, s3, p0, p1, p2, p3, probs, keep, keepBits, counts,
-                groupTotals, nq,
-                nk, topk, pBits, pCeil);
+                groupTotals, nq, nk, topk, pBits, pCeil);
     }
 
     /**
@@ -160,8 +159,8 @@ public final class BlockSelectKernels {
      */
     static void selectGroup(KernelContext ctx, int[] flags, int[] bestKey, int[] bestIndex, int[] s0, int[] s1,
             int[] s2, int[] s3, int[] p0, int[] p1, int[] p2, int[] p3, FloatArray probs, ByteArray keep,
-            IntArray keepBits, IntArray counts,
-            IntArray groupTotals, int nq, int nk, int topk, long pBits, long pCeil) {
+            IntArray keepBits, IntArray counts, IntArray groupTotals, int nq, int nk, int topk, long pBits,
+            long pCeil) {
         int lid = ctx.localIdx;
         int warp = lid / WARP;
         int lane = lid % WARP;
@@ -178,8 +177,7 @@ public final class BlockSelectKernels {
             boolean live = i < nq;
             int row = bh * nq + (live ? i : nq - 1);
             int kept = selectRow(ctx, flags, bestKey, bestIndex, s0, s1, s2, s3, p0, p1, p2, p3, probs, keep,
-                    keepBits, counts, row,
-                    live, warp, lane, nk, groupTopk, pBits, pCeil);
+                    keepBits, counts, row, live, warp, lane, nk, groupTopk, pBits, pCeil);
             groupKept += live ? kept : 0;
         }
         ctx.localBarrier();
@@ -199,8 +197,8 @@ public final class BlockSelectKernels {
     /** One row's selection by 32 work-items (see {@link #selectRows}); returns its kept count. */
     private static int selectRow(KernelContext ctx, int[] flags, int[] bestKey, int[] bestIndex, int[] s0,
             int[] s1, int[] s2, int[] s3, int[] p0, int[] p1, int[] p2, int[] p3, FloatArray probs, ByteArray keep,
-            IntArray keepBits, IntArray counts,
-            int row, boolean live, int warp, int lane, int nk, int topk, long pBits, long pCeil) {
+            IntArray keepBits, IntArray counts, int row, boolean live, int warp, int lane, int nk, int topk,
+            long pBits, long pCeil) {
         int lid = warp * WARP + lane;
         int base = row * nk;
         int need = topk > 1 ? topk : 1;

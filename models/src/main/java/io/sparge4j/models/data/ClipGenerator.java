@@ -106,11 +106,9 @@ public final class ClipGenerator {
         Background background = Background.random(backgroundKind, rng);
         int side = Math.min(spec.height(), spec.width());
         ClipMotion motion = spec.motion();
-        double size = Math.max(MIN_SIZE_PIXELS, (motion.maxSize() > motion.minSize()
-                ? rng.nextDouble(motion.minSize(), motion.maxSize()) : motion.minSize()) * side);
+        double size = Math.max(MIN_SIZE_PIXELS, uniform(rng, motion.minSize(), motion.maxSize()) * side);
         for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-            double speed = (motion.maxSpeed() > motion.minSpeed()
-                    ? rng.nextDouble(motion.minSpeed(), motion.maxSpeed()) : motion.minSpeed()) * 2 * size;
+            double speed = uniform(rng, motion.minSpeed(), motion.maxSpeed()) * 2 * size;
             double x = motion.trailing() && direction.signX() != 0
                     ? trailingStart(rng, size, spec.width(), motion.startSpread(), direction.signX())
                     : start(rng, size, spec.width(), motion.startSpread());
@@ -128,6 +126,11 @@ public final class ClipGenerator {
         }
         throw new IllegalStateException("no clip of " + spec + " met the generator's guarantees in " + MAX_ATTEMPTS
                 + " attempts; use more frames, larger frames, a faster motion or smaller objects");
+    }
+
+    /** A draw from [min, max), or min itself when the range is empty (SplittableRandom refuses it). */
+    private static double uniform(SplittableRandom rng, double min, double max) {
+        return max > min ? rng.nextDouble(min, max) : min;
     }
 
     /**
