@@ -73,7 +73,7 @@ for n in "${names[@]}"; do
   r=/tmp/run-$n
   [[ -d $r/model ]] || { echo "$n: no model"; continue; }
   # the clips it trained on
-  motion=$(grep -oE -- '--clip-(speed|start-spread|start) [^ ]+' <<< "${flags[$n]}" | tr '\n' ' ')
+  motion=$(grep -oE -- '--clip-(speed|start-spread|start|size) [^ ]+' <<< "${flags[$n]}" | tr '\n' ' ')
   (
     /tmp/sparge generate --model "$r/model" --prompt "a red circle moving right" --backend ${BACKEND:-cuda} --steps 20 \
       --out "$r/red-circle-right.gif" > "$r/generate.log" 2>&1
