@@ -4,14 +4,13 @@ import io.sparge4j.engine.jit.Value.Expr;
 
 import java.lang.classfile.MethodModel;
 import java.lang.constant.MethodTypeDesc;
-import java.util.HexFormat;
 import java.util.List;
 
 /**
  * Inlines a called method into the kernel: checks it may be (no recursion, static or KernelContext, not
  * synchronized, at most 32 deep), binds simple arguments to its parameter slots and copies the others into
  * its variables, translates its body and yields its return value. Every method translated goes into the cache
- * key by its bytecode's hash.
+ * key by its bytecode's fingerprint ({@link BytecodeFingerprint}).
  */
 final class Inliner {
     private final Translator t;
@@ -74,14 +73,8 @@ final class Inliner {
         return result;
     }
 
-    /** Adds a translated method's identity and bytecode hash to the cache key material. */
+    /** Adds a translated method's identity and bytecode fingerprint to the cache key material. */
     void recordKey(MethodFrame f) {
-        try {
-            byte[] digest = java.security.MessageDigest.getInstance("SHA-256").digest(f.code.codeArray());
-            t.keyParts.add(f.owner.getName() + "." + f.methodName + f.descriptor + " "
-                    + HexFormat.of().formatHex(digest));
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
+        t.keyParts.add(f.owner.getName() + "." + f.methodName + f.descriptor + " " + BytecodeFingerprint.of(f.code));
     }
 }

@@ -207,7 +207,9 @@ public final class KernelJit {
                 .append("min groups per compute unit ").append(minGroups).append('\n')
                 .append("library ").append(io.sparge4j.engine.jit.lib.DeviceLibrary.VERSION).append(' ')
                 .append(KernelCache.sha256(functions + "\n" + prologue + "\n" + paths))
-                .append('\n');
+                .append('\n')
+                // the source itself too: a translator change that forgot to bump VERSION must not reuse a binary
+                .append("source ").append(KernelCache.sha256(source.toString())).append('\n');
         String cacheKey = KernelCache.sha256(keyText.toString());
         GeneratedKernel generated = new GeneratedKernel(entry, source.toString(), dialect, parameters, cacheKey, paths,
                 kernel.getDeclaringClass().getName(), entry, translator.parallelDimensions,
