@@ -4,6 +4,7 @@ import io.sparge4j.engine.compute.DeviceFeatures;
 import io.sparge4j.engine.compute.Dialect;
 import io.sparge4j.engine.compute.GeneratedKernel;
 import io.sparge4j.engine.compute.KernelParameter;
+import io.sparge4j.engine.jit.KernelJit;
 import io.sparge4j.kernels.KernelContext;
 import io.sparge4j.kernels.types.arrays.ByteArray;
 import io.sparge4j.kernels.types.arrays.DoubleArray;
@@ -21,14 +22,46 @@ import java.util.List;
  * The "compiler" of the emulator: generates no code, only the parameter list of the Java method (a buffer per
  * array, a scalar per primitive), with the method's descriptor as the source so that {@link EmulatorDevice} finds
  * the method again. Its path report is {@code ["emulator"]}.
+ *
+ * <p>It first puts the kernel through the JIT's translation (memoised, the result dropped), so that a kernel the GPU
+ * backends would refuse (an allocation, a throw, {@code Math.exp} on doubles, ...) is refused here too, with the same
+ * message, instead of running on the emulator only.
  */
 public final class EmulatorCompiler implements KernelCompiler {
     /** The prefix of the emulator's "source": {@code "emulated Class method descriptor"}. */
     static final String SOURCE_PREFIX = "emulated ";
+    /**
+     * The target of the subset check: a CUDA device with every feature and no local-memory limit, so that only the
+     * language subset is checked, not one device's capacity (the emulator has none).
+     */
+    private static final DeviceFeatures SUBSET_CHECK = new DeviceFeatures(32, true, true, true, Integer.MAX_VALUE,
+            Long.MAX_VALUE, "emulator|subset check");
+
+    private final boolean subsetCheck;
+
+    /** The emulator's compiler, refusing what the JIT refuses. */
+    public EmulatorCompiler() {
+        this(true);
+    }
+
+    private EmulatorCompiler(boolean subsetCheck) {
+        this.subsetCheck = subsetCheck;
+    }
+
+    /**
+     * @return a compiler that runs any Java kernel the emulator can call, including what the GPU backends refuse
+     *     ({@code DoubleArray} and {@code LongArray} parameters, say): for tests of the executor's plumbing only
+     */
+    public static EmulatorCompiler withoutSubsetCheck() {
+        return new EmulatorCompiler(false);
+    }
 
     @Override
     public GeneratedKernel compile(Method kernel, Object[] javaArgs, Dialect dialect, DeviceFeatures features,
             int workGroupSize) {
+        if (subsetCheck) {
+            KernelJit.shared().compile(kernel, javaArgs, Dialect.CUDA, SUBSET_CHECK, workGroupSize);
+        }
         Class<?>[] types = kernel.getParameterTypes();
         boolean context = types.length > 0 && types[0] == KernelContext.class;
         List<KernelParameter> parameters = new ArrayList<>();

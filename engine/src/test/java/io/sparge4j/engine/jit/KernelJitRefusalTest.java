@@ -2,6 +2,7 @@ package io.sparge4j.engine.jit;
 
 import io.sparge4j.engine.compute.DeviceFeatures;
 import io.sparge4j.engine.compute.Dialect;
+import io.sparge4j.engine.execution.EmulatorCompiler;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
@@ -74,6 +75,21 @@ class KernelJitRefusalTest {
     void mathExpOnDoubleIsRefusedWithTheFloatAlternative() throws IOException {
         assertRefused("callsMathExp", "callsMathExp", "exp", "calls java.lang.Math.exp(double)",
                 "not supported in kernels", "use KernelMath.exp(float)");
+    }
+
+    /** The emulator refuses what the GPU backends refuse, with the same message: no kernel runs on it alone. */
+    @Test
+    void theEmulatorRefusesWhatTheJitRefuses() {
+        for (String name : List.of("allocatesObject", "throwsException", "callsMathExp")) {
+            Method m = kernel(name);
+            KernelCompileException jit = refused(name, KernelJitCompileTest.H200);
+            KernelCompileException emulated = assertThrows(KernelCompileException.class,
+                    () -> new EmulatorCompiler().compile(m, null, Dialect.CUDA, KernelJitCompileTest.POCL, 64));
+            assertEquals(jit.getMessage(), emulated.getMessage());
+            // the executor tests' escape hatch still describes it
+            assertEquals(List.of("emulator"), EmulatorCompiler.withoutSubsetCheck()
+                    .compile(m, null, Dialect.CUDA, KernelJitCompileTest.POCL, 64).paths());
+        }
     }
 
     @Test
