@@ -25,8 +25,9 @@ final class ModelBackendFlags {
             description = "With --backend cuda|opencl: the device, a number or part of its name (default: the first).")
     String device;
 
-    @Option(names = "--precision", paramLabel = "f32|bf16", defaultValue = "f32",
-            description = "GPU GEMMs in f32, or bf16 on tensor cores with f32 accumulation (default ${DEFAULT-VALUE}).")
+    @Option(names = "--precision", paramLabel = "f32|bf16|f16", defaultValue = "f32",
+            description = "GPU GEMMs and self-attention in f32, or bf16 or f16 on tensor cores with f32 accumulation"
+                    + " (f16: 3 more mantissa bits, values up to 65504) (default ${DEFAULT-VALUE}).")
     String precision;
 
     @Option(names = "--weights", paramLabel = "f32|stored", defaultValue = "f32",
@@ -71,14 +72,18 @@ final class ModelBackendFlags {
 
     GemmPrecision gemmPrecision() {
         return precisionNamed(precision).orElseThrow(() -> new IllegalArgumentException("--precision: got '"
-                + precision + "', expected f32 or bf16"));
+                + precision + "', expected f32, bf16 or f16"));
     }
 
-    /** @return the precision a {@code --precision} word names ({@code f32}, {@code bf16}, any case), or empty */
+    /**
+     * @return the precision a {@code --precision} word names ({@code f32}, {@code bf16}, {@code f16}, any case), or
+     *     empty; training refuses F16 itself ({@code DeviceWanGraph})
+     */
     static Optional<GemmPrecision> precisionNamed(String word) {
         return switch (word.strip().toLowerCase(Locale.ROOT)) {
             case "f32" -> Optional.of(GemmPrecision.F32);
             case "bf16" -> Optional.of(GemmPrecision.BF16);
+            case "f16" -> Optional.of(GemmPrecision.F16);
             default -> Optional.empty();
         };
     }

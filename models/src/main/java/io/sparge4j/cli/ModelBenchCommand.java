@@ -56,7 +56,7 @@ import java.util.concurrent.Callable;
                 + " self-attention: step time, self-attention time and share, sparsity, peak memory; one JSON line"
                 + " per case and a wan-step-speedup line per backend and precision. A step is one forward (guidance"
                 + " 1); step_ms_cfg doubles it for Wan's default classifier-free guidance. --precision takes a comma"
-                + " list here (f32,bf16): the host weights are made once and shared. Under 'sparge launch --gpus N'"
+                + " list here (f32,bf16,f16): the host weights are made once and shared. Under 'sparge launch --gpus N'"
                 + " the tokens are split over the GPUs (sequence parallel) and rank 0 prints (\"world\": N)."})
 public final class ModelBenchCommand implements Callable<Integer> {
     /** Wan's timestep scale runs 0..1000; the middle of the schedule. */
@@ -447,12 +447,12 @@ public final class ModelBenchCommand implements Callable<Integer> {
         List<GemmPrecision> out = new ArrayList<>();
         for (String p : backendFlags.precision.split(",", -1)) {
             GemmPrecision precision = ModelBackendFlags.precisionNamed(p)
-                    .orElseThrow(() -> bad("--precision", p, "f32 or bf16, or a comma list of them"));
+                    .orElseThrow(() -> bad("--precision", p, "f32, bf16 or f16, or a comma list of them"));
             if (out.contains(precision)) {
                 throw bad("--precision", backendFlags.precision, "each precision once");
             }
             if (backend.equals("cpu") && precision != GemmPrecision.F32) {
-                throw bad("--precision", p, "f32 with --backend cpu (bf16 GEMMs are for cuda or opencl)");
+                throw bad("--precision", p, "f32 with --backend cpu (bf16 and f16 GEMMs are for cuda or opencl)");
             }
             out.add(precision);
         }

@@ -54,6 +54,10 @@ class ModelBenchCommandTest {
     }
 
     private static void checkCase(JsonNode c, String backend, String mode, int reps) {
+        checkCase(c, backend, "f32", mode, reps);
+    }
+
+    private static void checkCase(JsonNode c, String backend, String precision, String mode, int reps) {
         for (String f : CASE_FIELDS) {
             assertTrue(c.has(f), f + " missing: " + c);
         }
@@ -67,7 +71,7 @@ class ModelBenchCommandTest {
         assertEquals(2 * 16 * 16, c.get("tokens").asInt());
         assertEquals(backend, c.get("backend").asText());
         assertFalse(c.get("device").asText().isBlank(), c.toString());
-        assertEquals("f32", c.get("precision").asText());
+        assertEquals(precision, c.get("precision").asText());
         assertEquals(mode, c.get("mode").asText());
         assertEquals(1, c.get("forwards_per_step").asInt());
         assertEquals(reps, c.get("step_ms_all").size(), c.toString());
@@ -140,7 +144,8 @@ class ModelBenchCommandTest {
                 {"--height", "33", "expected a multiple of 2"},
                 {"--backend", "metal", "expected cpu, cuda, opencl or emulator"},
                 {"--precision", "bf16", "expected f32 with --backend cpu"},
-                {"--precision", "f64", "expected f32 or bf16"},
+                {"--precision", "f16", "expected f32 with --backend cpu"},
+                {"--precision", "f64", "expected f32, bf16 or f16"},
         };
         for (String[] c : cases) {
             CliRun r = CliRun.of(with(SMALL, c[0], c[1]));
@@ -177,5 +182,16 @@ class ModelBenchCommandTest {
         checkCase(lines.get(1), "opencl", "hybrid", 1);
         assertTrue(lines.get(0).get("cross_attention_ms_median").isNull(), "not timed on the device");
         assertEquals("device", lines.get(0).get("peak_memory").asText());
+    }
+
+    /** --precision f16 runs the whole model in f16 on a device backend (the emulator here) and says so. */
+    @Test
+    void f16RunsOnTheEmulator() throws Exception {
+        CliRun r = CliRun.of(with(SMALL, "--backend", "emulator", "--precision", "f16", "--modes", "hybrid",
+                "--reps", "1"));
+        assertEquals(0, r.exit(), r.toString());
+        List<JsonNode> lines = lines(r);
+        assertEquals(1, lines.size(), r.out());
+        checkCase(lines.getFirst(), "emulator", "f16", "hybrid", 1);
     }
 }

@@ -12,7 +12,6 @@ import io.sparge4j.kernels.attention.FlashForwardKernels;
 import io.sparge4j.kernels.attention.FlashForwardMmaTasks;
 import io.sparge4j.kernels.attention.FlashForwardTasks;
 import io.sparge4j.kernels.nn.RowAttentionKernels;
-import io.sparge4j.kernels.types.arrays.BFloat16Array;
 import io.sparge4j.kernels.types.arrays.FloatArray;
 import io.sparge4j.kernels.types.arrays.IntArray;
 
@@ -27,24 +26,27 @@ import java.util.function.IntUnaryOperator;
  * attention. Both return the output and the logsumexp (the natural log of each query's softmax denominator of the
  * scaled scores), as {@code io.sparge4j.engine.ops.Attention.forward} does.
  *
- * <p>Precision is chosen by the inputs' dtype; q, k and v share it, and outputs, logsumexp and gradients are f32
- * either way:
+ * <p>Precision is chosen per call by the inputs' dtype, f32, bf16 or f16; q, k and v share it, and outputs,
+ * logsumexp and gradients are f32 in every case:
  * <ul>
  * <li>f32: self-attention with d of 64 or 128 runs the f32 flash kernels ({@code FlashForwardKernels} and
  * {@code FlashBackwardKernels}, 128 x 64 blocks; dense is the same kernel over a mask keeping every block).</li>
- * <li>bf16 ({@link DeviceCasts#toBFloat16} makes bf16 q, k, v from f32 projections): self-attention with d of 64
- * or 128 runs the tensor-core kernels ({@code FlashForwardMmaKernels}, {@code FlashBackwardMmaKernels}) on the
- * bf16 values with f32 accumulation. They round the softmax probabilities P (and, in the backward, dS) to bf16
- * before the products with V (and K, Q), so the output differs from f32 attention on the same bf16 inputs by at
- * most about 2^-8 of {@code sum p |v| / l}. The backward rounds an f32 dOut to bf16 too (a bf16 dOut is used as
- * is). The mask ({@link #blockMask}) pools the bf16 q and k directly, giving the very mask the f32 kernels give on
- * the widened values.</li>
+ * <li>bf16 or f16 ({@link DeviceCasts#toBFloat16} or {@link DeviceCasts#toFloat16} makes them from f32
+ * projections): self-attention with d of 64 or 128 runs the tensor-core kernels ({@code FlashForwardMmaKernels},
+ * {@code FlashBackwardMmaKernels}) on the 16-bit values with f32 accumulation. They round the softmax
+ * probabilities P (and, in the backward, dS) to the inputs' type before the products with V (and K, Q), so the
+ * output differs from f32 attention on the same 16-bit inputs by at most about u {@code sum p |v| / l}, u = 2^-8
+ * for bf16 and 2^-11 for f16 (whose subnormals add at most 2^-25 {@code sum |v| / l}). The backward rounds an f32
+ * dOut to the inputs' type too (a dOut of that type is used as is): in f16, values below 2^-14 lose precision,
+ * below 2^-25 become 0 and beyond 65504 infinite, so scale a loss whose gradients are that small or large. The
+ * mask ({@link #blockMask}) pools the 16-bit q and k directly, giving the very mask the f32 kernels give on the
+ * widened values.</li>
  * </ul>
  * Cross-attention (its own key count, such as Wan's 512 text tokens) with d of 64 or 128 runs the f32 flash kernels
  * over every key block, forward ({@code FlashForwardKernels.flashForwardCross}) and backward
  * ({@code FlashBackwardKernels} with keys other than tokens); anything else (other d up to
- * {@value RowAttentionKernels#MAX_D}) runs densely in f32 on {@link RowAttentionKernels}. bf16 inputs are widened to
- * f32 copies for these (exact), which live only for the op.
+ * {@value RowAttentionKernels#MAX_D}) runs densely in f32 on {@link RowAttentionKernels}. bf16 and f16 inputs are
+ * widened to f32 copies for these (exact), which live only for the op.
  */
 public final class DeviceAttention {
     /** Query rows per block of the device masks and flash kernels. */
@@ -72,7 +74,7 @@ public final class DeviceAttention {
     /**
      * Dense attention {@code softmax(scale q k^T) v} per head.
      *
-     * @param q f32 or bf16 (B, H, Nq, d)
+     * @param q f32, bf16 or f16 (B, H, Nq, d)
      * @param k (B, H, Nk, d), q's dtype
      * @param v (B, H, Nk, d), q's dtype
      * @param scale the softmax scale; NaN means {@code 1 / sqrt(d)}
@@ -113,7 +115,8 @@ public final class DeviceAttention {
      * selection and the kept-block lists, for query blocks of {@value #QUERY_BLOCK} and key blocks of
      * {@value #KEY_BLOCK} tokens.
      *
-     * @param q f32 or bf16 (B, H, N, d), d at most 256; bf16 is pooled as it lies (no f32 copy) when d is even
+     * @param q f32, bf16 or f16 (B, H, N, d), d at most 256; bf16 and f16 are pooled as they lie (no f32 copy) when
+     *     d is even
      * @param k (B, H, N, d), q's dtype
      * @param mode DENSE, TOPK, TOPP or HYBRID
      * @param topk Top-k fraction in (0, 1] (TOPK and HYBRID)
@@ -179,9 +182,9 @@ public final class DeviceAttention {
         DeviceBlockMask mask = new DeviceBlockMask(op.session, tasks, s.b, s.h, s.nq, mode, key);
         List<DeviceTensor> temps = new ArrayList<>();
         try {
-            if (s.bf16() && s.d % 2 == 0) {
-                tasks.addPooledMapPairs(op.graph, op.grids, "m", pairs(op, "q", q), pairs(op, "k", k), true, sc, s.h,
-                        false);
+            if (s.half() && s.d % 2 == 0) {
+                tasks.addPooledMapPairs(op.graph, op.grids, "m", pairs(op, "q", q, s.dtype), pairs(op, "k", k, s.dtype),
+                        s.bf16(), sc, s.h, false);
             } else {
                 tasks.addPooledMap(op.graph, op.grids, "m", floats(op, "q", q, temps), floats(op, "k", k, temps), sc,
                         s.h, false);
@@ -211,7 +214,7 @@ public final class DeviceAttention {
      * Block-sparse attention: each query block attends only to the key blocks its mask keeps (a query block with
      * none gets output 0 and logsumexp -inf).
      *
-     * @param q f32 or bf16 (B, H, N, d), d 64 or 128
+     * @param q f32, bf16 or f16 (B, H, N, d), d 64 or 128
      * @param k (B, H, N, d), q's dtype
      * @param v (B, H, N, d), q's dtype
      * @param mask a mask of q's batch, heads and tokens, from {@link #blockMask}
@@ -256,13 +259,14 @@ public final class DeviceAttention {
 
     /**
      * The backward of {@link #dense} or {@link #sparse}, as {@code Attention.backward} computes it with the same
-     * mask: on the flash kernels ({@code FlashBackwardKernels} for f32, {@code FlashBackwardMmaKernels} for bf16: a
-     * dQ pass over each query block's kept key blocks and a dK/dV pass over each key block's query blocks) where the
-     * forward ran them; cross-attention with d of 64 or 128 on the f32 flash kernels over every key block (bf16
-     * inputs widened); other d on {@link RowAttentionKernels}' backward in f32. The gradients are f32 in every case.
+     * mask: on the flash kernels ({@code FlashBackwardKernels} for f32, {@code FlashBackwardMmaKernels} for bf16
+     * and f16: a dQ pass over each query block's kept key blocks and a dK/dV pass over each key block's query blocks)
+     * where the forward ran them; cross-attention with d of 64 or 128 on the f32 flash kernels over every key block
+     * (16-bit inputs widened); other d on {@link RowAttentionKernels}' backward in f32. The gradients are f32 in
+     * every case.
      *
-     * @param dOut gradient with respect to the output (B, H, Nq, d): f32, or for bf16 inputs f32 (rounded to bf16
-     *     for the tensor cores) or bf16
+     * @param dOut gradient with respect to the output (B, H, Nq, d): f32, or for bf16 or f16 inputs f32 (rounded to
+     *     their type for the tensor cores) or of their type
      * @param q the forward's queries
      * @param k the forward's keys
      * @param v the forward's values
@@ -326,19 +330,21 @@ public final class DeviceAttention {
         try {
             FloatArray out = op.f32("forward.out", forward.out());
             FloatArray lse = op.f32("forward.logsumexp", forward.logsumexp());
-            if (s.bf16() && self) {
-                FlashBackwardMmaTasks tasks = op.session.scratch("flash backward bf16 " + s.heads() + " " + s.nq + " "
-                        + s.d, () -> new FlashBackwardMmaTasks(s.heads(), s.nq, s.d, QUERY_BLOCK, KEY_BLOCK, true),
-                        t -> List.of(t.delta, t.kFrag, t.vFrag));
-                tasks.addBackward(op.graph, op.grids, "b", pairs(op, "q", q), pairs(op, "k", k), pairs(op, "v", v),
-                        halves(op, "dOut", dOut, temps), out, lse, rowStart, rowBlocks, colStart, colBlocks,
-                        (FloatArray) dq.array(), (FloatArray) dk.array(), (FloatArray) dv.array(), sc);
+            if (s.half() && self) {
+                // the key names the type ("bf16" or "f16"): the scratch's tasks are built for one
+                FlashBackwardMmaTasks tasks = op.session.scratch("flash backward " + s.dtype + " " + s.heads() + " "
+                        + s.nq + " " + s.d, () -> new FlashBackwardMmaTasks(s.heads(), s.nq, s.d, QUERY_BLOCK,
+                        KEY_BLOCK, s.bf16()), t -> List.of(t.delta, t.kFrag, t.vFrag));
+                tasks.addBackward(op.graph, op.grids, "b", pairs(op, "q", q, s.dtype), pairs(op, "k", k, s.dtype),
+                        pairs(op, "v", v, s.dtype), halves(op, "dOut", dOut, s.dtype, temps), out, lse, rowStart,
+                        rowBlocks, colStart, colBlocks, (FloatArray) dq.array(), (FloatArray) dk.array(),
+                        (FloatArray) dv.array(), sc);
             } else {
                 FlashBackwardTasks tasks = op.session.scratch("flash backward " + s.heads() + " " + s.nq + " " + s.nk
                         + " " + s.d, () -> new FlashBackwardTasks(s.heads(), s.nq, s.nk, s.d, QUERY_BLOCK, KEY_BLOCK),
                         t -> List.of(t.qdo, t.kv, t.stats));
-                // f32 inputs as they are; bf16 ones (cross-attention: the tensor-core backward is self-attention's)
-                // widened by tasks of the op
+                // f32 inputs as they are; 16-bit ones (cross-attention: the tensor-core backward is
+                // self-attention's) widened by tasks of the op
                 tasks.addBackward(op.graph, op.grids, "b", floats(op, "q", q, temps), floats(op, "k", k, temps),
                         floats(op, "v", v, temps), floats(op, "dOut", dOut, temps), out, lse, rowStart, rowBlocks,
                         colStart, colBlocks,
@@ -392,9 +398,10 @@ public final class DeviceAttention {
         DeviceTensor out = op.session.allocate(DType.F32, s.b, s.h, s.nq, s.d);
         DeviceTensor lse = op.session.allocate(DType.F32, s.b, s.h, s.nq);
         try {
-            if (s.bf16()) {
-                FlashForwardMmaTasks.addForward(op.graph, op.grids, "flash", true, pairs(op, "q", q),
-                        pairs(op, "k", k), pairs(op, "v", v), (FloatArray) out.array(), (FloatArray) lse.array(),
+            if (s.half()) {
+                FlashForwardMmaTasks.addForward(op.graph, op.grids, "flash", s.bf16(), pairs(op, "q", q, s.dtype),
+                        pairs(op, "k", k, s.dtype), pairs(op, "v", v, s.dtype), (FloatArray) out.array(),
+                        (FloatArray) lse.array(),
                         rowStart, rowBlocks, s.heads(), s.nq, s.d, scale,
                         FlashForwardMmaTasks.selectedVariant(s.d, op.session.features().localMemoryBytes()));
             } else {
@@ -426,7 +433,7 @@ public final class DeviceAttention {
 
     /**
      * Dense attention of Nq queries over Nk != Nq keys (cross-attention) on the f32 flash kernel, every key block
-     * listed for every query block; bf16 inputs are widened first (the copies are freed with the op).
+     * listed for every query block; bf16 and f16 inputs are widened first (the copies are freed with the op).
      */
     private static Result crossFlash(Op op, DeviceTensor q, DeviceTensor k, DeviceTensor v, Shape s, float scale) {
         IntArray[] lists = everyBlock(op, s);
@@ -445,34 +452,34 @@ public final class DeviceAttention {
         }
     }
 
-    /** The f32 array of t, or of an f32 copy of a bf16 t widened by a task of the op (the copy joins temps). */
+    /** The f32 array of t, or of an f32 copy of a 16-bit t widened by a task of the op (the copy joins temps). */
     private static FloatArray floats(Op op, String arg, DeviceTensor t, List<DeviceTensor> temps) {
-        if (t != null && t.dtype() == DType.BF16) {
-            BFloat16Array src = (BFloat16Array) op.array(arg, t, DType.BF16);
+        if (t != null && (t.dtype() == DType.BF16 || t.dtype() == DType.F16)) {
+            op.array(arg, t, t.dtype());   // open and of this session, before the copy is allocated
             DeviceTensor wide = op.session.allocate(DType.F32, t.shape());
             temps.add(wide);
-            DeviceCasts.addToFloat32(op, arg + "ToF32", src, (FloatArray) wide.array(), (int) t.numel());
+            DeviceCasts.addToFloat32(op, arg + "ToF32", arg, t, (FloatArray) wide.array());
             return (FloatArray) wide.array();
         }
         return op.f32(arg, t);
     }
 
-    /** The int-pair view of a bf16 tensor (even element count), as the tensor-core kernels read it. */
-    private static IntArray pairs(Op op, String arg, DeviceTensor t) {
-        op.array(arg, t, DType.BF16);
+    /** The int-pair view of a bf16 or f16 tensor (even element count), as the tensor-core kernels read it. */
+    private static IntArray pairs(Op op, String arg, DeviceTensor t, DType half) {
+        op.array(arg, t, half);
         return op.session.intPairs(t);
     }
 
-    /** The int-pair view of a bf16 t, or of a bf16 copy of an f32 t rounded by a task of the op (joins temps). */
-    private static IntArray halves(Op op, String arg, DeviceTensor t, List<DeviceTensor> temps) {
+    /** The int-pair view of t of type half, or of a half copy of an f32 t rounded by a task of the op (joins temps). */
+    private static IntArray halves(Op op, String arg, DeviceTensor t, DType half, List<DeviceTensor> temps) {
         if (t != null && t.dtype() == DType.F32) {
             FloatArray src = op.f32(arg, t);
-            DeviceTensor narrow = op.session.allocate(DType.BF16, t.shape());
+            DeviceTensor narrow = op.session.allocate(half, t.shape());
             temps.add(narrow);
-            DeviceCasts.addToBFloat16(op, arg + "ToBf16", src, (BFloat16Array) narrow.array(), (int) t.numel());
+            DeviceCasts.addToHalf(op, arg + (half == DType.BF16 ? "ToBf16" : "ToF16"), src, narrow);
             return op.session.intPairs(narrow);
         }
-        return pairs(op, arg, t);
+        return pairs(op, arg, t, half);
     }
 
     private static Result run(Op op, DeviceTensor out, DeviceTensor lse) {
@@ -491,14 +498,19 @@ public final class DeviceAttention {
             return b * h;
         }
 
+        /** bf16 or f16: the tensor-core kernels' inputs. */
+        boolean half() {
+            return dtype == DType.BF16 || dtype == DType.F16;
+        }
+
         boolean bf16() {
             return dtype == DType.BF16;
         }
     }
 
     private static Shape shape(Op op, DeviceTensor q, DeviceTensor k, DeviceTensor v) {
-        if (q == null || (q.dtype() != DType.F32 && q.dtype() != DType.BF16)) {
-            throw op.fail("q", q, "an F32 or BF16 device tensor");
+        if (q == null || (q.dtype() != DType.F32 && q.dtype() != DType.BF16 && q.dtype() != DType.F16)) {
+            throw op.fail("q", q, "an F32, BF16 or F16 device tensor");
         }
         DType dtype = q.dtype();
         op.array("q", q, dtype);

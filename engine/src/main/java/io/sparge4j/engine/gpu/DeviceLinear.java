@@ -6,7 +6,6 @@ import io.sparge4j.kernels.WorkerGrid3D;
 import io.sparge4j.kernels.linalg.GemmKernels;
 import io.sparge4j.kernels.nn.ActivationKernels;
 import io.sparge4j.kernels.nn.TensorKernels;
-import io.sparge4j.kernels.types.arrays.BFloat16Array;
 import io.sparge4j.kernels.types.arrays.FloatArray;
 import io.sparge4j.kernels.types.arrays.IntArray;
 
@@ -14,9 +13,10 @@ import java.util.Arrays;
 
 /**
  * Fully connected layers on the device, in PyTorch's convention {@code y = x W^T + b}, as
- * {@code io.sparge4j.engine.ops.Linear.linear} computes them: f32 through {@code GemmKernels.sgemm}, or bf16 operands
- * with f32 accumulation through the tensor-core pair GEMM ({@link GemmPrecision}). The bias is added by a second
- * kernel ({@link TensorKernels#addRow}), so the result rounds as the CPU op's ({@code round(xW^T) + b}).
+ * {@code io.sparge4j.engine.ops.Linear.linear} computes them: f32 through {@code GemmKernels.sgemm}, or, chosen per
+ * call ({@link GemmPrecision}), bf16 or f16 operands with f32 accumulation through the tensor-core pair GEMM
+ * ({@code mmaGemmBF16Pairs}, {@code mmaGemmF16Pairs}). The bias is added by a second kernel
+ * ({@link TensorKernels#addRow}), so the result rounds as the CPU op's ({@code round(xW^T) + b}).
  */
 public final class DeviceLinear {
     private DeviceLinear() {
@@ -34,9 +34,10 @@ public final class DeviceLinear {
 
     /**
      * @param x f32 (..., in)
-     * @param weight (out, in): f32, or bf16 for {@link GemmPrecision#BF16} (then used as is, else rounded per call)
+     * @param weight (out, in): f32 (rounded per call for a 16-bit precision), or the precision's operand type, bf16
+     *     for {@link GemmPrecision#BF16} or f16 for {@link GemmPrecision#F16}, used as is
      * @param bias f32 (out), or null for none
-     * @param precision how to multiply
+     * @param precision how to multiply; BF16 and F16 need an even {@code in}
      * @return y, f32, (..., out)
      */
     public static DeviceTensor linear(DeviceTensor x, DeviceTensor weight, DeviceTensor bias,
@@ -44,7 +45,7 @@ public final class DeviceLinear {
         String name = "DeviceLinear.linear";
         Op op = Op.of(name, x);
         if (precision == null) {
-            throw op.fail("precision", null, "F32 or BF16");
+            throw op.fail("precision", null, "F32, BF16 or F16");
         }
         FloatArray xa = op.f32("x", x);
         int in = op.lastDim("x", x);
@@ -59,13 +60,17 @@ public final class DeviceLinear {
             ba = op.f32("bias", bias);
             op.shape("bias", bias, out);
         }
-        if (precision == GemmPrecision.BF16 && in % 2 != 0) {
-            throw op.fail("in features (x's last dimension)", in, "an even number for GemmPrecision.BF16 (the pair"
-                    + " GEMM reads bf16 pairs); use GemmPrecision.F32");
+        DType operand = precision.operandType();
+        if (precision != GemmPrecision.F32 && in % 2 != 0) {
+            throw op.fail("in features (x's last dimension)", in, "an even number for GemmPrecision." + precision
+                    + " (the pair GEMM reads " + operand + " pairs); use GemmPrecision.F32");
         }
-        if (weight.dtype() == DType.BF16 && precision != GemmPrecision.BF16) {
-            throw op.fail("weight", "BF16", "F32 for GemmPrecision.F32 (a bf16 weight needs GemmPrecision.BF16)");
+        if (weight.dtype() != DType.F32 && weight.dtype() != operand) {
+            throw op.fail("weight", weight.dtype().name(), "F32" + (precision == GemmPrecision.F32 ? "" : " or "
+                    + operand.name()) + " for GemmPrecision." + precision + " (a BF16 weight needs GemmPrecision.BF16,"
+                    + " an F16 one GemmPrecision.F16)");
         }
+        op.array("weight", weight, weight.dtype());   // open and of this session, before anything is allocated
         int[] yShape = x.shape();
         yShape[yShape.length - 1] = out;
         DeviceTensor y = op.session.allocate(DType.F32, yShape);
@@ -74,7 +79,7 @@ public final class DeviceLinear {
         if (precision == GemmPrecision.F32) {
             temporaries = f32Product(op, xa, weight, ya, m, out, in);
         } else {
-            temporaries = bf16Product(op, x, weight, ya, m, out, in);
+            temporaries = halfProduct(op, x, weight, operand, ya, m, out, in);
         }
         if (ba != null) {
             int n = m * out;
@@ -99,32 +104,32 @@ public final class DeviceLinear {
         return new DeviceTensor[]{wt};
     }
 
-    private static DeviceTensor[] bf16Product(Op op, DeviceTensor x, DeviceTensor weight, FloatArray ya, int m,
-            int out, int in) {
-        DeviceTensor xb = op.session.allocate(DType.BF16, m, in);
-        BFloat16Array xba = (BFloat16Array) xb.array();
-        int nx = m * in;
-        op.graph.task("xToBf16", TensorKernels::toBFloat16, new KernelContext(), op.f32("x", x), xba, nx);
-        op.grid("xToBf16", ActivationKernels.grid(nx));
-        DeviceTensor wb = null;
+    /** x (and an f32 weight) rounded to {@code half} into temporaries, then the pair GEMM of that type. */
+    private static DeviceTensor[] halfProduct(Op op, DeviceTensor x, DeviceTensor weight, DType half, FloatArray ya,
+            int m, int out, int in) {
+        String suffix = half == DType.BF16 ? "Bf16" : "F16";
+        DeviceTensor xh = op.session.allocate(half, m, in);
+        DeviceCasts.addToHalf(op, "xTo" + suffix, op.f32("x", x), xh);
+        DeviceTensor wh = null;
         DeviceTensor wOperand = weight;
-        if (weight.dtype() != DType.BF16) {
-            wb = op.session.allocate(DType.BF16, out, in);
-            int nw = out * in;
-            op.graph.task("wToBf16", TensorKernels::toBFloat16, new KernelContext(), op.f32("weight", weight),
-                    (BFloat16Array) wb.array(), nw);
-            op.grid("wToBf16", ActivationKernels.grid(nw));
-            wOperand = wb;
+        if (weight.dtype() != half) {
+            wh = op.session.allocate(half, out, in);
+            DeviceCasts.addToHalf(op, "wTo" + suffix, op.f32("weight", weight), wh);
+            wOperand = wh;
         } else {
-            op.array("weight", weight, DType.BF16);
+            op.array("weight", weight, half);
         }
-        IntArray xp = op.session.intPairs(xb);
+        IntArray xp = op.session.intPairs(xh);
         IntArray wp = op.session.intPairs(wOperand);
-        op.graph.task("mmaGemm", GemmKernels::mmaGemmBF16Pairs, new KernelContext(), xp, wp, ya, m, out, in);
+        if (half == DType.BF16) {
+            op.graph.task("mmaGemm", GemmKernels::mmaGemmBF16Pairs, new KernelContext(), xp, wp, ya, m, out, in);
+        } else {
+            op.graph.task("mmaGemm", GemmKernels::mmaGemmF16Pairs, new KernelContext(), xp, wp, ya, m, out, in);
+        }
         op.grid("mmaGemm", Op.grid2D((long) (out + GemmKernels.PAIR_BLOCK_N - 1) / GemmKernels.PAIR_BLOCK_N
                 * GemmKernels.PAIR_GROUP_SIZE, (m + GemmKernels.PAIR_BLOCK_M - 1) / GemmKernels.PAIR_BLOCK_M,
                 GemmKernels.PAIR_GROUP_SIZE, 1));
-        return new DeviceTensor[]{xb, wb};
+        return new DeviceTensor[]{xh, wh};
     }
 
     /**

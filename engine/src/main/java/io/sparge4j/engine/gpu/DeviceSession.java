@@ -113,7 +113,7 @@ public final class DeviceSession implements AutoCloseable {
     /**
      * Copies a host tensor to the device.
      *
-     * @param tensor f32, bf16 or i32, any shape
+     * @param tensor f32, bf16, f16 or i32, any shape
      * @return a new device tensor of the same dtype and shape, owned by the caller
      */
     public DeviceTensor upload(Tensor tensor) {
@@ -132,14 +132,14 @@ public final class DeviceSession implements AutoCloseable {
      * A tensor whose values are whatever the memory held (as {@code torch.empty}): for outputs that are overwritten
      * whole, such as a collective's receive buffer, without the host copy {@link #zeros} makes.
      *
-     * @param dtype f32, bf16 or i32
+     * @param dtype f32, bf16, f16 or i32
      * @param shape the shape
      * @return a new device tensor, owned by the caller
      */
     public DeviceTensor empty(DType dtype, int... shape) {
         checkOpen("empty");
         if (dtype == null) {
-            throw new IllegalArgumentException("empty: dtype is null, expected f32, bf16 or i32");
+            throw new IllegalArgumentException("empty: dtype is null, expected f32, bf16, f16 or i32");
         }
         return allocate(dtype, shape);
     }
@@ -349,9 +349,12 @@ public final class DeviceSession implements AutoCloseable {
         }
     }
 
-    /** @return the int-pair view of a bf16 tensor's bytes, for the pair GEMM (its element count must be even) */
-    IntArray intPairs(DeviceTensor bf16) {
-        DeviceStorage s = bf16.storage();
+    /**
+     * @return the int-pair view of a bf16 or f16 tensor's bytes, for the pair GEMM and the tensor-core attention
+     *     (its element count must be even)
+     */
+    IntArray intPairs(DeviceTensor half) {
+        DeviceStorage s = half.storage();
         for (NativeArray v : s.views) {
             if (v instanceof IntArray ints) {
                 return ints;

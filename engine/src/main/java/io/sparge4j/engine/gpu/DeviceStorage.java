@@ -9,8 +9,8 @@ import java.util.List;
 
 /**
  * One device allocation shared by a tensor and its reshaped views: the buffer, the kernel array that stands for it
- * in task arguments (plus any other-typed views of the same bytes, such as the int pairs the bf16 GEMM reads), and a
- * count of the tensors using it. The last {@link #release} frees the buffer.
+ * in task arguments (plus any other-typed views of the same bytes, such as the int pairs the bf16 and f16 GEMMs
+ * read), and a count of the tensors using it. The last {@link #release} frees the buffer.
  */
 final class DeviceStorage {
     final DType dtype;

@@ -8,7 +8,7 @@ import java.util.Arrays;
 
 /**
  * A tensor whose elements live in device memory of one {@link DeviceSession}: row-major, contiguous, f32 (the op
- * layer's type), bf16 or i32. It is read only through {@link #toHost}; {@link #close} frees its memory (a reshaped
+ * layer's type), bf16, f16 or i32. It is read only through {@link #toHost}; {@link #close} frees its memory (a reshaped
  * view shares the memory, which is freed when the last of them is closed).
  */
 public final class DeviceTensor implements AutoCloseable {

@@ -3,6 +3,7 @@ package io.sparge4j.engine.gpu;
 import io.sparge4j.engine.tensor.DType;
 import io.sparge4j.kernels.types.arrays.BFloat16Array;
 import io.sparge4j.kernels.types.arrays.FloatArray;
+import io.sparge4j.kernels.types.arrays.HalfFloatArray;
 import io.sparge4j.kernels.types.arrays.IntArray;
 import io.sparge4j.kernels.types.arrays.NativeArray;
 
@@ -22,15 +23,16 @@ final class Handles {
         return switch (dtype) {
             case F32 -> FloatArray.fromSegmentShallow(phantom(4L * elements));
             case BF16 -> BFloat16Array.fromSegmentShallow(phantom(2L * elements));
+            case F16 -> HalfFloatArray.fromSegmentShallow(phantom(2L * elements));
             case I32 -> IntArray.fromSegmentShallow(phantom(4L * elements));
             default -> throw new IllegalArgumentException("dtype: got " + dtype
-                    + ", expected F32, BF16 or I32 for a device tensor");
+                    + ", expected F32, BF16, F16 or I32 for a device tensor");
         };
     }
 
-    /** An int view of a bf16 array's bytes: element p holds bf16 elements 2p (low half) and 2p + 1. */
-    static IntArray intPairs(int bf16Elements) {
-        return IntArray.fromSegmentShallow(phantom(2L * bf16Elements));
+    /** An int view of a bf16 or f16 array's bytes: element p holds elements 2p (low half) and 2p + 1. */
+    static IntArray intPairs(int halfElements) {
+        return IntArray.fromSegmentShallow(phantom(2L * halfElements));
     }
 
     private static MemorySegment phantom(long bytes) {

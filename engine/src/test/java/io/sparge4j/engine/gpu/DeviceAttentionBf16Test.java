@@ -9,8 +9,10 @@ import io.sparge4j.engine.tensor.DType;
 import io.sparge4j.engine.tensor.Tensor;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.FieldSource;
 
+import java.util.List;
 import java.util.SplittableRandom;
 
 import static io.sparge4j.engine.gpu.DeviceSessions.host;
@@ -20,31 +22,35 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * {@link DeviceAttention} on bf16 q, k, v (the tensor-core kernels, the 16-bit mask pooling, the row path for
- * cross-attention) and {@link DeviceCasts}, on the emulator, PoCL OpenCL and CUDA (skipped with the reason where
- * absent), against float64 computed here from the bf16-rounded inputs, at token counts that are multiples of no
- * block (150, 200, 300, 1000), d 64 and 128, and masks where every row keeps exactly one block.
+ * {@link DeviceAttention} on bf16 and on f16 q, k, v (the tensor-core kernels, the 16-bit mask pooling, the row path
+ * for cross-attention) and {@link DeviceCasts}, on the emulator, PoCL OpenCL and CUDA (skipped with the reason where
+ * absent), each test once per type, against float64 computed here from the inputs rounded to that type, at token
+ * counts that are multiples of no block (150, 200, 300, 1000), d 64 and 128, and masks where every row keeps exactly
+ * one block.
  *
- * <p>Tolerances, from where the kernels round (u = 2^-8, bf16's unit roundoff):
+ * <p>Tolerances, from where the kernels round (u the type's unit roundoff: 2^-8 for bf16, 8 significant bits;
+ * 2^-11 for f16, 11):
  * <ul>
  * <li>forward output, per element: {@code 1.1 u sum_j p_j |v_jc| / l + 1e-4 max|v|}; the tensor cores multiply P
- * rounded to bf16 by V (at most u relative per term), the 1.1 and the absolute part cover the f32 scores (d-term
- * dot products of O(1) values), exp and sums;</li>
+ * rounded to the type by V (at most u relative per term), the 1.1 and the absolute part cover the f32 scores
+ * (d-term dot products of O(1) values), exp and sums, and f16's subnormal P (below 2^-14, an absolute error of at
+ * most 2^-25 per term: {@code 2^-25 sum_j |v_jc| / l <= 2^-25 N max|v|}, 3e-5 max|v| at N 1000);</li>
  * <li>logsumexp: {@code 1e-4 + 1e-5 |lse|} (f32 scores and sums, P unrounded);</li>
  * <li>backward given the float64 O and lse (rounded to f32), per element: {@code 1.1 u sum_j |x_j| + 1e-4
  * max|ref|} with {@code x_j} the terms of the gradient's sum ({@code P dO} for dV, {@code scale dS q} for dK,
- * {@code scale dS k} for dQ): P and dS are rounded to bf16 before those products;</li>
+ * {@code scale dS k} for dQ): P and dS are rounded to the type before those products (f16's subnormals again
+ * within the absolute part: 2^-25 per term over at most 200 terms of O(1) factors);</li>
  * <li>exact (bit for bit) where the same f32 kernel sees the same values: the cross-attention row path against
- * the f32 op on widened inputs, the bf16 mask against the f32 op's mask, the casts against the host's
+ * the f32 op on widened inputs, the 16-bit mask against the f32 op's mask, the casts against the host's
  * round-to-nearest-even. The mask also equals the CPU's ({@code PooledAttentionMap} in float64 and
  * {@code BlockSelector}) on these seeded inputs; a near-tie in the pooled map could flip one block there, which
  * these seeds do not have.</li>
  * </ul>
+ * The name is the class's from before f16 (scripts select it by name).
  */
 @Timeout(value = 600, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class DeviceAttentionBf16Test {
-    static final String[] BACKENDS = DeviceSessions.BACKENDS;
-    private static final double U = 0x1p-8;
+    static final List<Arguments> HALF_TYPES = DeviceSessions.onEachBackend(DType.BF16, DType.F16);
     private static final int QB = DeviceAttention.QUERY_BLOCK;
     private static final int KB = DeviceAttention.KEY_BLOCK;
 
@@ -57,84 +63,119 @@ class DeviceAttentionBf16Test {
         return t;
     }
 
-    /** x rounded to bf16 on the host and widened back: the values the tensor cores see. */
-    private static double[] rounded(Tensor x) {
-        try (Tensor b = x.to(DType.BF16)) {
+    /** The unit roundoff of a 16-bit type. */
+    private static double u(DType half) {
+        return half == DType.BF16 ? 0x1p-8 : 0x1p-11;
+    }
+
+    /** x rounded to half on the host and widened back: the values the tensor cores see. */
+    private static double[] rounded(Tensor x, DType half) {
+        try (Tensor b = x.to(half)) {
             return b.toDoubleArray();
         }
     }
 
-    /** A bf16 device tensor made on the device from f32 (the model's way: {@link DeviceCasts#toBFloat16}). */
-    private static DeviceTensor bf16(DeviceSession s, Tensor x) {
+    /**
+     * A bf16 or f16 device tensor made on the device from f32 (the model's way: {@link DeviceCasts#toBFloat16},
+     * {@link DeviceCasts#toFloat16}).
+     */
+    private static DeviceTensor narrow(DeviceSession s, Tensor x, DType half) {
         try (DeviceTensor f = s.upload(x)) {
-            return DeviceCasts.toBFloat16(f);
+            return half == DType.BF16 ? DeviceCasts.toBFloat16(f) : DeviceCasts.toFloat16(f);
         }
     }
 
-    @ParameterizedTest(name = "{0}")
-    @FieldSource("BACKENDS")
-    void castsRoundToNearestEvenAndWidenExactly(String backend) {
-        SplittableRandom rnd = new SplittableRandom(51);
+    /**
+     * Values whose rounding is easy to get wrong: ties to even rounding down and up, their negatives, just above a
+     * tie, -0; for f16 also the overflow boundary (65520 rounds to infinity, the float below it to 65504) and ties
+     * among the subnormals (2^-25 to 0, 3 2^-25 to 2^-23).
+     */
+    private static float[] edgeValues(DType half) {
+        if (half == DType.BF16) {
+            return new float[] {Float.intBitsToFloat(0x3F808000), Float.intBitsToFloat(0x3F818000),
+                Float.intBitsToFloat(0xBF808000), Float.intBitsToFloat(0xBF818000), Float.intBitsToFloat(0x3F808001),
+                -0f};
+        }
+        return new float[] {Float.intBitsToFloat(0x3F801000), Float.intBitsToFloat(0x3F803000),
+            Float.intBitsToFloat(0xBF801000), Float.intBitsToFloat(0xBF803000), Float.intBitsToFloat(0x3F801001), -0f,
+            65520f, Math.nextDown(65520f), -65520f, 0x1p-25f, 3 * 0x1p-25f, -0x1p-25f};
+    }
+
+    /** The seed of a test: the bf16 runs keep their seeds from before f16, the f16 ones draw other inputs. */
+    private static SplittableRandom random(long seed, DType half) {
+        return new SplittableRandom(half == DType.BF16 ? seed : seed + 100);
+    }
+
+    @ParameterizedTest(name = "{0} {1}")
+    @FieldSource("HALF_TYPES")
+    void castsRoundToNearestEvenAndWidenExactly(String backend, DType half) {
+        SplittableRandom rnd = random(51, half);
         int n = 1001;
         float[] values = new float[n];
         for (int i = 0; i < n; i++) {
             values[i] = (float) (rnd.nextGaussian() * Math.exp(4 * rnd.nextGaussian()));
         }
-        // halfway cases: ties to even, down (0x3F80_8000) and up (0x3F81_8000), and their negatives; just above
-        values[0] = Float.intBitsToFloat(0x3F808000);
-        values[1] = Float.intBitsToFloat(0x3F818000);
-        values[2] = Float.intBitsToFloat(0xBF808000);
-        values[3] = Float.intBitsToFloat(0xBF818000);
-        values[4] = Float.intBitsToFloat(0x3F808001);
-        values[5] = -0f;
+        float[] edges = edgeValues(half);
+        System.arraycopy(edges, 0, values, 0, edges.length);
+        String name = backend + " " + half;
         try (DeviceSession s = DeviceSessions.open(backend);
                 Tensor x = Tensor.of(values, 7, 11, 13);
-                Tensor expected = x.to(DType.BF16);
+                Tensor expected = x.to(half);
                 DeviceTensor dx = s.upload(x);
-                DeviceTensor b = DeviceCasts.toBFloat16(dx);
+                DeviceTensor b = narrow(s, x, half);
                 DeviceTensor back = DeviceCasts.toFloat32(b)) {
-            assertEquals(DType.BF16, b.dtype());
+            assertEquals(half, b.dtype());
             assertArrayEquals(x.shape(), b.shape());
             try (Tensor got = b.toHost()) {
                 for (int i = 0; i < n; i++) {
-                    assertEquals(expected.getFloat(i), got.getFloat(i), backend + " bf16 of element " + i + " = "
+                    assertEquals(expected.getFloat(i), got.getFloat(i), name + " of element " + i + " = "
                             + values[i]);
                 }
             }
-            assertEquals(1.0f, expected.getFloat(0), "test data: the tie at 0x3F808000 rounds down to even");
+            assertEquals(1.0f, expected.getFloat(0), "test data: the first tie rounds down to even");
+            if (half == DType.F16) {
+                assertEquals(Float.POSITIVE_INFINITY, expected.getFloat(6), "test data: 65520 overflows");
+                assertEquals(65504f, expected.getFloat(7), "test data: below 65520 rounds to f16's largest");
+                assertEquals(0x1p-23f, expected.getFloat(10), "test data: the subnormal tie 3 2^-25 rounds up");
+            }
             float[] wide = host(back);
             for (int i = 0; i < n; i++) {
                 assertEquals(Float.floatToRawIntBits(expected.getFloat(i)), Float.floatToRawIntBits(wide[i]),
-                        backend + " widened element " + i);
+                        name + " widened element " + i);
             }
-            assertThrows(IllegalArgumentException.class, () -> DeviceCasts.toFloat32(dx), "toFloat32 of f32");
-            assertThrows(IllegalArgumentException.class, () -> DeviceCasts.toBFloat16(b), "toBFloat16 of bf16");
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> DeviceCasts.toFloat32(dx));
+            assertTrue(e.getMessage().contains("x is f32, expected a BF16 or F16 device tensor"), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () -> DeviceCasts.toBFloat16(b));
+            assertTrue(e.getMessage().contains("x is " + half + ", expected f32"), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () -> DeviceCasts.toFloat16(b));
+            assertTrue(e.getMessage().contains("x is " + half + ", expected f32"), e.getMessage());
         }
     }
 
-    /** Dense and sparse bf16 forwards (d 64 at N 200, d 128 at N 150) against float64 of the rounded inputs. */
-    @ParameterizedTest(name = "{0}")
-    @FieldSource("BACKENDS")
-    void bf16ForwardMatchesFloat64OfRoundedInputs(String backend) {
-        SplittableRandom rnd = new SplittableRandom(52);
+    /** Dense and sparse forwards (d 64 at N 200, d 128 at N 150) against float64 of the rounded inputs. */
+    @ParameterizedTest(name = "{0} {1}")
+    @FieldSource("HALF_TYPES")
+    void halfForwardMatchesFloat64OfRoundedInputs(String backend, DType half) {
+        SplittableRandom rnd = random(52, half);
         try (DeviceSession s = DeviceSessions.open(backend)) {
-            checkForward(s, rnd, 2, 200, 64, backend + " d=64");
-            checkForward(s, rnd, 2, 150, 128, backend + " d=128");
+            checkForward(s, rnd, half, 2, 200, 64, backend + " " + half + " d=64");
+            checkForward(s, rnd, half, 2, 150, 128, backend + " " + half + " d=128");
         }
     }
 
-    private static void checkForward(DeviceSession s, SplittableRandom rnd, int h, int n, int d, String what) {
+    private static void checkForward(DeviceSession s, SplittableRandom rnd, DType half, int h, int n, int d,
+            String what) {
         try (Tensor q = randn(rnd, 1, h, n, d);
                 Tensor k = randn(rnd, 1, h, n, d);
                 Tensor v = randn(rnd, 1, h, n, d);
-                DeviceTensor dq = bf16(s, q);
-                DeviceTensor dk = bf16(s, k);
-                DeviceTensor dv = bf16(s, v)) {
-            double[] qr = rounded(q);
-            double[] kr = rounded(k);
-            double[] vr = rounded(v);
+                DeviceTensor dq = narrow(s, q, half);
+                DeviceTensor dk = narrow(s, k, half);
+                DeviceTensor dv = narrow(s, v, half)) {
+            double[] qr = rounded(q, half);
+            double[] kr = rounded(k, half);
+            double[] vr = rounded(v, half);
             try (DeviceAttention.Result r = DeviceAttention.dense(dq, dk, dv, Float.NaN)) {
-                assertForward(Reference.forward(qr, kr, vr, h, n, d, null), r, what + " dense");
+                assertForward(Reference.forward(qr, kr, vr, h, n, d, null), r, half, what + " dense");
             }
             // Top-k with a tiny fraction keeps exactly one block per row; hybrid keeps a few
             try (DeviceBlockMask one = DeviceAttention.blockMask(dq, dk, MaskMode.TOPK, 1e-3, 0, Float.NaN);
@@ -145,27 +186,30 @@ class DeviceAttentionBf16Test {
                         assertEquals(1, m.keptInRow(0, hh, i), what + " one block per row");
                     }
                 }
-                assertForward(Reference.forward(qr, kr, vr, h, n, d, m), r, what + " one block per row");
+                assertForward(Reference.forward(qr, kr, vr, h, n, d, m), r, half, what + " one block per row");
             }
             try (DeviceBlockMask hybrid = DeviceAttention.blockMask(dq, dk, MaskMode.HYBRID, 0.25, 0.5, Float.NaN);
                     DeviceAttention.Result r = DeviceAttention.sparse(dq, dk, dv, hybrid, Float.NaN)) {
                 BlockMask m = hybrid.toHost();
                 assertTrue(m.sparsity() > 0 && m.sparsity() < 1, what + " hybrid sparsity " + m.sparsity());
-                assertForward(Reference.forward(qr, kr, vr, h, n, d, m), r, what + " hybrid");
+                assertForward(Reference.forward(qr, kr, vr, h, n, d, m), r, half, what + " hybrid");
             }
         }
     }
 
-    private static void assertForward(Reference.Forward ref, DeviceAttention.Result r, String what) {
+    private static void assertForward(Reference.Forward ref, DeviceAttention.Result r, DType half, String what) {
         assertEquals(DType.F32, r.out().dtype(), what + " out dtype");
         float[] o = host(r.out());
         float[] lse = host(r.logsumexp());
+        double worst = 0;
         for (int e = 0; e < o.length; e++) {
-            double bound = 1.1 * U * ref.weightedAbsV()[e] + 1e-4 * ref.maxAbsV();
+            double bound = 1.1 * u(half) * ref.weightedAbsV()[e] + 1e-4 * ref.maxAbsV();
             double err = Math.abs(o[e] - ref.out()[e]);
             assertTrue(err <= bound, what + " out[" + e + "] = " + o[e] + ", expected " + ref.out()[e] + " within "
                     + bound);
+            worst = Math.max(worst, err / bound);
         }
+        System.out.printf("%s: worst out error %.2f of its bound%n", what, worst);
         for (int i = 0; i < lse.length; i++) {
             double bound = 1e-4 + 1e-5 * Math.abs(ref.lse()[i]);
             assertTrue(Math.abs(lse[i] - ref.lse()[i]) <= bound, what + " lse[" + i + "] = " + lse[i]
@@ -174,33 +218,33 @@ class DeviceAttentionBf16Test {
     }
 
     /**
-     * Dense and sparse bf16 backwards given the float64 forward (O and lse as f32): dOut passed in f32 (rounded
-     * by the op) and in bf16.
+     * Dense and sparse backwards given the float64 forward (O and lse as f32): dOut passed in f32 (rounded by the
+     * op) and in the inputs' type.
      */
-    @ParameterizedTest(name = "{0}")
-    @FieldSource("BACKENDS")
-    void bf16BackwardMatchesFloat64OfRoundedInputs(String backend) {
-        SplittableRandom rnd = new SplittableRandom(53);
+    @ParameterizedTest(name = "{0} {1}")
+    @FieldSource("HALF_TYPES")
+    void halfBackwardMatchesFloat64OfRoundedInputs(String backend, DType half) {
+        SplittableRandom rnd = random(53, half);
         try (DeviceSession s = DeviceSessions.open(backend)) {
-            checkBackward(s, rnd, 2, 200, 64, true, backend + " d=64");
-            checkBackward(s, rnd, 1, 150, 128, false, backend + " d=128");
+            checkBackward(s, rnd, half, 2, 200, 64, true, backend + " " + half + " d=64");
+            checkBackward(s, rnd, half, 1, 150, 128, false, backend + " " + half + " d=128");
         }
     }
 
-    private static void checkBackward(DeviceSession s, SplittableRandom rnd, int h, int n, int d, boolean f32DOut,
-            String what) {
+    private static void checkBackward(DeviceSession s, SplittableRandom rnd, DType half, int h, int n, int d,
+            boolean f32DOut, String what) {
         try (Tensor q = randn(rnd, 1, h, n, d);
                 Tensor k = randn(rnd, 1, h, n, d);
                 Tensor v = randn(rnd, 1, h, n, d);
                 Tensor g = randn(rnd, 1, h, n, d);
-                DeviceTensor dq = bf16(s, q);
-                DeviceTensor dk = bf16(s, k);
-                DeviceTensor dv = bf16(s, v);
-                DeviceTensor dg = f32DOut ? s.upload(g) : bf16(s, g)) {
-            double[] qr = rounded(q);
-            double[] kr = rounded(k);
-            double[] vr = rounded(v);
-            double[] gr = rounded(g);
+                DeviceTensor dq = narrow(s, q, half);
+                DeviceTensor dk = narrow(s, k, half);
+                DeviceTensor dv = narrow(s, v, half);
+                DeviceTensor dg = f32DOut ? s.upload(g) : narrow(s, g, half)) {
+            double[] qr = rounded(q, half);
+            double[] kr = rounded(k, half);
+            double[] vr = rounded(v, half);
+            double[] gr = rounded(g, half);
             try (DeviceBlockMask hybrid = DeviceAttention.blockMask(dq, dk, MaskMode.HYBRID, 0.25, 0.5, Float.NaN)) {
                 BlockMask sparse = hybrid.toHost();
                 for (BlockMask m : new BlockMask[] {null, sparse}) {
@@ -212,26 +256,29 @@ class DeviceAttentionBf16Test {
                                     m == null ? null : hybrid, Float.NaN)) {
                         Reference.Backward ref = Reference.backward(qr, kr, vr, gr, f, h, n, d, m);
                         String w = what + (m == null ? " dense" : " hybrid");
-                        assertGradient(ref.dq(), ref.dqTerms(), host(grads.dq()), w + " dq");
-                        assertGradient(ref.dk(), ref.dkTerms(), host(grads.dk()), w + " dk");
-                        assertGradient(ref.dv(), ref.dvTerms(), host(grads.dv()), w + " dv");
+                        assertGradient(ref.dq(), ref.dqTerms(), host(grads.dq()), half, w + " dq");
+                        assertGradient(ref.dk(), ref.dkTerms(), host(grads.dk()), half, w + " dk");
+                        assertGradient(ref.dv(), ref.dvTerms(), host(grads.dv()), half, w + " dv");
                     }
                 }
             }
         }
     }
 
-    private static void assertGradient(double[] ref, double[] absTerms, float[] got, String what) {
+    private static void assertGradient(double[] ref, double[] absTerms, float[] got, DType half, String what) {
         double max = 0;
         for (double x : ref) {
             max = Math.max(max, Math.abs(x));
         }
         assertTrue(max > 0, what + ": the reference gradient is all zeros");
+        double worst = 0;
         for (int e = 0; e < ref.length; e++) {
-            double bound = 1.1 * U * absTerms[e] + 1e-4 * max;
-            assertTrue(Math.abs(got[e] - ref[e]) <= bound, what + "[" + e + "] = " + got[e] + ", expected " + ref[e]
-                    + " within " + bound);
+            double bound = 1.1 * u(half) * absTerms[e] + 1e-4 * max;
+            double err = Math.abs(got[e] - ref[e]);
+            assertTrue(err <= bound, what + "[" + e + "] = " + got[e] + ", expected " + ref[e] + " within " + bound);
+            worst = Math.max(worst, err / bound);
         }
+        System.out.printf("%s: worst error %.2f of its bound%n", what, worst);
     }
 
     private static float[] floats(double[] x) {
@@ -243,36 +290,37 @@ class DeviceAttentionBf16Test {
     }
 
     /**
-     * The bf16 mask equals the f32 op's mask on the widened q, k (exactly: the pooling sums the same f32 values in
+     * The 16-bit mask equals the f32 op's mask on the widened q, k (exactly: the pooling sums the same f32 values in
      * the same order) and the CPU's from the same rounded values, in three modes and at d 64 and 128.
      */
-    @ParameterizedTest(name = "{0}")
-    @FieldSource("BACKENDS")
-    void bf16MaskEqualsTheCpuMaskOfRoundedInputs(String backend) {
-        SplittableRandom rnd = new SplittableRandom(54);
+    @ParameterizedTest(name = "{0} {1}")
+    @FieldSource("HALF_TYPES")
+    void halfMaskEqualsTheCpuMaskOfRoundedInputs(String backend, DType half) {
+        SplittableRandom rnd = random(54, half);
+        String name = backend + " " + half;
         try (DeviceSession s = DeviceSessions.open(backend)) {
-            checkMask(s, rnd, 3, 300, 64, MaskMode.HYBRID, 0.25, 0.5, backend);
-            checkMask(s, rnd, 3, 300, 64, MaskMode.TOPK, 0.3, 0, backend);
-            checkMask(s, rnd, 2, 1000, 128, MaskMode.TOPP, 0, 0.6, backend);
+            checkMask(s, rnd, half, 3, 300, 64, MaskMode.HYBRID, 0.25, 0.5, name);
+            checkMask(s, rnd, half, 3, 300, 64, MaskMode.TOPK, 0.3, 0, name);
+            checkMask(s, rnd, half, 2, 1000, 128, MaskMode.TOPP, 0, 0.6, name);
         }
     }
 
-    private static void checkMask(DeviceSession s, SplittableRandom rnd, int h, int n, int d, MaskMode mode,
-            double topk, double topp, String backend) {
-        String what = backend + " " + mode + " N=" + n + " d=" + d;
+    private static void checkMask(DeviceSession s, SplittableRandom rnd, DType half, int h, int n, int d,
+            MaskMode mode, double topk, double topp, String name) {
+        String what = name + " " + mode + " N=" + n + " d=" + d;
         try (Tensor q = randn(rnd, 1, h, n, d);
                 Tensor k = randn(rnd, 1, h, n, d);
-                Tensor qr = q.to(DType.BF16);
-                Tensor kr = k.to(DType.BF16);
+                Tensor qr = q.to(half);
+                Tensor kr = k.to(half);
                 Tensor qw = qr.to(DType.F32);
                 Tensor kw = kr.to(DType.F32);
-                DeviceTensor dq = bf16(s, q);
-                DeviceTensor dk = bf16(s, k);
+                DeviceTensor dq = narrow(s, q, half);
+                DeviceTensor dk = narrow(s, k, half);
                 DeviceTensor dqw = s.upload(qw);
                 DeviceTensor dkw = s.upload(kw);
-                DeviceBlockMask bf = DeviceAttention.blockMask(dq, dk, mode, topk, topp, Float.NaN);
+                DeviceBlockMask pooled = DeviceAttention.blockMask(dq, dk, mode, topk, topp, Float.NaN);
                 DeviceBlockMask f32 = DeviceAttention.blockMask(dqw, dkw, mode, topk, topp, Float.NaN)) {
-            BlockMask got = bf.toHost();
+            BlockMask got = pooled.toHost();
             assertSame(f32.toHost(), got, what + " against the f32 op on widened inputs");
             float scale = (float) (1 / Math.sqrt(d));
             BlockMask cpu = BlockSelector.select(PooledAttentionMap.compute(qw, kw, QB, KB, scale,
@@ -290,21 +338,22 @@ class DeviceAttentionBf16Test {
     }
 
     /**
-     * Cross-attention (37 queries, 13 keys, d 64) on bf16 runs the f32 row kernels on widened copies: forward and
-     * backward equal the f32 op's on the widened tensors bit for bit, and the copies are freed.
+     * Cross-attention (37 queries, 13 keys, d 64) on 16-bit inputs runs the f32 flash kernels on widened copies:
+     * forward and backward equal the f32 op's on the widened tensors bit for bit, and the copies are freed.
      */
-    @ParameterizedTest(name = "{0}")
-    @FieldSource("BACKENDS")
-    void bf16CrossAttentionRunsTheRowPathOnWidenedInputs(String backend) {
-        SplittableRandom rnd = new SplittableRandom(55);
+    @ParameterizedTest(name = "{0} {1}")
+    @FieldSource("HALF_TYPES")
+    void halfCrossAttentionRunsTheF32PathOnWidenedInputs(String backend, DType half) {
+        SplittableRandom rnd = random(55, half);
+        String name = backend + " " + half;
         try (DeviceSession s = DeviceSessions.open(backend);
                 Tensor q = randn(rnd, 1, 2, 37, 64);
                 Tensor k = randn(rnd, 1, 2, 13, 64);
                 Tensor v = randn(rnd, 1, 2, 13, 64);
                 Tensor g = randn(rnd, 1, 2, 37, 64);
-                DeviceTensor bq = bf16(s, q);
-                DeviceTensor bk = bf16(s, k);
-                DeviceTensor bv = bf16(s, v);
+                DeviceTensor bq = narrow(s, q, half);
+                DeviceTensor bk = narrow(s, k, half);
+                DeviceTensor bv = narrow(s, v, half);
                 DeviceTensor wq = DeviceCasts.toFloat32(bq);
                 DeviceTensor wk = DeviceCasts.toFloat32(bk);
                 DeviceTensor wv = DeviceCasts.toFloat32(bv);
@@ -314,39 +363,59 @@ class DeviceAttentionBf16Test {
                     DeviceAttention.Result rw = DeviceAttention.dense(wq, wk, wv, Float.NaN);
                     DeviceAttention.Gradients gb = DeviceAttention.backward(dg, bq, bk, bv, rb, null, Float.NaN);
                     DeviceAttention.Gradients gw = DeviceAttention.backward(dg, wq, wk, wv, rw, null, Float.NaN)) {
-                assertArrayEquals(host(rw.out()), host(rb.out()), backend + " cross out");
-                assertArrayEquals(host(rw.logsumexp()), host(rb.logsumexp()), backend + " cross logsumexp");
-                assertArrayEquals(host(gw.dq()), host(gb.dq()), backend + " cross dq");
-                assertArrayEquals(host(gw.dk()), host(gb.dk()), backend + " cross dk");
-                assertArrayEquals(host(gw.dv()), host(gb.dv()), backend + " cross dv");
+                assertArrayEquals(host(rw.out()), host(rb.out()), name + " cross out");
+                assertArrayEquals(host(rw.logsumexp()), host(rb.logsumexp()), name + " cross logsumexp");
+                assertArrayEquals(host(gw.dq()), host(gb.dq()), name + " cross dq");
+                assertArrayEquals(host(gw.dk()), host(gb.dk()), name + " cross dk");
+                assertArrayEquals(host(gw.dv()), host(gb.dv()), name + " cross dv");
             }
-            assertEquals(before, s.liveAllocations(), backend + ": the widened copies are freed");
+            assertEquals(before, s.liveAllocations(), name + ": the widened copies are freed");
             // and the values are attention's: against float64 of the rounded inputs
-            Reference.Forward ref = Reference.cross(rounded(q), rounded(k), rounded(v), 2, 37, 13, 64);
+            Reference.Forward ref = Reference.cross(rounded(q, half), rounded(k, half), rounded(v, half), 2, 37, 13,
+                    64);
             try (DeviceAttention.Result rb = DeviceAttention.dense(bq, bk, bv, Float.NaN)) {
                 float[] o = host(rb.out());
                 for (int e = 0; e < o.length; e++) {
                     assertTrue(Math.abs(o[e] - ref.out()[e]) <= 1e-5 + 1e-5 * Math.abs(ref.out()[e]),
-                            backend + " cross out[" + e + "] = " + o[e] + ", expected " + ref.out()[e]);
+                            name + " cross out[" + e + "] = " + o[e] + ", expected " + ref.out()[e]);
                 }
             }
         }
     }
 
-    @ParameterizedTest(name = "{0}")
-    @FieldSource("BACKENDS")
-    void mixedDtypesAreRefusedNamingTheArgument(String backend) {
-        SplittableRandom rnd = new SplittableRandom(56);
+    /**
+     * Mixed or unsupported dtypes are refused naming the argument: f32 against the 16-bit type, bf16 against f16
+     * (also a dOut of the other 16-bit type in the backward), and an i32 q.
+     */
+    @ParameterizedTest(name = "{0} {1}")
+    @FieldSource("HALF_TYPES")
+    void mixedDtypesAreRefusedNamingTheArgument(String backend, DType half) {
+        SplittableRandom rnd = random(56, half);
+        DType other = half == DType.BF16 ? DType.F16 : DType.BF16;
         try (DeviceSession s = DeviceSessions.open(backend);
                 Tensor x = randn(rnd, 1, 1, 130, 64);
+                Tensor ints = Tensor.ofInts(new int[130 * 64], 1, 1, 130, 64);
                 DeviceTensor f = s.upload(x);
-                DeviceTensor b = bf16(s, x)) {
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                    () -> DeviceAttention.dense(b, f, b, Float.NaN));
-            assertTrue(e.getMessage().contains("k is f32, expected bf16"), e.getMessage());
-            e = assertThrows(IllegalArgumentException.class,
-                    () -> DeviceAttention.blockMask(f, b, MaskMode.TOPK, 0.5, 0, Float.NaN));
-            assertTrue(e.getMessage().contains("k is bf16, expected f32"), e.getMessage());
+                DeviceTensor b = narrow(s, x, half);
+                DeviceTensor o = narrow(s, x, other);
+                DeviceTensor i = s.upload(ints);
+                DeviceAttention.Result r = DeviceAttention.dense(b, b, b, Float.NaN)) {
+            assertRefused(() -> DeviceAttention.dense(b, f, b, Float.NaN), "k is f32, expected " + half);
+            assertRefused(() -> DeviceAttention.blockMask(f, b, MaskMode.TOPK, 0.5, 0, Float.NaN),
+                    "k is " + half + ", expected f32");
+            assertRefused(() -> DeviceAttention.sparse(b, b, o, null, Float.NaN), "v is " + other + ", expected "
+                    + half);
+            assertRefused(() -> DeviceAttention.backward(o, b, b, b, r, null, Float.NaN), "dOut is " + other
+                    + ", expected " + half);
+            assertRefused(() -> DeviceAttention.dense(i, i, i, Float.NaN), "DeviceAttention.dense: q is",
+                    "expected an F32, BF16 or F16 device tensor");
+        }
+    }
+
+    private static void assertRefused(Runnable op, String... parts) {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, op::run);
+        for (String p : parts) {
+            assertTrue(e.getMessage().contains(p), "message \"" + e.getMessage() + "\" should contain \"" + p + "\"");
         }
     }
 

@@ -258,7 +258,7 @@ class DeviceBackwardOpsTest {
         List<Arguments> out = new ArrayList<>();
         for (String backend : BACKENDS) {
             for (int[] shape : CROSS_SHAPES) {
-                for (DType dtype : new DType[] {DType.F32, DType.BF16}) {
+                for (DType dtype : new DType[] {DType.F32, DType.BF16, DType.F16}) {
                     out.add(Arguments.of(backend, shape[0], shape[1], shape[2], dtype));
                 }
             }
@@ -268,7 +268,7 @@ class DeviceBackwardOpsTest {
 
     /**
      * Cross-attention's backward against the CPU's and against a float64 reference computed here from q, k, v and
-     * dO alone. bf16 inputs: the device widens them to f32, so the references take the bf16-rounded values.
+     * dO alone. bf16 and f16 inputs: the device widens them to f32, so the references take the rounded values.
      */
     @ParameterizedTest(name = "{0} nq={1} nk={2} d={3} {4}")
     @MethodSource("crossCases")
@@ -301,7 +301,7 @@ class DeviceBackwardOpsTest {
         }
     }
 
-    /** t (f32) rounded to dtype and back, so that the references see the values a bf16 upload holds. */
+    /** t (f32) rounded to dtype and back, so that the references see the values a bf16 or f16 upload holds. */
     private static Tensor rounded(Tensor t, DType dtype) {
         if (dtype == DType.F32) {
             return t;

@@ -12,11 +12,12 @@ import io.sparge4j.engine.sparse.MaskMode;
 import io.sparge4j.engine.sparse.SparseAttention;
 import io.sparge4j.engine.tensor.DType;
 import io.sparge4j.engine.tensor.Tensor;
-import io.sparge4j.kernels.types.arrays.BFloat16Array;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.FieldSource;
 
 import java.util.Arrays;
+import java.util.List;
 import java.util.SplittableRandom;
 
 import static io.sparge4j.engine.testing.Assertions2.assertClose;
@@ -39,13 +40,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * <li>1e-6 + 1e-6 for the element-wise modulation and RoPE (a fused multiply-add against separate roundings,
  * a float table against float64 angles: a few ulps of |x|);</li>
  * <li>the activations as {@code ActivationKernelsTest} argues: 1e-5 relative, 1e-7 + 2e-7 |x| absolute;</li>
- * <li>bf16 GEMM: against float64 of the bf16-rounded operands, 1e-5 relative + 1e-5 absolute (products of bf16
- * values are exact in f32, only the f32 accumulation rounds);</li>
+ * <li>bf16 and f16 GEMMs: against float64 of the operands rounded to the type, 1e-5 relative + 1e-5 absolute
+ * (products of bf16 values, 8 significant bits, and of f16 values, 11, subnormals included, are exact in f32; only
+ * the f32 accumulation rounds); against the f32 layer, the operands' rounding (u = 2^-8 relative for bf16, 2^-11
+ * for f16) over 70 terms: 2e-2 relative + 3e-2 absolute for bf16, 8 times less for f16;</li>
  * <li>AdamW: against float64 PyTorch AdamW, 1e-5 relative + 1e-7 absolute after three steps.</li>
  * </ul>
  */
 class DeviceOpsTest {
     static final String[] BACKENDS = DeviceSessions.BACKENDS;
+    static final List<Arguments> HALF_PRECISIONS = DeviceSessions.onEachBackend(GemmPrecision.BF16, GemmPrecision.F16);
 
     private static Tensor randn(SplittableRandom rnd, double std, int... shape) {
         Tensor t = Tensor.allocate(DType.F32, shape);
@@ -90,27 +94,31 @@ class DeviceOpsTest {
         }
     }
 
-    @ParameterizedTest(name = "{0}")
-    @FieldSource("BACKENDS")
-    void linearBf16MatchesFloat64OfRoundedOperands(String backend) {
-        SplittableRandom rnd = new SplittableRandom(12);
+    /** A 16-bit GEMM, with the weight given in f32 (rounded per call) and in the operand type (used as is). */
+    @ParameterizedTest(name = "{0} {1}")
+    @FieldSource("HALF_PRECISIONS")
+    void linearHalfMatchesFloat64OfRoundedOperands(String backend, GemmPrecision precision) {
+        SplittableRandom rnd = new SplittableRandom(precision == GemmPrecision.BF16 ? 12 : 13);
         int m = 131;
         int in = 70;
         int out = 150;
+        DType half = precision.operandType();
+        String what = backend + " " + precision + " linear";
         try (DeviceSession s = DeviceSessions.open(backend);
                 Tensor x = randn(rnd, 1, m, in);
                 Tensor w = randn(rnd, 1 / Math.sqrt(in), out, in);
                 Tensor b = randn(rnd, 0.1, out);
-                Tensor wBf16 = w.to(DType.BF16);
+                Tensor xHalf = x.to(half);
+                Tensor wHalf = w.to(half);
                 DeviceTensor dx = s.upload(x);
                 DeviceTensor dw = s.upload(w);
-                DeviceTensor dwBf16 = s.upload(wBf16);
+                DeviceTensor dwHalf = s.upload(wHalf);
                 DeviceTensor db = s.upload(b);
-                DeviceTensor y = DeviceLinear.linear(dx, dw, db, GemmPrecision.BF16);
-                DeviceTensor yFromBf16 = DeviceLinear.linear(dx, dwBf16, db, GemmPrecision.BF16);
+                DeviceTensor y = DeviceLinear.linear(dx, dw, db, precision);
+                DeviceTensor yFromHalf = DeviceLinear.linear(dx, dwHalf, db, precision);
                 Tensor f32 = Linear.linear(x, w, b)) {
-            float[] xr = bf16(x.toFloatArray());
-            float[] wr = bf16(w.toFloatArray());
+            float[] xr = xHalf.toFloatArray();
+            float[] wr = wHalf.toFloatArray();
             double[] ref = new double[m * out];
             for (int i = 0; i < m; i++) {
                 for (int o = 0; o < out; o++) {
@@ -121,16 +129,12 @@ class DeviceOpsTest {
                     ref[i * out + o] = (float) acc + b.getFloat(o);
                 }
             }
-            assertClose(ref, host(y), 1e-5, 1e-5, backend + " bf16 linear");
-            assertClose(ref, host(yFromBf16), 1e-5, 1e-5, backend + " bf16 linear, bf16 weight");
-            // and it is still the same layer: bf16 rounding (2^-9 relative per operand) over 70 terms
-            assertClose(doubles(f32), host(y), 2e-2, 3e-2, backend + " bf16 linear vs f32");
+            assertClose(ref, host(y), 1e-5, 1e-5, what);
+            assertClose(ref, host(yFromHalf), 1e-5, 1e-5, what + ", " + half + " weight");
+            // and it is still the same layer: each operand rounded (u relative) over 70 terms
+            double f = precision == GemmPrecision.BF16 ? 1 : 0.125;
+            assertClose(doubles(f32), host(y), 2e-2 * f, 3e-2 * f, what + " vs f32");
         }
-    }
-
-    private static float[] bf16(float[] v) {
-        BFloat16Array a = BFloat16Array.fromArray(v);
-        return a.toHeapArray();
     }
 
     @ParameterizedTest(name = "{0}")
@@ -428,6 +432,16 @@ class DeviceOpsTest {
             assertMessage(() -> DeviceLinear.linear(dx.reshape(4, 3, 2), dw, null, GemmPrecision.BF16), "weight");
             try (DeviceTensor odd = s.upload(Tensor.randn(22, 3, 5)); DeviceTensor w5 = s.upload(Tensor.randn(23, 2, 5))) {
                 assertMessage(() -> DeviceLinear.linear(odd, w5, null, GemmPrecision.BF16), "even");
+                assertMessage(() -> DeviceLinear.linear(odd, w5, null, GemmPrecision.F16), "in features", "is 5",
+                        "an even number for GemmPrecision.F16", "f16 pairs");
+            }
+            assertMessage(() -> DeviceLinear.linear(dx, dw, null, null), "precision is null", "F32, BF16 or F16");
+            try (Tensor w6 = Tensor.randn(24, 3, 6); Tensor w6b = w6.to(DType.BF16); Tensor w6h = w6.to(DType.F16);
+                    DeviceTensor bf16Weight = s.upload(w6b); DeviceTensor f16Weight = s.upload(w6h)) {
+                assertMessage(() -> DeviceLinear.linear(dx, bf16Weight, null, GemmPrecision.F16), "weight is BF16",
+                        "expected F32 or F16 for GemmPrecision.F16", "GemmPrecision.BF16");
+                assertMessage(() -> DeviceLinear.linear(dx, f16Weight, null, GemmPrecision.F32), "weight is F16",
+                        "expected F32 for GemmPrecision.F32", "GemmPrecision.F16");
             }
             DeviceTensor closed = s.upload(x);
             closed.close();

@@ -3,6 +3,10 @@ package io.sparge4j.engine.gpu;
 import io.sparge4j.engine.device.BackendException;
 import io.sparge4j.engine.device.opencl.OpenClDevice;
 import io.sparge4j.engine.tensor.Tensor;
+import org.junit.jupiter.params.provider.Arguments;
+
+import java.util.ArrayList;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -12,6 +16,17 @@ final class DeviceSessions {
     static final String[] BACKENDS = {"emulator", "opencl", "cuda"};
 
     private DeviceSessions() {
+    }
+
+    /** @return (backend, value) for every backend and each value: a test over bf16 and f16 on every backend */
+    static List<Arguments> onEachBackend(Object... values) {
+        List<Arguments> out = new ArrayList<>();
+        for (String backend : BACKENDS) {
+            for (Object v : values) {
+                out.add(Arguments.of(backend, v));
+            }
+        }
+        return out;
     }
 
     static DeviceSession open(String backend) {

@@ -4,12 +4,14 @@ import io.sparge4j.kernels.KernelContext;
 import io.sparge4j.kernels.KernelMath;
 import io.sparge4j.kernels.types.arrays.BFloat16Array;
 import io.sparge4j.kernels.types.arrays.FloatArray;
+import io.sparge4j.kernels.types.arrays.HalfFloatArray;
 
 /**
  * The small element-wise kernels a device op layer needs between the big ones: the sum of two tensors, a row
- * vector added to every row (a linear layer's bias), a copy of a contiguous range (a slice), the swap of two middle axes (heads to the front and back, a
- * weight's transpose) and the f32 to bf16 conversion in front of the tensor-core GEMMs. All f32 arithmetic rounds
- * exactly as the CPU ops' (one addition, no fusion), so results are bit-identical to {@code io.sparge4j.engine.ops}.
+ * vector added to every row (a linear layer's bias), a copy of a contiguous range (a slice), the swap of two middle
+ * axes (heads to the front and back, a weight's transpose) and the f32 to bf16 and f16 conversions in front of the
+ * tensor-core GEMMs. All f32 arithmetic rounds exactly as the CPU ops' (one addition, no fusion), so results are
+ * bit-identical to {@code io.sparge4j.engine.ops}.
  * Grid: {@link ActivationKernels#grid} of the element count (the kernels loop over any 1D grid), except
  * {@link #columnPartials} (a linear layer's bias gradient), on {@link ColumnSumKernels#partialsGrid}.
  */
@@ -116,6 +118,21 @@ public final class TensorKernels {
      * @param n element count
      */
     public static void toBFloat16(KernelContext ctx, FloatArray src, BFloat16Array dst, int n) {
+        for (int i = ctx.globalIdx; i < n; i += ctx.globalGroupSizeX) {
+            dst.set(i, src.get(i));
+        }
+    }
+
+    /**
+     * Rounds f32 to IEEE binary16 (round to nearest even, subnormals kept, beyond 65504 to infinity, as
+     * {@code KernelMath.floatToHalf}), element-wise.
+     *
+     * @param ctx the work-item
+     * @param src the input (n)
+     * @param dst the output (n), written
+     * @param n element count
+     */
+    public static void toFloat16(KernelContext ctx, FloatArray src, HalfFloatArray dst, int n) {
         for (int i = ctx.globalIdx; i < n; i += ctx.globalGroupSizeX) {
             dst.set(i, src.get(i));
         }

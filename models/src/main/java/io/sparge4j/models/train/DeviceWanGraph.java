@@ -51,7 +51,8 @@ import java.util.Objects;
  * that layout; {@link Tape#velocity()} reads the velocity back as a video, as {@link WanGraph} gives it.
  *
  * <p>f32 throughout by default ({@link GemmPrecision#BF16} runs the forward's GEMMs and self-attention on bf16
- * operands, see {@link #DeviceWanGraph(DeviceWanStore, WanAttention, boolean, GemmPrecision)}). Self-attention
+ * operands, see {@link #DeviceWanGraph(DeviceWanStore, WanAttention, boolean, GemmPrecision)}; there is no f16
+ * training, see {@link #trainingPrecision}). Self-attention
  * needs head dim 64 or 128 and blocks of {@value DeviceAttention#QUERY_BLOCK} x
  * {@value DeviceAttention#KEY_BLOCK} tokens (the device kernels' sizes). With {@code checkpointBlocks} the tape keeps
  * only each block's input and mask and the backward recomputes the block with that mask, which gives bit-identical
@@ -106,7 +107,7 @@ public final class DeviceWanGraph {
      * on them); the backward's GEMMs, the norms, the element-wise ops, cross-attention and every gradient stay f32
      * (as under {@code torch.autocast}, except that the backward GEMMs are not narrowed).
      *
-     * @param precision F32 (the default) or BF16
+     * @param precision F32 (the default) or BF16; F16 is refused ({@link #trainingPrecision})
      * @see #DeviceWanGraph(DeviceWanStore, WanAttention, boolean)
      */
     public DeviceWanGraph(DeviceWanStore store, WanAttention attention, boolean checkpointBlocks,
@@ -117,7 +118,7 @@ public final class DeviceWanGraph {
     private DeviceWanGraph(DeviceWanStore store, WanAttention attention, boolean checkpointBlocks,
             GemmPrecision precision, BlockParameters blockParameters) {
         this.blockParameters = blockParameters;
-        this.precision = Objects.requireNonNull(precision, OP + ": precision is null, expected F32 or BF16");
+        this.precision = trainingPrecision(OP, precision);
         this.store = Objects.requireNonNull(store, OP + ": store is null, expected a DeviceWanStore");
         this.config = store.config();
         this.attention = checkAttention(attention);
@@ -177,6 +178,26 @@ public final class DeviceWanGraph {
      */
     public DeviceWanGraph withBlockParameters(BlockParameters source) {
         return new DeviceWanGraph(store, attention, checkpointBlocks, precision, source);
+    }
+
+    /**
+     * Checks a training precision: F32 or BF16. F16 is refused because nothing here scales the loss: the attention
+     * backward rounds dOut and dS to its inputs' type, where f16 flushes gradients below 2^-25 to zero (bf16 has
+     * f32's range).
+     *
+     * @param op the caller, for the message
+     * @param precision the precision asked for
+     * @return precision
+     * @throws IllegalArgumentException for F16; NullPointerException for null
+     */
+    static GemmPrecision trainingPrecision(String op, GemmPrecision precision) {
+        Objects.requireNonNull(precision, op + ": precision is null, expected F32 or BF16");
+        if (precision == GemmPrecision.F16) {
+            throw new IllegalArgumentException(op + ": precision is F16, expected F32 or BF16 (training has no f16:"
+                    + " without loss scaling the gradients the attention backward rounds to f16 would underflow;"
+                    + " f16 is for inference, DeviceWanModel)");
+        }
+        return precision;
     }
 
     /** @return how the forward's linear layers and self-attention multiply */

@@ -90,7 +90,7 @@ public final class DeviceWanTrainingTask implements BlockwiseTask, AutoCloseable
      * @param timestepShift Wan's shift of the noise-level distribution
      * @param session the device; owned by the caller, open for the task's life
      * @param checkpointBlocks whether the device backward recomputes each block from its input
-     * @param precision F32, or BF16 for the forward's GEMMs and self-attention
+     * @param precision F32, or BF16 for the forward's GEMMs and self-attention (F16 is refused)
      * @throws IllegalArgumentException as {@link WanTrainingTask}, or when the device kernels cannot run the model
      *     (head dim other than 64 or 128, blocks other than 128 x 64)
      */
@@ -142,7 +142,7 @@ public final class DeviceWanTrainingTask implements BlockwiseTask, AutoCloseable
         this.teacherHost = teacherHost;
         this.batchSize = batchSize;
         Objects.requireNonNull(session, OP + ": session is null, expected an open DeviceSession");
-        Objects.requireNonNull(precision, OP + ": precision is null, expected F32 or BF16");
+        DeviceWanGraph.trainingPrecision(OP, precision);   // before any upload
         this.objective = objective;
         this.studentHost = studentHost;
         this.text = text;

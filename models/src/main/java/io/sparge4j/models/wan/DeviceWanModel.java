@@ -43,10 +43,11 @@ import java.util.Objects;
  * kernel over every block. Cross-attention is dense. The statistics read each mask back after its attention has been
  * timed; the attention time is measured between two device synchronisations.
  *
- * <p>{@link GemmPrecision#F32} runs everything in f32. {@link GemmPrecision#BF16} runs the GEMMs on tensor cores with
- * the matrices uploaded as bf16 (rounded to nearest even) and self-attention on the tensor-core flash kernels over
- * bf16 copies of q, k, v (the mask pooled from the same values), all with f32 accumulation; biases, norms,
- * cross-attention and the activations between ops stay f32.
+ * <p>{@link GemmPrecision#F32} runs everything in f32. {@link GemmPrecision#BF16} and {@link GemmPrecision#F16} run
+ * the GEMMs on tensor cores with the matrices uploaded in that type (rounded to nearest even) and self-attention on
+ * the tensor-core flash kernels over copies of q, k, v in that type (the mask pooled from the same values), all with
+ * f32 accumulation; biases, norms, cross-attention and the activations between ops stay f32. f16 keeps three more
+ * mantissa bits than bf16 but only f16's range: a matrix or GEMM input beyond 65504 becomes infinite.
  *
  * <p>{@link #withSequenceParallel} splits the tokens over the ranks of a {@link Communicator} (one GPU each,
  * DeepSpeed-Ulysses style): every rank embeds, normalises, projects and runs cross-attention and the FFN on its
@@ -81,7 +82,7 @@ public final class DeviceWanModel implements WanTransformer {
      * @param weights every parameter under the original Wan2.1 names; read once, not kept
      * @param attention how self-attention runs; blocks must be {@value DeviceAttention#QUERY_BLOCK} x
      *                  {@value DeviceAttention#KEY_BLOCK}
-     * @param precision f32 GEMMs, or bf16 GEMMs with f32 accumulation
+     * @param precision f32 GEMMs, or bf16 or f16 GEMMs (and self-attention) with f32 accumulation
      * @throws IllegalArgumentException naming every bad weight, or a setting the device path cannot run
      */
     public DeviceWanModel(DeviceSession session, WanConfig config, Map<String, Tensor> weights, WanAttention attention,
@@ -124,7 +125,7 @@ public final class DeviceWanModel implements WanTransformer {
         this.ownsSession = ownsSession;
         this.config = Objects.requireNonNull(config, OP + ": config is null, expected a WanConfig");
         this.attention = checkAttention(attention);
-        this.precision = Objects.requireNonNull(precision, OP + ": precision is null, expected F32 or BF16");
+        this.precision = Objects.requireNonNull(precision, OP + ": precision is null, expected F32, BF16 or F16");
         this.eps = (float) config.eps();
         this.comm = null;
         int d = config.headDim();
@@ -180,7 +181,7 @@ public final class DeviceWanModel implements WanTransformer {
             host = t.reshape(t.dim(1), t.dim(2));
         }
         boolean matrix = name.endsWith(".weight") && host.rank() == 2;
-        DType target = matrix && precision == GemmPrecision.BF16 ? DType.BF16 : DType.F32;
+        DType target = matrix ? precision.operandType() : DType.F32;
         if (host.dtype() == target) {
             return session.upload(host);
         }
@@ -397,12 +398,11 @@ public final class DeviceWanModel implements WanTransformer {
         boolean dense = attention.denseAt(index, step);
         session.synchronize();
         long start = System.nanoTime();
-        if (precision == GemmPrecision.BF16) {
-            // the tensor-core kernels (and the mask, pooled from the same bf16 values); the casts count as attention
-            q = scope.own(DeviceCasts.toBFloat16(q));
-            k = scope.own(DeviceCasts.toBFloat16(k));
-            v = scope.own(DeviceCasts.toBFloat16(v));
-        }
+        // in BF16 and F16 the tensor-core kernels (and the mask, pooled from the same values); the casts count as
+        // attention
+        q = attentionOperand(scope, q);
+        k = attentionOperand(scope, k);
+        v = attentionOperand(scope, v);
         DeviceBlockMask mask = null;
         DeviceAttention.Result r;
         if (dense) {
@@ -419,6 +419,15 @@ public final class DeviceWanModel implements WanTransformer {
                 : MaskStatistics.of(mask.toHost(), null);
         stats.recordSelf(index, step, dense, statistics, nanos);
         return r.out();
+    }
+
+    /** t in the precision's operand type: as is for F32, else a copy the scope owns. */
+    private DeviceTensor attentionOperand(DeviceScope scope, DeviceTensor t) {
+        return switch (precision) {
+            case F32 -> t;
+            case BF16 -> scope.own(DeviceCasts.toBFloat16(t));
+            case F16 -> scope.own(DeviceCasts.toFloat16(t));
+        };
     }
 
     /** What a dense call keeps: every block of every row. */

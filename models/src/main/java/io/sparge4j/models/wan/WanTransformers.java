@@ -31,7 +31,7 @@ public final class WanTransformers {
                 if (precision != GemmPrecision.F32) {
                     throw new IllegalArgumentException("--precision: got " + precision + " with --backend cpu,"
                             + " expected f32 (the CPU model multiplies in f32, reading bf16 or f16 matrices as stored;"
-                            + " bf16 GEMMs are for --backend cuda or opencl)");
+                            + " bf16 and f16 GEMMs are for --backend cuda or opencl)");
                 }
                 yield new WanModel(config, weights, attention);
             }

@@ -524,6 +524,10 @@ class DeviceWanGraphTest {
                 IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                         () -> new DeviceWanGraph(store, HYBRID.withBlocks(64, 64), false));
                 assertTrue(e.getMessage().contains("64 x 64") && e.getMessage().contains("128 x 64"), e.getMessage());
+                // f16 is for inference: training would need loss scaling
+                e = assertThrows(IllegalArgumentException.class,
+                        () -> new DeviceWanGraph(store, WanAttention.dense(), false, GemmPrecision.F16));
+                assertTrue(e.getMessage().contains("precision is F16, expected F32 or BF16"), e.getMessage());
                 DeviceWanGraph graph = new DeviceWanGraph(store, WanAttention.dense(), false);
                 try (DeviceWanGraph.Tape tape = graph.forward(c.x(), c.t(), c.context(), 0);
                      Tensor wrong = Tensor.zeros(3, 1, 8, 4)) {

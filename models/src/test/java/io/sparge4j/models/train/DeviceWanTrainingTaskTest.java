@@ -94,6 +94,21 @@ class DeviceWanTrainingTaskTest {
         }
     }
 
+    /** f16 training is refused, naming the precision, before anything goes up (DeviceWanGraph.trainingPrecision). */
+    @Test
+    void refusesF16BeforeUploading() {
+        Pieces pieces = Pieces.of(TrainingObjective.PRETRAIN, 62);
+        try (DeviceSession session = DeviceSession.open("emulator")) {
+            int before = session.liveAllocations();
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new DeviceWanTrainingTask(
+                    pieces.objective(), pieces.student(), null, pieces.text(), pieces.data(), 0.0, 3.0, 1, session,
+                    false, GemmPrecision.F16));
+            assertTrue(e.getMessage().contains("DeviceWanTrainingTask: precision is F16, expected F32 or BF16"),
+                    e.getMessage());
+            assertEquals(before, session.liveAllocations(), "nothing uploaded");
+        }
+    }
+
     /**
      * Every objective on PoCL and CUDA, one clip per micro-batch and a batch of clips (one batched device pass against
      * the CPU task's clip-by-clip mean); the emulator runs pretraining only (the path with the text encoder; each

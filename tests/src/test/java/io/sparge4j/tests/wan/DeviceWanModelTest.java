@@ -14,6 +14,7 @@ import io.sparge4j.models.wan.WanModel;
 import io.sparge4j.models.wan.WanWeights;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import java.util.List;
@@ -31,14 +32,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * the emulator, every OpenCL device (PoCL in CI) and CUDA, each skipped with the reason where absent.
  *
  * <p>Tolerances, relative to max |v_cpu|: f32 GEMMs 1e-4 (both sides round every op to f32 in different orders
- * through two blocks; a wrong detail such as RoPE off or a swapped modulation gives O(1)). bf16 GEMMs 3e-2 (operands
- * rounded to 8 mantissa bits). Hybrid runs compare only where both backends chose masks of the same sparsity in
- * every layer, which this seed gives.
+ * through two blocks; a wrong detail such as RoPE off or a swapped modulation gives O(1)). bf16 GEMMs and
+ * self-attention 3e-2 (operands rounded to 8 significant bits, u = 2^-8); f16 4e-3, the same bound for operands
+ * rounded to 11 (u = 2^-11, 8 times less). Hybrid runs compare only where both backends chose masks of the same
+ * sparsity in every layer, which this seed gives.
  */
 class DeviceWanModelTest {
     static final WanConfig CONFIG = WanConfig.tiny(128, 2, 2, 4, false);
     private static final double F32_TOL = 1e-4;
     private static final double BF16_TOL = 3e-2;
+    private static final double F16_TOL = BF16_TOL / 8;
     /** Loose enough that a 3 x 6 block grid keeps some key blocks and drops others. */
     private static final WanAttention HYBRID = WanAttention.defaults().withTopk(0.34).withTopp(0.6);
 
@@ -56,11 +59,15 @@ class DeviceWanModelTest {
         compare(backend, HYBRID, GemmPrecision.F32, F32_TOL);
     }
 
-    /** PoCL and CUDA only: the emulator's tensor-core fallback is slow, and DeviceWanBlockTest covers bf16 there. */
-    @ParameterizedTest
-    @ValueSource(strings = {"opencl", "cuda"})
-    void bf16GemmsStayCloseToCpuModel(String backend) {
-        compare(backend, HYBRID, GemmPrecision.BF16, BF16_TOL);
+    /**
+     * The 16-bit precisions end to end (GEMMs and self-attention on the tensor-core kernels). bf16 on PoCL and CUDA
+     * only: the emulator's tensor-core fallback is slow, and DeviceWanBlockTest covers bf16 there; f16 on the
+     * emulator too, as no other test runs the whole model in f16.
+     */
+    @ParameterizedTest(name = "{0} {1}")
+    @CsvSource({"opencl, BF16", "cuda, BF16", "emulator, F16", "opencl, F16", "cuda, F16"})
+    void halfGemmsStayCloseToCpuModel(String backend, GemmPrecision precision) {
+        compare(backend, HYBRID, precision, precision == GemmPrecision.BF16 ? BF16_TOL : F16_TOL);
     }
 
     @ParameterizedTest
