@@ -230,8 +230,10 @@ final class TrainingFlags {
         int k = orDefault(keep, 3);
         check(spec, k >= 1, "--keep", k, "a whole number of at least 1");
         String p = precision == null ? "f32" : precision.strip().toLowerCase(Locale.ROOT);
-        if (ModelBackendFlags.precisionNamed(p).isEmpty()) {
-            throw invalid(spec, "--precision", "'" + precision + "'", "f32 or bf16");
+        // f16 runs inference only: training has no loss scaling, so small gradients would underflow in f16
+        if (ModelBackendFlags.precisionNamed(p).isEmpty() || p.equals("f16")) {
+            throw invalid(spec, "--precision", "'" + precision + "'", "f32 or bf16 (training has no f16: without"
+                    + " loss scaling its small gradients would underflow)");
         }
         String shard = sharding == null ? RunSettings.SHARD_GRAD_OP : sharding.strip().toLowerCase(Locale.ROOT);
         if (!shard.equals(RunSettings.SHARD_GRAD_OP) && !shard.equals(RunSettings.FULL_SHARD)) {

@@ -35,6 +35,7 @@ import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -709,6 +710,9 @@ class TrainingCommandsTest {
         assertBad(CliRun.of("pretrain", "--out", out.toString(), "--heads", "3"), "--heads", "3", "divisor");
         assertBad(CliRun.of("pretrain", "--out", out.toString(), "--frames", "4"), "--frames", "4", "8 to 32");
         assertBad(CliRun.of("pretrain", "--out", out.toString(), "--precision", "f8"), "--precision", "f8", "bf16");
+        assertBad(CliRun.of("pretrain", "--out", out.toString(), "--precision", "f16"), "--precision", "f16",
+                "training has no f16");
+        assertFalse(Files.exists(out.resolve("run.json")), "a refused flag writes nothing");
         assertBad(CliRun.of("pretrain", "--out", out.toString(), "--batch-size", "0"), "--batch-size", "0",
                 "from 1 to 256");
         assertBad(CliRun.of("pretrain", "--out", out.toString(), "--clip-speed", "0.3,0.1"), "--clip-speed",
