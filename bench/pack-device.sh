@@ -42,9 +42,11 @@ du -sh .device
 # with it, training, eval and the tests run; .device/java.sh unpacks it when the call carried no full runtime), and
 # the JUnit console without JUnit 4, vintage, suite and hamcrest (Jupiter only; ~2.7 instead of 3.1 MB).
 jdk=${JAVA_HOME}
-if [[ ! -f .device/jre25min.txz ]]; then
+# (rebuilt when an older one lacks jdk.zipfs: its release file lists the modules)
+if [[ ! -f .device/jre25min.txz ]] || ! xz -dc .device/jre25min.txz | tar xOf - jre25/release | grep -q jdk.zipfs; then
   tmp=$(mktemp -d)
-  modules=java.base,java.logging,java.management,jdk.unsupported,jdk.incubator.vector,jdk.management
+  # jdk.zipfs: the JUnit console's package selection scans the test jars through the jar file system
+  modules=java.base,java.logging,java.management,jdk.unsupported,jdk.incubator.vector,jdk.management,jdk.zipfs
   "$jdk/bin/jlink" --add-modules "$modules" --strip-debug --no-header-files --no-man-pages --compress=zip-9 \
     --output "$tmp/jre25"
   tar cf - -C "$tmp" jre25 | xz -T0 -9 > .device/jre25min.txz
