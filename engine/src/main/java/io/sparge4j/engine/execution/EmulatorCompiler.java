@@ -23,20 +23,13 @@ import java.util.List;
  * array, a scalar per primitive), with the method's descriptor as the source so that {@link EmulatorDevice} finds
  * the method again. Its path report is {@code ["emulator"]}.
  *
- * <p>It first puts the kernel through the JIT's translation (memoised, the result dropped), so that a kernel the GPU
- * backends would refuse (an allocation, a throw, {@code Math.exp} on doubles, ...) is refused here too, with the same
- * message, instead of running on the emulator only.
+ * <p>It first puts the kernel through the JIT's subset check ({@code KernelJit.checkSubset}), so that a kernel the
+ * GPU backends would refuse (an allocation, a throw, {@code Math.exp} on doubles, ...) is refused here too, with the
+ * same message, instead of running on the emulator only.
  */
 public final class EmulatorCompiler implements KernelCompiler {
     /** The prefix of the emulator's "source": {@code "emulated Class method descriptor"}. */
     static final String SOURCE_PREFIX = "emulated ";
-    /**
-     * The target of the subset check: a CUDA device with every feature and no local-memory limit, so that only the
-     * language subset is checked, not one device's capacity (the emulator has none).
-     */
-    private static final DeviceFeatures SUBSET_CHECK = new DeviceFeatures(32, true, true, true, Integer.MAX_VALUE,
-            Long.MAX_VALUE, "emulator|subset check");
-
     private final boolean subsetCheck;
 
     /** The emulator's compiler, refusing what the JIT refuses. */
@@ -60,7 +53,7 @@ public final class EmulatorCompiler implements KernelCompiler {
     public GeneratedKernel compile(Method kernel, Object[] javaArgs, Dialect dialect, DeviceFeatures features,
             int workGroupSize) {
         if (subsetCheck) {
-            KernelJit.shared().compile(kernel, javaArgs, Dialect.CUDA, SUBSET_CHECK, workGroupSize);
+            KernelJit.shared().checkSubset(kernel, javaArgs, workGroupSize);
         }
         Class<?>[] types = kernel.getParameterTypes();
         boolean context = types.length > 0 && types[0] == KernelContext.class;

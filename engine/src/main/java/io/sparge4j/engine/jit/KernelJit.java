@@ -41,6 +41,12 @@ public final class KernelJit {
     public static final String VERSION = "3";
 
     private static final KernelJit SHARED = new KernelJit(LibrarySource.DEVICE_LIBRARY);
+    /**
+     * The target of {@link #checkSubset}: a CUDA device with every feature and no local-memory limit, so that only
+     * the language subset is checked, not one device's capacity.
+     */
+    private static final DeviceFeatures SUBSET_CHECK = new DeviceFeatures(32, true, true, true, Integer.MAX_VALUE,
+            Long.MAX_VALUE, "subset check");
 
     private final LibrarySource.Factory libraries;
     private final Map<Key, GeneratedKernel> memo = new ConcurrentHashMap<>();
@@ -89,6 +95,20 @@ public final class KernelJit {
         Key key = new Key(kernel, List.copyOf(constants.entrySet().stream().map(e -> (Object) (e.getKey() + "="
                 + e.getValue())).toList()), dialect, features, workGroupSize);
         return memo.computeIfAbsent(key, k -> generate(kernel, constants, dialect, features, workGroupSize));
+    }
+
+    /**
+     * Checks that a kernel stays inside the subset the JIT translates, as {@link #compile} would for any GPU, without
+     * printing its source ({@code SPARGE_PRINT_KERNELS}): the CPU emulator calls it, so that it refuses what the GPU
+     * backends refuse, with the same message.
+     *
+     * @param kernel as for {@link #compile}
+     * @param javaArgs as for {@link #compile}
+     * @param workGroupSize as for {@link #compile}
+     * @throws KernelCompileException when the kernel uses something the JIT does not support
+     */
+    public void checkSubset(Method kernel, Object[] javaArgs, int workGroupSize) {
+        compile(kernel, javaArgs, Dialect.CUDA, SUBSET_CHECK, workGroupSize);
     }
 
     private static Map<Integer, Integer> constants(Method kernel, Object[] javaArgs) {
@@ -215,7 +235,7 @@ public final class KernelJit {
                 kernel.getDeclaringClass().getName(), entry, translator.parallelDimensions,
                 translator.code.localBytes(),
                 translator.code.dynamicLocalBytes());
-        if ("1".equals(System.getenv("SPARGE_PRINT_KERNELS"))) {
+        if ("1".equals(System.getenv("SPARGE_PRINT_KERNELS")) && features != SUBSET_CHECK) {
             System.err.println("===== sparge kernel " + generated.javaName() + " (" + dialect + ", cache key "
                     + cacheKey + ") =====\n" + generated.source());
         }
