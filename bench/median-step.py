@@ -11,6 +11,8 @@ import sys
 
 SKIP = int(sys.argv[sys.argv.index("--skip") + 1]) if "--skip" in sys.argv else 10
 times = [json.loads(line)["step_time_s"] for line in open(sys.argv[1]) if line.strip()][SKIP:]
+if not times:
+    sys.exit(f"median-step.py: {sys.argv[1]} has no step after the {SKIP} warm-up steps it skips; log more steps")
 if "--json" in sys.argv[2:]:
     print(json.dumps({"median_step_s": statistics.median(times), "min_s": min(times), "max_s": max(times),
                       "steps": len(times)}))
