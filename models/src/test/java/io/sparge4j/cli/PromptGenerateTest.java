@@ -173,19 +173,23 @@ class PromptGenerateTest {
         return m;
     }
 
+    /**
+     * The README's main job exactly as written (20 steps, the default seed, dense): the shipped model's clip must
+     * match its prompt by the evaluator, the issue's "Done when". About 16 s on two cores. A retrained tiny-demo that
+     * draws the README's prompt wrong fails here, not in a user's first command.
+     */
     @Test
     void theShippedTinyDemoRunsTheReadmeJob() throws Exception {
         assumeTrue(BundledModel.TINY_DEMO.missingFiles().isEmpty(), "tiny-demo is not shipped in this build: "
                 + BundledModel.TINY_DEMO.missingFiles());
         Path gif = dir.resolve("demo.gif");
-        // the README's command with 2 sampling steps instead of 20 (the run's length, not its path, is cut)
         CliRun run = CliRun.of("generate", "--model", "tiny-demo", "--prompt", "a red circle moving right", "--steps",
-                "2", "--out", gif.toString());
+                "20", "--out", gif.toString());
         assertEquals(0, run.exit(), run.toString());
-        // the evaluator's judgement of the clip against the prompt is printed (colour, shape, direction)
-        assertTrue(run.out().lines().anyMatch(l -> l.startsWith("evaluator: colour ") && l.contains(", shape ")
-                && l.contains(", direction ") && (l.endsWith("; matches the prompt")
-                || l.endsWith("; does NOT match the prompt"))), run.toString());
+        String verdict = run.out().lines().filter(l -> l.startsWith("evaluator: ")).findFirst()
+                .orElseThrow(() -> new AssertionError("no evaluator line: " + run));
+        assertTrue(verdict.startsWith("evaluator: colour red (ok), shape circle (ok), direction right (ok), "), verdict);
+        assertTrue(verdict.endsWith("; matches the prompt"), verdict);
         ImageReader reader = ImageIO.getImageReadersByFormatName("gif").next();
         try (ImageInputStream in = ImageIO.createImageInputStream(gif.toFile())) {
             reader.setInput(in);
