@@ -10,12 +10,14 @@ import io.sparge4j.models.data.ClipSpec;
 import io.sparge4j.models.eval.ClipEvaluation;
 import io.sparge4j.models.eval.ClipEvaluator;
 import io.sparge4j.models.eval.EvalPrompts;
+import io.sparge4j.models.eval.EvalLog;
 import io.sparge4j.models.eval.EvaluationSummary;
 import io.sparge4j.models.eval.Psnr;
 import io.sparge4j.models.eval.SparsityCalibration;
 import io.sparge4j.models.eval.VelocityError;
 import io.sparge4j.models.pipeline.GenerationDefaults;
 import io.sparge4j.models.pipeline.ModelDirectory;
+import io.sparge4j.models.pipeline.VideoGeometry;
 import io.sparge4j.models.pipeline.WanGenerator;
 import io.sparge4j.models.sampling.Noise;
 import io.sparge4j.models.sampling.StepListener;
@@ -121,6 +123,11 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--out", paramLabel = "FILE.json", required = true, description = "The JSON report (atomic).")
     private Path out;
 
+    @Option(names = "--log", paramLabel = "FILE.jsonl",
+            description = "The JSON-lines log, a line per prompt as it finishes (its sparsity, PSNR, verdicts, time"
+                    + " and tokens/s) and per velocity sample (default: --out with .jsonl for .json).")
+    private Path log;
+
     @Mixin
     private ModelBackendFlags backend;
 
@@ -148,6 +155,11 @@ public final class EvalCommand implements Callable<Integer> {
                     + ", expected a fraction in (0, 1)");
         }
         OutputPaths.existingParent("--out", out);
+        Path logFile = log != null ? log : defaultLog(out);
+        OutputPaths.existingParent("--log", logFile);
+        if (logFile.toAbsolutePath().equals(out.toAbsolutePath())) {
+            throw new IllegalArgumentException("--log: " + logFile + " is the --out report, expected another file");
+        }
         if (samples != null) {
             Files.createDirectories(samples);
         }
@@ -181,11 +193,14 @@ public final class EvalCommand implements Callable<Integer> {
                     w.printf(Locale.ROOT, "calibrated to sparsity %.3f: topk %.4f, topp %.4f%n", targetSparsity,
                             settings.topk(), settings.topp());
                 }
-                Map<String, Object> report = evaluate(student, sparse, dense, settings, f, h, wd, data);
+                Map<String, Object> report;
+                try (EvalLog progressLog = EvalLog.open(logFile)) {
+                    report = evaluate(student, sparse, dense, settings, f, h, wd, data, progressLog);
+                }
                 AtomicFiles.write(out, tmp -> JSON.writeValue(tmp.toFile(), report));
                 @SuppressWarnings("unchecked")
                 Map<String, Object> summary = (Map<String, Object>) report.get("summary");
-                w.println("wrote " + out);
+                w.println("wrote " + out + " (log " + logFile + ")");
                 w.println(JSON.writeValueAsString(summary));
                 if (sparse != base) {
                     sparse.close();
@@ -197,7 +212,7 @@ public final class EvalCommand implements Callable<Integer> {
     }
 
     private Map<String, Object> evaluate(ModelDirectory student, WanTransformer sparse, WanTransformer dense,
-            WanAttention settings, int f, int h, int wd, ClipGenerator data) throws Exception {
+            WanAttention settings, int f, int h, int wd, ClipGenerator data, EvalLog progressLog) throws Exception {
         WanConfig config = student.config();
         List<String> texts = EvalPrompts.balanced(prompts, seed);
         ClipEvaluator evaluator = new ClipEvaluator();
@@ -207,6 +222,9 @@ public final class EvalCommand implements Callable<Integer> {
         double psnrSum = 0;
         int psnrFinite = 0;
         double sparsitySum = 0;
+        int sparseCorrect = 0;
+        int[] input = VideoGeometry.inputShape(config, f, h, wd);
+        long tokens = config.sequenceLength(input[1], input[2], input[3]);
         try (Tensor empty = student.context("", "--model");
              ProgressBar bar = new ProgressBarBuilder().setTaskName("eval").setInitialMax(prompts)
                      .setConsumer(new ConsoleProgressBarConsumer(System.err)).build()) {
@@ -216,8 +234,11 @@ public final class EvalCommand implements Callable<Integer> {
                 WanGenerator.Settings run = new WanGenerator.Settings(f, h, wd, steps, guidance, SHIFT, clipSeed,
                         WanGenerator.SamplerKind.UNIPC);
                 try (Tensor context = student.context(prompt, "--model")) {
+                    long t0 = System.nanoTime();
                     WanGenerator.Result s = new WanGenerator(sparse).generate(context, empty, run, NO_STEPS);
+                    long t1 = System.nanoTime();
                     WanGenerator.Result d = new WanGenerator(dense).generate(context, empty, run, NO_STEPS);
+                    long t2 = System.nanoTime();
                     try (Tensor sv = s.video(); Tensor dv = d.video()) {
                         ClipEvaluation se = evaluator.evaluate(sv, prompt);
                         ClipEvaluation de = evaluator.evaluate(dv, prompt);
@@ -237,6 +258,10 @@ public final class EvalCommand implements Callable<Integer> {
                         row.put("sparse", se.toJsonMap());
                         row.put("dense", de.toJsonMap());
                         rows.add(row);
+                        sparseCorrect += se.allCorrect() ? 1 : 0;
+                        double sparseSeconds = (t1 - t0) / 1e9;
+                        progressLog.write(promptLine(i, prompt, clipSeed, s.sparsity(), psnr, se, de, sparseSeconds,
+                                (t2 - t1) / 1e9, tokens * steps / sparseSeconds, (double) sparseCorrect / (i + 1)));
                         if (samples != null && i < SAMPLE_CLIPS) {
                             String name = String.format(Locale.ROOT, "%02d-", i);
                             VideoWriters.write(sv, config.pixelSpace(),
@@ -246,8 +271,11 @@ public final class EvalCommand implements Callable<Integer> {
                         }
                     }
                     bar.step();
-                    bar.setExtraMessage(String.format(Locale.ROOT, "sparsity %.3f, mean PSNR %.1f dB", s.sparsity(),
-                            psnrFinite == 0 ? Double.POSITIVE_INFINITY : psnrSum / psnrFinite));
+                    double sparseSeconds = (t1 - t0) / 1e9;
+                    bar.setExtraMessage(String.format(Locale.ROOT, "sparsity %.3f, mean PSNR %.1f dB, all correct"
+                            + " %.3f, %.2f s/clip, %.0f tokens/s", s.sparsity(),
+                            psnrFinite == 0 ? Double.POSITIVE_INFINITY : psnrSum / psnrFinite,
+                            (double) sparseCorrect / (i + 1), sparseSeconds, tokens * steps / sparseSeconds));
                 }
             }
         }
@@ -280,6 +308,10 @@ public final class EvalCommand implements Callable<Integer> {
             m.put("relative_error", v.relativeError());
             m.put("guided_relative_error", v.guidedRelativeError());
             velocityRows.add(m);
+            Map<String, Object> line = new LinkedHashMap<>();
+            line.put("velocity_sample", velocityRows.size() - 1);
+            line.putAll(m);
+            progressLog.write(line);
         }
         Map<String, Object> summary = new LinkedHashMap<>();
         summary.put("sparse", EvaluationSummary.of(sparseEvals).toJsonMap());
@@ -297,6 +329,35 @@ public final class EvalCommand implements Callable<Integer> {
         report.put("velocity_error", velocityRows);
         report.put("summary", summary);
         return report;
+    }
+
+    /** One prompt's line of the log: what the report's row holds, less the per-attribute detail, plus its time. */
+    private Map<String, Object> promptLine(int index, String prompt, long clipSeed, double sparsity, double psnr,
+            ClipEvaluation sparse, ClipEvaluation dense, double sparseSeconds, double denseSeconds,
+            double tokensPerSecond, double allCorrectSoFar) {
+        Map<String, Object> line = new LinkedHashMap<>();
+        line.put("prompt_index", index);
+        line.put("prompts", prompts);
+        line.put("prompt", prompt);
+        line.put("seed", clipSeed);
+        line.put("sparsity", sparsity);
+        line.put("psnr_db", Double.isFinite(psnr) ? psnr : null);
+        line.put("sparse_all_correct", sparse.allCorrect());
+        line.put("dense_all_correct", dense.allCorrect());
+        line.put("sparse_all_correct_rate_so_far", allCorrectSoFar);
+        line.put("sparse_seconds", sparseSeconds);
+        line.put("dense_seconds", denseSeconds);
+        // denoising steps x the clip's tokens per second of the sparse sampling (each step runs the model twice,
+        // with and without the caption, as training's tokens/s counts one forward and backward per clip)
+        line.put("tokens_per_s", tokensPerSecond);
+        return line;
+    }
+
+    /** --out with .jsonl for a final .json, else with .jsonl appended. */
+    static Path defaultLog(Path report) {
+        String name = report.getFileName().toString();
+        String logName = name.endsWith(".json") ? name + "l" : name + ".jsonl";
+        return report.resolveSibling(logName);
     }
 
     /** Calibrates on the first velocity sample's input (a noisy clip at level 0.5 with its caption). */

@@ -500,8 +500,7 @@ public final class ModelBenchCommand implements Callable<Integer> {
     }
 
     private static long tokens(Plan plan) {
-        List<Integer> p = plan.config.patchSize();
-        return (long) (plan.input[1] / p.get(0)) * (plan.input[2] / p.get(1)) * (plan.input[3] / p.get(2));
+        return plan.config.sequenceLength(plan.input[1], plan.input[2], plan.input[3]);
     }
 
     /** @return the device's name, or the processor's for the CPU */

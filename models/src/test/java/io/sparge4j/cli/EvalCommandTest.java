@@ -12,6 +12,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -61,6 +63,77 @@ class EvalCommandTest {
         assertTrue(j.at("/summary/sparsity_mean").asDouble() > 0.1);
         assertEquals(4, Files.list(samples).filter(p -> p.toString().endsWith(".gif")).count());
         assertTrue(r.out().contains("velocity_relative_error"), r.out());
+        assertLogMatchesReport(dir.resolve("eval.jsonl"), j);
+    }
+
+    /**
+     * The log (a line per prompt, then per velocity sample) says what the report says: the same prompts, sparsities,
+     * PSNRs, verdicts and velocity errors, exactly (both are written from the same values), with positive times.
+     */
+    private static void assertLogMatchesReport(Path log, JsonNode report) throws Exception {
+        List<JsonNode> lines = new ArrayList<>();
+        for (String line : Files.readAllLines(log)) {
+            lines.add(JSON.readTree(line));
+        }
+        JsonNode rows = report.get("rows");
+        JsonNode velocity = report.get("velocity_error");
+        assertEquals(rows.size() + velocity.size(), lines.size(), lines.toString());
+        int correct = 0;
+        for (int i = 0; i < rows.size(); i++) {
+            JsonNode line = lines.get(i);
+            JsonNode row = rows.get(i);
+            assertEquals(i, line.get("prompt_index").asInt());
+            assertEquals(rows.size(), line.get("prompts").asInt());
+            assertEquals(row.get("prompt"), line.get("prompt"));
+            assertEquals(row.get("seed"), line.get("seed"));
+            assertEquals(row.get("sparsity").asDouble(), line.get("sparsity").asDouble());
+            assertEquals(row.get("psnr_db"), line.get("psnr_db"));
+            assertEquals(row.at("/sparse/all_correct"), line.get("sparse_all_correct"));
+            assertEquals(row.at("/dense/all_correct"), line.get("dense_all_correct"));
+            correct += row.at("/sparse/all_correct").asBoolean() ? 1 : 0;
+            assertEquals((double) correct / (i + 1), line.get("sparse_all_correct_rate_so_far").asDouble(), 1e-12);
+            assertTrue(line.get("sparse_seconds").asDouble() > 0 && line.get("dense_seconds").asDouble() > 0, line
+                    .toString());
+            assertTrue(line.get("tokens_per_s").asDouble() > 0, line.toString());
+        }
+        for (int k = 0; k < velocity.size(); k++) {
+            JsonNode line = lines.get(rows.size() + k);
+            assertEquals(k, line.get("velocity_sample").asInt());
+            assertEquals(velocity.get(k).get("relative_error"), line.get("relative_error"));
+            assertEquals(velocity.get(k).get("guided_relative_error"), line.get("guided_relative_error"));
+            assertEquals(velocity.get(k).get("noise_level"), line.get("noise_level"));
+        }
+    }
+
+    @Test
+    void theLogGoesWhereToldAndIsRefusedOnTheReport() throws Exception {
+        Path m = model(WanAttention.defaults().withBlocks(64, 64));
+        Path out = dir.resolve("dense-report");
+        Path log = dir.resolve("progress.jsonl");
+        CliRun r = CliRun.of("eval", "--model", m.toString(), "--attention", "dense", "--prompts", "1", "--steps",
+                "1", "--velocity-samples", "1", "--out", out.toString(), "--log", log.toString());
+        assertEquals(0, r.exit(), r.toString());
+        assertLogMatchesReport(log, JSON.readTree(out.toFile()));
+        assertTrue(!Files.exists(dir.resolve("dense-report.jsonl")), "no default log beside an explicit one");
+
+        Path missing = dir.resolve("no-such-dir").resolve("log.jsonl");
+        CliRun bad = CliRun.of("eval", "--model", m.toString(), "--attention", "dense", "--prompts", "1",
+                "--steps", "1", "--out", dir.resolve("b.json").toString(), "--log", missing.toString());
+        assertEquals(1, bad.exit(), bad.toString());
+        assertTrue(bad.err().contains("--log: " + missing) && bad.err().contains("does not exist"), bad.err());
+        Path same = dir.resolve("same.json");
+        CliRun clash = CliRun.of("eval", "--model", m.toString(), "--attention", "dense", "--prompts", "1",
+                "--steps", "1", "--out", same.toString(), "--log", same.toString());
+        assertEquals(1, clash.exit(), clash.toString());
+        assertTrue(clash.err().contains("--log: " + same + " is the --out report"), clash.err());
+        assertTrue(!Files.exists(same) && !Files.exists(dir.resolve("b.json")), "nothing written");
+    }
+
+    @Test
+    void theDefaultLogSitsBesideTheReport() {
+        assertEquals(Path.of("runs", "a.jsonl"), EvalCommand.defaultLog(Path.of("runs", "a.json")));
+        assertEquals(Path.of("runs", "a.txt.jsonl"), EvalCommand.defaultLog(Path.of("runs", "a.txt")));
+        assertEquals(Path.of("b.jsonl"), EvalCommand.defaultLog(Path.of("b")));
     }
 
     @Test

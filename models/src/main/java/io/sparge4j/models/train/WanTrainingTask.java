@@ -329,8 +329,7 @@ public final class WanTrainingTask implements BlockwiseTask {
 
     /** @return the DiT's sequence length for a clip (C, F, H, W) */
     static long tokens(WanConfig c, Tensor x0) {
-        return (long) (x0.dim(1) / c.patchSize().get(0)) * (x0.dim(2) / c.patchSize().get(1))
-                * (x0.dim(3) / c.patchSize().get(2));
+        return c.sequenceLength(x0.dim(1), x0.dim(2), x0.dim(3));
     }
 
     @Override

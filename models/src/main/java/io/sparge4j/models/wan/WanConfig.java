@@ -133,6 +133,16 @@ public record WanConfig(int dim, int ffnDim, int numHeads, int numLayers, int in
         return dim / numHeads;
     }
 
+    /**
+     * @param frames the model input's frames (latent frames, or pixel frames for a pixel-space model)
+     * @param height its height
+     * @param width its width
+     * @return the DiT's sequence length for that input: the grid over {@code patch_size}
+     */
+    public long sequenceLength(int frames, int height, int width) {
+        return (long) (frames / patchSize.get(0)) * (height / patchSize.get(1)) * (width / patchSize.get(2));
+    }
+
     private static void positive(String name, int v) {
         if (v <= 0) {
             throw new IllegalArgumentException("WanConfig: " + name + " is " + v + ", expected a positive integer");
