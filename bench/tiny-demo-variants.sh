@@ -37,7 +37,8 @@ for arg in "$@"; do
 done
 (( ${#names[@]} > 0 )) || { echo "usage: $0 NAME=FLAGS..."; exit 2; }
 # median-step.py skips the first 10 steps as warm-up
-(( ${PROBE_STEPS:-25} > 10 )) || { echo "PROBE_STEPS=${PROBE_STEPS} must be above 10 (the warm-up steps skipped)"; exit 2; }
+(( ${PROBE_STEPS:-25} > 10 )) \
+  || { echo "PROBE_STEPS=${PROBE_STEPS} must be above 10 (the warm-up steps skipped)"; exit 2; }
 shared="${init:+--init $init} --precision ${PRECISION:-bf16}
   --seed ${SEED:-26} --backend ${BACKEND:-cuda}"
 

@@ -188,7 +188,8 @@ class PromptGenerateTest {
         assertEquals(0, run.exit(), run.toString());
         String verdict = run.out().lines().filter(l -> l.startsWith("evaluator: ")).findFirst()
                 .orElseThrow(() -> new AssertionError("no evaluator line: " + run));
-        assertTrue(verdict.startsWith("evaluator: colour red (ok), shape circle (ok), direction right (ok), "), verdict);
+        assertTrue(verdict.startsWith("evaluator: colour red (ok), shape circle (ok), direction right (ok), "),
+                verdict);
         assertTrue(verdict.endsWith("; matches the prompt"), verdict);
         ImageReader reader = ImageIO.getImageReadersByFormatName("gif").next();
         try (ImageInputStream in = ImageIO.createImageInputStream(gif.toFile())) {
