@@ -42,6 +42,8 @@ done
 shared="${init:+--init $init} --precision ${PRECISION:-bf16}
   --seed ${SEED:-26} --backend ${BACKEND:-cuda}"
 
+# A machine kept warm between calls keeps /tmp: this call's logs.txt must hold only this call's probes and summaries
+rm -f /tmp/probe.jsonl /tmp/summary.txt
 # The probe: every variant at once, so that each step time is the one it will see.
 for n in "${names[@]}"; do
   rm -rf "/tmp/probe-$n"
