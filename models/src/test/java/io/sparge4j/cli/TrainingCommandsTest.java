@@ -31,6 +31,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -517,6 +519,40 @@ class TrainingCommandsTest {
         CliRun wrong = CliRun.of("pretrain", "--out", run.toString(), "--resume");
         assertEquals(1, wrong.exit(), wrong::toString);
         assertTrue(wrong.err().contains("finetune run"), wrong.err());
+    }
+
+    /**
+     * The paper's ablation modes from the CLI (rows 3 and 4): --attention topk calibrates k and keeps p, --attention
+     * topp calibrates p and keeps k, and the first logged step, whose clips are the calibration's, has the calibrated
+     * sparsity (to the 4 places it is printed, plus the mean over one step's clips against the calibration's).
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"topk", "topp"})
+    void finetuneCalibratesTopkAloneOrToppAlone(String mode) throws Exception {
+        Path base = dir.resolve("base-" + mode);
+        assertEquals(0, CliRun.of(pretrain(base, "--steps", "1")).exit());
+        Path run = dir.resolve("ft-" + mode);
+        CliRun r = CliRun.of("finetune", "--init", base.resolve("model").toString(), "--out", run.toString(),
+                "--objective", "distill", "--attention", mode, "--target-sparsity", "0.6", "--steps", "1",
+                "--threads", "2");
+        assertEquals(0, r.exit(), r::toString);
+        Matcher m = Pattern.compile("calibrated " + mode
+                + " to sparsity ([0-9.]+) \\(target 0\\.6000\\)").matcher(r.err());
+        assertTrue(m.find(), r.err());
+        double calibrated = Double.parseDouble(m.group(1));
+        assertEquals(0.6, calibrated, 0.1, "the bisection reaches the target up to the maps' granularity");
+        JsonNode att = JSON.readTree(run.resolve("model/generation.json").toFile()).get("attention");
+        assertEquals(mode, att.get("mode").asText());
+        WanAttention defaults = WanAttention.defaults();
+        if (mode.equals("topk")) {
+            assertTrue(att.get("topk").asDouble() != defaults.topk(), "k was calibrated: " + att);
+            assertEquals(defaults.topp(), att.get("topp").asDouble(), 0.0, "p is kept");
+        } else {
+            assertTrue(att.get("topp").asDouble() != defaults.topp(), "p was calibrated: " + att);
+            assertEquals(defaults.topk(), att.get("topk").asDouble(), 0.0, "k is kept");
+        }
+        double first = log(run).get(0).get("metrics").get("sparsity").asDouble();
+        assertEquals(calibrated, first, 0.05, "the first step trains on the calibration's clips");
     }
 
     /**

@@ -34,13 +34,18 @@ final class TrainerProgress implements AutoCloseable {
         if (bar == null) {
             return;
         }
+        bar.stepTo(log.step());
+        bar.setExtraMessage(message(log));
+    }
+
+    /** @return the bar's text after the count: loss, lr, step time, tokens/s, then the task's metrics */
+    static String message(TrainerStepLog log) {
         StringBuilder msg = new StringBuilder(String.format(Locale.ROOT, "loss %.4g lr %.3g %.2f s/step %.0f tok/s",
                 log.loss(), log.lr(), log.stepSeconds(), log.tokensPerSecond()));
         for (Map.Entry<String, Double> e : log.metrics().entrySet()) {
             msg.append(String.format(Locale.ROOT, " %s %.4g", e.getKey(), e.getValue()));
         }
-        bar.stepTo(log.step());
-        bar.setExtraMessage(msg.toString());
+        return msg.toString();
     }
 
     @Override
