@@ -10,7 +10,6 @@ import io.sparge4j.models.data.ClipSpec;
 import io.sparge4j.models.eval.ClipEvaluation;
 import io.sparge4j.models.eval.ClipEvaluator;
 import io.sparge4j.models.eval.EvalPrompts;
-import io.sparge4j.models.eval.EvalLog;
 import io.sparge4j.models.eval.EvaluationSummary;
 import io.sparge4j.models.eval.Psnr;
 import io.sparge4j.models.eval.SparsityCalibration;
@@ -24,6 +23,7 @@ import io.sparge4j.models.sampling.StepListener;
 import io.sparge4j.models.train.Losses;
 import io.sparge4j.models.train.NoisySample;
 import io.sparge4j.models.video.AtomicFiles;
+import io.sparge4j.models.video.JsonLinesLog;
 import io.sparge4j.models.video.VideoOutput;
 import io.sparge4j.models.video.VideoWriters;
 import io.sparge4j.models.wan.DeviceWanModel;
@@ -194,7 +194,7 @@ public final class EvalCommand implements Callable<Integer> {
                             settings.topk(), settings.topp());
                 }
                 Map<String, Object> report;
-                try (EvalLog progressLog = EvalLog.open(logFile)) {
+                try (JsonLinesLog progressLog = JsonLinesLog.open(logFile, List.of())) {
                     report = evaluate(student, sparse, dense, settings, f, h, wd, data, progressLog);
                 }
                 AtomicFiles.write(out, tmp -> JSON.writeValue(tmp.toFile(), report));
@@ -212,7 +212,8 @@ public final class EvalCommand implements Callable<Integer> {
     }
 
     private Map<String, Object> evaluate(ModelDirectory student, WanTransformer sparse, WanTransformer dense,
-            WanAttention settings, int f, int h, int wd, ClipGenerator data, EvalLog progressLog) throws Exception {
+            WanAttention settings, int f, int h, int wd, ClipGenerator data, JsonLinesLog progressLog)
+            throws Exception {
         WanConfig config = student.config();
         List<String> texts = EvalPrompts.balanced(prompts, seed);
         ClipEvaluator evaluator = new ClipEvaluator();
@@ -239,6 +240,8 @@ public final class EvalCommand implements Callable<Integer> {
                     long t1 = System.nanoTime();
                     WanGenerator.Result d = new WanGenerator(dense).generate(context, empty, run, NO_STEPS);
                     long t2 = System.nanoTime();
+                    double sparseSeconds = (t1 - t0) / 1e9;
+                    double tokensPerSecond = tokens * steps / sparseSeconds;
                     try (Tensor sv = s.video(); Tensor dv = d.video()) {
                         ClipEvaluation se = evaluator.evaluate(sv, prompt);
                         ClipEvaluation de = evaluator.evaluate(dv, prompt);
@@ -259,9 +262,8 @@ public final class EvalCommand implements Callable<Integer> {
                         row.put("dense", de.toJsonMap());
                         rows.add(row);
                         sparseCorrect += se.allCorrect() ? 1 : 0;
-                        double sparseSeconds = (t1 - t0) / 1e9;
                         progressLog.write(promptLine(i, prompt, clipSeed, s.sparsity(), psnr, se, de, sparseSeconds,
-                                (t2 - t1) / 1e9, tokens * steps / sparseSeconds, (double) sparseCorrect / (i + 1)));
+                                (t2 - t1) / 1e9, tokensPerSecond, (double) sparseCorrect / (i + 1)));
                         if (samples != null && i < SAMPLE_CLIPS) {
                             String name = String.format(Locale.ROOT, "%02d-", i);
                             VideoWriters.write(sv, config.pixelSpace(),
@@ -271,11 +273,10 @@ public final class EvalCommand implements Callable<Integer> {
                         }
                     }
                     bar.step();
-                    double sparseSeconds = (t1 - t0) / 1e9;
                     bar.setExtraMessage(String.format(Locale.ROOT, "sparsity %.3f, mean PSNR %.1f dB, all correct"
                             + " %.3f, %.2f s/clip, %.0f tokens/s", s.sparsity(),
                             psnrFinite == 0 ? Double.POSITIVE_INFINITY : psnrSum / psnrFinite,
-                            (double) sparseCorrect / (i + 1), sparseSeconds, tokens * steps / sparseSeconds));
+                            (double) sparseCorrect / (i + 1), sparseSeconds, tokensPerSecond));
                 }
             }
         }

@@ -2,15 +2,13 @@ package io.sparge4j.models.train;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.sparge4j.models.video.AtomicFiles;
+import io.sparge4j.models.video.JsonLinesLog;
 
-import java.io.BufferedWriter;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -24,9 +22,9 @@ import java.util.List;
 final class TrainerLog implements Closeable {
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    private final BufferedWriter out;
+    private final JsonLinesLog out;
 
-    private TrainerLog(BufferedWriter out) {
+    private TrainerLog(JsonLinesLog out) {
         this.out = out;
     }
 
@@ -58,15 +56,12 @@ final class TrainerLog implements Closeable {
                 }
             }
         }
-        AtomicFiles.write(file.toAbsolutePath(), tmp -> Files.write(tmp, kept, StandardCharsets.UTF_8));
-        return new TrainerLog(Files.newBufferedWriter(file, StandardCharsets.UTF_8, StandardOpenOption.APPEND));
+        return new TrainerLog(JsonLinesLog.open(file, kept));
     }
 
     /** Appends one step and flushes it. */
     void write(TrainerStepLog log) throws IOException {
-        out.write(JSON.writeValueAsString(log));
-        out.newLine();
-        out.flush();
+        out.write(log);
     }
 
     @Override
